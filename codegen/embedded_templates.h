@@ -1,0 +1,21 @@
+// Host-side index of the kernel templates embedded at build time (cmake/EmbedTemplates.cmake).
+// Lives in codegen/ because templates/ holds device code only.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attnjit::templates {
+
+struct EmbeddedFile {
+  std::string_view name;     // file name, e.g. "prefill_sm80.cuh"
+  std::string_view content;  // the file's text
+};
+
+// Every embedded template file, in a stable order.
+const std::vector<EmbeddedFile>& all();
+
+// The content of one file; throws std::out_of_range naming the file if it is not embedded.
+std::string_view get(std::string_view name);
+
+}  // namespace attnjit::templates

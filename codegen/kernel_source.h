@@ -1,0 +1,44 @@
+// KernelSource: what codegen hands the runtime — a small generated prelude plus the embedded
+// template headers it includes, the entry point, and the compiler options. hash is a content
+// hash over all of it, so a cached binary is never stale.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "codegen/types.h"
+
+namespace attnjit {
+
+struct LaunchGeometry {
+  unsigned grid[3] = {1, 1, 1};
+  unsigned block[3] = {1, 1, 1};
+  unsigned dynamic_smem = 0;   // bytes
+
+  bool operator==(const LaunchGeometry&) const = default;
+};
+
+struct KernelSource {
+  Backend backend = Backend::Cuda;
+  std::string name;        // "<template>/<problem key>/<config key>/<target key>": for logs
+  std::string text;        // the generated translation unit (prelude + #include of the template)
+  // Headers the text may #include, by name (the embedded templates). For NVRTC they go in as
+  // in-memory headers; for clang as an in-memory file system.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // GPU: NVRTC name expression of the __global__ instantiation, resolved with
+  // nvrtcGetLoweredName. CPU: the extern "C" symbol to look up.
+  std::string entry;
+  std::vector<std::string> options;  // compiler options, arch included
+  std::string arch;                  // "sm_90a" | CPU name
+  std::string hash;                  // 32 hex chars, XXH3-128 over everything above
+
+  // Fills `hash` from the other fields.
+  void finalize();
+};
+
+// XXH3-128 of a byte string as 32 lowercase hex chars.
+std::string content_hash(std::string_view bytes);
+
+}  // namespace attnjit

@@ -1,0 +1,45 @@
+// Strict integer parsing and splitting used by the key grammars.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codegen/types.h"
+
+namespace attnjit::detail {
+
+// Parses all of `s` as a base-10 integer, or throws SpecError naming `field`.
+inline int64_t parse_int(std::string_view field, std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size())
+    throw SpecError(std::string(field) + ": expected an integer, got '" + std::string(s) + "'");
+  return v;
+}
+
+inline std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t pos = s.find(sep, start);
+    out.push_back(s.substr(start, pos == std::string_view::npos ? pos : pos - start));
+    if (pos == std::string_view::npos) break;
+    start = pos + 1;
+  }
+  return out;
+}
+
+// If `tok` starts with `prefix`, parses the rest as an integer for `field`.
+inline bool take_prefixed(std::string_view tok, std::string_view prefix, std::string_view field,
+                          int64_t& out) {
+  if (tok.substr(0, prefix.size()) != prefix) return false;
+  out = parse_int(field, tok.substr(prefix.size()));
+  return true;
+}
+
+inline bool is_pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+}  // namespace attnjit::detail

@@ -1,0 +1,151 @@
+#include "codegen/problem_spec.h"
+
+#include <algorithm>
+#include <string>
+
+#include "codegen/parse_util.h"
+
+namespace attnjit {
+
+using detail::is_pow2;
+using detail::parse_int;
+
+int64_t length_bucket(int64_t n) {
+  int64_t b = 16;
+  while (b < n) b <<= 1;
+  return b;
+}
+
+std::string ProblemSpec::key() const {
+  std::string k;
+  k += to_string(family);
+  k += '_';
+  k += to_string(dtype);
+  k += "_hd" + std::to_string(head_dim) + '_';
+  switch (mask.kind) {
+    case MaskKind::None: k += "none"; break;
+    case MaskKind::Causal: k += "causal"; break;
+    case MaskKind::SlidingWindow:
+      k += "sw" + std::to_string(mask.window_left) + '-' + std::to_string(mask.window_right);
+      break;
+  }
+  k += "_g" + std::to_string(group);
+  k += "_q" + std::to_string(seqlen_q);
+  k += "_k" + std::to_string(seqlen_k);
+  if (family == Family::Decode) k += "_p" + std::to_string(page_size);
+  if (even) k += "_even";
+  return k;
+}
+
+void ProblemSpec::validate() const {
+  if (std::find(std::begin(kHeadDims), std::end(kHeadDims), head_dim) == std::end(kHeadDims))
+    throw SpecError("head_dim: unsupported value " + std::to_string(head_dim) +
+                    " (allowed: 32, 64, 96, 128, 192, 256)");
+  if (group < 1 || group > 128)
+    throw SpecError("group: heads_q / heads_kv must be in 1..128, got " + std::to_string(group));
+  if (mask.kind == MaskKind::SlidingWindow) {
+    if (mask.window_left < 0)
+      throw SpecError("window_left: must be >= 0, got " + std::to_string(mask.window_left));
+    if (mask.window_right < 0)
+      throw SpecError("window_right: must be >= 0, got " + std::to_string(mask.window_right));
+  } else if (mask.window_left != 0 || mask.window_right != 0) {
+    throw SpecError("window_left/window_right: only allowed with mask sliding_window");
+  }
+  if (!is_pow2(seqlen_k) || seqlen_k < 16)
+    throw SpecError("seqlen_k: bucket must be a power of two >= 16, got " + std::to_string(seqlen_k));
+  if (family == Family::Prefill) {
+    if (!is_pow2(seqlen_q) || seqlen_q < 16)
+      throw SpecError("seqlen_q: bucket must be a power of two >= 16, got " +
+                      std::to_string(seqlen_q));
+    if (page_size != 0) throw SpecError("page_size: only decode problems have a paged KV cache");
+  } else {
+    if (seqlen_q < 1 || seqlen_q > 16)
+      throw SpecError("seqlen_q: decode query tokens per sequence must be in 1..16, got " +
+                      std::to_string(seqlen_q));
+    if (page_size != 0 && (!is_pow2(page_size) || page_size < 16 || page_size > 256))
+      throw SpecError("page_size: must be 0 (contiguous) or a power of two in 16..256, got " +
+                      std::to_string(page_size));
+    if (even) throw SpecError("even: only prefill problems have the even-length specialization");
+  }
+}
+
+ProblemSpec ProblemSpec::parse(std::string_view key) {
+  auto toks = detail::split(key, '_');
+  if (toks.size() < 7)
+    throw SpecError("problem key: expected family_dtype_hdD_mask_gG_qQ_kK[_pP][_even], got '" +
+                    std::string(key) + "'");
+  ProblemSpec s;
+  s.family = parse_family(toks[0]);
+  s.dtype = parse_dtype(toks[1]);
+  int64_t v = 0;
+  if (!detail::take_prefixed(toks[2], "hd", "head_dim", v))
+    throw SpecError("head_dim: expected 'hd<D>', got '" + std::string(toks[2]) + "'");
+  s.head_dim = static_cast<int>(v);
+  std::string_view m = toks[3];
+  if (m.substr(0, 2) == "sw" && m != "sw") {
+    auto lr = detail::split(m.substr(2), '-');
+    if (lr.size() != 2)
+      throw SpecError("mask: sliding window must be 'sw<left>-<right>', got '" + std::string(m) + "'");
+    s.mask.kind = MaskKind::SlidingWindow;
+    s.mask.window_left = parse_int("window_left", lr[0]);
+    s.mask.window_right = parse_int("window_right", lr[1]);
+  } else {
+    s.mask.kind = parse_mask_kind(m);
+    if (s.mask.kind == MaskKind::SlidingWindow)
+      throw SpecError("mask: sliding window must be 'sw<left>-<right>', got '" + std::string(m) + "'");
+  }
+  if (!detail::take_prefixed(toks[4], "g", "group", v))
+    throw SpecError("group: expected 'g<G>', got '" + std::string(toks[4]) + "'");
+  s.group = static_cast<int>(v);
+  if (!detail::take_prefixed(toks[5], "q", "seqlen_q", s.seqlen_q))
+    throw SpecError("seqlen_q: expected 'q<N>', got '" + std::string(toks[5]) + "'");
+  if (!detail::take_prefixed(toks[6], "k", "seqlen_k", s.seqlen_k))
+    throw SpecError("seqlen_k: expected 'k<N>', got '" + std::string(toks[6]) + "'");
+  size_t i = 7;
+  if (s.family == Family::Decode) {
+    if (i >= toks.size() || !detail::take_prefixed(toks[i], "p", "page_size", v))
+      throw SpecError("page_size: decode keys end in '_p<P>' (p0 = contiguous)");
+    s.page_size = static_cast<int>(v);
+    ++i;
+  }
+  if (i < toks.size() && toks[i] == "even") {
+    s.even = true;
+    ++i;
+  }
+  if (i != toks.size())
+    throw SpecError("problem key: unexpected field '" + std::string(toks[i]) + "' in '" +
+                    std::string(key) + "'");
+  s.validate();
+  return s;
+}
+
+ProblemSpec ProblemSpec::for_shape(Family family, DType dtype, int head_dim, MaskSpec mask,
+                                   int64_t heads_q, int64_t heads_kv, int64_t seqlen_q,
+                                   int64_t seqlen_k, int page_size) {
+  if (heads_q < 1) throw SpecError("heads_q: must be >= 1, got " + std::to_string(heads_q));
+  if (heads_kv < 1) throw SpecError("heads_kv: must be >= 1, got " + std::to_string(heads_kv));
+  if (heads_q % heads_kv != 0)
+    throw SpecError("heads_q: must be a multiple of heads_kv (" + std::to_string(heads_q) +
+                    " % " + std::to_string(heads_kv) + " != 0)");
+  if (seqlen_q < (family == Family::Prefill ? 1 : 1))
+    throw SpecError("seqlen_q: must be >= 1, got " + std::to_string(seqlen_q));
+  if (seqlen_k < 0) throw SpecError("seqlen_k: must be >= 0, got " + std::to_string(seqlen_k));
+  ProblemSpec s;
+  s.family = family;
+  s.dtype = dtype;
+  s.head_dim = head_dim;
+  s.mask = mask;
+  s.group = static_cast<int>(heads_q / heads_kv);
+  s.seqlen_k = length_bucket(seqlen_k);
+  if (family == Family::Prefill) {
+    s.seqlen_q = length_bucket(seqlen_q);
+    s.even = seqlen_q % kEvenAlignment == 0 && seqlen_k % kEvenAlignment == 0 && seqlen_k > 0;
+  } else {
+    s.seqlen_q = seqlen_q;
+    s.page_size = page_size;
+  }
+  s.validate();
+  return s;
+}
+
+}  // namespace attnjit

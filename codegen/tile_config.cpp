@@ -1,0 +1,65 @@
+#include "codegen/tile_config.h"
+
+#include "codegen/parse_util.h"
+#include "codegen/types.h"
+
+namespace attnjit {
+
+std::string TileConfig::key() const {
+  std::string k = "bm" + std::to_string(block_m) + "_bn" + std::to_string(block_n) + "_w" +
+                  std::to_string(warps) + "_s" + std::to_string(stages);
+  if (splits) k += "_sp" + std::to_string(splits);
+  if (vec) k += "_v" + std::to_string(vec);
+  if (threads) k += "_t" + std::to_string(threads);
+  if (order) k += "_o" + std::to_string(order);
+  if (warpgroups) k += "_wg" + std::to_string(warpgroups);
+  return k;
+}
+
+TileConfig TileConfig::parse(std::string_view key) {
+  auto toks = detail::split(key, '_');
+  if (toks.size() < 4)
+    throw SpecError("config key: expected bm<M>_bn<N>_w<W>_s<S>[_sp..][_v..][_t..][_o..][_wg..], got '" +
+                    std::string(key) + "'");
+  TileConfig c;
+  int64_t v = 0;
+  auto req = [&](size_t i, std::string_view prefix, std::string_view field, int& out) {
+    if (!detail::take_prefixed(toks[i], prefix, field, v))
+      throw SpecError(std::string(field) + ": expected '" + std::string(prefix) + "<n>', got '" +
+                      std::string(toks[i]) + "'");
+    if (v < 1 || v > 4096)
+      throw SpecError(std::string(field) + ": must be in 1..4096, got " + std::to_string(v));
+    out = static_cast<int>(v);
+  };
+  req(0, "bm", "block_m", c.block_m);
+  req(1, "bn", "block_n", c.block_n);
+  req(2, "w", "warps", c.warps);
+  req(3, "s", "stages", c.stages);
+  // Optional knobs, in canonical order; each at most once.
+  struct Opt { std::string_view prefix, field; int* out; };
+  Opt opts[] = {{"sp", "splits", &c.splits}, {"v", "vec", &c.vec}, {"t", "threads", &c.threads},
+                {"o", "order", &c.order}, {"wg", "warpgroups", &c.warpgroups}};
+  size_t next = 0;
+  for (size_t i = 4; i < toks.size(); ++i) {
+    bool matched = false;
+    for (size_t j = next; j < std::size(opts) && !matched; ++j) {
+      // "v" must not swallow other prefixes; all prefixes are followed by a digit.
+      auto t = toks[i];
+      if (t.substr(0, opts[j].prefix.size()) == opts[j].prefix && t.size() > opts[j].prefix.size() &&
+          t[opts[j].prefix.size()] >= '0' && t[opts[j].prefix.size()] <= '9') {
+        v = detail::parse_int(opts[j].field, t.substr(opts[j].prefix.size()));
+        if (v < 1 || v > 4096)
+          throw SpecError(std::string(opts[j].field) + ": must be in 1..4096, got " + std::to_string(v));
+        *opts[j].out = static_cast<int>(v);
+        next = j + 1;
+        matched = true;
+      }
+    }
+    if (!matched)
+      throw SpecError("config key: unexpected or out-of-order field '" + std::string(toks[i]) +
+                      "' in '" + std::string(key) + "'");
+  }
+  return c;
+}
+
+}  // namespace attnjit

@@ -1,0 +1,40 @@
+// The oracle: attention in float64 on the CPU, straight from the definition. Every kernel test
+// and the tuner's correctness gate compare against it.
+//
+// Layout: q [batch, seqlen_q, heads_q, head_dim], k/v [batch, seqlen_k, heads_kv, head_dim],
+// o like q, lse [batch, heads_q, seqlen_q] — all dense. Query head h reads KV head
+// h / (heads_q / heads_kv).
+// Masks align the LAST query with the LAST key (bottom-right, as FlashAttention >= 2.1): query i
+// sits at position p = i + seqlen_k - seqlen_q. causal: key j visible iff j <= p. Sliding window
+// (left L, right R): visible iff p - L <= j <= p + R.
+// A row with no visible key gets O = 0 and LSE = -inf (log of an empty sum): never NaN.
+// LSE is natural log of sum_j exp(scale * q·k_j).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "codegen/problem_spec.h"
+
+namespace attnjit {
+
+struct ReferenceProblem {
+  int64_t batch = 1, heads_q = 1, heads_kv = 1;
+  int64_t seqlen_q = 1, seqlen_k = 1, head_dim = 64;
+  MaskSpec mask;
+  double scale = 0;  // 0 = 1/sqrt(head_dim)
+  // Optional ragged KV lengths per batch entry (decode): entry b uses keys [0, seqlens_k[b]) and
+  // its queries align to seqlens_k[b]. Empty = every entry has seqlen_k keys.
+  std::vector<int64_t> seqlens_k;
+};
+
+// o and lse must hold batch*seqlen_q*heads_q*head_dim and batch*heads_q*seqlen_q values;
+// lse may be null. Throws SpecError on inconsistent sizes.
+void reference_attention(const ReferenceProblem& p, const double* q, const double* k,
+                         const double* v, double* o, double* lse);
+
+// Whether key j is visible from query i under `mask` for lengths (sq, sk) — the one definition
+// of the mask semantics, shared with tests.
+bool mask_allows(const MaskSpec& mask, int64_t i, int64_t j, int64_t sq, int64_t sk);
+
+}  // namespace attnjit

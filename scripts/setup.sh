@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages attnjit builds against. Idempotent: does nothing when all are
+# present. The CUDA toolkit is optional (NVRTC is opened at run time from /usr/local/cuda).
+set -euo pipefail
+pkgs=(
+  build-essential cmake ninja-build pkg-config git python3
+  libsqlite3-dev sqlite3            # tuning database
+  nlohmann-json3-dev libcli11-dev libxxhash-dev
+  libgtest-dev                      # tests
+  llvm-14-dev libclang-cpp14-dev libclang-14-dev clang-14   # CPU backend (in-process JIT)
+  libcpp-httplib-dev                # HTTP service
+  wrk curl                          # load bench and examples
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

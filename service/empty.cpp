@@ -1,0 +1,1 @@
+// Keeps the service library non-empty until its sources land.

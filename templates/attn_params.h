@@ -1,0 +1,31 @@
+// Launch parameters of the prefill kernels: one plain struct of pointers, strides and sizes,
+// shared by the host, the CUDA templates (NVRTC) and the CPU templates (clang JIT).
+// No includes and only built-in types, so every compiler sees the same layout.
+#pragma once
+
+namespace attnjit {
+
+struct PrefillParams {
+  const void* q;   // [batch, seqlen_q, heads_q, head_dim] (any strides; last dim contiguous)
+  const void* k;   // [batch, seqlen_k, heads_kv, head_dim]
+  const void* v;   // [batch, seqlen_k, heads_kv, head_dim]
+  void* o;         // [batch, seqlen_q, heads_q, head_dim], same dtype as q
+  float* lse;      // optional (nullptr): natural-log sum-exp of the scaled scores per row
+
+  // Strides in elements (not bytes).
+  long long q_batch_stride, q_row_stride, q_head_stride;
+  long long k_batch_stride, k_row_stride, k_head_stride;
+  long long v_batch_stride, v_row_stride, v_head_stride;
+  long long o_batch_stride, o_row_stride, o_head_stride;
+  long long lse_batch_stride, lse_head_stride;  // lse[b, h, i] = lse[b*bs + h*hs + i]
+
+  int batch;
+  int heads_q;
+  int heads_kv;     // heads_q % heads_kv == 0; query head h reads KV head h / (heads_q / heads_kv)
+  int seqlen_q;
+  int seqlen_k;
+  float scale;        // softmax scale (usually 1/sqrt(head_dim))
+  float scale_log2;   // scale * log2(e): scores go through exp2
+};
+
+}  // namespace attnjit
