@@ -23,7 +23,7 @@ void KernelSource::finalize() {
     all += ':';
     all += s;
   };
-  add(to_string(backend));
+  add(to_string(platform));
   add(text);
   for (const auto& [n, c] : headers) {
     add(n);

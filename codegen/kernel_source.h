@@ -21,7 +21,7 @@ struct LaunchGeometry {
 };
 
 struct KernelSource {
-  Backend backend = Backend::Cuda;
+  Platform platform = Platform::Cuda;
   std::string name;        // "<template>/<problem key>/<config key>/<target key>": for logs
   std::string text;        // the generated translation unit (prelude + #include of the template)
   // Headers the text may #include, by name (the embedded templates). For NVRTC they go in as

@@ -21,7 +21,7 @@ constexpr ArchRow kArchs[] = {
 }  // namespace
 
 std::string Target::key() const {
-  if (backend == Backend::Cuda) return arch;
+  if (platform == Platform::Cuda) return arch;
   return "cpu-" + arch;
 }
 
@@ -39,7 +39,7 @@ Target Target::cuda(std::string_view arch) {
   for (const auto& r : kArchs) {
     if (arch != r.arch) continue;
     Target t;
-    t.backend = Backend::Cuda;
+    t.platform = Platform::Cuda;
     t.arch = r.arch;
     t.cc_major = r.major;
     t.cc_minor = r.minor;
@@ -54,7 +54,7 @@ Target Target::cuda(std::string_view arch) {
 Target Target::cpu(std::string_view cpu_name, std::string features, int vector_bits) {
   if (cpu_name.empty()) throw SpecError("arch: CPU name must not be empty");
   Target t;
-  t.backend = Backend::Cpu;
+  t.platform = Platform::Cpu;
   t.arch = std::string(cpu_name);
   t.cpu_features = std::move(features);
   t.vector_bits = vector_bits;

@@ -17,7 +17,7 @@
 namespace attnjit {
 
 struct Target {
-  Backend backend = Backend::Cuda;
+  Platform platform = Platform::Cuda;
   std::string arch;            // "sm_90a" | LLVM CPU name, e.g. "icelake-client"
   std::string device_name;     // "NVIDIA H100 80GB HBM3" | CPU model string ("" if unknown)
   int cc_major = 0, cc_minor = 0;   // GPU compute capability

@@ -42,7 +42,7 @@ std::string_view to_string(MaskKind m) {
   return "?";
 }
 
-std::string_view to_string(Backend b) { return b == Backend::Cuda ? "cuda" : "cpu"; }
+std::string_view to_string(Platform b) { return b == Platform::Cuda ? "cuda" : "cpu"; }
 
 Family parse_family(std::string_view s) {
   static constexpr std::array<std::pair<std::string_view, Family>, 2> t{
@@ -64,11 +64,11 @@ MaskKind parse_mask_kind(std::string_view s) {
   return parse_enum("mask", s, t);
 }
 
-Backend parse_backend(std::string_view s) {
-  if (s == "gpu") return Backend::Cuda;
-  static constexpr std::array<std::pair<std::string_view, Backend>, 2> t{
-      {{"cuda", Backend::Cuda}, {"cpu", Backend::Cpu}}};
-  return parse_enum("backend", s, t);
+Platform parse_platform(std::string_view s) {
+  if (s == "gpu") return Platform::Cuda;
+  static constexpr std::array<std::pair<std::string_view, Platform>, 2> t{
+      {{"cuda", Platform::Cuda}, {"cpu", Platform::Cpu}}};
+  return parse_enum("platform", s, t);
 }
 
 int dtype_bytes(DType d) { return d == DType::F32 ? 4 : 2; }

@@ -15,18 +15,18 @@ struct SpecError : std::invalid_argument {
 enum class Family { Prefill, Decode };
 enum class DType { F16, BF16, F32 };
 enum class MaskKind { None, Causal, SlidingWindow };
-enum class Backend { Cuda, Cpu };
+enum class Platform { Cuda, Cpu };  // where a kernel runs
 
 std::string_view to_string(Family f);     // "prefill" | "decode"
 std::string_view to_string(DType d);      // "f16" | "bf16" | "f32"
 std::string_view to_string(MaskKind m);   // "none" | "causal" | "sliding_window"
-std::string_view to_string(Backend b);    // "cuda" | "cpu"
+std::string_view to_string(Platform b);    // "cuda" | "cpu"
 
 // Each throws SpecError("<field>: unknown value 'x' (allowed: a, b, c)").
 Family parse_family(std::string_view s);
 DType parse_dtype(std::string_view s);
 MaskKind parse_mask_kind(std::string_view s);  // also accepts "sw" / "window"
-Backend parse_backend(std::string_view s);
+Platform parse_platform(std::string_view s);
 
 // Bytes per element in memory.
 int dtype_bytes(DType d);

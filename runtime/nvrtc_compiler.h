@@ -30,7 +30,8 @@ class Nvrtc {
   int major() const { return major_; }
   int minor() const { return minor_; }
 
-  // Compiles; throws BackendError with the program log on failure.
+  // Compiles for src.arch (a real arch, sm_XX) in one pass; PTX is kept when asked for.
+  // Throws BackendError with the program log on failure.
   NvrtcResult compile(const KernelSource& src, bool want_cubin = true, bool want_ptx = false) const;
 
   // Parses "ptxas info : Used N registers, ... bytes spill stores ..." from a log. The entry

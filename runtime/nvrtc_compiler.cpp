@@ -1,0 +1,230 @@
+#include "runtime/nvrtc_compiler.h"
+
+#include <dlfcn.h>
+
+#include <chrono>
+#include <mutex>
+#include <regex>
+#include <sstream>
+#include <vector>
+
+namespace attnjit {
+
+// NVRTC's C API, declared here so the build needs no toolkit headers (we dlopen the library).
+namespace {
+using nvrtcResult = int;
+using nvrtcProgram = struct _nvrtcProgram*;
+constexpr nvrtcResult NVRTC_SUCCESS = 0;
+
+template <class F>
+F load_symbol(void* lib, const char* name, const std::string& path) {
+  dlerror();
+  void* p = dlsym(lib, name);
+  if (!p) throw BackendError("NVRTC: symbol " + std::string(name) + " missing in " + path);
+  return reinterpret_cast<F>(p);
+}
+
+// Search order: the toolkit found at build time, then the loader's path; 13 before 12.
+std::vector<std::string> candidate_paths() {
+  std::vector<std::string> out;
+  if (const char* env = std::getenv("ATTNJIT_NVRTC_PATH"); env && *env) out.push_back(env);
+  for (const char* ver : {"13", "12"}) {
+    out.push_back(std::string(ATTNJIT_CUDA_LIBDIR) + "/libnvrtc.so." + ver);
+    out.push_back("/usr/local/cuda/lib64/libnvrtc.so." + std::string(ver));
+    out.push_back("libnvrtc.so." + std::string(ver));
+  }
+  return out;
+}
+}  // namespace
+
+struct Nvrtc::Api {
+  std::string path;
+  const char* (*GetErrorString)(nvrtcResult);
+  nvrtcResult (*Version)(int*, int*);
+  nvrtcResult (*CreateProgram)(nvrtcProgram*, const char*, const char*, int, const char* const*,
+                               const char* const*);
+  nvrtcResult (*DestroyProgram)(nvrtcProgram*);
+  nvrtcResult (*AddNameExpression)(nvrtcProgram, const char*);
+  nvrtcResult (*CompileProgram)(nvrtcProgram, int, const char* const*);
+  nvrtcResult (*GetProgramLogSize)(nvrtcProgram, size_t*);
+  nvrtcResult (*GetProgramLog)(nvrtcProgram, char*);
+  nvrtcResult (*GetPTXSize)(nvrtcProgram, size_t*);
+  nvrtcResult (*GetPTX)(nvrtcProgram, char*);
+  nvrtcResult (*GetCUBINSize)(nvrtcProgram, size_t*);
+  nvrtcResult (*GetCUBIN)(nvrtcProgram, char*);
+  nvrtcResult (*GetLoweredName)(nvrtcProgram, const char*, const char**);
+};
+
+Nvrtc::Nvrtc() : api_(new Api) {
+  std::string tried;
+  void* lib = nullptr;
+  for (const auto& p : candidate_paths()) {
+    lib = dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (lib) {
+      api_->path = p;
+      break;
+    }
+    const char* err = dlerror();
+    tried += "\n  " + p + ": " + (err ? err : "not found");
+  }
+  if (!lib) {
+    delete api_;
+    throw BackendError("NVRTC not found (install the CUDA toolkit or set ATTNJIT_NVRTC_PATH); tried:" + tried);
+  }
+  const std::string& path = api_->path;
+  api_->GetErrorString = load_symbol<decltype(api_->GetErrorString)>(lib, "nvrtcGetErrorString", path);
+  api_->Version = load_symbol<decltype(api_->Version)>(lib, "nvrtcVersion", path);
+  api_->CreateProgram = load_symbol<decltype(api_->CreateProgram)>(lib, "nvrtcCreateProgram", path);
+  api_->DestroyProgram = load_symbol<decltype(api_->DestroyProgram)>(lib, "nvrtcDestroyProgram", path);
+  api_->AddNameExpression = load_symbol<decltype(api_->AddNameExpression)>(lib, "nvrtcAddNameExpression", path);
+  api_->CompileProgram = load_symbol<decltype(api_->CompileProgram)>(lib, "nvrtcCompileProgram", path);
+  api_->GetProgramLogSize = load_symbol<decltype(api_->GetProgramLogSize)>(lib, "nvrtcGetProgramLogSize", path);
+  api_->GetProgramLog = load_symbol<decltype(api_->GetProgramLog)>(lib, "nvrtcGetProgramLog", path);
+  api_->GetPTXSize = load_symbol<decltype(api_->GetPTXSize)>(lib, "nvrtcGetPTXSize", path);
+  api_->GetPTX = load_symbol<decltype(api_->GetPTX)>(lib, "nvrtcGetPTX", path);
+  api_->GetCUBINSize = load_symbol<decltype(api_->GetCUBINSize)>(lib, "nvrtcGetCUBINSize", path);
+  api_->GetCUBIN = load_symbol<decltype(api_->GetCUBIN)>(lib, "nvrtcGetCUBIN", path);
+  api_->GetLoweredName = load_symbol<decltype(api_->GetLoweredName)>(lib, "nvrtcGetLoweredName", path);
+  if (int rc = api_->Version(&major_, &minor_); rc != NVRTC_SUCCESS)
+    throw BackendError(std::string("nvrtcVersion failed: ") + api_->GetErrorString(rc));
+  // The library stays open for the life of the process: compiled kernels may outlive any owner.
+}
+
+Nvrtc& Nvrtc::get() {
+  static std::mutex mu;
+  static Nvrtc* inst = nullptr;
+  static std::string error;
+  std::lock_guard<std::mutex> lock(mu);
+  if (inst) return *inst;
+  if (!error.empty()) throw BackendError(error);
+  try {
+    inst = new Nvrtc();
+  } catch (const BackendError& e) {
+    error = e.what();  // remember: retrying dlopen on every call would only repeat the failure
+    throw;
+  }
+  return *inst;
+}
+
+bool Nvrtc::available(std::string* why) {
+  try {
+    get();
+    return true;
+  } catch (const BackendError& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
+std::string Nvrtc::version() const { return std::to_string(major_) + "." + std::to_string(minor_); }
+
+ResourceUsage Nvrtc::parse_resource_usage(const std::string& log, const std::string& lowered_name) {
+  // ptxas prints, per function:
+  //   ptxas info    : Compiling entry function '_Z3fooPf' for 'sm_80'
+  //   ptxas info    : Function properties for _Z3fooPf
+  //       0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+  //   ptxas info    : Used 168 registers, used 1 barriers, 49152 bytes smem, 400 bytes cmem[0]
+  ResourceUsage r;
+  std::istringstream in(log);
+  std::string line;
+  bool in_entry = lowered_name.empty();
+  static const std::regex frame_re(R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
+  static const std::regex regs_re(R"(Used (\d+) registers)");
+  static const std::regex smem_re(R"((\d+) bytes smem)");
+  static const std::regex cmem_re(R"((\d+) bytes cmem\[0\])");
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (line.find("Compiling entry function") != std::string::npos ||
+        line.find("Function properties for") != std::string::npos) {
+      if (!lowered_name.empty()) in_entry = line.find(lowered_name) != std::string::npos;
+      continue;
+    }
+    if (!in_entry) continue;
+    if (std::regex_search(line, m, frame_re)) {
+      r.stack_frame_bytes = std::stoi(m[1]);
+      r.spill_store_bytes = std::stoi(m[2]);
+      r.spill_load_bytes = std::stoi(m[3]);
+    }
+    if (std::regex_search(line, m, regs_re)) r.registers = std::stoi(m[1]);
+    if (std::regex_search(line, m, smem_re)) r.smem_static_bytes = std::stoi(m[1]);
+    if (std::regex_search(line, m, cmem_re)) r.const_bytes = std::stoi(m[1]);
+  }
+  return r;
+}
+
+NvrtcResult Nvrtc::compile(const KernelSource& src, bool want_cubin, bool want_ptx) const {
+  if (src.platform != Platform::Cuda)
+    throw BackendError("NVRTC: " + src.name + " is not a CUDA kernel source");
+  const Api& a = *api_;
+  auto check = [&](int rc, const char* what, nvrtcProgram prog) {
+    if (rc == NVRTC_SUCCESS) return;
+    std::string log;
+    if (prog) {
+      size_t n = 0;
+      if (a.GetProgramLogSize(prog, &n) == NVRTC_SUCCESS && n > 1) {
+        log.resize(n);
+        a.GetProgramLog(prog, log.data());
+        log.resize(n - 1);
+      }
+    }
+    throw BackendError(std::string("NVRTC ") + what + " failed for " + src.name + ": " +
+                       a.GetErrorString(rc) + (log.empty() ? "" : "\n" + log));
+  };
+
+  std::vector<const char*> hdr_src, hdr_names;
+  for (const auto& [n, c] : src.headers) {
+    hdr_names.push_back(n.c_str());
+    hdr_src.push_back(c.c_str());
+  }
+  // One pass for a real arch (sm_XX): NVRTC 12+/13 keeps the PTX as well as the CUBIN.
+  auto run = [&](NvrtcResult& out) {
+    nvrtcProgram prog = nullptr;
+    check(a.CreateProgram(&prog, src.text.c_str(), "attnjit_kernel.cu", static_cast<int>(hdr_src.size()),
+                          hdr_src.data(), hdr_names.data()),
+          "nvrtcCreateProgram", nullptr);
+    struct Guard {
+      const Api& a;
+      nvrtcProgram& p;
+      ~Guard() { a.DestroyProgram(&p); }
+    } guard{a, prog};
+    if (!src.entry.empty()) check(a.AddNameExpression(prog, src.entry.c_str()), "nvrtcAddNameExpression", prog);
+    std::vector<std::string> opts = src.options;
+    opts.push_back("--gpu-architecture=" + src.arch);
+    opts.push_back("--ptxas-options=-v");
+    std::vector<const char*> copts;
+    for (const auto& o : opts) copts.push_back(o.c_str());
+    auto t0 = std::chrono::steady_clock::now();
+    int rc = a.CompileProgram(prog, static_cast<int>(copts.size()), copts.data());
+    auto t1 = std::chrono::steady_clock::now();
+    check(rc, "compile", prog);
+    size_t n = 0;
+    check(a.GetProgramLogSize(prog, &n), "nvrtcGetProgramLogSize", prog);
+    std::string log(n, '\0');
+    if (n) check(a.GetProgramLog(prog, log.data()), "nvrtcGetProgramLog", prog);
+    if (!log.empty() && log.back() == '\0') log.pop_back();
+    out.log += log;
+    out.compile_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
+    if (!src.entry.empty()) {
+      const char* lowered = nullptr;
+      check(a.GetLoweredName(prog, src.entry.c_str(), &lowered), "nvrtcGetLoweredName", prog);
+      out.lowered_name = lowered ? lowered : "";
+    }
+    if (want_ptx) {
+      check(a.GetPTXSize(prog, &n), "nvrtcGetPTXSize", prog);
+      out.ptx.assign(n, '\0');
+      check(a.GetPTX(prog, out.ptx.data()), "nvrtcGetPTX", prog);
+      if (!out.ptx.empty() && out.ptx.back() == '\0') out.ptx.pop_back();
+    }
+    if (want_cubin) {
+      check(a.GetCUBINSize(prog, &n), "nvrtcGetCUBINSize", prog);
+      out.cubin.assign(n, '\0');
+      check(a.GetCUBIN(prog, out.cubin.data()), "nvrtcGetCUBIN", prog);
+    }
+  };
+  NvrtcResult result;
+  run(result);
+  result.resources = parse_resource_usage(result.log, result.lowered_name);
+  return result;
+}
+
+}  // namespace attnjit
