@@ -1,24 +1,210 @@
-// PLACEHOLDER — replaced by the owner of the decode_cpu template.
-#include <stdexcept>
+// decode_cpu: split-KV decode on the CPU (templates/decode_cpu.h), JIT-compiled by clang.
+//
+// Knobs (TileConfig): block_m = query rows per work item (powers of two up to 16, at most the
+// problem's rows rounded up), block_n = keys per softmax block (16..128, powers of two),
+// vec = SIMD lanes over the head dim (4, 8 or 16), threads = host worker threads (launch only),
+// splits = 0 (decode_num_splits' rule) or a fixed count (launch only). warps and stages are 1.
+//
+// Launch geometry on the CPU: grid[0] = work items = batch * heads_kv * row_chunks * splits,
+// block[0] = worker threads. The entry is
+//   extern "C" void <entry>(const attnjit::DecodeParams*, long long item_begin, long long item_end)
+// (the CPU backend's convention, as prefill_cpu). threads and splits only affect the launch, so
+// configs differing only in them share one compiled object.
+#include <algorithm>
+#include <string>
+
+#include "codegen/decode_plan.h"
+#include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
 
 namespace attnjit {
 namespace {
-class Placeholder final : public KernelTemplate {
+
+constexpr const char* kGenerator = "decode_cpu/1";
+constexpr const char* kHeaders[] = {"decode_params.h", "cpu_vec.h", "decode_cpu.h"};
+constexpr int kMaxRowsPerItem = 16;
+// Per-thread working set (q, acc, converted K/V block) lives on the worker's stack.
+constexpr int64_t kMaxWorkBytes = 1 << 20;
+
+bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+int native_vec(const Target& t) { return std::clamp(t.vector_bits / 32, 4, 16); }
+int hw_threads(const Target& t) { return std::max(1, t.sm_count); }
+int max_rows(const ProblemSpec& s) {
+  int r = 1;
+  while (r < decode_rows(s) && r < kMaxRowsPerItem) r *= 2;
+  return r;
+}
+int64_t work_bytes(const ProblemSpec& s, const TileConfig& c) {
+  return (2LL * c.block_m + 2LL * c.block_n) * s.head_dim * 4 + c.block_n * 4;
+}
+std::string identifier(std::string s) {
+  for (char& ch : s)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))) ch = '_';
+  return s;
+}
+
+class DecodeCpuTemplate final : public KernelTemplate {
  public:
   std::string_view name() const override { return "decode_cpu"; }
-  std::string version_hash() const override { return "none"; }
-  bool supports(const ProblemSpec&, const Target&) const override { return false; }
-  std::vector<TileConfig> search_space(const ProblemSpec&, const Target&) const override { return {}; }
-  TileConfig default_config(const ProblemSpec&, const Target&) const override { return {}; }
-  std::optional<std::string> can_implement(const ProblemSpec&, const TileConfig&, const Target&) const override {
-    return "template decode_cpu not built yet";
+
+  std::string version_hash() const override {
+    std::string all = kGenerator;
+    for (const char* h : kHeaders) {
+      all += '\0';
+      all += templates::get(h);
+    }
+    return content_hash(all);
   }
-  KernelSource render(const ProblemSpec&, const TileConfig&, const Target&) const override {
-    throw SpecError("template decode_cpu not built yet");
+
+  bool supports(const ProblemSpec& spec, const Target& target) const override {
+    return target.platform == Platform::Cpu && spec.family == Family::Decode &&
+           std::find(std::begin(kHeadDims), std::end(kHeadDims), spec.head_dim) != std::end(kHeadDims);
   }
-  LaunchGeometry geometry(const ProblemSpec&, const TileConfig&, const Target&, const RunShape&) const override { return {}; }
+
+  std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
+    std::vector<TileConfig> out;
+    if (!supports(spec, target)) return out;
+    const int nv = native_vec(target);
+    std::vector<int> threads = {1};
+    if (hw_threads(target) > 1) threads.push_back(hw_threads(target));
+    for (int bm = 1; bm <= max_rows(spec); bm *= 2) {
+      if (bm * 4 < max_rows(spec)) continue;
+      for (int bn : {32, 64, 128})
+        for (int vec : {nv, nv / 2})
+          for (int t : threads) {
+            TileConfig c = make(bm, bn, vec, t);
+            if (!can_implement(spec, c, target)) out.push_back(c);
+          }
+    }
+    TileConfig d = default_config(spec, target);
+    if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+    return out;
+  }
+
+  TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
+    // All rows of a KV head in one item (K/V converted once for all of them), 64-key blocks.
+    int vec = native_vec(target);
+    while (spec.head_dim % vec != 0) vec /= 2;
+    return make(max_rows(spec), 64, vec, hw_threads(target));
+  }
+
+  std::optional<std::string> can_implement(const ProblemSpec& spec, const TileConfig& c,
+                                           const Target& target) const override {
+    if (!supports(spec, target))
+      return "decode_cpu implements decode problems on CPU targets only (got " + spec.key() + " on " +
+             target.key() + ")";
+    if (c.warps != 1) return "warps: must be 1 on the CPU, got " + std::to_string(c.warps);
+    if (c.stages != 1) return "stages: must be 1 on the CPU, got " + std::to_string(c.stages);
+    if (c.order != 0 || c.warpgroups != 0) return "order / warpgroups: not decode_cpu knobs";
+    if (!pow2(c.block_m) || c.block_m > max_rows(spec))
+      return "block_m: query rows per item must be a power of two up to " + std::to_string(max_rows(spec)) +
+             ", got " + std::to_string(c.block_m);
+    if (!pow2(c.block_n) || c.block_n < 16 || c.block_n > 128)
+      return "block_n: must be a power of two in 16..128, got " + std::to_string(c.block_n);
+    const int vec = c.vec ? c.vec : native_vec(target);
+    if (vec != 4 && vec != 8 && vec != 16) return "vec: must be 4, 8 or 16, got " + std::to_string(vec);
+    if (vec * 32 > std::max(128, target.vector_bits))
+      return "vec: " + std::to_string(vec) + " lanes exceed the target's " +
+             std::to_string(target.vector_bits) + "-bit vectors";
+    if (spec.head_dim % vec != 0)
+      return "vec: head_dim " + std::to_string(spec.head_dim) + " is not a multiple of " + std::to_string(vec);
+    if (c.splits < 0 || c.splits > kDecodeMaxSplits)
+      return "splits: must be 0 (rule) or 1.." + std::to_string(kDecodeMaxSplits) + ", got " +
+             std::to_string(c.splits);
+    if (c.threads < 0 || c.threads > 1024)
+      return "threads: must be in 0..1024 (0 = all hardware threads), got " + std::to_string(c.threads);
+    if (work_bytes(spec, c) > kMaxWorkBytes)
+      return "working set " + std::to_string(work_bytes(spec, c)) + " bytes exceeds " + std::to_string(kMaxWorkBytes);
+    return std::nullopt;
+  }
+
+  KernelSource render(const ProblemSpec& spec, const TileConfig& c, const Target& target) const override {
+    if (auto why = can_implement(spec, c, target)) throw SpecError("decode_cpu: " + *why);
+    const int vec = c.vec ? c.vec : native_vec(target);
+    TileConfig code_cfg = c;  // launch-only knobs stay out of the source and the entry name
+    code_cfg.threads = 0;
+    code_cfg.splits = 0;
+    code_cfg.vec = vec;
+    const char* storage = spec.dtype == DType::F32    ? "kStoreF32"
+                          : spec.dtype == DType::BF16 ? "kStoreBF16"
+                                                      : "kStoreF16";
+    const char* mask = spec.mask.kind == MaskKind::None     ? "kDecodeMaskNone"
+                       : spec.mask.kind == MaskKind::Causal ? "kDecodeMaskCausal"
+                                                            : "kDecodeMaskWindow";
+    KernelSource s;
+    s.platform = Platform::Cpu;
+    s.name = std::string(name()) + "/" + spec.key() + "/" + c.key() + "/" + target.key();
+    s.entry = "attnjit_decode_cpu_" + identifier(spec.key() + "_" + code_cfg.key());
+    s.text = "// Generated by attnjit " + std::string(kGenerator) + ": " + spec.key() + " / " +
+             code_cfg.key() + " / " + target.key() + "\n#include \"decode_cpu.h\"\n\nnamespace {\nstruct Config {\n";
+    auto cst = [&](const char* type, const char* n, const std::string& v) {
+      s.text += std::string("  static constexpr ") + type + " " + n + " = " + v + ";\n";
+    };
+    cst("int", "kHeadDim", std::to_string(spec.head_dim));
+    cst("int", "kGroup", std::to_string(spec.group));
+    cst("int", "kQTokens", std::to_string(spec.seqlen_q));
+    cst("int", "kRowsPerItem", std::to_string(c.block_m));
+    cst("int", "kBlockN", std::to_string(c.block_n));
+    cst("int", "kVec", std::to_string(vec));
+    cst("int", "kStorage", std::string("attnjit::cpu::") + storage);
+    cst("int", "kPageSize", std::to_string(spec.page_size));
+    cst("int", "kMask", std::string("attnjit::cpu::") + mask);
+    cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
+    cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
+    s.text += "};\n}  // namespace\n\nextern \"C\" void " + s.entry +
+              "(const attnjit::DecodeParams* p, long long item_begin, long long item_end) {\n"
+              "  attnjit::cpu::DecodeCpu<Config>::run(*p, item_begin, item_end);\n}\n";
+    for (const char* h : kHeaders) s.headers.emplace_back(h, std::string(templates::get(h)));
+    // clang -cc1 flags (the driver's -fno-math-errno is cc1's default).
+    s.options = {"-O3", "-std=c++17", "-ffp-contract=fast", "-vectorize-loops", "-vectorize-slp",
+                 "-mprefer-vector-width=" + std::to_string(std::max(128, target.vector_bits)),
+                 "-target-cpu", target.arch};
+    std::string_view feats = target.cpu_features;
+    while (!feats.empty()) {
+      const size_t comma = feats.find(',');
+      const std::string_view f = feats.substr(0, comma);
+      if (!f.empty()) {
+        s.options.push_back("-target-feature");
+        s.options.emplace_back(f);
+      }
+      feats = comma == std::string_view::npos ? std::string_view() : feats.substr(comma + 1);
+    }
+    s.arch = target.arch;
+    s.finalize();
+    return s;
+  }
+
+  LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
+                          const RunShape& shape) const override {
+    if (shape.batch < 1 || shape.heads_kv < 1) throw SpecError("shape: batch and heads_kv must be >= 1");
+    const int64_t items = shape.batch * shape.heads_kv * decode_row_chunks(spec, c) *
+                          decode_num_splits(spec, c, target, shape);
+    if (items > 0xffffffffLL)
+      throw SpecError("shape: " + std::to_string(items) + " work items exceed the 2^32 grid limit");
+    LaunchGeometry g;
+    g.grid[0] = static_cast<unsigned>(items);
+    g.block[0] = static_cast<unsigned>(c.threads > 0 ? c.threads : hw_threads(target));
+    return g;
+  }
+
+ private:
+  static TileConfig make(int bm, int bn, int vec, int threads) {
+    TileConfig c;
+    c.block_m = bm;
+    c.block_n = bn;
+    c.warps = 1;
+    c.stages = 1;
+    c.vec = vec;
+    c.threads = threads;
+    return c;
+  }
 };
+
 }  // namespace
-const KernelTemplate& decode_cpu_template() { static Placeholder t; return t; }
+
+const KernelTemplate& decode_cpu_template() {
+  static DecodeCpuTemplate t;
+  return t;
+}
+
 }  // namespace attnjit

@@ -1,24 +1,203 @@
-// PLACEHOLDER — replaced by the owner of the decode_sm80 template.
-#include <stdexcept>
+// decode_sm80: split-KV decode on sm_80 and newer (templates/decode_sm80.cuh), NVRTC-compiled.
+//
+// Knobs (TileConfig):
+//   block_m  query rows (group heads x query tokens) per CTA: 1, 2, 4 or 8 (16 fp32 registers
+//            per row per thread: q and the accumulator)
+//   block_n  keys per pipeline stage, a multiple of the CTA's lane groups
+//            (warps * 32 / (head_dim / 8)), at most 64
+//   warps    1, 2, 4 or 8;  stages: cp.async ring depth 1..8
+//   splits   0 = decode_num_splits' rule at launch, else a fixed count (capped at the KV blocks)
+//   vec      0 or 8 (16-byte loads; the only width implemented)
+// Launch: grid = (splits * row_chunks, heads_kv, batch), block = warps * 32,
+// dynamic smem = max(K+V ring, cross-warp merge buffer).
+#include <algorithm>
+#include <string>
+
+#include "codegen/decode_plan.h"
+#include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
 
 namespace attnjit {
 namespace {
-class Placeholder final : public KernelTemplate {
+
+constexpr const char* kGenerator = "decode_sm80/1";
+constexpr const char* kHeaders[] = {"decode_params.h", "decode_sm80.cuh"};
+constexpr int kVec = 8;          // elements per 16-byte load
+constexpr int kMaxRowsPerCta = 8;
+constexpr int kMaxBlockN = 64;
+// Static shared memory of the kernel: s_m, s_l [W][RPC] floats, s_w [RPC][kMaxSplits], s_last.
+int64_t static_smem(const TileConfig& c) {
+  return int64_t(c.warps) * c.block_m * 8 + int64_t(c.block_m) * kDecodeMaxSplits * 4 + 16;
+}
+int64_t dynamic_smem(const ProblemSpec& s, const TileConfig& c) {
+  const int64_t ring = 2LL * c.stages * c.block_n * s.head_dim * 2;
+  const int64_t merge = int64_t(c.warps) * c.block_m * s.head_dim * 4;
+  return std::max(ring, merge);
+}
+bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+bool gpu_head_dim(int d) { return d == 32 || d == 64 || d == 128 || d == 256; }
+// Lane groups (one key each) per CTA.
+int lane_groups(const ProblemSpec& s, int warps) { return warps * (32 / (s.head_dim / kVec)); }
+// Rows per CTA by default: all rows when they fit, else the register limit.
+int default_rows(const ProblemSpec& s) {
+  int r = 1;
+  while (r < decode_rows(s) && r < kMaxRowsPerCta) r *= 2;
+  return r;
+}
+
+class DecodeSm80 final : public KernelTemplate {
  public:
   std::string_view name() const override { return "decode_sm80"; }
-  std::string version_hash() const override { return "none"; }
-  bool supports(const ProblemSpec&, const Target&) const override { return false; }
-  std::vector<TileConfig> search_space(const ProblemSpec&, const Target&) const override { return {}; }
-  TileConfig default_config(const ProblemSpec&, const Target&) const override { return {}; }
-  std::optional<std::string> can_implement(const ProblemSpec&, const TileConfig&, const Target&) const override {
-    return "template decode_sm80 not built yet";
+
+  std::string version_hash() const override {
+    std::string all = kGenerator;
+    for (const char* h : kHeaders) {
+      all += '\0';
+      all += templates::get(h);
+    }
+    return content_hash(all);
   }
-  KernelSource render(const ProblemSpec&, const TileConfig&, const Target&) const override {
-    throw SpecError("template decode_sm80 not built yet");
+
+  bool supports(const ProblemSpec& spec, const Target& target) const override {
+    return target.platform == Platform::Cuda && target.cc_major >= 8 && spec.family == Family::Decode &&
+           (spec.dtype == DType::F16 || spec.dtype == DType::BF16) && gpu_head_dim(spec.head_dim);
   }
-  LaunchGeometry geometry(const ProblemSpec&, const TileConfig&, const Target&, const RunShape&) const override { return {}; }
+
+  std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
+    std::vector<TileConfig> out;
+    if (!supports(spec, target)) return out;
+    const int rows_max = default_rows(spec);
+    for (int bm = 1; bm <= rows_max; bm *= 2) {
+      if (bm * 4 < rows_max) continue;  // far fewer rows than fit: K/V re-read per chunk
+      for (int w : {2, 4, 8})
+        for (int per_group : {1, 2, 4})
+          for (int st : {2, 3, 4}) {
+            TileConfig c = make(bm, lane_groups(spec, w) * per_group, w, st);
+            if (!can_implement(spec, c, target)) out.push_back(c);
+          }
+    }
+    TileConfig d = default_config(spec, target);
+    if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+    return out;
+  }
+
+  TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
+    (void)target;
+    // 4 warps, two keys per lane group and a 4-deep ring: 8 KB of K+V per stage, 24 KB in
+    // flight per CTA — more than an SM's share of the bandwidth-latency product at 2 CTAs/SM.
+    const int w = 4;
+    return make(default_rows(spec), std::min(kMaxBlockN, lane_groups(spec, w) * 2), w, 4);
+  }
+
+  std::optional<std::string> can_implement(const ProblemSpec& spec, const TileConfig& c,
+                                           const Target& target) const override {
+    if (target.platform != Platform::Cuda || target.cc_major < 8)
+      return "decode_sm80 needs a CUDA target of compute capability 8.0 or newer, got " + target.key();
+    if (spec.family != Family::Decode) return "decode_sm80 implements decode problems only, got " + spec.key();
+    if (spec.dtype != DType::F16 && spec.dtype != DType::BF16)
+      return "dtype: decode_sm80 supports f16 and bf16, got " + std::string(to_string(spec.dtype));
+    if (!gpu_head_dim(spec.head_dim))
+      return "head_dim: decode_sm80 supports 32, 64, 128 and 256, got " + std::to_string(spec.head_dim);
+    if (spec.mask.window_left > 0x7fffffffLL || spec.mask.window_right > 0x7fffffffLL)
+      return "window: widths beyond 2^31 - 1 keys are not supported";
+    if (!pow2(c.block_m) || c.block_m > kMaxRowsPerCta)
+      return "block_m: query rows per CTA must be 1, 2, 4 or 8, got " + std::to_string(c.block_m);
+    if (c.block_m > default_rows(spec))
+      return "block_m: " + std::to_string(c.block_m) + " exceeds the problem's " +
+             std::to_string(decode_rows(spec)) + " query rows per KV head";
+    if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
+      return "warps: must be 1, 2, 4 or 8, got " + std::to_string(c.warps);
+    const int ng = lane_groups(spec, c.warps);
+    if (c.block_n < ng || c.block_n % ng != 0 || c.block_n > kMaxBlockN)
+      return "block_n: must be a multiple of the " + std::to_string(ng) +
+             " lane groups per CTA and at most " + std::to_string(kMaxBlockN) + ", got " +
+             std::to_string(c.block_n);
+    if (c.stages < 1 || c.stages > 8) return "stages: must be in 1..8, got " + std::to_string(c.stages);
+    if (c.splits < 0 || c.splits > kDecodeMaxSplits)
+      return "splits: must be 0 (rule) or 1.." + std::to_string(kDecodeMaxSplits) + ", got " +
+             std::to_string(c.splits);
+    if (c.vec != 0 && c.vec != kVec) return "vec: decode_sm80 loads 16 bytes (vec 8), got " + std::to_string(c.vec);
+    if (c.threads != 0 || c.order != 0 || c.warpgroups != 0)
+      return "threads / order / warpgroups: not decode_sm80 knobs";
+    const int64_t smem = dynamic_smem(spec, c) + static_smem(c);
+    if (smem > target.smem_per_block)
+      return "shared memory: " + std::to_string(smem) + " bytes exceed the target's " +
+             std::to_string(target.smem_per_block);
+    return std::nullopt;
+  }
+
+  KernelSource render(const ProblemSpec& spec, const TileConfig& c, const Target& target) const override {
+    if (auto why = can_implement(spec, c, target)) throw SpecError("decode_sm80: " + *why);
+    // splits is a launch knob: it stays out of the source so every split count shares a binary.
+    TileConfig code_cfg = c;
+    code_cfg.splits = 0;
+    code_cfg.vec = kVec;
+    const char* mask = spec.mask.kind == MaskKind::None     ? "kMaskNone"
+                       : spec.mask.kind == MaskKind::Causal ? "kMaskCausal"
+                                                            : "kMaskWindow";
+    KernelSource s;
+    s.platform = Platform::Cuda;
+    s.name = std::string(name()) + "/" + spec.key() + "/" + c.key() + "/" + target.key();
+    s.text = "// Generated by attnjit " + std::string(kGenerator) + ": " + spec.key() + " / " +
+             code_cfg.key() + " / " + target.key() +
+             "\n#include \"decode_sm80.cuh\"\n\nnamespace attnjit_gen {\nstruct DecodeConfig {\n";
+    auto cst = [&](const char* type, const char* n, const std::string& v) {
+      s.text += std::string("  static constexpr ") + type + " " + n + " = " + v + ";\n";
+    };
+    s.text += std::string("  using Elem = attnjit::decode::") + (spec.dtype == DType::BF16 ? "Bf16" : "F16") + ";\n";
+    cst("int", "kHeadDim", std::to_string(spec.head_dim));
+    cst("int", "kGroup", std::to_string(spec.group));
+    cst("int", "kQTokens", std::to_string(spec.seqlen_q));
+    cst("int", "kRowsPerCta", std::to_string(c.block_m));
+    cst("int", "kWarps", std::to_string(c.warps));
+    cst("int", "kBlockN", std::to_string(c.block_n));
+    cst("int", "kStages", std::to_string(c.stages));
+    cst("int", "kPageSize", std::to_string(spec.page_size));
+    cst("int", "kMask", std::string("attnjit::decode::") + mask);
+    cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
+    cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
+    s.text += "};\n}  // namespace attnjit_gen\n";
+    s.entry = "attnjit::decode::decode_kernel<attnjit_gen::DecodeConfig>";
+    for (const char* h : kHeaders) s.headers.emplace_back(h, std::string(templates::get(h)));
+    s.options = {"--std=c++17", "--extra-device-vectorization"};
+    s.arch = target.arch;
+    s.finalize();
+    return s;
+  }
+
+  LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
+                          const RunShape& shape) const override {
+    if (shape.batch < 1 || shape.heads_kv < 1)
+      throw SpecError("shape: batch and heads_kv must be >= 1");
+    if (shape.batch > 65535) throw SpecError("batch: at most 65535 sequences per call, got " + std::to_string(shape.batch));
+    if (shape.heads_kv > 65535) throw SpecError("heads_kv: at most 65535, got " + std::to_string(shape.heads_kv));
+    const int splits = decode_num_splits(spec, c, target, shape);
+    LaunchGeometry g;
+    g.grid[0] = static_cast<unsigned>(splits * decode_row_chunks(spec, c));
+    g.grid[1] = static_cast<unsigned>(shape.heads_kv);
+    g.grid[2] = static_cast<unsigned>(shape.batch);
+    g.block[0] = static_cast<unsigned>(c.warps * 32);
+    g.dynamic_smem = static_cast<unsigned>(dynamic_smem(spec, c));
+    return g;
+  }
+
+ private:
+  static TileConfig make(int bm, int bn, int warps, int stages) {
+    TileConfig c;
+    c.block_m = bm;
+    c.block_n = bn;
+    c.warps = warps;
+    c.stages = stages;
+    c.vec = kVec;
+    return c;
+  }
 };
+
 }  // namespace
-const KernelTemplate& decode_sm80_template() { static Placeholder t; return t; }
+
+const KernelTemplate& decode_sm80_template() {
+  static DecodeSm80 t;
+  return t;
+}
+
 }  // namespace attnjit

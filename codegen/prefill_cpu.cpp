@@ -1,24 +1,224 @@
-// PLACEHOLDER — replaced by the owner of the prefill_cpu template.
-#include <stdexcept>
+// prefill_cpu: the CPU prefill forward (templates/prefill_cpu.h), JIT-compiled by clang.
+//
+// Knobs (TileConfig): block_m / block_n in 16..128 (powers of two), vec = SIMD lanes (f32),
+// order 0 (register-blocked micro-kernels) or 1 (streaming loop nests), threads = host worker
+// threads. warps and stages must be 1. Query rows run along the SIMD lanes, so block_m must be
+// a multiple of vec and block_m / vec vectors must fit the accumulator registers.
+//
+// Launch geometry on the CPU: grid[0] = number of work items, one per (batch, query head,
+// block of block_m query rows); block[0] = worker threads. The entry is
+//   extern "C" void <entry>(const attnjit::PrefillParams*, long long item_begin, long long item_end)
+// and the CPU backend hands ranges of items to its threads. threads only affects the launch,
+// not the source, so configs differing only in threads share one compiled object.
+//
+// Compiler options are clang -cc1 flags; the runtime adds the host triple, the in-memory
+// include directory and the clang resource directory.
+#include <algorithm>
+#include <string>
+
+#include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
 
 namespace attnjit {
 namespace {
-class Placeholder final : public KernelTemplate {
+
+constexpr const char* kGenerator = "prefill_cpu/1";
+constexpr const char* kHeaders[] = {"attn_params.h", "cpu_vec.h", "prefill_cpu.h"};
+constexpr int kTileSizes[] = {16, 32, 64, 128};
+// Tile memory (Q^T, O^T, S^T, converted K/V) lives on the worker's stack; stay well under the
+// default 8 MiB thread stack.
+constexpr int64_t kMaxTileBytes = 2 << 20;
+
+bool pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
+
+int native_vec(const Target& t) { return std::clamp(t.vector_bits / 32, 4, 16); }
+// AVX-512 has 32 vector registers, AVX2 / SSE 16: half of them hold accumulators.
+int acc_regs(const Target& t) { return t.vector_bits >= 512 ? 16 : 8; }
+int hw_threads(const Target& t) { return std::max(1, t.sm_count); }
+
+int64_t tile_bytes(const ProblemSpec& s, const TileConfig& c) {
+  int64_t d = s.head_dim;
+  int64_t floats = 2 * d * c.block_m + int64_t(c.block_n) * c.block_m + d;
+  if (s.dtype != DType::F32) floats += 2 * int64_t(c.block_n) * d;
+  return floats * 4;
+}
+
+std::string identifier(std::string s) {
+  for (char& ch : s)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))) ch = '_';
+  return s;
+}
+
+class PrefillCpu final : public KernelTemplate {
  public:
   std::string_view name() const override { return "prefill_cpu"; }
-  std::string version_hash() const override { return "none"; }
-  bool supports(const ProblemSpec&, const Target&) const override { return false; }
-  std::vector<TileConfig> search_space(const ProblemSpec&, const Target&) const override { return {}; }
-  TileConfig default_config(const ProblemSpec&, const Target&) const override { return {}; }
-  std::optional<std::string> can_implement(const ProblemSpec&, const TileConfig&, const Target&) const override {
-    return "template prefill_cpu not built yet";
+
+  std::string version_hash() const override {
+    std::string all = kGenerator;
+    for (const char* h : kHeaders) {
+      all += '\0';
+      all += templates::get(h);
+    }
+    return content_hash(all);
   }
-  KernelSource render(const ProblemSpec&, const TileConfig&, const Target&) const override {
-    throw SpecError("template prefill_cpu not built yet");
+
+  bool supports(const ProblemSpec& spec, const Target& target) const override {
+    return target.platform == Platform::Cpu && spec.family == Family::Prefill &&
+           std::find(std::begin(kHeadDims), std::end(kHeadDims), spec.head_dim) != std::end(kHeadDims);
   }
-  LaunchGeometry geometry(const ProblemSpec&, const TileConfig&, const Target&, const RunShape&) const override { return {}; }
+
+  std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
+    std::vector<TileConfig> out;
+    const int nv = native_vec(target);
+    std::vector<int> threads = {1};
+    if (hw_threads(target) > 1) threads.push_back(hw_threads(target));
+    for (int order : {0, 1})
+      for (int vec : {nv, nv / 2}) {
+        if (order == 1 && vec != nv) continue;  // the streaming nest gains nothing from narrow vectors
+        for (int bm : kTileSizes)
+          for (int bn : {32, 64, 128})
+            for (int t : threads) {
+              TileConfig c = base(bm, bn, vec, t, order);
+              if (!can_implement(spec, c, target)) out.push_back(c);
+            }
+      }
+    TileConfig d = default_config(spec, target);
+    if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+    return out;
+  }
+
+  TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
+    // Four query vectors per tile row: enough rows to reuse each broadcast K/V element four
+    // times while leaving registers for a 4-key (AVX-512) register block.
+    const int nv = native_vec(target);
+    int bm = std::clamp(4 * nv, 16, 128);
+    TileConfig c = base(bm, 64, nv, hw_threads(target), 0);
+    if (can_implement(spec, c, target)) c.block_m = std::max(16, nv);
+    return c;
+  }
+
+  std::optional<std::string> can_implement(const ProblemSpec& spec, const TileConfig& c,
+                                           const Target& target) const override {
+    if (!supports(spec, target))
+      return "prefill_cpu implements prefill problems on CPU targets only (got " + spec.key() +
+             " on " + target.key() + ")";
+    if (c.warps != 1) return "warps: must be 1 on the CPU, got " + std::to_string(c.warps);
+    if (c.stages != 1) return "stages: must be 1 on the CPU, got " + std::to_string(c.stages);
+    if (c.splits != 0) return "splits: not a prefill knob";
+    if (c.warpgroups != 0) return "warpgroups: not a CPU knob";
+    for (auto [v, field] : {std::pair{c.block_m, "block_m"}, std::pair{c.block_n, "block_n"}})
+      if (!pow2(v) || v < 16 || v > 128)
+        return std::string(field) + ": must be a power of two in 16..128, got " + std::to_string(v);
+    const int vec = c.vec ? c.vec : native_vec(target);
+    if (vec != 4 && vec != 8 && vec != 16) return "vec: must be 4, 8 or 16, got " + std::to_string(vec);
+    if (vec * 32 > std::max(128, target.vector_bits))
+      return "vec: " + std::to_string(vec) + " lanes exceed the target's " +
+             std::to_string(target.vector_bits) + "-bit vectors";
+    if (c.block_m % vec != 0)
+      return "block_m: must be a multiple of vec (" + std::to_string(vec) + "), got " + std::to_string(c.block_m);
+    if (c.block_m / vec > acc_regs(target))
+      return "block_m: " + std::to_string(c.block_m / vec) + " query vectors per row exceed the " +
+             std::to_string(acc_regs(target)) + " accumulator registers";
+    if (c.order != 0 && c.order != 1) return "order: must be 0 or 1, got " + std::to_string(c.order);
+    if (c.threads < 0 || c.threads > 1024)
+      return "threads: must be in 0..1024 (0 = all hardware threads), got " + std::to_string(c.threads);
+    if (tile_bytes(spec, c) > kMaxTileBytes)
+      return "tile memory " + std::to_string(tile_bytes(spec, c)) + " bytes exceeds " +
+             std::to_string(kMaxTileBytes);
+    return std::nullopt;
+  }
+
+  KernelSource render(const ProblemSpec& spec, const TileConfig& c, const Target& target) const override {
+    if (auto why = can_implement(spec, c, target)) throw SpecError("prefill_cpu: " + *why);
+    const int vec = c.vec ? c.vec : native_vec(target);
+    const char* storage = spec.dtype == DType::F32 ? "kStoreF32" : spec.dtype == DType::BF16 ? "kStoreBF16" : "kStoreF16";
+    const char* mask = spec.mask.kind == MaskKind::None     ? "kMaskNone"
+                       : spec.mask.kind == MaskKind::Causal ? "kMaskCausal"
+                                                            : "kMaskWindow";
+    // threads is a launch knob: leave it out of the entry so the object is shared.
+    TileConfig code_cfg = c;
+    code_cfg.threads = 0;
+    code_cfg.vec = vec;
+
+    KernelSource s;
+    s.platform = Platform::Cpu;
+    s.name = std::string(name()) + "/" + spec.key() + "/" + c.key() + "/" + target.key();
+    s.entry = "attnjit_prefill_cpu_" + identifier(spec.key() + "_" + code_cfg.key());
+    s.text = "// Generated by attnjit " + std::string(kGenerator) + ": " + spec.key() + " / " +
+             code_cfg.key() + " / " + target.key() + "\n#include \"prefill_cpu.h\"\n\nnamespace {\nstruct Config {\n";
+    auto cst = [&](const char* type, const char* n, const std::string& v) {
+      s.text += std::string("  static constexpr ") + type + " " + n + " = " + v + ";\n";
+    };
+    cst("int", "kHeadDim", std::to_string(spec.head_dim));
+    cst("int", "kBlockM", std::to_string(c.block_m));
+    cst("int", "kBlockN", std::to_string(c.block_n));
+    cst("int", "kVec", std::to_string(vec));
+    cst("int", "kOrder", std::to_string(c.order));
+    cst("int", "kAccRegs", std::to_string(acc_regs(target)));
+    cst("int", "kStorage", std::string("attnjit::cpu::") + storage);
+    cst("int", "kMask", std::string("attnjit::cpu::") + mask);
+    cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
+    cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
+    cst("bool", "kEven", spec.even ? "true" : "false");
+    s.text += "};\n}  // namespace\n\nextern \"C\" void " + s.entry +
+              "(const attnjit::PrefillParams* p, long long item_begin, long long item_end) {\n"
+              "  attnjit::cpu::PrefillCpu<Config>::run(*p, item_begin, item_end);\n}\n";
+    for (const char* h : kHeaders) s.headers.emplace_back(h, std::string(templates::get(h)));
+    // -cc1 does not vectorise loops unless asked (the driver adds these flags at -O2 and up);
+    // preferring the full vector width keeps clang from splitting 512-bit vectors on CPUs whose
+    // tuning prefers 256 bits.
+    s.options = {"-O3", "-std=c++17", "-ffp-contract=fast", "-vectorize-loops", "-vectorize-slp",
+                 "-mprefer-vector-width=" + std::to_string(std::max(128, target.vector_bits)),
+                 "-target-cpu", target.arch};
+    // Features as the host reports them: a CPU name alone can claim ISA a VM has switched off.
+    std::string_view feats = target.cpu_features;
+    while (!feats.empty()) {
+      size_t comma = feats.find(',');
+      std::string_view f = feats.substr(0, comma);
+      if (!f.empty()) {
+        s.options.push_back("-target-feature");
+        s.options.emplace_back(f);
+      }
+      feats = comma == std::string_view::npos ? std::string_view() : feats.substr(comma + 1);
+    }
+    s.arch = target.arch;
+    s.finalize();
+    return s;
+  }
+
+  LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
+                          const RunShape& shape) const override {
+    (void)spec;
+    if (shape.batch < 0 || shape.heads_q < 1 || shape.seqlen_q < 0)
+      throw SpecError("shape: batch >= 0, heads_q >= 1 and seqlen_q >= 0 required");
+    const int64_t items = shape.batch * shape.heads_q * ((shape.seqlen_q + c.block_m - 1) / c.block_m);
+    if (items > 0xffffffffLL)
+      throw SpecError("shape: " + std::to_string(items) + " work items exceed the 2^32 grid limit");
+    LaunchGeometry g;
+    g.grid[0] = static_cast<unsigned>(items);
+    g.block[0] = static_cast<unsigned>(c.threads > 0 ? c.threads : hw_threads(target));
+    return g;
+  }
+
+ private:
+  static TileConfig base(int bm, int bn, int vec, int threads, int order) {
+    TileConfig c;
+    c.block_m = bm;
+    c.block_n = bn;
+    c.warps = 1;
+    c.stages = 1;
+    c.vec = vec;
+    c.threads = threads;
+    c.order = order;
+    return c;
+  }
 };
+
 }  // namespace
-const KernelTemplate& prefill_cpu_template() { static Placeholder t; return t; }
+
+const KernelTemplate& prefill_cpu_template() {
+  static PrefillCpu t;
+  return t;
+}
+
 }  // namespace attnjit

@@ -1,24 +1,270 @@
-// PLACEHOLDER — replaced by the owner of the prefill_sm80 template.
-#include <stdexcept>
+// prefill_sm80: the FlashAttention-2 style prefill forward for sm_80 and newer
+// (templates/prefill_sm80.cuh). The generator only picks compile-time constants; the kernel
+// text is the fixed template, so everything here is legality, geometry and a short prelude.
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
 
 namespace attnjit {
 namespace {
-class Placeholder final : public KernelTemplate {
+
+// Bump when the prelude or the meaning of a config changes, so tuned results are not reused.
+constexpr const char* kGeneratorVersion = "prefill_sm80/1";
+
+// Every embedded file the prelude reaches through #include.
+constexpr const char* kHeaders[] = {"attn_params.h", "prefill_sm80.cuh", "sm80_copy.cuh",
+                                    "sm80_mask.cuh", "sm80_mma.cuh", "sm80_softmax.cuh"};
+
+// The knob values this template understands.
+constexpr int kBlockMs[] = {64, 128};
+constexpr int kBlockNs[] = {32, 64, 128};
+constexpr int kWarps[] = {4, 8};
+constexpr int kSearchStages[] = {1, 2, 3};
+constexpr int kMaxStages = 4;
+
+// Per-thread fp32 accumulators (O and S) above which ptxas spills for this kernel: measured with
+// -Xptxas -v over the full grid on sm_80 (CUDA 13.0): every config at or under 160 compiled
+// with 0 spill bytes except two m16 row tiles per warp with block_n 128 (hd32: 4 bytes at 160),
+// so that shape is excluded too; every config above 160 spilled (hd128 bm128 bn64 w4: 4-8 bytes,
+// hd256 bm128 bn64 w4: 2.6 KB).
+constexpr int kMaxAccumulatorRegs = 160;
+
+// Windows wider than any int sequence length are equivalent; capping keeps the template
+// argument small and the kernel's 64-bit arithmetic free of overflow.
+constexpr int64_t kWindowCap = int64_t{1} << 32;
+
+template <class T, size_t N>
+bool one_of(const T (&values)[N], T v) {
+  return std::find(std::begin(values), std::end(values), v) != std::end(values);
+}
+
+std::string list(const int* b, const int* e) {
+  std::string s;
+  for (const int* p = b; p != e; ++p) s += (s.empty() ? "" : ", ") + std::to_string(*p);
+  return s;
+}
+
+int64_t smem_bytes(const ProblemSpec& spec, const TileConfig& cfg) {
+  // Q tile + `stages` K tiles + `stages` V tiles, 16-bit elements, no padding (XOR swizzle).
+  return int64_t{cfg.block_m + 2 * cfg.stages * cfg.block_n} * spec.head_dim * 2;
+}
+
+int accumulator_regs(const ProblemSpec& spec, const TileConfig& cfg) {
+  const int m_atoms = cfg.block_m / (16 * cfg.warps);
+  return m_atoms * (spec.head_dim / 8 + cfg.block_n / 8) * 4;
+}
+
+std::string mask_policy(const MaskSpec& m) {
+  switch (m.kind) {
+    case MaskKind::None: return "attnjit::sm80::MaskNone";
+    case MaskKind::Causal: return "attnjit::sm80::MaskCausal";
+    case MaskKind::SlidingWindow:
+      return "attnjit::sm80::MaskSlidingWindow<" + std::to_string(std::min(m.window_left, kWindowCap)) +
+             ", " + std::to_string(std::min(m.window_right, kWindowCap)) + ">";
+  }
+  throw SpecError("mask: unknown kind");
+}
+
+std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
+  return std::string("attnjit::PrefillSm80Traits<") +
+         (spec.dtype == DType::BF16 ? "attnjit::sm80::Bf16" : "attnjit::sm80::F16") + ", " +
+         std::to_string(spec.head_dim) + ", " + std::to_string(cfg.block_m) + ", " +
+         std::to_string(cfg.block_n) + ", " + std::to_string(cfg.warps) + ", " +
+         std::to_string(cfg.stages) + ", " + mask_policy(spec.mask) + ", " +
+         (spec.even ? "true" : "false") + ">";
+}
+
+class PrefillSm80 final : public KernelTemplate {
  public:
   std::string_view name() const override { return "prefill_sm80"; }
-  std::string version_hash() const override { return "none"; }
-  bool supports(const ProblemSpec&, const Target&) const override { return false; }
-  std::vector<TileConfig> search_space(const ProblemSpec&, const Target&) const override { return {}; }
-  TileConfig default_config(const ProblemSpec&, const Target&) const override { return {}; }
-  std::optional<std::string> can_implement(const ProblemSpec&, const TileConfig&, const Target&) const override {
-    return "template prefill_sm80 not built yet";
+
+  std::string version_hash() const override {
+    static const std::string hash = [] {
+      std::string all = kGeneratorVersion;
+      for (const char* h : kHeaders) {
+        all += '\0';
+        all += h;
+        all += '\0';
+        all += templates::get(h);
+      }
+      return content_hash(all);
+    }();
+    return hash;
   }
-  KernelSource render(const ProblemSpec&, const TileConfig&, const Target&) const override {
-    throw SpecError("template prefill_sm80 not built yet");
+
+  bool supports(const ProblemSpec& spec, const Target& target) const override {
+    const auto& archs = Target::cuda_archs();
+    return spec.family == Family::Prefill &&
+           (spec.dtype == DType::F16 || spec.dtype == DType::BF16) &&
+           target.platform == Platform::Cuda &&
+           std::find(archs.begin(), archs.end(), target.arch) != archs.end();
   }
-  LaunchGeometry geometry(const ProblemSpec&, const TileConfig&, const Target&, const RunShape&) const override { return {}; }
+
+  std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
+    std::vector<TileConfig> out;
+    for (int bm : kBlockMs)
+      for (int bn : kBlockNs)
+        for (int w : kWarps)
+          for (int s : kSearchStages) {
+            TileConfig c;
+            c.block_m = bm;
+            c.block_n = bn;
+            c.warps = w;
+            c.stages = s;
+            if (!can_implement(spec, c, target)) out.push_back(c);
+          }
+    return out;
+  }
+
+  // FA2's sm80 choices adapted to this kernel's register budget (a warp owns one m16 tile in
+  // every default): the largest query tile with a K/V tile of 64-128 keys, a 2-stage pipeline
+  // when shared memory allows and a single stage (FA2's own schedule) otherwise — e.g. head
+  // dim 256 gets bm128_bn64_w8_s1 on sm_80 (128 KB) but bm64_bn64_w4_s1 on sm_86 / sm_89,
+  // whose blocks are limited to 99 KB.
+  TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
+    struct Shape { int bm, bn, w; };
+    static constexpr Shape kSmall[] = {{128, 128, 8}, {128, 64, 8}, {64, 64, 4}, {64, 32, 4}};
+    static constexpr Shape kMedium[] = {{128, 64, 8}, {64, 64, 4}, {64, 32, 4}};
+    const bool small = spec.head_dim <= 64;
+    const Shape* b = small ? std::begin(kSmall) : std::begin(kMedium);
+    const Shape* e = small ? std::end(kSmall) : std::end(kMedium);
+    for (const Shape* s = b; s != e; ++s)
+      for (int stages : {2, 1}) {
+        TileConfig c;
+        c.block_m = s->bm;
+        c.block_n = s->bn;
+        c.warps = s->w;
+        c.stages = stages;
+        if (!can_implement(spec, c, target)) return c;
+      }
+    throw SpecError("prefill_sm80: no legal default config for " + spec.key() + " on " +
+                    target.key());
+  }
+
+  std::optional<std::string> can_implement(const ProblemSpec& spec, const TileConfig& cfg,
+                                           const Target& target) const override {
+    if (!supports(spec, target))
+      return "prefill_sm80 implements prefill f16/bf16 on CUDA archs " + [] {
+        std::string s;
+        for (const auto& a : Target::cuda_archs()) s += (s.empty() ? "" : ", ") + a;
+        return s;
+      }() + "; got " + spec.key() + " on " + target.key();
+    try {
+      spec.validate();
+    } catch (const SpecError& e) {
+      return std::string(e.what());
+    }
+    if (!one_of(kBlockMs, cfg.block_m))
+      return "block_m: " + std::to_string(cfg.block_m) + " not supported (allowed: " +
+             list(std::begin(kBlockMs), std::end(kBlockMs)) + ")";
+    if (!one_of(kBlockNs, cfg.block_n))
+      return "block_n: " + std::to_string(cfg.block_n) + " not supported (allowed: " +
+             list(std::begin(kBlockNs), std::end(kBlockNs)) + ")";
+    if (!one_of(kWarps, cfg.warps))
+      return "warps: " + std::to_string(cfg.warps) + " not supported (allowed: " +
+             list(std::begin(kWarps), std::end(kWarps)) + ")";
+    if (cfg.stages < 1 || cfg.stages > kMaxStages)
+      return "stages: " + std::to_string(cfg.stages) + " not in 1.." + std::to_string(kMaxStages);
+    if (cfg.splits || cfg.vec || cfg.threads || cfg.order || cfg.warpgroups)
+      return "splits/vec/threads/order/warpgroups: not knobs of prefill_sm80 (must be 0), got " +
+             cfg.key();
+    // Each warp owns whole m16 row tiles of the query block; two at most (registers).
+    if (cfg.block_m % (16 * cfg.warps) != 0 || cfg.block_m / (16 * cfg.warps) > 2)
+      return "block_m: " + std::to_string(cfg.block_m) + " must be 16 or 32 rows per warp (16 * " +
+             std::to_string(cfg.warps) + " warps * 1 or 2)";
+    const int threads = 32 * cfg.warps;
+    if (threads > target.max_threads_per_block)
+      return "warps: " + std::to_string(threads) + " threads exceed the target's " +
+             std::to_string(target.max_threads_per_block) + " per block";
+    const int64_t smem = smem_bytes(spec, cfg);
+    if (smem > target.smem_per_block)
+      return "shared memory: " + std::to_string(smem) + " bytes (block_m " +
+             std::to_string(cfg.block_m) + " + 2 * stages " + std::to_string(cfg.stages) +
+             " * block_n " + std::to_string(cfg.block_n) + ") * head_dim " +
+             std::to_string(spec.head_dim) + " * 2 exceed " + target.key() + "'s " +
+             std::to_string(target.smem_per_block) + " per block";
+    const int acc = accumulator_regs(spec, cfg);
+    const bool two_tiles = cfg.block_m / (16 * cfg.warps) == 2;
+    if (acc > kMaxAccumulatorRegs || (two_tiles && cfg.block_n == 128))
+      return "registers: " + std::to_string(acc) +
+             " fp32 accumulators per thread for head_dim " + std::to_string(spec.head_dim) +
+             ", block_n " + std::to_string(cfg.block_n) + ", " +
+             std::to_string(cfg.block_m / cfg.warps) + " rows per warp would spill (budget " +
+             std::to_string(kMaxAccumulatorRegs) + ")";
+    return std::nullopt;
+  }
+
+  KernelSource render(const ProblemSpec& spec, const TileConfig& cfg,
+                      const Target& target) const override {
+    if (auto why = can_implement(spec, cfg, target))
+      throw SpecError("prefill_sm80: cannot implement " + cfg.key() + " for " + spec.key() +
+                      " on " + target.key() + ": " + *why);
+    const std::string traits = traits_type(spec, cfg);
+    KernelSource src;
+    src.platform = Platform::Cuda;
+    src.name = "prefill_sm80/" + spec.key() + "/" + cfg.key() + "/" + target.key();
+    src.text = "// Generated by attnjit " + std::string(kGeneratorVersion) + ": " + src.name +
+               "\n#include \"prefill_sm80.cuh\"\n\nnamespace attnjit_gen {\nusing Traits = " +
+               traits + ";\n}  // namespace attnjit_gen\n\n"
+               "template __global__ void attnjit::prefill_sm80_kernel<attnjit_gen::Traits>("
+               "attnjit::PrefillParams);\n";
+    for (const char* h : kHeaders) src.headers.emplace_back(h, std::string(templates::get(h)));
+    // The runtime resolves this with nvrtcGetLoweredName; spelled out, it names one kernel.
+    src.entry = "attnjit::prefill_sm80_kernel<" + traits + ">";
+    // The NVRTC wrapper adds --gpu-architecture=<arch> (from `arch`) and ptxas -v. No fast
+    // math: the kernel calls ex2.approx itself where it wants it, and logf stays accurate.
+    src.options = {"-std=c++17", "-default-device"};
+    src.arch = target.arch;
+    src.finalize();
+    return src;
+  }
+
+  LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& cfg, const Target& target,
+                          const RunShape& shape) const override {
+    if (auto why = can_implement(spec, cfg, target))
+      throw SpecError("prefill_sm80: cannot launch " + cfg.key() + " for " + spec.key() + ": " +
+                      *why);
+    auto check = [](bool ok, const std::string& msg) {
+      if (!ok) throw SpecError(msg);
+    };
+    check(shape.batch >= 1 && shape.batch <= 65535,
+          "batch: must be in 1..65535 (grid z), got " + std::to_string(shape.batch));
+    check(shape.heads_q >= 1 && shape.heads_q <= 65535,
+          "heads_q: must be in 1..65535 (grid y), got " + std::to_string(shape.heads_q));
+    check(shape.heads_kv >= 1 && shape.heads_q % shape.heads_kv == 0 &&
+              shape.heads_q / shape.heads_kv == spec.group,
+          "heads_kv: heads_q / heads_kv must equal the spec's group " + std::to_string(spec.group) +
+              " (heads_q " + std::to_string(shape.heads_q) + ", heads_kv " +
+              std::to_string(shape.heads_kv) + ")");
+    check(shape.seqlen_q >= 1 && shape.seqlen_q <= INT32_MAX,
+          "seqlen_q: must be in 1..2^31-1, got " + std::to_string(shape.seqlen_q));
+    check(shape.seqlen_k >= 0 && shape.seqlen_k <= INT32_MAX,
+          "seqlen_k: must be in 0..2^31-1, got " + std::to_string(shape.seqlen_k));
+    // The even specialization has no bounds checks: running it on other lengths would read
+    // and write out of bounds.
+    check(!spec.even || (shape.seqlen_q % kEvenAlignment == 0 &&
+                         shape.seqlen_k % kEvenAlignment == 0 && shape.seqlen_k > 0),
+          "even: the kernel was specialized for lengths that are multiples of " +
+              std::to_string(kEvenAlignment) + ", got seqlen_q " +
+              std::to_string(shape.seqlen_q) + ", seqlen_k " + std::to_string(shape.seqlen_k));
+    LaunchGeometry g;
+    g.grid[0] = static_cast<unsigned>((shape.seqlen_q + cfg.block_m - 1) / cfg.block_m);
+    g.grid[1] = static_cast<unsigned>(shape.heads_q);
+    g.grid[2] = static_cast<unsigned>(shape.batch);
+    g.block[0] = static_cast<unsigned>(32 * cfg.warps);
+    g.dynamic_smem = static_cast<unsigned>(smem_bytes(spec, cfg));
+    return g;
+  }
 };
+
 }  // namespace
-const KernelTemplate& prefill_sm80_template() { static Placeholder t; return t; }
+
+const KernelTemplate& prefill_sm80_template() {
+  static PrefillSm80 t;
+  return t;
+}
+
 }  // namespace attnjit

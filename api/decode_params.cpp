@@ -1,0 +1,220 @@
+#include "api/decode_params.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attnjit {
+namespace {
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+void check_int32(const char* field, int64_t v) {
+  if (v > INT_MAX) throw SpecError(std::string(field) + ": " + str(v) + " exceeds the kernels' 32-bit limit");
+}
+
+struct Dim {
+  int64_t extent, stride;
+  const char* name;
+};
+
+// Sufficient condition for distinct elements to have distinct addresses: walking the
+// dimensions from the smallest stride up, each stride steps past everything the smaller ones span.
+void check_no_overlap(const std::string& name, std::vector<Dim> dims, int64_t inner) {
+  std::erase_if(dims, [](const Dim& d) { return d.extent <= 1; });
+  std::sort(dims.begin(), dims.end(), [](const Dim& a, const Dim& b) { return a.stride < b.stride; });
+  int64_t span = inner;
+  for (const Dim& d : dims) {
+    if (d.stride < span)
+      throw SpecError(name + "." + d.name + ": stride " + str(d.stride) + " makes output elements overlap (needs >= " +
+                      str(span) + ")");
+    span = d.stride * d.extent;
+  }
+}
+
+// Pointer, non-negative strides, element alignment; on GPUs every row starts on 16 bytes (the
+// kernel moves 16-byte vectors); outputs must not overlap themselves.
+void check_tensor(const std::string& name, const TensorView& t, Dim d0, Dim d1, Dim d2, int64_t head_dim,
+                  DType dtype, Platform platform, bool output) {
+  if (!t.data) throw SpecError(name + ".data: null pointer");
+  const Dim dims[] = {d0, d1, d2};
+  for (const Dim& d : dims)
+    if (d.stride < 0) throw SpecError(name + "." + d.name + ": must be >= 0, got " + str(d.stride));
+  const int elem = dtype_bytes(dtype);
+  const auto addr = reinterpret_cast<uintptr_t>(t.data);
+  if (addr % static_cast<uintptr_t>(elem) != 0)
+    throw SpecError(name + ".data: not aligned to its " + std::to_string(elem) + "-byte elements");
+  if (platform == Platform::Cuda) {
+    const int64_t vec = 16 / elem;
+    if (addr % 16 != 0) throw SpecError(name + ".data: must be 16-byte aligned on GPUs");
+    for (const Dim& d : dims)
+      if (d.extent > 1 && d.stride % vec != 0)
+        throw SpecError(name + "." + d.name + ": must be a multiple of " + str(vec) +
+                        " elements (16 bytes) on GPUs, got " + str(d.stride));
+  }
+  if (output) check_no_overlap(name, {d0, d1, d2}, head_dim);
+}
+
+bool paged(const DecodeProblem& p) { return p.page_size != 0; }
+
+}  // namespace
+
+void validate_decode_problem(const DecodeProblem& p) {
+  if (std::find(std::begin(kHeadDims), std::end(kHeadDims), p.head_dim) == std::end(kHeadDims))
+    throw SpecError("head_dim: unsupported value " + std::to_string(p.head_dim) +
+                    " (allowed: 32, 64, 96, 128, 192, 256)");
+  if (p.batch < 0) throw SpecError("batch: must be >= 0, got " + str(p.batch));
+  if (p.heads_q < 1) throw SpecError("heads_q: must be >= 1, got " + str(p.heads_q));
+  if (p.heads_kv < 1) throw SpecError("heads_kv: must be >= 1, got " + str(p.heads_kv));
+  if (p.heads_q % p.heads_kv != 0)
+    throw SpecError("heads_q: must be a multiple of heads_kv (" + str(p.heads_q) + " % " + str(p.heads_kv) +
+                    " != 0)");
+  if (p.q_tokens < 1 || p.q_tokens > 16)
+    throw SpecError("q_tokens: decode query tokens per sequence must be in 1..16, got " + str(p.q_tokens));
+  if (p.max_seqlen_k < 0) throw SpecError("max_seqlen_k: must be >= 0, got " + str(p.max_seqlen_k));
+  if (p.kv_capacity < p.max_seqlen_k)
+    throw SpecError("max_seqlen_k: " + str(p.max_seqlen_k) + " exceeds the cache's kv_capacity " +
+                    str(p.kv_capacity));
+  if (p.page_size != 0) {
+    if (p.page_size < 16 || p.page_size > 256 || (p.page_size & (p.page_size - 1)) != 0)
+      throw SpecError("page_size: must be 0 (contiguous) or a power of two in 16..256, got " +
+                      std::to_string(p.page_size));
+    if (p.kv_capacity % p.page_size != 0)
+      throw SpecError("kv_capacity: must be a whole number of pages (" + str(p.kv_capacity) + " % " +
+                      std::to_string(p.page_size) + " != 0)");
+    if (p.num_pages < 1) throw SpecError("num_pages: a paged cache needs >= 1 page, got " + str(p.num_pages));
+    check_int32("num_pages", p.num_pages);
+  } else if (p.num_pages != 0) {
+    throw SpecError("num_pages: only a paged cache (page_size > 0) has pages, got " + str(p.num_pages));
+  }
+  check_int32("batch", p.batch);
+  check_int32("heads_q", p.heads_q);
+  check_int32("kv_capacity", p.kv_capacity);
+  if (p.batch > 65535) throw SpecError("batch: at most 65535 sequences per call, got " + str(p.batch));
+  if (!std::isfinite(p.scale)) throw SpecError("scale: must be finite, got " + std::to_string(p.scale));
+  if (p.mask.kind == MaskKind::SlidingWindow) {
+    if (p.mask.window_left < 0) throw SpecError("window_left: must be >= 0, got " + str(p.mask.window_left));
+    if (p.mask.window_right < 0) throw SpecError("window_right: must be >= 0, got " + str(p.mask.window_right));
+  } else if (p.mask.window_left != 0 || p.mask.window_right != 0) {
+    throw SpecError("window_left/window_right: only allowed with mask sliding_window");
+  }
+}
+
+ProblemSpec decode_spec(const DecodeProblem& p) {
+  validate_decode_problem(p);
+  if (p.batch < 1) throw SpecError("batch: an empty problem has no kernel");
+  return ProblemSpec::for_shape(Family::Decode, p.dtype, p.head_dim, p.mask, p.heads_q, p.heads_kv, p.q_tokens,
+                                p.max_seqlen_k, p.page_size);
+}
+
+RunShape decode_shape(const DecodeProblem& p) {
+  RunShape s;
+  s.batch = p.batch;
+  s.heads_q = p.heads_q;
+  s.heads_kv = p.heads_kv;
+  s.seqlen_q = p.q_tokens;
+  s.seqlen_k = p.max_seqlen_k;
+  return s;
+}
+
+void validate_decode_args(const DecodeArgs& a, Platform platform) {
+  const DecodeProblem& p = a.problem;
+  validate_decode_problem(p);
+  if (p.batch == 0) return;  // nothing is read or written
+  const int64_t d = p.head_dim;
+  check_tensor("q", a.q, {p.batch, a.q.batch_stride, "batch_stride"}, {p.q_tokens, a.q.seq_stride, "seq_stride"},
+               {p.heads_q, a.q.head_stride, "head_stride"}, d, p.dtype, platform, false);
+  check_tensor("o", a.o, {p.batch, a.o.batch_stride, "batch_stride"}, {p.q_tokens, a.o.seq_stride, "seq_stride"},
+               {p.heads_q, a.o.head_stride, "head_stride"}, d, p.dtype, platform, true);
+  const int64_t outer = paged(p) ? p.num_pages : p.batch;
+  const int64_t rows = paged(p) ? p.page_size : p.kv_capacity;
+  // K and V are never read when every sequence is empty (null is then fine, as in PyTorch).
+  for (auto [name, t] : {std::pair<const char*, const TensorView*>{"k", &a.k}, {"v", &a.v}})
+    if (p.max_seqlen_k > 0 || t->data)
+      check_tensor(name, *t, {outer, t->batch_stride, "batch_stride"}, {rows, t->seq_stride, "seq_stride"},
+                   {p.heads_kv, t->head_stride, "head_stride"}, d, p.dtype, platform, false);
+  if (a.lse.data) {
+    if (a.lse.batch_stride < 0) throw SpecError("lse.batch_stride: must be >= 0, got " + str(a.lse.batch_stride));
+    if (a.lse.head_stride < 0) throw SpecError("lse.head_stride: must be >= 0, got " + str(a.lse.head_stride));
+    if (reinterpret_cast<uintptr_t>(a.lse.data) % alignof(float) != 0)
+      throw SpecError("lse.data: not aligned to 4-byte floats");
+    check_no_overlap("lse", {{p.batch, a.lse.batch_stride, "batch_stride"}, {p.heads_q, a.lse.head_stride, "head_stride"}},
+                     p.q_tokens);
+  }
+  if (reinterpret_cast<uintptr_t>(a.seqlens_k) % alignof(int32_t) != 0)
+    throw SpecError("seqlens_k: not aligned to 4-byte ints");
+  const int64_t max_pages = paged(p) ? p.kv_capacity / p.page_size : 0;
+  if (paged(p)) {
+    if (!a.block_table) throw SpecError("block_table: null pointer (required with page_size > 0)");
+    if (reinterpret_cast<uintptr_t>(a.block_table) % alignof(int32_t) != 0)
+      throw SpecError("block_table: not aligned to 4-byte ints");
+    if (p.batch > 1 && a.block_table_stride < max_pages)
+      throw SpecError("block_table_stride: " + str(a.block_table_stride) + " is less than the " + str(max_pages) +
+                      " pages per sequence (kv_capacity / page_size)");
+    check_int32("block_table_stride", a.block_table_stride);
+  } else if (a.block_table) {
+    throw SpecError("block_table: only a paged cache (page_size > 0) takes a block table");
+  }
+  // On the CPU the lengths and page indices are host memory: check each one (on GPUs they are
+  // device memory; reading them back would cost a synchronization per call).
+  if (platform == Platform::Cpu) {
+    for (int64_t b = 0; b < p.batch; ++b) {
+      const int64_t len = a.seqlens_k ? a.seqlens_k[b] : p.max_seqlen_k;
+      if (len < 0 || len > p.max_seqlen_k)
+        throw SpecError("seqlens_k[" + str(b) + "]: " + str(len) + " is outside 0..max_seqlen_k (" +
+                        str(p.max_seqlen_k) + ")");
+      if (!paged(p)) continue;
+      for (int64_t pg = 0; pg < (len + p.page_size - 1) / p.page_size; ++pg) {
+        const int64_t idx = a.block_table[b * a.block_table_stride + pg];
+        if (idx < 0 || idx >= p.num_pages)
+          throw SpecError("block_table[" + str(b) + "][" + str(pg) + "]: page " + str(idx) + " is outside 0.." +
+                          str(p.num_pages - 1));
+      }
+    }
+  }
+}
+
+DecodeParams make_decode_params(const DecodeArgs& a, Platform platform) {
+  validate_decode_args(a, platform);
+  const DecodeProblem& p = a.problem;
+  DecodeParams r{};
+  r.q = a.q.data;
+  r.k = a.k.data;
+  r.v = a.v.data;
+  r.o = const_cast<void*>(a.o.data);
+  r.lse = a.lse.data;
+  r.block_table = a.block_table;
+  r.seqlens_k = a.seqlens_k;
+  r.q_batch_stride = a.q.batch_stride;
+  r.q_row_stride = a.q.seq_stride;
+  r.q_head_stride = a.q.head_stride;
+  r.k_batch_stride = a.k.batch_stride;
+  r.k_row_stride = a.k.seq_stride;
+  r.k_head_stride = a.k.head_stride;
+  r.v_batch_stride = a.v.batch_stride;
+  r.v_row_stride = a.v.seq_stride;
+  r.v_head_stride = a.v.head_stride;
+  r.o_batch_stride = a.o.batch_stride;
+  r.o_row_stride = a.o.seq_stride;
+  r.o_head_stride = a.o.head_stride;
+  r.lse_batch_stride = a.lse.data ? a.lse.batch_stride : 0;
+  r.lse_head_stride = a.lse.data ? a.lse.head_stride : 0;
+  r.block_table_stride = a.block_table ? a.block_table_stride : 0;
+  r.batch = static_cast<int>(p.batch);
+  r.heads_q = static_cast<int>(p.heads_q);
+  r.heads_kv = static_cast<int>(p.heads_kv);
+  r.q_tokens = static_cast<int>(p.q_tokens);
+  r.seqlen_k = static_cast<int>(p.max_seqlen_k);
+  r.page_size = p.page_size;
+  r.num_splits = 1;
+  r.row_chunks = 1;
+  const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(p.head_dim));
+  r.scale = static_cast<float>(scale);
+  r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
+  return r;
+}
+
+}  // namespace attnjit

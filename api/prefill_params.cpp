@@ -1,0 +1,165 @@
+#include "api/prefill_params.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attnjit {
+namespace {
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+void check_int32(const char* field, int64_t v) {
+  if (v > INT_MAX) throw SpecError(std::string(field) + ": " + str(v) + " exceeds the kernels' 32-bit limit");
+}
+
+struct Dim {
+  int64_t extent, stride;
+  const char* name;
+};
+
+// Sufficient condition for distinct elements to have distinct addresses: walking the
+// dimensions from the smallest stride up, each stride must step past everything the smaller
+// dimensions span. `inner` is the contiguous innermost extent (head_dim, or seqlen for LSE).
+void check_no_overlap(const std::string& tensor, std::vector<Dim> dims, int64_t inner) {
+  std::erase_if(dims, [](const Dim& d) { return d.extent <= 1; });
+  std::sort(dims.begin(), dims.end(), [](const Dim& a, const Dim& b) { return a.stride < b.stride; });
+  int64_t span = inner;
+  for (const Dim& d : dims) {
+    if (d.stride < span)
+      throw SpecError(tensor + "." + d.name + ": stride " + str(d.stride) +
+                      " makes output elements overlap (needs >= " + str(span) + ")");
+    span = d.stride * d.extent;
+  }
+}
+
+void check_tensor(const std::string& name, const TensorView& t, int64_t batch, int64_t seqlen,
+                  int64_t heads, int64_t head_dim, DType dtype, Platform platform, bool output,
+                  bool may_be_null) {
+  if (!t.data && !may_be_null) throw SpecError(name + ".data: null pointer");
+  const Dim dims[] = {{batch, t.batch_stride, "batch_stride"},
+                      {seqlen, t.seq_stride, "seq_stride"},
+                      {heads, t.head_stride, "head_stride"}};
+  for (const Dim& d : dims)
+    if (d.stride < 0) throw SpecError(name + "." + d.name + ": must be >= 0, got " + str(d.stride));
+  const int elem = dtype_bytes(dtype);
+  const auto addr = reinterpret_cast<uintptr_t>(t.data);
+  if (addr % static_cast<uintptr_t>(elem) != 0)
+    throw SpecError(name + ".data: not aligned to its " + std::to_string(elem) + "-byte elements");
+  if (platform == Platform::Cuda && t.data) {
+    // The GPU kernels move rows in 16-byte vectors (cp.async, ldmatrix): every row they touch
+    // must start on a 16-byte boundary.
+    const int64_t vec = 16 / elem;
+    if (addr % 16 != 0) throw SpecError(name + ".data: must be 16-byte aligned on GPUs");
+    for (const Dim& d : dims)
+      if (d.extent > 1 && d.stride % vec != 0)
+        throw SpecError(name + "." + d.name + ": must be a multiple of " + str(vec) +
+                        " elements (16 bytes) on GPUs, got " + str(d.stride));
+  }
+  if (output) check_no_overlap(name, {dims[0], dims[1], dims[2]}, head_dim);
+}
+
+}  // namespace
+
+void validate_prefill_problem(const PrefillProblem& p) {
+  if (std::find(std::begin(kHeadDims), std::end(kHeadDims), p.head_dim) == std::end(kHeadDims))
+    throw SpecError("head_dim: unsupported value " + std::to_string(p.head_dim) +
+                    " (allowed: 32, 64, 96, 128, 192, 256)");
+  if (p.batch < 0) throw SpecError("batch: must be >= 0, got " + str(p.batch));
+  if (p.heads_q < 1) throw SpecError("heads_q: must be >= 1, got " + str(p.heads_q));
+  if (p.heads_kv < 1) throw SpecError("heads_kv: must be >= 1, got " + str(p.heads_kv));
+  if (p.heads_q % p.heads_kv != 0)
+    throw SpecError("heads_q: must be a multiple of heads_kv (" + str(p.heads_q) + " % " +
+                    str(p.heads_kv) + " != 0)");
+  if (p.seqlen_q < 0) throw SpecError("seqlen_q: must be >= 0, got " + str(p.seqlen_q));
+  if (p.seqlen_k < 0) throw SpecError("seqlen_k: must be >= 0, got " + str(p.seqlen_k));
+  check_int32("batch", p.batch);
+  check_int32("heads_q", p.heads_q);
+  check_int32("seqlen_q", p.seqlen_q);
+  check_int32("seqlen_k", p.seqlen_k);
+  if (!std::isfinite(p.scale)) throw SpecError("scale: must be finite, got " + std::to_string(p.scale));
+  if (p.mask.kind == MaskKind::SlidingWindow) {
+    if (p.mask.window_left < 0) throw SpecError("window_left: must be >= 0, got " + str(p.mask.window_left));
+    if (p.mask.window_right < 0) throw SpecError("window_right: must be >= 0, got " + str(p.mask.window_right));
+  } else if (p.mask.window_left != 0 || p.mask.window_right != 0) {
+    throw SpecError("window_left/window_right: only allowed with mask sliding_window");
+  }
+}
+
+ProblemSpec prefill_spec(const PrefillProblem& p) {
+  validate_prefill_problem(p);
+  if (p.batch < 1 || p.seqlen_q < 1)
+    throw SpecError("batch/seqlen_q: an empty problem has no kernel (batch " + str(p.batch) +
+                    ", seqlen_q " + str(p.seqlen_q) + ")");
+  return ProblemSpec::for_shape(Family::Prefill, p.dtype, p.head_dim, p.mask, p.heads_q, p.heads_kv,
+                                p.seqlen_q, p.seqlen_k);
+}
+
+RunShape prefill_shape(const PrefillProblem& p) {
+  RunShape s;
+  s.batch = p.batch;
+  s.heads_q = p.heads_q;
+  s.heads_kv = p.heads_kv;
+  s.seqlen_q = p.seqlen_q;
+  s.seqlen_k = p.seqlen_k;
+  return s;
+}
+
+void validate_prefill_args(const PrefillArgs& a, Platform platform) {
+  const PrefillProblem& p = a.problem;
+  validate_prefill_problem(p);
+  const bool empty = p.batch == 0 || p.seqlen_q == 0;
+  // Empty tensors may have null data (as PyTorch's do); K/V are never read when seqlen_k == 0.
+  const bool kv_unread = empty || p.seqlen_k == 0;
+  check_tensor("q", a.q, p.batch, p.seqlen_q, p.heads_q, p.head_dim, p.dtype, platform, false, empty);
+  check_tensor("k", a.k, p.batch, p.seqlen_k, p.heads_kv, p.head_dim, p.dtype, platform, false, kv_unread);
+  check_tensor("v", a.v, p.batch, p.seqlen_k, p.heads_kv, p.head_dim, p.dtype, platform, false, kv_unread);
+  check_tensor("o", a.o, p.batch, p.seqlen_q, p.heads_q, p.head_dim, p.dtype, platform, true, empty);
+  if (a.lse.data) {
+    if (a.lse.batch_stride < 0) throw SpecError("lse.batch_stride: must be >= 0, got " + str(a.lse.batch_stride));
+    if (a.lse.head_stride < 0) throw SpecError("lse.head_stride: must be >= 0, got " + str(a.lse.head_stride));
+    if (reinterpret_cast<uintptr_t>(a.lse.data) % alignof(float) != 0)
+      throw SpecError("lse.data: not aligned to 4-byte floats");
+    check_no_overlap("lse", {{p.batch, a.lse.batch_stride, "batch_stride"}, {p.heads_q, a.lse.head_stride, "head_stride"}},
+                     p.seqlen_q);
+  }
+}
+
+PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
+  validate_prefill_args(a, platform);
+  const PrefillProblem& p = a.problem;
+  PrefillParams r{};
+  r.q = a.q.data;
+  r.k = a.k.data;
+  r.v = a.v.data;
+  r.o = const_cast<void*>(a.o.data);
+  r.lse = a.lse.data;
+  r.q_batch_stride = a.q.batch_stride;
+  r.q_row_stride = a.q.seq_stride;
+  r.q_head_stride = a.q.head_stride;
+  r.k_batch_stride = a.k.batch_stride;
+  r.k_row_stride = a.k.seq_stride;
+  r.k_head_stride = a.k.head_stride;
+  r.v_batch_stride = a.v.batch_stride;
+  r.v_row_stride = a.v.seq_stride;
+  r.v_head_stride = a.v.head_stride;
+  r.o_batch_stride = a.o.batch_stride;
+  r.o_row_stride = a.o.seq_stride;
+  r.o_head_stride = a.o.head_stride;
+  r.lse_batch_stride = a.lse.data ? a.lse.batch_stride : 0;
+  r.lse_head_stride = a.lse.data ? a.lse.head_stride : 0;
+  r.batch = static_cast<int>(p.batch);
+  r.heads_q = static_cast<int>(p.heads_q);
+  r.heads_kv = static_cast<int>(p.heads_kv);
+  r.seqlen_q = static_cast<int>(p.seqlen_q);
+  r.seqlen_k = static_cast<int>(p.seqlen_k);
+  const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(p.head_dim));
+  r.scale = static_cast<float>(scale);
+  r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
+  return r;
+}
+
+}  // namespace attnjit

@@ -1,0 +1,200 @@
+#include <cstdio>
+
+#include "api/config_provider.h"
+#include "api/prefill_params.h"
+#include "attnjit/attnjit.h"
+#include "runtime/cuda_backend.h"
+#include "runtime/cuda_driver.h"
+
+#if defined(ATTNJIT_WITH_LLVM) && __has_include("runtime/cpu/cpu_backend.h")
+#include "runtime/cpu/cpu_backend.h"
+#define ATTNJIT_HAVE_CPU_BACKEND 1
+#endif
+
+namespace attnjit {
+
+std::string_view to_string(BackendKind k) {
+  switch (k) {
+    case BackendKind::Auto: return "auto";
+    case BackendKind::Cuda: return "cuda";
+    case BackendKind::Cpu: return "cpu";
+  }
+  return "?";
+}
+
+BackendKind parse_backend_kind(std::string_view s) {
+  if (s == "auto") return BackendKind::Auto;
+  if (s == "cuda" || s == "gpu") return BackendKind::Cuda;
+  if (s == "cpu") return BackendKind::Cpu;
+  throw SpecError("backend: unknown value '" + std::string(s) + "' (allowed: auto, cuda, cpu)");
+}
+
+TensorView TensorView::bshd(const void* data, int64_t seqlen, int64_t heads, int64_t head_dim) {
+  return {data, seqlen * heads * head_dim, heads * head_dim, head_dim};
+}
+
+TensorView TensorView::bhsd(const void* data, int64_t seqlen, int64_t heads, int64_t head_dim) {
+  return {data, heads * seqlen * head_dim, head_dim, seqlen * head_dim};
+}
+
+LseView LseView::dense(float* data, int64_t heads, int64_t seqlen) {
+  return {data, heads * seqlen, seqlen};
+}
+
+namespace {
+
+std::unique_ptr<Backend> make_cuda(const RuntimeOptions& o) {
+  CudaBackendOptions c;
+  c.device = o.device;
+  c.disk_cache = o.disk_cache;
+  c.cache_dir = o.cache_dir;
+  return make_cuda_backend(c);
+}
+
+std::unique_ptr<Backend> make_cpu([[maybe_unused]] const RuntimeOptions& o) {
+#ifdef ATTNJIT_HAVE_CPU_BACKEND
+  CpuBackendOptions c;
+  c.cache_dir = o.cache_dir;
+  c.use_disk_cache = o.disk_cache;
+  return make_cpu_backend(c);
+#else
+  throw BackendError(
+      "CPU backend not built (it needs LLVM/clang 14: configure with -DATTNJIT_WITH_LLVM=ON and "
+      "llvm-14-dev, libclang-cpp14-dev installed)");
+#endif
+}
+
+}  // namespace
+
+std::unique_ptr<Runtime> Runtime::create(BackendKind kind, RuntimeOptions options) {
+  std::unique_ptr<Backend> backend;
+  switch (kind) {
+    case BackendKind::Cuda:
+      backend = make_cuda(options);
+      break;
+    case BackendKind::Cpu:
+      backend = make_cpu(options);
+      break;
+    case BackendKind::Auto: {
+      std::string cuda_why;
+      if (cuda::cuda_available(&cuda_why)) {
+        try {
+          backend = make_cuda(options);
+        } catch (const BackendError& e) {
+          cuda_why = e.what();  // e.g. a driver but no NVRTC: fall back to the CPU
+        }
+      }
+      if (!backend) {
+        try {
+          backend = make_cpu(options);
+        } catch (const BackendError& e) {
+          throw BackendError("no usable backend: CUDA: " + cuda_why + "; CPU: " + e.what());
+        }
+      }
+      break;
+    }
+  }
+  return std::make_unique<Runtime>(std::move(backend), std::move(options));
+}
+
+Runtime::Runtime(std::unique_ptr<Backend> backend, RuntimeOptions options)
+    : backend_(std::move(backend)), options_(std::move(options)) {
+  if (!backend_) throw BackendError("Runtime: no backend given");
+  provider_ = options_.config_provider ? options_.config_provider
+                                       : std::make_shared<DefaultConfigProvider>();
+}
+
+Runtime::~Runtime() = default;
+
+void Runtime::set_config_provider(std::shared_ptr<ConfigProvider> provider) {
+  std::unique_lock lock(mu_);
+  provider_ = provider ? std::move(provider) : std::make_shared<DefaultConfigProvider>();
+  plans_.clear();
+  ++generation_;
+}
+
+std::shared_ptr<ConfigProvider> Runtime::config_provider() const {
+  std::shared_lock lock(mu_);
+  return provider_;
+}
+
+void Runtime::clear_plans() {
+  std::unique_lock lock(mu_);
+  plans_.clear();
+  ++generation_;
+}
+
+size_t Runtime::SpecHash::operator()(const ProblemSpec& s) const noexcept {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields
+  auto mix = [&](uint64_t v) {
+    h ^= v;
+    h *= 1099511628211ull;
+  };
+  mix(static_cast<uint64_t>(s.family));
+  mix(static_cast<uint64_t>(s.dtype));
+  mix(static_cast<uint64_t>(s.head_dim));
+  mix(static_cast<uint64_t>(s.mask.kind));
+  mix(static_cast<uint64_t>(s.mask.window_left));
+  mix(static_cast<uint64_t>(s.mask.window_right));
+  mix(static_cast<uint64_t>(s.group));
+  mix(static_cast<uint64_t>(s.seqlen_q));
+  mix(static_cast<uint64_t>(s.seqlen_k));
+  mix(static_cast<uint64_t>(s.page_size));
+  mix(static_cast<uint64_t>(s.even));
+  return static_cast<size_t>(h);
+}
+
+std::shared_ptr<const Runtime::Plan> Runtime::plan_for(const ProblemSpec& spec) {
+  std::shared_ptr<ConfigProvider> provider;
+  uint64_t generation = 0;
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = plans_.find(spec); it != plans_.end()) return it->second;
+    provider = provider_;
+    generation = generation_;
+  }
+  // Built without the lock: threads racing on one new key each render it, and the backend's
+  // kernel cache makes sure the kernel itself is compiled once.
+  const Target& target = backend_->target();
+  const KernelTemplate& tmpl = select_template(spec, target);
+  ConfigChoice choice = provider->choose(tmpl, spec, target);
+  if (auto why = tmpl.can_implement(spec, choice.config, target)) {
+    choice.source = "default (" + choice.source + " config " + choice.config.key() +
+                    " rejected: " + *why + ")";
+    choice.config = tmpl.default_config(spec, target);
+  }
+  KernelSource src = tmpl.render(spec, choice.config, target);
+  auto plan = std::make_shared<const Plan>(
+      Plan{&tmpl, choice.config, std::move(choice.source), backend_->get_kernel(src)});
+  std::unique_lock lock(mu_);
+  if (generation != generation_) return plan;  // provider changed meanwhile: use once, don't keep
+  auto [it, inserted] = plans_.try_emplace(spec, plan);
+  return it->second;
+}
+
+PreparedKernel Runtime::prepare(const ProblemSpec& spec, const RunShape& shape) {
+  auto plan = plan_for(spec);
+  PreparedKernel pk;
+  pk.spec = spec;
+  pk.tmpl = plan->tmpl;
+  pk.config = plan->config;
+  pk.config_source = plan->config_source;
+  pk.kernel = plan->kernel;
+  pk.geometry = plan->tmpl->geometry(spec, plan->config, backend_->target(), shape);
+  return pk;
+}
+
+PreparedKernel Runtime::prepare_prefill(const PrefillProblem& problem) {
+  return prepare(prefill_spec(problem), prefill_shape(problem));
+}
+
+void Runtime::prefill(const PrefillArgs& args, void* stream) {
+  const PrefillParams params = make_prefill_params(args, backend_->target().platform);
+  if (args.problem.batch == 0 || args.problem.seqlen_q == 0) return;  // nothing to compute
+  const ProblemSpec spec = prefill_spec(args.problem);
+  const auto plan = plan_for(spec);
+  const LaunchGeometry g = plan->tmpl->geometry(spec, plan->config, backend_->target(), prefill_shape(args.problem));
+  backend_->launch(*plan->kernel, g, &params, sizeof params, stream);
+}
+
+}  // namespace attnjit

@@ -1,0 +1,171 @@
+// CPU prefill benchmark: the JIT-compiled kernel (templates/prefill_cpu.h) against a
+// straightforward three-loop attention compiled ahead of time at -O3 (below), in one run.
+// GFLOP/s = 4 * B * H * S * S * D / time (halved for causal), as in bench/RESULTS.md.
+// PyTorch is not installed on the machines this runs on, so there is no torch column.
+//
+// Usage: bench_cpu_prefill [--quick] [--threads N] [--dtype f32|bf16]
+//   --quick      seqlen 512 and 1024 only
+//   --threads N  threads for the "JIT, N threads" column (default: all hardware threads)
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#ifdef ATTNJIT_WITH_LLVM
+#include "codegen/kernel_template.h"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/half.h"
+#include "templates/attn_params.h"
+#endif
+
+namespace {
+
+// The baseline: for each query row, scores over all visible keys (dot product over d),
+// softmax, then the weighted sum of V rows. Layout [S, H, D] like the kernel's. target_clones
+// builds it for AVX-512 and AVX2 too, so the comparison is not against SSE2 code.
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+void naive_attention(const float* q, const float* k, const float* v, float* o, int S, int H, int D,
+                     bool causal, float scale, float* scores) {
+  for (int h = 0; h < H; ++h)
+    for (int i = 0; i < S; ++i) {
+      const float* qi = q + (size_t(i) * H + h) * D;
+      const int n = causal ? i + 1 : S;
+      float mx = -INFINITY;
+      for (int j = 0; j < n; ++j) {
+        const float* kj = k + (size_t(j) * H + h) * D;
+        float s = 0;
+        for (int d = 0; d < D; ++d) s += qi[d] * kj[d];
+        scores[j] = s * scale;
+        mx = std::max(mx, scores[j]);
+      }
+      float sum = 0;
+      for (int j = 0; j < n; ++j) {
+        scores[j] = std::exp(scores[j] - mx);
+        sum += scores[j];
+      }
+      float* oi = o + (size_t(i) * H + h) * D;
+      for (int d = 0; d < D; ++d) oi[d] = 0;
+      for (int j = 0; j < n; ++j) {
+        const float* vj = v + (size_t(j) * H + h) * D;
+        const float p = scores[j] / sum;
+        for (int d = 0; d < D; ++d) oi[d] += p * vj[d];
+      }
+    }
+}
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+#ifndef ATTNJIT_WITH_LLVM
+int main() {
+  std::puts("bench_cpu_prefill: built without the LLVM CPU backend (ATTNJIT_WITH_LLVM=OFF)");
+  return 0;
+}
+#else
+using namespace attnjit;
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  int threads = 0;
+  DType dtype = DType::F32;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--quick") quick = true;
+    else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (a == "--dtype" && i + 1 < argc) dtype = parse_dtype(argv[++i]);
+    else {
+      std::fprintf(stderr, "usage: %s [--quick] [--threads N] [--dtype f32|bf16|f16]\n", argv[0]);
+      return 2;
+    }
+  }
+  auto backend = make_cpu_backend();
+  const Target& target = backend->target();
+  if (threads <= 0) threads = target.sm_count;
+  std::printf("# %s\n# JIT dtype %s (naive baseline: f32, 1 thread); GFLOP/s, median of runs\n",
+              backend->describe().c_str(), std::string(to_string(dtype)).c_str());
+  std::printf("| seqlen | hd | causal | naive 1t | JIT 1t | JIT %dt | JIT 1t / naive | config | compile ms |\n", threads);
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+
+  const int H = 2;
+  std::vector<int> seqlens = quick ? std::vector<int>{512, 1024} : std::vector<int>{512, 1024, 2048, 4096};
+  for (int D : {64, 128})
+    for (bool causal : {false, true})
+      for (int S : seqlens) {
+        const size_t n = size_t(S) * H * D;
+        std::mt19937 rng(S + D);
+        std::uniform_real_distribution<float> dist(-1.f, 1.f);
+        std::vector<float> q(n), k(n), v(n), o(n), scores(S);
+        for (auto* x : {&q, &k, &v})
+          for (auto& e : *x) e = round_to(dtype, dist(rng));
+        const float scale = 1.f / std::sqrt(float(D));
+        const double flops = 4.0 * H * double(S) * S * D * (causal ? 0.5 : 1.0);
+
+        // Baseline: as many runs as fit ~1.5 s (at least one), median.
+        std::vector<double> tn;
+        double t_start = now_ms();
+        do {
+          double t0 = now_ms();
+          naive_attention(q.data(), k.data(), v.data(), o.data(), S, H, D, causal, scale, scores.data());
+          tn.push_back(now_ms() - t0);
+        } while (now_ms() - t_start < 1500 && tn.size() < 5);
+
+        // JIT kernel with the template's default tile config.
+        MaskSpec mask;
+        if (causal) mask.kind = MaskKind::Causal;
+        ProblemSpec spec = ProblemSpec::for_shape(Family::Prefill, dtype, D, mask, H, H, S, S);
+        const KernelTemplate& t = select_template(spec, target);
+        TileConfig cfg = t.default_config(spec, target);
+        auto kernel = backend->get_kernel(t.render(spec, cfg, target));
+        const size_t bytes = n * size_t(dtype_bytes(dtype));
+        DeviceBuffer dq(*backend, bytes), dk(*backend, bytes), dv(*backend, bytes), dout(*backend, bytes);
+        std::vector<unsigned char> tmp(bytes);
+        for (auto [src, dst] : {std::pair{&q, &dq}, std::pair{&k, &dk}, std::pair{&v, &dv}}) {
+          for (size_t i = 0; i < n; ++i) store_from_float(dtype, tmp.data(), int64_t(i), (*src)[i]);
+          backend->copy_to_device(dst->get(), tmp.data(), bytes);
+        }
+        PrefillParams p{};
+        p.q = dq.get(); p.k = dk.get(); p.v = dv.get(); p.o = dout.get(); p.lse = nullptr;
+        p.q_row_stride = p.k_row_stride = p.v_row_stride = p.o_row_stride = int64_t(H) * D;
+        p.q_head_stride = p.k_head_stride = p.v_head_stride = p.o_head_stride = D;
+        p.q_batch_stride = p.k_batch_stride = p.v_batch_stride = p.o_batch_stride = int64_t(S) * H * D;
+        p.batch = 1; p.heads_q = H; p.heads_kv = H; p.seqlen_q = S; p.seqlen_k = S;
+        p.scale = scale;
+        p.scale_log2 = scale * 1.4426950408889634f;
+        RunShape shape{1, H, H, S, S};
+        auto timed = [&](int nthreads) {
+          TileConfig c = cfg;
+          c.threads = nthreads;
+          Backend::Launch l{kernel.get(), t.geometry(spec, c, target, shape),
+                            std::vector<unsigned char>((unsigned char*)&p, (unsigned char*)&p + sizeof p)};
+          auto ts = backend->time({l}, 1, 5);
+          std::sort(ts.begin(), ts.end());
+          return ts[ts.size() / 2];
+        };
+        const double t1 = timed(1), tt = timed(threads);
+        // Sanity: the JIT output agrees with the baseline (both f32 compute on the same inputs).
+        std::vector<unsigned char> out(bytes);
+        backend->copy_to_host(out.data(), dout.get(), bytes);
+        double err = 0;
+        for (size_t i = 0; i < n; ++i) err = std::max(err, std::abs(double(load_as_float(dtype, out.data(), int64_t(i))) - o[i]));
+        if (!(err < 1e-2)) {
+          std::fprintf(stderr, "mismatch vs baseline: max abs err %g (S=%d D=%d causal=%d)\n", err, S, D, causal);
+          return 1;
+        }
+        std::sort(tn.begin(), tn.end());
+        const double tnm = tn[tn.size() / 2];
+        std::printf("| %d | %d | %s | %.2f | %.2f | %.2f | %.1fx | %s | %.0f |\n", S, D, causal ? "yes" : "no",
+                    flops / tnm / 1e6, flops / t1 / 1e6, flops / tt / 1e6, tnm / t1, cfg.key().c_str(),
+                    kernel->compile_ms);
+        std::fflush(stdout);
+      }
+  return 0;
+}
+#endif

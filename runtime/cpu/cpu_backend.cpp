@@ -1,0 +1,199 @@
+#include "runtime/cpu/cpu_backend.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include "runtime/cpu/cpu_compiler.h"
+#include "runtime/cpu/cpu_jit.h"
+#include "runtime/cpu/cpu_thread_pool.h"
+#include "runtime/disk_cache.h"
+#include "runtime/kernel_cache.h"
+
+namespace attnjit {
+
+struct CpuCompiledKernel::Impl {
+  std::unique_ptr<CpuJitModule> module;
+};
+
+namespace {
+
+constexpr size_t kAlignment = 64;  // a cache line; also the widest vector load
+
+class CpuBackendImpl final : public Backend {
+ public:
+  explicit CpuBackendImpl(const CpuBackendOptions& o)
+      : opts_(o),
+        target_(host_cpu_target()),
+        pool_(o.workers >= 0 ? o.workers : std::max(0, target_.sm_count - 1)) {
+    if (opts_.use_disk_cache) {
+      std::filesystem::path root = opts_.cache_dir;
+      if (root.empty()) {
+        try {
+          root = default_cache_dir();
+        } catch (const BackendError&) {
+          root.clear();  // no HOME and no ATTNJIT_CACHE_DIR: run without a disk cache
+        }
+      }
+      if (!root.empty()) disk_.emplace(root, "cpu-obj");
+    }
+    if (opts_.dump_dir.empty())
+      if (const char* d = std::getenv("ATTNJIT_CPU_DUMP_DIR"); d && *d) opts_.dump_dir = d;
+  }
+
+  const Target& target() const override { return target_; }
+
+  std::string describe() const override {
+    std::string s = target_.arch;
+    if (!target_.device_name.empty()) s += " (" + target_.device_name + ")";
+    return s + ", " + std::to_string(target_.sm_count) + " threads, " + std::to_string(target_.vector_bits) +
+           "-bit vectors, LLVM " + llvm_version();
+  }
+
+  std::string compiler_version() const override { return "llvm-" + llvm_version(); }
+
+  std::shared_ptr<const CompiledKernel> get_kernel(const KernelSource& src) override {
+    if (src.platform != Platform::Cpu)
+      throw BackendError("CPU backend: " + src.name + " is a " + std::string(to_string(src.platform)) + " kernel");
+    if (src.hash.empty()) throw BackendError("CPU backend: " + src.name + " has no hash (KernelSource::finalize)");
+    return cache_.get_or_create(src.hash, [&] { return build(src); });
+  }
+
+  void launch(const CompiledKernel& kernel, const LaunchGeometry& g, const void* args, size_t args_size,
+              void*) override {
+    auto* k = dynamic_cast<const CpuCompiledKernel*>(&kernel);
+    if (!k || !k->impl || !k->impl->module)
+      throw BackendError("CPU backend: launch of " + kernel.source.name + ": not a kernel of this backend");
+    if (!args || args_size == 0) throw BackendError("CPU backend: launch of " + kernel.source.name + ": no params");
+    const int64_t items = int64_t(g.grid[0]) * g.grid[1] * g.grid[2];
+    const CpuEntry fn = k->impl->module->entry();
+    pool_.parallel_for(items, std::max(1u, g.block[0]),
+                       [&](int64_t b, int64_t e) { fn(args, b, e); });
+  }
+
+  void synchronize(void*) override {}
+
+  void* allocate(size_t bytes) override {
+    size_t n = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
+    void* p = std::aligned_alloc(kAlignment, n);
+    if (!p) throw BackendError("CPU backend: aligned_alloc(" + std::to_string(n) + " bytes) failed");
+    return p;
+  }
+  void release(void* p) noexcept override { std::free(p); }
+  void copy_to_device(void* dst, const void* src, size_t n) override { if (n) std::memcpy(dst, src, n); }
+  void copy_to_host(void* dst, const void* src, size_t n) override { if (n) std::memcpy(dst, src, n); }
+  void fill_bytes(void* dst, unsigned char v, size_t n) override { if (n) std::memset(dst, v, n); }
+
+  std::vector<double> time(const std::vector<Launch>& launches, int warmup, int reps, void*) override {
+    auto run_all = [&] {
+      for (const auto& l : launches) launch(*l.kernel, l.geometry, l.args.data(), l.args.size(), nullptr);
+    };
+    for (int i = 0; i < warmup; ++i) run_all();
+    std::vector<double> out;
+    out.reserve(std::max(0, reps));
+    for (int i = 0; i < reps; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      run_all();
+      out.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return out;
+  }
+
+  CpuBackendStats stats() const {
+    return {compiles_.load(), disk_hits_.load(), disk_rejected_.load()};
+  }
+
+ private:
+  // Everything that decides the machine code: a cached object from another LLVM, triple or CPU
+  // is never picked up.
+  std::string disk_key(const KernelSource& src) const {
+    return "cpu-obj|" + src.hash + "|llvm-" + llvm_version() + "|" + host_triple() + "|" + target_.arch;
+  }
+
+  std::shared_ptr<const CompiledKernel> build(const KernelSource& src) {
+    auto k = std::make_shared<CpuCompiledKernel>();
+    k->source = src;
+    k->impl = std::make_shared<CpuCompiledKernel::Impl>();
+    const std::string key = disk_key(src);
+    const bool want_text = opts_.keep_asm || !opts_.dump_dir.empty();
+
+    if (disk_ && !want_text) {
+      std::optional<std::string> obj;
+      try {
+        obj = disk_->load(key);
+      } catch (const BackendError&) {
+        obj.reset();  // unreadable cache file: compile instead
+      }
+      if (obj) {
+        try {
+          k->impl->module = std::make_unique<CpuJitModule>(*obj, src.entry, src.name);
+          k->from_disk_cache = true;
+          ++disk_hits_;
+          return k;
+        } catch (const BackendError&) {
+          // Checksum-clean but unlinkable (e.g. written by a buggy build): drop it, recompile.
+          ++disk_rejected_;
+          disk_->remove(key);
+        }
+      }
+    }
+
+    ++compiles_;
+    CpuCompileResult r = compile_cpu_kernel(src, {want_text, want_text});
+    k->compile_ms = r.compile_ms;
+    k->log = r.log;
+    if (!opts_.dump_dir.empty()) dump(src, r);
+    if (opts_.keep_asm) {
+      k->ir = std::move(r.ir);
+      k->asm_text = std::move(r.asm_text);
+    }
+    k->impl->module = std::make_unique<CpuJitModule>(r.object, src.entry, src.name);
+    if (disk_) {
+      // A cache that cannot be written (full disk, read-only home) costs a recompile next
+      // time, never this kernel.
+      try {
+        disk_->store(key, r.object);
+      } catch (const BackendError& e) {
+        k->log += std::string(k->log.empty() ? "" : "\n") + "disk cache store skipped: " + e.what();
+      }
+    }
+    return k;
+  }
+
+  void dump(const KernelSource& src, const CpuCompileResult& r) const {
+    std::error_code ec;
+    std::filesystem::create_directories(opts_.dump_dir, ec);
+    if (ec) throw BackendError("CPU backend: creating dump dir " + opts_.dump_dir.string() + ": " + ec.message());
+    for (auto [ext, text] : {std::pair{".cpp", &src.text}, std::pair{".ll", &r.ir}, std::pair{".s", &r.asm_text}}) {
+      auto path = opts_.dump_dir / (src.hash + ext);
+      std::ofstream f(path, std::ios::binary);
+      f << *text;
+      if (!f) throw BackendError("CPU backend: writing " + path.string() + " failed");
+    }
+  }
+
+  CpuBackendOptions opts_;
+  Target target_;
+  CpuThreadPool pool_;
+  std::optional<DiskCache> disk_;
+  KernelCache cache_;
+  std::atomic<uint64_t> compiles_{0}, disk_hits_{0}, disk_rejected_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
+  return std::make_unique<CpuBackendImpl>(options);
+}
+
+CpuBackendStats cpu_backend_stats(const Backend& b) {
+  auto* cpu = dynamic_cast<const CpuBackendImpl*>(&b);
+  if (!cpu) throw BackendError("cpu_backend_stats: not a CPU backend");
+  return cpu->stats();
+}
+
+}  // namespace attnjit

@@ -1,1 +1,0 @@
-// Keeps the service library non-empty until its sources land.

@@ -1,0 +1,52 @@
+// Launch parameters of the decode kernels (a few query tokens per sequence against a long,
+// possibly paged, KV cache; split-KV with an in-kernel combine). One plain struct shared by the
+// host, the CUDA template (NVRTC) and the CPU template (clang JIT): no includes, built-in types
+// only, so every compiler sees the same layout.
+#pragma once
+
+namespace attnjit {
+
+struct DecodeParams {
+  const void* q;   // [batch, q_tokens, heads_q, head_dim] (any strides; last dim contiguous)
+  // Contiguous cache: [batch, seqlen_k, heads_kv, head_dim].
+  // Paged cache (page_size > 0): [num_pages, page_size, heads_kv, head_dim]; key j of sequence b
+  // lives in page block_table[b * block_table_stride + j / page_size], row j % page_size.
+  const void* k;
+  const void* v;
+  void* o;         // [batch, q_tokens, heads_q, head_dim], same dtype as q
+  float* lse;      // optional (nullptr): natural-log sum-exp of the scaled scores per row
+
+  const int* block_table;  // paged only: [batch, max_pages_per_seq] page indices
+  const int* seqlens_k;    // [batch] KV length per sequence; nullptr = every sequence has seqlen_k
+
+  // Split-KV workspace (needed only when num_splits > 1), laid out per
+  // (batch, kv head, row chunk) "slot" = (b * heads_kv + kvh) * row_chunks + chunk:
+  //   partial_o   [slot][num_splits][rows_per_chunk][head_dim]  normalized partial outputs
+  //   partial_lse [slot][num_splits][rows_per_chunk]            their log2 sum-exp (-inf = empty)
+  //   counters    [slot]  splits finished so far; the last one combines and resets it to 0, so
+  //                       the counters are zeroed once when the workspace is allocated, never per call
+  float* partial_o;
+  float* partial_lse;
+  int* counters;
+
+  // Strides in elements (not bytes). For a paged cache k/v_batch_stride is the page stride.
+  long long q_batch_stride, q_row_stride, q_head_stride;
+  long long k_batch_stride, k_row_stride, k_head_stride;
+  long long v_batch_stride, v_row_stride, v_head_stride;
+  long long o_batch_stride, o_row_stride, o_head_stride;
+  long long lse_batch_stride, lse_head_stride;  // lse[b, h, t] = lse[b*bs + h*hs + t]
+  long long block_table_stride;                 // entries between rows of block_table
+
+  int batch;
+  int heads_q;
+  int heads_kv;        // heads_q = heads_kv * group; query head h reads KV head h / group
+  int q_tokens;        // query tokens per sequence (the last q_tokens positions of the sequence)
+  int seqlen_k;        // contiguous: capacity per sequence; paged: max_pages_per_seq * page_size
+  int page_size;       // 0 = contiguous
+  int num_splits;      // KV splits per sequence (>= 1); grid.x = num_splits * row_chunks
+  int row_chunks;      // ceil(group * q_tokens / rows_per_chunk)
+  float scale;         // softmax scale (usually 1/sqrt(head_dim))
+  float scale_log2;    // scale * log2(e): scores go through exp2
+};
+
+}  // namespace attnjit

@@ -1,0 +1,264 @@
+// CPU prefill forward: FlashAttention-2's online softmax over block_m x block_n tiles, in fp32,
+// vectorised with clang vector extensions and JIT-compiled per problem (runtime/cpu/).
+//
+// Layout inside a tile: query rows run along the SIMD lanes. Q is transposed once per work
+// item into Qt[d][i] (scaled by scale*log2e), the scores are kept as St[j][i], the output as
+// Ot[d][i]. Then Q.K^T and P.V are outer products of a broadcast K/V element with a vector of
+// queries, the softmax row max / row sum are lane-wise, and no K or V tile is ever transposed
+// (K/V elements are broadcast straight from their rows). Only the final store transposes.
+//
+// Work split: one work item = (batch, query head, block of block_m query rows); the host calls
+// the entry on ranges of items from several threads (runtime/cpu/cpu_backend.h). Item index =
+// (b * heads_q + h) * ceil(seqlen_q / block_m) + m_block.
+//
+// Masks are bottom-right aligned (query i sits at key position i + seqlen_k - seqlen_q); key
+// blocks that are fully masked for the whole query block are skipped, fully visible blocks run
+// without per-element masking. A row with no visible key stores O = 0 and LSE = -inf.
+//
+// The prelude defines a policy struct with:
+//   kHeadDim, kBlockM, kBlockN, kVec (lanes), kOrder (0: register-blocked micro-kernels,
+//   1: streaming loop nests), kStorage (StorageKind), kMask (MaskType), kWindowLeft,
+//   kWindowRight, kEven (lengths are multiples of the tiles: bounds checks dropped when the
+//   run-time lengths agree), kAccRegs (vector registers the micro-kernels may use for
+//   accumulators).
+#pragma once
+
+#include "attn_params.h"
+#include "cpu_vec.h"
+
+namespace attnjit::cpu {
+
+enum MaskType { kMaskNone = 0, kMaskCausal = 1, kMaskWindow = 2 };
+
+template <class C>
+struct PrefillCpu {
+  static constexpr int D = C::kHeadDim, BM = C::kBlockM, BN = C::kBlockN, V = C::kVec;
+  static constexpr int NV = BM / V;  // query vectors per tile row
+  static_assert(BM % V == 0, "block_m must be a multiple of the vector width");
+  static_assert(NV <= C::kAccRegs, "a tile row of queries must fit the accumulator registers");
+  // Register blocks: RJ keys (Q.K^T) or RD head-dim rows (P.V) times NV query vectors.
+  static constexpr int RB = C::kAccRegs / NV < 1 ? 1 : C::kAccRegs / NV;
+  static constexpr int RJ = RB > BN ? BN : RB;
+  static constexpr int RD = RB > 16 ? 16 : RB;
+  static_assert(BN % RJ == 0 && D % RD == 0, "register blocks must divide the tile");
+
+  typedef typename Vec<V>::F F;
+  typedef typename Vec<V>::I I;
+  typedef Storage_<C::kStorage> S;
+  typedef typename S::T T;
+  static constexpr bool kDirect = C::kStorage == kStoreF32;  // K/V rows used in place
+
+  struct alignas(64) Tiles {
+    float qt[D][BM];                    // Q^T, scaled by scale * log2(e)
+    float ot[D][BM];                    // O^T accumulator (unnormalised)
+    float st[BN][BM];                   // S^T, then P^T
+    float kv[kDirect ? 1 : 2][kDirect ? 1 : BN][D];  // converted K and V rows (16-bit storage)
+    float zero[D];                      // stands in for key rows past seqlen_k
+  };
+
+  // Q.K^T for one key block: st[j][i] = sum_d K[j][d] * qt[d][i].
+  static void scores(Tiles& t, const float* const* krow) {
+    if constexpr (C::kOrder == 0) {
+      for (int j0 = 0; j0 < BN; j0 += RJ) {
+        F acc[RJ][NV];
+        for (int r = 0; r < RJ; ++r)
+          for (int v = 0; v < NV; ++v) acc[r][v] = 0.f;
+        for (int d = 0; d < D; ++d) {
+          F q[NV];
+          for (int v = 0; v < NV; ++v) q[v] = *(const F*)&t.qt[d][v * V];
+          for (int r = 0; r < RJ; ++r) {
+            F kb = krow[j0 + r][d];
+            for (int v = 0; v < NV; ++v) acc[r][v] += kb * q[v];
+          }
+        }
+        for (int r = 0; r < RJ; ++r)
+          for (int v = 0; v < NV; ++v) *(F*)&t.st[j0 + r][v * V] = acc[r][v];
+      }
+    } else {
+      for (int j = 0; j < BN; ++j)
+        for (int v = 0; v < NV; ++v) *(F*)&t.st[j][v * V] = 0.f;
+      for (int d = 0; d < D; ++d)
+        for (int j = 0; j < BN; ++j) {
+          F kb = krow[j][d];
+          for (int v = 0; v < NV; ++v) *(F*)&t.st[j][v * V] += kb * *(const F*)&t.qt[d][v * V];
+        }
+    }
+  }
+
+  // ot[d][i] = ot[d][i] * alpha[i] + sum_j V[j][d] * st[j][i].
+  static void accumulate(Tiles& t, const float* const* vrow, const F* alpha) {
+    if constexpr (C::kOrder == 0) {
+      for (int d0 = 0; d0 < D; d0 += RD) {
+        F acc[RD][NV];
+        for (int r = 0; r < RD; ++r)
+          for (int v = 0; v < NV; ++v) acc[r][v] = *(const F*)&t.ot[d0 + r][v * V] * alpha[v];
+        for (int j = 0; j < BN; ++j) {
+          F pv[NV];
+          for (int v = 0; v < NV; ++v) pv[v] = *(const F*)&t.st[j][v * V];
+          for (int r = 0; r < RD; ++r) {
+            F vb = vrow[j][d0 + r];
+            for (int v = 0; v < NV; ++v) acc[r][v] += vb * pv[v];
+          }
+        }
+        for (int r = 0; r < RD; ++r)
+          for (int v = 0; v < NV; ++v) *(F*)&t.ot[d0 + r][v * V] = acc[r][v];
+      }
+    } else {
+      for (int d = 0; d < D; ++d)
+        for (int v = 0; v < NV; ++v) *(F*)&t.ot[d][v * V] *= alpha[v];
+      for (int j = 0; j < BN; ++j)
+        for (int d = 0; d < D; ++d) {
+          F vb = vrow[j][d];
+          for (int v = 0; v < NV; ++v) *(F*)&t.ot[d][v * V] += vb * *(const F*)&t.st[j][v * V];
+        }
+    }
+  }
+
+  // Sets masked scores to -inf: key n0+j is visible from query m0+i (position p = m0+i+shift)
+  // iff it exists and lies in [p - left, p + right] (causal: right = 0, left unbounded).
+  static constexpr long long kClamp = 1 << 30;
+  static constexpr int kLeft = (int)(C::kWindowLeft < kClamp ? C::kWindowLeft : kClamp);
+  static constexpr int kRight = (int)(C::kWindowRight < kClamp ? C::kWindowRight : kClamp);
+
+  static void apply_mask(Tiles& t, long long n0, long long m0, long long shift, long long seqlen_k) {
+    I iota;
+    for (int l = 0; l < V; ++l) iota[l] = l;
+    const F ninf = -__builtin_inff();
+    for (int j = 0; j < BN; ++j) {
+      long long key = n0 + j;
+      for (int v = 0; v < NV; ++v) {
+        F s = *(const F*)&t.st[j][v * V];
+        if (key >= seqlen_k) {
+          s = ninf;
+        } else if constexpr (C::kMask != kMaskNone) {
+          // key - p per lane in int lanes. Offsets and windows are clamped to +-2^30, beyond any
+          // real sequence, so the int arithmetic cannot overflow.
+          long long rel0 = key - (m0 + v * V + shift);
+          rel0 = rel0 > kClamp ? kClamp : rel0 < -kClamp ? -kClamp : rel0;
+          I rel = (I)(int)rel0 - iota;
+          I vis = rel <= (C::kMask == kMaskCausal ? 0 : kRight);
+          if constexpr (C::kMask == kMaskWindow) vis &= rel >= -kLeft;
+          s = vis ? s : ninf;
+        }
+        *(F*)&t.st[j][v * V] = s;
+      }
+    }
+  }
+
+  static void load_rows(float* dst, const T* src, long long stride) {
+    for (int j = 0; j < BN; ++j)
+#pragma clang loop vectorize(enable)
+      for (int d = 0; d < D; ++d) dst[j * D + d] = S::load(src[j * stride + d]);
+  }
+
+  static void item(const PrefillParams& p, long long it, Tiles& t) {
+    const long long sq = p.seqlen_q, sk = p.seqlen_k;
+    const long long mblocks = (sq + BM - 1) / BM;
+    const long long mb = it % mblocks, bh = it / mblocks;
+    const long long h = bh % p.heads_q, b = bh / p.heads_q;
+    const long long hk = h / (p.heads_q / p.heads_kv);
+    const long long m0 = mb * BM;
+    const int rows = (int)(sq - m0 < BM ? sq - m0 : BM);
+    const long long shift = sk - sq;  // query i sits at key position i + shift
+    const bool even = C::kEven && sq % BM == 0 && sk % BN == 0;
+
+    const T* q = (const T*)p.q + b * p.q_batch_stride + h * p.q_head_stride + m0 * p.q_row_stride;
+    const T* k = (const T*)p.k + b * p.k_batch_stride + hk * p.k_head_stride;
+    const T* vv = (const T*)p.v + b * p.v_batch_stride + hk * p.v_head_stride;
+
+    // Q^T, pre-scaled so the scores come out in log2 units; padding rows are zero.
+    for (int i = 0; i < BM; ++i)
+      for (int d = 0; d < D; ++d)
+        t.qt[d][i] = i < rows ? S::load(q[i * p.q_row_stride + d]) * p.scale_log2 : 0.f;
+    for (int d = 0; d < D; ++d)
+      for (int v = 0; v < NV; ++v) *(F*)&t.ot[d][v * V] = 0.f;
+    for (int d = 0; d < D; ++d) t.zero[d] = 0.f;
+    F m_run[NV], l_run[NV];
+    for (int v = 0; v < NV; ++v) {
+      m_run[v] = -__builtin_inff();
+      l_run[v] = 0.f;
+    }
+
+    // Keys any row of this block can see; blocks outside are skipped.
+    const long long p_first = m0 + shift, p_last = m0 + rows - 1 + shift;
+    long long lo = 0, hi = sk;
+    if constexpr (C::kMask == kMaskCausal) hi = p_last + 1 < sk ? p_last + 1 : sk;
+    if constexpr (C::kMask == kMaskWindow) {
+      lo = p_first - C::kWindowLeft > 0 ? p_first - C::kWindowLeft : 0;
+      hi = p_last + C::kWindowRight + 1 < sk ? p_last + C::kWindowRight + 1 : sk;
+    }
+    const float* krow[BN];
+    const float* vrow[BN];
+    for (long long n0 = lo < hi ? lo / BN * BN : hi; n0 < hi; n0 += BN) {
+      const int keys = (int)(sk - n0 < BN ? sk - n0 : BN);
+      if constexpr (kDirect) {
+        for (int j = 0; j < BN; ++j) {
+          krow[j] = j < keys ? (const float*)(k + (n0 + j) * p.k_row_stride) : t.zero;
+          vrow[j] = j < keys ? (const float*)(vv + (n0 + j) * p.v_row_stride) : t.zero;
+        }
+      } else {
+        if (keys == BN) {
+          load_rows(&t.kv[0][0][0], k + n0 * p.k_row_stride, p.k_row_stride);
+          load_rows(&t.kv[1][0][0], vv + n0 * p.v_row_stride, p.v_row_stride);
+        } else {
+          for (int j = 0; j < keys; ++j)
+            for (int d = 0; d < D; ++d) {
+              t.kv[0][j][d] = S::load(k[(n0 + j) * p.k_row_stride + d]);
+              t.kv[1][j][d] = S::load(vv[(n0 + j) * p.v_row_stride + d]);
+            }
+        }
+        for (int j = 0; j < BN; ++j) {
+          krow[j] = j < keys ? &t.kv[0][j][0] : t.zero;
+          vrow[j] = j < keys ? &t.kv[1][j][0] : t.zero;
+        }
+      }
+
+      scores(t, krow);
+
+      // Per-element masking only where the block is not fully visible to every row.
+      bool partial = !even && n0 + BN > sk;
+      if constexpr (C::kMask == kMaskCausal) partial |= n0 + BN - 1 > p_first;
+      if constexpr (C::kMask == kMaskWindow)
+        partial |= n0 < p_last - C::kWindowLeft || n0 + BN - 1 > p_first + C::kWindowRight;
+      if (partial) apply_mask(t, n0, m0, shift, sk);
+
+      // Online softmax, lane-wise. A row that has seen only masked keys keeps m = -inf; it
+      // subtracts 0 instead, so exp2(-inf - 0) = 0 and never -inf - (-inf) = NaN.
+      F alpha[NV];
+      for (int v = 0; v < NV; ++v) {
+        F mx = m_run[v];
+        for (int j = 0; j < BN; ++j) mx = vmax(mx, *(const F*)&t.st[j][v * V]);
+        F base = mx == -__builtin_inff() ? (F)0.f : mx;
+        alpha[v] = vexp2<F, I>(m_run[v] - base);
+        F sum = 0.f;
+        for (int j = 0; j < BN; ++j) {
+          F e = vexp2<F, I>(*(const F*)&t.st[j][v * V] - base);
+          *(F*)&t.st[j][v * V] = e;
+          sum += e;
+        }
+        l_run[v] = l_run[v] * alpha[v] + sum;
+        m_run[v] = mx;
+      }
+
+      accumulate(t, vrow, alpha);
+    }
+
+    // Normalise, transpose out, and write the LSE (natural log).
+    T* o = (T*)p.o + b * p.o_batch_stride + h * p.o_head_stride + m0 * p.o_row_stride;
+    float* lse = p.lse ? p.lse + b * p.lse_batch_stride + h * p.lse_head_stride + m0 : 0;
+    for (int i = 0; i < rows; ++i) {
+      float l = l_run[i / V][i % V], m = m_run[i / V][i % V];
+      float inv = l > 0.f ? 1.f / l : 0.f;
+      for (int d = 0; d < D; ++d) o[i * p.o_row_stride + d] = S::store(t.ot[d][i] * inv);
+      if (lse) lse[i] = l > 0.f ? (float)((m + slog2(l)) * 0.6931471805599453) : -__builtin_inff();
+    }
+  }
+
+  static void run(const PrefillParams& p, long long item_begin, long long item_end) {
+    if (p.seqlen_q <= 0) return;  // no work items exist
+    Tiles t;
+    for (long long it = item_begin; it < item_end; ++it) item(p, it, t);
+  }
+};
+
+}  // namespace attnjit::cpu

@@ -1,0 +1,317 @@
+// Prefill attention forward for sm_80 and newer — FlashAttention-2 style.
+//
+// One thread block computes a kBlockM-row query tile of one (batch, head): Q is copied to
+// shared memory once (and to registers when they fit), then K/V tiles of kBlockN keys stream
+// through a kStages-deep cp.async pipeline; S = Q K^T and O += P V run on mma.sync m16n8k16
+// with fp32 accumulators, and the softmax is the online (running max / sum) form, so S never
+// leaves registers. Each warp owns kBlockM / kWarps whole query rows: the softmax needs no
+// inter-warp communication and the only block-wide barriers are the pipeline's.
+//
+// Pipeline (K and V have kStages buffers each and separate commit groups, issued in the order
+// K0 V0 K1 V1 ...): iteration i waits for K_i, then starts V_{i+S-1} and computes S_i and the
+// softmax while it lands; it then waits for V_i, starts K_{i+S} and computes P V_i. With S = 1
+// this is FA2's schedule (V loads behind QK^T, the next K behind PV); larger S prefetch further.
+//
+// Everything the generator chooses is a compile-time constant of PrefillSm80Traits, so a
+// kernel carries no dead branches: the mask policy, the even-length specialization (no bounds
+// checks at all), the tile shape and the pipeline depth.
+#pragma once
+
+#include "attn_params.h"
+#include "sm80_copy.cuh"
+#include "sm80_mask.cuh"
+#include "sm80_mma.cuh"
+#include "sm80_softmax.cuh"
+
+namespace attnjit {
+
+template <class Element_, int kHeadDim_, int kBlockM_, int kBlockN_, int kWarps_, int kStages_,
+          class Mask_, bool kEven_>
+struct PrefillSm80Traits {
+  using Element = Element_;
+  using Mask = Mask_;
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kBlockM = kBlockM_;
+  static constexpr int kBlockN = kBlockN_;
+  static constexpr int kWarps = kWarps_;
+  static constexpr int kStages = kStages_;
+  static constexpr bool kEven = kEven_;
+
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kWarpRows = kBlockM / kWarps;  // query rows owned by one warp
+  static constexpr int kM = kWarpRows / 16;           // m16 atoms per warp
+  static constexpr int kN = kBlockN / 8;              // n8 atoms of S
+  static constexpr int kD = kHeadDim / 8;             // n8 atoms of O
+  static constexpr int kKQ = kHeadDim / 16;           // k16 steps of Q K^T
+  static constexpr int kKP = kBlockN / 16;            // k16 steps of P V
+  static constexpr int kChunks = kHeadDim / 8;        // 16-byte chunks per shared row
+
+  // Keeping Q's A fragments in registers saves one ldmatrix per k-step, but costs kM*kHeadDim/4
+  // registers; beyond this budget (with the O and S accumulators) the kernel would spill, so Q
+  // is re-read from shared memory instead, as FA2 does by default.
+  static constexpr int kAccRegs = kM * (kD + kN) * 4;
+  static constexpr int kQRegs = kM * kKQ * 4;
+  static constexpr bool kQInRegs = kAccRegs + kQRegs <= 160;
+
+  static constexpr int kTileBytesQ = kBlockM * kHeadDim * 2;
+  static constexpr int kTileBytesKV = kBlockN * kHeadDim * 2;
+  static constexpr int kSmemBytes = kTileBytesQ + 2 * kStages * kTileBytesKV;
+
+  static_assert(kHeadDim % 32 == 0 && kHeadDim <= 256, "head dim: a multiple of 32, at most 256");
+  static_assert(kWarpRows % 16 == 0 && kM >= 1, "block_m must be a multiple of 16 * warps");
+  static_assert(kBlockN % 16 == 0, "block_n must be a multiple of 16");
+  static_assert(kStages >= 1 && kStages <= 4, "stages: 1..4");
+};
+
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kThreads, 1)
+    prefill_sm80_kernel(const PrefillParams params) {
+  using Element = typename Traits::Element;
+  using Mask = typename Traits::Mask;
+  constexpr int kBlockM = Traits::kBlockM, kBlockN = Traits::kBlockN;
+  constexpr int kHeadDim = Traits::kHeadDim, kThreads = Traits::kThreads;
+  constexpr int kStages = Traits::kStages, kChunks = Traits::kChunks;
+  constexpr int kM = Traits::kM, kN = Traits::kN, kD = Traits::kD;
+  constexpr bool kCheck = !Traits::kEven;  // bounds checks only for uneven lengths
+
+  extern __shared__ __align__(128) unsigned char smem[];
+  unsigned char* const smem_q = smem;
+  const unsigned s_q = sm80::smem_u32(smem_q);
+  const unsigned s_k = s_q + Traits::kTileBytesQ;
+  const unsigned s_v = s_k + kStages * Traits::kTileBytesKV;
+
+  const int tid = threadIdx.x;
+  const int warp = tid / 32, lane = tid % 32;
+  const int g = lane / 4, t = lane % 4;  // C-fragment row group and column pair
+
+  // Causal blocks near the bottom see the most keys; launching them first shortens the tail.
+  const int m_block = Mask::kCausal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
+  const int head = blockIdx.y, batch = blockIdx.z;
+  const int head_kv = head / (params.heads_q / params.heads_kv);
+  const int seqlen_q = params.seqlen_q, seqlen_k = params.seqlen_k;
+  const int m0 = m_block * kBlockM;
+
+  const unsigned short* const q_ptr = static_cast<const unsigned short*>(params.q) +
+                                      batch * params.q_batch_stride + head * params.q_head_stride +
+                                      m0 * params.q_row_stride;
+  const unsigned short* const k_ptr = static_cast<const unsigned short*>(params.k) +
+                                      batch * params.k_batch_stride +
+                                      head_kv * params.k_head_stride;
+  const unsigned short* const v_ptr = static_cast<const unsigned short*>(params.v) +
+                                      batch * params.v_batch_stride +
+                                      head_kv * params.v_head_stride;
+
+  // Keys visible to the block: the union of its rows' ranges, which for these masks is
+  // [lo(first row), hi(last valid row)). Tiles outside it are never loaded.
+  const int last_row = (m0 + kBlockM < seqlen_q ? m0 + kBlockM : seqlen_q) - 1;
+  int lo_first, hi_first, lo_last, hi_last;
+  Mask::key_range(m0, seqlen_q, seqlen_k, lo_first, hi_first);
+  Mask::key_range(last_row, seqlen_q, seqlen_k, lo_last, hi_last);
+  const int n_block_min = lo_first / kBlockN;
+  const int n_block_max = (hi_last + kBlockN - 1) / kBlockN;
+  const int n_tiles = n_block_max > n_block_min ? n_block_max - n_block_min : 0;
+
+  // This thread's rows (2 per m-atom) and their visible key ranges, for the elementwise mask.
+  const int warp_row0 = warp * Traits::kWarpRows;
+  int key_lo[2 * kM], key_hi[2 * kM];
+#pragma unroll
+  for (int r = 0; r < 2 * kM; ++r)
+    Mask::key_range(m0 + warp_row0 + (r / 2) * 16 + (r % 2) * 8 + g, seqlen_q, seqlen_k,
+                    key_lo[r], key_hi[r]);
+
+  const sm80::TileLoader<kBlockN, kHeadDim, kThreads> kv_loader(tid);
+  auto load_k = [&](int it) {  // K tile `it` of this block into its stage; empty past the end
+    if (it < n_tiles) {
+      const int n0 = (n_block_min + it) * kBlockN;
+      kv_loader.template load<kCheck>(s_k + (it % kStages) * Traits::kTileBytesKV,
+                             k_ptr + n0 * params.k_row_stride, params.k_row_stride,
+                             seqlen_k - n0);
+    }
+    sm80::cp_async_commit();
+  };
+  auto load_v = [&](int it) {
+    if (it < n_tiles) {
+      const int n0 = (n_block_min + it) * kBlockN;
+      kv_loader.template load<kCheck>(s_v + (it % kStages) * Traits::kTileBytesKV,
+                             v_ptr + n0 * params.v_row_stride, params.v_row_stride,
+                             seqlen_k - n0);
+    }
+    sm80::cp_async_commit();
+  };
+
+  // Prologue: Q, then K0 V0 K1 ... V_{S-2} K_{S-1}.
+  sm80::TileLoader<kBlockM, kHeadDim, kThreads>(tid).template load<kCheck>(
+      s_q, q_ptr, params.q_row_stride, seqlen_q - m0);
+  sm80::cp_async_commit();
+  load_k(0);
+#pragma unroll
+  for (int s = 1; s < kStages; ++s) {
+    load_v(s - 1);
+    load_k(s);
+  }
+
+  // ldmatrix lane addressing. A operand (Q): lanes 0-15 give rows 0-15 at k-chunk 0, lanes
+  // 16-31 rows 0-15 at k-chunk 1. B operand of Q K^T (K rows = keys): matrix i = lane / 8 is
+  // (keys +8*(i/2), k-chunk i%2), giving b0,b1 of n-atom 2p and b0,b1 of n-atom 2p+1.
+  // B operand of P V via .trans (V rows = keys): matrix i is (keys +8*(i%2), d-chunk i/2).
+  const sm80::FragAddr<kChunks> q_frag_addr(s_q, warp_row0 + lane % 16, lane / 16);
+  const sm80::FragAddr<kChunks> k_frag_addr(s_k, (lane / 16) * 8 + lane % 8, (lane / 8) % 2);
+  const sm80::FragAddr<kChunks> v_frag_addr(s_v, ((lane / 8) % 2) * 8 + lane % 8, lane / 16);
+
+  auto load_q_frag = [&](unsigned (&a)[4], int mi, int kk) {
+    sm80::ldmatrix_x4(a, q_frag_addr.at(mi * 16, 2 * kk));
+  };
+
+  unsigned q_frag[Traits::kQInRegs ? kM : 1][Traits::kQInRegs ? Traits::kKQ : 1][4];
+  if constexpr (Traits::kQInRegs) {
+    sm80::cp_async_wait<2 * kStages - 1>();  // Q is the oldest group
+    __syncthreads();
+#pragma unroll
+    for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+      for (int kk = 0; kk < Traits::kKQ; ++kk) load_q_frag(q_frag[mi][kk], mi, kk);
+  }
+
+  float acc_o[kM][kD][4];
+#pragma unroll
+  for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+    for (int d = 0; d < kD; ++d)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc_o[mi][d][e] = 0.f;
+  sm80::OnlineSoftmax<kM> softmax;
+  softmax.init();
+
+  for (int it = 0; it < n_tiles; ++it) {
+    const int stage = it % kStages;
+    const int n0 = (n_block_min + it) * kBlockN;
+    const unsigned stage_offset = stage * Traits::kTileBytesKV;
+
+    sm80::cp_async_wait<2 * (kStages - 1)>();  // K_it (and everything older) has landed
+    __syncthreads();  // ... for all threads; and every warp is done with iteration it-1
+    load_v(it + kStages - 1);  // its buffer held V_{it-1}, consumed last iteration
+
+    // S = Q K^T.
+    float acc_s[kM][kN][4];
+#pragma unroll
+    for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+      for (int j = 0; j < kN; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc_s[mi][j][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < Traits::kKQ; ++kk) {
+      unsigned a[kM][4];
+#pragma unroll
+      for (int mi = 0; mi < kM; ++mi) {
+        if constexpr (Traits::kQInRegs) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) a[mi][e] = q_frag[mi][kk][e];
+        } else {
+          load_q_frag(a[mi], mi, kk);
+        }
+      }
+#pragma unroll
+      for (int p = 0; p < kN / 2; ++p) {
+        unsigned b[4];
+        sm80::ldmatrix_x4(b, k_frag_addr.at(16 * p, 2 * kk) + stage_offset);
+#pragma unroll
+        for (int mi = 0; mi < kM; ++mi) {
+          sm80::mma_16816<Element>(acc_s[mi][2 * p], a[mi], b[0], b[1]);
+          sm80::mma_16816<Element>(acc_s[mi][2 * p + 1], a[mi], b[2], b[3]);
+        }
+      }
+    }
+
+    // Elementwise mask, only on tiles that cut some row's key range (block-uniform test:
+    // lo is non-decreasing and hi non-decreasing in the row, so the first row has the
+    // smallest hi and the last row the largest lo).
+    if constexpr (Mask::kMasksKeys || kCheck) {
+      const bool full = n0 >= lo_last && n0 + kBlockN <= hi_first;
+      if (!full) {
+#pragma unroll
+        for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+          for (int j = 0; j < kN; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int r = 2 * mi + e / 2;
+              const int col = n0 + j * 8 + 2 * t + e % 2;
+              if (col < key_lo[r] || col >= key_hi[r]) acc_s[mi][j][e] = sm80::neg_inf();
+            }
+      }
+    }
+
+    softmax.update(acc_s, acc_o, params.scale_log2);
+
+    sm80::cp_async_wait<2 * (kStages - 1)>();  // V_it has landed
+    __syncthreads();  // ... for all threads; and every warp is done reading K_it
+    load_k(it + kStages);
+
+    // O += P V: the S accumulators of n-atoms 2kk, 2kk+1 are exactly the A fragment of k-step
+    // kk once packed to 16 bits.
+#pragma unroll
+    for (int kk = 0; kk < Traits::kKP; ++kk) {
+      unsigned a[kM][4];
+#pragma unroll
+      for (int mi = 0; mi < kM; ++mi) {
+        a[mi][0] = sm80::pack2<Element>(acc_s[mi][2 * kk][0], acc_s[mi][2 * kk][1]);
+        a[mi][1] = sm80::pack2<Element>(acc_s[mi][2 * kk][2], acc_s[mi][2 * kk][3]);
+        a[mi][2] = sm80::pack2<Element>(acc_s[mi][2 * kk + 1][0], acc_s[mi][2 * kk + 1][1]);
+        a[mi][3] = sm80::pack2<Element>(acc_s[mi][2 * kk + 1][2], acc_s[mi][2 * kk + 1][3]);
+      }
+#pragma unroll
+      for (int p = 0; p < kD / 2; ++p) {
+        unsigned b[4];
+        sm80::ldmatrix_x4_trans(b, v_frag_addr.at(16 * kk, 2 * p) + stage_offset);
+#pragma unroll
+        for (int mi = 0; mi < kM; ++mi) {
+          sm80::mma_16816<Element>(acc_o[mi][2 * p], a[mi], b[0], b[1]);
+          sm80::mma_16816<Element>(acc_o[mi][2 * p + 1], a[mi], b[2], b[3]);
+        }
+      }
+    }
+  }
+
+  // Epilogue. Drain the pipeline (only empty groups remain, or Q's copies when no tile was
+  // visited) and wait for every thread's, since the warp reuses its Q rows to stage O.
+  sm80::cp_async_wait<0>();
+  __syncthreads();
+
+  float inv_sum[2 * kM], lse[2 * kM];
+  softmax.finalize(params.scale, inv_sum, lse);
+
+  // O fragments -> 16-bit -> this warp's rows of the Q tile, then 16-byte coalesced stores.
+  const sm80::FragAddr<kChunks> o_frag_addr(0u, warp_row0 + g, 0);
+#pragma unroll
+  for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float inv = inv_sum[2 * mi + h];
+#pragma unroll
+      for (int d = 0; d < kD; ++d) {
+        const unsigned packed = sm80::pack2<Element>(acc_o[mi][d][2 * h] * inv,
+                                                     acc_o[mi][d][2 * h + 1] * inv);
+        *reinterpret_cast<unsigned*>(smem_q + o_frag_addr.at(mi * 16 + h * 8, d) + 4 * t) =
+            packed;
+      }
+    }
+  __syncwarp();
+  unsigned short* const o_ptr = static_cast<unsigned short*>(params.o) +
+                                batch * params.o_batch_stride + head * params.o_head_stride +
+                                m0 * params.o_row_stride;
+  sm80::store_rows_warp<Traits::kWarpRows, kHeadDim, kCheck>(o_ptr, params.o_row_stride, smem_q,
+                                                             warp_row0, seqlen_q - m0, lane);
+
+  if (params.lse != nullptr && t == 0) {
+    float* const lse_ptr =
+        params.lse + batch * params.lse_batch_stride + head * params.lse_head_stride + m0;
+#pragma unroll
+    for (int r = 0; r < 2 * kM; ++r) {
+      const int row = warp_row0 + (r / 2) * 16 + (r % 2) * 8 + g;
+      if (!kCheck || m0 + row < seqlen_q) lse_ptr[row] = lse[r];
+    }
+  }
+}
+
+}  // namespace attnjit

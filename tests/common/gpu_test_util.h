@@ -1,0 +1,470 @@
+// Backend-agnostic prefill correctness harness: builds a case (inputs rounded to the dtype, any
+// strides), runs it through attnjit::Runtime on whatever backend the test was given (CUDA or
+// CPU), and checks the result against the float64 reference with a tolerance derived from a
+// same-precision host implementation.
+//
+// Tolerance (flash-attention's rule, hopper/test_flash_attn.py): the kernel's max abs error
+// against the float64 reference may be at most 2x the max abs error of a straightforward
+// implementation in the kernel's precision — scores in fp32 from dtype-rounded inputs, softmax
+// in fp32, P rounded to the dtype before P·V (as the tensor-core kernels do), fp32 row sums,
+// output rounded to the dtype — plus an absolute slack of one dtype ulp at 0.3 (2^-9 bf16,
+// 2^-12 f16), which covers rows where the baseline happens to round exactly. fp32 (CPU) gets
+// 1e-5: the online-softmax rescaling and vectorised exp differ from the baseline's order by a
+// few fp32 ulps of the running sums.
+// LSE: 2x the baseline's LSE error + 5e-4 absolute: the kernels evaluate exp2/log2 with
+// hardware approximations (ex2.approx: 2 ulp) over up to 4k terms in another order.
+//
+// Always: every output element must be written (outputs are poisoned with NaN bytes first, the
+// padding around strided outputs must stay poisoned), NaN/inf never passes, and a row with no
+// visible key must be exactly O = 0, LSE = -inf.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "api/config_provider.h"
+#include "attnjit/attnjit.h"
+#include "runtime/cuda_driver.h"
+#include "runtime/half.h"
+#include "runtime/reference_attention.h"
+
+namespace attnjit::testing {
+
+// ---- Backends ------------------------------------------------------------------------------
+
+// Creates a Runtime of `kind` with its own disk cache directory unset (the default), or null
+// with the reason when the backend is unavailable here.
+inline std::unique_ptr<Runtime> try_runtime(BackendKind kind, std::string* why) {
+  if (kind == BackendKind::Cuda && !cuda::cuda_available(why)) return nullptr;
+  try {
+    return Runtime::create(kind);
+  } catch (const BackendError& e) {
+    *why = e.what();
+    return nullptr;
+  }
+}
+
+// A gtest parameter name for a backend.
+inline std::string backend_param_name(const ::testing::TestParamInfo<BackendKind>& info) {
+  return std::string(to_string(info.param));
+}
+
+// ---- Cases ---------------------------------------------------------------------------------
+
+enum class Layout {
+  BSHD,    // dense [b, s, h, d]
+  BHSD,    // dense [b, h, s, d]
+  Padded,  // BSHD with gaps: rows, heads and batches padded (a view into a bigger tensor)
+};
+
+inline const char* layout_name(Layout l) {
+  switch (l) {
+    case Layout::BSHD: return "bshd";
+    case Layout::BHSD: return "bhsd";
+    case Layout::Padded: return "padded";
+  }
+  return "?";
+}
+
+struct PrefillCase {
+  DType dtype = DType::BF16;
+  int head_dim = 128;
+  MaskSpec mask;
+  int64_t batch = 1, heads_q = 1, heads_kv = 1, seqlen_q = 1, seqlen_k = 1;
+  double scale = 0;
+  Layout layout = Layout::BSHD;
+  bool with_lse = true;
+  uint64_t seed = 1;
+
+  PrefillProblem problem() const {
+    PrefillProblem p;
+    p.dtype = dtype;
+    p.head_dim = head_dim;
+    p.mask = mask;
+    p.batch = batch;
+    p.heads_q = heads_q;
+    p.heads_kv = heads_kv;
+    p.seqlen_q = seqlen_q;
+    p.seqlen_k = seqlen_k;
+    p.scale = scale;
+    return p;
+  }
+
+  // The ProblemSpec key plus the exact shape: names the case in failure messages.
+  std::string name() const {
+    std::ostringstream o;
+    o << to_string(dtype) << "_hd" << head_dim << "_";
+    switch (mask.kind) {
+      case MaskKind::None: o << "none"; break;
+      case MaskKind::Causal: o << "causal"; break;
+      case MaskKind::SlidingWindow: o << "sw" << mask.window_left << "-" << mask.window_right; break;
+    }
+    o << "_b" << batch << "_h" << heads_q << "-" << heads_kv << "_q" << seqlen_q << "_k" << seqlen_k
+      << "_" << layout_name(layout) << (with_lse ? "" : "_nolse");
+    if (scale != 0) o << "_scale" << scale;
+    return o.str();
+  }
+};
+
+// Strides of a [b, s, h, d] tensor in a layout, and the buffer size (elements) they span.
+struct Strides {
+  int64_t batch, seq, head;
+  int64_t elems;
+};
+
+inline Strides make_strides(Layout l, int64_t b, int64_t s, int64_t h, int64_t d) {
+  switch (l) {
+    case Layout::BSHD: return {s * h * d, h * d, d, b * s * h * d};
+    case Layout::BHSD: return {h * s * d, d, s * d, b * h * s * d};
+    case Layout::Padded: {
+      // Head pitch d + 8 (keeps 16-byte alignment for 2-byte types), row pitch one extra head,
+      // batch pitch one extra row: nothing is contiguous beyond head_dim.
+      const int64_t hs = d + 8, rs = hs * (h + 1), bs = rs * (s + 1);
+      return {bs, rs, hs, std::max<int64_t>(b * bs, 1)};
+    }
+  }
+  return {0, 0, 0, 0};
+}
+
+// Host side of a case: inputs (rounded to the dtype) in dense BSHD order as doubles for the
+// reference, and the strided device-image bytes.
+struct PrefillData {
+  PrefillCase c;
+  Strides qs, ks, os;  // v uses ks
+  std::vector<double> q, k, v;  // dense [b, s, h, d], exact dtype values
+  std::vector<unsigned char> q_img, k_img, v_img;
+  int64_t lse_batch_stride = 0, lse_head_stride = 0, lse_elems = 0;
+};
+
+inline void store_elem(DType d, std::vector<unsigned char>& img, int64_t i, float v) {
+  store_from_float(d, img.data(), i, v);
+}
+
+inline PrefillData make_data(const PrefillCase& c) {
+  PrefillData x;
+  x.c = c;
+  const int64_t D = c.head_dim;
+  x.qs = make_strides(c.layout, c.batch, c.seqlen_q, c.heads_q, D);
+  x.ks = make_strides(c.layout, c.batch, c.seqlen_k, c.heads_kv, D);
+  x.os = x.qs;
+  const int eb = dtype_bytes(c.dtype);
+  std::mt19937_64 rng(c.seed);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  auto fill = [&](std::vector<double>& dense, std::vector<unsigned char>& img, const Strides& st,
+                  int64_t s_len, int64_t heads) {
+    dense.assign(static_cast<size_t>(c.batch * s_len * heads * D), 0.0);
+    img.assign(static_cast<size_t>(std::max<int64_t>(st.elems, 1) * eb), 0);
+    // Padding gets values too: a kernel that reads it would produce a wrong answer.
+    for (int64_t i = 0; i < st.elems; ++i) store_elem(c.dtype, img, i, 1000.f);
+    for (int64_t b = 0; b < c.batch; ++b)
+      for (int64_t s = 0; s < s_len; ++s)
+        for (int64_t h = 0; h < heads; ++h)
+          for (int64_t e = 0; e < D; ++e) {
+            const float r = round_to(c.dtype, nd(rng));
+            dense[static_cast<size_t>(((b * s_len + s) * heads + h) * D + e)] = r;
+            store_elem(c.dtype, img, b * st.batch + s * st.seq + h * st.head + e, r);
+          }
+  };
+  fill(x.q, x.q_img, x.qs, c.seqlen_q, c.heads_q);
+  fill(x.k, x.k_img, x.ks, c.seqlen_k, c.heads_kv);
+  fill(x.v, x.v_img, x.ks, c.seqlen_k, c.heads_kv);
+  if (c.with_lse) {
+    // Padded layout: one spare row per head and one spare head per batch.
+    const int64_t pad = c.layout == Layout::Padded ? 1 : 0;
+    x.lse_head_stride = c.seqlen_q + pad;
+    x.lse_batch_stride = x.lse_head_stride * (c.heads_q + pad);
+    x.lse_elems = std::max<int64_t>(c.batch * x.lse_batch_stride, 1);
+  }
+  return x;
+}
+
+// ---- Same-precision baseline -----------------------------------------------------------------
+
+struct Outputs {
+  std::vector<double> o;    // dense [b, sq, hq, d]
+  std::vector<double> lse;  // dense [b, hq, sq]
+};
+
+inline Outputs reference_outputs(const PrefillData& x) {
+  const PrefillCase& c = x.c;
+  ReferenceProblem p;
+  p.batch = c.batch;
+  p.heads_q = c.heads_q;
+  p.heads_kv = c.heads_kv;
+  p.seqlen_q = c.seqlen_q;
+  p.seqlen_k = c.seqlen_k;
+  p.head_dim = c.head_dim;
+  p.mask = c.mask;
+  p.scale = c.scale;
+  Outputs r;
+  r.o.assign(static_cast<size_t>(c.batch * c.seqlen_q * c.heads_q * c.head_dim), 0.0);
+  r.lse.assign(static_cast<size_t>(c.batch * c.heads_q * c.seqlen_q), 0.0);
+  reference_attention(p, x.q.data(), x.k.data(), x.v.data(), r.o.data(), r.lse.data());
+  return r;
+}
+
+// What a straightforward kernel in the dtype computes (see the header comment).
+inline Outputs baseline_outputs(const PrefillData& x) {
+  const PrefillCase& c = x.c;
+  const int64_t D = c.head_dim, sq = c.seqlen_q, sk = c.seqlen_k;
+  const float scale = static_cast<float>(c.scale != 0 ? c.scale : 1.0 / std::sqrt(double(D)));
+  const int64_t group = c.heads_q / c.heads_kv;
+  Outputs r;
+  r.o.assign(static_cast<size_t>(c.batch * sq * c.heads_q * D), 0.0);
+  r.lse.assign(static_cast<size_t>(c.batch * c.heads_q * sq), 0.0);
+  std::vector<float> s(static_cast<size_t>(sk)), acc(static_cast<size_t>(D));
+  std::vector<float> qf(static_cast<size_t>(D));
+  for (int64_t b = 0; b < c.batch; ++b)
+    for (int64_t h = 0; h < c.heads_q; ++h) {
+      const int64_t hk = h / group;
+      for (int64_t i = 0; i < sq; ++i) {
+        const size_t qoff = static_cast<size_t>(((b * sq + i) * c.heads_q + h) * D);
+        for (int64_t e = 0; e < D; ++e) qf[e] = static_cast<float>(x.q[qoff + e]);
+        float m = -std::numeric_limits<float>::infinity();
+        for (int64_t j = 0; j < sk; ++j) {
+          if (!mask_allows(c.mask, i, j, sq, sk)) {
+            s[j] = -std::numeric_limits<float>::infinity();
+            continue;
+          }
+          const size_t koff = static_cast<size_t>(((b * sk + j) * c.heads_kv + hk) * D);
+          float dot = 0.f;
+          for (int64_t e = 0; e < D; ++e) dot += qf[e] * static_cast<float>(x.k[koff + e]);
+          s[j] = dot * scale;
+          m = std::max(m, s[j]);
+        }
+        const size_t lidx = static_cast<size_t>((b * c.heads_q + h) * sq + i);
+        if (m == -std::numeric_limits<float>::infinity()) {
+          r.lse[lidx] = -std::numeric_limits<double>::infinity();
+          continue;  // O stays 0
+        }
+        std::fill(acc.begin(), acc.end(), 0.f);
+        float l = 0.f;
+        for (int64_t j = 0; j < sk; ++j) {
+          if (s[j] == -std::numeric_limits<float>::infinity()) continue;
+          const float p = std::exp(s[j] - m);
+          l += p;
+          const float pr = round_to(c.dtype, p);
+          const size_t voff = static_cast<size_t>(((b * sk + j) * c.heads_kv + hk) * D);
+          for (int64_t e = 0; e < D; ++e) acc[e] += pr * static_cast<float>(x.v[voff + e]);
+        }
+        for (int64_t e = 0; e < D; ++e) r.o[qoff + e] = round_to(c.dtype, acc[e] / l);
+        r.lse[lidx] = static_cast<double>(m + std::log(l));
+      }
+    }
+  return r;
+}
+
+inline double dtype_atol(DType d) {
+  switch (d) {
+    case DType::BF16: return 1.0 / 512;   // ulp(0.3) in bf16 = 2^-9
+    case DType::F16: return 1.0 / 4096;   // ulp(0.3) in f16 = 2^-12
+    case DType::F32: return 1e-5;
+  }
+  return 0;
+}
+
+// ---- Checking ----------------------------------------------------------------------------------
+
+struct CheckReport {
+  bool ok = true;
+  std::string message;  // first problems found
+  double o_err = 0, o_baseline_err = 0, o_tol = 0;
+  double lse_err = 0, lse_tol = 0;
+  int64_t masked_rows = 0;
+
+  void fail(const std::string& m) {
+    ok = false;
+    if (message.size() < 2000) message += m + "\n";
+  }
+};
+
+// Compares kernel outputs (read back from the strided images) with reference and baseline.
+// `o_img` / `lse_img` are the full device buffers, padding included.
+inline CheckReport check_outputs(const PrefillData& x, const Outputs& ref, const Outputs& base,
+                                 const std::vector<unsigned char>& o_img,
+                                 const std::vector<float>& lse_img) {
+  const PrefillCase& c = x.c;
+  const int64_t D = c.head_dim, sq = c.seqlen_q;
+  CheckReport rep;
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<bool> o_touched(static_cast<size_t>(x.os.elems), false);
+  for (int64_t b = 0; b < c.batch; ++b)
+    for (int64_t i = 0; i < sq; ++i)
+      for (int64_t h = 0; h < c.heads_q; ++h) {
+        const bool masked = ref.lse[static_cast<size_t>((b * c.heads_q + h) * sq + i)] == -inf;
+        if (masked) ++rep.masked_rows;
+        for (int64_t e = 0; e < D; ++e) {
+          const int64_t at = b * x.os.batch + i * x.os.seq + h * x.os.head + e;
+          o_touched[static_cast<size_t>(at)] = true;
+          const double got = load_as_float(c.dtype, o_img.data(), at);
+          const size_t di = static_cast<size_t>(((b * sq + i) * c.heads_q + h) * D + e);
+          if (!std::isfinite(got)) {
+            rep.fail("O[b" + std::to_string(b) + ",q" + std::to_string(i) + ",h" + std::to_string(h) +
+                     ",d" + std::to_string(e) + "] = " + std::to_string(got) + " (not finite: unwritten or NaN)");
+            continue;
+          }
+          if (masked && got != 0.0)
+            rep.fail("O of fully masked row b" + std::to_string(b) + " q" + std::to_string(i) + " h" +
+                     std::to_string(h) + " is " + std::to_string(got) + ", expected exactly 0");
+          rep.o_err = std::max(rep.o_err, std::abs(got - ref.o[di]));
+          rep.o_baseline_err = std::max(rep.o_baseline_err, std::abs(base.o[di] - ref.o[di]));
+        }
+      }
+  rep.o_tol = 2 * rep.o_baseline_err + dtype_atol(c.dtype);
+  if (rep.o_err > rep.o_tol)
+    rep.fail("O max abs error " + std::to_string(rep.o_err) + " > tolerance " + std::to_string(rep.o_tol) +
+             " (2 x baseline " + std::to_string(rep.o_baseline_err) + " + atol)");
+  // Padding of a strided output must still hold the poison: nothing written outside the view.
+  const int eb = dtype_bytes(c.dtype);
+  for (int64_t at = 0; at < x.os.elems; ++at) {
+    if (o_touched[static_cast<size_t>(at)]) continue;
+    for (int byte = 0; byte < eb; ++byte)
+      if (o_img[static_cast<size_t>(at * eb + byte)] != 0xff) {
+        rep.fail("O padding element " + std::to_string(at) + " was overwritten (write outside the strided view)");
+        at = x.os.elems;
+        break;
+      }
+  }
+  if (c.with_lse) {
+    double base_err = 0;
+    std::vector<bool> touched(static_cast<size_t>(x.lse_elems), false);
+    for (int64_t b = 0; b < c.batch; ++b)
+      for (int64_t h = 0; h < c.heads_q; ++h)
+        for (int64_t i = 0; i < sq; ++i) {
+          const int64_t at = b * x.lse_batch_stride + h * x.lse_head_stride + i;
+          touched[static_cast<size_t>(at)] = true;
+          const double got = lse_img[static_cast<size_t>(at)];
+          const double want = ref.lse[static_cast<size_t>((b * c.heads_q + h) * sq + i)];
+          const double bl = base.lse[static_cast<size_t>((b * c.heads_q + h) * sq + i)];
+          if (want == -inf) {
+            if (got != -inf)
+              rep.fail("LSE of fully masked row b" + std::to_string(b) + " h" + std::to_string(h) + " q" +
+                       std::to_string(i) + " is " + std::to_string(got) + ", expected -inf");
+            continue;
+          }
+          if (!std::isfinite(got)) {
+            rep.fail("LSE[b" + std::to_string(b) + ",h" + std::to_string(h) + ",q" + std::to_string(i) +
+                     "] = " + std::to_string(got) + " (not finite)");
+            continue;
+          }
+          rep.lse_err = std::max(rep.lse_err, std::abs(got - want));
+          base_err = std::max(base_err, std::abs(bl - want));
+        }
+    rep.lse_tol = 2 * base_err + 5e-4;
+    if (rep.lse_err > rep.lse_tol)
+      rep.fail("LSE max abs error " + std::to_string(rep.lse_err) + " > tolerance " + std::to_string(rep.lse_tol));
+    for (int64_t at = 0; at < x.lse_elems; ++at) {
+      if (touched[static_cast<size_t>(at)]) continue;
+      uint32_t bits;
+      std::memcpy(&bits, &lse_img[static_cast<size_t>(at)], 4);
+      if (bits != 0xffffffffu) {
+        rep.fail("LSE padding element " + std::to_string(at) + " was overwritten");
+        break;
+      }
+    }
+  }
+  return rep;
+}
+
+// ---- Running ---------------------------------------------------------------------------------
+
+// Runs one case on `rt` (poisoning outputs first) and returns the check. Throws what the
+// runtime throws (SpecError, BackendError).
+inline CheckReport run_and_check(Runtime& rt, const PrefillCase& c) {
+  Backend& be = rt.backend();
+  PrefillData x = make_data(c);
+  DeviceBuffer q(be, x.q_img.size()), k(be, x.k_img.size()), v(be, x.v_img.size());
+  const size_t o_bytes = static_cast<size_t>(x.os.elems) * dtype_bytes(c.dtype);
+  DeviceBuffer o(be, o_bytes);
+  DeviceBuffer lse(be, c.with_lse ? static_cast<size_t>(x.lse_elems) * 4 : 0);
+  be.copy_to_device(q.get(), x.q_img.data(), x.q_img.size());
+  be.copy_to_device(k.get(), x.k_img.data(), x.k_img.size());
+  be.copy_to_device(v.get(), x.v_img.data(), x.v_img.size());
+  // 0xff bytes: NaN in f16, bf16 and f32 — an element the kernel never writes cannot pass.
+  be.fill_bytes(o.get(), 0xff, o_bytes);
+  if (c.with_lse) be.fill_bytes(lse.get(), 0xff, lse.size());
+
+  PrefillArgs a;
+  a.problem = c.problem();
+  a.q = {q.get(), x.qs.batch, x.qs.seq, x.qs.head};
+  a.k = {k.get(), x.ks.batch, x.ks.seq, x.ks.head};
+  a.v = {v.get(), x.ks.batch, x.ks.seq, x.ks.head};
+  a.o = {o.get(), x.os.batch, x.os.seq, x.os.head};
+  if (c.with_lse) a.lse = {static_cast<float*>(lse.get()), x.lse_batch_stride, x.lse_head_stride};
+  rt.prefill(a);
+  be.synchronize();
+
+  std::vector<unsigned char> o_img(o_bytes);
+  be.copy_to_host(o_img.data(), o.get(), o_bytes);
+  std::vector<float> lse_img(c.with_lse ? static_cast<size_t>(x.lse_elems) : 0);
+  if (c.with_lse) be.copy_to_host(lse_img.data(), lse.get(), lse.size());
+  return check_outputs(x, reference_outputs(x), baseline_outputs(x), o_img, lse_img);
+}
+
+// Whether the runtime's backend has a template for the case (CPU backends may lack 16-bit
+// types, GPUs lack f32): an unsupported case is skipped, not failed.
+inline bool backend_supports(Runtime& rt, const PrefillCase& c) {
+  try {
+    PrefillProblem p = c.problem();
+    ProblemSpec spec = ProblemSpec::for_shape(Family::Prefill, p.dtype, p.head_dim, p.mask, p.heads_q,
+                                              p.heads_kv, std::max<int64_t>(p.seqlen_q, 1), p.seqlen_k);
+    select_template(spec, rt.target());
+    return true;
+  } catch (const SpecError&) {
+    return false;
+  }
+}
+
+// A provider that hands out one fixed config: runs a chosen search-space point through the
+// public API.
+class FixedConfigProvider final : public ConfigProvider {
+ public:
+  explicit FixedConfigProvider(TileConfig cfg) : cfg_(cfg) {}
+  ConfigChoice choose(const KernelTemplate&, const ProblemSpec&, const Target&) override {
+    return {cfg_, "fixed"};
+  }
+
+ private:
+  TileConfig cfg_;
+};
+
+// Runs `c` once with every config of its template's search space (each at an uneven shape and,
+// as a second case, at an even one: "even" kernels drop bounds checks). Returns how many
+// configs ran; failures are reported through gtest.
+inline int run_every_config(Runtime& rt, PrefillCase c) {
+  if (!backend_supports(rt, c)) return 0;
+  PrefillProblem p = c.problem();
+  const ProblemSpec spec = ProblemSpec::for_shape(Family::Prefill, p.dtype, p.head_dim, p.mask,
+                                                  p.heads_q, p.heads_kv, p.seqlen_q, p.seqlen_k);
+  const KernelTemplate& tmpl = select_template(spec, rt.target());
+  const std::vector<TileConfig> space = tmpl.search_space(spec, rt.target());
+  EXPECT_FALSE(space.empty()) << "empty search space for " << spec.key();
+  int ran = 0;
+  for (const TileConfig& cfg : space) {
+    rt.set_config_provider(std::make_shared<FixedConfigProvider>(cfg));
+    SCOPED_TRACE(c.name() + " config " + cfg.key());
+    try {
+      const PreparedKernel pk = rt.prepare_prefill(p);
+      EXPECT_EQ(pk.config, cfg) << "the runtime replaced a legal config: " << pk.config_source;
+      CheckReport r = run_and_check(rt, c);
+      EXPECT_TRUE(r.ok) << r.message;
+      ++ran;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
+  rt.set_config_provider(nullptr);
+  return ran;
+}
+
+}  // namespace attnjit::testing

@@ -1,0 +1,114 @@
+// Helpers for the tuning-database tests: a scratch directory per test and small record builders.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "db/database.h"
+
+namespace attnjit::testing {
+
+// A fresh directory under $TMPDIR, removed with everything in it at the end of the test.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "attnjit-db-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << bytes;
+}
+
+inline DeviceInfo gpu(const std::string& name = "NVIDIA H100 80GB HBM3",
+                      const std::string& target = "sm_90a", int sm_count = 132,
+                      const std::string& driver = "580.65.06") {
+  DeviceInfo d;
+  d.target = target;
+  d.name = name;
+  d.cc_major = target == "sm_90a" ? 9 : 8;
+  d.cc_minor = 0;
+  d.sm_count = sm_count;
+  d.memory_bytes = int64_t{80} << 30;
+  d.driver_version = driver;
+  d.compiler_version = "nvrtc-13.0";
+  return d;
+}
+
+inline constexpr const char* kTemplateHash = "0123456789abcdef0123456789abcdef";
+
+inline TuningResult ok_result(const DeviceInfo& d, const std::string& problem,
+                              const std::string& config, double median_ms,
+                              int64_t measured_at_ms = 1'700'000'000'000) {
+  TuningResult r;
+  r.device = d.fingerprint();
+  r.problem = problem;
+  r.template_name = "prefill_sm80";
+  r.template_hash = kTemplateHash;
+  r.config = config;
+  r.status = ResultStatus::Ok;
+  r.median_ms = median_ms;
+  r.min_ms = median_ms * 0.98;
+  r.max_ms = median_ms * 1.05;
+  r.runs = 50;
+  r.tflops = 1.0 / median_ms;
+  r.max_error = 1e-3;
+  r.tolerance = 4e-3;
+  r.registers = 168;
+  r.smem_bytes = 49152;
+  r.measured_at_ms = measured_at_ms;
+  r.tuner_version = "0.1.0";
+  return r;
+}
+
+inline TuningResult failed_result(const DeviceInfo& d, const std::string& problem,
+                                  const std::string& config, ResultStatus status,
+                                  int64_t measured_at_ms = 1'700'000'000'000) {
+  TuningResult r = ok_result(d, problem, config, 1.0, measured_at_ms);
+  r.status = status;
+  r.error = "failed on purpose";
+  r.median_ms = r.min_ms = r.max_ms = 0;
+  r.runs = 0;
+  r.tflops = 0;
+  return r;
+}
+
+inline int64_t count_rows(const std::string& path, const char* table) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  std::string sql = std::string("SELECT count(*) FROM ") + table;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  int64_t n = -1;
+  if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+}  // namespace attnjit::testing

@@ -1,0 +1,183 @@
+// Schema creation, the v1 -> v2 migration on a file written by hand, refusing newer files.
+#include <sqlite3.h>
+
+#include "db/database.h"
+#include "db_test_util.h"
+
+namespace attnjit {
+namespace {
+
+using testing::ScratchDir;
+
+void raw_exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  std::string msg = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << msg;
+}
+
+std::string raw_scalar(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  std::string out;
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+    out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST(Schema, NewFileGetsCurrentVersionInWalMode) {
+  ScratchDir dir;
+  const std::string path = dir.file("t.db");
+  {
+    Database db = Database::open(path);
+    EXPECT_EQ(db.schema_version(), Database::current_schema_version());
+    EXPECT_EQ(Database::current_schema_version(), 2);
+  }
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "2");
+  EXPECT_EQ(raw_scalar(path, "PRAGMA journal_mode"), "wal");
+  for (const char* table : {"devices", "templates", "problems", "results", "best"})
+    EXPECT_EQ(raw_scalar(path, std::string("SELECT count(*) FROM sqlite_master WHERE name = '") +
+                                   table + "'"),
+              "1")
+        << table;
+  // Reopening an up-to-date file changes nothing.
+  std::string before = testing::read_bytes(path);
+  { Database db = Database::open(path); }
+  EXPECT_EQ(testing::read_bytes(path), before);
+}
+
+// Version 1 written by hand with raw SQL — deliberately not using the library's DDL, so the
+// test catches a migration that silently assumes a different v1.
+constexpr const char* kHandWrittenV1 = R"sql(
+CREATE TABLE devices (id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL UNIQUE,
+  target TEXT NOT NULL, name TEXT NOT NULL, cc_major INTEGER NOT NULL, cc_minor INTEGER NOT NULL,
+  sm_count INTEGER NOT NULL, memory_bytes INTEGER NOT NULL, driver_version TEXT NOT NULL,
+  compiler_version TEXT NOT NULL, first_seen_ms INTEGER NOT NULL);
+CREATE INDEX devices_by_target ON devices(target);
+CREATE TABLE templates (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  family TEXT NOT NULL, generator_version TEXT NOT NULL);
+CREATE TABLE problems (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, family TEXT NOT NULL,
+  dtype TEXT NOT NULL, head_dim INTEGER NOT NULL, mask_kind TEXT NOT NULL,
+  window_left INTEGER NOT NULL, window_right INTEGER NOT NULL, group_size INTEGER NOT NULL,
+  seqlen_q INTEGER NOT NULL, seqlen_k INTEGER NOT NULL, page_size INTEGER NOT NULL,
+  even INTEGER NOT NULL);
+CREATE INDEX problems_by_bucket
+  ON problems(family, dtype, head_dim, mask_kind, window_left, window_right, page_size);
+CREATE TABLE results (id INTEGER PRIMARY KEY, device_id INTEGER NOT NULL REFERENCES devices(id),
+  problem_id INTEGER NOT NULL REFERENCES problems(id),
+  template_id INTEGER NOT NULL REFERENCES templates(id), config TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN
+    ('ok', 'compile_error', 'launch_error', 'wrong_result', 'timeout')),
+  error TEXT NOT NULL, median_ms REAL NOT NULL, min_ms REAL NOT NULL, max_ms REAL NOT NULL,
+  runs INTEGER NOT NULL, tflops REAL NOT NULL, gbps REAL NOT NULL, max_error REAL NOT NULL,
+  measured_at_ms INTEGER NOT NULL, tuner_version TEXT NOT NULL,
+  UNIQUE (device_id, problem_id, template_id, config));
+CREATE INDEX results_by_problem ON results(problem_id);
+CREATE TABLE best (device_id INTEGER NOT NULL REFERENCES devices(id),
+  problem_id INTEGER NOT NULL REFERENCES problems(id),
+  template_id INTEGER NOT NULL REFERENCES templates(id),
+  result_id INTEGER NOT NULL REFERENCES results(id), updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (device_id, problem_id, template_id)) WITHOUT ROWID;
+CREATE INDEX best_by_problem ON best(problem_id);
+PRAGMA user_version = 1;
+)sql";
+
+TEST(Schema, MigratesHandWrittenV1FileAndKeepsItsData) {
+  ScratchDir dir;
+  const std::string path = dir.file("v1.db");
+  DeviceInfo dev = testing::gpu();  // no ISA: a v1 device's fingerprint is unchanged by v2
+  const std::string problem = "prefill_bf16_hd128_causal_g4_q4096_k4096";
+  raw_exec(path, kHandWrittenV1);
+  raw_exec(path,
+           "INSERT INTO devices VALUES (1, '" + dev.fingerprint() +
+               "', 'sm_90a', 'NVIDIA H100 80GB HBM3', 9, 0, 132, " +
+               std::to_string(dev.memory_bytes) + ", '580.65.06', 'nvrtc-13.0', 1);"
+               "INSERT INTO templates VALUES (1, '" + testing::kTemplateHash +
+               "', 'prefill_sm80', 'prefill', '0.0.9');"
+               "INSERT INTO problems VALUES (1, '" + problem +
+               "', 'prefill', 'bf16', 128, 'causal', 0, 0, 4, 4096, 4096, 0, 0);"
+               "INSERT INTO results VALUES (1, 1, 1, 1, 'bm128_bn64_w4_s2', 'ok', '', 0.5, 0.49,"
+               " 0.55, 30, 400.0, 0, 0.001, 1600000000000, '0.0.9');"
+               "INSERT INTO results VALUES (2, 1, 1, 1, 'bm64_bn64_w4_s2', 'timeout', 'slow', 0,"
+               " 0, 0, 0, 0, 0, 0, 1600000000000, '0.0.9');"
+               "INSERT INTO best VALUES (1, 1, 1, 1, 1600000000000);");
+  ASSERT_EQ(raw_scalar(path, "PRAGMA user_version"), "1");
+
+  Database db = Database::open(path);
+  EXPECT_EQ(db.schema_version(), 2);
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "2");
+  // The v2 columns exist with their defaults on old rows.
+  EXPECT_EQ(raw_scalar(path, "SELECT registers || '/' || spill_bytes || '/' || smem_bytes || '/' "
+                             "|| tolerance FROM results WHERE id = 1"),
+            "0/0/0/0.0");
+  EXPECT_EQ(raw_scalar(path, "SELECT isa FROM devices WHERE id = 1"), "");
+
+  // Every old row is still there and reachable through the API.
+  DbStats s = db.stats();
+  EXPECT_EQ(s.devices, 1);
+  EXPECT_EQ(s.results, 2);
+  EXPECT_EQ(s.best, 1);
+  EXPECT_EQ(s.results_by_status["timeout"], 1);
+  auto dev_back = db.find_device(dev.fingerprint());
+  ASSERT_TRUE(dev_back);
+  EXPECT_EQ(*dev_back, dev);
+  LookupResult l = db.lookup(dev, ProblemSpec::parse(problem), testing::kTemplateHash);
+  EXPECT_EQ(l.reason, LookupReason::Exact);
+  ASSERT_TRUE(l.entry);
+  EXPECT_EQ(l.entry->config, "bm128_bn64_w4_s2");
+  EXPECT_DOUBLE_EQ(l.entry->median_ms, 0.5);
+
+  // And the migrated file takes v2 writes.
+  TuningResult r = testing::ok_result(dev, problem, "bm128_bn128_w8_s2", 0.3);
+  r.registers = 200;
+  EXPECT_TRUE(db.record_result(r).became_best);
+  auto page = db.query_results({.config = "bm128_bn128_w8_s2"});
+  ASSERT_EQ(page.rows.size(), 1u);
+  EXPECT_EQ(page.rows[0].registers, 200);
+}
+
+TEST(Schema, NewerFileIsRefusedAndLeftByteForByteUntouched) {
+  ScratchDir dir;
+  const std::string path = dir.file("future.db");
+  raw_exec(path, "CREATE TABLE devices (id INTEGER PRIMARY KEY, whatever TEXT);"
+                 "INSERT INTO devices VALUES (1, 'from the future');"
+                 "PRAGMA user_version = 99;");
+  const std::string before = testing::read_bytes(path);
+  ASSERT_FALSE(before.empty());
+  for (OpenMode mode : {OpenMode::ReadWrite, OpenMode::ReadOnly}) {
+    try {
+      Database::open(path, mode);
+      FAIL() << "a schema newer than this binary must be refused";
+    } catch (const DbError& e) {
+      EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("99"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(testing::read_bytes(path), before);
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+}
+
+TEST(Schema, ForeignSqliteDatabaseIsRefused) {
+  ScratchDir dir;
+  const std::string path = dir.file("other.db");
+  raw_exec(path, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);");
+  const std::string before = testing::read_bytes(path);
+  try {
+    Database::open(path);
+    FAIL() << "a database without an attnjit schema must be refused";
+  } catch (const DbError& e) {
+    EXPECT_NE(std::string(e.what()).find("not an attnjit"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(testing::read_bytes(path), before);
+}
+
+}  // namespace
+}  // namespace attnjit

@@ -1,0 +1,272 @@
+// Runs one decode case on a Backend straight through the template (so a test can force the
+// config and the split count) and compares it with the float64 reference.
+//
+// Inputs are drawn in [-1, 1], rounded to the kernel dtype, and fed to the reference as those
+// rounded values. Everything the kernel must not read is poison: contiguous rows past a
+// sequence's length, unused pages and unused block-table entries (-1, which would fault). The
+// outputs are poisoned with NaN bytes first, so an element left unwritten fails.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "codegen/decode_plan.h"
+#include "codegen/kernel_template.h"
+#include "runtime/backend.h"
+#include "runtime/half.h"
+#include "runtime/reference_attention.h"
+#include "templates/decode_params.h"
+
+namespace attnjit::testing {
+
+struct DecodeCase {
+  DType dtype = DType::BF16;
+  int head_dim = 128;
+  MaskSpec mask;
+  int64_t heads_kv = 2;
+  int64_t group = 1;
+  int64_t q_tokens = 1;
+  std::vector<int64_t> seqlens = {100};  // one per sequence
+  int page_size = 0;
+  int splits = 0;                       // 0 = the rule
+  std::optional<TileConfig> config;     // nullopt = the template's default
+  int block_m = 0;                      // > 0: overrides the config's query rows per CTA / item
+  bool with_lse = true;
+  uint64_t seed = 1;
+  int launches = 1;  // > 1: launch again on the same workspace (counters must have been reset)
+
+  std::string describe() const {
+    std::string s = std::string(to_string(dtype)) + " hd" + std::to_string(head_dim) + " hkv" +
+                    std::to_string(heads_kv) + " g" + std::to_string(group) + " qt" + std::to_string(q_tokens) +
+                    " page" + std::to_string(page_size) + " splits" + std::to_string(splits) + " lens";
+    for (auto l : seqlens) s += " " + std::to_string(l);
+    if (mask.kind == MaskKind::Causal) s += " causal";
+    if (mask.kind == MaskKind::SlidingWindow)
+      s += " sw" + std::to_string(mask.window_left) + "-" + std::to_string(mask.window_right);
+    if (config) s += " cfg " + config->key();
+    if (block_m) s += " bm" + std::to_string(block_m);
+    return s;
+  }
+};
+
+struct DecodeResult {
+  std::vector<float> o, lse;              // kernel outputs (o as float)
+  std::vector<double> ref_o, ref_lse;     // reference
+  int splits = 0;                         // what ran
+  double max_abs_err = 0, max_lse_err = 0;
+  int64_t nan_count = 0;
+};
+
+inline double output_tolerance(DType d) {
+  // The output rounding (half an ulp of values up to 1) dominates for 16-bit outputs.
+  switch (d) {
+    case DType::BF16: return 1e-2;
+    case DType::F16: return 2e-3;
+    case DType::F32: return 2e-5;
+  }
+  return 0;
+}
+
+inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
+  const Target& target = backend.target();
+  const int64_t B = static_cast<int64_t>(c.seqlens.size()), Hkv = c.heads_kv, Hq = Hkv * c.group;
+  const int64_t QT = c.q_tokens, D = c.head_dim;
+  const int64_t maxL = std::max<int64_t>(1, *std::max_element(c.seqlens.begin(), c.seqlens.end()));
+  const int P = c.page_size;
+  const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, c.dtype, c.head_dim, c.mask, Hq, Hkv, QT,
+                                                  *std::max_element(c.seqlens.begin(), c.seqlens.end()), P);
+  const KernelTemplate& tmpl = select_template(spec, target);
+  TileConfig cfg = c.config ? *c.config : tmpl.default_config(spec, target);
+  cfg.splits = c.splits;
+  if (c.block_m > 0) cfg.block_m = c.block_m;
+  if (auto why = tmpl.can_implement(spec, cfg, target)) throw SpecError("test config: " + *why);
+  RunShape shape{B, Hq, Hkv, QT, *std::max_element(c.seqlens.begin(), c.seqlens.end())};
+  const int splits = decode_num_splits(spec, cfg, target, shape);
+  const LaunchGeometry geo = tmpl.geometry(spec, cfg, target, shape);
+  auto kernel = backend.get_kernel(tmpl.render(spec, cfg, target));
+
+  const int esz = dtype_bytes(c.dtype);
+  std::mt19937_64 rng(c.seed);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  auto draw = [&](std::vector<double>& ref, int64_t n) {
+    ref.resize(n);
+    for (auto& x : ref) x = round_to(c.dtype, uni(rng));
+  };
+  std::vector<double> q, k, v;  // dense, rounded: q [B, QT, Hq, D], k/v [B, maxL, Hkv, D]
+  draw(q, B * QT * Hq * D);
+  draw(k, B * maxL * Hkv * D);
+  draw(v, B * maxL * Hkv * D);
+
+  auto to_bytes = [&](const std::vector<double>& src, std::vector<unsigned char>& dst) {
+    dst.resize(src.size() * esz);
+    for (size_t i = 0; i < src.size(); ++i) store_from_float(c.dtype, dst.data(), int64_t(i), float(src[i]));
+  };
+  auto poison_elems = [&](std::vector<unsigned char>& dst, int64_t first, int64_t count) {
+    for (int64_t i = first; i < first + count; ++i)
+      store_from_float(c.dtype, dst.data(), i, std::numeric_limits<float>::quiet_NaN());
+  };
+  std::vector<unsigned char> hq, hk, hv;
+  to_bytes(q, hq);
+  std::vector<int32_t> table, lens(c.seqlens.begin(), c.seqlens.end());
+  int64_t max_pages = 0, num_pages = 0;
+  const int64_t row = Hkv * D;  // elements per cache row
+  if (P == 0) {
+    to_bytes(k, hk);
+    to_bytes(v, hv);
+    for (int64_t b = 0; b < B; ++b) {  // rows past the length: never read
+      poison_elems(hk, (b * maxL + c.seqlens[b]) * row, (maxL - c.seqlens[b]) * row);
+      poison_elems(hv, (b * maxL + c.seqlens[b]) * row, (maxL - c.seqlens[b]) * row);
+    }
+  } else {
+    max_pages = (maxL + P - 1) / P;
+    int64_t used = 0;
+    for (auto l : c.seqlens) used += (l + P - 1) / P;
+    num_pages = used + 3;  // spare pages stay poison
+    std::vector<int32_t> perm(num_pages);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    table.assign(B * max_pages, -1);  // unused entries would fault if read
+    hk.assign(num_pages * P * row * esz, 0);
+    hv.assign(num_pages * P * row * esz, 0);
+    poison_elems(hk, 0, num_pages * P * row);
+    poison_elems(hv, 0, num_pages * P * row);
+    int64_t next = 0;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t pg = 0; pg < (c.seqlens[b] + P - 1) / P; ++pg) {
+        const int32_t page = perm[next++];
+        table[b * max_pages + pg] = page;
+        for (int64_t r = 0; r < P && pg * P + r < c.seqlens[b]; ++r)
+          for (int64_t e = 0; e < row; ++e) {
+            const int64_t src = (b * maxL + pg * P + r) * row + e, dst = (int64_t(page) * P + r) * row + e;
+            store_from_float(c.dtype, hk.data(), dst, float(k[src]));
+            store_from_float(c.dtype, hv.data(), dst, float(v[src]));
+          }
+      }
+  }
+
+  auto upload = [&](const void* src, size_t bytes) {
+    DeviceBuffer buf(backend, std::max<size_t>(bytes, 16));
+    if (bytes) backend.copy_to_device(buf.get(), src, bytes);
+    return buf;
+  };
+  DeviceBuffer dq = upload(hq.data(), hq.size()), dk = upload(hk.data(), hk.size()),
+               dv = upload(hv.data(), hv.size());
+  DeviceBuffer dlens = upload(lens.data(), lens.size() * 4);
+  DeviceBuffer dtable = upload(table.data(), table.size() * 4);
+  const size_t o_elems = size_t(B * QT * Hq * D), lse_elems = size_t(B * Hq * QT);
+  DeviceBuffer dout(backend, o_elems * esz), dlse(backend, lse_elems * 4);
+  backend.fill_bytes(dout.get(), 0xff, o_elems * esz);  // NaN in every dtype
+  backend.fill_bytes(dlse.get(), 0xff, lse_elems * 4);
+  const DecodeWorkspace ws = decode_workspace(spec, cfg, shape, splits);
+  DeviceBuffer dpo(backend, std::max<int64_t>(ws.partial_o_bytes, 16)),
+      dpl(backend, std::max<int64_t>(ws.partial_lse_bytes, 16)), dcnt(backend, std::max<int64_t>(ws.counter_bytes, 16));
+  backend.fill_bytes(dpo.get(), 0xff, dpo.size());  // partials are always written before read
+  backend.fill_bytes(dpl.get(), 0xff, dpl.size());
+  backend.fill_bytes(dcnt.get(), 0, dcnt.size());
+
+  DecodeParams p{};
+  p.q = dq.get();
+  p.k = dk.get();
+  p.v = dv.get();
+  p.o = dout.get();
+  p.lse = c.with_lse ? static_cast<float*>(dlse.get()) : nullptr;
+  p.block_table = P ? static_cast<const int*>(dtable.get()) : nullptr;
+  p.seqlens_k = static_cast<const int*>(dlens.get());
+  p.partial_o = static_cast<float*>(dpo.get());
+  p.partial_lse = static_cast<float*>(dpl.get());
+  p.counters = static_cast<int*>(dcnt.get());
+  p.q_batch_stride = QT * Hq * D;
+  p.q_row_stride = Hq * D;
+  p.q_head_stride = D;
+  p.k_batch_stride = p.v_batch_stride = P ? P * row : maxL * row;
+  p.k_row_stride = p.v_row_stride = row;
+  p.k_head_stride = p.v_head_stride = D;
+  p.o_batch_stride = QT * Hq * D;
+  p.o_row_stride = Hq * D;
+  p.o_head_stride = D;
+  p.lse_batch_stride = Hq * QT;
+  p.lse_head_stride = QT;
+  p.block_table_stride = max_pages;
+  p.batch = int(B);
+  p.heads_q = int(Hq);
+  p.heads_kv = int(Hkv);
+  p.q_tokens = int(QT);
+  p.seqlen_k = int(maxL);
+  p.page_size = P;
+  p.num_splits = splits;
+  p.row_chunks = int(decode_row_chunks(spec, cfg));
+  p.scale = float(1.0 / std::sqrt(double(D)));
+  p.scale_log2 = float(1.0 / std::sqrt(double(D)) * 1.4426950408889634);
+
+  DecodeResult res;
+  res.splits = splits;
+  std::vector<unsigned char> out_bytes(o_elems * esz);
+  res.lse.assign(lse_elems, 0.f);
+  for (int launch = 0; launch < c.launches; ++launch) {
+    if (launch > 0) {  // re-poison so the second launch must write everything again
+      backend.fill_bytes(dout.get(), 0xff, o_elems * esz);
+      backend.fill_bytes(dlse.get(), 0xff, lse_elems * 4);
+    }
+    backend.launch(*kernel, geo, &p, sizeof p);
+    backend.synchronize();
+  }
+  backend.copy_to_host(out_bytes.data(), dout.get(), out_bytes.size());
+  backend.copy_to_host(res.lse.data(), dlse.get(), lse_elems * 4);
+  res.o.resize(o_elems);
+  for (size_t i = 0; i < o_elems; ++i) res.o[i] = load_as_float(c.dtype, out_bytes.data(), int64_t(i));
+  if (ws.counter_bytes > 0) {  // the last split must have reset every counter it used
+    std::vector<int32_t> cnt(size_t(ws.counter_bytes / 4));
+    backend.copy_to_host(cnt.data(), dcnt.get(), ws.counter_bytes);
+    for (size_t i = 0; i < cnt.size(); ++i) EXPECT_EQ(cnt[i], 0) << "counter " << i << " not reset; " << c.describe();
+  }
+
+  ReferenceProblem rp;
+  rp.batch = B;
+  rp.heads_q = Hq;
+  rp.heads_kv = Hkv;
+  rp.seqlen_q = QT;
+  rp.seqlen_k = maxL;
+  rp.head_dim = D;
+  rp.mask = c.mask;
+  rp.seqlens_k = c.seqlens;
+  res.ref_o.resize(o_elems);
+  res.ref_lse.resize(lse_elems);
+  reference_attention(rp, q.data(), k.data(), v.data(), res.ref_o.data(), res.ref_lse.data());
+  for (size_t i = 0; i < o_elems; ++i) {
+    if (std::isnan(res.o[i])) ++res.nan_count;
+    else res.max_abs_err = std::max(res.max_abs_err, std::abs(double(res.o[i]) - res.ref_o[i]));
+  }
+  if (c.with_lse)
+    for (size_t i = 0; i < lse_elems; ++i) {
+      const double got = res.lse[i], want = res.ref_lse[i];
+      if (std::isnan(got)) {
+        ++res.nan_count;
+      } else if (std::isinf(want)) {
+        if (got != want) res.max_lse_err = std::numeric_limits<double>::infinity();
+      } else {
+        res.max_lse_err = std::max(res.max_lse_err, std::abs(got - want) / std::max(1.0, std::abs(want)));
+      }
+    }
+  return res;
+}
+
+// Runs the case and checks it against the reference (the common assertion of every e2e test).
+inline DecodeResult expect_decode_matches(Backend& backend, const DecodeCase& c) {
+  DecodeResult r = run_decode_case(backend, c);
+  EXPECT_EQ(r.nan_count, 0) << c.describe();
+  EXPECT_LE(r.max_abs_err, output_tolerance(c.dtype)) << c.describe() << " (splits " << r.splits << ")";
+  EXPECT_LE(r.max_lse_err, 1e-4) << c.describe() << " (splits " << r.splits << ")";
+  return r;
+}
+
+}  // namespace attnjit::testing

@@ -1,0 +1,95 @@
+// The decode planning rules: row chunks, the split rule (fills the machine, never more splits
+// than KV blocks, honours a fixed count) and the workspace size.
+#include "codegen/decode_plan.h"
+
+#include <gtest/gtest.h>
+
+namespace attnjit {
+namespace {
+
+ProblemSpec spec_with(int group, int q_tokens) {
+  return ProblemSpec::for_shape(Family::Decode, DType::BF16, 128, {}, group * 8, 8, q_tokens, 4096);
+}
+
+TileConfig cfg_with(int bm, int bn, int splits = 0) {
+  TileConfig c;
+  c.block_m = bm;
+  c.block_n = bn;
+  c.splits = splits;
+  return c;
+}
+
+Target h100() {
+  Target t = Target::cuda("sm_90a");
+  t.sm_count = 132;
+  return t;
+}
+
+TEST(DecodePlan, RowChunksCoverGroupTimesTokens) {
+  EXPECT_EQ(decode_rows(spec_with(8, 4)), 32);
+  EXPECT_EQ(decode_row_chunks(spec_with(8, 4), cfg_with(8, 16)), 4);
+  EXPECT_EQ(decode_row_chunks(spec_with(3, 1), cfg_with(2, 16)), 2);  // 3 rows: last chunk half empty
+  EXPECT_EQ(decode_row_chunks(spec_with(1, 1), cfg_with(1, 16)), 1);
+  EXPECT_THROW(decode_row_chunks(spec_with(1, 1), cfg_with(0, 16)), SpecError);
+}
+
+TEST(DecodePlan, SplitRuleFillsTheGpuAndNeverExceedsKvBlocks) {
+  const ProblemSpec s = spec_with(8, 1);
+  const TileConfig c = cfg_with(8, 16);
+  // batch 1 x 8 KV heads = 8 CTAs on 132 SMs: split until about two waves are resident.
+  const int one = decode_num_splits(s, c, h100(), RunShape{1, 64, 8, 1, 131072});
+  EXPECT_GE(one * 8, 132) << one;
+  EXPECT_LE(one, kDecodeMaxSplits);
+  // Already a full wave of CTAs: no split.
+  EXPECT_EQ(decode_num_splits(s, c, h100(), RunShape{64, 512, 8, 1, 4096}), 1);
+  // A short sequence: at most one split per KV block.
+  EXPECT_EQ(decode_num_splits(s, c, h100(), RunShape{1, 64, 8, 1, 40}), 3);
+  EXPECT_EQ(decode_num_splits(s, c, h100(), RunShape{1, 64, 8, 1, 0}), 1);
+  // More KV blocks, more CTAs wanted: the split count never decreases with the length.
+  int prev = 1;
+  for (int64_t len : {16, 64, 256, 1024, 4096, 65536}) {
+    const int n = decode_num_splits(s, c, h100(), RunShape{1, 64, 8, 1, len});
+    EXPECT_GE(n, prev) << len;
+    EXPECT_LE(n, decode_kv_blocks(c, len)) << len;
+    prev = n;
+  }
+}
+
+TEST(DecodePlan, FixedSplitsAreCappedByBlocksAndTheMaximum) {
+  const ProblemSpec s = spec_with(1, 1);
+  EXPECT_EQ(decode_num_splits(s, cfg_with(1, 16, 7), h100(), RunShape{4, 8, 8, 1, 4096}), 7);
+  EXPECT_EQ(decode_num_splits(s, cfg_with(1, 16, 7), h100(), RunShape{4, 8, 8, 1, 20}), 2);
+  EXPECT_EQ(decode_num_splits(s, cfg_with(1, 16, 128), h100(), RunShape{1, 8, 8, 1, 1 << 20}), 128);
+  EXPECT_THROW(decode_num_splits(s, cfg_with(1, 16, -1), h100(), RunShape{1, 8, 8, 1, 64}), SpecError);
+}
+
+TEST(DecodePlan, CpuRuleGivesEveryThreadWork) {
+  Target cpu = Target::cpu("icelake-client");
+  cpu.sm_count = 8;
+  const ProblemSpec s = spec_with(1, 1);
+  TileConfig c = cfg_with(1, 64);
+  // One sequence, one KV head, 100k keys: split over the 8 threads.
+  EXPECT_EQ(decode_num_splits(s, c, cpu, RunShape{1, 1, 1, 1, 100000}), 8);
+  // Plenty of items already: no split.
+  EXPECT_EQ(decode_num_splits(s, c, cpu, RunShape{4, 8, 8, 1, 100000}), 1);
+  // Short sequences are not worth splitting.
+  EXPECT_EQ(decode_num_splits(s, c, cpu, RunShape{1, 1, 1, 1, 600}), 1);
+}
+
+TEST(DecodePlan, WorkspaceSizes) {
+  const ProblemSpec s = spec_with(8, 2);  // 16 rows per KV head
+  const TileConfig c = cfg_with(8, 16);   // 2 chunks
+  const RunShape shape{3, 64, 8, 2, 1000};
+  const DecodeWorkspace none = decode_workspace(s, c, shape, 1);
+  EXPECT_EQ(none.partial_o_bytes + none.partial_lse_bytes + none.counter_bytes, 0);
+  const DecodeWorkspace w = decode_workspace(s, c, shape, 5);
+  const int64_t slots = 3 * 8 * 2;
+  EXPECT_EQ(w.counter_bytes, slots * 4);
+  EXPECT_EQ(w.partial_lse_bytes, slots * 5 * 8 * 4);
+  EXPECT_EQ(w.partial_o_bytes, slots * 5 * 8 * 128 * 4);
+  EXPECT_THROW(decode_workspace(s, c, shape, 0), SpecError);
+  EXPECT_THROW(decode_workspace(s, c, shape, kDecodeMaxSplits + 1), SpecError);
+}
+
+}  // namespace
+}  // namespace attnjit

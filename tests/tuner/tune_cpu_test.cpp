@@ -1,0 +1,126 @@
+// End to end on the CPU backend: tune a small problem into an in-memory database, reuse it on
+// a second run, pick the measured best among correct candidates, reject a planted wrong one.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "db/database.h"
+#include "tuner/tuner.h"
+#include "tuner_test_util.h"
+
+#ifdef ATTNJIT_WITH_LLVM
+
+namespace attnjit::tuner {
+namespace {
+
+ProblemSpec small_causal() {
+  return ProblemSpec::parse("prefill_f32_hd64_causal_g1_q128_k128_even");
+}
+
+TuneOptions quick_options() {
+  TuneOptions o;
+  o.measure.max_seconds = 0.3;
+  o.measure.min_samples = 5;
+  return o;
+}
+
+TEST(TuneCpu, StoresResultsReusesThemAndPicksTheMeasuredBest) {
+  Backend& be = testing::cpu_backend();
+  const ProblemSpec spec = small_causal();
+  const KernelTemplate& real = select_template(spec, be.target());
+  testing::RestrictedTemplate tmpl(real, testing::small_space(real, spec, be.target(), 4));
+  Database db = Database::open(":memory:");
+  DbResultStore store(db, device_info_for(be));
+
+  InProcessExecutor ex(be, tmpl, spec, EvaluatorOptions{}, 2);
+  TuneReport first = tune_problem(ex, tmpl, be.target(), spec, quick_options(), &store);
+  ASSERT_TRUE(first.best.has_value()) << first.baseline_note;
+  EXPECT_EQ(first.reused, 0);
+  EXPECT_EQ(first.measured, static_cast<int>(first.results.size()));
+  EXPECT_EQ(first.baseline_note, "");  // the default verified, tuning-shape check active
+  for (const CandidateResult& r : first.results) {
+    EXPECT_EQ(r.status, CandidateStatus::Ok) << r.key() << ": " << r.reason;
+    EXPECT_GT(r.time.median_ms, 0);
+    EXPECT_GT(r.tflops, 0);
+    EXPECT_LE(r.max_error, r.tolerance) << r.key();
+  }
+  // The choice is the measured best: no correct candidate beats it beyond noise.
+  const CandidateResult& chosen = first.results[*first.best];
+  for (const CandidateResult& r : first.results)
+    EXPECT_FALSE(beats(r.time, chosen.time)) << r.key() << " beats the chosen " << chosen.key();
+  // Every candidate is in the database and the best entry is the tuner's choice.
+  const DeviceInfo dev = device_info_for(be);
+  auto best = db.best(dev.fingerprint(), spec.key(), tmpl.version_hash());
+  ASSERT_TRUE(best.has_value());
+  EXPECT_EQ(best->config, chosen.key());
+  EXPECT_EQ(store.existing(spec, tmpl).size(), first.results.size());
+
+  // Second run: everything is reused, nothing re-measured, same choice.
+  InProcessExecutor ex2(be, tmpl, spec, EvaluatorOptions{}, 2);
+  TuneReport second = tune_problem(ex2, tmpl, be.target(), spec, quick_options(), &store);
+  EXPECT_EQ(second.measured, 0);
+  EXPECT_EQ(second.compiled, 0);
+  EXPECT_EQ(second.reused, static_cast<int>(first.results.size()));
+  ASSERT_TRUE(second.best.has_value());
+  EXPECT_EQ(second.results[*second.best].key(), chosen.key());
+  for (const CandidateResult& r : second.results) EXPECT_TRUE(r.from_db);
+}
+
+TEST(TuneCpu, PlantedWrongCandidateIsRejectedAndNeverChosen) {
+  Backend& be = testing::cpu_backend();
+  const ProblemSpec spec = small_causal();
+  const KernelTemplate& real = select_template(spec, be.target());
+  std::vector<TileConfig> space = testing::small_space(real, spec, be.target(), 3);
+  ASSERT_GE(space.size(), 2u);
+  const TileConfig wrong = space[1];
+  testing::RestrictedTemplate tmpl(real, space, wrong);
+  Database db = Database::open(":memory:");
+  DbResultStore store(db, device_info_for(be));
+  InProcessExecutor ex(be, tmpl, spec, EvaluatorOptions{}, 2);
+  TuneReport rep = tune_problem(ex, tmpl, be.target(), spec, quick_options(), &store);
+  bool seen = false;
+  for (const CandidateResult& r : rep.results) {
+    if (r.config != wrong) continue;
+    seen = true;
+    EXPECT_EQ(r.status, CandidateStatus::WrongResult);
+    EXPECT_GT(r.max_error, r.tolerance);
+    EXPECT_NE(r.reason.find("reference"), std::string::npos) << r.reason;
+  }
+  EXPECT_TRUE(seen);
+  ASSERT_TRUE(rep.best.has_value());
+  EXPECT_NE(rep.results[*rep.best].config, wrong);
+  // Stored as wrong_result, so a resumed run does not try it again.
+  auto stored = store.existing(spec, tmpl);
+  ASSERT_TRUE(stored.count(wrong.key()));
+  EXPECT_EQ(stored.at(wrong.key()).status, CandidateStatus::WrongResult);
+}
+
+TEST(TuneCpu, HalvingAndRandomBudgetsMeasureASubsetAndStillChooseACorrectConfig) {
+  Backend& be = testing::cpu_backend();
+  const ProblemSpec spec = ProblemSpec::parse("prefill_f32_hd64_none_g1_q128_k128_even");
+  const KernelTemplate& real = select_template(spec, be.target());
+  testing::RestrictedTemplate tmpl(real, testing::small_space(real, spec, be.target(), 5));
+  TuneOptions o = quick_options();
+  o.strategy = Strategy::Random;
+  o.budget.candidates = 3;
+  InProcessExecutor ex(be, tmpl, spec, EvaluatorOptions{}, 2);
+  TuneReport r = tune_problem(ex, tmpl, be.target(), spec, o);
+  EXPECT_EQ(r.results.size(), 3u);
+  ASSERT_TRUE(r.default_index.has_value());  // the default is always in the sample
+  ASSERT_TRUE(r.best.has_value());
+
+  o.strategy = Strategy::Halving;
+  o.budget = {};
+  o.halving_eta = 2;
+  InProcessExecutor ex2(be, tmpl, spec, EvaluatorOptions{}, 2);
+  TuneReport h = tune_problem(ex2, tmpl, be.target(), spec, o);
+  ASSERT_TRUE(h.best.has_value());
+  EXPECT_EQ(h.results[*h.best].status, CandidateStatus::Ok);
+  // Rounds re-measure survivors: more measurements than candidates.
+  EXPECT_GT(h.measured, static_cast<int>(h.results.size()));
+}
+
+}  // namespace
+}  // namespace attnjit::tuner
+
+#endif  // ATTNJIT_WITH_LLVM

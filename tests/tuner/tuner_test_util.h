@@ -1,0 +1,90 @@
+// Helpers for the tuner tests: a wrapper template that narrows the search space (so end-to-end
+// runs take seconds) and can plant one wrong candidate, and a shared CPU backend.
+#pragma once
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codegen/kernel_template.h"
+#include "runtime/backend.h"
+#ifdef ATTNJIT_WITH_LLVM
+#include "runtime/cpu/cpu_backend.h"
+#endif
+
+namespace attnjit::tuner::testing {
+
+// Delegates to `inner` but offers only `space` (plus the default), and renders `wrong` — if
+// set — for the problem with its mask dropped: a real kernel that computes the wrong answer
+// for a causal problem, planted to prove the correctness gate rejects it.
+class RestrictedTemplate final : public KernelTemplate {
+ public:
+  RestrictedTemplate(const KernelTemplate& inner, std::vector<TileConfig> space,
+                     std::optional<TileConfig> wrong = std::nullopt)
+      : inner_(inner), space_(std::move(space)), wrong_(std::move(wrong)) {}
+
+  std::string_view name() const override { return inner_.name(); }
+  // Its own version: results of this test-only template never mix with the real one's.
+  std::string version_hash() const override {
+    std::string h = inner_.version_hash() + "-test";
+    for (const TileConfig& c : space_) h += "-" + c.key();
+    if (wrong_) h += "-wrong-" + wrong_->key();
+    return h;
+  }
+  bool supports(const ProblemSpec& s, const Target& t) const override { return inner_.supports(s, t); }
+  std::vector<TileConfig> search_space(const ProblemSpec&, const Target&) const override { return space_; }
+  TileConfig default_config(const ProblemSpec& s, const Target& t) const override {
+    return inner_.default_config(s, t);
+  }
+  std::optional<std::string> can_implement(const ProblemSpec& s, const TileConfig& c,
+                                           const Target& t) const override {
+    return inner_.can_implement(s, c, t);
+  }
+  KernelSource render(const ProblemSpec& s, const TileConfig& c, const Target& t) const override {
+    if (wrong_ && c == *wrong_) {
+      ProblemSpec unmasked = s;
+      unmasked.mask = MaskSpec{};
+      return inner_.render(unmasked, c, t);
+    }
+    return inner_.render(s, c, t);
+  }
+  LaunchGeometry geometry(const ProblemSpec& s, const TileConfig& c, const Target& t,
+                          const RunShape& r) const override {
+    return inner_.geometry(s, c, t, r);
+  }
+
+ private:
+  const KernelTemplate& inner_;
+  std::vector<TileConfig> space_;
+  std::optional<TileConfig> wrong_;
+};
+
+#ifdef ATTNJIT_WITH_LLVM
+// One CPU backend for the whole test binary: kernels compiled by one test are reused by the next.
+inline Backend& cpu_backend() {
+  static std::unique_ptr<Backend> b = make_cpu_backend();
+  return *b;
+}
+#endif
+
+// A few legal configs of `tmpl` for (spec, target), the default first: the space of the
+// end-to-end tests. Picks configs that differ in tile shape so their timings differ.
+inline std::vector<TileConfig> small_space(const KernelTemplate& tmpl, const ProblemSpec& spec,
+                                           const Target& target, size_t n) {
+  std::vector<TileConfig> all = tmpl.search_space(spec, target);
+  const TileConfig def = tmpl.default_config(spec, target);
+  std::vector<TileConfig> out = {def};
+  for (const TileConfig& c : all) {
+    if (out.size() >= n) break;
+    if (std::find(out.begin(), out.end(), c) != out.end()) continue;
+    // Spread over tile shapes rather than taking neighbours that differ in one knob.
+    bool similar = false;
+    for (const TileConfig& o : out) similar |= o.block_m == c.block_m && o.block_n == c.block_n;
+    if (!similar) out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace attnjit::tuner::testing

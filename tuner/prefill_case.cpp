@@ -1,0 +1,124 @@
+#include "tuner/prefill_case.h"
+
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "runtime/half.h"
+
+namespace attnjit::tuner {
+
+namespace {
+
+std::vector<float> draw(size_t n, DType dt, std::mt19937_64& rng) {
+  std::normal_distribution<float> dist(0.f, 1.f);
+  std::vector<float> x(n);
+  for (float& e : x) e = round_to(dt, dist(rng));
+  return x;
+}
+
+std::vector<unsigned char> to_storage(DType dt, const std::vector<float>& x) {
+  std::vector<unsigned char> bytes(x.size() * static_cast<size_t>(dtype_bytes(dt)));
+  for (size_t i = 0; i < x.size(); ++i) store_from_float(dt, bytes.data(), static_cast<int64_t>(i), x[i]);
+  return bytes;
+}
+
+}  // namespace
+
+PrefillCase::PrefillCase(Backend& backend, const ProblemSpec& spec, const RunShape& shape,
+                         uint64_t seed, int copies)
+    : backend_(backend), spec_(spec), shape_(shape) {
+  if (spec.family != Family::Prefill)
+    throw SpecError("family: PrefillCase needs a prefill problem, got " + spec.key());
+  if (shape.batch < 1 || shape.heads_q < 1 || shape.heads_kv < 1 || shape.seqlen_q < 1 ||
+      shape.seqlen_k < 1 || shape.heads_q % shape.heads_kv != 0)
+    throw SpecError("shape: invalid run shape for " + spec.key());
+  if (copies < 1) throw SpecError("copies: need at least one buffer set");
+  std::mt19937_64 rng(seed);
+  q_ = draw(q_elems(), spec.dtype, rng);
+  k_ = draw(kv_elems(), spec.dtype, rng);
+  v_ = draw(kv_elems(), spec.dtype, rng);
+  const auto qb = to_storage(spec.dtype, q_), kb = to_storage(spec.dtype, k_),
+             vb = to_storage(spec.dtype, v_);
+  const size_t es = static_cast<size_t>(dtype_bytes(spec.dtype));
+  for (int c = 0; c < copies; ++c) {
+    Set s{DeviceBuffer(backend, qb.size()), DeviceBuffer(backend, kb.size()),
+          DeviceBuffer(backend, vb.size()), DeviceBuffer(backend, q_elems() * es),
+          DeviceBuffer(backend, lse_elems() * sizeof(float))};
+    backend.copy_to_device(s.q.get(), qb.data(), qb.size());
+    backend.copy_to_device(s.k.get(), kb.data(), kb.size());
+    backend.copy_to_device(s.v.get(), vb.data(), vb.size());
+    sets_.push_back(std::move(s));
+  }
+}
+
+size_t PrefillCase::q_elems() const {
+  return static_cast<size_t>(shape_.batch * shape_.seqlen_q * shape_.heads_q * spec_.head_dim);
+}
+size_t PrefillCase::kv_elems() const {
+  return static_cast<size_t>(shape_.batch * shape_.seqlen_k * shape_.heads_kv * spec_.head_dim);
+}
+size_t PrefillCase::lse_elems() const {
+  return static_cast<size_t>(shape_.batch * shape_.heads_q * shape_.seqlen_q);
+}
+
+size_t PrefillCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
+  const size_t es = static_cast<size_t>(dtype_bytes(spec.dtype));
+  const size_t q = static_cast<size_t>(s.batch * s.seqlen_q * s.heads_q * spec.head_dim);
+  const size_t kv = static_cast<size_t>(s.batch * s.seqlen_k * s.heads_kv * spec.head_dim);
+  const size_t lse = static_cast<size_t>(s.batch * s.heads_q * s.seqlen_q);
+  return (2 * q + 2 * kv) * es + lse * sizeof(float);
+}
+
+PrefillParams PrefillCase::params(int set) const {
+  const Set& s = sets_.at(static_cast<size_t>(set));
+  const long long d = spec_.head_dim;
+  PrefillParams p{};
+  p.q = s.q.get();
+  p.k = s.k.get();
+  p.v = s.v.get();
+  p.o = s.o.get();
+  p.lse = static_cast<float*>(s.lse.get());
+  // Dense [batch, seqlen, heads, head_dim] layouts.
+  p.q_head_stride = p.o_head_stride = d;
+  p.q_row_stride = p.o_row_stride = d * shape_.heads_q;
+  p.q_batch_stride = p.o_batch_stride = d * shape_.heads_q * shape_.seqlen_q;
+  p.k_head_stride = p.v_head_stride = d;
+  p.k_row_stride = p.v_row_stride = d * shape_.heads_kv;
+  p.k_batch_stride = p.v_batch_stride = d * shape_.heads_kv * shape_.seqlen_k;
+  p.lse_head_stride = shape_.seqlen_q;
+  p.lse_batch_stride = shape_.seqlen_q * shape_.heads_q;
+  p.batch = static_cast<int>(shape_.batch);
+  p.heads_q = static_cast<int>(shape_.heads_q);
+  p.heads_kv = static_cast<int>(shape_.heads_kv);
+  p.seqlen_q = static_cast<int>(shape_.seqlen_q);
+  p.seqlen_k = static_cast<int>(shape_.seqlen_k);
+  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec_.head_dim)));
+  p.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec_.head_dim)) * M_LOG2E);
+  return p;
+}
+
+void PrefillCase::poison(int set) {
+  Set& s = sets_.at(static_cast<size_t>(set));
+  // 0xFF bytes are NaN in f16, bf16 and f32 alike.
+  backend_.fill_bytes(s.o.get(), 0xFF, s.o.size());
+  backend_.fill_bytes(s.lse.get(), 0xFF, s.lse.size());
+}
+
+void PrefillCase::run(const CompiledKernel& k, const LaunchGeometry& g, int set) {
+  const PrefillParams p = params(set);
+  backend_.launch(k, g, &p, sizeof(p));
+  backend_.synchronize();
+}
+
+void PrefillCase::read(int set, std::vector<float>& o, std::vector<float>& lse) const {
+  const Set& s = sets_.at(static_cast<size_t>(set));
+  std::vector<unsigned char> ob(s.o.size());
+  backend_.copy_to_host(ob.data(), s.o.get(), ob.size());
+  o.resize(q_elems());
+  for (size_t i = 0; i < o.size(); ++i) o[i] = load_as_float(spec_.dtype, ob.data(), static_cast<int64_t>(i));
+  lse.resize(lse_elems());
+  backend_.copy_to_host(lse.data(), s.lse.get(), lse.size() * sizeof(float));
+}
+
+}  // namespace attnjit::tuner

@@ -1,0 +1,59 @@
+// One prefill problem instance on a backend: inputs drawn once (seeded, rounded to the dtype),
+// `copies` rotated sets of Q/K/V/O/LSE buffers on the device, and launching a compiled
+// candidate on one of them. Every candidate of a tuning run sees the same inputs.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "codegen/kernel_template.h"
+#include "runtime/backend.h"
+#include "templates/attn_params.h"
+
+namespace attnjit::tuner {
+
+class PrefillCase {
+ public:
+  // Throws SpecError for a non-prefill spec or a bad shape, BackendError on device failures.
+  PrefillCase(Backend& backend, const ProblemSpec& spec, const RunShape& shape, uint64_t seed,
+              int copies);
+
+  const ProblemSpec& spec() const { return spec_; }
+  const RunShape& shape() const { return shape_; }
+  int copies() const { return static_cast<int>(sets_.size()); }
+  // Bytes of Q, K, V, O and LSE in one buffer set (what one call touches).
+  size_t bytes_per_set() const { return bytes_per_set(spec_, shape_); }
+  static size_t bytes_per_set(const ProblemSpec& spec, const RunShape& shape);
+
+  // The inputs as the kernel sees them (already rounded to the dtype), as doubles.
+  std::vector<double> q_host() const { return widen(q_); }
+  std::vector<double> k_host() const { return widen(k_); }
+  std::vector<double> v_host() const { return widen(v_); }
+
+  PrefillParams params(int set) const;
+
+  // Fills O and LSE of a set with NaN bytes, so an element the kernel never writes is caught.
+  void poison(int set);
+  // Launches and waits. Throws BackendError from the backend.
+  void run(const CompiledKernel& k, const LaunchGeometry& g, int set);
+  // Reads O (as float) and LSE back from a set.
+  void read(int set, std::vector<float>& o, std::vector<float>& lse) const;
+
+  size_t q_elems() const;
+  size_t kv_elems() const;
+  size_t lse_elems() const;
+
+ private:
+  struct Set {
+    DeviceBuffer q, k, v, o, lse;
+  };
+  std::vector<double> widen(const std::vector<float>& x) const { return {x.begin(), x.end()}; }
+
+  Backend& backend_;
+  ProblemSpec spec_;
+  RunShape shape_;
+  std::vector<float> q_, k_, v_;   // rounded values
+  std::vector<Set> sets_;
+};
+
+}  // namespace attnjit::tuner

@@ -1,0 +1,109 @@
+#include "tuner/presets.h"
+
+#include <algorithm>
+
+#include "codegen/parse_util.h"
+
+namespace attnjit::tuner {
+
+namespace {
+
+ProblemSpec prefill(DType dt, int hd, MaskSpec mask, int group, int64_t len) {
+  ProblemSpec s;
+  s.family = Family::Prefill;
+  s.dtype = dt;
+  s.head_dim = hd;
+  s.mask = mask;
+  s.group = group;
+  s.seqlen_q = s.seqlen_k = len;
+  s.even = len % kEvenAlignment == 0;
+  s.validate();
+  return s;
+}
+
+const MaskSpec kNone{MaskKind::None, 0, 0};
+const MaskSpec kCausal{MaskKind::Causal, 0, 0};
+
+std::vector<Preset> build() {
+  std::vector<Preset> out;
+  {
+    Preset p{"llm-prefill",
+             "GPU prefill for LLM serving: bf16/f16, hd 64/128, none/causal/sw4096-0, 512..16k",
+             Platform::Cuda, {}};
+    for (DType dt : {DType::BF16, DType::F16})
+      for (int hd : {64, 128})
+        for (MaskSpec m : {kNone, kCausal, MaskSpec{MaskKind::SlidingWindow, 4096, 0}})
+          for (int64_t len = 512; len <= 16384; len *= 2) p.problems.push_back(prefill(dt, hd, m, 1, len));
+    out.push_back(std::move(p));
+  }
+  {
+    Preset p{"cpu-prefill", "CPU prefill: f32/bf16, hd 64/128, none/causal, 256..2k", Platform::Cpu, {}};
+    for (DType dt : {DType::F32, DType::BF16})
+      for (int hd : {64, 128})
+        for (MaskSpec m : {kNone, kCausal})
+          for (int64_t len = 256; len <= 2048; len *= 2) p.problems.push_back(prefill(dt, hd, m, 1, len));
+    out.push_back(std::move(p));
+  }
+  {
+    Preset p{"cpu-gqa", "CPU prefill with grouped-query attention: f32 hd128 causal, g4/g8", Platform::Cpu, {}};
+    for (int g : {4, 8})
+      for (int64_t len : {512, 2048}) p.problems.push_back(prefill(DType::F32, 128, kCausal, g, len));
+    out.push_back(std::move(p));
+  }
+  {
+    Preset p{"smoke", "CI smoke test: two tiny f32 CPU problems", Platform::Cpu, {}};
+    p.problems.push_back(prefill(DType::F32, 64, kNone, 1, 128));
+    p.problems.push_back(prefill(DType::F32, 64, kCausal, 1, 128));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> all = build();
+  return all;
+}
+
+const Preset& preset(std::string_view name) {
+  std::string names;
+  for (const Preset& p : presets()) {
+    if (p.name == name) return p;
+    names += (names.empty() ? "" : ", ") + p.name;
+  }
+  throw SpecError("preset: unknown value '" + std::string(name) + "' (allowed: " + names + ")");
+}
+
+Shard Shard::parse(std::string_view s) {
+  auto parts = detail::split(s, '/');
+  if (parts.size() != 2) throw SpecError("shard: expected 'i/N', got '" + std::string(s) + "'");
+  Shard sh;
+  sh.index = static_cast<int>(detail::parse_int("shard index", parts[0]));
+  sh.count = static_cast<int>(detail::parse_int("shard count", parts[1]));
+  if (sh.count < 1 || sh.count > 100000)
+    throw SpecError("shard: count must be in 1..100000, got " + std::to_string(sh.count));
+  if (sh.index < 0 || sh.index >= sh.count)
+    throw SpecError("shard: index must be in 0.." + std::to_string(sh.count - 1) + ", got " +
+                    std::to_string(sh.index));
+  return sh;
+}
+
+std::vector<ProblemSpec> shard_problems(std::vector<ProblemSpec> problems, const Shard& shard) {
+  if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count)
+    throw SpecError("shard: index " + std::to_string(shard.index) + " out of range for count " +
+                    std::to_string(shard.count));
+  std::vector<std::pair<std::string, ProblemSpec>> keyed;
+  keyed.reserve(problems.size());
+  for (auto& p : problems) keyed.emplace_back(p.key(), std::move(p));
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  keyed.erase(std::unique(keyed.begin(), keyed.end(),
+                          [](const auto& a, const auto& b) { return a.first == b.first; }),
+              keyed.end());
+  std::vector<ProblemSpec> out;
+  for (size_t i = static_cast<size_t>(shard.index); i < keyed.size(); i += static_cast<size_t>(shard.count))
+    out.push_back(std::move(keyed[i].second));
+  return out;
+}
+
+}  // namespace attnjit::tuner

@@ -1,0 +1,90 @@
+#include "tuner/workload.h"
+
+#include <algorithm>
+#include <string>
+
+namespace attnjit::tuner {
+
+namespace {
+
+int64_t bucket_length(int64_t bucket, bool even) {
+  if (even) return bucket;
+  return bucket > 16 ? bucket - 1 : bucket;  // still in the bucket, not a tile multiple
+}
+
+int64_t heads_for(const ProblemSpec& spec, int64_t hidden) {
+  int64_t h = std::max<int64_t>(1, hidden / spec.head_dim);
+  if (h < spec.group) h = spec.group;
+  return h - h % spec.group;  // a multiple of the group
+}
+
+}  // namespace
+
+RunShape tuning_shape(const ProblemSpec& spec, Platform platform) {
+  spec.validate();
+  const bool gpu = platform == Platform::Cuda;
+  RunShape s;
+  s.heads_q = heads_for(spec, gpu ? 2048 : 256);
+  s.heads_kv = s.heads_q / spec.group;
+  if (spec.family == Family::Prefill) {
+    if (spec.even && (spec.seqlen_q < kEvenAlignment || spec.seqlen_k < kEvenAlignment))
+      throw SpecError("even: '" + spec.key() + "' has a length bucket below " +
+                      std::to_string(kEvenAlignment) + ", so no real length can be even");
+    s.seqlen_q = bucket_length(spec.seqlen_q, spec.even);
+    s.seqlen_k = bucket_length(spec.seqlen_k, spec.even);
+    const int64_t tokens = gpu ? 16384 : 2048;
+    s.batch = std::max<int64_t>(1, tokens / s.seqlen_q);
+  } else {
+    s.seqlen_q = spec.seqlen_q;
+    s.seqlen_k = bucket_length(spec.seqlen_k, false);
+    s.batch = gpu ? 8 : 2;
+  }
+  return s;
+}
+
+RunShape reduced_shape(const ProblemSpec& spec) {
+  spec.validate();
+  RunShape s;
+  s.batch = 2;
+  s.heads_kv = 2;
+  s.heads_q = 2 * spec.group;
+  if (spec.family == Family::Prefill) {
+    s.seqlen_q = spec.even ? 256 : 150;
+    s.seqlen_k = spec.even ? 256 : 250;
+  } else {
+    s.seqlen_q = spec.seqlen_q;
+    s.seqlen_k = 250;
+  }
+  return s;
+}
+
+double visible_pairs(const ProblemSpec& spec, int64_t sq, int64_t sk) {
+  const double full = static_cast<double>(sq) * static_cast<double>(sk);
+  switch (spec.mask.kind) {
+    case MaskKind::None: return full;
+    case MaskKind::Causal: return full / 2;  // the bench's convention, not the exact count
+    case MaskKind::SlidingWindow: {
+      double n = 0;
+      for (int64_t i = 0; i < sq; ++i) {
+        const int64_t p = i + sk - sq;
+        const int64_t lo = std::max<int64_t>(0, p - spec.mask.window_left);
+        const int64_t hi = std::min<int64_t>(sk - 1, p + spec.mask.window_right);
+        if (hi >= lo) n += static_cast<double>(hi - lo + 1);
+      }
+      return n;
+    }
+  }
+  return full;
+}
+
+double prefill_flops(const ProblemSpec& spec, const RunShape& s) {
+  return 4.0 * static_cast<double>(s.batch) * static_cast<double>(s.heads_q) * spec.head_dim *
+         visible_pairs(spec, s.seqlen_q, s.seqlen_k);
+}
+
+double decode_kv_bytes(const ProblemSpec& spec, const RunShape& s) {
+  return 2.0 * static_cast<double>(s.batch) * static_cast<double>(s.heads_kv) *
+         static_cast<double>(s.seqlen_k) * spec.head_dim * dtype_bytes(spec.dtype);
+}
+
+}  // namespace attnjit::tuner

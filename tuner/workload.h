@@ -1,0 +1,38 @@
+// The concrete shapes the tuner runs for a problem key, and how work is counted.
+//
+// A key holds length buckets; tuning needs real sizes. For a prefill key with buckets (Q, K):
+//   lengths  — even keys: exactly Q and K (multiples of 128); others: Q-1 and K-1, so the
+//              lengths sit in the same buckets but are not tile multiples (bounds checks run).
+//   GPU      — the FlashAttention benchmark grid (bench/ANCHORS): 16k tokens in total
+//              (batch = max(1, 16384 / Q)), hidden 2048 (heads_q = 2048 / head_dim), so a tuned
+//              kernel's TFLOP/s compares with the anchors directly and every SM is busy.
+//   CPU      — 2k tokens, hidden 256 (heads_q = max(1, 256 / head_dim)), i.e. a few GFLOP per
+//              call: long enough to time with a steady clock, short enough to tune in seconds.
+//   heads_kv = heads_q / group (heads_q is raised to the group size if smaller).
+// Decode keys: Q query tokens per sequence, KV length K-1 (K when K is 16), batch 8 on GPUs /
+// 2 on CPUs, heads_q as above.
+//
+// The reduced shape is the correctness gate's: same spec, small lengths that cut the largest
+// tile (128) in half and wrap a 2-stage pipeline — 256 x 256 for even keys, 150 x 250 otherwise
+// (so, under a causal mask, the first rows of a non-even problem see keys from two tiles) —
+// batch 2, two KV heads.
+#pragma once
+
+#include "codegen/kernel_template.h"
+#include "codegen/problem_spec.h"
+
+namespace attnjit::tuner {
+
+// Throws SpecError if the key cannot be run (e.g. "_even" with a bucket below 128).
+RunShape tuning_shape(const ProblemSpec& spec, Platform platform);
+RunShape reduced_shape(const ProblemSpec& spec);
+
+// Query-key pairs a kernel must compute under the mask (what FLOPs are counted over), for one
+// (batch, head): Sq·Sk for none, about half for causal (exact count of visible pairs otherwise).
+double visible_pairs(const ProblemSpec& spec, int64_t seqlen_q, int64_t seqlen_k);
+// Prefill: 4·B·H·D·(visible pairs) — the bench's convention (4·B·H·S·S·D, halved for causal).
+double prefill_flops(const ProblemSpec& spec, const RunShape& shape);
+// Decode: bytes of K and V read.
+double decode_kv_bytes(const ProblemSpec& spec, const RunShape& shape);
+
+}  // namespace attnjit::tuner
