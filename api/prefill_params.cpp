@@ -1,11 +1,13 @@
 #include "api/prefill_params.h"
 
 #include <algorithm>
+#include <array>
+#include <utility>
+#include <initializer_list>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 namespace attnjit {
 namespace {
@@ -24,11 +26,17 @@ struct Dim {
 // Sufficient condition for distinct elements to have distinct addresses: walking the
 // dimensions from the smallest stride up, each stride must step past everything the smaller
 // dimensions span. `inner` is the contiguous innermost extent (head_dim, or seqlen for LSE).
-void check_no_overlap(const std::string& tensor, std::vector<Dim> dims, int64_t inner) {
-  std::erase_if(dims, [](const Dim& d) { return d.extent <= 1; });
-  std::sort(dims.begin(), dims.end(), [](const Dim& a, const Dim& b) { return a.stride < b.stride; });
+void check_no_overlap(const std::string& tensor, std::initializer_list<Dim> all, int64_t inner) {
+  // At most three dimensions: a fixed array keeps the hot path free of allocations.
+  std::array<Dim, 3> dims{};
+  size_t n = 0;
+  for (const Dim& d : all)
+    if (d.extent > 1 && n < dims.size()) dims[n++] = d;
+  for (size_t i = 1; i < n; ++i)  // insertion sort by stride (n <= 3)
+    for (size_t j = i; j > 0 && dims[j].stride < dims[j - 1].stride; --j) std::swap(dims[j], dims[j - 1]);
   int64_t span = inner;
-  for (const Dim& d : dims) {
+  for (size_t i = 0; i < n; ++i) {
+    const Dim& d = dims[i];
     if (d.stride < span)
       throw SpecError(tensor + "." + d.name + ": stride " + str(d.stride) +
                       " makes output elements overlap (needs >= " + str(span) + ")");

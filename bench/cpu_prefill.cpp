@@ -3,15 +3,18 @@
 // GFLOP/s = 4 * B * H * S * S * D / time (halved for causal), as in bench/RESULTS.md.
 // PyTorch is not installed on the machines this runs on, so there is no torch column.
 //
-// Usage: bench_cpu_prefill [--quick] [--threads N] [--dtype f32|bf16]
+// Usage: bench_cpu_prefill [--quick] [--threads N] [--dtype f32|bf16|f16] [--sweep S D causal]
 //   --quick      seqlen 512 and 1024 only
 //   --threads N  threads for the "JIT, N threads" column (default: all hardware threads)
+//   --sweep      instead: every single-thread config of the search space on one problem
+//                (seqlen S, head dim D, causal 0/1), by thread CPU time
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -61,8 +64,74 @@ void naive_attention(const float* q, const float* k, const float* v, float* o, i
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+// CPU time of the calling thread: on a shared machine, wall time of a long single-threaded run
+// includes the time slices other processes got; thread CPU time does not.
+double thread_cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
 
 }  // namespace
+
+#ifdef ATTNJIT_WITH_LLVM
+namespace {
+using namespace attnjit;
+
+// Dense [S, H, D] params over the given buffers.
+PrefillParams dense_params(const void* q, const void* k, const void* v, void* o, int S, int H, int D) {
+  PrefillParams p{};
+  p.q = q; p.k = k; p.v = v; p.o = o; p.lse = nullptr;
+  p.q_row_stride = p.k_row_stride = p.v_row_stride = p.o_row_stride = int64_t(H) * D;
+  p.q_head_stride = p.k_head_stride = p.v_head_stride = p.o_head_stride = D;
+  p.q_batch_stride = p.k_batch_stride = p.v_batch_stride = p.o_batch_stride = int64_t(S) * H * D;
+  p.batch = 1; p.heads_q = H; p.heads_kv = H; p.seqlen_q = S; p.seqlen_k = S;
+  p.scale = 1.f / std::sqrt(float(D));
+  p.scale_log2 = p.scale * 1.4426950408889634f;
+  return p;
+}
+
+int sweep(Backend& be, DType dtype, int S, int D, bool causal) {
+  const int H = 2;
+  const Target& target = be.target();
+  MaskSpec mask;
+  if (causal) mask.kind = MaskKind::Causal;
+  ProblemSpec spec = ProblemSpec::for_shape(Family::Prefill, dtype, D, mask, H, H, S, S);
+  const KernelTemplate& t = select_template(spec, target);
+  const size_t bytes = size_t(S) * H * D * size_t(dtype_bytes(dtype));
+  DeviceBuffer q(be, bytes), k(be, bytes), v(be, bytes), o(be, bytes);
+  for (DeviceBuffer* b : {&q, &k, &v}) be.fill_bytes(b->get(), 0x3c, bytes);  // small finite values
+  PrefillParams p = dense_params(q.get(), k.get(), v.get(), o.get(), S, H, D);
+  const double flops = 4.0 * H * double(S) * S * D * (causal ? 0.5 : 1.0);
+  const TileConfig def = t.default_config(spec, target);
+  std::printf("# sweep %s, %d heads, 1 thread, GFLOP/s by thread CPU time (median of 3)\n", spec.key().c_str(), H);
+  std::printf("| config | GFLOP/s | compile ms |\n| --- | --- | --- |\n");
+  for (const TileConfig& cfg : t.search_space(spec, target)) {
+    if (cfg.threads != 1) continue;
+    auto kernel = be.get_kernel(t.render(spec, cfg, target));
+    LaunchGeometry g = t.geometry(spec, cfg, target, RunShape{1, H, H, S, S});
+    std::vector<double> ms;
+    be.launch(*kernel, g, &p, sizeof p);  // warm-up
+    for (int r = 0; r < 3; ++r) {
+      double c0 = thread_cpu_ms();
+      be.launch(*kernel, g, &p, sizeof p);
+      ms.push_back(thread_cpu_ms() - c0);
+    }
+    TileConfig d1 = def;
+    d1.threads = 1;
+    std::printf("| %s%s | %.1f | %.0f |\n", cfg.key().c_str(), cfg == d1 ? " (default)" : "",
+                flops / median(ms) / 1e6, kernel->compile_ms);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+#endif
 
 #ifndef ATTNJIT_WITH_LLVM
 int main() {
@@ -74,6 +143,7 @@ using namespace attnjit;
 
 int main(int argc, char** argv) {
   bool quick = false;
+  int sweep_args[3] = {0, 0, 0};
   int threads = 0;
   DType dtype = DType::F32;
   for (int i = 1; i < argc; ++i) {
@@ -81,18 +151,26 @@ int main(int argc, char** argv) {
     if (a == "--quick") quick = true;
     else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--dtype" && i + 1 < argc) dtype = parse_dtype(argv[++i]);
+    else if (a == "--sweep" && i + 3 < argc) {
+      sweep_args[0] = std::atoi(argv[++i]);
+      sweep_args[1] = std::atoi(argv[++i]);
+      sweep_args[2] = std::atoi(argv[++i]);
+    }
     else {
-      std::fprintf(stderr, "usage: %s [--quick] [--threads N] [--dtype f32|bf16|f16]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--threads N] [--dtype f32|bf16|f16] [--sweep S D causal]\n", argv[0]);
       return 2;
     }
   }
   auto backend = make_cpu_backend();
   const Target& target = backend->target();
+  if (sweep_args[0] > 0) return sweep(*backend, dtype, sweep_args[0], sweep_args[1], sweep_args[2] != 0);
   if (threads <= 0) threads = target.sm_count;
   std::printf("# %s\n# JIT dtype %s (naive baseline: f32, 1 thread); GFLOP/s, median of runs\n",
               backend->describe().c_str(), std::string(to_string(dtype)).c_str());
-  std::printf("| seqlen | hd | causal | naive 1t | JIT 1t | JIT %dt | JIT 1t / naive | config | compile ms |\n", threads);
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("# wall: steady clock; cpu: thread CPU time (1 thread), immune to other processes' time slices\n");
+  std::printf("| seqlen | hd | causal | naive 1t wall | JIT 1t wall | JIT %dt wall | ratio wall | naive 1t cpu | "
+              "JIT 1t cpu | ratio cpu | config | compile ms |\n", threads);
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
 
   const int H = 2;
   std::vector<int> seqlens = quick ? std::vector<int>{512, 1024} : std::vector<int>{512, 1024, 2048, 4096};
@@ -108,12 +186,13 @@ int main(int argc, char** argv) {
         const float scale = 1.f / std::sqrt(float(D));
         const double flops = 4.0 * H * double(S) * S * D * (causal ? 0.5 : 1.0);
 
-        // Baseline: as many runs as fit ~1.5 s (at least one), median.
-        std::vector<double> tn;
+        // Baseline: as many runs as fit ~1.5 s (at least one), median of wall and CPU time.
+        std::vector<double> tn, cn;
         double t_start = now_ms();
         do {
-          double t0 = now_ms();
+          double t0 = now_ms(), c0 = thread_cpu_ms();
           naive_attention(q.data(), k.data(), v.data(), o.data(), S, H, D, causal, scale, scores.data());
+          cn.push_back(thread_cpu_ms() - c0);
           tn.push_back(now_ms() - t0);
         } while (now_ms() - t_start < 1500 && tn.size() < 5);
 
@@ -131,14 +210,7 @@ int main(int argc, char** argv) {
           for (size_t i = 0; i < n; ++i) store_from_float(dtype, tmp.data(), int64_t(i), (*src)[i]);
           backend->copy_to_device(dst->get(), tmp.data(), bytes);
         }
-        PrefillParams p{};
-        p.q = dq.get(); p.k = dk.get(); p.v = dv.get(); p.o = dout.get(); p.lse = nullptr;
-        p.q_row_stride = p.k_row_stride = p.v_row_stride = p.o_row_stride = int64_t(H) * D;
-        p.q_head_stride = p.k_head_stride = p.v_head_stride = p.o_head_stride = D;
-        p.q_batch_stride = p.k_batch_stride = p.v_batch_stride = p.o_batch_stride = int64_t(S) * H * D;
-        p.batch = 1; p.heads_q = H; p.heads_kv = H; p.seqlen_q = S; p.seqlen_k = S;
-        p.scale = scale;
-        p.scale_log2 = scale * 1.4426950408889634f;
+        PrefillParams p = dense_params(dq.get(), dk.get(), dv.get(), dout.get(), S, H, D);
         RunShape shape{1, H, H, S, S};
         auto timed = [&](int nthreads) {
           TileConfig c = cfg;
@@ -150,6 +222,18 @@ int main(int argc, char** argv) {
           return ts[ts.size() / 2];
         };
         const double t1 = timed(1), tt = timed(threads);
+        // One thread runs on the caller, so its CPU time is this thread's.
+        std::vector<double> c1;
+        {
+          TileConfig c = cfg;
+          c.threads = 1;
+          LaunchGeometry g1 = t.geometry(spec, c, target, shape);
+          for (int r = 0; r < 5; ++r) {
+            double c0 = thread_cpu_ms();
+            backend->launch(*kernel, g1, &p, sizeof p);
+            c1.push_back(thread_cpu_ms() - c0);
+          }
+        }
         // Sanity: the JIT output agrees with the baseline (both f32 compute on the same inputs).
         std::vector<unsigned char> out(bytes);
         backend->copy_to_host(out.data(), dout.get(), bytes);
@@ -159,11 +243,10 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "mismatch vs baseline: max abs err %g (S=%d D=%d causal=%d)\n", err, S, D, causal);
           return 1;
         }
-        std::sort(tn.begin(), tn.end());
-        const double tnm = tn[tn.size() / 2];
-        std::printf("| %d | %d | %s | %.2f | %.2f | %.2f | %.1fx | %s | %.0f |\n", S, D, causal ? "yes" : "no",
-                    flops / tnm / 1e6, flops / t1 / 1e6, flops / tt / 1e6, tnm / t1, cfg.key().c_str(),
-                    kernel->compile_ms);
+        const double tnm = median(tn), cnm = median(cn), c1m = median(c1);
+        std::printf("| %d | %d | %s | %.2f | %.1f | %.1f | %.1fx | %.2f | %.1f | %.1fx | %s | %.0f |\n", S, D,
+                    causal ? "yes" : "no", flops / tnm / 1e6, flops / t1 / 1e6, flops / tt / 1e6, tnm / t1,
+                    flops / cnm / 1e6, flops / c1m / 1e6, cnm / c1m, cfg.key().c_str(), kernel->compile_ms);
         std::fflush(stdout);
       }
   return 0;

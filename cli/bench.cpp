@@ -1,13 +1,14 @@
 // `attnjit bench`: prefill forward TFLOP/s over the FlashAttention benchmark grid — a fixed
 // number of tokens (batch = total / seqlen), a fixed hidden size (heads = hidden / head dim),
-// FLOPs = 4·B·H·Sq·Sk·D counted over the (query, key) pairs the mask leaves visible (so causal
-// is the usual "halved"), median of CUDA-event timings after a warm-up. Runs through the public
+// FLOPs = 4·B·H·S·S·D, halved for causal (sliding windows: 4·B·H·D per visible (query, key)
+// pair), median of CUDA-event timings after a warm-up. Runs through the public
 // Runtime, so it measures what applications get (the configured ConfigProvider's choice).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -141,6 +142,7 @@ void run_bench(BenchArgs a) {
   };
 
   std::vector<Row> rows;
+  std::set<const CompiledKernel*> seen_kernels;
   if (!a.json) {
     std::printf("attnjit bench on %s\n", be.describe().c_str());
     std::printf("%-5s %4s %-10s %6s %5s %9s %-22s %9s %9s %8s\n", "dtype", "hd", "mask", "seqlen", "batch",
@@ -195,15 +197,23 @@ void run_bench(BenchArgs a) {
           std::sort(t.begin(), t.end());
           r.median_ms = t[t.size() / 2];
           r.min_ms = t.front();
-          const double flops = 4.0 * r.batch * r.heads_q * hd * visible_pairs(mask, s, s);
+          // The FlashAttention convention: causal counts exactly half of S*S; windows count the
+          // pairs they leave visible.
+          const double pairs = mask.kind == MaskKind::None     ? double(s) * s
+                               : mask.kind == MaskKind::Causal ? double(s) * s / 2
+                                                               : visible_pairs(mask, s, s);
+          const double flops = 4.0 * r.batch * r.heads_q * hd * pairs;
           r.tflops = flops / (r.median_ms * 1e-3) / 1e12;
           if (!a.json) {
             char compile[32];
-            if (r.from_disk_cache)
+            if (!seen_kernels.insert(pk.kernel.get()).second)
+              std::snprintf(compile, sizeof compile, "reused");  // compiled for an earlier row
+            else if (r.from_disk_cache)
               std::snprintf(compile, sizeof compile, "disk");
             else
               std::snprintf(compile, sizeof compile, "%.0f ms", r.compile_ms);
-            std::printf("%-5s %4d %-10s %6lld %5lld %4lld/%-4lld %-22s %9s %7.3fms %8.1f\n", r.dtype.c_str(), hd,
+            std::printf(r.tflops < 10 ? "%-5s %4d %-10s %6lld %5lld %4lld/%-4lld %-22s %9s %7.3fms %8.3f\n"
+                                      : "%-5s %4d %-10s %6lld %5lld %4lld/%-4lld %-22s %9s %7.3fms %8.1f\n", r.dtype.c_str(), hd,
                         r.mask.c_str(), static_cast<long long>(s), static_cast<long long>(r.batch),
                         static_cast<long long>(r.heads_q), static_cast<long long>(r.heads_kv), r.config.c_str(),
                         compile, r.median_ms, r.tflops);
@@ -221,7 +231,7 @@ void run_bench(BenchArgs a) {
     j["hidden"] = a.hidden;
     j["warmup"] = a.warmup;
     j["reps"] = a.reps;
-    j["flops"] = "4*B*H*D*visible(q,k) pairs (causal = half of 4*B*H*S*S*D)";
+    j["flops"] = "4*B*H*S*S*D, halved for causal; windows: 4*B*H*D per visible (q,k) pair";
     nlohmann::json arr = nlohmann::json::array();
     for (const Row& r : rows)
       arr.push_back({{"dtype", r.dtype}, {"head_dim", r.head_dim}, {"mask", r.mask}, {"seqlen", r.seqlen},

@@ -71,6 +71,9 @@ void run_tune(const TuneArgs& a) {
   tuner::TuneOptions opt;
   opt.strategy = tuner::parse_strategy(a.strategy);
   if (!a.budget.empty()) opt.budget = tuner::Budget::parse(a.budget);
+  if (opt.strategy == tuner::Strategy::Exhaustive && opt.budget.candidates > 0)
+    throw UsageError("--budget " + a.budget + ": a candidate budget needs --strategy random or halving "
+                     "(exhaustive measures every candidate; a seconds budget is fine)");
   if (a.measure_seconds <= 0) throw UsageError("--measure-seconds: must be > 0");
   opt.measure.max_seconds = a.measure_seconds;
   opt.seed = a.seed;

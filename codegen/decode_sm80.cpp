@@ -9,7 +9,7 @@
 //   splits   0 = decode_num_splits' rule at launch, else a fixed count (capped at the KV blocks)
 //   vec      0 or 8 (16-byte loads; the only width implemented)
 // Launch: grid = (splits * row_chunks, heads_kv, batch), block = warps * 32,
-// dynamic smem = max(K+V ring, cross-warp merge buffer).
+// dynamic smem = max(K+V ring, cross-warp merge buffer) + the merge / combine scalars.
 #include <algorithm>
 #include <string>
 
@@ -25,14 +25,13 @@ constexpr const char* kHeaders[] = {"decode_params.h", "decode_sm80.cuh"};
 constexpr int kVec = 8;          // elements per 16-byte load
 constexpr int kMaxRowsPerCta = 8;
 constexpr int kMaxBlockN = 64;
-// Static shared memory of the kernel: s_m, s_l [W][RPC] floats, s_w [RPC][kMaxSplits], s_last.
-int64_t static_smem(const TileConfig& c) {
-  return int64_t(c.warps) * c.block_m * 8 + int64_t(c.block_m) * kDecodeMaxSplits * 4 + 16;
-}
+// Shared memory of the kernel, all dynamic: max(K+V ring, cross-warp merge buffer), then the
+// per-warp max / sum [W][RPC] x 2, the combine weights [RPC][kMaxSplits] and a flag.
 int64_t dynamic_smem(const ProblemSpec& s, const TileConfig& c) {
   const int64_t ring = 2LL * c.stages * c.block_n * s.head_dim * 2;
   const int64_t merge = int64_t(c.warps) * c.block_m * s.head_dim * 4;
-  return std::max(ring, merge);
+  const int64_t tail = (2LL * c.warps * c.block_m + int64_t(c.block_m) * kDecodeMaxSplits + 1) * 4;
+  return (std::max(ring, merge) + tail + 15) / 16 * 16;
 }
 bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 bool gpu_head_dim(int d) { return d == 32 || d == 64 || d == 128 || d == 256; }
@@ -119,7 +118,7 @@ class DecodeSm80 final : public KernelTemplate {
     if (c.vec != 0 && c.vec != kVec) return "vec: decode_sm80 loads 16 bytes (vec 8), got " + std::to_string(c.vec);
     if (c.threads != 0 || c.order != 0 || c.warpgroups != 0)
       return "threads / order / warpgroups: not decode_sm80 knobs";
-    const int64_t smem = dynamic_smem(spec, c) + static_smem(c);
+    const int64_t smem = dynamic_smem(spec, c);
     if (smem > target.smem_per_block)
       return "shared memory: " + std::to_string(smem) + " bytes exceed the target's " +
              std::to_string(target.smem_per_block);

@@ -14,6 +14,8 @@ int64_t Database::export_jsonl(std::ostream& out, const ResultFilter& f) const {
   // One read transaction: the export is a consistent snapshot even while others write.
   auto& c = impl_->c();
   c.exec("BEGIN", "export: begin");
+  // Ends the read transaction on every path; it wrote nothing, so a failing COMMIT loses nothing
+  // (and a destructor must not throw).
   struct End {
     sqlite::Connection& c;
     ~End() { sqlite3_exec(c.handle(), "COMMIT", nullptr, nullptr, nullptr); }

@@ -92,7 +92,14 @@ Connection::Connection(const std::string& path, int flags, std::string_view op) 
                       std::to_string(rc) + ") [" + path + "]",
                   rc & 0xff);
   }
-  sqlite3_extended_result_codes(db_, 1);
+  rc = sqlite3_extended_result_codes(db_, 1);
+  if (rc != SQLITE_OK) {
+    sqlite3_close_v2(db_);  // the constructor throws, so the destructor will not close it
+    db_ = nullptr;
+    throw DbError(std::string(op) + ": enable extended result codes: " + sqlite3_errstr(rc) +
+                      " [" + path + "]",
+                  rc & 0xff);
+  }
 }
 
 Connection::~Connection() {
@@ -102,6 +109,7 @@ Connection::~Connection() {
 }
 
 void Connection::clear_cache() {
+  // finalize() only repeats the statement's last step error, already reported by Cursor::step.
   for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
   cache_.clear();
 }

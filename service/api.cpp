@@ -61,6 +61,15 @@ const KernelTemplate& template_for(const ProblemSpec& spec, const Target& target
   }
 }
 
+// KernelTemplate::version_hash() hashes the template text on every call; it cannot change
+// within a process, so each thread remembers it.
+const std::string& version_hash(const KernelTemplate& t) {
+  thread_local std::map<const KernelTemplate*, std::string> memo;
+  auto it = memo.find(&t);
+  if (it == memo.end()) it = memo.emplace(&t, t.version_hash()).first;
+  return it->second;
+}
+
 bool looks_like_fingerprint(const std::string& s) {
   if (s.size() != 16) return false;
   for (char c : s)
@@ -80,7 +89,7 @@ struct Choice {
 Choice choose(const Database& db, const std::string& device_or_target, const ProblemSpec& spec,
               const Target& target, const KernelTemplate& tmpl) {
   Choice c;
-  c.lookup = db.lookup(device_or_target, spec, tmpl.version_hash());
+  c.lookup = db.lookup(device_or_target, spec, version_hash(tmpl));
   c.why = std::string(to_string(c.lookup.reason));
   c.explanation = c.lookup.explanation;
   if (c.lookup.entry) {
@@ -155,6 +164,20 @@ Api::Api(Options options)
 }
 
 Api::~Api() { shutdown(); }
+
+std::optional<DeviceInfo> Api::find_device(const Database& db, const std::string& fingerprint) {
+  {
+    std::shared_lock<std::shared_mutex> lock(devices_mu_);
+    auto it = devices_.find(fingerprint);
+    if (it != devices_.end()) return it->second;
+  }
+  auto d = db.find_device(fingerprint);
+  if (d) {
+    std::unique_lock<std::shared_mutex> lock(devices_mu_);
+    if (devices_.size() < 100000) devices_.emplace(fingerprint, *d);
+  }
+  return d;
+}
 
 void Api::shutdown() { jobs_->shutdown(); }
 
@@ -252,7 +275,7 @@ ApiResponse Api::best(const ApiRequest& req) {
   std::optional<DeviceInfo> info;
   Target target;
   if (looks_like_fingerprint(device)) {
-    info = lease->find_device(device);
+    info = find_device(*lease, device);
     if (!info) throw ApiError(404, "not_found", "device", "device: no device with fingerprint " + device);
     target = target_for("device", info->target, info->isa);
     target.device_name = info->name;
@@ -266,7 +289,7 @@ ApiResponse Api::best(const ApiRequest& req) {
   json j = {{"problem", spec.key()},
             {"device", device},
             {"target", target.key()},
-            {"template", {{"name", tmpl.name()}, {"hash", tmpl.version_hash()}}},
+            {"template", {{"name", tmpl.name()}, {"hash", version_hash(tmpl)}}},
             {"config", c.config.key()},
             {"why", c.why},
             {"explanation", c.explanation},
@@ -281,7 +304,7 @@ ApiResponse Api::best(const ApiRequest& req) {
                  {"template_hash", e->template_hash},
                  {"result_id", e->result_id},
                  {"updated_at_ms", e->updated_at_ms}};
-    if (auto d = (info && info->fingerprint() == e->device) ? info : lease->find_device(e->device)) {
+    if (auto d = (info && e->device == device) ? info : find_device(*lease, e->device)) {
       prov["device_name"] = d->name;
       prov["driver_version"] = d->driver_version;
       prov["compiler_version"] = d->compiler_version;
@@ -346,7 +369,7 @@ ApiResponse Api::kernel(const ApiRequest& req) {
             {"config", cfg.key()},
             {"why", why},
             {"explanation", explanation},
-            {"template", {{"name", tmpl.name()}, {"hash", tmpl.version_hash()}}},
+            {"template", {{"name", tmpl.name()}, {"hash", version_hash(tmpl)}}},
             {"name", src.name},
             {"entry", src.entry},
             {"hash", src.hash},

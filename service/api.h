@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <map>
+#include <shared_mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -104,6 +105,12 @@ class Api {
   Metrics metrics_;
   CubinCache cubins_;
   std::unique_ptr<JobManager> jobs_;
+  // A device row never changes under its fingerprint (the fingerprint hashes every field), so
+  // found devices are kept here instead of costing a query per /v1/best.
+  std::optional<DeviceInfo> find_device(const Database& db, const std::string& fingerprint);
+  std::shared_mutex devices_mu_;
+  std::map<std::string, DeviceInfo> devices_;
+
   bool nvrtc_ok_ = false;
   std::string nvrtc_why_;
   int64_t started_unix_ms_ = 0;

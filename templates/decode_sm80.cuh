@@ -52,6 +52,10 @@ constexpr int kMaxSplits = 128;
 // -inf (NVRTC has no host math headers, hence the bit pattern).
 __device__ __forceinline__ float neg_inf() { return __uint_as_float(0xff800000u); }
 
+// The inline-PTX helpers below. tests/decode/decode_emu_test.cpp runs this kernel on the CPU
+// emulator (tests/emu) and supplies emulated helpers with the same signatures instead.
+#ifndef ATTNJIT_DECODE_EMULATED_PTX
+
 __device__ __forceinline__ unsigned smem_u32(const void* p) {
   unsigned addr;
   asm volatile("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }\n"
@@ -139,6 +143,8 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi) {
   return r;
 }
 
+#endif  // ATTNJIT_DECODE_EMULATED_PTX
+
 // Merges online-softmax state (m2, l2, acc2) into (m, l, acc); m in log2 units.
 template <int N>
 __device__ __forceinline__ void merge_state(float& m, float& l, float (&acc)[N], float m2, float l2,
@@ -182,15 +188,22 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
   static_assert(S >= 1 && RPC >= 1 && RPC <= 8, "bad stages / rows per CTA");
   static_assert(P == 0 || (P & (P - 1)) == 0, "page size must be a power of two");
 
-  // Dynamic shared memory: the K and V rings [S][KPG][NG][D] (slot (i, g) holds the i-th key of
-  // lane group g), reused after the main loop for the cross-warp merge [W][RPC][D] fp32.
+  // All shared memory is dynamic (sized by codegen's decode_sm80 dynamic_smem):
+  //   [0, kRegion)  the K and V rings [S][KPG][NG][D] (slot (i, g) holds the i-th key of lane
+  //                 group g), reused after the main loop for the cross-warp merge [W][RPC][D] fp32
+  //   then          s_m, s_l [W][RPC] (per-warp max / sum), s_w [RPC][kMaxSplits] (combine
+  //                 weights), s_last (this CTA combines).
+  constexpr int kRing = 2 * S * BN * D * 2, kMerge = W * RPC * D * 4;
+  constexpr int kRegion = kRing > kMerge ? kRing : kMerge;
   extern __shared__ uint4 smem_v4[];
-  unsigned short* const sk = reinterpret_cast<unsigned short*>(smem_v4);
+  unsigned char* const smem_bytes = reinterpret_cast<unsigned char*>(smem_v4);
+  unsigned short* const sk = reinterpret_cast<unsigned short*>(smem_bytes);
   unsigned short* const sv = sk + S * BN * D;
-  float* const smerge = reinterpret_cast<float*>(smem_v4);
-  __shared__ float s_m[W][RPC], s_l[W][RPC];
-  __shared__ float s_w[RPC][kMaxSplits];
-  __shared__ int s_last;
+  float* const smerge = reinterpret_cast<float*>(smem_bytes);
+  float* const s_m = reinterpret_cast<float*>(smem_bytes + kRegion);  // [W][RPC]
+  float* const s_l = s_m + W * RPC;                                    // [W][RPC]
+  float* const s_w = s_l + W * RPC;                                    // [RPC][kMaxSplits]
+  int* const s_last = reinterpret_cast<int*>(s_w + RPC * kMaxSplits);
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int tx = lane % TX, ty = lane / TX, grp = warp * TY + ty;
@@ -382,8 +395,8 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
       dst[0] = make_float4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
       dst[1] = make_float4(acc[r][4], acc[r][5], acc[r][6], acc[r][7]);
       if (tx == 0) {
-        s_m[warp][r] = m[r];
-        s_l[warp][r] = l[r];
+        s_m[warp * RPC + r] = m[r];
+        s_l[warp * RPC + r] = l[r];
       }
     }
   }
@@ -412,14 +425,14 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
     const int r = idx / (D / 4), d = (idx % (D / 4)) * 4;
     float mx = neg_inf();
 #pragma unroll
-    for (int w = 0; w < W; ++w) mx = fmaxf(mx, s_m[w][r]);
+    for (int w = 0; w < W; ++w) mx = fmaxf(mx, s_m[w * RPC + r]);
     const float mu = mx == neg_inf() ? 0.f : mx;
     float lsum = 0.f;
     float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
     for (int w = 0; w < W; ++w) {
-      const float c = fast_exp2(s_m[w][r] - mu);
-      lsum += s_l[w][r] * c;
+      const float c = fast_exp2(s_m[w * RPC + r] - mu);
+      lsum += s_l[w * RPC + r] * c;
       const float4 a = *reinterpret_cast<const float4*>(smerge + (w * RPC + r) * D + d);
       o.x += a.x * c;
       o.y += a.y * c;
@@ -446,10 +459,10 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
   __syncthreads();
   if (threadIdx.x == 0) {
     const int done = atomicAdd(p.counters + slot, 1);
-    s_last = done == p.num_splits - 1;
+    *s_last = done == p.num_splits - 1;
   }
   __syncthreads();
-  if (!s_last) return;
+  if (!*s_last) return;
   __threadfence();  // order the counter observation before reading the other splits' partials
   if (threadIdx.x == 0) p.counters[slot] = 0;  // every split has counted: reset for the next call
 
@@ -464,13 +477,13 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
     float sum = 0.f;
     for (int s = lane; s < p.num_splits; s += 32) {
       const float w = fast_exp2(ldcg_f32(all_lse + s * RPC + r) - mu);
-      s_w[r][s] = w;
+      s_w[r * kMaxSplits + s] = w;
       sum += w;
     }
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
     const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    for (int s = lane; s < p.num_splits; s += 32) s_w[r][s] *= inv;
+    for (int s = lane; s < p.num_splits; s += 32) s_w[r * kMaxSplits + s] *= inv;
     if (lane == 0 && chunk * RPC + r < ROWS) store_lse(r, sum > 0.f ? mu + fast_log2(sum) : neg_inf());
   }
   __syncthreads();
@@ -479,7 +492,7 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
     if (chunk * RPC + r >= ROWS) continue;
     float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
     for (int s = 0; s < p.num_splits; ++s) {
-      const float w = s_w[r][s];
+      const float w = s_w[r * kMaxSplits + s];
       if (w == 0.f) continue;  // empty split (or negligible): skip its reads
       const float4 a = ldcg_v4(all_o + (s * RPC + r) * D + d);
       o.x += a.x * w;

@@ -63,6 +63,10 @@ void ConsoleProgress::end_problem(const TuneReport& rep) {
   } else {
     std::fprintf(out_, "  -> no correct candidate (%.1fs)\n", rep.seconds);
   }
+  if (rep.compiled > 0 || rep.measured > 0)
+    std::fprintf(out_, "  compiled %d in %.1fs (%.2f/s), %d measurements in %.1fs\n", rep.compiled,
+                 rep.compile_seconds, rep.compile_seconds > 0 ? rep.compiled / rep.compile_seconds : 0.0,
+                 rep.measured, rep.measure_seconds);
   if (!rep.baseline_note.empty()) std::fprintf(out_, "  note: %s\n", rep.baseline_note.c_str());
   std::fflush(out_);
 }

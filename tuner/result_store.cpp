@@ -1,5 +1,6 @@
 #include "tuner/result_store.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace attnjit::tuner {
@@ -64,6 +65,7 @@ CandidateResult from_tuning_result(const TuningResult& t) {
   r.time.median_ms = t.median_ms;
   r.time.min_ms = t.min_ms;
   r.time.max_ms = t.max_ms;
+  r.time.iqr_ms = std::min(2 * (t.median_ms - t.min_ms), t.max_ms - t.min_ms);
   r.time.samples = t.runs;
   r.tflops = t.tflops;
   r.gbps = t.gbps;
@@ -112,6 +114,16 @@ void DbResultStore::record(const ProblemSpec& spec, const KernelTemplate& t, con
 
 void DbResultStore::set_best(const ProblemSpec& spec, const KernelTemplate& t, const TileConfig& cfg) {
   db_.set_best(fingerprint_, spec.key(), t.version_hash(), cfg.key());
+}
+
+}  // namespace attnjit::tuner
+
+namespace attnjit::tuner {
+
+std::optional<std::string> DbResultStore::stored_best(const ProblemSpec& spec, const KernelTemplate& t) {
+  auto b = db_.best(fingerprint_, spec.key(), t.version_hash());
+  if (!b) return std::nullopt;
+  return b->config;
 }
 
 }  // namespace attnjit::tuner

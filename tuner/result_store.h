@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "codegen/kernel_template.h"
@@ -23,6 +24,8 @@ class ResultStore {
   virtual void record(const ProblemSpec& spec, const KernelTemplate& t, const CandidateResult& r) = 0;
   // Marks the tuner's choice as the best entry.
   virtual void set_best(const ProblemSpec& spec, const KernelTemplate& t, const TileConfig& cfg) = 0;
+  // The best entry chosen by an earlier run, if any (config key).
+  virtual std::optional<std::string> stored_best(const ProblemSpec& spec, const KernelTemplate& t) = 0;
 };
 
 // The identity results are recorded under: the backend's target, device name and compiler.
@@ -30,7 +33,9 @@ DeviceInfo device_info_for(const Backend& backend);
 
 // TuningResult <-> CandidateResult. "pruned" is stored as compile_error with an error text
 // starting "pruned" (the database has no such status) and read back as Pruned. The database
-// keeps no IQR, so a result read back has iqr 0: selection then uses only the 2% floor.
+// keeps no IQR; a result read back estimates it as min(2 (median - min), max - min) — exact
+// for a symmetric spread, and max - min bounds any IQR — so a stored result is not taken for
+// quieter than it was. (A run that re-measures nothing keeps the stored best entry as is.)
 TuningResult to_tuning_result(const CandidateResult& r, const std::string& device,
                               const ProblemSpec& spec, const KernelTemplate& t);
 CandidateResult from_tuning_result(const TuningResult& r);
@@ -42,6 +47,7 @@ class DbResultStore final : public ResultStore {
   std::map<std::string, CandidateResult> existing(const ProblemSpec& spec, const KernelTemplate& t) override;
   void record(const ProblemSpec& spec, const KernelTemplate& t, const CandidateResult& r) override;
   void set_best(const ProblemSpec& spec, const KernelTemplate& t, const TileConfig& cfg) override;
+  std::optional<std::string> stored_best(const ProblemSpec& spec, const KernelTemplate& t) override;
   const DeviceInfo& device() const { return device_; }
 
  private:

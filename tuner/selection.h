@@ -23,7 +23,8 @@ bool beats(const Measurement& challenger, const Measurement& incumbent,
 
 // The chosen candidate among those with status Ok (index into `results`), or nullopt if none.
 // The incumbent starts as the default config when it is Ok (else the Ok candidate with the
-// smallest key); challengers are tried fastest-median first (ties by key).
+// smallest key); challengers are tried fastest-median first (ties by key), sweeping again
+// until none beats the incumbent — so no Ok candidate beats the one returned.
 std::optional<size_t> select_best(const std::vector<CandidateResult>& results,
                                   const TileConfig& default_config,
                                   const SelectionPolicy& policy = {});

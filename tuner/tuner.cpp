@@ -231,8 +231,15 @@ TuneReport tune_problem(Executor& executor, const KernelTemplate& tmpl, const Ta
   for (auto& [k, r] : results) rep.results.push_back(r);
   for (size_t i = 0; i < rep.results.size(); ++i)
     if (rep.results[i].config == rep.default_config) rep.default_index = i;
-  rep.best = select_best(rep.results, rep.default_config, options.policy);
-  if (store && rep.best) store->set_best(spec, tmpl, rep.results[*rep.best].config);
+  // Nothing new measured: the stored choice stands (re-deciding from stored medians, without
+  // their IQRs, could flip it and make two runs over the same data disagree).
+  std::optional<std::string> kept = (store && rep.measured == 0) ? store->stored_best(spec, tmpl) : std::nullopt;
+  for (size_t i = 0; kept && i < rep.results.size(); ++i)
+    if (rep.results[i].key() == *kept && rep.results[i].status == CandidateStatus::Ok) rep.best = i;
+  if (!rep.best) {
+    rep.best = select_best(rep.results, rep.default_config, options.policy);
+    if (store && rep.best) store->set_best(spec, tmpl, rep.results[*rep.best].config);
+  }
   rep.baseline_note = rep.measured > 0 ? executor.baseline_note() : std::string();
   rep.seconds = now_s() - t0;
   if (progress) progress->end_problem(rep);

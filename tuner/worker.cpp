@@ -283,18 +283,11 @@ CandidateResult WorkerExecutor::evaluate(const TileConfig& cfg, const MeasureOpt
     r.reason = reply->at("error").get<std::string>();
     return r;
   }
+  note_ = reply->value("note", note_);
   return candidate_from_json(reply->at("result"));
 }
 
-std::string WorkerExecutor::baseline_note() {
-  ensure_worker();
-  auto reply = proc_.request({{"op", "note"}}, opt_.evaluate_timeout_s);
-  if (!reply) {
-    initialized_ = false;
-    return "worker " + proc_.failure().what + " while reporting";
-  }
-  return reply->value("note", std::string());
-}
+std::string WorkerExecutor::baseline_note() { return note_; }
 
 // ---------------------------------------------------------------- the worker itself
 
@@ -376,9 +369,7 @@ int run_tune_worker(int fd) {
         const std::string key = msg.at("config").get<std::string>();
         inject_fault(key);
         const CandidateResult r = eval->evaluate(TileConfig::parse(key), measure_from_json(msg.at("measure")));
-        reply({{"result", to_json(r)}});
-      } else if (op == "note") {
-        reply({{"note", eval->baseline_note()}});
+        reply({{"result", to_json(r)}, {"note", eval->baseline_note()}});
       } else {
         throw std::runtime_error("worker: unknown op '" + op + "'");
       }

@@ -9,8 +9,7 @@
 //   -> {"op":"init","platform":"cpu","problem":KEY,"seed":N,"shape":[b,hq,hkv,sq,sk],
 //       "check_tuning_shape":true,"compile_threads":N}       <- {"ok":true} | {"ok":false,"error":..}
 //   -> {"op":"compile","configs":[KEY,...]}                  <- {"result":{..}} per config, then {"done":true}
-//   -> {"op":"evaluate","config":KEY,"measure":{..}}         <- {"result":{..}}
-//   -> {"op":"note"}                                          <- {"note":".."}
+//   -> {"op":"evaluate","config":KEY,"measure":{..}}         <- {"result":{..},"note":".."}
 //   (EOF on the socket ends the worker.)
 //
 // Debugging / testing faults: ATTNJIT_TUNER_FAULT="CONFIG=abort|segv|hang|exit[,...]" makes the
@@ -84,6 +83,7 @@ class WorkerExecutor final : public Executor {
       const std::vector<TileConfig>& configs,
       const std::function<void(const CandidateResult&)>& on_done) override;
   CandidateResult evaluate(const TileConfig& cfg, const MeasureOptions& measure) override;
+  // The note from the latest evaluation a worker answered (no request: the worker may be gone).
   std::string baseline_note() override;
 
   int restarts() const { return restarts_; }
@@ -97,6 +97,7 @@ class WorkerExecutor final : public Executor {
   WorkerOptions opt_;
   WorkerProcess proc_;
   bool initialized_ = false;
+  std::string note_;
   int restarts_ = -1;  // the first start is not a restart
 };
 

@@ -39,7 +39,14 @@ class CpuBackendImpl final : public Backend {
           root.clear();  // no HOME and no ATTNJIT_CACHE_DIR: run without a disk cache
         }
       }
-      if (!root.empty()) disk_.emplace(root, "cpu-obj");
+      if (!root.empty()) {
+        disk_.emplace(root, "cpu-obj");
+        try {
+          disk_->remove_stale_temp_files();  // left by killed writers; never a lock
+        } catch (const std::exception&) {
+          // an unreadable cache dir shows up again (and is handled) on load / store
+        }
+      }
     }
     if (opts_.dump_dir.empty())
       if (const char* d = std::getenv("ATTNJIT_CPU_DUMP_DIR"); d && *d) opts_.dump_dir = d;
@@ -121,6 +128,7 @@ class CpuBackendImpl final : public Backend {
     const std::string key = disk_key(src);
     const bool want_text = opts_.keep_asm || !opts_.dump_dir.empty();
 
+    // IR / assembly exist only for a fresh compile, so a debug build skips the disk lookup.
     if (disk_ && !want_text) {
       std::optional<std::string> obj;
       try {

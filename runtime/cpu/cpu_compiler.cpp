@@ -164,12 +164,12 @@ CpuCompileResult compile_cpu_kernel(const KernelSource& src, const CpuCompileReq
     throw BackendError("clang: invalid options for " + src.name + ":\n" + diag_text);
   }
 
+  llvm::LLVMContext ctx;  // outlives the compiler instance and the module
   clang::CompilerInstance ci;
   ci.setInvocation(inv);
   ci.createDiagnostics(printer.get(), /*ShouldOwnClient=*/false);
   ci.createFileManager(vfs);
   ci.setVerboseOutputStream(diag_os);  // "N errors generated." goes with the diagnostics, not stderr
-  llvm::LLVMContext ctx;
   clang::EmitLLVMOnlyAction action(&ctx);
   bool compiled = ci.ExecuteAction(action);
   diag_os.flush();

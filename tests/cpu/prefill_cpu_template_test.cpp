@@ -94,6 +94,14 @@ TEST(PrefillCpuTemplate, RenderIsATinyPreludeOverTheEmbeddedTemplate) {
   EXPECT_TRUE(has("+avx512f"));
   EXPECT_TRUE(has("-mprefer-vector-width=512"));
 
+  // Length buckets and the GQA group are run-time values: same source.
+  ProblemSpec longer = s;
+  longer.seqlen_q = longer.seqlen_k = 4096;
+  longer.group = 8;
+  EXPECT_EQ(tmpl().render(longer, c, t).hash, src.hash);
+  ProblemSpec even = longer;
+  even.even = true;
+  EXPECT_NE(tmpl().render(even, c, t).hash, src.hash);
   // threads is a launch knob: same source. Any code knob changes the hash.
   TileConfig c1 = c;
   c1.threads = 1;

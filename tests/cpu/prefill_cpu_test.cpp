@@ -49,6 +49,8 @@ std::vector<PrefillCase> cases() {
       mk(F, 64, window(16, 0), 1, 1, 1, 127, 127), mk(F, 64, window(0, 16), 1, 1, 1, 127, 127),
       mk(F, 64, window(5, 7), 1, 1, 1, 300, 300), mk(B, 64, window(33, 65), 1, 1, 1, 127, 300),
       mk(F, 64, window(0, 0), 1, 1, 1, 100, 100), mk(F, 64, window(3, 2), 1, 1, 1, 300, 17),
+      // "even" lengths (multiples of 128): the kernel compiled without bounds checks.
+      mk(F, 64, causal(), 1, 1, 1, 256, 256), mk(B, 128, window(70, 5), 1, 2, 1, 128, 384),
       // GQA 4 and 8, batch > 1.
       mk(F, 64, causal(), 2, 8, 2, 70, 70), mk(B, 128, none(), 2, 8, 1, 33, 100),
       mk(F, 32, window(10, 10), 3, 4, 1, 65, 90),
@@ -60,6 +62,7 @@ class PrefillCpuCase : public ::testing::TestWithParam<PrefillCase> {};
 TEST_P(PrefillCpuCase, MatchesReference) {
   const PrefillCase& c = GetParam();
   PrefillOutcome r = run_prefill_case(c);
+  EXPECT_EQ(c.spec().even, c.seqlen_q % 128 == 0 && c.seqlen_k % 128 == 0);
   RecordProperty("max_err_o", std::to_string(r.max_err_o));
   // Causal with seqlen_q > seqlen_k, or a window that misses every key, must hit empty rows.
   if (c.mask.kind == MaskKind::Causal && c.seqlen_q > c.seqlen_k)

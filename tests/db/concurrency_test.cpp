@@ -202,12 +202,16 @@ TEST(Concurrency, WriterKilledAtRandomMomentsKeepsEveryCommit) {
       }
     }
     close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 37 * round));
+    // Wait for the first commit (a loaded machine can take a while to start the child), then
+    // let it run into the middle of later batches.
+    int32_t committed = 0, msg = 0;
+    ASSERT_EQ(read(fds[0], &msg, sizeof msg), static_cast<ssize_t>(sizeof msg)) << "writer died early";
+    committed = msg;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + 37 * round));
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     EXPECT_TRUE(WIFSIGNALED(status)) << "the writer exited on its own: " << status;
-    int32_t committed = 0, msg = 0;
     while (read(fds[0], &msg, sizeof msg) == sizeof msg) committed = msg;
     close(fds[0]);
     ASSERT_GT(committed, 0);

@@ -8,9 +8,13 @@
 set(emu_templates ${CMAKE_SOURCE_DIR}/templates)
 set(emu_shadow ${CMAKE_CURRENT_BINARY_DIR}/emu_shadow)
 
-foreach(f attn_params.h prefill_sm80.cuh sm80_mask.cuh sm80_softmax.cuh)
+foreach(f prefill_sm80.cuh sm80_mask.cuh sm80_softmax.cuh)
   configure_file(${emu_templates}/${f} ${emu_shadow}/${f} COPYONLY)
 endforeach()
+# The params struct is shared with host code (api/): forward to the one real header so the test
+# and the kernel see a single definition.
+file(WRITE ${emu_shadow}/attn_params.h.tmp "#pragma once\n#include \"templates/attn_params.h\"\n")
+configure_file(${emu_shadow}/attn_params.h.tmp ${emu_shadow}/attn_params.h COPYONLY)
 
 # Copies templates/<file> with the definitions of the given helpers ("<return type> <name>")
 # renamed; a helper that is not found becomes an #error naming it.

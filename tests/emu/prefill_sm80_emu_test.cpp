@@ -43,7 +43,13 @@ const PrefillKernels<
     // Search-space configs: stages 1/2/3, 4 and 8 warps, one and two m16 tiles per warp.
     T<Bf16, 64, 64, 32, 4, 1, MaskCausal, false>, T<F16, 64, 64, 64, 4, 3, MaskCausal, false>,
     T<Bf16, 64, 128, 64, 4, 3, Win40_24, false>, T<F16, 64, 64, 128, 4, 2, MaskNone, false>,
-    T<Bf16, 128, 64, 32, 4, 1, MaskCausal, false>, T<F16, 32, 128, 32, 4, 3, Win16_0, false>>
+    T<Bf16, 128, 64, 32, 4, 1, MaskCausal, false>, T<F16, 32, 128, 32, 4, 3, Win16_0, false>,
+    // Schedules.
+    T<Bf16, 64, 64, 64, 4, 3, MaskCausal, false>,
+    // Head dims 96 / 192 (12 / 24 chunks per row: the 4-chunk swizzle and loader paths) and 256:
+    // defaults bm128_bn64_w8_s2 (96, 192) and bm128_bn64_w8_s1 (256), plus bm64_bn32_w4_s2.
+    T<Bf16, 96, 128, 64, 8, 2, MaskCausal, false>, T<F16, 192, 128, 64, 8, 2, MaskNone, false>,
+    T<Bf16, 256, 128, 64, 8, 1, MaskCausal, false>, T<F16, 256, 64, 32, 4, 2, Win40_24, false>>
     kKernels;
 
 PrefillCase make_case(DType dtype, int hd, MaskSpec mask, int64_t sq, int64_t sk, int64_t b = 1,
@@ -133,6 +139,18 @@ TEST(PrefillSm80Emu, GqaBatchAndStridedLayouts) {
   PrefillCase d = make_case(DType::F16, 64, {}, 33, 65, 2, 4, 4);
   d.layout = testing::Layout::BHSD;
   expect_ok(d);
+}
+
+TEST(PrefillSm80Emu, NoKeysGivesZeroAndMinusInfinity) {
+  expect_ok(make_case(DType::BF16, 64, {}, 17, 0));
+  expect_ok(make_case(DType::F16, 64, causal(), 130, 0));
+}
+
+TEST(PrefillSm80Emu, HeadDims96192And256) {
+  expect_ok(make_case(DType::BF16, 96, causal(), 130, 150));
+  expect_ok(make_case(DType::F16, 192, {}, 70, 129));
+  expect_ok(make_case(DType::BF16, 256, causal(), 100, 140));
+  expect_ok(make_case(DType::F16, 256, window(40, 24), 90, 77), config(64, 32, 4, 2));
 }
 
 // ---- Search-space configs ----

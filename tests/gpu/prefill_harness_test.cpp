@@ -120,15 +120,6 @@ TEST_P(PrefillHarness, RejectsWrongLse) {
   EXPECT_FALSE(check(im).ok);
 }
 
-TEST_P(PrefillHarness, RejectsWritesIntoPadding) {
-  if (std::get<1>(GetParam()) != Layout::Padded) GTEST_SKIP() << "dense layouts have no padding";
-  Images im = good_;
-  store_from_float(x_.c.dtype, im.o.data(), at(0, 0, 0, 0) + x_.c.head_dim, 0.f);  // just past a head
-  auto r = check(im);
-  EXPECT_FALSE(r.ok);
-  EXPECT_NE(r.message.find("padding"), std::string::npos) << r.message;
-}
-
 INSTANTIATE_TEST_SUITE_P(
     DtypesAndLayouts, PrefillHarness,
     ::testing::Combine(::testing::Values(DType::BF16, DType::F16, DType::F32),
@@ -152,6 +143,23 @@ TEST(PrefillBaseline, ErrorIsSmallButNonZeroFor16BitTypes) {
     for (size_t i = 0; i < ref.o.size(); ++i) err = std::max(err, std::abs(ref.o[i] - base.o[i]));
     EXPECT_GT(err, 0.0) << to_string(dt);
     EXPECT_LT(err, dt == DType::BF16 ? 0.02 : 0.003) << to_string(dt);
+  }
+}
+
+TEST(PrefillHarnessPadding, RejectsWritesIntoPadding) {
+  for (DType dt : {DType::BF16, DType::F16, DType::F32}) {
+    auto x = testing::make_data(small_case(dt, Layout::Padded));
+    auto ref = testing::reference_outputs(x);
+    auto base = testing::baseline_outputs(x);
+    Images im = to_images(x, base);
+    ASSERT_TRUE(testing::check_outputs(x, ref, base, im.o, im.lse).ok);
+    store_from_float(dt, im.o.data(), x.c.head_dim, 0.f);  // just past head 0 of row 0
+    auto r = testing::check_outputs(x, ref, base, im.o, im.lse);
+    EXPECT_FALSE(r.ok) << to_string(dt);
+    EXPECT_NE(r.message.find("padding"), std::string::npos) << r.message;
+    Images im2 = to_images(x, base);
+    im2.lse[static_cast<size_t>(x.c.seqlen_q)] = 1.f;  // the spare slot after head 0's rows
+    EXPECT_FALSE(testing::check_outputs(x, ref, base, im2.o, im2.lse).ok) << to_string(dt);
   }
 }
 

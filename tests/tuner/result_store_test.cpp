@@ -42,6 +42,8 @@ TEST(ResultStore, StatusesRoundTripThroughTheDatabaseRow) {
     EXPECT_EQ(back.status, st) << to_string(st);
     EXPECT_EQ(back.config, r.config);
     EXPECT_DOUBLE_EQ(back.time.median_ms, r.time.median_ms);
+    if (st == CandidateStatus::Ok)  // IQR estimate: min(2 (1.5 - 1.4), 1.9 - 1.4)
+      EXPECT_NEAR(back.time.iqr_ms, 0.2, 1e-12);
     EXPECT_TRUE(back.from_db);
   }
   CandidateResult skipped = sample("bm64_bn64_w1_s1_v16", CandidateStatus::Skipped);

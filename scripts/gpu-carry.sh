@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Fills .carry/ (git-ignored) with the third-party headers the GPU machine lacks (it has no
+# network): sqlite3.h, nlohmann/, CLI/, xxhash.h (+ xxh3.h), and — only with --gtest, for a
+# machine without GoogleTest — gtest/gmock headers plus static libraries and their CMake package.
+# Run on this (development) machine, then carry .carry/ to the GPU machine with the tree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=${CARRY_FROM:-/usr/include}
+dst=.carry/include
+with_gtest=0
+[[ "${1:-}" == "--gtest" ]] && with_gtest=1
+
+rm -rf .carry
+mkdir -p "$dst"
+copy() {  # copy <path under $src> (file or folder); missing ones are an error
+  if [[ ! -e "$src/$1" ]]; then
+    echo "gpu-carry: $src/$1 not found (install the Debian package: scripts/setup.sh)" >&2
+    exit 1
+  fi
+  cp -r "$src/$1" "$dst/"
+}
+copy sqlite3.h
+copy sqlite3ext.h
+copy nlohmann
+copy CLI
+copy xxhash.h
+[[ -e "$src/xxh3.h" ]] && copy xxh3.h
+
+if ((with_gtest)); then
+  copy gtest
+  copy gmock
+  # Same layout as /usr, so the package's relative _IMPORT_PREFIX resolves to .carry/.
+  lib=/usr/lib/x86_64-linux-gnu
+  out=.carry/lib/x86_64-linux-gnu
+  mkdir -p "$out/cmake"
+  cp "$lib"/libgtest.a "$lib"/libgtest_main.a "$out/"
+  [[ -e "$lib/libgmock.a" ]] && cp "$lib"/libgmock*.a "$out/"
+  cp -r "$lib/cmake/GTest" "$out/cmake/"
+fi
+du -sh .carry | awk '{print "gpu-carry: .carry is " $1}'
+find .carry -maxdepth 2 -mindepth 2 | sort | sed 's/^/  /'

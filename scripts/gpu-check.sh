@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The one command for a GPU machine (Ubuntu 24.04, CUDA 13, g++ 13, cmake, PyTorch; no network,
+# no sqlite3.h / httplib / LLVM / nlohmann / CLI11 / xxhash headers): configure, build, run the
+# tests (the GPU ones included), benchmark, compare with PyTorch SDPA, print a summary last.
+#
+#   scripts/gpu-carry.sh            # on the development machine: fills .carry/ (git-ignored)
+#   scripts/gpu-check.sh [phases]   # on the GPU machine; phases: build test sweep bench torch
+#                                   # (default: build test bench torch — sweep is opt-in)
+# Environment: BUILD_DIR (default build-gpu), OUT (where logs and JSON go; default
+# $BUILD_DIR/gpu-check), BENCH_ARGS (extra `attnjit bench` options, e.g. "--head-dim 128"),
+# CTEST_ARGS (extra ctest options), ATTNJIT_CACHE_DIR (kernel cache; default $OUT/cache so a
+# check measures cold compiles once and then reuses them).
+# Each phase can run in its own call (the build persists in BUILD_DIR). Exit status: 0 when
+# every phase that ran passed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD_DIR=${BUILD_DIR:-build-gpu}
+OUT=${OUT:-$BUILD_DIR/gpu-check}
+mkdir -p "$OUT"
+export ATTNJIT_CACHE_DIR=${ATTNJIT_CACHE_DIR:-$ROOT/$OUT/cache}
+phases=("$@")
+((${#phases[@]})) || phases=(build test bench torch)
+
+declare -A status=()
+declare -A detail=()
+has_phase() { local p; for p in "${phases[@]}"; do [[ $p == "$1" ]] && return 0; done; return 1; }
+say() { printf '\n=== gpu-check: %s ===\n' "$*"; }
+
+say "machine"
+{
+  uname -srm
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: not available"
+  /usr/local/cuda/bin/nvcc --version 2>/dev/null | tail -1 || true
+  g++ --version | head -1
+  cmake --version | head -1
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>/dev/null || echo "torch: not importable"
+} | tee "$OUT/machine.txt"
+
+if has_phase build; then
+  say "build ($BUILD_DIR)"
+  if [[ ! -d .carry/include ]]; then
+    echo "gpu-check: .carry/include is missing: run scripts/gpu-carry.sh on the development machine and carry .carry/" >&2
+    status[build]=FAIL; detail[build]="no .carry/include"
+  else
+    gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
+    extra=()
+    # GoogleTest: the system's if present, else the carried copy (scripts/gpu-carry.sh --gtest).
+    if ! ls /usr/lib/*/cmake/GTest/GTestConfig.cmake /usr/lib/cmake/GTest/GTestConfig.cmake >/dev/null 2>&1 \
+       && [[ -d .carry/lib/x86_64-linux-gnu/cmake/GTest ]]; then
+      extra+=(-DGTest_DIR="$ROOT/.carry/lib/x86_64-linux-gnu/cmake/GTest")
+    fi
+    if cmake -S . -B "$BUILD_DIR" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
+         -DATTNJIT_WITH_LLVM=OFF -DATTNJIT_WITH_SERVICE=OFF \
+         -DATTNJIT_EXTRA_INCLUDE="$ROOT/.carry/include" "${extra[@]}" > "$OUT/configure.log" 2>&1 \
+       && cmake --build "$BUILD_DIR" -j "$(nproc)" > "$OUT/build.log" 2>&1; then
+      status[build]=ok; detail[build]="$(grep -c 'Linking' "$OUT/build.log") targets linked"
+    else
+      tail -40 "$OUT/configure.log" "$OUT/build.log" 2>/dev/null
+      status[build]=FAIL; detail[build]="see $OUT/build.log"
+    fi
+  fi
+fi
+
+run_ctest() {  # run_ctest <phase> <ctest label args...>
+  local phase=$1; shift
+  if [[ ! -f "$BUILD_DIR/CTestTestfile.cmake" ]]; then
+    status[$phase]=FAIL; detail[$phase]="not built"; return
+  fi
+  ctest --test-dir "$BUILD_DIR" "$@" --output-on-failure --timeout 1800 ${CTEST_ARGS:-} \
+    > "$OUT/$phase.log" 2>&1
+  local rc=$?
+  grep -E "tests passed|tests failed" "$OUT/$phase.log" | tail -1
+  grep -E "^\s*[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted|Exception)\)" "$OUT/$phase.log" | head -30
+  # The GPU suites print what they measured and how many cases ran.
+  grep -hE "^\[ (measure|cases|configs|device) +\]" "$OUT/$phase.log" | sort -u | head -30
+  if ((rc == 0)); then status[$phase]=ok; else status[$phase]=FAIL; fi
+  detail[$phase]="$(grep -E 'tests passed' "$OUT/$phase.log" | tail -1 | sed 's/^ *//')"
+}
+
+if has_phase test; then
+  say "tests (everything but the sweep)"
+  run_ctest test -LE sweep -j 4
+fi
+if has_phase sweep; then
+  say "sweep (every config of every problem)"
+  run_ctest sweep -L sweep
+fi
+
+CLI=$BUILD_DIR/bin/attnjit
+if has_phase bench; then
+  say "attnjit bench (FlashAttention grid)"
+  if [[ -x $CLI ]] && $CLI bench --json ${BENCH_ARGS:-} > "$OUT/bench.json" 2> "$OUT/bench.err"; then
+    status[bench]=ok; detail[bench]="$OUT/bench.json"
+    python3 - "$OUT/bench.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(f"{d['backend']}")
+print(f"{'dtype':5} {'hd':>4} {'mask':8} {'seqlen':>6} {'config':22} {'ms':>9} {'TFLOP/s':>8}")
+for r in d["results"]:
+    print(f"{r['dtype']:5} {r['head_dim']:>4} {r['mask']:8} {r['seqlen']:>6} {r['config']:22} {r['median_ms']:>9.3f} {r['tflops']:>8.1f}")
+PY
+  else
+    tail -20 "$OUT/bench.err" 2>/dev/null
+    status[bench]=FAIL; detail[bench]="see $OUT/bench.err"
+  fi
+fi
+
+if has_phase torch; then
+  say "compare with PyTorch SDPA (flash, cuDNN)"
+  reuse=()
+  [[ -s "$OUT/bench.json" ]] && reuse=(--attnjit-json "$OUT/bench.json")
+  if python3 bench/compare_torch.py --attnjit "$CLI" "${reuse[@]}" --json-out "$OUT/compare.json" \
+       ${BENCH_ARGS:-} > "$OUT/compare.txt" 2>&1; then
+    status[torch]=ok; detail[torch]="$OUT/compare.txt"
+  else
+    status[torch]=FAIL; detail[torch]="see $OUT/compare.txt"
+  fi
+  cat "$OUT/compare.txt"
+fi
+
+say "summary"
+rc=0
+printf '%-8s %-6s %s\n' phase result detail
+for p in build test sweep bench torch; do
+  [[ -n "${status[$p]:-}" ]] || continue
+  printf '%-8s %-6s %s\n' "$p" "${status[$p]}" "${detail[$p]:-}"
+  [[ ${status[$p]} == ok ]] || rc=1
+done
+if [[ -s "$OUT/compare.json" ]]; then
+  python3 - "$OUT/compare.json" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))["rows"]
+def fmt(v): return "-" if v is None else f"{v:.2f}"
+print(f"\n{'dtype':5} {'hd':>4} {'mask':7} {'seqlen':>6} {'attnjit':>8} {'flash':>8} {'cudnn':>8} {'/flash':>7} {'/cudnn':>7}  (TFLOP/s)")
+for r in rows:
+    a, f, c = r.get("attnjit"), r.get("flash"), r.get("cudnn")
+    print(f"{r['dtype']:5} {r['head_dim']:>4} {r['mask']:7} {r['seqlen']:>6} {fmt(a):>8} {fmt(f):>8} {fmt(c):>8} "
+          f"{fmt(a / f if a and f else None):>7} {fmt(a / c if a and c else None):>7}")
+PY
+fi
+exit $rc
