@@ -89,8 +89,11 @@ def main():
     else:
         ours = run_attnjit(args.attnjit, extra)
 
-    import torch
-    from torch.nn.attention import SDPBackend
+    try:
+        import torch
+        from torch.nn.attention import SDPBackend
+    except ImportError as e:
+        raise SystemExit(f"PyTorch with torch.nn.attention is needed for the comparison: {e}")
 
     if not torch.cuda.is_available():
         raise SystemExit("PyTorch sees no CUDA device")

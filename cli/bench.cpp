@@ -121,6 +121,17 @@ void run_bench(BenchArgs a) {
   if (a.seqlens.empty())
     for (int64_t s = 512; s <= a.total_tokens; s *= 2) a.seqlens.push_back(s);
   if (a.warmup < 0 || a.reps < 1) throw UsageError("--warmup must be >= 0 and --reps >= 1");
+  // Check the whole grid before timing anything.
+  for (int64_t s : a.seqlens)
+    if (s < 1 || s > a.total_tokens || a.total_tokens % s != 0)
+      throw UsageError("seqlen " + std::to_string(s) + " must divide --total-tokens " + std::to_string(a.total_tokens));
+  for (int hd : a.head_dims) {
+    if (hd < 1 || a.hidden % hd != 0) throw UsageError("--hidden must be a multiple of every head dim");
+    if (a.heads_kv > 0 && (a.hidden / hd) % a.heads_kv != 0)
+      throw UsageError("--heads-kv must divide the query heads (hidden / head dim)");
+  }
+  for (const std::string& dt : a.dtypes) parse_dtype(dt);
+  for (const std::string& m : a.masks) parse_mask(m);
 
   struct Buffers {
     DeviceBuffer q, k, v, o, lse;
@@ -158,11 +169,6 @@ void run_bench(BenchArgs a) {
           const MaskSpec mask = parse_mask(ms);
           r.mask = mask_name(mask);
           r.seqlen = s;
-          if (s > a.total_tokens || a.total_tokens % s != 0)
-            throw UsageError("seqlen " + std::to_string(s) + " must divide --total-tokens " + std::to_string(a.total_tokens));
-          if (a.hidden % hd != 0) throw UsageError("--hidden must be a multiple of every head dim");
-          if (a.heads_kv > 0 && (a.hidden / hd) % a.heads_kv != 0)
-            throw UsageError("--heads-kv must divide the query heads (hidden / head dim)");
           r.batch = a.total_tokens / s;
           r.heads_q = a.hidden / hd;
           r.heads_kv = a.heads_kv > 0 ? a.heads_kv : r.heads_q;

@@ -1,6 +1,7 @@
 #include "runtime/cuda_backend.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -26,7 +27,7 @@ struct CudaKernel final : CompiledKernel {
   size_t param_size = 0;   // 0 = unknown (older driver)
   // Dynamic shared memory the function is currently allowed; raised on demand at launch.
   mutable std::mutex smem_mu;
-  mutable int dynamic_smem_limit = 0;
+  mutable std::atomic<int> dynamic_smem_limit{0};
 
   ~CudaKernel() override {
     if (!module) return;
@@ -97,8 +98,10 @@ std::shared_ptr<CudaKernel> load_module(const std::shared_ptr<cuda::DeviceContex
         "cuFuncGetAttribute(SHARED_SIZE_BYTES)", src.name);
   check(d.cuFuncGetAttribute(&k->max_threads, cuda::kFuncMaxThreadsPerBlock, k->function),
         "cuFuncGetAttribute(MAX_THREADS_PER_BLOCK)", src.name);
-  check(d.cuFuncGetAttribute(&k->dynamic_smem_limit, cuda::kFuncMaxDynamicSharedSizeBytes, k->function),
+  int smem_limit = 0;
+  check(d.cuFuncGetAttribute(&smem_limit, cuda::kFuncMaxDynamicSharedSizeBytes, k->function),
         "cuFuncGetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", src.name);
+  k->dynamic_smem_limit.store(smem_limit);
   if (d.cuFuncGetParamInfo) {
     size_t offset = 0, size = 0;
     if (d.cuFuncGetParamInfo(k->function, 0, &offset, &size) == cuda::CUDA_SUCCESS) k->param_size = size;
@@ -117,8 +120,19 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) {
   compiler_version_ = "nvrtc-" + Nvrtc::get().version();
   driver_version_ = cuda::driver_version();
   if (options.disk_cache) {
-    disk_cache_.emplace(options.cache_dir.empty() ? default_cache_dir() : options.cache_dir, "cubin");
-    disk_cache_->remove_stale_temp_files();
+    std::filesystem::path root = options.cache_dir;
+    if (root.empty()) {
+      try {
+        root = default_cache_dir();
+      } catch (const BackendError& e) {
+        // No HOME and no cache variables (a bare container): run with the memory cache only.
+        warn_once(g_disk_read_warning, std::string(e.what()) + " (disk cache off)");
+      }
+    }
+    if (!root.empty()) {
+      disk_cache_.emplace(root, "cubin");
+      disk_cache_->remove_stale_temp_files();
+    }
   }
 }
 
@@ -237,13 +251,13 @@ void CudaBackend::launch(const CompiledKernel& kernel, const LaunchGeometry& g, 
                        std::to_string(target_.smem_per_block) + " per block [kernel " + name + "]");
   const auto& d = driver();
   cuda::DeviceContext::Scope scope(*ctx_);
-  if (static_cast<int>(g.dynamic_smem) > k.dynamic_smem_limit) {
+  if (static_cast<int>(g.dynamic_smem) > k.dynamic_smem_limit.load(std::memory_order_acquire)) {
     // Above 48 KB a kernel must opt in; raise the limit once per kernel, only ever upwards.
     std::lock_guard lock(k.smem_mu);
-    if (static_cast<int>(g.dynamic_smem) > k.dynamic_smem_limit) {
+    if (static_cast<int>(g.dynamic_smem) > k.dynamic_smem_limit.load()) {
       check(d.cuFuncSetAttribute(k.function, cuda::kFuncMaxDynamicSharedSizeBytes, static_cast<int>(g.dynamic_smem)),
             "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES=" + std::to_string(g.dynamic_smem) + ")", name);
-      k.dynamic_smem_limit = static_cast<int>(g.dynamic_smem);
+      k.dynamic_smem_limit.store(static_cast<int>(g.dynamic_smem), std::memory_order_release);
     }
   }
   void* params[] = {const_cast<void*>(args)};

@@ -91,8 +91,10 @@ Loaded load_driver() {
 }
 
 const Loaded& loaded() {
-  static const Loaded l = load_driver();
-  return l;
+  // Never destroyed: kernels and contexts held by other statics are released during exit,
+  // after function-local statics constructed later than them would already be gone.
+  static const Loaded* l = new Loaded(load_driver());
+  return *l;
 }
 
 bool cuda_disabled_by_env() {
@@ -224,15 +226,20 @@ std::shared_ptr<DeviceContext> DeviceContext::open(int device) {
     throw BackendError("CUDA device " + std::to_string(want) + " requested but " +
                        std::to_string(n) + " device(s) visible");
   c->device_ = want;
-  if (current && current_dev == want) {
-    // The application (PyTorch, a framework) already works in a context on this device: use it,
-    // so our allocations and launches interoperate with its streams and memory.
+  CUdevice dev = 0;
+  check(d.cuDeviceGet(&dev, want), "cuDeviceGet(" + std::to_string(want) + ")");
+  CUcontext primary = nullptr;
+  check(d.cuDevicePrimaryCtxRetain(&primary, dev), "cuDevicePrimaryCtxRetain");
+  if (current && current_dev == want && current != primary) {
+    // The application made its own context on this device and works in it: use that one, so
+    // our allocations and launches interoperate with its streams and memory.
+    d.cuDevicePrimaryCtxRelease(dev);
     c->ctx_ = current;
     return c;
   }
-  CUdevice dev = 0;
-  check(d.cuDeviceGet(&dev, want), "cuDeviceGet(" + std::to_string(want) + ")");
-  check(d.cuDevicePrimaryCtxRetain(&c->ctx_, dev), "cuDevicePrimaryCtxRetain");
+  // The primary context (what the CUDA runtime and PyTorch use), held by our own reference so
+  // it outlives every module loaded into it.
+  c->ctx_ = primary;
   c->retained_primary_ = true;
   return c;
 }

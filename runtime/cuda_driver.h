@@ -129,10 +129,11 @@ int device_count();
 // SM count, shared memory (per block opt-in, per SM), registers and thread limit filled in.
 Target device_target(int ordinal);
 
-// A CUDA context a backend works in: the caller's current context if one is current when the
-// backend is created (on the requested device), else the device's primary context (retained
-// here and released on destruction). Shared by the backend and every kernel loaded into it, so
-// modules are unloaded before the context goes away.
+// A CUDA context a backend works in: the device's primary context (what the CUDA runtime and
+// PyTorch use; retained here, released on destruction), unless the caller has a context of
+// its own current on the requested device when the backend is created — then that one. Shared
+// by the backend and every kernel loaded into it, so modules are unloaded before the context
+// goes away.
 class DeviceContext {
  public:
   // device < 0: the device of the current context if any, else device 0.

@@ -60,7 +60,7 @@ const char* env_nonempty(const char* name) {
 std::optional<std::string> read_file(const fs::path& p) {
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return std::nullopt;
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;  // no entry (or no cache dir)
     throw BackendError("disk cache: open(" + p.string() + ") failed: " + errno_text(errno));
   }
   std::string out;

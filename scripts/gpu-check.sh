@@ -18,7 +18,8 @@ ROOT=$PWD
 BUILD_DIR=${BUILD_DIR:-build-gpu}
 OUT=${OUT:-$BUILD_DIR/gpu-check}
 mkdir -p "$OUT"
-export ATTNJIT_CACHE_DIR=${ATTNJIT_CACHE_DIR:-$ROOT/$OUT/cache}
+OUT=$(cd "$OUT" && pwd)
+export ATTNJIT_CACHE_DIR=${ATTNJIT_CACHE_DIR:-$OUT/cache}
 phases=("$@")
 ((${#phases[@]})) || phases=(build test bench torch)
 

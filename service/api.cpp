@@ -245,10 +245,12 @@ ApiResponse Api::call(const Route& route, const ApiRequest& req) {
 
 ApiResponse Api::health(const ApiRequest& req) {
   QueryParams q(req.params, {});
+  // A reader: the writer's lock may be held by a long import.
+  const int schema = db_.reader()->schema_version();
   json j = {{"status", "ok"},
             {"version", ATTNJIT_VERSION},
             {"uptime_s", (now_unix_ms() - started_unix_ms_) / 1000.0},
-            {"db", {{"path", db_.path()}, {"schema_version", db_.writer().schema_version()}}},
+            {"db", {{"path", db_.path()}, {"schema_version", schema}}},
             {"writes_enabled", opt_.auth.enabled()},
             {"tuning_enabled", static_cast<bool>(opt_.tune_command)},
             {"nvrtc", {{"available", nvrtc_ok_}}},

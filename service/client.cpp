@@ -37,6 +37,16 @@ std::string query_key(const std::string& path, const std::map<std::string, std::
   throw ClientError(r.status, code, field, message);
 }
 
+std::string describe(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection: return "cannot connect (refused or no route)";
+    case httplib::Error::ConnectionTimeout: return "connect timed out";
+    case httplib::Error::Read: return "no reply (read failed or timed out)";
+    case httplib::Error::Write: return "sending the request failed";
+    default: return httplib::to_string(e);
+  }
+}
+
 json parse_reply(const httplib::Response& r) {
   auto j = json::parse(r.body, nullptr, false);
   if (j.is_discarded()) throw ClientError(r.status, "bad_reply", "", "server reply is not JSON");
@@ -105,7 +115,7 @@ json Client::get_json(const std::string& path, const std::map<std::string, std::
   std::unique_lock<std::mutex> http_lock(impl_->http_mu);
   httplib::Result res = impl_->http->Get(path, hp, httplib::Headers{});
   http_lock.unlock();
-  if (!res) throw ServerUnavailable(opt_.server + " unreachable: " + httplib::to_string(res.error()));
+  if (!res) throw ServerUnavailable(opt_.server + " unreachable: " + describe(res.error()));
   if (res->status != 200) throw_for_status(*res);
   json j = parse_reply(*res);
   if (use_cache) {
@@ -126,7 +136,7 @@ json Client::post_json(const std::string& path, const std::string& body, const s
   std::unique_lock<std::mutex> http_lock(impl_->http_mu);
   httplib::Result res = impl_->http->Post(path, body, content_type.c_str());
   http_lock.unlock();
-  if (!res) throw ServerUnavailable(opt_.server + " unreachable: " + httplib::to_string(res.error()));
+  if (!res) throw ServerUnavailable(opt_.server + " unreachable: " + describe(res.error()));
   if (res->status / 100 != 2) throw_for_status(*res);
   return parse_reply(*res);
 }

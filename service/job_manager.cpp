@@ -264,10 +264,6 @@ void JobManager::run_job(const std::string& id) {
     throw;
   }
   close(fds[1]);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    running_pid_ = pid;
-  }
 
   const auto start = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> term_sent;
@@ -355,7 +351,6 @@ void JobManager::run_job(const std::string& id) {
   if (!pending.empty()) on_line(pending);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    running_pid_ = -1;
     jobs_.at(id).output_tail =
         tail.size() > opt_.output_tail_bytes ? tail.substr(tail.size() - opt_.output_tail_bytes) : tail;
   }

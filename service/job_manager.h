@@ -102,7 +102,6 @@ class JobManager {
   std::deque<std::string> queue_;
   std::deque<std::string> finished_order_;
   bool stopping_ = false;
-  int running_pid_ = -1;   // process group of the running child, -1 when none
   std::thread worker_;
 };
 

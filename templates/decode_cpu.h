@@ -82,7 +82,8 @@ struct DecodeCpu {
     rest /= p.row_chunks;
     const int kvh = (int)(rest % p.heads_kv);
     const long long b = rest / p.heads_kv;
-    const long long L = p.seqlens_k ? p.seqlens_k[b] : p.seqlen_k;
+    long long L = p.seqlens_k ? p.seqlens_k[b] : p.seqlen_k;
+    L = L < 0 ? 0 : L > p.seqlen_k ? p.seqlen_k : L;  // see DecodeParams::seqlen_k
 
     // Query rows of this chunk: row r -> global row chunk * RPI + r = token * G + head-in-group.
     for (int r = 0; r < RPI; ++r) {

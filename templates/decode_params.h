@@ -41,7 +41,10 @@ struct DecodeParams {
   int heads_q;
   int heads_kv;        // heads_q = heads_kv * group; query head h reads KV head h / group
   int q_tokens;        // query tokens per sequence (the last q_tokens positions of the sequence)
-  int seqlen_k;        // contiguous: capacity per sequence; paged: max_pages_per_seq * page_size
+  // The longest sequence of the call (<= the cache's capacity): the length of every sequence
+  // when seqlens_k is null, else the bound each seqlens_k[b] is clamped to, so a bad length
+  // can never read past the cache or the block table.
+  int seqlen_k;
   int page_size;       // 0 = contiguous
   int num_splits;      // KV splits per sequence (>= 1); grid.x = num_splits * row_chunks
   int row_chunks;      // ceil(group * q_tokens / rows_per_chunk)

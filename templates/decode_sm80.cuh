@@ -209,7 +209,7 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
   const int tx = lane % TX, ty = lane / TX, grp = warp * TY + ty;
   const int chunk = blockIdx.x % p.row_chunks, split = blockIdx.x / p.row_chunks;
   const int kvh = blockIdx.y, b = blockIdx.z;
-  const int L = p.seqlens_k ? p.seqlens_k[b] : p.seqlen_k;
+  const int L = p.seqlens_k ? max(0, min(p.seqlens_k[b], p.seqlen_k)) : p.seqlen_k;
 
   // ---- query rows of this CTA: row r -> global row chunk * RPC + r = token * G + head-in-group
   float q[RPC][VEC];

@@ -21,7 +21,8 @@ struct Preset {
 //              {512, 1k, 2k, 4k, 8k, 16k}, even, MHA — 72 problems.
 // cpu-prefill  CPU: {f32, bf16} x hd {64, 128} x {none, causal} x q = k in {256, 512, 1k, 2k}.
 // cpu-gqa      CPU: f32 hd 128 causal, group {4, 8}, q = k in {512, 2k}.
-// smoke        CPU/CI: two f32 hd 64 problems of 128 tokens (none, causal) — seconds.
+// smoke        CPU/CI: two f32 hd 64 problems of 128 tokens (none, causal) — about a minute
+//              each exhaustive on 2 cores, seconds with --strategy random --budget 4.
 const std::vector<Preset>& presets();
 // Throws SpecError listing the preset names for an unknown one.
 const Preset& preset(std::string_view name);

@@ -378,11 +378,20 @@ inline CheckReport check_outputs(const PrefillData& x, const Outputs& ref, const
 
 // ---- Running ---------------------------------------------------------------------------------
 
-// Runs one case on `rt` (poisoning outputs first) and returns the check. Throws what the
-// runtime throws (SpecError, BackendError).
-inline CheckReport run_and_check(Runtime& rt, const PrefillCase& c) {
+// What one run left in the device buffers (padding included), read back to the host.
+struct RunOutput {
+  PrefillData x;
+  std::vector<unsigned char> o_img;
+  std::vector<float> lse_img;
+};
+
+// Runs one case on `rt`, outputs poisoned first. Throws what the runtime throws (SpecError,
+// BackendError).
+inline RunOutput run_case(Runtime& rt, const PrefillCase& c) {
   Backend& be = rt.backend();
-  PrefillData x = make_data(c);
+  RunOutput out;
+  out.x = make_data(c);
+  const PrefillData& x = out.x;
   DeviceBuffer q(be, x.q_img.size()), k(be, x.k_img.size()), v(be, x.v_img.size());
   const size_t o_bytes = static_cast<size_t>(x.os.elems) * dtype_bytes(c.dtype);
   DeviceBuffer o(be, o_bytes);
@@ -404,12 +413,19 @@ inline CheckReport run_and_check(Runtime& rt, const PrefillCase& c) {
   rt.prefill(a);
   be.synchronize();
 
-  std::vector<unsigned char> o_img(o_bytes);
-  be.copy_to_host(o_img.data(), o.get(), o_bytes);
-  std::vector<float> lse_img(c.with_lse ? static_cast<size_t>(x.lse_elems) : 0);
-  if (c.with_lse) be.copy_to_host(lse_img.data(), lse.get(), lse.size());
-  return check_outputs(x, reference_outputs(x), baseline_outputs(x), o_img, lse_img);
+  out.o_img.resize(o_bytes);
+  be.copy_to_host(out.o_img.data(), o.get(), o_bytes);
+  out.lse_img.resize(c.with_lse ? static_cast<size_t>(x.lse_elems) : 0);
+  if (c.with_lse) be.copy_to_host(out.lse_img.data(), lse.get(), lse.size());
+  return out;
 }
+
+// Host-side verdict on a run (the float64 reference dominates the cost: run several at once).
+inline CheckReport check_run(const RunOutput& r) {
+  return check_outputs(r.x, reference_outputs(r.x), baseline_outputs(r.x), r.o_img, r.lse_img);
+}
+
+inline CheckReport run_and_check(Runtime& rt, const PrefillCase& c) { return check_run(run_case(rt, c)); }
 
 // Whether the runtime's backend has a template for the case (CPU backends may lack 16-bit
 // types, GPUs lack f32): an unsupported case is skipped, not failed.

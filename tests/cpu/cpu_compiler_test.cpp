@@ -100,6 +100,7 @@ TEST(CpuCompiler, PrefillKernelIsVectorised) {
     const int lanes = target.vector_bits / 32;
     const std::string reg = target.vector_bits >= 512 ? "zmm" : target.vector_bits >= 256 ? "ymm" : "xmm";
     SCOPED_TRACE(src.name);
+    EXPECT_EQ(r.log, "") << "the template compiles with warnings";
     EXPECT_NE(r.ir.find("<" + std::to_string(lanes) + " x float>"), std::string::npos);
     std::regex fma("vfmadd[0-9]+ps\\s+%" + reg);
     auto n = std::distance(std::sregex_iterator(r.asm_text.begin(), r.asm_text.end(), fma), std::sregex_iterator());

@@ -61,6 +61,9 @@ struct PrefillCase {
   int64_t batch = 1, heads_q = 1, heads_kv = 1, seqlen_q = 17, seqlen_k = 17;
   bool with_lse = true;
   uint32_t seed = 1;
+  // Elements of padding after every token row (all heads) of Q, K, V and O: strided tensors.
+  // Input padding holds NaN and output padding must stay untouched.
+  int64_t row_pad = 0;
 
   std::string name() const {
     std::string m = mask.kind == MaskKind::None ? "none" : mask.kind == MaskKind::Causal ? "causal"
@@ -108,21 +111,26 @@ inline PrefillOutcome run_prefill_case(const PrefillCase& c, const TileConfig* c
   const size_t nl = size_t(c.batch * c.heads_q * c.seqlen_q);
   std::mt19937 rng(c.seed);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  auto make = [&](size_t n, std::vector<double>& ref, std::vector<unsigned char>& raw) {
+  const int64_t pad = c.row_pad;
+  // Dense element i of a [rows, row_len] tensor -> its place in the padded layout.
+  auto at = [pad](size_t i, int64_t row_len) {
+    return int64_t(i / size_t(row_len)) * (row_len + pad) + int64_t(i % size_t(row_len));
+  };
+  auto make = [&](size_t n, int64_t row_len, std::vector<double>& ref, std::vector<unsigned char>& raw) {
     ref.resize(n);
-    raw.resize(n * size_t(dtype_bytes(c.dtype)));
+    raw.assign((n / size_t(row_len)) * size_t(row_len + pad) * size_t(dtype_bytes(c.dtype)), 0xff);
     for (size_t i = 0; i < n; ++i) {
-      // Q scaled up so the softmax is far from uniform (exercises the running max).
+      // Values in [-2, 2] so the softmax is far from uniform (exercises the running max).
       float x = dist(rng) * 2.f;
-      store_from_float(c.dtype, raw.data(), int64_t(i), x);
-      ref[i] = load_as_float(c.dtype, raw.data(), int64_t(i));
+      store_from_float(c.dtype, raw.data(), at(i, row_len), x);
+      ref[i] = load_as_float(c.dtype, raw.data(), at(i, row_len));
     }
   };
   std::vector<double> q, k, v;
   std::vector<unsigned char> qr, kr, vr;
-  make(nq, q, qr);
-  make(nk, k, kr);
-  make(nk, v, vr);
+  make(nq, c.heads_q * D, q, qr);
+  make(nk, c.heads_kv * D, k, kr);
+  make(nk, c.heads_kv * D, v, vr);
 
   DeviceBuffer dq(be, qr.size()), dk(be, kr.size()), dv(be, vr.size()), dout(be, qr.size()),
       dl(be, nl * sizeof(float));
@@ -138,10 +146,10 @@ inline PrefillOutcome run_prefill_case(const PrefillCase& c, const TileConfig* c
   p.v = dv.get();
   p.o = dout.get();
   p.lse = c.with_lse ? static_cast<float*>(dl.get()) : nullptr;
-  p.q_row_stride = c.heads_q * D;
+  p.q_row_stride = c.heads_q * D + pad;
   p.q_head_stride = D;
   p.q_batch_stride = c.seqlen_q * p.q_row_stride;
-  p.k_row_stride = p.v_row_stride = c.heads_kv * D;
+  p.k_row_stride = p.v_row_stride = c.heads_kv * D + pad;
   p.k_head_stride = p.v_head_stride = D;
   p.k_batch_stride = p.v_batch_stride = c.seqlen_k * p.k_row_stride;
   p.o_row_stride = p.q_row_stride;
@@ -197,7 +205,7 @@ inline PrefillOutcome run_prefill_case(const PrefillCase& c, const TileConfig* c
         }
         for (int64_t d = 0; d < D; ++d) {
           const size_t oi = size_t(((b * c.seqlen_q + i) * c.heads_q + h) * D + d);
-          const double got = load_as_float(c.dtype, out.data(), int64_t(oi));
+          const double got = load_as_float(c.dtype, out.data(), at(oi, c.heads_q * D));
           const double err = std::abs(got - ro[oi]);
           const bool ok = empty ? got == 0.0 : err <= tol_o;  // NaN fails both
           if (!empty && !std::isnan(got)) res.max_err_o = std::max(res.max_err_o, err);
@@ -206,6 +214,13 @@ inline PrefillOutcome run_prefill_case(const PrefillCase& c, const TileConfig* c
                           << ",d" << d << "] = " << got << ", reference " << ro[oi];
         }
       }
+  if (pad > 0) {
+    int64_t touched = 0;
+    for (size_t r = 0; r < size_t(c.batch * c.seqlen_q); ++r)
+      for (int64_t e = 0; e < pad * dtype_bytes(c.dtype); ++e)
+        touched += out[(r * size_t(c.heads_q * D + pad) + size_t(c.heads_q * D)) * size_t(dtype_bytes(c.dtype)) + size_t(e)] != 0xff;
+    EXPECT_EQ(touched, 0) << c.name() << ": the kernel wrote into the padding between rows";
+  }
   return res;
 }
 

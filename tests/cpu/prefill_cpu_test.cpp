@@ -78,6 +78,16 @@ TEST(PrefillCpu, WithoutLse) {
   run_prefill_case(c);
 }
 
+TEST(PrefillCpu, StridedTensors) {
+  // Rows padded by a few elements (as in a packed QKV buffer): every stride is honoured and
+  // neither NaN input padding nor output padding is touched.
+  for (DType dt : {DType::F32, DType::BF16}) {
+    PrefillCase c = mk(dt, 64, causal(), 2, 4, 2, 70, 90);
+    c.row_pad = 24;
+    run_prefill_case(c);
+  }
+}
+
 TEST(PrefillCpu, WindowSkippingEveryKeyGivesZeroRows) {
   // Keys [0, 17) and queries aligned at 283..299: a window of (3, 2) sees none of them for most
   // rows, which must come out as O = 0 / LSE = -inf.

@@ -122,6 +122,29 @@ TEST_F(Lookup, SameArchFromAnotherDevice) {
   EXPECT_EQ(f.reason, LookupReason::Exact);
 }
 
+TEST_F(Lookup, SameArchPrefersTheSameGpuModelThenTheClosestSmCount) {
+  const std::string p = "prefill_bf16_hd128_causal_g1_q4096_k4096";
+  DeviceInfo pcie = testing::gpu("NVIDIA H100 PCIe", "sm_90a", 114);
+  DeviceInfo h800 = testing::gpu("NVIDIA H800", "sm_90a", 132);
+  DeviceInfo h20 = testing::gpu("NVIDIA H20", "sm_90a", 78);
+  for (const auto* d : {&pcie, &h800, &h20}) db.upsert_device(*d);
+  put(pcie, p, "bm64_bn64_w4_s2", 0.3);
+  put(h20, p, "bm64_bn128_w4_s2", 0.2);
+  put(h800, p, "bm128_bn64_w4_s2", 0.9);
+  // No same-name device: the closest SM count (H800, 132) wins over faster entries elsewhere.
+  EXPECT_EQ(find(h100, p).entry->device, h800.fingerprint());
+  // The same model under another driver beats everything else of the arch.
+  put(h100_other_driver, p, "bm128_bn128_w8_s2", 2.0);
+  EXPECT_EQ(find(h100, p).entry->device, h100_other_driver.fingerprint());
+  // The problem comes before the device: another model's exact bucket beats the same model's
+  // neighbouring one (distance 1).
+  put(h800, "prefill_bf16_hd128_causal_g1_q8192_k4096", "bm128_bn64_w8_s3", 1.0);
+  LookupResult l = find(h100, "prefill_bf16_hd128_causal_g1_q8192_k4096");
+  EXPECT_EQ(l.reason, LookupReason::SameArch);
+  EXPECT_EQ(l.entry->device, h800.fingerprint());
+  EXPECT_DOUBLE_EQ(l.distance, 0);
+}
+
 TEST_F(Lookup, DefaultWhenNothingMatches) {
   put(h100, "prefill_bf16_hd128_causal_g1_q4096_k4096", "bm128_bn64_w4_s2", 0.5);
   LookupResult l = find(a100, "prefill_bf16_hd128_causal_g1_q4096_k4096");

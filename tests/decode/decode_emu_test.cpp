@@ -33,6 +33,7 @@ struct float4 {
 };
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
+using std::max;
 using std::min;
 
 EMU_DEFINE_DYNAMIC_SMEM(attnjit::decode, uint4, smem_v4)

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -62,7 +64,16 @@ class PrefillTest : public ::testing::TestWithParam<BackendKind> {
         }
       });
     for (auto& t : pool) t.join();
+    // Device runs one after the other; their host checks (float64 reference) in parallel.
     int ran = 0;
+    std::vector<std::future<testing::CheckReport>> checks(cases.size());
+    std::vector<std::string> run_errors(cases.size());
+    std::deque<size_t> in_flight;
+    auto collect = [&](size_t i) {
+      SCOPED_TRACE(cases[i].name());
+      testing::CheckReport r = checks[i].get();
+      EXPECT_TRUE(r.ok) << r.message;
+    };
     for (size_t i = 0; i < cases.size(); ++i) {
       SCOPED_TRACE(cases[i].name());
       if (!errors[i].empty()) {
@@ -70,13 +81,19 @@ class PrefillTest : public ::testing::TestWithParam<BackendKind> {
         continue;
       }
       try {
-        testing::CheckReport r = testing::run_and_check(*rt_, cases[i]);
-        EXPECT_TRUE(r.ok) << r.message;
+        auto out = std::make_shared<testing::RunOutput>(testing::run_case(*rt_, cases[i]));
+        checks[i] = std::async(std::launch::async, [out] { return testing::check_run(*out); });
+        in_flight.push_back(i);
         ++ran;
       } catch (const std::exception& e) {
         ADD_FAILURE() << "run failed: " << e.what();
       }
+      if (in_flight.size() >= n) {
+        collect(in_flight.front());
+        in_flight.pop_front();
+      }
     }
+    for (size_t i : in_flight) collect(i);
     std::printf("[ cases    ] %d of %zu cases ran on %s (%zu unsupported)\n", ran, cases.size(),
                 rt_->target().key().c_str(), all.size() - cases.size());
   }
@@ -121,6 +138,9 @@ TEST_P(PrefillTest, SequenceLengths) {
   for (DType dt : {DType::BF16, DType::F16, DType::F32})
     for (MaskSpec m : {none(), causal()})
       for (auto [sq, sk] : lens) {
+        // 4k x 4k: bf16 and f32 only — f16 shares the kernel code path with bf16 and the
+        // float64 reference of this size is the slowest check in the suite.
+        if (sq == 4097 && sk == 4097 && dt == DType::F16) continue;
         PrefillCase c;
         c.dtype = dt;
         c.head_dim = 128;

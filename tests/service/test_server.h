@@ -181,6 +181,20 @@ class TestServer {
   std::thread thread;
 };
 
+// Metrics are recorded after the response is written, so a client can see its reply before the
+// server counted it: wait (bounded) until the count reaches `at_least`, then return it.
+inline uint64_t settled_count(Api& api, const std::string& route, const std::string& method, int status,
+                              uint64_t at_least) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  uint64_t n = api.metrics().request_count(route, method, status);
+  while (n < at_least && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    n = api.metrics().request_count(route, method, status);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // anything late shows up too
+  return api.metrics().request_count(route, method, status);
+}
+
 inline nlohmann::json body_json(const httplib::Result& r) {
   EXPECT_TRUE(r) << "request failed: " << (r ? "" : httplib::to_string(r.error()));
   if (!r) return nullptr;
