@@ -165,6 +165,26 @@ Api::Api(Options options)
 
 Api::~Api() { shutdown(); }
 
+Target Api::resolve_target(const Database& db, const std::string& field, const std::string& key) {
+  if (key.rfind("cpu-", 0) != 0) return target_for(field, key);
+  {
+    std::shared_lock<std::shared_mutex> lock(devices_mu_);
+    auto it = target_isa_.find(key);
+    if (it != target_isa_.end()) return target_for(field, key, it->second);
+  }
+  std::string isa;
+  for (const auto& d : db.devices_for_target(key))
+    if (!d.isa.empty()) {
+      isa = d.isa;
+      break;
+    }
+  if (!isa.empty()) {
+    std::unique_lock<std::shared_mutex> lock(devices_mu_);
+    if (target_isa_.size() < 10000) target_isa_.emplace(key, isa);
+  }
+  return target_for(field, key, isa);
+}
+
 std::optional<DeviceInfo> Api::find_device(const Database& db, const std::string& fingerprint) {
   {
     std::shared_lock<std::shared_mutex> lock(devices_mu_);
@@ -283,7 +303,7 @@ ApiResponse Api::best(const ApiRequest& req) {
     target.device_name = info->name;
     target.sm_count = info->sm_count;
   } else {
-    target = target_for("device", device);
+    target = resolve_target(*lease, "device", device);
   }
   const KernelTemplate& tmpl = template_for(spec, target);
   Choice c = choose(*lease, device, spec, target, tmpl);
@@ -322,7 +342,7 @@ ApiResponse Api::kernel(const ApiRequest& req) {
   ProblemSpec spec = parse_problem("problem", q.required("problem"));
   const std::string& arch = q.required("arch");
   check_token_chars("arch", arch);
-  Target target = target_for("arch", arch);
+  Target target = resolve_target(*db_.reader(), "arch", arch);
   bool want_cubin = q.boolean("cubin", false);
   bool want_source = q.boolean("source", true);
   if (want_cubin && target.platform != Platform::Cuda)

@@ -108,8 +108,12 @@ class Api {
   // A device row never changes under its fingerprint (the fingerprint hashes every field), so
   // found devices are kept here instead of costing a query per /v1/best.
   std::optional<DeviceInfo> find_device(const Database& db, const std::string& fingerprint);
+  // A CPU target key ("cpu-icelake-client") says nothing about vector width; take the ISA of
+  // a stored device of that target (same LLVM CPU name, same ISA). Found ISAs are kept.
+  Target resolve_target(const Database& db, const std::string& field, const std::string& key);
   std::shared_mutex devices_mu_;
   std::map<std::string, DeviceInfo> devices_;
+  std::map<std::string, std::string> target_isa_;
 
   bool nvrtc_ok_ = false;
   std::string nvrtc_why_;

@@ -108,3 +108,85 @@ TEST_F(ApiTest, KernelForCpuTargetHasSourceButNoCubin) {
 
 }  // namespace
 }  // namespace attnjit::service
+
+namespace attnjit::service {
+namespace {
+
+// A CPU target key carries no vector width: /v1/best must judge a stored AVX-512 config with
+// the ISA of the device that measured it, not reject it under a 256-bit default.
+TEST(ApiCpuTarget, TargetKeyUsesTheStoredDevicesIsa) {
+  testing::TempDir dir;
+  ProblemSpec p = ProblemSpec::parse("prefill_f32_hd64_causal_g1_q128_k128_even");
+  Target wide = Target::cpu("icelake-client", "+avx,+avx2,+avx512f", 512);
+  Target narrow = Target::cpu("icelake-client", "", 256);
+  const KernelTemplate& t = select_template(p, wide);
+  std::optional<TileConfig> wide_only;
+  for (const auto& c : t.search_space(p, wide))
+    if (t.can_implement(p, c, narrow).has_value()) { wide_only = c; break; }
+  if (!wide_only) GTEST_SKIP() << "the CPU template has no config that needs 512-bit vectors";
+  DeviceInfo d = DeviceInfo::from_target(wide, "llvm-14.0.6", "", int64_t(8) << 30);
+  {
+    Database db = Database::open(dir.file("tune.db"));
+    db.upsert_device(d);
+    TuningResult r;
+    r.device = d.fingerprint();
+    r.problem = p.key();
+    r.template_name = std::string(t.name());
+    r.template_hash = t.version_hash();
+    r.config = wide_only->key();
+    r.median_ms = r.min_ms = r.max_ms = 1.0;
+    r.runs = 5;
+    r.measured_at_ms = 1'700'000'000'000;
+    db.record_result(r);
+  }
+  Api::Options o;
+  o.db_path = dir.file("tune.db");
+  o.nvrtc_available = [](std::string*) { return false; };
+  Api api(std::move(o));
+  ApiRequest req;
+  req.params = {{"problem", p.key()}, {"device", wide.key()}};
+  std::map<std::string, std::string> pp;
+  ApiResponse res = api.call(*api.match("GET", "/v1/best", pp), req);
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto j = nlohmann::json::parse(res.body);
+  EXPECT_EQ(j["why"], "same_arch") << res.body;
+  EXPECT_EQ(j["config"], wide_only->key()) << res.body;
+}
+
+}  // namespace
+}  // namespace attnjit::service
+
+#include "runtime/nvrtc_compiler.h"
+#include "service/base64.h"
+
+namespace attnjit::service {
+namespace {
+
+// The production compile path (attnjit::Nvrtc; no GPU needed): a real CUBIN, compiled once.
+TEST(ApiNvrtc, KernelCubinIsARealElfAndCached) {
+  std::string why;
+  if (!Nvrtc::available(&why)) GTEST_SKIP() << "NVRTC not available: " << why;
+  testing::TempDir dir;
+  Api::Options o;
+  o.db_path = dir.file("tune.db");
+  Api api(std::move(o));
+  ApiRequest req;
+  req.params = {{"problem", "prefill_bf16_hd128_causal_g1_q1024_k1024"}, {"arch", "sm_80"}, {"cubin", "1"},
+                {"source", "0"}};
+  std::map<std::string, std::string> pp;
+  const Api::Route& route = *api.match("GET", "/v1/kernel", pp);
+  ApiResponse first = api.call(route, req);
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto j = nlohmann::json::parse(first.body);
+  std::string cubin = base64_decode(j["cubin"]["base64"].get<std::string>());
+  EXPECT_EQ(cubin.substr(0, 4), "\x7f" "ELF");
+  EXPECT_FALSE(j["cubin"]["lowered_name"].get<std::string>().empty());
+  EXPECT_GT(j["cubin"]["resources"]["registers"].get<int>(), 0);
+  auto again = nlohmann::json::parse(api.call(route, req).body);
+  EXPECT_EQ(again["cubin"]["cached"], true);
+  EXPECT_EQ(api.metrics().kernel_cache_misses(), 1u);
+  EXPECT_EQ(api.metrics().kernel_cache_hits(), 1u);
+}
+
+}  // namespace
+}  // namespace attnjit::service
