@@ -2,6 +2,7 @@
 //   attnjit tune --preset llm-prefill [--backend gpu] [--db FILE] [--strategy halving]
 //                [--budget 40|600s|40,600s] [--shard 3/16] [--jsonl-out shard3.jsonl]
 //   attnjit tune --problem prefill_f32_hd64_causal_g1_q128_k128_even --backend cpu
+//   attnjit tune --preset cpu-decode --strategy random --budget 8   (decode: GB/s of K+V read)
 // Resumable: candidates already in the database for this device, problem and template version
 // are not measured again. Progress goes to stderr (a bar on a terminal), the summary table to
 // stdout. Exit code 1 when a problem could not be tuned at all (the others are still stored).
@@ -151,8 +152,8 @@ void run_tune(const TuneArgs& a) {
 RegisterCommand reg_tune("tune", [](CLI::App& app) {
   auto a = std::make_shared<TuneArgs>();
   CLI::App* c = app.add_subcommand("tune", "Autotune problems (a preset or keys) into the tuning database");
-  c->add_option("--preset", a->presets, "Problem set: llm-prefill, cpu-prefill, cpu-gqa, smoke");
-  c->add_option("--problem", a->problems, "A problem key, e.g. prefill_bf16_hd128_causal_g1_q4096_k4096_even");
+  c->add_option("--preset", a->presets, "Problem set: llm-prefill, cpu-prefill, cpu-gqa, llm-decode, cpu-decode, smoke");
+  c->add_option("--problem", a->problems, "A problem key, e.g. prefill_bf16_hd128_causal_g1_q4096_k4096_even or decode_bf16_hd128_none_g8_q1_k32768_p16");
   c->add_option("--backend", a->backend, "gpu | cpu | auto")->check(CLI::IsMember({"gpu", "cuda", "cpu", "auto"}));
   c->add_option("--db", a->db, "Tuning database file (default $ATTNJIT_DB or attnjit.db)");
   c->add_option("--strategy", a->strategy, "exhaustive | random | halving")

@@ -27,8 +27,9 @@ constexpr int kMaxStages = 4;
 
 // Per-thread fp32 accumulators (O and S) above which ptxas spills for this kernel: measured with
 // -Xptxas -v over the full grid on sm_80 (CUDA 13.0): every config at or under 160 compiled
-// with 0 spill bytes except two m16 row tiles per warp with block_n 128 (hd32: 4 bytes at 160),
-// so that shape is excluded too; every config above 160 spilled (hd128 bm128 bn64 w4: 4-8 bytes,
+// with 0 spill bytes except with two m16 row tiles per warp at 160 (hd32 bn128: 4 bytes on
+// sm_80; hd96 bn64 sliding window: 8-24 bytes on sm_90a), so two-tile warps stay below 160 and
+// never take block_n 128; every config above 160 spilled (hd128 bm128 bn64 w4: 4-8 bytes,
 // hd256 bm128 bn64 w4: 2.6 KB).
 constexpr int kMaxAccumulatorRegs = 160;
 
@@ -188,7 +189,7 @@ class PrefillSm80 final : public KernelTemplate {
              std::to_string(target.smem_per_block) + " per block";
     const int acc = accumulator_regs(spec, cfg);
     const bool two_tiles = cfg.block_m / (16 * cfg.warps) == 2;
-    if (acc > kMaxAccumulatorRegs || (two_tiles && cfg.block_n == 128))
+    if (acc > kMaxAccumulatorRegs || (two_tiles && (cfg.block_n == 128 || acc >= kMaxAccumulatorRegs)))
       return "registers: " + std::to_string(acc) +
              " fp32 accumulators per thread for head_dim " + std::to_string(spec.head_dim) +
              ", block_n " + std::to_string(cfg.block_n) + ", " +

@@ -27,12 +27,14 @@ std::vector<double> naive_same_precision(DType dt, const ReferenceProblem& p,
   std::vector<float> s(static_cast<size_t>(p.seqlen_k)), acc(static_cast<size_t>(D));
   for (int64_t b = 0; b < p.batch; ++b)
     for (int64_t h = 0; h < p.heads_q; ++h) {
+      // Ragged (decode) lengths: entry b has its own key count; the layout keeps seqlen_k rows.
+      const int64_t sk = p.seqlens_k.empty() ? p.seqlen_k : p.seqlens_k[static_cast<size_t>(b)];
       const int64_t hk = h / group;
       for (int64_t i = 0; i < p.seqlen_q; ++i) {
         const double* qi = &q[static_cast<size_t>(((b * p.seqlen_q + i) * p.heads_q + h) * D)];
         float m = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < p.seqlen_k; ++j) {
-          if (!mask_allows(p.mask, i, j, p.seqlen_q, p.seqlen_k)) {
+        for (int64_t j = 0; j < sk; ++j) {
+          if (!mask_allows(p.mask, i, j, p.seqlen_q, sk)) {
             s[j] = -std::numeric_limits<float>::infinity();
             continue;
           }
@@ -46,7 +48,7 @@ std::vector<double> naive_same_precision(DType dt, const ReferenceProblem& p,
         if (m == -std::numeric_limits<float>::infinity()) continue;  // empty row: O = 0
         std::fill(acc.begin(), acc.end(), 0.f);
         float l = 0.f;
-        for (int64_t j = 0; j < p.seqlen_k; ++j) {
+        for (int64_t j = 0; j < sk; ++j) {
           if (s[j] == -std::numeric_limits<float>::infinity()) continue;
           const float pj = std::exp(s[j] - m);
           l += pj;

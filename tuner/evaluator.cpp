@@ -64,13 +64,11 @@ CandidateEvaluator::CandidateEvaluator(Backend& backend, const KernelTemplate& t
                                        ProblemSpec spec, EvaluatorOptions options)
     : backend_(backend), tmpl_(tmpl), spec_(std::move(spec)), opt_(options) {
   spec_.validate();
-  if (spec_.family != Family::Prefill)
-    throw SpecError("family: the tuner measures prefill problems only so far (got " + spec_.key() + ")");
   if (!tmpl_.supports(spec_, backend_.target()))
     throw SpecError("template " + std::string(tmpl_.name()) + " does not support " + spec_.key() +
                     " on " + backend_.target().key());
   shape_ = opt_.shape ? *opt_.shape : tuning_shape(spec_, backend_.target().platform);
-  work_ = prefill_flops(spec_, shape_);
+  work_ = spec_.family == Family::Decode ? decode_kv_bytes(spec_, shape_) : prefill_flops(spec_, shape_);
 }
 
 CandidateEvaluator::~CandidateEvaluator() = default;
@@ -123,25 +121,18 @@ CandidateResult CandidateEvaluator::compile(const TileConfig& cfg) {
 void CandidateEvaluator::ensure_cases() {
   if (reduced_) return;
   const RunShape rs = reduced_shape(spec_);
-  reduced_ = std::make_unique<PrefillCase>(backend_, spec_, rs, opt_.seed ^ 0x9e3779b97f4a7c15ULL, 1);
-  ReferenceProblem rp;
-  rp.batch = rs.batch;
-  rp.heads_q = rs.heads_q;
-  rp.heads_kv = rs.heads_kv;
-  rp.seqlen_q = rs.seqlen_q;
-  rp.seqlen_k = rs.seqlen_k;
-  rp.head_dim = spec_.head_dim;
-  rp.mask = spec_.mask;
-  reduced_expected_ = reference_expected(spec_, rp, reduced_->q_host(), reduced_->k_host(), reduced_->v_host());
+  reduced_ = make_problem_case(backend_, spec_, rs, opt_.seed ^ 0x9e3779b97f4a7c15ULL, 1, true);
+  reduced_expected_ = reference_expected(spec_, reduced_->reference_problem(), reduced_->q_host(),
+                                         reduced_->k_host(), reduced_->v_host());
 
   // Rotation: sets enough for 2x the last-level cache, within the byte and count caps.
   const int64_t llc = opt_.llc_bytes > 0 ? opt_.llc_bytes : last_level_cache_bytes(backend_.target());
-  const size_t per = PrefillCase::bytes_per_set(spec_, shape_);
+  const size_t per = case_bytes_per_set(spec_, shape_);
   int sets = static_cast<int>(std::ceil(2.0 * static_cast<double>(llc) / static_cast<double>(per)));
   sets = std::max(sets, 2);  // back-to-back calls never reuse the buffers just touched
   sets = std::min<int>(sets, opt_.rotation_max_sets);
   sets = std::min<int>(sets, static_cast<int>(std::max<size_t>(1, opt_.rotation_max_bytes / per)));
-  tuning_ = std::make_unique<PrefillCase>(backend_, spec_, shape_, opt_.seed, std::max(sets, 1));
+  tuning_ = make_problem_case(backend_, spec_, shape_, opt_.seed, std::max(sets, 1), false);
 
   // The baseline for check 2: the default config, once it passed check 1.
   if (!opt_.check_tuning_shape) {
@@ -168,7 +159,7 @@ void CandidateEvaluator::ensure_cases() {
     }
     const LaunchGeometry g = tmpl_.geometry(spec_, def, backend_.target(), shape_);
     tuning_->poison(0);
-    tuning_->run(*k, g, 0);
+    tuning_->run_config(backend_, *k, g, 0, def);
     std::vector<float> o, lse;
     tuning_->read(0, o, lse);
     baseline_ = baseline_expected(o, lse, reduced_expected_);
@@ -177,11 +168,11 @@ void CandidateEvaluator::ensure_cases() {
   }
 }
 
-CheckOutcome CandidateEvaluator::run_and_compare(PrefillCase& c, const CompiledKernel& k,
+CheckOutcome CandidateEvaluator::run_and_compare(ProblemCase& c, const CompiledKernel& k,
                                                  const TileConfig& cfg, const Expected& want) {
   const LaunchGeometry g = tmpl_.geometry(spec_, cfg, backend_.target(), c.shape());
   c.poison(0);
-  c.run(k, g, 0);
+  c.run_config(backend_, k, g, 0, cfg);
   std::vector<float> o, lse;
   c.read(0, o, lse);
   return compare(want, o, lse);
@@ -229,11 +220,7 @@ CandidateResult CandidateEvaluator::evaluate(const TileConfig& cfg, const Measur
     auto launches_for = [&](int n) {
       std::vector<Backend::Launch> ls;
       for (int s = 0; s < n; ++s) {
-        const PrefillParams p = tuning_->params(s);
-        Backend::Launch l{k.get(), g, {}};
-        l.args.resize(sizeof(p));
-        std::memcpy(l.args.data(), &p, sizeof(p));
-        ls.push_back(std::move(l));
+        ls.push_back(Backend::Launch{k.get(), g, tuning_->launch_args(s, cfg)});
       }
       return ls;
     };
@@ -258,7 +245,8 @@ CandidateResult CandidateEvaluator::evaluate(const TileConfig& cfg, const Measur
       m.max_samples = std::max(m.max_samples, m.min_samples);
     }
     res.time = measure_until_settled(runner, m, clock);
-    res.tflops = work_ / (res.time.median_ms * 1e-3) / 1e12;
+    if (spec_.family == Family::Decode) res.gbps = work_ / (res.time.median_ms * 1e-3) / 1e9;
+    else res.tflops = work_ / (res.time.median_ms * 1e-3) / 1e12;
     res.status = CandidateStatus::Ok;
   } catch (const std::exception& e) {
     res.status = CandidateStatus::LaunchError;

@@ -19,7 +19,7 @@
 #include "tuner/candidate.h"
 #include "tuner/correctness.h"
 #include "tuner/measurement.h"
-#include "tuner/prefill_case.h"
+#include "tuner/problem_case.h"
 
 namespace attnjit::tuner {
 
@@ -39,7 +39,8 @@ int64_t last_level_cache_bytes(const Target& t);
 
 class CandidateEvaluator {
  public:
-  // Throws SpecError if the template does not support the problem or it is not a prefill one.
+  // Throws SpecError if the template does not support the problem. Prefill and decode problems:
+  // the metric is TFLOP/s for prefill, GB/s of K+V read for decode.
   CandidateEvaluator(Backend& backend, const KernelTemplate& tmpl, ProblemSpec spec,
                      EvaluatorOptions options = {});
   ~CandidateEvaluator();
@@ -70,7 +71,7 @@ class CandidateEvaluator {
   Compiled compile_impl(const TileConfig& cfg);
   void ensure_cases();
   CheckOutcome check(const CompiledKernel& kernel, const TileConfig& cfg);
-  CheckOutcome run_and_compare(PrefillCase& c, const CompiledKernel& k, const TileConfig& cfg,
+  CheckOutcome run_and_compare(ProblemCase& c, const CompiledKernel& k, const TileConfig& cfg,
                                const Expected& want);
 
   Backend& backend_;
@@ -78,12 +79,12 @@ class CandidateEvaluator {
   ProblemSpec spec_;
   EvaluatorOptions opt_;
   RunShape shape_;
-  double work_ = 0;  // FLOPs (prefill) per call
+  double work_ = 0;  // per call: FLOPs (prefill) or K+V bytes (decode)
 
   std::mutex mu_;  // guards kernels_
   std::map<std::string, Compiled> kernels_;
 
-  std::unique_ptr<PrefillCase> reduced_, tuning_;
+  std::unique_ptr<ProblemCase> reduced_, tuning_;
   Expected reduced_expected_;
   std::optional<Expected> baseline_;
   std::string baseline_note_;

@@ -98,6 +98,24 @@ PrefillParams PrefillCase::params(int set) const {
   return p;
 }
 
+ReferenceProblem PrefillCase::reference_problem() const {
+  ReferenceProblem rp;
+  rp.batch = shape_.batch;
+  rp.heads_q = shape_.heads_q;
+  rp.heads_kv = shape_.heads_kv;
+  rp.seqlen_q = shape_.seqlen_q;
+  rp.seqlen_k = shape_.seqlen_k;
+  rp.head_dim = spec_.head_dim;
+  rp.mask = spec_.mask;
+  return rp;
+}
+
+std::vector<unsigned char> PrefillCase::launch_args(int set, const TileConfig&) {
+  const PrefillParams p = params(set);
+  const auto* b = reinterpret_cast<const unsigned char*>(&p);
+  return {b, b + sizeof(p)};
+}
+
 void PrefillCase::poison(int set) {
   Set& s = sets_.at(static_cast<size_t>(set));
   // 0xFF bytes are NaN in f16, bf16 and f32 alike.

@@ -9,35 +9,39 @@
 #include "codegen/kernel_template.h"
 #include "runtime/backend.h"
 #include "templates/attn_params.h"
+#include "tuner/problem_case.h"
 
 namespace attnjit::tuner {
 
-class PrefillCase {
+class PrefillCase final : public ProblemCase {
  public:
   // Throws SpecError for a non-prefill spec or a bad shape, BackendError on device failures.
   PrefillCase(Backend& backend, const ProblemSpec& spec, const RunShape& shape, uint64_t seed,
               int copies);
 
-  const ProblemSpec& spec() const { return spec_; }
-  const RunShape& shape() const { return shape_; }
-  int copies() const { return static_cast<int>(sets_.size()); }
+  const ProblemSpec& spec() const override { return spec_; }
+  const RunShape& shape() const override { return shape_; }
+  int copies() const override { return static_cast<int>(sets_.size()); }
   // Bytes of Q, K, V, O and LSE in one buffer set (what one call touches).
   size_t bytes_per_set() const { return bytes_per_set(spec_, shape_); }
   static size_t bytes_per_set(const ProblemSpec& spec, const RunShape& shape);
 
   // The inputs as the kernel sees them (already rounded to the dtype), as doubles.
-  std::vector<double> q_host() const { return widen(q_); }
-  std::vector<double> k_host() const { return widen(k_); }
-  std::vector<double> v_host() const { return widen(v_); }
+  std::vector<double> q_host() const override { return widen(q_); }
+  std::vector<double> k_host() const override { return widen(k_); }
+  std::vector<double> v_host() const override { return widen(v_); }
+  ReferenceProblem reference_problem() const override;
 
   PrefillParams params(int set) const;
+  // params(set) as bytes: every prefill config takes the same arguments.
+  std::vector<unsigned char> launch_args(int set, const TileConfig& cfg) override;
 
   // Fills O and LSE of a set with NaN bytes, so an element the kernel never writes is caught.
-  void poison(int set);
+  void poison(int set) override;
   // Launches and waits. Throws BackendError from the backend.
   void run(const CompiledKernel& k, const LaunchGeometry& g, int set);
   // Reads O (as float) and LSE back from a set.
-  void read(int set, std::vector<float>& o, std::vector<float>& lse) const;
+  void read(int set, std::vector<float>& o, std::vector<float>& lse) const override;
 
   size_t q_elems() const;
   size_t kv_elems() const;

@@ -21,6 +21,20 @@ ProblemSpec prefill(DType dt, int hd, MaskSpec mask, int group, int64_t len) {
   return s;
 }
 
+// A decode key: q query tokens, KV bucket k, page size (0 = contiguous).
+ProblemSpec decode(DType dt, int hd, int group, int64_t q, int64_t k, int page) {
+  ProblemSpec s;
+  s.family = Family::Decode;
+  s.dtype = dt;
+  s.head_dim = hd;
+  s.group = group;
+  s.seqlen_q = q;
+  s.seqlen_k = k;
+  s.page_size = page;
+  s.validate();
+  return s;
+}
+
 const MaskSpec kNone{MaskKind::None, 0, 0};
 const MaskSpec kCausal{MaskKind::Causal, 0, 0};
 
@@ -48,6 +62,24 @@ std::vector<Preset> build() {
     Preset p{"cpu-gqa", "CPU prefill with grouped-query attention: f32 hd128 causal, g4/g8", Platform::Cpu, {}};
     for (int g : {4, 8})
       for (int64_t len : {512, 2048}) p.problems.push_back(prefill(DType::F32, 128, kCausal, g, len));
+    out.push_back(std::move(p));
+  }
+  {
+    Preset p{"llm-decode",
+             "GPU decode for LLM serving: bf16 hd128, MHA/GQA-8, 1 or 4 query tokens, 4k..128k paged (16)",
+             Platform::Cuda, {}};
+    for (int g : {1, 8})
+      for (int64_t q : {1, 4})
+        for (int64_t k = 4096; k <= 131072; k *= 2) p.problems.push_back(decode(DType::BF16, 128, g, q, k, 16));
+    out.push_back(std::move(p));
+  }
+  {
+    Preset p{"cpu-decode", "CPU decode: f32/bf16, hd 64/128, MHA/GQA-8, 1 query token, 4k, contiguous/paged (16)",
+             Platform::Cpu, {}};
+    for (DType dt : {DType::F32, DType::BF16})
+      for (int hd : {64, 128})
+        for (int g : {1, 8})
+          for (int page : {0, 16}) p.problems.push_back(decode(dt, hd, g, 1, 4096, page));
     out.push_back(std::move(p));
   }
   {

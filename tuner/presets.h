@@ -21,6 +21,9 @@ struct Preset {
 //              {512, 1k, 2k, 4k, 8k, 16k}, even, MHA — 72 problems.
 // cpu-prefill  CPU: {f32, bf16} x hd {64, 128} x {none, causal} x q = k in {256, 512, 1k, 2k}.
 // cpu-gqa      CPU: f32 hd 128 causal, group {4, 8}, q = k in {512, 2k}.
+// llm-decode   GPU: bf16 hd 128 x group {1, 8} x q {1, 4} x k in {4k, 8k, ..., 128k}, 16-token
+//              pages — 24 problems.
+// cpu-decode   CPU: {f32, bf16} x hd {64, 128} x group {1, 8} x q 1 x k 4096 x page {0, 16} — 16.
 // smoke        CPU/CI: two f32 hd 64 problems of 128 tokens (none, causal) — about a minute
 //              each exhaustive on 2 cores, seconds with --strategy random --budget 4.
 const std::vector<Preset>& presets();

@@ -58,8 +58,10 @@ void ConsoleProgress::step(const std::string& phase, const CandidateResult& r, i
 void ConsoleProgress::end_problem(const TuneReport& rep) {
   if (rep.best) {
     const CandidateResult& b = rep.results[*rep.best];
-    std::fprintf(out_, "  -> %s %.4g ms (%.3g TFLOP/s), %.2fx the default %s, %.1fs\n", b.key().c_str(),
-                 b.time.median_ms, b.tflops, rep.speedup(), rep.default_config.key().c_str(), rep.seconds);
+    const bool dec = rep.spec.family == Family::Decode;  // decode: GB/s of K+V read
+    std::fprintf(out_, "  -> %s %.4g ms (%.3g %s), %.2fx the default %s, %.1fs\n", b.key().c_str(),
+                 b.time.median_ms, dec ? b.gbps : b.tflops, dec ? "GB/s" : "TFLOP/s", rep.speedup(),
+                 rep.default_config.key().c_str(), rep.seconds);
   } else {
     std::fprintf(out_, "  -> no correct candidate (%.1fs)\n", rep.seconds);
   }
@@ -73,13 +75,13 @@ void ConsoleProgress::end_problem(const TuneReport& rep) {
 
 std::string summary_table(const std::vector<TuneReport>& reports) {
   std::ostringstream s;
-  s << "| problem | best config | ms | TFLOP/s | default ms | speedup | ok / wrong / failed / pruned | reused | s |\n"
+  s << "| problem | best config | ms | TFLOP/s (decode: GB/s) | default ms | speedup | ok / wrong / failed / pruned | reused | s |\n"
     << "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   for (const TuneReport& r : reports) {
     s << "| " << r.spec.key() << " | ";
     if (r.best) {
       const CandidateResult& b = r.results[*r.best];
-      s << b.key() << " | " << fmt("%.4g", b.time.median_ms) << " | " << fmt("%.3g", b.tflops) << " | ";
+      s << b.key() << " | " << fmt("%.4g", b.time.median_ms) << " | " << (r.spec.family == Family::Decode ? fmt("%.4g GB/s", b.gbps) : fmt("%.3g", b.tflops)) << " | ";
     } else {
       s << "none | - | - | ";
     }

@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "codegen/decode_plan.h"
 #include "codegen/kernel_source.h"
 #include "codegen/parse_util.h"
 
@@ -72,6 +73,24 @@ int TuneReport::count(CandidateStatus s) const {
                                         [&](const CandidateResult& r) { return r.status == s; }));
 }
 
+std::vector<TileConfig> tuning_space(const KernelTemplate& tmpl, const ProblemSpec& spec,
+                                     const Target& target) {
+  std::vector<TileConfig> space = tmpl.search_space(spec, target);
+  if (spec.family != Family::Decode) return space;
+  std::vector<TileConfig> out;
+  for (const TileConfig& c : space) {
+    out.push_back(c);
+    if (c.splits != 0) continue;
+    const int64_t blocks = decode_kv_blocks(c, spec.seqlen_k);
+    for (int s = 1; s <= std::min<int64_t>({64, blocks, kDecodeMaxSplits}); s *= 2) {
+      TileConfig f = c;
+      f.splits = s;
+      if (!tmpl.can_implement(spec, f, target)) out.push_back(f);
+    }
+  }
+  return out;
+}
+
 std::vector<TileConfig> plan_candidates(const std::vector<TileConfig>& space, const TileConfig& def,
                                         const ProblemSpec& spec, const TuneOptions& options) {
   std::map<std::string, TileConfig> by_key;
@@ -108,7 +127,7 @@ TuneReport tune_problem(Executor& executor, const KernelTemplate& tmpl, const Ta
   rep.default_config = tmpl.default_config(spec, target);
 
   const std::vector<TileConfig> plan =
-      plan_candidates(tmpl.search_space(spec, target), rep.default_config, spec, options);
+      plan_candidates(tuning_space(tmpl, spec, target), rep.default_config, spec, options);
   std::map<std::string, CandidateResult> results;  // by key: sorted, deterministic
   std::map<std::string, CandidateResult> known = store ? store->existing(spec, tmpl)
                                                        : std::map<std::string, CandidateResult>{};

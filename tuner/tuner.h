@@ -75,6 +75,12 @@ struct TuneReport {
 
 // The candidates a strategy considers, in the deterministic order it starts from (key order;
 // the random sample is a seeded shuffle of it). The default config is always included.
+// The candidates of a problem: the template's search space; for decode each config whose split
+// count is left to the rule (splits 0) also with a fixed split count of 1, 2, 4, ... 64 (those
+// the bucket's KV blocks allow) — the split count is a launch knob, so they share a binary and
+// the tuner settles it by measurement instead of the heuristic.
+std::vector<TileConfig> tuning_space(const KernelTemplate& tmpl, const ProblemSpec& spec, const Target& target);
+
 std::vector<TileConfig> plan_candidates(const std::vector<TileConfig>& space, const TileConfig& def,
                                         const ProblemSpec& spec, const TuneOptions& options);
 

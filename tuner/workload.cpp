@@ -35,11 +35,26 @@ RunShape tuning_shape(const ProblemSpec& spec, Platform platform) {
     const int64_t tokens = gpu ? 16384 : 2048;
     s.batch = std::max<int64_t>(1, tokens / s.seqlen_q);
   } else {
+    // Decode: q tokens exact, every sequence exactly the bucket long. GPUs: a Llama-style
+    // 4096-wide model (32 heads at hd 128) and 64k cached tokens in all (batch 16 at 4k, 2 at
+    // 32k, 1 at 128k — memory-bound at every length, within a few GiB); CPUs: batch 2.
+    s.heads_q = heads_for(spec, gpu ? 4096 : 256);
+    s.heads_kv = s.heads_q / spec.group;
     s.seqlen_q = spec.seqlen_q;
-    s.seqlen_k = bucket_length(spec.seqlen_k, false);
-    s.batch = gpu ? 8 : 2;
+    s.seqlen_k = spec.seqlen_k;
+    s.batch = gpu ? std::max<int64_t>(1, 65536 / spec.seqlen_k) : 2;
   }
   return s;
+}
+
+std::vector<int64_t> reduced_seqlens(const ProblemSpec& spec, const RunShape& shape) {
+  if (spec.family != Family::Decode) return {};
+  // The longest, one that ends inside a page / tile (517), and one shorter than a 64-key
+  // block, so bounds, empty splits and a partial last page all run.
+  std::vector<int64_t> out(static_cast<size_t>(shape.batch), shape.seqlen_k);
+  const int64_t others[] = {std::min<int64_t>(517, shape.seqlen_k), std::min<int64_t>(40, shape.seqlen_k)};
+  for (size_t b = 1; b < out.size(); ++b) out[b] = others[(b - 1) % 2];
+  return out;
 }
 
 RunShape reduced_shape(const ProblemSpec& spec) {
@@ -52,8 +67,11 @@ RunShape reduced_shape(const ProblemSpec& spec) {
     s.seqlen_q = spec.even ? 256 : 150;
     s.seqlen_k = spec.even ? 256 : 250;
   } else {
+    // Three sequences (ragged lengths, reduced_seqlens) of up to 1000 keys: 32 blocks of 32,
+    // so split counts up to 32 really split, while the float64 reference stays instant.
+    s.batch = 3;
     s.seqlen_q = spec.seqlen_q;
-    s.seqlen_k = 250;
+    s.seqlen_k = 1000;
   }
   return s;
 }

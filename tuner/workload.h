@@ -9,14 +9,20 @@
 //   CPU      — 2k tokens, hidden 256 (heads_q = max(1, 256 / head_dim)), i.e. a few GFLOP per
 //              call: long enough to time with a steady clock, short enough to tune in seconds.
 //   heads_kv = heads_q / group (heads_q is raised to the group size if smaller).
-// Decode keys: Q query tokens per sequence, KV length K-1 (K when K is 16), batch 8 on GPUs /
-// 2 on CPUs, heads_q as above.
+// Decode keys (q tokens Q, bucket K, page size P from the key): Q query tokens per sequence,
+// every sequence exactly K keys (decode kernels have no tile-multiple fast path, and the bucket
+// is the length a tuned config serves best), the key's page layout. GPU: heads_q = 4096 /
+// head_dim (a Llama-style model), batch = max(1, 65536 / K) (64k cached tokens: every length
+// stays memory-bound and fits a few GiB); CPU: heads_q as above, batch 2.
 //
 // The reduced shape is the correctness gate's: same spec, small lengths that cut the largest
 // tile (128) in half and wrap a 2-stage pipeline — 256 x 256 for even keys, 150 x 250 otherwise
 // (so, under a causal mask, the first rows of a non-even problem see keys from two tiles) —
-// batch 2, two KV heads.
+// batch 2, two KV heads. Decode: three sequences, two KV heads, Q query tokens, ragged KV
+// lengths 1000 / 517 / 40 (reduced_seqlens), paged like the key (pages dealt out shuffled).
 #pragma once
+
+#include <vector>
 
 #include "codegen/kernel_template.h"
 #include "codegen/problem_spec.h"
@@ -26,6 +32,8 @@ namespace attnjit::tuner {
 // Throws SpecError if the key cannot be run (e.g. "_even" with a bucket below 128).
 RunShape tuning_shape(const ProblemSpec& spec, Platform platform);
 RunShape reduced_shape(const ProblemSpec& spec);
+// Per-sequence KV lengths of the reduced problem: ragged for decode, empty (all seqlen_k) for prefill.
+std::vector<int64_t> reduced_seqlens(const ProblemSpec& spec, const RunShape& shape);
 
 // Query-key pairs a kernel must compute under the mask (what FLOPs are counted over), for one
 // (batch, head): Sq·Sk for none, about half for causal (exact count of visible pairs otherwise).

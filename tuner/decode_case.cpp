@@ -1,0 +1,223 @@
+#include "tuner/decode_case.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <string>
+
+#include "codegen/decode_plan.h"
+#include "runtime/half.h"
+
+namespace attnjit::tuner {
+
+namespace {
+
+// Values drawn one by one up to this many, then repeated: the tuning shape of a long GPU
+// decode key is hundreds of millions of elements, and the values only need to be ordinary
+// (the reduced problem, which the reference checks, is far below this).
+constexpr size_t kDrawnElems = size_t(1) << 22;
+
+std::vector<float> draw(size_t n, DType dt, std::mt19937_64& rng) {
+  std::normal_distribution<float> dist(0.f, 1.f);
+  std::vector<float> x(n);
+  const size_t m = std::min(n, kDrawnElems);
+  for (size_t i = 0; i < m; ++i) x[i] = round_to(dt, dist(rng));
+  for (size_t i = m; i < n; ++i) x[i] = x[i - m];
+  return x;
+}
+
+std::vector<unsigned char> to_storage(DType dt, const std::vector<float>& x) {
+  std::vector<unsigned char> bytes(x.size() * static_cast<size_t>(dtype_bytes(dt)));
+  for (size_t i = 0; i < x.size(); ++i) store_from_float(dt, bytes.data(), static_cast<int64_t>(i), x[i]);
+  return bytes;
+}
+
+DeviceBuffer upload(Backend& be, const void* src, size_t bytes) {
+  DeviceBuffer b(be, std::max<size_t>(bytes, 16));
+  if (bytes) be.copy_to_device(b.get(), src, bytes);
+  return b;
+}
+
+}  // namespace
+
+DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape& shape,
+                       std::vector<int64_t> seqlens, uint64_t seed, int copies, bool keep_host)
+    : backend_(backend), spec_(spec), shape_(shape), seqlens_(std::move(seqlens)) {
+  if (spec.family != Family::Decode)
+    throw SpecError("family: DecodeCase needs a decode problem, got " + spec.key());
+  if (shape.batch < 1 || shape.heads_q < 1 || shape.heads_kv < 1 || shape.seqlen_q != spec.seqlen_q ||
+      shape.seqlen_k < 1 || shape.heads_q % shape.heads_kv != 0)
+    throw SpecError("shape: invalid decode run shape for " + spec.key());
+  if (copies < 1) throw SpecError("copies: need at least one buffer set");
+  if (seqlens_.empty()) seqlens_.assign(static_cast<size_t>(shape.batch), shape.seqlen_k);
+  if (static_cast<int64_t>(seqlens_.size()) != shape.batch)
+    throw SpecError("seqlens: expected one length per sequence (" + std::to_string(shape.batch) + ")");
+  for (size_t b = 0; b < seqlens_.size(); ++b)
+    if (seqlens_[b] < 0 || seqlens_[b] > shape.seqlen_k)
+      throw SpecError("seqlens[" + std::to_string(b) + "]: outside 0..seqlen_k");
+
+  const int64_t D = spec.head_dim, row = shape.heads_kv * D;
+  const size_t kv_elems = static_cast<size_t>(shape.batch * shape.seqlen_k * row);
+  std::mt19937_64 rng(seed);
+  q_ = draw(q_elems(), spec.dtype, rng);
+  k_ = draw(kv_elems, spec.dtype, rng);
+  v_ = draw(kv_elems, spec.dtype, rng);
+
+  // Device K/V: dense for a contiguous cache; for a paged one, sequence b's page p goes to
+  // physical page table[b * pages_per_seq + p], a shuffled permutation.
+  std::vector<unsigned char> kb, vb;
+  std::vector<int32_t> table;
+  const size_t es = static_cast<size_t>(dtype_bytes(spec.dtype));
+  if (spec.page_size > 0) {
+    const int64_t ps = spec.page_size, pps = pages_per_seq(), pages = shape.batch * pps;
+    table.resize(static_cast<size_t>(pages));
+    std::iota(table.begin(), table.end(), 0);
+    std::shuffle(table.begin(), table.end(), std::mt19937_64(seed ^ 0x7a6e5ULL));
+    std::vector<float> kp(static_cast<size_t>(pages * ps * row), 0.f), vp(kp.size(), 0.f);
+    for (int64_t b = 0; b < shape.batch; ++b)
+      for (int64_t j = 0; j < shape.seqlen_k; ++j) {
+        const int64_t page = table[static_cast<size_t>(b * pps + j / ps)];
+        const size_t dst = static_cast<size_t>((page * ps + j % ps) * row);
+        const size_t src = static_cast<size_t>((b * shape.seqlen_k + j) * row);
+        std::copy_n(k_.begin() + src, row, kp.begin() + dst);
+        std::copy_n(v_.begin() + src, row, vp.begin() + dst);
+      }
+    kb = to_storage(spec.dtype, kp);
+    vb = to_storage(spec.dtype, vp);
+  } else {
+    kb = to_storage(spec.dtype, k_);
+    vb = to_storage(spec.dtype, v_);
+  }
+  const auto qb = to_storage(spec.dtype, q_);
+  std::vector<int32_t> lens(seqlens_.begin(), seqlens_.end());
+  for (int c = 0; c < copies; ++c) {
+    Set s;
+    s.q = upload(backend, qb.data(), qb.size());
+    s.k = upload(backend, kb.data(), kb.size());
+    s.v = upload(backend, vb.data(), vb.size());
+    s.o = DeviceBuffer(backend, q_elems() * es);
+    s.lse = DeviceBuffer(backend, lse_elems() * sizeof(float));
+    s.seqlens = upload(backend, lens.data(), lens.size() * sizeof(int32_t));
+    if (!table.empty()) s.table = upload(backend, table.data(), table.size() * sizeof(int32_t));
+    sets_.push_back(std::move(s));
+  }
+  if (!keep_host)
+    for (std::vector<float>* x : {&q_, &k_, &v_}) std::vector<float>().swap(*x);  // frees the memory
+}
+
+int64_t DecodeCase::pages_per_seq() const {
+  return spec_.page_size > 0 ? (shape_.seqlen_k + spec_.page_size - 1) / spec_.page_size : 0;
+}
+
+size_t DecodeCase::q_elems() const {
+  return static_cast<size_t>(shape_.batch * shape_.seqlen_q * shape_.heads_q * spec_.head_dim);
+}
+size_t DecodeCase::lse_elems() const {
+  return static_cast<size_t>(shape_.batch * shape_.heads_q * shape_.seqlen_q);
+}
+
+size_t DecodeCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
+  const size_t es = static_cast<size_t>(dtype_bytes(spec.dtype));
+  const int64_t cap = spec.page_size > 0 ? (s.seqlen_k + spec.page_size - 1) / spec.page_size * spec.page_size
+                                         : s.seqlen_k;
+  const size_t q = static_cast<size_t>(s.batch * s.seqlen_q * s.heads_q * spec.head_dim);
+  const size_t kv = static_cast<size_t>(s.batch * cap * s.heads_kv * spec.head_dim);
+  const size_t lse = static_cast<size_t>(s.batch * s.heads_q * s.seqlen_q);
+  return (2 * q + 2 * kv) * es + lse * sizeof(float);
+}
+
+ReferenceProblem DecodeCase::reference_problem() const {
+  ReferenceProblem rp;
+  rp.batch = shape_.batch;
+  rp.heads_q = shape_.heads_q;
+  rp.heads_kv = shape_.heads_kv;
+  rp.seqlen_q = shape_.seqlen_q;
+  rp.seqlen_k = shape_.seqlen_k;
+  rp.head_dim = spec_.head_dim;
+  rp.mask = spec_.mask;
+  rp.seqlens_k = seqlens_;
+  return rp;
+}
+
+void DecodeCase::ensure_workspace(const TileConfig& cfg, int splits) {
+  const DecodeWorkspace ws = decode_workspace(spec_, cfg, shape_, splits);
+  auto grow = [&](DeviceBuffer& b, int64_t bytes, bool zero) {
+    if (static_cast<int64_t>(b.size()) >= bytes && b.get()) return;
+    b = DeviceBuffer(backend_, static_cast<size_t>(std::max<int64_t>(bytes, 16)));
+    if (zero) backend_.fill_bytes(b.get(), 0, b.size());
+  };
+  grow(part_o_, ws.partial_o_bytes, false);
+  grow(part_lse_, ws.partial_lse_bytes, false);
+  grow(counters_, ws.counter_bytes, true);
+}
+
+DecodeParams DecodeCase::params(int set, const TileConfig& cfg) {
+  const Set& s = sets_.at(static_cast<size_t>(set));
+  const long long d = spec_.head_dim, row = shape_.heads_kv * d;
+  DecodeParams p{};
+  p.q = s.q.get();
+  p.k = s.k.get();
+  p.v = s.v.get();
+  p.o = s.o.get();
+  p.lse = static_cast<float*>(s.lse.get());
+  p.seqlens_k = static_cast<const int*>(s.seqlens.get());
+  p.q_head_stride = p.o_head_stride = d;
+  p.q_row_stride = p.o_row_stride = d * shape_.heads_q;
+  p.q_batch_stride = p.o_batch_stride = d * shape_.heads_q * shape_.seqlen_q;
+  p.k_head_stride = p.v_head_stride = d;
+  p.k_row_stride = p.v_row_stride = row;
+  if (spec_.page_size > 0) {
+    p.block_table = static_cast<const int*>(s.table.get());
+    p.block_table_stride = pages_per_seq();
+    p.k_batch_stride = p.v_batch_stride = row * spec_.page_size;  // the page stride
+  } else {
+    p.k_batch_stride = p.v_batch_stride = row * shape_.seqlen_k;
+  }
+  p.lse_head_stride = shape_.seqlen_q;
+  p.lse_batch_stride = shape_.seqlen_q * shape_.heads_q;
+  p.batch = static_cast<int>(shape_.batch);
+  p.heads_q = static_cast<int>(shape_.heads_q);
+  p.heads_kv = static_cast<int>(shape_.heads_kv);
+  p.q_tokens = static_cast<int>(shape_.seqlen_q);
+  p.seqlen_k = static_cast<int>(shape_.seqlen_k);
+  p.page_size = spec_.page_size;
+  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec_.head_dim)));
+  p.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec_.head_dim)) * M_LOG2E);
+  // The split fields exactly as Runtime::decode fills them.
+  const int splits = decode_num_splits(spec_, cfg, backend_.target(), shape_);
+  p.num_splits = splits;
+  p.row_chunks = static_cast<int>(decode_row_chunks(spec_, cfg));
+  ensure_workspace(cfg, splits);
+  p.partial_o = static_cast<float*>(part_o_.get());
+  p.partial_lse = static_cast<float*>(part_lse_.get());
+  p.counters = static_cast<int*>(counters_.get());
+  return p;
+}
+
+std::vector<unsigned char> DecodeCase::launch_args(int set, const TileConfig& cfg) {
+  const DecodeParams p = params(set, cfg);
+  const auto* b = reinterpret_cast<const unsigned char*>(&p);
+  return {b, b + sizeof(p)};
+}
+
+void DecodeCase::poison(int set) {
+  Set& s = sets_.at(static_cast<size_t>(set));
+  // 0xFF bytes are NaN in f16, bf16 and f32 alike.
+  backend_.fill_bytes(s.o.get(), 0xFF, s.o.size());
+  backend_.fill_bytes(s.lse.get(), 0xFF, s.lse.size());
+  if (counters_.get()) backend_.fill_bytes(counters_.get(), 0, counters_.size());
+}
+
+void DecodeCase::read(int set, std::vector<float>& o, std::vector<float>& lse) const {
+  const Set& s = sets_.at(static_cast<size_t>(set));
+  std::vector<unsigned char> ob(s.o.size());
+  backend_.copy_to_host(ob.data(), s.o.get(), ob.size());
+  o.resize(q_elems());
+  for (size_t i = 0; i < o.size(); ++i) o[i] = load_as_float(spec_.dtype, ob.data(), static_cast<int64_t>(i));
+  lse.resize(lse_elems());
+  backend_.copy_to_host(lse.data(), s.lse.get(), lse.size() * sizeof(float));
+}
+
+}  // namespace attnjit::tuner

@@ -1,0 +1,56 @@
+// What the evaluator needs of one problem instance on a backend, whatever its family: rotated
+// buffer sets, the launch argument bytes of a config on one set, poisoning, read-back, and the
+// float64 reference's view of the inputs. PrefillCase and DecodeCase implement it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "codegen/kernel_template.h"
+#include "runtime/backend.h"
+#include "runtime/reference_attention.h"
+
+namespace attnjit::tuner {
+
+class ProblemCase {
+ public:
+  virtual ~ProblemCase() = default;
+
+  virtual const ProblemSpec& spec() const = 0;
+  virtual const RunShape& shape() const = 0;
+  virtual int copies() const = 0;
+
+  // The reference's problem (ragged lengths included) and its dense inputs, as doubles.
+  virtual ReferenceProblem reference_problem() const = 0;
+  virtual std::vector<double> q_host() const = 0;
+  virtual std::vector<double> k_host() const = 0;
+  virtual std::vector<double> v_host() const = 0;
+
+  // The kernel argument bytes for `cfg` on buffer set `set` (decode: split count and workspace
+  // depend on the config; the case grows its workspace as needed).
+  virtual std::vector<unsigned char> launch_args(int set, const TileConfig& cfg) = 0;
+  // Fills the outputs of a set with NaN bytes (and resets any per-call state).
+  virtual void poison(int set) = 0;
+  // Reads O (as float) and LSE back from a set.
+  virtual void read(int set, std::vector<float>& o, std::vector<float>& lse) const = 0;
+
+  // Launches `k` for `cfg` on a set and waits. Throws BackendError from the backend.
+  void run_config(Backend& backend, const CompiledKernel& k, const LaunchGeometry& g, int set,
+                  const TileConfig& cfg) {
+    const std::vector<unsigned char> a = launch_args(set, cfg);
+    backend.launch(k, g, a.data(), a.size());
+    backend.synchronize();
+  }
+};
+
+// Bytes one call touches in one buffer set (sizes the input rotation), by family.
+size_t case_bytes_per_set(const ProblemSpec& spec, const RunShape& shape);
+
+// The case of the spec's family. Decode cases use ragged lengths and a shuffled page order
+// when `reduced` (the correctness gate), uniform lengths otherwise (the tuning shape).
+std::unique_ptr<ProblemCase> make_problem_case(Backend& backend, const ProblemSpec& spec,
+                                               const RunShape& shape, uint64_t seed, int copies,
+                                               bool reduced);
+
+}  // namespace attnjit::tuner
