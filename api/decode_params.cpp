@@ -1,4 +1,5 @@
 #include "api/decode_params.h"
+#include "api/param_checks.h"
 
 #include <algorithm>
 #include <climits>
@@ -10,30 +11,10 @@
 namespace attnjit {
 namespace {
 
-std::string str(int64_t v) { return std::to_string(v); }
-
-void check_int32(const char* field, int64_t v) {
-  if (v > INT_MAX) throw SpecError(std::string(field) + ": " + str(v) + " exceeds the kernels' 32-bit limit");
-}
-
-struct Dim {
-  int64_t extent, stride;
-  const char* name;
-};
-
-// Sufficient condition for distinct elements to have distinct addresses: walking the
-// dimensions from the smallest stride up, each stride steps past everything the smaller ones span.
-void check_no_overlap(const std::string& name, std::vector<Dim> dims, int64_t inner) {
-  std::erase_if(dims, [](const Dim& d) { return d.extent <= 1; });
-  std::sort(dims.begin(), dims.end(), [](const Dim& a, const Dim& b) { return a.stride < b.stride; });
-  int64_t span = inner;
-  for (const Dim& d : dims) {
-    if (d.stride < span)
-      throw SpecError(name + "." + d.name + ": stride " + str(d.stride) + " makes output elements overlap (needs >= " +
-                      str(span) + ")");
-    span = d.stride * d.extent;
-  }
-}
+using detail::check_int32;
+using detail::check_no_overlap;
+using detail::Dim;
+using detail::str;
 
 // Pointer, non-negative strides, element alignment; on GPUs every row starts on 16 bytes (the
 // kernel moves 16-byte vectors); outputs must not overlap themselves.

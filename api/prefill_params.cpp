@@ -1,4 +1,5 @@
 #include "api/prefill_params.h"
+#include "api/param_checks.h"
 
 #include <algorithm>
 #include <array>
@@ -12,37 +13,10 @@
 namespace attnjit {
 namespace {
 
-std::string str(int64_t v) { return std::to_string(v); }
-
-void check_int32(const char* field, int64_t v) {
-  if (v > INT_MAX) throw SpecError(std::string(field) + ": " + str(v) + " exceeds the kernels' 32-bit limit");
-}
-
-struct Dim {
-  int64_t extent, stride;
-  const char* name;
-};
-
-// Sufficient condition for distinct elements to have distinct addresses: walking the
-// dimensions from the smallest stride up, each stride must step past everything the smaller
-// dimensions span. `inner` is the contiguous innermost extent (head_dim, or seqlen for LSE).
-void check_no_overlap(const std::string& tensor, std::initializer_list<Dim> all, int64_t inner) {
-  // At most three dimensions: a fixed array keeps the hot path free of allocations.
-  std::array<Dim, 3> dims{};
-  size_t n = 0;
-  for (const Dim& d : all)
-    if (d.extent > 1 && n < dims.size()) dims[n++] = d;
-  for (size_t i = 1; i < n; ++i)  // insertion sort by stride (n <= 3)
-    for (size_t j = i; j > 0 && dims[j].stride < dims[j - 1].stride; --j) std::swap(dims[j], dims[j - 1]);
-  int64_t span = inner;
-  for (size_t i = 0; i < n; ++i) {
-    const Dim& d = dims[i];
-    if (d.stride < span)
-      throw SpecError(tensor + "." + d.name + ": stride " + str(d.stride) +
-                      " makes output elements overlap (needs >= " + str(span) + ")");
-    span = d.stride * d.extent;
-  }
-}
+using detail::check_int32;
+using detail::check_no_overlap;
+using detail::Dim;
+using detail::str;
 
 void check_tensor(const std::string& name, const TensorView& t, int64_t batch, int64_t seqlen,
                   int64_t heads, int64_t head_dim, DType dtype, Platform platform, bool output,
