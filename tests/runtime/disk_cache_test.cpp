@@ -174,13 +174,17 @@ TEST_F(DiskCacheTest, ConcurrentWritersAndReadersNeverSeeATornFile) {
   for (int t = 0; t < 4; ++t) payloads.push_back(std::string(1 << 20, static_cast<char>('a' + t)));
   std::atomic<bool> bad{false};
   std::atomic<int> hits{0};
+  std::atomic<int> writers_done{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 10; ++i) c.store("shared", payloads[t]);
+      ++writers_done;
     });
+    // Readers keep going until every writer is done, so at least their last load finds the
+    // file however the threads happen to be scheduled.
     threads.emplace_back([&] {
-      for (int i = 0; i < 40; ++i) {
+      for (int i = 0; i < 40 || writers_done.load() < 4; ++i) {
         auto got = c.load("shared");
         if (!got) continue;
         ++hits;
