@@ -76,12 +76,7 @@ void validate_decode_problem(const DecodeProblem& p) {
   check_int32("kv_capacity", p.kv_capacity);
   if (p.batch > 65535) throw SpecError("batch: at most 65535 sequences per call, got " + str(p.batch));
   if (!std::isfinite(p.scale)) throw SpecError("scale: must be finite, got " + std::to_string(p.scale));
-  if (p.mask.kind == MaskKind::SlidingWindow) {
-    if (p.mask.window_left < 0) throw SpecError("window_left: must be >= 0, got " + str(p.mask.window_left));
-    if (p.mask.window_right < 0) throw SpecError("window_right: must be >= 0, got " + str(p.mask.window_right));
-  } else if (p.mask.window_left != 0 || p.mask.window_right != 0) {
-    throw SpecError("window_left/window_right: only allowed with mask sliding_window");
-  }
+  validate_mask(p.mask);
 }
 
 ProblemSpec decode_spec(const DecodeProblem& p) {

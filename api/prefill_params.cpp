@@ -63,12 +63,7 @@ void validate_prefill_problem(const PrefillProblem& p) {
   check_int32("seqlen_q", p.seqlen_q);
   check_int32("seqlen_k", p.seqlen_k);
   if (!std::isfinite(p.scale)) throw SpecError("scale: must be finite, got " + std::to_string(p.scale));
-  if (p.mask.kind == MaskKind::SlidingWindow) {
-    if (p.mask.window_left < 0) throw SpecError("window_left: must be >= 0, got " + str(p.mask.window_left));
-    if (p.mask.window_right < 0) throw SpecError("window_right: must be >= 0, got " + str(p.mask.window_right));
-  } else if (p.mask.window_left != 0 || p.mask.window_right != 0) {
-    throw SpecError("window_left/window_right: only allowed with mask sliding_window");
-  }
+  validate_mask(p.mask);
 }
 
 ProblemSpec prefill_spec(const PrefillProblem& p) {

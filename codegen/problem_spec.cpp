@@ -10,6 +10,17 @@ namespace attnjit {
 using detail::is_pow2;
 using detail::parse_int;
 
+void validate_mask(const MaskSpec& mask) {
+  if (mask.kind == MaskKind::SlidingWindow) {
+    if (mask.window_left < 0)
+      throw SpecError("window_left: must be >= 0, got " + std::to_string(mask.window_left));
+    if (mask.window_right < 0)
+      throw SpecError("window_right: must be >= 0, got " + std::to_string(mask.window_right));
+  } else if (mask.window_left != 0 || mask.window_right != 0) {
+    throw SpecError("window_left/window_right: only allowed with mask sliding_window");
+  }
+}
+
 int64_t length_bucket(int64_t n) {
   int64_t b = 16;
   while (b < n) b <<= 1;
@@ -43,14 +54,7 @@ void ProblemSpec::validate() const {
                     " (allowed: 32, 64, 96, 128, 192, 256)");
   if (group < 1 || group > 128)
     throw SpecError("group: heads_q / heads_kv must be in 1..128, got " + std::to_string(group));
-  if (mask.kind == MaskKind::SlidingWindow) {
-    if (mask.window_left < 0)
-      throw SpecError("window_left: must be >= 0, got " + std::to_string(mask.window_left));
-    if (mask.window_right < 0)
-      throw SpecError("window_right: must be >= 0, got " + std::to_string(mask.window_right));
-  } else if (mask.window_left != 0 || mask.window_right != 0) {
-    throw SpecError("window_left/window_right: only allowed with mask sliding_window");
-  }
+  validate_mask(mask);
   if (!is_pow2(seqlen_k) || seqlen_k < 16)
     throw SpecError("seqlen_k: bucket must be a power of two >= 16, got " + std::to_string(seqlen_k));
   if (family == Family::Prefill) {

@@ -57,6 +57,10 @@ struct ProblemSpec {
   bool operator==(const ProblemSpec&) const = default;
 };
 
+// Throws SpecError naming the field for negative windows, or windows on a non-window mask.
+// The one check used by ProblemSpec::validate and the API's argument checks.
+void validate_mask(const MaskSpec& mask);
+
 // Smallest power of two >= max(n, 16): the tuning key's length bucket.
 int64_t length_bucket(int64_t n);
 
