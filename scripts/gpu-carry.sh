@@ -25,12 +25,15 @@ copy nlohmann
 copy CLI
 copy xxhash.h
 [[ -e "$src/xxh3.h" ]] && copy xxh3.h
+# SQLite's static library, for a machine that has neither the dev package nor libsqlite3.so.0.
+lib=/usr/lib/x86_64-linux-gnu
+mkdir -p .carry/lib/x86_64-linux-gnu
+cp "$lib/libsqlite3.a" .carry/lib/x86_64-linux-gnu/
 
 if ((with_gtest)); then
   copy gtest
   copy gmock
   # Same layout as /usr, so the package's relative _IMPORT_PREFIX resolves to .carry/.
-  lib=/usr/lib/x86_64-linux-gnu
   out=.carry/lib/x86_64-linux-gnu
   mkdir -p "$out/cmake"
   cp "$lib"/libgtest.a "$lib"/libgtest_main.a "$out/"

@@ -4,8 +4,9 @@
 # tests (the GPU ones included), benchmark, compare with PyTorch SDPA, print a summary last.
 #
 #   scripts/gpu-carry.sh            # on the development machine: fills .carry/ (git-ignored)
-#   scripts/gpu-check.sh [phases]   # on the GPU machine; phases: build test sweep bench torch
-#                                   # (default: build test bench torch — sweep is opt-in)
+#   scripts/gpu-check.sh [phases]   # on the GPU machine; phases run in the order given:
+#                                   # build test sweep bench torch decode
+#                                   # (default: build test bench torch decode — sweep is opt-in)
 # Environment: BUILD_DIR (default build-gpu), OUT (where logs and JSON go; default
 # $BUILD_DIR/gpu-check), BENCH_ARGS (extra `attnjit bench` options, e.g. "--head-dim 128"),
 # CTEST_ARGS (extra ctest options), ATTNJIT_CACHE_DIR (kernel cache; default $OUT/cache so a
@@ -21,11 +22,11 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 export ATTNJIT_CACHE_DIR=${ATTNJIT_CACHE_DIR:-$OUT/cache}
 phases=("$@")
-((${#phases[@]})) || phases=(build test bench torch)
+((${#phases[@]})) || phases=(build test bench torch decode)
 
+CLI=$BUILD_DIR/bin/attnjit
 declare -A status=()
 declare -A detail=()
-has_phase() { local p; for p in "${phases[@]}"; do [[ $p == "$1" ]] && return 0; done; return 1; }
 say() { printf '\n=== gpu-check: %s ===\n' "$*"; }
 
 say "machine"
@@ -38,7 +39,7 @@ say "machine"
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>/dev/null || echo "torch: not importable"
 } | tee "$OUT/machine.txt"
 
-if has_phase build; then
+phase_build() {
   say "build ($BUILD_DIR)"
   if [[ ! -d .carry/include ]]; then
     echo "gpu-check: .carry/include is missing: run scripts/gpu-carry.sh on the development machine and carry .carry/" >&2
@@ -61,7 +62,7 @@ if has_phase build; then
       status[build]=FAIL; detail[build]="see $OUT/build.log"
     fi
   fi
-fi
+}
 
 run_ctest() {  # run_ctest <phase> <ctest label args...>
   local phase=$1; shift
@@ -79,17 +80,16 @@ run_ctest() {  # run_ctest <phase> <ctest label args...>
   detail[$phase]="$(grep -E 'tests passed' "$OUT/$phase.log" | tail -1 | sed 's/^ *//')"
 }
 
-if has_phase test; then
+phase_test() {
   say "tests (everything but the sweep)"
-  run_ctest test -LE sweep -j 4
-fi
-if has_phase sweep; then
+  run_ctest test -LE sweep -j "${CTEST_JOBS:-6}"
+}
+phase_sweep() {
   say "sweep (every config of every problem)"
   run_ctest sweep -L sweep
-fi
+}
 
-CLI=$BUILD_DIR/bin/attnjit
-if has_phase bench; then
+phase_bench() {
   say "attnjit bench (FlashAttention grid)"
   if [[ -x $CLI ]] && $CLI bench --json ${BENCH_ARGS:-} > "$OUT/bench.json" 2> "$OUT/bench.err"; then
     status[bench]=ok; detail[bench]="$OUT/bench.json"
@@ -105,9 +105,9 @@ PY
     tail -20 "$OUT/bench.err" 2>/dev/null
     status[bench]=FAIL; detail[bench]="see $OUT/bench.err"
   fi
-fi
+}
 
-if has_phase torch; then
+phase_torch() {
   say "compare with PyTorch SDPA (flash, cuDNN)"
   reuse=()
   [[ -s "$OUT/bench.json" ]] && reuse=(--attnjit-json "$OUT/bench.json")
@@ -118,12 +118,33 @@ if has_phase torch; then
     status[torch]=FAIL; detail[torch]="see $OUT/compare.txt"
   fi
   cat "$OUT/compare.txt"
-fi
+}
+
+phase_decode() {
+  say "decode: attnjit bench-decode beside PyTorch SDPA and the copy ceiling"
+  if python3 bench/compare_torch_decode.py --attnjit "$CLI" --markdown ${DECODE_ARGS:-} \
+       > "$OUT/decode.md" 2> "$OUT/decode.err"; then
+    status[decode]=ok; detail[decode]="$OUT/decode.md"
+    cat "$OUT/decode.md"
+  else
+    tail -20 "$OUT/decode.err"
+    status[decode]=FAIL; detail[decode]="see $OUT/decode.err"
+  fi
+}
+
+for p in "${phases[@]}"; do
+  if ! declare -F "phase_$p" >/dev/null; then
+    echo "gpu-check: unknown phase '$p' (build test sweep bench torch decode)" >&2; exit 2
+  fi
+  start=$SECONDS
+  "phase_$p"
+  echo "gpu-check: phase $p took $((SECONDS - start)) s"
+done
 
 say "summary"
 rc=0
 printf '%-8s %-6s %s\n' phase result detail
-for p in build test sweep bench torch; do
+for p in "${phases[@]}"; do
   [[ -n "${status[$p]:-}" ]] || continue
   printf '%-8s %-6s %s\n' "$p" "${status[$p]}" "${detail[$p]:-}"
   [[ ${status[$p]} == ok ]] || rc=1
