@@ -13,8 +13,10 @@
 #include <random>
 
 #include "api/config_provider.h"
+#include "api/db_config_provider.h"
 #include "api/prefill_params.h"
 #include "attnjit/attnjit.h"
+#include "tuner/result_store.h"
 #include "cli/command.h"
 #include "runtime/half.h"
 
@@ -22,6 +24,7 @@ namespace attnjit::cli {
 namespace {
 
 struct BenchArgs {
+  std::string db;  // tuning database: tuned configs instead of the defaults
   std::string backend = "auto";
   std::vector<std::string> dtypes = {"bf16", "f16"};
   std::vector<int> head_dims = {64, 128, 256};
@@ -114,7 +117,10 @@ void run_bench(BenchArgs a) {
   opts.device = a.device;
   opts.disk_cache = !a.no_disk_cache;
   if (!a.config.empty()) opts.config_provider = std::make_shared<ForcedConfig>(TileConfig::parse(a.config));
+  if (!a.db.empty() && !a.config.empty()) throw UsageError("--db and --config exclude each other");
   auto rt = Runtime::create(parse_backend_kind(a.backend), opts);
+  if (!a.db.empty())  // tuned configs (exact -> nearest bucket -> same arch -> default)
+    rt->set_config_provider(std::make_shared<DbConfigProvider>(a.db, tuner::device_info_for(rt->backend())));
   Backend& be = rt->backend();
   const bool cpu = rt->target().platform == Platform::Cpu;
   if (a.total_tokens == 0) a.total_tokens = cpu ? 2048 : 16384;
@@ -265,6 +271,7 @@ const RegisterCommand reg("bench", [](CLI::App& app) {
   c->add_option("--warmup", a->warmup, "unmeasured runs first")->capture_default_str();
   c->add_option("--reps", a->reps, "measured runs (the median is reported)")->capture_default_str();
   c->add_option("--device", a->device, "CUDA device ordinal (-1 = current / 0)")->capture_default_str();
+  c->add_option("--db", a->db, "tuning database: time the tuned configs (default: built-in defaults)");
   c->add_option("--config", a->config, "force one tile config, e.g. bm128_bn64_w4_s2");
   c->add_flag("--lse", a->lse, "also write the log-sum-exp");
   c->add_flag("--no-disk-cache", a->no_disk_cache, "compile everything afresh");

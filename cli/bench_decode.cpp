@@ -12,7 +12,9 @@
 #include <random>
 
 #include "api/decode_params.h"
+#include "api/db_config_provider.h"
 #include "attnjit/attnjit.h"
+#include "tuner/result_store.h"
 #include "cli/command.h"
 #include "codegen/decode_plan.h"
 #include "runtime/half.h"
@@ -21,6 +23,7 @@ namespace attnjit::cli {
 namespace {
 
 struct BenchDecodeArgs {
+  std::string db;  // tuning database: tuned configs instead of the defaults
   std::string backend = "auto";
   std::string dtype = "bf16";
   int head_dim = 128;
@@ -63,6 +66,8 @@ void run_bench_decode(BenchDecodeArgs a) {
   RuntimeOptions opts;
   opts.device = a.device;
   auto rt = Runtime::create(parse_backend_kind(a.backend), opts);
+  if (!a.db.empty())  // tuned configs (exact -> nearest bucket -> same arch -> default)
+    rt->set_config_provider(std::make_shared<DbConfigProvider>(a.db, tuner::device_info_for(rt->backend())));
   Backend& be = rt->backend();
   const bool cpu = rt->target().platform == Platform::Cpu;
   if (a.batches.empty()) a.batches = cpu ? std::vector<int64_t>{1, 8} : std::vector<int64_t>{1, 8, 64};
@@ -214,6 +219,7 @@ const RegisterCommand reg("bench-decode", [](CLI::App& app) {
   c->add_option("--warmup", a->warmup, "unmeasured runs first")->capture_default_str();
   c->add_option("--reps", a->reps, "measured runs (the median is reported)")->capture_default_str();
   c->add_option("--device", a->device, "CUDA device ordinal (-1 = current / 0)")->capture_default_str();
+  c->add_option("--db", a->db, "tuning database: time the tuned configs (default: built-in defaults)");
   c->add_flag("--json", a->json, "print JSON instead of a table");
   c->callback([a] { run_bench_decode(*a); });
 });

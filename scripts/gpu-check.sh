@@ -5,7 +5,7 @@
 #
 #   scripts/gpu-carry.sh            # on the development machine: fills .carry/ (git-ignored)
 #   scripts/gpu-check.sh [phases]   # on the GPU machine; phases run in the order given:
-#                                   # build test sweep bench torch decode
+#                                   # build test sweep bench torch decode tune
 #                                   # (default: build test bench torch decode — sweep is opt-in)
 # Environment: BUILD_DIR (default build-gpu), OUT (where logs and JSON go; default
 # $BUILD_DIR/gpu-check), BENCH_ARGS (extra `attnjit bench` options, e.g. "--head-dim 128"),
@@ -132,9 +132,37 @@ phase_decode() {
   fi
 }
 
+phase_tune() {
+  # Tunes TUNE_PROBLEMS (default: bf16 prefill, head dims 64/128/256, none/causal, 1k and 8k)
+  # into $OUT/tune.db, then times the bench grid with the tuned configs beside PyTorch.
+  say "tune: attnjit tune, then attnjit bench --db beside PyTorch SDPA"
+  local probs=() hd m len
+  if [[ -n ${TUNE_PROBLEMS:-} ]]; then read -ra probs <<< "$TUNE_PROBLEMS"
+  else
+    for hd in 64 128 256; do for m in none causal; do for len in 1024 8192; do
+      probs+=("prefill_bf16_hd${hd}_${m}_g1_q${len}_k${len}_even")
+    done; done; done
+  fi
+  local args=() p
+  for p in "${probs[@]}"; do args+=(--problem "$p"); done
+  rm -f "$OUT/tune.db"
+  if timeout "${TUNE_TIMEOUT:-360}" "$CLI" tune "${args[@]}" --backend gpu --db "$OUT/tune.db" \
+       --jsonl-out "$OUT/tune.jsonl" --strategy exhaustive ${TUNE_ARGS:-} > "$OUT/tune.log" 2>&1 \
+     && "$CLI" bench --json --db "$OUT/tune.db" ${BENCH_ARGS:-} > "$OUT/bench-tuned.json" 2>> "$OUT/tune.log" \
+     && python3 bench/compare_torch.py --attnjit-json "$OUT/bench-tuned.json" \
+          --json-out "$OUT/compare-tuned.json" > "$OUT/compare-tuned.txt" 2>&1; then
+    status[tune]=ok; detail[tune]="${#probs[@]} problems tuned; $OUT/compare-tuned.txt"
+    grep '^|' "$OUT/tune.log"   # the tuner's summary: best config, speed-up over the default
+    cat "$OUT/compare-tuned.txt"
+  else
+    tail -30 "$OUT/tune.log"
+    status[tune]=FAIL; detail[tune]="see $OUT/tune.log"
+  fi
+}
+
 for p in "${phases[@]}"; do
   if ! declare -F "phase_$p" >/dev/null; then
-    echo "gpu-check: unknown phase '$p' (build test sweep bench torch decode)" >&2; exit 2
+    echo "gpu-check: unknown phase '$p' (build test sweep bench torch decode tune)" >&2; exit 2
   fi
   start=$SECONDS
   "phase_$p"
