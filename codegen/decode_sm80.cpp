@@ -1,10 +1,13 @@
 // decode_sm80: split-KV decode on sm_80 and newer (templates/decode_sm80.cuh), NVRTC-compiled.
 //
 // Knobs (TileConfig):
-//   block_m  query rows (group heads x query tokens) per CTA: 1, 2, 4 or 8 (16 fp32 registers
-//            per row per thread: q and the accumulator)
-//   block_n  keys per pipeline stage, a multiple of the CTA's lane groups
-//            (warps * 32 / (head_dim / 8)), at most 64
+//   block_m  query rows (group heads x query tokens) per CTA: 1, 2, 4 or 8 for the scalar kernel
+//            (16 fp32 registers per row per thread: q and the accumulator), or 16 for the
+//            tensor-core kernel (templates/decode_mma_sm80.cuh; one m16 MMA tile of rows, head
+//            dims 64 / 128 / 256) — the default from 8 rows (GQA 8, or 2+ query tokens with GQA 4)
+//   block_n  scalar: keys per pipeline stage, a multiple of the CTA's lane groups
+//            (warps * 32 / (head_dim / 8)), at most 64; tensor-core: keys per warp per stage,
+//            16, 32 or 64 (16 at head dim 256: registers)
 //   warps    1, 2, 4 or 8;  stages: cp.async ring depth 1..8
 //   splits   0 = decode_num_splits' rule at launch, else a fixed count (capped at the KV blocks)
 //   vec      0 or 8 (16-byte loads; the only width implemented)
@@ -12,6 +15,7 @@
 // dynamic smem = max(K+V ring, cross-warp merge buffer) + the merge / combine scalars.
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "codegen/decode_plan.h"
 #include "codegen/embedded_templates.h"
@@ -20,15 +24,21 @@
 namespace attnjit {
 namespace {
 
-constexpr const char* kGenerator = "decode_sm80/1";
-constexpr const char* kHeaders[] = {"decode_params.h", "decode_sm80.cuh"};
+constexpr const char* kGenerator = "decode_sm80/2";
+constexpr const char* kHeaders[] = {"decode_params.h", "decode_sm80.cuh", "decode_mma_sm80.cuh", "sm80_mma.cuh"};
 constexpr int kVec = 8;          // elements per 16-byte load
 constexpr int kMaxRowsPerCta = 8;
 constexpr int kMaxBlockN = 64;
+constexpr int kMmaRows = 16;  // block_m of the tensor-core kernel
+bool is_mma(const TileConfig& c) { return c.block_m == kMmaRows; }
+bool mma_head_dim(int d) { return d == 64 || d == 128 || d == 256; }
+// The tensor-core kernel pays off once the scalar kernel would hold 8 rows.
+bool mma_default(const ProblemSpec& s) { return mma_head_dim(s.head_dim) && decode_rows(s) >= 8; }
 // Shared memory of the kernel, all dynamic: max(K+V ring, cross-warp merge buffer), then the
 // per-warp max / sum [W][RPC] x 2, the combine weights [RPC][kMaxSplits] and a flag.
 int64_t dynamic_smem(const ProblemSpec& s, const TileConfig& c) {
-  const int64_t ring = 2LL * c.stages * c.block_n * s.head_dim * 2;
+  // Tensor-core kernel: one ring per warp.
+  const int64_t ring = 2LL * c.stages * c.block_n * s.head_dim * 2 * (is_mma(c) ? c.warps : 1);
   const int64_t merge = int64_t(c.warps) * c.block_m * s.head_dim * 4;
   const int64_t tail = (2LL * c.warps * c.block_m + int64_t(c.block_m) * kDecodeMaxSplits + 1) * 4;
   return (std::max(ring, merge) + tail + 15) / 16 * 16;
@@ -66,6 +76,13 @@ class DecodeSm80 final : public KernelTemplate {
     std::vector<TileConfig> out;
     if (!supports(spec, target)) return out;
     const int rows_max = default_rows(spec);
+    if (decode_rows(spec) >= 4)  // tensor-core kernel
+      for (int w : {2, 4, 8})
+        for (int bn : {16, 32, 64})
+          for (int st : {2, 3, 4}) {
+            TileConfig c = make(kMmaRows, bn, w, st);
+            if (!can_implement(spec, c, target)) out.push_back(c);
+          }
     for (int bm = 1; bm <= rows_max; bm *= 2) {
       if (bm * 4 < rows_max) continue;  // far fewer rows than fit: K/V re-read per chunk
       for (int w : {2, 4, 8})
@@ -81,7 +98,15 @@ class DecodeSm80 final : public KernelTemplate {
   }
 
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
-    (void)target;
+    // Tensor cores: 4 warps of 16 keys, 3 stages — 64 KB of K+V in flight per CTA at head dim
+    // 128, 96 KB of rings (two CTAs per SM on sm_90) — else fewer stages / warps where shared
+    // memory is smaller (sm_86 / sm_89) or rows are longer (head dim 256).
+    if (mma_default(spec))
+      for (auto [w, st] : {std::pair{4, 3}, {4, 2}, {2, 3}, {2, 2}}) {
+        if (spec.head_dim == 256 && w == 4) continue;
+        TileConfig c = make(kMmaRows, 16, w, st);
+        if (!can_implement(spec, c, target)) return c;
+      }
     // 4 warps, two keys per lane group and a 4-deep ring: 8 KB of K+V per stage, 24 KB in
     // flight per CTA — more than an SM's share of the bandwidth-latency product at 2 CTAs/SM.
     const int w = 4;
@@ -99,8 +124,10 @@ class DecodeSm80 final : public KernelTemplate {
       return "head_dim: decode_sm80 supports 32, 64, 128 and 256, got " + std::to_string(spec.head_dim);
     if (spec.mask.window_left > 0x7fffffffLL || spec.mask.window_right > 0x7fffffffLL)
       return "window: widths beyond 2^31 - 1 keys are not supported";
+    if (is_mma(c)) return can_implement_mma(spec, c, target);
     if (!pow2(c.block_m) || c.block_m > kMaxRowsPerCta)
-      return "block_m: query rows per CTA must be 1, 2, 4 or 8, got " + std::to_string(c.block_m);
+      return "block_m: query rows per CTA must be 1, 2, 4 or 8 (scalar) or 16 (tensor cores), got " +
+             std::to_string(c.block_m);
     if (c.block_m > default_rows(spec))
       return "block_m: " + std::to_string(c.block_m) + " exceeds the problem's " +
              std::to_string(decode_rows(spec)) + " query rows per KV head";
@@ -111,18 +138,7 @@ class DecodeSm80 final : public KernelTemplate {
       return "block_n: must be a multiple of the " + std::to_string(ng) +
              " lane groups per CTA and at most " + std::to_string(kMaxBlockN) + ", got " +
              std::to_string(c.block_n);
-    if (c.stages < 1 || c.stages > 8) return "stages: must be in 1..8, got " + std::to_string(c.stages);
-    if (c.splits < 0 || c.splits > kDecodeMaxSplits)
-      return "splits: must be 0 (rule) or 1.." + std::to_string(kDecodeMaxSplits) + ", got " +
-             std::to_string(c.splits);
-    if (c.vec != 0 && c.vec != kVec) return "vec: decode_sm80 loads 16 bytes (vec 8), got " + std::to_string(c.vec);
-    if (c.threads != 0 || c.order != 0 || c.warpgroups != 0)
-      return "threads / order / warpgroups: not decode_sm80 knobs";
-    const int64_t smem = dynamic_smem(spec, c);
-    if (smem > target.smem_per_block)
-      return "shared memory: " + std::to_string(smem) + " bytes exceed the target's " +
-             std::to_string(target.smem_per_block);
-    return std::nullopt;
+    return common_checks(spec, c, target);
   }
 
   KernelSource render(const ProblemSpec& spec, const TileConfig& c, const Target& target) const override {
@@ -139,7 +155,8 @@ class DecodeSm80 final : public KernelTemplate {
     s.name = std::string(name()) + "/" + spec.key() + "/" + c.key() + "/" + target.key();
     s.text = "// Generated by attnjit " + std::string(kGenerator) + ": " + spec.key() + " / " +
              code_cfg.key() + " / " + target.key() +
-             "\n#include \"decode_sm80.cuh\"\n\nnamespace attnjit_gen {\nstruct DecodeConfig {\n";
+             (is_mma(c) ? "\n#include \"decode_mma_sm80.cuh\"" : "\n#include \"decode_sm80.cuh\"") +
+             "\n\nnamespace attnjit_gen {\nstruct DecodeConfig {\n";
     auto cst = [&](const char* type, const char* n, const std::string& v) {
       s.text += std::string("  static constexpr ") + type + " " + n + " = " + v + ";\n";
     };
@@ -156,7 +173,8 @@ class DecodeSm80 final : public KernelTemplate {
     cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
     cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
     s.text += "};\n}  // namespace attnjit_gen\n";
-    s.entry = "attnjit::decode::decode_kernel<attnjit_gen::DecodeConfig>";
+    s.entry = is_mma(c) ? "attnjit::decode::decode_mma_kernel<attnjit_gen::DecodeConfig>"
+                        : "attnjit::decode::decode_kernel<attnjit_gen::DecodeConfig>";
     for (const char* h : kHeaders) s.headers.emplace_back(h, std::string(templates::get(h)));
     s.options = {"--std=c++17", "--extra-device-vectorization"};
     s.arch = target.arch;
@@ -181,6 +199,36 @@ class DecodeSm80 final : public KernelTemplate {
   }
 
  private:
+  std::optional<std::string> can_implement_mma(const ProblemSpec& spec, const TileConfig& c,
+                                               const Target& target) const {
+    if (!mma_head_dim(spec.head_dim))
+      return "block_m 16 (tensor cores): head_dim must be 64, 128 or 256, got " + std::to_string(spec.head_dim);
+    if (c.warps != 1 && c.warps != 2 && c.warps != 4 && c.warps != 8)
+      return "warps: must be 1, 2, 4 or 8, got " + std::to_string(c.warps);
+    if (c.block_n != 16 && c.block_n != 32 && c.block_n != 64)
+      return "block_n: keys per warp and stage must be 16, 32 or 64, got " + std::to_string(c.block_n);
+    // fp32 registers per thread: O (head_dim / 2) + S (block_n / 2), plus Q (head_dim / 4).
+    if (spec.head_dim == 256 && c.block_n != 16)
+      return "block_n: head dim 256 takes 16 keys per warp (registers), got " + std::to_string(c.block_n);
+    return common_checks(spec, c, target);
+  }
+  // Checks both kernels share.
+  std::optional<std::string> common_checks(const ProblemSpec& spec, const TileConfig& c,
+                                           const Target& target) const {
+    if (c.stages < 1 || c.stages > 8) return "stages: must be in 1..8, got " + std::to_string(c.stages);
+    if (c.splits < 0 || c.splits > kDecodeMaxSplits)
+      return "splits: must be 0 (rule) or 1.." + std::to_string(kDecodeMaxSplits) + ", got " +
+             std::to_string(c.splits);
+    if (c.vec != 0 && c.vec != kVec) return "vec: decode_sm80 loads 16 bytes (vec 8), got " + std::to_string(c.vec);
+    if (c.threads != 0 || c.order != 0 || c.warpgroups != 0)
+      return "threads / order / warpgroups: not decode_sm80 knobs";
+    const int64_t smem = dynamic_smem(spec, c);
+    if (smem > target.smem_per_block)
+      return "shared memory: " + std::to_string(smem) + " bytes exceed the target's " +
+             std::to_string(target.smem_per_block);
+    return std::nullopt;
+  }
+
   static TileConfig make(int bm, int bn, int warps, int stages) {
     TileConfig c;
     c.block_m = bm;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
@@ -78,6 +79,32 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
          (spec.even ? "true" : "false") + ">";
 }
 
+// sm_90a defaults, measured: exhaustive tuning on an H100 80GB HBM3 (bf16, head dims 64 / 128 /
+// 256, none / causal, 1k-16k tokens; bench/RESULTS.md, 2026-11-23) picked single-stage
+// pipelines almost everywhere (two CTAs share an SM and hide each other's loads) and 4-warp
+// CTAs except for long non-causal head dim 128. These beat the generic rule below by 1.09-1.34x
+// there. Configs the spec cannot take (other head dims, sliding windows near the register
+// budget) fall through to the generic rule.
+std::vector<TileConfig> hopper_defaults(const ProblemSpec& spec) {
+  auto c = [](int bm, int bn, int w, int s) {
+    TileConfig t;
+    t.block_m = bm;
+    t.block_n = bn;
+    t.warps = w;
+    t.stages = s;
+    return t;
+  };
+  const bool causal = spec.mask.kind != MaskKind::None;
+  const bool short_seq = spec.seqlen_q <= 1024;
+  if (spec.head_dim <= 64)
+    return {causal && short_seq ? c(64, 64, 4, 2) : c(128, 64, 4, 1)};
+  if (spec.head_dim <= 128) {
+    if (causal) return {short_seq ? c(64, 64, 4, 3) : c(64, 128, 4, 1)};
+    return {short_seq ? c(64, 128, 4, 1) : c(128, 128, 8, 1)};
+  }
+  return {c(64, 64, 4, 1)};
+}
+
 class PrefillSm80 final : public KernelTemplate {
  public:
   std::string_view name() const override { return "prefill_sm80"; }
@@ -126,6 +153,9 @@ class PrefillSm80 final : public KernelTemplate {
   // dim 256 gets bm128_bn64_w8_s1 on sm_80 (128 KB) but bm64_bn64_w4_s1 on sm_86 / sm_89,
   // whose blocks are limited to 99 KB.
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
+    if (target.arch == "sm_90a")
+      for (const TileConfig& c : hopper_defaults(spec))
+        if (!can_implement(spec, c, target)) return c;
     struct Shape { int bm, bn, w; };
     static constexpr Shape kSmall[] = {{128, 128, 8}, {128, 64, 8}, {64, 64, 4}, {64, 32, 4}};
     static constexpr Shape kMedium[] = {{128, 64, 8}, {64, 64, 4}, {64, 32, 4}};

@@ -82,6 +82,12 @@ std::once_flag g_disk_write_warning, g_disk_read_warning;
 constexpr const char* kRecordTag = "attnjit-cuda-kernel-1";
 
 // Loads `cubin` into the context and resolves its entry.
+// ptxas's report when the compile log had one (it also counts spills), else what the driver
+// says of the loaded function (registers, local memory, static shared memory).
+ResourceUsage resources_or_driver(const ResourceUsage& from_log, const ResourceUsage& from_driver) {
+  return from_log.registers > 0 ? from_log : from_driver;
+}
+
 std::shared_ptr<CudaKernel> load_module(const std::shared_ptr<cuda::DeviceContext>& ctx,
                                         const KernelSource& src, const std::string& cubin,
                                         const std::string& lowered_name) {
@@ -102,6 +108,13 @@ std::shared_ptr<CudaKernel> load_module(const std::shared_ptr<cuda::DeviceContex
   check(d.cuFuncGetAttribute(&smem_limit, cuda::kFuncMaxDynamicSharedSizeBytes, k->function),
         "cuFuncGetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", src.name);
   k->dynamic_smem_limit.store(smem_limit);
+  // The driver's view of the loaded code, standing in for ptxas's report when a log has none
+  // (resources_or_driver).
+  check(d.cuFuncGetAttribute(&k->resources.registers, cuda::kFuncNumRegs, k->function),
+        "cuFuncGetAttribute(NUM_REGS)", src.name);
+  check(d.cuFuncGetAttribute(&k->resources.stack_frame_bytes, cuda::kFuncLocalSizeBytes, k->function),
+        "cuFuncGetAttribute(LOCAL_SIZE_BYTES)", src.name);
+  k->resources.smem_static_bytes = k->static_smem;
   if (d.cuFuncGetParamInfo) {
     size_t offset = 0, size = 0;
     if (d.cuFuncGetParamInfo(k->function, 0, &offset, &size) == cuda::CUDA_SUCCESS) k->param_size = size;
@@ -187,7 +200,7 @@ std::shared_ptr<const CompiledKernel> CudaBackend::load_from_disk(const KernelSo
     ResourceUsage res = resources_from_string(DiskCache::read_field(*rec, pos));
     auto k = load_module(ctx_, src, cubin, lowered);
     k->log = std::move(log);
-    k->resources = res;
+    k->resources = resources_or_driver(res, k->resources);
     k->compile_ms = 0;
     k->from_disk_cache = true;
     return k;
@@ -210,7 +223,7 @@ std::shared_ptr<const CompiledKernel> CudaBackend::build(const KernelSource& src
   if (r.cubin.empty()) throw BackendError("NVRTC produced no CUBIN for " + src.name);
   auto k = load_module(ctx_, src, r.cubin, r.lowered_name);
   k->log = r.log;
-  k->resources = r.resources;
+  k->resources = resources_or_driver(r.resources, k->resources);
   k->compile_ms = r.compile_ms;
   k->from_disk_cache = false;
   if (disk_cache_) {

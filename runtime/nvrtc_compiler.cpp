@@ -191,6 +191,10 @@ NvrtcResult Nvrtc::compile(const KernelSource& src, bool want_cubin, bool want_p
     std::vector<std::string> opts = src.options;
     opts.push_back("--gpu-architecture=" + src.arch);
     opts.push_back("--ptxas-options=-v");
+    // NVRTC 12.9+ keeps its own compile cache; a hit returns the binary without ptxas's report,
+    // leaving registers and spills unknown (seen on the H100 machine). attnjit has its own
+    // kernel cache, so NVRTC's is switched off.
+    if (major_ > 12 || (major_ == 12 && minor_ >= 9)) opts.push_back("--no-cache");
     std::vector<const char*> copts;
     for (const auto& o : opts) copts.push_back(o.c_str());
     auto t0 = std::chrono::steady_clock::now();

@@ -158,6 +158,124 @@ __device__ __forceinline__ void merge_state(float& m, float& l, float (&acc)[N],
   m = mx;
 }
 
+// The end of every decode CTA, shared by the scalar and the tensor-core kernels. The caller has
+// left each warp's online-softmax state in shared memory — unnormalized O in smerge [W][RPC][D]
+// (fp32), max and sum (log2 units) in s_m / s_l [W][RPC] — followed by __syncthreads(). Merges
+// the warps, then writes O and LSE (one split) or this split's partials and, in the last CTA of
+// the slot to finish ("last block done"), the exact combine of all splits.
+template <class C, int RPC>
+__device__ __forceinline__ void finish_cta(const DecodeParams& p, const float* smerge, const float* s_m,
+                                           const float* s_l, float* s_w, int* s_last, int chunk,
+                                           int split, int kvh, int b) {
+  using T = typename C::Elem;
+  constexpr int D = C::kHeadDim;
+  constexpr int G = C::kGroup;
+  constexpr int ROWS = G * C::kQTokens;
+  constexpr int W = C::kWarps;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+
+  const int slot = (b * p.heads_kv + kvh) * p.row_chunks + chunk;
+  const bool direct = p.num_splits == 1;
+  float* const part_o = p.partial_o + (static_cast<long long>(slot) * p.num_splits + split) * RPC * D;
+  float* const part_lse = p.partial_lse + (static_cast<long long>(slot) * p.num_splits + split) * RPC;
+
+  // Writes 4 consecutive outputs of CTA row r at head-dim offset d.
+  auto store_out = [&](int r, int d, float4 o) {
+    const int gr = chunk * RPC + r;
+    const int t = gr / G, h = kvh * G + gr % G;
+    unsigned short* op = static_cast<unsigned short*>(p.o) + b * p.o_batch_stride +
+                         t * p.o_row_stride + h * p.o_head_stride + d;
+    *reinterpret_cast<uint2*>(op) = make_uint2(pack2<T>(o.x, o.y), pack2<T>(o.z, o.w));
+  };
+  auto store_lse = [&](int r, float lse2) {
+    const int gr = chunk * RPC + r;
+    const int t = gr / G, h = kvh * G + gr % G;
+    if (p.lse) p.lse[b * p.lse_batch_stride + h * p.lse_head_stride + t] = lse2 * 0.69314718055994531f;
+  };
+
+  for (int idx = threadIdx.x; idx < RPC * (D / 4); idx += W * 32) {
+    const int r = idx / (D / 4), d = (idx % (D / 4)) * 4;
+    float mx = neg_inf();
+#pragma unroll
+    for (int w = 0; w < W; ++w) mx = fmaxf(mx, s_m[w * RPC + r]);
+    const float mu = mx == neg_inf() ? 0.f : mx;
+    float lsum = 0.f;
+    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int w = 0; w < W; ++w) {
+      const float c = fast_exp2(s_m[w * RPC + r] - mu);
+      lsum += s_l[w * RPC + r] * c;
+      const float4 a = *reinterpret_cast<const float4*>(smerge + (w * RPC + r) * D + d);
+      o.x += a.x * c;
+      o.y += a.y * c;
+      o.z += a.z * c;
+      o.w += a.w * c;
+    }
+    const float inv = lsum > 0.f ? 1.f / lsum : 0.f;
+    o = make_float4(o.x * inv, o.y * inv, o.z * inv, o.w * inv);
+    const float lse2 = lsum > 0.f ? mu + fast_log2(lsum) : neg_inf();
+    if (direct) {
+      if (chunk * RPC + r < ROWS) {
+        store_out(r, d, o);
+        if (d == 0) store_lse(r, lse2);
+      }
+    } else {
+      *reinterpret_cast<float4*>(part_o + r * D + d) = o;
+      if (d == 0) part_lse[r] = lse2;
+    }
+  }
+  if (direct) return;
+
+  // ---- last block done: the final split to finish merges all partials of this slot.
+  __threadfence();  // this CTA's partials are visible device-wide before the counter moves
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    const int done = atomicAdd(p.counters + slot, 1);
+    *s_last = done == p.num_splits - 1;
+  }
+  __syncthreads();
+  if (!*s_last) return;
+  __threadfence();  // order the counter observation before reading the other splits' partials
+  if (threadIdx.x == 0) p.counters[slot] = 0;  // every split has counted: reset for the next call
+
+  const float* const all_o = p.partial_o + static_cast<long long>(slot) * p.num_splits * RPC * D;
+  const float* const all_lse = p.partial_lse + static_cast<long long>(slot) * p.num_splits * RPC;
+  for (int r = warp; r < RPC; r += W) {
+    float mx = neg_inf();
+    for (int s = lane; s < p.num_splits; s += 32) mx = fmaxf(mx, ldcg_f32(all_lse + s * RPC + r));
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    const float mu = mx == neg_inf() ? 0.f : mx;
+    float sum = 0.f;
+    for (int s = lane; s < p.num_splits; s += 32) {
+      const float w = fast_exp2(ldcg_f32(all_lse + s * RPC + r) - mu);
+      s_w[r * kMaxSplits + s] = w;
+      sum += w;
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    const float inv = sum > 0.f ? 1.f / sum : 0.f;
+    for (int s = lane; s < p.num_splits; s += 32) s_w[r * kMaxSplits + s] *= inv;
+    if (lane == 0 && chunk * RPC + r < ROWS) store_lse(r, sum > 0.f ? mu + fast_log2(sum) : neg_inf());
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < RPC * (D / 4); idx += W * 32) {
+    const int r = idx / (D / 4), d = (idx % (D / 4)) * 4;
+    if (chunk * RPC + r >= ROWS) continue;
+    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int s = 0; s < p.num_splits; ++s) {
+      const float w = s_w[r * kMaxSplits + s];
+      if (w == 0.f) continue;  // empty split (or negligible): skip its reads
+      const float4 a = ldcg_v4(all_o + (s * RPC + r) * D + d);
+      o.x += a.x * w;
+      o.y += a.y * w;
+      o.z += a.z * w;
+      o.w += a.w * w;
+    }
+    store_out(r, d, o);
+  }
+}
+
 // Config (rendered by codegen/decode_sm80.cpp as a small struct in the prelude):
 //   Elem         F16 | Bf16
 //   kHeadDim     32, 64, 128, 256
@@ -401,107 +519,7 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
     }
   }
   __syncthreads();
-
-  const int slot = (b * p.heads_kv + kvh) * p.row_chunks + chunk;
-  const bool direct = p.num_splits == 1;
-  float* const part_o = p.partial_o + (static_cast<long long>(slot) * p.num_splits + split) * RPC * D;
-  float* const part_lse = p.partial_lse + (static_cast<long long>(slot) * p.num_splits + split) * RPC;
-
-  // Writes 4 consecutive outputs of CTA row r at head-dim offset d.
-  auto store_out = [&](int r, int d, float4 o) {
-    const int gr = chunk * RPC + r;
-    const int t = gr / G, h = kvh * G + gr % G;
-    unsigned short* op = static_cast<unsigned short*>(p.o) + b * p.o_batch_stride +
-                         t * p.o_row_stride + h * p.o_head_stride + d;
-    *reinterpret_cast<uint2*>(op) = make_uint2(pack2<T>(o.x, o.y), pack2<T>(o.z, o.w));
-  };
-  auto store_lse = [&](int r, float lse2) {
-    const int gr = chunk * RPC + r;
-    const int t = gr / G, h = kvh * G + gr % G;
-    if (p.lse) p.lse[b * p.lse_batch_stride + h * p.lse_head_stride + t] = lse2 * 0.69314718055994531f;
-  };
-
-  for (int idx = threadIdx.x; idx < RPC * (D / 4); idx += W * 32) {
-    const int r = idx / (D / 4), d = (idx % (D / 4)) * 4;
-    float mx = neg_inf();
-#pragma unroll
-    for (int w = 0; w < W; ++w) mx = fmaxf(mx, s_m[w * RPC + r]);
-    const float mu = mx == neg_inf() ? 0.f : mx;
-    float lsum = 0.f;
-    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll
-    for (int w = 0; w < W; ++w) {
-      const float c = fast_exp2(s_m[w * RPC + r] - mu);
-      lsum += s_l[w * RPC + r] * c;
-      const float4 a = *reinterpret_cast<const float4*>(smerge + (w * RPC + r) * D + d);
-      o.x += a.x * c;
-      o.y += a.y * c;
-      o.z += a.z * c;
-      o.w += a.w * c;
-    }
-    const float inv = lsum > 0.f ? 1.f / lsum : 0.f;
-    o = make_float4(o.x * inv, o.y * inv, o.z * inv, o.w * inv);
-    const float lse2 = lsum > 0.f ? mu + fast_log2(lsum) : neg_inf();
-    if (direct) {
-      if (chunk * RPC + r < ROWS) {
-        store_out(r, d, o);
-        if (d == 0) store_lse(r, lse2);
-      }
-    } else {
-      *reinterpret_cast<float4*>(part_o + r * D + d) = o;
-      if (d == 0) part_lse[r] = lse2;
-    }
-  }
-  if (direct) return;
-
-  // ---- last block done: the final split to finish merges all partials of this slot.
-  __threadfence();  // this CTA's partials are visible device-wide before the counter moves
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    const int done = atomicAdd(p.counters + slot, 1);
-    *s_last = done == p.num_splits - 1;
-  }
-  __syncthreads();
-  if (!*s_last) return;
-  __threadfence();  // order the counter observation before reading the other splits' partials
-  if (threadIdx.x == 0) p.counters[slot] = 0;  // every split has counted: reset for the next call
-
-  const float* const all_o = p.partial_o + static_cast<long long>(slot) * p.num_splits * RPC * D;
-  const float* const all_lse = p.partial_lse + static_cast<long long>(slot) * p.num_splits * RPC;
-  for (int r = warp; r < RPC; r += W) {
-    float mx = neg_inf();
-    for (int s = lane; s < p.num_splits; s += 32) mx = fmaxf(mx, ldcg_f32(all_lse + s * RPC + r));
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-    const float mu = mx == neg_inf() ? 0.f : mx;
-    float sum = 0.f;
-    for (int s = lane; s < p.num_splits; s += 32) {
-      const float w = fast_exp2(ldcg_f32(all_lse + s * RPC + r) - mu);
-      s_w[r * kMaxSplits + s] = w;
-      sum += w;
-    }
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    for (int s = lane; s < p.num_splits; s += 32) s_w[r * kMaxSplits + s] *= inv;
-    if (lane == 0 && chunk * RPC + r < ROWS) store_lse(r, sum > 0.f ? mu + fast_log2(sum) : neg_inf());
-  }
-  __syncthreads();
-  for (int idx = threadIdx.x; idx < RPC * (D / 4); idx += W * 32) {
-    const int r = idx / (D / 4), d = (idx % (D / 4)) * 4;
-    if (chunk * RPC + r >= ROWS) continue;
-    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int s = 0; s < p.num_splits; ++s) {
-      const float w = s_w[r * kMaxSplits + s];
-      if (w == 0.f) continue;  // empty split (or negligible): skip its reads
-      const float4 a = ldcg_v4(all_o + (s * RPC + r) * D + d);
-      o.x += a.x * w;
-      o.y += a.y * w;
-      o.z += a.z * w;
-      o.w += a.w * w;
-    }
-    store_out(r, d, o);
-  }
+  finish_cta<C, RPC>(p, smerge, s_m, s_l, s_w, s_last, chunk, split, kvh, b);
 }
 
 }  // namespace decode

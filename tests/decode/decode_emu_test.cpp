@@ -31,7 +31,11 @@ struct uint2 {
 struct float4 {
   float x, y, z, w;
 };
+struct float2 {
+  float x, y;
+};
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline float2 make_float2(float x, float y) { return {x, y}; }
 inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
 using std::max;
 using std::min;
@@ -86,8 +90,22 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi) {
 
 }  // namespace attnjit::decode
 
+// The tensor-core kernel's helpers from templates/sm80_mma.cuh (which it does not include when
+// emulated), with the same signatures.
+namespace attnjit::sm80 {
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], unsigned addr) { emu::ldmatrix_x4(r, addr, false); }
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], unsigned addr) {
+  emu::ldmatrix_x4(r, addr, true);
+}
+template <class Element>
+__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  emu::mma_m16n8k16(Element::kIsBf16 ? emu::Half16::BF16 : emu::Half16::F16, c, a, b0, b1);
+}
+}  // namespace attnjit::sm80
+
 #define ATTNJIT_DECODE_EMULATED_PTX 1
 #include "templates/decode_sm80.cuh"
+#include "templates/decode_mma_sm80.cuh"
 
 #include "decode/decode_harness.h"
 
@@ -134,10 +152,15 @@ using Body = std::function<void(const DecodeParams&)>;
 
 template <class... Cs>
 std::map<std::string, Body> kernels() {
-  return {{Cs::key(), [](const DecodeParams& p) { decode::decode_kernel<Cs>(p); }}...};
+  // block_m 16 is the tensor-core kernel (codegen/decode_sm80.cpp).
+  return {{Cs::key(), [](const DecodeParams& p) {
+             if constexpr (Cs::kRowsPerCta == 16) decode::decode_mma_kernel<Cs>(p);
+             else decode::decode_kernel<Cs>(p);
+           }}...};
 }
 
-// Every instantiation the cases below reach: codegen's default configs for their specs.
+// Every instantiation the cases below reach: codegen's default configs for their specs, and the
+// configs they force (scalar kernel at 8 rows, other tensor-core tilings).
 using decode::Bf16;
 using decode::F16;
 const std::map<std::string, Body>& registry() {
@@ -146,7 +169,14 @@ const std::map<std::string, Body>& registry() {
       Cfg<F16, 64, 4, 4, 8, 4, 32, 4, 16, 1, 0, 0>,        // GQA 4 x 4 tokens, paged 16, causal
       Cfg<Bf16, 32, 2, 2, 4, 4, 64, 4, 0, 2, 20, 1>,       // window 20 / 1
       Cfg<Bf16, 256, 8, 1, 8, 4, 8, 4, 256, 0, 0, 0>,      // hd 256, GQA 8, paged 256
-      Cfg<Bf16, 128, 8, 4, 8, 4, 16, 4, 16, 1, 0, 0>>();  // 32 rows: 4 chunks
+      Cfg<Bf16, 128, 8, 4, 8, 4, 16, 4, 16, 1, 0, 0>,      // 32 rows: 4 chunks
+      // tensor-core kernel (block_m 16)
+      Cfg<F16, 64, 4, 4, 16, 4, 16, 3, 16, 1, 0, 0>,       // GQA 4 x 4 tokens, paged 16, causal
+      Cfg<Bf16, 256, 8, 1, 16, 2, 16, 3, 256, 0, 0, 0>,    // hd 256, GQA 8, paged 256
+      Cfg<Bf16, 128, 8, 4, 16, 4, 16, 3, 16, 1, 0, 0>,     // 32 rows: 2 chunks
+      Cfg<Bf16, 128, 8, 1, 16, 2, 64, 2, 0, 2, 40, 3>,     // GQA 8, window 40 / 3, 64 keys per warp
+      Cfg<Bf16, 128, 8, 1, 16, 8, 16, 2, 0, 0, 0, 0>,      // GQA 8, 8 warps
+      Cfg<Bf16, 128, 8, 1, 16, 4, 32, 2, 0, 0, 0, 0>>();   // GQA 8, 32 keys per warp
   return r;
 }
 
@@ -232,8 +262,12 @@ TEST(DecodeEmu, GqaPagedCausalQueryTokensAndEmptySequence) {
   c.mask.kind = MaskKind::Causal;
   c.seqlens = {0, 50, 200};
   c.splits = 4;
-  const DecodeResult r = expect_decode_matches(be, c);
-  for (size_t i = 0; i < size_t(4 * 4 * 64); ++i) EXPECT_EQ(r.o[i], 0.f);  // the empty sequence
+  // The default (tensor cores, 16 rows) and the scalar kernel at 8 rows per CTA.
+  for (const char* cfg : {"", "bm8_bn32_w4_s4_v8"}) {
+    c.config = *cfg ? std::optional<TileConfig>(TileConfig::parse(cfg)) : std::nullopt;
+    const DecodeResult r = expect_decode_matches(be, c);
+    for (size_t i = 0; i < size_t(4 * 4 * 64); ++i) EXPECT_EQ(r.o[i], 0.f);  // the empty sequence
+  }
 }
 
 TEST(DecodeEmu, SlidingWindowLeftAndRight) {
@@ -263,6 +297,8 @@ TEST(DecodeEmu, HeadDim256PagedAndRowChunks) {
   c.seqlens = {600};
   c.splits = 3;
   expect_decode_matches(be, c);
+  c.config = TileConfig::parse("bm8_bn8_w4_s4_v8");  // the scalar kernel
+  expect_decode_matches(be, c);
 
   DecodeCase chunks;  // 8 heads x 4 tokens = 32 rows per KV head: 4 CTAs of 8 rows, own counters
   chunks.dtype = DType::BF16;
@@ -275,6 +311,36 @@ TEST(DecodeEmu, HeadDim256PagedAndRowChunks) {
   chunks.seqlens = {70, 2};
   chunks.splits = 2;
   expect_decode_matches(be, chunks);
+  chunks.config = TileConfig::parse("bm8_bn16_w4_s4_v8");  // the scalar kernel: 4 chunks of 8 rows
+  expect_decode_matches(be, chunks);
+}
+
+// The tensor-core kernel's own tilings: several k-steps of P V per block (64 keys per warp),
+// 8 warps with uneven shares of a split, sliding windows, ragged and empty sequences, one
+// and several splits.
+TEST(DecodeEmu, TensorCoreKernelTilingsWindowsAndSplits) {
+  EmuBackend be(emu::Order::Shuffle);
+  DecodeCase c;
+  c.dtype = DType::BF16;
+  c.head_dim = 128;
+  c.heads_kv = 2;
+  c.group = 8;
+  c.seqlens = {1, 7, 300, 0};
+  c.mask = {MaskKind::SlidingWindow, 40, 3};
+  c.config = TileConfig::parse("bm16_bn64_w2_s2_v8");
+  for (int splits : {1, 3}) {
+    c.splits = splits;
+    c.launches = 2;
+    expect_decode_matches(be, c);
+  }
+  c.mask = {};
+  c.seqlens = {1000, 33};
+  for (const char* cfg : {"bm16_bn16_w8_s2_v8", "bm16_bn32_w4_s2_v8"})
+    for (int splits : {1, 2}) {
+      c.config = TileConfig::parse(cfg);
+      c.splits = splits;
+      expect_decode_matches(be, c);
+    }
 }
 
 }  // namespace

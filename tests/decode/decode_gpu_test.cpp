@@ -4,6 +4,7 @@
 // usable (this CI machine has none).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <memory>
 
 #include "decode/decode_harness.h"
@@ -106,6 +107,41 @@ TEST(DecodeGpu, CombineMatchesOneSplit) {
     for (size_t i = 0; i < one.o.size(); ++i)  // the fp32 results agree; the bf16 rounding may flip an ulp
       EXPECT_NEAR(one.o[i], many.o[i], std::abs(one.o[i]) * 0x1p-7f + 1e-6f) << i;
   }
+}
+
+// Every config of the search space (scalar kernel at every row count, tensor-core kernel at
+// every tiling) once against the reference: a config that compiles but computes the wrong
+// answer is caught here, not by the tuner's gate.
+TEST(DecodeGpu, EveryConfigOfTheSearchSpace) {
+  REQUIRE_GPU();
+  struct V {
+    DType dt;
+    int head_dim, group, qt, page;
+    MaskSpec mask;
+  };
+  int ran = 0;
+  for (const V& v : {V{DType::BF16, 128, 8, 1, 16, {}}, V{DType::F16, 64, 4, 4, 0, {MaskKind::Causal}},
+                     V{DType::BF16, 256, 8, 2, 256, {MaskKind::SlidingWindow, 300, 0}}}) {
+    DecodeCase c;
+    c.dtype = v.dt;
+    c.head_dim = v.head_dim;
+    c.heads_kv = 2;
+    c.group = v.group;
+    c.q_tokens = v.qt;
+    c.page_size = v.page;
+    c.mask = v.mask;
+    c.seqlens = {3, 1500, 0};
+    const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, v.dt, v.head_dim, v.mask, v.group * c.heads_kv,
+                                                    c.heads_kv, v.qt, 1500, v.page);
+    const KernelTemplate& t = select_template(spec, dev->target());
+    for (const TileConfig& cfg : t.search_space(spec, dev->target())) {
+      c.config = cfg;
+      c.splits = (ran % 3) * 3;  // the rule, 3 and 6 splits in turn
+      expect_decode_matches(*dev, c);
+      ++ran;
+    }
+  }
+  std::printf("[ configs  ] %d decode configs checked on %s\n", ran, dev->target().key().c_str());
 }
 
 TEST(DecodeGpu, EmptySequencesAndCounterReset) {

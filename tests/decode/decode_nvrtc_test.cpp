@@ -28,10 +28,16 @@ void expect_compiles_clean(const ProblemSpec& spec, const TileConfig& cfg, const
   EXPECT_EQ(r.resources.stack_frame_bytes, 0) << what;
   const LaunchGeometry g = t.geometry(spec, cfg, target, RunShape{1, spec.group, 1, spec.seqlen_q, spec.seqlen_k});
   EXPECT_LE(int64_t(g.dynamic_smem) + r.resources.smem_static_bytes, target.smem_per_block) << what;
-  // Wide loads: K/V through 16-byte cp.async (zero-fill form), Q through one 16-byte vector load.
+  // Wide loads: K/V through 16-byte cp.async (zero-fill form); the scalar kernel reads Q with one
+  // 16-byte vector load, the tensor-core kernel runs on ldmatrix + mma.sync.
   EXPECT_NE(r.ptx.find("cp.async.cg.shared.global"), std::string::npos) << what;
   EXPECT_NE(r.ptx.find(", 16, "), std::string::npos) << what;
-  EXPECT_NE(r.ptx.find("ld.global.nc.v4.u32"), std::string::npos) << what;
+  if (cfg.block_m == 16) {
+    EXPECT_NE(r.ptx.find("mma.sync.aligned.m16n8k16.row.col.f32"), std::string::npos) << what;
+    EXPECT_NE(r.ptx.find("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), std::string::npos) << what;
+  } else {
+    EXPECT_NE(r.ptx.find("ld.global.nc.v4.u32"), std::string::npos) << what;
+  }
   EXPECT_NE(r.ptx.find("atom.global.add"), std::string::npos) << what;  // the last-block combine
 }
 
@@ -58,6 +64,21 @@ TEST(DecodeNvrtc, MasksPagesAndManyRowsCompileClean) {
     const ProblemSpec s =
         ProblemSpec::for_shape(Family::Decode, DType::BF16, 128, v.mask, 4 * v.group, 4, v.qt, 65536, v.page);
     expect_compiles_clean(s, select_template(s, target).default_config(s, target), target);
+  }
+}
+
+// The tensor-core kernel's tilings beyond the defaults (every block_n, 8 warps, head dim 256):
+// no spills, mma.sync and ldmatrix in the PTX, on Ampere and Hopper.
+TEST(DecodeNvrtc, TensorCoreTilingsCompileClean) {
+  REQUIRE_NVRTC();
+  for (const char* arch : {"sm_80", "sm_90a"}) {
+    const Target target = Target::cuda(arch);
+    const ProblemSpec gqa = ProblemSpec::for_shape(Family::Decode, DType::BF16, 128, {}, 32, 4, 1, 32768, 16);
+    for (const char* cfg : {"bm16_bn32_w4_s2_v8", "bm16_bn64_w2_s2_v8", "bm16_bn16_w8_s2_v8"})
+      expect_compiles_clean(gqa, TileConfig::parse(cfg), target);
+    const ProblemSpec wide =
+        ProblemSpec::for_shape(Family::Decode, DType::F16, 256, {MaskKind::Causal}, 16, 2, 2, 4096, 0);
+    expect_compiles_clean(wide, TileConfig::parse("bm16_bn16_w2_s3_v8"), target);
   }
 }
 

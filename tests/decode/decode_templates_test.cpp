@@ -69,7 +69,8 @@ TEST(DecodeTemplates, RejectionsNameTheField) {
     auto r = t.can_implement(s, c, sm80);
     return r ? *r : std::string();
   };
-  EXPECT_NE(why([](TileConfig& c) { c.block_m = 16; }).find("block_m"), std::string::npos);
+  EXPECT_EQ(good.block_m, 16);  // GQA 8: the tensor-core kernel
+  EXPECT_NE(why([](TileConfig& c) { c.block_m = 32; }).find("block_m"), std::string::npos);
   EXPECT_NE(why([](TileConfig& c) { c.block_m = 3; }).find("block_m"), std::string::npos);
   EXPECT_NE(why([](TileConfig& c) { c.block_n = 12; }).find("block_n"), std::string::npos);
   EXPECT_NE(why([](TileConfig& c) { c.warps = 3; }).find("warps"), std::string::npos);
@@ -78,6 +79,19 @@ TEST(DecodeTemplates, RejectionsNameTheField) {
   EXPECT_NE(why([](TileConfig& c) { c.vec = 4; }).find("vec"), std::string::npos);
   EXPECT_NE(why([](TileConfig& c) { c.stages = 8, c.block_n = 64, c.warps = 8; }).find("shared memory"),
             std::string::npos);
+  // The scalar kernel's own block_n rule (a multiple of its lane groups).
+  EXPECT_NE(why([](TileConfig& c) { c.block_m = 8, c.block_n = 12, c.stages = 4; }).find("block_n"),
+            std::string::npos);
+  EXPECT_FALSE(why([](TileConfig& c) { c.block_m = 8, c.block_n = 32, c.stages = 4; }).size());
+  // The tensor-core kernel's: head dims 64 / 128 / 256, 16 keys per warp at head dim 256.
+  const ProblemSpec hd32 = decode_spec(DType::BF16, 32, 8, 1);
+  EXPECT_NE(t.can_implement(hd32, good, sm80).value_or("").find("head_dim"), std::string::npos);
+  const ProblemSpec hd256 = decode_spec(DType::BF16, 256, 8, 1);
+  TileConfig wide = good;
+  wide.block_n = 32;
+  wide.warps = 2;
+  wide.stages = 2;
+  EXPECT_NE(t.can_implement(hd256, wide, sm80).value_or("").find("block_n"), std::string::npos);
   // Rows per CTA beyond the problem's rows (1 row: MHA, one token).
   const ProblemSpec mha = decode_spec(DType::BF16, 128, 1, 1);
   TileConfig c = t.default_config(mha, sm80);
@@ -96,13 +110,19 @@ TEST(DecodeTemplates, GpuRenderIsAPreludeOverTheTemplate) {
   const KernelSource a = t.render(s, c, sm90);
   EXPECT_EQ(a.platform, Platform::Cuda);
   EXPECT_EQ(a.arch, "sm_90a");
-  EXPECT_EQ(a.entry, "attnjit::decode::decode_kernel<attnjit_gen::DecodeConfig>");
-  EXPECT_NE(a.text.find("#include \"decode_sm80.cuh\""), std::string::npos);
+  EXPECT_EQ(c.block_m, 16);
+  EXPECT_EQ(a.entry, "attnjit::decode::decode_mma_kernel<attnjit_gen::DecodeConfig>");
+  EXPECT_NE(a.text.find("#include \"decode_mma_sm80.cuh\""), std::string::npos);
   EXPECT_NE(a.text.find("kPageSize = 16"), std::string::npos);
   EXPECT_NE(a.text.find("kWindowLeft = 1024LL"), std::string::npos);
   EXPECT_NE(a.text.find("using Elem = attnjit::decode::Bf16"), std::string::npos);
   EXPECT_LT(a.text.size(), 1500u);  // a prelude, not a kernel body
-  EXPECT_EQ(a.headers.size(), 2u);
+  EXPECT_EQ(a.headers.size(), 4u);
+  // Fewer rows take the scalar kernel.
+  const ProblemSpec g2 = decode_spec(DType::BF16, 128, 2, 1);
+  const KernelSource scalar = t.render(g2, t.default_config(g2, sm90), sm90);
+  EXPECT_EQ(scalar.entry, "attnjit::decode::decode_kernel<attnjit_gen::DecodeConfig>");
+  EXPECT_NE(scalar.text.find("#include \"decode_sm80.cuh\""), std::string::npos);
   // Deterministic, and the split count is a launch knob: it does not change the source.
   EXPECT_EQ(t.render(s, c, sm90).hash, a.hash);
   c.splits = 9;
@@ -118,16 +138,23 @@ TEST(DecodeTemplates, GpuGeometryIsSplitsTimesChunksByHeadsByBatch) {
   sm80.sm_count = 108;
   const KernelTemplate& t = select_template(s, sm80);
   TileConfig c = t.default_config(s, sm80);
-  EXPECT_EQ(c.block_m, 8);
+  EXPECT_EQ(c.block_m, 16);  // tensor cores: 2 chunks of 16 rows
   c.splits = 5;
-  const LaunchGeometry g = t.geometry(s, c, sm80, RunShape{3, 32, 4, 4, 30000});
-  EXPECT_EQ(g.grid[0], 5u * 4u);
+  LaunchGeometry g = t.geometry(s, c, sm80, RunShape{3, 32, 4, 4, 30000});
+  EXPECT_EQ(g.grid[0], 5u * 2u);
   EXPECT_EQ(g.grid[1], 4u);
   EXPECT_EQ(g.grid[2], 3u);
   EXPECT_EQ(g.block[0], unsigned(c.warps * 32));
-  EXPECT_GT(g.dynamic_smem, 0u);
-  EXPECT_LE(g.dynamic_smem, 48u * 1024u);  // the defaults need no opt-in shared memory
+  // One K+V ring per warp, the merge scalars and the combine weights.
+  EXPECT_EQ(g.dynamic_smem, unsigned(c.warps * 2 * c.stages * c.block_n * 64 * 2 +
+                                     (2 * c.warps * 16 + 16 * kDecodeMaxSplits + 1) * 4 + 15) / 16 * 16);
   EXPECT_THROW(t.geometry(s, c, sm80, RunShape{0, 32, 4, 4, 100}), SpecError);
+  // The scalar kernel at 8 rows: 4 chunks, no opt-in shared memory.
+  c = TileConfig::parse("bm8_bn32_w4_s4_sp5_v8");
+  ASSERT_FALSE(t.can_implement(s, c, sm80));
+  g = t.geometry(s, c, sm80, RunShape{3, 32, 4, 4, 30000});
+  EXPECT_EQ(g.grid[0], 5u * 4u);
+  EXPECT_LE(g.dynamic_smem, 48u * 1024u);
 }
 
 TEST(DecodeTemplates, CpuRenderAndGeometry) {

@@ -73,6 +73,10 @@ TEST(CudaBackendTestKernels, CompileForEveryArch) {
     EXPECT_FALSE(a.cubin.empty()) << arch;
     EXPECT_NE(a.lowered_name.find("axpy"), std::string::npos) << a.lowered_name;
     EXPECT_GT(a.resources.registers, 0) << arch << " ptxas log:\n" << a.log;
+    // A second compile of the same source still reports resources (NVRTC 12.9+ would answer
+    // it from its own cache, without ptxas's report, unless told --no-cache).
+    NvrtcResult again = Nvrtc::get().compile(make_source("test/axpy", kAxpySource, "axpy<2>", arch));
+    EXPECT_EQ(again.resources.registers, a.resources.registers) << arch << " ptxas log:\n" << again.log;
     NvrtcResult b = Nvrtc::get().compile(make_source("test/smem", kSmemSource, "reverse_through_smem", arch));
     EXPECT_EQ(b.lowered_name, "reverse_through_smem") << arch;
   }

@@ -1,0 +1,286 @@
+// Decode attention on tensor cores (mma.sync m16n8k16), for GQA groups and multi-token queries:
+// the 16 query rows of a CTA (group heads x query tokens, zero-padded) form one m16 tile, so a
+// key costs two MMA k-steps instead of 2 * 16 * head_dim scalar FMAs plus shuffle reductions —
+// the scalar kernel (decode_sm80.cuh) is instruction-bound at 8 rows, this one stays
+// memory-bound. Same split-KV decomposition, masking, paging and combine as the scalar kernel
+// (grid = (num_splits * row_chunks, heads_kv, batch); finish_cta merges and combines).
+//
+// Inside a CTA each warp streams its own blocks of kBlockN keys (blocks blk_begin + warp,
+// + warp + W, ...) through a private kStages-deep cp.async ring, with its own online softmax:
+// no CTA barrier until the end. Per block: S = Q K^T (ldmatrix of K rows is the B operand),
+// scale, mask, exp2 online softmax on the accumulator fragments, P rounded to the element type
+// (as FlashAttention-2 does) and O += P V (ldmatrix.trans of V). K/V rows are XOR-swizzled
+// (16-byte chunk ^ key % 8) so ldmatrix's 8 rows per phase hit distinct banks.
+//
+// Numerics match the scalar kernel: fp32 accumulation, log2-domain softmax, O = 0 and LSE = -inf
+// for a row without visible keys; keys past the split's end are zero-filled, so a masked key
+// never multiplies stale shared memory.
+#pragma once
+
+#include "decode_sm80.cuh"
+#ifndef ATTNJIT_DECODE_EMULATED_PTX
+#include "sm80_mma.cuh"  // ldmatrix / mma.sync (the emulator supplies its own)
+#endif
+
+namespace attnjit {
+namespace decode {
+
+// Config: as decode_kernel's, with kRowsPerCta == 16 and kBlockN = keys per warp per stage
+// (16, 32 or 64); head dims 64, 128, 256.
+template <class C>
+__global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const DecodeParams p) {
+  using T = typename C::Elem;
+  constexpr int D = C::kHeadDim;
+  constexpr int G = C::kGroup;
+  constexpr int QT = C::kQTokens;
+  constexpr int ROWS = G * QT;
+  constexpr int RPC = 16;
+  constexpr int W = C::kWarps;
+  constexpr int BN = C::kBlockN;
+  constexpr int S = C::kStages;
+  constexpr int P = C::kPageSize;
+  constexpr int CH = D / 8;   // 16-byte chunks per K/V row
+  constexpr int NT = BN / 8;  // n8 tiles of S
+  constexpr int KT = D / 16;  // k16 steps of Q K^T
+  constexpr int DT = D / 8;   // n8 tiles of O
+  constexpr int kLoads = BN * CH / 32;  // 16-byte copies per lane per tensor per block
+  static_assert(C::kRowsPerCta == RPC, "the tensor-core kernel takes 16 rows per CTA");
+  static_assert(CH % 8 == 0, "head dim must be a multiple of 64 (swizzle spans 8 chunks)");
+  static_assert(BN % 16 == 0 && BN <= 64 && kLoads >= 1 && (BN * CH) % 32 == 0, "bad block_n");
+  static_assert(S >= 1 && (P == 0 || (P & (P - 1)) == 0), "bad stages / page size");
+
+  // Dynamic shared memory (codegen's decode_sm80 dynamic_smem): W private rings
+  // [W][K, V][S][BN][D] (16-bit), reused after the main loop for the merge [W][16][D] fp32,
+  // then s_m, s_l [W][16], s_w [16][kMaxSplits] and s_last — finish_cta's layout.
+  constexpr int kTile = BN * D * 2;
+  constexpr int kWarpRing = 2 * S * kTile;
+  constexpr int kRing = W * kWarpRing, kMerge = W * RPC * D * 4;
+  constexpr int kRegion = kRing > kMerge ? kRing : kMerge;
+  extern __shared__ uint4 smem_v4[];
+  unsigned char* const smem_bytes = reinterpret_cast<unsigned char*>(smem_v4);
+  float* const smerge = reinterpret_cast<float*>(smem_bytes);
+  float* const s_m = reinterpret_cast<float*>(smem_bytes + kRegion);
+  float* const s_l = s_m + W * RPC;
+  float* const s_w = s_l + W * RPC;
+  int* const s_last = reinterpret_cast<int*>(s_w + RPC * kMaxSplits);
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t4 = lane & 3;
+  const int chunk = blockIdx.x % p.row_chunks, split = blockIdx.x / p.row_chunks;
+  const int kvh = blockIdx.y, b = blockIdx.z;
+  const int L = p.seqlens_k ? max(0, min(p.seqlens_k[b], p.seqlen_k)) : p.seqlen_k;
+
+  // ---- Q as A fragments (rows g and g + 8 of this chunk; padding rows are zero and see no key)
+  unsigned qa[KT][4];
+  int row_lo[2], row_hi[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int gr = chunk * RPC + g + 8 * h;
+    const bool valid = gr < ROWS;
+    const int tok = gr / G, head = kvh * G + gr % G;
+    const unsigned short* qp = static_cast<const unsigned short*>(p.q) + b * p.q_batch_stride +
+                               tok * p.q_row_stride + head * p.q_head_stride + 2 * t4;
+#pragma unroll
+    for (int kt = 0; kt < KT; ++kt) {
+      qa[kt][h] = valid ? *reinterpret_cast<const unsigned*>(qp + kt * 16) : 0u;
+      qa[kt][h + 2] = valid ? *reinterpret_cast<const unsigned*>(qp + kt * 16 + 8) : 0u;
+    }
+    const int pos = L - QT + tok;  // bottom-right aligned position of this query token
+    if (!valid) {
+      row_lo[h] = 1;
+      row_hi[h] = 0;
+    } else if constexpr (C::kMask == kMaskCausal) {
+      row_lo[h] = 0;
+      row_hi[h] = pos;
+    } else if constexpr (C::kMask == kMaskWindow) {
+      const long long lo = static_cast<long long>(pos) - C::kWindowLeft;
+      const long long hi = static_cast<long long>(pos) + C::kWindowRight;
+      row_lo[h] = lo < 0 ? 0 : static_cast<int>(lo);
+      row_hi[h] = hi > L - 1 ? L - 1 : static_cast<int>(hi);
+    } else {
+      row_lo[h] = 0;
+      row_hi[h] = L - 1;
+    }
+  }
+
+  // ---- this split's blocks (as in decode_kernel), dealt round-robin to the warps
+  int lo = 0;
+  if constexpr (C::kMask == kMaskWindow) {
+    const long long w0 = static_cast<long long>(L) - QT - C::kWindowLeft;
+    lo = w0 > 0 ? static_cast<int>(w0) : 0;
+  }
+  const int nblocks = L > lo ? (L - lo + BN - 1) / BN : 0;
+  const int per_split = (nblocks + p.num_splits - 1) / p.num_splits;
+  const int blk_begin = split * per_split;
+  const int blk_end = min(nblocks, blk_begin + per_split);
+  const int mine = blk_end - blk_begin - warp;
+  const int nsteps = mine > 0 ? (mine + W - 1) / W : 0;
+  const int kv_end = min(L, lo + blk_end * BN);
+
+  const unsigned short* const kg = static_cast<const unsigned short*>(p.k);
+  const unsigned short* const vg = static_cast<const unsigned short*>(p.v);
+  const int* const table = P ? p.block_table + b * p.block_table_stride : nullptr;
+  unsigned char* const ring = smem_bytes + warp * kWarpRing;
+  const unsigned ring_u32 = smem_u32(ring);
+  auto first_key = [&](int step) { return lo + (blk_begin + warp + step * W) * BN; };
+
+  auto issue = [&](int step) {
+    const int stage = step % S;
+    const int key0 = first_key(step);
+#pragma unroll
+    for (int i = 0; i < kLoads; ++i) {
+      const int c = lane + 32 * i;
+      const int key = c / CH, ch = c % CH;
+      const int j = key0 + key;
+      const bool ok = j < kv_end;
+      long long ko = 0, vo = 0;
+      if (ok) {
+        if constexpr (P > 0) {
+          const long long page = table[j / P];
+          const long long row = j % P;
+          ko = page * p.k_batch_stride + row * p.k_row_stride;
+          vo = page * p.v_batch_stride + row * p.v_row_stride;
+        } else {
+          ko = b * p.k_batch_stride + static_cast<long long>(j) * p.k_row_stride;
+          vo = b * p.v_batch_stride + static_cast<long long>(j) * p.v_row_stride;
+        }
+        ko += kvh * p.k_head_stride + ch * 8;
+        vo += kvh * p.v_head_stride + ch * 8;
+      }
+      const int off = key * CH * 16 + ((ch ^ (key & 7)) << 4);
+      cp_async_16(ring + stage * kTile + off, kg + ko, ok);
+      cp_async_16(ring + (S + stage) * kTile + off, vg + vo, ok);
+    }
+    cp_async_commit();
+  };
+
+  float o[DT][4];
+#pragma unroll
+  for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) o[dt][e] = 0.f;
+  float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.f, 0.f};
+
+  // ldmatrix lane addressing: lane i gives row i % 8 of matrix i / 8.
+  const int lrow = lane & 7, lmat = lane >> 3;
+
+#pragma unroll
+  for (int st = 0; st < S - 1; ++st) {
+    if (st < nsteps) issue(st);
+    else cp_async_commit();
+  }
+  for (int step = 0; step < nsteps; ++step) {
+    // Refill the stage the previous step consumed (the __syncwarp closing that step ordered
+    // every lane's ldmatrix reads of it before these writes).
+    if (step + S - 1 < nsteps) issue(step + S - 1);
+    else cp_async_commit();
+    cp_async_wait<S - 1>();
+    __syncwarp();  // the other lanes' copies of this stage are visible to ldmatrix
+    const int stage = step % S;
+    const unsigned sk = ring_u32 + stage * kTile;
+    const unsigned sv = ring_u32 + (S + stage) * kTile;
+    const int key0 = first_key(step);
+
+    // S = Q K^T: matrices (keys +0 / +8) x (chunk +0 / +1) give B fragments of two n8 tiles.
+    float sc[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) sc[nt][e] = 0.f;
+#pragma unroll
+    for (int kt = 0; kt < KT; ++kt)
+#pragma unroll
+      for (int n2 = 0; n2 < NT / 2; ++n2) {
+        const int key = n2 * 16 + (lmat >> 1) * 8 + lrow;
+        const int ch = kt * 2 + (lmat & 1);
+        unsigned bk[4];
+        sm80::ldmatrix_x4(bk, sk + key * CH * 16 + ((ch ^ (key & 7)) << 4));
+        sm80::mma_16816<T>(sc[2 * n2], qa[kt], bk[0], bk[1]);
+        sm80::mma_16816<T>(sc[2 * n2 + 1], qa[kt], bk[2], bk[3]);
+      }
+
+    // Online softmax on the fragments: element e of tile nt is row g + 8 * (e / 2), key
+    // key0 + nt * 8 + 2 * t4 + e % 2; a row's 4 owners are lanes 4g .. 4g + 3.
+    float mx[2] = {m[0], m[1]};
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int h = e >> 1;
+        const int j = key0 + nt * 8 + 2 * t4 + (e & 1);
+        float v = sc[nt][e] * p.scale_log2;
+        if (j >= kv_end || j < row_lo[h] || j > row_hi[h]) v = neg_inf();
+        sc[nt][e] = v;
+        mx[h] = fmaxf(mx[h], v);
+      }
+    float corr[2], mu[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+      mu[h] = mx[h] == neg_inf() ? 0.f : mx[h];
+      corr[h] = fast_exp2(m[h] - mu[h]);
+      m[h] = mx[h];
+      l[h] *= corr[h];
+    }
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        sc[nt][e] = fast_exp2(sc[nt][e] - mu[e >> 1]);
+        l[e >> 1] += sc[nt][e];
+      }
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt) {
+      o[dt][0] *= corr[0];
+      o[dt][1] *= corr[0];
+      o[dt][2] *= corr[1];
+      o[dt][3] *= corr[1];
+    }
+
+    // O += P V: the S fragments of tiles 2kk, 2kk + 1 are the A operand of k-step kk;
+    // ldmatrix.trans of V matrices (keys +0 / +8) x (chunk +0 / +1) gives two d-tiles' B.
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) {
+      const unsigned pa[4] = {pack2<T>(sc[2 * kk][0], sc[2 * kk][1]), pack2<T>(sc[2 * kk][2], sc[2 * kk][3]),
+                              pack2<T>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
+                              pack2<T>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+#pragma unroll
+      for (int d2 = 0; d2 < DT / 2; ++d2) {
+        const int key = kk * 16 + (lmat & 1) * 8 + lrow;
+        const int ch = d2 * 2 + (lmat >> 1);
+        unsigned bv[4];
+        sm80::ldmatrix_x4_trans(bv, sv + key * CH * 16 + ((ch ^ (key & 7)) << 4));
+        sm80::mma_16816<T>(o[2 * d2], pa, bv[0], bv[1]);
+        sm80::mma_16816<T>(o[2 * d2 + 1], pa, bv[2], bv[3]);
+      }
+    }
+    __syncwarp();  // every lane's reads of this stage are done before it is refilled
+  }
+  cp_async_wait<0>();
+
+  // ---- the row sums over a row's 4 owner lanes, then each warp's state to shared memory
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+  }
+  __syncthreads();  // every warp is done with its ring: the merge buffer overlaps it
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int r = g + 8 * h;
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt)
+      *reinterpret_cast<float2*>(smerge + (warp * RPC + r) * D + dt * 8 + 2 * t4) =
+          make_float2(o[dt][2 * h], o[dt][2 * h + 1]);
+    if (t4 == 0) {
+      s_m[warp * RPC + r] = m[h];
+      s_l[warp * RPC + r] = l[h];
+    }
+  }
+  __syncthreads();
+  finish_cta<C, RPC>(p, smerge, s_m, s_l, s_w, s_last, chunk, split, kvh, b);
+}
+
+}  // namespace decode
+}  // namespace attnjit
