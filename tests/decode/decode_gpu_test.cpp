@@ -89,6 +89,11 @@ TEST(DecodeGpu, LongSequenceAndQueryRowChunks) {
   expect_decode_matches(*dev, c);
 }
 
+// The combine is exact to fp32 rounding: on the scalar kernel, whose per-key arithmetic does
+// not depend on where a split starts, any split count gives the one-split result. (The
+// tensor-core kernel rounds P to the element type relative to each block's running max, as
+// FlashAttention-2 does, so its splits differ at that rounding; every split count of it is
+// checked against the float64 reference in the other tests.)
 TEST(DecodeGpu, CombineMatchesOneSplit) {
   REQUIRE_GPU();
   DecodeCase c;
@@ -97,6 +102,7 @@ TEST(DecodeGpu, CombineMatchesOneSplit) {
   c.heads_kv = 2;
   c.group = 8;
   c.seqlens = {4097, 33, 20000};
+  c.config = TileConfig::parse("bm8_bn16_w4_s4_v8");
   c.splits = 1;
   const DecodeResult one = expect_decode_matches(*dev, c);
   for (int splits : {2, 9, 128}) {
