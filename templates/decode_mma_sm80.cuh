@@ -85,44 +85,26 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const Decode
       qa[kt][h] = valid ? *reinterpret_cast<const unsigned*>(qp + kt * 16) : 0u;
       qa[kt][h + 2] = valid ? *reinterpret_cast<const unsigned*>(qp + kt * 16 + 8) : 0u;
     }
-    const int pos = L - QT + tok;  // bottom-right aligned position of this query token
-    if (!valid) {
+    if (valid) {
+      visible_keys<C>(L - QT + tok, L, row_lo[h], row_hi[h]);  // bottom-right aligned position
+    } else {
       row_lo[h] = 1;
       row_hi[h] = 0;
-    } else if constexpr (C::kMask == kMaskCausal) {
-      row_lo[h] = 0;
-      row_hi[h] = pos;
-    } else if constexpr (C::kMask == kMaskWindow) {
-      const long long lo = static_cast<long long>(pos) - C::kWindowLeft;
-      const long long hi = static_cast<long long>(pos) + C::kWindowRight;
-      row_lo[h] = lo < 0 ? 0 : static_cast<int>(lo);
-      row_hi[h] = hi > L - 1 ? L - 1 : static_cast<int>(hi);
-    } else {
-      row_lo[h] = 0;
-      row_hi[h] = L - 1;
     }
   }
 
-  // ---- this split's blocks (as in decode_kernel), dealt round-robin to the warps
-  int lo = 0;
-  if constexpr (C::kMask == kMaskWindow) {
-    const long long w0 = static_cast<long long>(L) - QT - C::kWindowLeft;
-    lo = w0 > 0 ? static_cast<int>(w0) : 0;
-  }
-  const int nblocks = L > lo ? (L - lo + BN - 1) / BN : 0;
-  const int per_split = (nblocks + p.num_splits - 1) / p.num_splits;
-  const int blk_begin = split * per_split;
-  const int blk_end = min(nblocks, blk_begin + per_split);
-  const int mine = blk_end - blk_begin - warp;
+  // ---- this split's blocks of kBlockN keys, dealt round-robin to the warps
+  const SplitRange range = split_range<C, BN>(p, L, split);
+  const int mine = range.blk_end - range.blk_begin - warp;
   const int nsteps = mine > 0 ? (mine + W - 1) / W : 0;
-  const int kv_end = min(L, lo + blk_end * BN);
+  const int kv_end = range.kv_end;
 
   const unsigned short* const kg = static_cast<const unsigned short*>(p.k);
   const unsigned short* const vg = static_cast<const unsigned short*>(p.v);
   const int* const table = P ? p.block_table + b * p.block_table_stride : nullptr;
   unsigned char* const ring = smem_bytes + warp * kWarpRing;
   const unsigned ring_u32 = smem_u32(ring);
-  auto first_key = [&](int step) { return lo + (blk_begin + warp + step * W) * BN; };
+  auto first_key = [&](int step) { return range.first + (range.blk_begin + warp + step * W) * BN; };
 
   auto issue = [&](int step) {
     const int stage = step % S;
@@ -135,17 +117,9 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const Decode
       const bool ok = j < kv_end;
       long long ko = 0, vo = 0;
       if (ok) {
-        if constexpr (P > 0) {
-          const long long page = table[j / P];
-          const long long row = j % P;
-          ko = page * p.k_batch_stride + row * p.k_row_stride;
-          vo = page * p.v_batch_stride + row * p.v_row_stride;
-        } else {
-          ko = b * p.k_batch_stride + static_cast<long long>(j) * p.k_row_stride;
-          vo = b * p.v_batch_stride + static_cast<long long>(j) * p.v_row_stride;
-        }
-        ko += kvh * p.k_head_stride + ch * 8;
-        vo += kvh * p.v_head_stride + ch * 8;
+        kv_row_offsets<C>(p, table, b, kvh, j, ko, vo);
+        ko += ch * 8;
+        vo += ch * 8;
       }
       const int off = key * CH * 16 + ((ch ^ (key & 7)) << 4);
       cp_async_16(ring + stage * kTile + off, kg + ko, ok);

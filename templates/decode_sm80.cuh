@@ -158,6 +158,65 @@ __device__ __forceinline__ void merge_state(float& m, float& l, float (&acc)[N],
   m = mx;
 }
 
+// Keys [lo, hi] that a query token at (bottom-right aligned) position pos sees among L keys;
+// empty when lo > hi.
+template <class C>
+__device__ __forceinline__ void visible_keys(int pos, int L, int& lo, int& hi) {
+  if constexpr (C::kMask == kMaskCausal) {
+    lo = 0;
+    hi = pos;
+  } else if constexpr (C::kMask == kMaskWindow) {
+    const long long l = static_cast<long long>(pos) - C::kWindowLeft;
+    const long long h = static_cast<long long>(pos) + C::kWindowRight;
+    lo = l < 0 ? 0 : static_cast<int>(l);
+    hi = h > L - 1 ? L - 1 : static_cast<int>(h);
+  } else {
+    lo = 0;
+    hi = L - 1;
+  }
+}
+
+// A split's share of the L keys: the blocks of kBlock keys in [first, L) are dealt out in equal
+// runs, blocks [blk_begin, blk_end) here; keys before the earliest window start are invisible
+// to every row and skipped entirely. kv_end bounds the keys this split may read.
+struct SplitRange {
+  int first, blk_begin, blk_end, kv_end;
+};
+template <class C, int kBlock>
+__device__ __forceinline__ SplitRange split_range(const DecodeParams& p, int L, int split) {
+  SplitRange r;
+  r.first = 0;
+  if constexpr (C::kMask == kMaskWindow) {
+    const long long w0 = static_cast<long long>(L) - C::kQTokens - C::kWindowLeft;
+    r.first = w0 > 0 ? static_cast<int>(w0) : 0;
+  }
+  const int nblocks = L > r.first ? (L - r.first + kBlock - 1) / kBlock : 0;
+  const int per_split = (nblocks + p.num_splits - 1) / p.num_splits;
+  r.blk_begin = split * per_split;
+  r.blk_end = min(nblocks, r.blk_begin + per_split);
+  r.kv_end = min(L, r.first + r.blk_end * kBlock);
+  return r;
+}
+
+// Element offsets of key j's row of KV head kvh in the K and V caches of sequence b: contiguous
+// (batch, seq, heads, dim) or paged (physical page from the sequence's block table).
+template <class C>
+__device__ __forceinline__ void kv_row_offsets(const DecodeParams& p, const int* table, int b, int kvh, int j,
+                                               long long& ko, long long& vo) {
+  constexpr int P = C::kPageSize;
+  if constexpr (P > 0) {
+    const long long page = table[j / P];
+    const long long row = j % P;
+    ko = page * p.k_batch_stride + row * p.k_row_stride;
+    vo = page * p.v_batch_stride + row * p.v_row_stride;
+  } else {
+    ko = b * p.k_batch_stride + static_cast<long long>(j) * p.k_row_stride;
+    vo = b * p.v_batch_stride + static_cast<long long>(j) * p.v_row_stride;
+  }
+  ko += kvh * p.k_head_stride;
+  vo += kvh * p.v_head_stride;
+}
+
 // The end of every decode CTA, shared by the scalar and the tensor-core kernels. The caller has
 // left each warp's online-softmax state in shared memory — unnormalized O in smerge [W][RPC][D]
 // (fp32), max and sum (log2 units) in s_m / s_l [W][RPC] — followed by __syncthreads(). Merges
@@ -343,19 +402,7 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
       unpack8<T>(ldg_nc_v4(qp), f);
 #pragma unroll
       for (int e = 0; e < VEC; ++e) q[r][e] = f[e] * p.scale_log2;
-      const int pos = L - QT + t;  // bottom-right aligned position of this query token
-      if constexpr (C::kMask == kMaskCausal) {
-        row_lo[r] = 0;
-        row_hi[r] = pos;
-      } else if constexpr (C::kMask == kMaskWindow) {
-        const long long lo = static_cast<long long>(pos) - C::kWindowLeft;
-        const long long hi = static_cast<long long>(pos) + C::kWindowRight;
-        row_lo[r] = lo < 0 ? 0 : static_cast<int>(lo);
-        row_hi[r] = hi > L - 1 ? L - 1 : static_cast<int>(hi);
-      } else {
-        row_lo[r] = 0;
-        row_hi[r] = L - 1;
-      }
+      visible_keys<C>(L - QT + t, L, row_lo[r], row_hi[r]);  // bottom-right aligned position
     } else {
 #pragma unroll
       for (int e = 0; e < VEC; ++e) q[r][e] = 0.f;
@@ -364,20 +411,11 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
     }
   }
 
-  // ---- this split's keys: the blocks of kBlockN keys in [lo, L) are dealt out in equal runs.
-  // Keys before the earliest window start are invisible to every row and skipped entirely.
-  int lo = 0;
-  if constexpr (C::kMask == kMaskWindow) {
-    const long long w0 = static_cast<long long>(L) - QT - C::kWindowLeft;
-    lo = w0 > 0 ? static_cast<int>(w0) : 0;
-  }
-  const int nblocks = L > lo ? (L - lo + BN - 1) / BN : 0;
-  const int per_split = (nblocks + p.num_splits - 1) / p.num_splits;
-  const int blk_begin = split * per_split;
-  const int blk_end = min(nblocks, blk_begin + per_split);
-  const int nsteps = blk_end > blk_begin ? blk_end - blk_begin : 0;
-  const int kv_begin = lo + blk_begin * BN;
-  const int kv_end = min(L, lo + blk_end * BN);
+  // ---- this split's keys, in CTA steps of kBlockN
+  const SplitRange range = split_range<C, BN>(p, L, split);
+  const int nsteps = range.blk_end > range.blk_begin ? range.blk_end - range.blk_begin : 0;
+  const int kv_begin = range.first + range.blk_begin * BN;
+  const int kv_end = range.kv_end;
 
   const unsigned short* const kg = static_cast<const unsigned short*>(p.k);
   const unsigned short* const vg = static_cast<const unsigned short*>(p.v);
@@ -392,17 +430,9 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
       const bool ok = j < kv_end;
       long long ko = 0, vo = 0;
       if (ok) {
-        if constexpr (P > 0) {
-          const long long page = table[j / P];
-          const long long row = j % P;
-          ko = page * p.k_batch_stride + row * p.k_row_stride;
-          vo = page * p.v_batch_stride + row * p.v_row_stride;
-        } else {
-          ko = b * p.k_batch_stride + static_cast<long long>(j) * p.k_row_stride;
-          vo = b * p.v_batch_stride + static_cast<long long>(j) * p.v_row_stride;
-        }
-        ko += kvh * p.k_head_stride + tx * VEC;
-        vo += kvh * p.v_head_stride + tx * VEC;
+        kv_row_offsets<C>(p, table, b, kvh, j, ko, vo);
+        ko += tx * VEC;
+        vo += tx * VEC;
       }
       const int slot = ((stage * KPG + i) * NG + grp) * D + tx * VEC;
       cp_async_16(sk + slot, kg + ko, ok);
