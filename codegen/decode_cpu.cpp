@@ -48,12 +48,7 @@ class DecodeCpuTemplate final : public KernelTemplate {
   std::string_view name() const override { return "decode_cpu"; }
 
   std::string version_hash() const override {
-    std::string all = kGenerator;
-    for (const char* h : kHeaders) {
-      all += '\0';
-      all += templates::get(h);
-    }
-    return content_hash(all);
+    return templates::version_hash(kGenerator, {std::begin(kHeaders), std::end(kHeaders)});
   }
 
   bool supports(const ProblemSpec& spec, const Target& target) const override {

@@ -59,12 +59,7 @@ class DecodeSm80 final : public KernelTemplate {
   std::string_view name() const override { return "decode_sm80"; }
 
   std::string version_hash() const override {
-    std::string all = kGenerator;
-    for (const char* h : kHeaders) {
-      all += '\0';
-      all += templates::get(h);
-    }
-    return content_hash(all);
+    return templates::version_hash(kGenerator, {std::begin(kHeaders), std::end(kHeaders)});
   }
 
   bool supports(const ProblemSpec& spec, const Target& target) const override {

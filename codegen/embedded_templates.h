@@ -18,4 +18,9 @@ const std::vector<EmbeddedFile>& all();
 // The content of one file; throws std::out_of_range naming the file if it is not embedded.
 std::string_view get(std::string_view name);
 
+// A template generator's version hash: content_hash of the generator string followed by each
+// header's text (NUL-separated), so any edit to a header or the generator invalidates tuned
+// results.
+std::string version_hash(std::string_view generator, const std::vector<const char*>& headers);
+
 }  // namespace attnjit::templates

@@ -131,12 +131,7 @@ void PrefillCase::run(const CompiledKernel& k, const LaunchGeometry& g, int set)
 
 void PrefillCase::read(int set, std::vector<float>& o, std::vector<float>& lse) const {
   const Set& s = sets_.at(static_cast<size_t>(set));
-  std::vector<unsigned char> ob(s.o.size());
-  backend_.copy_to_host(ob.data(), s.o.get(), ob.size());
-  o.resize(q_elems());
-  for (size_t i = 0; i < o.size(); ++i) o[i] = load_as_float(spec_.dtype, ob.data(), static_cast<int64_t>(i));
-  lse.resize(lse_elems());
-  backend_.copy_to_host(lse.data(), s.lse.get(), lse.size() * sizeof(float));
+  read_o_and_lse(backend_, spec_.dtype, s.o, q_elems(), s.lse, lse_elems(), o, lse);
 }
 
 }  // namespace attnjit::tuner

@@ -1,10 +1,22 @@
 #include "tuner/problem_case.h"
 
+#include "runtime/half.h"
 #include "tuner/decode_case.h"
 #include "tuner/prefill_case.h"
 #include "tuner/workload.h"
 
 namespace attnjit::tuner {
+
+void read_o_and_lse(Backend& backend, DType dtype, const DeviceBuffer& o_buf, size_t o_elems,
+                    const DeviceBuffer& lse_buf, size_t lse_elems, std::vector<float>& o,
+                    std::vector<float>& lse) {
+  std::vector<unsigned char> ob(o_buf.size());
+  backend.copy_to_host(ob.data(), o_buf.get(), ob.size());
+  o.resize(o_elems);
+  for (size_t i = 0; i < o.size(); ++i) o[i] = load_as_float(dtype, ob.data(), static_cast<int64_t>(i));
+  lse.resize(lse_elems);
+  backend.copy_to_host(lse.data(), lse_buf.get(), lse.size() * sizeof(float));
+}
 
 size_t case_bytes_per_set(const ProblemSpec& spec, const RunShape& shape) {
   return spec.family == Family::Decode ? DecodeCase::bytes_per_set(spec, shape)

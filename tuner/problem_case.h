@@ -44,6 +44,11 @@ class ProblemCase {
   }
 };
 
+// Copies a case's output buffers back: O (elements of `dtype`) as floats, LSE (fp32).
+void read_o_and_lse(Backend& backend, DType dtype, const DeviceBuffer& o_buf, size_t o_elems,
+                    const DeviceBuffer& lse_buf, size_t lse_elems, std::vector<float>& o,
+                    std::vector<float>& lse);
+
 // Bytes one call touches in one buffer set (sizes the input rotation), by family.
 size_t case_bytes_per_set(const ProblemSpec& spec, const RunShape& shape);
 
