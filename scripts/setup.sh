@@ -10,6 +10,7 @@ pkgs=(
   llvm-14-dev libclang-cpp14-dev libclang-14-dev clang-14   # CPU backend (in-process JIT)
   libcpp-httplib-dev                # HTTP service
   wrk curl                          # load bench and examples
+  ccache                            # cheap rebuilds (scripts/build.sh uses it when present)
 )
 missing=()
 for p in "${pkgs[@]}"; do
