@@ -144,7 +144,8 @@ class Block {
     bar_gen_ = 0;
     error_ = nullptr;
     ++stats_.blocks;
-    ++run_id_;
+    static uint64_t runs = 0;  // unique across launches: extensions detect a new block by it
+    run_id_ = ++runs;
     end_checks_.clear();
     for (Thread& t : threads_) {
       t.state = Thread::State::Ready;

@@ -17,7 +17,9 @@
 #pragma once
 
 #include <array>
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -404,7 +406,7 @@ class State {
     static const char op[] = "wgmma.fence";
     wg_collective(op, [](int) {}, [this](int w) { wgs_[static_cast<size_t>(w)].fenced = true; });
   }
-  void wgmma_issue(const WgmmaOp& mine, int lane_args_from, const void* acc, float* d,
+  void wgmma_issue(const WgmmaOp& mine, const void* acc, float* d,
                    const unsigned* a);  // defined below
   void wgmma_commit() {
     static const char op[] = "wgmma.commit_group";
@@ -590,7 +592,7 @@ void State::for_each_box_chunk(const TensorMapFields& map, unsigned saddr0, cons
   }
 }
 
-inline void State::wgmma_issue(const WgmmaOp& mine, int, const void* acc, float* d, const unsigned* a) {
+inline void State::wgmma_issue(const WgmmaOp& mine, const void* acc, float* d, const unsigned* a) {
   static const char op_ss[] = "wgmma.mma_async (A from shared)", op_rs[] = "wgmma.mma_async (A from registers)";
   Warpgroup& me = wg_of_self();
   wg_collective(

@@ -51,32 +51,35 @@ void wgmma_wait(Loc loc = Loc::current()) {
   emu::sm90::State::get().wgmma_wait(N, loc);
 }
 
+namespace detail {
 template <class Element, int N, int kTransB>
-void wgmma_ss(WgAccum<N>& d, unsigned long long desc_a, unsigned long long desc_b, bool accumulate,
-              Loc loc = Loc::current()) {
+emu::sm90::WgmmaOp wgmma_op(unsigned long long desc_a, unsigned long long desc_b, bool accumulate,
+                            bool a_regs, Loc loc) {
   emu::sm90::WgmmaOp o;
   o.n = N;
   o.bf16 = Element::kIsBf16;
+  o.a_regs = a_regs;
   o.trans_b = kTransB;
   o.desc_a = desc_a;
   o.desc_b = desc_b;
   o.accumulate = accumulate;
   o.loc = loc;
-  emu::sm90::State::get().wgmma_issue(o, 0, &d, d.reg, nullptr);
+  return o;
+}
+}  // namespace detail
+
+template <class Element, int N, int kTransB>
+void wgmma_ss(WgAccum<N>& d, unsigned long long desc_a, unsigned long long desc_b, bool accumulate,
+              Loc loc = Loc::current()) {
+  emu::sm90::State::get().wgmma_issue(
+      detail::wgmma_op<Element, N, kTransB>(desc_a, desc_b, accumulate, false, loc), &d, d.reg, nullptr);
 }
 
 template <class Element, int N, int kTransB>
 void wgmma_rs(WgAccum<N>& d, const unsigned (&a)[4], unsigned long long desc_b, bool accumulate,
               Loc loc = Loc::current()) {
-  emu::sm90::WgmmaOp o;
-  o.n = N;
-  o.bf16 = Element::kIsBf16;
-  o.a_regs = true;
-  o.trans_b = kTransB;
-  o.desc_b = desc_b;
-  o.accumulate = accumulate;
-  o.loc = loc;
-  emu::sm90::State::get().wgmma_issue(o, 0, &d, d.reg, a);
+  emu::sm90::State::get().wgmma_issue(
+      detail::wgmma_op<Element, N, kTransB>(0, desc_b, accumulate, true, loc), &d, d.reg, a);
 }
 
 // asm("cvt.rn.{f16x2,bf16x2}.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)).

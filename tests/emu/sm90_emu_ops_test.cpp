@@ -264,14 +264,23 @@ TEST(Sm90Wgmma, WaitGroupRetiresOnlyOlderGroups) {
   EXPECT_EQ(after_wait0[1], 2.f);
 }
 
+// Zeroed A (at 0) and B (at 4096) tiles, published to the block.
+void zero_tiles() {
+  if (tid() == 0) std::memset(smem, 0, 8192);
+  __syncthreads();
+}
+// One m64n8k16 wgmma on those tiles (B at b_off); the issuing line is the caller's.
+void issue_n8(WgAccum<8>& x, bool accumulate, unsigned b_off = 4096, Loc loc = Loc::current()) {
+  wgmma_ss<Bf16, 8, 0>(x, make_smem_desc(base(), 1024, 128, Swizzle::None),
+                       make_smem_desc(base() + b_off, 1024, 128, Swizzle::None), accumulate, loc);
+}
+
 TEST(Sm90Wgmma, AccumulatorReadBeforeTheWaitNamesTheLine) {
   expect_emu_error(block_of(128), [] {
-    if (tid() == 0) std::memset(smem, 0, 8192);
-    __syncthreads();
+    zero_tiles();
     WgAccum<8> x;
     wgmma_fence();
-    wgmma_ss<Bf16, 8, 0>(x, make_smem_desc(base(), 1024, 128, Swizzle::None),
-                         make_smem_desc(base() + 4096, 1024, 128, Swizzle::None), false);
+    issue_n8(x, false);
     wgmma_commit();
     volatile float bad = x[0];  // the defect: no wgmma_wait before the read
     (void)bad;
@@ -281,12 +290,10 @@ TEST(Sm90Wgmma, AccumulatorReadBeforeTheWaitNamesTheLine) {
 
 TEST(Sm90Wgmma, AccumulatorWriteBeforeTheWaitIsCaught) {
   expect_emu_error(block_of(128), [] {
-    if (tid() == 0) std::memset(smem, 0, 8192);
-    __syncthreads();
+    zero_tiles();
     WgAccum<8> x;
     wgmma_fence();
-    wgmma_ss<Bf16, 8, 0>(x, make_smem_desc(base(), 1024, 128, Swizzle::None),
-                         make_smem_desc(base() + 4096, 1024, 128, Swizzle::None), false);
+    issue_n8(x, false);
     x[1] = 0.f;
     wgmma_commit();
     wgmma_wait<0>();
@@ -295,12 +302,10 @@ TEST(Sm90Wgmma, AccumulatorWriteBeforeTheWaitIsCaught) {
 
 TEST(Sm90Wgmma, MissingFenceAfterAccumulatorAccessIsCaught) {
   expect_emu_error(block_of(128), [] {
-    if (tid() == 0) std::memset(smem, 0, 8192);
-    __syncthreads();
+    zero_tiles();
     WgAccum<8> x;
     for (int i = 0; i < 4; ++i) x[i] = 0.f;
-    wgmma_ss<Bf16, 8, 0>(x, make_smem_desc(base(), 1024, 128, Swizzle::None),
-                         make_smem_desc(base() + 4096, 1024, 128, Swizzle::None), true);
+    issue_n8(x, true);
     wgmma_commit();
     wgmma_wait<0>();
   }, {"without wgmma.fence", "after the accumulator access at sm90_emu_ops_test.cpp:"});
@@ -308,12 +313,10 @@ TEST(Sm90Wgmma, MissingFenceAfterAccumulatorAccessIsCaught) {
 
 TEST(Sm90Wgmma, SharedOperandOverwrittenBeforeTheWaitIsCaught) {
   expect_emu_error(block_of(128), [] {
-    if (tid() == 0) std::memset(smem, 0, 8192);
-    __syncthreads();
+    zero_tiles();
     WgAccum<8> x;
     wgmma_fence();
-    wgmma_ss<Bf16, 8, 0>(x, make_smem_desc(base(), 1024, 128, Swizzle::None),
-                         make_smem_desc(base() + 4096, 1024, 128, Swizzle::None), false);
+    issue_n8(x, false);
     wgmma_commit();
     if (tid() == 5) put16(4096, bf(3.f));  // the defect: B rewritten while the MMA may read it
     wgmma_wait<0>();
@@ -322,12 +325,10 @@ TEST(Sm90Wgmma, SharedOperandOverwrittenBeforeTheWaitIsCaught) {
 
 TEST(Sm90Wgmma, NonUniformOperandsAndPartialWarpgroupsAreCaught) {
   expect_emu_error(block_of(128), [] {
-    if (tid() == 0) std::memset(smem, 0, 8192);
-    __syncthreads();
+    zero_tiles();
     WgAccum<8> x;
     wgmma_fence();
-    wgmma_ss<Bf16, 8, 0>(x, make_smem_desc(base(), 1024, 128, Swizzle::None),
-                         make_smem_desc(base() + (tid() == 3 ? 4112 : 4096), 1024, 128, Swizzle::None), false);
+    issue_n8(x, false, tid() == 3 ? 4112 : 4096);
     wgmma_commit();
     wgmma_wait<0>();
   }, {"operands differ between threads"});
@@ -339,12 +340,10 @@ TEST(Sm90Wgmma, NonUniformOperandsAndPartialWarpgroupsAreCaught) {
 
 TEST(Sm90Wgmma, NeverWaitedWgmmaIsReportedAtExit) {
   expect_emu_error(block_of(128), [] {
-    if (tid() == 0) std::memset(smem, 0, 8192);
-    __syncthreads();
+    zero_tiles();
     WgAccum<8> x;
     wgmma_fence();
-    wgmma_ss<Bf16, 8, 0>(x, make_smem_desc(base(), 1024, 128, Swizzle::None),
-                         make_smem_desc(base() + 4096, 1024, 128, Swizzle::None), false);
+    issue_n8(x, false);
     wgmma_commit();
   }, {"never retired by wgmma.wait_group"});
 }

@@ -84,8 +84,9 @@ TEST(GateDefects, StackAndLocalMemoryGatesFailOnADynamicallyIndexedArray) {
   const NvrtcResult bad = compile(tiny(R"(
 extern "C" __global__ void k(float* o, const float* in, int j) {
   float a[64];
-  for (int i = 0; i < 64; ++i) a[i] = in[i + threadIdx.x];
-  o[threadIdx.x] = a[(j + threadIdx.x) % 64];
+  for (int i = 0; i < 64; ++i) a[i] = in[i * 64 + threadIdx.x];
+  for (int i = 0; i < 64; ++i) a[(i * 7 + j) & 63] += a[i];
+  o[threadIdx.x] = a[j & 63];
 })", "sm_89"));
   EXPECT_TRUE(mentions(gates::stack_gate(bad.resources), "stack frame of")) << bad.log;
   const NvrtcResult good = compile(tiny(R"(
