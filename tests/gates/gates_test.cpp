@@ -54,11 +54,14 @@ TEST(Gates, Fa3ShapedSm90KernelHasHgmmaUtmaldgAndNoC75Warnings) {
 }
 
 // Debug builds bound every mbarrier wait and trap with a message; that path must compile too.
+// Its printf is a call inside the wgmma pipeline, so ptxas serialises the MMAs (C7510): expected
+// for a debug build (correctness only), and the reason the gates judge release builds.
 TEST(Gates, Fa3ShapedKernelCompilesWithBoundedMbarrierWaits) {
   REQUIRE_NVRTC();
   const NvrtcResult r = compile(gates::fa3_test_source("#define ATTNJIT_MBAR_WAIT_BOUND 100000000\n"));
   EXPECT_FALSE(r.cubin.empty());
-  EXPECT_TRUE(gates::c75_gate(r.log, "sm_90a").empty()) << r.log;
+  for (const std::string& v : gates::c75_gate(r.log, "sm_90a"))
+    EXPECT_NE(v.find("(C7510)"), std::string::npos) << "unexpected in the debug build: " << v;
 }
 
 // 96 values live at once under a 32-register cap must spill; without the cap they need not.
@@ -116,6 +119,33 @@ TEST(GateDefects, C75GateFailsOnSetmaxnregWithoutLaunchBounds) {
                                             body.substr(5),
                                         "sm_90a"));
   EXPECT_TRUE(gates::c75_gate(good.log, "sm_90a").empty()) << good.log;
+}
+
+// Accumulators touched while their wgmma is in flight: ptxas serialises the MMAs (C7514) and
+// injects waits (C7517 / C7519) — the compile-time face of what tests/emu reports at run time.
+TEST(GateDefects, C75GateFailsOnSerialisedWgmma) {
+  REQUIRE_NVRTC();
+  KernelSource s = tiny(R"(#include "sm90_primitives.cuh"
+using namespace attnjit::sm90;
+struct B { static constexpr bool kIsBf16 = true; };
+extern "C" __global__ void __launch_bounds__(128, 1) k(float* o, unsigned long long da, unsigned long long db, int n) {
+  WgAccum<64> d;
+  for (int i = 0; i < 32; ++i) d[i] = 0.f;
+  for (int j = 0; j < n; ++j) {
+    wgmma_fence();
+    wgmma_ss<B, 64, 0>(d, da + j, db, true);
+    wgmma_commit();
+    d[j % 32] += 1.f;  // the defect: before wgmma_wait
+    wgmma_wait<0>();
+  }
+  for (int i = 0; i < 32; ++i) o[threadIdx.x * 32 + i] = d[i];
+})", "sm_90a");
+  s.headers = {{"sm90_primitives.cuh", gates::read_source_file("templates/common/sm90_primitives.cuh")},
+               {"sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
+  s.finalize();
+  const NvrtcResult r = compile(s);
+  const auto v = gates::c75_gate(r.log, "sm_90a");
+  EXPECT_TRUE(mentions(v, "(C7514)") || mentions(v, "(C7517)") || mentions(v, "(C7519)")) << r.log;
 }
 
 // An sm_90a kernel doing its math with mma.sync (the sm80 path) has neither HGMMA nor UTMALDG.
