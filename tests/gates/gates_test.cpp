@@ -53,6 +53,24 @@ TEST(Gates, Fa3ShapedSm90KernelHasHgmmaUtmaldgAndNoC75Warnings) {
   std::printf("[ gates    ] FA3-shaped sm_90a kernel: %.0f ms\n", g.compile_ms);
 }
 
+// The layout probes of scripts/gpu-probes stay compilable for the device session that runs them.
+TEST(Gates, LayoutProbesCompileForSm90a) {
+  REQUIRE_NVRTC();
+  KernelSource s;
+  s.name = "sm90_layout_probes/sm_90a";
+  s.text = "#include \"sm90_probes.cuh\"\n";
+  s.headers = {{"sm90_probes.cuh", gates::read_source_file("scripts/gpu-probes/sm90_probes.cuh")},
+               {"sm90_primitives.cuh", gates::read_source_file("templates/common/sm90_primitives.cuh")},
+               {"sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
+  s.entry = "attnjit::probes::probe_wgmma_acc";
+  s.options = {"-std=c++17", "-default-device"};
+  s.arch = "sm_90a";
+  s.finalize();
+  const NvrtcResult r = compile(s);
+  EXPECT_FALSE(r.cubin.empty());
+  EXPECT_TRUE(gates::c75_gate(r.log, "sm_90a").empty()) << r.log;
+}
+
 // Debug builds bound every mbarrier wait and trap with a message; that path must compile too.
 // Its printf is a call inside the wgmma pipeline, so ptxas serialises the MMAs (C7510): expected
 // for a debug build (correctness only), and the reason the gates judge release builds.
