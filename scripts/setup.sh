@@ -11,6 +11,7 @@ pkgs=(
   libcpp-httplib-dev                # HTTP service
   wrk curl                          # load bench and examples
   ccache                            # cheap rebuilds (scripts/build.sh uses it when present)
+  python3-pip                       # cuobjdump for the SASS gates (below)
 )
 missing=()
 for p in "${pkgs[@]}"; do

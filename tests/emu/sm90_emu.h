@@ -14,6 +14,15 @@
 //   shared source overwritten before wait_group.read, loads or stores left in flight at exit;
 // - named barriers with mixed counts or left half-arrived; setmaxnreg out of range or not
 //   uniform across the warpgroup (an over-subscribed register file blocks, as on hardware).
+//
+// Timing model: a TMA load lands when a thread first waits on its mbarrier (until then its
+// destination holds 0xff bytes, NaN in f16/bf16/f32, and wgmma refuses to read it); a wgmma's
+// result lands at the wait_group that retires it. Not modelled (EmuError where reachable):
+// clusters and multicast, interleaved or element-strided tensor maps, swizzled boxes narrower
+// than their swizzle span, descriptor base offsets, transposed A; and what plain C++ cannot see:
+// generic-proxy stores read by wgmma without fence.proxy.async, A fragments rewritten without a
+// wgmma.fence. The compile gates (tests/gates) cover what only ptxas knows (serialised wgmma,
+// setmaxnreg ignored for want of __launch_bounds__).
 #pragma once
 
 #include <array>
