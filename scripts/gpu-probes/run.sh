@@ -72,7 +72,7 @@ else
 fi
 
 echo "--- FA3-shaped test kernel vs float64 reference"
-for shape in "200 160 2" "128 320 1" "1000 1000 4" "4096 4096 8"; do
+for shape in "200 160 2" "128 320 1" "1000 1000 4" "2048 2048 2"; do  # float64 reference on the CPU: keep it small
   "$bin/fa3_check" $shape || rc=1
 done
 
