@@ -80,10 +80,10 @@ echo "--- compute-sanitizer"
 if [[ -x $SAN ]]; then
   for shape in "200 160 1" "128 64 2"; do
     for tool in memcheck synccheck; do
-      if "$SAN" --tool "$tool" --error-exitcode 3 "$bin/fa3_check" $shape > "$OUTDIR/sanitizer-$tool.log" 2>&1; then
+      if "$SAN" --tool "$tool" --error-exitcode 3 "$bin/fa3_check" $shape > "$OUTDIR/sanitizer-$tool-${shape// /x}.log" 2>&1; then
         echo "compute-sanitizer $tool ($shape): clean"
       else
-        echo "compute-sanitizer $tool ($shape): ERRORS"; tail -20 "$OUTDIR/sanitizer-$tool.log"; rc=1
+        echo "compute-sanitizer $tool ($shape): ERRORS"; tail -20 "$OUTDIR/sanitizer-$tool-${shape// /x}.log"; rc=1
       fi
     done
   done
