@@ -5,8 +5,9 @@
 #
 #   scripts/gpu-carry.sh            # on the development machine: fills .carry/ (git-ignored)
 #   scripts/gpu-check.sh [phases]   # on the GPU machine; phases run in the order given:
-#                                   # build test sweep bench torch decode tune
-#                                   # (default: build test bench torch decode — sweep is opt-in)
+#                                   # build test sweep bench torch decode tune sm90
+#                                   # (default: build test bench torch decode — sweep and sm90
+#                                   # are opt-in; sm90 needs an H100/H200, see below)
 # Environment: BUILD_DIR (default build-gpu), OUT (where logs and JSON go; default
 # $BUILD_DIR/gpu-check), BENCH_ARGS (extra `attnjit bench` options, e.g. "--head-dim 128"),
 # CTEST_ARGS (extra ctest options), ATTNJIT_CACHE_DIR (kernel cache; default $OUT/cache so a
@@ -160,9 +161,39 @@ phase_tune() {
   fi
 }
 
+phase_sm90() {
+  # Hopper checks, sized for one device call (<= 7 min): the layout probes diffed with the
+  # emulator's goldens, the FA3-shaped test kernel against float64, compute-sanitizer on two
+  # small shapes (scripts/gpu-probes/run.sh: nvcc only, no attnjit build needed; prebuild with
+  # `scripts/gpu-probes/run.sh --build-only .carry/gpu-probes` and carry it to save ~1 min);
+  # then, where the attnjit build exists, the sm90 GPU tests and the prefill grid with the sm80
+  # path forced and the sm90 path beside PyTorch flash / cuDNN.
+  say "sm90: layout probes, FA3-shaped kernel, compute-sanitizer, sm80 vs sm90 vs torch"
+  local rc=0
+  scripts/gpu-probes/run.sh "$OUT/sm90" 2>&1 | tee "$OUT/sm90.log"
+  ((PIPESTATUS[0] == 0)) || rc=1
+  detail[sm90]="$(grep -c ': matches' "$OUT/sm90.log") goldens match, $(grep -c PASS "$OUT/sm90.log") fa3 shapes pass"
+  if [[ -f "$BUILD_DIR/CTestTestfile.cmake" ]]; then
+    ctest --test-dir "$BUILD_DIR" -R '[Ss]m90' --output-on-failure ${CTEST_ARGS:-} > "$OUT/sm90-ctest.log" 2>&1 || rc=1
+    grep -E "tests passed|tests failed|No tests were found" "$OUT/sm90-ctest.log" | tail -1
+  fi
+  if [[ -x $CLI ]] && $CLI bench --help 2>&1 | grep -q -- '--template'; then
+    local t
+    for t in prefill_sm80 prefill_sm90; do
+      $CLI bench --json --template "$t" ${BENCH_ARGS:-} > "$OUT/bench-$t.json" 2> "$OUT/bench-$t.err" || rc=1
+      echo "--- $t beside PyTorch SDPA"
+      python3 bench/compare_torch.py --attnjit-json "$OUT/bench-$t.json" --json-out "$OUT/compare-$t.json" \
+        ${BENCH_ARGS:-} 2>&1 | tee "$OUT/compare-$t.txt" || rc=1
+    done
+  else
+    echo "sm90: prefill grid skipped (no attnjit build, or \`attnjit bench\` has no --template yet)"
+  fi
+  if ((rc == 0)); then status[sm90]=ok; else status[sm90]=FAIL; fi
+}
+
 for p in "${phases[@]}"; do
   if ! declare -F "phase_$p" >/dev/null; then
-    echo "gpu-check: unknown phase '$p' (build test sweep bench torch decode tune)" >&2; exit 2
+    echo "gpu-check: unknown phase '$p' (build test sweep bench torch decode tune sm90)" >&2; exit 2
   fi
   start=$SECONDS
   "phase_$p"

@@ -11,6 +11,7 @@ pkgs=(
   libcpp-httplib-dev                # HTTP service
   wrk curl                          # load bench and examples
   ccache                            # cheap rebuilds (scripts/build.sh uses it when present)
+  python3-pip                       # cuobjdump for the SASS gates (below)
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -21,4 +22,13 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# SASS inspection for the compile gates (tests/gates): cuobjdump + nvdisasm from PyPI into a
+# --target folder (Debian's pip refuses system-wide installs). Optional: the SASS gates skip
+# with a printed reason where this cannot be installed.
+tools="$HOME/.cache/attnjit-cuda-tools"
+if [ ! -x "$tools/nvidia/cu13/bin/cuobjdump" ] || [ ! -x "$tools/nvidia/cu13/bin/nvdisasm" ]; then
+  echo "setup: installing nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm into $tools"
+  python3 -m pip install -q --upgrade --target "$tools" nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm ||
+    echo "setup: warning: cuobjdump not installed; SASS gates will be skipped"
 fi

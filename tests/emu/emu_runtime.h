@@ -23,6 +23,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -77,7 +78,10 @@ struct Thread {
   ucontext_t ctx{};
   Dim3 idx;
   int linear = 0, warp = 0, lane = 0;
-  enum class State { Ready, AtBarrier, AtWarp, Done } state = State::Ready;
+  enum class State { Ready, AtBarrier, AtWarp, Blocked, Done } state = State::Ready;
+  // Blocked: resumes once `ready()` holds; `waiting_for` names what it waits on (deadlocks).
+  std::function<bool()> ready;
+  std::function<std::string()> waiting_for;
   std::vector<AsyncCopy> open_group;                 // issued, not yet committed
   std::deque<std::vector<AsyncCopy>> committed;      // oldest first
 };
@@ -140,8 +144,12 @@ class Block {
     bar_gen_ = 0;
     error_ = nullptr;
     ++stats_.blocks;
+    static uint64_t runs = 0;  // unique across launches: extensions detect a new block by it
+    run_id_ = ++runs;
+    end_checks_.clear();
     for (Thread& t : threads_) {
       t.state = Thread::State::Ready;
+      t.ready = nullptr;
       t.open_group.clear();
       t.committed.clear();
       if (getcontext(&t.ctx) != 0) throw EmuError("getcontext failed");
@@ -158,6 +166,11 @@ class Block {
     while (done < threads_.size()) {
       if (cfg_.order == Order::Shuffle) std::shuffle(order.begin(), order.end(), rng);
       bool progressed = false;
+      for (Thread& t : threads_)
+        if (t.state == Thread::State::Blocked && t.ready()) {
+          t.state = Thread::State::Ready;
+          t.ready = nullptr;
+        }
       for (int i : order) {
         Thread& t = threads_[static_cast<size_t>(i)];
         if (t.state != Thread::State::Ready) continue;
@@ -172,7 +185,28 @@ class Block {
       if (!progressed) throw EmuError("deadlock: " + waiting_summary());
     }
     // Copies still in flight at exit land eventually on hardware; nothing reads them here.
+    for (const auto& check : end_checks_) check();
   }
+
+  // Suspends the calling thread until ready() holds (checked by the scheduler between rounds).
+  // A block whose live threads all wait on conditions nobody can satisfy is reported as a
+  // deadlock listing `what` for each group of waiting warps.
+  void block_until(std::function<bool()> ready, std::function<std::string()> what) {
+    if (ready()) return;
+    Thread& me = self();
+    me.state = Thread::State::Blocked;
+    me.ready = std::move(ready);
+    me.waiting_for = std::move(what);
+    yield();
+  }
+  // Increments once per block run: extensions keep per-block state keyed by it.
+  uint64_t run_id() const { return run_id_; }
+  int num_threads() const { return static_cast<int>(threads_.size()); }
+  bool thread_done(int linear) const {
+    return threads_[static_cast<size_t>(linear)].state == Thread::State::Done;
+  }
+  // Runs after every thread of the block returned (leak checks of extensions).
+  void at_block_end(std::function<void()> check) { end_checks_.push_back(std::move(check)); }
 
   Thread& self() { return threads_[static_cast<size_t>(cur_)]; }
   const Dim3& block_idx() const { return block_idx_; }
@@ -347,13 +381,23 @@ class Block {
 
   std::string waiting_summary() const {
     int bar = 0, warp = 0, done = 0;
+    std::map<std::string, std::vector<int>> blocked;  // what -> warps waiting on it
     for (const Thread& t : threads_) {
       bar += t.state == Thread::State::AtBarrier;
       warp += t.state == Thread::State::AtWarp;
       done += t.state == Thread::State::Done;
+      if (t.state == Thread::State::Blocked) {
+        auto& w = blocked[t.waiting_for ? t.waiting_for() : std::string("?")];
+        if (w.empty() || w.back() != t.warp) w.push_back(t.warp);
+      }
     }
-    return std::to_string(bar) + " threads at __syncthreads, " + std::to_string(warp) +
-           " in warp collectives, " + std::to_string(done) + " exited";
+    std::string s = std::to_string(bar) + " threads at __syncthreads, " + std::to_string(warp) +
+                    " in warp collectives, " + std::to_string(done) + " exited";
+    for (const auto& [what, warps] : blocked) {
+      s += "; waiting on " + what + ": warps";
+      for (int w : warps) s += " " + std::to_string(w);
+    }
+    return s;
   }
 
   LaunchConfig cfg_;
@@ -369,6 +413,8 @@ class Block {
   int cur_ = -1;
   int bar_arrived_ = 0;
   uint64_t bar_gen_ = 0;
+  uint64_t run_id_ = 0;
+  std::vector<std::function<void()>> end_checks_;
   std::exception_ptr error_;
 };
 

@@ -1,0 +1,177 @@
+// The (template, problem, config, arch) jobs of the compile gates and the runner that compiles
+// them with NVRTC on a few threads and applies every gate (gate_checks.h). The default run takes
+// the default config of one problem per (template, arch) plus a fixed-seed sample of the rest;
+// the sweep takes every config of every problem (gates_sweep_test).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "codegen/kernel_template.h"
+#include "gates/gate_checks.h"
+#include "gates/sass_dump.h"
+#include "runtime/nvrtc_compiler.h"
+
+namespace attnjit::gates {
+
+struct Job {
+  const KernelTemplate* tmpl = nullptr;
+  ProblemSpec spec;
+  TileConfig cfg;
+  Target target;
+  std::string name() const {
+    return std::string(tmpl->name()) + "/" + spec.key() + "/" + cfg.key() + "/" + target.key();
+  }
+};
+
+// Problems each CUDA template is gated on: prefill over dtype x head dim x mask x evenness,
+// decode over dtype x head dim x (MHA, GQA 8) x (contiguous, paged).
+inline std::vector<ProblemSpec> gate_problems(bool full) {
+  std::vector<ProblemSpec> out;
+  const MaskSpec masks[] = {{MaskKind::None, 0, 0}, {MaskKind::Causal, 0, 0}, {MaskKind::SlidingWindow, 256, 0}};
+  for (DType dt : {DType::BF16, DType::F16})
+    for (int hd : kHeadDims) {
+      for (const MaskSpec& m : masks)
+        for (bool even : {false, true}) {
+          ProblemSpec s;
+          s.family = Family::Prefill;
+          s.dtype = dt;
+          s.head_dim = hd;
+          s.mask = m;
+          s.seqlen_q = s.seqlen_k = 1024;
+          s.even = even;
+          out.push_back(s);
+        }
+      for (int group : {1, 8})
+        for (int page : {0, 16})
+          out.push_back(ProblemSpec::for_shape(Family::Decode, dt, hd, {}, 4 * group, 4, 1, 8192, page));
+    }
+  if (full) return out;
+  // The default run: one representative per family (bf16, head dim 128, causal prefill).
+  std::vector<ProblemSpec> few;
+  for (const ProblemSpec& s : out)
+    if (s.dtype == DType::BF16 && s.head_dim == 128 &&
+        ((s.family == Family::Prefill && s.mask.kind == MaskKind::Causal && !s.even) ||
+         (s.family == Family::Decode && s.page_size == 0)))
+      few.push_back(s);
+  return few;
+}
+
+inline std::vector<Job> gate_jobs(bool full, size_t sample) {
+  std::vector<Job> defaults, rest;
+  for (const KernelTemplate* t : all_templates())
+    for (const std::string& arch : Target::cuda_archs()) {
+      const Target target = Target::cuda(arch);
+      for (const ProblemSpec& s : gate_problems(full)) {
+        if (!t->supports(s, target)) continue;
+        const TileConfig d = t->default_config(s, target);
+        defaults.push_back({t, s, d, target});
+        for (const TileConfig& c : t->search_space(s, target))
+          if (!(c == d)) rest.push_back({t, s, c, target});
+      }
+    }
+  if (!full) {
+    std::mt19937 rng(20261203);  // fixed: the same sample on every run
+    std::shuffle(rest.begin(), rest.end(), rng);
+    rest.resize(std::min(rest.size(), sample));
+  }
+  defaults.insert(defaults.end(), rest.begin(), rest.end());
+  return defaults;
+}
+
+inline bool is_sm90_template(std::string_view name) { return name.find("sm90") != std::string_view::npos; }
+
+struct GateOutcome {
+  std::vector<std::string> violations;  // or the compile error
+  double compile_ms = 0;
+  bool sass_checked = false;
+};
+
+// Compiles `src` and applies every gate; SASS gates run when `cuobjdump` is non-empty.
+inline GateOutcome gate_source(const KernelSource& src, bool sm90, const std::string& cuobjdump) {
+  GateOutcome out;
+  try {
+    const NvrtcResult r = Nvrtc::get().compile(src, /*want_cubin=*/true);
+    out.compile_ms = r.compile_ms;
+    const std::string sass = cuobjdump.empty() ? "" : sass_of(cuobjdump, r.cubin);
+    out.sass_checked = !sass.empty();
+    out.violations = all_gates(r, src.arch, sm90, sass);
+  } catch (const std::exception& e) {
+    out.violations.push_back(std::string("compile failed: ") + e.what());
+  }
+  return out;
+}
+
+inline unsigned gate_threads() {
+  if (const char* s = std::getenv("ATTNJIT_COMPILE_THREADS")) {
+    const int n = std::atoi(s);
+    if (n >= 1 && n <= 256) return static_cast<unsigned>(n);
+  }
+  return 2;
+}
+
+// Runs every job on gate_threads() workers; each violation is a test failure naming the job.
+inline void run_gates(const std::vector<Job>& jobs, const char* label) {
+  std::string why;
+  const std::string cuobjdump = find_cuobjdump(&why);
+  if (cuobjdump.empty()) std::printf("[ %-8s ] SASS gates skipped: %s\n", label, why.c_str());
+  std::vector<GateOutcome> outs(jobs.size());
+  std::atomic<size_t> next{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::future<void>> workers;
+  for (unsigned w = 0; w < gate_threads(); ++w)
+    workers.push_back(std::async(std::launch::async, [&] {
+      for (size_t i; (i = next++) < jobs.size();) {
+        const Job& j = jobs[i];
+        outs[i] = gate_source(j.tmpl->render(j.spec, j.cfg, j.target), is_sm90_template(j.tmpl->name()),
+                              cuobjdump);
+      }
+    }));
+  for (auto& f : workers) f.get();
+  double sum = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    sum += outs[i].compile_ms;
+    for (const std::string& v : outs[i].violations) ADD_FAILURE() << jobs[i].name() << ": " << v;
+  }
+  std::printf("[ %-8s ] %zu kernels gated (SASS %s), NVRTC %.1f s total, wall %.1f s on %u threads\n",
+              label, jobs.size(), cuobjdump.empty() ? "skipped" : "checked", sum / 1000,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+              gate_threads());
+}
+
+inline std::string read_source_file(const std::string& rel) {
+  const std::string path = std::string(ATTNJIT_SOURCE_DIR) + "/" + rel;
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The FA3-shaped test kernel of tests/emu as a KernelSource for sm_90a, its headers read from
+// the source tree (templates/common/ is not embedded yet).
+inline KernelSource fa3_test_source(const std::string& extra_defines = "") {
+  KernelSource s;
+  s.name = "sm90_fa3_test_kernel/bf16_hd64/sm_90a";
+  s.text = extra_defines + "#include \"sm90_fa3_kernel.cuh\"\n";
+  s.headers = {{"sm90_fa3_kernel.cuh", read_source_file("tests/emu/sm90_fa3_kernel.cuh")},
+               {"sm90_primitives.cuh", read_source_file("templates/common/sm90_primitives.cuh")},
+               {"sm90_wgmma_asm.cuh", read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
+  s.entry = "attnjit::sm90_test::fa3_test_kernel<attnjit::sm90_test::Bf16>";
+  s.options = {"-std=c++17", "-default-device"};
+  s.arch = "sm_90a";
+  s.finalize();
+  return s;
+}
+
+}  // namespace attnjit::gates

@@ -1,0 +1,190 @@
+// Compile gates (label `gates`, no GPU): a sample of (template, config, arch) kernels and the
+// FA3-shaped sm_90a test kernel pass every gate; and every gate fails on a kernel built to have
+// its defect (a spill, a stack frame with local memory, ptxas C7508, an sm_90a kernel without
+// HGMMA / UTMALDG) — so a silent gate means something.
+#include "gates/gate_jobs.h"
+
+namespace attnjit {
+namespace {
+
+#define REQUIRE_NVRTC()                                                                     \
+  do {                                                                                      \
+    std::string why_;                                                                       \
+    if (!Nvrtc::available(&why_)) GTEST_SKIP() << "NVRTC unavailable: " << why_;            \
+  } while (0)
+
+KernelSource tiny(const std::string& text, const std::string& arch, std::vector<std::string> opts = {}) {
+  KernelSource s;
+  s.name = "gate_defect/" + arch;
+  s.text = text;
+  s.entry = "k";
+  s.options = {"-std=c++17"};
+  s.options.insert(s.options.end(), opts.begin(), opts.end());
+  s.arch = arch;
+  s.finalize();
+  return s;
+}
+
+NvrtcResult compile(const KernelSource& s) { return Nvrtc::get().compile(s, true); }
+
+std::string sass_or_skip(const NvrtcResult& r, std::string* why) {
+  const std::string tool = gates::find_cuobjdump(why);
+  return tool.empty() ? "" : gates::sass_of(tool, r.cubin);
+}
+
+bool mentions(const std::vector<std::string>& v, const std::string& needle) {
+  for (const std::string& s : v)
+    if (s.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+TEST(Gates, SampledTemplatesConfigsAndArchsPassEveryGate) {
+  REQUIRE_NVRTC();
+  gates::run_gates(gates::gate_jobs(/*full=*/false, /*sample=*/6), "gates");
+}
+
+TEST(Gates, Fa3ShapedSm90KernelHasHgmmaUtmaldgAndNoC75Warnings) {
+  REQUIRE_NVRTC();
+  std::string why;
+  const std::string tool = gates::find_cuobjdump(&why);
+  const gates::GateOutcome g = gates::gate_source(gates::fa3_test_source(), /*sm90=*/true, tool);
+  for (const std::string& v : g.violations) ADD_FAILURE() << v;
+  if (!g.sass_checked) std::printf("[ gates    ] SASS gates skipped: %s\n", why.c_str());
+  std::printf("[ gates    ] FA3-shaped sm_90a kernel: %.0f ms\n", g.compile_ms);
+}
+
+// The layout probes of scripts/gpu-probes stay compilable for the device session that runs them.
+TEST(Gates, LayoutProbesCompileForSm90a) {
+  REQUIRE_NVRTC();
+  KernelSource s;
+  s.name = "sm90_layout_probes/sm_90a";
+  s.text = "#include \"sm90_probes.cuh\"\n";
+  s.headers = {{"sm90_probes.cuh", gates::read_source_file("scripts/gpu-probes/sm90_probes.cuh")},
+               {"sm90_primitives.cuh", gates::read_source_file("templates/common/sm90_primitives.cuh")},
+               {"sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
+  s.entry = "attnjit::probes::probe_wgmma_acc";
+  s.options = {"-std=c++17", "-default-device"};
+  s.arch = "sm_90a";
+  s.finalize();
+  const NvrtcResult r = compile(s);
+  EXPECT_FALSE(r.cubin.empty());
+  EXPECT_TRUE(gates::c75_gate(r.log, "sm_90a").empty()) << r.log;
+}
+
+// Debug builds bound every mbarrier wait and trap with a message; that path must compile too.
+// Its printf is a call inside the wgmma pipeline, so ptxas serialises the MMAs (C7510): expected
+// for a debug build (correctness only), and the reason the gates judge release builds.
+TEST(Gates, Fa3ShapedKernelCompilesWithBoundedMbarrierWaits) {
+  REQUIRE_NVRTC();
+  const NvrtcResult r = compile(gates::fa3_test_source("#define ATTNJIT_MBAR_WAIT_BOUND 100000000\n"));
+  EXPECT_FALSE(r.cubin.empty());
+  for (const std::string& v : gates::c75_gate(r.log, "sm_90a"))
+    EXPECT_NE(v.find("(C7510)"), std::string::npos) << "unexpected in the debug build: " << v;
+}
+
+// 96 values live at once under a 32-register cap must spill; without the cap they need not.
+TEST(GateDefects, SpillGateFailsOnASpillingKernel) {
+  REQUIRE_NVRTC();
+  const std::string text = R"(
+extern "C" __global__ void k(float* o, const float* in, int stride) {
+  float a[96];
+#pragma unroll
+  for (int i = 0; i < 96; ++i) a[i] = in[i * stride + threadIdx.x];
+#pragma unroll
+  for (int i = 0; i < 96; ++i) o[i * stride + threadIdx.x] = a[i] * a[95 - i] + a[(i + 17) % 96];
+})";
+  const NvrtcResult bad = compile(tiny(text, "sm_80", {"--maxrregcount=32"}));
+  EXPECT_TRUE(mentions(gates::spill_gate(bad.resources), "spills")) << bad.log;
+  const NvrtcResult good = compile(tiny(text, "sm_80"));
+  EXPECT_TRUE(gates::spill_gate(good.resources).empty()) << good.log;
+}
+
+// A dynamically indexed local array lives on the stack: stack frame > 0 and LDL/STL in SASS.
+TEST(GateDefects, StackAndLocalMemoryGatesFailOnADynamicallyIndexedArray) {
+  REQUIRE_NVRTC();
+  const NvrtcResult bad = compile(tiny(R"(
+extern "C" __global__ void k(float* o, const float* in, int j) {
+  float a[64];
+  for (int i = 0; i < 64; ++i) a[i] = in[i * 64 + threadIdx.x];
+  for (int i = 0; i < 64; ++i) a[(i * 7 + j) & 63] += a[i];
+  o[threadIdx.x] = a[j & 63];
+})", "sm_89"));
+  EXPECT_TRUE(mentions(gates::stack_gate(bad.resources), "stack frame of")) << bad.log;
+  const NvrtcResult good = compile(tiny(R"(
+extern "C" __global__ void k(float* o, const float* in, int j) { o[threadIdx.x] = in[j + threadIdx.x]; })",
+                                        "sm_89"));
+  EXPECT_TRUE(gates::stack_gate(good.resources).empty());
+  std::string why;
+  const std::string bad_sass = sass_or_skip(bad, &why);
+  if (bad_sass.empty()) GTEST_SKIP() << "local-memory SASS gate not exercised: " << why;
+  EXPECT_TRUE(mentions(gates::local_memory_gate(bad_sass), "LDL")) << bad_sass;
+  EXPECT_TRUE(gates::local_memory_gate(sass_or_skip(good, &why)).empty());
+}
+
+// setmaxnreg without __launch_bounds__: ptxas warns C7508 and ignores it (HOPPER.md).
+TEST(GateDefects, C75GateFailsOnSetmaxnregWithoutLaunchBounds) {
+  REQUIRE_NVRTC();
+  const std::string body = R"(void k(int* o) {
+  if (threadIdx.x < 128) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+  else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+  o[threadIdx.x] = threadIdx.x;
+})";
+  const NvrtcResult bad = compile(tiny("extern \"C\" __global__ " + body, "sm_90a"));
+  const auto v = gates::c75_gate(bad.log, "sm_90a");
+  EXPECT_TRUE(mentions(v, "(C7508)")) << bad.log;
+  EXPECT_TRUE(gates::c75_gate(bad.log, "sm_80").empty()) << "the C75 gate applies to sm_90a only";
+  const NvrtcResult good = compile(tiny("extern \"C\" __global__ void __launch_bounds__(256, 1) " +
+                                            body.substr(5),
+                                        "sm_90a"));
+  EXPECT_TRUE(gates::c75_gate(good.log, "sm_90a").empty()) << good.log;
+}
+
+// Accumulators touched while their wgmma is in flight: ptxas serialises the MMAs (C7514) and
+// injects waits (C7517 / C7519) — the compile-time face of what tests/emu reports at run time.
+TEST(GateDefects, C75GateFailsOnSerialisedWgmma) {
+  REQUIRE_NVRTC();
+  KernelSource s = tiny(R"(#include "sm90_primitives.cuh"
+using namespace attnjit::sm90;
+struct B { static constexpr bool kIsBf16 = true; };
+extern "C" __global__ void __launch_bounds__(128, 1) k(float* o, unsigned long long da, unsigned long long db, int n) {
+  WgAccum<64> d;
+  for (int i = 0; i < 32; ++i) d[i] = 0.f;
+  for (int j = 0; j < n; ++j) {
+    wgmma_fence();
+    wgmma_ss<B, 64, 0>(d, da + j, db, true);
+    wgmma_commit();
+    d[j % 32] += 1.f;  // the defect: before wgmma_wait
+    wgmma_wait<0>();
+  }
+  for (int i = 0; i < 32; ++i) o[threadIdx.x * 32 + i] = d[i];
+})", "sm_90a");
+  s.headers = {{"sm90_primitives.cuh", gates::read_source_file("templates/common/sm90_primitives.cuh")},
+               {"sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
+  s.finalize();
+  const NvrtcResult r = compile(s);
+  const auto v = gates::c75_gate(r.log, "sm_90a");
+  EXPECT_TRUE(mentions(v, "(C7514)") || mentions(v, "(C7517)") || mentions(v, "(C7519)")) << r.log;
+}
+
+// An sm_90a kernel doing its math with mma.sync (the sm80 path) has neither HGMMA nor UTMALDG.
+TEST(GateDefects, Sm90SassGateFailsWithoutHgmmaAndUtmaldg) {
+  REQUIRE_NVRTC();
+  const NvrtcResult bad = compile(tiny(R"(
+extern "C" __global__ void k(float* d, const unsigned* a) {
+  float c[4] = {0.f, 0.f, 0.f, 0.f};
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(a[4]), "r"(a[5]));
+  for (int i = 0; i < 4; ++i) d[threadIdx.x * 4 + i] = c[i];
+})", "sm_90a"));
+  std::string why;
+  const std::string sass = sass_or_skip(bad, &why);
+  if (sass.empty()) GTEST_SKIP() << "sm90 SASS gate not exercised: " << why;
+  const auto v = gates::sm90_sass_gate(sass);
+  EXPECT_TRUE(mentions(v, "lacks HGMMA")) << sass;
+  EXPECT_TRUE(mentions(v, "lacks UTMALDG"));
+  EXPECT_TRUE(gates::sass_has(sass, "HMMA")) << "the control instruction must be there";
+}
+
+}  // namespace
+}  // namespace attnjit
