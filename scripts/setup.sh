@@ -11,6 +11,7 @@ pkgs=(
   libcpp-httplib-dev                # HTTP service
   wrk curl                          # load bench and examples
   ccache                            # cheap rebuilds (scripts/build.sh uses it when present)
+  slurmctld slurmd slurm-client munge python3-venv   # fleet tests: a one-node Slurm cluster (tests/slurm)
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -21,4 +22,11 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Kubernetes manifest's schema validator (tests/slurm/k8s_job_test.sh), from PyPI into a venv.
+venv=${XDG_CACHE_HOME:-$HOME/.cache}/attnjit-k8s-venv
+if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  echo "setup: installing kubernetes-validate into $venv"
+  python3 -m venv "$venv" && "$venv/bin/pip" install -q kubernetes-validate==1.37.0 ||
+    echo "setup: kubernetes-validate not installed (tests/slurm/k8s_job_test.sh will skip)" >&2
 fi
