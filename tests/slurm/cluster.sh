@@ -96,7 +96,8 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$MUNGE_SOCKET
+# cred_expire: also how long a requeued job waits before it may start again (default 120 s).
+AuthInfo=socket=$MUNGE_SOCKET,cred_expire=10
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool
 SlurmctldPidFile=$DIR/slurmctld.pid
@@ -116,6 +117,8 @@ JobCompLoc=$DIR/jobcomp.log
 MpiDefault=none
 SwitchType=switch/none
 SchedulerType=sched/backfill
+# Re-evaluate pending jobs every second (a requeued task waits for its BeginTime otherwise 60 s).
+SchedulerParameters=sched_interval=1,bf_interval=1
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides
