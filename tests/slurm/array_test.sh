@@ -26,7 +26,7 @@ shards=()
 for i in 0 1 2 3; do shards+=("$OUT/$JOB-shard-$i-of-$N.jsonl"); done
 expect_eq "$(cd "$OUT" && ls | sort | tr '\n' ' ')" \
   "$(for i in 0 1 2 3; do echo "$JOB-shard-$i-of-$N.jsonl"; done | sort | tr '\n' ' ')" "shared folder holds exactly the 4 exports"
-expect_eq "$(find "$LOCAL_DIR" -name '*.db*' | wc -l)" 0 "node-local SQLite files removed after a successful export"
+expect_eq "$(ls -A "$LOCAL_DIR")" "" "node-local SQLite files and caches removed after a successful export"
 
 # --- coverage: task i tuned exactly shard i/4, and the shards together are the preset once
 for i in 0 1 2 3; do
