@@ -69,6 +69,15 @@ expect_eq "$(cd "$OUT" && sha256sum "${shards[@]##*/}")" "$before" "first array'
 expect_eq "$(check_py problems "$OUT/$JOB2-shard-0-of-2.jsonl" "$OUT/$JOB2-shard-1-of-2.jsonl")" \
   "$("$ATTNJIT" tune --preset smoke --dry-run | sort)" "second array's exports are its own, named by its job id"
 
+# --- the README's fleet section shows these same commands
+for cmd in "BACKEND=$BACKEND PRESET=$PRESET STRATEGY=$STRATEGY BUDGET=$BUDGET" \
+  "sbatch --array=0-3 ${CPU_SBATCH[*]} deploy/tune-array.slurm" \
+  "attnjit db import --db h100.db attnjit-tune/<jobid>-shard-*.jsonl" \
+  "scontrol requeue <jobid>_<i>" "scancel <jobid>_<i>"; do
+  grep -qF -- "$cmd" "$SRC/README.md" || die "README.md does not show: $cmd"
+done
+pass "README's fleet section shows the commands these tests run"
+
 echo "wall time: array of $N tasks (2 cores) ${t_array} s, single-machine run ${t_single} s" \
   "($(wc -l <single.rows) results, preset ci-fleet)"
 finish_test

@@ -3,14 +3,14 @@
 # slurmd as this script's own processes (all files in a fresh folder, free TCP ports, nothing
 # read from /etc), waits until the node is idle, runs COMMAND with SLURM_CONF pointing at the
 # cluster, SLURM_TEST_DIR at a scratch folder and SLURM_TEST_JOBCOMP at the job-completion
-# log, then stops every job and daemon it started,
-# whatever the outcome, and exits with COMMAND's status.
+# log, then stops every job and daemon it started, whatever the outcome, and exits with
+# COMMAND's status.
 #
 # Settings chosen so it runs inside a container as root: no cgroups (proctrack/linuxproc,
 # task/none, no accounting gatherer), no GPU gres, and the node's CPU count taken from the
 # config (SlurmdParameters=config_overrides) so 4 array tasks run at once on 2 cores.
-# If the Slurm or munge packages are missing (scripts/setup.sh installs them) it prints why and
-# exits 77, which ctest reports as skipped (SKIP_RETURN_CODE).
+# If the Slurm or munge packages are missing (scripts/setup.sh installs them), or it is not root,
+# it prints why and exits 77, which ctest reports as skipped (SKIP_RETURN_CODE).
 set -euo pipefail
 
 for bin in munged slurmctld slurmd sbatch squeue scontrol scancel sinfo; do
@@ -19,6 +19,10 @@ for bin in munged slurmctld slurmd sbatch squeue scontrol scancel sinfo; do
     exit 77
   fi
 done
+if [ "$(id -u)" != 0 ]; then
+  echo "cluster.sh: SKIP: slurmd launches jobs as their user, so the test cluster needs root"
+  exit 77
+fi
 (($#)) || { echo "usage: cluster.sh COMMAND [ARGS...]" >&2; exit 2; }
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/attnjit-slurm.XXXXXX")
@@ -71,7 +75,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -p "$DIR"/{state,spool,munge,work}
-chmod 700 "$DIR/munge"
+chmod 755 "$DIR/munge"  # munged wants the socket folder reachable; the key itself is 0400
 
 # munge: a fresh key for this cluster only.
 head -c 1024 /dev/urandom >"$DIR/munge/munge.key"
