@@ -101,7 +101,7 @@ void run_push(const PushArgs& a) {
   try {
     client = std::make_unique<service::Client>(o);
   } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("--server: ") + e.what());
+    throw UsageError(std::string("--") + e.what());  // "server: expected http://HOST[:PORT], ..."
   }
   // Read every file first: a missing one is a usage error before anything is sent.
   std::vector<std::string> bodies;
