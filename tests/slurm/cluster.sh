@@ -51,6 +51,10 @@ kill_our_stepds() {
 teardown() {
   local rc=$?
   set +e
+  if [ -n "${cmd_pid:-}" ]; then
+    kill -TERM -- -"$cmd_pid" 2>/dev/null
+    wait "$cmd_pid" 2>/dev/null
+  fi
   if [ -n "${SLURM_CONF:-}" ] && [ -f "$SLURM_CONF" ]; then
     scancel --quiet --user="$(id -un)" >/dev/null 2>&1
     for _ in $(seq 1 60); do
@@ -154,8 +158,15 @@ done
 echo "cluster.sh: slurm $(sinfo -V | awk '{print $2}') up in $DIR (node $NODE idle, ctld port $CTLD_PORT)"
 
 export SLURM_TEST_DIR=$DIR/work SLURM_TEST_JOBCOMP=$DIR/jobcomp.log
+# In the background and its own process group (set -m), so a TERM or INT to this script tears
+# down at once and stops COMMAND with everything it started.
 set +e
-"$@"
+set -m
+"$@" &
+cmd_pid=$!
+set +m
+wait "$cmd_pid"
 rc=$?
+cmd_pid=""
 set -e
 exit "$rc"

@@ -3,6 +3,7 @@
 # Every check that fails stops the test with a message; `pass` counts the ones that held.
 set -euo pipefail
 export LC_ALL=C  # sort, comm and Python's sorted() agree on order
+trap 'exit 143' TERM  # so a test's EXIT trap (e.g. stopping its service) runs when cluster.sh stops it
 
 ATTNJIT=${ATTNJIT:?set ATTNJIT to the attnjit binary}
 SRC=${ATTNJIT_SOURCE_DIR:?set ATTNJIT_SOURCE_DIR to the checkout}
