@@ -12,6 +12,7 @@ pkgs=(
   wrk curl                          # load bench and examples
   ccache                            # cheap rebuilds (scripts/build.sh uses it when present)
   python3-pip                       # cuobjdump for the SASS gates (below)
+  slurmctld slurmd slurm-client munge python3-venv   # fleet tests: a one-node Slurm cluster (tests/slurm)
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -29,6 +30,15 @@ fi
 tools="$HOME/.cache/attnjit-cuda-tools"
 if [ ! -x "$tools/nvidia/cu13/bin/cuobjdump" ] || [ ! -x "$tools/nvidia/cu13/bin/nvdisasm" ]; then
   echo "setup: installing nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm into $tools"
-  python3 -m pip install -q --upgrade --target "$tools" nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm ||
+  # pip from a venv: a distribution's own pip may refuse even --target installs (PEP 668).
+  { [ -x "$tools-venv/bin/pip" ] || python3 -m venv "$tools-venv"; } &&
+    "$tools-venv/bin/pip" install -q --upgrade --target "$tools" nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm ||
     echo "setup: warning: cuobjdump not installed; SASS gates will be skipped"
+fi
+# The Kubernetes manifest's schema validator (tests/slurm/k8s_job_test.sh), from PyPI into a venv.
+venv=${XDG_CACHE_HOME:-$HOME/.cache}/attnjit-k8s-venv
+if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  echo "setup: installing kubernetes-validate into $venv"
+  python3 -m venv "$venv" && "$venv/bin/pip" install -q kubernetes-validate==1.37.0 ||
+    echo "setup: kubernetes-validate not installed (tests/slurm/k8s_job_test.sh will skip)" >&2
 fi

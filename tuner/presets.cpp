@@ -88,6 +88,19 @@ std::vector<Preset> build() {
     p.problems.push_back(prefill(DType::F32, 64, kCausal, 1, 128));
     out.push_back(std::move(p));
   }
+  {
+    // Eight problems so a 4-task array has two per task (a fault can land between them).
+    Preset p{"ci-fleet", "CI fleet test: eight tiny f32 CPU problems (none/causal x g1/g2 x even or not)",
+             Platform::Cpu, {}};
+    for (MaskSpec m : {kNone, kCausal})
+      for (int g : {1, 2})
+        for (bool even : {true, false}) {
+          ProblemSpec s = prefill(DType::F32, 64, m, g, 128);
+          s.even = even;
+          p.problems.push_back(s);
+        }
+    out.push_back(std::move(p));
+  }
   return out;
 }
 

@@ -26,6 +26,8 @@ struct Preset {
 // cpu-decode   CPU: {f32, bf16} x hd {64, 128} x group {1, 8} x q 1 x k 4096 x page {0, 16} — 16.
 // smoke        CPU/CI: two f32 hd 64 problems of 128 tokens (none, causal) — about a minute
 //              each exhaustive on 2 cores, seconds with --strategy random --budget 4.
+// ci-fleet     CPU/CI: f32 hd 64, 128 tokens, {none, causal} x group {1, 2} x even or not — 8
+//              problems for the fleet tests (tests/slurm: a 4-task array, 2 per task).
 const std::vector<Preset>& presets();
 // Throws SpecError listing the preset names for an unknown one.
 const Preset& preset(std::string_view name);
