@@ -53,7 +53,7 @@ ConsoleProgress::ConsoleProgress(std::FILE* out, bool force_tty)
 void ConsoleProgress::bars(const CampaignEvent& e) {
   const tuner::ProblemProgress& p = state_.problems().at(static_cast<size_t>(e.problem_index - 1));
   // Two lines redrawn in place: move up one line after the first draw of a problem.
-  std::fprintf(out_, "\r\033[2K  problems %s  %s  eta %s\n\033[2K  %-9.9s %s  best %s\033[1A\r",
+  std::fprintf(out_, "\r\033[2K  problems %s  %s  eta %s\n\033[2K  %-17.17s %s  best %s\033[1A\r",
                progress_bar(state_.problems_done(), state_.problem_count(), 16).c_str(),
                counts_text(state_.total_counts()).c_str(), eta_text(state_.eta_s()).c_str(),
                p.phase.c_str(), progress_bar(p.done, p.total, 24).c_str(), ms_text(p.best_ms).c_str());

@@ -120,7 +120,7 @@ nlohmann::json CampaignProgress::to_json() const {
     ps.push_back(std::move(j));
   }
   const double eta = eta_s();
-  return {{"problem_count", problem_count_},
+  return {{"problem_count", problem_count()},
           {"problems_done", problems_done_},
           {"problems_failed", problems_failed_},
           {"elapsed_s", t_s_},

@@ -5,6 +5,7 @@
 // events.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,7 +38,8 @@ class CampaignProgress {
 
   bool started() const { return started_; }
   bool finished() const { return finished_; }
-  int problem_count() const { return problem_count_; }
+  // As announced by campaign_started, or as many as later events have named.
+  int problem_count() const { return std::max(problem_count_, static_cast<int>(problems_.size())); }
   int problems_done() const { return problems_done_; }
   int problems_failed() const { return problems_failed_; }
   const std::string& device() const { return device_; }

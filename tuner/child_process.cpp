@@ -197,10 +197,8 @@ void LineBuffer::append(const char* data, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     const char ch = data[i];
     if (skipping_) {
-      if (ch == '\n') {
-        skipping_ = false;
-        buf_ += '\n';
-      }
+      // The cut line already ended at the limit; its rest up to the newline goes.
+      if (ch == '\n') skipping_ = false;
       continue;
     }
     buf_ += ch;

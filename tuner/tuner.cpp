@@ -212,24 +212,30 @@ TuneReport tune_problem(Executor& executor, const KernelTemplate& tmpl, const Ta
     e.total = total;
     e.eta_s = eta;
     e.best_ms = best_ms();
-    e.compile_ms = r.compile_ms;
-    e.max_error = r.max_error;
-    e.tolerance = r.tolerance;
+    // Each kind carries its own fields only (tuner/campaign_event.h), so a value read back from
+    // its JSON line is the value sent.
     if (r.status == CandidateStatus::Pruned) {
       e.kind = EventKind::CandidatePruned;
       e.reason = r.reason;
+      e.compile_ms = r.compile_ms;
       events(e);
     } else if (r.status != CandidateStatus::Ok) {
       e.kind = EventKind::CandidateFailed;
       e.status = std::string(to_string(r.status));
       e.reason = r.reason;
+      e.max_error = r.max_error;
+      e.tolerance = r.tolerance;
       events(e);
     } else if (phase == "compile") {
       e.kind = EventKind::CandidateCompiled;
+      e.compile_ms = r.compile_ms;
       events(e);
     } else {
       e.kind = EventKind::CandidateVerified;
+      e.max_error = r.max_error;
+      e.tolerance = r.tolerance;
       events(e);
+      e.max_error = e.tolerance = 0;
       e.kind = EventKind::CandidateTimed;
       e.median_ms = r.time.median_ms;
       e.iqr_ms = r.time.iqr_ms;
