@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "db/database.h"
+#include "service/api.h"
 #include "service/api_error.h"
 
 namespace attnjit::service {
@@ -223,6 +225,69 @@ TEST(JobManager, JobCutOffByARestartReadsInterrupted) {
   EXPECT_EQ(old->to_json()["progress"]["problems"][0]["best_config"], "bm64_bn64_w4_s2");
   EXPECT_FALSE(second.get("job-0000000000000000"));
 }
+
+// Issue 14: GET /v1/jobs/{id} answered 404 for a job the previous server process was running,
+// though the README says it is reported as interrupted. (Through Api's handler, no socket.)
+TEST(JobManager, ApiAnswersAJobCutOffByARestartAsInterrupted) {
+  TempDb tmp;
+  {
+    Database db = Database::open(tmp.path());
+    JobRecord r;
+    r.id = "job-00000000000000ab";
+    r.state = "running";
+    r.request_json = R"({"problems":["prefill_f32_hd64_none_g1_q128_k128_even"],"budget":20})";
+    r.progress_json = R"({"done":0,"total":1})";
+    r.created_at_ms = 1;
+    db.save_job(r);
+  }
+  Api::Options o;
+  o.db_path = tmp.path();
+  o.nvrtc_available = [](std::string*) { return false; };
+  Api api(o);
+  ApiRequest req;
+  req.path_params["id"] = "job-00000000000000ab";
+  ApiResponse res = api.job(req);
+  ASSERT_EQ(res.status, 200) << res.body;
+  const auto j = nlohmann::json::parse(res.body);
+  EXPECT_EQ(j["state"], "interrupted");
+  EXPECT_EQ(j["budget"], 20);
+  EXPECT_EQ(j["problems"][0], "prefill_f32_hd64_none_g1_q128_k128_even");
+}
+
+#ifdef ATTNJIT_WITH_LLVM
+// The real thing: a job with a budget (it failed before: the child demanded --strategy) runs
+// `attnjit tune --json` on the CPU backend; the job shows the campaign's per-problem progress.
+TEST(JobManager, RealCampaignChildWithABudget) {
+  TempDb tmp;
+  JobManager::Options o;
+  const std::string db = tmp.path();
+  o.command = [db](const TuneRequest& r) {
+    std::vector<std::string> argv = {ATTNJIT_CLI_PATH, "tune", "--backend", "cpu", "--db", db,
+                                     "--measure-seconds", "0.05", "--threads", "2"};
+    for (const auto& p : r.problems) {
+      argv.push_back("--problem");
+      argv.push_back(p);
+    }
+    argv.push_back("--budget");
+    argv.push_back(std::to_string(r.budget));
+    return argv;
+  };
+  o.db_path = db;
+  JobManager m(o);
+  const std::string id = m.submit({{"prefill_f32_hd64_none_g1_q128_k128_even"}, 2});
+  auto info = m.wait(id, 120s);
+  ASSERT_TRUE(info);
+  ASSERT_EQ(info->state, JobState::Succeeded) << info->error << "\n" << info->output_tail;
+  const nlohmann::json p = info->to_json()["progress"];
+  EXPECT_EQ(p["done"], 1);
+  EXPECT_EQ(p["total"], 1);
+  EXPECT_EQ(p["problems"][0]["state"], "done");
+  EXPECT_FALSE(p["problems"][0]["best_config"].get<std::string>().empty()) << p.dump();
+  EXPECT_GT(p["problems"][0]["best_ms"].get<double>(), 0);
+  EXPECT_GE(p["problems"][0]["counts"]["ok"].get<int>(), 1) << p.dump();
+  EXPECT_EQ(Database::open(db, OpenMode::ReadOnly).list_best().size(), 1u);
+}
+#endif
 
 }  // namespace
 }  // namespace attnjit::service
