@@ -3,17 +3,9 @@
 #include <chrono>
 
 #include "db/db_error.h"
+#include "tuner/clock.h"
 
 namespace attnjit::tuner {
-
-namespace {
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 CampaignReport run_campaign(Backend& backend, const CampaignOptions& options, ResultStore* store,
                             const EventSink& events) {

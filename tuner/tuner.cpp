@@ -9,15 +9,11 @@
 #include "codegen/decode_plan.h"
 #include "codegen/kernel_source.h"
 #include "codegen/parse_util.h"
+#include "tuner/clock.h"
 
 namespace attnjit::tuner {
 
 namespace {
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 // A seed that depends only on the problem and the user's seed: every machine of a fleet draws
 // the same sample for the same problem.

@@ -19,18 +19,10 @@
 #include <thread>
 
 #include "tuner/backend_factory.h"
+#include "tuner/clock.h"
 #include "tuner/result_json.h"
 
 namespace attnjit::tuner {
-
-namespace {
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 std::string default_worker_exe() {
   if (const char* e = std::getenv("ATTNJIT_TUNER_WORKER"); e && *e) return e;
