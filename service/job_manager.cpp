@@ -276,6 +276,9 @@ void JobManager::run_job(const std::string& id) {
   tuner::LineBuffer out_lines(1 << 20);
   std::string tail;
   auto last_save = std::chrono::steady_clock::now();
+  auto trim_tail = [&] {
+    if (tail.size() > 2 * opt_.output_tail_bytes) tail.erase(0, tail.size() - opt_.output_tail_bytes);
+  };
   auto on_event_line = [&](const std::string& line) {
     if (line.find_first_not_of(" \t") == std::string::npos) return;
     std::string message;
@@ -286,6 +289,7 @@ void JobManager::run_job(const std::string& id) {
     } catch (const std::exception& e) {
       // Not an event: the child is not speaking the protocol. Keep it for diagnosis.
       tail += "[not an event] " + line.substr(0, 500) + "\n";
+      trim_tail();
       return;
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -301,10 +305,6 @@ void JobManager::run_job(const std::string& id) {
     }
     cv_.notify_all();
   };
-  auto trim_tail = [&] {
-    if (tail.size() > 2 * opt_.output_tail_bytes) tail.erase(0, tail.size() - opt_.output_tail_bytes);
-  };
-
   const auto start = std::chrono::steady_clock::now();
   std::string reason;  // set when we ended it (shutdown / timeout)
   bool out_open = true, err_open = true;

@@ -99,6 +99,10 @@ TEST(JobManager, HumanReadableLinesAreNotProgress) {
   EXPECT_EQ(j.progress.done, 0);
   EXPECT_EQ(j.progress.total, 1);  // from the request: one problem
   EXPECT_NE(j.output_tail.find("[not an event] [1/3] prefill_x"), std::string::npos) << j.output_tail;
+  // A child that floods text on both streams: the kept tail stays bounded.
+  JobInfo flood = wait_done(m, m.submit({{"yes '[1/3] text' | head -c 3000000; yes err | head -c 3000000 >&2"}, 0}));
+  EXPECT_EQ(flood.state, JobState::Succeeded);
+  EXPECT_LE(flood.output_tail.size(), JobManager::Options{}.output_tail_bytes);
 }
 
 TEST(JobManager, CrashingWorkerMarksJobFailedAndNextJobStillRuns) {
