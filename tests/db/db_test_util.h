@@ -31,7 +31,11 @@ class ScratchDir {
   }
   ~ScratchDir() {
     std::error_code ec;
+    // Read-only subdirectories (read_only_dir_db) must be writable again to be removed.
     std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
+    for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_directory(ec)) std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all, ec);
     std::filesystem::remove_all(path_, ec);
   }
   std::string file(const std::string& name) const { return (path_ / name).string(); }
