@@ -2,10 +2,13 @@
 //   attnjit tune --preset llm-prefill [--backend gpu] [--db FILE] [--strategy halving]
 //                [--budget 40|600s|40,600s] [--shard 3/16] [--jsonl-out shard3.jsonl]
 //   attnjit tune --problem prefill_f32_hd64_causal_g1_q128_k128_even --backend cpu
-//   attnjit tune --preset cpu-decode --strategy random --budget 8   (decode: GB/s of K+V read)
+//   attnjit tune --preset cpu-decode --budget 8        (a budget alone picks halving)
+//   attnjit tune --preset smoke --json                 (events as JSON lines on stdout)
 // Resumable: candidates already in the database for this device, problem and template version
-// are not measured again. Progress goes to stderr (a bar on a terminal), the summary table to
-// stdout. Exit code 1 when a problem could not be tuned at all (the others are still stored).
+// are not measured again. The campaign (tuner/campaign.h) emits events; this command renders
+// them: progress bars on a terminal / plain lines otherwise on stderr and the summary table on
+// stdout, or with --json one event per line on stdout (what the service's jobs read).
+// Exit code 1 when a problem could not be tuned at all (the others are still stored).
 //
 // `attnjit tune-worker --fd N` is the isolated worker the tuner starts for itself
 // (tuner/worker.h); it is not meant to be run by hand.
@@ -14,10 +17,15 @@
 #include <fstream>
 #include <iostream>
 
+#include <cmath>
+#include <mutex>
+
 #include "codegen/registry.h"
 #include "cli/command.h"
+#include "cli/tune_progress.h"
 #include "db/database.h"
 #include "tuner/backend_factory.h"
+#include "tuner/campaign.h"
 #include "tuner/presets.h"
 #include "tuner/tuner.h"
 #include "tuner/worker.h"
@@ -30,7 +38,7 @@ struct TuneArgs {
   std::vector<std::string> presets, problems;
   std::string backend = "auto";
   std::string db;
-  std::string strategy = "exhaustive";
+  std::string strategy;  // "" = chosen from the budget (tuner::choose_strategy)
   std::string budget;
   std::string shard = "0/1";
   std::string isolation = "auto";
@@ -42,6 +50,7 @@ struct TuneArgs {
   bool dry_run = false;
   bool list = false;
   bool quiet = false;
+  bool json = false;
 };
 
 std::string default_db() {
@@ -55,11 +64,22 @@ void list_presets() {
                 p.problems.size(), p.description.c_str());
 }
 
+// Bad numbers are usage errors naming the option (exit 2), never a run with a nonsense setting:
+// NaN compares false with everything, so "<= 0" alone would let it through.
+void check_args(const TuneArgs& a) {
+  if (!std::isfinite(a.measure_seconds) || a.measure_seconds <= 0)
+    throw UsageError("--measure-seconds: must be a finite number > 0");
+  if (!std::isfinite(a.timeout_s) || a.timeout_s <= 0)
+    throw UsageError("--timeout: must be a finite number of seconds > 0");
+  if (a.threads < 0) throw UsageError("--threads: must be >= 0 (0 = all cores)");
+}
+
 void run_tune(const TuneArgs& a) {
   if (a.list) {
     list_presets();
     return;
   }
+  check_args(a);
   std::vector<ProblemSpec> problems;
   for (const std::string& p : a.presets) {
     const tuner::Preset& pr = tuner::preset(p);
@@ -70,70 +90,66 @@ void run_tune(const TuneArgs& a) {
   const tuner::Shard shard = tuner::Shard::parse(a.shard);
   problems = tuner::shard_problems(std::move(problems), shard);
 
-  tuner::TuneOptions opt;
-  opt.strategy = tuner::parse_strategy(a.strategy);
+  tuner::CampaignOptions co;
+  co.problems = std::move(problems);
+  tuner::TuneOptions& opt = co.tune;
   if (!a.budget.empty()) opt.budget = tuner::Budget::parse(a.budget);
-  if (opt.strategy == tuner::Strategy::Exhaustive && opt.budget.candidates > 0)
-    throw UsageError("--budget " + a.budget + ": a candidate budget needs --strategy random or halving "
-                     "(exhaustive measures every candidate; a seconds budget is fine)");
-  if (a.measure_seconds <= 0) throw UsageError("--measure-seconds: must be > 0");
+  try {
+    opt.strategy = tuner::choose_strategy(
+        a.strategy.empty() ? std::nullopt : std::optional(tuner::parse_strategy(a.strategy)), opt.budget);
+  } catch (const SpecError& e) {
+    throw UsageError("--budget " + a.budget + ": " + e.what());
+  }
   opt.measure.max_seconds = a.measure_seconds;
   opt.seed = a.seed;
 
   if (a.dry_run) {
     // What this shard would tune, without opening a device: for checking a fleet's split.
-    for (const ProblemSpec& p : problems) std::printf("%s\n", p.key().c_str());
+    for (const ProblemSpec& p : co.problems) std::printf("%s\n", p.key().c_str());
     return;
   }
 
   std::unique_ptr<Backend> backend = tuner::make_backend(a.backend);
   const Target& target = backend->target();
-  bool isolate = target.platform == Platform::Cuda;
-  if (a.isolation == "process") isolate = true;
-  else if (a.isolation == "none") isolate = false;
+  co.isolate = target.platform == Platform::Cuda;
+  if (a.isolation == "process") co.isolate = true;
+  else if (a.isolation == "none") co.isolate = false;
   else if (a.isolation != "auto")
     throw UsageError("--isolation: unknown value '" + a.isolation + "' (allowed: auto, process, none)");
-  const std::string exe = tuner::default_worker_exe();
-  if (isolate && exe.empty())
+  co.worker.exe = tuner::default_worker_exe();
+  if (co.isolate && co.worker.exe.empty())
     throw UsageError("--isolation process: cannot find the attnjit executable (set ATTNJIT_TUNER_WORKER)");
+  co.worker.evaluate_timeout_s = std::max(a.timeout_s, 10 * a.measure_seconds);
+  co.compile_threads = a.threads;
 
   Database db = Database::open(a.db.empty() ? default_db() : a.db);
   tuner::DbResultStore store(db, tuner::device_info_for(*backend));
-  tuner::ConsoleProgress progress(stderr);
-  std::fprintf(stderr, "attnjit tune: %zu problems (shard %d/%d) on %s, strategy %s, isolation %s, db %s\n",
-               problems.size(), shard.index, shard.count, backend->describe().c_str(),
-               a.strategy.c_str(), isolate ? "process" : "none", db.path().c_str());
 
-  std::vector<tuner::TuneReport> reports;
-  int failures = 0;
-  for (size_t i = 0; i < problems.size(); ++i) {
-    const ProblemSpec& spec = problems[i];
-    try {
-      const KernelTemplate& tmpl = select_template(spec, target);
-      std::unique_ptr<tuner::Executor> ex;
-      if (isolate) {
-        tuner::WorkerOptions wo;
-        wo.exe = exe;
-        wo.platform = target.platform;
-        wo.compile_threads = a.threads;
-        wo.evaluate_timeout_s = std::max(a.timeout_s, 10 * a.measure_seconds);
-        ex = std::make_unique<tuner::WorkerExecutor>(spec, wo);
-      } else {
-        ex = std::make_unique<tuner::InProcessExecutor>(*backend, tmpl, spec, tuner::EvaluatorOptions{}, a.threads);
-      }
-      reports.push_back(tuner::tune_problem(*ex, tmpl, target, spec, opt, &store,
-                                            a.quiet ? nullptr : &progress, static_cast<int>(i + 1),
-                                            static_cast<int>(problems.size())));
-      if (!reports.back().best) ++failures;
-    } catch (const SpecError& e) {
-      std::fprintf(stderr, "attnjit tune: %s: skipped: %s\n", spec.key().c_str(), e.what());
-      ++failures;
-    } catch (const std::runtime_error& e) {
-      std::fprintf(stderr, "attnjit tune: %s: failed: %s\n", spec.key().c_str(), e.what());
-      ++failures;
-    }
+  // --json: every event as one line on stdout, flushed at once (a reader follows it live).
+  // Otherwise bars / lines on stderr. Events come from one thread at a time, but the sink is
+  // cheap to guard.
+  ConsoleProgress console(stderr);
+  std::mutex mu;
+  tuner::EventSink sink;
+  if (a.json) {
+    sink = [&](const tuner::CampaignEvent& e) {
+      std::lock_guard<std::mutex> lock(mu);
+      const std::string line = tuner::to_json(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      std::fwrite(line.data(), 1, line.size(), stdout);
+      std::fputc('\n', stdout);
+      std::fflush(stdout);
+    };
+  } else if (!a.quiet) {
+    sink = [&](const tuner::CampaignEvent& e) {
+      std::lock_guard<std::mutex> lock(mu);
+      console(e);
+    };
   }
-  std::cout << tuner::summary_table(reports);
+  if (!a.json && !a.quiet)
+    std::fprintf(stderr, "attnjit tune: shard %d/%d, db %s\n", shard.index, shard.count, db.path().c_str());
+
+  const tuner::CampaignReport rep = tuner::run_campaign(*backend, co, &store, sink);
+  if (!a.json) std::cout << summary_table(rep.reports);
   if (!a.jsonl_out.empty()) {
     std::ofstream out(a.jsonl_out);
     if (!out) throw std::runtime_error("--jsonl-out: cannot open " + a.jsonl_out + " for writing");
@@ -145,8 +161,8 @@ void run_tune(const TuneArgs& a) {
     std::fprintf(stderr, "attnjit tune: exported %lld results to %s\n", static_cast<long long>(n),
                  a.jsonl_out.c_str());
   }
-  if (failures > 0)
-    throw std::runtime_error(std::to_string(failures) + " of " + std::to_string(problems.size()) +
+  if (rep.failed > 0)
+    throw std::runtime_error(std::to_string(rep.failed) + " of " + std::to_string(rep.problems) +
                              " problems could not be tuned (see above)");
 }
 
@@ -157,7 +173,8 @@ RegisterCommand reg_tune("tune", [](CLI::App& app) {
   c->add_option("--problem", a->problems, "A problem key, e.g. prefill_bf16_hd128_causal_g1_q4096_k4096_even or decode_bf16_hd128_none_g8_q1_k32768_p16");
   c->add_option("--backend", a->backend, "gpu | cpu | auto")->check(CLI::IsMember({"gpu", "cuda", "cpu", "auto"}));
   c->add_option("--db", a->db, "Tuning database file (default $ATTNJIT_DB or attnjit.db)");
-  c->add_option("--strategy", a->strategy, "exhaustive | random | halving")
+  c->add_option("--strategy", a->strategy,
+                 "exhaustive | random | halving (default: halving with a candidate --budget, else exhaustive)")
       ->check(CLI::IsMember({"exhaustive", "random", "halving"}));
   c->add_option("--budget", a->budget, "N candidates, Ns seconds, or both: 40,600s");
   c->add_option("--shard", a->shard, "i/N: tune only this shard's share of the problems");
@@ -170,6 +187,7 @@ RegisterCommand reg_tune("tune", [](CLI::App& app) {
   c->add_flag("--dry-run", a->dry_run, "Print this shard's problem keys and exit");
   c->add_flag("--list-presets", a->list, "List the presets and exit");
   c->add_flag("--quiet", a->quiet, "No progress output");
+  c->add_flag("--json", a->json, "Print the campaign's events as JSON lines on stdout (no table, no bars)");
   c->callback([a] {
     run_tune(*a);
   });

@@ -1,8 +1,16 @@
 // Opening, migrating, and the device / template / problem tables.
 #include "db/database.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
+#include <tuple>
 
 #include "codegen/types.h"
 #include "db/database_impl.h"
@@ -35,6 +43,33 @@ void enable_wal(sqlite::Connection& c, int retry_ms) {
   }
 }
 
+bool is_uri(const std::string& path) { return path.rfind("file:", 0) == 0; }
+
+// "file:" URI of a plain path, with immutable=1: SQLite then takes no locks and needs no -shm
+// file. For a WAL database in a directory this process cannot write (a read-only mount, another
+// user's files), that is the only way to read it: a normal read-only open must create the -shm
+// file beside it and fails with "readonly database" / "unable to open".
+std::string immutable_uri(const std::string& path) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (unsigned char ch : path) {
+    if (std::isalnum(ch) || std::strchr("/-._~", ch)) {
+      uri += static_cast<char>(ch);
+    } else {
+      uri += '%';
+      uri += hex[ch >> 4];
+      uri += hex[ch & 15];
+    }
+  }
+  return uri + "?immutable=1";
+}
+
+bool directory_writable(const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  return ::access(dir.c_str(), W_OK) == 0;
+}
+
 }  // namespace
 
 std::string default_database_path() {
@@ -59,14 +94,40 @@ Database Database::open(const std::string& path, Options o) {
   if (o.busy_timeout_ms < 0 || o.busy_retry_ms < 0)
     throw SpecError("busy_timeout_ms / busy_retry_ms: must be >= 0");
   const bool ro = o.mode == OpenMode::ReadOnly;
+  const bool plain_file = !is_memory_path(path) && !is_uri(path);
+  if (ro && plain_file) {
+    // Say so plainly: SQLite's own word for a missing file in read-only mode is "unable to open".
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      throw DbError("open: '" + path + "' " +
+                        (errno == ENOENT ? std::string("does not exist")
+                                         : std::string("cannot be read: ") + std::strerror(errno)),
+                    SQLITE_CANTOPEN);
+    if (S_ISDIR(st.st_mode))
+      throw DbError("open: '" + path + "' is a directory, not a database file", SQLITE_CANTOPEN);
+  }
   int flags = SQLITE_OPEN_URI | (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  auto impl = std::make_unique<Impl>(path, o, flags);
+  auto connect = [&](const std::string& p) {
+    auto impl = std::make_unique<Impl>(p, o, flags, path);
+    sqlite::Connection& c = impl->conn;
+    c.check(sqlite3_busy_timeout(c.handle(), o.busy_timeout_ms), "open: set busy timeout");
+    // Nothing is written before the file is known to be an SQLite database of a version we
+    // understand: a foreign or newer file must stay byte-for-byte as it was.
+    int v = schema::inspect(c);
+    return std::pair{std::move(impl), v};
+  };
+  std::unique_ptr<Impl> impl;
+  int v = 0;
+  try {
+    std::tie(impl, v) = connect(path);
+  } catch (const DbError& e) {
+    const int code = e.code & 0xff;
+    if (!(ro && plain_file && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY) &&
+          !directory_writable(path)))
+      throw;
+    std::tie(impl, v) = connect(immutable_uri(path));
+  }
   sqlite::Connection& c = impl->conn;
-  c.check(sqlite3_busy_timeout(c.handle(), o.busy_timeout_ms), "open: set busy timeout");
-
-  // Nothing is written before the file is known to be an SQLite database of a version we
-  // understand: a foreign or newer file must stay byte-for-byte as it was.
-  int v = schema::inspect(c);
   if (ro) {
     if (v == 0)
       throw DbError("open: '" + path + "' is empty or not an attnjit tuning database (read-only)",

@@ -27,6 +27,7 @@
 #include "codegen/types.h"
 #include "db/db_error.h"
 #include "db/device_info.h"
+#include "db/job_record.h"
 #include "db/lookup.h"
 #include "db/tuning_result.h"
 
@@ -150,6 +151,16 @@ class Database {
   // with that device; a target key ("sm_90a") behaves like an unknown device of that arch.
   LookupResult lookup(std::string_view device_or_target, const ProblemSpec& problem,
                       std::string_view template_hash) const;
+
+  // ---- tuning jobs (schema v3) ----
+  // Inserts or replaces the job with this id. SpecError for an empty id or an unknown state.
+  void save_job(const JobRecord& job);
+  std::optional<JobRecord> find_job(std::string_view id) const;
+  // Marks every queued or running job interrupted with `reason` (a server starting: whatever
+  // ran them is gone). Returns how many.
+  int64_t interrupt_unfinished_jobs(std::string_view reason);
+  // Deletes the oldest finished jobs beyond `keep` (by finish time). Returns how many.
+  int64_t prune_finished_jobs(int64_t keep);
 
   // ---- JSON Lines (one object per result row, with its device and template) ----
   // Writes every matching result; returns the number of lines.

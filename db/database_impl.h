@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -17,8 +18,8 @@
 namespace attnjit {
 
 struct Database::Impl {
-  Impl(const std::string& path, const Options& o, int flags)
-      : options(o), conn(path, flags, "open"), cache(o.lookup_cache_entries) {}
+  Impl(const std::string& path, const Options& o, int flags, const std::string& display = "")
+      : options(o), conn(path, flags, "open", display), cache(o.lookup_cache_entries) {}
 
   Options options;
   sqlite::Connection conn;
@@ -56,6 +57,8 @@ struct Database::Impl {
   RecordOutcome record_locked(const TuningResult& r, double margin);
   // Re-picks the best entry of (device, problem, template); returns its result id (0 if none).
   int64_t repick_best_locked(int64_t dev, int64_t prob, int64_t tmpl, double margin);
+  int64_t change_jobs_locked(const std::string& sql, std::string_view op,
+                             const std::function<void(sqlite::Cursor&)>& bind);
   ResultPage query_locked(const ResultFilter& f, int64_t after, int limit) const;
   LookupResult lookup_locked(const std::string& fingerprint, const DeviceInfo& device,
                              const ProblemSpec& problem, std::string_view template_hash) const;

@@ -71,7 +71,7 @@ ResultPage Database::Impl::query_locked(const ResultFilter& f, int64_t after, in
   std::string sql =
       "SELECT r.id, d.fingerprint, p.key, t.name, t.hash, r.config, r.status, r.error,"
       " r.median_ms, r.min_ms, r.max_ms, r.runs, r.tflops, r.gbps, r.max_error, r.tolerance,"
-      " r.registers, r.spill_bytes, r.smem_bytes, r.measured_at_ms, r.tuner_version"
+      " r.registers, r.spill_bytes, r.smem_bytes, r.measured_at_ms, r.tuner_version, r.iqr_ms"
       " FROM results r JOIN devices d ON d.id = r.device_id"
       " JOIN problems p ON p.id = r.problem_id JOIN templates t ON t.id = r.template_id"
       " WHERE" + w.sql + " ORDER BY r.id LIMIT ?" + std::to_string(lim_idx);
@@ -106,6 +106,7 @@ ResultPage Database::Impl::query_locked(const ResultFilter& f, int64_t after, in
     r.smem_bytes = q.i32(18);
     r.measured_at_ms = q.i64(19);
     r.tuner_version = q.text(20);
+    r.iqr_ms = q.f64(21);
     page.rows.push_back(std::move(r));
   }
   return page;

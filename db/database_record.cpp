@@ -3,6 +3,7 @@
 
 #include "codegen/problem_spec.h"
 #include "codegen/tile_config.h"
+#include "db/best_rule.h"
 #include "db/database.h"
 #include "db/database_impl.h"
 
@@ -21,8 +22,8 @@ void validate_result(const TuningResult& r) {
     throw SpecError("config: '" + r.config + "' is not canonical (expected '" + c.key() + "')");
   auto finite_nonneg = [](double v) { return std::isfinite(v) && v >= 0; };
   for (auto [name, v] : {std::pair{"median_ms", r.median_ms}, {"min_ms", r.min_ms},
-                         {"max_ms", r.max_ms}, {"tflops", r.tflops}, {"gbps", r.gbps},
-                         {"tolerance", r.tolerance}})
+                         {"max_ms", r.max_ms}, {"iqr_ms", r.iqr_ms}, {"tflops", r.tflops},
+                         {"gbps", r.gbps}, {"tolerance", r.tolerance}})
     if (!finite_nonneg(v))
       throw SpecError(std::string(name) + ": must be finite and >= 0, got " + std::to_string(v));
   // max_error may be +inf or NaN for a wrong result (that is why it is wrong), never for an ok one.
@@ -32,6 +33,8 @@ void validate_result(const TuningResult& r) {
     if (!(r.min_ms <= r.median_ms && r.median_ms <= r.max_ms))
       throw SpecError("min_ms/median_ms/max_ms: must satisfy min <= median <= max");
     if (!finite_nonneg(r.max_error)) throw SpecError("max_error: must be finite for an ok result");
+    if (r.iqr_ms > r.max_ms - r.min_ms + 1e-12 * r.max_ms)
+      throw SpecError("iqr_ms: must not exceed max_ms - min_ms");
   }
   if (r.runs < 0 || r.registers < 0 || r.spill_bytes < 0 || r.smem_bytes < 0)
     throw SpecError("runs/registers/spill_bytes/smem_bytes: must be >= 0");
@@ -62,15 +65,17 @@ RecordOutcome Database::Impl::record_locked(const TuningResult& r, double margin
   auto q = c().query(
       "INSERT INTO results (device_id, problem_id, template_id, config, status, error, median_ms,"
       " min_ms, max_ms, runs, tflops, gbps, max_error, tolerance, registers, spill_bytes,"
-      " smem_bytes, measured_at_ms, tuner_version)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+      " smem_bytes, measured_at_ms, tuner_version, iqr_ms)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
+      " ?20)"
       " ON CONFLICT (device_id, problem_id, template_id, config) DO UPDATE SET"
       "  status = excluded.status, error = excluded.error, median_ms = excluded.median_ms,"
       "  min_ms = excluded.min_ms, max_ms = excluded.max_ms, runs = excluded.runs,"
       "  tflops = excluded.tflops, gbps = excluded.gbps, max_error = excluded.max_error,"
       "  tolerance = excluded.tolerance, registers = excluded.registers,"
       "  spill_bytes = excluded.spill_bytes, smem_bytes = excluded.smem_bytes,"
-      "  measured_at_ms = excluded.measured_at_ms, tuner_version = excluded.tuner_version"
+      "  measured_at_ms = excluded.measured_at_ms, tuner_version = excluded.tuner_version,"
+      "  iqr_ms = excluded.iqr_ms"
       " WHERE excluded.measured_at_ms > results.measured_at_ms"
       "  OR (excluded.measured_at_ms = results.measured_at_ms AND excluded.status = 'ok'"
       "      AND (results.status <> 'ok' OR excluded.median_ms < results.median_ms))",
@@ -81,7 +86,7 @@ RecordOutcome Database::Impl::record_locked(const TuningResult& r, double margin
   // SQLite stores NaN as NULL, which the NOT NULL column rejects: keep "no finite error" as +inf.
   q.bind(13, std::isnan(r.max_error) ? INFINITY : r.max_error);
   q.bind(14, r.tolerance).bind(15, r.registers).bind(16, r.spill_bytes).bind(17, r.smem_bytes);
-  q.bind(18, measured).bind(19, r.tuner_version);
+  q.bind(18, measured).bind(19, r.tuner_version).bind(20, r.iqr_ms);
   q.run();
   RecordOutcome out;
   out.stored = conn.changes() > 0;
@@ -98,36 +103,36 @@ RecordOutcome Database::Impl::record_locked(const TuningResult& r, double margin
 }
 
 int64_t Database::Impl::repick_best_locked(int64_t dev, int64_t prob, int64_t tmpl, double margin) {
-  // Challenger: the fastest ok result (ties by config key, so every process picks the same).
-  int64_t cand = 0;
-  double cand_ms = 0;
+  // Every verified result of this (device, problem, template), and the incumbent's config.
+  std::vector<BestCandidate> ok;
+  std::vector<int64_t> ids;
   {
     auto q = c().query(
-        "SELECT id, median_ms FROM results WHERE device_id = ?1 AND problem_id = ?2"
-        " AND template_id = ?3 AND status = 'ok' ORDER BY median_ms, config LIMIT 1",
-        "pick best: fastest");
+        "SELECT id, config, median_ms, iqr_ms FROM results WHERE device_id = ?1 AND problem_id = ?2"
+        " AND template_id = ?3 AND status = 'ok'",
+        "pick best: candidates");
     q.bind(1, dev).bind(2, prob).bind(3, tmpl);
-    if (q.step()) {
-      cand = q.i64(0);
-      cand_ms = q.f64(1);
+    while (q.step()) {
+      ids.push_back(q.i64(0));
+      ok.push_back({q.text(1), q.f64(2), q.f64(3)});
     }
   }
   int64_t inc = 0;
-  double inc_ms = 0;
-  bool inc_ok = false;
+  std::string inc_config;
   {
     auto q = c().query(
-        "SELECT b.result_id, r.median_ms, r.status = 'ok' FROM best b JOIN results r"
+        "SELECT b.result_id, r.config, r.status = 'ok' FROM best b JOIN results r"
         " ON r.id = b.result_id WHERE b.device_id = ?1 AND b.problem_id = ?2 AND b.template_id = ?3",
         "pick best: incumbent");
     q.bind(1, dev).bind(2, prob).bind(3, tmpl);
     if (q.step()) {
       inc = q.i64(0);
-      inc_ms = q.f64(1);
-      inc_ok = q.i64(2) != 0;
+      // An incumbent re-measured as failing is no incumbent: the fastest starts instead.
+      if (q.i64(2) != 0) inc_config = q.text(1);
     }
   }
-  if (cand == 0) {
+  const std::optional<size_t> pick = pick_best(ok, inc_config, margin);
+  if (!pick) {
     // Nothing ok any more (the incumbent was re-measured as failing): no best entry at all.
     if (inc) {
       auto d = c().query("DELETE FROM best WHERE device_id = ?1 AND problem_id = ?2 AND template_id = ?3",
@@ -137,8 +142,8 @@ int64_t Database::Impl::repick_best_locked(int64_t dev, int64_t prob, int64_t tm
     }
     return 0;
   }
-  // The incumbent stays unless it failed or the challenger beats it by more than the margin.
-  if (inc && inc_ok && (cand == inc || !(cand_ms < inc_ms * (1.0 - margin)))) return inc;
+  const int64_t cand = ids[*pick];
+  if (cand == inc) return inc;
   auto w = c().query(
       "INSERT INTO best (device_id, problem_id, template_id, result_id, updated_at_ms)"
       " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id, problem_id, template_id)"

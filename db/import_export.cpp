@@ -68,11 +68,14 @@ ImportStats Database::import_jsonl(std::istream& in, std::string_view source) {
       nlohmann::json j = nlohmann::json::parse(line);
       if (!j.is_object()) throw SpecError("line: expected a JSON object");
       auto v = j.find("version");
-      if (v == j.end() || !v->is_number_integer() || v->get<int>() != 1)
-        throw SpecError("version: expected 1 (the export format this attnjit reads)");
+      const int64_t version = v != j.end() && v->is_number_integer() ? v->get<int64_t>() : 0;
+      if (version != 1 && version != kExportVersion)
+        throw SpecError("version: expected 1 or " + std::to_string(kExportVersion) +
+                        " (the export formats this attnjit reads)");
       DeviceInfo d = device_from_json(j.at("device"));
       TemplateInfo t = template_from_json(j.at("template"));
       TuningResult r = result_from_json(j.at("result"));
+      if (version == 1) upgrade_v1_result(r);
       if (r.device != d.fingerprint())
         throw SpecError("result.device: '" + r.device + "' is not the line's device fingerprint '" +
                         d.fingerprint() + "'");

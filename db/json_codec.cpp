@@ -1,5 +1,6 @@
 #include "db/json_codec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -67,6 +68,7 @@ json to_json(const TuningResult& r) {
           {"median_ms", r.median_ms},
           {"min_ms", r.min_ms},
           {"max_ms", r.max_ms},
+          {"iqr_ms", r.iqr_ms},
           {"runs", r.runs},
           {"tflops", r.tflops},
           {"gbps", r.gbps},
@@ -136,6 +138,7 @@ TuningResult result_from_json(const json& j) {
   r.median_ms = opt_num<double>(j, "median_ms");
   r.min_ms = opt_num<double>(j, "min_ms");
   r.max_ms = opt_num<double>(j, "max_ms");
+  r.iqr_ms = opt_num<double>(j, "iqr_ms");
   r.runs = opt_num<int>(j, "runs");
   r.tflops = opt_num<double>(j, "tflops");
   r.gbps = opt_num<double>(j, "gbps");
@@ -154,7 +157,17 @@ TuningResult result_from_json(const json& j) {
 json export_line(const DeviceInfo& d, const TemplateInfo& t, const TuningResult& r) {
   json res = to_json(r);
   res.erase("template_name");  // carried by the template object
-  return {{"version", 1}, {"device", to_json(d)}, {"template", to_json(t)}, {"result", res}};
+  return {{"version", kExportVersion}, {"device", to_json(d)}, {"template", to_json(t)}, {"result", res}};
+}
+
+void upgrade_v1_result(TuningResult& r) {
+  if (r.status == ResultStatus::CompileError && r.error.rfind("pruned", 0) == 0)
+    r.status = ResultStatus::Pruned;
+  if (r.status == ResultStatus::Ok) r.iqr_ms = legacy_iqr_ms(r.median_ms, r.min_ms, r.max_ms);
+}
+
+double legacy_iqr_ms(double median_ms, double min_ms, double max_ms) {
+  return std::max(0.0, std::min(2 * (median_ms - min_ms), max_ms - min_ms));
 }
 
 }  // namespace attnjit

@@ -4,13 +4,14 @@
 //   v1  devices, templates, problems (spec fields as columns), results, best
 //   v2  devices.isa (CPU feature string); results.tolerance and resource usage
 //       (registers, spill_bytes, smem_bytes); index on results(status)
+//   v3  results.status 'pruned' (was compile_error + "pruned..." text), results.iqr_ms; jobs
 #pragma once
 
 #include "db/sqlite_conn.h"
 
 namespace attnjit::schema {
 
-inline constexpr int kVersion = 2;
+inline constexpr int kVersion = 3;
 
 // Reads the version and checks the file is an SQLite database without writing anything.
 // Throws DbError for a non-SQLite / corrupt file, a version newer than kVersion, and an SQLite

@@ -82,7 +82,8 @@ std::string Cursor::text(int col) const {
 
 // ---- Connection ----
 
-Connection::Connection(const std::string& path, int flags, std::string_view op) : path_(path) {
+Connection::Connection(const std::string& path, int flags, std::string_view op, const std::string& display)
+    : path_(display.empty() ? path : display) {
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);

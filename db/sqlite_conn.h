@@ -59,7 +59,9 @@ class Connection {
  public:
   // Opens with sqlite3_open_v2 (flags are SQLITE_OPEN_*; SQLITE_OPEN_NOMUTEX is added because
   // Database serializes calls itself). Throws DbError naming the file.
-  Connection(const std::string& path, int flags, std::string_view op);
+  // `display`: the name errors and path() use when `path` is a URI built for the caller's
+  // plain path (read-only fallbacks); "" = `path` itself.
+  Connection(const std::string& path, int flags, std::string_view op, const std::string& display = "");
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();

@@ -8,12 +8,13 @@
 namespace attnjit {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, ResultStatus>, 5> kStatus{{
+constexpr std::array<std::pair<std::string_view, ResultStatus>, 6> kStatus{{
     {"ok", ResultStatus::Ok},
     {"compile_error", ResultStatus::CompileError},
     {"launch_error", ResultStatus::LaunchError},
     {"wrong_result", ResultStatus::WrongResult},
     {"timeout", ResultStatus::Timeout},
+    {"pruned", ResultStatus::Pruned},
 }};
 
 }  // namespace

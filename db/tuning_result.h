@@ -9,9 +9,11 @@
 namespace attnjit {
 
 // What happened to one candidate. Only Ok results are ever chosen or returned by lookup.
-enum class ResultStatus { Ok, CompileError, LaunchError, WrongResult, Timeout };
+// Pruned (schema v3): compiled, but its resources (spills, registers, shared memory) rule it
+// out; before v3 it was stored as compile_error with an error text starting "pruned".
+enum class ResultStatus { Ok, CompileError, LaunchError, WrongResult, Timeout, Pruned };
 
-std::string_view to_string(ResultStatus s);  // "ok" | "compile_error" | "launch_error" | ...
+std::string_view to_string(ResultStatus s);  // "ok" | "compile_error" | "launch_error" | ... | "pruned"
 // Throws SpecError("status: unknown value 'x' (allowed: ...)").
 ResultStatus parse_result_status(std::string_view s);
 
@@ -37,6 +39,7 @@ struct TuningResult {
   ResultStatus status = ResultStatus::Ok;
   std::string error;              // why it is not ok (compiler log excerpt, fault, ...); "" if ok
   double median_ms = 0, min_ms = 0, max_ms = 0;  // 0 when not timed (status != ok)
+  double iqr_ms = 0;              // interquartile range of the timed runs (stored since v3)
   int runs = 0;                   // timed repetitions
   double tflops = 0;              // achieved TFLOP/s (prefill), 0 if not meaningful
   double gbps = 0;                // achieved GB/s (decode: K+V bytes read), 0 if not meaningful
@@ -51,8 +54,7 @@ struct TuningResult {
   bool operator==(const TuningResult&) const = default;
 };
 
-// The chosen config for (device, problem, template_hash): the fastest Ok result, replaced only
-// by a challenger faster by more than the database's margin (see Database::Options).
+// The chosen config for (device, problem, template_hash), by the one rule of db/best_rule.h.
 struct BestEntry {
   std::string device;             // fingerprint
   std::string target;             // the device's target key

@@ -148,6 +148,7 @@ Api::Api(Options options)
     throw std::runtime_error("this server has no tuning command configured");
   };
   jo.job_timeout = opt_.job_timeout;
+  jo.db_path = opt_.db_path;  // jobs outlive the process: a restart reports cut-off ones
   jo.on_success = [this](const TuneRequest& r) {
     // What the job produced: the best entries now stored for its problems (every device).
     json best = json::array();

@@ -1,20 +1,16 @@
 #include "service/job_manager.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <random>
-#include <regex>
 
+#include "codegen/types.h"
 #include "service/api_error.h"
-
-extern char** environ;
+#include "tuner/campaign_event.h"
+#include "tuner/child_process.h"
 
 namespace attnjit::service {
 
@@ -34,65 +30,26 @@ std::string new_job_id() {
   return buf;
 }
 
-std::string errno_text(const char* call) { return std::string(call) + ": " + std::strerror(errno); }
+constexpr JobState kStates[] = {JobState::Queued, JobState::Running, JobState::Succeeded,
+                                JobState::Failed, JobState::Interrupted};
 
-// Owns a posix_spawn attribute / file-action object.
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  SpawnSetup() {
-    if (int rc = posix_spawn_file_actions_init(&actions))
-      throw std::runtime_error(std::string("posix_spawn_file_actions_init: ") + std::strerror(rc));
-    if (int rc = posix_spawnattr_init(&attr)) {
-      posix_spawn_file_actions_destroy(&actions);
-      throw std::runtime_error(std::string("posix_spawnattr_init: ") + std::strerror(rc));
-    }
+// One event in words, for the job's "message".
+std::string describe(const tuner::CampaignEvent& e) {
+  using tuner::EventKind;
+  const std::string where = e.problem.empty() ? std::string() : "[" + std::to_string(e.problem_index) + "/" +
+                                                                    std::to_string(e.problem_count) + "] " + e.problem;
+  switch (e.kind) {
+    case EventKind::CampaignStarted: return "started on " + e.device + " (" + e.strategy + ")";
+    case EventKind::ProblemStarted: return where + ": " + std::to_string(e.candidates) + " candidates";
+    case EventKind::ProblemDone:
+      return where + ": " + (e.best_config.empty() ? e.error : "best " + e.best_config);
+    case EventKind::CampaignFinished:
+      return "finished: " + std::to_string(e.problems_tuned) + " of " + std::to_string(e.problem_count) +
+             " problems tuned";
+    default:
+      return where + " " + e.phase + " " + std::to_string(e.done) + "/" + std::to_string(e.total) + " " +
+             e.config + ": " + std::string(to_string(e.kind));
   }
-  ~SpawnSetup() {
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-};
-
-void check_rc(int rc, const char* what) {
-  if (rc != 0) throw std::runtime_error(std::string(what) + ": " + std::strerror(rc));
-}
-
-// Starts argv with stdout+stderr on `out_fd`, stdin on /dev/null, in its own process group
-// (so signals can reach its whole tree) and with default signal handling even though the
-// server blocks SIGINT / SIGTERM in its threads.
-pid_t spawn_child(const std::vector<std::string>& argv, int out_fd) {
-  SpawnSetup s;
-  check_rc(posix_spawn_file_actions_addopen(&s.actions, 0, "/dev/null", O_RDONLY, 0), "posix_spawn addopen");
-  check_rc(posix_spawn_file_actions_adddup2(&s.actions, out_fd, 1), "posix_spawn adddup2");
-  check_rc(posix_spawn_file_actions_adddup2(&s.actions, out_fd, 2), "posix_spawn adddup2");
-  sigset_t empty, defaults;
-  sigemptyset(&empty);
-  sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
-  check_rc(posix_spawnattr_setsigmask(&s.attr, &empty), "posix_spawnattr_setsigmask");
-  check_rc(posix_spawnattr_setsigdefault(&s.attr, &defaults), "posix_spawnattr_setsigdefault");
-  check_rc(posix_spawnattr_setpgroup(&s.attr, 0), "posix_spawnattr_setpgroup");
-  check_rc(posix_spawnattr_setflags(&s.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                 POSIX_SPAWN_SETSIGDEF),
-           "posix_spawnattr_setflags");
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0], &s.actions, &s.attr, args.data(), environ);
-  if (rc != 0) throw std::runtime_error("cannot start '" + argv[0] + "': " + std::strerror(rc));
-  return pid;
-}
-
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    const char* name = sigabbrev_np(sig);
-    return std::string("killed by signal ") + (name ? std::string("SIG") + name : std::to_string(sig));
-  }
-  return "ended with wait status " + std::to_string(status);
 }
 
 }  // namespace
@@ -108,13 +65,23 @@ std::string_view to_string(JobState s) {
   return "unknown";
 }
 
+std::optional<JobState> parse_job_state(std::string_view s) {
+  for (JobState st : kStates)
+    if (to_string(st) == s) return st;
+  return std::nullopt;
+}
+
 nlohmann::json JobInfo::to_json() const {
+  nlohmann::json p = progress.campaign.is_object() ? progress.campaign : nlohmann::json::object();
+  p["done"] = progress.done;
+  p["total"] = progress.total;
+  p["message"] = progress.message;
   nlohmann::json j = {
       {"id", id},
       {"state", to_string(state)},
       {"problems", request.problems},
       {"budget", request.budget},
-      {"progress", {{"done", progress.done}, {"total", progress.total}, {"message", progress.message}}},
+      {"progress", p},
       {"created_unix_ms", created_unix_ms},
   };
   if (started_unix_ms) j["started_unix_ms"] = started_unix_ms;
@@ -126,35 +93,72 @@ nlohmann::json JobInfo::to_json() const {
   return j;
 }
 
-bool parse_progress_line(const std::string& line, JobProgress& p) {
-  auto first = line.find_first_not_of(" \t");
-  if (first != std::string::npos && line[first] == '{') {
-    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("done") && j.contains("total") && j["done"].is_number_integer() &&
-        j["total"].is_number_integer()) {
-      p.done = j["done"].get<int64_t>();
-      p.total = j["total"].get<int64_t>();
-      p.message = j.value("message", line);
-      return true;
-    }
+JobRecord JobInfo::to_record() const {
+  JobRecord r;
+  r.id = id;
+  r.state = std::string(to_string(state));
+  r.request_json = nlohmann::json{{"problems", request.problems}, {"budget", request.budget}}.dump();
+  nlohmann::json p = {{"done", progress.done},       {"total", progress.total},
+                      {"message", progress.message}, {"campaign", progress.campaign},
+                      {"result", result},            {"output_tail", output_tail}};
+  r.progress_json = p.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  r.error = error;
+  r.exit_code = exit_code;
+  r.created_at_ms = created_unix_ms;
+  r.started_at_ms = started_unix_ms;
+  r.finished_at_ms = finished_unix_ms;
+  return r;
+}
+
+JobInfo JobInfo::from_record(const JobRecord& r) {
+  JobInfo j;
+  j.id = r.id;
+  auto st = parse_job_state(r.state);
+  if (!st) throw SpecError("state: unknown job state '" + r.state + "'");
+  j.state = *st;
+  const auto req = nlohmann::json::parse(r.request_json, nullptr, false);
+  const auto p = nlohmann::json::parse(r.progress_json, nullptr, false);
+  if (!req.is_object() || !p.is_object()) throw SpecError("job " + r.id + ": malformed stored JSON");
+  try {
+    j.request.problems = req.value("problems", std::vector<std::string>{});
+    j.request.budget = req.value("budget", 0);
+    j.progress.done = p.value("done", int64_t{0});
+    j.progress.total = p.value("total", int64_t{0});
+    j.progress.message = p.value("message", std::string());
+    j.progress.campaign = p.value("campaign", nlohmann::json::object());
+    j.result = p.value("result", nlohmann::json());
+    j.output_tail = p.value("output_tail", std::string());
+  } catch (const nlohmann::json::exception& e) {
+    throw SpecError("job " + r.id + ": malformed stored JSON: " + e.what());
   }
-  static const std::regex kBracket(R"(\[\s*(\d{1,9})\s*/\s*(\d{1,9})\s*\])");
-  std::smatch m;
-  if (std::regex_search(line, m, kBracket)) {
-    p.done = std::stoll(m[1].str());
-    p.total = std::stoll(m[2].str());
-    p.message = line;
-    return true;
-  }
-  return false;
+  j.error = r.error;
+  j.exit_code = r.exit_code;
+  j.created_unix_ms = r.created_at_ms;
+  j.started_unix_ms = r.started_at_ms;
+  j.finished_unix_ms = r.finished_at_ms;
+  return j;
 }
 
 JobManager::JobManager(Options options) : opt_(std::move(options)) {
   if (!opt_.command) throw std::invalid_argument("JobManager: Options::command is required");
+  if (!opt_.db_path.empty()) {
+    db_ = std::make_unique<Database>(Database::open(opt_.db_path));
+    db_->interrupt_unfinished_jobs("the server stopped while the job was queued or running");
+  }
   worker_ = std::thread([this] { worker_loop(); });
 }
 
 JobManager::~JobManager() { shutdown(); }
+
+void JobManager::save_locked(JobInfo& j) {
+  if (!db_) return;
+  try {
+    db_->save_job(j.to_record());
+  } catch (const std::exception& e) {
+    // The job goes on; its record may lag. Say so where an operator will look.
+    j.output_tail += std::string("\n[attnjit serve] could not save the job: ") + e.what() + "\n";
+  }
+}
 
 std::string JobManager::submit(TuneRequest request) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -166,18 +170,27 @@ std::string JobManager::submit(TuneRequest request) {
   info.id = new_job_id();
   info.request = std::move(request);
   info.created_unix_ms = now_unix_ms();
+  info.progress.total = static_cast<int64_t>(info.request.problems.size());
   std::string id = info.id;
-  jobs_.emplace(id, std::move(info));
+  auto& j = jobs_.emplace(id, std::move(info)).first->second;
+  save_locked(j);
   queue_.push_back(id);
   cv_.notify_all();
   return id;
 }
 
 std::optional<JobInfo> JobManager::get(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return std::nullopt;
-  return it->second;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(id);
+    if (it != jobs_.end()) return it->second;
+    if (!db_) return std::nullopt;
+  }
+  // A job of an earlier server process (or one evicted from memory). db_ is only ever read
+  // here and written under mu_; Database serializes its own calls.
+  std::optional<JobRecord> rec = db_->find_job(id);
+  if (!rec) return std::nullopt;
+  return JobInfo::from_record(*rec);
 }
 
 std::optional<JobInfo> JobManager::wait(const std::string& id, std::chrono::milliseconds timeout) const {
@@ -194,9 +207,7 @@ std::optional<JobInfo> JobManager::wait(const std::string& id, std::chrono::mill
 
 std::map<std::string, double> JobManager::counts() const {
   std::map<std::string, double> c;
-  for (auto s : {JobState::Queued, JobState::Running, JobState::Succeeded, JobState::Failed,
-                 JobState::Interrupted})
-    c[std::string(to_string(s))] = 0;
+  for (auto s : kStates) c[std::string(to_string(s))] = 0;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [id, j] : jobs_) c[std::string(to_string(j.state))] += 1;
   return c;
@@ -214,6 +225,7 @@ void JobManager::shutdown() {
         j.error = "server shut down before the job started";
         j.finished_unix_ms = now_unix_ms();
         finished_order_.push_back(id);
+        save_locked(j);
       }
       queue_.clear();
     }
@@ -234,6 +246,7 @@ void JobManager::worker_loop() {
       auto& j = jobs_.at(id);
       j.state = JobState::Running;
       j.started_unix_ms = now_unix_ms();
+      save_locked(j);
       cv_.notify_all();
     }
     try {
@@ -250,105 +263,102 @@ void JobManager::run_job(const std::string& id) {
     std::lock_guard<std::mutex> lock(mu_);
     request = jobs_.at(id).request;
   }
-  std::vector<std::string> argv = opt_.command(request);
-  if (argv.empty()) throw std::runtime_error("empty tuning command");
+  tuner::ChildProcess::Options co;
+  co.argv = opt_.command(request);
+  if (co.argv.empty()) throw std::runtime_error("empty tuning command");
+  co.argv.push_back("--json");
+  co.capture_stdout = true;
+  co.capture_stderr = true;
+  co.new_process_group = true;  // SIGTERM reaches the tuner and its workers
+  tuner::ChildProcess child(std::move(co));
 
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(errno_text("pipe2"));
-  pid_t pid;
-  try {
-    pid = spawn_child(argv, fds[1]);
-  } catch (...) {
-    close(fds[0]);
-    close(fds[1]);
-    throw;
-  }
-  close(fds[1]);
-
-  const auto start = std::chrono::steady_clock::now();
-  std::optional<std::chrono::steady_clock::time_point> term_sent;
-  bool killed = false;
-  std::string reason;  // set when we ended it (shutdown / timeout)
-  std::string pending, tail;
-  int status = 0;
-  bool reaped = false, eof = false;
-  char buf[4096];
-
-  auto on_line = [&](std::string line) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  tuner::CampaignProgress campaign;
+  tuner::LineBuffer out_lines(1 << 20);
+  std::string tail;
+  auto last_save = std::chrono::steady_clock::now();
+  auto trim_tail = [&] {
+    if (tail.size() > 2 * opt_.output_tail_bytes) tail.erase(0, tail.size() - opt_.output_tail_bytes);
+  };
+  auto on_event_line = [&](const std::string& line) {
+    if (line.find_first_not_of(" \t") == std::string::npos) return;
+    std::string message;
+    try {
+      const tuner::CampaignEvent e = tuner::event_from_json(nlohmann::json::parse(line));
+      campaign.apply(e);
+      message = describe(e);
+    } catch (const std::exception& e) {
+      // Not an event: the child is not speaking the protocol. Keep it for diagnosis.
+      tail += "[not an event] " + line.substr(0, 500) + "\n";
+      trim_tail();
+      return;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     auto& j = jobs_.at(id);
-    if (!parse_progress_line(line, j.progress) && !line.empty()) j.progress.message = line;
+    j.progress.message = std::move(message);
+    j.progress.done = campaign.problems_done();
+    if (campaign.problem_count() > 0) j.progress.total = campaign.problem_count();
+    j.progress.campaign = campaign.to_json();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_save >= opt_.save_interval) {
+      save_locked(j);
+      last_save = now;
+    }
     cv_.notify_all();
   };
-  auto consume = [&](const char* data, size_t n) {
-    tail.append(data, n);
-    if (tail.size() > 2 * opt_.output_tail_bytes) tail.erase(0, tail.size() - opt_.output_tail_bytes);
-    pending.append(data, n);
-    size_t pos;
-    while ((pos = pending.find('\n')) != std::string::npos) {
-      on_line(pending.substr(0, pos));
-      pending.erase(0, pos + 1);
-    }
-    if (pending.size() > 65536) pending.clear();  // a runaway line without newline
-  };
-
-  while (!eof || !reaped) {
-    if (!eof) {
-      pollfd p{fds[0], POLLIN, 0};
-      int rc = poll(&p, 1, 100);
-      if (rc < 0 && errno != EINTR) {
-        reason = errno_text("poll");
-        eof = true;
-      } else if (rc > 0) {
-        ssize_t n = read(fds[0], buf, sizeof buf);
-        if (n > 0) consume(buf, static_cast<size_t>(n));
-        else if (n == 0 || (errno != EINTR && errno != EAGAIN)) eof = true;
+  const auto start = std::chrono::steady_clock::now();
+  std::string reason;  // set when we ended it (shutdown / timeout)
+  bool out_open = true, err_open = true;
+  while (out_open || err_open) {
+    pollfd fds[2] = {{out_open ? child.fd_stdout() : -1, POLLIN, 0},
+                     {err_open ? child.fd_stderr() : -1, POLLIN, 0}};
+    const int rc = ::poll(fds, 2, 100);
+    if (rc < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    for (int k = 0; k < 2 && rc > 0; ++k) {
+      if (fds[k].fd < 0 || !(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      std::string chunk;
+      const long n = tuner::read_some(fds[k].fd, chunk, std::chrono::milliseconds(0));
+      if (n == 0) {
+        (k == 0 ? out_open : err_open) = false;
+      } else if (n > 0 && k == 0) {
+        out_lines.append(chunk.data(), chunk.size());
+        while (auto line = out_lines.pop()) on_event_line(*line);
+      } else if (n > 0) {
+        tail += chunk;
+        trim_tail();
       }
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (!reaped) {
-      pid_t w = waitpid(pid, &status, WNOHANG);
-      if (w == pid) {
-        reaped = true;
-        // The child is gone; whatever else holds the pipe (a grandchild) must not keep us.
-        kill(-pid, SIGKILL);
-      } else if (w < 0 && errno != EINTR) {
-        reason = errno_text("waitpid");
-        reaped = true;
-      }
-    }
-    if (reaped) {
-      // Drain what is already buffered, then stop.
-      while (!eof) {
-        pollfd p{fds[0], POLLIN, 0};
-        if (poll(&p, 1, 0) <= 0) break;
-        ssize_t n = read(fds[0], buf, sizeof buf);
-        if (n > 0) consume(buf, static_cast<size_t>(n));
-        else break;
-      }
-      eof = true;
-      continue;
     }
     bool stopping;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping = stopping_;
     }
-    auto now = std::chrono::steady_clock::now();
-    if (!term_sent && (stopping || now - start > opt_.job_timeout)) {
+    if (reason.empty() && (stopping || std::chrono::steady_clock::now() - start > opt_.job_timeout)) {
       reason = stopping ? "server shut down while the job was running"
                         : "timed out after " + std::to_string(opt_.job_timeout.count()) + " s";
-      kill(-pid, SIGTERM);
-      term_sent = now;
-    } else if (term_sent && !killed && now - *term_sent > opt_.kill_grace) {
-      kill(-pid, SIGKILL);
-      killed = true;
+      child.stop(opt_.kill_grace);  // the whole group: nothing is left holding the pipes
+      break;
+    }
+    // The child is gone but something it started may still hold the pipes: its group goes too
+    // (reaping kills the group), then what is buffered is drained below.
+    if (child.try_wait()) break;
+  }
+  // Drain what is already buffered.
+  for (int fd : {child.fd_stdout(), child.fd_stderr()}) {
+    std::string chunk;
+    while (fd >= 0 && tuner::read_some(fd, chunk, std::chrono::milliseconds(0)) > 0) {
+      if (fd == child.fd_stdout()) {
+        out_lines.append(chunk.data(), chunk.size());
+        while (auto line = out_lines.pop()) on_event_line(*line);
+      } else {
+        tail += chunk;
+      }
+      chunk.clear();
     }
   }
-  close(fds[0]);
-  if (!pending.empty()) on_line(pending);
+  if (std::string rest = out_lines.rest(); !rest.empty()) on_event_line(rest);
+  const tuner::ExitStatus status = child.wait();
+  child.close_fds();
+  trim_tail();
   {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.at(id).output_tail =
@@ -356,7 +366,7 @@ void JobManager::run_job(const std::string& id) {
   }
 
   std::optional<int> code;
-  if (WIFEXITED(status)) code = WEXITSTATUS(status);
+  if (status.exited) code = status.code;
   bool interrupted;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -364,7 +374,7 @@ void JobManager::run_job(const std::string& id) {
   }
   if (!reason.empty()) {
     finish(id, interrupted ? JobState::Interrupted : JobState::Failed, reason, code, nullptr);
-  } else if (code && *code == 0) {
+  } else if (status.ok()) {
     nlohmann::json result;
     try {
       if (opt_.on_success) result = opt_.on_success(request);
@@ -375,8 +385,10 @@ void JobManager::run_job(const std::string& id) {
     }
     finish(id, JobState::Succeeded, "", code, std::move(result));
   } else {
-    finish(id, interrupted ? JobState::Interrupted : JobState::Failed,
-           "tuning process " + describe_status(status), code, nullptr);
+    std::string why = "tuning process " + status.describe();
+    // The campaign's own account of what went wrong, when it gave one.
+    if (!campaign.errors().empty()) why += "; " + campaign.errors().back();
+    finish(id, interrupted ? JobState::Interrupted : JobState::Failed, why, code, nullptr);
   }
 }
 
@@ -389,6 +401,7 @@ void JobManager::finish(const std::string& id, JobState state, std::string error
   j.exit_code = exit_code;
   j.result = std::move(result);
   j.finished_unix_ms = now_unix_ms();
+  save_locked(j);
   finished_order_.push_back(id);
   evict_locked();
   cv_.notify_all();
@@ -398,6 +411,13 @@ void JobManager::evict_locked() {
   while (finished_order_.size() > opt_.max_retained) {
     jobs_.erase(finished_order_.front());
     finished_order_.pop_front();
+  }
+  if (db_ && finished_order_.size() == opt_.max_retained) {
+    try {
+      db_->prune_finished_jobs(static_cast<int64_t>(opt_.max_retained));
+    } catch (const std::exception&) {
+      // Old rows stay a little longer; nothing is lost.
+    }
   }
 }
 

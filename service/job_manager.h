@@ -1,9 +1,16 @@
-// JobManager: queues tuning jobs and runs each in a child process (by default `attnjit tune
-// ... --db FILE`), one at a time, so a kernel that crashes the tuner cannot take the server down
-// and two jobs never time kernels against each other. Progress is read from the child's output;
-// a child that dies by a signal or a non-zero exit marks its job failed. shutdown() stops the
-// queue, terminates the running child (SIGTERM, then SIGKILL after a grace period) and marks
-// every unfinished job interrupted. Jobs live in memory: the database is the durable state.
+// JobManager: queues tuning jobs and runs each as a campaign in a child process (by default
+// `attnjit tune --json ... --db FILE`), one at a time, so a kernel that crashes the tuner cannot
+// take the server down and two jobs never time kernels against each other. The child speaks the
+// campaign's JSON lines (tuner/campaign_event.h) on stdout; the manager folds them into the
+// job's progress (tuner/campaign_progress.h: per-problem progress, best so far, errors) and
+// keeps the child's stderr as the output tail. Processes come from tuner/child_process.h.
+//
+// Jobs live in the database (schema v3 `jobs` table) as well as in memory: every state change
+// and, at most every `save_interval`, the progress is written, so GET /v1/jobs/{id} answers for
+// jobs of an earlier server process, and a job cut off by a restart (queued or running when the
+// server died) reads `interrupted` once the next server starts. shutdown() stops the queue,
+// terminates the running child (SIGTERM to its process group, SIGKILL after a grace period)
+// and marks every unfinished job interrupted.
 #pragma once
 
 #include <chrono>
@@ -21,10 +28,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "db/database.h"
+#include "tuner/campaign_progress.h"
+
 namespace attnjit::service {
 
 enum class JobState { Queued, Running, Succeeded, Failed, Interrupted };
 std::string_view to_string(JobState s);
+std::optional<JobState> parse_job_state(std::string_view s);
 
 // What a client asked to tune.
 struct TuneRequest {
@@ -33,9 +44,10 @@ struct TuneRequest {
 };
 
 struct JobProgress {
-  int64_t done = 0;
-  int64_t total = 0;
-  std::string message;   // the child's latest output line
+  int64_t done = 0;       // problems done
+  int64_t total = 0;      // problems in the job
+  std::string message;    // the latest event, in words
+  nlohmann::json campaign = nlohmann::json::object();  // CampaignProgress::to_json()
 };
 
 struct JobInfo {
@@ -46,31 +58,36 @@ struct JobInfo {
   std::string error;        // why it failed / was interrupted
   std::optional<int> exit_code;
   nlohmann::json result;    // filled by the on_success hook
-  std::string output_tail;  // last lines of the child's output, for diagnosis
+  std::string output_tail;  // last bytes of the child's stderr, for diagnosis
   int64_t created_unix_ms = 0, started_unix_ms = 0, finished_unix_ms = 0;
 
   nlohmann::json to_json() const;
+  JobRecord to_record() const;
+  // Throws SpecError for a record this server cannot read (unknown state, malformed JSON).
+  static JobInfo from_record(const JobRecord& r);
 };
-
-// Parses one output line of the child for progress: a JSON object with "done" and "total"
-// (and optionally "message"), or text containing "[done/total]". Returns false otherwise.
-bool parse_progress_line(const std::string& line, JobProgress& progress);
 
 class JobManager {
  public:
   struct Options {
-    // Builds the child's argv (argv[0] = executable path) for a request.
+    // Builds the child's argv (argv[0] = executable path) for a request. The manager appends
+    // "--json": the child must print campaign events as JSON lines on stdout.
     std::function<std::vector<std::string>(const TuneRequest&)> command;
     // Called after a child exits 0; its JSON becomes JobInfo::result. May throw: the job then
     // fails with that message.
     std::function<nlohmann::json(const TuneRequest&)> on_success;
+    // Where jobs are kept across restarts; "" = memory only. Opened read-write by the manager.
+    std::string db_path;
     size_t max_queued = 64;              // submit() beyond this throws ApiError 429
-    size_t max_retained = 1000;          // finished jobs kept for GET /v1/jobs/{id}
+    size_t max_retained = 1000;          // finished jobs kept (memory and database)
     std::chrono::seconds job_timeout{3600};
     std::chrono::milliseconds kill_grace{3000};
+    std::chrono::milliseconds save_interval{500};
     size_t output_tail_bytes = 8192;
   };
 
+  // Opens the database (when set) and marks the jobs an earlier process left queued or running
+  // as interrupted. Throws DbError when the database cannot be opened.
   explicit JobManager(Options options);
   ~JobManager();  // shutdown()
   JobManager(const JobManager&) = delete;
@@ -79,6 +96,7 @@ class JobManager {
   // Queues a job and returns its id. Throws ApiError 429 when the queue is full, 503 after
   // shutdown().
   std::string submit(TuneRequest request);
+  // From memory, else from the database (a job of an earlier server process).
   std::optional<JobInfo> get(const std::string& id) const;
   // Jobs per state, every state present (for /metrics).
   std::map<std::string, double> counts() const;
@@ -94,8 +112,12 @@ class JobManager {
   void finish(const std::string& id, JobState state, std::string error, std::optional<int> exit_code,
               nlohmann::json result);
   void evict_locked();
+  // Writes the job to the database (if any). A failing write is logged in the job's output
+  // tail, never fatal: the job itself goes on.
+  void save_locked(JobInfo& j);
 
   Options opt_;
+  std::unique_ptr<Database> db_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;   // queue changes, job state changes
   std::map<std::string, JobInfo> jobs_;

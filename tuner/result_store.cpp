@@ -20,7 +20,7 @@ TuningResult to_tuning_result(const CandidateResult& r, const std::string& devic
   switch (r.status) {
     case CandidateStatus::Ok: out.status = ResultStatus::Ok; break;
     case CandidateStatus::CompileError: out.status = ResultStatus::CompileError; break;
-    case CandidateStatus::Pruned: out.status = ResultStatus::CompileError; break;
+    case CandidateStatus::Pruned: out.status = ResultStatus::Pruned; break;
     case CandidateStatus::WrongResult: out.status = ResultStatus::WrongResult; break;
     case CandidateStatus::LaunchError: out.status = ResultStatus::LaunchError; break;
     case CandidateStatus::Timeout: out.status = ResultStatus::Timeout; break;
@@ -28,14 +28,13 @@ TuningResult to_tuning_result(const CandidateResult& r, const std::string& devic
       throw SpecError("status: a skipped candidate (" + r.key() + ") has no result to store");
   }
   out.error = r.reason;
-  if (r.status == CandidateStatus::Pruned && out.error.rfind("pruned", 0) != 0)
-    out.error = "pruned: " + out.error;
   // The database keeps at most a few KB of compiler log per row; the first lines say why.
   if (out.error.size() > 4000) out.error = out.error.substr(0, 4000) + " ...";
   if (r.status == CandidateStatus::Ok) {
     out.median_ms = r.time.median_ms;
     out.min_ms = r.time.min_ms;
     out.max_ms = r.time.max_ms;
+    out.iqr_ms = r.time.iqr_ms;
     out.runs = r.time.samples;
     out.tflops = r.tflops;
     out.gbps = r.gbps;
@@ -54,9 +53,8 @@ CandidateResult from_tuning_result(const TuningResult& t) {
   r.config = TileConfig::parse(t.config);
   switch (t.status) {
     case ResultStatus::Ok: r.status = CandidateStatus::Ok; break;
-    case ResultStatus::CompileError:
-      r.status = t.error.rfind("pruned", 0) == 0 ? CandidateStatus::Pruned : CandidateStatus::CompileError;
-      break;
+    case ResultStatus::CompileError: r.status = CandidateStatus::CompileError; break;
+    case ResultStatus::Pruned: r.status = CandidateStatus::Pruned; break;
     case ResultStatus::WrongResult: r.status = CandidateStatus::WrongResult; break;
     case ResultStatus::LaunchError: r.status = CandidateStatus::LaunchError; break;
     case ResultStatus::Timeout: r.status = CandidateStatus::Timeout; break;
@@ -65,7 +63,7 @@ CandidateResult from_tuning_result(const TuningResult& t) {
   r.time.median_ms = t.median_ms;
   r.time.min_ms = t.min_ms;
   r.time.max_ms = t.max_ms;
-  r.time.iqr_ms = std::min(2 * (t.median_ms - t.min_ms), t.max_ms - t.min_ms);
+  r.time.iqr_ms = t.iqr_ms;
   r.time.samples = t.runs;
   r.tflops = t.tflops;
   r.gbps = t.gbps;

@@ -31,11 +31,8 @@ class ResultStore {
 // The identity results are recorded under: the backend's target, device name and compiler.
 DeviceInfo device_info_for(const Backend& backend);
 
-// TuningResult <-> CandidateResult. "pruned" is stored as compile_error with an error text
-// starting "pruned" (the database has no such status) and read back as Pruned. The database
-// keeps no IQR; a result read back estimates it as min(2 (median - min), max - min) — exact
-// for a symmetric spread, and max - min bounds any IQR — so a stored result is not taken for
-// quieter than it was. (A run that re-measures nothing keeps the stored best entry as is.)
+// TuningResult <-> CandidateResult: one status for one status (pruned included), the IQR as
+// measured (schema v3 stores it).
 TuningResult to_tuning_result(const CandidateResult& r, const std::string& device,
                               const ProblemSpec& spec, const KernelTemplate& t);
 CandidateResult from_tuning_result(const TuningResult& r);

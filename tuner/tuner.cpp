@@ -9,15 +9,11 @@
 #include "codegen/decode/plan.h"
 #include "codegen/kernel_source.h"
 #include "codegen/parse_util.h"
+#include "tuner/clock.h"
 
 namespace attnjit::tuner {
 
 namespace {
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 // A seed that depends only on the problem and the user's seed: every machine of a fleet draws
 // the same sample for the same problem.
@@ -42,6 +38,14 @@ Strategy parse_strategy(std::string_view s) {
   if (s == "random") return Strategy::Random;
   if (s == "halving") return Strategy::Halving;
   throw SpecError("strategy: unknown value '" + std::string(s) + "' (allowed: exhaustive, random, halving)");
+}
+
+Strategy choose_strategy(std::optional<Strategy> asked, const Budget& budget) {
+  if (!asked) return budget.candidates > 0 ? Strategy::Halving : Strategy::Exhaustive;
+  if (*asked == Strategy::Exhaustive && budget.candidates > 0)
+    throw SpecError("budget: exhaustive tuning measures every candidate; a candidate budget needs "
+                    "strategy random or halving (or no strategy: halving is then chosen)");
+  return *asked;
 }
 
 Budget Budget::parse(std::string_view s) {
@@ -113,9 +117,35 @@ std::vector<TileConfig> plan_candidates(const std::vector<TileConfig>& space, co
   return pick;
 }
 
+CampaignEvent problem_done_event(const TuneReport& rep, int problem_index, int problem_count) {
+  CampaignEvent e;
+  e.kind = EventKind::ProblemDone;
+  e.problem = rep.spec.key();
+  e.problem_index = problem_index;
+  e.problem_count = problem_count;
+  e.template_name = rep.template_name;
+  e.default_config = rep.default_config.key();
+  if (rep.best) {
+    e.best_config = rep.results[*rep.best].key();
+    e.best_median_ms = rep.results[*rep.best].time.median_ms;
+  } else {
+    e.error = "no correct candidate";
+  }
+  if (rep.default_index && rep.results[*rep.default_index].status == CandidateStatus::Ok)
+    e.default_median_ms = rep.results[*rep.default_index].time.median_ms;
+  e.speedup = rep.speedup();
+  for (const CandidateResult& r : rep.results) ++e.counts[std::string(to_string(r.status))];
+  e.reused = rep.reused;
+  e.compiled = rep.compiled;
+  e.measured = rep.measured;
+  e.seconds = rep.seconds;
+  e.note = rep.baseline_note;
+  return e;
+}
+
 TuneReport tune_problem(Executor& executor, const KernelTemplate& tmpl, const Target& target,
                         const ProblemSpec& spec, const TuneOptions& options, ResultStore* store,
-                        ProgressSink* progress, int problem_index, int problem_count) {
+                        const EventSink& events, int problem_index, int problem_count) {
   const double t0 = now_s();
   if (!tmpl.supports(spec, target))
     throw SpecError("template " + std::string(tmpl.name()) + " does not support " + spec.key() +
@@ -141,7 +171,18 @@ TuneReport tune_problem(Executor& executor, const KernelTemplate& tmpl, const Ta
       todo.push_back(c);
     }
   }
-  if (progress) progress->begin_problem(spec, problem_index, problem_count, static_cast<int>(plan.size()), rep.reused);
+  const std::string problem_key = spec.key();
+  if (events) {
+    CampaignEvent e;
+    e.kind = EventKind::ProblemStarted;
+    e.problem = problem_key;
+    e.problem_index = problem_index;
+    e.problem_count = problem_count;
+    e.template_name = rep.template_name;
+    e.candidates = static_cast<int>(plan.size());
+    e.reused = rep.reused;
+    events(e);
+  }
 
   auto record = [&](const CandidateResult& r) {
     results[r.key()] = r;
@@ -153,6 +194,53 @@ TuneReport tune_problem(Executor& executor, const KernelTemplate& tmpl, const Ta
       if (r.status == CandidateStatus::Ok && (b == 0 || r.time.median_ms < b)) b = r.time.median_ms;
     return b;
   };
+  // One candidate finished a phase: compiled / pruned / failed to compile, or verified + timed /
+  // failed. A skipped candidate (budget, stop) is counted in problem_done only.
+  auto emit = [&](const CandidateResult& r, const std::string& phase, int done, int total, double eta) {
+    if (!events || r.status == CandidateStatus::Skipped) return;
+    CampaignEvent e;
+    e.problem = problem_key;
+    e.problem_index = problem_index;
+    e.problem_count = problem_count;
+    e.config = r.key();
+    e.phase = phase;
+    e.done = done;
+    e.total = total;
+    e.eta_s = eta;
+    e.best_ms = best_ms();
+    // Each kind carries its own fields only (tuner/campaign_event.h), so a value read back from
+    // its JSON line is the value sent.
+    if (r.status == CandidateStatus::Pruned) {
+      e.kind = EventKind::CandidatePruned;
+      e.reason = r.reason;
+      e.compile_ms = r.compile_ms;
+      events(e);
+    } else if (r.status != CandidateStatus::Ok) {
+      e.kind = EventKind::CandidateFailed;
+      e.status = std::string(to_string(r.status));
+      e.reason = r.reason;
+      e.max_error = r.max_error;
+      e.tolerance = r.tolerance;
+      events(e);
+    } else if (phase == "compile") {
+      e.kind = EventKind::CandidateCompiled;
+      e.compile_ms = r.compile_ms;
+      events(e);
+    } else {
+      e.kind = EventKind::CandidateVerified;
+      e.max_error = r.max_error;
+      e.tolerance = r.tolerance;
+      events(e);
+      e.max_error = e.tolerance = 0;
+      e.kind = EventKind::CandidateTimed;
+      e.median_ms = r.time.median_ms;
+      e.iqr_ms = r.time.iqr_ms;
+      e.min_ms = r.time.min_ms;
+      e.max_ms = r.time.max_ms;
+      e.samples = r.time.samples;
+      events(e);
+    }
+  };
 
   // Phase 1: parallel compilation; failures and pruned configs are final.
   const double tc = now_s();
@@ -161,11 +249,9 @@ TuneReport tune_problem(Executor& executor, const KernelTemplate& tmpl, const Ta
   if (!todo.empty()) {
     const auto compiled = executor.compile_all(todo, [&](const CandidateResult& r) {
       ++done;
-      if (progress) {
-        const double el = now_s() - tc;
-        progress->step("compile", r, done, static_cast<int>(todo.size()), best_ms(),
-                       el / done * (static_cast<double>(todo.size()) - done));
-      }
+      const double el = now_s() - tc;
+      emit(r, "compile", done, static_cast<int>(todo.size()),
+           el / done * (static_cast<double>(todo.size()) - done));
     });
     for (const CandidateResult& r : compiled) {
       if (r.status == CandidateStatus::Ok) compiled_ok.push_back(r.config);
@@ -199,11 +285,8 @@ TuneReport tune_problem(Executor& executor, const KernelTemplate& tmpl, const Ta
       ++rep.measured;
       ++measured_steps;
       record(r);
-      if (progress) {
-        const double el = now_s() - tm;
-        progress->step(phase, r, measured_steps, total_steps, best_ms(),
-                       el / measured_steps * (total_steps - measured_steps));
-      }
+      const double el = now_s() - tm;
+      emit(r, phase, measured_steps, total_steps, el / measured_steps * (total_steps - measured_steps));
     }
   };
 
@@ -261,7 +344,7 @@ TuneReport tune_problem(Executor& executor, const KernelTemplate& tmpl, const Ta
   }
   rep.baseline_note = rep.measured > 0 ? executor.baseline_note() : std::string();
   rep.seconds = now_s() - t0;
-  if (progress) progress->end_problem(rep);
+  if (events) events(problem_done_event(rep, problem_index, problem_count));
   return rep;
 }
 

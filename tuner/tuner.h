@@ -26,7 +26,7 @@
 #include "tuner/candidate.h"
 #include "tuner/executor.h"
 #include "tuner/measurement.h"
-#include "tuner/progress.h"
+#include "tuner/campaign_event.h"
 #include "tuner/result_store.h"
 #include "tuner/selection.h"
 
@@ -42,6 +42,11 @@ struct Budget {
   // "N" candidates, "Ns" seconds, or both comma-separated ("40,300s"). SpecError otherwise.
   static Budget parse(std::string_view s);
 };
+
+// The strategy a run uses: the one asked for; else, when a candidate budget is given, the
+// budgeted successive halving (a budget alone picks a budgeted strategy); else exhaustive.
+// SpecError when exhaustive is asked for together with a candidate budget.
+Strategy choose_strategy(std::optional<Strategy> asked, const Budget& budget);
 
 struct TuneOptions {
   Strategy strategy = Strategy::Exhaustive;
@@ -84,11 +89,16 @@ std::vector<TileConfig> tuning_space(const KernelTemplate& tmpl, const ProblemSp
 std::vector<TileConfig> plan_candidates(const std::vector<TileConfig>& space, const TileConfig& def,
                                         const ProblemSpec& spec, const TuneOptions& options);
 
-// `store` and `progress` may be null. Throws SpecError when the template does not support the
-// problem on `target`, and what the store throws (DbError) on storage failures.
+// `store` may be null, `events` empty. Emits problem_started, the candidate events and
+// problem_done (tuner/campaign_event.h) for problem `problem_index` of `problem_count`.
+// Throws SpecError when the template does not support the problem on `target`, and what the
+// store throws (DbError) on storage failures.
 TuneReport tune_problem(Executor& executor, const KernelTemplate& tmpl, const Target& target,
                         const ProblemSpec& spec, const TuneOptions& options,
-                        ResultStore* store = nullptr, ProgressSink* progress = nullptr,
+                        ResultStore* store = nullptr, const EventSink& events = {},
                         int problem_index = 1, int problem_count = 1);
+
+// The problem_done event of a finished report.
+CampaignEvent problem_done_event(const TuneReport& report, int problem_index, int problem_count);
 
 }  // namespace attnjit::tuner

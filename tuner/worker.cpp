@@ -20,37 +20,10 @@
 #include <thread>
 
 #include "tuner/backend_factory.h"
+#include "tuner/clock.h"
 #include "tuner/result_json.h"
 
 namespace attnjit::tuner {
-
-namespace {
-
-std::runtime_error sys_error(const std::string& call) {
-  return std::runtime_error("tune worker: " + call + " failed: " + std::strerror(errno));
-}
-
-// Writes all of `line` + '\n'. MSG_NOSIGNAL: a dead peer is an error, not a SIGPIPE.
-bool send_line(int fd, const std::string& line) {
-  std::string s = line + '\n';
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 std::string default_worker_exe() {
   if (const char* e = std::getenv("ATTNJIT_TUNER_WORKER"); e && *e) return e;
@@ -67,78 +40,43 @@ WorkerProcess::~WorkerProcess() { kill(); }
 
 void WorkerProcess::start() {
   if (running()) return;
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw sys_error("socketpair");
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(sv[0]);
-    ::close(sv[1]);
-    throw sys_error("fork");
-  }
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);  // the tuner died before prctl took effect
-    if (sv[1] == 3) {
-      ::fcntl(3, F_SETFD, 0);
-    } else if (::dup2(sv[1], 3) < 0) {
-      ::_exit(127);
-    }
-    char fd_arg[] = "3";
-    char sub[] = "tune-worker";
-    char flag[] = "--fd";
-    char* argv[] = {const_cast<char*>(exe_.c_str()), sub, flag, fd_arg, nullptr};
-    ::execv(exe_.c_str(), argv);
-    ::_exit(127);
-  }
-  ::close(sv[1]);
-  pid_ = pid;
-  fd_ = sv[0];
-  buffer_.clear();
+  ChildProcess::Options o;
+  o.argv = {exe_, "tune-worker", "--fd", "3"};
+  o.socket_fd3 = true;
+  o.stdin_null = false;     // the worker inherits stdin / stdout / stderr (its logs show)
+  o.die_with_parent = true;
+  child_ = std::make_unique<ChildProcess>(std::move(o));
+  lines_ = LineBuffer(64 << 20);
   failure_ = {};
 }
 
 void WorkerProcess::reap(bool timed_out) {
-  if (pid_ <= 0) return;
-  if (timed_out) ::kill(pid_, SIGKILL);
-  int status = 0;
-  // A worker that closed its socket exits promptly; give it a moment, then make sure.
-  for (int i = 0; i < 500; ++i) {
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) break;
-    if (r < 0 && errno != EINTR) break;
-    if (i == 499) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!child_) return;
+  ExitStatus st;
+  if (timed_out) {
+    st = child_->kill();
+  } else {
+    // A worker that closed its socket exits promptly; give it a moment, then make sure.
+    st = child_->wait_or_kill(std::chrono::milliseconds(5000));
   }
   failure_.timed_out = timed_out;
   if (timed_out) {
     failure_.what = "did not answer in time and was killed";
-  } else if (WIFSIGNALED(status)) {
-    failure_.what = "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-                    ::strsignal(WTERMSIG(status)) + ")";
-  } else if (WIFEXITED(status)) {
-    failure_.what = "exited with status " + std::to_string(WEXITSTATUS(status)) +
-                    (WEXITSTATUS(status) == 127 ? " (could not exec " + exe_ + ")" : "");
   } else {
-    failure_.what = "ended";
+    failure_.what = st.describe();
+    if (st.exited && st.code == 127) failure_.what += " (" + exe_ + ")";
   }
-  ::close(fd_);
-  fd_ = -1;
-  pid_ = -1;
+  child_.reset();
 }
 
 void WorkerProcess::kill() {
-  if (pid_ > 0) reap(true);
+  if (running()) reap(true);
+  child_.reset();
 }
 
 std::optional<nlohmann::json> WorkerProcess::request(const nlohmann::json& msg, double timeout_s) {
   if (!running()) throw std::runtime_error("tune worker: request on a worker that is not running");
-  if (!send_line(fd_, msg.dump())) {
+  if (!write_all(child_->fd_channel(), msg.dump() + "\n")) {
     reap(false);
     return std::nullopt;
   }
@@ -148,15 +86,13 @@ std::optional<nlohmann::json> WorkerProcess::request(const nlohmann::json& msg, 
 std::optional<nlohmann::json> WorkerProcess::next_line(double timeout_s) {
   const double deadline = now_s() + timeout_s;
   while (true) {
-    if (size_t nl = buffer_.find('\n'); nl != std::string::npos) {
-      std::string line = buffer_.substr(0, nl);
-      buffer_.erase(0, nl + 1);
+    if (std::optional<std::string> line = lines_.pop()) {
       try {
-        return nlohmann::json::parse(line);
+        return nlohmann::json::parse(*line);
       } catch (const nlohmann::json::exception&) {
         reap(true);
         failure_.timed_out = false;
-        failure_.what = "sent a malformed reply: " + line.substr(0, 200);
+        failure_.what = "sent a malformed reply: " + line->substr(0, 200);
         return std::nullopt;
       }
     }
@@ -165,25 +101,14 @@ std::optional<nlohmann::json> WorkerProcess::next_line(double timeout_s) {
       reap(true);
       return std::nullopt;
     }
-    pollfd p{fd_, POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::min(left * 1000, 1e9)) + 1);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw sys_error("poll");
-    }
-    if (r == 0) continue;
-    char buf[65536];
-    ssize_t n = ::read(fd_, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      reap(false);
-      return std::nullopt;
-    }
+    std::string chunk;
+    const long n = read_some(child_->fd_channel(), chunk,
+                             std::chrono::milliseconds(static_cast<long long>(std::min(left * 1000, 1e9)) + 1));
     if (n == 0) {  // EOF: the worker died or exited
       reap(false);
       return std::nullopt;
     }
-    buffer_.append(buf, static_cast<size_t>(n));
+    if (n > 0) lines_.append(chunk.data(), chunk.size());
   }
 }
 
@@ -324,7 +249,7 @@ int run_tune_worker(int fd) {
   std::mutex write_mu;
   auto reply = [&](const nlohmann::json& j) {
     std::lock_guard<std::mutex> lock(write_mu);
-    if (!send_line(fd, j.dump())) std::_Exit(0);  // the tuner is gone
+    if (!write_all(fd, j.dump() + "\n")) std::_Exit(0);  // the tuner is gone
   };
   std::string buffer;
   char buf[65536];

@@ -19,11 +19,13 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "tuner/child_process.h"
 #include "tuner/executor.h"
 
 namespace attnjit::tuner {
@@ -41,7 +43,7 @@ struct WorkerOptions {
 // when it is the attnjit CLI (/proc/self/exe ends in "attnjit"), else "" (no isolation possible).
 std::string default_worker_exe();
 
-// One child process and its socket. Not thread-safe.
+// One worker child (tuner/child_process.h) and its socket. Not thread-safe.
 class WorkerProcess {
  public:
   explicit WorkerProcess(std::string exe);
@@ -51,7 +53,7 @@ class WorkerProcess {
 
   // Throws std::runtime_error naming the failed system call.
   void start();
-  bool running() const { return pid_ > 0; }
+  bool running() const { return child_ && child_->running(); }
   // Sends one message and waits up to `timeout_s` for one reply line. On death or timeout the
   // worker is reaped (killed first on timeout), nullopt is returned and `failure()` says why.
   std::optional<nlohmann::json> request(const nlohmann::json& msg, double timeout_s);
@@ -69,9 +71,8 @@ class WorkerProcess {
  private:
   void reap(bool timed_out);
   std::string exe_;
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::string buffer_;
+  std::unique_ptr<ChildProcess> child_;
+  LineBuffer lines_;
   Failure failure_;
 };
 

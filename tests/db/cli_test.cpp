@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "db/database.h"
@@ -95,6 +97,34 @@ TEST(DbCli, BadArgumentsExitWithTwo) {
   // A malformed import file is a failure that names the line.
   testing::write_bytes(dir.file("bad.jsonl"), "{}\n");
   EXPECT_EQ(cli("db import --db " + db + " " + dir.file("bad.jsonl") + " 2>/dev/null").code, 1);
+}
+
+// Failure 9 of issue 14: `db stats` and `db export` on a database in a read-only directory,
+// run by a user who cannot write there; and `db stats` on a missing file.
+TEST(DbCli, StatsAndExportReadADatabaseInAReadOnlyDirectory) {
+  testing::ScratchDir dir;
+  const std::string path = testing::read_only_dir_db(dir, 2);
+  const std::string exe = ATTNJIT_CLI_PATH;
+  const int stats = testing::as_unprivileged([&] {
+    return std::system((exe + " db stats --db " + path + " > /dev/null").c_str()) == 0 ? 0 : 1;
+  });
+  EXPECT_EQ(stats, 0);
+  const int exported = testing::as_unprivileged([&] {
+    FILE* p = popen((exe + " db export --db " + path).c_str(), "r");
+    if (!p) return 2;
+    std::string out;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    if (pclose(p) != 0) return 1;
+    return std::count(out.begin(), out.end(), '\n') == 2 ? 0 : 3;
+  });
+  EXPECT_EQ(exported, 0);
+
+  CliRun missing = cli("db stats --db " + dir.file("absent.db") + " 2>&1");
+  EXPECT_NE(missing.code, 0);
+  EXPECT_NE(missing.out.find("does not exist"), std::string::npos) << missing.out;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("absent.db")));
 }
 
 }  // namespace

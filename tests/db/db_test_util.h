@@ -3,11 +3,16 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -26,7 +31,11 @@ class ScratchDir {
   }
   ~ScratchDir() {
     std::error_code ec;
+    // Read-only subdirectories (read_only_dir_db) must be writable again to be removed.
     std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
+    for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_directory(ec)) std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all, ec);
     std::filesystem::remove_all(path_, ec);
   }
   std::string file(const std::string& name) const { return (path_ / name).string(); }
@@ -34,6 +43,36 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+// A directory nobody may write to, holding a WAL database with one device and `results` ok
+// results, closed (so no -wal / -shm files are left beside it). Returns the database's path.
+// Root ignores permission bits, so callers read it through as_unprivileged().
+inline std::string read_only_dir_db(const ScratchDir& dir, int results);
+
+// Runs `fn` in a child process that is not root (root ignores permission bits: a read-only
+// directory would not stop it) and returns its exit code; -1 if it died by a signal. As
+// non-root already, runs it in a child as is.
+inline int as_unprivileged(const std::function<int()>& fn) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -2;
+  if (pid == 0) {
+    if (::geteuid() == 0 &&
+        (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0))
+      ::_exit(100);
+    int rc = 101;
+    try {
+      rc = fn();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "as_unprivileged: %s\n", e.what());
+      rc = 102;
+    }
+    ::_exit(rc);
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 inline std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -109,6 +148,29 @@ inline int64_t count_rows(const std::string& path, const char* table) {
   sqlite3_finalize(s);
   sqlite3_close(db);
   return n;
+}
+
+inline std::string read_only_dir_db(const ScratchDir& dir, int results) {
+  namespace fs = std::filesystem;
+  const fs::path ro = fs::path(dir.file("ro"));
+  fs::create_directories(ro);
+  const std::string path = (ro / "tune.db").string();
+  {
+    Database db = Database::open(path);
+    const DeviceInfo dev = gpu();
+    db.upsert_device(dev);
+    const char* configs[] = {"bm64_bn64_w4_s2", "bm128_bn64_w4_s2", "bm128_bn128_w8_s2", "bm64_bn128_w4_s2"};
+    for (int i = 0; i < results && i < 4; ++i)
+      db.record_result(ok_result(dev, "prefill_f16_hd64_none_g1_q1024_k1024", configs[i], 1.0 + i));
+  }
+  // The scratch root is private (mkdtemp); let the unprivileged reader through to `ro`.
+  fs::permissions(fs::path(dir.file("")), fs::perms::owner_all | fs::perms::group_read |
+                                              fs::perms::group_exec | fs::perms::others_read |
+                                              fs::perms::others_exec);
+  fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                          fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  return path;
 }
 
 }  // namespace attnjit::testing

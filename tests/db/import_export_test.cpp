@@ -197,5 +197,66 @@ TEST(ImportExport, MalformedLineNamesItsNumberAndImportsNothing) {
   }
 }
 
+// Exports written before schema v3 (format version 1) still import: a pruned candidate was
+// compile_error with a "pruned" error text and becomes Pruned; an ok result had no IQR and gets
+// the legacy estimate. Today's exports (version 2) carry both as they are.
+TEST(ImportExport, VersionOneExportsStillImport) {
+  DeviceInfo dev = testing::gpu();
+  Database a = machine(dev, 1.0, 1'700'000'000'000);
+  TuningResult pruned = testing::failed_result(dev, kP1, "bm256_bn64_w8_s2", ResultStatus::Pruned,
+                                               1'700'000'000'010);
+  pruned.error = "96 bytes of spills";
+  a.record_result(pruned);
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(dump(a));
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+  }
+  ASSERT_EQ(lines.size(), 5u);
+  std::string v1;
+  for (const std::string& l : lines) {
+    nlohmann::json j = nlohmann::json::parse(l);
+    EXPECT_EQ(j["version"], 2);
+    EXPECT_TRUE(j["result"].contains("iqr_ms"));
+    j["version"] = 1;
+    j["result"].erase("iqr_ms");
+    if (j["result"]["status"] == "pruned") {
+      j["result"]["status"] = "compile_error";
+      j["result"]["error"] = "pruned: 96 bytes of spills";
+    }
+    v1 += j.dump() + "\n";
+  }
+  Database b = Database::open(":memory:");
+  EXPECT_EQ(load(b, v1).stored, 5);
+  auto p = b.query_results({.status = ResultStatus::Pruned}).rows;
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].config, "bm256_bn64_w8_s2");
+  EXPECT_EQ(b.query_results({.status = ResultStatus::CompileError}).rows.size(), 0u);
+  auto ok = b.query_results({.config = "bm128_bn64_w4_s2"}).rows;
+  ASSERT_EQ(ok.size(), 1u);
+  // median 1.0, min 0.98, max 1.05: min(2 * 0.02, 0.07)
+  EXPECT_NEAR(ok[0].iqr_ms, 0.04, 1e-12);
+
+  // A version-2 line keeps its measured IQR.
+  TuningResult r = ok_result(dev, kP1, "bm64_bn128_w4_s2", 0.8, 1'700'000'000'020);
+  r.iqr_ms = 0.003;
+  a.record_result(r);
+  Database c = Database::open(":memory:");
+  load(c, dump(a));
+  auto back = c.query_results({.config = "bm64_bn128_w4_s2"}).rows;
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_DOUBLE_EQ(back[0].iqr_ms, 0.003);
+  // A version this attnjit does not know is refused with the versions it reads.
+  nlohmann::json future = nlohmann::json::parse(lines[0]);
+  future["version"] = 3;
+  Database d = Database::open(":memory:");
+  try {
+    load(d, future.dump() + "\n");
+    ADD_FAILURE() << "version 3 accepted";
+  } catch (const DbError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected 1 or 2"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace attnjit

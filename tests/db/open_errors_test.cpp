@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <sstream>
 
 #include "db/database.h"
@@ -108,6 +109,42 @@ TEST(OpenErrors, ReadOnlyFileReadsWorkWritesFailClearly) {
     check(db, "chmod 0444 as non-root");
   }
   ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+}
+
+TEST(OpenErrors, MissingFileSaysItDoesNotExist) {
+  ScratchDir dir;
+  const std::string path = dir.file("absent.db");
+  try {
+    Database::open(path, OpenMode::ReadOnly);
+    FAIL() << "a missing file must be refused";
+  } catch (const DbError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+}
+
+// Failure 9 of issue 14: a WAL database in a directory the reader cannot write (a read-only
+// mount, another user's files). A plain read-only open needs to create the -shm file beside it
+// and failed with "readonly database"; reading must work.
+TEST(OpenErrors, DatabaseInReadOnlyDirectoryCanBeRead) {
+  ScratchDir dir;
+  const std::string path = testing::read_only_dir_db(dir, 3);
+  const int rc = testing::as_unprivileged([&] {
+    Database db = Database::open(path, OpenMode::ReadOnly);
+    if (db.stats().results != 3) return 10;
+    std::ostringstream out;
+    if (db.export_jsonl(out) != 3) return 11;
+    if (db.list_best().size() != 1) return 12;
+    try {
+      Database::open(path, OpenMode::ReadWrite).upsert_device(testing::gpu("other"));
+      return 13;  // a write must not succeed
+    } catch (const DbError&) {
+    }
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+  EXPECT_FALSE(std::filesystem::exists(path + "-shm"));
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
 }
 
 TEST(OpenErrors, BadOptionsAreSpecErrors) {

@@ -39,11 +39,11 @@ TEST(Schema, NewFileGetsCurrentVersionInWalMode) {
   {
     Database db = Database::open(path);
     EXPECT_EQ(db.schema_version(), Database::current_schema_version());
-    EXPECT_EQ(Database::current_schema_version(), 2);
+    EXPECT_EQ(Database::current_schema_version(), 3);
   }
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "2");
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "3");
   EXPECT_EQ(raw_scalar(path, "PRAGMA journal_mode"), "wal");
-  for (const char* table : {"devices", "templates", "problems", "results", "best"})
+  for (const char* table : {"devices", "templates", "problems", "results", "best", "jobs"})
     EXPECT_EQ(raw_scalar(path, std::string("SELECT count(*) FROM sqlite_master WHERE name = '") +
                                    table + "'"),
               "1")
@@ -112,8 +112,8 @@ TEST(Schema, MigratesHandWrittenV1FileAndKeepsItsData) {
   ASSERT_EQ(raw_scalar(path, "PRAGMA user_version"), "1");
 
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 2);
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "2");
+  EXPECT_EQ(db.schema_version(), 3);
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "3");
   // The v2 columns exist with their defaults on old rows.
   EXPECT_EQ(raw_scalar(path, "SELECT registers || '/' || spill_bytes || '/' || smem_bytes || '/' "
                              "|| tolerance FROM results WHERE id = 1"),
@@ -142,6 +142,80 @@ TEST(Schema, MigratesHandWrittenV1FileAndKeepsItsData) {
   auto page = db.query_results({.config = "bm128_bn128_w8_s2"});
   ASSERT_EQ(page.rows.size(), 1u);
   EXPECT_EQ(page.rows[0].registers, 200);
+}
+
+// Version 2 as released (v1 above plus the v2 columns), written by hand, with a pruned
+// candidate in v2's form: compile_error and an error text starting "pruned".
+TEST(Schema, MigratesHandWrittenV2FileToV3) {
+  ScratchDir dir;
+  const std::string path = dir.file("v2.db");
+  DeviceInfo dev = testing::gpu();
+  const std::string problem = "prefill_bf16_hd128_causal_g4_q4096_k4096";
+  raw_exec(path, kHandWrittenV1);
+  raw_exec(path,
+           "ALTER TABLE devices ADD COLUMN isa TEXT NOT NULL DEFAULT '';"
+           "ALTER TABLE results ADD COLUMN tolerance REAL NOT NULL DEFAULT 0;"
+           "ALTER TABLE results ADD COLUMN registers INTEGER NOT NULL DEFAULT 0;"
+           "ALTER TABLE results ADD COLUMN spill_bytes INTEGER NOT NULL DEFAULT 0;"
+           "ALTER TABLE results ADD COLUMN smem_bytes INTEGER NOT NULL DEFAULT 0;"
+           "CREATE INDEX results_by_status ON results(status);"
+           "PRAGMA user_version = 2;");
+  raw_exec(path,
+           "INSERT INTO devices VALUES (1, '" + dev.fingerprint() +
+               "', 'sm_90a', 'NVIDIA H100 80GB HBM3', 9, 0, 132, " +
+               std::to_string(dev.memory_bytes) + ", '580.65.06', 'nvrtc-13.0', 1, '');"
+               "INSERT INTO templates VALUES (1, '" + testing::kTemplateHash +
+               "', 'prefill_sm80', 'prefill', '0.0.9');"
+               "INSERT INTO problems VALUES (1, '" + problem +
+               "', 'prefill', 'bf16', 128, 'causal', 0, 0, 4, 4096, 4096, 0, 0);"
+               // ok: median 0.5, min 0.49, max 0.55 -> legacy IQR min(2 * 0.01, 0.06) = 0.02
+               "INSERT INTO results VALUES (7, 1, 1, 1, 'bm128_bn64_w4_s2', 'ok', '', 0.5, 0.49,"
+               " 0.55, 30, 400.0, 0, 0.001, 1600000000000, '0.0.9', 0.004, 168, 0, 49152);"
+               "INSERT INTO results VALUES (8, 1, 1, 1, 'bm256_bn64_w8_s2', 'compile_error',"
+               " 'pruned: 96 bytes of spills', 0, 0, 0, 0, 0, 0, 0, 1600000000000, '0.0.9', 0, 255, 96, 0);"
+               "INSERT INTO results VALUES (9, 1, 1, 1, 'bm64_bn64_w4_s2', 'compile_error',"
+               " 'nvrtc: error: expected a ;', 0, 0, 0, 0, 0, 0, 0, 1600000000000, '0.0.9', 0, 0, 0, 0);"
+               "INSERT INTO best VALUES (1, 1, 1, 7, 1600000000000);");
+  ASSERT_EQ(raw_scalar(path, "PRAGMA user_version"), "2");
+
+  Database db = Database::open(path);
+  EXPECT_EQ(db.schema_version(), 3);
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "3");
+  // The pruned candidate has a status of its own; a real compile error stays one.
+  EXPECT_EQ(raw_scalar(path, "SELECT status FROM results WHERE id = 8"), "pruned");
+  EXPECT_EQ(raw_scalar(path, "SELECT status FROM results WHERE id = 9"), "compile_error");
+  DbStats s = db.stats();
+  EXPECT_EQ(s.results, 3);
+  EXPECT_EQ(s.results_by_status["pruned"], 1);
+  EXPECT_EQ(s.results_by_status["compile_error"], 1);
+  auto pruned = db.query_results({.status = ResultStatus::Pruned});
+  ASSERT_EQ(pruned.rows.size(), 1u);
+  EXPECT_EQ(pruned.rows[0].config, "bm256_bn64_w8_s2");
+  EXPECT_EQ(pruned.rows[0].spill_bytes, 96);
+  // Row ids survive the table rebuild: the best entry still points at its result.
+  auto ok = db.query_results({.status = ResultStatus::Ok});
+  ASSERT_EQ(ok.rows.size(), 1u);
+  EXPECT_EQ(ok.rows[0].id, 7);
+  EXPECT_NEAR(ok.rows[0].iqr_ms, 0.02, 1e-12);  // the legacy estimate, stored once
+  EXPECT_DOUBLE_EQ(ok.rows[0].tolerance, 0.004);
+  LookupResult l = db.lookup(dev, ProblemSpec::parse(problem), testing::kTemplateHash);
+  ASSERT_TRUE(l.entry);
+  EXPECT_EQ(l.entry->result_id, 7);
+  EXPECT_EQ(raw_scalar(path, "PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(raw_scalar(path, "PRAGMA integrity_check"), "ok");
+
+  // v3 writes: a pruned status and a measured IQR go in and come back as they were.
+  TuningResult r = testing::ok_result(dev, problem, "bm128_bn128_w8_s2", 0.3);
+  r.iqr_ms = 0.005;
+  db.record_result(r);
+  TuningResult p = testing::failed_result(dev, problem, "bm256_bn128_w8_s2", ResultStatus::Pruned);
+  db.record_result(p);
+  auto back = db.query_results({.config = "bm128_bn128_w8_s2"});
+  ASSERT_EQ(back.rows.size(), 1u);
+  EXPECT_DOUBLE_EQ(back.rows[0].iqr_ms, 0.005);
+  EXPECT_EQ(db.query_results({.status = ResultStatus::Pruned}).rows.size(), 2u);
+  // The jobs table came with v3.
+  EXPECT_EQ(raw_scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'jobs'"), "1");
 }
 
 TEST(Schema, NewerFileIsRefusedAndLeftByteForByteUntouched) {

@@ -254,9 +254,11 @@ TEST_F(ServerTest, TuneWithoutCommandIs503AndValidatesFirst) {
 
 TEST(ServerTune, QueuesJobAndReportsState) {
   TestServer::Config cfg;
-  // The fake tuner prints progress and exits 0 ("attnjit tune" stands behind this in serve).
+  // The fake tuner prints campaign events and exits 0 ("attnjit tune --json" stands behind this
+  // in serve).
   cfg.tune_command = [](const TuneRequest& r) {
-    return std::vector<std::string>{"/bin/sh", "-c", "echo '[1/2] " + r.problems[0] + "'; echo '[2/2] done'"};
+    const std::string done = R"({"event":"problem_done","problem_count":2,"best_config":"bm64_bn64_w4_s2","problem_index":)";
+    return std::vector<std::string>{"/bin/sh", "-c", "echo '" + done + "1,\"problem\":\"" + r.problems[0] + "\"}'; echo '" + done + "2}'"};
   };
   TestServer srv(cfg);
   auto cli = srv.client();

@@ -98,7 +98,8 @@ TEST(Shutdown, StopDuringWritesLosesNothingAcknowledged) {
 TEST(Shutdown, StopInterruptsRunningJob) {
   TestServer::Config cfg;
   cfg.tune_command = [](const TuneRequest&) {
-    return std::vector<std::string>{"/bin/sh", "-c", "echo '[0/5]'; sleep 30"};
+    return std::vector<std::string>{"/bin/sh", "-c",
+                                    R"(echo '{"event":"campaign_started","problem_count":5}'; sleep 30)"};
   };
   TestServer srv(cfg);
   auto cli = srv.client();

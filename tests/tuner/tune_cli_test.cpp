@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,8 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "tuner/presets.h"
 
@@ -59,7 +62,50 @@ TEST(TuneCli, DryRunShardsCoverThePresetExactlyOnce) {
   EXPECT_EQ(cli("tune --problem prefill_f32_hd64_none_g1_q128_k128_even --strategy halving --budget 3,60s --dry-run").status, 0);
 }
 
+// Issue 14, failure 11: bad numbers were accepted (NaN compares false, so "<= 0" let it pass).
+// Each must exit 2 with a message naming the option.
+TEST(TuneCli, BadNumbersExitTwoNamingTheOption) {
+  const std::string base = "tune --problem prefill_f32_hd64_none_g1_q128_k128_even --dry-run ";
+  const std::pair<const char*, const char*> cases[] = {
+      {"--measure-seconds nan", "--measure-seconds"}, {"--measure-seconds inf", "--measure-seconds"},
+      {"--measure-seconds 0", "--measure-seconds"},   {"--threads -1", "--threads"},
+      {"--timeout -5", "--timeout"},                  {"--timeout nan", "--timeout"},
+  };
+  for (const auto& [args, option] : cases) {
+    CliRun r = cli(base + args + " 2>&1");
+    EXPECT_EQ(r.status, 2) << args << ": " << r.out;
+    EXPECT_NE(r.out.find(option), std::string::npos) << args << ": " << r.out;
+  }
+  // Issue 14: a budget alone picks a budgeted strategy (it demanded --strategy before).
+  EXPECT_EQ(cli(base + "--budget 3").status, 0);
+  EXPECT_EQ(cli(base + "--threads 0 --timeout 30 --measure-seconds 0.5").status, 0);
+}
+
 #ifdef ATTNJIT_WITH_LLVM
+// `--json`: one event per line on stdout, nothing else there; what the service's jobs read.
+TEST(TuneCli, JsonPrintsTheCampaignsEventsAsLines) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("attnjit-tune-json-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::filesystem::create_directories(dir);
+  CliRun r = cli("tune --problem prefill_f32_hd64_none_g1_q128_k128_even --backend cpu --budget 2 "
+                 "--measure-seconds 0.05 --threads 2 --json --db " + (dir / "t.db").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::vector<std::string> kinds;
+  for (const std::string& l : lines(r.out)) {
+    const auto j = nlohmann::json::parse(l);  // every line is JSON: no table, no bars
+    kinds.push_back(j.at("event").get<std::string>());
+    if (kinds.back() == "campaign_started") EXPECT_EQ(j["strategy"], "halving");
+    if (kinds.back() == "problem_done") EXPECT_FALSE(j["best_config"].get<std::string>().empty()) << l;
+  }
+  ASSERT_GE(kinds.size(), 5u);
+  EXPECT_EQ(kinds.front(), "campaign_started");
+  EXPECT_EQ(kinds[1], "problem_started");
+  EXPECT_EQ(kinds.back(), "campaign_finished");
+  EXPECT_NE(std::find(kinds.begin(), kinds.end(), "candidate_timed"), kinds.end());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(TuneCli, IsolatedRunStoresAndExportsAndTheSecondRunResumes) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("attnjit-tune-cli-" + std::to_string(::getpid()) + "-" +
