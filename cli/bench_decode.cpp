@@ -5,6 +5,11 @@
 // device's copy bandwidth. Median of timed runs (CUDA events on GPUs, steady clock on CPUs)
 // after a warm-up; each run is one launch including its in-kernel split combine. Goes through
 // the Runtime's config choice (provider -> default) like applications do.
+//
+// On the CPU (--backend cpu) the run first measures the machine's read bandwidth with the same
+// number of threads (cli/cpu_read_bandwidth.h) and prints each point's fraction of it; before
+// every timed launch the caches are evicted, so K and V come from memory as in a real decode
+// step (a 8k-token GQA-8 cache would otherwise sit in L3). --threads sets the worker threads.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +22,8 @@
 #include "attnjit/attnjit.h"
 #include "tuner/result_store.h"
 #include "cli/command.h"
+#include "cli/cpu_read_bandwidth.h"
+#include "codegen/kernel_template.h"
 #include "runtime/backend.h"
 #include "templates/decode/params.h"
 #include "runtime/half.h"
@@ -38,6 +45,7 @@ struct BenchDecodeArgs {
   double max_gib = 24;            // skip grid points whose K/V cache would exceed this
   int warmup = 5, reps = 30;
   int device = -1;
+  int threads = 0;                // CPU: worker threads (0 = all hardware threads)
   bool json = false;
 };
 
@@ -46,6 +54,7 @@ struct Row {
   std::string config, config_source, skipped;
   int splits = 0;
   double median_ms = 0, min_ms = 0, gbps = 0, kv_bytes = 0;
+  double bw_fraction = 0;  // CPU: gbps / the measured read bandwidth
 };
 
 DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed) {
@@ -77,12 +86,20 @@ void run_bench_decode(BenchDecodeArgs a) {
   if (a.warmup < 0 || a.reps < 1) throw UsageError("--warmup must be >= 0 and --reps >= 1");
   const DType dt = parse_dtype(a.dtype);
   const int eb = dtype_bytes(dt);
+  if (a.threads < 0 || a.threads > 1024) throw UsageError("--threads: must be in 0..1024 (0 = all hardware threads)");
+  const int cpu_threads = a.threads > 0 ? a.threads : std::max(1, rt->target().sm_count);
+  ReadBandwidth bw;
+  if (cpu) bw = measure_read_bandwidth(cpu_threads);
 
   if (!a.json) {
     std::printf("attnjit bench-decode on %s (%s, hd %d, %lld query heads, %lld token(s), page %d)\n",
                 be.describe().c_str(), a.dtype.c_str(), a.head_dim, static_cast<long long>(a.heads_q),
                 static_cast<long long>(a.q_tokens), a.page_size);
-    std::printf("%5s %7s %5s %-22s %6s %10s %10s\n", "batch", "kv_len", "gqa", "config", "splits", "median", "GB/s");
+    if (cpu)
+      std::printf("read bandwidth with %d thread(s): %.1f GB/s (best of 7; median %.1f)\n", cpu_threads, bw.gbps,
+                  bw.median);
+    std::printf("%5s %7s %5s %-22s %6s %10s %10s%s\n", "batch", "kv_len", "gqa", "config", "splits", "median", "GB/s",
+                cpu ? "   of bw" : "");
   }
   std::vector<Row> rows;
   for (int64_t g : a.groups)
@@ -143,24 +160,51 @@ void run_bench_decode(BenchDecodeArgs a) {
           args.v = TensorView::bshd(v.get(), len, r.heads_kv, a.head_dim);
         }
         // The launch exactly as Runtime::decode makes it (workspace included), timed through
-        // the backend; the split count is the one the decode module chose.
-        const PreparedLaunch pl = rt->prepare_launch(args);
-        const PreparedKernel& pk = pl.kernel;
+        // the backend; the split count is the one the decode module chose. On the CPU the
+        // thread count only changes the launch (and the split rule), never the code, so
+        // --threads goes through the template's launch contract with its own workspace.
+        PreparedLaunch pl = rt->prepare_launch(args);
+        PreparedKernel& pk = pl.kernel;
+        DeviceBuffer ws_zeroed, ws_scratch;
+        if (cpu) {
+          pk.config.threads = cpu_threads;
+          const WorkspaceSize need =
+              pk.tmpl->workspace_bytes(pk.spec, pk.config, rt->target(), decode_shape(p));
+          ws_zeroed = DeviceBuffer(be, size_t(std::max<int64_t>(16, need.zeroed)));
+          ws_scratch = DeviceBuffer(be, size_t(std::max<int64_t>(16, need.scratch)));
+          be.fill_bytes(ws_zeroed.get(), 0, ws_zeroed.size());
+          KernelLaunch kl = pk.tmpl->make_launch(pk.spec, pk.config, rt->target(), LaunchArgs{nullptr, &args},
+                                                 Workspace{ws_zeroed.get(), ws_scratch.get()});
+          pk.geometry = kl.geometry;
+          pl.params = std::move(kl.params);
+        }
         DecodeParams chosen{};
         std::memcpy(&chosen, pl.params.data(), std::min(sizeof chosen, pl.params.size()));
         r.splits = chosen.num_splits;
         r.config = pk.config.key();
         r.config_source = pk.config_source;
-        std::vector<double> t = be.time({Backend::Launch{pk.kernel.get(), pk.geometry, pl.params}},
-                                        a.warmup, a.reps);
+        const Backend::Launch l{pk.kernel.get(), pk.geometry, pl.params};
+        std::vector<double> t;
+        if (cpu) {  // one launch at a time, each from cold caches
+          be.time({l}, a.warmup, 0);
+          for (int i = 0; i < a.reps; ++i) {
+            evict_caches();
+            t.push_back(be.time({l}, 0, 1).front());
+          }
+        } else {
+          t = be.time({l}, a.warmup, a.reps);
+        }
         std::sort(t.begin(), t.end());
         r.median_ms = t[t.size() / 2];
         r.min_ms = t.front();
         r.gbps = r.kv_bytes / (r.median_ms * 1e-3) / 1e9;
+        if (cpu) r.bw_fraction = r.gbps / bw.gbps;
         if (!a.json) {
-          std::printf("%5lld %7lld %5lld %-22s %6d %8.3fms %10.1f\n", static_cast<long long>(batch),
+          std::printf("%5lld %7lld %5lld %-22s %6d %8.3fms %10.1f", static_cast<long long>(batch),
                       static_cast<long long>(len), static_cast<long long>(g), r.config.c_str(), r.splits,
                       r.median_ms, r.gbps);
+          if (cpu) std::printf("   %5.2fx", r.bw_fraction);
+          std::printf("\n");
           std::fflush(stdout);
         }
         rows.push_back(r);
@@ -176,6 +220,11 @@ void run_bench_decode(BenchDecodeArgs a) {
     j["q_tokens"] = a.q_tokens;
     j["page_size"] = a.page_size;
     j["metric"] = "K+V bytes read / median time (GB/s = 1e9 bytes/s)";
+    if (cpu) {
+      j["threads"] = cpu_threads;
+      j["read_bandwidth_gbps"] = bw.gbps;
+      j["read_bandwidth_median_gbps"] = bw.median;
+    }
     nlohmann::json arr = nlohmann::json::array();
     for (const Row& r : rows) {
       nlohmann::json x = {{"batch", r.batch}, {"kv_len", r.kv_len}, {"gqa", r.group}, {"heads_kv", r.heads_kv},
@@ -185,6 +234,7 @@ void run_bench_decode(BenchDecodeArgs a) {
       } else {
         x.update({{"config", r.config}, {"config_source", r.config_source}, {"splits", r.splits},
                   {"median_ms", r.median_ms}, {"min_ms", r.min_ms}, {"gbps", r.gbps}});
+        if (cpu) x["bandwidth_fraction"] = r.bw_fraction;
       }
       arr.push_back(x);
     }
@@ -211,6 +261,7 @@ const RegisterCommand reg("bench-decode", [](CLI::App& app) {
   c->add_option("--reps", a->reps, "measured runs (the median is reported)")->capture_default_str();
   c->add_option("--device", a->device, "CUDA device ordinal (-1 = current / 0)")->capture_default_str();
   c->add_option("--db", a->db, "tuning database: time the tuned configs (default: built-in defaults)");
+  c->add_option("--threads", a->threads, "CPU: worker threads (0 = all hardware threads)")->capture_default_str();
   c->add_flag("--json", a->json, "print JSON instead of a table");
   c->callback([a] { run_bench_decode(*a); });
 });

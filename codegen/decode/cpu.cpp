@@ -2,7 +2,10 @@
 //
 // Knobs (TileConfig): block_m = query rows per work item (powers of two up to 16, at most the
 // problem's rows rounded up), block_n = keys per softmax block (16..128, powers of two),
-// vec = SIMD lanes over the head dim (4, 8 or 16), threads = host worker threads (launch only),
+// vec = SIMD lanes over the head dim (4, 8 or 16; 2 * vec must divide the head dim),
+// order = arithmetic (0: fp32 multiply-adds; 1, bf16 only: bf16 pair dot products, one
+// vdpbf16ps per 2 * vec multiply-adds on AVX-512 BF16 hosts, emulated with FMAs elsewhere; the
+// default where the host has the instruction), threads = host worker threads (launch only),
 // splits = 0 (decode_num_splits' rule) or a fixed count (launch only). warps and stages are 1.
 //
 // Launch geometry on the CPU: grid[0] = work items = batch * heads_kv * row_chunks * splits,
@@ -21,22 +24,39 @@
 namespace attnjit {
 namespace {
 
-constexpr const char* kGenerator = "decode_cpu/1";
+constexpr const char* kGenerator = "decode_cpu/2";
 constexpr const char* kRoot = "decode/cpu.h";  // the template the prelude includes
 constexpr int kMaxRowsPerItem = 16;
-// Per-thread working set (q, acc, converted K/V block) lives on the worker's stack.
+// Per-thread working set (q, acc, the block's scores) lives on the worker's stack.
 constexpr int64_t kMaxWorkBytes = 1 << 20;
 
 bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 int native_vec(const Target& t) { return std::clamp(t.vector_bits / 32, 4, 16); }
 int hw_threads(const Target& t) { return std::max(1, t.sm_count); }
+bool has_feature(const Target& t, std::string_view f) {
+  std::string_view s = t.cpu_features;
+  while (!s.empty()) {
+    const size_t comma = s.find(',');
+    if (s.substr(0, comma) == f) return true;
+    s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+  }
+  return false;
+}
+// vdpbf16ps at the vector width the kernel runs (the 128/256-bit forms need AVX-512 VL).
+bool has_bf16_dot(const Target& t, int vec) {
+  return has_feature(t, "+avx512bf16") && (vec == 16 || has_feature(t, "+avx512vl"));
+}
+// Vector registers the kernel's accumulators may take: half the register file (16 of 32 with
+// AVX-512, 8 of 16 with AVX), the rest holds the K/V vectors, a query or a probability.
+int acc_regs(const Target& t) { return t.vector_bits >= 512 ? 16 : 8; }
 int max_rows(const ProblemSpec& s) {
   int r = 1;
   while (r < decode_rows(s) && r < kMaxRowsPerItem) r *= 2;
   return r;
 }
 int64_t work_bytes(const ProblemSpec& s, const TileConfig& c) {
-  return (2LL * c.block_m + 2LL * c.block_n) * s.head_dim * 4 + c.block_n * 4;
+  // q and acc rows, the block's scores (+ bf16 pairs), its row pointers, the zero row.
+  return 2LL * c.block_m * s.head_dim * 4 + c.block_m * c.block_n * 6LL + c.block_n * 16LL + s.head_dim * 4;
 }
 
 class DecodeCpuTemplate final : public KernelTemplate {
@@ -60,14 +80,17 @@ class DecodeCpuTemplate final : public KernelTemplate {
     const int nv = native_vec(target);
     std::vector<int> threads = {1};
     if (hw_threads(target) > 1) threads.push_back(hw_threads(target));
+    std::vector<int> orders = {0};
+    if (spec.dtype == DType::BF16) orders.push_back(1);
     for (int bm = 1; bm <= max_rows(spec); bm *= 2) {
       if (bm * 4 < max_rows(spec)) continue;
       for (int bn : {32, 64, 128})
         for (int vec : {nv, nv / 2})
-          for (int t : threads) {
-            TileConfig c = make(bm, bn, vec, t);
-            if (!can_implement(spec, c, target)) out.push_back(c);
-          }
+          for (int t : threads)
+            for (int order : orders) {
+              TileConfig c = make(bm, bn, vec, t, order);
+              if (!can_implement(spec, c, target)) out.push_back(c);
+            }
     }
     TileConfig d = default_config(spec, target);
     if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
@@ -75,10 +98,13 @@ class DecodeCpuTemplate final : public KernelTemplate {
   }
 
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
-    // All rows of a KV head in one item (K/V converted once for all of them), 64-key blocks.
+    // All rows of a KV head in one item (each K/V row read once for all of them), 64-key
+    // blocks, the widest vectors whose pairs tile the head dim, bf16 pair dot products where
+    // the host has the instruction.
     int vec = native_vec(target);
-    while (spec.head_dim % vec != 0) vec /= 2;
-    return make(max_rows(spec), 64, vec, hw_threads(target));
+    while (spec.head_dim % (2 * vec) != 0) vec /= 2;
+    const int order = spec.dtype == DType::BF16 && has_bf16_dot(target, vec) ? 1 : 0;
+    return make(max_rows(spec), 64, vec, hw_threads(target), order);
   }
 
   std::optional<std::string> can_implement(const ProblemSpec& spec, const TileConfig& c,
@@ -90,7 +116,10 @@ class DecodeCpuTemplate final : public KernelTemplate {
       return "template: config " + c.key() + " names template '" + c.tmpl + "', not cpu";
     if (c.warps != 1) return "warps: must be 1 on the CPU, got " + std::to_string(c.warps);
     if (c.stages != 1) return "stages: must be 1 on the CPU, got " + std::to_string(c.stages);
-    if (c.order != 0 || c.warpgroups != 0) return "order / warpgroups: not decode_cpu knobs";
+    if (c.warpgroups != 0) return "warpgroups: not a decode_cpu knob";
+    if (c.order != 0 && c.order != 1) return "order: must be 0 (fp32) or 1 (bf16 pairs), got " + std::to_string(c.order);
+    if (c.order == 1 && spec.dtype != DType::BF16)
+      return "order: 1 (bf16 pair dot products) needs bf16 K/V, got " + std::string(to_string(spec.dtype));
     if (!pow2(c.block_m) || c.block_m > max_rows(spec))
       return "block_m: query rows per item must be a power of two up to " + std::to_string(max_rows(spec)) +
              ", got " + std::to_string(c.block_m);
@@ -101,8 +130,9 @@ class DecodeCpuTemplate final : public KernelTemplate {
     if (vec * 32 > std::max(128, target.vector_bits))
       return "vec: " + std::to_string(vec) + " lanes exceed the target's " +
              std::to_string(target.vector_bits) + "-bit vectors";
-    if (spec.head_dim % vec != 0)
-      return "vec: head_dim " + std::to_string(spec.head_dim) + " is not a multiple of " + std::to_string(vec);
+    if (spec.head_dim % (2 * vec) != 0)
+      return "vec: head_dim " + std::to_string(spec.head_dim) + " is not a multiple of 2 * " + std::to_string(vec) +
+             " (rows are read in pairs of vectors)";
     if (c.splits < 0 || c.splits > kDecodeMaxSplits)
       return "splits: must be 0 (rule) or 1.." + std::to_string(kDecodeMaxSplits) + ", got " +
              std::to_string(c.splits);
@@ -141,6 +171,9 @@ class DecodeCpuTemplate final : public KernelTemplate {
     cst("int", "kRowsPerItem", std::to_string(c.block_m));
     cst("int", "kBlockN", std::to_string(c.block_n));
     cst("int", "kVec", std::to_string(vec));
+    cst("int", "kAccRegs", std::to_string(acc_regs(target)));
+    cst("int", "kHeadsPerItem", std::to_string(decode_cpu_heads_per_item(spec, c)));
+    cst("int", "kOrder", std::to_string(c.order));
     cst("int", "kStorage", std::string("attnjit::cpu::") + storage);
     cst("int", "kPageSize", std::to_string(spec.page_size));
     cst("int", "kMask", std::string("attnjit::cpu::") + mask);
@@ -181,7 +214,8 @@ class DecodeCpuTemplate final : public KernelTemplate {
   LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
                           const RunShape& shape) const override {
     if (shape.batch < 1 || shape.heads_kv < 1) throw SpecError("shape: batch and heads_kv must be >= 1");
-    const int64_t items = shape.batch * shape.heads_kv * decode_row_chunks(spec, c) *
+    const int64_t per = decode_cpu_heads_per_item(spec, c);
+    const int64_t items = shape.batch * ((shape.heads_kv + per - 1) / per) * decode_row_chunks(spec, c) *
                           decode_num_splits(spec, c, target, shape);
     if (items > 0xffffffffLL)
       throw SpecError("shape: " + std::to_string(items) + " work items exceed the 2^32 grid limit");
@@ -192,7 +226,7 @@ class DecodeCpuTemplate final : public KernelTemplate {
   }
 
  private:
-  static TileConfig make(int bm, int bn, int vec, int threads) {
+  static TileConfig make(int bm, int bn, int vec, int threads, int order) {
     TileConfig c;
     c.tmpl = "cpu";
     c.block_m = bm;
@@ -201,6 +235,7 @@ class DecodeCpuTemplate final : public KernelTemplate {
     c.stages = 1;
     c.vec = vec;
     c.threads = threads;
+    c.order = order;
     return c;
   }
 };

@@ -24,6 +24,11 @@ int64_t decode_row_chunks(const ProblemSpec& spec, const TileConfig& cfg) {
   return (decode_rows(spec) + cfg.block_m - 1) / cfg.block_m;
 }
 
+int64_t decode_cpu_heads_per_item(const ProblemSpec& spec, const TileConfig& cfg) {
+  const int64_t per_head = std::max<int64_t>(1, int64_t(cfg.block_m) * spec.head_dim);
+  return std::clamp<int64_t>(8192 / per_head, 1, 64);
+}
+
 int64_t decode_kv_blocks(const TileConfig& cfg, int64_t max_seqlen_k) {
   if (cfg.block_n < 1) throw SpecError("block_n: must be >= 1, got " + std::to_string(cfg.block_n));
   return std::max<int64_t>(1, (max_seqlen_k + cfg.block_n - 1) / cfg.block_n);
@@ -40,10 +45,14 @@ int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Targ
 
   const int64_t units = std::max<int64_t>(1, shape.batch * shape.heads_kv * decode_row_chunks(spec, cfg));
   if (target.platform == Platform::Cpu) {
+    // A CPU work item holds a group of KV heads: split the length when groups are too few.
+    const int64_t per = decode_cpu_heads_per_item(spec, cfg);
+    const int64_t items = std::max<int64_t>(1, shape.batch * ((shape.heads_kv + per - 1) / per) *
+                                                   decode_row_chunks(spec, cfg));
     const int64_t threads = cfg.threads > 0 ? cfg.threads : std::max(1, target.sm_count);
-    if (units >= threads) return 1;
+    if (items >= threads) return 1;
     const int64_t by_len = std::max<int64_t>(1, shape.seqlen_k / kCpuMinKeysPerSplit);
-    return static_cast<int>(std::clamp<int64_t>((threads + units - 1) / units, 1, std::min(cap, by_len)));
+    return static_cast<int>(std::clamp<int64_t>((threads + items - 1) / items, 1, std::min(cap, by_len)));
   }
   // GPU: FlashAttention-2's num_splits_heuristic over "slots" of kGpuCtasPerSm CTAs per SM.
   const int64_t slots = int64_t(target.sm_count > 0 ? target.sm_count : kDefaultSmCount) * kGpuCtasPerSm;

@@ -21,6 +21,10 @@ int64_t decode_row_chunks(const ProblemSpec& spec, const TileConfig& cfg);
 // KV blocks of block_n keys in the longest sequence (at least 1).
 int64_t decode_kv_blocks(const TileConfig& cfg, int64_t max_seqlen_k);
 
+// CPU decode: KV heads one work item handles together (templates/decode_cpu.h reads whole K/V
+// rows across them, in address order): as many as keep its query and output rows near 64 KiB.
+int64_t decode_cpu_heads_per_item(const ProblemSpec& spec, const TileConfig& cfg);
+
 // The number of KV splits a call runs with. cfg.splits > 0 is taken as asked (capped at the KV
 // block count and kDecodeMaxSplits). cfg.splits == 0 applies the rule: GPUs — enough CTAs for
 // about two resident waves over the SMs (FlashAttention-2's wave-efficiency heuristic);

@@ -1,107 +1,302 @@
 // CPU decode: the algorithm of decode/sm80.cuh (split-KV online softmax + in-launch combine) for
 // the CPU backend, JIT-compiled by clang with no system headers (runtime/cpu/).
 //
-// Work split: one work item = (sequence b, KV head, row chunk, split), item index
-//   ((b * heads_kv + kvh) * row_chunks + chunk) * num_splits + split,
-// so the splits of one slot are adjacent and a thread's range tends to own whole slots. The host
-// calls the entry on ranges of items from several threads. An item streams its split's keys in
-// blocks of kBlockN: each key row is converted to fp32 once and used by all kRowsPerItem query
-// rows of the chunk (the GQA heads times the query tokens), so K and V are read once per KV head.
-// Head-dim vectors of kVec lanes carry the dot products and the P.V accumulation.
+// Decode is memory-bound: every key and value row is used once per query row and never again,
+// so the kernel's job is to stream K and V at the memory's speed with the multiply-adds hidden
+// under the loads. Hence:
+//   - One work item holds all kRowsPerItem query rows of a KV head (the GQA heads times the
+//     query tokens), so each K/V row is read from memory once for the whole group.
+//   - K/V rows are used in place, converted to fp32 in registers (cpu_simd.h RowPairs: bf16 is
+//     two integer ops per 2V elements), never copied into a buffer.
+//   - Q.K^T runs as register tiles of QR query rows x QJ keys over the head dim; the QR*QJ dot
+//     products leave the tile as one vector through TreeSum (no per-score horizontal sums).
+//     P.V runs as register tiles of PR rows x PS row segments, the accumulators loaded and
+//     stored once per key block and the probabilities broadcast.
+//   - kOrder 1 (bf16 only): bf16 pair dot products (vdpbf16ps on AVX-512 BF16 hosts, the same
+//     products with FMAs elsewhere) for Q.K^T on the raw bf16 query and for P.V with P rounded
+//     to bf16 (as tensor-core kernels do) against V rows interleaved two keys at a time: half
+//     the instructions of kOrder 0 where the instruction exists.
+//
+// Work split: one work item = (sequence b, group of kHeadsPerItem KV heads, row chunk, split),
+// item index ((b * groups + hg) * row_chunks + chunk) * num_splits + split. Inside an item the
+// key loops run outside the head loops, so K and V are read whole row after whole row, in
+// address order: reading one head's 256-byte slice out of every row runs at half the rate on
+// Zen 3 (prefetchers lose the stream at every page). The host calls the entry on ranges of items
+// from several threads; with few items the KV length is split so every thread has work.
 //
 // Splits and combine as on the GPU: with num_splits > 1 each item stores its normalized partial
 // O and log2 sum-exp, then increments the slot's counter (acq_rel); the item that sees
 // num_splits - 1 merges the partials with weights exp2(lse_i - lse_max), writes O and LSE, and
 // resets the counter to 0. Split boundaries are the GPU's (blocks of kBlockN from the first key
-// any row can see), so both backends compute the same partials for the same config.
+// any row can see), so both backends compute the same partials for the same config. Partials
+// are kept in the RowPairs lane order (only this template reads them).
 //
-// Numerics: fp32, scores pre-scaled by scale * log2(e), exp2; the LSE's log in double. A row
-// with no visible key stores O = 0, LSE = -inf.
+// Numerics: fp32, scores scaled by scale * log2(e), exp2; the LSE's log in double. A row with no
+// visible key stores O = 0, LSE = -inf.
 //
 // The prelude defines a policy struct with kHeadDim, kGroup, kQTokens, kRowsPerItem, kBlockN,
-// kVec, kStorage (StorageKind), kPageSize (0 = contiguous), kMask (DecodeMask), kWindowLeft,
-// kWindowRight.
+// kVec, kHeadsPerItem, kAccRegs (vector registers for accumulators), kOrder (0 fp32, 1 bf16 pairs), kStorage
+// (StorageKind), kPageSize (0 = contiguous), kMask (DecodeMask), kWindowLeft, kWindowRight.
 #pragma once
 
-#include "common/cpu_vec.h"
+#include "common/cpu_simd.h"
 #include "decode/params.h"
 
 namespace attnjit::cpu {
 
 enum DecodeMask { kDecodeMaskNone = 0, kDecodeMaskCausal = 1, kDecodeMaskWindow = 2 };
 
+constexpr int largest_divisor_at_most(int n, int cap) {
+  for (int d = cap < n ? cap : n; d > 1; --d)
+    if (n % d == 0) return d;
+  return 1;
+}
+
 template <class C>
 struct DecodeCpu {
   static constexpr int D = C::kHeadDim, G = C::kGroup, QT = C::kQTokens, ROWS = G * QT;
   static constexpr int RPI = C::kRowsPerItem, BN = C::kBlockN, V = C::kVec, P = C::kPageSize;
-  static constexpr int NVD = D / V;  // vectors per head-dim row
-  static_assert(D % V == 0, "head dim must be a multiple of the vector width");
+  static constexpr int HPI = C::kHeadsPerItem;  // KV heads per work item (at most)
+  static constexpr int SEG = 2 * V;   // elements per row segment (a RowPairs pair)
+  static constexpr int NS = D / SEG;  // segments per head-dim row
+  static constexpr int NVD = D / V;   // vectors per head-dim row
+  static constexpr bool kPairDot = C::kOrder == 1;
+  static_assert(D % SEG == 0, "head dim must be a multiple of twice the vector width");
   static_assert(BN % V == 0, "block_n must be a multiple of the vector width");
   static_assert(P == 0 || (P & (P - 1)) == 0, "page size must be a power of two");
+  static_assert(!kPairDot || C::kStorage == kStoreBF16, "kOrder 1 (bf16 pairs) needs bf16 storage");
+
+  // Register tiles. Q.K^T: QR rows x QJ keys, QR*QJ <= min(kAccRegs, V) accumulators (TreeSum
+  // folds them into one vector). P.V: PR rows x PS segments = 2*PR*PS <= kAccRegs accumulators,
+  // over chunks of JC keys (the accumulators go to memory between chunks).
+  static constexpr int A = C::kAccRegs;
+  static constexpr int NQ = A < V ? A : V;
+  static constexpr int QR = RPI < NQ ? RPI : NQ;
+  static constexpr int QJ = NQ / QR;
+  static constexpr int PR = RPI < A / 2 ? RPI : A / 2;
+  static constexpr int PS = largest_divisor_at_most(NS, A / (2 * PR) < 1 ? 1 : A / (2 * PR));
+  static constexpr int JC = BN < 16 ? BN : 16;
+  static_assert(RPI % QR == 0 && RPI % PR == 0 && BN % QJ == 0 && BN % JC == 0, "tiles must divide the item");
 
   typedef typename Vec<V>::F F;
   typedef typename Vec<V>::I I;
+  typedef typename Vec<V>::U U;
   typedef Storage_<C::kStorage> S;
   typedef typename S::T T;
+  typedef RowPairs<C::kStorage, V> Pairs;
+  typedef RowPairs<kStoreBF16, V> Bf16Pairs;
   static constexpr float kNegInf = -__builtin_huge_valf();
 
   struct alignas(64) Work {
-    F q[RPI][NVD];    // query rows, scaled by scale * log2(e)
-    F acc[RPI][NVD];  // unnormalized output rows
-    F kb[BN][NVD];    // the block's key rows in fp32
-    F vb[BN][NVD];    // the block's value rows in fp32
-    alignas(64) float s[BN];
-    float m[RPI], l[RPI];
-    long long row_lo[RPI], row_hi[RPI];  // visible keys [lo, hi]; empty when lo > hi
+    F q[HPI][RPI][NVD];    // kOrder 0: query rows (RowPairs order), scaled by scale * log2(e)
+    U qb[kPairDot ? HPI : 1][RPI][NS];  // kOrder 1: the raw bf16 query rows
+    F acc[HPI][RPI][NVD];  // unnormalized output rows (RowPairs order)
+    alignas(64) float s[HPI][RPI][BN];  // the block's scores, then probabilities
+    unsigned pp[kPairDot ? HPI : 1][RPI][BN / 2];  // kOrder 1: probabilities of keys 2i, 2i+1 as bf16
+    float m[HPI][RPI], l[HPI][RPI], corr[HPI][RPI];
+    long long row_lo[RPI], row_hi[RPI];  // visible keys [lo, hi] (the same for every head)
+    const T* kp[BN];  // the block's key and value rows at the item's first head (the first n)
+    const T* vp[BN];
+    const T* kn[BN];  // the next block's rows (the first nn), prefetched while this one runs
+    const T* vn[BN];
+    int nn;
+    long long ks, vs;  // head strides of kp / vp
+    alignas(64) T zero[D];
   };
 
-  static F load_vec(const T* p) {
-    F v;
-    for (int e = 0; e < V; ++e) v[e] = S::load(p[e]);
-    return v;
-  }
   static float hsum(F v) {
     float s = 0.f;
     for (int e = 0; e < V; ++e) s += v[e];
+    return s;
+  }
+  static float hmax(F v) {
+    float s = v[0];
+    for (int e = 1; e < V; ++e) s = v[e] > s ? v[e] : s;
     return s;
   }
   static float exp2s(float x) {
     F v = x;
     return vexp2<F, I>(v)[0];
   }
+  static F load_f(const float* p) {
+    F v;
+    __builtin_memcpy(&v, p, sizeof(F));
+    return v;
+  }
+  static void store_f(float* p, F v) { __builtin_memcpy(p, &v, sizeof(F)); }
 
   static void run(const DecodeParams& p, long long begin, long long end) {
     Work w;
+    for (int i = 0; i < D; ++i) w.zero[i] = S::store(0.f);
     for (long long item = begin; item < end; ++item) process(p, item, w);
   }
 
+  // Hardware prefetchers stop at 4 KiB pages and restart slowly, which halves the rate at which a
+  // row-by-row walk through K and V gets its data (measured on Zen 3); so every row of the next
+  // block is prefetched into L2 while the same row of this block is used.
+  static void prefetch_row(const T* row, long long head_stride, int nh) {
+    for (int h = 0; h < nh; ++h)
+      for (int c = 0; c < D * (int)sizeof(T); c += 64) __builtin_prefetch((const char*)(row + h * head_stride) + c, 0, 2);
+  }
+
+  // Row j of the block at head h (the zero row past the block's end).
+  static const T* krow(const Work& w, int j, int h, int n) { return j < n ? w.kp[j] + h * w.ks : w.zero; }
+  static const T* vrow(const Work& w, int j, int h, int n) { return j < n ? w.vp[j] + h * w.vs : w.zero; }
+
+  // Q.K^T of the block: s[h][r][j] = q_hr . k_hj (log2 units), for j < n rounded up to QJ.
+  // Keys outer, heads inner: the rows are read in address order (whole rows, all heads).
+  static void scores(const DecodeParams& p, Work& w, int nh, int n) {
+    for (int j = 0; j < n; j += QJ) {
+      for (int jk = 0; jk < QJ; ++jk)
+        if (j + jk < w.nn) prefetch_row(w.kn[j + jk], w.ks, nh);
+      for (int h = 0; h < nh; ++h) {
+        const T* kr[QJ];
+        for (int jk = 0; jk < QJ; ++jk) kr[jk] = krow(w, j + jk, h, n);
+        for (int r0 = 0; r0 < RPI; r0 += QR) {
+          F acc[QR * QJ];
+          for (int i = 0; i < QR * QJ; ++i) acc[i] = 0.f;
+          for (int sg = 0; sg < NS; ++sg)
+            for (int jk = 0; jk < QJ; ++jk) {
+              if constexpr (kPairDot) {
+                const U kx = Bf16Pairs::raw((const unsigned short*)kr[jk] + sg * SEG);
+                for (int rr = 0; rr < QR; ++rr)
+                  acc[rr * QJ + jk] = dot_bf16_pairs<V>(acc[rr * QJ + jk], kx, w.qb[h][r0 + rr][sg]);
+              } else {
+                F ka, kb;
+                Pairs::load(kr[jk] + sg * SEG, ka, kb);
+                for (int rr = 0; rr < QR; ++rr) {
+                  acc[rr * QJ + jk] += ka * w.q[h][r0 + rr][2 * sg];
+                  acc[rr * QJ + jk] += kb * w.q[h][r0 + rr][2 * sg + 1];
+                }
+              }
+            }
+          F sum = TreeSum<V>::template run<QR * QJ>(acc);
+          if constexpr (kPairDot) sum *= p.scale_log2;
+          for (int rr = 0; rr < QR; ++rr)
+            for (int jk = 0; jk < QJ; ++jk) w.s[h][r0 + rr][j + jk] = sum[rr * QJ + jk];
+        }
+      }
+    }
+  }
+
+  // Online softmax over the block for every row of every head: masks, updates m / l, leaves the
+  // probabilities in s (and pp) and each row's rescale factor in corr.
+  static void softmax(Work& w, int nh, long long j0, int n) {
+    I lane;
+    for (int e = 0; e < V; ++e) lane[e] = e;
+    for (int r = 0; r < RPI; ++r) {
+      // Visible keys of the block relative to j0, clamped to [0, n - 1] (empty: lo > hi).
+      long long lo = w.row_lo[r] - j0, hi = w.row_hi[r] - j0;
+      hi = hi > n - 1 ? n - 1 : hi;
+      lo = lo < 0 ? 0 : lo;
+      const bool full = lo == 0 && hi == BN - 1;
+      const int ilo = lo > BN ? BN : (int)lo, ihi = hi < -1 ? -1 : (int)hi;
+      for (int h = 0; h < nh; ++h) {
+        float* sr = w.s[h][r];
+        F mx = kNegInf;
+        for (int v = 0; v < BN / V; ++v) {
+          F x = load_f(sr + v * V);
+          if (!full) {
+            const I k = lane + v * V;
+            const I vis = (k >= ilo) & (k <= ihi);
+            x = (F)(((I)x & vis) | ((I)(F)kNegInf & ~vis));
+            store_f(sr + v * V, x);
+          }
+          mx = vmax(mx, x);
+        }
+        const float bm = hmax(mx), mn = bm > w.m[h][r] ? bm : w.m[h][r];
+        const float mu = mn == kNegInf ? 0.f : mn;
+        w.corr[h][r] = exp2s(w.m[h][r] - mu);
+        F sum = 0.f;
+        for (int v = 0; v < BN / V; ++v) {
+          const F x = vexp2<F, I>(load_f(sr + v * V) - mu);
+          store_f(sr + v * V, x);
+          sum += x;
+          if constexpr (kPairDot) pack_pairs(x, &w.pp[h][r][v * V / 2]);
+        }
+        w.l[h][r] = w.l[h][r] * w.corr[h][r] + hsum(sum);
+        w.m[h][r] = mn;
+      }
+    }
+  }
+
+  // Probabilities x[2i], x[2i+1] -> one 32-bit lane of two bf16 (round to nearest even).
+  template <int... L>
+  static void pack_pairs_(F x, unsigned* out, Ints<L...>) {
+    typedef typename Vec<V / 2>::U H;
+    const H ev = (H)__builtin_shufflevector(x, x, (2 * L)...), od = (H)__builtin_shufflevector(x, x, (2 * L + 1)...);
+    const H re = ev + 0x7fffu + ((ev >> 16) & 1u), ro = od + 0x7fffu + ((od >> 16) & 1u);
+    const H packed = (re >> 16) | (ro & 0xffff0000u);
+    __builtin_memcpy(out, &packed, sizeof(H));
+  }
+  static void pack_pairs(F x, unsigned* out) { pack_pairs_(x, out, typename MakeInts<V / 2>::type()); }
+
+  // acc = acc * corr + P.V over the block's n keys, in chunks of JC keys with the heads inside,
+  // so a chunk's value rows are read in address order.
+  static void accumulate(Work& w, int nh, int n) {
+    for (int j0 = 0; j0 < n; j0 += JC) {
+      const int jn = n - j0 < JC ? n : j0 + JC;
+      for (int j = j0; j < j0 + JC && j < w.nn; ++j) prefetch_row(w.vn[j], w.vs, nh);
+      for (int h = 0; h < nh; ++h)
+        for (int r0 = 0; r0 < RPI; r0 += PR)
+          for (int s0 = 0; s0 < NS; s0 += PS) {
+            F a[PR][2 * PS];
+            for (int rr = 0; rr < PR; ++rr) {
+              const float c = j0 == 0 ? w.corr[h][r0 + rr] : 1.f;
+              for (int x = 0; x < 2 * PS; ++x) a[rr][x] = w.acc[h][r0 + rr][2 * s0 + x] * c;
+            }
+            if constexpr (kPairDot) {
+              for (int j = j0; j < jn; j += 2) {
+                const unsigned short* va = (const unsigned short*)vrow(w, j, h, n);
+                const unsigned short* vb = (const unsigned short*)vrow(w, j + 1, h, n);
+                for (int ps = 0; ps < PS; ++ps) {
+                  const U xa = Bf16Pairs::raw(va + (s0 + ps) * SEG), xb = Bf16Pairs::raw(vb + (s0 + ps) * SEG);
+                  const U ev = (xa & 0xffffu) | (xb << 16), od = (xa >> 16) | (xb & 0xffff0000u);
+                  for (int rr = 0; rr < PR; ++rr) {
+                    const U pb = w.pp[h][r0 + rr][j / 2];
+                    a[rr][2 * ps] = dot_bf16_pairs<V>(a[rr][2 * ps], ev, pb);
+                    a[rr][2 * ps + 1] = dot_bf16_pairs<V>(a[rr][2 * ps + 1], od, pb);
+                  }
+                }
+              }
+            } else {
+              for (int j = j0; j < jn; ++j) {
+                const T* vr = w.vp[j] + h * w.vs;
+                F vv[2 * PS];
+                for (int ps = 0; ps < PS; ++ps) Pairs::load(vr + (s0 + ps) * SEG, vv[2 * ps], vv[2 * ps + 1]);
+                for (int rr = 0; rr < PR; ++rr) {
+                  const F pb = w.s[h][r0 + rr][j];
+                  for (int x = 0; x < 2 * PS; ++x) a[rr][x] += pb * vv[x];
+                }
+              }
+            }
+            for (int rr = 0; rr < PR; ++rr)
+              for (int x = 0; x < 2 * PS; ++x) w.acc[h][r0 + rr][2 * s0 + x] = a[rr][x];
+          }
+    }
+  }
+
   static void process(const DecodeParams& p, long long item, Work& w) {
+    const int groups = (p.heads_kv + HPI - 1) / HPI;
     const int split = (int)(item % p.num_splits);
     long long rest = item / p.num_splits;
     const int chunk = (int)(rest % p.row_chunks);
     rest /= p.row_chunks;
-    const int kvh = (int)(rest % p.heads_kv);
-    const long long b = rest / p.heads_kv;
+    const int hg = (int)(rest % groups);
+    const long long b = rest / groups;
+    const int h0 = hg * HPI, nh = p.heads_kv - h0 < HPI ? p.heads_kv - h0 : HPI;
     long long L = p.seqlens_k ? p.seqlens_k[b] : p.seqlen_k;
     L = L < 0 ? 0 : L > p.seqlen_k ? p.seqlen_k : L;  // see DecodeParams::seqlen_k
 
     // Query rows of this chunk: row r -> global row chunk * RPI + r = token * G + head-in-group.
     for (int r = 0; r < RPI; ++r) {
       const int gr = chunk * RPI + r;
-      w.m[r] = kNegInf;
-      w.l[r] = 0.f;
-      for (int v = 0; v < NVD; ++v) w.acc[r][v] = 0.f;
+      const int t = gr / G;
+      const long long pos = L - QT + t;  // bottom-right aligned position of this query token
       if (gr >= ROWS) {
-        for (int v = 0; v < NVD; ++v) w.q[r][v] = 0.f;
         w.row_lo[r] = 1;
         w.row_hi[r] = 0;
-        continue;
-      }
-      const int t = gr / G, h = kvh * G + gr % G;
-      const T* qp = (const T*)p.q + b * p.q_batch_stride + t * p.q_row_stride + h * p.q_head_stride;
-      for (int v = 0; v < NVD; ++v) w.q[r][v] = load_vec(qp + v * V) * p.scale_log2;
-      const long long pos = L - QT + t;  // bottom-right aligned position of this query token
-      if (C::kMask == kDecodeMaskCausal) {
+      } else if (C::kMask == kDecodeMaskCausal) {
         w.row_lo[r] = 0;
         w.row_hi[r] = pos;
       } else if (C::kMask == kDecodeMaskWindow) {
@@ -111,6 +306,25 @@ struct DecodeCpu {
       } else {
         w.row_lo[r] = 0;
         w.row_hi[r] = L - 1;
+      }
+      for (int h = 0; h < nh; ++h) {
+        w.m[h][r] = kNegInf;
+        w.l[h][r] = 0.f;
+        for (int v = 0; v < NVD; ++v) w.acc[h][r][v] = 0.f;
+        if (gr >= ROWS) {
+          for (int v = 0; v < NVD; ++v) w.q[h][r][v] = 0.f;
+          if constexpr (kPairDot)
+            for (int sg = 0; sg < NS; ++sg) w.qb[h][r][sg] = 0u;
+          continue;
+        }
+        const int hq = (h0 + h) * G + gr % G;
+        const T* qp = (const T*)p.q + b * p.q_batch_stride + t * p.q_row_stride + hq * p.q_head_stride;
+        for (int sg = 0; sg < NS; ++sg) {
+          Pairs::load(qp + sg * SEG, w.q[h][r][2 * sg], w.q[h][r][2 * sg + 1]);
+          w.q[h][r][2 * sg] *= p.scale_log2;
+          w.q[h][r][2 * sg + 1] *= p.scale_log2;
+          if constexpr (kPairDot) w.qb[h][r][sg] = Bf16Pairs::raw((const unsigned short*)qp + sg * SEG);
+        }
       }
     }
 
@@ -128,9 +342,11 @@ struct DecodeCpu {
     const long long kv_end = lo + blk_end * BN < L ? lo + blk_end * BN : L;
 
     const int* table = P ? p.block_table + b * p.block_table_stride : nullptr;
-    for (long long j0 = kv_begin; j0 < kv_end; j0 += BN) {
-      const int n = kv_end - j0 < BN ? (int)(kv_end - j0) : BN;
-      for (int jj = 0; jj < n; ++jj) {
+    w.ks = p.k_head_stride;
+    w.vs = p.v_head_stride;
+    // Rows [j0, j0 + count) at the item's first head.
+    auto rows = [&](long long j0, int count, const T** kr, const T** vr) {
+      for (int jj = 0; jj < count; ++jj) {
         const long long j = j0 + jj;
         long long ko, vo;
         if (P > 0) {
@@ -141,105 +357,89 @@ struct DecodeCpu {
           ko = b * p.k_batch_stride + j * p.k_row_stride;
           vo = b * p.v_batch_stride + j * p.v_row_stride;
         }
-        const T* kr = (const T*)p.k + ko + kvh * p.k_head_stride;
-        const T* vr = (const T*)p.v + vo + kvh * p.v_head_stride;
-        for (int v = 0; v < NVD; ++v) {
-          w.kb[jj][v] = load_vec(kr + v * V);
-          w.vb[jj][v] = load_vec(vr + v * V);
-        }
+        kr[jj] = (const T*)p.k + ko + h0 * p.k_head_stride;
+        vr[jj] = (const T*)p.v + vo + h0 * p.v_head_stride;
       }
-      for (int r = 0; r < RPI; ++r) {
-        if (w.row_lo[r] > w.row_hi[r] || j0 > w.row_hi[r] || j0 + n <= w.row_lo[r]) continue;
-        float mx = w.m[r];
-        for (int jj = 0; jj < BN; ++jj) {
-          const long long j = j0 + jj;
-          float sc = kNegInf;
-          if (jj < n && j >= w.row_lo[r] && j <= w.row_hi[r]) {
-            F d = w.q[r][0] * w.kb[jj][0];
-            for (int v = 1; v < NVD; ++v) d += w.q[r][v] * w.kb[jj][v];
-            sc = hsum(d);
-          }
-          w.s[jj] = sc;
-          mx = sc > mx ? sc : mx;
-        }
-        const float mu = mx == kNegInf ? 0.f : mx;
-        const float corr = exp2s(w.m[r] - mu);
-        F sum = 0.f;
-        for (int jj = 0; jj < BN; jj += V) {
-          F sv;
-          __builtin_memcpy(&sv, &w.s[jj], sizeof(F));
-          sv = vexp2<F, I>(sv - mu);
-          __builtin_memcpy(&w.s[jj], &sv, sizeof(F));
-          sum += sv;
-        }
-        w.l[r] = w.l[r] * corr + hsum(sum);
-        w.m[r] = mx;
-        for (int v = 0; v < NVD; ++v) w.acc[r][v] *= corr;
-        for (int jj = 0; jj < n; ++jj) {
-          const float pj = w.s[jj];
-          if (pj == 0.f) continue;  // masked (or underflowed) key
-          for (int v = 0; v < NVD; ++v) w.acc[r][v] += pj * w.vb[jj][v];
-        }
+    };
+    auto count = [&](long long j0) { return kv_end - j0 < BN ? (int)(kv_end - j0) : BN; };
+    if (kv_begin < kv_end) {
+      rows(kv_begin, count(kv_begin), w.kp, w.vp);
+      for (int jj = 0; jj < count(kv_begin); ++jj) {  // the first block has no predecessor to hide it
+        prefetch_row(w.kp[jj], w.ks, nh);
+        prefetch_row(w.vp[jj], w.vs, nh);
+      }
+    }
+    for (long long j0 = kv_begin; j0 < kv_end; j0 += BN) {
+      const int n = count(j0);
+      w.nn = j0 + BN < kv_end ? count(j0 + BN) : 0;
+      rows(j0 + BN, w.nn, w.kn, w.vn);
+      scores(p, w, nh, n);
+      softmax(w, nh, j0, n);
+      accumulate(w, nh, n);
+      for (int jj = 0; jj < w.nn; ++jj) {
+        w.kp[jj] = w.kn[jj];
+        w.vp[jj] = w.vn[jj];
       }
     }
 
-    const long long slot = ((b * p.heads_kv + kvh) * p.row_chunks + chunk);
     if (p.num_splits == 1) {
-      for (int r = 0; r < RPI; ++r) {
-        if (chunk * RPI + r >= ROWS) break;
-        const float inv = w.l[r] > 0.f ? 1.f / w.l[r] : 0.f;
-        store_row(p, b, kvh, chunk * RPI + r, w.acc[r], inv,
-                  w.l[r] > 0.f ? (double)w.m[r] + slog2((double)w.l[r]) : -__builtin_huge_val());
-      }
+      for (int h = 0; h < nh; ++h)
+        for (int r = 0; r < RPI && chunk * RPI + r < ROWS; ++r) {
+          const float l = w.l[h][r], inv = l > 0.f ? 1.f / l : 0.f;
+          store_row(p, b, h0 + h, chunk * RPI + r, w.acc[h][r], inv,
+                    l > 0.f ? (double)w.m[h][r] + slog2((double)l) : -__builtin_huge_val());
+        }
       return;
     }
-    float* po = p.partial_o + (slot * p.num_splits + split) * RPI * D;
-    float* pl = p.partial_lse + (slot * p.num_splits + split) * RPI;
-    for (int r = 0; r < RPI; ++r) {
-      const float inv = w.l[r] > 0.f ? 1.f / w.l[r] : 0.f;
-      for (int v = 0; v < NVD; ++v) {
-        F o = w.acc[r][v] * inv;
-        __builtin_memcpy(po + r * D + v * V, &o, sizeof(F));
+    // Partials per (sequence, KV head, chunk) slot; one counter per item group (its first slot).
+    auto slot = [&](int h) { return (b * p.heads_kv + h0 + h) * p.row_chunks + chunk; };
+    for (int h = 0; h < nh; ++h) {
+      float* po = p.partial_o + (slot(h) * p.num_splits + split) * RPI * D;
+      float* pl = p.partial_lse + (slot(h) * p.num_splits + split) * RPI;
+      for (int r = 0; r < RPI; ++r) {
+        const float l = w.l[h][r], inv = l > 0.f ? 1.f / l : 0.f;
+        for (int v = 0; v < NVD; ++v) store_f(po + r * D + v * V, w.acc[h][r][v] * inv);
+        pl[r] = l > 0.f ? (float)((double)w.m[h][r] + slog2((double)l)) : kNegInf;
       }
-      pl[r] = w.l[r] > 0.f ? (float)((double)w.m[r] + slog2((double)w.l[r])) : kNegInf;
     }
     // Release our partials; the last split to arrive acquires everyone's.
-    if (__atomic_fetch_add(p.counters + slot, 1, __ATOMIC_ACQ_REL) != p.num_splits - 1) return;
-    __atomic_store_n(p.counters + slot, 0, __ATOMIC_RELAXED);  // reset for the next call
-    const float* ao = p.partial_o + slot * p.num_splits * RPI * D;
-    const float* al = p.partial_lse + slot * p.num_splits * RPI;
-    for (int r = 0; r < RPI; ++r) {
-      if (chunk * RPI + r >= ROWS) break;
-      float mx = kNegInf;
-      for (int s = 0; s < p.num_splits; ++s) mx = al[s * RPI + r] > mx ? al[s * RPI + r] : mx;
-      const float mu = mx == kNegInf ? 0.f : mx;
-      float sum = 0.f;
-      for (int v = 0; v < NVD; ++v) w.acc[r][v] = 0.f;
-      for (int s = 0; s < p.num_splits; ++s) {
-        const float wt = exp2s(al[s * RPI + r] - mu);
-        if (wt == 0.f) continue;  // empty split
-        sum += wt;
-        for (int v = 0; v < NVD; ++v) {
-          F o;
-          __builtin_memcpy(&o, ao + (s * RPI + r) * D + v * V, sizeof(F));
-          w.acc[r][v] += wt * o;
+    int* counter = p.counters + slot(0);
+    if (__atomic_fetch_add(counter, 1, __ATOMIC_ACQ_REL) != p.num_splits - 1) return;
+    __atomic_store_n(counter, 0, __ATOMIC_RELAXED);  // reset for the next call
+    for (int h = 0; h < nh; ++h) {
+      const float* ao = p.partial_o + slot(h) * p.num_splits * RPI * D;
+      const float* al = p.partial_lse + slot(h) * p.num_splits * RPI;
+      for (int r = 0; r < RPI && chunk * RPI + r < ROWS; ++r) {
+        float mx = kNegInf;
+        for (int s = 0; s < p.num_splits; ++s) mx = al[s * RPI + r] > mx ? al[s * RPI + r] : mx;
+        const float mu = mx == kNegInf ? 0.f : mx;
+        float sum = 0.f;
+        F o[NVD];
+        for (int v = 0; v < NVD; ++v) o[v] = 0.f;
+        for (int s = 0; s < p.num_splits; ++s) {
+          const float wt = exp2s(al[s * RPI + r] - mu);
+          if (wt == 0.f) continue;  // empty split
+          sum += wt;
+          for (int v = 0; v < NVD; ++v) o[v] += wt * load_f(ao + (s * RPI + r) * D + v * V);
         }
+        const float inv = sum > 0.f ? 1.f / sum : 0.f;
+        store_row(p, b, h0 + h, chunk * RPI + r, o, inv,
+                  sum > 0.f ? (double)mu + slog2((double)sum) : -__builtin_huge_val());
       }
-      const float inv = sum > 0.f ? 1.f / sum : 0.f;
-      store_row(p, b, kvh, chunk * RPI + r, w.acc[r], inv,
-                sum > 0.f ? (double)mu + slog2((double)sum) : -__builtin_huge_val());
     }
   }
 
-  // Writes query row gr (token * G + head-in-group) of KV head kvh: O = acc * inv, LSE from log2.
+  // Writes query row gr (token * G + head-in-group) of KV head kvh: O = acc * inv in element
+  // order, LSE from log2.
   static void store_row(const DecodeParams& p, long long b, int kvh, int gr, const F* acc, float inv,
                         double lse2) {
     const int t = gr / G, h = kvh * G + gr % G;
     T* op = (T*)p.o + b * p.o_batch_stride + t * p.o_row_stride + h * p.o_head_stride;
-    for (int v = 0; v < NVD; ++v) {
-      const F o = acc[v] * inv;
-      for (int e = 0; e < V; ++e) op[v * V + e] = S::store(o[e]);
-    }
+    for (int sg = 0; sg < NS; ++sg)
+      for (int hh = 0; hh < 2; ++hh) {
+        const F o = acc[2 * sg + hh] * inv;
+        for (int e = 0; e < V; ++e) op[sg * SEG + Pairs::element(hh, e)] = S::store(o[e]);
+      }
     if (p.lse)
       p.lse[b * p.lse_batch_stride + h * p.lse_head_stride + t] = (float)(lse2 * 0.6931471805599453);
   }

@@ -1,6 +1,8 @@
 // End-to-end decode on the CPU backend (clang JIT) against the float64 reference: ragged
 // lengths, contiguous and paged caches, GQA, masks, several query tokens, split counts from 1 to
-// many, the exactness of the combine, empty sequences and counter reset across launches.
+// many, the exactness of the combine, empty sequences and counter reset across launches, both
+// arithmetic orders (fp32; bf16 pair dot products, emulated where the host lacks AVX-512 BF16),
+// KV heads spread over several items, and the AVX-512 BF16 code path compiled for such a host.
 #ifdef ATTNJIT_WITH_LLVM
 
 #include <gtest/gtest.h>
@@ -9,6 +11,7 @@
 
 #include "decode/decode_harness.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/cpu/cpu_compiler.h"
 
 namespace attnjit::testing {
 namespace {
@@ -176,6 +179,112 @@ TEST(DecodeCpu, QueryRowsSplitOverChunks) {
   c.block_m = 4;
   c.splits = 3;
   expect_decode_matches(cpu(), c);
+}
+
+
+TileConfig cpu_config(const DecodeCase& c, int order) {
+  const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, c.dtype, c.head_dim, c.mask, c.heads_kv * c.group,
+                                                  c.heads_kv, c.q_tokens, 1, c.page_size);
+  TileConfig cfg = select_template(spec, cpu().target()).default_config(spec, cpu().target());
+  cfg.order = order;
+  return cfg;
+}
+
+TEST(DecodeCpu, EveryGroupSizeDtypeAndSplitCount) {
+  // Lengths that cut the 64-key blocks unevenly; every split count up to one split per block.
+  for (DType dt : {DType::F32, DType::BF16, DType::F16})
+    for (int group : {1, 2, 3, 4, 8}) {
+      DecodeCase c;
+      c.dtype = dt;
+      c.head_dim = 64;
+      c.heads_kv = 3;
+      c.group = group;
+      c.seqlens = {200, 1, 77};
+      c.seed = uint64_t(group * 10 + int(dt));
+      for (int splits = 1; splits <= 4; ++splits) {
+        c.splits = splits;
+        expect_decode_matches(cpu(), c);
+      }
+    }
+}
+
+TEST(DecodeCpu, Bf16PairDotProductsMatchTheReference) {
+  // kOrder 1: vdpbf16ps on AVX-512 BF16 hosts, its FMA emulation elsewhere; P rounded to bf16.
+  for (int group : {1, 4, 8})
+    for (int page : {0, 16}) {
+      DecodeCase c;
+      c.dtype = DType::BF16;
+      c.head_dim = 128;
+      c.heads_kv = 2;
+      c.group = group;
+      c.page_size = page;
+      c.seqlens = {1000, 3, 129};
+      c.config = cpu_config(c, 1);
+      for (int splits : {1, 3}) {
+        c.splits = splits;
+        expect_decode_matches(cpu(), c);
+      }
+    }
+  DecodeCase w;
+  w.dtype = DType::BF16;
+  w.head_dim = 64;
+  w.heads_kv = 1;
+  w.group = 4;
+  w.q_tokens = 2;
+  w.mask = {MaskKind::SlidingWindow, 50, 1};
+  w.seqlens = {300, 2};
+  w.config = cpu_config(w, 1);
+  expect_decode_matches(cpu(), w);
+}
+
+TEST(DecodeCpu, PairDotOrderNeedsBf16) {
+  DecodeCase c;
+  c.dtype = DType::F32;
+  c.head_dim = 64;
+  const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, c.dtype, 64, c.mask, 2, 2, 1, 100, 0);
+  const KernelTemplate& t = select_template(spec, cpu().target());
+  TileConfig cfg = t.default_config(spec, cpu().target());
+  EXPECT_EQ(cfg.order, 0);
+  cfg.order = 1;
+  auto why = t.can_implement(spec, cfg, cpu().target());
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("order"), std::string::npos) << *why;
+}
+
+TEST(DecodeCpu, KvHeadsSpreadOverSeveralItems) {
+  // group 8 x head dim 256 -> 4 KV heads per item: 9 heads make items of 4, 4 and 1.
+  for (int splits : {1, 2}) {
+    DecodeCase c;
+    c.dtype = DType::BF16;
+    c.head_dim = 256;
+    c.heads_kv = 9;
+    c.group = 8;
+    c.seqlens = {150, 64};
+    c.page_size = splits == 2 ? 32 : 0;
+    c.splits = splits;
+    expect_decode_matches(cpu(), c);
+  }
+}
+
+TEST(DecodeCpu, Avx512Bf16HostGetsPairDotProductsInVdpbf16ps) {
+  // This machine may lack the instruction: compile (not run) for a host that has it.
+  const Target host = Target::cpu("sapphirerapids", "+avx2,+avx512bf16,+avx512bw,+avx512dq,+avx512f,+avx512vl,+fma", 512);
+  const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, DType::BF16, 128, {}, 32, 4, 1, 32768, 0);
+  const KernelTemplate& t = select_template(spec, host);
+  const TileConfig cfg = t.default_config(spec, host);
+  EXPECT_EQ(cfg.order, 1);
+  EXPECT_EQ(cfg.vec, 16);
+  const CpuCompileResult r = compile_cpu_kernel(t.render(spec, cfg, host), {false, true});
+  EXPECT_NE(r.asm_text.find("vdpbf16ps"), std::string::npos);
+  EXPECT_NE(r.asm_text.find("zmm"), std::string::npos);
+  // An AVX2 host computes the same products with FMAs.
+  const Target avx2 = Target::cpu("znver3", "+avx2,+fma,-avx512bf16,-avx512f", 256);
+  TileConfig c2 = t.default_config(spec, avx2);
+  EXPECT_EQ(c2.order, 0);
+  c2.order = 1;
+  const CpuCompileResult r2 = compile_cpu_kernel(t.render(spec, c2, avx2), {false, true});
+  EXPECT_EQ(r2.asm_text.find("vdpbf16ps"), std::string::npos);
+  EXPECT_NE(r2.asm_text.find("vfmadd"), std::string::npos);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace attnjit {
 namespace {
 
@@ -70,8 +72,15 @@ TEST(DecodePlan, CpuRuleGivesEveryThreadWork) {
   TileConfig c = cfg_with(1, 64);
   // One sequence, one KV head, 100k keys: split over the 8 threads.
   EXPECT_EQ(decode_num_splits(s, c, cpu, RunShape{1, 1, 1, 1, 100000}), 8);
-  // Plenty of items already: no split.
-  EXPECT_EQ(decode_num_splits(s, c, cpu, RunShape{4, 8, 8, 1, 100000}), 1);
+  // A CPU item holds a group of KV heads (8192 / (rows * head dim) of them): 4 sequences x 8
+  // heads are 4 items for 8 threads, so each sequence splits in 2; 8 sequences need no split.
+  const int64_t per = decode_cpu_heads_per_item(s, c);
+  EXPECT_EQ(per, std::clamp<int64_t>(8192 / (int64_t(c.block_m) * s.head_dim), 1, 64));
+  EXPECT_EQ(decode_num_splits(s, c, cpu, RunShape{4, 8, 8, 1, 100000}), per >= 8 ? 2 : 1);
+  EXPECT_EQ(decode_num_splits(s, c, cpu, RunShape{8, 8, 8, 1, 100000}), 1);
+  // Query rows of 8 GQA heads x 128 dims: 8 KV heads per item.
+  TileConfig g8 = cfg_with(8, 64);
+  EXPECT_EQ(decode_cpu_heads_per_item(spec_with(8, 1), g8), 8192 / (8 * spec_with(8, 1).head_dim));
   // Short sequences are not worth splitting.
   EXPECT_EQ(decode_num_splits(s, c, cpu, RunShape{1, 1, 1, 1, 600}), 1);
 }

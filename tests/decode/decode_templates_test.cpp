@@ -173,8 +173,13 @@ TEST(DecodeTemplates, CpuRenderAndGeometry) {
   other.threads = 1;
   other.splits = 3;
   EXPECT_EQ(t.render(s, other, cpu).hash, a.hash);
+  // Items = sequences x groups of KV heads x row chunks x splits; 4 heads x 4 rows x 128 dims
+  // fit one group (decode_cpu_heads_per_item), 9 heads need two.
+  ASSERT_GE(decode_cpu_heads_per_item(s, other), 4);
   const LaunchGeometry g = t.geometry(s, other, cpu, RunShape{2, 16, 4, 1, 5000});
-  EXPECT_EQ(g.grid[0], 2u * 4u * 1u * 3u);
+  EXPECT_EQ(g.grid[0], 2u * 1u * 1u * 3u);
+  const int64_t per = decode_cpu_heads_per_item(s, other);
+  EXPECT_EQ(t.geometry(s, other, cpu, RunShape{2, 36, 9, 1, 5000}).grid[0], unsigned(2 * ((9 + per - 1) / per) * 3));
   EXPECT_EQ(g.block[0], 1u);
   TileConfig bad = c;
   bad.warps = 2;

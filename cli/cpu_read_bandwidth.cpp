@@ -1,0 +1,67 @@
+#include "cli/cpu_read_bandwidth.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace attnjit::cli {
+namespace {
+
+// Four streams, 4 independent accumulators each: the loop is load-bound, never add-bound.
+uint64_t sum_streams(const uint64_t* p, size_t n) {
+  const size_t q = n / 4;
+  uint64_t a[16] = {};
+  for (size_t i = 0; i + 4 <= q; i += 4)
+    for (int s = 0; s < 4; ++s)
+      for (int k = 0; k < 4; ++k) a[s * 4 + k] += p[s * q + i + k];
+  uint64_t t = 0;
+  for (uint64_t x : a) t += x;
+  return t;
+}
+
+std::vector<uint64_t>& buffer(size_t words) {
+  static std::vector<uint64_t> b;
+  if (b.size() < words) b.assign(words, 1);  // written once: every page is backed
+  return b;
+}
+
+}  // namespace
+
+ReadBandwidth measure_read_bandwidth(int threads, size_t bytes, int reps) {
+  if (threads < 1) throw std::invalid_argument("measure_read_bandwidth: threads must be >= 1");
+  const size_t words = bytes / 8 / (size_t(threads) * 16) * (size_t(threads) * 16);
+  std::vector<uint64_t>& b = buffer(words);
+  std::vector<double> times;
+  std::vector<uint64_t> sums(size_t(threads), 0);
+  for (int r = 0; r < reps + 1; ++r) {
+    const size_t share = words / size_t(threads);
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t)
+      pool.emplace_back([&, t] { sums[size_t(t)] = sum_streams(b.data() + share * size_t(t), share); });
+    sums[0] = sum_streams(b.data(), share);
+    for (auto& th : pool) th.join();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r > 0) times.push_back(s);  // the first pass warms the TLB and the threads
+  }
+  uint64_t total = 0;
+  for (uint64_t s : sums) total += s;
+  if (total != words) throw std::runtime_error("measure_read_bandwidth: read " + std::to_string(total) + " of " +
+                                               std::to_string(words) + " words");
+  std::sort(times.begin(), times.end());
+  const double bytes_read = double(words) * 8;
+  return {bytes_read / times.front() / 1e9, bytes_read / times[times.size() / 2] / 1e9};
+}
+
+void evict_caches(size_t bytes) {
+  static std::vector<unsigned char> junk;
+  if (junk.size() < bytes) junk.assign(bytes, 0);
+  for (size_t i = 0; i < junk.size(); i += 64) junk[i] += 1;
+}
+
+}  // namespace attnjit::cli

@@ -1,0 +1,23 @@
+// The host's memory read bandwidth, measured in the same run as a CPU benchmark so each point
+// can be given as a fraction of it (`attnjit bench-decode --backend cpu`).
+#pragma once
+
+#include <cstddef>
+
+namespace attnjit::cli {
+
+struct ReadBandwidth {
+  double gbps = 0;      // best of the repetitions, 1e9 bytes/s
+  double median = 0;    // median of the repetitions
+};
+
+// Sums a `bytes` buffer (much larger than the last-level cache) from `threads` threads, each its
+// own contiguous share read as 4 interleaved streams (one stream alone leaves the prefetchers
+// idle part of the time; more than 4 gain nothing on the machines measured).
+ReadBandwidth measure_read_bandwidth(int threads, size_t bytes = size_t(1) << 30, int reps = 7);
+
+// Touches `bytes` (twice a large L3) so the next timed run reads K and V from memory, as a
+// decode step does when the whole model's cache is far larger than the caches.
+void evict_caches(size_t bytes = size_t(256) << 20);
+
+}  // namespace attnjit::cli
