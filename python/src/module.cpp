@@ -1,0 +1,27 @@
+// The extension module attnjit._attnjit. The Python package (python/attnjit/) wraps it; users
+// import attnjit, not this module.
+#include <nanobind/nanobind.h>
+
+#include "attnjit/attnjit.h"
+#include "db/db_error.h"
+#include "py_runtime.h"
+
+namespace nb = nanobind;
+
+namespace attnjit::python {
+void bind_problem(nb::module_& m);
+void bind_tune(nb::module_& m);
+}  // namespace attnjit::python
+
+NB_MODULE(_attnjit, m) {
+  m.doc() = "attnjit's C++ library, bound with nanobind (use the attnjit package, not this module).";
+  // SpecError is a ValueError and BackendError a RuntimeError, so callers that catch the
+  // built-in kinds keep working.
+  nb::exception<attnjit::SpecError>(m, "SpecError", PyExc_ValueError);
+  nb::exception<attnjit::BackendError>(m, "BackendError", PyExc_RuntimeError);
+  nb::exception<attnjit::DbError>(m, "DatabaseError", PyExc_RuntimeError);
+  m.attr("__version__") = ATTNJIT_VERSION;
+  attnjit::python::bind_problem(m);
+  attnjit::python::bind_runtime(m);
+  attnjit::python::bind_tune(m);
+}

@@ -1,0 +1,107 @@
+// Runtime.prefill: Python arrays -> PrefillArgs -> Runtime::prefill, GIL released.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+
+#include "py_runtime.h"
+
+namespace attnjit::python {
+namespace {
+
+MaskSpec mask_of(bool causal, std::optional<int64_t> left, std::optional<int64_t> right) {
+  MaskSpec m;
+  if (left || right) {
+    m.kind = MaskKind::SlidingWindow;
+    m.window_left = left.value_or(0);
+    m.window_right = right.value_or(0);
+    if (causal && m.window_right != 0)
+      throw nb::value_error("window: with causal=True the right width must be 0 (a query sees no later keys)");
+  } else if (causal) {
+    m.kind = MaskKind::Causal;
+  }
+  return m;
+}
+
+void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle o_obj,
+             nb::handle lse_obj, bool causal, std::optional<int64_t> window_left,
+             std::optional<int64_t> window_right, double scale, const std::string& layout, uintptr_t stream) {
+  if (layout != "bshd" && layout != "bhsd")
+    throw nb::value_error(("layout: unknown value '" + layout + "' (allowed: bshd, bhsd)").c_str());
+  const bool bhsd = layout == "bhsd";
+  const char* shape4 = bhsd ? "[batch, heads, seqlen, head_dim] (layout bhsd)" : "[batch, seqlen, heads, head_dim] (layout bshd)";
+  const size_t S = bhsd ? 2 : 1, H = bhsd ? 1 : 2;
+
+  const Arg q = to_arg("q", q_obj), k = to_arg("k", k_obj), v = to_arg("v", v_obj);
+  const Arg o = to_arg("out", o_obj, true);
+  for (const Arg* t : {&q, &k, &v, &o}) {
+    expect_ndim(*t, 4, shape4);
+    expect_device(*t, r.where);
+    expect_unit_last_stride(*t);
+  }
+  const DType dt = dtype_of(q);
+  for (const Arg* t : {&k, &v, &o})
+    if (t->a.dtype() != q.a.dtype())
+      throw nb::type_error((t->name + ": dtype " + dtype_name(t->a.dtype()) + " differs from q's " +
+                            dtype_name(q.a.dtype())).c_str());
+  const int64_t B = q.a.shape(0), SQ = q.a.shape(S), HQ = q.a.shape(H), D = q.a.shape(3);
+  const int64_t SK = k.a.shape(S), HKV = k.a.shape(H);
+  for (const Arg* t : {&k, &v, &o}) {
+    expect_extent(*t, 0, B, "batch", q);
+    expect_extent(*t, 3, D, "head_dim", q);
+  }
+  expect_extent(v, S, SK, "seqlen", k);
+  expect_extent(v, H, HKV, "heads", k);
+  expect_extent(o, S, SQ, "seqlen", q);
+  expect_extent(o, H, HQ, "heads", q);
+  for (const Arg* t : {&q, &k, &v}) expect_disjoint(o, *t);
+
+  PrefillArgs a;
+  a.problem.dtype = dt;
+  a.problem.head_dim = static_cast<int>(D);
+  a.problem.mask = mask_of(causal, window_left, window_right);
+  a.problem.batch = B;
+  a.problem.heads_q = HQ;
+  a.problem.heads_kv = HKV;
+  a.problem.seqlen_q = SQ;
+  a.problem.seqlen_k = SK;
+  a.problem.scale = scale;
+  a.q = view4(q, bhsd);
+  a.k = view4(k, bhsd);
+  a.v = view4(v, bhsd);
+  a.o = view4(o, bhsd);
+
+  std::optional<Arg> lse;
+  if (!lse_obj.is_none()) {
+    lse = to_arg("lse", lse_obj, true);
+    expect_ndim(*lse, 3, "[batch, heads, seqlen_q]");
+    expect_device(*lse, r.where);
+    expect_dtype(*lse, nb::dtype<float>(), "float32");
+    expect_extent(*lse, 0, B, "batch", q);
+    expect_extent(*lse, 1, HQ, "heads", q);
+    expect_extent(*lse, 2, SQ, "seqlen_q", q);
+    expect_unit_last_stride(*lse);
+    for (const Arg* t : {&q, &k, &v, &o}) expect_disjoint(*lse, *t);
+    a.lse.data = static_cast<float*>(const_cast<void*>(lse->a.data()));
+    a.lse.batch_stride = lse->a.stride(0);
+    a.lse.head_stride = lse->a.stride(1);
+  }
+  if (B == 0 || SQ == 0) return;  // nothing to write (the library has no kernel for an empty problem)
+  nb::gil_scoped_release unlocked;
+  r.rt->prefill(a, reinterpret_cast<void*>(stream));
+}
+
+}  // namespace
+
+void bind_prefill(nb::class_<PyRuntime>& cls) {
+  cls.def("prefill", &prefill, nb::arg("q"), nb::arg("k"), nb::arg("v"), nb::arg("out"), nb::arg("lse").none(),
+          nb::kw_only(), nb::arg("causal") = false, nb::arg("window_left").none() = nb::none(),
+          nb::arg("window_right").none() = nb::none(), nb::arg("scale") = 0.0, nb::arg("layout") = "bshd",
+          nb::arg("stream") = 0,
+          "Prefill attention into preallocated outputs (the building block of attnjit.attention).\n\n"
+          "q [b, sq, hq, d], k / v [b, sk, hkv, d] (layout \"bshd\"; \"bhsd\" swaps seq and heads),\n"
+          "any strides with a contiguous head_dim; out like q; lse float32 [b, hq, sq] or None.\n"
+          "Masks are bottom-right aligned: query i sits at key position i + sk - sq. A window\n"
+          "(left, right) lets it see keys in [pos - left, pos + right]. scale 0 = 1/sqrt(d).\n"
+          "stream: the CUstream to enqueue on (CUDA; 0 = default stream).");
+}
+
+}  // namespace attnjit::python
