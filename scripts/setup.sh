@@ -11,6 +11,7 @@ pkgs=(
   libcpp-httplib-dev                # HTTP service
   wrk curl                          # load bench and examples
   ccache                            # cheap rebuilds (scripts/build.sh uses it when present)
+  python3-venv python3-dev          # the Python package (python/)
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -21,4 +22,19 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The Python package's build and test tools in a venv outside the clone, reused across runs and
+# clones (torch is large: downloaded once per machine). Quick when everything is importable.
+pyenv=${ATTNJIT_PYENV:-$HOME/.cache/attnjit-pyenv}
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
+[ -x "$pyenv/bin/python" ] || "$py" -m venv "$pyenv"
+if ! "$pyenv/bin/python" -c "import nanobind, scikit_build_core, numpy, pytest" 2>/dev/null; then
+  echo "setup: installing nanobind, scikit-build-core, numpy, pytest into $pyenv"
+  "$pyenv/bin/pip" install --quiet nanobind scikit-build-core numpy pytest
+fi
+if ! "$pyenv/bin/python" -c "import torch" 2>/dev/null; then
+  echo "setup: installing torch into $pyenv (once per machine)"
+  # Without torch the torch tests skip with the reason; everything else still runs.
+  "$pyenv/bin/pip" install --quiet torch || echo "setup: WARNING: torch could not be installed" >&2
 fi

@@ -127,7 +127,7 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
     if return_lse:
         b, h, s = (shape[0], shape[1], shape[2]) if layout == "bhsd" else (shape[0], shape[2], shape[1])
         lse = _empty(q, (b, h, s), True, "q")
-    rt.prefill(q, k, v, out, lse, causal=causal, window_left=left, window_right=right, scale=sc,
+    rt.prefill_into(q, k, v, out, lse, causal=causal, window_left=left, window_right=right, scale=sc,
                layout=layout, stream=_stream(q))
     return (out, lse) if return_lse else out
 
@@ -172,6 +172,6 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
     if out is None:
         out = _empty(q, shape, False, "q")
     lse = _empty(q, (shape[0], shape[2], shape[1]), True, "q") if return_lse else None
-    rt.decode(q, k_cache, v_cache, cache_seqlens, out, lse, block_table=block_table, causal=causal,
+    rt.decode_into(q, k_cache, v_cache, cache_seqlens, out, lse, block_table=block_table, causal=causal,
               window_left=left, window_right=right, scale=sc, max_seqlen_k=max_seqlen_k, stream=_stream(q))
     return (out, lse) if return_lse else out

@@ -123,8 +123,8 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
 }  // namespace
 
 void bind_decode(nb::class_<PyRuntime>& cls) {
-  cls.def("decode", &decode, nb::arg("q"), nb::arg("k_cache"), nb::arg("v_cache"), nb::arg("cache_seqlens").none(),
-          nb::arg("out"), nb::arg("lse").none(), nb::kw_only(), nb::arg("block_table").none() = nb::none(),
+  cls.def("decode_into", &decode, nb::arg("q").none(), nb::arg("k_cache").none(), nb::arg("v_cache").none(), nb::arg("cache_seqlens").none(),
+          nb::arg("out").none(), nb::arg("lse").none(), nb::kw_only(), nb::arg("block_table").none() = nb::none(),
           nb::arg("causal") = false, nb::arg("window_left").none() = nb::none(),
           nb::arg("window_right").none() = nb::none(), nb::arg("scale") = 0.0,
           nb::arg("max_seqlen_k").none() = nb::none(), nb::arg("stream") = 0,

@@ -13,7 +13,7 @@ def visible(sq, sk, causal=False, window=None, seqlen=None):
     n = sk if seqlen is None else seqlen
     i = np.arange(sq)[:, None] + n - sq
     j = np.arange(sk)[None, :]
-    m = j < n
+    m = np.broadcast_to(j < n, (sq, sk)).copy()
     if window is not None:
         left, right = window
         m &= (j >= i - left) & (j <= i + right)

@@ -53,4 +53,4 @@ def test_device_mismatch(cuda):
     rt = attnjit.default_runtime("cuda", 0)
     x = np.zeros((1, 16, 2, 64), np.float16)
     with pytest.raises(ValueError, match=r"^q: is on cpu but the runtime runs on cuda:0"):
-        rt.prefill(x, x, x, np.zeros_like(x), None)
+        rt.prefill_into(x, x, x, np.zeros_like(x), None)

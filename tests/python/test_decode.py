@@ -42,7 +42,7 @@ def test_multiple_query_tokens_causal(cpu, rng):
 def test_paged(cpu, rng):
     b, hq, hkv, d, page, max_pages = 3, 4, 1, 32, 16, 5
     lens = np.array([70, 16, 33], np.int32)
-    num_pages = 12
+    num_pages = 20
     k_pages = rng.standard_normal((num_pages, page, hkv, d)).astype(np.float32)
     v_pages = rng.standard_normal((num_pages, page, hkv, d)).astype(np.float32)
     table = rng.permutation(num_pages)[: b * max_pages].reshape(b, max_pages).astype(np.int32)

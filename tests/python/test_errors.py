@@ -58,9 +58,9 @@ def test_overlapping_out_view(cpu):
 def test_bad_lse(cpu):
     rt = attnjit.default_runtime("cpu")
     with pytest.raises(TypeError, match=r"^lse: dtype must be float32, got float64"):
-        rt.prefill(Q, Q, Q, arr(1, 16, 2, 32), arr(1, 2, 16, dtype=np.float64))
+        rt.prefill_into(Q, Q, Q, arr(1, 16, 2, 32), arr(1, 2, 16, dtype=np.float64))
     with pytest.raises(ValueError, match=r"^lse: seqlen_q is 8 but q has 16"):
-        rt.prefill(Q, Q, Q, arr(1, 16, 2, 32), arr(1, 2, 8))
+        rt.prefill_into(Q, Q, Q, arr(1, 16, 2, 32), arr(1, 2, 8))
 
 
 def test_spec_error_is_value_error():

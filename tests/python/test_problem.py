@@ -9,7 +9,7 @@ KEYS = [
     "prefill_f16_hd64_sw1024-0_g1_q8192_k8192_even",
     "prefill_f32_hd32_none_g1_q16_k64",
     "decode_bf16_hd128_none_g8_q1_k32768_p16",
-    "decode_f32_hd64_causal_g1_q4_k4096",
+    "decode_f32_hd64_causal_g1_q4_k4096_p0",
 ]
 
 
