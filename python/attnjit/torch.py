@@ -18,6 +18,13 @@ import torch
 from ._runtime import default_runtime
 
 Tensor = torch.Tensor
+# DLPack capsules straight from torch's C++ (Tensor.__dlpack__ is Python code: several µs per
+# tensor, most of a cache-hit call's cost).
+_dl = torch.utils.dlpack.to_dlpack
+
+
+def _opt(t: Optional[Tensor]):
+    return None if t is None else _dl(t)
 
 
 def _runtime(t: Tensor):
@@ -41,8 +48,8 @@ def attention_op(q: Tensor, k: Tensor, v: Tensor, causal: bool, window_left: Opt
     """Prefill attention (see attnjit.attention); scale 0 = 1/sqrt(head_dim). Returns (out, lse)."""
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     lse = torch.empty(_lse_shape(q, layout) if q.dim() == 4 else (0,), dtype=torch.float32, device=q.device)
-    _runtime(q).prefill_into(q, k, v, out, lse, causal=causal, window_left=window_left, window_right=window_right,
-                        scale=scale, layout=layout, stream=_stream(q))
+    _runtime(q).prefill_into(_dl(q), _dl(k), _dl(v), _dl(out), _dl(lse), causal=causal, window_left=window_left,
+                             window_right=window_right, scale=scale, layout=layout, stream=_stream(q))
     return out, lse
 
 
@@ -59,9 +66,9 @@ def decode_op(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Option
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     lse = torch.empty((q.shape[0], q.shape[2], q.shape[1]) if q.dim() == 4 else (0,), dtype=torch.float32,
                       device=q.device)
-    _runtime(q).decode_into(q, k_cache, v_cache, cache_seqlens, out, lse, block_table=block_table, causal=causal,
-                       window_left=window_left, window_right=window_right, scale=scale,
-                       max_seqlen_k=max_seqlen_k, stream=_stream(q))
+    _runtime(q).decode_into(_dl(q), _dl(k_cache), _dl(v_cache), _opt(cache_seqlens), _dl(out), _dl(lse),
+                            block_table=_opt(block_table), causal=causal, window_left=window_left,
+                            window_right=window_right, scale=scale, max_seqlen_k=max_seqlen_k, stream=_stream(q))
     return out, lse
 
 

@@ -21,6 +21,9 @@ NB_MODULE(_attnjit, m) {
   nb::exception<attnjit::BackendError>(m, "BackendError", PyExc_RuntimeError);
   nb::exception<attnjit::DbError>(m, "DatabaseError", PyExc_RuntimeError);
   m.attr("__version__") = ATTNJIT_VERSION;
+  // The default runtimes (attnjit/_runtime.py) live until the interpreter exits, on purpose:
+  // nanobind would report them, and the functions they reference, as leaks at shutdown.
+  nb::set_leak_warnings(false);
   attnjit::python::bind_problem(m);
   attnjit::python::bind_runtime(m);
   attnjit::python::bind_tune(m);

@@ -49,16 +49,20 @@ std::string dtype_name(nb::dlpack::dtype d) {
 Arg to_arg(const char* name, nb::handle obj, bool writable) {
   Arg r{name, {}};
   if (obj.is_none()) throw nb::type_error((std::string(name) + ": expected an array, got None").c_str());
-  if (!nb::try_cast(obj, r.a))
+  // One import per argument: a DLPack capsule (what the torch ops pass) can be consumed once.
+  bool ok;
+  if (writable) {
+    nb::ndarray<> w;
+    ok = nb::try_cast(obj, w);
+    if (ok) r.a = Array(w);
+    else if (nb::try_cast(obj, r.a)) throw nb::value_error((std::string(name) + ": is read-only").c_str());
+  } else {
+    ok = nb::try_cast(obj, r.a);
+  }
+  if (!ok)
     throw nb::type_error((std::string(name) + ": expected an array (an object with __dlpack__ or the buffer "
                           "protocol: numpy, torch, ...), got " + nb::type_name(obj.type()).c_str())
                              .c_str());
-  if (writable) {
-    // nanobind marks read-only exports (numpy's writeable=False) in the array's config; a
-    // writable cast fails exactly then.
-    nb::ndarray<> w;
-    if (!nb::try_cast(obj, w)) throw nb::value_error((std::string(name) + ": is read-only").c_str());
-  }
   return r;
 }
 

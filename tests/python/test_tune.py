@@ -31,7 +31,8 @@ def test_tune_then_cli_and_runtime_read_it(cpu, tmp_path):
         pytest.skip("ATTNJIT_CLI is not set (ctest sets it to the built attnjit executable)")
     out = subprocess.run([cli, "db", "best", "--db", db, "--problem", PROBLEM], check=True, capture_output=True,
                          text=True).stdout
-    assert json.loads(out)["config"] == r.best, out
+    entries = json.loads(out)["best"]
+    assert [(e["problem"], e["config"]) for e in entries] == [(PROBLEM, r.best)], out
 
     # And a runtime with it as config provider picks the tuned config.
     b = attnjit.best(PROBLEM, db=db, backend="cpu")
