@@ -1,6 +1,7 @@
 """Tuning from Python writes a database that the CLI and a Runtime read."""
 
 import json
+import logging
 import os
 import subprocess
 
@@ -12,7 +13,8 @@ import attnjit
 PROBLEM = "prefill_f32_hd64_none_g1_q128_k128_even"
 
 
-def test_tune_then_cli_and_runtime_read_it(cpu, tmp_path):
+def test_tune_then_cli_and_runtime_read_it(cpu, tmp_path, caplog, capsys):
+    caplog.set_level(logging.INFO, logger="attnjit.tune")
     db = str(tmp_path / "tuned.db")
     events = []
     results = attnjit.tune([attnjit.problem(PROBLEM)], db=db, strategy="random", budget=2, backend="cpu",
@@ -24,6 +26,9 @@ def test_tune_then_cli_and_runtime_read_it(cpu, tmp_path):
     assert any(c.config == r.best and c.status == "ok" for c in r.candidates)
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "problem_started" and kinds[-1] == "problem_done" and "candidate" in kinds
+    # Events also go to logging; progress=False prints nothing.
+    assert any(f"best {r.best}" in m for m in caplog.messages), caplog.messages
+    assert capsys.readouterr().err == ""
 
     # The CLI reads the database Python wrote.
     cli = os.environ.get("ATTNJIT_CLI")
