@@ -7,7 +7,7 @@ arrays (numpy, anything with __dlpack__) call the runtime directly with outputs 
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 from ._runtime import Runtime, device_of, runtime_for
 
@@ -84,6 +84,31 @@ def _stream(x: Any) -> int:
     return 0
 
 
+def _call(q: Any, out: Any, return_lse: bool, runtime: Optional[Runtime],
+          lse_shape: Callable[[Tuple[int, ...]], Tuple[int, ...]], op: Callable[[Any], Tuple[Any, Any]], direct: Callable[[Runtime, Any, Any], None]) -> Any:
+    """The one path of both entry points: torch tensors through the registered op (returns fresh
+    outputs; copied into `out` when given while tracing), everything else straight into the
+    runtime with outputs allocated here."""
+    if runtime is None and _is_torch(q):
+        from . import torch as attnjit_torch
+
+        if out is None or attnjit_torch.compiling():
+            o, lse = op(attnjit_torch)
+            if out is not None:
+                out.copy_(o)
+                o = out
+            return (o, lse) if return_lse else o
+    rt = runtime if runtime is not None else runtime_for(q, "q")
+    shape = _shape(q, "q")
+    if len(shape) != 4:
+        raise ValueError(f"q: expected 4 dimensions, got shape {shape}")
+    if out is None:
+        out = _empty(q, shape, False, "q")
+    lse = _empty(q, lse_shape(shape), True, "q") if return_lse else None
+    direct(rt, out, lse)
+    return (out, lse) if return_lse else out
+
+
 def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = None,
               softcap: Optional[float] = None, scale: Optional[float] = None, layout: str = "bshd",
               return_lse: bool = False, out: Any = None, runtime: Optional[Runtime] = None) -> Any:
@@ -108,28 +133,12 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
     sc = _scale(scale)
     if layout not in ("bshd", "bhsd"):
         raise ValueError(f"layout: unknown value {layout!r} (allowed: bshd, bhsd)")
-    if runtime is None and _is_torch(q):
-        from . import torch as attnjit_torch
-
-        if out is None or attnjit_torch.compiling():
-            o, lse = attnjit_torch.attention_op(q, k, v, causal, left, right, sc, layout)
-            if out is not None:
-                out.copy_(o)
-                o = out
-            return (o, lse) if return_lse else o
-    rt = runtime if runtime is not None else runtime_for(q, "q")
-    shape = _shape(q, "q")
-    if len(shape) != 4:
-        raise ValueError(f"q: expected 4 dimensions, got shape {shape}")
-    if out is None:
-        out = _empty(q, shape, False, "q")
-    lse = None
-    if return_lse:
-        b, h, s = (shape[0], shape[1], shape[2]) if layout == "bhsd" else (shape[0], shape[2], shape[1])
-        lse = _empty(q, (b, h, s), True, "q")
-    rt.prefill_into(q, k, v, out, lse, causal=causal, window_left=left, window_right=right, scale=sc,
-               layout=layout, stream=_stream(q))
-    return (out, lse) if return_lse else out
+    return _call(
+        q, out, return_lse, runtime,
+        lambda s: (s[0], s[1], s[2]) if layout == "bhsd" else (s[0], s[2], s[1]),
+        lambda t: t.attention_op(q, k, v, causal, left, right, sc, layout),
+        lambda rt, o, lse: rt.prefill_into(q, k, v, o, lse, causal=causal, window_left=left, window_right=right,
+                                           scale=sc, layout=layout, stream=_stream(q)))
 
 
 def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, block_table: Any = None,
@@ -155,23 +164,10 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
     sc = _scale(scale)
     if max_seqlen_k is not None and (isinstance(max_seqlen_k, bool) or not isinstance(max_seqlen_k, int)):
         raise TypeError(f"max_seqlen_k: expected an int, got {type(max_seqlen_k).__name__}")
-    if runtime is None and _is_torch(q):
-        from . import torch as attnjit_torch
-
-        if out is None or attnjit_torch.compiling():
-            o, lse = attnjit_torch.decode_op(q, k_cache, v_cache, cache_seqlens, block_table, causal, left, right,
-                                             sc, max_seqlen_k)
-            if out is not None:
-                out.copy_(o)
-                o = out
-            return (o, lse) if return_lse else o
-    rt = runtime if runtime is not None else runtime_for(q, "q")
-    shape = _shape(q, "q")
-    if len(shape) != 4:
-        raise ValueError(f"q: expected 4 dimensions [batch, q_tokens, heads_q, head_dim], got shape {shape}")
-    if out is None:
-        out = _empty(q, shape, False, "q")
-    lse = _empty(q, (shape[0], shape[2], shape[1]), True, "q") if return_lse else None
-    rt.decode_into(q, k_cache, v_cache, cache_seqlens, out, lse, block_table=block_table, causal=causal,
-              window_left=left, window_right=right, scale=sc, max_seqlen_k=max_seqlen_k, stream=_stream(q))
-    return (out, lse) if return_lse else out
+    return _call(
+        q, out, return_lse, runtime,
+        lambda s: (s[0], s[2], s[1]),
+        lambda t: t.decode_op(q, k_cache, v_cache, cache_seqlens, block_table, causal, left, right, sc, max_seqlen_k),
+        lambda rt, o, lse: rt.decode_into(q, k_cache, v_cache, cache_seqlens, o, lse, block_table=block_table,
+                                          causal=causal, window_left=left, window_right=right, scale=sc,
+                                          max_seqlen_k=max_seqlen_k, stream=_stream(q)))

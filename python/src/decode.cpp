@@ -27,10 +27,7 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
     expect_unit_last_stride(*t);
   }
   const DType dt = dtype_of(q);
-  for (const Arg* t : {&k, &v, &o})
-    if (t->a.dtype() != q.a.dtype())
-      throw nb::type_error((t->name + ": dtype " + dtype_name(t->a.dtype()) + " differs from q's " +
-                            dtype_name(q.a.dtype())).c_str());
+  for (const Arg* t : {&k, &v, &o}) expect_same_dtype(*t, q);
   const int64_t B = q.a.shape(0), T = q.a.shape(1), HQ = q.a.shape(2), D = q.a.shape(3);
   const int64_t HKV = k.a.shape(2);
   for (const Arg* t : {&k, &v}) expect_extent(*t, 3, D, "head_dim", q);
@@ -45,13 +42,7 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
   DecodeProblem& p = a.problem;
   p.dtype = dt;
   p.head_dim = static_cast<int>(D);
-  if (window_left || window_right) {
-    p.mask = {MaskKind::SlidingWindow, window_left.value_or(0), window_right.value_or(0)};
-    if (causal && p.mask.window_right != 0)
-      throw nb::value_error("window: with causal=True the right width must be 0 (a query sees no later keys)");
-  } else if (causal) {
-    p.mask.kind = MaskKind::Causal;
-  }
+  p.mask = mask_of(causal, window_left, window_right);
   p.batch = B;
   p.heads_q = HQ;
   p.heads_kv = HKV;
@@ -104,17 +95,7 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
   }
   if (!lse_obj.is_none()) {
     lse = to_arg("lse", lse_obj, true);
-    expect_ndim(*lse, 3, "[batch, heads_q, q_tokens]");
-    expect_device(*lse, r.where);
-    expect_dtype(*lse, nb::dtype<float>(), "float32");
-    expect_extent(*lse, 0, B, "batch", q);
-    expect_extent(*lse, 1, HQ, "heads_q", q);
-    expect_extent(*lse, 2, T, "q_tokens", q);
-    expect_unit_last_stride(*lse);
-    for (const Arg* t : {&q, &k, &v, &o}) expect_disjoint(*lse, *t);
-    a.lse.data = static_cast<float*>(const_cast<void*>(lse->a.data()));
-    a.lse.batch_stride = lse->a.stride(0);
-    a.lse.head_stride = lse->a.stride(1);
+    a.lse = lse_view(*lse, q, B, HQ, T, "q_tokens", r.where, {&q, &k, &v, &o});
   }
   nb::gil_scoped_release unlocked;
   r.rt->decode(a, reinterpret_cast<void*>(stream));

@@ -7,20 +7,6 @@
 namespace attnjit::python {
 namespace {
 
-MaskSpec mask_of(bool causal, std::optional<int64_t> left, std::optional<int64_t> right) {
-  MaskSpec m;
-  if (left || right) {
-    m.kind = MaskKind::SlidingWindow;
-    m.window_left = left.value_or(0);
-    m.window_right = right.value_or(0);
-    if (causal && m.window_right != 0)
-      throw nb::value_error("window: with causal=True the right width must be 0 (a query sees no later keys)");
-  } else if (causal) {
-    m.kind = MaskKind::Causal;
-  }
-  return m;
-}
-
 void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle o_obj,
              nb::handle lse_obj, bool causal, std::optional<int64_t> window_left,
              std::optional<int64_t> window_right, double scale, const std::string& layout, uintptr_t stream) {
@@ -38,10 +24,7 @@ void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj,
     expect_unit_last_stride(*t);
   }
   const DType dt = dtype_of(q);
-  for (const Arg* t : {&k, &v, &o})
-    if (t->a.dtype() != q.a.dtype())
-      throw nb::type_error((t->name + ": dtype " + dtype_name(t->a.dtype()) + " differs from q's " +
-                            dtype_name(q.a.dtype())).c_str());
+  for (const Arg* t : {&k, &v, &o}) expect_same_dtype(*t, q);
   const int64_t B = q.a.shape(0), SQ = q.a.shape(S), HQ = q.a.shape(H), D = q.a.shape(3);
   const int64_t SK = k.a.shape(S), HKV = k.a.shape(H);
   for (const Arg* t : {&k, &v, &o}) {
@@ -69,20 +52,10 @@ void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj,
   a.v = view4(v, bhsd);
   a.o = view4(o, bhsd);
 
-  std::optional<Arg> lse;
+  std::optional<Arg> lse;  // kept alive until the launch
   if (!lse_obj.is_none()) {
     lse = to_arg("lse", lse_obj, true);
-    expect_ndim(*lse, 3, "[batch, heads, seqlen_q]");
-    expect_device(*lse, r.where);
-    expect_dtype(*lse, nb::dtype<float>(), "float32");
-    expect_extent(*lse, 0, B, "batch", q);
-    expect_extent(*lse, 1, HQ, "heads", q);
-    expect_extent(*lse, 2, SQ, "seqlen_q", q);
-    expect_unit_last_stride(*lse);
-    for (const Arg* t : {&q, &k, &v, &o}) expect_disjoint(*lse, *t);
-    a.lse.data = static_cast<float*>(const_cast<void*>(lse->a.data()));
-    a.lse.batch_stride = lse->a.stride(0);
-    a.lse.head_stride = lse->a.stride(1);
+    a.lse = lse_view(*lse, q, B, HQ, SQ, "seqlen_q", r.where, {&q, &k, &v, &o});
   }
   if (B == 0 || SQ == 0) return;  // nothing to write (the library has no kernel for an empty problem)
   nb::gil_scoped_release unlocked;

@@ -25,6 +25,20 @@ PyRuntime::PyRuntime(const std::string& backend, std::optional<std::string> db, 
   where.device = where.platform == Platform::Cuda ? std::max(device, 0) : -1;
 }
 
+MaskSpec mask_of(bool causal, std::optional<int64_t> left, std::optional<int64_t> right) {
+  MaskSpec m;
+  if (left || right) {
+    m.kind = MaskKind::SlidingWindow;
+    m.window_left = left.value_or(0);
+    m.window_right = right.value_or(0);
+    if (causal && m.window_right != 0)
+      throw nb::value_error("window: with causal=True the right width must be 0 (a query sees no later keys)");
+  } else if (causal) {
+    m.kind = MaskKind::Causal;
+  }
+  return m;
+}
+
 void bind_runtime(nb::module_& m) {
   auto cls = nb::class_<PyRuntime>(m, "Runtime",
       "A kernel runtime on one backend: compiles each problem's kernel once (memory + disk cache)\n"

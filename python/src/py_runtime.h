@@ -21,6 +21,10 @@ struct PyRuntime {
   std::optional<std::string> db_path;
 };
 
+// The mask of a call: causal and / or window (left, right) widths (ValueError for a causal
+// window that looks ahead).
+MaskSpec mask_of(bool causal, std::optional<int64_t> left, std::optional<int64_t> right);
+
 void bind_runtime(nb::module_& m);
 void bind_prefill(nb::class_<PyRuntime>& cls);
 void bind_decode(nb::class_<PyRuntime>& cls);

@@ -79,6 +79,12 @@ void expect_dtype(const Arg& t, nb::dlpack::dtype want, const char* want_name) {
     throw nb::type_error((t.name + ": dtype must be " + want_name + ", got " + dtype_name(t.a.dtype())).c_str());
 }
 
+void expect_same_dtype(const Arg& t, const Arg& ref) {
+  if (t.a.dtype() != ref.a.dtype())
+    throw nb::type_error((t.name + ": dtype " + dtype_name(t.a.dtype()) + " differs from " + ref.name + "'s " +
+                          dtype_name(ref.a.dtype())).c_str());
+}
+
 void expect_ndim(const Arg& t, size_t n, const char* what) {
   if (t.a.ndim() != n)
     throw nb::value_error((t.name + ": expected " + std::to_string(n) + " dimensions " + what + ", got shape " +
@@ -128,6 +134,20 @@ void expect_disjoint(const Arg& out, const Arg& in) {
   const auto [ilo, ihi] = byte_range(in.a);
   if (olo < ihi && ilo < ohi)
     throw nb::value_error((out.name + ": overlaps the memory of " + in.name + " (outputs must not alias inputs)").c_str());
+}
+
+LseView lse_view(const Arg& lse, const Arg& q, int64_t batch, int64_t heads, int64_t rows, const char* rows_name,
+                 const Placement& where, std::initializer_list<const Arg*> others) {
+  expect_ndim(lse, 3, (std::string("[batch, heads, ") + rows_name + "]").c_str());
+  expect_device(lse, where);
+  expect_dtype(lse, nb::dtype<float>(), "float32");
+  expect_extent(lse, 0, batch, "batch", q);
+  expect_extent(lse, 1, heads, "heads", q);
+  expect_extent(lse, 2, rows, rows_name, q);
+  expect_unit_last_stride(lse);
+  for (const Arg* t : others) expect_disjoint(lse, *t);
+  return {static_cast<float*>(const_cast<void*>(lse.a.data())), static_cast<int64_t>(lse.a.stride(0)),
+          static_cast<int64_t>(lse.a.stride(1))};
 }
 
 }  // namespace attnjit::python

@@ -9,6 +9,7 @@
 #include <nanobind/ndarray.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 #include "attnjit/attnjit.h"
@@ -32,6 +33,8 @@ Arg to_arg(const char* name, nb::handle obj, bool writable = false);
 DType dtype_of(const Arg& t);
 // TypeError unless `t` has exactly this DLPack dtype ("int32", "float32").
 void expect_dtype(const Arg& t, nb::dlpack::dtype want, const char* want_name);
+// TypeError unless `t` has the dtype of `ref` (q: every tensor of a call shares it).
+void expect_same_dtype(const Arg& t, const Arg& ref);
 // ValueError unless t.ndim() == n; `what` describes the expected shape.
 void expect_ndim(const Arg& t, size_t n, const char* what);
 // ValueError unless dimension `dim` has extent `want` (`what` names it, e.g. "head_dim").
@@ -52,6 +55,12 @@ TensorView view4(const Arg& t, bool bhsd);
 
 // ValueError when the memory `out` spans overlaps the memory `in` spans (byte ranges).
 void expect_disjoint(const Arg& out, const Arg& in);
+
+// The optional LSE output: float32 [batch, heads, rows] (`rows_name`: "seqlen_q" / "q_tokens"),
+// contiguous rows, on the runtime's device, apart from every tensor in `others`. `q` is what
+// the extents are compared with in messages.
+LseView lse_view(const Arg& lse, const Arg& q, int64_t batch, int64_t heads, int64_t rows, const char* rows_name,
+                 const Placement& where, std::initializer_list<const Arg*> others);
 
 std::string dtype_name(nb::dlpack::dtype d);
 
