@@ -5,6 +5,12 @@
 set -euo pipefail
 src=$1
 work=$2
+# pip needs PyPI (or its cache) for the build requirements: an offline machine (the GPU one)
+# skips with the reason instead of failing on the network.
+if ! python3 -c 'import urllib.request; urllib.request.urlopen("https://pypi.org/simple/nanobind/", timeout=10)' 2>/dev/null; then
+  echo "packaging: skipped: https://pypi.org is not reachable (pip cannot fetch scikit-build-core / nanobind)"
+  exit 77
+fi
 rm -rf "$work"
 mkdir -p "$work"
 python3 -m venv "$work/venv"
