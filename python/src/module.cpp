@@ -3,7 +3,6 @@
 #include <nanobind/nanobind.h>
 
 #include "attnjit/attnjit.h"
-#include "db/db_error.h"
 #include "py_runtime.h"
 
 namespace nb = nanobind;
@@ -16,10 +15,9 @@ void bind_tune(nb::module_& m);
 NB_MODULE(_attnjit, m) {
   m.doc() = "attnjit's C++ library, bound with nanobind (use the attnjit package, not this module).";
   // SpecError is a ValueError and BackendError a RuntimeError, so callers that catch the
-  // built-in kinds keep working.
+  // built-in kinds keep working (DatabaseError: tune.cpp, beside the tuner).
   nb::exception<attnjit::SpecError>(m, "SpecError", PyExc_ValueError);
   nb::exception<attnjit::BackendError>(m, "BackendError", PyExc_RuntimeError);
-  nb::exception<attnjit::DbError>(m, "DatabaseError", PyExc_RuntimeError);
   m.attr("__version__") = ATTNJIT_VERSION;
   // The default runtimes (attnjit/_runtime.py) live until the interpreter exits, on purpose:
   // nanobind would report them, and the functions they reference, as leaks at shutdown.

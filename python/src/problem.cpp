@@ -3,7 +3,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 
-#include "codegen/problem_spec.h"
+#include "attnjit/attnjit.h"
 
 namespace nb = nanobind;
 

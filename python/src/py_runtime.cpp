@@ -4,7 +4,6 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 
-#include "api/db_config_provider.h"
 #include "tune_layer.h"
 
 namespace attnjit::python {

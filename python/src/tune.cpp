@@ -5,6 +5,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include "db/db_error.h"
 #include "py_runtime.h"
 #include "tune_layer.h"
 
@@ -60,6 +61,7 @@ nb::dict report_dict(const ProblemReport& r) {
 }  // namespace
 
 void bind_tune(nb::module_& m) {
+  nb::exception<DbError>(m, "DatabaseError", PyExc_RuntimeError);
   m.def(
       "tune",
       [](const std::vector<std::string>& problems, const std::string& db, const std::string& backend,

@@ -1,7 +1,6 @@
 #include "tune_layer.h"
 
 #include "api/db_config_provider.h"
-#include "codegen/kernel_template.h"
 #include "db/database.h"
 #include "tuner/backend_factory.h"
 #include "tuner/result_store.h"

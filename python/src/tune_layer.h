@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "api/config_provider.h"
-#include "runtime/backend.h"
+#include "attnjit/attnjit.h"
 
 namespace attnjit::python {
 
