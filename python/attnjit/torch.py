@@ -42,10 +42,18 @@ def _lse_shape(q: Tensor, layout: str) -> Tuple[int, int, int]:
     return (b, d1, d2) if layout == "bhsd" else (b, d2, d1)
 
 
-@torch.library.custom_op("attnjit::attention", mutates_args=())
-def attention_op(q: Tensor, k: Tensor, v: Tensor, causal: bool, window_left: Optional[int],
-                 window_right: Optional[int], scale: float, layout: str) -> Tuple[Tensor, Tensor]:
-    """Prefill attention (see attnjit.attention); scale 0 = 1/sqrt(head_dim). Returns (out, lse)."""
+# Defined with torch.library.Library rather than @custom_op: the latter wraps every call in
+# Python layers (autograd, dynamo guards) that cost more than the whole cache-hit launch
+# (bench/RESULTS.md, "Python overhead"). The ops are forward-only: no autograd kernel.
+_lib = torch.library.Library("attnjit", "DEF")
+_lib.define("attention(Tensor q, Tensor k, Tensor v, bool causal, int? window_left, int? window_right, "
+            "float scale, str layout) -> (Tensor, Tensor)")
+_lib.define("decode(Tensor q, Tensor k_cache, Tensor v_cache, Tensor? cache_seqlens, Tensor? block_table, "
+            "bool causal, int? window_left, int? window_right, float scale, int? max_seqlen_k) -> (Tensor, Tensor)")
+
+
+def _attention_impl(q: Tensor, k: Tensor, v: Tensor, causal: bool, window_left: Optional[int],
+                    window_right: Optional[int], scale: float, layout: str) -> Tuple[Tensor, Tensor]:
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     lse = torch.empty(_lse_shape(q, layout) if q.dim() == 4 else (0,), dtype=torch.float32, device=q.device)
     _runtime(q).prefill_into(_dl(q), _dl(k), _dl(v), _dl(out), _dl(lse), causal=causal, window_left=window_left,
@@ -53,16 +61,9 @@ def attention_op(q: Tensor, k: Tensor, v: Tensor, causal: bool, window_left: Opt
     return out, lse
 
 
-@attention_op.register_fake
-def _(q, k, v, causal, window_left, window_right, scale, layout):
-    return q.new_empty(q.shape), q.new_empty(_lse_shape(q, layout), dtype=torch.float32)
-
-
-@torch.library.custom_op("attnjit::decode", mutates_args=())
-def decode_op(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Optional[Tensor],
-              block_table: Optional[Tensor], causal: bool, window_left: Optional[int], window_right: Optional[int],
-              scale: float, max_seqlen_k: Optional[int]) -> Tuple[Tensor, Tensor]:
-    """Decode attention (see attnjit.decode); scale 0 = 1/sqrt(head_dim). Returns (out, lse)."""
+def _decode_impl(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Optional[Tensor],
+                 block_table: Optional[Tensor], causal: bool, window_left: Optional[int], window_right: Optional[int],
+                 scale: float, max_seqlen_k: Optional[int]) -> Tuple[Tensor, Tensor]:
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     lse = torch.empty((q.shape[0], q.shape[2], q.shape[1]) if q.dim() == 4 else (0,), dtype=torch.float32,
                       device=q.device)
@@ -72,9 +73,26 @@ def decode_op(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Option
     return out, lse
 
 
-@decode_op.register_fake
-def _(q, k_cache, v_cache, cache_seqlens, block_table, causal, window_left, window_right, scale, max_seqlen_k):
+for _key in ("CPU", "CUDA"):
+    _lib.impl("attention", _attention_impl, _key)
+    _lib.impl("decode", _decode_impl, _key)
+
+
+@torch.library.register_fake("attnjit::attention", lib=_lib)
+def _attention_fake(q, k, v, causal, window_left, window_right, scale, layout):
+    return q.new_empty(q.shape), q.new_empty(_lse_shape(q, layout), dtype=torch.float32)
+
+
+@torch.library.register_fake("attnjit::decode", lib=_lib)
+def _decode_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, window_left, window_right, scale,
+                 max_seqlen_k):
     return q.new_empty(q.shape), q.new_empty((q.shape[0], q.shape[2], q.shape[1]), dtype=torch.float32)
+
+
+attention_op = torch.ops.attnjit.attention.default
+attention_op.__doc__ = """Prefill attention (see attnjit.attention); scale 0 = 1/sqrt(head_dim). Returns (out, lse)."""
+decode_op = torch.ops.attnjit.decode.default
+decode_op.__doc__ = """Decode attention (see attnjit.decode); scale 0 = 1/sqrt(head_dim). Returns (out, lse)."""
 
 
 def compiling() -> bool:
