@@ -9,7 +9,7 @@ tensors on the GPU backend; torch tensors go through the registered ops ``attnji
 and ``attnjit::decode`` (``torch.compile`` traces them without a graph break).
 """
 
-from ._attnjit import BackendError, DatabaseError, SpecError, __version__
+from ._attnjit import BackendError, DatabaseError, SpecError, version as __version__
 from ._api import attention, decode
 from ._problem import DecodeProblem, PrefillProblem, problem
 from ._runtime import Runtime, default_runtime

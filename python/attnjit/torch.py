@@ -98,3 +98,53 @@ decode_op.__doc__ = """Decode attention (see attnjit.decode); scale 0 = 1/sqrt(h
 def compiling() -> bool:
     """True while torch.compile traces (outputs must then come from the op, not be written in place)."""
     return torch.compiler.is_compiling()
+
+
+_sdpa_original = None
+
+
+def _sdpa_supported(q: Tensor, k: Tensor, v: Tensor, attn_mask, dropout_p: float, is_causal: bool,
+                    enable_gqa: bool) -> bool:
+    """Whether F.scaled_dot_product_attention's semantics equal attnjit's for this call."""
+    if attn_mask is not None or dropout_p != 0.0 or q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
+        return False
+    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+        return False  # forward only
+    if is_causal and q.shape[2] != k.shape[2]:
+        return False  # SDPA's is_causal is top-left aligned, ours bottom-right: equal only when sq == sk
+    if q.shape[1] != k.shape[1] and not enable_gqa:
+        return False
+    if q.dtype not in (torch.float16, torch.bfloat16, torch.float32) or not (q.dtype == k.dtype == v.dtype):
+        return False
+    if q.shape[-1] not in (32, 64, 96, 128, 192, 256) or v.shape[-1] != q.shape[-1]:
+        return False
+    return q.device == k.device == v.device and q.device.type in ("cpu", "cuda")
+
+
+def enable_sdpa_override() -> None:
+    """Route ``torch.nn.functional.scaled_dot_product_attention`` through attnjit where the
+    semantics match (no attn_mask, no dropout, is_causal only with equal lengths, GQA with
+    enable_gqa, no gradient needed, supported dtype and head dim); every other call goes to
+    PyTorch's own implementation. Undo with :func:`disable_sdpa_override`."""
+    global _sdpa_original
+    if _sdpa_original is not None:
+        return
+    original = torch.nn.functional.scaled_dot_product_attention
+
+    def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+        if _sdpa_supported(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa):
+            return attention_op(query, key, value, is_causal, None, None, 0.0 if scale is None else float(scale),
+                                "bhsd")[0]
+        return original(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal,
+                        scale=scale, enable_gqa=enable_gqa)
+
+    _sdpa_original = original
+    torch.nn.functional.scaled_dot_product_attention = sdpa
+
+
+def disable_sdpa_override() -> None:
+    """Restore PyTorch's own scaled_dot_product_attention."""
+    global _sdpa_original
+    if _sdpa_original is not None:
+        torch.nn.functional.scaled_dot_product_attention = _sdpa_original
+        _sdpa_original = None

@@ -18,7 +18,7 @@ NB_MODULE(_attnjit, m) {
   // built-in kinds keep working (DatabaseError: tune.cpp, beside the tuner).
   nb::exception<attnjit::SpecError>(m, "SpecError", PyExc_ValueError);
   nb::exception<attnjit::BackendError>(m, "BackendError", PyExc_RuntimeError);
-  m.attr("__version__") = ATTNJIT_VERSION;
+  m.attr("version") = ATTNJIT_VERSION;  // a plain name: stubgen leaves dunder attributes out
   // The default runtimes (attnjit/_runtime.py) live until the interpreter exits, on purpose:
   // nanobind would report them, and the functions they reference, as leaks at shutdown.
   nb::set_leak_warnings(false);

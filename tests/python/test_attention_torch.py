@@ -110,3 +110,30 @@ def test_torch_compile_fullgraph(torch_cpu):
     compiled = torch.compile(m, fullgraph=True, backend="eager")
     torch.testing.assert_close(compiled(x), eager)
     assert torch._dynamo.utils.counters["graph_break"] == {} or sum(torch._dynamo.utils.counters["graph_break"].values()) == 0
+
+
+def test_sdpa_override(torch_cpu):
+    torch = torch_cpu
+    import attnjit.torch as at
+
+    F = torch.nn.functional
+    q, k, v = randn(torch, 1, 4, 32, 64), randn(torch, 1, 2, 32, 64), randn(torch, 1, 2, 32, 64)
+    want = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    calls = []
+    real = at.attention_op
+    at.attention_op = lambda *a: calls.append(a) or real(*a)
+    at.enable_sdpa_override()
+    try:
+        got = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        mask = torch.ones(32, 32, dtype=torch.bool).tril()
+        fallback = F.scaled_dot_product_attention(q, k[:, :1].expand(-1, 4, -1, -1), v[:, :1].expand(-1, 4, -1, -1),
+                                                  attn_mask=mask)
+    finally:
+        at.disable_sdpa_override()
+        at.attention_op = real
+    assert len(calls) == 1, "the matching call goes to attnjit, the masked one to PyTorch"
+    torch.testing.assert_close(got, want, atol=2e-5, rtol=1e-4)
+    want_fb = F.scaled_dot_product_attention(q, k[:, :1].expand(-1, 4, -1, -1), v[:, :1].expand(-1, 4, -1, -1),
+                                             attn_mask=mask)
+    torch.testing.assert_close(fallback, want_fb)
+    assert F.scaled_dot_product_attention is not None and at._sdpa_original is None
