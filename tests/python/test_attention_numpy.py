@@ -1,7 +1,8 @@
 """attnjit.attention on numpy arrays (CPU backend) against the float64 reference."""
 
-import numpy as np
 import pytest
+
+np = pytest.importorskip("numpy", reason="numpy is not installed (the reference and the CPU tests need it)")
 
 import attnjit
 import reference as ref

@@ -1,8 +1,9 @@
 """attnjit.attention on CPU torch tensors: the float64 reference, F.scaled_dot_product_attention
 where its semantics match ours, and torch.compile(fullgraph=True) over the registered op."""
 
-import numpy as np
 import pytest
+
+np = pytest.importorskip("numpy", reason="numpy is not installed (the reference and the CPU tests need it)")
 
 import attnjit
 import reference as ref

@@ -1,7 +1,8 @@
 """CUDA tensors on the GPU backend (skipped with the reason when no GPU is present)."""
 
-import numpy as np
 import pytest
+
+np = pytest.importorskip("numpy", reason="numpy is not installed (the reference and the CPU tests need it)")
 
 import attnjit
 import reference as ref

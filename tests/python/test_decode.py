@@ -1,7 +1,8 @@
 """attnjit.decode: contiguous and paged KV caches, ragged lengths, numpy and torch."""
 
-import numpy as np
 import pytest
+
+np = pytest.importorskip("numpy", reason="numpy is not installed (the reference and the CPU tests need it)")
 
 import attnjit
 import reference as ref

@@ -3,8 +3,9 @@
 import threading
 import time
 
-import numpy as np
 import pytest
+
+np = pytest.importorskip("numpy", reason="numpy is not installed (the reference and the CPU tests need it)")
 
 import attnjit
 

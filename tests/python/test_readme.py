@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+pytest.importorskip("numpy", reason="numpy is not installed (the reference and the CPU tests need it)")
+
 
 def test_readme_example(cpu, capsys):
     path = pathlib.Path(os.environ.get("ATTNJIT_README", pathlib.Path(__file__).parents[2] / "README.md"))
