@@ -25,15 +25,18 @@ if ((${#missing[@]})); then
 fi
 
 # The Python package's build and test tools in a venv outside the clone, reused across runs and
-# clones (torch is large: downloaded once per machine). Quick when everything is importable.
+# clones (torch is large: downloaded once per machine). Quick (~1 s) when everything is there.
 pyenv=${ATTNJIT_PYENV:-$HOME/.cache/attnjit-pyenv}
 py=/usr/bin/python3; [ -x "$py" ] || py=python3
 [ -x "$pyenv/bin/python" ] || "$py" -m venv "$pyenv"
-if ! "$pyenv/bin/python" -c "import nanobind, scikit_build_core, numpy, pytest" 2>/dev/null; then
+has() {  # has MODULE...: all findable in the venv (without importing: torch takes seconds)
+  "$pyenv/bin/python" -c 'import importlib.util, sys; sys.exit(any(importlib.util.find_spec(m) is None for m in sys.argv[1:]))' "$@"
+}
+if ! has nanobind scikit_build_core numpy pytest; then
   echo "setup: installing nanobind, scikit-build-core, numpy, pytest into $pyenv"
   "$pyenv/bin/pip" install --quiet nanobind scikit-build-core numpy pytest
 fi
-if ! "$pyenv/bin/python" -c "import torch" 2>/dev/null; then
+if ! has torch; then
   echo "setup: installing torch into $pyenv (once per machine)"
   # Without torch the torch tests skip with the reason; everything else still runs.
   "$pyenv/bin/pip" install --quiet torch || echo "setup: WARNING: torch could not be installed" >&2
