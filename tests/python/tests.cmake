@@ -4,13 +4,13 @@
 if(NOT TARGET _attnjit)
   message(STATUS "attnjit: tests/python skipped (Python module not built)")
 else()
-    # pytest from the interpreter's environment, else the copy scripts/gpu-carry.sh carries.
-    set(_py_path "${CMAKE_BINARY_DIR}/python")
-    execute_process(COMMAND ${ATTNJIT_PYTHON_EXE} -c "import pytest" RESULT_VARIABLE _no_pytest OUTPUT_QUIET ERROR_QUIET)
-    if(_no_pytest AND EXISTS "${CMAKE_SOURCE_DIR}/.carry/python")
-      string(APPEND _py_path ":${CMAKE_SOURCE_DIR}/.carry/python")
-    elseif(_no_pytest)
-      message(WARNING "attnjit: ${ATTNJIT_PYTHON_EXE} has no pytest (scripts/setup.sh installs it); python_pytest will fail")
+  # pytest from the interpreter's environment, else the copy scripts/gpu-carry.sh carries.
+  set(_py_path "${CMAKE_BINARY_DIR}/python")
+  execute_process(COMMAND ${ATTNJIT_PYTHON_EXE} -c "import pytest" RESULT_VARIABLE _no_pytest OUTPUT_QUIET ERROR_QUIET)
+  if(_no_pytest AND EXISTS "${CMAKE_SOURCE_DIR}/.carry/python")
+    string(APPEND _py_path ":${CMAKE_SOURCE_DIR}/.carry/python")
+  elseif(_no_pytest)
+    message(WARNING "attnjit: ${ATTNJIT_PYTHON_EXE} has no pytest (scripts/setup.sh installs it); python_pytest will fail")
   endif()
   add_test(NAME python_pytest
            COMMAND ${ATTNJIT_PYTHON_EXE} -m pytest -q -rs -p no:cacheprovider ${CMAKE_CURRENT_LIST_DIR}
