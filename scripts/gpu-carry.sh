@@ -3,6 +3,9 @@
 # network): sqlite3.h, nlohmann/, CLI/, xxhash.h (+ xxh3.h), and — only with --gtest, for a
 # machine without GoogleTest — gtest/gmock headers plus static libraries and their CMake package.
 # Run on this (development) machine, then carry .carry/ to the GPU machine with the tree.
+# For the Python module it also carries nanobind's sources (.carry/nanobind: python/CMakeLists.txt
+# builds from them when the GPU machine's Python has no nanobind) and pytest with its pure-Python
+# dependencies (.carry/python, on the tests' PYTHONPATH), both from the venv scripts/setup.sh makes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=${CARRY_FROM:-/usr/include}
@@ -29,6 +32,23 @@ copy xxhash.h
 lib=/usr/lib/x86_64-linux-gnu
 mkdir -p .carry/lib/x86_64-linux-gnu
 cp "$lib/libsqlite3.a" .carry/lib/x86_64-linux-gnu/
+
+# Python: nanobind (CMake files, headers, sources, robin_map) and pytest, from the set-up venv.
+pyenv=${ATTNJIT_PYENV:-$HOME/.cache/attnjit-pyenv}
+site=$("$pyenv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null) || {
+  echo "gpu-carry: no Python venv at $pyenv (run scripts/setup.sh)" >&2
+  exit 1
+}
+for m in nanobind pytest _pytest pluggy iniconfig packaging pygments py.py; do
+  if [[ ! -e "$site/$m" ]]; then
+    echo "gpu-carry: $site/$m not found (run scripts/setup.sh)" >&2
+    exit 1
+  fi
+done
+cp -r "$site/nanobind" .carry/nanobind
+mkdir -p .carry/python
+for m in pytest _pytest pluggy iniconfig packaging pygments py.py; do cp -r "$site/$m" .carry/python/; done
+find .carry/nanobind .carry/python -name __pycache__ -prune -exec rm -rf {} +
 
 if ((with_gtest)); then
   copy gtest

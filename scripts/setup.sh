@@ -12,7 +12,8 @@ pkgs=(
   wrk curl                          # load bench and examples
   ccache                            # cheap rebuilds (scripts/build.sh uses it when present)
   python3-pip                       # cuobjdump for the SASS gates (below)
-  slurmctld slurmd slurm-client munge python3-venv   # fleet tests: a one-node Slurm cluster (tests/slurm)
+  slurmctld slurmd slurm-client munge   # fleet tests: a one-node Slurm cluster (tests/slurm)
+  python3-venv python3-dev          # the Python package (python/) and the tools' venvs below
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -41,4 +42,22 @@ if [ ! -x "$venv/bin/kubernetes-validate" ]; then
   echo "setup: installing kubernetes-validate into $venv"
   python3 -m venv "$venv" && "$venv/bin/pip" install -q kubernetes-validate==1.37.0 ||
     echo "setup: kubernetes-validate not installed (tests/slurm/k8s_job_test.sh will skip)" >&2
+fi
+
+# The Python package's build and test tools in a venv outside the clone, reused across runs and
+# clones (torch is large: downloaded once per machine). Quick (~1 s) when everything is there.
+pyenv=${ATTNJIT_PYENV:-$HOME/.cache/attnjit-pyenv}
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
+[ -x "$pyenv/bin/python" ] || "$py" -m venv "$pyenv"
+has() {  # has MODULE...: all findable in the venv (without importing: torch takes seconds)
+  "$pyenv/bin/python" -c 'import importlib.util, sys; sys.exit(any(importlib.util.find_spec(m) is None for m in sys.argv[1:]))' "$@"
+}
+if ! has nanobind scikit_build_core numpy pytest; then
+  echo "setup: installing nanobind, scikit-build-core, numpy, pytest into $pyenv"
+  "$pyenv/bin/pip" install --quiet nanobind scikit-build-core numpy pytest
+fi
+if ! has torch; then
+  echo "setup: installing torch into $pyenv (once per machine)"
+  # Without torch the torch tests skip with the reason; everything else still runs.
+  "$pyenv/bin/pip" install --quiet torch || echo "setup: WARNING: torch could not be installed" >&2
 fi

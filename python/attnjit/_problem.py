@@ -1,0 +1,112 @@
+"""Problem keys as small dataclasses. The grammar lives in the library (ProblemSpec::key /
+parse): these classes only carry the fields, so a key round-trips exactly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Optional, Tuple, Union
+
+from . import _attnjit
+
+
+def _mask_fields(mask: str, window: Optional[Tuple[int, int]]) -> Tuple[str, int, int]:
+    if window is None:
+        return mask, 0, 0
+    return mask, int(window[0]), int(window[1])
+
+
+def _window_of(d: dict) -> Optional[Tuple[int, int]]:
+    return (d["window_left"], d["window_right"]) if d["mask"] == "sliding_window" else None
+
+
+@dataclass(frozen=True)
+class PrefillProblem:
+    """A prefill problem as the tuner and database key it: lengths are buckets (powers of two
+    >= 16); ``even`` = both real lengths are multiples of 128. ``mask``: none | causal |
+    sliding_window (then ``window=(left, right)``). ``str(p)`` is the canonical key."""
+
+    dtype: str = "bf16"
+    head_dim: int = 128
+    mask: str = "none"
+    window: Optional[Tuple[int, int]] = None
+    group: int = 1
+    seqlen_q: int = 16
+    seqlen_k: int = 16
+    even: bool = False
+    family: ClassVar[str] = "prefill"
+
+    @property
+    def key(self) -> str:
+        """The canonical key (validated by the library: ValueError naming a bad field)."""
+        mask, wl, wr = _mask_fields(self.mask, self.window)
+        return _attnjit.problem_key(self.family, self.dtype, self.head_dim, mask, wl, wr, self.group, self.seqlen_q,
+                                    self.seqlen_k, 0, self.even)
+
+    def __str__(self) -> str:
+        return self.key
+
+    @classmethod
+    def for_shape(cls, *, dtype: str, head_dim: int, heads_q: int, heads_kv: int, seqlen_q: int, seqlen_k: int,
+                  causal: bool = False, window: Optional[Tuple[int, int]] = None) -> "PrefillProblem":
+        """The problem a call with these sizes runs (lengths bucketed, ``even`` derived)."""
+        mask = "sliding_window" if window is not None else "causal" if causal else "none"
+        _, wl, wr = _mask_fields(mask, window)
+        d = _attnjit.problem_for_shape("prefill", dtype, head_dim, mask, wl, wr, heads_q, heads_kv, seqlen_q,
+                                       seqlen_k, 0)
+        return problem(d)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class DecodeProblem:
+    """A decode problem: ``q_tokens`` query tokens per sequence (exact, 1..16), ``seqlen_k`` the
+    KV-length bucket, ``page_size`` 0 for a contiguous cache. ``str(p)`` is the canonical key."""
+
+    dtype: str = "bf16"
+    head_dim: int = 128
+    mask: str = "none"
+    window: Optional[Tuple[int, int]] = None
+    group: int = 1
+    q_tokens: int = 1
+    seqlen_k: int = 16
+    page_size: int = 0
+    family: ClassVar[str] = "decode"
+
+    @property
+    def key(self) -> str:
+        """The canonical key (validated by the library: ValueError naming a bad field)."""
+        mask, wl, wr = _mask_fields(self.mask, self.window)
+        return _attnjit.problem_key(self.family, self.dtype, self.head_dim, mask, wl, wr, self.group, self.q_tokens,
+                                    self.seqlen_k, self.page_size, False)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+Problem = Union[PrefillProblem, DecodeProblem]
+
+
+def problem(key: Union[str, dict, PrefillProblem, DecodeProblem]) -> Problem:
+    """The dataclass for a canonical key (``attnjit.problem("prefill_bf16_hd128_causal_g4_q4096_k4096")``)."""
+    if isinstance(key, (PrefillProblem, DecodeProblem)):
+        return key
+    if isinstance(key, str):
+        d = _attnjit.parse_problem(key)
+    elif isinstance(key, dict):
+        d = key
+    else:
+        raise TypeError(f"problem: expected a key string or a problem dataclass, got {type(key).__name__}")
+    if d["family"] == "prefill":
+        return PrefillProblem(d["dtype"], d["head_dim"], d["mask"], _window_of(d), d["group"], d["seqlen_q"],
+                              d["seqlen_k"], d["even"])
+    return DecodeProblem(d["dtype"], d["head_dim"], d["mask"], _window_of(d), d["group"], d["seqlen_q"], d["seqlen_k"],
+                         d["page_size"])
+
+
+def key_of(p: Union[str, Problem], name: str = "problem") -> str:
+    """The canonical key of a key string or dataclass (a string is parsed, so it is checked)."""
+    if isinstance(p, (PrefillProblem, DecodeProblem)):
+        return p.key
+    if isinstance(p, str):
+        return problem(p).key
+    raise TypeError(f"{name}: expected a problem key string or a PrefillProblem / DecodeProblem, got "
+                    f"{type(p).__name__}")

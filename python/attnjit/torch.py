@@ -1,0 +1,150 @@
+"""PyTorch integration: the custom ops ``attnjit::attention`` and ``attnjit::decode``.
+
+Importing this module registers them (``attnjit.attention`` / ``attnjit.decode`` do so on their
+first torch tensor). Each op takes tensors only and returns ``(out, lse)``; its fake
+implementation gives the shapes, so ``torch.compile(fullgraph=True)`` traces a model that calls
+them without a graph break::
+
+    import attnjit.torch
+    o, lse = torch.ops.attnjit.attention(q, k, v, True, None, None, 0.0, "bshd")
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+
+from ._runtime import default_runtime
+
+Tensor = torch.Tensor
+# DLPack capsules straight from torch's C++ (Tensor.__dlpack__ is Python code: several µs per
+# tensor, most of a cache-hit call's cost).
+_dl = torch.utils.dlpack.to_dlpack
+
+
+def _opt(t: Optional[Tensor]):
+    return None if t is None else _dl(t)
+
+
+def _runtime(t: Tensor):
+    if t.is_cuda:
+        return default_runtime("cuda", t.device.index if t.device.index is not None else torch.cuda.current_device())
+    return default_runtime("cpu")
+
+
+def _stream(t: Tensor) -> int:
+    return torch.cuda.current_stream(t.device).cuda_stream if t.is_cuda else 0
+
+
+def _lse_shape(q: Tensor, layout: str) -> Tuple[int, int, int]:
+    b, d1, d2, _ = q.shape
+    return (b, d1, d2) if layout == "bhsd" else (b, d2, d1)
+
+
+# Defined with torch.library.Library rather than @custom_op: the latter wraps every call in
+# Python layers (autograd, dynamo guards) that cost more than the whole cache-hit launch
+# (bench/RESULTS.md, "Python overhead"). The ops are forward-only: no autograd kernel.
+_lib = torch.library.Library("attnjit", "DEF")
+_lib.define("attention(Tensor q, Tensor k, Tensor v, bool causal, int? window_left, int? window_right, "
+            "float scale, str layout) -> (Tensor, Tensor)")
+_lib.define("decode(Tensor q, Tensor k_cache, Tensor v_cache, Tensor? cache_seqlens, Tensor? block_table, "
+            "bool causal, int? window_left, int? window_right, float scale, int? max_seqlen_k) -> (Tensor, Tensor)")
+
+
+def _attention_impl(q: Tensor, k: Tensor, v: Tensor, causal: bool, window_left: Optional[int],
+                    window_right: Optional[int], scale: float, layout: str) -> Tuple[Tensor, Tensor]:
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    lse = torch.empty(_lse_shape(q, layout) if q.dim() == 4 else (0,), dtype=torch.float32, device=q.device)
+    _runtime(q).prefill_into(_dl(q), _dl(k), _dl(v), _dl(out), _dl(lse), causal=causal, window_left=window_left,
+                             window_right=window_right, scale=scale, layout=layout, stream=_stream(q))
+    return out, lse
+
+
+def _decode_impl(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Optional[Tensor],
+                 block_table: Optional[Tensor], causal: bool, window_left: Optional[int], window_right: Optional[int],
+                 scale: float, max_seqlen_k: Optional[int]) -> Tuple[Tensor, Tensor]:
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    lse = torch.empty((q.shape[0], q.shape[2], q.shape[1]) if q.dim() == 4 else (0,), dtype=torch.float32,
+                      device=q.device)
+    _runtime(q).decode_into(_dl(q), _dl(k_cache), _dl(v_cache), _opt(cache_seqlens), _dl(out), _dl(lse),
+                            block_table=_opt(block_table), causal=causal, window_left=window_left,
+                            window_right=window_right, scale=scale, max_seqlen_k=max_seqlen_k, stream=_stream(q))
+    return out, lse
+
+
+for _key in ("CPU", "CUDA"):
+    _lib.impl("attention", _attention_impl, _key)
+    _lib.impl("decode", _decode_impl, _key)
+
+
+@torch.library.register_fake("attnjit::attention", lib=_lib)
+def _attention_fake(q, k, v, causal, window_left, window_right, scale, layout):
+    return q.new_empty(q.shape), q.new_empty(_lse_shape(q, layout), dtype=torch.float32)
+
+
+@torch.library.register_fake("attnjit::decode", lib=_lib)
+def _decode_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, window_left, window_right, scale,
+                 max_seqlen_k):
+    return q.new_empty(q.shape), q.new_empty((q.shape[0], q.shape[2], q.shape[1]), dtype=torch.float32)
+
+
+attention_op = torch.ops.attnjit.attention.default
+attention_op.__doc__ = """Prefill attention (see attnjit.attention); scale 0 = 1/sqrt(head_dim). Returns (out, lse)."""
+decode_op = torch.ops.attnjit.decode.default
+decode_op.__doc__ = """Decode attention (see attnjit.decode); scale 0 = 1/sqrt(head_dim). Returns (out, lse)."""
+
+
+def compiling() -> bool:
+    """True while torch.compile traces (outputs must then come from the op, not be written in place)."""
+    return torch.compiler.is_compiling()
+
+
+_sdpa_original = None
+
+
+def _sdpa_supported(q: Tensor, k: Tensor, v: Tensor, attn_mask, dropout_p: float, is_causal: bool,
+                    enable_gqa: bool) -> bool:
+    """Whether F.scaled_dot_product_attention's semantics equal attnjit's for this call."""
+    if attn_mask is not None or dropout_p != 0.0 or q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
+        return False
+    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+        return False  # forward only
+    if is_causal and q.shape[2] != k.shape[2]:
+        return False  # SDPA's is_causal is top-left aligned, ours bottom-right: equal only when sq == sk
+    if q.shape[1] != k.shape[1] and not enable_gqa:
+        return False
+    if q.dtype not in (torch.float16, torch.bfloat16, torch.float32) or not (q.dtype == k.dtype == v.dtype):
+        return False
+    if q.shape[-1] not in (32, 64, 96, 128, 192, 256) or v.shape[-1] != q.shape[-1]:
+        return False
+    return q.device == k.device == v.device and q.device.type in ("cpu", "cuda")
+
+
+def enable_sdpa_override() -> None:
+    """Route ``torch.nn.functional.scaled_dot_product_attention`` through attnjit where the
+    semantics match (no attn_mask, no dropout, is_causal only with equal lengths, GQA with
+    enable_gqa, no gradient needed, supported dtype and head dim); every other call goes to
+    PyTorch's own implementation. Undo with :func:`disable_sdpa_override`."""
+    global _sdpa_original
+    if _sdpa_original is not None:
+        return
+    original = torch.nn.functional.scaled_dot_product_attention
+
+    def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+        if _sdpa_supported(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa):
+            return attention_op(query, key, value, is_causal, None, None, 0.0 if scale is None else float(scale),
+                                "bhsd")[0]
+        return original(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal,
+                        scale=scale, enable_gqa=enable_gqa)
+
+    _sdpa_original = original
+    torch.nn.functional.scaled_dot_product_attention = sdpa
+
+
+def disable_sdpa_override() -> None:
+    """Restore PyTorch's own scaled_dot_product_attention."""
+    global _sdpa_original
+    if _sdpa_original is not None:
+        torch.nn.functional.scaled_dot_product_attention = _sdpa_original
+        _sdpa_original = None

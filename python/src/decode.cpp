@@ -1,0 +1,120 @@
+// Runtime.decode: Python arrays -> DecodeArgs -> Runtime::decode, GIL released.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+
+#include <algorithm>
+
+#include "py_runtime.h"
+
+namespace attnjit::python {
+namespace {
+
+void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle seqlens_obj,
+            nb::handle o_obj, nb::handle lse_obj, nb::handle table_obj, bool causal,
+            std::optional<int64_t> window_left, std::optional<int64_t> window_right, double scale,
+            std::optional<int64_t> max_seqlen_k, uintptr_t stream) {
+  const bool paged = !table_obj.is_none();
+  const char* cache_shape = paged ? "[num_pages, page_size, heads_kv, head_dim] (paged)"
+                                  : "[batch, capacity, heads_kv, head_dim]";
+  const Arg q = to_arg("q", q_obj), k = to_arg("k_cache", k_obj), v = to_arg("v_cache", v_obj);
+  const Arg o = to_arg("out", o_obj, true);
+  expect_ndim(q, 4, "[batch, q_tokens, heads_q, head_dim]");
+  expect_ndim(o, 4, "[batch, q_tokens, heads_q, head_dim]");
+  expect_ndim(k, 4, cache_shape);
+  expect_ndim(v, 4, cache_shape);
+  for (const Arg* t : {&q, &k, &v, &o}) {
+    expect_device(*t, r.where);
+    expect_unit_last_stride(*t);
+  }
+  const DType dt = dtype_of(q);
+  for (const Arg* t : {&k, &v, &o}) expect_same_dtype(*t, q);
+  const int64_t B = q.a.shape(0), T = q.a.shape(1), HQ = q.a.shape(2), D = q.a.shape(3);
+  const int64_t HKV = k.a.shape(2);
+  for (const Arg* t : {&k, &v}) expect_extent(*t, 3, D, "head_dim", q);
+  expect_extent(v, 0, k.a.shape(0), paged ? "num_pages" : "batch", k);
+  expect_extent(v, 1, k.a.shape(1), paged ? "page_size" : "capacity", k);
+  expect_extent(v, 2, HKV, "heads_kv", k);
+  if (!paged) expect_extent(k, 0, B, "batch", q);
+  for (size_t i = 0; i < 4; ++i) expect_extent(o, i, q.a.shape(i), "shape", q);
+  for (const Arg* t : {&q, &k, &v}) expect_disjoint(o, *t);
+
+  DecodeArgs a;
+  DecodeProblem& p = a.problem;
+  p.dtype = dt;
+  p.head_dim = static_cast<int>(D);
+  p.mask = mask_of(causal, window_left, window_right);
+  p.batch = B;
+  p.heads_q = HQ;
+  p.heads_kv = HKV;
+  p.q_tokens = T;
+  p.scale = scale;
+  a.q = view4(q, false);
+  a.o = view4(o, false);
+  a.k = view4(k, false);
+  a.v = view4(v, false);
+
+  std::optional<Arg> table, seqlens, lse;
+  if (paged) {
+    table = to_arg("block_table", table_obj);
+    expect_ndim(*table, 2, "[batch, max_pages_per_sequence]");
+    expect_device(*table, r.where);
+    expect_dtype(*table, nb::dtype<int32_t>(), "int32");
+    expect_extent(*table, 0, B, "batch", q);
+    expect_unit_last_stride(*table);
+    p.page_size = static_cast<int>(k.a.shape(1));
+    p.num_pages = k.a.shape(0);
+    p.kv_capacity = table->a.shape(1) * p.page_size;
+    a.block_table = static_cast<const int32_t*>(table->a.data());
+    a.block_table_stride = table->a.stride(0);
+  } else {
+    p.kv_capacity = k.a.shape(1);
+  }
+  if (!seqlens_obj.is_none()) {
+    seqlens = to_arg("cache_seqlens", seqlens_obj);
+    expect_ndim(*seqlens, 1, "[batch]");
+    expect_device(*seqlens, r.where);
+    expect_dtype(*seqlens, nb::dtype<int32_t>(), "int32");
+    expect_extent(*seqlens, 0, B, "batch", q);
+    expect_unit_last_stride(*seqlens);
+    a.seqlens_k = static_cast<const int32_t*>(seqlens->a.data());
+  }
+  if (max_seqlen_k) {
+    p.max_seqlen_k = *max_seqlen_k;
+  } else if (a.seqlens_k && r.where.platform == Platform::Cpu) {
+    // Host memory: the longest sequence picks the bucket and split count. (On a GPU reading
+    // the lengths would synchronize, so the capacity stands in unless max_seqlen_k is given.)
+    int64_t mx = 0;
+    for (int64_t b = 0; b < B; ++b) mx = std::max<int64_t>(mx, a.seqlens_k[b]);
+    p.max_seqlen_k = std::min(mx, p.kv_capacity);  // an out-of-range length is the library's error
+    for (int64_t b = 0; b < B; ++b)
+      if (a.seqlens_k[b] > p.kv_capacity)
+        throw nb::value_error(("cache_seqlens[" + std::to_string(b) + "]: " + std::to_string(a.seqlens_k[b]) +
+                               " exceeds the cache's capacity " + std::to_string(p.kv_capacity)).c_str());
+  } else {
+    p.max_seqlen_k = p.kv_capacity;
+  }
+  if (!lse_obj.is_none()) {
+    lse = to_arg("lse", lse_obj, true);
+    a.lse = lse_view(*lse, q, B, HQ, T, "q_tokens", r.where, {&q, &k, &v, &o});
+  }
+  nb::gil_scoped_release unlocked;
+  r.rt->decode(a, reinterpret_cast<void*>(stream));
+}
+
+}  // namespace
+
+void bind_decode(nb::class_<PyRuntime>& cls) {
+  cls.def("decode_into", &decode, nb::arg("q").none(), nb::arg("k_cache").none(), nb::arg("v_cache").none(), nb::arg("cache_seqlens").none(),
+          nb::arg("out").none(), nb::arg("lse").none(), nb::kw_only(), nb::arg("block_table").none() = nb::none(),
+          nb::arg("causal") = false, nb::arg("window_left").none() = nb::none(),
+          nb::arg("window_right").none() = nb::none(), nb::arg("scale") = 0.0,
+          nb::arg("max_seqlen_k").none() = nb::none(), nb::arg("stream") = 0,
+          "Decode attention into preallocated outputs (the building block of attnjit.decode).\n\n"
+          "q [b, t, hq, d] (t = 1..16 query tokens per sequence); k_cache / v_cache contiguous\n"
+          "[b, capacity, hkv, d], or paged [num_pages, page_size, hkv, d] with block_table int32\n"
+          "[b, max_pages]; cache_seqlens int32 [b] (None = every sequence is full). out like q;\n"
+          "lse float32 [b, hq, t] or None. max_seqlen_k: the longest sequence (default: read from\n"
+          "cache_seqlens on the CPU, the capacity on a GPU, where reading it would synchronize).");
+}
+
+}  // namespace attnjit::python

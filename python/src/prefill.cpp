@@ -1,0 +1,80 @@
+// Runtime.prefill: Python arrays -> PrefillArgs -> Runtime::prefill, GIL released.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+
+#include "py_runtime.h"
+
+namespace attnjit::python {
+namespace {
+
+void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle o_obj,
+             nb::handle lse_obj, bool causal, std::optional<int64_t> window_left,
+             std::optional<int64_t> window_right, double scale, const std::string& layout, uintptr_t stream) {
+  if (layout != "bshd" && layout != "bhsd")
+    throw nb::value_error(("layout: unknown value '" + layout + "' (allowed: bshd, bhsd)").c_str());
+  const bool bhsd = layout == "bhsd";
+  const char* shape4 = bhsd ? "[batch, heads, seqlen, head_dim] (layout bhsd)" : "[batch, seqlen, heads, head_dim] (layout bshd)";
+  const size_t S = bhsd ? 2 : 1, H = bhsd ? 1 : 2;
+
+  const Arg q = to_arg("q", q_obj), k = to_arg("k", k_obj), v = to_arg("v", v_obj);
+  const Arg o = to_arg("out", o_obj, true);
+  for (const Arg* t : {&q, &k, &v, &o}) {
+    expect_ndim(*t, 4, shape4);
+    expect_device(*t, r.where);
+    expect_unit_last_stride(*t);
+  }
+  const DType dt = dtype_of(q);
+  for (const Arg* t : {&k, &v, &o}) expect_same_dtype(*t, q);
+  const int64_t B = q.a.shape(0), SQ = q.a.shape(S), HQ = q.a.shape(H), D = q.a.shape(3);
+  const int64_t SK = k.a.shape(S), HKV = k.a.shape(H);
+  for (const Arg* t : {&k, &v, &o}) {
+    expect_extent(*t, 0, B, "batch", q);
+    expect_extent(*t, 3, D, "head_dim", q);
+  }
+  expect_extent(v, S, SK, "seqlen", k);
+  expect_extent(v, H, HKV, "heads", k);
+  expect_extent(o, S, SQ, "seqlen", q);
+  expect_extent(o, H, HQ, "heads", q);
+  for (const Arg* t : {&q, &k, &v}) expect_disjoint(o, *t);
+
+  PrefillArgs a;
+  a.problem.dtype = dt;
+  a.problem.head_dim = static_cast<int>(D);
+  a.problem.mask = mask_of(causal, window_left, window_right);
+  a.problem.batch = B;
+  a.problem.heads_q = HQ;
+  a.problem.heads_kv = HKV;
+  a.problem.seqlen_q = SQ;
+  a.problem.seqlen_k = SK;
+  a.problem.scale = scale;
+  a.q = view4(q, bhsd);
+  a.k = view4(k, bhsd);
+  a.v = view4(v, bhsd);
+  a.o = view4(o, bhsd);
+
+  std::optional<Arg> lse;  // kept alive until the launch
+  if (!lse_obj.is_none()) {
+    lse = to_arg("lse", lse_obj, true);
+    a.lse = lse_view(*lse, q, B, HQ, SQ, "seqlen_q", r.where, {&q, &k, &v, &o});
+  }
+  if (B == 0 || SQ == 0) return;  // nothing to write (the library has no kernel for an empty problem)
+  nb::gil_scoped_release unlocked;
+  r.rt->prefill(a, reinterpret_cast<void*>(stream));
+}
+
+}  // namespace
+
+void bind_prefill(nb::class_<PyRuntime>& cls) {
+  cls.def("prefill_into", &prefill, nb::arg("q").none(), nb::arg("k").none(), nb::arg("v").none(), nb::arg("out").none(), nb::arg("lse").none(),
+          nb::kw_only(), nb::arg("causal") = false, nb::arg("window_left").none() = nb::none(),
+          nb::arg("window_right").none() = nb::none(), nb::arg("scale") = 0.0, nb::arg("layout") = "bshd",
+          nb::arg("stream") = 0,
+          "Prefill attention into preallocated outputs (the building block of attnjit.attention).\n\n"
+          "q [b, sq, hq, d], k / v [b, sk, hkv, d] (layout \"bshd\"; \"bhsd\" swaps seq and heads),\n"
+          "any strides with a contiguous head_dim; out like q; lse float32 [b, hq, sq] or None.\n"
+          "Masks are bottom-right aligned: query i sits at key position i + sk - sq. A window\n"
+          "(left, right) lets it see keys in [pos - left, pos + right]. scale 0 = 1/sqrt(d).\n"
+          "stream: the CUstream to enqueue on (CUDA; 0 = default stream).");
+}
+
+}  // namespace attnjit::python
