@@ -175,8 +175,8 @@ std::shared_ptr<const Runtime::Plan> Runtime::plan_for(const ProblemSpec& spec) 
   if (why) {
     choice.source = "default (" + choice.source + " config " + choice.config.key() +
                     " rejected: " + *why + ")";
-    tmpl = &def;
     choice.config = def.default_config(spec, target);
+    tmpl = &template_for(spec, target, choice.config);  // the member the default names
   }
   choice.config.tmpl = std::string(tmpl->short_name());
   KernelSource src = tmpl->render(spec, choice.config, target);

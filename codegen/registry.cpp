@@ -1,6 +1,9 @@
 #include "codegen/registry.h"
 
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
 
 namespace attnjit {
 
@@ -27,17 +30,106 @@ std::vector<const KernelTemplate*> applicable_templates(const ProblemSpec& spec,
   return out;
 }
 
+namespace {
+
+// The union of several templates that implement one problem on one target (highest priority
+// first). Every config it hands out names its member, and every per-config call goes to that
+// member, so tuning runs and lookups treat the members as one search space.
+class UnionTemplate final : public KernelTemplate {
+ public:
+  explicit UnionTemplate(std::vector<const KernelTemplate*> members) : members_(std::move(members)) {
+    for (const KernelTemplate* m : members_) short_ += (short_.empty() ? "" : "+") + std::string(m->short_name());
+    std::string all;
+    for (const KernelTemplate* m : members_) all += m->name() + "=" + m->version_hash() + ";";
+    hash_ = content_hash(all);
+  }
+  Family family() const override { return members_.front()->family(); }
+  std::string_view short_name() const override { return short_; }
+  ArchRange archs() const override { return members_.front()->archs(); }
+  int priority() const override { return members_.front()->priority(); }
+  std::string version_hash() const override { return hash_; }
+  bool supports(const ProblemSpec& s, const Target& t) const override {
+    return std::any_of(members_.begin(), members_.end(), [&](auto* m) { return m->supports(s, t); });
+  }
+  std::vector<TileConfig> search_space(const ProblemSpec& s, const Target& t) const override {
+    std::vector<TileConfig> out;
+    for (const KernelTemplate* m : members_) {
+      auto v = m->search_space(s, t);
+      out.insert(out.end(), v.begin(), v.end());
+    }
+    return out;
+  }
+  TileConfig default_config(const ProblemSpec& s, const Target& t) const override {
+    return members_.front()->default_config(s, t);
+  }
+  std::optional<std::string> can_implement(const ProblemSpec& s, const TileConfig& c,
+                                           const Target& t) const override {
+    const KernelTemplate* m = member(c);
+    if (!m) return "template: config " + c.key() + " names none of " + short_;
+    return m->can_implement(s, c, t);
+  }
+  KernelSource render(const ProblemSpec& s, const TileConfig& c, const Target& t) const override {
+    return of(c).render(s, c, t);
+  }
+  LaunchGeometry geometry(const ProblemSpec& s, const TileConfig& c, const Target& t,
+                          const RunShape& r) const override {
+    return of(c).geometry(s, c, t, r);
+  }
+  WorkspaceSize workspace_bytes(const ProblemSpec& s, const TileConfig& c, const Target& t,
+                                const RunShape& r) const override {
+    return of(c).workspace_bytes(s, c, t, r);
+  }
+  std::vector<unsigned char> build_arguments(const ProblemSpec& s, const TileConfig& c, const Target& t,
+                                             const LaunchArgs& a, const Workspace& w) const override {
+    return of(c).build_arguments(s, c, t, a, w);
+  }
+
+ private:
+  const KernelTemplate* member(const TileConfig& c) const {
+    if (c.tmpl.empty()) return members_.front();
+    for (const KernelTemplate* m : members_)
+      if (m->short_name() == c.tmpl) return m;
+    return nullptr;
+  }
+  const KernelTemplate& of(const TileConfig& c) const {
+    if (const KernelTemplate* m = member(c)) return *m;
+    throw SpecError("template: config " + c.key() + " names none of " + short_);
+  }
+  std::vector<const KernelTemplate*> members_;
+  std::string short_, hash_;
+};
+
+}  // namespace
+
+std::unique_ptr<KernelTemplate> make_union_template(std::vector<const KernelTemplate*> members) {
+  if (members.empty()) throw SpecError("template: a union needs at least one member");
+  return std::make_unique<UnionTemplate>(std::move(members));
+}
+
 const KernelTemplate& select_template(const ProblemSpec& spec, const Target& target) {
-  const auto ts = applicable_templates(spec, target);
+  auto ts = applicable_templates(spec, target);
   if (ts.empty())
     throw SpecError("no kernel template implements " + spec.key() + " on " + target.key() +
                     " (family " + std::string(to_string(spec.family)) + ", dtype " +
                     std::string(to_string(spec.dtype)) + ")");
-  return *ts.front();
+  if (ts.size() == 1) return *ts.front();
+  // One union per member set, kept for the process (KernelTemplates are long-lived references).
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<KernelTemplate>> unions;
+  std::string key;
+  for (const KernelTemplate* t : ts) key += t->name() + ";";
+  std::lock_guard lock(mu);
+  auto& u = unions[key];
+  if (!u) u = make_union_template(std::move(ts));
+  return *u;
 }
 
 const KernelTemplate& template_for(const ProblemSpec& spec, const Target& target, const TileConfig& cfg) {
-  if (cfg.tmpl.empty()) return select_template(spec, target);
+  if (cfg.tmpl.empty()) {
+    const auto ts = applicable_templates(spec, target);
+    if (ts.empty()) return select_template(spec, target);  // throws, naming what is unsupported
+    return *ts.front();
+  }
   std::string known;
   for (const KernelTemplate* t : applicable_templates(spec, target)) {
     if (t->short_name() == cfg.tmpl) return *t;
@@ -48,12 +140,7 @@ const KernelTemplate& template_for(const ProblemSpec& spec, const Target& target
 }
 
 std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) {
-  std::vector<TileConfig> out;
-  for (const KernelTemplate* t : applicable_templates(spec, target)) {
-    auto s = t->search_space(spec, target);
-    out.insert(out.end(), s.begin(), s.end());
-  }
-  return out;
+  return select_template(spec, target).search_space(spec, target);
 }
 
 TileConfig default_config(const ProblemSpec& spec, const Target& target) {

@@ -4,6 +4,7 @@
 // the default is the highest-priority template's default.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "codegen/kernel_template.h"
@@ -14,10 +15,15 @@ namespace attnjit {
 std::vector<const KernelTemplate*> all_templates();
 // The templates that implement `spec` on `target`, highest priority first.
 std::vector<const KernelTemplate*> applicable_templates(const ProblemSpec& spec, const Target& target);
-// The highest-priority template implementing (spec, target); throws SpecError naming what is
-// unsupported.
+// The template for (spec, target) as tuning, lookups and the service see it: the one applicable
+// template, or — where several apply — their union: its search space is every member's, its
+// default the highest-priority member's, its version hash covers every member, and it hands
+// rendering, geometry and arguments to the member a config names. Throws SpecError naming what
+// is unsupported when none applies.
 const KernelTemplate& select_template(const ProblemSpec& spec, const Target& target);
-// The template a config names (cfg.tmpl; an old key without a template name means the
+// The union of `members` (highest priority first), as select_template builds it.
+std::unique_ptr<KernelTemplate> make_union_template(std::vector<const KernelTemplate*> members);
+// The concrete template a config names (cfg.tmpl; an old key without a template name means the
 // highest-priority one). Throws SpecError if that template does not implement (spec, target).
 const KernelTemplate& template_for(const ProblemSpec& spec, const Target& target, const TileConfig& cfg);
 // The union of the applicable templates' search spaces.

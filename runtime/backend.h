@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "attnjit/types.h"  // BackendError
 #include "codegen/kernel_source.h"
 #include "codegen/target.h"
 
@@ -23,11 +24,6 @@ struct ResourceUsage {
   int const_bytes = 0;
 };
 
-// Any failure in compiling, loading, launching or a device call. The message names the call,
-// the error and the kernel (KernelSource::name) involved.
-struct BackendError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // A compiled and loaded kernel. Backends subclass it to hold their handles.
 struct CompiledKernel {

@@ -1,5 +1,7 @@
 #include "tuner/campaign.h"
 
+#include "codegen/registry.h"
+
 #include <chrono>
 
 #include "db/db_error.h"

@@ -12,6 +12,12 @@ struct SpecError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// Any failure in compiling, loading, launching or a device call. The message names the call,
+// the error and the kernel involved.
+struct BackendError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 enum class Family { Prefill, Decode };
 enum class DType { F16, BF16, F32 };
 enum class MaskKind { None, Causal, SlidingWindow };

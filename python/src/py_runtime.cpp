@@ -4,6 +4,7 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 
+#include "runtime/backend.h"
 #include "tune_layer.h"
 
 namespace attnjit::python {

@@ -4,57 +4,53 @@
 #include "db/database.h"
 #include "tuner/backend_factory.h"
 #include "tuner/result_store.h"
+#include "tuner/campaign.h"
 #include "tuner/tuner.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "codegen/registry.h"
 
 namespace attnjit::python {
 namespace {
 
-// Tuner progress -> TuneEvent values.
-class EventSink final : public tuner::ProgressSink {
- public:
-  EventSink(const std::function<void(const TuneEvent&)>& fn, int index, int count)
-      : fn_(fn), index_(index), count_(count) {}
-  void begin_problem(const ProblemSpec& spec, int, int, int candidates, int reused) override {
-    problem_ = spec.key();
-    TuneEvent e = base("problem_started");
-    e.total = candidates;
-    e.done = reused;
-    fn_(e);
+// Campaign events -> TuneEvent values (the Python side's progress bar and logging).
+std::optional<TuneEvent> to_tune_event(const tuner::CampaignEvent& c) {
+  TuneEvent e;
+  e.problem = c.problem;
+  e.index = c.problem_index;
+  e.count = 0;
+  switch (c.kind) {
+    case tuner::EventKind::ProblemStarted:
+      e.kind = "problem_started";
+      e.total = c.candidates;
+      e.done = c.reused;
+      return e;
+    case tuner::EventKind::CandidateCompiled:
+    case tuner::EventKind::CandidatePruned:
+    case tuner::EventKind::CandidateVerified:
+    case tuner::EventKind::CandidateTimed:
+    case tuner::EventKind::CandidateFailed:
+      e.kind = "candidate";
+      e.phase = c.phase.empty() ? std::string(tuner::to_string(c.kind)) : c.phase;
+      e.config = c.config;
+      e.status = c.status;
+      e.done = c.done;
+      e.total = c.total;
+      e.median_ms = c.kind == tuner::EventKind::CandidateTimed ? c.median_ms : 0;
+      e.best_ms = c.best_ms;
+      return e;
+    case tuner::EventKind::ProblemDone:
+      e.kind = c.error.empty() ? "problem_done" : "problem_failed";
+      e.config = c.best_config;
+      e.median_ms = c.best_median_ms;
+      e.status = c.error;
+      return e;
+    default:
+      return std::nullopt;
   }
-  void step(const std::string& phase, const tuner::CandidateResult& r, int done, int total, double best_ms,
-            double) override {
-    TuneEvent e = base("candidate");
-    e.phase = phase;
-    e.config = r.config.key();
-    e.status = std::string(tuner::to_string(r.status));
-    e.done = done;
-    e.total = total;
-    e.median_ms = r.status == tuner::CandidateStatus::Ok ? r.time.median_ms : 0;
-    e.best_ms = best_ms;
-    fn_(e);
-  }
-  void end_problem(const tuner::TuneReport& rep) override {
-    TuneEvent e = base("problem_done");
-    if (rep.best) {
-      e.config = rep.results[*rep.best].config.key();
-      e.median_ms = rep.results[*rep.best].time.median_ms;
-    }
-    fn_(e);
-  }
-  TuneEvent base(const char* kind) const {
-    TuneEvent e;
-    e.kind = kind;
-    e.problem = problem_;
-    e.index = index_;
-    e.count = count_;
-    return e;
-  }
-
- private:
-  const std::function<void(const TuneEvent&)>& fn_;
-  int index_, count_;
-  std::string problem_;
-};
+}
 
 ProblemReport report_of(const tuner::TuneReport& r) {
   ProblemReport p;
@@ -99,27 +95,31 @@ std::vector<ProblemReport> tune(const TuneRequest& req, const std::function<void
   opt.should_stop = req.should_stop;
 
   std::unique_ptr<Backend> backend = tuner::make_backend(req.backend);
-  const Target& target = backend->target();
   Database db = Database::open(req.db);
   tuner::DbResultStore store(db, tuner::device_info_for(*backend));
-  std::vector<ProblemReport> out;
+  tuner::CampaignOptions co;
+  co.problems = problems;
+  co.tune = opt;
+  co.compile_threads = req.threads;
   const int count = static_cast<int>(problems.size());
-  for (int i = 0; i < count; ++i) {
-    if (req.should_stop && req.should_stop()) break;
-    const ProblemSpec& spec = problems[i];
-    EventSink sink(on_event, i + 1, count);
-    try {
-      const KernelTemplate& tmpl = select_template(spec, target);
-      tuner::InProcessExecutor ex(*backend, tmpl, spec, tuner::EvaluatorOptions{}, req.threads);
-      out.push_back(report_of(tuner::tune_problem(ex, tmpl, target, spec, opt, &store, &sink, i + 1, count)));
-    } catch (const std::exception& e) {  // one problem's failure does not end the run
+  const tuner::CampaignReport rep = tuner::run_campaign(*backend, co, &store, [&](const tuner::CampaignEvent& c) {
+    if (auto e = to_tune_event(c)) {
+      e->count = count;
+      on_event(*e);
+    }
+  });
+  // One report per problem, in the caller's order; a problem the campaign could not tune
+  // carries its error.
+  std::vector<ProblemReport> out;
+  for (const ProblemSpec& spec : problems) {
+    auto it = std::find_if(rep.reports.begin(), rep.reports.end(),
+                           [&](const tuner::TuneReport& r) { return r.spec == spec; });
+    if (it != rep.reports.end()) {
+      out.push_back(report_of(*it));
+    } else if (!(req.should_stop && req.should_stop())) {
       ProblemReport p;
       p.problem = spec.key();
-      p.error = e.what();
-      TuneEvent ev = sink.base("problem_failed");
-      ev.problem = p.problem;
-      ev.status = p.error;
-      on_event(ev);
+      p.error = "not tuned (see the problem_failed event)";
       out.push_back(std::move(p));
     }
   }
