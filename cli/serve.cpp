@@ -25,7 +25,7 @@ namespace {
 struct ServeArgs {
   std::string db, host = "127.0.0.1", token_file, tune_exe;
   int port = 8080;
-  int threads = 16;
+  int threads = 0;  // 0: HttpServer::default_threads()
   int64_t max_body_mb = 16;
   int anonymous_compiles = 2;
   bool no_tune = false;
@@ -41,7 +41,8 @@ std::string self_exe() {
 
 void run_serve(const ServeArgs& a) {
   if (a.port < 0 || a.port > 65535) throw UsageError("--port: must be in [0, 65535]");
-  if (a.threads < 1 || a.threads > 1024) throw UsageError("--threads: must be in [1, 1024]");
+  if (a.threads < 0 || a.threads > 1024) throw UsageError("--threads: must be in [0, 1024] (0 = twice the cores, at least 4)");
+  const int threads = a.threads > 0 ? a.threads : service::HttpServer::default_threads();
   if (a.max_body_mb < 1 || a.max_body_mb > 4096)
     throw UsageError("--max-body-mb: must be in [1, 4096], got " + std::to_string(a.max_body_mb));
   if (a.anonymous_compiles < 0 || a.anonymous_compiles > 1024)
@@ -59,7 +60,7 @@ void run_serve(const ServeArgs& a) {
 
   service::Api::Options opt;
   opt.db_path = a.db;
-  opt.db_readers = a.threads;
+  opt.db_readers = threads;
   opt.max_anonymous_compiles = a.anonymous_compiles;
   if (!a.token_file.empty()) opt.auth = service::TokenAuth::from_file(a.token_file);
   const bool in_memory = a.db == ":memory:";
@@ -89,12 +90,12 @@ void run_serve(const ServeArgs& a) {
   service::HttpServer::Options so;
   so.host = a.host;
   so.port = a.port;
-  so.threads = a.threads;
+  so.threads = threads;
   so.max_body_bytes = static_cast<size_t>(a.max_body_mb) << 20;
   service::HttpServer server(api, so);
   int port = server.bind();
   std::printf("attnjit serve: listening on http://%s:%d (db %s, %d threads, writes %s, tuning %s)\n",
-              a.host.c_str(), port, a.db.c_str(), a.threads,
+              a.host.c_str(), port, a.db.c_str(), threads,
               a.token_file.empty() ? "disabled (no --token-file)" : "need the bearer token",
               a.no_tune || in_memory ? "disabled" : "enabled");
   std::fflush(stdout);
@@ -130,7 +131,7 @@ const RegisterCommand reg("serve", [](CLI::App& app) {
   c->add_option("--host", a->host, "address to bind (use 0.0.0.0 to expose it)")->capture_default_str();
   c->add_option("--port", a->port, "TCP port (0 = any free port)")->capture_default_str();
   c->add_option("--token-file", a->token_file, "file holding the bearer token that writes need (>= 16 chars)");
-  c->add_option("--threads", a->threads, "worker threads (busy only while serving a request; idle connections hold none)")->capture_default_str();
+  c->add_option("--threads", a->threads, "worker threads, busy only while serving a request (0 = twice the cores, at least 4)")->capture_default_str();
   c->add_option("--max-body-mb", a->max_body_mb, "largest request body accepted, in MiB (1..4096)")->capture_default_str();
   c->add_option("--anonymous-compiles", a->anonymous_compiles,
                 "concurrent CUBIN compiles for requests without the token (0 = cached CUBINs only)")->capture_default_str();

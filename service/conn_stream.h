@@ -80,6 +80,8 @@ class ConnStream : public httplib::Stream {
  private:
   // Waits until the socket is readable (writable); false on timeout (sets timed_out_) or error.
   bool wait_for(short events);
+  // Sends the gathered bytes and then [ptr, ptr + size) with writev semantics.
+  bool send_with_gathered(const char* ptr, size_t size);
   int remaining_ms() const;
 
   int fd_;

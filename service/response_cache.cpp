@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <mutex>
 
 namespace attnjit::service {
 
@@ -31,11 +30,17 @@ ResponseCache::ResponseCache(std::string db_path, Options options) : opt_(option
 
 ResponseCache::Version ResponseCache::version() const {
   Version v;
-  v.generation = generation_.load(std::memory_order_acquire);
   if (!db_path_.empty()) {
-    stat_into(db_path_, v.db_size, v.db_mtime_ns, v.db_ino);
-    stat_into(wal_path_, v.wal_size, v.wal_mtime_ns, v.wal_ino);
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(stat_mu_);
+    if (now - last_stat_at_ >= opt_.stat_interval) {
+      stat_into(db_path_, last_stat_.db_size, last_stat_.db_mtime_ns, last_stat_.db_ino);
+      stat_into(wal_path_, last_stat_.wal_size, last_stat_.wal_mtime_ns, last_stat_.wal_ino);
+      last_stat_at_ = now;
+    }
+    v = last_stat_;
   }
+  v.generation = generation_.load(std::memory_order_acquire);
   return v;
 }
 

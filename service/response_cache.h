@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -26,6 +27,9 @@ class ResponseCache {
     size_t max_entries = 8192;
     size_t max_bytes = 64u << 20;
     std::chrono::milliseconds max_age{1000};
+    // The file is looked at no more often than this (two stat calls per request cost more than
+    // the rest of a cached answer); changes by other processes show within it.
+    std::chrono::microseconds stat_interval{2000};
   };
   struct Entry {
     int status = 200;
@@ -59,6 +63,9 @@ class ResponseCache {
   std::string db_path_, wal_path_;
   Options opt_;
   std::atomic<uint64_t> generation_{0};
+  mutable std::mutex stat_mu_;
+  mutable Version last_stat_;
+  mutable std::chrono::steady_clock::time_point last_stat_at_{};
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Slot> slots_;
   size_t bytes_ = 0;

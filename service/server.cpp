@@ -5,6 +5,7 @@
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include <httplib.h>
 
@@ -244,6 +245,10 @@ HttpServer::HttpServer(Api& api, Options options)
 
 HttpServer::~HttpServer() { stop(); }
 
+int HttpServer::default_threads() {
+  return std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 int HttpServer::bind() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->listen_fd >= 0) return port_;
@@ -258,7 +263,7 @@ void HttpServer::run() {
     if (impl_->listen_fd < 0) throw std::runtime_error("HttpServer::run: bind() first");
     if (impl_->loop) throw std::runtime_error("HttpServer::run: already running");
     ConnectionLoop::Options lo;
-    lo.threads = opt_.threads;
+    lo.threads = opt_.threads > 0 ? opt_.threads : default_threads();
     lo.max_connections = opt_.max_connections;
     lo.max_head_bytes = opt_.max_head_bytes;
     lo.idle_timeout = std::chrono::seconds(opt_.keep_alive_timeout_s);

@@ -36,7 +36,9 @@ TEST(ResponseCache, AChangedDatabaseFileInvalidates) {
   testing::TempDir dir;
   const std::string db = dir.file("t.db");
   std::ofstream(db) << "x";
-  ResponseCache c(db, {});
+  ResponseCache::Options o;
+  o.stat_interval = std::chrono::microseconds(0);
+  ResponseCache c(db, o);
   c.put("k", {200, "application/json", "{}"}, c.version());
   ASSERT_TRUE(c.find("k", c.version()));
   std::ofstream(db + "-wal") << "frames";  // what another process's commit does
