@@ -2,21 +2,24 @@
 
 #include <sys/stat.h>
 
+#include <mutex>
+
 
 namespace attnjit::service {
 
 namespace {
 
-void stat_into(const std::string& path, int64_t& size, int64_t& mtime_ns, uint64_t& ino) {
+uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h * 0xff51afd7ed558ccdull;
+}
+
+uint64_t hash_file(uint64_t h, const std::string& path) {
   struct stat st {};
-  if (path.empty() || ::stat(path.c_str(), &st) != 0) {
-    size = mtime_ns = -1;
-    ino = 0;
-    return;
-  }
-  size = st.st_size;
-  mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  ino = st.st_ino;
+  if (::stat(path.c_str(), &st) != 0) return mix(h, 0xdeadull);
+  h = mix(h, static_cast<uint64_t>(st.st_size));
+  h = mix(h, static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(st.st_mtim.tv_nsec));
+  return mix(h, static_cast<uint64_t>(st.st_ino));
 }
 
 }  // namespace
@@ -31,14 +34,15 @@ ResponseCache::ResponseCache(std::string db_path, Options options) : opt_(option
 ResponseCache::Version ResponseCache::version() const {
   Version v;
   if (!db_path_.empty()) {
-    const auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> lock(stat_mu_);
-    if (now - last_stat_at_ >= opt_.stat_interval) {
-      stat_into(db_path_, last_stat_.db_size, last_stat_.db_mtime_ns, last_stat_.db_ino);
-      stat_into(wal_path_, last_stat_.wal_size, last_stat_.wal_mtime_ns, last_stat_.wal_ino);
-      last_stat_at_ = now;
-    }
-    v = last_stat_;
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch()).count();
+    int64_t at = files_at_ns_.load(std::memory_order_acquire);
+    const int64_t interval = std::chrono::duration_cast<std::chrono::nanoseconds>(opt_.stat_interval).count();
+    if ((at == INT64_MIN || now - at >= interval) &&
+        files_at_ns_.compare_exchange_strong(at, now, std::memory_order_acq_rel)) {
+      files_.store(hash_file(hash_file(1, db_path_), wal_path_), std::memory_order_release);
+    }  // else: the hash of at most stat_interval ago (a version with files 0 matches nothing stored)
+    v.files = files_.load(std::memory_order_acquire);
   }
   v.generation = generation_.load(std::memory_order_acquire);
   return v;

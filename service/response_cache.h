@@ -13,8 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <climits>
 #include <memory>
-#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -39,8 +39,7 @@ class ResponseCache {
   // The database's state at one moment: capture it before computing an answer.
   struct Version {
     uint64_t generation = 0;
-    int64_t db_size = -1, db_mtime_ns = -1, wal_size = -1, wal_mtime_ns = -1;
-    uint64_t db_ino = 0, wal_ino = 0;
+    uint64_t files = 0;  // hash of size, mtime and inode of the database file and its WAL
     bool operator==(const Version&) const = default;
   };
 
@@ -63,9 +62,10 @@ class ResponseCache {
   std::string db_path_, wal_path_;
   Options opt_;
   std::atomic<uint64_t> generation_{0};
-  mutable std::mutex stat_mu_;
-  mutable Version last_stat_;
-  mutable std::chrono::steady_clock::time_point last_stat_at_{};
+  // Lock-free: one thread refreshes the file hash per interval while the others read the last
+  // one (a lock here, held across two stat calls, put every request behind a preempted thread).
+  mutable std::atomic<uint64_t> files_{0};
+  mutable std::atomic<int64_t> files_at_ns_{INT64_MIN};
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Slot> slots_;
   size_t bytes_ = 0;
