@@ -170,7 +170,7 @@ ssize_t ConnStream::write(const char* ptr, size_t size) {
     if (out_.size() >= (256u << 10) && !flush()) return -1;
     return static_cast<ssize_t>(size);
   }
-  // A large body goes out beside the gathered head in one writev, without being copied.
+  // A large body goes out beside the gathered head in one sendmsg, without being copied.
   return send_with_gathered(ptr, size) ? static_cast<ssize_t>(size) : -1;
 }
 
@@ -180,7 +180,7 @@ bool ConnStream::send_with_gathered(const char* ptr, size_t size) {
     iovec iov[2];
     int n_iov = 0;
     if (head_off < out_.size()) iov[n_iov++] = {out_.data() + head_off, out_.size() - head_off};
-    iov[n_iov++] = {const_cast<char*>(ptr) + body_off, size - body_off};
+    if (body_off < size) iov[n_iov++] = {const_cast<char*>(ptr) + body_off, size - body_off};
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<size_t>(n_iov);
@@ -200,21 +200,7 @@ bool ConnStream::send_with_gathered(const char* ptr, size_t size) {
   return !failed_;
 }
 
-bool ConnStream::flush() {
-  size_t off = 0;
-  while (off < out_.size() && !failed_) {
-    ssize_t n = ::send(fd_, out_.data() + off, out_.size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!wait_for(POLLOUT)) break;
-    } else if (!(n < 0 && errno == EINTR)) {
-      failed_ = true;
-    }
-  }
-  out_.clear();
-  return !failed_;
-}
+bool ConnStream::flush() { return send_with_gathered(nullptr, 0); }
 
 int ConnStream::socket() const { return fd_ < FD_SETSIZE ? fd_ : FD_SETSIZE - 1; }
 

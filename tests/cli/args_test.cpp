@@ -2,6 +2,8 @@
 // failures 10 and 11): no SIGFPE, no "cannot create std::vector larger than max_size()", no
 // server started on a nonsense limit, no default answer for an unknown device.
 #include <gtest/gtest.h>
+
+#include "common/cli_run.h"
 #include <stdlib.h>
 #include <sys/wait.h>
 
@@ -15,23 +17,9 @@
 namespace attnjit {
 namespace {
 
-struct CliRun {
-  int code;           // exit status; 128 + n when killed by signal n
-  std::string output;  // stdout and stderr
-};
+using CliRun = attnjit::testing::CliResult;
 
-CliRun cli(const std::string& args) {
-  // `timeout` guards against a command that starts serving instead of refusing.
-  std::string cmd = "timeout -s KILL 60 " + std::string(ATTNJIT_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) throw std::runtime_error("popen failed");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
-}
+CliRun cli(const std::string& args) { return attnjit::testing::run_cli(args); }
 
 void expect_usage_error(const std::string& args, const std::string& names) {
   CliRun r = cli(args);

@@ -1,6 +1,8 @@
 // `attnjit query` against a real server: a 400 from the server is exit status 2 with the
 // server's field and message; a good request prints the page and exits 0.
 #include <gtest/gtest.h>
+
+#include "common/cli_run.h"
 #include <sys/wait.h>
 
 #include <array>
@@ -11,22 +13,9 @@
 namespace attnjit::service {
 namespace {
 
-struct CliRun {
-  int code;
-  std::string output;
-};
+using CliRun = attnjit::testing::CliResult;
 
-CliRun cli(const std::string& args) {
-  std::string cmd = "timeout -s KILL 60 " + std::string(ATTNJIT_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) throw std::runtime_error("popen failed");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
-}
+CliRun cli(const std::string& args) { return attnjit::testing::run_cli(args); }
 
 TEST(CliQuery, ServerRejectionsExitTwo) {
   testing::TestServer srv;
