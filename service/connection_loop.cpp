@@ -251,9 +251,11 @@ void ConnectionLoop::on_ready(Conn* c) {
     const bool close = stopping_.load() || (opt_.keep_alive_max_count && c->requests >= opt_.keep_alive_max_count);
     bool client_closed = false;
     bool ok;
-    {
+    try {
       ConnStream::Scope scope(&s);
       ok = serve_(s, close, client_closed);
+    } catch (...) {
+      ok = false;  // httplib maps handler exceptions itself; anything else ends this connection only
     }
     const bool sent = s.flush();
     if (!ok || !sent || close || client_closed || s.close_after() || f == ConnStream::Fill::Eof)
