@@ -11,6 +11,8 @@
 // every timed launch the caches are evicted, so K and V come from memory as in a real decode
 // step (a 8k-token GQA-8 cache would otherwise sit in L3). --threads sets the worker threads.
 #include <algorithm>
+#include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -24,6 +26,7 @@
 #include "cli/command.h"
 #include "cli/cpu_read_bandwidth.h"
 #include "codegen/kernel_template.h"
+#include "codegen/problem_spec.h"
 #include "runtime/backend.h"
 #include "templates/decode/params.h"
 #include "runtime/half.h"
@@ -73,7 +76,34 @@ DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed) {
   return b;
 }
 
+// Every value checked before anything is allocated: --gqa 0 divided by zero and --kv-len -1
+// asked for a vector of 2^64 elements.
+void check_args(const BenchDecodeArgs& a) {
+  auto each = [](const char* flag, const std::vector<int64_t>& vs, int64_t lo, int64_t hi) {
+    for (int64_t v : vs)
+      if (v < lo || v > hi)
+        throw UsageError(std::string(flag) + ": " + std::to_string(v) + " is outside [" + std::to_string(lo) +
+                         ", " + std::to_string(hi) + "]");
+  };
+  if (std::find(std::begin(kHeadDims), std::end(kHeadDims), a.head_dim) == std::end(kHeadDims))
+    throw UsageError("--head-dim: " + std::to_string(a.head_dim) + " is not one of 32, 64, 96, 128, 192, 256");
+  if (a.heads_q < 1 || a.heads_q > 4096) throw UsageError("--heads-q: must be in [1, 4096]");
+  each("--batch", a.batches, 1, 65535);
+  each("--kv-len", a.kv_lens, 1, INT32_MAX);
+  each("--gqa", a.groups, 1, a.heads_q);
+  for (int64_t g : a.groups)
+    if (a.heads_q % g != 0)
+      throw UsageError("--gqa: " + std::to_string(g) + " does not divide --heads-q " + std::to_string(a.heads_q));
+  if (a.q_tokens < 1 || a.q_tokens > 16) throw UsageError("--q-tokens: must be in [1, 16]");
+  if (a.page_size != 0 && (a.page_size < 16 || a.page_size > 256 || (a.page_size & (a.page_size - 1))))
+    throw UsageError("--page-size: must be 0 or a power of two in [16, 256]");
+  if (!(a.max_gib > 0) || !std::isfinite(a.max_gib)) throw UsageError("--max-gib: must be a positive number");
+  if (a.warmup < 0) throw UsageError("--warmup: must be >= 0");
+  if (a.reps < 1) throw UsageError("--reps: must be >= 1");
+}
+
 void run_bench_decode(BenchDecodeArgs a) {
+  check_args(a);
   RuntimeOptions opts;
   opts.device = a.device;
   auto rt = Runtime::create(parse_backend_kind(a.backend), opts);

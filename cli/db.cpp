@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "codegen/target.h"
 #include "db/database.h"
 #include "db/json_codec.h"
 
@@ -94,6 +95,25 @@ void run_import(const DbArgs& a) {
   print({{"db", db.path()}, {"imported", per_file}});
 }
 
+// --device is a stored device's fingerprint or a target key (sm_80 ... sm_90a, cpu-<name>);
+// anything else is a usage error, not a silent default config.
+void check_device_arg(const Database& db, const std::string& device) {
+  const bool hex16 = device.size() == 16 && device.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (hex16) {
+    if (!db.find_device(device))
+      throw UsageError("--device: no device with fingerprint " + device + " in " + db.path());
+    return;
+  }
+  if (device.rfind("cpu-", 0) == 0 && device.size() > 4) return;
+  try {
+    Target::cuda(device);
+  } catch (const SpecError& e) {
+    throw UsageError("--device: '" + device.substr(0, 64) +
+                     "' is neither a device fingerprint nor a target (sm_80, sm_86, sm_89, sm_90a, cpu-<name>): " +
+                     e.what());
+  }
+}
+
 void run_best(const DbArgs& a) {
   ProblemSpec spec = ProblemSpec::parse(a.problem);
   Database db = Database::open(db_path(a), OpenMode::ReadOnly);
@@ -107,6 +127,7 @@ void run_best(const DbArgs& a) {
     print({{"problem", spec.key()}, {"best", entries}});
     return;
   }
+  check_device_arg(db, a.device);
   LookupResult l = db.lookup(a.device, spec, a.template_hash);
   json j = to_json(l);
   j["problem"] = spec.key();

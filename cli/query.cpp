@@ -110,7 +110,7 @@ void run_results(const QueryArgs& a) {
   if (!a.status.empty()) f["status"] = a.status;
   if (!a.config.empty()) f["config"] = a.config;
   f["limit"] = std::to_string(a.limit);
-  if (a.after > 0) f["after"] = std::to_string(a.after);
+  if (a.after != 0) f["after"] = std::to_string(a.after);  // the server judges the value
   auto client = make_client(a);
   with_client_errors([&] { print(client.results(f)); });
 }
@@ -152,7 +152,7 @@ const RegisterCommand reg("query", [](CLI::App& app) {
   results->add_option("--status", a->status, "ok | compile_error | launch_error | wrong_result | timeout");
   results->add_option("--config", a->config, "tile config key");
   results->add_option("--limit", a->limit, "rows per page")->capture_default_str()->check(CLI::Range(1, 1000));
-  results->add_option("--after", a->after, "cursor from the previous page");
+  results->add_option("--after", a->after, "cursor from the previous page")->check(CLI::NonNegativeNumber);
   results->callback([a] { run_results(*a); });
 
   auto* health = q->add_subcommand("health", "Server health");

@@ -82,7 +82,7 @@ ProblemSpec ProblemSpec::parse(std::string_view key) {
   s.family = parse_family(toks[0]);
   s.dtype = parse_dtype(toks[1]);
   int64_t v = 0;
-  if (!detail::take_prefixed(toks[2], "hd", "head_dim", v))
+  if (!detail::take_prefixed(toks[2], "hd", "head_dim", v, detail::kIntMin, detail::kIntMax))
     throw SpecError("head_dim: expected 'hd<D>', got '" + std::string(toks[2]) + "'");
   s.head_dim = static_cast<int>(v);
   std::string_view m = toks[3];
@@ -98,16 +98,18 @@ ProblemSpec ProblemSpec::parse(std::string_view key) {
     if (s.mask.kind == MaskKind::SlidingWindow)
       throw SpecError("mask: sliding window must be 'sw<left>-<right>', got '" + std::string(m) + "'");
   }
-  if (!detail::take_prefixed(toks[4], "g", "group", v))
+  if (!detail::take_prefixed(toks[4], "g", "group", v, detail::kIntMin, detail::kIntMax))
     throw SpecError("group: expected 'g<G>', got '" + std::string(toks[4]) + "'");
   s.group = static_cast<int>(v);
-  if (!detail::take_prefixed(toks[5], "q", "seqlen_q", s.seqlen_q))
+  // Lengths reach kernels as int: a bucket is at most 2^31.
+  constexpr int64_t kMaxBucket = int64_t(1) << 31;
+  if (!detail::take_prefixed(toks[5], "q", "seqlen_q", s.seqlen_q, 0, kMaxBucket))
     throw SpecError("seqlen_q: expected 'q<N>', got '" + std::string(toks[5]) + "'");
-  if (!detail::take_prefixed(toks[6], "k", "seqlen_k", s.seqlen_k))
+  if (!detail::take_prefixed(toks[6], "k", "seqlen_k", s.seqlen_k, 0, kMaxBucket))
     throw SpecError("seqlen_k: expected 'k<N>', got '" + std::string(toks[6]) + "'");
   size_t i = 7;
   if (s.family == Family::Decode) {
-    if (i >= toks.size() || !detail::take_prefixed(toks[i], "p", "page_size", v))
+    if (i >= toks.size() || !detail::take_prefixed(toks[i], "p", "page_size", v, detail::kIntMin, detail::kIntMax))
       throw SpecError("page_size: decode keys end in '_p<P>' (p0 = contiguous)");
     s.page_size = static_cast<int>(v);
     ++i;

@@ -71,6 +71,14 @@ const std::string& version_hash(const KernelTemplate& t) {
   return it->second;
 }
 
+// SpecError messages start with the field at fault ("batch: at most 65535 ..."); a 400 always
+// names one, "request" when the message does not.
+std::string field_of(const std::string& message) {
+  size_t n = 0;
+  while (n < message.size() && n < 32 && ((message[n] >= 'a' && message[n] <= 'z') || message[n] == '_')) ++n;
+  return n > 0 && n < message.size() && message[n] == ':' ? message.substr(0, n) : "request";
+}
+
 bool looks_like_fingerprint(const std::string& s) {
   if (s.size() != 16) return false;
   for (char c : s)
@@ -140,6 +148,7 @@ Api::Api(Options options)
     : opt_(std::move(options)),
       db_(opt_.db_path, opt_.db_readers),
       cubins_(opt_.compile),
+      compile_gate_(opt_.max_anonymous_compiles),
       started_unix_ms_(now_unix_ms()) {
   if (!opt_.nvrtc_available) opt_.nvrtc_available = [](std::string* why) { return Nvrtc::available(why); };
   nvrtc_ok_ = opt_.nvrtc_available(&nvrtc_why_);
@@ -251,9 +260,11 @@ ApiResponse Api::call(const Route& route, const ApiRequest& req) {
     if (route.write) opt_.auth.check(req.authorization);
     return (this->*route.handler)(req);
   } catch (const ApiError& e) {
-    return ApiResponse::json(error_json(e), e.status);
+    ApiResponse r = ApiResponse::json(error_json(e), e.status);
+    r.retry_after_s = e.retry_after_s;
+    return r;
   } catch (const SpecError& e) {
-    return ApiResponse::json(error_json("invalid_parameter", "", e.what()), 400);
+    return ApiResponse::json(error_json("invalid_parameter", field_of(e.what()), e.what()), 400);
   } catch (const DbError& e) {
     // A busy / locked database is transient: tell clients to retry.
     int primary = e.code & 0xff;
@@ -416,8 +427,9 @@ ApiResponse Api::kernel(const ApiRequest& req) {
       throw ApiError(503, "nvrtc_unavailable", "cubin", "cubin: NVRTC is not available on this server: " + nvrtc_why_);
     bool hit = false;
     std::shared_ptr<const CompiledCubin> bin;
+    const bool trusted = opt_.auth.accepts(req.authorization);
     try {
-      bin = cubins_.get(src, &hit);
+      bin = cubins_.get(src, &hit, [&] { return compile_gate_.enter(trusted); });
     } catch (const BackendError& e) {
       throw ApiError(500, "compile_failed", "", e.what());
     }

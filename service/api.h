@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "service/auth.h"
+#include "service/compile_gate.h"
 #include "service/cubin_cache.h"
 #include "service/db_pool.h"
 #include "service/job_manager.h"
@@ -45,6 +46,7 @@ struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  int retry_after_s = 0;  // > 0: the server adds Retry-After
 
   static ApiResponse json(const nlohmann::json& j, int status = 200);
 };
@@ -60,6 +62,9 @@ class Api {
     std::chrono::seconds job_timeout{3600};
     size_t max_tune_problems = 256;
     CubinCache::CompileFn compile = CubinCache::compile_with_nvrtc;
+    // Concurrent CUBIN compiles (cache misses) for requests without the write token; more get
+    // 503 + Retry-After. 0 = such requests get cached CUBINs only. See compile_gate.h.
+    int max_anonymous_compiles = 2;
     // Whether NVRTC can be opened (reason in *why when not); defaults to Nvrtc::available.
     std::function<bool(std::string*)> nvrtc_available;
   };
@@ -94,6 +99,7 @@ class Api {
   ApiResponse metrics_text(const ApiRequest& req);
 
   Metrics& metrics() { return metrics_; }
+  const TokenAuth& auth() const { return opt_.auth; }
   JobManager& jobs() { return *jobs_; }
   DbPool& db() { return db_; }
   // Stops the job queue (running job -> interrupted). Idempotent.
@@ -104,6 +110,7 @@ class Api {
   DbPool db_;
   Metrics metrics_;
   CubinCache cubins_;
+  CompileGate compile_gate_;
   std::unique_ptr<JobManager> jobs_;
   // A device row never changes under its fingerprint (the fingerprint hashes every field), so
   // found devices are kept here instead of costing a query per /v1/best.

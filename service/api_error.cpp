@@ -16,7 +16,13 @@ ApiError unknown_field(const std::string& field, const std::string& allowed) {
 }
 
 nlohmann::json error_json(const std::string& code, const std::string& field, const std::string& message) {
-  nlohmann::json e = {{"code", code}, {"message", message}};
+  std::string clipped = message;
+  if (message.size() > kMaxErrorMessageBytes) {
+    size_t cut = kMaxErrorMessageBytes;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+    clipped = message.substr(0, cut) + "... (" + std::to_string(message.size()) + " bytes in all)";
+  }
+  nlohmann::json e = {{"code", code}, {"message", std::move(clipped)}};
   if (!field.empty()) e["field"] = field;
   return {{"error", std::move(e)}};
 }

@@ -17,6 +17,7 @@ struct ApiError : std::runtime_error {
   int status;
   std::string code;   // e.g. "invalid_parameter", "unauthorized"
   std::string field;  // the parameter / body field at fault; "" when none
+  int retry_after_s = 0;  // > 0: sent as Retry-After (503 busy)
 };
 
 // 400s naming the field.
@@ -24,7 +25,9 @@ ApiError invalid_field(const std::string& field, const std::string& message);
 ApiError missing_field(const std::string& field);
 ApiError unknown_field(const std::string& field, const std::string& allowed);
 
-// {"error": {"code": ..., "field": ... (omitted when empty), "message": ...}}
+// {"error": {"code": ..., "field": ... (omitted when empty), "message": ...}}. Messages are
+// clipped to kMaxErrorMessageBytes: they may quote request values, which can be megabytes.
+inline constexpr size_t kMaxErrorMessageBytes = 512;
 nlohmann::json error_json(const std::string& code, const std::string& field, const std::string& message);
 nlohmann::json error_json(const ApiError& e);
 

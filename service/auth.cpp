@@ -57,3 +57,14 @@ void TokenAuth::check(const std::string& header) const {
 }
 
 }  // namespace attnjit::service
+
+namespace attnjit::service {
+
+bool TokenAuth::accepts(const std::string& header) const {
+  static constexpr std::string_view kScheme = "Bearer ";
+  return enabled() && header.size() > kScheme.size() &&
+         std::string_view(header).substr(0, kScheme.size()) == kScheme &&
+         constant_time_equals(std::string_view(header).substr(kScheme.size()), token_);
+}
+
+}  // namespace attnjit::service

@@ -24,6 +24,8 @@ class TokenAuth {
   // Checks an Authorization header value. Throws ApiError 401 when it is missing or not
   // "Bearer <token>", 403 when the token is wrong or writes are disabled.
   void check(const std::string& authorization_header) const;
+  // The same check as a yes / no: the header carries the valid token.
+  bool accepts(const std::string& authorization_header) const;
 
  private:
   std::string token_;

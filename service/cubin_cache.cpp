@@ -14,11 +14,12 @@ size_t CubinCache::size() const {
   return entries_.size();
 }
 
-std::shared_ptr<const CompiledCubin> CubinCache::get(const KernelSource& src, bool* hit) {
+std::shared_ptr<const CompiledCubin> CubinCache::get(const KernelSource& src, bool* hit, const Admit& admit) {
   std::promise<std::shared_ptr<const CompiledCubin>> promise;
   Future fut;
   bool owner = false;
   uint64_t gen = 0;
+  std::shared_ptr<void> slot;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(src.hash);
@@ -26,6 +27,7 @@ std::shared_ptr<const CompiledCubin> CubinCache::get(const KernelSource& src, bo
       lru_.splice(lru_.begin(), lru_, it->second.pos);
       fut = it->second.value;
     } else {
+      if (admit) slot = admit();  // may throw: nothing inserted yet
       owner = true;
       fut = promise.get_future().share();
       gen = ++generation_;
@@ -54,6 +56,7 @@ std::shared_ptr<const CompiledCubin> CubinCache::get(const KernelSource& src, bo
       }
       promise.set_exception(std::current_exception());
     }
+    slot.reset();
   }
   return fut.get();
 }

@@ -32,9 +32,14 @@ class CubinCache {
   using CompileFn = std::function<CompiledCubin(const KernelSource&)>;
   CubinCache(CompileFn compile, size_t max_entries = 256);
 
+  // Called when this call would start a compile (a miss nobody is compiling yet): returns what
+  // to hold while compiling, or throws to refuse (nothing is cached then).
+  using Admit = std::function<std::shared_ptr<void>()>;
+
   // The cubin for `src`; `hit` says whether it came from the cache. A failed compile is not
   // cached (the next request retries) and its exception propagates to every waiter.
-  std::shared_ptr<const CompiledCubin> get(const KernelSource& src, bool* hit = nullptr);
+  std::shared_ptr<const CompiledCubin> get(const KernelSource& src, bool* hit = nullptr,
+                                           const Admit& admit = {});
   size_t size() const;
 
   // The production compile function: attnjit::Nvrtc.

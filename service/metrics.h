@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -41,16 +42,19 @@ class Metrics {
   std::string render() const;
 
  private:
+  // Counters are atomic and the map is read under a shared lock: requests never queue behind
+  // one another here (a thread descheduled while holding an exclusive lock would stall every
+  // request of a loaded machine: that was the p99 tail).
   struct Series {
-    uint64_t count = 0;
-    double sum = 0;
-    std::array<uint64_t, kBuckets.size()> buckets{};  // non-cumulative; summed at render
+    std::atomic<uint64_t> count{0};
+    std::atomic<double> sum{0};
+    std::array<std::atomic<uint64_t>, kBuckets.size()> buckets{};  // non-cumulative; summed at render
   };
   struct Gauge {
     std::string name, help, label;
     GaugeSource source;
   };
-  mutable std::mutex mu_;
+  mutable std::shared_mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, Series> series_;
   std::vector<Gauge> gauges_;
   std::atomic<uint64_t> cache_hits_{0}, cache_misses_{0};

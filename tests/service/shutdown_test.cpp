@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "raw_http.h"
 #include "test_server.h"
 
 extern char** environ;
@@ -121,47 +122,100 @@ TEST(Shutdown, StopInterruptsRunningJob) {
   EXPECT_NE(info->error.find("shut down"), std::string::npos) << info->error;
 }
 
-// The real executable: starts, answers, and exits 0 on SIGTERM.
-TEST(Shutdown, ServeProcessExitsCleanlyOnSigterm) {
+// The real executable, started with a token on a free port.
+struct ServeProcess {
   testing::TempDir dir;
-  {
-    std::ofstream(dir.file("token")) << testing::kToken << "\n";
-  }
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_addclose(&fa, out[0]);
   std::string db = dir.file("tune.db");
-  std::string token = dir.file("token");
-  std::vector<std::string> args = {ATTNJIT_CLI_PATH, "serve", "--db", db, "--port", "0", "--threads", "4",
-                                   "--token-file", token};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
-  close(out[1]);
-  // "attnjit serve: listening on http://127.0.0.1:PORT (...)"
-  std::string line;
-  char c;
-  while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
-  close(out[0]);
-  auto at = line.find("127.0.0.1:");
-  ASSERT_NE(at, std::string::npos) << line;
-  int port = std::stoi(line.substr(at + 10));
-  httplib::Client cli("127.0.0.1", port);
+  pid_t pid = -1;
+  int port = 0;
+
+  ServeProcess() {
+    std::string token = dir.file("token");
+    std::ofstream(token) << testing::kToken << "\n";
+    int out[2];
+    if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addclose(&fa, out[0]);
+    std::vector<std::string> args = {ATTNJIT_CLI_PATH, "serve", "--db", db, "--port", "0", "--threads", "4",
+                                     "--token-file", token};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    if (rc != 0) throw std::runtime_error("posix_spawn failed");
+    // "attnjit serve: listening on http://127.0.0.1:PORT (...)"
+    std::string line;
+    char c;
+    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    close(out[0]);
+    auto at = line.find("127.0.0.1:");
+    if (at == std::string::npos) throw std::runtime_error("no listening line: " + line);
+    port = std::stoi(line.substr(at + 10));
+  }
+  ~ServeProcess() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+  // The exit status after `sig`.
+  int stop_with(int sig) {
+    if (kill(pid, sig) != 0) return -1;
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) return -1;
+    pid = -1;
+    return status;
+  }
+};
+
+// Starts, answers, and exits 0 on SIGTERM.
+TEST(Shutdown, ServeProcessExitsCleanlyOnSigterm) {
+  ServeProcess p;
+  httplib::Client cli("127.0.0.1", p.port);
   auto r = cli.Get("/v1/health");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(nlohmann::json::parse(r->body)["writes_enabled"], true);
-  ASSERT_EQ(kill(pid, SIGTERM), 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  int status = p.stop_with(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
-  EXPECT_NO_THROW(Database::open(db));
+  EXPECT_NO_THROW(Database::open(p.db));
+}
+
+// Failure 8: SIGHUP killed the server at once. Now it stops like SIGTERM: a request whose body
+// is still arriving when the signal comes is finished and answered, then the process exits 0.
+TEST(Shutdown, SighupIsGracefulAndFinishesTheRequestInFlight) {
+  ServeProcess p;
+  testing::Seed seed;
+  std::string lines;
+  for (int i = 0; i < 3; ++i) {
+    TileConfig t = seed.slow;
+    t.order = 900 + i;
+    lines += seed.export_line(t, 1.0 + i, 1'800'000'000'000) + "\n";
+  }
+  testing::RawConn c(p.port);
+  ASSERT_TRUE(c.send_all(testing::raw_head("POST", "/v1/results",
+                                           std::string("Authorization: Bearer ") + testing::kToken +
+                                               "\r\nTransfer-Encoding: chunked\r\n") +
+                         testing::chunk(lines.substr(0, 100))));
+  std::this_thread::sleep_for(300ms);  // the server is now reading this body
+  ASSERT_EQ(kill(p.pid, SIGHUP), 0);
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(c.send_all(testing::chunk(lines.substr(100)) + "0\r\n\r\n"));
+  auto r = c.read_response(20s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->json()["stored"], 3) << r->body;
+  EXPECT_EQ(r->header("connection"), "close");
+  int status = 0;
+  ASSERT_EQ(waitpid(p.pid, &status, 0), p.pid);
+  p.pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+  Database db = Database::open(p.db);
+  EXPECT_EQ(db.stats().results, 3);
 }
 
 }  // namespace

@@ -116,6 +116,10 @@ class TestServer {
     std::function<std::vector<std::string>(const TuneRequest&)> tune_command;
     bool seed = true;
     bool nvrtc = true;
+    int header_timeout_s = 5;
+    int keep_alive_timeout_s = 5;
+    int max_anonymous_compiles = 2;
+    int compile_ms = 0;  // how long the fake compile takes
   };
 
   explicit TestServer(Config cfg) : TestServer(std::move(cfg), nullptr) {}
@@ -132,8 +136,11 @@ class TestServer {
     o.db_readers = cfg.threads;
     o.auth = TokenAuth(kToken);
     o.tune_command = cfg.tune_command;
-    o.compile = [this](const KernelSource& src) {
+    o.max_anonymous_compiles = cfg.max_anonymous_compiles;
+    const int compile_ms = cfg.compile_ms;
+    o.compile = [this, compile_ms](const KernelSource& src) {
       compiles.fetch_add(1);
+      if (compile_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(compile_ms));
       CompiledCubin c;
       c.cubin = std::string("\x7f" "ELF-fake-cubin-for-", 19) + src.hash;
       c.lowered_name = "_Z6kernelv";
@@ -150,6 +157,8 @@ class TestServer {
     so.port = 0;
     so.threads = cfg.threads;
     so.max_body_bytes = cfg.max_body_bytes;
+    so.header_timeout_s = cfg.header_timeout_s;
+    so.keep_alive_timeout_s = cfg.keep_alive_timeout_s;
     server = std::make_unique<HttpServer>(*api, so);
     port = server->bind();
     thread = std::thread([this] { server->run(); });
