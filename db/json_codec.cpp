@@ -1,5 +1,8 @@
 #include "db/json_codec.h"
 
+#include <cstdint>
+#include <limits>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -38,6 +41,14 @@ T opt_num(const json& j, const char* name) {
   if (!it->is_number()) throw SpecError(std::string(name) + ": expected a number");
   if constexpr (std::is_integral_v<T>) {
     if (!it->is_number_integer()) throw SpecError(std::string(name) + ": expected an integer");
+    // get<T>() would truncate silently (2^32 + 1 -> 1): refuse what T cannot hold.
+    const bool fits = it->is_number_unsigned()
+                          ? it->template get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+                          : it->template get<int64_t>() >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+                                it->template get<int64_t>() <= static_cast<int64_t>(std::numeric_limits<T>::max());
+    if (!fits)
+      throw SpecError(std::string(name) + ": out of range (" + std::to_string(std::numeric_limits<T>::min()) +
+                      ".." + std::to_string(std::numeric_limits<T>::max()) + ")");
   }
   return it->get<T>();
 }

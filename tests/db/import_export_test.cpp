@@ -171,8 +171,15 @@ TEST(ImportExport, MalformedLineNamesItsNumberAndImportsNothing) {
   missing["result"].erase("config");
   nlohmann::json bad_key = j;
   bad_key["result"]["problem"] = "prefill_bf16_hd128_causal";
+  // Integers beyond their column's type are refused, not stored truncated (2^32 + 1 -> 1).
+  nlohmann::json big_runs = j;
+  big_runs["result"]["runs"] = 4294967297LL;
+  nlohmann::json big_cc = j;
+  big_cc["device"]["cc_major"] = 4294967305LL;
   const Case cases[] = {
       {"{\"version\": 1, \"device\": ", "malformed JSON"},
+      {big_runs.dump(), "runs: out of range"},
+      {big_cc.dump(), "cc_major: out of range"},
       {bad_status.dump(), "status"},
       {bad_fp.dump(), "fingerprint"},
       {missing.dump(), "config"},

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "gates/gate_checks.h"
 #include "gates/sass_dump.h"
 #include "runtime/nvrtc_compiler.h"
