@@ -158,6 +158,9 @@ struct DecodeCpu {
             F d = w.q[r][0] * w.kb[jj][0];
             for (int v = 1; v < NVD; ++v) d += w.q[r][v] * w.kb[jj][v];
             sc = hsum(d);
+            // Score modification (soft-capping) in log2 units u = log2(e).
+            if constexpr (variants::SoftcapOf<C>::value > 0.f)
+              sc = variants::SoftCap<float>::make(variants::SoftcapOf<C>::value, 1.4426950408889634f)(sc, stanh);
           }
           w.s[jj] = sc;
           mx = sc > mx ? sc : mx;

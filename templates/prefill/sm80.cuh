@@ -224,6 +224,17 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       }
     }
 
+    // Score modification (soft-capping) on the raw scores, in raw units u = 1/scale.
+    if constexpr (Mask::kSoftcap > 0.f) {
+      const auto cap = variants::SoftCap<float>::make(Mask::kSoftcap, 1.f / params.scale);
+#pragma unroll
+      for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+        for (int j = 0; j < kN; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc_s[mi][j][e] = cap(acc_s[mi][j][e], [](float x) { return tanhf(x); });
+    }
+
     // Elementwise mask, only on tiles that cut some row's key range (block-uniform test:
     // lo is non-decreasing and hi non-decreasing in the row, so the first row has the
     // smallest hi and the last row the largest lo).
