@@ -7,8 +7,10 @@
 //                           kernel derives the per-tile classification (skip / full / partial)
 //   logits transform        what happens to a visible score before the softmax (identity, or
 //                           soft-capping s -> c * tanh(s / c) on the scaled scores)
-// Written to compile under NVRTC, under the emulator's shim, under clang for the CPU JIT (no
-// system headers) and as host C++ for the reference: only builtins, no includes.
+// Policy traits are enumerators and functions, not static data members: NVRTC emits a PTX global
+// for every class constant it sees. Written to compile under NVRTC, under the emulator's shim,
+// under clang for the CPU JIT (no system headers) and as host C++ for the reference: only
+// builtins, no includes.
 #pragma once
 
 #ifndef ATTNJIT_HD
@@ -31,9 +33,7 @@ enum TileKind { kTileSkip = 0, kTileFull = 1, kTilePartial = 2 };
 
 // Masks. 64-bit arithmetic: p - L and p + R overflow int for large windows.
 struct MaskNone {
-  static constexpr float kSoftcap = 0.f;  // no score modification
-  static constexpr bool kMasksKeys = false;  // only the seqlen_k bound can cut a tile
-  static constexpr bool kCausal = false;
+  enum : bool { kMasksKeys = false, kCausal = false };  // only the seqlen_k bound can cut a tile
   ATTNJIT_HD static bool visible(long long, long long) { return true; }
   ATTNJIT_HD static void key_range(long long, long long seqlen_k, long long& lo, long long& hi) {
     lo = 0;
@@ -42,9 +42,7 @@ struct MaskNone {
 };
 
 struct MaskCausal {
-  static constexpr float kSoftcap = 0.f;  // no score modification
-  static constexpr bool kMasksKeys = true;
-  static constexpr bool kCausal = true;
+  enum : bool { kMasksKeys = true, kCausal = true };
   ATTNJIT_HD static bool visible(long long p, long long k) { return k <= p; }
   ATTNJIT_HD static void key_range(long long p, long long seqlen_k, long long& lo, long long& hi) {
     lo = 0;
@@ -54,10 +52,8 @@ struct MaskCausal {
 
 template <long long kLeft, long long kRight>
 struct MaskSlidingWindow {
-  static constexpr float kSoftcap = 0.f;  // no score modification
   static_assert(kLeft >= 0 && kRight >= 0, "window widths are non-negative");
-  static constexpr bool kMasksKeys = true;
-  static constexpr bool kCausal = false;
+  enum : bool { kMasksKeys = true, kCausal = false };
   ATTNJIT_HD static bool visible(long long p, long long k) { return k >= p - kLeft && k <= p + kRight; }
   ATTNJIT_HD static void key_range(long long p, long long seqlen_k, long long& lo, long long& hi) {
     lo = clamp_key(p - kLeft, seqlen_k);
@@ -81,7 +77,6 @@ ATTNJIT_HD int classify_tile(long long p_first, long long p_last, long long n0, 
 // u = 1/scale for raw q.k, u = log2(e) for scores pre-scaled by scale*log2(e)); the transform
 // takes and returns scores in those units, so no other instruction of the kernel changes.
 struct NoSoftCap {
-  static constexpr bool kActive = false;
   template <class T, class Tanh>
   ATTNJIT_HD T operator()(T s, Tanh) const { return s; }
 };
@@ -89,7 +84,6 @@ struct NoSoftCap {
 // s -> c * tanh(s / c) in natural units, i.e. u*c * tanh(s_kernel / (u*c)) in kernel units.
 template <class F = float>
 struct SoftCap {
-  static constexpr bool kActive = true;
   F pre, post;  // 1 / (c u), c u
   ATTNJIT_HD static SoftCap make(F cap, F unit) { return SoftCap{F(1) / (cap * unit), cap * unit}; }
   template <class T, class Tanh>
@@ -102,15 +96,15 @@ struct SoftCapped : Mask {
   static constexpr float kSoftcap = Cap::kValue;
 };
 
-// The soft-cap of a template's config C: C::kSoftcap where the config declares it, else 0 (off).
+// The soft-cap of a template's config or mask policy C: C::kSoftcap where C declares it, else 0
+// (off). A function, not a constant: class constants become PTX globals, and the kernels without
+// soft-capping must keep exactly their PTX.
 template <class C>
-constexpr auto softcap_of_(int) -> decltype(static_cast<float>(C::kSoftcap)) { return C::kSoftcap; }
+ATTNJIT_HD constexpr auto softcap_of_(int) -> decltype(static_cast<float>(C::kSoftcap)) { return C::kSoftcap; }
 template <class C>
-constexpr float softcap_of_(long) { return 0.f; }
+ATTNJIT_HD constexpr float softcap_of_(long) { return 0.f; }
 template <class C>
-struct SoftcapOf {
-  static constexpr float value = softcap_of_<C>(0);
-};
+ATTNJIT_HD constexpr float softcap_of() { return softcap_of_<C>(0); }
 
 }  // namespace variants
 }  // namespace attnjit

@@ -159,8 +159,8 @@ struct DecodeCpu {
             for (int v = 1; v < NVD; ++v) d += w.q[r][v] * w.kb[jj][v];
             sc = hsum(d);
             // Score modification (soft-capping) in log2 units u = log2(e).
-            if constexpr (variants::SoftcapOf<C>::value > 0.f)
-              sc = variants::SoftCap<float>::make(variants::SoftcapOf<C>::value, 1.4426950408889634f)(sc, stanh);
+            if constexpr (variants::softcap_of<C>() > 0.f)
+              sc = variants::SoftCap<float>::make(variants::softcap_of<C>(), 1.4426950408889634f)(sc, stanh);
           }
           w.s[jj] = sc;
           mx = sc > mx ? sc : mx;

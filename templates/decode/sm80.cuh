@@ -51,8 +51,8 @@ enum MaskMode { kMaskNone = 0, kMaskCausal = 1, kMaskWindow = 2 };
 // scale * log2 e); the identity, and no instruction, without soft-capping.
 template <class C>
 __device__ __forceinline__ float score_mod(float s) {
-  if constexpr (variants::SoftcapOf<C>::value > 0.f) {
-    const auto cap = variants::SoftCap<float>::make(variants::SoftcapOf<C>::value, 1.4426950408889634f);
+  if constexpr (variants::softcap_of<C>() > 0.f) {
+    const auto cap = variants::SoftCap<float>::make(variants::softcap_of<C>(), 1.4426950408889634f);
     return cap(s, [](float x) { return tanhf(x); });
   } else {
     return s;

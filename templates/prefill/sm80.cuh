@@ -22,6 +22,7 @@
 #include "common/sm80_mask.cuh"
 #include "common/sm80_mma.cuh"
 #include "common/sm80_softmax.cuh"
+#include "common/variants.h"
 
 namespace attnjit {
 
@@ -225,8 +226,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     }
 
     // Score modification (soft-capping) on the raw scores, in raw units u = 1/scale.
-    if constexpr (Mask::kSoftcap > 0.f) {
-      const auto cap = variants::SoftCap<float>::make(Mask::kSoftcap, 1.f / params.scale);
+    if constexpr (variants::softcap_of<Mask>() > 0.f) {
+      const auto cap = variants::SoftCap<float>::make(variants::softcap_of<Mask>(), 1.f / params.scale);
 #pragma unroll
       for (int mi = 0; mi < kM; ++mi)
 #pragma unroll

@@ -84,7 +84,7 @@ inline std::map<std::string, EmuKernel>& kernels() {
 template <class... Traits>
 struct PrefillKernels {
   PrefillKernels() {
-    (kernels().emplace(registry_key(entry_name<Traits>(), Traits::Mask::kSoftcap),
+    (kernels().emplace(registry_key(entry_name<Traits>(), variants::softcap_of<typename Traits::Mask>()),
                        EmuKernel{Traits::kThreads, Traits::kSmemBytes,
                                  [](const PrefillParams& p) { prefill_sm80_kernel<Traits>(p); }}),
      ...);
