@@ -1,6 +1,8 @@
 #include "codegen/problem_spec.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <string>
 
 #include "codegen/parse_util.h"
@@ -19,6 +21,20 @@ void validate_mask(const MaskSpec& mask) {
   } else if (mask.window_left != 0 || mask.window_right != 0) {
     throw SpecError("window_left/window_right: only allowed with mask sliding_window");
   }
+}
+
+void validate_softcap(double c) {
+  if (!(c >= 0) || !std::isfinite(c))
+    throw SpecError("softcap: must be 0 (off) or a finite number > 0, got " + softcap_string(c));
+}
+
+std::string softcap_string(double c) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, c);  // shortest round-trip form
+  std::string out(buf, r.ptr);
+  // Keys allow only [A-Za-z0-9_.-]: "1e+100" is written "1e100" (from_chars reads both).
+  if (auto plus = out.find('+'); plus != std::string::npos) out.erase(plus, 1);
+  return out;
 }
 
 int64_t length_bucket(int64_t n) {
@@ -40,6 +56,7 @@ std::string ProblemSpec::key() const {
       k += "sw" + std::to_string(mask.window_left) + '-' + std::to_string(mask.window_right);
       break;
   }
+  if (softcap != 0) k += "_sc" + softcap_string(softcap);
   k += "_g" + std::to_string(group);
   k += "_q" + std::to_string(seqlen_q);
   k += "_k" + std::to_string(seqlen_k);
@@ -55,6 +72,7 @@ void ProblemSpec::validate() const {
   if (group < 1 || group > 128)
     throw SpecError("group: heads_q / heads_kv must be in 1..128, got " + std::to_string(group));
   validate_mask(mask);
+  validate_softcap(softcap);
   if (!is_pow2(seqlen_k) || seqlen_k < 16)
     throw SpecError("seqlen_k: bucket must be a power of two >= 16, got " + std::to_string(seqlen_k));
   if (family == Family::Prefill) {
@@ -98,16 +116,30 @@ ProblemSpec ProblemSpec::parse(std::string_view key) {
     if (s.mask.kind == MaskKind::SlidingWindow)
       throw SpecError("mask: sliding window must be 'sw<left>-<right>', got '" + std::string(m) + "'");
   }
-  if (!detail::take_prefixed(toks[4], "g", "group", v, detail::kIntMin, detail::kIntMax))
-    throw SpecError("group: expected 'g<G>', got '" + std::string(toks[4]) + "'");
+  size_t i = 4;
+  if (toks[i].substr(0, 2) == "sc") {
+    const std::string_view c = toks[i].substr(2);
+    const auto r = std::from_chars(c.data(), c.data() + c.size(), s.softcap);
+    // Exactly one spelling per value, so a key names one cache entry and one database row.
+    if (r.ec != std::errc() || r.ptr != c.data() + c.size() || !std::isfinite(s.softcap) ||
+        s.softcap <= 0 || softcap_string(s.softcap) != c)
+      throw SpecError("softcap: expected 'sc<C>' with C > 0 in shortest form (sc50, sc30.5), got '" +
+                      std::string(toks[i]) + "'");
+    ++i;
+  }
+  if (toks.size() < i + 3)
+    throw SpecError("problem key: expected family_dtype_hdD_mask[_scC]_gG_qQ_kK[_pP][_even], got '" +
+                    std::string(key) + "'");
+  if (!detail::take_prefixed(toks[i], "g", "group", v, detail::kIntMin, detail::kIntMax))
+    throw SpecError("group: expected 'g<G>', got '" + std::string(toks[i]) + "'");
   s.group = static_cast<int>(v);
   // Lengths reach kernels as int: a bucket is at most 2^31.
   constexpr int64_t kMaxBucket = int64_t(1) << 31;
-  if (!detail::take_prefixed(toks[5], "q", "seqlen_q", s.seqlen_q, 0, kMaxBucket))
-    throw SpecError("seqlen_q: expected 'q<N>', got '" + std::string(toks[5]) + "'");
-  if (!detail::take_prefixed(toks[6], "k", "seqlen_k", s.seqlen_k, 0, kMaxBucket))
-    throw SpecError("seqlen_k: expected 'k<N>', got '" + std::string(toks[6]) + "'");
-  size_t i = 7;
+  if (!detail::take_prefixed(toks[i + 1], "q", "seqlen_q", s.seqlen_q, 0, kMaxBucket))
+    throw SpecError("seqlen_q: expected 'q<N>', got '" + std::string(toks[i + 1]) + "'");
+  if (!detail::take_prefixed(toks[i + 2], "k", "seqlen_k", s.seqlen_k, 0, kMaxBucket))
+    throw SpecError("seqlen_k: expected 'k<N>', got '" + std::string(toks[i + 2]) + "'");
+  i += 3;
   if (s.family == Family::Decode) {
     if (i >= toks.size() || !detail::take_prefixed(toks[i], "p", "page_size", v, detail::kIntMin, detail::kIntMax))
       throw SpecError("page_size: decode keys end in '_p<P>' (p0 = contiguous)");

@@ -4,6 +4,8 @@
 #include <limits>
 #include <string>
 
+#include "templates/common/variants.h"
+
 namespace attnjit {
 
 bool mask_allows(const MaskSpec& mask, int64_t i, int64_t j, int64_t sq, int64_t sk) {
@@ -25,6 +27,7 @@ void reference_attention(const ReferenceProblem& p, const double* q, const doubl
     throw SpecError("reference_attention: seqlens_k must have one entry per batch");
   const int64_t D = p.head_dim, G = p.heads_q / p.heads_kv;
   const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(D));
+  validate_softcap(p.softcap);
   std::vector<double> s(static_cast<size_t>(p.seqlen_k));
   for (int64_t b = 0; b < p.batch; ++b) {
     const int64_t sk = p.seqlens_k.empty() ? p.seqlen_k : p.seqlens_k[b];
@@ -42,7 +45,9 @@ void reference_attention(const ReferenceProblem& p, const double* q, const doubl
           const double* kj = k + ((b * p.seqlen_k + j) * p.heads_kv + hk) * D;
           double dot = 0;
           for (int64_t d = 0; d < D; ++d) dot += qi[d] * kj[d];
-          s[j] = dot * scale;
+          s[j] = p.softcap > 0 ? variants::SoftCap<double>::make(p.softcap, 1.0)(
+                                     dot * scale, [](double x) { return std::tanh(x); })
+                               : dot * scale;
           m = std::max(m, s[j]);
         }
         double* oi = o + ((b * p.seqlen_q + i) * p.heads_q + h) * D;

@@ -8,7 +8,7 @@
 // sits at position p = i + seqlen_k - seqlen_q. causal: key j visible iff j <= p. Sliding window
 // (left L, right R): visible iff p - L <= j <= p + R.
 // A row with no visible key gets O = 0 and LSE = -inf (log of an empty sum): never NaN.
-// LSE is natural log of sum_j exp(scale * q·k_j).
+// LSE is natural log of sum_j exp(s_j), s_j = scale * q·k_j (soft-capped when softcap > 0).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +23,7 @@ struct ReferenceProblem {
   int64_t seqlen_q = 1, seqlen_k = 1, head_dim = 64;
   MaskSpec mask;
   double scale = 0;  // 0 = 1/sqrt(head_dim)
+  double softcap = 0;  // logit soft-cap c > 0: s -> c * tanh(s / c) on the scaled scores; 0 = off
   // Optional ragged KV lengths per batch entry (decode): entry b uses keys [0, seqlens_k[b]) and
   // its queries align to seqlens_k[b]. Empty = every entry has seqlen_k keys.
   std::vector<int64_t> seqlens_k;

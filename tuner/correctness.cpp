@@ -42,6 +42,7 @@ std::vector<double> naive_same_precision(DType dt, const ReferenceProblem& p,
           float dot = 0.f;
           for (int64_t d = 0; d < D; ++d) dot += static_cast<float>(qi[d]) * static_cast<float>(kj[d]);
           s[j] = dot * scale;
+          if (p.softcap > 0) s[j] = float(p.softcap) * std::tanh(s[j] / float(p.softcap));
           m = std::max(m, s[j]);
         }
         double* oi = &o[static_cast<size_t>(((b * p.seqlen_q + i) * p.heads_q + h) * D)];

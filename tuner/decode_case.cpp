@@ -168,6 +168,7 @@ ReferenceProblem DecodeCase::reference_problem() const {
   rp.seqlen_k = shape_.seqlen_k;
   rp.head_dim = spec_.head_dim;
   rp.mask = spec_.mask;
+  rp.softcap = spec_.softcap;
   rp.seqlens_k = seqlens_;
   return rp;
 }

@@ -93,6 +93,7 @@ ReferenceProblem PrefillCase::reference_problem() const {
   rp.seqlen_k = shape_.seqlen_k;
   rp.head_dim = spec_.head_dim;
   rp.mask = spec_.mask;
+  rp.softcap = spec_.softcap;
   return rp;
 }
 

@@ -84,8 +84,11 @@ void validate_decode_problem(const DecodeProblem& p) {
 ProblemSpec decode_spec(const DecodeProblem& p) {
   validate_decode_problem(p);
   if (p.batch < 1) throw SpecError("batch: an empty problem has no kernel");
-  return ProblemSpec::for_shape(Family::Decode, p.dtype, p.head_dim, p.mask, p.heads_q, p.heads_kv, p.q_tokens,
+  ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, p.dtype, p.head_dim, p.mask, p.heads_q, p.heads_kv, p.q_tokens,
                                 p.max_seqlen_k, p.page_size);
+  spec.softcap = p.softcap;
+  spec.validate();
+  return spec;
 }
 
 RunShape decode_shape(const DecodeProblem& p) {

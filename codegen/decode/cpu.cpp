@@ -20,6 +20,7 @@
 #include "codegen/decode/plan.h"
 #include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
+#include "codegen/variant.h"
 
 namespace attnjit {
 namespace {
@@ -179,6 +180,7 @@ class DecodeCpuTemplate final : public KernelTemplate {
     cst("int", "kMask", std::string("attnjit::cpu::") + mask);
     cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
     cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
+    if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
     s.text += "};\n}  // namespace\n\nextern \"C\" void " + s.entry +
               "(const attnjit::DecodeParams* p, long long item_begin, long long item_end) {\n"
               "  attnjit::cpu::DecodeCpu<Config>::run(*p, item_begin, item_end);\n}\n";

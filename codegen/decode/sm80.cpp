@@ -21,6 +21,7 @@
 #include "codegen/decode/plan.h"
 #include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
+#include "codegen/variant.h"
 
 namespace attnjit {
 namespace {
@@ -174,6 +175,7 @@ class DecodeSm80 final : public KernelTemplate {
     cst("int", "kMask", std::string("attnjit::decode::") + mask);
     cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
     cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
+    if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
     s.text += "};\n}  // namespace attnjit_gen\n";
     s.entry = is_mma(c) ? "attnjit::decode::decode_mma_kernel<attnjit_gen::DecodeConfig>"
                         : "attnjit::decode::decode_kernel<attnjit_gen::DecodeConfig>";

@@ -72,8 +72,11 @@ ProblemSpec prefill_spec(const PrefillProblem& p) {
   if (p.batch < 1 || p.seqlen_q < 1)
     throw SpecError("batch/seqlen_q: an empty problem has no kernel (batch " + str(p.batch) +
                     ", seqlen_q " + str(p.seqlen_q) + ")");
-  return ProblemSpec::for_shape(Family::Prefill, p.dtype, p.head_dim, p.mask, p.heads_q, p.heads_kv,
+  ProblemSpec spec = ProblemSpec::for_shape(Family::Prefill, p.dtype, p.head_dim, p.mask, p.heads_q, p.heads_kv,
                                 p.seqlen_q, p.seqlen_k);
+  spec.softcap = p.softcap;
+  spec.validate();
+  return spec;
 }
 
 RunShape prefill_shape(const PrefillProblem& p) {

@@ -20,6 +20,7 @@
 #include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
 #include "codegen/prefill/arguments.h"
+#include "codegen/variant.h"
 
 namespace attnjit {
 namespace {
@@ -160,6 +161,7 @@ class PrefillCpu final : public KernelTemplate {
     cst("int", "kMask", std::string("attnjit::cpu::") + mask);
     cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
     cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
+    if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
     cst("bool", "kEven", spec.even ? "true" : "false");
     s.text += "};\n}  // namespace\n\nextern \"C\" void " + s.entry +
               "(const attnjit::PrefillParams* p, long long item_begin, long long item_end) {\n"

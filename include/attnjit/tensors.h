@@ -46,6 +46,7 @@ struct PrefillProblem {
   int64_t seqlen_q = 1;
   int64_t seqlen_k = 1;
   double scale = 0;       // softmax scale; 0 = 1 / sqrt(head_dim)
+  double softcap = 0;     // logit soft-cap c > 0: s -> c * tanh(s / c) on the scaled scores; 0 = off
 };
 
 struct PrefillArgs {
@@ -84,6 +85,7 @@ struct DecodeProblem {
   int page_size = 0;         // 0 = contiguous; else a power of two in 16..256
   int64_t num_pages = 0;     // paged: pages in the cache (block_table entries are < num_pages)
   double scale = 0;          // softmax scale; 0 = 1 / sqrt(head_dim)
+  double softcap = 0;        // logit soft-cap c > 0: s -> c * tanh(s / c) on the scaled scores; 0 = off
 };
 
 struct DecodeArgs {

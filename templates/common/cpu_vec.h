@@ -3,6 +3,8 @@
 // builtins are used here (no <cmath>, no libstdc++).
 #pragma once
 
+#include "common/variants.h"
+
 namespace attnjit::cpu {
 
 template <int V>
@@ -39,6 +41,22 @@ inline F vexp2(F x) {
   p = p * f + 1.0f;
   I e = (__builtin_convertvector(k, I) + 127) << 23;  // k = -127 -> bits 0 -> 2^k = +0
   return p * (F)e;                                      // (F)e reinterprets the bits
+}
+
+// tanh(x) = 1 - 2 / (2^(2 x log2 e) + 1), |x| clamped to 9 where tanh is 1 in float; absolute
+// error ~1e-7 (for soft-capping, whose result is scaled by the cap).
+template <class F, class I>
+inline F vtanh(F x) {
+  F xc = x > 9.f ? (F)9.f : x;
+  xc = xc < -9.f ? (F)(-9.f) : xc;
+  F e = vexp2<F, I>(xc * 2.8853900817779268f);
+  return 1.f - 2.f / (e + 1.f);
+}
+
+inline float stanh(float x) {
+  typedef typename Vec<4>::F F4;
+  typedef typename Vec<4>::I I4;
+  return vtanh<F4, I4>((F4)x)[0];
 }
 
 // log2(x) for finite x > 0, in double (used once per output row, for the LSE).

@@ -40,6 +40,7 @@
 #pragma once
 
 #include "common/cpu_simd.h"
+#include "common/variants.h"
 #include "decode/params.h"
 
 namespace attnjit::cpu {
@@ -172,6 +173,10 @@ struct DecodeCpu {
             }
           F sum = TreeSum<V>::template run<QR * QJ>(acc);
           if constexpr (kPairDot) sum *= p.scale_log2;
+          // Score modification (soft-capping) in log2 units u = log2(e), on the whole tile.
+          if constexpr (variants::softcap_of<C>() > 0.f)
+            sum = variants::SoftCap<float>::make(variants::softcap_of<C>(), 1.4426950408889634f)(
+                sum, [](F x) { return vtanh<F, I>(x); });
           for (int rr = 0; rr < QR; ++rr)
             for (int jk = 0; jk < QJ; ++jk) w.s[h][r0 + rr][j + jk] = sum[rr * QJ + jk];
         }

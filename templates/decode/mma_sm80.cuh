@@ -182,7 +182,7 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const Decode
       for (int e = 0; e < 4; ++e) {
         const int h = e >> 1;
         const int j = key0 + nt * 8 + 2 * t4 + (e & 1);
-        float v = sc[nt][e] * p.scale_log2;
+        float v = score_mod<C>(sc[nt][e] * p.scale_log2);
         if (j >= kv_end || j < row_lo[h] || j > row_hi[h]) v = neg_inf();
         sc[nt][e] = v;
         mx[h] = fmaxf(mx[h], v);

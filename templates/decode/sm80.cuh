@@ -31,6 +31,7 @@
 // `unsigned short` bit patterns converted with inline PTX.
 #pragma once
 
+#include "common/variants.h"
 #include "decode/params.h"
 
 namespace attnjit {
@@ -45,6 +46,18 @@ struct Bf16 {
 };
 
 enum MaskMode { kMaskNone = 0, kMaskCausal = 1, kMaskWindow = 2 };
+
+// The variant's logits transform on a score in log2 units (u = log2 e: q is pre-scaled by
+// scale * log2 e); the identity, and no instruction, without soft-capping.
+template <class C>
+__device__ __forceinline__ float score_mod(float s) {
+  if constexpr (variants::softcap_of<C>() > 0.f) {
+    const auto cap = variants::SoftCap<float>::make(variants::softcap_of<C>(), 1.4426950408889634f);
+    return cap(s, [](float x) { return tanhf(x); });
+  } else {
+    return s;
+  }
+}
 
 // Largest num_splits the in-kernel combine supports (its weights live in shared memory).
 constexpr int kMaxSplits = 128;
@@ -492,6 +505,7 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
 #pragma unroll
       for (int i = 0; i < KPG; ++i) {
         const int j = kv_begin + step * BN + i * NG + grp;
+        s[r][i] = score_mod<C>(s[r][i]);
         if (j >= kv_end || j < row_lo[r] || j > row_hi[r]) s[r][i] = neg_inf();
         mx = fmaxf(mx, s[r][i]);
       }

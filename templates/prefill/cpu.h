@@ -215,6 +215,14 @@ struct PrefillCpu {
 
       scores(t, krow);
 
+      // Score modification (soft-capping) on the scores in log2 units u = log2(e).
+      if constexpr (variants::softcap_of<C>() > 0.f) {
+        const auto cap = variants::SoftCap<float>::make(variants::softcap_of<C>(), 1.4426950408889634f);
+        for (int j = 0; j < BN; ++j)
+          for (int v = 0; v < NV; ++v)
+            *(F*)&t.st[j][v * V] = cap(*(const F*)&t.st[j][v * V], [](F x) { return vtanh<F, I>(x); });
+      }
+
       // Per-element masking only where the block is not fully visible to every row.
       bool partial = !even && n0 + BN > sk;
       if constexpr (C::kMask == kMaskCausal) partial |= n0 + BN - 1 > p_first;

@@ -22,6 +22,7 @@
 #include "common/sm80_mask.cuh"
 #include "common/sm80_mma.cuh"
 #include "common/sm80_softmax.cuh"
+#include "common/variants.h"
 
 namespace attnjit {
 
@@ -222,6 +223,17 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
           sm80::mma_16816<Element>(acc_s[mi][2 * p + 1], a[mi], b[2], b[3]);
         }
       }
+    }
+
+    // Score modification (soft-capping) on the raw scores, in raw units u = 1/scale.
+    if constexpr (variants::softcap_of<Mask>() > 0.f) {
+      const auto cap = variants::SoftCap<float>::make(variants::softcap_of<Mask>(), 1.f / params.scale);
+#pragma unroll
+      for (int mi = 0; mi < kM; ++mi)
+#pragma unroll
+        for (int j = 0; j < kN; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc_s[mi][j][e] = cap(acc_s[mi][j][e], [](float x) { return tanhf(x); });
     }
 
     // Elementwise mask, only on tiles that cut some row's key range (block-uniform test:

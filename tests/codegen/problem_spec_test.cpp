@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <random>
 #include <regex>
 
@@ -23,6 +25,15 @@ ProblemSpec random_spec(std::mt19937& rng) {
     s.mask.window_right = pick(0, 3, 128);
   }
   s.group = static_cast<int>(pick(1, 2, 4, 8, 16));
+  // Soft-cap: off, Gemma 2's values, or any positive double (tiny, huge, many digits).
+  switch (pick(0, 1, 2, 3, 4)) {
+    case 0: break;
+    case 1: s.softcap = pick(50, 30) * 1.0; break;
+    case 2: s.softcap = 30.5; break;
+    case 3: s.softcap = std::uniform_real_distribution<double>(1e-3, 100)(rng); break;
+    default: s.softcap = std::ldexp(std::uniform_real_distribution<double>(0.5, 1)(rng),
+                                    static_cast<int>(pick(-1000, -20, 20, 1000)));
+  }
   s.seqlen_k = int64_t{1} << pick(4, 9, 12, 17);
   if (s.family == Family::Prefill) {
     s.seqlen_q = int64_t{1} << pick(4, 7, 13, 14);
@@ -76,6 +87,46 @@ void expect_error(std::string_view key, const std::string& field) {
   } catch (const SpecError& e) {
     EXPECT_NE(std::string(e.what()).find(field), std::string::npos)
         << "error for '" << key << "' should name " << field << ": " << e.what();
+  }
+}
+
+TEST(ProblemSpec, SoftcapKeysAreShortestAndAfterTheMask) {
+  ProblemSpec s;
+  s.mask.kind = MaskKind::Causal;
+  s.seqlen_q = s.seqlen_k = 4096;
+  s.softcap = 50;
+  EXPECT_EQ(s.key(), "prefill_bf16_hd128_causal_sc50_g1_q4096_k4096");
+  s.softcap = 30.5;
+  EXPECT_EQ(s.key(), "prefill_bf16_hd128_causal_sc30.5_g1_q4096_k4096");
+  s.softcap = 0.1;  // not exact in binary: the shortest decimal that reads back to the double
+  EXPECT_EQ(s.key(), "prefill_bf16_hd128_causal_sc0.1_g1_q4096_k4096");
+  EXPECT_EQ(ProblemSpec::parse(s.key()).softcap, 0.1);
+  s.softcap = 1e300;  // exponent without '+' (keys allow only [A-Za-z0-9_.-])
+  EXPECT_EQ(ProblemSpec::parse(s.key()), s) << s.key();
+  s.softcap = 0;
+  EXPECT_EQ(s.key(), "prefill_bf16_hd128_causal_g1_q4096_k4096");  // off: keys unchanged
+  EXPECT_EQ(ProblemSpec::parse("decode_f16_hd64_sw8-0_sc5_g4_q1_k1024_p16").softcap, 5.0);
+}
+
+TEST(ProblemSpec, BadSoftcapsNameTheField) {
+  expect_error("prefill_bf16_hd64_none_sc-5_g1_q16_k16", "softcap");
+  expect_error("prefill_bf16_hd64_none_sc0_g1_q16_k16", "softcap");  // off is spelled by absence
+  expect_error("prefill_bf16_hd64_none_scx_g1_q16_k16", "softcap");
+  expect_error("prefill_bf16_hd64_none_sc50.0_g1_q16_k16", "softcap");  // not the shortest form
+  expect_error("prefill_bf16_hd64_none_sc_g1_q16_k16", "softcap");
+  expect_error("prefill_bf16_hd64_none_scinf_g1_q16_k16", "softcap");
+  expect_error("prefill_bf16_hd64_none_scnan_g1_q16_k16", "softcap");
+  expect_error("prefill_bf16_hd64_none_sc5_g1_q16", "problem key");
+  for (double bad : {-1.0, std::numeric_limits<double>::infinity(),
+                     -std::numeric_limits<double>::infinity(), std::nan("")}) {
+    ProblemSpec s;
+    s.softcap = bad;
+    try {
+      s.validate();
+      ADD_FAILURE() << "no error for softcap " << bad;
+    } catch (const SpecError& e) {
+      EXPECT_NE(std::string(e.what()).find("softcap"), std::string::npos) << e.what();
+    }
   }
 }
 

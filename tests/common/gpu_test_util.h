@@ -85,6 +85,7 @@ struct PrefillCase {
   MaskSpec mask;
   int64_t batch = 1, heads_q = 1, heads_kv = 1, seqlen_q = 1, seqlen_k = 1;
   double scale = 0;
+  double softcap = 0;  // logit soft-cap (0 = off)
   Layout layout = Layout::BSHD;
   bool with_lse = true;
   uint64_t seed = 1;
@@ -100,6 +101,7 @@ struct PrefillCase {
     p.seqlen_q = seqlen_q;
     p.seqlen_k = seqlen_k;
     p.scale = scale;
+    p.softcap = softcap;
     return p;
   }
 
@@ -115,6 +117,7 @@ struct PrefillCase {
     o << "_b" << batch << "_h" << heads_q << "-" << heads_kv << "_q" << seqlen_q << "_k" << seqlen_k
       << "_" << layout_name(layout) << (with_lse ? "" : "_nolse");
     if (scale != 0) o << "_scale" << scale;
+    if (softcap != 0) o << "_sc" << softcap_string(softcap);
     return o.str();
   }
 };
@@ -209,6 +212,7 @@ inline Outputs reference_outputs(const PrefillData& x) {
   p.head_dim = c.head_dim;
   p.mask = c.mask;
   p.scale = c.scale;
+  p.softcap = c.softcap;
   Outputs r;
   r.o.assign(static_cast<size_t>(c.batch * c.seqlen_q * c.heads_q * c.head_dim), 0.0);
   r.lse.assign(static_cast<size_t>(c.batch * c.heads_q * c.seqlen_q), 0.0);
@@ -243,6 +247,7 @@ inline Outputs baseline_outputs(const PrefillData& x) {
           float dot = 0.f;
           for (int64_t e = 0; e < D; ++e) dot += qf[e] * static_cast<float>(x.k[koff + e]);
           s[j] = dot * scale;
+          if (c.softcap > 0) s[j] = float(c.softcap) * std::tanh(s[j] / float(c.softcap));
           m = std::max(m, s[j]);
         }
         const size_t lidx = static_cast<size_t>((b * c.heads_q + h) * sq + i);

@@ -65,17 +65,29 @@ struct PrefillCase {
   // Elements of padding after every token row (all heads) of Q, K, V and O: strided tensors.
   // Input padding holds NaN and output padding must stay untouched.
   int64_t row_pad = 0;
+  double softcap = 0;   // logit soft-cap (0 = off)
+  float q_gain = 1.f;   // Q values in [-2, 2] * q_gain: large scores that soft-capping bends
 
   std::string name() const {
     std::string m = mask.kind == MaskKind::None ? "none" : mask.kind == MaskKind::Causal ? "causal"
                     : "sw" + std::to_string(mask.window_left) + "_" + std::to_string(mask.window_right);
     return std::string(to_string(dtype)) + "_hd" + std::to_string(head_dim) + "_" + m + "_b" +
            std::to_string(batch) + "_h" + std::to_string(heads_q) + "_" + std::to_string(heads_kv) +
-           "_q" + std::to_string(seqlen_q) + "_k" + std::to_string(seqlen_k);
+           "_q" + std::to_string(seqlen_q) + "_k" + std::to_string(seqlen_k) +
+           sc_name();
+  }
+  // gtest names allow [A-Za-z0-9_]: "30.5" is written "30p5".
+  std::string sc_name() const {
+    if (softcap == 0) return "";
+    std::string v = softcap_string(softcap);
+    for (char& ch : v) ch = ch == '.' ? 'p' : ch == '-' ? 'm' : ch;
+    return "_sc" + v + "_x" + std::to_string(int(q_gain));
   }
   ProblemSpec spec() const {
-    return ProblemSpec::for_shape(Family::Prefill, dtype, head_dim, mask, heads_q, heads_kv,
-                                  seqlen_q, seqlen_k);
+    ProblemSpec s = ProblemSpec::for_shape(Family::Prefill, dtype, head_dim, mask, heads_q,
+                                           heads_kv, seqlen_q, seqlen_k);
+    s.softcap = softcap;
+    return s;
   }
 };
 
@@ -117,19 +129,20 @@ inline PrefillOutcome run_prefill_case(const PrefillCase& c, const TileConfig* c
   auto at = [pad](size_t i, int64_t row_len) {
     return int64_t(i / size_t(row_len)) * (row_len + pad) + int64_t(i % size_t(row_len));
   };
-  auto make = [&](size_t n, int64_t row_len, std::vector<double>& ref, std::vector<unsigned char>& raw) {
+  auto make = [&](size_t n, int64_t row_len, std::vector<double>& ref, std::vector<unsigned char>& raw,
+                  float gain = 1.f) {
     ref.resize(n);
     raw.assign((n / size_t(row_len)) * size_t(row_len + pad) * size_t(dtype_bytes(c.dtype)), 0xff);
     for (size_t i = 0; i < n; ++i) {
       // Values in [-2, 2] so the softmax is far from uniform (exercises the running max).
-      float x = dist(rng) * 2.f;
+      float x = dist(rng) * 2.f * gain;
       store_from_float(c.dtype, raw.data(), at(i, row_len), x);
       ref[i] = load_as_float(c.dtype, raw.data(), at(i, row_len));
     }
   };
   std::vector<double> q, k, v;
   std::vector<unsigned char> qr, kr, vr;
-  make(nq, c.heads_q * D, q, qr);
+  make(nq, c.heads_q * D, q, qr, c.q_gain);
   make(nk, c.heads_kv * D, k, kr);
   make(nk, c.heads_kv * D, v, vr);
 
@@ -183,6 +196,7 @@ inline PrefillOutcome run_prefill_case(const PrefillCase& c, const TileConfig* c
   rp.seqlen_k = c.seqlen_k;
   rp.head_dim = D;
   rp.mask = c.mask;
+  rp.softcap = c.softcap;
   rp.scale = p.scale;  // the kernel's (float) scale
   std::vector<double> ro(nq), rl(nl);
   reference_attention(rp, q.data(), k.data(), v.data(), ro.data(), rl.data());

@@ -58,6 +58,59 @@ std::vector<PrefillCase> cases() {
   };
 }
 
+// Soft-capping (s -> c tanh(s / c)): Q scaled up so scores reach ~+-40 and c = 5 bends most of
+// them, c = 30.5 and 50 (Gemma 2) the largest; uneven lengths, GQA, fully masked rows, each mask.
+PrefillCase capped(PrefillCase c, double cap, float gain) {
+  c.softcap = cap;
+  c.q_gain = gain;
+  return c;
+}
+
+std::vector<PrefillCase> softcap_cases() {
+  const DType F = DType::F32, B = DType::BF16, H = DType::F16;
+  return {
+      capped(mk(F, 64, none(), 1, 2, 2, 70, 45), 50, 8),
+      capped(mk(F, 64, causal(), 1, 4, 2, 100, 130), 30.5, 8),
+      capped(mk(F, 128, window(20, 3), 1, 1, 1, 65, 65), 5, 8),
+      capped(mk(B, 128, causal(), 2, 8, 2, 127, 33), 5, 8),  // first rows fully masked
+      capped(mk(H, 64, none(), 1, 2, 1, 33, 100), 30.5, 4),
+      capped(mk(B, 64, causal(), 1, 1, 1, 256, 256), 50, 8),  // even lengths
+  };
+}
+
+class PrefillCpuSoftcap : public ::testing::TestWithParam<PrefillCase> {};
+
+TEST_P(PrefillCpuSoftcap, MatchesReference) {
+  const PrefillCase& c = GetParam();
+  PrefillOutcome r = run_prefill_case(c);
+  if (c.mask.kind == MaskKind::Causal && c.seqlen_q > c.seqlen_k)
+    EXPECT_EQ(r.masked_rows, c.batch * c.heads_q * (c.seqlen_q - c.seqlen_k));
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, PrefillCpuSoftcap, ::testing::ValuesIn(softcap_cases()),
+                         [](const auto& info) { return info.param.name(); });
+
+// The test above would pass for a kernel that ignores the cap only if capping changed nothing:
+// show that for c = 5 the reference output moves far more than the tolerance.
+TEST(PrefillCpu, SoftcapChangesTheResult) {
+  PrefillCase c = capped(mk(DType::F32, 64, none(), 1, 1, 1, 33, 33), 5, 8);
+  std::vector<double> q(33 * 64), k(33 * 64), v(33 * 64), o1(q.size()), o2(q.size());
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> d(-2, 2);
+  for (auto& x : q) x = d(rng) * 8;
+  for (auto& x : k) x = d(rng);
+  for (auto& x : v) x = d(rng);
+  ReferenceProblem rp;
+  rp.seqlen_q = rp.seqlen_k = 33;
+  rp.head_dim = 64;
+  reference_attention(rp, q.data(), k.data(), v.data(), o1.data(), nullptr);
+  rp.softcap = c.softcap;
+  reference_attention(rp, q.data(), k.data(), v.data(), o2.data(), nullptr);
+  double diff = 0;
+  for (size_t i = 0; i < o1.size(); ++i) diff = std::max(diff, std::abs(o1[i] - o2[i]));
+  EXPECT_GT(diff, 100 * tolerance_o(DType::BF16));
+}
+
 class PrefillCpuCase : public ::testing::TestWithParam<PrefillCase> {};
 
 TEST_P(PrefillCpuCase, MatchesReference) {

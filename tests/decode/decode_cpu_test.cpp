@@ -119,6 +119,30 @@ TEST(DecodeCpu, CombineIsExactToFp32Rounding) {
   }
 }
 
+// Soft-capping with Q scaled up (scores to ~+-20): c = 5 bends most scores, 30.5 and 50 (Gemma 2)
+// the largest. GQA, 4 query tokens (causal: in the 1-key sequence the first 3 see nothing),
+// ragged lengths, an empty sequence, contiguous and paged, one and several splits.
+TEST(DecodeCpu, SoftcapMatchesReference) {
+  for (double cap : {50.0, 30.5, 5.0})
+    for (int page : {0, 16}) {
+      DecodeCase c;
+      c.dtype = page ? DType::BF16 : DType::F32;
+      c.head_dim = 64;
+      c.heads_kv = 2;
+      c.group = 4;
+      c.q_tokens = 4;
+      c.mask.kind = MaskKind::Causal;
+      c.seqlens = {1, 300, 0, 77};
+      c.page_size = page;
+      c.splits = page ? 3 : 1;
+      c.softcap = cap;
+      c.q_gain = 16.f;
+      c.seed = uint64_t(cap * 10 + page);
+      const DecodeResult r = expect_decode_matches(cpu(), c);
+      EXPECT_EQ(r.lse[0], -std::numeric_limits<float>::infinity()) << c.describe();
+    }
+}
+
 TEST(DecodeCpu, EmptySequencesGiveZeroOutputAndMinusInfLse) {
   for (int splits : {1, 4}) {
     DecodeCase c;

@@ -107,6 +107,7 @@ __device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4],
 #include "templates/decode/sm80.cuh"
 #include "templates/decode/mma_sm80.cuh"
 
+#include "codegen/variant.h"
 #include "decode/decode_harness.h"
 
 namespace attnjit::testing {
@@ -127,6 +128,13 @@ struct Cfg {
   }
 };
 
+// A config with soft-capping: c = kCapTimes2 / 2 (30.5 is 61), keyed by the prelude's literal.
+template <class Base, int kCapTimes2>
+struct Capped : Base {
+  static constexpr float kSoftcap = kCapTimes2 / 2.f;
+  static std::string key() { return Base::key() + " " + softcap_literal(kSoftcap); }
+};
+
 // The same key from a rendered prelude.
 std::string prelude_key(const std::string& text) {
   std::map<std::string, std::string> v;
@@ -145,6 +153,7 @@ std::string prelude_key(const std::string& text) {
   for (const char* k : {"kHeadDim", "kGroup", "kQTokens", "kRowsPerCta", "kWarps", "kBlockN", "kStages", "kPageSize",
                         "kMask", "kWindowLeft", "kWindowRight"})
     key += " " + num(k);
+  if (v.count("kSoftcap")) key += " " + v["kSoftcap"];
   return key;
 }
 
@@ -176,7 +185,13 @@ const std::map<std::string, Body>& registry() {
       Cfg<Bf16, 128, 8, 4, 16, 4, 16, 3, 16, 1, 0, 0>,     // 32 rows: 2 chunks
       Cfg<Bf16, 128, 8, 1, 16, 2, 64, 2, 0, 2, 40, 3>,     // GQA 8, window 40 / 3, 64 keys per warp
       Cfg<Bf16, 128, 8, 1, 16, 8, 16, 2, 0, 0, 0, 0>,      // GQA 8, 8 warps
-      Cfg<Bf16, 128, 8, 1, 16, 4, 32, 2, 0, 0, 0, 0>>();   // GQA 8, 32 keys per warp
+      Cfg<Bf16, 128, 8, 1, 16, 4, 32, 2, 0, 0, 0, 0>,      // GQA 8, 32 keys per warp
+      // soft-capping: tensor-core default and the scalar kernel, c = 50, 30.5, 5
+      Capped<Cfg<F16, 64, 4, 4, 16, 4, 16, 3, 16, 1, 0, 0>, 100>,
+      Capped<Cfg<F16, 64, 4, 4, 16, 4, 16, 3, 16, 1, 0, 0>, 61>,
+      Capped<Cfg<F16, 64, 4, 4, 16, 4, 16, 3, 16, 1, 0, 0>, 10>,
+      Capped<Cfg<F16, 64, 4, 4, 8, 4, 32, 4, 16, 1, 0, 0>, 10>,
+      Capped<Cfg<F16, 64, 4, 4, 8, 4, 32, 4, 16, 1, 0, 0>, 61>>();
   return r;
 }
 
@@ -268,6 +283,31 @@ TEST(DecodeEmu, GqaPagedCausalQueryTokensAndEmptySequence) {
     const DecodeResult r = expect_decode_matches(be, c);
     for (size_t i = 0; i < size_t(4 * 4 * 64); ++i) EXPECT_EQ(r.o[i], 0.f);  // the empty sequence
   }
+}
+
+// Soft-capping on both decode kernels: Q scaled up (scores to ~+-20) so c = 5 bends most scores;
+// GQA 4 x 4 tokens, paged, causal, an empty sequence and a 1-key one (rows that see nothing).
+TEST(DecodeEmu, SoftcapBothKernels) {
+  EmuBackend be(emu::Order::Shuffle);
+  DecodeCase c;
+  c.dtype = DType::F16;
+  c.head_dim = 64;
+  c.heads_kv = 1;
+  c.group = 4;
+  c.q_tokens = 4;
+  c.page_size = 16;
+  c.mask.kind = MaskKind::Causal;
+  c.seqlens = {0, 1, 90};
+  c.splits = 2;
+  c.q_gain = 16.f;
+  for (double cap : {50.0, 30.5, 5.0})
+    for (const char* cfg : {"", "bm8_bn32_w4_s4_v8"}) {
+      if (*cfg && cap == 50.0) continue;  // the scalar kernel: 30.5 and 5
+      c.softcap = cap;
+      c.config = *cfg ? std::optional<TileConfig>(TileConfig::parse(cfg)) : std::nullopt;
+      const DecodeResult r = expect_decode_matches(be, c);
+      for (size_t i = 0; i < size_t(4 * 4 * 64); ++i) EXPECT_EQ(r.o[i], 0.f);  // the empty sequence
+    }
 }
 
 TEST(DecodeEmu, SlidingWindowLeftAndRight) {

@@ -45,6 +45,8 @@ struct DecodeCase {
   bool with_lse = true;
   uint64_t seed = 1;
   int launches = 1;  // > 1: launch again on the same workspace (counters must have been reset)
+  double softcap = 0;   // logit soft-cap (0 = off)
+  float q_gain = 1.f;   // Q drawn in [-1, 1] * q_gain: large scores that soft-capping bends
 
   std::string describe() const {
     std::string s = std::string(to_string(dtype)) + " hd" + std::to_string(head_dim) + " hkv" +
@@ -56,6 +58,7 @@ struct DecodeCase {
       s += " sw" + std::to_string(mask.window_left) + "-" + std::to_string(mask.window_right);
     if (config) s += " cfg " + config->key();
     if (block_m) s += " bm" + std::to_string(block_m);
+    if (softcap != 0) s += " sc" + softcap_string(softcap) + " x" + std::to_string(q_gain);
     return s;
   }
 };
@@ -84,8 +87,9 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   const int64_t QT = c.q_tokens, D = c.head_dim;
   const int64_t maxL = std::max<int64_t>(1, *std::max_element(c.seqlens.begin(), c.seqlens.end()));
   const int P = c.page_size;
-  const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, c.dtype, c.head_dim, c.mask, Hq, Hkv, QT,
-                                                  *std::max_element(c.seqlens.begin(), c.seqlens.end()), P);
+  ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, c.dtype, c.head_dim, c.mask, Hq, Hkv, QT,
+                                            *std::max_element(c.seqlens.begin(), c.seqlens.end()), P);
+  spec.softcap = c.softcap;
   const KernelTemplate& tmpl = select_template(spec, target);
   TileConfig cfg = c.config ? *c.config : tmpl.default_config(spec, target);
   cfg.splits = c.splits;
@@ -99,12 +103,12 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   const int esz = dtype_bytes(c.dtype);
   std::mt19937_64 rng(c.seed);
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
-  auto draw = [&](std::vector<double>& ref, int64_t n) {
+  auto draw = [&](std::vector<double>& ref, int64_t n, float gain = 1.f) {
     ref.resize(n);
-    for (auto& x : ref) x = round_to(c.dtype, uni(rng));
+    for (auto& x : ref) x = round_to(c.dtype, uni(rng) * gain);
   };
   std::vector<double> q, k, v;  // dense, rounded: q [B, QT, Hq, D], k/v [B, maxL, Hkv, D]
-  draw(q, B * QT * Hq * D);
+  draw(q, B * QT * Hq * D, c.q_gain);
   draw(k, B * maxL * Hkv * D);
   draw(v, B * maxL * Hkv * D);
 
@@ -239,6 +243,7 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   rp.seqlen_k = maxL;
   rp.head_dim = D;
   rp.mask = c.mask;
+  rp.softcap = c.softcap;
   rp.seqlens_k = c.seqlens;
   res.ref_o.resize(o_elems);
   res.ref_lse.resize(lse_elems);

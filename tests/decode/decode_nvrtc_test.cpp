@@ -68,6 +68,20 @@ TEST(DecodeNvrtc, MasksPagesAndManyRowsCompileClean) {
   }
 }
 
+// Soft-capping compiles clean on both kernels, and its tanh is in the PTX (and absent without).
+TEST(DecodeNvrtc, SoftcapCompilesCleanOnBothKernels) {
+  REQUIRE_NVRTC();
+  const Target target = Target::cuda("sm_80");
+  ProblemSpec s = ProblemSpec::for_shape(Family::Decode, DType::BF16, 128, {MaskKind::Causal}, 16, 2, 4, 8192, 16);
+  s.softcap = 30.5;
+  for (const char* cfg : {"bm16_bn16_w4_s3_v8", "bm8_bn16_w4_s4_v8"}) {
+    expect_compiles_clean(s, TileConfig::parse(cfg), target);
+    const KernelTemplate& t = select_template(s, target);
+    const KernelSource src = t.render(s, TileConfig::parse(cfg), target);
+    EXPECT_NE(src.text.find("kSoftcap = 0x1.e8p+4f"), std::string::npos) << src.text;  // 30.5, exact
+  }
+}
+
 // The tensor-core kernel's tilings beyond the defaults (every block_n, 8 warps, head dim 256):
 // no spills, mma.sync and ldmatrix in the PTX, on Ampere and Hopper.
 TEST(DecodeNvrtc, TensorCoreTilingsCompileClean) {

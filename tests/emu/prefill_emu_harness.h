@@ -20,6 +20,7 @@
 #include "codegen/prefill/arguments.h"
 #include "codegen/kernel_template.h"
 #include "codegen/registry.h"
+#include "codegen/variant.h"
 #include "common/gpu_test_util.h"
 #include "emu/emu_runtime.h"
 // From the shadow folder (tests/emu/emu_shadow.cmake): the real kernel, emulated PTX helpers.
@@ -44,6 +45,13 @@ struct MaskName<sm80::MaskSlidingWindow<L, R>> {
   }
 };
 
+template <class M, class Cap>
+struct MaskName<variants::SoftCapped<M, Cap>> {
+  static std::string get() {
+    return "attnjit::variants::SoftCapped<" + MaskName<M>::get() + ", attnjit_gen::Softcap>";
+  }
+};
+
 // The NVRTC name expression of prefill_sm80_kernel<Traits>, spelled as codegen spells it.
 template <class T>
 std::string entry_name() {
@@ -53,6 +61,12 @@ std::string entry_name() {
     << ", " << T::kBlockM << ", " << T::kBlockN << ", " << T::kWarps << ", " << T::kStages << ", "
     << MaskName<typename T::Mask>::get() << ", " << (T::kEven ? "true" : "false") << ">>";
   return o.str();
+}
+
+// Registry key: the entry name plus, for soft-capped kernels, the cap (the prelude's
+// attnjit_gen::Softcap differs per value while the name expression does not).
+inline std::string registry_key(const std::string& entry, float cap) {
+  return cap == 0.f ? entry : entry + " cap=" + softcap_literal(cap);
 }
 
 struct EmuKernel {
@@ -70,7 +84,7 @@ inline std::map<std::string, EmuKernel>& kernels() {
 template <class... Traits>
 struct PrefillKernels {
   PrefillKernels() {
-    (kernels().emplace(entry_name<Traits>(),
+    (kernels().emplace(registry_key(entry_name<Traits>(), variants::softcap_of<typename Traits::Mask>()),
                        EmuKernel{Traits::kThreads, Traits::kSmemBytes,
                                  [](const PrefillParams& p) { prefill_sm80_kernel<Traits>(p); }}),
      ...);
@@ -97,7 +111,9 @@ inline EmuRun run_prefill(const testing::PrefillCase& c, TileConfig cfg = TileCo
   const KernelSource src = tmpl.render(spec, cfg, target);
   run.entry = src.entry;
   const LaunchGeometry geo = tmpl.geometry(spec, cfg, target, prefill_shape(problem));
-  const auto it = kernels().find(src.entry);
+  if (spec.softcap != 0 && src.text.find(softcap_struct(spec.softcap)) == std::string::npos)
+    run.report.fail("rendered source does not declare the cap: " + softcap_struct(spec.softcap));
+  const auto it = kernels().find(registry_key(src.entry, static_cast<float>(spec.softcap)));
   if (it == kernels().end()) {
     run.report.fail("no emulated instantiation of " + src.entry + " (add it to the test's list)");
     return run;

@@ -28,6 +28,13 @@ using sm80::MaskNone;
 using Win16_0 = sm80::MaskSlidingWindow<16, 0>;
 using Win40_24 = sm80::MaskSlidingWindow<40, 24>;
 
+// Soft-caps as codegen declares them (attnjit_gen::Softcap in each kernel's prelude).
+struct Cap50 { static constexpr float kValue = 50.f; };
+struct Cap30p5 { static constexpr float kValue = 30.5f; };
+struct Cap5 { static constexpr float kValue = 5.f; };
+template <class M, class Cap>
+using Sc = variants::SoftCapped<M, Cap>;
+
 template <class E, int D, int BM, int BN, int W, int S, class M, bool Even>
 using T = PrefillSm80Traits<E, D, BM, BN, W, S, M, Even>;
 
@@ -50,7 +57,12 @@ const PrefillKernels<
     // Head dims 96 / 192 (12 / 24 chunks per row: the 4-chunk swizzle and loader paths) and 256:
     // defaults bm128_bn64_w8_s2 (96, 192) and bm128_bn64_w8_s1 (256), plus bm64_bn32_w4_s2.
     T<Bf16, 96, 128, 64, 8, 2, MaskCausal, false>, T<F16, 192, 128, 64, 8, 2, MaskNone, false>,
-    T<Bf16, 256, 128, 64, 8, 1, MaskCausal, false>, T<F16, 256, 64, 32, 4, 2, Win40_24, false>>
+    T<Bf16, 256, 128, 64, 8, 1, MaskCausal, false>, T<F16, 256, 64, 32, 4, 2, Win40_24, false>,
+    // Soft-capping (defaults).
+    T<Bf16, 64, 128, 128, 8, 2, Sc<MaskCausal, Cap50>, false>,
+    T<F16, 64, 128, 128, 8, 2, Sc<MaskNone, Cap30p5>, false>,
+    T<Bf16, 128, 128, 64, 8, 2, Sc<MaskCausal, Cap5>, false>,
+    T<F16, 64, 128, 128, 8, 2, Sc<Win40_24, Cap5>, false>>
     kKernels;
 
 PrefillCase make_case(DType dtype, int hd, MaskSpec mask, int64_t sq, int64_t sk, int64_t b = 1,
@@ -95,6 +107,22 @@ TileConfig config(int bm, int bn, int w, int s) {
 }
 
 // ---- Default configs ----
+
+// Soft-capping: scale 0.5 (4x the default at hd 64) puts the scores at ~+-4 standard deviations
+// of 4, so c = 5 bends most of them and 30.5 / 50 the largest. Uneven lengths, GQA, fully
+// masked rows (causal with seqlen_q > seqlen_k).
+PrefillCase capped(PrefillCase c, double cap) {
+  c.softcap = cap;
+  c.scale = 0.5;
+  return c;
+}
+
+TEST(PrefillSm80Emu, SoftcapMatchesReference) {
+  expect_ok(capped(make_case(DType::BF16, 64, causal(), 200, 130, 1, 4, 2), 50));
+  expect_ok(capped(make_case(DType::F16, 64, {}, 17, 200, 2, 2, 1), 30.5));
+  expect_ok(capped(make_case(DType::BF16, 128, causal(), 127, 100, 1, 2, 2), 5));
+  expect_ok(capped(make_case(DType::F16, 64, window(40, 24), 200, 127), 5));
+}
 
 TEST(PrefillSm80Emu, NoMaskUnevenLengths) {
   for (DType d : {DType::BF16, DType::F16}) {

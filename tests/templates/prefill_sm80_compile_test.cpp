@@ -53,5 +53,24 @@ TEST(PrefillSm80Compile, SampledSearchSpaceConfigsCompile) {
   testing::run_compile_jobs(all, "sample");
 }
 
+// Soft-capping: the default configs of each mask and head dims 64 / 128 / 256 compile without
+// spills on sm_80 and sm_90a.
+TEST(PrefillSm80Compile, SoftcapDefaultsCompileWithoutSpills) {
+  ATTNJIT_REQUIRE_NVRTC();
+  const KernelTemplate& t = prefill_sm80_template();
+  std::vector<CompileJob> jobs;
+  for (const char* arch : {"sm_80", "sm_90a"})
+    for (int hd : {64, 128, 256})
+      for (int m = 0; m < testing::kCompileMaskCount; ++m) {
+        CompileJob j;
+        j.target = Target::cuda(arch);
+        j.spec = testing::compile_spec(hd == 128 ? DType::F16 : DType::BF16, hd, testing::compile_masks()[m], false);
+        j.spec.softcap = hd == 64 ? 30.5 : 50;
+        j.cfg = t.default_config(j.spec, j.target);
+        jobs.push_back(j);
+      }
+  testing::run_compile_jobs(jobs, "softcap");
+}
+
 }  // namespace
 }  // namespace attnjit
