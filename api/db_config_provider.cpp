@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "codegen/registry.h"
 #include "tuner/backend_factory.h"
 #include "tuner/worker.h"
 
@@ -24,12 +25,30 @@ DbConfigProvider::~DbConfigProvider() {
   if (thread_.joinable()) thread_.join();
 }
 
+// Every template that implements the problem here competes: results are keyed by each one's
+// version hash, so each is looked up, and the closest reason wins, then the fastest.
+LookupResult DbConfigProvider::best_lookup(const KernelTemplate& tmpl, const ProblemSpec& spec,
+                                          const Target& target) {
+  LookupResult best;
+  std::vector<const KernelTemplate*> ts{&tmpl};  // the caller's template, then the others
+  for (const KernelTemplate* t : applicable_templates(spec, target))
+    if (t->name() != tmpl.name()) ts.push_back(t);
+  for (const KernelTemplate* t : ts) {
+    LookupResult lr = db_.lookup(device_, spec, t->version_hash());
+    if (lr.reason == LookupReason::Default || !lr.entry) continue;
+    if (!best.entry || lr.reason < best.reason ||
+        (lr.reason == best.reason && lr.entry->median_ms < best.entry->median_ms))
+      best = std::move(lr);
+  }
+  return best;
+}
+
 ConfigChoice DbConfigProvider::choose(const KernelTemplate& tmpl, const ProblemSpec& spec,
                                       const Target& target) {
   LookupResult lr;
   std::string db_problem;
   try {
-    lr = db_.lookup(device_, spec, tmpl.version_hash());
+    lr = best_lookup(tmpl, spec, target);
   } catch (const std::exception& e) {
     lr = LookupResult{};
     lr.explanation = std::string("database lookup failed: ") + e.what();
@@ -38,8 +57,10 @@ ConfigChoice DbConfigProvider::choose(const KernelTemplate& tmpl, const ProblemS
   ConfigChoice choice{tmpl.default_config(spec, target), "default"};
   if (lr.reason != LookupReason::Default && lr.entry) {
     try {
-      const TileConfig cfg = TileConfig::parse(lr.entry->config);
-      if (auto why = tmpl.can_implement(spec, cfg, target)) {
+      TileConfig cfg = TileConfig::parse(lr.entry->config);
+      const KernelTemplate& owner =
+          cfg.tmpl.empty() || cfg.tmpl == tmpl.short_name() ? tmpl : template_for(spec, target, cfg);
+      if (auto why = owner.can_implement(spec, cfg, target)) {
         choice.source = "default (tuned " + lr.entry->config + " cannot run here: " + *why + ")";
       } else {
         choice.config = cfg;

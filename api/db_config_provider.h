@@ -74,6 +74,7 @@ class DbConfigProvider final : public ConfigProvider {
   void wait_idle();
 
  private:
+  LookupResult best_lookup(const KernelTemplate& tmpl, const ProblemSpec& spec, const Target& target);
   struct Job {
     const KernelTemplate* tmpl;
     ProblemSpec spec;

@@ -1,7 +1,10 @@
 #include <cstdio>
 
 #include "api/config_provider.h"
-#include "api/prefill_params.h"
+#include "codegen/kernel_template.h"
+#include "codegen/prefill/arguments.h"
+#include "codegen/registry.h"
+#include "runtime/backend.h"
 #include "attnjit/attnjit.h"
 #include "runtime/cuda_backend.h"
 #include "runtime/cuda_driver.h"
@@ -106,6 +109,8 @@ Runtime::Runtime(std::unique_ptr<Backend> backend, RuntimeOptions options)
 
 Runtime::~Runtime() = default;
 
+const Target& Runtime::target() const { return backend_->target(); }
+
 void Runtime::set_config_provider(std::shared_ptr<ConfigProvider> provider) {
   std::unique_lock lock(mu_);
   provider_ = provider ? std::move(provider) : std::make_shared<DefaultConfigProvider>();
@@ -156,16 +161,27 @@ std::shared_ptr<const Runtime::Plan> Runtime::plan_for(const ProblemSpec& spec) 
   // Built without the lock: threads racing on one new key each render it, and the backend's
   // kernel cache makes sure the kernel itself is compiled once.
   const Target& target = backend_->target();
-  const KernelTemplate& tmpl = select_template(spec, target);
-  ConfigChoice choice = provider->choose(tmpl, spec, target);
-  if (auto why = tmpl.can_implement(spec, choice.config, target)) {
+  const KernelTemplate& def = select_template(spec, target);
+  ConfigChoice choice = provider->choose(def, spec, target);
+  // The config names its template (an old key without a name means the default one).
+  const KernelTemplate* tmpl = &def;
+  std::optional<std::string> why;
+  try {
+    tmpl = &template_for(spec, target, choice.config);
+    why = tmpl->can_implement(spec, choice.config, target);
+  } catch (const SpecError& e) {
+    why = e.what();
+  }
+  if (why) {
     choice.source = "default (" + choice.source + " config " + choice.config.key() +
                     " rejected: " + *why + ")";
-    choice.config = tmpl.default_config(spec, target);
+    tmpl = &def;
+    choice.config = def.default_config(spec, target);
   }
-  KernelSource src = tmpl.render(spec, choice.config, target);
+  choice.config.tmpl = std::string(tmpl->short_name());
+  KernelSource src = tmpl->render(spec, choice.config, target);
   auto plan = std::make_shared<const Plan>(
-      Plan{&tmpl, choice.config, std::move(choice.source), backend_->get_kernel(src)});
+      Plan{tmpl, choice.config, std::move(choice.source), backend_->get_kernel(src)});
   std::unique_lock lock(mu_);
   if (generation != generation_) return plan;  // provider changed meanwhile: use once, don't keep
   auto [it, inserted] = plans_.try_emplace(spec, plan);
@@ -184,17 +200,41 @@ PreparedKernel Runtime::prepare(const ProblemSpec& spec, const RunShape& shape) 
   return pk;
 }
 
+PreparedLaunch Runtime::prepare_launch(const ProblemSpec& spec, const LaunchArgs& args, void* stream,
+                                       std::unique_lock<std::mutex>& lock) {
+  auto plan = plan_for(spec);
+  const Target& t = backend_->target();
+  const WorkspaceSize need = plan->tmpl->workspace_bytes(spec, plan->config, t, args.shape());
+  Workspace ws;
+  if (need.zeroed > 0 || need.scratch > 0) {
+    lock = std::unique_lock(launch_mu_);
+    ws = workspace(stream, need);
+  }
+  KernelLaunch kl = plan->tmpl->make_launch(spec, plan->config, t, args, ws);
+  PreparedLaunch l;
+  l.kernel = PreparedKernel{spec, plan->tmpl, plan->config, plan->config_source, plan->kernel, kl.geometry};
+  l.params = std::move(kl.params);
+  return l;
+}
+
+void Runtime::launch(const PreparedLaunch& l, void* stream) {
+  backend_->launch(*l.kernel.kernel, l.kernel.geometry, l.params.data(), l.params.size(), stream);
+}
+
 PreparedKernel Runtime::prepare_prefill(const PrefillProblem& problem) {
   return prepare(prefill_spec(problem), prefill_shape(problem));
 }
 
+PreparedLaunch Runtime::prepare_launch(const PrefillArgs& args) {
+  std::unique_lock<std::mutex> lock;
+  return prepare_launch(prefill_spec(args.problem), LaunchArgs{&args, nullptr}, nullptr, lock);
+}
+
 void Runtime::prefill(const PrefillArgs& args, void* stream) {
-  const PrefillParams params = make_prefill_params(args, backend_->target().platform);
+  validate_prefill_args(args, backend_->target().platform);
   if (args.problem.batch == 0 || args.problem.seqlen_q == 0) return;  // nothing to compute
-  const ProblemSpec spec = prefill_spec(args.problem);
-  const auto plan = plan_for(spec);
-  const LaunchGeometry g = plan->tmpl->geometry(spec, plan->config, backend_->target(), prefill_shape(args.problem));
-  backend_->launch(*plan->kernel, g, &params, sizeof params, stream);
+  std::unique_lock<std::mutex> lock;
+  launch(prepare_launch(prefill_spec(args.problem), LaunchArgs{&args, nullptr}, stream, lock), stream);
 }
 
 }  // namespace attnjit

@@ -1,4 +1,4 @@
-// CPU prefill benchmark: the JIT-compiled kernel (templates/prefill_cpu.h) against a
+// CPU prefill benchmark: the JIT-compiled kernel (templates/prefill/cpu.h) against a
 // straightforward three-loop attention compiled ahead of time at -O3 (below), in one run.
 // GFLOP/s = 4 * B * H * S * S * D / time (halved for causal), as in bench/RESULTS.md.
 // PyTorch is not installed on the machines this runs on, so there is no torch column.
@@ -21,9 +21,9 @@
 
 #ifdef ATTNJIT_WITH_LLVM
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/half.h"
-#include "templates/attn_params.h"
 #endif
 
 namespace {
@@ -83,16 +83,22 @@ namespace {
 using namespace attnjit;
 
 // Dense [S, H, D] params over the given buffers.
-PrefillParams dense_params(const void* q, const void* k, const void* v, void* o, int S, int H, int D) {
-  PrefillParams p{};
-  p.q = q; p.k = k; p.v = v; p.o = o; p.lse = nullptr;
-  p.q_row_stride = p.k_row_stride = p.v_row_stride = p.o_row_stride = int64_t(H) * D;
-  p.q_head_stride = p.k_head_stride = p.v_head_stride = p.o_head_stride = D;
-  p.q_batch_stride = p.k_batch_stride = p.v_batch_stride = p.o_batch_stride = int64_t(S) * H * D;
-  p.batch = 1; p.heads_q = H; p.heads_kv = H; p.seqlen_q = S; p.seqlen_k = S;
-  p.scale = 1.f / std::sqrt(float(D));
-  p.scale_log2 = p.scale * 1.4426950408889634f;
-  return p;
+// Dense [1, S, H, D] prefill arguments, the default softmax scale.
+PrefillArgs dense_args(const ProblemSpec& spec, const void* q, const void* k, const void* v, void* o,
+                       int S, int H, int D) {
+  PrefillArgs a;
+  a.problem = {spec.dtype, D, spec.mask, 1, H, H, S, S};
+  a.q = TensorView::bshd(q, S, H, D);
+  a.k = TensorView::bshd(k, S, H, D);
+  a.v = TensorView::bshd(v, S, H, D);
+  a.o = TensorView::bshd(o, S, H, D);
+  return a;
+}
+
+// The kernel's launch through the template's contract.
+KernelLaunch launch_of(const KernelTemplate& t, const ProblemSpec& spec, const TileConfig& cfg,
+                       const Target& target, const PrefillArgs& a) {
+  return t.make_launch(spec, cfg, target, LaunchArgs{&a, nullptr});
 }
 
 int sweep(Backend& be, DType dtype, int S, int D, bool causal) {
@@ -105,7 +111,7 @@ int sweep(Backend& be, DType dtype, int S, int D, bool causal) {
   const size_t bytes = size_t(S) * H * D * size_t(dtype_bytes(dtype));
   DeviceBuffer q(be, bytes), k(be, bytes), v(be, bytes), o(be, bytes);
   for (DeviceBuffer* b : {&q, &k, &v}) be.fill_bytes(b->get(), 0x3c, bytes);  // small finite values
-  PrefillParams p = dense_params(q.get(), k.get(), v.get(), o.get(), S, H, D);
+  const PrefillArgs args = dense_args(spec, q.get(), k.get(), v.get(), o.get(), S, H, D);
   const double flops = 4.0 * H * double(S) * S * D * (causal ? 0.5 : 1.0);
   const TileConfig def = t.default_config(spec, target);
   std::printf("# sweep %s, %d heads, 1 thread, GFLOP/s by thread CPU time (median of 3)\n", spec.key().c_str(), H);
@@ -113,12 +119,12 @@ int sweep(Backend& be, DType dtype, int S, int D, bool causal) {
   for (const TileConfig& cfg : t.search_space(spec, target)) {
     if (cfg.threads != 1) continue;
     auto kernel = be.get_kernel(t.render(spec, cfg, target));
-    LaunchGeometry g = t.geometry(spec, cfg, target, RunShape{1, H, H, S, S});
+    const KernelLaunch l = launch_of(t, spec, cfg, target, args);
     std::vector<double> ms;
-    be.launch(*kernel, g, &p, sizeof p);  // warm-up
+    be.launch(*kernel, l.geometry, l.params.data(), l.params.size());  // warm-up
     for (int r = 0; r < 3; ++r) {
       double c0 = thread_cpu_ms();
-      be.launch(*kernel, g, &p, sizeof p);
+      be.launch(*kernel, l.geometry, l.params.data(), l.params.size());
       ms.push_back(thread_cpu_ms() - c0);
     }
     TileConfig d1 = def;
@@ -210,14 +216,12 @@ int main(int argc, char** argv) {
           for (size_t i = 0; i < n; ++i) store_from_float(dtype, tmp.data(), int64_t(i), (*src)[i]);
           backend->copy_to_device(dst->get(), tmp.data(), bytes);
         }
-        PrefillParams p = dense_params(dq.get(), dk.get(), dv.get(), dout.get(), S, H, D);
-        RunShape shape{1, H, H, S, S};
+        const PrefillArgs args = dense_args(spec, dq.get(), dk.get(), dv.get(), dout.get(), S, H, D);
         auto timed = [&](int nthreads) {
           TileConfig c = cfg;
           c.threads = nthreads;
-          Backend::Launch l{kernel.get(), t.geometry(spec, c, target, shape),
-                            std::vector<unsigned char>((unsigned char*)&p, (unsigned char*)&p + sizeof p)};
-          auto ts = backend->time({l}, 1, 5);
+          const KernelLaunch kl = launch_of(t, spec, c, target, args);
+          auto ts = backend->time({Backend::Launch{kernel.get(), kl.geometry, kl.params}}, 1, 5);
           std::sort(ts.begin(), ts.end());
           return ts[ts.size() / 2];
         };
@@ -227,10 +231,10 @@ int main(int argc, char** argv) {
         {
           TileConfig c = cfg;
           c.threads = 1;
-          LaunchGeometry g1 = t.geometry(spec, c, target, shape);
+          const KernelLaunch l1 = launch_of(t, spec, c, target, args);
           for (int r = 0; r < 5; ++r) {
             double c0 = thread_cpu_ms();
-            backend->launch(*kernel, g1, &p, sizeof p);
+            backend->launch(*kernel, l1.geometry, l1.params.data(), l1.params.size());
             c1.push_back(thread_cpu_ms() - c0);
           }
         }

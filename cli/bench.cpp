@@ -14,7 +14,7 @@
 
 #include "api/config_provider.h"
 #include "api/db_config_provider.h"
-#include "api/prefill_params.h"
+#include "runtime/backend.h"
 #include "attnjit/attnjit.h"
 #include "tuner/result_store.h"
 #include "cli/command.h"
@@ -196,16 +196,14 @@ void run_bench(BenchArgs a) {
           args.o = TensorView::bshd(o.get(), s, r.heads_q, hd);
           if (a.lse) args.lse = LseView::dense(static_cast<float*>(lse.get()), r.heads_q, s);
 
-          const PreparedKernel pk = rt->prepare_prefill(args.problem);
+          const PreparedLaunch pl = rt->prepare_launch(args);
+          const PreparedKernel& pk = pl.kernel;
           r.config = pk.config.key();
           r.config_source = pk.config_source;
           r.compile_ms = pk.kernel->compile_ms;
           r.from_disk_cache = pk.kernel->from_disk_cache;
-          const PrefillParams params = make_prefill_params(args, rt->target().platform);
-          Backend::Launch l{pk.kernel.get(), pk.geometry, {}};
-          l.args.assign(reinterpret_cast<const unsigned char*>(&params),
-                        reinterpret_cast<const unsigned char*>(&params) + sizeof params);
-          std::vector<double> t = be.time({l}, a.warmup, a.reps);
+          std::vector<double> t = be.time({Backend::Launch{pk.kernel.get(), pk.geometry, pl.params}},
+                                          a.warmup, a.reps);
           std::sort(t.begin(), t.end());
           r.median_ms = t[t.size() / 2];
           r.min_ms = t.front();

@@ -7,16 +7,18 @@
 // the Runtime's config choice (provider -> default) like applications do.
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "api/decode_params.h"
+#include "codegen/decode/arguments.h"
 #include "api/db_config_provider.h"
 #include "attnjit/attnjit.h"
 #include "tuner/result_store.h"
 #include "cli/command.h"
-#include "codegen/decode_plan.h"
+#include "runtime/backend.h"
+#include "templates/decode/params.h"
 #include "runtime/half.h"
 
 namespace attnjit::cli {
@@ -140,28 +142,17 @@ void run_bench_decode(BenchDecodeArgs a) {
           args.k = TensorView::bshd(k.get(), len, r.heads_kv, a.head_dim);
           args.v = TensorView::bshd(v.get(), len, r.heads_kv, a.head_dim);
         }
-        // The launch exactly as Runtime::decode makes it, timed through the backend.
-        DecodeParams params = make_decode_params(args, rt->target().platform);
-        const PreparedKernel pk = rt->prepare_decode(p);
-        const ProblemSpec spec = pk.spec;
-        const RunShape shape = decode_shape(p);
-        r.splits = decode_num_splits(spec, pk.config, rt->target(), shape);
-        params.num_splits = r.splits;
-        params.row_chunks = static_cast<int>(decode_row_chunks(spec, pk.config));
-        const DecodeWorkspace ws = decode_workspace(spec, pk.config, shape, r.splits);
-        DeviceBuffer part_o(be, size_t(std::max<int64_t>(16, ws.partial_o_bytes))),
-            part_lse(be, size_t(std::max<int64_t>(16, ws.partial_lse_bytes))),
-            counters(be, size_t(std::max<int64_t>(16, ws.counter_bytes)));
-        be.fill_bytes(counters.get(), 0, counters.size());
-        params.partial_o = static_cast<float*>(part_o.get());
-        params.partial_lse = static_cast<float*>(part_lse.get());
-        params.counters = static_cast<int*>(counters.get());
+        // The launch exactly as Runtime::decode makes it (workspace included), timed through
+        // the backend; the split count is the one the decode module chose.
+        const PreparedLaunch pl = rt->prepare_launch(args);
+        const PreparedKernel& pk = pl.kernel;
+        DecodeParams chosen{};
+        std::memcpy(&chosen, pl.params.data(), std::min(sizeof chosen, pl.params.size()));
+        r.splits = chosen.num_splits;
         r.config = pk.config.key();
         r.config_source = pk.config_source;
-        Backend::Launch l{pk.kernel.get(), pk.geometry, {}};
-        l.args.assign(reinterpret_cast<const unsigned char*>(&params),
-                      reinterpret_cast<const unsigned char*>(&params) + sizeof params);
-        std::vector<double> t = be.time({l}, a.warmup, a.reps);
+        std::vector<double> t = be.time({Backend::Launch{pk.kernel.get(), pk.geometry, pl.params}},
+                                        a.warmup, a.reps);
         std::sort(t.begin(), t.end());
         r.median_ms = t[t.size() / 2];
         r.min_ms = t.front();

@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "runtime/nvrtc_compiler.h"
 
 namespace attnjit::cli {

@@ -6,6 +6,7 @@
 
 #include "cli/command.h"
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "runtime/cuda_driver.h"
 #include "runtime/nvrtc_compiler.h"
 #if defined(ATTNJIT_WITH_LLVM) && __has_include("runtime/cpu/cpu_backend.h")

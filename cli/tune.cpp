@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "codegen/registry.h"
 #include "cli/command.h"
 #include "db/database.h"
 #include "tuner/backend_factory.h"

@@ -35,4 +35,11 @@ void KernelSource::finalize() {
   hash = content_hash(all);
 }
 
+std::string identifier(std::string_view key) {
+  std::string s(key);
+  for (char& ch : s)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))) ch = '_';
+  return s;
+}
+
 }  // namespace attnjit

@@ -4,21 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "codegen/types.h"
+#include "attnjit/launch.h"
+#include "attnjit/types.h"
 
 namespace attnjit {
-
-struct LaunchGeometry {
-  unsigned grid[3] = {1, 1, 1};
-  unsigned block[3] = {1, 1, 1};
-  unsigned dynamic_smem = 0;   // bytes
-
-  bool operator==(const LaunchGeometry&) const = default;
-};
 
 struct KernelSource {
   Platform platform = Platform::Cuda;
@@ -37,6 +31,10 @@ struct KernelSource {
   // Fills `hash` from the other fields.
   void finalize();
 };
+
+// A key as a C identifier / test name (GoogleTest allows only [A-Za-z0-9_]): every other
+// character becomes '_'. The one mapping from keys to such names.
+std::string identifier(std::string_view key);
 
 // XXH3-128 of a byte string as 32 lowercase hex chars.
 std::string content_hash(std::string_view bytes);

@@ -6,7 +6,7 @@
 namespace attnjit {
 
 std::string TileConfig::key() const {
-  std::string k = "bm" + std::to_string(block_m) + "_bn" + std::to_string(block_n) + "_w" +
+  std::string k = (tmpl.empty() ? "" : tmpl + "_") + "bm" + std::to_string(block_m) + "_bn" + std::to_string(block_n) + "_w" +
                   std::to_string(warps) + "_s" + std::to_string(stages);
   if (splits) k += "_sp" + std::to_string(splits);
   if (vec) k += "_v" + std::to_string(vec);
@@ -18,10 +18,21 @@ std::string TileConfig::key() const {
 
 TileConfig TileConfig::parse(std::string_view key) {
   auto toks = detail::split(key, '_');
+  TileConfig c;
+  // A leading token of letters and digits that is not a knob names the template.
+  if (!toks.empty() && !toks[0].empty() && toks[0].substr(0, 2) != "bm") {
+    const std::string_view t = toks[0];
+    const bool ok = t.size() <= 16 && t[0] >= 'a' && t[0] <= 'z' &&
+                    t.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") == std::string_view::npos;
+    if (!ok)
+      throw SpecError("config key: template name must be [a-z][a-z0-9]* (at most 16), got '" +
+                      std::string(t.substr(0, 32)) + "'");
+    c.tmpl = std::string(t);
+    toks.erase(toks.begin());
+  }
   if (toks.size() < 4)
     throw SpecError("config key: expected bm<M>_bn<N>_w<W>_s<S>[_sp..][_v..][_t..][_o..][_wg..], got '" +
-                    std::string(key) + "'");
-  TileConfig c;
+                    std::string(key.substr(0, 80)) + "'");
   int64_t v = 0;
   auto req = [&](size_t i, std::string_view prefix, std::string_view field, int& out) {
     if (!detail::take_prefixed(toks[i], prefix, field, v))
@@ -57,7 +68,7 @@ TileConfig TileConfig::parse(std::string_view key) {
     }
     if (!matched)
       throw SpecError("config key: unexpected or out-of-order field '" + std::string(toks[i]) +
-                      "' in '" + std::string(key) + "'");
+                      "' in '" + std::string(key.substr(0, 80)) + "'");
   }
   return c;
 }

@@ -1,34 +1,3 @@
-// Small enums shared by every component, with their canonical spellings.
+// Forwarding header: the vocabulary types are public (include/attnjit/), codegen builds on them.
 #pragma once
-
-#include <stdexcept>
-#include <string>
-#include <string_view>
-
-namespace attnjit {
-
-// Any invalid problem, config or target. The message names the field and the allowed values.
-struct SpecError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
-
-enum class Family { Prefill, Decode };
-enum class DType { F16, BF16, F32 };
-enum class MaskKind { None, Causal, SlidingWindow };
-enum class Platform { Cuda, Cpu };  // where a kernel runs
-
-std::string_view to_string(Family f);     // "prefill" | "decode"
-std::string_view to_string(DType d);      // "f16" | "bf16" | "f32"
-std::string_view to_string(MaskKind m);   // "none" | "causal" | "sliding_window"
-std::string_view to_string(Platform b);    // "cuda" | "cpu"
-
-// Each throws SpecError("<field>: unknown value 'x' (allowed: a, b, c)").
-Family parse_family(std::string_view s);
-DType parse_dtype(std::string_view s);
-MaskKind parse_mask_kind(std::string_view s);  // also accepts "sw" / "window"
-Platform parse_platform(std::string_view s);
-
-// Bytes per element in memory.
-int dtype_bytes(DType d);
-
-}  // namespace attnjit
+#include "attnjit/types.h"

@@ -1,5 +1,7 @@
 #include "runtime/cuda_backend.h"
 
+#include "runtime/compile_key.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -166,7 +168,7 @@ std::optional<DiskCache::Stats> CudaBackend::disk_cache_stats() const {
 }
 
 std::string CudaBackend::disk_key(const KernelSource& src) const {
-  return "cuda|" + src.hash + "|" + compiler_version_ + "|" + src.arch;
+  return compile_cache_key(src, compiler_version_);
 }
 
 std::shared_ptr<const CompiledKernel> CudaBackend::get_kernel(const KernelSource& src) {
@@ -178,7 +180,7 @@ std::shared_ptr<const CompiledKernel> CudaBackend::get_kernel(const KernelSource
     throw BackendError("CUDA backend: " + src.name + " is built for " + src.arch + ", which does not run on " +
                        target_.device_name + " (compute capability " + std::to_string(target_.cc_major) +
                        "." + std::to_string(target_.cc_minor) + ", arch " + target_.arch + ")");
-  return memory_cache_.get_or_create(src.hash, [&] { return build(src); });
+  return memory_cache_.get_or_create(disk_key(src), [&] { return build(src); });
 }
 
 std::shared_ptr<const CompiledKernel> CudaBackend::load_from_disk(const KernelSource& src) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "codegen/problem_spec.h"
 #include "codegen/target.h"
 #include "codegen/tile_config.h"

@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "service/base64.h"
 
 namespace attnjit::service {

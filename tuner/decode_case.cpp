@@ -7,7 +7,7 @@
 #include <random>
 #include <string>
 
-#include "codegen/decode_plan.h"
+#include "codegen/decode/plan.h"
 #include "runtime/half.h"
 
 namespace attnjit::tuner {
@@ -44,7 +44,7 @@ DeviceBuffer upload(Backend& be, const void* src, size_t bytes) {
 
 DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape& shape,
                        std::vector<int64_t> seqlens, uint64_t seed, int copies, bool keep_host)
-    : backend_(backend), spec_(spec), shape_(shape), seqlens_(std::move(seqlens)) {
+    : ProblemCase(backend), spec_(spec), shape_(shape), seqlens_(std::move(seqlens)) {
   if (spec.family != Family::Decode)
     throw SpecError("family: DecodeCase needs a decode problem, got " + spec.key());
   if (shape.batch < 1 || shape.heads_q < 1 || shape.heads_kv < 1 || shape.seqlen_q != spec.seqlen_q ||
@@ -103,6 +103,37 @@ DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape
     if (!table.empty()) s.table = upload(backend, table.data(), table.size() * sizeof(int32_t));
     sets_.push_back(std::move(s));
   }
+  const int64_t d = spec.head_dim;
+  for (const Set& s : sets_) {
+    DecodeArgs a;
+    a.problem.dtype = spec.dtype;
+    a.problem.head_dim = spec.head_dim;
+    a.problem.mask = spec.mask;
+    a.problem.batch = shape.batch;
+    a.problem.heads_q = shape.heads_q;
+    a.problem.heads_kv = shape.heads_kv;
+    a.problem.q_tokens = shape.seqlen_q;
+    a.problem.max_seqlen_k = shape.seqlen_k;
+    a.problem.page_size = spec.page_size;
+    a.q = TensorView::bshd(s.q.get(), shape.seqlen_q, shape.heads_q, d);
+    a.o = TensorView::bshd(s.o.get(), shape.seqlen_q, shape.heads_q, d);
+    a.lse = LseView::dense(static_cast<float*>(s.lse.get()), shape.heads_q, shape.seqlen_q);
+    a.seqlens_k = static_cast<const int32_t*>(s.seqlens.get());
+    if (spec.page_size > 0) {
+      // [num_pages, page_size, heads_kv, head_dim]: the batch stride is the page stride.
+      a.problem.kv_capacity = pages_per_seq() * spec.page_size;
+      a.problem.num_pages = shape.batch * pages_per_seq();
+      a.k = {s.k.get(), row * spec.page_size, row, d};
+      a.v = {s.v.get(), row * spec.page_size, row, d};
+      a.block_table = static_cast<const int32_t*>(s.table.get());
+      a.block_table_stride = pages_per_seq();
+    } else {
+      a.problem.kv_capacity = shape.seqlen_k;
+      a.k = TensorView::bshd(s.k.get(), shape.seqlen_k, shape.heads_kv, d);
+      a.v = TensorView::bshd(s.v.get(), shape.seqlen_k, shape.heads_kv, d);
+    }
+    args_.push_back(a);
+  }
   if (!keep_host)
     for (std::vector<float>* x : {&q_, &k_, &v_}) std::vector<float>().swap(*x);  // frees the memory
 }
@@ -141,73 +172,13 @@ ReferenceProblem DecodeCase::reference_problem() const {
   return rp;
 }
 
-void DecodeCase::ensure_workspace(const TileConfig& cfg, int splits) {
-  const DecodeWorkspace ws = decode_workspace(spec_, cfg, shape_, splits);
-  auto grow = [&](DeviceBuffer& b, int64_t bytes, bool zero) {
-    if (static_cast<int64_t>(b.size()) >= bytes && b.get()) return;
-    b = DeviceBuffer(backend_, static_cast<size_t>(std::max<int64_t>(bytes, 16)));
-    if (zero) backend_.fill_bytes(b.get(), 0, b.size());
-  };
-  grow(part_o_, ws.partial_o_bytes, false);
-  grow(part_lse_, ws.partial_lse_bytes, false);
-  grow(counters_, ws.counter_bytes, true);
-}
+LaunchArgs DecodeCase::args(int set) const { return {nullptr, &args_.at(static_cast<size_t>(set))}; }
 
-DecodeParams DecodeCase::params(int set, const TileConfig& cfg) {
-  const Set& s = sets_.at(static_cast<size_t>(set));
-  const long long d = spec_.head_dim, row = shape_.heads_kv * d;
-  DecodeParams p{};
-  p.q = s.q.get();
-  p.k = s.k.get();
-  p.v = s.v.get();
-  p.o = s.o.get();
-  p.lse = static_cast<float*>(s.lse.get());
-  p.seqlens_k = static_cast<const int*>(s.seqlens.get());
-  p.q_head_stride = p.o_head_stride = d;
-  p.q_row_stride = p.o_row_stride = d * shape_.heads_q;
-  p.q_batch_stride = p.o_batch_stride = d * shape_.heads_q * shape_.seqlen_q;
-  p.k_head_stride = p.v_head_stride = d;
-  p.k_row_stride = p.v_row_stride = row;
-  if (spec_.page_size > 0) {
-    p.block_table = static_cast<const int*>(s.table.get());
-    p.block_table_stride = pages_per_seq();
-    p.k_batch_stride = p.v_batch_stride = row * spec_.page_size;  // the page stride
-  } else {
-    p.k_batch_stride = p.v_batch_stride = row * shape_.seqlen_k;
-  }
-  p.lse_head_stride = shape_.seqlen_q;
-  p.lse_batch_stride = shape_.seqlen_q * shape_.heads_q;
-  p.batch = static_cast<int>(shape_.batch);
-  p.heads_q = static_cast<int>(shape_.heads_q);
-  p.heads_kv = static_cast<int>(shape_.heads_kv);
-  p.q_tokens = static_cast<int>(shape_.seqlen_q);
-  p.seqlen_k = static_cast<int>(shape_.seqlen_k);
-  p.page_size = spec_.page_size;
-  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec_.head_dim)));
-  p.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec_.head_dim)) * M_LOG2E);
-  // The split fields exactly as Runtime::decode fills them.
-  const int splits = decode_num_splits(spec_, cfg, backend_.target(), shape_);
-  p.num_splits = splits;
-  p.row_chunks = static_cast<int>(decode_row_chunks(spec_, cfg));
-  ensure_workspace(cfg, splits);
-  p.partial_o = static_cast<float*>(part_o_.get());
-  p.partial_lse = static_cast<float*>(part_lse_.get());
-  p.counters = static_cast<int*>(counters_.get());
-  return p;
-}
-
-std::vector<unsigned char> DecodeCase::launch_args(int set, const TileConfig& cfg) {
-  const DecodeParams p = params(set, cfg);
-  const auto* b = reinterpret_cast<const unsigned char*>(&p);
-  return {b, b + sizeof(p)};
-}
-
-void DecodeCase::poison(int set) {
+void DecodeCase::poison_outputs(int set) {
   Set& s = sets_.at(static_cast<size_t>(set));
   // 0xFF bytes are NaN in f16, bf16 and f32 alike.
   backend_.fill_bytes(s.o.get(), 0xFF, s.o.size());
   backend_.fill_bytes(s.lse.get(), 0xFF, s.lse.size());
-  if (counters_.get()) backend_.fill_bytes(counters_.get(), 0, counters_.size());
 }
 
 void DecodeCase::read(int set, std::vector<float>& o, std::vector<float>& lse) const {

@@ -14,7 +14,6 @@
 
 #include "codegen/kernel_template.h"
 #include "runtime/backend.h"
-#include "templates/decode_params.h"
 #include "tuner/problem_case.h"
 
 namespace attnjit::tuner {
@@ -41,14 +40,8 @@ class DecodeCase final : public ProblemCase {
   std::vector<double> k_host() const override { return {k_.begin(), k_.end()}; }
   std::vector<double> v_host() const override { return {v_.begin(), v_.end()}; }
 
-  // Everything but the split fields, then num_splits / row_chunks / workspace for `cfg` on
-  // this case's shape (growing the workspace when `cfg` needs more than any config before).
-  DecodeParams params(int set, const TileConfig& cfg);
-  std::vector<unsigned char> launch_args(int set, const TileConfig& cfg) override;
-
-  // NaN bytes into O and LSE; the split counters back to 0 (a failed kernel may have left
-  // them set, and the next candidate must not inherit that).
-  void poison(int set) override;
+  // Dense Q/O, the (paged) K/V cache, per-sequence lengths and the block table of a set.
+  LaunchArgs args(int set) const override;
   void read(int set, std::vector<float>& o, std::vector<float>& lse) const override;
 
   size_t q_elems() const;
@@ -59,15 +52,15 @@ class DecodeCase final : public ProblemCase {
   struct Set {
     DeviceBuffer q, k, v, o, lse, seqlens, table;
   };
-  void ensure_workspace(const TileConfig& cfg, int splits);
+  // NaN bytes into O and LSE.
+  void poison_outputs(int set) override;
 
-  Backend& backend_;
   ProblemSpec spec_;
   RunShape shape_;
   std::vector<int64_t> seqlens_;
   std::vector<float> q_, k_, v_;  // rounded values; k_/v_ dense
   std::vector<Set> sets_;
-  DeviceBuffer part_o_, part_lse_, counters_;
+  std::vector<DecodeArgs> args_;  // one per set, pointing into its buffers
 };
 
 }  // namespace attnjit::tuner

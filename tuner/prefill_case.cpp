@@ -27,7 +27,7 @@ std::vector<unsigned char> to_storage(DType dt, const std::vector<float>& x) {
 
 PrefillCase::PrefillCase(Backend& backend, const ProblemSpec& spec, const RunShape& shape,
                          uint64_t seed, int copies)
-    : backend_(backend), spec_(spec), shape_(shape) {
+    : ProblemCase(backend), spec_(spec), shape_(shape) {
   if (spec.family != Family::Prefill)
     throw SpecError("family: PrefillCase needs a prefill problem, got " + spec.key());
   if (shape.batch < 1 || shape.heads_q < 1 || shape.heads_kv < 1 || shape.seqlen_q < 1 ||
@@ -50,6 +50,18 @@ PrefillCase::PrefillCase(Backend& backend, const ProblemSpec& spec, const RunSha
     backend.copy_to_device(s.v.get(), vb.data(), vb.size());
     sets_.push_back(std::move(s));
   }
+  // Dense [batch, seqlen, heads, head_dim] layouts; the softmax scale is the default.
+  for (const Set& s : sets_) {
+    PrefillArgs a;
+    a.problem = {spec.dtype, spec.head_dim, spec.mask, shape.batch, shape.heads_q, shape.heads_kv,
+                 shape.seqlen_q, shape.seqlen_k};
+    a.q = TensorView::bshd(s.q.get(), shape.seqlen_q, shape.heads_q, spec.head_dim);
+    a.k = TensorView::bshd(s.k.get(), shape.seqlen_k, shape.heads_kv, spec.head_dim);
+    a.v = TensorView::bshd(s.v.get(), shape.seqlen_k, shape.heads_kv, spec.head_dim);
+    a.o = TensorView::bshd(s.o.get(), shape.seqlen_q, shape.heads_q, spec.head_dim);
+    a.lse = LseView::dense(static_cast<float*>(s.lse.get()), shape.heads_q, shape.seqlen_q);
+    args_.push_back(a);
+  }
 }
 
 size_t PrefillCase::q_elems() const {
@@ -70,33 +82,7 @@ size_t PrefillCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
   return (2 * q + 2 * kv) * es + lse * sizeof(float);
 }
 
-PrefillParams PrefillCase::params(int set) const {
-  const Set& s = sets_.at(static_cast<size_t>(set));
-  const long long d = spec_.head_dim;
-  PrefillParams p{};
-  p.q = s.q.get();
-  p.k = s.k.get();
-  p.v = s.v.get();
-  p.o = s.o.get();
-  p.lse = static_cast<float*>(s.lse.get());
-  // Dense [batch, seqlen, heads, head_dim] layouts.
-  p.q_head_stride = p.o_head_stride = d;
-  p.q_row_stride = p.o_row_stride = d * shape_.heads_q;
-  p.q_batch_stride = p.o_batch_stride = d * shape_.heads_q * shape_.seqlen_q;
-  p.k_head_stride = p.v_head_stride = d;
-  p.k_row_stride = p.v_row_stride = d * shape_.heads_kv;
-  p.k_batch_stride = p.v_batch_stride = d * shape_.heads_kv * shape_.seqlen_k;
-  p.lse_head_stride = shape_.seqlen_q;
-  p.lse_batch_stride = shape_.seqlen_q * shape_.heads_q;
-  p.batch = static_cast<int>(shape_.batch);
-  p.heads_q = static_cast<int>(shape_.heads_q);
-  p.heads_kv = static_cast<int>(shape_.heads_kv);
-  p.seqlen_q = static_cast<int>(shape_.seqlen_q);
-  p.seqlen_k = static_cast<int>(shape_.seqlen_k);
-  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec_.head_dim)));
-  p.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec_.head_dim)) * M_LOG2E);
-  return p;
-}
+LaunchArgs PrefillCase::args(int set) const { return {&args_.at(static_cast<size_t>(set)), nullptr}; }
 
 ReferenceProblem PrefillCase::reference_problem() const {
   ReferenceProblem rp;
@@ -110,23 +96,11 @@ ReferenceProblem PrefillCase::reference_problem() const {
   return rp;
 }
 
-std::vector<unsigned char> PrefillCase::launch_args(int set, const TileConfig&) {
-  const PrefillParams p = params(set);
-  const auto* b = reinterpret_cast<const unsigned char*>(&p);
-  return {b, b + sizeof(p)};
-}
-
-void PrefillCase::poison(int set) {
+void PrefillCase::poison_outputs(int set) {
   Set& s = sets_.at(static_cast<size_t>(set));
   // 0xFF bytes are NaN in f16, bf16 and f32 alike.
   backend_.fill_bytes(s.o.get(), 0xFF, s.o.size());
   backend_.fill_bytes(s.lse.get(), 0xFF, s.lse.size());
-}
-
-void PrefillCase::run(const CompiledKernel& k, const LaunchGeometry& g, int set) {
-  const PrefillParams p = params(set);
-  backend_.launch(k, g, &p, sizeof(p));
-  backend_.synchronize();
 }
 
 void PrefillCase::read(int set, std::vector<float>& o, std::vector<float>& lse) const {

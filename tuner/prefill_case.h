@@ -8,7 +8,6 @@
 
 #include "codegen/kernel_template.h"
 #include "runtime/backend.h"
-#include "templates/attn_params.h"
 #include "tuner/problem_case.h"
 
 namespace attnjit::tuner {
@@ -32,14 +31,8 @@ class PrefillCase final : public ProblemCase {
   std::vector<double> v_host() const override { return widen(v_); }
   ReferenceProblem reference_problem() const override;
 
-  PrefillParams params(int set) const;
-  // params(set) as bytes: every prefill config takes the same arguments.
-  std::vector<unsigned char> launch_args(int set, const TileConfig& cfg) override;
+  LaunchArgs args(int set) const override;
 
-  // Fills O and LSE of a set with NaN bytes, so an element the kernel never writes is caught.
-  void poison(int set) override;
-  // Launches and waits. Throws BackendError from the backend.
-  void run(const CompiledKernel& k, const LaunchGeometry& g, int set);
   // Reads O (as float) and LSE back from a set.
   void read(int set, std::vector<float>& o, std::vector<float>& lse) const override;
 
@@ -51,13 +44,15 @@ class PrefillCase final : public ProblemCase {
   struct Set {
     DeviceBuffer q, k, v, o, lse;
   };
+  // Fills O and LSE of a set with NaN bytes, so an element the kernel never writes is caught.
+  void poison_outputs(int set) override;
   std::vector<double> widen(const std::vector<float>& x) const { return {x.begin(), x.end()}; }
 
-  Backend& backend_;
   ProblemSpec spec_;
   RunShape shape_;
   std::vector<float> q_, k_, v_;   // rounded values
   std::vector<Set> sets_;
+  std::vector<PrefillArgs> args_;  // one per set, pointing into its buffers
 };
 
 }  // namespace attnjit::tuner

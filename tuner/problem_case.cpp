@@ -1,5 +1,6 @@
 #include "tuner/problem_case.h"
 
+#include "codegen/registry.h"
 #include "runtime/half.h"
 #include "tuner/decode_case.h"
 #include "tuner/prefill_case.h"
@@ -16,6 +17,25 @@ void read_o_and_lse(Backend& backend, DType dtype, const DeviceBuffer& o_buf, si
   for (size_t i = 0; i < o.size(); ++i) o[i] = load_as_float(dtype, ob.data(), static_cast<int64_t>(i));
   lse.resize(lse_elems);
   backend.copy_to_host(lse.data(), lse_buf.get(), lse.size() * sizeof(float));
+}
+
+std::vector<unsigned char> ProblemCase::launch_args(int set, const TileConfig& cfg) {
+  const Target& t = backend_.target();
+  const KernelTemplate& tmpl = template_for(spec(), t, cfg);
+  const WorkspaceSize need = tmpl.workspace_bytes(spec(), cfg, t, shape());
+  auto grow = [&](DeviceBuffer& b, int64_t bytes, bool zero) {
+    if (bytes <= 0 || (b.get() && static_cast<int64_t>(b.size()) >= bytes)) return;
+    b = DeviceBuffer(backend_, static_cast<size_t>(bytes));
+    if (zero) backend_.fill_bytes(b.get(), 0, b.size());
+  };
+  grow(ws_zeroed_, need.zeroed, true);
+  grow(ws_scratch_, need.scratch, false);
+  return tmpl.build_arguments(spec(), cfg, t, args(set), Workspace{ws_zeroed_.get(), ws_scratch_.get()});
+}
+
+void ProblemCase::poison(int set) {
+  poison_outputs(set);
+  if (ws_zeroed_.get()) backend_.fill_bytes(ws_zeroed_.get(), 0, ws_zeroed_.size());
 }
 
 size_t case_bytes_per_set(const ProblemSpec& spec, const RunShape& shape) {

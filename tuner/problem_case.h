@@ -27,13 +27,17 @@ class ProblemCase {
   virtual std::vector<double> k_host() const = 0;
   virtual std::vector<double> v_host() const = 0;
 
-  // The kernel argument bytes for `cfg` on buffer set `set` (decode: split count and workspace
-  // depend on the config; the case grows its workspace as needed).
-  virtual std::vector<unsigned char> launch_args(int set, const TileConfig& cfg) = 0;
-  // Fills the outputs of a set with NaN bytes (and resets any per-call state).
-  virtual void poison(int set) = 0;
+  // Buffer set `set` as an application passes it (views into the case's device buffers).
+  virtual LaunchArgs args(int set) const = 0;
+  // The kernel argument bytes for `cfg` on set `set`, built by the config's template through
+  // its launch contract; the workspace (decode's split partials) grows as configs need it.
+  std::vector<unsigned char> launch_args(int set, const TileConfig& cfg);
+  // Fills the outputs of a set with NaN bytes and zeroes the workspace's zeroed part (a failed
+  // kernel may have left split counters set, and the next candidate must not inherit that).
+  void poison(int set);
   // Reads O (as float) and LSE back from a set.
   virtual void read(int set, std::vector<float>& o, std::vector<float>& lse) const = 0;
+
 
   // Launches `k` for `cfg` on a set and waits. Throws BackendError from the backend.
   void run_config(Backend& backend, const CompiledKernel& k, const LaunchGeometry& g, int set,
@@ -42,6 +46,14 @@ class ProblemCase {
     backend.launch(k, g, a.data(), a.size());
     backend.synchronize();
   }
+
+ protected:
+  explicit ProblemCase(Backend& backend) : backend_(backend) {}
+  virtual void poison_outputs(int set) = 0;
+  Backend& backend_;
+
+ private:
+  DeviceBuffer ws_zeroed_, ws_scratch_;
 };
 
 // Copies a case's output buffers back: O (elements of `dtype`) as floats, LSE (fp32).

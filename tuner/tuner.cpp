@@ -6,7 +6,7 @@
 #include <map>
 #include <random>
 
-#include "codegen/decode_plan.h"
+#include "codegen/decode/plan.h"
 #include "codegen/kernel_source.h"
 #include "codegen/parse_util.h"
 

@@ -1,3 +1,4 @@
+#include "codegen/registry.h"
 #include "tuner/worker.h"
 
 #include <fcntl.h>

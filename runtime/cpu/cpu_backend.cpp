@@ -1,5 +1,7 @@
 #include "runtime/cpu/cpu_backend.h"
 
+#include "runtime/compile_key.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -67,7 +69,7 @@ class CpuBackendImpl final : public Backend {
     if (src.platform != Platform::Cpu)
       throw BackendError("CPU backend: " + src.name + " is a " + std::string(to_string(src.platform)) + " kernel");
     if (src.hash.empty()) throw BackendError("CPU backend: " + src.name + " has no hash (KernelSource::finalize)");
-    return cache_.get_or_create(src.hash, [&] { return build(src); });
+    return cache_.get_or_create(disk_key(src), [&] { return build(src); });
   }
 
   void launch(const CompiledKernel& kernel, const LaunchGeometry& g, const void* args, size_t args_size,
@@ -118,7 +120,7 @@ class CpuBackendImpl final : public Backend {
   // Everything that decides the machine code: a cached object from another LLVM, triple or CPU
   // is never picked up.
   std::string disk_key(const KernelSource& src) const {
-    return "cpu-obj|" + src.hash + "|llvm-" + llvm_version() + "|" + host_triple() + "|" + target_.arch;
+    return compile_cache_key(src, "llvm-" + llvm_version() + " " + host_triple());
   }
 
   std::shared_ptr<const CompiledKernel> build(const KernelSource& src) {

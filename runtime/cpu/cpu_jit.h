@@ -14,7 +14,7 @@ class LLJIT;
 namespace attnjit {
 
 // The calling convention of every CPU entry point: the launch params struct, and the range of
-// work items to process (see codegen/prefill_cpu.cpp for what an item is).
+// work items to process (see codegen/prefill/cpu.cpp for what an item is).
 using CpuEntry = void (*)(const void* params, long long item_begin, long long item_end);
 
 class CpuJitModule {

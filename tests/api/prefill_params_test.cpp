@@ -1,4 +1,4 @@
-#include "api/prefill_params.h"
+#include "codegen/prefill/arguments.h"
 
 #include <gtest/gtest.h>
 

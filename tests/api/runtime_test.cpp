@@ -1,6 +1,7 @@
 // The Runtime facade on a fake backend (host memory, recorded launches, a compile counter):
 // plan memoization, config providers, validation before launch, thread safety, and the
 // factory's errors when a backend is unavailable.
+#include "codegen/registry.h"
 #include "attnjit/attnjit.h"
 
 #include <gtest/gtest.h>
@@ -18,7 +19,7 @@
 #include "api/config_provider.h"
 #include "runtime/cuda_driver.h"
 #include "runtime/kernel_cache.h"
-#include "templates/attn_params.h"
+#include "templates/prefill/params.h"
 
 namespace attnjit {
 namespace {

@@ -126,26 +126,26 @@ TEST(PrefillSm80Template, SearchSpaceIsLegalUniqueAndHoldsTheDefault) {
 
 TEST(PrefillSm80Template, DefaultsFollowTheArch) {
   // Head dim 256: 128 KB tiles on sm_80, 96 KB on the 99 KB parts.
-  EXPECT_EQ(tmpl().default_config(spec(DType::BF16, 256), Target::cuda("sm_80")).key(), "bm128_bn64_w8_s1");
-  EXPECT_EQ(tmpl().default_config(spec(DType::BF16, 256), Target::cuda("sm_86")).key(), "bm64_bn64_w4_s1");
-  // sm_90a: the configs tuning picked on an H100 (codegen/prefill_sm80.cpp hopper_defaults).
+  EXPECT_EQ(tmpl().default_config(spec(DType::BF16, 256), Target::cuda("sm_80")).key(), "sm80_bm128_bn64_w8_s1");
+  EXPECT_EQ(tmpl().default_config(spec(DType::BF16, 256), Target::cuda("sm_86")).key(), "sm80_bm64_bn64_w4_s1");
+  // sm_90a: the configs tuning picked on an H100 (codegen/prefill/sm80.cpp hopper_defaults).
   const Target h100 = Target::cuda("sm_90a");
   const MaskSpec causal{MaskKind::Causal, 0, 0};
-  EXPECT_EQ(tmpl().default_config(spec(DType::BF16, 256), h100).key(), "bm64_bn64_w4_s1");
-  EXPECT_EQ(tmpl().default_config(spec(DType::BF16, 128), h100).key(), "bm128_bn128_w8_s1");
-  EXPECT_EQ(tmpl().default_config(spec(DType::BF16, 128, causal), h100).key(), "bm64_bn128_w4_s1");
-  EXPECT_EQ(tmpl().default_config(spec(DType::F16, 64), h100).key(), "bm128_bn64_w4_s1");
+  EXPECT_EQ(tmpl().default_config(spec(DType::BF16, 256), h100).key(), "sm80_bm64_bn64_w4_s1");
+  EXPECT_EQ(tmpl().default_config(spec(DType::BF16, 128), h100).key(), "sm80_bm128_bn128_w8_s1");
+  EXPECT_EQ(tmpl().default_config(spec(DType::BF16, 128, causal), h100).key(), "sm80_bm64_bn128_w4_s1");
+  EXPECT_EQ(tmpl().default_config(spec(DType::F16, 64), h100).key(), "sm80_bm128_bn64_w4_s1");
   ProblemSpec short_causal = spec(DType::BF16, 128, causal);
   short_causal.seqlen_q = short_causal.seqlen_k = 1024;
-  EXPECT_EQ(tmpl().default_config(short_causal, h100).key(), "bm64_bn64_w4_s3");
+  EXPECT_EQ(tmpl().default_config(short_causal, h100).key(), "sm80_bm64_bn64_w4_s3");
   // A config the spec cannot take falls through to the generic rule: every default is legal.
   for (int hd : kHeadDims)
     for (MaskSpec m : {MaskSpec{}, causal, MaskSpec{MaskKind::SlidingWindow, 100, 17}}) {
       const ProblemSpec s = spec(DType::BF16, hd, m);
       EXPECT_FALSE(tmpl().can_implement(s, tmpl().default_config(s, h100), h100).has_value()) << s.key();
     }
-  EXPECT_EQ(tmpl().default_config(spec(DType::F16, 128), Target::cuda("sm_89")).key(), "bm128_bn64_w8_s2");
-  EXPECT_EQ(tmpl().default_config(spec(DType::F16, 64), Target::cuda("sm_80")).key(), "bm128_bn128_w8_s2");
+  EXPECT_EQ(tmpl().default_config(spec(DType::F16, 128), Target::cuda("sm_89")).key(), "sm80_bm128_bn64_w8_s2");
+  EXPECT_EQ(tmpl().default_config(spec(DType::F16, 64), Target::cuda("sm_80")).key(), "sm80_bm128_bn128_w8_s2");
 }
 
 TEST(PrefillSm80Template, RenderIsDeterministicAndKeyed) {
@@ -181,7 +181,7 @@ TEST(PrefillSm80Template, RenderIsDeterministicAndKeyed) {
 TEST(PrefillSm80Template, RenderEmitsAPreludeWhoseIncludesAreAllEmbedded) {
   const KernelSource k = tmpl().render(spec(DType::F16, 64, {MaskKind::SlidingWindow, 1024, 3}),
                                        cfg(128, 128, 8, 2), Target::cuda("sm_80"));
-  EXPECT_NE(k.text.find("#include \"prefill_sm80.cuh\""), std::string::npos);
+  EXPECT_NE(k.text.find("#include \"prefill/sm80.cuh\""), std::string::npos);
   EXPECT_NE(k.text.find("MaskSlidingWindow<1024, 3>"), std::string::npos);
   EXPECT_LT(k.text.size(), 1000u) << "the prelude must stay small; the body is the template";
   // Include closure: every #include "x" in the text and the headers is itself provided.

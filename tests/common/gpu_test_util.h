@@ -32,6 +32,9 @@
 #include <string>
 #include <vector>
 
+#include "runtime/backend.h"
+#include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "api/config_provider.h"
 #include "attnjit/attnjit.h"
 #include "runtime/cuda_driver.h"

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "prefill_cpu_harness.h"
 
 namespace attnjit::test {

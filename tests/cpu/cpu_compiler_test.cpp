@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "prefill_cpu_harness.h"
 #include "runtime/backend.h"
 

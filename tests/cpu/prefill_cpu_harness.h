@@ -18,11 +18,12 @@
 #include <vector>
 
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "runtime/backend.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/half.h"
 #include "runtime/reference_attention.h"
-#include "templates/attn_params.h"
+#include "templates/prefill/params.h"
 
 namespace attnjit::test {
 

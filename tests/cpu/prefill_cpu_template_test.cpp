@@ -6,6 +6,7 @@
 #include <set>
 
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 
 namespace attnjit {
 namespace {
@@ -78,7 +79,7 @@ TEST(PrefillCpuTemplate, RenderIsATinyPreludeOverTheEmbeddedTemplate) {
   EXPECT_EQ(src.platform, Platform::Cpu);
   EXPECT_EQ(src.arch, "icelake-client");
   EXPECT_EQ(src.hash.size(), 32u);
-  EXPECT_NE(src.text.find("#include \"prefill_cpu.h\""), std::string::npos);
+  EXPECT_NE(src.text.find("#include \"prefill/cpu.h\""), std::string::npos);
   EXPECT_NE(src.text.find("kWindowLeft = 100LL"), std::string::npos);
   EXPECT_NE(src.text.find("kWindowRight = 7LL"), std::string::npos);
   EXPECT_NE(src.text.find("kStorage = attnjit::cpu::kStoreBF16"), std::string::npos);
@@ -86,7 +87,7 @@ TEST(PrefillCpuTemplate, RenderIsATinyPreludeOverTheEmbeddedTemplate) {
   EXPECT_LT(src.text.size(), 2000u);
   std::set<std::string> headers;
   for (const auto& [n, body] : src.headers) { headers.insert(n); EXPECT_FALSE(body.empty()); }
-  EXPECT_EQ(headers, (std::set<std::string>{"attn_params.h", "cpu_vec.h", "prefill_cpu.h"}));
+  EXPECT_EQ(headers, (std::set<std::string>{"prefill/params.h", "common/cpu_vec.h", "prefill/cpu.h"}));
   EXPECT_TRUE(std::all_of(src.entry.begin(), src.entry.end(), [](char ch) { return std::isalnum((unsigned char)ch) || ch == '_'; }));
   auto has = [&](const std::string& o) { return std::find(src.options.begin(), src.options.end(), o) != src.options.end(); };
   EXPECT_TRUE(has("-O3"));

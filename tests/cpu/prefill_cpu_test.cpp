@@ -1,10 +1,11 @@
-// The CPU prefill kernel (templates/prefill_cpu.h via codegen/prefill_cpu.cpp) against the
+// The CPU prefill kernel (templates/prefill/cpu.h via codegen/prefill/cpu.cpp) against the
 // float64 reference: masks, dtypes, head dims, uneven and unequal lengths, GQA, batch, fully
 // masked rows, and every config of the search space on one small problem.
 #include <gtest/gtest.h>
 
 #include <set>
 
+#include "codegen/registry.h"
 #include "prefill_cpu_harness.h"
 
 namespace attnjit::test {

@@ -9,7 +9,9 @@
 #include <random>
 #include <vector>
 
-#include "api/decode_params.h"
+#include "runtime/backend.h"
+#include "codegen/kernel_template.h"
+#include "codegen/decode/arguments.h"
 #include "attnjit/attnjit.h"
 #include "runtime/reference_attention.h"
 

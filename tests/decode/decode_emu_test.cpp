@@ -1,4 +1,4 @@
-// templates/decode_sm80.cuh — the real GPU kernel — run on the CPU emulator of tests/emu (CUDA
+// templates/decode/sm80.cuh — the real GPU kernel — run on the CPU emulator of tests/emu (CUDA
 // threads as fibers, warp collectives, cp.async with poisoned in-flight shared memory, blocks one
 // at a time) through the same harness as the CPU and GPU suites, so the GPU kernel's indexing,
 // pipeline, masking, lane-group and warp merges, split partials and last-block-done combine are
@@ -90,7 +90,7 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi) {
 
 }  // namespace attnjit::decode
 
-// The tensor-core kernel's helpers from templates/sm80_mma.cuh (which it does not include when
+// The tensor-core kernel's helpers from templates/common/sm80_mma.cuh (which it does not include when
 // emulated), with the same signatures.
 namespace attnjit::sm80 {
 __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], unsigned addr) { emu::ldmatrix_x4(r, addr, false); }
@@ -104,8 +104,8 @@ __device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4],
 }  // namespace attnjit::sm80
 
 #define ATTNJIT_DECODE_EMULATED_PTX 1
-#include "templates/decode_sm80.cuh"
-#include "templates/decode_mma_sm80.cuh"
+#include "templates/decode/sm80.cuh"
+#include "templates/decode/mma_sm80.cuh"
 
 #include "decode/decode_harness.h"
 
@@ -152,7 +152,7 @@ using Body = std::function<void(const DecodeParams&)>;
 
 template <class... Cs>
 std::map<std::string, Body> kernels() {
-  // block_m 16 is the tensor-core kernel (codegen/decode_sm80.cpp).
+  // block_m 16 is the tensor-core kernel (codegen/decode/sm80.cpp).
   return {{Cs::key(), [](const DecodeParams& p) {
              if constexpr (Cs::kRowsPerCta == 16) decode::decode_mma_kernel<Cs>(p);
              else decode::decode_kernel<Cs>(p);

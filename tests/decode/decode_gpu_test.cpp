@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "codegen/registry.h"
 #include "decode/decode_harness.h"
 #include "runtime/cuda_backend.h"
 #include "runtime/cuda_driver.h"

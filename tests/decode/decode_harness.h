@@ -20,12 +20,13 @@
 #include <string>
 #include <vector>
 
-#include "codegen/decode_plan.h"
+#include "codegen/decode/plan.h"
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "runtime/backend.h"
 #include "runtime/half.h"
 #include "runtime/reference_attention.h"
-#include "templates/decode_params.h"
+#include "templates/decode/params.h"
 
 namespace attnjit::testing {
 

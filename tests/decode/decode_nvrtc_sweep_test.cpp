@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "runtime/nvrtc_compiler.h"
 
 namespace attnjit {

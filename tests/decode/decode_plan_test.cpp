@@ -1,6 +1,6 @@
 // The decode planning rules: row chunks, the split rule (fills the machine, never more splits
 // than KV blocks, honours a fixed count) and the workspace size.
-#include "codegen/decode_plan.h"
+#include "codegen/decode/plan.h"
 
 #include <gtest/gtest.h>
 

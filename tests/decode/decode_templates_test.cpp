@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <set>
 
-#include "codegen/decode_plan.h"
+#include "codegen/decode/plan.h"
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 
 namespace attnjit {
 namespace {
@@ -112,7 +113,7 @@ TEST(DecodeTemplates, GpuRenderIsAPreludeOverTheTemplate) {
   EXPECT_EQ(a.arch, "sm_90a");
   EXPECT_EQ(c.block_m, 16);
   EXPECT_EQ(a.entry, "attnjit::decode::decode_mma_kernel<attnjit_gen::DecodeConfig>");
-  EXPECT_NE(a.text.find("#include \"decode_mma_sm80.cuh\""), std::string::npos);
+  EXPECT_NE(a.text.find("#include \"decode/mma_sm80.cuh\""), std::string::npos);
   EXPECT_NE(a.text.find("kPageSize = 16"), std::string::npos);
   EXPECT_NE(a.text.find("kWindowLeft = 1024LL"), std::string::npos);
   EXPECT_NE(a.text.find("using Elem = attnjit::decode::Bf16"), std::string::npos);
@@ -122,7 +123,7 @@ TEST(DecodeTemplates, GpuRenderIsAPreludeOverTheTemplate) {
   const ProblemSpec g2 = decode_spec(DType::BF16, 128, 2, 1);
   const KernelSource scalar = t.render(g2, t.default_config(g2, sm90), sm90);
   EXPECT_EQ(scalar.entry, "attnjit::decode::decode_kernel<attnjit_gen::DecodeConfig>");
-  EXPECT_NE(scalar.text.find("#include \"decode_sm80.cuh\""), std::string::npos);
+  EXPECT_NE(scalar.text.find("#include \"decode/sm80.cuh\""), std::string::npos);
   // Deterministic, and the split count is a launch knob: it does not change the source.
   EXPECT_EQ(t.render(s, c, sm90).hash, a.hash);
   c.splits = 9;

@@ -1,20 +1,21 @@
 # Shadow template folder for the CPU emulator tests (tests/emu): the kernel templates compile as
 # host C++ with their inline-PTX helpers replaced by emulated ones (tests/emu/sm80_emu_ops.h).
-# Kernel files are copied unchanged; in the two helper headers only the definitions of the PTX
-# helpers are renamed (so that every call, in the real layout code and in the kernels, binds to
-# the emulated versions declared first). The copies sit in one folder, so the templates' own
-# `#include "sm80_copy.cuh"` (includer's directory first) pick up the shadow versions.
+# The shadow mirrors templates/ (common/, prefill/, decode/): kernel files are copied unchanged;
+# in the two helper headers only the definitions of the PTX helpers are renamed (so that every
+# call, in the real layout code and in the kernels, binds to the emulated versions declared
+# first). The shadow root comes first on the include path, so the templates' own
+# `#include "common/sm80_copy.cuh"` pick up the shadow versions.
 # Included from tests/CMakeLists.txt after the test_emu targets exist.
 set(emu_templates ${CMAKE_SOURCE_DIR}/templates)
 set(emu_shadow ${CMAKE_CURRENT_BINARY_DIR}/emu_shadow)
 
-foreach(f prefill_sm80.cuh sm80_mask.cuh sm80_softmax.cuh)
+foreach(f prefill/sm80.cuh common/sm80_mask.cuh common/sm80_softmax.cuh)
   configure_file(${emu_templates}/${f} ${emu_shadow}/${f} COPYONLY)
 endforeach()
 # The params struct is shared with host code (api/): forward to the one real header so the test
 # and the kernel see a single definition.
-file(WRITE ${emu_shadow}/attn_params.h.tmp "#pragma once\n#include \"templates/attn_params.h\"\n")
-configure_file(${emu_shadow}/attn_params.h.tmp ${emu_shadow}/attn_params.h COPYONLY)
+file(WRITE ${emu_shadow}/prefill/params.h.tmp "#pragma once\n#include \"templates/prefill/params.h\"\n")
+configure_file(${emu_shadow}/prefill/params.h.tmp ${emu_shadow}/prefill/params.h COPYONLY)
 
 # Copies templates/<file> with the definitions of the given helpers ("<return type> <name>")
 # renamed; a helper that is not found becomes an #error naming it.
@@ -34,9 +35,9 @@ function(emu_shadow_helpers file)
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${src})
 endfunction()
 
-emu_shadow_helpers(sm80_mma.cuh "unsigned smem_u32" "void ldmatrix_x4" "void ldmatrix_x4_trans"
+emu_shadow_helpers(common/sm80_mma.cuh "unsigned smem_u32" "void ldmatrix_x4" "void ldmatrix_x4_trans"
                    "void mma_16816" "unsigned pack2" "float exp2_approx")
-emu_shadow_helpers(sm80_copy.cuh "void cp_async_16" "void cp_async_commit" "void cp_async_wait")
+emu_shadow_helpers(common/sm80_copy.cuh "void cp_async_16" "void cp_async_commit" "void cp_async_wait")
 
 foreach(t test_emu test_emu_sweep)
   if(TARGET ${t})

@@ -1,4 +1,4 @@
-// Runs templates/prefill_sm80.cuh on the CPU emulator for a PrefillCase (tests/common/
+// Runs templates/prefill/sm80.cuh on the CPU emulator for a PrefillCase (tests/common/
 // gpu_test_util.h) and checks it against the float64 reference with the same rules as the GPU
 // tests: inputs rounded to the dtype, O and LSE poisoned with NaN bytes, max abs error at most
 // 2x that of a same-precision straightforward implementation (P rounded to the dtype before
@@ -17,12 +17,13 @@
 #include <string>
 #include <type_traits>
 
-#include "api/prefill_params.h"
+#include "codegen/prefill/arguments.h"
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "common/gpu_test_util.h"
 #include "emu/emu_runtime.h"
 // From the shadow folder (tests/emu/emu_shadow.cmake): the real kernel, emulated PTX helpers.
-#include "prefill_sm80.cuh"
+#include "prefill/sm80.cuh"
 
 namespace attnjit::emu_test {
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "codegen/registry.h"
 #include "emu/prefill_emu_harness.h"
 
 namespace attnjit::emu_test {

@@ -1,4 +1,4 @@
-// templates/prefill_sm80.cuh run on the CPU emulator (tests/emu/emu_runtime.h), compared with
+// templates/prefill/sm80.cuh run on the CPU emulator (tests/emu/emu_runtime.h), compared with
 // the float64 reference. Covers what the GPU tests cover but runs everywhere: dtypes, head dims
 // 32/64/128, masks (causal, sliding windows left-only and left+right), uneven lengths that cut
 // tiles and pipelines, seqlen_q != seqlen_k both ways, fully masked rows, GQA, batches, strided
@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "codegen/registry.h"
 #include "emu/prefill_emu_harness.h"
 
 namespace attnjit::emu_test {
@@ -85,6 +86,7 @@ void expect_ok(const PrefillCase& c, TileConfig cfg = TileConfig{0},
 
 TileConfig config(int bm, int bn, int w, int s) {
   TileConfig c;
+  c.tmpl = "sm80";
   c.block_m = bm;
   c.block_n = bn;
   c.warps = w;

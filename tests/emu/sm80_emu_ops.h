@@ -1,4 +1,4 @@
-// Emulated replacements of the inline-PTX helpers of templates/sm80_mma.cuh and sm80_copy.cuh,
+// Emulated replacements of the inline-PTX helpers of templates/common/sm80_mma.cuh and sm80_copy.cuh,
 // with their exact signatures. The build (tests/CMakeLists.txt, "emu" block) copies those two
 // headers into a shadow folder with only these helpers' definitions renamed away and this file
 // included first, so every call in the real index/layout code (Swizzle, FragAddr, TileLoader,

@@ -1,4 +1,5 @@
 // The handlers called directly, without sockets: routing, auth and the one error mapping.
+#include "codegen/registry.h"
 #include "service/api.h"
 
 #include <gtest/gtest.h>

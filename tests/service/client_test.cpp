@@ -1,3 +1,4 @@
+#include "codegen/registry.h"
 #include "service/client.h"
 
 #include <gtest/gtest.h>

@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "codegen/registry.h"
 #include "service/base64.h"
 #include "test_server.h"
 

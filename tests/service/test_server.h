@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "db/database.h"
 #include "db/json_codec.h"
 #include "service/api.h"

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "codegen/registry.h"
 #include "api/db_config_provider.h"
 #include "tuner_test_util.h"
 

@@ -1,6 +1,7 @@
 // Candidate results in the tuning database: mapping of statuses and round trips.
 #include <gtest/gtest.h>
 
+#include "codegen/registry.h"
 #include "tuner/result_json.h"
 #include "tuner/result_store.h"
 

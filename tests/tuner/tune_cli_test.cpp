@@ -71,7 +71,7 @@ TEST(TuneCli, IsolatedRunStoresAndExportsAndTheSecondRunResumes) {
                            "--quiet --db " + db + " --jsonl-out " + jsonl;
   CliRun first = cli(args);
   ASSERT_EQ(first.status, 0) << first.out;
-  EXPECT_NE(first.out.find("| prefill_f32_hd64_causal_g1_q128_k128_even | bm"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("| prefill_f32_hd64_causal_g1_q128_k128_even | cpu_bm"), std::string::npos) << first.out;
   std::ifstream f(jsonl);
   std::stringstream content;
   content << f.rdbuf();

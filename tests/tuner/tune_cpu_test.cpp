@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "codegen/registry.h"
 #include "db/database.h"
 #include "tuner/tuner.h"
 #include "tuner_test_util.h"

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "codegen/registry.h"
 #include "db/database.h"
 #include "tuner/presets.h"
 #include "tuner/tuner.h"

@@ -25,7 +25,9 @@ class RestrictedTemplate final : public KernelTemplate {
                      std::optional<TileConfig> wrong = std::nullopt)
       : inner_(inner), space_(std::move(space)), wrong_(std::move(wrong)) {}
 
-  std::string_view name() const override { return inner_.name(); }
+  Family family() const override { return inner_.family(); }
+  std::string_view short_name() const override { return inner_.short_name(); }
+  ArchRange archs() const override { return inner_.archs(); }
   // Its own version: results of this test-only template never mix with the real one's.
   std::string version_hash() const override {
     std::string h = inner_.version_hash() + "-test";
@@ -53,6 +55,14 @@ class RestrictedTemplate final : public KernelTemplate {
   LaunchGeometry geometry(const ProblemSpec& s, const TileConfig& c, const Target& t,
                           const RunShape& r) const override {
     return inner_.geometry(s, c, t, r);
+  }
+  WorkspaceSize workspace_bytes(const ProblemSpec& s, const TileConfig& c, const Target& t,
+                                const RunShape& r) const override {
+    return inner_.workspace_bytes(s, c, t, r);
+  }
+  std::vector<unsigned char> build_arguments(const ProblemSpec& s, const TileConfig& c, const Target& t,
+                                             const LaunchArgs& a, const Workspace& w) const override {
+    return inner_.build_arguments(s, c, t, a, w);
   }
 
  private:

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "codegen/registry.h"
 #include "tuner/tuner.h"
 #include "tuner/worker.h"
 #include "tuner_test_util.h"

@@ -4,8 +4,13 @@
 // per-sequence lengths and the block table's page indices.
 #pragma once
 
-#include "attnjit/attnjit.h"
-#include "templates/decode_params.h"
+#include <vector>
+
+#include "attnjit/launch.h"
+#include "attnjit/target.h"
+#include "attnjit/tensors.h"
+#include "attnjit/tile_config.h"
+#include "templates/decode/params.h"
 
 namespace attnjit {
 
@@ -20,5 +25,17 @@ RunShape decode_shape(const DecodeProblem& p);
 // Validates and fills everything but the split fields (num_splits, row_chunks, workspace
 // pointers), which depend on the chosen config. scale defaults to 1/sqrt(head_dim).
 DecodeParams make_decode_params(const DecodeArgs& a, Platform platform);
+
+// The decode templates' launch contract (sm80 and CPU share the params and the split scheme):
+// the split count is decided here, once (decode_num_splits), and the split workspace is laid
+// out here: counters in the zeroed part, partial O then partial LSE in the scratch part.
+struct LaunchArgs;
+struct Workspace;
+struct WorkspaceSize;
+WorkspaceSize decode_workspace_bytes(const ProblemSpec& spec, const TileConfig& cfg,
+                                     const Target& target, const RunShape& shape);
+std::vector<unsigned char> decode_arguments(const ProblemSpec& spec, const TileConfig& cfg,
+                                            const Target& target, const LaunchArgs& args,
+                                            const Workspace& ws);
 
 }  // namespace attnjit

@@ -3,8 +3,12 @@
 // for the platform's vector loads, 32-bit limits of the kernel's size fields.
 #pragma once
 
-#include "attnjit/attnjit.h"
-#include "templates/attn_params.h"
+#include <vector>
+
+#include "attnjit/launch.h"
+#include "attnjit/target.h"
+#include "attnjit/tensors.h"
+#include "templates/prefill/params.h"
 
 namespace attnjit {
 
@@ -18,5 +22,10 @@ PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform);
 // The ProblemSpec and RunShape of a problem (validated).
 ProblemSpec prefill_spec(const PrefillProblem& p);
 RunShape prefill_shape(const PrefillProblem& p);
+
+// The prefill templates' build_arguments (sm80 and CPU take the same PrefillParams): validates
+// args.prefill for the target's platform and returns the parameter buffer.
+struct LaunchArgs;
+std::vector<unsigned char> prefill_arguments(const LaunchArgs& args, const Target& target);
 
 }  // namespace attnjit

@@ -11,7 +11,7 @@
 
 namespace attnjit {
 
-// Largest split count the combine supports (templates/decode_sm80.cuh kMaxSplits).
+// Largest split count the combine supports (templates/decode/sm80.cuh kMaxSplits).
 inline constexpr int kDecodeMaxSplits = 128;
 
 // Query rows per (sequence, KV head): group * q_tokens.

@@ -1,5 +1,7 @@
-#include "api/decode_params.h"
-#include "api/param_checks.h"
+#include "codegen/decode/arguments.h"
+#include "codegen/param_checks.h"
+#include "codegen/decode/plan.h"
+#include "codegen/kernel_template.h"
 
 #include <algorithm>
 #include <climits>
@@ -191,6 +193,42 @@ DecodeParams make_decode_params(const DecodeArgs& a, Platform platform) {
   r.scale = static_cast<float>(scale);
   r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
   return r;
+}
+
+namespace {
+int64_t align256(int64_t n) { return (n + 255) / 256 * 256; }
+}  // namespace
+
+WorkspaceSize decode_workspace_bytes(const ProblemSpec& spec, const TileConfig& cfg,
+                                     const Target& target, const RunShape& shape) {
+  const DecodeWorkspace w = decode_workspace(spec, cfg, shape, decode_num_splits(spec, cfg, target, shape));
+  return {w.counter_bytes, align256(w.partial_o_bytes) + w.partial_lse_bytes};
+}
+
+std::vector<unsigned char> decode_arguments(const ProblemSpec& spec, const TileConfig& cfg,
+                                            const Target& target, const LaunchArgs& args,
+                                            const Workspace& ws) {
+  if (!args.decode || args.prefill)
+    throw SpecError("launch: a decode template takes decode arguments");
+  DecodeParams p = make_decode_params(*args.decode, target.platform);
+  const RunShape shape = decode_shape(args.decode->problem);
+  const int splits = decode_num_splits(spec, cfg, target, shape);
+  p.num_splits = splits;
+  p.row_chunks = static_cast<int>(decode_row_chunks(spec, cfg));
+  if (splits > 1) {
+    const DecodeWorkspace w = decode_workspace(spec, cfg, shape, splits);
+    if (!ws.zeroed || !ws.scratch)
+      throw SpecError("workspace: " + std::to_string(splits) + " KV splits need " +
+                      std::to_string(w.counter_bytes) + " zeroed and " +
+                      std::to_string(align256(w.partial_o_bytes) + w.partial_lse_bytes) +
+                      " scratch bytes (workspace_bytes), got none");
+    auto* scratch = static_cast<unsigned char*>(ws.scratch);
+    p.counters = static_cast<int*>(ws.zeroed);
+    p.partial_o = reinterpret_cast<float*>(scratch);
+    p.partial_lse = reinterpret_cast<float*>(scratch + align256(w.partial_o_bytes));
+  }
+  const auto* b = reinterpret_cast<const unsigned char*>(&p);
+  return {b, b + sizeof p};
 }
 
 }  // namespace attnjit

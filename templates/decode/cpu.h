@@ -1,4 +1,4 @@
-// CPU decode: the algorithm of decode_sm80.cuh (split-KV online softmax + in-launch combine) for
+// CPU decode: the algorithm of decode/sm80.cuh (split-KV online softmax + in-launch combine) for
 // the CPU backend, JIT-compiled by clang with no system headers (runtime/cpu/).
 //
 // Work split: one work item = (sequence b, KV head, row chunk, split), item index
@@ -23,8 +23,8 @@
 // kWindowRight.
 #pragma once
 
-#include "cpu_vec.h"
-#include "decode_params.h"
+#include "common/cpu_vec.h"
+#include "decode/params.h"
 
 namespace attnjit::cpu {
 

@@ -23,8 +23,8 @@
 //   accumulators).
 #pragma once
 
-#include "attn_params.h"
-#include "cpu_vec.h"
+#include "prefill/params.h"
+#include "common/cpu_vec.h"
 
 namespace attnjit::cpu {
 

@@ -31,7 +31,7 @@
 // `unsigned short` bit patterns converted with inline PTX.
 #pragma once
 
-#include "decode_params.h"
+#include "decode/params.h"
 
 namespace attnjit {
 namespace decode {
@@ -335,7 +335,7 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, const float* s
   }
 }
 
-// Config (rendered by codegen/decode_sm80.cpp as a small struct in the prelude):
+// Config (rendered by codegen/decode/sm80.cpp as a small struct in the prelude):
 //   Elem         F16 | Bf16
 //   kHeadDim     32, 64, 128, 256
 //   kGroup       query heads per KV head;  kQTokens: query tokens per sequence (1..16)

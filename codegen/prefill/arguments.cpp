@@ -1,5 +1,6 @@
-#include "api/prefill_params.h"
-#include "api/param_checks.h"
+#include "codegen/prefill/arguments.h"
+#include "codegen/param_checks.h"
+#include "codegen/kernel_template.h"
 
 #include <algorithm>
 #include <array>
@@ -137,6 +138,14 @@ PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
   r.scale = static_cast<float>(scale);
   r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
   return r;
+}
+
+std::vector<unsigned char> prefill_arguments(const LaunchArgs& args, const Target& target) {
+  if (!args.prefill || args.decode)
+    throw SpecError("launch: a prefill template takes prefill arguments");
+  const PrefillParams p = make_prefill_params(*args.prefill, target.platform);
+  const auto* b = reinterpret_cast<const unsigned char*>(&p);
+  return {b, b + sizeof p};
 }
 
 }  // namespace attnjit

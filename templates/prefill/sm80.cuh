@@ -17,11 +17,11 @@
 // checks at all), the tile shape and the pipeline depth.
 #pragma once
 
-#include "attn_params.h"
-#include "sm80_copy.cuh"
-#include "sm80_mask.cuh"
-#include "sm80_mma.cuh"
-#include "sm80_softmax.cuh"
+#include "prefill/params.h"
+#include "common/sm80_copy.cuh"
+#include "common/sm80_mask.cuh"
+#include "common/sm80_mma.cuh"
+#include "common/sm80_softmax.cuh"
 
 namespace attnjit {
 

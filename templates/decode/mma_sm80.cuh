@@ -1,7 +1,7 @@
 // Decode attention on tensor cores (mma.sync m16n8k16), for GQA groups and multi-token queries:
 // the 16 query rows of a CTA (group heads x query tokens, zero-padded) form one m16 tile, so a
 // key costs two MMA k-steps instead of 2 * 16 * head_dim scalar FMAs plus shuffle reductions —
-// the scalar kernel (decode_sm80.cuh) is instruction-bound at 8 rows, this one stays
+// the scalar kernel (decode/sm80.cuh) is instruction-bound at 8 rows, this one stays
 // memory-bound. Same split-KV decomposition, masking, paging and combine as the scalar kernel
 // (grid = (num_splits * row_chunks, heads_kv, batch); finish_cta merges and combines).
 //
@@ -17,9 +17,9 @@
 // never multiplies stale shared memory.
 #pragma once
 
-#include "decode_sm80.cuh"
+#include "decode/sm80.cuh"
 #ifndef ATTNJIT_DECODE_EMULATED_PTX
-#include "sm80_mma.cuh"  // ldmatrix / mma.sync (the emulator supplies its own)
+#include "common/sm80_mma.cuh"  // ldmatrix / mma.sync (the emulator supplies its own)
 #endif
 
 namespace attnjit {

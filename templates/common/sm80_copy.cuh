@@ -6,7 +6,7 @@
 // are multiples of 16 bytes (8 elements), which every dense [.., head_dim] layout satisfies.
 #pragma once
 
-#include "sm80_mma.cuh"
+#include "common/sm80_mma.cuh"
 
 namespace attnjit {
 namespace sm80 {

@@ -10,7 +10,7 @@
 // is one FFMA + one MUFU.EX2 per element.
 #pragma once
 
-#include "sm80_mma.cuh"
+#include "common/sm80_mma.cuh"
 
 namespace attnjit {
 namespace sm80 {

@@ -1,4 +1,4 @@
-#include "codegen/decode_plan.h"
+#include "codegen/decode/plan.h"
 
 #include <algorithm>
 #include <cmath>

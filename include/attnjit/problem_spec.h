@@ -1,0 +1,73 @@
+// ProblemSpec: WHAT the application asks for (never how to compute it).
+//
+// Its canonical key() is at once the compile-cache key, the database key, the file-name stem
+// and the URL query form, e.g.
+//   prefill_bf16_hd128_causal_g4_q4096_k4096          (lengths in power-of-two buckets)
+//   prefill_f16_hd64_sw1024-0_g1_q8192_k8192_even      (sliding window left 1024, right 0)
+//   decode_bf16_hd128_none_g8_q1_k32768_p16            (1 query token, paged KV, 16-token pages)
+// Grammar (fields in this fixed order, '_' separated, only [A-Za-z0-9_.-]):
+//   family _ dtype _ hd<D> _ mask _ g<G> _ q<Q> _ k<K> [_p<P>] [_even]
+//   mask := none | causal | sw<left>-<right>
+// Prefill: q and k are length buckets (powers of two >= 16). Decode: q is the exact number of
+// query tokens per sequence (1..16), k the KV-length bucket, p the page size (0 = contiguous).
+// "_even" (prefill only): both real lengths are multiples of 128, the largest tile, so every
+// tile config divides them and the kernel drops all bounds checks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "attnjit/types.h"
+
+namespace attnjit {
+
+struct MaskSpec {
+  MaskKind kind = MaskKind::None;
+  // Sliding window only: a query at (aligned) position i sees keys in [i - left, i + right].
+  int64_t window_left = 0;
+  int64_t window_right = 0;
+
+  bool operator==(const MaskSpec&) const = default;
+};
+
+struct ProblemSpec {
+  Family family = Family::Prefill;
+  DType dtype = DType::BF16;
+  int head_dim = 128;
+  MaskSpec mask;
+  int group = 1;            // GQA group size = heads_q / heads_kv (1 = MHA)
+  int64_t seqlen_q = 16;    // prefill: bucket; decode: exact query tokens per sequence
+  int64_t seqlen_k = 16;    // bucket
+  int page_size = 0;        // decode only: tokens per KV page, 0 = contiguous cache
+  bool even = false;        // prefill only: see header comment
+
+  std::string key() const;
+  // Parses a key; throws SpecError naming the field and the allowed values.
+  static ProblemSpec parse(std::string_view key);
+  // Throws SpecError if any field is out of range.
+  void validate() const;
+
+  // The spec for a concrete run shape: lengths go to buckets, "even" is derived.
+  // Throws SpecError on bad input (head dim, heads_q % heads_kv, negative lengths, ...).
+  static ProblemSpec for_shape(Family family, DType dtype, int head_dim, MaskSpec mask,
+                               int64_t heads_q, int64_t heads_kv, int64_t seqlen_q,
+                               int64_t seqlen_k, int page_size = 0);
+
+  bool operator==(const ProblemSpec&) const = default;
+};
+
+// Throws SpecError naming the field for negative windows, or windows on a non-window mask.
+// The one check used by ProblemSpec::validate and the API's argument checks.
+void validate_mask(const MaskSpec& mask);
+
+// Smallest power of two >= max(n, 16): the tuning key's length bucket.
+int64_t length_bucket(int64_t n);
+
+// The alignment under which a prefill problem counts as "even".
+inline constexpr int64_t kEvenAlignment = 128;
+
+// Head dims every backend supports.
+inline constexpr int kHeadDims[] = {32, 64, 96, 128, 192, 256};
+
+}  // namespace attnjit

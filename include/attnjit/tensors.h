@@ -1,0 +1,106 @@
+// The tensors and problems of one call, as applications pass them: views over memory in the
+// backend's address space (device pointers on GPUs, host pointers on the CPU backend). Plain data:
+// what the launch contract of each kernel template turns into its parameter buffer.
+#pragma once
+
+#include <cstdint>
+
+#include "attnjit/problem_spec.h"
+#include "attnjit/types.h"
+
+namespace attnjit {
+
+// A [batch, seq, heads, head_dim] tensor: data pointer plus strides in ELEMENTS for the first
+// three dimensions; head_dim is contiguous. BSHD and BHSD layouts (and padded or sliced views
+// of them) are all expressible. Inputs may use stride 0 to broadcast; outputs must not overlap.
+struct TensorView {
+  const void* data = nullptr;
+  int64_t batch_stride = 0;
+  int64_t seq_stride = 0;
+  int64_t head_stride = 0;
+
+  // Dense [batch, seqlen, heads, head_dim] (FlashAttention's layout).
+  static TensorView bshd(const void* data, int64_t seqlen, int64_t heads, int64_t head_dim);
+  // Dense [batch, heads, seqlen, head_dim] (PyTorch SDPA's layout).
+  static TensorView bhsd(const void* data, int64_t seqlen, int64_t heads, int64_t head_dim);
+};
+
+// Log-sum-exp output, fp32: lse[b, h, i] at data[b * batch_stride + h * head_stride + i].
+struct LseView {
+  float* data = nullptr;  // null = not wanted
+  int64_t batch_stride = 0;
+  int64_t head_stride = 0;
+
+  // Dense [batch, heads, seqlen].
+  static LseView dense(float* data, int64_t heads, int64_t seqlen);
+};
+
+// The problem of one prefill call (no pointers): what prepare_prefill needs.
+struct PrefillProblem {
+  DType dtype = DType::BF16;
+  int head_dim = 128;
+  MaskSpec mask;          // bottom-right aligned (query i sits at key position i + sk - sq)
+  int64_t batch = 1;
+  int64_t heads_q = 1;
+  int64_t heads_kv = 1;   // heads_q % heads_kv == 0 (GQA / MQA)
+  int64_t seqlen_q = 1;
+  int64_t seqlen_k = 1;
+  double scale = 0;       // softmax scale; 0 = 1 / sqrt(head_dim)
+};
+
+struct PrefillArgs {
+  PrefillProblem problem;
+  TensorView q, k, v;     // read: q [b, sq, hq, d], k / v [b, sk, hkv, d]
+  TensorView o;           // written: [b, sq, hq, d], same dtype
+  LseView lse;            // optional output
+};
+
+// A few query tokens per sequence against a KV cache that is contiguous or paged, with ragged
+// lengths. Split-KV ("flash-decoding"): the KV range is cut into splits run in parallel and
+// merged exactly inside the same launch; the split workspace is allocated by the Runtime.
+//
+//   attnjit::DecodeArgs a;
+//   a.problem = {.dtype = attnjit::DType::BF16, .head_dim = 128, .batch = 8, .heads_q = 32,
+//                .heads_kv = 8, .q_tokens = 1, .max_seqlen_k = 32768, .kv_capacity = 32768,
+//                .page_size = 16, .num_pages = 16384};
+//   a.q = TensorView::bshd(q, 1, 32, 128);  a.o = TensorView::bshd(o, 1, 32, 128);
+//   a.k = a.v = {cache, page_stride, row_stride, head_stride} (pages [num_pages, 16, 8, 128]);
+//   a.seqlens_k = lens;  a.block_table = table;  a.block_table_stride = 2048;
+//   rt->decode(a, stream);
+struct DecodeProblem {
+  DType dtype = DType::BF16;
+  int head_dim = 128;
+  // Bottom-right aligned per sequence: query token t of a sequence with L keys sits at key
+  // position L - q_tokens + t (causal: sees keys <= that position).
+  MaskSpec mask;
+  int64_t batch = 1;
+  int64_t heads_q = 1;
+  int64_t heads_kv = 1;      // heads_q % heads_kv == 0; one kernel CTA reads a KV head once for its group
+  int64_t q_tokens = 1;      // query tokens per sequence, 1..16
+  int64_t max_seqlen_k = 0;  // the longest sequence of the call (>= every seqlens_k[b]); picks the bucket and splits
+  // Keys one sequence can hold: contiguous cache — its seq extent; paged — max pages per
+  // sequence (block_table columns) * page_size.
+  int64_t kv_capacity = 0;
+  int page_size = 0;         // 0 = contiguous; else a power of two in 16..256
+  int64_t num_pages = 0;     // paged: pages in the cache (block_table entries are < num_pages)
+  double scale = 0;          // softmax scale; 0 = 1 / sqrt(head_dim)
+};
+
+struct DecodeArgs {
+  DecodeProblem problem;
+  TensorView q;              // read: [batch, q_tokens, heads_q, head_dim]
+  // Read. Contiguous: [batch, kv_capacity, heads_kv, head_dim]. Paged: [num_pages, page_size,
+  // heads_kv, head_dim] — batch_stride is then the stride between pages.
+  TensorView k, v;
+  TensorView o;              // written: [batch, q_tokens, heads_q, head_dim], same dtype
+  LseView lse;               // optional: [batch, heads_q, q_tokens], natural log
+  // KV length per sequence, int32 [batch], in the backend's memory; null = every sequence has
+  // max_seqlen_k keys. On the CPU backend the values are checked against max_seqlen_k.
+  const int32_t* seqlens_k = nullptr;
+  // Paged only: int32 [batch, kv_capacity / page_size] page indices, in the backend's memory;
+  // row b starts at block_table + b * block_table_stride. Checked on the CPU backend.
+  const int32_t* block_table = nullptr;
+  int64_t block_table_stride = 0;
+};
+
+}  // namespace attnjit
