@@ -2,6 +2,7 @@
 // FA3-shaped sm_90a test kernel pass every gate; and every gate fails on a kernel built to have
 // its defect (a spill, a stack frame with local memory, ptxas C7508, an sm_90a kernel without
 // HGMMA / UTMALDG) — so a silent gate means something.
+#include "codegen/registry.h"
 #include "gates/gate_jobs.h"
 
 namespace attnjit {
@@ -41,6 +42,29 @@ bool mentions(const std::vector<std::string>& v, const std::string& needle) {
 TEST(Gates, SampledTemplatesConfigsAndArchsPassEveryGate) {
   REQUIRE_NVRTC();
   gates::run_gates(gates::gate_jobs(/*full=*/false, /*sample=*/6), "gates");
+}
+
+// The sm90 prefill template at its default configs for head dims 64 and 128 (the sampled run
+// above already holds bf16 hd128 causal): HGMMA, UTMALDG, no spill, no stack, no C75xx.
+TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
+  REQUIRE_NVRTC();
+  TileConfig named;
+  named.tmpl = "sm90";
+  const Target target = Target::cuda("sm_90a");
+  std::vector<gates::Job> jobs;
+  auto add = [&](DType dt, int hd, MaskSpec m) {
+    ProblemSpec s;
+    s.family = Family::Prefill;
+    s.dtype = dt;
+    s.head_dim = hd;
+    s.mask = m;
+    s.seqlen_q = s.seqlen_k = 1024;
+    const KernelTemplate& t = template_for(s, target, named);
+    jobs.push_back({&t, s, t.default_config(s, target), target});
+  };
+  add(DType::BF16, 64, {MaskKind::None, 0, 0});
+  add(DType::F16, 128, {MaskKind::SlidingWindow, 256, 0});
+  gates::run_gates(jobs, "gates");
 }
 
 TEST(Gates, Fa3ShapedSm90KernelHasHgmmaUtmaldgAndNoC75Warnings) {
