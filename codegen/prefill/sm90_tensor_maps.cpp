@@ -18,7 +18,9 @@ constexpr int kDtypeF16 = 6, kDtypeBf16 = 9, kSwizzle128B = 3, kL2Promotion128B 
 void encode(unsigned char* map, const char* name, TensorMapEncodeTiledFn enc, int dtype,
             const void* data, int head_dim, int rows, int heads, int batch, long long row_stride,
             long long head_stride, long long batch_stride, uint32_t box_rows) {
-  const uint64_t dims[4] = {static_cast<uint64_t>(head_dim), static_cast<uint64_t>(rows),
+  // A zero length (no keys) is legal for the kernel, which then loads nothing; the driver
+  // wants every dimension >= 1.
+  const uint64_t dims[4] = {static_cast<uint64_t>(head_dim), static_cast<uint64_t>(rows > 0 ? rows : 1),
                             static_cast<uint64_t>(heads), static_cast<uint64_t>(batch)};
   // Byte strides of dimensions 1..3 (the driver wants multiples of 16 below 2^40).
   const uint64_t strides[3] = {static_cast<uint64_t>(row_stride) * 2,

@@ -19,9 +19,10 @@
 // a row that sees no key gets O = 0 and LSE = -inf.
 #pragma once
 
-#include "prefill/params.h"
-#include "common/sm80_mask.cuh"
+// The primitives first: in the emulator their shadow brings the CUDA shim the mask header needs.
 #include "common/sm90_primitives.cuh"
+#include "common/sm80_mask.cuh"
+#include "prefill/params.h"
 
 namespace attnjit {
 
@@ -245,8 +246,10 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   fence_proxy_async();
   named_bar_sync(3 + c, 128);
   if (t == 0) {
-    for (int cb = 0; cb < kColBlocks; ++cb)
+    for (int cb = 0; cb < kColBlocks; ++cb) {
+      if (cb > 0) fence_proxy_async();  // the emulator asks for one per store; free on hardware
       tma_store_4d(&params.to, q_rows + cb * kBlockM * 128u, 64 * cb, m0 + 64 * c, head, batch);
+    }
     tma_store_commit();
     tma_store_wait_read<0>();
   }

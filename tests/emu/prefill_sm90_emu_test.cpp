@@ -40,14 +40,14 @@ using sm80::MaskNone;
 using Win40_24 = sm80::MaskSlidingWindow<40, 24>;
 using Win16_0 = sm80::MaskSlidingWindow<16, 0>;
 
-struct Run {
+struct EmuOut {
   testing::CheckReport report;
   std::vector<unsigned char> o_img;
 };
 
 template <class Traits>
-Run run(const PrefillCase& c, emu::Order order = emu::Order::Forward) {
-  Run r;
+EmuOut run(const PrefillCase& c, emu::Order order = emu::Order::Forward) {
+  EmuOut r;
   testing::PrefillData x = testing::make_data(c);
   r.o_img.assign(static_cast<size_t>(x.os.elems) * dtype_bytes(c.dtype), 0xff);  // NaN poison
   std::vector<float> lse_img(static_cast<size_t>(x.lse_elems));
@@ -92,7 +92,7 @@ Run run(const PrefillCase& c, emu::Order order = emu::Order::Forward) {
 
 template <class Traits>
 void expect_ok(const PrefillCase& c) {
-  const Run r = run<Traits>(c);
+  const EmuOut r = run<Traits>(c);
   EXPECT_TRUE(r.report.ok) << c.name() << "\n" << r.report.message;
 }
 
@@ -144,7 +144,7 @@ TEST(PrefillSm90Emu, GqaBatchesAndBhsdLayout) {
 TEST(PrefillSm90Emu, ScheduleOrderDoesNotChangeTheBits) {
   const PrefillCase c = make_case(DType::F16, 64, window(40, 24), 150, 150);
   using K = T<sm90::F16, 64, 64, 2, Win40_24>;
-  const Run a = run<K>(c, emu::Order::Forward), b = run<K>(c, emu::Order::Reverse);
+  const EmuOut a = run<K>(c, emu::Order::Forward), b = run<K>(c, emu::Order::Reverse);
   EXPECT_TRUE(a.report.ok) << a.report.message;
   EXPECT_EQ(a.o_img, b.o_img);
 }
