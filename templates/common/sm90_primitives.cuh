@@ -31,7 +31,7 @@
 //   zero; try_wait.parity(P) succeeds once the phase with parity P has completed.
 #pragma once
 
-#include "sm90_wgmma_asm.cuh"
+#include "common/sm90_wgmma_asm.cuh"  // by its path under templates/, as NVRTC sees it
 
 namespace attnjit {
 namespace sm90 {

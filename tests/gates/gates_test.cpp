@@ -85,7 +85,7 @@ TEST(Gates, LayoutProbesCompileForSm90a) {
   s.text = "#include \"sm90_probes.cuh\"\n";
   s.headers = {{"sm90_probes.cuh", gates::read_source_file("scripts/gpu-probes/sm90_probes.cuh")},
                {"sm90_primitives.cuh", gates::read_source_file("templates/common/sm90_primitives.cuh")},
-               {"sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
+               {"common/sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
   s.entry = "attnjit::probes::probe_wgmma_acc";
   s.options = {"-std=c++17", "-default-device"};
   s.arch = "sm_90a";
@@ -183,7 +183,7 @@ extern "C" __global__ void __launch_bounds__(128, 1) k(float* o, unsigned long l
   for (int i = 0; i < 32; ++i) o[threadIdx.x * 32 + i] = d[i];
 })", "sm_90a");
   s.headers = {{"sm90_primitives.cuh", gates::read_source_file("templates/common/sm90_primitives.cuh")},
-               {"sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
+               {"common/sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
   s.finalize();
   const NvrtcResult r = compile(s);
   const auto v = gates::c75_gate(r.log, "sm_90a");
