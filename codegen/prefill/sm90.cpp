@@ -26,7 +26,6 @@ constexpr int kStages[] = {2, 3};
 // Head dims the emulator tests and compile gates cover; 256 compiles in the template but is not
 // yet proven, so it is refused (the sm80 path serves it).
 constexpr int kHeadDims[] = {64, 128};
-constexpr int64_t kWindowCap = int64_t{1} << 32;  // as the sm80 generator
 
 template <class T, size_t N>
 bool one_of(const T (&values)[N], T v) {
@@ -51,22 +50,11 @@ int64_t smem_bytes(const ProblemSpec& spec, const TileConfig& cfg) {
   return q + 2 * cfg.stages * kv + 8 * (1 + 3 * cfg.stages) + 1024;
 }
 
-std::string mask_policy(const MaskSpec& m) {
-  switch (m.kind) {
-    case MaskKind::None: return "attnjit::sm80::MaskNone";
-    case MaskKind::Causal: return "attnjit::sm80::MaskCausal";
-    case MaskKind::SlidingWindow:
-      return "attnjit::sm80::MaskSlidingWindow<" + std::to_string(std::min(m.window_left, kWindowCap)) +
-             ", " + std::to_string(std::min(m.window_right, kWindowCap)) + ">";
-  }
-  throw SpecError("mask: unknown kind");
-}
-
 std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
   return std::string("attnjit::PrefillSm90Traits<") +
          (spec.dtype == DType::BF16 ? "attnjit::sm90::Bf16" : "attnjit::sm90::F16") + ", " +
          std::to_string(spec.head_dim) + ", " + std::to_string(cfg.block_n) + ", " +
-         std::to_string(cfg.stages) + ", " + mask_policy(spec.mask) + ">";
+         std::to_string(cfg.stages) + ", " + prefill_mask_policy(spec.mask) + ">";
 }
 
 class PrefillSm90 final : public KernelTemplate {
@@ -186,20 +174,7 @@ class PrefillSm90 final : public KernelTemplate {
                           const RunShape& shape) const override {
     if (auto why = can_implement(spec, cfg, target))
       throw SpecError("prefill_sm90: cannot launch " + cfg.key() + " for " + spec.key() + ": " + *why);
-    auto check = [](bool ok, const std::string& msg) {
-      if (!ok) throw SpecError(msg);
-    };
-    check(shape.batch >= 1 && shape.batch <= 65535,
-          "batch: must be in 1..65535 (grid z), got " + std::to_string(shape.batch));
-    check(shape.heads_q >= 1 && shape.heads_q <= 65535,
-          "heads_q: must be in 1..65535 (grid y), got " + std::to_string(shape.heads_q));
-    check(shape.heads_kv >= 1 && shape.heads_q % shape.heads_kv == 0 &&
-              shape.heads_q / shape.heads_kv == spec.group,
-          "heads_kv: heads_q / heads_kv must equal the spec's group " + std::to_string(spec.group));
-    check(shape.seqlen_q >= 1 && shape.seqlen_q <= INT32_MAX,
-          "seqlen_q: must be in 1..2^31-1, got " + std::to_string(shape.seqlen_q));
-    check(shape.seqlen_k >= 0 && shape.seqlen_k <= INT32_MAX,
-          "seqlen_k: must be in 0..2^31-1, got " + std::to_string(shape.seqlen_k));
+    check_prefill_launch_shape(spec, shape);
     LaunchGeometry g;
     g.grid[0] = static_cast<unsigned>((shape.seqlen_q + cfg.block_m - 1) / cfg.block_m);
     g.grid[1] = static_cast<unsigned>(shape.heads_q);
