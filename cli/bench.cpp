@@ -13,6 +13,7 @@
 #include <random>
 
 #include "api/config_provider.h"
+#include "codegen/registry.h"
 #include "api/db_config_provider.h"
 #include "runtime/backend.h"
 #include "attnjit/attnjit.h"
@@ -36,6 +37,7 @@ struct BenchArgs {
   int warmup = 5, reps = 20;
   int device = -1;
   std::string config;                                   // force one tile config
+  std::string tmpl;                                     // force one template's default config
   bool lse = false;
   bool json = false;
   bool no_disk_cache = false;
@@ -51,6 +53,21 @@ class ForcedConfig final : public ConfigProvider {
 
  private:
   TileConfig c_;
+};
+
+// Hands out the default config of one named template (the --template option), e.g. sm90 on
+// sm_90a where it is not (yet) the default template.
+class TemplateDefault final : public ConfigProvider {
+ public:
+  explicit TemplateDefault(std::string t) : t_(std::move(t)) {}
+  ConfigChoice choose(const KernelTemplate&, const ProblemSpec& spec, const Target& target) override {
+    TileConfig named;
+    named.tmpl = t_;
+    return {template_for(spec, target, named).default_config(spec, target), "template " + t_};
+  }
+
+ private:
+  std::string t_;
 };
 
 MaskSpec parse_mask(const std::string& s) {
@@ -118,6 +135,9 @@ void run_bench(BenchArgs a) {
   opts.disk_cache = !a.no_disk_cache;
   if (!a.config.empty()) opts.config_provider = std::make_shared<ForcedConfig>(TileConfig::parse(a.config));
   if (!a.db.empty() && !a.config.empty()) throw UsageError("--db and --config exclude each other");
+  if (!a.tmpl.empty() && (!a.config.empty() || !a.db.empty()))
+    throw UsageError("--template excludes --config and --db (a config names its template)");
+  if (!a.tmpl.empty()) opts.config_provider = std::make_shared<TemplateDefault>(a.tmpl);
   auto rt = Runtime::create(parse_backend_kind(a.backend), opts);
   if (!a.db.empty())  // tuned configs (exact -> nearest bucket -> same arch -> default)
     rt->set_config_provider(std::make_shared<DbConfigProvider>(a.db, tuner::device_info_for(rt->backend())));
@@ -271,6 +291,7 @@ const RegisterCommand reg("bench", [](CLI::App& app) {
   c->add_option("--device", a->device, "CUDA device ordinal (-1 = current / 0)")->capture_default_str();
   c->add_option("--db", a->db, "tuning database: time the tuned configs (default: built-in defaults)");
   c->add_option("--config", a->config, "force one tile config, e.g. bm128_bn64_w4_s2");
+  c->add_option("--template", a->tmpl, "use this template's default configs, e.g. sm90 (sm_90a)");
   c->add_flag("--lse", a->lse, "also write the log-sum-exp");
   c->add_flag("--no-disk-cache", a->no_disk_cache, "compile everything afresh");
   c->add_flag("--json", a->json, "print JSON instead of a table");

@@ -12,14 +12,22 @@ namespace attnjit::cli {
 namespace {
 
 struct CompileArgs {
-  std::string problem, config, arch = "sm_80", emit = "none";
+  std::string problem, config, arch = "sm_80", emit = "none", tmpl;
 };
 
 void run_compile(const CompileArgs& a) {
   const ProblemSpec spec = ProblemSpec::parse(a.problem);
   const Target target = Target::cuda(a.arch);
-  const KernelTemplate& tmpl = select_template(spec, target);
-  const TileConfig cfg = a.config.empty() ? tmpl.default_config(spec, target) : TileConfig::parse(a.config);
+  // The template: --template, else the one the config names, else the default for the problem.
+  TileConfig named;
+  if (!a.config.empty()) named = TileConfig::parse(a.config);
+  if (!a.tmpl.empty()) {
+    if (!named.tmpl.empty() && named.tmpl != a.tmpl)
+      throw UsageError("--template " + a.tmpl + " but --config names template '" + named.tmpl + "'");
+    named.tmpl = a.tmpl;
+  }
+  const KernelTemplate& tmpl = named.tmpl.empty() ? select_template(spec, target) : template_for(spec, target, named);
+  const TileConfig cfg = a.config.empty() ? tmpl.default_config(spec, target) : named;
   if (auto why = tmpl.can_implement(spec, cfg, target))
     throw UsageError("config " + cfg.key() + " cannot implement " + spec.key() + " on " +
                      target.key() + ": " + *why);
@@ -64,6 +72,7 @@ const RegisterCommand reg("compile", [](CLI::App& app) {
   auto* c = app.add_subcommand("compile", "Render and compile one kernel variant with NVRTC");
   c->add_option("--problem", args->problem, "problem key, e.g. prefill_bf16_hd128_causal_g1_q4096_k4096")->required();
   c->add_option("--config", args->config, "tile config key, e.g. bm128_bn64_w4_s2 (default: the template's)");
+  c->add_option("--template", args->tmpl, "template short name, e.g. sm80 | sm90 (default: the problem's default)");
   c->add_option("--arch", args->arch, "sm_80 | sm_86 | sm_89 | sm_90a")->capture_default_str();
   c->add_option("--emit", args->emit, "what to print besides the report")
       ->check(CLI::IsMember({"none", "source", "ptx"}))

@@ -10,12 +10,13 @@ namespace attnjit {
 // Each template's module defines its accessor. The list is explicit rather than built by static
 // registrars: a static library drops object files nothing references, registrars included.
 const KernelTemplate& prefill_sm80_template();
+const KernelTemplate& prefill_sm90_template();
 const KernelTemplate& decode_sm80_template();
 const KernelTemplate& prefill_cpu_template();
 const KernelTemplate& decode_cpu_template();
 
 std::vector<const KernelTemplate*> all_templates() {
-  return {&prefill_sm80_template(), &decode_sm80_template(), &prefill_cpu_template(),
+  return {&prefill_sm80_template(), &prefill_sm90_template(), &decode_sm80_template(), &prefill_cpu_template(),
           &decode_cpu_template()};
 }
 

@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <mutex>
 
+#include "codegen/prefill/sm90_tensor_maps.h"
 #include "runtime/backend.h"
 
 namespace attnjit::cuda {
@@ -78,6 +79,9 @@ Loaded load_driver() {
             resolve(lib, a.cuEventElapsedTime, {"cuEventElapsedTime_v2", "cuEventElapsedTime"}, err);
   if (!ok) return l;
   a.cuFuncGetParamInfo = reinterpret_cast<decltype(a.cuFuncGetParamInfo)>(::dlsym(lib, "cuFuncGetParamInfo"));
+  a.cuTensorMapEncodeTiled =
+      reinterpret_cast<decltype(a.cuTensorMapEncodeTiled)>(::dlsym(lib, "cuTensorMapEncodeTiled"));
+  if (a.cuTensorMapEncodeTiled) set_tensor_map_encoder(a.cuTensorMapEncodeTiled);
   CUresult r = a.cuInit(0);
   if (r != CUDA_SUCCESS) {
     const char* name = nullptr;

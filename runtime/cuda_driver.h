@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -98,6 +99,10 @@ struct DriverApi {
   // Optional (driver >= 12.4; nullptr when absent): lets launch() check the argument size
   // against the kernel's real parameter.
   CUresult (*cuFuncGetParamInfo)(CUfunction, size_t, size_t*, size_t*);
+  // Optional (driver >= 12.0; nullptr when absent): tensor maps for TMA (the sm90 template).
+  // Installed as codegen's tensor-map encoder (codegen/prefill/sm90_tensor_maps.h) on load.
+  CUresult (*cuTensorMapEncodeTiled)(void*, int, uint32_t, void*, const uint64_t*, const uint64_t*,
+                                     const uint32_t*, const uint32_t*, int, int, int, int);
 };
 
 // The process-wide table, with cuInit(0) done. Throws BackendError with the reason (no

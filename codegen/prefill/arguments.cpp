@@ -143,6 +143,39 @@ PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
   return r;
 }
 
+std::string prefill_mask_policy(const MaskSpec& m) {
+  // Windows wider than any int sequence length are equivalent; capping keeps the template
+  // argument small and the kernel's 64-bit arithmetic free of overflow.
+  constexpr int64_t kWindowCap = int64_t{1} << 32;
+  switch (m.kind) {
+    case MaskKind::None: return "attnjit::sm80::MaskNone";
+    case MaskKind::Causal: return "attnjit::sm80::MaskCausal";
+    case MaskKind::SlidingWindow:
+      return "attnjit::sm80::MaskSlidingWindow<" + std::to_string(std::min(m.window_left, kWindowCap)) +
+             ", " + std::to_string(std::min(m.window_right, kWindowCap)) + ">";
+  }
+  throw SpecError("mask: unknown kind");
+}
+
+void check_prefill_launch_shape(const ProblemSpec& spec, const RunShape& shape) {
+  auto check = [](bool ok, const std::string& msg) {
+    if (!ok) throw SpecError(msg);
+  };
+  check(shape.batch >= 1 && shape.batch <= 65535,
+        "batch: must be in 1..65535 (grid z), got " + std::to_string(shape.batch));
+  check(shape.heads_q >= 1 && shape.heads_q <= 65535,
+        "heads_q: must be in 1..65535 (grid y), got " + std::to_string(shape.heads_q));
+  check(shape.heads_kv >= 1 && shape.heads_q % shape.heads_kv == 0 &&
+            shape.heads_q / shape.heads_kv == spec.group,
+        "heads_kv: heads_q / heads_kv must equal the spec's group " + std::to_string(spec.group) +
+            " (heads_q " + std::to_string(shape.heads_q) + ", heads_kv " +
+            std::to_string(shape.heads_kv) + ")");
+  check(shape.seqlen_q >= 1 && shape.seqlen_q <= INT32_MAX,
+        "seqlen_q: must be in 1..2^31-1, got " + std::to_string(shape.seqlen_q));
+  check(shape.seqlen_k >= 0 && shape.seqlen_k <= INT32_MAX,
+        "seqlen_k: must be in 0..2^31-1, got " + std::to_string(shape.seqlen_k));
+}
+
 std::vector<unsigned char> prefill_arguments(const LaunchArgs& args, const Target& target) {
   if (!args.prefill || args.decode)
     throw SpecError("launch: a prefill template takes prefill arguments");

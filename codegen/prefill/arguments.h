@@ -3,6 +3,7 @@
 // for the platform's vector loads, 32-bit limits of the kernel's size fields.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "attnjit/launch.h"
@@ -26,6 +27,14 @@ RunShape prefill_shape(const PrefillProblem& p);
 // The prefill templates' build_arguments (sm80 and CPU take the same PrefillParams): validates
 // args.prefill for the target's platform and returns the parameter buffer.
 struct LaunchArgs;
+
+// The CUDA prefill templates' mask policy type (templates/common/sm80_mask.cuh), e.g.
+// "attnjit::sm80::MaskSlidingWindow<256, 0>" (windows capped at 2^32: wider ones are equivalent).
+std::string prefill_mask_policy(const MaskSpec& m);
+
+// The launch-shape checks the CUDA prefill templates share (grid limits, the spec's group, int
+// lengths); throws SpecError naming the field.
+void check_prefill_launch_shape(const ProblemSpec& spec, const RunShape& shape);
 std::vector<unsigned char> prefill_arguments(const LaunchArgs& args, const Target& target);
 
 }  // namespace attnjit

@@ -35,10 +35,6 @@ constexpr int kMaxStages = 4;
 // hd256 bm128 bn64 w4: 2.6 KB).
 constexpr int kMaxAccumulatorRegs = 160;
 
-// Windows wider than any int sequence length are equivalent; capping keeps the template
-// argument small and the kernel's 64-bit arithmetic free of overflow.
-constexpr int64_t kWindowCap = int64_t{1} << 32;
-
 template <class T, size_t N>
 bool one_of(const T (&values)[N], T v) {
   return std::find(std::begin(values), std::end(values), v) != std::end(values);
@@ -60,20 +56,9 @@ int accumulator_regs(const ProblemSpec& spec, const TileConfig& cfg) {
   return m_atoms * (spec.head_dim / 8 + cfg.block_n / 8) * 4;
 }
 
-std::string mask_policy(const MaskSpec& m) {
-  switch (m.kind) {
-    case MaskKind::None: return "attnjit::sm80::MaskNone";
-    case MaskKind::Causal: return "attnjit::sm80::MaskCausal";
-    case MaskKind::SlidingWindow:
-      return "attnjit::sm80::MaskSlidingWindow<" + std::to_string(std::min(m.window_left, kWindowCap)) +
-             ", " + std::to_string(std::min(m.window_right, kWindowCap)) + ">";
-  }
-  throw SpecError("mask: unknown kind");
-}
-
 // With soft-capping the mask is wrapped; without, the type (and so the PTX) is today's.
 std::string variant_policy(const ProblemSpec& spec) {
-  const std::string mask = mask_policy(spec.mask);
+  const std::string mask = prefill_mask_policy(spec.mask);
   if (spec.softcap == 0) return mask;
   return "attnjit::variants::SoftCapped<" + mask + ", attnjit_gen::Softcap>";
 }
@@ -274,22 +259,10 @@ class PrefillSm80 final : public KernelTemplate {
     if (auto why = can_implement(spec, cfg, target))
       throw SpecError("prefill_sm80: cannot launch " + cfg.key() + " for " + spec.key() + ": " +
                       *why);
+    check_prefill_launch_shape(spec, shape);
     auto check = [](bool ok, const std::string& msg) {
       if (!ok) throw SpecError(msg);
     };
-    check(shape.batch >= 1 && shape.batch <= 65535,
-          "batch: must be in 1..65535 (grid z), got " + std::to_string(shape.batch));
-    check(shape.heads_q >= 1 && shape.heads_q <= 65535,
-          "heads_q: must be in 1..65535 (grid y), got " + std::to_string(shape.heads_q));
-    check(shape.heads_kv >= 1 && shape.heads_q % shape.heads_kv == 0 &&
-              shape.heads_q / shape.heads_kv == spec.group,
-          "heads_kv: heads_q / heads_kv must equal the spec's group " + std::to_string(spec.group) +
-              " (heads_q " + std::to_string(shape.heads_q) + ", heads_kv " +
-              std::to_string(shape.heads_kv) + ")");
-    check(shape.seqlen_q >= 1 && shape.seqlen_q <= INT32_MAX,
-          "seqlen_q: must be in 1..2^31-1, got " + std::to_string(shape.seqlen_q));
-    check(shape.seqlen_k >= 0 && shape.seqlen_k <= INT32_MAX,
-          "seqlen_k: must be in 0..2^31-1, got " + std::to_string(shape.seqlen_k));
     // The even specialization has no bounds checks: running it on other lengths would read
     // and write out of bounds.
     check(!spec.even || (shape.seqlen_q % kEvenAlignment == 0 &&

@@ -22,7 +22,7 @@ srcs=(scripts/gpu-probes/*.cu scripts/gpu-probes/*.cuh scripts/gpu-probes/*.h te
 
 build() {  # build DIR
   local dir=$1 flags=(-std=c++17 -O2 -gencode arch=compute_90a,code=sm_90a -DATTNJIT_MBAR_WAIT_BOUND=200000000
-                      -I templates/common -I tests/emu -I scripts/gpu-probes)
+                      -I templates -I templates/common -I tests/emu -I scripts/gpu-probes)
   mkdir -p "$dir"
   "$NVCC" "${flags[@]}" scripts/gpu-probes/probe_main.cu -o "$dir/probes" -lcuda &
   local p1=$!

@@ -31,7 +31,7 @@
 //   zero; try_wait.parity(P) succeeds once the phase with parity P has completed.
 #pragma once
 
-#include "sm90_wgmma_asm.cuh"
+#include "common/sm90_wgmma_asm.cuh"  // by its path under templates/, as NVRTC sees it
 
 namespace attnjit {
 namespace sm90 {
@@ -212,6 +212,14 @@ __device__ __forceinline__ void tma_load_3d(unsigned dst, const TensorMap* map, 
       "l"(map), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
       : "memory");
 }
+__device__ __forceinline__ void tma_load_4d(unsigned dst, const TensorMap* map, int c0, int c1,
+                                            int c2, int c3, unsigned bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(dst),
+      "l"(map), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
+      : "memory");
+}
 // Stores the shared box at `src` to (c0, c1) of `map`; elements outside the tensor are dropped.
 __device__ __forceinline__ void tma_store_2d(const TensorMap* map, unsigned src, int c0, int c1) {
   asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(
@@ -225,6 +233,14 @@ __device__ __forceinline__ void tma_store_3d(const TensorMap* map, unsigned src,
       "cp.async.bulk.tensor.3d.global.shared::cta.tile.bulk_group [%0, {%1, %2, %3}], [%4];\n" ::"l"(
           map),
       "r"(c0), "r"(c1), "r"(c2), "r"(src)
+      : "memory");
+}
+__device__ __forceinline__ void tma_store_4d(const TensorMap* map, unsigned src, int c0, int c1,
+                                             int c2, int c3) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.global.shared::cta.tile.bulk_group [%0, {%1, %2, %3, %4}], [%5];\n" ::"l"(
+          map),
+      "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(src)
       : "memory");
 }
 __device__ __forceinline__ void tma_store_commit() {

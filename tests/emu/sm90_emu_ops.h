@@ -132,6 +132,11 @@ inline void tma_load_3d(unsigned dst, const void* map, int c0, int c1, int c2, u
   const auto f = detail::map_at(map, {c0, c1, c2});
   emu::sm90::State::get().tma_load(dst, f, f.coords, bar, loc);
 }
+inline void tma_load_4d(unsigned dst, const void* map, int c0, int c1, int c2, int c3, unsigned bar,
+                        Loc loc = Loc::current()) {
+  const auto f = detail::map_at(map, {c0, c1, c2, c3});
+  emu::sm90::State::get().tma_load(dst, f, f.coords, bar, loc);
+}
 inline void tma_store_2d(const void* map, unsigned src, int c0, int c1, Loc loc = Loc::current()) {
   const auto f = detail::map_at(map, {c0, c1});
   emu::sm90::State::get().tma_store(f, src, f.coords, loc);
@@ -139,6 +144,11 @@ inline void tma_store_2d(const void* map, unsigned src, int c0, int c1, Loc loc 
 inline void tma_store_3d(const void* map, unsigned src, int c0, int c1, int c2,
                          Loc loc = Loc::current()) {
   const auto f = detail::map_at(map, {c0, c1, c2});
+  emu::sm90::State::get().tma_store(f, src, f.coords, loc);
+}
+inline void tma_store_4d(const void* map, unsigned src, int c0, int c1, int c2, int c3,
+                         Loc loc = Loc::current()) {
+  const auto f = detail::map_at(map, {c0, c1, c2, c3});
   emu::sm90::State::get().tma_store(f, src, f.coords, loc);
 }
 inline void tma_store_commit() { emu::sm90::State::get().tma_store_commit(); }

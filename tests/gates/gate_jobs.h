@@ -167,7 +167,7 @@ inline KernelSource fa3_test_source(const std::string& extra_defines = "") {
   s.text = extra_defines + "#include \"sm90_fa3_kernel.cuh\"\n";
   s.headers = {{"sm90_fa3_kernel.cuh", read_source_file("tests/emu/sm90_fa3_kernel.cuh")},
                {"sm90_primitives.cuh", read_source_file("templates/common/sm90_primitives.cuh")},
-               {"sm90_wgmma_asm.cuh", read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
+               {"common/sm90_wgmma_asm.cuh", read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
   s.entry = "attnjit::sm90_test::fa3_test_kernel<attnjit::sm90_test::Bf16>";
   s.options = {"-std=c++17", "-default-device"};
   s.arch = "sm_90a";

@@ -2,6 +2,7 @@
 // FA3-shaped sm_90a test kernel pass every gate; and every gate fails on a kernel built to have
 // its defect (a spill, a stack frame with local memory, ptxas C7508, an sm_90a kernel without
 // HGMMA / UTMALDG) — so a silent gate means something.
+#include "codegen/registry.h"
 #include "gates/gate_jobs.h"
 
 namespace attnjit {
@@ -43,6 +44,29 @@ TEST(Gates, SampledTemplatesConfigsAndArchsPassEveryGate) {
   gates::run_gates(gates::gate_jobs(/*full=*/false, /*sample=*/6), "gates");
 }
 
+// The sm90 prefill template at its default configs for head dims 64 and 128 (the sampled run
+// above already holds bf16 hd128 causal): HGMMA, UTMALDG, no spill, no stack, no C75xx.
+TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
+  REQUIRE_NVRTC();
+  TileConfig named;
+  named.tmpl = "sm90";
+  const Target target = Target::cuda("sm_90a");
+  std::vector<gates::Job> jobs;
+  auto add = [&](DType dt, int hd, MaskSpec m) {
+    ProblemSpec s;
+    s.family = Family::Prefill;
+    s.dtype = dt;
+    s.head_dim = hd;
+    s.mask = m;
+    s.seqlen_q = s.seqlen_k = 1024;
+    const KernelTemplate& t = template_for(s, target, named);
+    jobs.push_back({&t, s, t.default_config(s, target), target});
+  };
+  add(DType::BF16, 64, {MaskKind::None, 0, 0});
+  add(DType::F16, 128, {MaskKind::SlidingWindow, 256, 0});
+  gates::run_gates(jobs, "gates");
+}
+
 TEST(Gates, Fa3ShapedSm90KernelHasHgmmaUtmaldgAndNoC75Warnings) {
   REQUIRE_NVRTC();
   std::string why;
@@ -61,7 +85,7 @@ TEST(Gates, LayoutProbesCompileForSm90a) {
   s.text = "#include \"sm90_probes.cuh\"\n";
   s.headers = {{"sm90_probes.cuh", gates::read_source_file("scripts/gpu-probes/sm90_probes.cuh")},
                {"sm90_primitives.cuh", gates::read_source_file("templates/common/sm90_primitives.cuh")},
-               {"sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
+               {"common/sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
   s.entry = "attnjit::probes::probe_wgmma_acc";
   s.options = {"-std=c++17", "-default-device"};
   s.arch = "sm_90a";
@@ -159,7 +183,7 @@ extern "C" __global__ void __launch_bounds__(128, 1) k(float* o, unsigned long l
   for (int i = 0; i < 32; ++i) o[threadIdx.x * 32 + i] = d[i];
 })", "sm_90a");
   s.headers = {{"sm90_primitives.cuh", gates::read_source_file("templates/common/sm90_primitives.cuh")},
-               {"sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
+               {"common/sm90_wgmma_asm.cuh", gates::read_source_file("templates/common/sm90_wgmma_asm.cuh")}};
   s.finalize();
   const NvrtcResult r = compile(s);
   const auto v = gates::c75_gate(r.log, "sm_90a");

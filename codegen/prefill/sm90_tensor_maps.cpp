@@ -1,0 +1,65 @@
+// Tensor maps of the sm90 prefill template: see sm90_tensor_maps.h for the encoder seam.
+#include "codegen/prefill/sm90_tensor_maps.h"
+
+#include <atomic>
+#include <cstring>
+#include <string>
+
+#include "attnjit/types.h"
+
+namespace attnjit {
+namespace {
+
+std::atomic<TensorMapEncodeTiledFn> g_encoder{nullptr};
+
+// CUtensorMapDataType / CUtensorMapSwizzle / CUtensorMapL2promotion values (cuda.h).
+constexpr int kDtypeF16 = 6, kDtypeBf16 = 9, kSwizzle128B = 3, kL2Promotion128B = 2;
+
+void encode(unsigned char* map, const char* name, TensorMapEncodeTiledFn enc, int dtype,
+            const void* data, int head_dim, int rows, int heads, int batch, long long row_stride,
+            long long head_stride, long long batch_stride, uint32_t box_rows) {
+  // A zero length (no keys) is legal for the kernel, which then loads nothing; the driver
+  // wants every dimension >= 1.
+  const uint64_t dims[4] = {static_cast<uint64_t>(head_dim), static_cast<uint64_t>(rows > 0 ? rows : 1),
+                            static_cast<uint64_t>(heads), static_cast<uint64_t>(batch)};
+  // Byte strides of dimensions 1..3 (the driver wants multiples of 16 below 2^40).
+  const uint64_t strides[3] = {static_cast<uint64_t>(row_stride) * 2,
+                               static_cast<uint64_t>(head_stride) * 2,
+                               static_cast<uint64_t>(batch_stride) * 2};
+  const uint32_t box[4] = {64, box_rows, 1, 1}, elem[4] = {1, 1, 1, 1};
+  const int rc = enc(map, dtype, 4, const_cast<void*>(data), dims, strides, box, elem, 0,
+                     kSwizzle128B, kL2Promotion128B, 0);
+  if (rc != 0)
+    throw SpecError(std::string(name) + ": cuTensorMapEncodeTiled refused the tensor (error " +
+                    std::to_string(rc) +
+                    "; TMA needs a 16-byte aligned base and strides that are multiples of 16 bytes)");
+}
+
+}  // namespace
+
+void set_tensor_map_encoder(TensorMapEncodeTiledFn fn) { g_encoder.store(fn); }
+TensorMapEncodeTiledFn tensor_map_encoder() { return g_encoder.load(); }
+
+PrefillSm90HostParams make_prefill_sm90_params(const PrefillParams& p, DType dtype, int head_dim,
+                                               int block_n) {
+  const TensorMapEncodeTiledFn enc = tensor_map_encoder();
+  if (enc == nullptr)
+    throw SpecError(
+        "template sm90: cuTensorMapEncodeTiled is unavailable (no CUDA driver with tensor maps loaded)");
+  if (dtype != DType::F16 && dtype != DType::BF16) throw SpecError("dtype: sm90 takes f16 or bf16");
+  const int dt = dtype == DType::BF16 ? kDtypeBf16 : kDtypeF16;
+  PrefillSm90HostParams h;
+  std::memset(&h, 0, sizeof h);
+  encode(h.tq, "q", enc, dt, p.q, head_dim, p.seqlen_q, p.heads_q, p.batch, p.q_row_stride,
+         p.q_head_stride, p.q_batch_stride, 128);
+  encode(h.tk, "k", enc, dt, p.k, head_dim, p.seqlen_k, p.heads_kv, p.batch, p.k_row_stride,
+         p.k_head_stride, p.k_batch_stride, static_cast<uint32_t>(block_n));
+  encode(h.tv, "v", enc, dt, p.v, head_dim, p.seqlen_k, p.heads_kv, p.batch, p.v_row_stride,
+         p.v_head_stride, p.v_batch_stride, static_cast<uint32_t>(block_n));
+  encode(h.to, "o", enc, dt, p.o, head_dim, p.seqlen_q, p.heads_q, p.batch, p.o_row_stride,
+         p.o_head_stride, p.o_batch_stride, 64);
+  h.p = p;
+  return h;
+}
+
+}  // namespace attnjit

@@ -1,0 +1,192 @@
+// prefill_sm90 generator: registration (sm_90a only, below prefill_sm80 until a GPU verifies it),
+// legality with reasons, search space and defaults, rendering, geometry, and build_arguments'
+// tensor maps through the encoder seam (a recording encoder here; the emulator's in tests/emu).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "codegen/kernel_template.h"
+#include "codegen/prefill/sm90_tensor_maps.h"
+#include "codegen/registry.h"
+
+namespace attnjit {
+namespace {
+
+ProblemSpec spec(DType dt, int hd, MaskSpec mask = {}) {
+  ProblemSpec s;
+  s.family = Family::Prefill;
+  s.dtype = dt;
+  s.head_dim = hd;
+  s.mask = mask;
+  s.group = 2;
+  s.seqlen_q = s.seqlen_k = 4096;
+  return s;
+}
+
+const KernelTemplate& sm90(const ProblemSpec& s) {
+  TileConfig named;
+  named.tmpl = "sm90";
+  return template_for(s, Target::cuda("sm_90a"), named);
+}
+
+TEST(PrefillSm90Codegen, RegisteredForSm90aOnlyAndBelowSm80) {
+  const ProblemSpec s = spec(DType::BF16, 128);
+  EXPECT_EQ(sm90(s).name(), "prefill_sm90");
+  // The default stays sm80 on sm_90a (issue #16's policy until gpu-check sm90 passes).
+  EXPECT_EQ(select_template(s, Target::cuda("sm_90a")).name(), "prefill_sm80");
+  TileConfig named;
+  named.tmpl = "sm90";
+  EXPECT_THROW(template_for(s, Target::cuda("sm_80"), named), SpecError);
+  EXPECT_THROW(template_for(s, Target::cuda("sm_89"), named), SpecError);
+}
+
+TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
+  const Target h = Target::cuda("sm_90a");
+  for (int hd : {64, 128}) {
+    const ProblemSpec s = spec(DType::F16, hd, {MaskKind::Causal, 0, 0});
+    EXPECT_EQ(sm90(s).default_config(s, h).key(), "sm90_bm128_bn128_w4_s2_wg2");
+    const auto space = sm90(s).search_space(s, h);
+    EXPECT_EQ(space.size(), 4u) << hd;  // block_n {64, 128} x stages {2, 3}
+    for (const TileConfig& c : space) EXPECT_FALSE(sm90(s).can_implement(s, c, h).has_value()) << c.key();
+  }
+}
+
+TEST(PrefillSm90Codegen, RefusalsNameTheReason) {
+  const Target h = Target::cuda("sm_90a");
+  const ProblemSpec s = spec(DType::BF16, 128);
+  const KernelTemplate& t = sm90(s);
+  TileConfig c = t.default_config(s, h);
+  auto reason = [&](const ProblemSpec& sp, const TileConfig& cf, const Target& tg) {
+    const auto why = t.can_implement(sp, cf, tg);
+    return why ? *why : std::string();
+  };
+  EXPECT_NE(reason(spec(DType::BF16, 256), c, h).find("head_dim"), std::string::npos);
+  EXPECT_NE(reason(s, c, Target::cuda("sm_80")).find("sm_90a"), std::string::npos);
+  TileConfig bad = c;
+  bad.warpgroups = 3;
+  EXPECT_NE(reason(s, bad, h).find("warpgroups"), std::string::npos);
+  bad = c;
+  bad.block_n = 96;
+  EXPECT_NE(reason(s, bad, h).find("block_n"), std::string::npos);
+  bad = c;
+  bad.tmpl = "sm80";
+  EXPECT_NE(reason(s, bad, h).find("template"), std::string::npos);
+}
+
+TEST(PrefillSm90Codegen, RenderAndGeometry) {
+  const Target h = Target::cuda("sm_90a");
+  const ProblemSpec s = spec(DType::BF16, 64, {MaskKind::SlidingWindow, 256, 0});
+  const TileConfig c = sm90(s).default_config(s, h);
+  const KernelSource src = sm90(s).render(s, c, h);
+  EXPECT_EQ(src.entry,
+            "attnjit::prefill_sm90_kernel<attnjit::PrefillSm90Traits<attnjit::sm90::Bf16, 64, 128, 2, "
+            "attnjit::sm80::MaskSlidingWindow<256, 0>>>");
+  EXPECT_NE(src.text.find("#include \"prefill/sm90.cuh\""), std::string::npos);
+  EXPECT_EQ(src.arch, "sm_90a");
+  RunShape shape;
+  shape.batch = 3;
+  shape.heads_q = 8;
+  shape.heads_kv = 4;
+  shape.seqlen_q = 300;
+  shape.seqlen_k = 500;
+  const LaunchGeometry g = sm90(s).geometry(s, c, h, shape);
+  EXPECT_EQ(g.grid[0], 3u);
+  EXPECT_EQ(g.grid[1], 8u);
+  EXPECT_EQ(g.grid[2], 3u);
+  EXPECT_EQ(g.block[0], 384u);
+  // Q 128x64 + 2 stages x (K + V) 128x64, 16-bit, + 7 barriers + 1 KB alignment slack.
+  EXPECT_EQ(g.dynamic_smem, 16384u + 4 * 16384u + 56u + 1024u);
+}
+
+// Records every encode call.
+struct Encoded {
+  int dtype, swizzle;
+  uint32_t rank;
+  const void* addr;
+  uint64_t dims[4], strides[3];
+  uint32_t box[4];
+};
+std::vector<Encoded> g_calls;
+int record(void* map, int dtype, uint32_t rank, void* addr, const uint64_t* dims, const uint64_t* strides,
+           const uint32_t* box, const uint32_t*, int, int swizzle, int, int) {
+  Encoded e{dtype, swizzle, rank, addr, {}, {}, {}};
+  std::memcpy(e.dims, dims, sizeof e.dims);
+  std::memcpy(e.strides, strides, sizeof e.strides);
+  std::memcpy(e.box, box, sizeof e.box);
+  g_calls.push_back(e);
+  std::memset(map, 0xab, 128);
+  return 0;
+}
+int refuse(void*, int, uint32_t, void*, const uint64_t*, const uint64_t*, const uint32_t*,
+           const uint32_t*, int, int, int, int) {
+  return 1;  // CUDA_ERROR_INVALID_VALUE
+}
+
+TEST(PrefillSm90Codegen, BuildArgumentsEncodesFourMapsOrSaysWhyNot) {
+  const Target h = Target::cuda("sm_90a");
+  const ProblemSpec s = spec(DType::F16, 128);
+  const TileConfig c = sm90(s).default_config(s, h);
+  // batch 2, seqlen_q 100, seqlen_k 300, heads 4 / 2, dense BSHD.
+  std::vector<uint16_t> q(2 * 100 * 4 * 128), k(2 * 300 * 2 * 128), v(k.size()), o(q.size());
+  PrefillArgs a;
+  a.problem.dtype = DType::F16;
+  a.problem.head_dim = 128;
+  a.problem.batch = 2;
+  a.problem.heads_q = 4;
+  a.problem.heads_kv = 2;
+  a.problem.seqlen_q = 100;
+  a.problem.seqlen_k = 300;
+  a.q = {q.data(), 100 * 4 * 128, 4 * 128, 128};
+  a.k = {k.data(), 300 * 2 * 128, 2 * 128, 128};
+  a.v = {v.data(), 300 * 2 * 128, 2 * 128, 128};
+  a.o = {o.data(), 100 * 4 * 128, 4 * 128, 128};
+  LaunchArgs la;
+  la.prefill = &a;
+
+  set_tensor_map_encoder(nullptr);
+  try {
+    sm90(s).build_arguments(s, c, h, la, {});
+    ADD_FAILURE() << "expected SpecError without an encoder";
+  } catch (const SpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("cuTensorMapEncodeTiled is unavailable"), std::string::npos);
+  }
+  set_tensor_map_encoder(&refuse);
+  EXPECT_THROW(sm90(s).build_arguments(s, c, h, la, {}), SpecError);
+
+  g_calls.clear();
+  set_tensor_map_encoder(&record);
+  const std::vector<unsigned char> buf = sm90(s).build_arguments(s, c, h, la, {});
+  set_tensor_map_encoder(nullptr);
+  ASSERT_EQ(buf.size(), sizeof(PrefillSm90HostParams));
+  ASSERT_EQ(g_calls.size(), 4u);
+  const void* addrs[4] = {q.data(), k.data(), v.data(), o.data()};
+  const uint64_t rows[4] = {100, 300, 300, 100}, heads[4] = {4, 2, 2, 4};
+  const uint32_t box_rows[4] = {128, 128, 128, 64};
+  for (int i = 0; i < 4; ++i) {
+    const Encoded& e = g_calls[i];
+    EXPECT_EQ(e.addr, addrs[i]) << i;
+    EXPECT_EQ(e.dtype, 6) << i;  // CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+    EXPECT_EQ(e.swizzle, 3) << i;  // 128B
+    EXPECT_EQ(e.rank, 4u);
+    EXPECT_EQ(e.dims[0], 128u);
+    EXPECT_EQ(e.dims[1], rows[i]) << i;
+    EXPECT_EQ(e.dims[2], heads[i]) << i;
+    EXPECT_EQ(e.dims[3], 2u);
+    EXPECT_EQ(e.strides[0], heads[i] * 128 * 2) << i;  // row stride in bytes
+    EXPECT_EQ(e.strides[1], 128u * 2) << i;
+    EXPECT_EQ(e.strides[2], rows[i] * heads[i] * 128 * 2) << i;
+    EXPECT_EQ(e.box[0], 64u);
+    EXPECT_EQ(e.box[1], box_rows[i]) << i;
+  }
+  // The maps come first, then PrefillParams.
+  EXPECT_EQ(buf[0], 0xab);
+  PrefillParams p;
+  std::memcpy(&p, buf.data() + offsetof(PrefillSm90HostParams, p), sizeof p);
+  EXPECT_EQ(p.seqlen_k, 300);
+  EXPECT_EQ(p.heads_kv, 2);
+}
+
+}  // namespace
+}  // namespace attnjit
