@@ -89,8 +89,9 @@ TEST(LaunchContract, DecodeDecidesSplitsAndLaysOutItsWorkspace) {
   EXPECT_EQ(static_cast<void*>(p.partial_o), ws.scratch);
   EXPECT_GE(reinterpret_cast<char*>(p.partial_lse) - reinterpret_cast<char*>(p.partial_o), w.partial_o_bytes);
   EXPECT_EQ(l.geometry.grid[0], static_cast<unsigned>(splits * decode_row_chunks(spec, cfg)));
-  // One split needs nothing.
-  const DecodeArgs short_a = decode_args(64);
+  // One split needs nothing: 64 sequences x 8 KV heads fill the GPU without splitting.
+  DecodeArgs short_a = decode_args(4096);
+  short_a.problem.batch = 64;
   const ProblemSpec s2 = decode_spec(short_a.problem);
   EXPECT_EQ(tmpl.workspace_bytes(s2, tmpl.default_config(s2, t), t, decode_shape(short_a.problem)), WorkspaceSize{});
   EXPECT_NO_THROW(tmpl.build_arguments(s2, tmpl.default_config(s2, t), t, LaunchArgs{nullptr, &short_a}, {}));

@@ -35,7 +35,12 @@ TEST(PrefillSm90Codegen, RegisteredForSm90aOnlyAndBelowSm80) {
   const ProblemSpec s = spec(DType::BF16, 128);
   EXPECT_EQ(sm90(s).name(), "prefill_sm90");
   // The default stays sm80 on sm_90a (issue #16's policy until gpu-check sm90 passes).
-  EXPECT_EQ(select_template(s, Target::cuda("sm_90a")).name(), "prefill_sm80");
+  // Tuning and lookups see the union of both (one search space), whose default is sm80's.
+  const Target h = Target::cuda("sm_90a");
+  EXPECT_EQ(applicable_templates(s, h).front()->name(), "prefill_sm80");
+  EXPECT_EQ(select_template(s, h).name(), "prefill_sm80+sm90");
+  EXPECT_EQ(select_template(s, h).default_config(s, h).tmpl, "sm80");
+  EXPECT_EQ(default_config(s, h).tmpl, "sm80");
   TileConfig named;
   named.tmpl = "sm90";
   EXPECT_THROW(template_for(s, Target::cuda("sm_80"), named), SpecError);
