@@ -32,18 +32,6 @@ BackendKind parse_backend_kind(std::string_view s) {
   throw SpecError("backend: unknown value '" + std::string(s) + "' (allowed: auto, cuda, cpu)");
 }
 
-TensorView TensorView::bshd(const void* data, int64_t seqlen, int64_t heads, int64_t head_dim) {
-  return {data, seqlen * heads * head_dim, heads * head_dim, head_dim};
-}
-
-TensorView TensorView::bhsd(const void* data, int64_t seqlen, int64_t heads, int64_t head_dim) {
-  return {data, heads * seqlen * head_dim, head_dim, seqlen * head_dim};
-}
-
-LseView LseView::dense(float* data, int64_t heads, int64_t seqlen) {
-  return {data, heads * seqlen, seqlen};
-}
-
 namespace {
 
 std::unique_ptr<Backend> make_cuda(const RuntimeOptions& o) {

@@ -1,0 +1,56 @@
+# Checks that the BUILD enforces the layering (cmake/AttnjitLayers.cmake): with exactly the include
+# paths one layer's target compiles with, a header of every folder below it is found and a header
+# of a folder it may not use is not ("No such file"). Preprocessing only, so it takes a second.
+# Args: CXX, LAYER, INCLUDES ('|'-separated), ALLOWED and FORBIDDEN (folders, '|'-separated),
+# SOURCE_DIR, WORK (a scratch folder).
+string(REPLACE "|" ";" includes "${INCLUDES}")
+string(REPLACE "|" ";" allowed "${ALLOWED}")
+string(REPLACE "|" ";" forbidden "${FORBIDDEN}")
+set(flags "")
+foreach(dir ${includes})
+  list(APPEND flags "-I${dir}")
+endforeach()
+file(MAKE_DIRECTORY ${WORK})
+
+function(try_include folder out_rc out_log)
+  # A header host code includes: the public ones live in include/, the templates' host-side
+  # parameter structs in templates/prefill/.
+  set(base ${SOURCE_DIR}/${folder})
+  if(folder STREQUAL "attnjit")
+    set(base ${SOURCE_DIR}/include/attnjit)
+  endif()
+  file(GLOB headers RELATIVE ${base} ${base}/*.h)
+  if(folder STREQUAL "templates")
+    set(headers prefill/params.h)
+  endif()
+  list(SORT headers)
+  list(GET headers 0 name)
+  set(src ${WORK}/${LAYER}_includes_${folder}.cpp)
+  file(WRITE ${src} "#include \"${folder}/${name}\"\n")
+  execute_process(COMMAND ${CXX} -std=c++20 -E -o /dev/null ${flags} ${src}
+                  RESULT_VARIABLE rc ERROR_VARIABLE log OUTPUT_QUIET)
+  set(${out_rc} ${rc} PARENT_SCOPE)
+  set(${out_log} "${folder}/${name}: ${log}" PARENT_SCOPE)
+endfunction()
+
+set(failures "")
+foreach(folder ${allowed})
+  try_include(${folder} rc log)
+  if(NOT rc EQUAL 0)
+    string(APPEND failures "${LAYER} cannot include ${log}\n")
+  endif()
+endforeach()
+foreach(folder ${forbidden})
+  try_include(${folder} rc log)
+  if(rc EQUAL 0)
+    string(APPEND failures "${LAYER} can include ${log} - a layer above it (DESIGN.md §2)\n")
+  elseif(NOT log MATCHES "No such file")
+    string(APPEND failures "${LAYER}: including ${folder}/ failed for another reason: ${log}\n")
+  endif()
+endforeach()
+if(failures)
+  message(FATAL_ERROR "${failures}")
+endif()
+list(LENGTH allowed na)
+list(LENGTH forbidden nf)
+message(STATUS "${LAYER}: ${na} lower folders visible, ${nf} upper folders hidden")
