@@ -27,10 +27,6 @@ class Executor {
   virtual std::string baseline_note() = 0;
 };
 
-// Runs `fn(i)` for i in [0, n) on `threads` threads (0 = hardware concurrency); rethrows the
-// first exception after all threads stop.
-void parallel_for(size_t n, int threads, const std::function<void(size_t)>& fn);
-
 class InProcessExecutor final : public Executor {
  public:
   InProcessExecutor(Backend& backend, const KernelTemplate& tmpl, const ProblemSpec& spec,

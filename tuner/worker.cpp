@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "runtime/thread_pool.h"
 #include "tuner/backend_factory.h"
 #include "tuner/clock.h"
 #include "tuner/result_json.h"
@@ -287,7 +288,7 @@ int run_tune_worker(int fd) {
       if (op == "compile") {
         std::vector<TileConfig> cfgs;
         for (const auto& k : msg.at("configs")) cfgs.push_back(TileConfig::parse(k.get<std::string>()));
-        parallel_for(cfgs.size(), threads, [&](size_t i) {
+        ThreadPool::shared().for_each(static_cast<int64_t>(cfgs.size()), threads, [&](int64_t i) {
           reply({{"result", to_json(eval->compile(cfgs[i]))}});
         });
         reply({{"done", true}});

@@ -12,7 +12,7 @@
 
 #include "runtime/cpu/cpu_compiler.h"
 #include "runtime/cpu/cpu_jit.h"
-#include "runtime/cpu/cpu_thread_pool.h"
+#include "runtime/thread_pool.h"
 #include "runtime/disk_cache.h"
 #include "runtime/kernel_cache.h"
 
@@ -188,7 +188,7 @@ class CpuBackendImpl final : public Backend {
 
   CpuBackendOptions opts_;
   Target target_;
-  CpuThreadPool pool_;
+  ThreadPool pool_;
   std::optional<DiskCache> disk_;
   KernelCache cache_;
   std::atomic<uint64_t> compiles_{0}, disk_hits_{0}, disk_rejected_{0};
