@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "codegen/registry.h"
+#include "api/tuned_config.h"
 #include "tuner/backend_factory.h"
 #include "tuner/worker.h"
 
@@ -25,53 +25,18 @@ DbConfigProvider::~DbConfigProvider() {
   if (thread_.joinable()) thread_.join();
 }
 
-// Every template that implements the problem here competes: results are keyed by each one's
-// version hash, so each is looked up, and the closest reason wins, then the fastest.
-LookupResult DbConfigProvider::best_lookup(const KernelTemplate& tmpl, const ProblemSpec& spec,
-                                          const Target& target) {
-  LookupResult best;
-  std::vector<const KernelTemplate*> ts{&tmpl};  // the caller's template, then the others
-  for (const KernelTemplate* t : applicable_templates(spec, target))
-    if (t->name() != tmpl.name()) ts.push_back(t);
-  for (const KernelTemplate* t : ts) {
-    LookupResult lr = db_.lookup(device_, spec, t->version_hash());
-    if (lr.reason == LookupReason::Default || !lr.entry) continue;
-    if (!best.entry || lr.reason < best.reason ||
-        (lr.reason == best.reason && lr.entry->median_ms < best.entry->median_ms))
-      best = std::move(lr);
-  }
-  return best;
-}
-
 ConfigChoice DbConfigProvider::choose(const KernelTemplate& tmpl, const ProblemSpec& spec,
                                       const Target& target) {
+  ConfigChoice choice;
   LookupResult lr;
-  std::string db_problem;
   try {
-    lr = best_lookup(tmpl, spec, target);
+    TunedConfig t = choose_tuned_config(db_, device_, tmpl, spec, target);
+    choice = {t.config, t.source};
+    lr = std::move(t.lookup);
   } catch (const std::exception& e) {
-    lr = LookupResult{};
+    // Never throws for a database problem: the default, and the source says why.
     lr.explanation = std::string("database lookup failed: ") + e.what();
-    db_problem = lr.explanation;
-  }
-  ConfigChoice choice{tmpl.default_config(spec, target), "default"};
-  if (lr.reason != LookupReason::Default && lr.entry) {
-    try {
-      TileConfig cfg = TileConfig::parse(lr.entry->config);
-      const KernelTemplate& owner =
-          cfg.tmpl.empty() || cfg.tmpl == tmpl.short_name() ? tmpl : template_for(spec, target, cfg);
-      if (auto why = owner.can_implement(spec, cfg, target)) {
-        choice.source = "default (tuned " + lr.entry->config + " cannot run here: " + *why + ")";
-      } else {
-        choice.config = cfg;
-        choice.source = "db:" + std::string(to_string(lr.reason));
-        if (lr.reason != LookupReason::Exact) choice.source += ":" + lr.entry->problem;
-      }
-    } catch (const SpecError& e) {
-      choice.source = std::string("default (stored config unreadable: ") + e.what() + ")";
-    }
-  } else if (!db_problem.empty()) {
-    choice.source = "default (" + db_problem + ")";
+    choice = {tmpl.default_config(spec, target), "default (" + lr.explanation + ")"};
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

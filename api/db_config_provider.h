@@ -4,7 +4,8 @@
 //   auto p = std::make_shared<attnjit::DbConfigProvider>("attnjit.db", dev, opts);
 //   rt->set_config_provider(p);
 //
-// choose() looks the problem up (db/lookup.h: exact -> nearest bucket -> same arch -> default),
+// choose() looks the problem up (api/tuned_config.h, the rule the service uses too; db/lookup.h:
+// exact -> nearest bucket -> same arch -> default),
 // says where the config came from in ConfigChoice::source ("db:exact",
 // "db:nearest_bucket:<tuned problem>", "db:same_arch:<tuned problem>", "default"), and keeps
 // the whole LookupResult for last_lookup(). It never blocks on tuning and never throws for a
@@ -74,7 +75,6 @@ class DbConfigProvider final : public ConfigProvider {
   void wait_idle();
 
  private:
-  LookupResult best_lookup(const KernelTemplate& tmpl, const ProblemSpec& spec, const Target& target);
   struct Job {
     const KernelTemplate* tmpl;
     ProblemSpec spec;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "api/tuned_config.h"
 #include "codegen/kernel_template.h"
 #include "codegen/registry.h"
 #include "codegen/problem_spec.h"
@@ -62,14 +63,7 @@ const KernelTemplate& template_for(const ProblemSpec& spec, const Target& target
   }
 }
 
-// KernelTemplate::version_hash() hashes the template text on every call; it cannot change
-// within a process, so each thread remembers it.
-const std::string& version_hash(const KernelTemplate& t) {
-  thread_local std::map<const KernelTemplate*, std::string> memo;
-  auto it = memo.find(&t);
-  if (it == memo.end()) it = memo.emplace(&t, t.version_hash()).first;
-  return it->second;
-}
+const std::string& version_hash(const KernelTemplate& t) { return cached_version_hash(t); }
 
 // SpecError messages start with the field at fault ("batch: at most 65535 ..."); a 400 always
 // names one, "request" when the message does not.
@@ -84,40 +78,6 @@ bool looks_like_fingerprint(const std::string& s) {
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
-}
-
-// The config a lookup yields for (spec, target), falling back to the template default when the
-// database has nothing usable or its pick is illegal for this exact problem.
-struct Choice {
-  TileConfig config;
-  LookupResult lookup;
-  std::string why;
-  std::string explanation;
-};
-
-Choice choose(const Database& db, const std::string& device_or_target, const ProblemSpec& spec,
-              const Target& target, const KernelTemplate& tmpl) {
-  Choice c;
-  c.lookup = db.lookup(device_or_target, spec, version_hash(tmpl));
-  c.why = std::string(to_string(c.lookup.reason));
-  c.explanation = c.lookup.explanation;
-  if (c.lookup.entry) {
-    std::optional<std::string> illegal;
-    try {
-      c.config = TileConfig::parse(c.lookup.entry->config);
-      illegal = tmpl.can_implement(spec, c.config, target);
-    } catch (const SpecError& e) {
-      illegal = e.what();
-    }
-    if (!illegal) return c;
-    c.explanation += "; rejected for this problem (" + *illegal + "), using the default";
-    c.lookup.entry.reset();
-    c.lookup.reason = LookupReason::Default;
-    c.why = std::string(to_string(LookupReason::Default));
-  }
-  c.config = tmpl.default_config(spec, target);
-  if (c.explanation.empty()) c.explanation = "no tuned entry: the template's built-in default";
-  return c;
 }
 
 json geometry_json(const LaunchGeometry& g) {
@@ -319,14 +279,15 @@ ApiResponse Api::best(const ApiRequest& req) {
     target = resolve_target(*lease, "device", device);
   }
   const KernelTemplate& tmpl = template_for(spec, target);
-  Choice c = choose(*lease, device, spec, target, tmpl);
+  const TunedConfig c = choose_tuned_config(*lease, device, tmpl, spec, target);
+  const std::string why(to_string(c.lookup.reason));
 
   json j = {{"problem", spec.key()},
             {"device", device},
             {"target", target.key()},
             {"template", {{"name", tmpl.name()}, {"hash", version_hash(tmpl)}}},
             {"config", c.config.key()},
-            {"why", c.why},
+            {"why", why},
             {"explanation", c.explanation},
             {"distance", c.lookup.distance},
             {"measured", nullptr},
@@ -378,9 +339,9 @@ ApiResponse Api::kernel(const ApiRequest& req) {
     explanation = "the config given in the request";
   } else {
     auto lease = db_.reader();
-    Choice c = choose(*lease, target.key(), spec, target, tmpl);
+    const TunedConfig c = choose_tuned_config(*lease, target.key(), tmpl, spec, target);
     cfg = c.config;
-    why = c.why;
+    why = std::string(to_string(c.lookup.reason));
     explanation = c.explanation;
   }
 
