@@ -3,6 +3,7 @@
 #include <map>
 #include <ostream>
 
+#include "db/config_key_upgrade.h"
 #include "db/database.h"
 #include "db/database_impl.h"
 #include "db/json_codec.h"
@@ -76,6 +77,7 @@ ImportStats Database::import_jsonl(std::istream& in, std::string_view source) {
       TemplateInfo t = template_from_json(j.at("template"));
       TuningResult r = result_from_json(j.at("result"));
       if (version == 1) upgrade_v1_result(r);
+      r.config = upgrade_config_key(r.config, d.target);  // an old export's key, as schema v4 has it
       if (r.device != d.fingerprint())
         throw SpecError("result.device: '" + r.device + "' is not the line's device fingerprint '" +
                         d.fingerprint() + "'");

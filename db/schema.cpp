@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "db/config_key_upgrade.h"
+
 namespace attnjit::schema {
 namespace {
 
@@ -155,6 +157,11 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_state ON jobs(state);
 )sql";
 
+// Version 4: config keys name their template (issue #13). SQL alone cannot rewrite a key; the
+// pass (db/config_key_upgrade.h) does, with the function that owns the key's grammar.
+constexpr const char* kV4 = "-- config keys: C++ pass";
+void v4_pass(sqlite::Connection& c) { upgrade_config_keys(c); }
+
 // One step per version: kSteps[v] upgrades v -> v + 1. A step is SQL and, when SQL alone cannot
 // express it (a key rewritten by the function that owns the key's grammar), a C++ pass after it.
 // To add v4: write kV4 (and its pass if needed), append it here, bump kVersion, and add a test
@@ -163,7 +170,7 @@ struct Step {
   const char* sql;
   void (*pass)(sqlite::Connection&);  // may be null
 };
-constexpr Step kSteps[] = {{kV1, nullptr}, {kV2, nullptr}, {kV3, nullptr}};
+constexpr Step kSteps[] = {{kV1, nullptr}, {kV2, nullptr}, {kV3, nullptr}, {kV4, v4_pass}};
 static_assert(std::size(kSteps) == kVersion);
 
 }  // namespace

@@ -33,13 +33,13 @@ Database machine(const DeviceInfo& dev, double scale, int64_t t0) {
   Database db = Database::open(":memory:");
   db.upsert_device(dev);
   db.upsert_template({testing::kTemplateHash, "prefill_sm80", "prefill", "0.1.0"});
-  db.record_result(ok_result(dev, kP1, "bm128_bn64_w4_s2", 1.0 * scale, t0));
-  db.record_result(ok_result(dev, kP1, "bm64_bn64_w4_s2", 1.5 * scale, t0 + 1));
-  TuningResult wrong = testing::failed_result(dev, kP1, "bm128_bn128_w8_s2",
+  db.record_result(ok_result(dev, kP1, "sm80_bm128_bn64_w4_s2", 1.0 * scale, t0));
+  db.record_result(ok_result(dev, kP1, "sm80_bm64_bn64_w4_s2", 1.5 * scale, t0 + 1));
+  TuningResult wrong = testing::failed_result(dev, kP1, "sm80_bm128_bn128_w8_s2",
                                               ResultStatus::WrongResult, t0 + 2);
   wrong.max_error = std::numeric_limits<double>::infinity();
   db.record_result(wrong);
-  TuningResult dec = ok_result(dev, kP2, "bm64_bn64_w4_s2_sp8", 0.05 * scale, t0 + 3);
+  TuningResult dec = ok_result(dev, kP2, "sm80_bm64_bn64_w4_s2_sp8", 0.05 * scale, t0 + 3);
   dec.gbps = 2500;
   dec.tflops = 0;
   db.record_result(dec);
@@ -79,7 +79,7 @@ TEST(ImportExport, RoundTripKeepsEveryField) {
     EXPECT_EQ(best_a[i].median_ms, best_b[i].median_ms);
   }
   EXPECT_EQ(b.lookup(dev, ProblemSpec::parse(kP1), testing::kTemplateHash).entry->config,
-            "bm128_bn64_w4_s2");
+            "sm80_bm128_bn64_w4_s2");
 }
 
 TEST(ImportExport, ImportingTheSameFileTwiceChangesNothing) {
@@ -106,10 +106,10 @@ TEST(ImportExport, MergingMachinesKeepsEveryMeasurementAndTheFasterVerifiedBest)
   Database h100_a = machine(h100, 1.0, 1'700'000'000'000);
   Database h100_b = Database::open(":memory:");
   h100_b.upsert_device(h100);
-  h100_b.record_result(ok_result(h100, kP1, "bm128_bn128_w4_s3", 0.9, 1'700'000'100'000));
-  h100_b.record_result(ok_result(h100, kP1, "bm64_bn64_w4_s2", 1.4, 1'700'000'100'000));  // newer
+  h100_b.record_result(ok_result(h100, kP1, "sm80_bm128_bn128_w4_s3", 0.9, 1'700'000'100'000));
+  h100_b.record_result(ok_result(h100, kP1, "sm80_bm64_bn64_w4_s2", 1.4, 1'700'000'100'000));  // newer
   // Faster but wrong: never the best, wherever it comes from.
-  TuningResult wrong = ok_result(h100, kP1, "bm256_bn64_w8_s2", 0.1, 1'700'000'100'000);
+  TuningResult wrong = ok_result(h100, kP1, "sm80_bm256_bn64_w8_s2", 0.1, 1'700'000'100'000);
   wrong.status = ResultStatus::WrongResult;
   wrong.max_error = 0.5;
   h100_b.record_result(wrong);
@@ -128,14 +128,14 @@ TEST(ImportExport, MergingMachinesKeepsEveryMeasurementAndTheFasterVerifiedBest)
     EXPECT_EQ(s.results, 10);
     auto b = merged.best(h100.fingerprint(), kP1, testing::kTemplateHash);
     ASSERT_TRUE(b);
-    EXPECT_EQ(b->config, "bm128_bn128_w4_s3");
+    EXPECT_EQ(b->config, "sm80_bm128_bn128_w4_s3");
     EXPECT_DOUBLE_EQ(b->median_ms, 0.9);
     auto bm64 = merged.query_results({.device = h100.fingerprint(), .problem = kP1,
-                                      .config = "bm64_bn64_w4_s2"}).rows;
+                                      .config = "sm80_bm64_bn64_w4_s2"}).rows;
     ASSERT_EQ(bm64.size(), 1u);
     EXPECT_DOUBLE_EQ(bm64[0].median_ms, 1.4);
     EXPECT_EQ(merged.best(a100.fingerprint(), kP1, testing::kTemplateHash)->config,
-              "bm128_bn64_w4_s2");
+              "sm80_bm128_bn64_w4_s2");
     // The merge result does not depend on the order of the files.
     std::string d = dump(merged);
     // Row ids differ by order; compare the set of lines.
@@ -210,7 +210,7 @@ TEST(ImportExport, MalformedLineNamesItsNumberAndImportsNothing) {
 TEST(ImportExport, VersionOneExportsStillImport) {
   DeviceInfo dev = testing::gpu();
   Database a = machine(dev, 1.0, 1'700'000'000'000);
-  TuningResult pruned = testing::failed_result(dev, kP1, "bm256_bn64_w8_s2", ResultStatus::Pruned,
+  TuningResult pruned = testing::failed_result(dev, kP1, "sm80_bm256_bn64_w8_s2", ResultStatus::Pruned,
                                                1'700'000'000'010);
   pruned.error = "96 bytes of spills";
   a.record_result(pruned);
@@ -237,20 +237,20 @@ TEST(ImportExport, VersionOneExportsStillImport) {
   EXPECT_EQ(load(b, v1).stored, 5);
   auto p = b.query_results({.status = ResultStatus::Pruned}).rows;
   ASSERT_EQ(p.size(), 1u);
-  EXPECT_EQ(p[0].config, "bm256_bn64_w8_s2");
+  EXPECT_EQ(p[0].config, "sm80_bm256_bn64_w8_s2");
   EXPECT_EQ(b.query_results({.status = ResultStatus::CompileError}).rows.size(), 0u);
-  auto ok = b.query_results({.config = "bm128_bn64_w4_s2"}).rows;
+  auto ok = b.query_results({.config = "sm80_bm128_bn64_w4_s2"}).rows;
   ASSERT_EQ(ok.size(), 1u);
   // median 1.0, min 0.98, max 1.05: min(2 * 0.02, 0.07)
   EXPECT_NEAR(ok[0].iqr_ms, 0.04, 1e-12);
 
   // A version-2 line keeps its measured IQR.
-  TuningResult r = ok_result(dev, kP1, "bm64_bn128_w4_s2", 0.8, 1'700'000'000'020);
+  TuningResult r = ok_result(dev, kP1, "sm80_bm64_bn128_w4_s2", 0.8, 1'700'000'000'020);
   r.iqr_ms = 0.003;
   a.record_result(r);
   Database c = Database::open(":memory:");
   load(c, dump(a));
-  auto back = c.query_results({.config = "bm64_bn128_w4_s2"}).rows;
+  auto back = c.query_results({.config = "sm80_bm64_bn128_w4_s2"}).rows;
   ASSERT_EQ(back.size(), 1u);
   EXPECT_DOUBLE_EQ(back[0].iqr_ms, 0.003);
   // A version this attnjit does not know is refused with the versions it reads.

@@ -7,31 +7,9 @@
 namespace attnjit {
 namespace {
 
+using testing::raw_exec;
+using testing::raw_scalar;
 using testing::ScratchDir;
-
-void raw_exec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  std::string msg = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(db);
-  ASSERT_EQ(rc, SQLITE_OK) << msg;
-}
-
-std::string raw_scalar(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* s = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  std::string out;
-  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
-    out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  return out;
-}
 
 TEST(Schema, NewFileGetsCurrentVersionInWalMode) {
   ScratchDir dir;
@@ -39,9 +17,9 @@ TEST(Schema, NewFileGetsCurrentVersionInWalMode) {
   {
     Database db = Database::open(path);
     EXPECT_EQ(db.schema_version(), Database::current_schema_version());
-    EXPECT_EQ(Database::current_schema_version(), 3);
+    EXPECT_EQ(Database::current_schema_version(), 4);
   }
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "3");
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "4");
   EXPECT_EQ(raw_scalar(path, "PRAGMA journal_mode"), "wal");
   for (const char* table : {"devices", "templates", "problems", "results", "best", "jobs"})
     EXPECT_EQ(raw_scalar(path, std::string("SELECT count(*) FROM sqlite_master WHERE name = '") +
@@ -112,8 +90,8 @@ TEST(Schema, MigratesHandWrittenV1FileAndKeepsItsData) {
   ASSERT_EQ(raw_scalar(path, "PRAGMA user_version"), "1");
 
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 3);
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "3");
+  EXPECT_EQ(db.schema_version(), 4);
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "4");
   // The v2 columns exist with their defaults on old rows.
   EXPECT_EQ(raw_scalar(path, "SELECT registers || '/' || spill_bytes || '/' || smem_bytes || '/' "
                              "|| tolerance FROM results WHERE id = 1"),
@@ -132,7 +110,7 @@ TEST(Schema, MigratesHandWrittenV1FileAndKeepsItsData) {
   LookupResult l = db.lookup(dev, ProblemSpec::parse(problem), testing::kTemplateHash);
   EXPECT_EQ(l.reason, LookupReason::Exact);
   ASSERT_TRUE(l.entry);
-  EXPECT_EQ(l.entry->config, "bm128_bn64_w4_s2");
+  EXPECT_EQ(l.entry->config, "sm80_bm128_bn64_w4_s2");  // v4: keys name their template
   EXPECT_DOUBLE_EQ(l.entry->median_ms, 0.5);
 
   // And the migrated file takes v2 writes.
@@ -179,8 +157,8 @@ TEST(Schema, MigratesHandWrittenV2FileToV3) {
   ASSERT_EQ(raw_scalar(path, "PRAGMA user_version"), "2");
 
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 3);
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "3");
+  EXPECT_EQ(db.schema_version(), 4);
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "4");
   // The pruned candidate has a status of its own; a real compile error stays one.
   EXPECT_EQ(raw_scalar(path, "SELECT status FROM results WHERE id = 8"), "pruned");
   EXPECT_EQ(raw_scalar(path, "SELECT status FROM results WHERE id = 9"), "compile_error");
@@ -190,7 +168,7 @@ TEST(Schema, MigratesHandWrittenV2FileToV3) {
   EXPECT_EQ(s.results_by_status["compile_error"], 1);
   auto pruned = db.query_results({.status = ResultStatus::Pruned});
   ASSERT_EQ(pruned.rows.size(), 1u);
-  EXPECT_EQ(pruned.rows[0].config, "bm256_bn64_w8_s2");
+  EXPECT_EQ(pruned.rows[0].config, "sm80_bm256_bn64_w8_s2");
   EXPECT_EQ(pruned.rows[0].spill_bytes, 96);
   // Row ids survive the table rebuild: the best entry still points at its result.
   auto ok = db.query_results({.status = ResultStatus::Ok});
