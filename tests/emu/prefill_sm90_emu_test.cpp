@@ -6,7 +6,8 @@
 // the map shapes and the kernel's shared layouts are checked together.
 //
 // Covers: f16/bf16, head dims 64, 96, 128, 192, 256, masks none / causal / sliding window (bottom-right),
-// soft-capping, 2 and 3 consumer warpgroups, ping-pong on and off,
+// soft-capping, 2 and 3 consumer warpgroups, ping-pong on and off, the intra-warpgroup overlap
+// and the persistent kernel (same bits as without them),
 // uneven lengths that cut the 128-row and block_n tiles, fully masked rows, seqlen_q < and >
 // seqlen_k, GQA with batches, and the BHSD layout; plus a second schedule order giving the same
 // bits, and a refused map (no encoder) reported with the reason.
@@ -206,6 +207,62 @@ TEST(PrefillSm90Emu, ThreeConsumerWarpgroupsAndPingPongOff) {
   const EmuOut off = run<T<sm90::F16, 64, 64, 2, MaskCausal, 2, false>>(c);
   EXPECT_TRUE(on.report.ok) << on.report.message;
   EXPECT_EQ(on.o_img, off.o_img);
+}
+
+// Intra-warpgroup overlap: S (n) and P V (n-1) in flight together, the softmax between their
+// waits. The emulator's hazard checks (accumulators or A operands touched in flight, a missing
+// fence, a wait that retires the wrong group) run on every wgmma; the per-row arithmetic is the
+// same sequence as without the overlap, so the bits must be identical.
+template <class Off, class On>
+void expect_overlap_same_bits(const PrefillCase& c) {
+  const EmuOut off = run<Off>(c), on = run<On>(c);
+  EXPECT_TRUE(off.report.ok) << c.name() << "\n" << off.report.message;
+  EXPECT_TRUE(on.report.ok) << c.name() << " (overlap)\n" << on.report.message;
+  EXPECT_EQ(off.o_img, on.o_img) << c.name();
+}
+TEST(PrefillSm90Emu, IntraWarpgroupOverlapGivesTheSameBits) {
+  // One, two and many key tiles per row block; rows that see no key (seqlen_q > seqlen_k).
+  expect_overlap_same_bits<T<sm90::Bf16, 64, 64, 2, MaskCausal>, T<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, true>>(
+      make_case(DType::BF16, 64, causal(), 260, 200));
+  expect_overlap_same_bits<T<sm90::F16, 128, 128, 3, MaskNone>, T<sm90::F16, 128, 128, 3, MaskNone, 2, true, true>>(
+      make_case(DType::F16, 128, {}, 100, 60));
+  expect_overlap_same_bits<T<sm90::F16, 64, 64, 2, Win40_24, 2, false>,
+                           T<sm90::F16, 64, 64, 2, Win40_24, 2, false, true>>(
+      make_case(DType::F16, 64, window(40, 24), 150, 300, 2, 4, 2));
+  expect_overlap_same_bits<T<sm90::Bf16, 64, 64, 2, MaskCausal, 3>, T<sm90::Bf16, 64, 64, 2, MaskCausal, 3, true, true>>(
+      make_case(DType::BF16, 64, causal(), 200, 330));
+  expect_overlap_same_bits<T<sm90::Bf16, 192, 112, 2, MaskNone>, T<sm90::Bf16, 192, 112, 2, MaskNone, 2, true, true>>(
+      make_case(DType::BF16, 192, {}, 70, 250));
+}
+
+// Persistent: fewer blocks than tiles (1, 2, 3 and 5 blocks over up to 24 tiles), each walking
+// the scheduler's order (L2 sections, longest first for causal) and reusing Q's shared rows
+// after O's store — the same bits as one block per tile.
+template <class Plain, class Persistent>
+void expect_persistent_same_bits(const PrefillCase& c, std::initializer_list<unsigned> grids) {
+  const EmuOut plain = run<Plain>(c);
+  EXPECT_TRUE(plain.report.ok) << c.name() << "\n" << plain.report.message;
+  for (unsigned blocks : grids) {
+    const EmuOut p = run<Persistent>(c, emu::Order::Forward, blocks);
+    EXPECT_TRUE(p.report.ok) << c.name() << " (persistent, " << blocks << " blocks)\n" << p.report.message;
+    EXPECT_EQ(plain.o_img, p.o_img) << c.name() << " (persistent, " << blocks << " blocks)";
+  }
+}
+TEST(PrefillSm90Emu, PersistentWithMoreTilesThanBlocks) {
+  // Causal, GQA 2 x 2 batches: 2 query tiles x 8 (batch, head) pairs = 16 tiles.
+  expect_persistent_same_bits<T<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, true>,
+                              T<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, true, true>>(
+      make_case(DType::BF16, 64, causal(), 200, 150, 2, 4, 2), {1, 3, 5});
+  // Sliding window, 3 consumer warpgroups, ping-pong off: 2 x 6 = 12 tiles, ragged last tile.
+  expect_persistent_same_bits<T<sm90::F16, 64, 64, 2, Win16_0, 3, false>,
+                              T<sm90::F16, 64, 64, 2, Win16_0, 3, false, false, true>>(
+      make_case(DType::F16, 64, window(16, 0), 300, 300, 2, 3, 3), {2});
+  // No mask, fully masked tiles absent; hd 128, 3 stages: the K/V ring's phases run across tiles.
+  expect_persistent_same_bits<T<sm90::Bf16, 128, 64, 3, MaskNone>, T<sm90::Bf16, 128, 64, 3, MaskNone, 2, true, false, true>>(
+      make_case(DType::BF16, 128, {}, 130, 70, 1, 3, 1), {2});
+  // Causal with seqlen_q > seqlen_k: tiles whose rows see no key (no K/V loads at all).
+  expect_persistent_same_bits<T<sm90::F16, 64, 128, 2, MaskCausal>, T<sm90::F16, 64, 128, 2, MaskCausal, 2, true, true, true>>(
+      make_case(DType::F16, 64, causal(), 400, 100, 1, 2, 1), {3});
 }
 
 TEST(PrefillSm90Emu, WithoutAnEncoderTheMapsAreRefusedWithTheReason) {
