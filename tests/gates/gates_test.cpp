@@ -71,6 +71,7 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   add(DType::BF16, 96, causal);
   add(DType::BF16, 192, causal, /*softcap=*/30);
   add(DType::BF16, 256, none);
+  add(DType::BF16, 256, causal);
   add(DType::F16, 256, causal, /*softcap=*/50);
   add(DType::BF16, 64, causal, 0, "sm90_bm192_bn128_w4_s2_wg3_pp1");
   add(DType::BF16, 128, none, 0, "sm90_bm128_bn176_w4_s2_wg2");
