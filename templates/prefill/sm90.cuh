@@ -288,7 +288,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     };
 
     mbar_wait(q_full, static_cast<unsigned>(round) & 1u);
-    if (!Traits::kOverlap) {
+    if constexpr (!Traits::kOverlap) {
       for (int n = 0; n < n_tiles; ++n) {
         const int it = kv_iter + n, s = stage_of(it);
         mbar_wait(k_full(s), phase_of(it));
@@ -309,7 +309,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         wgmma_wait<0>();
         release(s);
       }
-    } else if (n_tiles > 0) {
+    } else if (n_tiles > 0) {  // (if constexpr: only one main loop is compiled)
       // Intra-warpgroup pipelining (FlashAttention-3): S of tile n and P V of tile n-1 are issued
       // together; the softmax of tile n (in place in sacc) runs while P V (n-1) is on the tensor
       // cores; P is rewritten and O rescaled only once that GEMM has retired.
