@@ -13,6 +13,9 @@ std::string TileConfig::key() const {
   if (threads) k += "_t" + std::to_string(threads);
   if (order) k += "_o" + std::to_string(order);
   if (warpgroups) k += "_wg" + std::to_string(warpgroups);
+  if (pingpong) k += "_pp" + std::to_string(pingpong);
+  if (overlap) k += "_ov" + std::to_string(overlap);
+  if (persistent) k += "_ps" + std::to_string(persistent);
   return k;
 }
 
@@ -31,7 +34,7 @@ TileConfig TileConfig::parse(std::string_view key) {
     toks.erase(toks.begin());
   }
   if (toks.size() < 4)
-    throw SpecError("config key: expected bm<M>_bn<N>_w<W>_s<S>[_sp..][_v..][_t..][_o..][_wg..], got '" +
+    throw SpecError("config key: expected bm<M>_bn<N>_w<W>_s<S>[_sp..][_v..][_t..][_o..][_wg..][_pp..][_ov..][_ps..], got '" +
                     std::string(key.substr(0, 80)) + "'");
   int64_t v = 0;
   auto req = [&](size_t i, std::string_view prefix, std::string_view field, int& out) {
@@ -49,7 +52,8 @@ TileConfig TileConfig::parse(std::string_view key) {
   // Optional knobs, in canonical order; each at most once.
   struct Opt { std::string_view prefix, field; int* out; };
   Opt opts[] = {{"sp", "splits", &c.splits}, {"v", "vec", &c.vec}, {"t", "threads", &c.threads},
-                {"o", "order", &c.order}, {"wg", "warpgroups", &c.warpgroups}};
+                {"o", "order", &c.order}, {"wg", "warpgroups", &c.warpgroups},
+                {"pp", "pingpong", &c.pingpong}, {"ov", "overlap", &c.overlap}, {"ps", "persistent", &c.persistent}};
   size_t next = 0;
   for (size_t i = 4; i < toks.size(); ++i) {
     bool matched = false;

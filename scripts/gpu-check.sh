@@ -177,16 +177,20 @@ phase_sm90() {
     ctest --test-dir "$BUILD_DIR" -R '[Ss]m90' --output-on-failure ${CTEST_ARGS:-} > "$OUT/sm90-ctest.log" 2>&1 || rc=1
     grep -E "tests passed|tests failed|No tests were found" "$OUT/sm90-ctest.log" | tail -1
   fi
-  if [[ -x $CLI ]] && $CLI bench --help 2>&1 | grep -q -- '--template'; then
-    local t
-    for t in prefill_sm80 prefill_sm90; do
-      $CLI bench --json --template "$t" ${BENCH_ARGS:-} > "$OUT/bench-$t.json" 2> "$OUT/bench-$t.err" || rc=1
-      echo "--- $t beside PyTorch SDPA"
-      python3 bench/compare_torch.py --attnjit-json "$OUT/bench-$t.json" --json-out "$OUT/compare-$t.json" \
-        ${BENCH_ARGS:-} 2>&1 | tee "$OUT/compare-$t.txt" || rc=1
+  if [[ -x $CLI ]]; then
+    # The FlashAttention grid (bf16, head dims 64 / 128 / 256, seqlen 512..16k at 16k tokens,
+    # causal on and off; SM90_GRID overrides) with each template's defaults, then one table:
+    # sm90, sm80, torch flash, cuDNN (bench/compare_sm90.py).
+    local t grid=(${SM90_GRID:---dtype bf16 --head-dim 64,128,256 --mask none,causal})
+    for t in sm80 sm90; do
+      $CLI bench --json --template "$t" "${grid[@]}" ${BENCH_ARGS:-} > "$OUT/bench-$t.json" 2> "$OUT/bench-$t.err" \
+        || { rc=1; tail -5 "$OUT/bench-$t.err"; }
     done
+    python3 bench/compare_sm90.py --sm80-json "$OUT/bench-sm80.json" --sm90-json "$OUT/bench-sm90.json" \
+      --json-out "$OUT/sm90-grid.json" > "$OUT/sm90-grid.txt" 2>&1 || rc=1
+    cat "$OUT/sm90-grid.txt"
   else
-    echo "sm90: prefill grid skipped (no attnjit build, or \`attnjit bench\` has no --template yet)"
+    echo "sm90: prefill grid skipped (no attnjit build at $CLI)"
   fi
   if ((rc == 0)); then status[sm90]=ok; else status[sm90]=FAIL; fi
 }
@@ -208,6 +212,9 @@ for p in "${phases[@]}"; do
   printf '%-8s %-6s %s\n' "$p" "${status[$p]}" "${detail[$p]:-}"
   [[ ${status[$p]} == ok ]] || rc=1
 done
+if [[ -s "$OUT/sm90-grid.txt" ]]; then
+  echo; echo "sm90 grid ($OUT/sm90-grid.txt):"; cat "$OUT/sm90-grid.txt"
+fi
 if [[ -s "$OUT/compare.json" ]]; then
   python3 - "$OUT/compare.json" <<'PY'
 import json, sys

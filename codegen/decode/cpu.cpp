@@ -117,7 +117,7 @@ class DecodeCpuTemplate final : public KernelTemplate {
       return "template: config " + c.key() + " names template '" + c.tmpl + "', not cpu";
     if (c.warps != 1) return "warps: must be 1 on the CPU, got " + std::to_string(c.warps);
     if (c.stages != 1) return "stages: must be 1 on the CPU, got " + std::to_string(c.stages);
-    if (c.warpgroups != 0) return "warpgroups: not a decode_cpu knob";
+    if (c.has_hopper_knobs()) return "warpgroups/pingpong/overlap/persistent: not decode_cpu knobs";
     if (c.order != 0 && c.order != 1) return "order: must be 0 (fp32) or 1 (bf16 pairs), got " + std::to_string(c.order);
     if (c.order == 1 && spec.dtype != DType::BF16)
       return "order: 1 (bf16 pair dot products) needs bf16 K/V, got " + std::string(to_string(spec.dtype));

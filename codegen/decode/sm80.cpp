@@ -233,8 +233,8 @@ class DecodeSm80 final : public KernelTemplate {
       return "splits: must be 0 (rule) or 1.." + std::to_string(kDecodeMaxSplits) + ", got " +
              std::to_string(c.splits);
     if (c.vec != 0 && c.vec != kVec) return "vec: decode_sm80 loads 16 bytes (vec 8), got " + std::to_string(c.vec);
-    if (c.threads != 0 || c.order != 0 || c.warpgroups != 0)
-      return "threads / order / warpgroups: not decode_sm80 knobs";
+    if (c.threads != 0 || c.order != 0 || c.has_hopper_knobs())
+      return "threads / order / warpgroups / pingpong / overlap / persistent: not decode_sm80 knobs";
     const int64_t smem = dynamic_smem(spec, c);
     if (smem > target.smem_per_block)
       return "shared memory: " + std::to_string(smem) + " bytes exceed the target's " +

@@ -102,7 +102,7 @@ class PrefillCpu final : public KernelTemplate {
     if (c.warps != 1) return "warps: must be 1 on the CPU, got " + std::to_string(c.warps);
     if (c.stages != 1) return "stages: must be 1 on the CPU, got " + std::to_string(c.stages);
     if (c.splits != 0) return "splits: not a prefill knob";
-    if (c.warpgroups != 0) return "warpgroups: not a CPU knob";
+    if (c.has_hopper_knobs()) return "warpgroups/pingpong/overlap/persistent: not CPU knobs";
     for (auto [v, field] : {std::pair{c.block_m, "block_m"}, std::pair{c.block_n, "block_n"}})
       if (!pow2(v) || v < 16 || v > 128)
         return std::string(field) + ": must be a power of two in 16..128, got " + std::to_string(v);

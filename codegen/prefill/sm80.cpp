@@ -190,8 +190,8 @@ class PrefillSm80 final : public KernelTemplate {
              list(std::begin(kWarps), std::end(kWarps)) + ")";
     if (cfg.stages < 1 || cfg.stages > kMaxStages)
       return "stages: " + std::to_string(cfg.stages) + " not in 1.." + std::to_string(kMaxStages);
-    if (cfg.splits || cfg.vec || cfg.threads || cfg.order || cfg.warpgroups)
-      return "splits/vec/threads/order/warpgroups: not knobs of prefill_sm80 (must be 0), got " +
+    if (cfg.splits || cfg.vec || cfg.threads || cfg.order || cfg.has_hopper_knobs())
+      return "splits/vec/threads/order/warpgroups/pp/ov/ps: not knobs of prefill_sm80 (must be 0), got " +
              cfg.key();
     // Each warp owns whole m16 row tiles of the query block; two at most (registers).
     if (cfg.block_m % (16 * cfg.warps) != 0 || cfg.block_m / (16 * cfg.warps) > 2)

@@ -1,61 +1,133 @@
 // prefill_sm90: the FlashAttention-3 style prefill forward for sm_90a (templates/prefill/sm90.cuh):
-// a TMA producer warpgroup, two wgmma consumer warpgroups with ping-pong. Registered for sm_90a
+// a TMA producer warpgroup, two or three wgmma consumer warpgroups. Registered for sm_90a
 // only, with a priority below prefill_sm80: the sm80 template stays the default there until
 // `scripts/gpu-check.sh sm90` has passed on a GPU (issue #16's default policy); this one is
 // reached by tuning or by naming it in the config (`--template sm90`, TileConfig::tmpl).
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
 #include "codegen/prefill/arguments.h"
 #include "codegen/prefill/sm90_tensor_maps.h"
+#include "codegen/variant.h"
 
 namespace attnjit {
 namespace {
 
-constexpr const char* kGeneratorVersion = "prefill_sm90/1";
+constexpr const char* kGeneratorVersion = "prefill_sm90/2";
 constexpr const char* kRoot = "prefill/sm90.cuh";
 
-// The knobs: consumer warpgroups (block_m = 64 each; the template has 2), block_n, stages.
-constexpr int kWarpgroups = 2;
-constexpr int kBlockNs[] = {64, 128};
+// The knobs: consumer warpgroups (block_m = 64 each), block_n (per head dim: what fits 227 KB of
+// shared memory with 2 stages), stages, ping-pong, intra-warpgroup overlap, persistent.
+constexpr int kWarpgroups[] = {2, 3};
 constexpr int kStages[] = {2, 3};
-// Head dims the emulator tests and compile gates cover; 256 compiles in the template but is not
-// yet proven, so it is refused (the sm80 path serves it).
-constexpr int kHeadDims[] = {64, 128};
+constexpr int kHeadDims[] = {64, 96, 128, 192, 256};
+
+std::vector<int> block_ns(int head_dim) {
+  switch (head_dim) {
+    case 64: return {64, 128, 192};
+    case 96: return {64, 128};
+    case 128: return {64, 128, 176};
+    case 192: return {64, 96, 112};
+    case 256: return {64, 80};
+  }
+  return {};
+}
 
 template <class T, size_t N>
 bool one_of(const T (&values)[N], T v) {
   return std::find(std::begin(values), std::end(values), v) != std::end(values);
 }
 
-TileConfig make_config(int block_n, int stages) {
+std::string list(const std::vector<int>& v) {
+  std::string s;
+  for (int x : v) s += (s.empty() ? "" : ", ") + std::to_string(x);
+  return s;
+}
+
+TileConfig make_config(int warpgroups, int block_n, int stages, bool pingpong, bool overlap, bool persistent) {
   TileConfig c;
   c.tmpl = "sm90";
-  c.block_m = 64 * kWarpgroups;
+  c.block_m = 64 * warpgroups;
   c.block_n = block_n;
   c.warps = 4;
   c.stages = stages;
-  c.warpgroups = kWarpgroups;
+  c.warpgroups = warpgroups;
+  c.pingpong = pingpong ? 1 : 0;
+  c.overlap = overlap ? 1 : 0;
+  c.persistent = persistent ? 1 : 0;
   return c;
 }
 
+// Head dims are stored padded to whole 128-byte column blocks (96 -> 128).
+int padded_head_dim(int head_dim) { return (head_dim + 63) / 64 * 64; }
+
 // Mirrors PrefillSm90Traits::kSmemBytes (render() static_asserts that they agree).
 int64_t smem_bytes(const ProblemSpec& spec, const TileConfig& cfg) {
-  const int64_t q = int64_t{cfg.block_m} * spec.head_dim * 2;
-  const int64_t kv = int64_t{cfg.block_n} * spec.head_dim * 2;
-  return q + 2 * cfg.stages * kv + 8 * (1 + 3 * cfg.stages) + 1024;
+  const int64_t d = padded_head_dim(spec.head_dim);
+  const int64_t q = int64_t{cfg.block_m} * d * 2, kv = int64_t{cfg.block_n} * d * 2;
+  return q + 2 * cfg.stages * kv + 8 * (2 + 3 * cfg.stages) + 1024;
+}
+
+// Live fp32/packed registers of a consumer thread: S (block_n / 2) and O (d / 2) throughout,
+// P (block_n / 4) during the softmax only with the overlap (P of the previous tile is the
+// operand of the P V GEMM in flight), ~30 for addresses, row statistics and indices (HOPPER.md),
+// and ~24 more for a key mask's bounds or tanh's temporaries (soft-capping). Fitted to ptxas:
+// hd 256 / block_n 80 / overlap compiles clean without a mask and spills with causal. The budget
+// is setmaxnreg's: 240 with two consumer warpgroups, 160 with three. A rule to prune by; the
+// compile gates check the defaults for spills, the tuner drops what spills.
+int consumer_regs(const ProblemSpec& spec, const TileConfig& cfg) {
+  const bool masked = spec.mask.kind != MaskKind::None || spec.softcap != 0;
+  return cfg.block_n / 2 + padded_head_dim(spec.head_dim) / 2 + (cfg.overlap ? cfg.block_n / 4 : 0) + 30 +
+         (masked ? 24 : 0);
+}
+int consumer_budget(const TileConfig& cfg) { return cfg.warpgroups == 3 ? 160 : 240; }
+
+// A spec with only the fields this template implements copied over: where it differs from the
+// spec, the spec asks for something more (a variant, layout or feature added since) — refused.
+ProblemSpec plain_fields(const ProblemSpec& s) {
+  ProblemSpec p;
+  p.family = s.family;
+  p.dtype = s.dtype;
+  p.head_dim = s.head_dim;
+  p.mask = s.mask;
+  p.group = s.group;
+  p.seqlen_q = s.seqlen_q;
+  p.seqlen_k = s.seqlen_k;
+  p.even = s.even;
+  p.softcap = s.softcap;
+  return p;
+}
+
+// The mask policy, wrapped by soft-capping when the spec asks for it (its cap declared in the
+// prelude as attnjit_gen::Softcap).
+std::string variant_policy(const ProblemSpec& spec) {
+  const std::string mask = prefill_mask_policy(spec.mask);
+  return spec.softcap == 0 ? mask : "attnjit::variants::SoftCapped<" + mask + ", attnjit_gen::Softcap>";
 }
 
 std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
+  auto b = [](int v) { return v ? "true" : "false"; };
   return std::string("attnjit::PrefillSm90Traits<") +
          (spec.dtype == DType::BF16 ? "attnjit::sm90::Bf16" : "attnjit::sm90::F16") + ", " +
          std::to_string(spec.head_dim) + ", " + std::to_string(cfg.block_n) + ", " +
-         std::to_string(cfg.stages) + ", " + prefill_mask_policy(spec.mask) + ">";
+         std::to_string(cfg.stages) + ", " + variant_policy(spec) + ", " + std::to_string(cfg.warpgroups) +
+         ", " + b(cfg.pingpong) + ", " + b(cfg.overlap) + ", " + b(cfg.persistent) + ">";
 }
+
+// The persistent grid: one block per SM (132 when the target does not say), never more blocks
+// than tiles.
+unsigned persistent_blocks(const Target& target, int64_t tiles) {
+  const int64_t sms = target.sm_count > 0 ? target.sm_count : 132;
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min(sms, tiles)));
+}
+
+// L2 the persistent order's sections aim to stay within (H100 / H200 have 50 / 60 MB).
+constexpr long long kL2SectionBytes = 32ll << 20;
 
 class PrefillSm90 final : public KernelTemplate {
  public:
@@ -78,21 +150,33 @@ class PrefillSm90 final : public KernelTemplate {
 
   std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
     std::vector<TileConfig> out;
-    for (int bn : kBlockNs)
-      for (int s : kStages) {
-        const TileConfig c = make_config(bn, s);
-        if (!can_implement(spec, c, target)) out.push_back(c);
-      }
+    for (int wg : kWarpgroups)
+      for (int bn : block_ns(spec.head_dim))
+        for (int s : kStages)
+          for (bool pp : {true, false})
+            for (bool ov : {true, false})
+              for (bool ps : {false, true}) {
+                const TileConfig c = make_config(wg, bn, s, pp, ov, ps);
+                if (!can_implement(spec, c, target)) out.push_back(c);
+              }
     return out;
   }
 
-  // FlashAttention-3's forward choices for two consumer warpgroups: block_n 128 with a 2-stage
-  // K/V ring (HOPPER.md); a GPU has not tuned them yet.
+  // FlashAttention-3's forward tiles (HOPPER.md) where they fit this template's register rule,
+  // two consumer warpgroups in ping-pong with the intra-warpgroup overlap, non-persistent (its
+  // grid needs the device's SM count); a GPU has not tuned them yet.
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
-    for (int bn : {128, 64}) {
-      const TileConfig c = make_config(bn, 2);
-      if (!can_implement(spec, c, target)) return c;
+    std::vector<int> prefs;
+    switch (spec.head_dim) {
+      case 192: prefs = {112, 96, 64}; break;
+      case 256: prefs = {80, 64}; break;
+      default: prefs = {128, 64}; break;
     }
+    for (bool ov : {true, false})
+      for (int bn : prefs) {
+        const TileConfig c = make_config(2, bn, 2, true, ov, false);
+        if (!can_implement(spec, c, target)) return c;
+      }
     throw SpecError("prefill_sm90: no legal default config for " + spec.key() + " on " + target.key());
   }
 
@@ -102,11 +186,12 @@ class PrefillSm90 final : public KernelTemplate {
       return "prefill_sm90 implements prefill f16/bf16; got " + spec.key();
     if (target.platform != Platform::Cuda || target.arch != "sm_90a")
       return "prefill_sm90 needs sm_90a (wgmma, TMA, setmaxnreg); got " + target.key();
-    if (spec.softcap != 0)
-      return "softcap: prefill_sm90 has no soft-capping yet (the sm80 template serves it); got " + spec.key();
+    if (!(plain_fields(spec) == spec))
+      return "variant: prefill_sm90 implements masks none / causal / sliding window, soft-capping and GQA "
+             "on dense tensors only; " + spec.key() + " asks for more (the sm80 template serves it)";
     if (!one_of(kHeadDims, spec.head_dim))
       return "head_dim: " + std::to_string(spec.head_dim) +
-             " not supported by prefill_sm90 yet (64, 128); the sm80 template serves it";
+             " not supported by prefill_sm90 (64, 96, 128, 192, 256); the sm80 template serves it";
     if (!cfg.tmpl.empty() && cfg.tmpl != "sm90")
       return "template: config " + cfg.key() + " names template '" + cfg.tmpl + "', not sm90";
     try {
@@ -114,22 +199,32 @@ class PrefillSm90 final : public KernelTemplate {
     } catch (const SpecError& e) {
       return std::string(e.what());
     }
-    if (cfg.warpgroups != kWarpgroups)
-      return "warpgroups: " + std::to_string(cfg.warpgroups) + " consumer warpgroups not supported (allowed: 2)";
+    if (!one_of(kWarpgroups, cfg.warpgroups))
+      return "warpgroups: " + std::to_string(cfg.warpgroups) + " consumer warpgroups not supported (allowed: 2, 3)";
     if (cfg.block_m != 64 * cfg.warpgroups)
       return "block_m: must be 64 * warpgroups = " + std::to_string(64 * cfg.warpgroups) + ", got " +
              std::to_string(cfg.block_m);
     if (cfg.warps != 4) return "warps: 4 per warpgroup, got " + std::to_string(cfg.warps);
-    if (!one_of(kBlockNs, cfg.block_n))
-      return "block_n: " + std::to_string(cfg.block_n) + " not supported (allowed: 64, 128)";
+    const std::vector<int> bns = block_ns(spec.head_dim);
+    if (std::find(bns.begin(), bns.end(), cfg.block_n) == bns.end())
+      return "block_n: " + std::to_string(cfg.block_n) + " not supported for head_dim " +
+             std::to_string(spec.head_dim) + " (allowed: " + list(bns) + ")";
     if (!one_of(kStages, cfg.stages))
       return "stages: " + std::to_string(cfg.stages) + " not supported (allowed: 2, 3)";
+    for (auto [v, field] : {std::pair{cfg.pingpong, "pingpong"}, std::pair{cfg.overlap, "overlap"},
+                            std::pair{cfg.persistent, "persistent"}})
+      if (v != 0 && v != 1) return std::string(field) + ": 0 (off) or 1 (on), got " + std::to_string(v);
     if (cfg.splits || cfg.vec || cfg.threads || cfg.order)
       return "splits/vec/threads/order: not knobs of prefill_sm90 (must be 0), got " + cfg.key();
     const int64_t smem = smem_bytes(spec, cfg);
-    if (target.smem_per_block > 0 && smem > target.smem_per_block)
+    const int64_t smem_limit = target.smem_per_block > 0 ? target.smem_per_block : 227 * 1024;
+    if (smem > smem_limit)
       return "shared memory: " + std::to_string(smem) + " bytes exceed " + target.key() + "'s " +
-             std::to_string(target.smem_per_block) + " per block";
+             std::to_string(smem_limit) + " per block";
+    if (consumer_regs(spec, cfg) > consumer_budget(cfg))
+      return "registers: ~" + std::to_string(consumer_regs(spec, cfg)) + " per consumer thread exceed the " +
+             std::to_string(consumer_budget(cfg)) + " of " + std::to_string(cfg.warpgroups) +
+             " consumer warpgroups (smaller block_n, fewer warpgroups or overlap off)";
     return std::nullopt;
   }
 
@@ -143,7 +238,8 @@ class PrefillSm90 final : public KernelTemplate {
     src.platform = Platform::Cuda;
     src.name = kernel_name(spec, cfg, target);
     src.text = "// Generated by attnjit " + std::string(kGeneratorVersion) + ": " + src.name +
-               "\n#include \"" + kRoot + "\"\n\nnamespace attnjit_gen {\nusing Traits = " +
+               "\n#include \"" + kRoot + "\"\n\nnamespace attnjit_gen {\n" +
+               (spec.softcap != 0 ? softcap_struct(spec.softcap) : std::string()) + "using Traits = " +
                traits + ";\n}  // namespace attnjit_gen\n\n" +
                "static_assert(attnjit_gen::Traits::kSmemBytes == " +
                std::to_string(smem_bytes(spec, cfg)) + " && attnjit_gen::Traits::kThreads == " +
@@ -160,14 +256,17 @@ class PrefillSm90 final : public KernelTemplate {
   }
 
   // PrefillParams (validated as for sm80) behind four tensor maps encoded by the installed
-  // cuTensorMapEncodeTiled (codegen/prefill/sm90_tensor_maps.h).
+  // cuTensorMapEncodeTiled (codegen/prefill/sm90_tensor_maps.h), then the persistent tile order.
   std::vector<unsigned char> build_arguments(const ProblemSpec& spec, const TileConfig& cfg,
                                              const Target& target, const LaunchArgs& args,
                                              const Workspace&) const override {
     if (!args.prefill || args.decode)
       throw SpecError("launch: a prefill template takes prefill arguments");
     const PrefillParams p = make_prefill_params(*args.prefill, target.platform);
-    const PrefillSm90HostParams h = make_prefill_sm90_params(p, spec.dtype, spec.head_dim, cfg.block_n);
+    PrefillSm90HostParams h = make_prefill_sm90_params(p, spec.dtype, spec.head_dim, cfg.block_m, cfg.block_n);
+    const int num_m = (p.seqlen_q + cfg.block_m - 1) / cfg.block_m;
+    h.sched = make_sm90_tile_sched(num_m, p.batch, p.heads_q, p.heads_q / p.heads_kv,
+                                   2ll * p.seqlen_k * spec.head_dim * 2, kL2SectionBytes);
     const auto* b = reinterpret_cast<const unsigned char*>(&h);
     return {b, b + sizeof h};
   }
@@ -178,9 +277,14 @@ class PrefillSm90 final : public KernelTemplate {
       throw SpecError("prefill_sm90: cannot launch " + cfg.key() + " for " + spec.key() + ": " + *why);
     check_prefill_launch_shape(spec, shape);
     LaunchGeometry g;
-    g.grid[0] = static_cast<unsigned>((shape.seqlen_q + cfg.block_m - 1) / cfg.block_m);
-    g.grid[1] = static_cast<unsigned>(shape.heads_q);
-    g.grid[2] = static_cast<unsigned>(shape.batch);
+    const int64_t num_m = (shape.seqlen_q + cfg.block_m - 1) / cfg.block_m;
+    if (cfg.persistent) {
+      g.grid[0] = persistent_blocks(target, num_m * shape.heads_q * shape.batch);
+    } else {
+      g.grid[0] = static_cast<unsigned>(num_m);
+      g.grid[1] = static_cast<unsigned>(shape.heads_q);
+      g.grid[2] = static_cast<unsigned>(shape.batch);
+    }
     g.block[0] = static_cast<unsigned>(128 * (1 + cfg.warpgroups));
     g.dynamic_smem = static_cast<unsigned>(smem_bytes(spec, cfg));
     return g;

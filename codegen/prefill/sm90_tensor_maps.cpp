@@ -6,6 +6,7 @@
 #include <string>
 
 #include "attnjit/types.h"
+#include "codegen/prefill/sm90_tensor_map_cache.h"
 
 namespace attnjit {
 namespace {
@@ -27,12 +28,23 @@ void encode(unsigned char* map, const char* name, TensorMapEncodeTiledFn enc, in
                                static_cast<uint64_t>(head_stride) * 2,
                                static_cast<uint64_t>(batch_stride) * 2};
   const uint32_t box[4] = {64, box_rows, 1, 1}, elem[4] = {1, 1, 1, 1};
+  // Everything the map depends on (the swizzle, promotion and fill are constants here).
+  const TensorMapKey key = {reinterpret_cast<uint64_t>(enc), static_cast<uint64_t>(dtype),
+                            reinterpret_cast<uint64_t>(data), dims[0], dims[1], dims[2], dims[3],
+                            strides[0], strides[1], strides[2], box[0], box[1], box[2], box[3]};
+  TensorMapBytes bytes;
+  if (tensor_map_cache().find(key, bytes)) {
+    std::memcpy(map, bytes.data(), bytes.size());
+    return;
+  }
   const int rc = enc(map, dtype, 4, const_cast<void*>(data), dims, strides, box, elem, 0,
                      kSwizzle128B, kL2Promotion128B, 0);
   if (rc != 0)
     throw SpecError(std::string(name) + ": cuTensorMapEncodeTiled refused the tensor (error " +
                     std::to_string(rc) +
                     "; TMA needs a 16-byte aligned base and strides that are multiples of 16 bytes)");
+  std::memcpy(bytes.data(), map, bytes.size());
+  tensor_map_cache().insert(key, bytes);
 }
 
 }  // namespace
@@ -41,7 +53,7 @@ void set_tensor_map_encoder(TensorMapEncodeTiledFn fn) { g_encoder.store(fn); }
 TensorMapEncodeTiledFn tensor_map_encoder() { return g_encoder.load(); }
 
 PrefillSm90HostParams make_prefill_sm90_params(const PrefillParams& p, DType dtype, int head_dim,
-                                               int block_n) {
+                                               int block_m, int block_n) {
   const TensorMapEncodeTiledFn enc = tensor_map_encoder();
   if (enc == nullptr)
     throw SpecError(
@@ -51,7 +63,7 @@ PrefillSm90HostParams make_prefill_sm90_params(const PrefillParams& p, DType dty
   PrefillSm90HostParams h;
   std::memset(&h, 0, sizeof h);
   encode(h.tq, "q", enc, dt, p.q, head_dim, p.seqlen_q, p.heads_q, p.batch, p.q_row_stride,
-         p.q_head_stride, p.q_batch_stride, 128);
+         p.q_head_stride, p.q_batch_stride, static_cast<uint32_t>(block_m));
   encode(h.tk, "k", enc, dt, p.k, head_dim, p.seqlen_k, p.heads_kv, p.batch, p.k_row_stride,
          p.k_head_stride, p.k_batch_stride, static_cast<uint32_t>(block_n));
   encode(h.tv, "v", enc, dt, p.v, head_dim, p.seqlen_k, p.heads_kv, p.batch, p.v_row_stride,

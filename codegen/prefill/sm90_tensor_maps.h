@@ -13,6 +13,7 @@
 
 #include "attnjit/tensors.h"
 #include "templates/prefill/params.h"
+#include "templates/prefill/sm90_scheduler.h"
 
 namespace attnjit {
 
@@ -26,17 +27,19 @@ void set_tensor_map_encoder(TensorMapEncodeTiledFn fn);
 TensorMapEncodeTiledFn tensor_map_encoder();
 
 // The kernel's parameter struct as the host builds it: four 128-byte maps (Q, K, V loads; O
-// store), then PrefillParams — the layout of PrefillSm90Params in the template.
+// store), PrefillParams, then the persistent tile order — the layout of PrefillSm90Params in the
+// template.
 struct alignas(64) PrefillSm90HostParams {
   alignas(64) unsigned char tq[128], tk[128], tv[128], to[128];
   PrefillParams p;
+  Sm90TileSched sched;
 };
 
 // Encodes the four 4-D maps (d, row, head, batch) for `p` with 128-byte swizzled boxes of 64
-// columns: Q boxes of 128 rows, K and V of block_n rows, O of 64 rows. Throws SpecError naming
-// the tensor when there is no encoder or the driver refuses a map (strides not multiples of 16
-// bytes, unaligned base, ...).
+// columns: Q boxes of block_m rows, K and V of block_n rows, O of 64 rows (sched is left zero).
+// Throws SpecError naming the tensor when there is no encoder or the driver refuses a map
+// (strides not multiples of 16 bytes, unaligned base, ...).
 PrefillSm90HostParams make_prefill_sm90_params(const PrefillParams& p, DType dtype, int head_dim,
-                                               int block_n);
+                                               int block_m, int block_n);
 
 }  // namespace attnjit

@@ -16,6 +16,9 @@
 //   threads  (_t)      CPU worker threads; 0 = default (1 for GPU)
 //   order    (_o)      CPU loop order variant; 0 = default
 //   warpgroups (_wg)   Hopper: consumer warpgroups; 0 = not a Hopper config
+//   pingpong   (_pp)   Hopper: 1 = consumer warpgroups take turns issuing GEMMs; 0 = off
+//   overlap    (_ov)   Hopper: 1 = next S GEMM in flight during the softmax; 0 = off
+//   persistent (_ps)   Hopper: 1 = one block per SM walking the tiles (LPT for causal); 0 = off
 #pragma once
 
 #include <string>
@@ -33,11 +36,16 @@ struct TileConfig {
   int threads = 0;
   int order = 0;
   int warpgroups = 0;
+  int pingpong = 0;
+  int overlap = 0;
+  int persistent = 0;
   // The template's short name ("sm80", "cpu", "sm90"); "" = the highest-priority one. Last, so
   // aggregate initialisation by knobs ({bm, bn, warps, stages}) still reads naturally.
   std::string tmpl;
 
   std::string key() const;
+  // Whether any Hopper-only knob is set (every other template refuses such a config).
+  bool has_hopper_knobs() const { return warpgroups || pingpong || overlap || persistent; }
   // Throws SpecError naming the field on a malformed key.
   static TileConfig parse(std::string_view key);
 

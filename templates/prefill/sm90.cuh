@@ -1,28 +1,38 @@
 // Prefill attention forward for sm_90a — FlashAttention-3 style (warp-specialised).
 //
-// One thread block computes a 128-row query tile of one (batch, head) with three warpgroups:
-// warpgroup 0 is the producer (setmaxnreg down to 24 registers): one thread TMA-loads the Q tile
-// once and streams the K/V tiles the tile's mask can see through a ring of kStages stages (full
-// barriers complete by transaction bytes; empty barriers are released by both consumers).
-// Warpgroups 1 and 2 are consumers (setmaxnreg up to 240), 64 query rows each: S = Q K^T by
-// wgmma with both operands in shared memory, the online softmax in registers with exp2, P
-// converted to 16-bit A fragments in registers and O += P V by wgmma with V as an N-major B.
-// The consumers take turns issuing their S GEMMs (ping-pong on named barriers 1 and 2), so
-// one's softmax overlaps the other's tensor-core work.
+// A thread block has one producer warpgroup and kConsumers (2 or 3) consumer warpgroups; a query
+// tile is 64 rows per consumer. The producer (setmaxnreg down) has one thread TMA-load the Q tile
+// and stream the K/V tiles the tile's mask can see through a ring of kStages stages (full
+// barriers complete by transaction bytes; empty barriers are released by every consumer). The
+// consumers (setmaxnreg up) compute S = Q K^T by wgmma with both operands in shared memory, apply
+// the score variant (soft-capping) and the mask, run the online softmax in registers with exp2,
+// convert P to 16-bit A fragments in registers and accumulate O += P V by wgmma (V an N-major B).
+// Knobs (template parameters, the config's fields):
+//   kPingPong    consumers take turns issuing their GEMMs (named barriers 1..kConsumers), so one
+//                warpgroup's softmax overlaps another's tensor-core work;
+//   kOverlap     intra-warpgroup pipelining: the next tile's S GEMM is issued with this tile's
+//                P V GEMM, and the next softmax runs while P V is on the tensor cores;
+//   kPersistent  a grid of about one block per SM walks every tile in the scheduler's order
+//                (prefill/sm90_scheduler.h: L2 sections, longest first for causal); Q's shared
+//                rows are released (q_empty) once O's TMA store has read them.
 //
-// Layout: rows are head_dim * 2 bytes; TMA boxes are at most 128 bytes wide with the 128-byte
-// swizzle, so a tile is stored as head_dim / 64 column blocks of [rows][64 elements], each a
-// run of 1024-byte swizzle atoms (K-major for Q and K; the same tile read N-major for V).
-// Tensor maps are 4-D (d, row, head, batch), so any strides TMA can describe work, uneven
-// lengths read zeros past the end, and O's TMA store drops the rows past seqlen_q. LSE goes
-// out by direct predicated stores. Masks are the sm80 path's policies (bottom-right aligned);
-// a row that sees no key gets O = 0 and LSE = -inf.
+// Layout: rows are kHeadDimPad * 2 bytes, head dims padded to a multiple of 64 (96 -> 128: TMA
+// reads zeros past the tensor's 96 columns, so the padding adds nothing to S, gives 0 in O and is
+// dropped by the store). TMA boxes are at most 128 bytes wide with the 128-byte swizzle, so a tile
+// is stored as kHeadDimPad / 64 column blocks of [rows][64 elements], each a run of 1024-byte
+// swizzle atoms (K-major for Q and K; the same tile read N-major for V). Tensor maps are 4-D
+// (d, row, head, batch), so any strides TMA can describe work, uneven lengths read zeros past the
+// end, and O's TMA store drops the rows past seqlen_q. LSE goes out by direct predicated stores.
+// Masks are the sm80 path's policies (bottom-right aligned); a row that sees no key gets O = 0
+// and LSE = -inf.
 #pragma once
 
 // The primitives first: in the emulator their shadow brings the CUDA shim the mask header needs.
 #include "common/sm90_primitives.cuh"
 #include "common/sm80_mask.cuh"
+#include "common/variants.h"
 #include "prefill/params.h"
+#include "prefill/sm90_scheduler.h"
 
 namespace attnjit {
 
@@ -36,32 +46,44 @@ struct Bf16 {
 };
 }  // namespace sm90
 
-// The kernel's single parameter: tensor maps for Q, K, V (loads) and O (store), then the
-// plain launch parameters (sizes, scale, LSE pointer and strides). Built by the host in
-// build_arguments; passed `const __grid_constant__` so the maps stay in parameter space.
+// The kernel's single parameter: tensor maps for Q, K, V (loads) and O (store), the plain launch
+// parameters (sizes, scale, LSE pointer and strides) and the persistent tile order. Built by the
+// host in build_arguments; passed `const __grid_constant__` so the maps stay in parameter space.
 struct PrefillSm90Params {
   sm90::TensorMap tq, tk, tv, to;
   PrefillParams p;
+  Sm90TileSched sched;
 };
 
-template <class Element_, int kHeadDim_, int kBlockN_, int kStages_, class Mask_>
+template <class Element_, int kHeadDim_, int kBlockN_, int kStages_, class Mask_, int kConsumers_ = 2,
+          bool kPingPong_ = true, bool kOverlap_ = false, bool kPersistent_ = false>
 struct PrefillSm90Traits {
   using Element = Element_;
   using Mask = Mask_;
   static constexpr int kHeadDim = kHeadDim_, kBlockN = kBlockN_, kStages = kStages_;
-  static constexpr int kConsumers = 2;
+  static constexpr int kConsumers = kConsumers_;
+  static constexpr bool kPingPong = kPingPong_, kOverlap = kOverlap_, kPersistent = kPersistent_;
+  static constexpr int kHeadDimPad = (kHeadDim + 63) / 64 * 64;
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kThreads = 128 * (1 + kConsumers);
-  static constexpr int kColBlocks = kHeadDim / 64;  // 128-byte column blocks per row
-  static constexpr unsigned kQBytes = kBlockM * kHeadDim * 2, kKvBytes = kBlockN * kHeadDim * 2;
-  // Shared layout from a 1024-aligned base: Q (reused for O) | K stages | V stages | barriers.
+  // setmaxnreg: the register file (64 K) split between the producer and the consumers.
+  static constexpr int kProducerRegs = kConsumers == 2 ? 24 : 32;
+  static constexpr int kConsumerRegs = kConsumers == 2 ? 240 : 160;
+  static constexpr int kColBlocks = kHeadDimPad / 64;  // 128-byte column blocks per row
+  static constexpr unsigned kQBytes = kBlockM * kHeadDimPad * 2, kKvBytes = kBlockN * kHeadDimPad * 2;
+  // Shared layout from a 1024-aligned base: Q (reused for O) | K stages | V stages | barriers
+  // (q_full, q_empty, then k_full, v_full, kv_empty per stage).
   static constexpr unsigned kOffK = kQBytes, kOffV = kOffK + kStages * kKvBytes;
   static constexpr unsigned kOffBar = kOffV + kStages * kKvBytes;
-  static constexpr unsigned kSmemBytes = kOffBar + 8 * (1 + 3 * kStages) + 1024;  // + align slack
+  static constexpr unsigned kSmemBytes = kOffBar + 8 * (2 + 3 * kStages) + 1024;  // + align slack
 
-  static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dim 64, 128 or 256");
+  static_assert(kHeadDim == 64 || kHeadDim == 96 || kHeadDim == 128 || kHeadDim == 192 || kHeadDim == 256,
+                "head dim 64, 96, 128, 192 or 256");
+  static_assert(kConsumers == 2 || kConsumers == 3, "2 or 3 consumer warpgroups");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "block_n: 16..256, step 16");
   static_assert(kStages >= 1 && kStages <= 4, "stages: 1..4");
+  static_assert(!kOverlap || kStages >= 2, "overlap holds two K/V stages at once");
+  static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumers <= 65536, "register file");
   static_assert(kSmemBytes <= 227 * 1024, "shared memory beyond sm_90's 227 KB");
 };
 
@@ -71,42 +93,63 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   using namespace sm90;
   using Element = typename Traits::Element;
   using Mask = typename Traits::Mask;
-  constexpr int kHeadDim = Traits::kHeadDim, kBlockM = Traits::kBlockM, kBlockN = Traits::kBlockN;
+  constexpr int kHeadDim = Traits::kHeadDim, kHeadDimPad = Traits::kHeadDimPad;
+  constexpr int kBlockM = Traits::kBlockM, kBlockN = Traits::kBlockN, kConsumers = Traits::kConsumers;
   constexpr int kStages = Traits::kStages, kColBlocks = Traits::kColBlocks;
   const PrefillParams& p = params.p;
 
   extern __shared__ __align__(128) unsigned char sm90_smem[];
   const unsigned base = (smem_addr(sm90_smem) + 1023u) & ~1023u;
   unsigned char* const base_ptr = sm90_smem + (base - smem_addr(sm90_smem));
-  const unsigned q_full = base + Traits::kOffBar;
-  auto k_full = [&](int s) { return q_full + 8u + 8u * static_cast<unsigned>(s); };
-  auto v_full = [&](int s) { return q_full + 8u + 8u * static_cast<unsigned>(kStages + s); };
-  auto kv_empty = [&](int s) { return q_full + 8u + 8u * static_cast<unsigned>(2 * kStages + s); };
+  const unsigned q_full = base + Traits::kOffBar, q_empty = q_full + 8u;
+  auto k_full = [&](int s) { return q_full + 16u + 8u * static_cast<unsigned>(s); };
+  auto v_full = [&](int s) { return q_full + 16u + 8u * static_cast<unsigned>(kStages + s); };
+  auto kv_empty = [&](int s) { return q_full + 16u + 8u * static_cast<unsigned>(2 * kStages + s); };
   auto k_tile = [&](int s) { return base + Traits::kOffK + static_cast<unsigned>(s) * Traits::kKvBytes; };
   auto v_tile = [&](int s) { return base + Traits::kOffV + static_cast<unsigned>(s) * Traits::kKvBytes; };
 
-  // Causal blocks near the bottom see the most keys; launching them first shortens the tail.
-  const int m_block = Mask::kCausal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
-                                    : static_cast<int>(blockIdx.x);
-  const int head = static_cast<int>(blockIdx.y), batch = static_cast<int>(blockIdx.z);
-  const int head_kv = head / (p.heads_q / p.heads_kv);
-  const int seqlen_q = p.seqlen_q, seqlen_k = p.seqlen_k, m0 = m_block * kBlockM;
-
-  // Keys visible to the tile: [lo(first row), hi(last valid row)), as in the sm80 path.
-  const int last_row = (m0 + kBlockM < seqlen_q ? m0 + kBlockM : seqlen_q) - 1;
-  int lo_first, hi_first, lo_last, hi_last;
-  Mask::key_range(m0, seqlen_q, seqlen_k, lo_first, hi_first);
-  Mask::key_range(last_row, seqlen_q, seqlen_k, lo_last, hi_last);
-  const int n_block_min = lo_first / kBlockN;
-  const int n_block_max = (hi_last + kBlockN - 1) / kBlockN;
-  const int n_tiles = n_block_max > n_block_min ? n_block_max - n_block_min : 0;
+  const int seqlen_q = p.seqlen_q, seqlen_k = p.seqlen_k;
+  // The tiles this block computes: its own (blockIdx), or every gridDim.x-th of the scheduler's
+  // order. Causal blocks near the bottom see the most keys; running them first shortens the tail.
+  const int first_tile = Traits::kPersistent ? static_cast<int>(blockIdx.x) : 0;
+  const int tile_count = Traits::kPersistent ? params.sched.total : 1;
+  const int tile_stride = Traits::kPersistent ? static_cast<int>(gridDim.x) : 1;
+  struct Tile {
+    int m0, head, batch, n_block_min, n_tiles, lo_last, hi_first;
+  };
+  auto tile_at = [&](int i) {
+    Tile tl;
+    int m_block;
+    if (Traits::kPersistent) {
+      int bh;
+      sm90_tile_at(params.sched, i, Mask::kCausal, m_block, bh);
+      tl.batch = bh / p.heads_q;
+      tl.head = bh - tl.batch * p.heads_q;
+    } else {
+      m_block = Mask::kCausal ? static_cast<int>(gridDim.x - 1 - blockIdx.x) : static_cast<int>(blockIdx.x);
+      tl.head = static_cast<int>(blockIdx.y);
+      tl.batch = static_cast<int>(blockIdx.z);
+    }
+    tl.m0 = m_block * kBlockM;
+    // Keys visible to the tile: [lo(first row), hi(last valid row)), as in the sm80 path.
+    const int last_row = (tl.m0 + kBlockM < seqlen_q ? tl.m0 + kBlockM : seqlen_q) - 1;
+    int lo_first, hi_last;
+    Mask::key_range(tl.m0, seqlen_q, seqlen_k, lo_first, tl.hi_first);
+    Mask::key_range(last_row, seqlen_q, seqlen_k, tl.lo_last, hi_last);
+    tl.n_block_min = lo_first / kBlockN;
+    const int n_block_max = (hi_last + kBlockN - 1) / kBlockN;
+    tl.n_tiles = n_block_max > tl.n_block_min ? n_block_max - tl.n_block_min : 0;
+    return tl;
+  };
+  const int group = p.heads_q / p.heads_kv;
 
   if (threadIdx.x == 0) {
     mbar_init(q_full, 1);
+    mbar_init(q_empty, kConsumers);  // one arrive per consumer once O's store has read Q's rows
     for (int s = 0; s < kStages; ++s) {
       mbar_init(k_full(s), 1);
       mbar_init(v_full(s), 1);
-      mbar_init(kv_empty(s), Traits::kConsumers);  // one arrive per consumer warpgroup
+      mbar_init(kv_empty(s), kConsumers);  // one arrive per consumer warpgroup
     }
     fence_mbar_init();
   }
@@ -114,144 +157,234 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 
   const int wg = warpgroup_index();
   if (wg == 0) {
-    setmaxnreg_dec<24>();
+    setmaxnreg_dec<Traits::kProducerRegs>();
     if (threadIdx.x == 0) {
-      mbar_arrive_expect_tx(q_full, Traits::kQBytes);
-      for (int cb = 0; cb < kColBlocks; ++cb)
-        tma_load_4d(base + cb * kBlockM * 128u, &params.tq, 64 * cb, m0, head, batch, q_full);
-      for (int n = 0; n < n_tiles; ++n) {
-        const int s = n % kStages, row = (n_block_min + n) * kBlockN;
-        mbar_wait(kv_empty(s), ((n / kStages) & 1) ^ 1);  // the first round passes at once
-        mbar_arrive_expect_tx(k_full(s), Traits::kKvBytes);
+      int kv_iter = 0, round = 0;  // K/V tiles loaded so far (the ring position); tiles begun
+      for (int i = first_tile; i < tile_count; i += tile_stride, ++round) {
+        const Tile tl = tile_at(i);
+        if (round > 0) mbar_wait(q_empty, static_cast<unsigned>(round - 1) & 1u);
+        mbar_arrive_expect_tx(q_full, Traits::kQBytes);
         for (int cb = 0; cb < kColBlocks; ++cb)
-          tma_load_4d(k_tile(s) + cb * kBlockN * 128u, &params.tk, 64 * cb, row, head_kv, batch,
-                      k_full(s));
-        mbar_arrive_expect_tx(v_full(s), Traits::kKvBytes);
-        for (int cb = 0; cb < kColBlocks; ++cb)
-          tma_load_4d(v_tile(s) + cb * kBlockN * 128u, &params.tv, 64 * cb, row, head_kv, batch,
-                      v_full(s));
+          tma_load_4d(base + cb * kBlockM * 128u, &params.tq, 64 * cb, tl.m0, tl.head, tl.batch, q_full);
+        for (int n = 0; n < tl.n_tiles; ++n, ++kv_iter) {
+          const int s = kv_iter % kStages, row = (tl.n_block_min + n) * kBlockN;
+          mbar_wait(kv_empty(s), ((kv_iter / kStages) & 1) ^ 1);  // the first round passes at once
+          mbar_arrive_expect_tx(k_full(s), Traits::kKvBytes);
+          for (int cb = 0; cb < kColBlocks; ++cb)
+            tma_load_4d(k_tile(s) + cb * kBlockN * 128u, &params.tk, 64 * cb, row, tl.head / group,
+                        tl.batch, k_full(s));
+          mbar_arrive_expect_tx(v_full(s), Traits::kKvBytes);
+          for (int cb = 0; cb < kColBlocks; ++cb)
+            tma_load_4d(v_tile(s) + cb * kBlockN * 128u, &params.tv, 64 * cb, row, tl.head / group,
+                        tl.batch, v_full(s));
+        }
       }
     }
     return;
   }
 
-  setmaxnreg_inc<240>();
-  const int c = wg - 1;  // consumer 0 or 1: rows 64c .. 64c+63 of the tile
+  setmaxnreg_inc<Traits::kConsumerRegs>();
+  const int c = wg - 1;  // consumer c: rows 64c .. 64c+63 of the tile
   const int t = warpgroup_thread(), warp = t / 32, g = (t % 32) / 4, q4 = t % 4;
   // This consumer's 64 rows inside column block 0 of Q (block cb is kBlockM * 128 bytes on).
   const unsigned q_rows = base + static_cast<unsigned>(c) * 64u * 128u;
-  // The other consumer lets consumer 0 start: one arrival on consumer 0's barrier.
-  if (c == 1 && n_tiles > 0) named_bar_arrive(1, 256);
-
-  // This thread's two rows (g and g + 8 of its warp's 16) and the keys each may see.
-  int key_lo[2], key_hi[2];
-  for (int r = 0; r < 2; ++r)
-    Mask::key_range(m0 + 64 * c + 16 * warp + g + 8 * r, seqlen_q, seqlen_k, key_lo[r], key_hi[r]);
-
-  WgAccum<kHeadDim> o;
-  for (int i = 0; i < WgAccum<kHeadDim>::kRegs; ++i) o[i] = 0.f;
-  // Running maxima of the raw scores and per-thread partial sums of exp2.
-  float row_max[2] = {-__int_as_float(0x7f800000), -__int_as_float(0x7f800000)};
-  float row_sum[2] = {0.f, 0.f};
   const float neg_inf = -__int_as_float(0x7f800000);
-  mbar_wait(q_full, 0);
+  // Ping-pong: consumer c issues after consumer c-1 (a ring on named barriers 1..kConsumers).
+  auto my_turn = [&] {
+    if (Traits::kPingPong) named_bar_sync(1 + c, 256);
+  };
+  auto pass_turn = [&](bool last) {  // the last consumer keeps its last turn: the ring ends
+    if (Traits::kPingPong && !(c == kConsumers - 1 && last)) named_bar_arrive(1 + (c + 1) % kConsumers, 256);
+  };
 
-  for (int n = 0; n < n_tiles; ++n) {
-    const int s = n % kStages, n0 = (n_block_min + n) * kBlockN;
-    const unsigned phase = static_cast<unsigned>(n / kStages) & 1u;
-    mbar_wait(k_full(s), phase);
+  int kv_iter = 0, round = 0;
+  for (int tile_i = first_tile; tile_i < tile_count; tile_i += tile_stride, ++round) {
+    const Tile tl = tile_at(tile_i);
+    const int m0 = tl.m0, n_tiles = tl.n_tiles;
+    // The last consumer lets consumer 0 start the tile's ring.
+    if (Traits::kPingPong && c == kConsumers - 1 && n_tiles > 0) named_bar_arrive(1, 256);
 
-    // S = Q K^T: 4 k16 steps inside each 128-byte swizzled row of a column block.
+    // This thread's two rows (g and g + 8 of its warp's 16) and the keys each may see.
+    int key_lo[2], key_hi[2];
+    for (int r = 0; r < 2; ++r)
+      Mask::key_range(m0 + 64 * c + 16 * warp + g + 8 * r, seqlen_q, seqlen_k, key_lo[r], key_hi[r]);
+
+    WgAccum<kHeadDimPad> o;
+    for (int i = 0; i < WgAccum<kHeadDimPad>::kRegs; ++i) o[i] = 0.f;
+    // Running maxima of the raw scores and per-thread partial sums of exp2.
+    float row_max[2] = {neg_inf, neg_inf};
+    float row_sum[2] = {0.f, 0.f};
     WgAccum<kBlockN> sacc;
-    named_bar_sync(1 + c, 256);  // my turn
-    wgmma_fence();
-    for (int k = 0; k < kHeadDim / 16; ++k) {
-      const unsigned col = static_cast<unsigned>(k / 4), in_row = 32u * static_cast<unsigned>(k % 4);
-      wgmma_ss<Element, kBlockN, 0>(
-          sacc, make_smem_desc(q_rows + col * kBlockM * 128u + in_row, 16, 1024, Swizzle::B128),
-          make_smem_desc(k_tile(s) + col * kBlockN * 128u + in_row, 16, 1024, Swizzle::B128), k > 0);
-    }
-    wgmma_commit();
-    if (!(c == 1 && n == n_tiles - 1)) named_bar_arrive(2 - c, 256);  // the other's turn
-    wgmma_wait<0>();
+    unsigned pa[kBlockN / 16][4];  // P of the current tile as wgmma A fragments
 
-    // Elementwise mask only on tiles that cut some row's key range (tile-uniform test).
-    if (Mask::kMasksKeys || n0 + kBlockN > seqlen_k) {
-      if (!(n0 >= lo_last && n0 + kBlockN <= hi_first)) {
-        for (int i = 0; i < WgAccum<kBlockN>::kRegs; ++i) {
-          const int r = (i >> 1) & 1, col = n0 + 8 * (i >> 2) + 2 * q4 + (i & 1);
-          if (col < key_lo[r] || col >= key_hi[r]) sacc[i] = neg_inf;
+    auto stage_of = [&](int it) { return it % kStages; };
+    auto phase_of = [&](int it) { return static_cast<unsigned>(it / kStages) & 1u; };
+    // S = Q K^T of K stage s: kHeadDim / 16 k16 steps, 4 inside each 128-byte swizzled row of a
+    // column block (the zero padding of head dim 96 is never read).
+    auto issue_s = [&](int s) {
+      for (int k = 0; k < kHeadDim / 16; ++k) {
+        const unsigned col = static_cast<unsigned>(k / 4), in_row = 32u * static_cast<unsigned>(k % 4);
+        wgmma_ss<Element, kBlockN, 0>(
+            sacc, make_smem_desc(q_rows + col * kBlockM * 128u + in_row, 16, 1024, Swizzle::B128),
+            make_smem_desc(k_tile(s) + col * kBlockN * 128u + in_row, 16, 1024, Swizzle::B128), k > 0);
+      }
+    };
+    // O += P V of V stage s: V is [key][d] with d contiguous, an N-major B; 16 keys per step are
+    // two 8-row groups of 1024 bytes; the next 64 columns of d are one column block on.
+    auto issue_pv = [&](const unsigned (&a)[kBlockN / 16][4], int s) {
+      for (int k = 0; k < kBlockN / 16; ++k)
+        wgmma_rs<Element, kHeadDimPad, 1>(
+            o, a[k], make_smem_desc(v_tile(s) + 2048u * k, kBlockN * 128u, 1024, Swizzle::B128), true);
+    };
+    // Score variant, mask and online softmax of the S tile at key n0, in place: sacc becomes
+    // exp2 of the scaled scores; corr is the factor O must be scaled by before this tile's P V is
+    // added. Touches only sacc and the row statistics, so it may run while P V is in flight.
+    auto softmax = [&](int n0, float (&corr)[2]) {
+      // Soft-capping on the raw scores (units u = 1/scale), before the mask: a masked score
+      // stays -inf whatever the cap.
+      if constexpr (variants::softcap_of<Mask>() > 0.f) {
+        const auto cap = variants::SoftCap<float>::make(variants::softcap_of<Mask>(), 1.f / p.scale);
+        for (int i = 0; i < WgAccum<kBlockN>::kRegs; ++i)
+          sacc[i] = cap(sacc[i], [](float x) { return tanhf(x); });
+      }
+      // Elementwise mask only on tiles that cut some row's key range (tile-uniform test).
+      if (Mask::kMasksKeys || n0 + kBlockN > seqlen_k) {
+        if (!(n0 >= tl.lo_last && n0 + kBlockN <= tl.hi_first)) {
+          for (int i = 0; i < WgAccum<kBlockN>::kRegs; ++i) {
+            const int r = (i >> 1) & 1, col = n0 + 8 * (i >> 2) + 2 * q4 + (i & 1);
+            if (col < key_lo[r] || col >= key_hi[r]) sacc[i] = neg_inf;
+          }
         }
       }
-    }
+      // Online softmax on rows g and g + 8 (registers i with (i/2)%2 = 0 / 1). A row that has
+      // seen no key yet keeps max -inf; its exponentials use 0 instead so they are 0, not NaN.
+      float mx[2] = {row_max[0], row_max[1]};
+      for (int i = 0; i < WgAccum<kBlockN>::kRegs; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], sacc[i]);
+      float m_scaled[2];
+      for (int r = 0; r < 2; ++r) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        m_scaled[r] = mx[r] == neg_inf ? 0.f : mx[r] * p.scale_log2;
+        corr[r] = exp2_approx(row_max[r] * p.scale_log2 - m_scaled[r]);
+        row_max[r] = mx[r];
+        row_sum[r] *= corr[r];
+      }
+      for (int i = 0; i < WgAccum<kBlockN>::kRegs; ++i) {
+        const int r = (i >> 1) & 1;
+        sacc[i] = exp2_approx(sacc[i] * p.scale_log2 - m_scaled[r]);
+        row_sum[r] += sacc[i];
+      }
+    };
+    // P as 16-bit A fragments: accumulator registers 8j..8j+7 are exactly the A fragment of k16
+    // step j. Writes pa, the operand of P V: only once the previous P V has retired.
+    auto to_p = [&] {
+      for (int i = 0; i < WgAccum<kBlockN>::kRegs; i += 2) pa[i / 8][(i % 8) / 2] = pack_half2<Element>(sacc[i], sacc[i + 1]);
+    };
+    auto rescale_o = [&](const float (&corr)[2]) {
+      for (int i = 0; i < WgAccum<kHeadDimPad>::kRegs; ++i) o[i] *= corr[(i >> 1) & 1];
+    };
+    auto release = [&](int s) {
+      if (t == 0) mbar_arrive(kv_empty(s));
+    };
 
-    // Online softmax on rows g and g + 8 (registers i with (i/2)%2 = 0 / 1). A row that has
-    // seen no key yet keeps max -inf; its exponentials use 0 instead so they are 0, not NaN.
-    float mx[2] = {row_max[0], row_max[1]};
-    for (int i = 0; i < WgAccum<kBlockN>::kRegs; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], sacc[i]);
-    float corr[2], m_scaled[2];
+    mbar_wait(q_full, static_cast<unsigned>(round) & 1u);
+    if constexpr (!Traits::kOverlap) {
+      for (int n = 0; n < n_tiles; ++n) {
+        const int it = kv_iter + n, s = stage_of(it);
+        mbar_wait(k_full(s), phase_of(it));
+        my_turn();
+        wgmma_fence();
+        issue_s(s);
+        wgmma_commit();
+        pass_turn(n == n_tiles - 1);
+        wgmma_wait<0>();
+        float corr[2];
+        softmax((tl.n_block_min + n) * kBlockN, corr);
+        to_p();
+        rescale_o(corr);
+        mbar_wait(v_full(s), phase_of(it));
+        wgmma_fence();
+        issue_pv(pa, s);
+        wgmma_commit();
+        wgmma_wait<0>();
+        release(s);
+      }
+    } else if (n_tiles > 0) {  // (if constexpr: only one main loop is compiled)
+      // Intra-warpgroup pipelining (FlashAttention-3): S of tile n and P V of tile n-1 are issued
+      // together; the softmax of tile n (in place in sacc) runs while P V (n-1) is on the tensor
+      // cores; P is rewritten and O rescaled only once that GEMM has retired.
+      float corr[2];
+      int s_prev = stage_of(kv_iter);
+      mbar_wait(k_full(s_prev), phase_of(kv_iter));
+      my_turn();
+      wgmma_fence();
+      issue_s(s_prev);
+      wgmma_commit();
+      pass_turn(n_tiles == 1);
+      wgmma_wait<0>();
+      softmax(tl.n_block_min * kBlockN, corr);  // O is 0: nothing to rescale
+      to_p();
+      for (int n = 1; n < n_tiles; ++n) {
+        const int it = kv_iter + n, s = stage_of(it);
+        mbar_wait(k_full(s), phase_of(it));
+        mbar_wait(v_full(s_prev), phase_of(it - 1));
+        my_turn();
+        wgmma_fence();
+        issue_s(s);
+        wgmma_commit();
+        issue_pv(pa, s_prev);
+        wgmma_commit();
+        pass_turn(n == n_tiles - 1);
+        wgmma_wait<1>();  // S (n) has retired; P V (n-1) may still run
+        softmax((tl.n_block_min + n) * kBlockN, corr);
+        wgmma_wait<0>();
+        release(s_prev);
+        to_p();
+        rescale_o(corr);
+        s_prev = s;
+      }
+      mbar_wait(v_full(s_prev), phase_of(kv_iter + n_tiles - 1));
+      wgmma_fence();
+      issue_pv(pa, s_prev);
+      wgmma_commit();
+      wgmma_wait<0>();
+      release(s_prev);
+    }
+    kv_iter += n_tiles;
+
+    // Epilogue: O / l as 16-bit values into this consumer's (now free) Q rows, in the same
+    // swizzled layout, then TMA stores (rows past seqlen_q dropped); LSE by direct stores.
+    float inv[2];
     for (int r = 0; r < 2; ++r) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-      m_scaled[r] = mx[r] == neg_inf ? 0.f : mx[r] * p.scale_log2;
-      corr[r] = exp2_approx(row_max[r] * p.scale_log2 - m_scaled[r]);
-      row_max[r] = mx[r];
-      row_sum[r] *= corr[r];
+      float l = row_sum[r];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      inv[r] = l > 0.f ? 1.f / l : 0.f;
+      const int row = m0 + 64 * c + 16 * warp + g + 8 * r;
+      if (p.lse != nullptr && q4 == 0 && row < seqlen_q)
+        p.lse[tl.batch * p.lse_batch_stride + tl.head * p.lse_head_stride + row] =
+            l > 0.f ? row_max[r] * p.scale + logf(l) : neg_inf;
     }
-    unsigned pa[kBlockN / 16][4];
-    for (int i = 0; i < WgAccum<kBlockN>::kRegs; i += 2) {
-      const int r = (i >> 1) & 1;
-      const float e0 = exp2_approx(sacc[i] * p.scale_log2 - m_scaled[r]);
-      const float e1 = exp2_approx(sacc[i + 1] * p.scale_log2 - m_scaled[r]);
-      row_sum[r] += e0 + e1;
-      // Accumulator registers 8j..8j+7 are exactly the A fragment of k16 step j.
-      pa[i / 8][(i % 8) / 2] = pack_half2<Element>(e0, e1);
+    unsigned char* const o_ptr = base_ptr + (q_rows - base);
+    for (int i = 0; i < WgAccum<kHeadDimPad>::kRegs; i += 2) {
+      const int r = (i >> 1) & 1, row = 16 * warp + g + 8 * r, chunk = i >> 2;  // 16-byte chunk of d
+      const unsigned v = pack_half2<Element>(o[i] * inv[r], o[i + 1] * inv[r]);
+      const unsigned off = static_cast<unsigned>(chunk / 8) * kBlockM * 128u +
+                           static_cast<unsigned>(row) * 128u +
+                           16u * static_cast<unsigned>((chunk % 8) ^ (row % 8)) + 4u * static_cast<unsigned>(q4);
+      *reinterpret_cast<unsigned*>(o_ptr + off) = v;
     }
-    for (int i = 0; i < WgAccum<kHeadDim>::kRegs; ++i) o[i] *= corr[(i >> 1) & 1];
-
-    // O += P V: V is [key][d] with d contiguous, an N-major B; 16 keys per step are two 8-row
-    // groups of 1024 bytes; the next 64 columns of d are one column block (kBlockN * 128 B) on.
-    mbar_wait(v_full(s), phase);
-    wgmma_fence();
-    for (int k = 0; k < kBlockN / 16; ++k)
-      wgmma_rs<Element, kHeadDim, 1>(
-          o, pa[k], make_smem_desc(v_tile(s) + 2048u * k, kBlockN * 128u, 1024, Swizzle::B128), true);
-    wgmma_commit();
-    wgmma_wait<0>();
-    if (t == 0) mbar_arrive(kv_empty(s));
-  }
-
-  // Epilogue: O / l as 16-bit values into this consumer's (now free) Q rows, in the same
-  // swizzled layout, then TMA stores (rows past seqlen_q dropped); LSE by direct stores.
-  float inv[2];
-  for (int r = 0; r < 2; ++r) {
-    float l = row_sum[r];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    inv[r] = l > 0.f ? 1.f / l : 0.f;
-    const int row = m0 + 64 * c + 16 * warp + g + 8 * r;
-    if (p.lse != nullptr && q4 == 0 && row < seqlen_q)
-      p.lse[batch * p.lse_batch_stride + head * p.lse_head_stride + row] =
-          l > 0.f ? row_max[r] * p.scale + logf(l) : neg_inf;
-  }
-  unsigned char* const o_ptr = base_ptr + (q_rows - base);
-  for (int i = 0; i < WgAccum<kHeadDim>::kRegs; i += 2) {
-    const int r = (i >> 1) & 1, row = 16 * warp + g + 8 * r, chunk = i >> 2;  // 16-byte chunk of d
-    const unsigned v = pack_half2<Element>(o[i] * inv[r], o[i + 1] * inv[r]);
-    const unsigned off = static_cast<unsigned>(chunk / 8) * kBlockM * 128u +
-                         static_cast<unsigned>(row) * 128u +
-                         16u * static_cast<unsigned>((chunk % 8) ^ (row % 8)) + 4u * static_cast<unsigned>(q4);
-    *reinterpret_cast<unsigned*>(o_ptr + off) = v;
-  }
-  fence_proxy_async();
-  named_bar_sync(3 + c, 128);
-  if (t == 0) {
-    for (int cb = 0; cb < kColBlocks; ++cb) {
-      if (cb > 0) fence_proxy_async();  // the emulator asks for one per store; free on hardware
-      tma_store_4d(&params.to, q_rows + cb * kBlockM * 128u, 64 * cb, m0 + 64 * c, head, batch);
+    fence_proxy_async();
+    named_bar_sync(1 + kConsumers + c, 128);
+    if (t == 0) {
+      for (int cb = 0; cb < kColBlocks; ++cb) {
+        if (cb > 0) fence_proxy_async();  // the emulator asks for one per store; free on hardware
+        tma_store_4d(&params.to, q_rows + cb * kBlockM * 128u, 64 * cb, m0 + 64 * c, tl.head, tl.batch);
+      }
+      tma_store_commit();
+      tma_store_wait_read<0>();
+      if (Traits::kPersistent) mbar_arrive(q_empty);  // the producer may load the next Q here
     }
-    tma_store_commit();
-    tma_store_wait_read<0>();
   }
 }
 

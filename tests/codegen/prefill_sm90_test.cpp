@@ -4,12 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include "codegen/kernel_template.h"
+#include "codegen/prefill/sm90_tensor_map_cache.h"
 #include "codegen/prefill/sm90_tensor_maps.h"
 #include "codegen/registry.h"
+#include "codegen/variant.h"
 
 namespace attnjit {
 namespace {
@@ -49,12 +53,31 @@ TEST(PrefillSm90Codegen, RegisteredForSm90aOnlyAndBelowSm80) {
 
 TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
   const Target h = Target::cuda("sm_90a");
-  for (int hd : {64, 128}) {
+  // Causal: 64-key tiles at hd 256 (80 with the overlap spills under the mask's registers).
+  const std::pair<int, const char*> defaults[] = {
+      {64, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1"},  {96, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1"},
+      {128, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1"}, {192, "sm90_bm128_bn112_w4_s2_wg2_pp1_ov1"},
+      {256, "sm90_bm128_bn64_w4_s2_wg2_pp1_ov1"}};
+  for (auto [hd, key] : defaults) {
     const ProblemSpec s = spec(DType::F16, hd, {MaskKind::Causal, 0, 0});
-    EXPECT_EQ(sm90(s).default_config(s, h).key(), "sm90_bm128_bn128_w4_s2_wg2");
+    EXPECT_EQ(sm90(s).default_config(s, h).key(), key);
     const auto space = sm90(s).search_space(s, h);
-    EXPECT_EQ(space.size(), 4u) << hd;  // block_n {64, 128} x stages {2, 3}
-    for (const TileConfig& c : space) EXPECT_FALSE(sm90(s).can_implement(s, c, h).has_value()) << c.key();
+    std::set<std::string> keys;
+    bool wg3 = false, pp_off = false, ov_off = false, persistent = false;
+    for (const TileConfig& c : space) {
+      EXPECT_FALSE(sm90(s).can_implement(s, c, h).has_value()) << c.key();
+      EXPECT_EQ(TileConfig::parse(c.key()), c) << c.key();
+      keys.insert(c.key());
+      wg3 |= c.warpgroups == 3;
+      pp_off |= c.pingpong == 0;
+      ov_off |= c.overlap == 0;
+      persistent |= c.persistent == 1;
+    }
+    EXPECT_EQ(keys.size(), space.size()) << hd;
+    EXPECT_TRUE(keys.count(key)) << hd << ": the default is in the space";
+    EXPECT_TRUE(pp_off && ov_off && persistent) << hd;
+    // Three consumer warpgroups have 160 registers each: only where the tiles are small enough.
+    EXPECT_EQ(wg3, hd <= 128) << hd;
   }
 }
 
@@ -67,17 +90,49 @@ TEST(PrefillSm90Codegen, RefusalsNameTheReason) {
     const auto why = t.can_implement(sp, cf, tg);
     return why ? *why : std::string();
   };
-  EXPECT_NE(reason(spec(DType::BF16, 256), c, h).find("head_dim"), std::string::npos);
+  EXPECT_NE(reason(spec(DType::BF16, 32), c, h).find("head_dim"), std::string::npos);
   EXPECT_NE(reason(s, c, Target::cuda("sm_80")).find("sm_90a"), std::string::npos);
+  // A spec field beyond the plain ones (here a page size) is refused with the reason.
+  ProblemSpec paged = s;
+  paged.page_size = 16;
+  EXPECT_NE(reason(paged, c, h).find("variant"), std::string::npos);
+  ProblemSpec capped = s;
+  capped.softcap = 50;
+  EXPECT_EQ(reason(capped, c, h), "");
+  // hd 256 with soft-capping: the overlap's P on top of tanh's temporaries does not fit 80-key
+  // tiles; the default keeps the overlap with 64-key tiles. Without a mask or cap 80 fits.
+  EXPECT_EQ(t.default_config(spec(DType::BF16, 256), h).key(), "sm90_bm128_bn80_w4_s2_wg2_pp1_ov1");
+  ProblemSpec capped256 = spec(DType::BF16, 256);
+  capped256.softcap = 50;
+  EXPECT_EQ(t.default_config(capped256, h).key(), "sm90_bm128_bn64_w4_s2_wg2_pp1_ov1");
   TileConfig bad = c;
-  bad.warpgroups = 3;
+  bad.warpgroups = 4;
   EXPECT_NE(reason(s, bad, h).find("warpgroups"), std::string::npos);
+  bad = c;
+  bad.warpgroups = 3;
+  EXPECT_NE(reason(s, bad, h).find("block_m"), std::string::npos);
+  bad.block_m = 192;
+  bad.overlap = 0;
+  bad.block_n = 176;  // 88 + 64 + 30 registers > 160
+  EXPECT_NE(reason(s, bad, h).find("registers"), std::string::npos);
   bad = c;
   bad.block_n = 96;
   EXPECT_NE(reason(s, bad, h).find("block_n"), std::string::npos);
   bad = c;
+  bad.pingpong = 2;
+  EXPECT_NE(reason(s, bad, h).find("pingpong"), std::string::npos);
+  bad = c;
+  bad.stages = 3;
+  bad.block_n = 80;
+  EXPECT_NE(reason(spec(DType::BF16, 256), bad, h).find("shared memory"), std::string::npos);
+  bad = c;
   bad.tmpl = "sm80";
   EXPECT_NE(reason(s, bad, h).find("template"), std::string::npos);
+  // The other templates refuse the Hopper knobs.
+  TileConfig sm80 = select_template(s, h).default_config(s, h);
+  ASSERT_EQ(sm80.tmpl, "sm80");
+  sm80.persistent = 1;
+  EXPECT_TRUE(template_for(s, h, sm80).can_implement(s, sm80, h).has_value());
 }
 
 TEST(PrefillSm90Codegen, RenderAndGeometry) {
@@ -87,7 +142,7 @@ TEST(PrefillSm90Codegen, RenderAndGeometry) {
   const KernelSource src = sm90(s).render(s, c, h);
   EXPECT_EQ(src.entry,
             "attnjit::prefill_sm90_kernel<attnjit::PrefillSm90Traits<attnjit::sm90::Bf16, 64, 128, 2, "
-            "attnjit::sm80::MaskSlidingWindow<256, 0>>>");
+            "attnjit::sm80::MaskSlidingWindow<256, 0>, 2, true, true, false>>");
   EXPECT_NE(src.text.find("#include \"prefill/sm90.cuh\""), std::string::npos);
   EXPECT_EQ(src.arch, "sm_90a");
   RunShape shape;
@@ -101,8 +156,30 @@ TEST(PrefillSm90Codegen, RenderAndGeometry) {
   EXPECT_EQ(g.grid[1], 8u);
   EXPECT_EQ(g.grid[2], 3u);
   EXPECT_EQ(g.block[0], 384u);
-  // Q 128x64 + 2 stages x (K + V) 128x64, 16-bit, + 7 barriers + 1 KB alignment slack.
-  EXPECT_EQ(g.dynamic_smem, 16384u + 4 * 16384u + 56u + 1024u);
+  // Q 128x64 + 2 stages x (K + V) 128x64, 16-bit, + 8 barriers + 1 KB alignment slack.
+  EXPECT_EQ(g.dynamic_smem, 16384u + 4 * 16384u + 64u + 1024u);
+  // Persistent: one block per SM, never more than the 3 * 8 * 3 tiles; 3 warpgroups: 512 threads.
+  TileConfig p = c;
+  p.persistent = 1;
+  Target h100 = h;
+  h100.sm_count = 132;
+  EXPECT_EQ(sm90(s).geometry(s, p, h100, shape).grid[0], 72u);
+  shape.batch = 30;
+  const LaunchGeometry gp = sm90(s).geometry(s, p, h100, shape);
+  EXPECT_EQ(gp.grid[0], 132u);
+  EXPECT_EQ(gp.grid[1], 1u);
+  EXPECT_EQ(gp.grid[2], 1u);
+  p.warpgroups = 3;
+  p.block_m = 192;
+  p.overlap = 0;
+  EXPECT_EQ(sm90(s).geometry(s, p, h100, shape).block[0], 512u);
+  // Soft-capping wraps the mask and declares the cap in the prelude.
+  ProblemSpec capped = s;
+  capped.softcap = 30.5;
+  const KernelSource sc = sm90(capped).render(capped, c, h);
+  EXPECT_NE(sc.entry.find("attnjit::variants::SoftCapped<attnjit::sm80::MaskSlidingWindow<256, 0>, attnjit_gen::Softcap>"),
+            std::string::npos) << sc.entry;
+  EXPECT_NE(sc.text.find(softcap_struct(30.5)), std::string::npos);
 }
 
 // Records every encode call.
@@ -161,6 +238,7 @@ TEST(PrefillSm90Codegen, BuildArgumentsEncodesFourMapsOrSaysWhyNot) {
   EXPECT_THROW(sm90(s).build_arguments(s, c, h, la, {}), SpecError);
 
   g_calls.clear();
+  tensor_map_cache().reset(1024);  // encode afresh: the cache would answer repeated calls
   set_tensor_map_encoder(&record);
   const std::vector<unsigned char> buf = sm90(s).build_arguments(s, c, h, la, {});
   set_tensor_map_encoder(nullptr);
@@ -191,6 +269,14 @@ TEST(PrefillSm90Codegen, BuildArgumentsEncodesFourMapsOrSaysWhyNot) {
   std::memcpy(&p, buf.data() + offsetof(PrefillSm90HostParams, p), sizeof p);
   EXPECT_EQ(p.seqlen_k, 300);
   EXPECT_EQ(p.heads_kv, 2);
+  // The persistent order: 1 query tile x 2 batches x 4 heads; K+V of a head (300 x 128 x 2 x 2
+  // bytes) fit L2 many times over, so one section.
+  Sm90TileSched sched;
+  std::memcpy(&sched, buf.data() + offsetof(PrefillSm90HostParams, sched), sizeof sched);
+  EXPECT_EQ(sched.num_m, 1);
+  EXPECT_EQ(sched.num_bh, 8);
+  EXPECT_EQ(sched.total, 8);
+  EXPECT_EQ(sched.swizzle, 8);
 }
 
 }  // namespace

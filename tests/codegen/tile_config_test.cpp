@@ -20,6 +20,11 @@ TEST(TileConfig, KeyFormat) {
   c.vec = 16;
   c.warpgroups = 2;
   EXPECT_EQ(c.key(), "bm128_bn64_w4_s2_sp8_v16_wg2");
+  c.pingpong = 1;
+  c.persistent = 1;
+  EXPECT_EQ(c.key(), "bm128_bn64_w4_s2_sp8_v16_wg2_pp1_ps1");
+  c.overlap = 1;
+  EXPECT_EQ(TileConfig::parse("sm90_bm192_bn128_w4_s2_wg3_pp1_ov1").key(), "sm90_bm192_bn128_w4_s2_wg3_pp1_ov1");
 }
 
 TEST(TileConfig, RoundTripsRandomConfigs) {
@@ -36,6 +41,9 @@ TEST(TileConfig, RoundTripsRandomConfigs) {
     c.threads = small(rng) ? static_cast<int>(1 + rng() % 8) : 0;
     c.order = small(rng) ? 1 : 0;
     c.warpgroups = small(rng) ? static_cast<int>(1 + rng() % 3) : 0;
+    c.pingpong = small(rng);
+    c.overlap = small(rng);
+    c.persistent = small(rng);
     TileConfig back = TileConfig::parse(c.key());
     EXPECT_EQ(back, c) << c.key();
   }
@@ -58,6 +66,8 @@ TEST(TileConfig, InvalidKeysNameTheField) {
   expect("bm64_bn64_w4_s2_v8_sp2", "out-of-order");   // canonical order only: one key per config
   expect("bm64_bn64_w4_s2_sp2_sp4", "out-of-order");  // each knob at most once
   expect("bm64_bn64_w4_s2_zz3", "unexpected");
+  expect("bm64_bn64_w4_s2_ps1_pp1", "out-of-order");
+  expect("bm64_bn64_w4_s2_wg2_ov0", "overlap");
 }
 
 }  // namespace

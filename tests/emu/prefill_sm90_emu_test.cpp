@@ -5,7 +5,9 @@
 // (make_prefill_sm90_params) through the emulator's cuTensorMapEncodeTiled, so the encoder seam,
 // the map shapes and the kernel's shared layouts are checked together.
 //
-// Covers: f16/bf16, head dims 64 and 128, masks none / causal / sliding window (bottom-right),
+// Covers: f16/bf16, head dims 64, 96, 128, 192, 256, masks none / causal / sliding window (bottom-right),
+// soft-capping, 2 and 3 consumer warpgroups, ping-pong on and off, the intra-warpgroup overlap
+// and the persistent kernel (same bits as without them),
 // uneven lengths that cut the 128-row and block_n tiles, fully masked rows, seqlen_q < and >
 // seqlen_k, GQA with batches, and the BHSD layout; plus a second schedule order giving the same
 // bits, and a refused map (no encoder) reported with the reason.
@@ -33,8 +35,8 @@ static_assert(sizeof(PrefillSm90Params) == sizeof(PrefillSm90HostParams) &&
                   offsetof(PrefillSm90Params, p) == offsetof(PrefillSm90HostParams, p),
               "host and kernel parameter layouts differ");
 
-template <class E, int D, int BN, int S, class M>
-using T = PrefillSm90Traits<E, D, BN, S, M>;
+template <class E, int D, int BN, int S, class M, int WG = 2, bool PP = true, bool OV = false, bool PS = false>
+using T = PrefillSm90Traits<E, D, BN, S, M, WG, PP, OV, PS>;
 using sm80::MaskCausal;
 using sm80::MaskNone;
 using Win40_24 = sm80::MaskSlidingWindow<40, 24>;
@@ -45,8 +47,9 @@ struct EmuOut {
   std::vector<unsigned char> o_img;
 };
 
+// `blocks`: the persistent grid (0: one block per SM of a 132-SM part, capped at the tile count).
 template <class Traits>
-EmuOut run(const PrefillCase& c, emu::Order order = emu::Order::Forward) {
+EmuOut run(const PrefillCase& c, emu::Order order = emu::Order::Forward, unsigned blocks = 0) {
   EmuOut r;
   testing::PrefillData x = testing::make_data(c);
   r.o_img.assign(static_cast<size_t>(x.os.elems) * dtype_bytes(c.dtype), 0xff);  // NaN poison
@@ -62,13 +65,22 @@ EmuOut run(const PrefillCase& c, emu::Order order = emu::Order::Forward) {
   set_tensor_map_encoder(&emu::sm90::encode_tiled);
   const PrefillSm90HostParams host =
       make_prefill_sm90_params(make_prefill_params(a, Platform::Cuda), c.dtype, Traits::kHeadDim,
-                               Traits::kBlockN);
+                               Traits::kBlockM, Traits::kBlockN);
   alignas(64) static PrefillSm90Params params;
   std::memcpy(static_cast<void*>(&params), &host, sizeof params);
+  const int num_m = static_cast<int>((c.seqlen_q + Traits::kBlockM - 1) / Traits::kBlockM);
+  // A small L2 budget so the test's few heads still make several sections.
+  params.sched = make_sm90_tile_sched(num_m, static_cast<int>(c.batch), static_cast<int>(c.heads_q),
+                                      static_cast<int>(c.heads_q / c.heads_kv),
+                                      4ll * c.seqlen_k * c.head_dim, 8ll * c.seqlen_k * c.head_dim);
 
   emu::LaunchConfig lc;
-  lc.grid = {static_cast<unsigned>((c.seqlen_q + Traits::kBlockM - 1) / Traits::kBlockM),
-             static_cast<unsigned>(c.heads_q), static_cast<unsigned>(c.batch)};
+  if (Traits::kPersistent) {
+    const unsigned tiles = static_cast<unsigned>(params.sched.total);
+    lc.grid = {blocks ? blocks : (tiles < 132 ? tiles : 132), 1, 1};
+  } else {
+    lc.grid = {static_cast<unsigned>(num_m), static_cast<unsigned>(c.heads_q), static_cast<unsigned>(c.batch)};
+  }
   lc.block = {Traits::kThreads, 1, 1};
   lc.dynamic_smem = Traits::kSmemBytes;
   lc.order = order;
@@ -84,9 +96,9 @@ EmuOut run(const PrefillCase& c, emu::Order order = emu::Order::Forward) {
                                     r.o_img, lse_img);
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[emu sm90] %-44s bn%d s%d O err %.2e (tol %.2e) LSE err %.2e %.0f ms\n",
-              c.name().c_str(), Traits::kBlockN, Traits::kStages, r.report.o_err, r.report.o_tol,
-              r.report.lse_err, ms);
+  std::printf("[emu sm90] %-44s wg%d bn%d s%d pp%d ov%d ps%d O err %.2e (tol %.2e) LSE err %.2e %.0f ms\n",
+              c.name().c_str(), Traits::kConsumers, Traits::kBlockN, Traits::kStages, Traits::kPingPong,
+              Traits::kOverlap, Traits::kPersistent, r.report.o_err, r.report.o_tol, r.report.lse_err, ms);
   return r;
 }
 
@@ -149,11 +161,115 @@ TEST(PrefillSm90Emu, ScheduleOrderDoesNotChangeTheBits) {
   EXPECT_EQ(a.o_img, b.o_img);
 }
 
+// Head dims 96 (padded to 128 in shared memory: TMA reads zeros past column 96, the store drops
+// them), 192 (three column blocks) and 256 (four; FlashAttention-3's 80-key tiles).
+TEST(PrefillSm90Emu, HeadDims96And192And256) {
+  expect_ok<T<sm90::Bf16, 96, 128, 2, MaskNone>>(make_case(DType::BF16, 96, {}, 130, 150));
+  expect_ok<T<sm90::F16, 96, 64, 3, MaskCausal>>(make_case(DType::F16, 96, causal(), 100, 140));
+  expect_ok<T<sm90::Bf16, 192, 112, 2, MaskCausal>>(make_case(DType::BF16, 192, causal(), 140, 250));
+  expect_ok<T<sm90::F16, 192, 96, 2, Win40_24>>(make_case(DType::F16, 192, window(40, 24), 90, 130));
+  expect_ok<T<sm90::Bf16, 256, 80, 2, MaskNone>>(make_case(DType::BF16, 256, {}, 129, 170));
+  expect_ok<T<sm90::F16, 256, 80, 2, MaskCausal>>(make_case(DType::F16, 256, causal(), 200, 90));
+  expect_ok<T<sm90::Bf16, 256, 64, 2, Win16_0, 2, true, true>>(make_case(DType::BF16, 256, window(16, 0), 70, 150));
+}
+
+// Soft-capping through the shared variant hook (variants::SoftCapped, as the sm80 template),
+// applied before the mask; c = 5 bends the scores of these inputs visibly.
+struct Cap5 {
+  static constexpr float kValue = 5.f;
+};
+struct Cap30_5 {
+  static constexpr float kValue = 30.5f;
+};
+TEST(PrefillSm90Emu, SoftCapping) {
+  PrefillCase c = make_case(DType::BF16, 128, causal(), 150, 200);
+  c.softcap = 5;
+  expect_ok<T<sm90::Bf16, 128, 128, 2, variants::SoftCapped<MaskCausal, Cap5>>>(c);
+  PrefillCase d = make_case(DType::F16, 64, window(40, 24), 130, 100, 1, 2, 1);
+  d.softcap = 30.5;
+  expect_ok<T<sm90::F16, 64, 64, 2, variants::SoftCapped<Win40_24, Cap30_5>, 2, true, true>>(d);
+  // The cap is applied: without it the same kernel misses the capped reference.
+  PrefillCase e = make_case(DType::BF16, 64, {}, 64, 64);
+  e.softcap = 5;
+  const EmuOut uncapped = run<T<sm90::Bf16, 64, 64, 2, MaskNone>>(e);
+  EXPECT_FALSE(uncapped.report.ok) << "an uncapped kernel passed the capped reference";
+}
+
+// Three consumer warpgroups (block_m 192) and ping-pong off.
+TEST(PrefillSm90Emu, ThreeConsumerWarpgroupsAndPingPongOff) {
+  expect_ok<T<sm90::Bf16, 64, 128, 2, MaskCausal, 3>>(make_case(DType::BF16, 64, causal(), 300, 250));
+  expect_ok<T<sm90::F16, 128, 64, 2, Win40_24, 3>>(make_case(DType::F16, 128, window(40, 24), 200, 200));
+  expect_ok<T<sm90::Bf16, 64, 128, 3, MaskNone, 2, false>>(make_case(DType::BF16, 64, {}, 200, 300));
+  expect_ok<T<sm90::F16, 64, 64, 2, MaskCausal, 3, false>>(make_case(DType::F16, 64, causal(), 250, 250));
+  // Ping-pong only orders the GEMM issue: the bits are the same without it.
+  const PrefillCase c = make_case(DType::F16, 64, causal(), 200, 220);
+  const EmuOut on = run<T<sm90::F16, 64, 64, 2, MaskCausal, 2, true>>(c);
+  const EmuOut off = run<T<sm90::F16, 64, 64, 2, MaskCausal, 2, false>>(c);
+  EXPECT_TRUE(on.report.ok) << on.report.message;
+  EXPECT_EQ(on.o_img, off.o_img);
+}
+
+// Intra-warpgroup overlap: S (n) and P V (n-1) in flight together, the softmax between their
+// waits. The emulator's hazard checks (accumulators or A operands touched in flight, a missing
+// fence, a wait that retires the wrong group) run on every wgmma; the per-row arithmetic is the
+// same sequence as without the overlap, so the bits must be identical.
+template <class Off, class On>
+void expect_overlap_same_bits(const PrefillCase& c) {
+  const EmuOut off = run<Off>(c), on = run<On>(c);
+  EXPECT_TRUE(off.report.ok) << c.name() << "\n" << off.report.message;
+  EXPECT_TRUE(on.report.ok) << c.name() << " (overlap)\n" << on.report.message;
+  EXPECT_EQ(off.o_img, on.o_img) << c.name();
+}
+TEST(PrefillSm90Emu, IntraWarpgroupOverlapGivesTheSameBits) {
+  // One, two and many key tiles per row block; rows that see no key (seqlen_q > seqlen_k).
+  expect_overlap_same_bits<T<sm90::Bf16, 64, 64, 2, MaskCausal>, T<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, true>>(
+      make_case(DType::BF16, 64, causal(), 260, 200));
+  expect_overlap_same_bits<T<sm90::F16, 128, 128, 3, MaskNone>, T<sm90::F16, 128, 128, 3, MaskNone, 2, true, true>>(
+      make_case(DType::F16, 128, {}, 100, 60));
+  expect_overlap_same_bits<T<sm90::F16, 64, 64, 2, Win40_24, 2, false>,
+                           T<sm90::F16, 64, 64, 2, Win40_24, 2, false, true>>(
+      make_case(DType::F16, 64, window(40, 24), 150, 300, 2, 4, 2));
+  expect_overlap_same_bits<T<sm90::Bf16, 64, 64, 2, MaskCausal, 3>, T<sm90::Bf16, 64, 64, 2, MaskCausal, 3, true, true>>(
+      make_case(DType::BF16, 64, causal(), 200, 330));
+  expect_overlap_same_bits<T<sm90::Bf16, 192, 112, 2, MaskNone>, T<sm90::Bf16, 192, 112, 2, MaskNone, 2, true, true>>(
+      make_case(DType::BF16, 192, {}, 70, 250));
+}
+
+// Persistent: fewer blocks than tiles (1, 2, 3 and 5 blocks over up to 24 tiles), each walking
+// the scheduler's order (L2 sections, longest first for causal) and reusing Q's shared rows
+// after O's store — the same bits as one block per tile.
+template <class Plain, class Persistent>
+void expect_persistent_same_bits(const PrefillCase& c, std::initializer_list<unsigned> grids) {
+  const EmuOut plain = run<Plain>(c);
+  EXPECT_TRUE(plain.report.ok) << c.name() << "\n" << plain.report.message;
+  for (unsigned blocks : grids) {
+    const EmuOut p = run<Persistent>(c, emu::Order::Forward, blocks);
+    EXPECT_TRUE(p.report.ok) << c.name() << " (persistent, " << blocks << " blocks)\n" << p.report.message;
+    EXPECT_EQ(plain.o_img, p.o_img) << c.name() << " (persistent, " << blocks << " blocks)";
+  }
+}
+TEST(PrefillSm90Emu, PersistentWithMoreTilesThanBlocks) {
+  // Causal, GQA 2 x 2 batches: 2 query tiles x 8 (batch, head) pairs = 16 tiles.
+  expect_persistent_same_bits<T<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, true>,
+                              T<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, true, true>>(
+      make_case(DType::BF16, 64, causal(), 200, 150, 2, 4, 2), {1, 3, 5});
+  // Sliding window, 3 consumer warpgroups, ping-pong off: 2 x 6 = 12 tiles, ragged last tile.
+  expect_persistent_same_bits<T<sm90::F16, 64, 64, 2, Win16_0, 3, false>,
+                              T<sm90::F16, 64, 64, 2, Win16_0, 3, false, false, true>>(
+      make_case(DType::F16, 64, window(16, 0), 300, 300, 2, 3, 3), {2});
+  // No mask, fully masked tiles absent; hd 128, 3 stages: the K/V ring's phases run across tiles.
+  expect_persistent_same_bits<T<sm90::Bf16, 128, 64, 3, MaskNone>, T<sm90::Bf16, 128, 64, 3, MaskNone, 2, true, false, true>>(
+      make_case(DType::BF16, 128, {}, 130, 70, 1, 3, 1), {2});
+  // Causal with seqlen_q > seqlen_k: tiles whose rows see no key (no K/V loads at all).
+  expect_persistent_same_bits<T<sm90::F16, 64, 128, 2, MaskCausal>, T<sm90::F16, 64, 128, 2, MaskCausal, 2, true, true, true>>(
+      make_case(DType::F16, 64, causal(), 400, 100, 1, 2, 1), {3});
+}
+
 TEST(PrefillSm90Emu, WithoutAnEncoderTheMapsAreRefusedWithTheReason) {
   set_tensor_map_encoder(nullptr);
   PrefillParams p{};
   try {
-    make_prefill_sm90_params(p, DType::BF16, 64, 128);
+    make_prefill_sm90_params(p, DType::BF16, 64, 128, 128);
     FAIL() << "expected SpecError";
   } catch (const SpecError& e) {
     EXPECT_NE(std::string(e.what()).find("cuTensorMapEncodeTiled"), std::string::npos) << e.what();

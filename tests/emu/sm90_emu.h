@@ -191,7 +191,12 @@ class State {
     if ((m.phase & 1) != (parity & 1)) return true;
     const uint64_t seen = m.phase;
     Block& b = blk();
-    b.block_until([this, addr, seen] { return mbars_.at(addr).phase != seen; },
+    // A blocked waiter keeps waiting: loads issued after it blocked land when it is re-checked
+    // (else a consumer that polled before the producer's TMA would deadlock falsely).
+    b.block_until([this, addr, seen] {
+                    land_loads(addr);
+                    return mbars_.at(addr).phase != seen;
+                  },
                   [this, addr, parity] {
                     const Mbarrier& x = mbars_.at(addr);
                     return "mbarrier " + hex(addr) + " parity " + std::to_string(parity) +

@@ -44,26 +44,38 @@ TEST(Gates, SampledTemplatesConfigsAndArchsPassEveryGate) {
   gates::run_gates(gates::gate_jobs(/*full=*/false, /*sample=*/6), "gates");
 }
 
-// The sm90 prefill template at its default configs for head dims 64 and 128 (the sampled run
-// above already holds bf16 hd128 causal): HGMMA, UTMALDG, no spill, no stack, no C75xx.
+// The sm90 prefill template at its default config for every head dim (the sampled run above
+// already holds bf16 hd128 causal), with soft-capping, and the non-default shapes of its space:
+// three consumer warpgroups, ping-pong and overlap off, persistent. HGMMA, UTMALDG, no spill, no
+// stack, no C75xx.
 TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   REQUIRE_NVRTC();
   TileConfig named;
   named.tmpl = "sm90";
   const Target target = Target::cuda("sm_90a");
   std::vector<gates::Job> jobs;
-  auto add = [&](DType dt, int hd, MaskSpec m) {
+  auto add = [&](DType dt, int hd, MaskSpec m, double softcap = 0, const char* cfg = nullptr) {
     ProblemSpec s;
     s.family = Family::Prefill;
     s.dtype = dt;
     s.head_dim = hd;
     s.mask = m;
+    s.softcap = softcap;
     s.seqlen_q = s.seqlen_k = 1024;
     const KernelTemplate& t = template_for(s, target, named);
-    jobs.push_back({&t, s, t.default_config(s, target), target});
+    jobs.push_back({&t, s, cfg ? TileConfig::parse(cfg) : t.default_config(s, target), target});
   };
-  add(DType::BF16, 64, {MaskKind::None, 0, 0});
+  const MaskSpec none{MaskKind::None, 0, 0}, causal{MaskKind::Causal, 0, 0};
+  add(DType::BF16, 64, none);
   add(DType::F16, 128, {MaskKind::SlidingWindow, 256, 0});
+  add(DType::BF16, 96, causal);
+  add(DType::BF16, 192, causal, /*softcap=*/30);
+  add(DType::BF16, 256, none);
+  add(DType::BF16, 256, causal);
+  add(DType::F16, 256, causal, /*softcap=*/50);
+  add(DType::BF16, 64, causal, 0, "sm90_bm192_bn128_w4_s2_wg3_pp1");
+  add(DType::BF16, 128, none, 0, "sm90_bm128_bn176_w4_s2_wg2");
+  add(DType::BF16, 128, causal, 0, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps1");
   gates::run_gates(jobs, "gates");
 }
 
