@@ -249,9 +249,9 @@ class PrefillSm80 final : public KernelTemplate {
     return src;
   }
 
-  std::vector<unsigned char> build_arguments(const ProblemSpec&, const TileConfig&, const Target& target,
+  std::vector<unsigned char> build_arguments(const ProblemSpec& spec, const TileConfig&, const Target& target,
                                              const LaunchArgs& args, const Workspace&) const override {
-    return prefill_arguments(args, target);
+    return prefill_arguments(spec, args, target);
   }
 
   LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& cfg, const Target& target,
