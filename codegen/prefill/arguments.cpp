@@ -180,7 +180,7 @@ void check_prefill_launch_shape(const ProblemSpec& spec, const RunShape& shape) 
   auto check = [](bool ok, const std::string& msg) {
     if (!ok) throw SpecError(msg);
   };
-  check(shape.batch >= 1 && shape.batch <= 65535,
+  check(shape.batch >= 1 && (shape.batch <= 65535 || spec.varlen),  // varlen: grid z is 1
         "batch: must be in 1..65535 (grid z), got " + std::to_string(shape.batch));
   check(shape.heads_q >= 1 && shape.heads_q <= 65535,
         "heads_q: must be in 1..65535 (grid y), got " + std::to_string(shape.heads_q));

@@ -133,7 +133,7 @@ class PrefillCpu final : public KernelTemplate {
                        : spec.mask.kind == MaskKind::Causal ? "kMaskCausal"
                                                             : "kMaskWindow";
     // Only what changes the code goes into the text and the entry name, so one object serves
-    // every thread count, GQA group and length bucket (lengths and heads are run-time params;
+    // every thread count, GQA group, page size and length bucket (lengths and heads are run-time params;
     // only "even" is compiled in).
     TileConfig code_cfg = c;
     code_cfg.threads = 0;
@@ -141,6 +141,8 @@ class PrefillCpu final : public KernelTemplate {
     ProblemSpec code_spec = spec;
     code_spec.seqlen_q = code_spec.seqlen_k = 16;
     code_spec.group = 1;
+    // The page size is a run-time param (shift and mask): one object serves every page size.
+    if (code_spec.page_size != 0) code_spec.page_size = 1;
 
     KernelSource s;
     s.platform = Platform::Cpu;

@@ -104,6 +104,10 @@ class PrefillSm90 final : public KernelTemplate {
       return "prefill_sm90 needs sm_90a (wgmma, TMA, setmaxnreg); got " + target.key();
     if (spec.softcap != 0)
       return "softcap: prefill_sm90 has no soft-capping yet (the sm80 template serves it); got " + spec.key();
+    if (spec.varlen || spec.page_size != 0)
+      return std::string(spec.varlen ? "varlen" : "page_size") +
+             ": prefill_sm90 reads dense batches through TMA descriptors of one fixed shape, not packed "
+             "sequences or pages (the sm80 template serves them); got " + spec.key();
     if (!one_of(kHeadDims, spec.head_dim))
       return "head_dim: " + std::to_string(spec.head_dim) +
              " not supported by prefill_sm90 yet (64, 128); the sm80 template serves it";

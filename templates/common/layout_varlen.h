@@ -44,64 +44,68 @@ ATTNJIT_HD long long varlen_tiles(long long total_q, long long batch, long long 
   return total_q / block_m + batch;
 }
 
-ATTNJIT_HD int kv_len(const PrefillParams& p, int b) {
-  if (p.seqused_k) return p.seqused_k[b];
-  if (p.cu_seqlens_k) return p.cu_seqlens_k[b + 1] - p.cu_seqlens_k[b];
-  return p.seqlen_k;
-}
-
-// Dense batches: tile m_block of batch entry b.
-ATTNJIT_HD SeqTile dense_tile(const PrefillParams& p, int b, int m_block, int block_m) {
-  SeqTile t;
-  t.b = b;
-  t.m0 = m_block * block_m;
-  t.len_q = p.seqlen_q;
-  t.len_k = kv_len(p, b);
-  t.row_q = 0;
-  t.row_k = 0;
-  return t;
-}
-
-// Varlen: tile number v in [0, varlen_tiles). False for an idle number (past its sequence's end).
-ATTNJIT_HD bool varlen_tile(const PrefillParams& p, long long v, int block_m, SeqTile& t) {
-  const int* cu = p.cu_seqlens_q;
-  int lo = 0, hi = p.batch - 1;  // the last b with start(b) <= v
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (cu[mid] / block_m + mid <= v) lo = mid;
-    else hi = mid - 1;
+// The addressing of one layout, chosen at compile time (kVarlen: packed q / o / lse and, unless
+// paged, packed k / v; kPaged: K/V through the block table) so a dense kernel keeps its code.
+template <bool kVarlen, bool kPaged>
+struct Layout {
+  ATTNJIT_HD static int kv_len(const PrefillParams& p, int b) {
+    if (kPaged) return p.seqused_k[b];
+    if (kVarlen) return p.cu_seqlens_k[b + 1] - p.cu_seqlens_k[b];
+    return p.seqlen_k;
   }
-  t.b = lo;
-  t.row_q = cu[lo];
-  t.len_q = cu[lo + 1] - cu[lo];
-  t.m0 = static_cast<int>(v - (cu[lo] / block_m + lo)) * block_m;
-  t.len_k = kv_len(p, lo);
-  t.row_k = p.cu_seqlens_k ? p.cu_seqlens_k[lo] : 0;
-  return t.m0 < t.len_q;
-}
 
-// Element offset of the tile's first query row in a [.., rows, heads, d] tensor (q or o).
-ATTNJIT_HD long long q_rows(const PrefillParams& p, const SeqTile& t, long long batch_stride,
-                            long long row_stride) {
-  return (p.cu_seqlens_q ? static_cast<long long>(t.row_q) * row_stride : t.b * batch_stride) +
-         static_cast<long long>(t.m0) * row_stride;
-}
-
-// Offset of the tile's first LSE entry for head 0: dense [b, h, i]; varlen [h, total_q].
-ATTNJIT_HD long long lse_rows(const PrefillParams& p, const SeqTile& t) {
-  return (p.cu_seqlens_q ? static_cast<long long>(t.row_q) : t.b * p.lse_batch_stride) + t.m0;
-}
-
-// Element offset of key n of the tile's sequence in k or v (head 0).
-ATTNJIT_HD long long kv_row(const PrefillParams& p, const SeqTile& t, long long batch_stride,
-                            long long row_stride, long long n) {
-  if (p.block_table) {
-    const long long page = p.block_table[t.b * p.block_table_stride + (n >> p.page_shift)];
-    return page * batch_stride + (n & (p.page_size - 1)) * row_stride;
+  // Dense query batches: tile m_block of batch entry b.
+  ATTNJIT_HD static SeqTile dense_tile(const PrefillParams& p, int b, int m_block, int block_m) {
+    SeqTile t;
+    t.b = b;
+    t.m0 = m_block * block_m;
+    t.len_q = p.seqlen_q;
+    t.len_k = kv_len(p, b);
+    t.row_q = 0;
+    t.row_k = 0;
+    return t;
   }
-  if (p.cu_seqlens_k) return (t.row_k + n) * row_stride;
-  return t.b * batch_stride + n * row_stride;
-}
+
+  // Varlen: tile number v in [0, varlen_tiles). False for an idle number (past its sequence).
+  ATTNJIT_HD static bool varlen_tile(const PrefillParams& p, long long v, int block_m, SeqTile& t) {
+    const int* cu = p.cu_seqlens_q;
+    int lo = 0, hi = p.batch - 1;  // the last b with start(b) <= v
+    while (lo < hi) {
+      const int mid = (lo + hi + 1) / 2;
+      if (cu[mid] / block_m + mid <= v) lo = mid;
+      else hi = mid - 1;
+    }
+    t.b = lo;
+    t.row_q = cu[lo];
+    t.len_q = cu[lo + 1] - cu[lo];
+    t.m0 = static_cast<int>(v - (cu[lo] / block_m + lo)) * block_m;
+    t.len_k = kv_len(p, lo);
+    t.row_k = kPaged ? 0 : p.cu_seqlens_k[lo];
+    return t.m0 < t.len_q;
+  }
+
+  // Element offset of the tile's first query row in a [.., rows, heads, d] tensor (q or o).
+  ATTNJIT_HD static long long q_rows(const SeqTile& t, long long batch_stride, long long row_stride) {
+    return (kVarlen ? static_cast<long long>(t.row_q) * row_stride : t.b * batch_stride) +
+           static_cast<long long>(t.m0) * row_stride;
+  }
+
+  // Offset of the tile's first LSE entry of head 0: dense [b, h, i]; varlen [h, total_q].
+  ATTNJIT_HD static long long lse_rows(const PrefillParams& p, const SeqTile& t) {
+    return (kVarlen ? static_cast<long long>(t.row_q) : t.b * p.lse_batch_stride) + t.m0;
+  }
+
+  // Element offset of key n of the tile's sequence in k or v (head 0).
+  ATTNJIT_HD static long long kv_row(const PrefillParams& p, const SeqTile& t, long long batch_stride,
+                                     long long row_stride, long long n) {
+    if (kPaged) {
+      const long long page = p.block_table[t.b * p.block_table_stride + (n >> p.page_shift)];
+      return page * batch_stride + (n & (p.page_size - 1)) * row_stride;
+    }
+    if (kVarlen) return (t.row_k + n) * row_stride;
+    return t.b * batch_stride + n * row_stride;
+  }
+};
 
 }  // namespace layout
 }  // namespace attnjit

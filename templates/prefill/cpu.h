@@ -45,6 +45,7 @@ struct PrefillCpu {
   static constexpr int RD = RB > 16 ? 16 : RB;
   static_assert(BN % RJ == 0 && D % RD == 0, "register blocks must divide the tile");
 
+  typedef layout::Layout<C::kVarlen, C::kPaged> L;
   typedef typename Vec<V>::F F;
   typedef typename Vec<V>::I I;
   typedef Storage_<C::kStorage> S;
@@ -164,8 +165,8 @@ struct PrefillCpu {
         krow[j] = vrow[j] = t.zero;
         continue;
       }
-      const T* kr = k + layout::kv_row(p, st, p.k_batch_stride, p.k_row_stride, n0 + j);
-      const T* vr = v + layout::kv_row(p, st, p.v_batch_stride, p.v_row_stride, n0 + j);
+      const T* kr = k + L::kv_row(p, st, p.k_batch_stride, p.k_row_stride, n0 + j);
+      const T* vr = v + L::kv_row(p, st, p.v_batch_stride, p.v_row_stride, n0 + j);
       if constexpr (kDirect) {
         krow[j] = (const float*)kr;
         vrow[j] = (const float*)vr;
@@ -186,12 +187,12 @@ struct PrefillCpu {
     long long h;
     if constexpr (C::kVarlen) {
       h = it % p.heads_q;
-      if (!layout::varlen_tile(p, it / p.heads_q, BM, st)) return;  // idle tile number
+      if (!L::varlen_tile(p, it / p.heads_q, BM, st)) return;  // idle tile number
     } else {
       const long long mblocks = (p.seqlen_q + BM - 1) / BM;
       const long long bh = it / mblocks;
       h = bh % p.heads_q;
-      st = layout::dense_tile(p, (int)(bh / p.heads_q), (int)(it % mblocks), BM);
+      st = L::dense_tile(p, (int)(bh / p.heads_q), (int)(it % mblocks), BM);
     }
     const long long sq = st.len_q, sk = st.len_k;
     const long long hk = h / (p.heads_q / p.heads_kv);
@@ -200,12 +201,12 @@ struct PrefillCpu {
     const long long shift = sk - sq;  // query i sits at key position i + shift
     const bool even = C::kEven && sq % BM == 0 && sk % BN == 0;
 
-    const T* q = (const T*)p.q + layout::q_rows(p, st, p.q_batch_stride, p.q_row_stride) + h * p.q_head_stride;
+    const T* q = (const T*)p.q + L::q_rows(st, p.q_batch_stride, p.q_row_stride) + h * p.q_head_stride;
     const T* k = (const T*)p.k + hk * p.k_head_stride;
     const T* vv = (const T*)p.v + hk * p.v_head_stride;
     if constexpr (!C::kPaged) {  // contiguous rows from the sequence's key 0
-      k += layout::kv_row(p, st, p.k_batch_stride, p.k_row_stride, 0);
-      vv += layout::kv_row(p, st, p.v_batch_stride, p.v_row_stride, 0);
+      k += L::kv_row(p, st, p.k_batch_stride, p.k_row_stride, 0);
+      vv += L::kv_row(p, st, p.v_batch_stride, p.v_row_stride, 0);
     }
 
     // Q^T, pre-scaled so the scores come out in log2 units; padding rows are zero.
@@ -296,8 +297,8 @@ struct PrefillCpu {
     }
 
     // Normalise, transpose out, and write the LSE (natural log).
-    T* o = (T*)p.o + layout::q_rows(p, st, p.o_batch_stride, p.o_row_stride) + h * p.o_head_stride;
-    float* lse = p.lse ? p.lse + layout::lse_rows(p, st) + h * p.lse_head_stride : 0;
+    T* o = (T*)p.o + L::q_rows(st, p.o_batch_stride, p.o_row_stride) + h * p.o_head_stride;
+    float* lse = p.lse ? p.lse + L::lse_rows(p, st) + h * p.lse_head_stride : 0;
     for (int i = 0; i < rows; ++i) {
       float l = l_run[i / V][i % V], m = m_run[i / V][i % V];
       float inv = l > 0.f ? 1.f / l : 0.f;
