@@ -88,9 +88,9 @@ TEST(VarlenArgs, BadCuSeqlensNameTheArgument) {
   bad([](RaggedData& x) { x.args.problem.seqlen_q = 4; }, "total_q");  // 3 * 4 < 14 rows
   bad([](RaggedData& x) { x.args.cu_seqlens_q = nullptr; }, "cu_seqlens_q: null");
   bad([](RaggedData& x) { x.args.cu_seqlens_k = nullptr; }, "cu_seqlens_k: null");
-  bad([](RaggedData& x) { x.args.problem.varlen = false; x.args.problem.total_q = 0; }, "cu_seqlens_q: not used");
+  bad([](RaggedData& x) { x.args.seqused_k = x.cu_q.data(); }, "seqused_k: not used");
   bad([](RaggedData& x) { x.args.block_table = x.cu_q.data(); }, "block_table: not used");
-  bad([](RaggedData& x) { x.args.lse.head_stride = 3; }, "lse.head_stride");
+  bad([](RaggedData& x) { x.args.lse.head_stride = -1; }, "lse.head_stride");
   bad([](RaggedData& x) {
     x.args.cu_seqlens_q = reinterpret_cast<const int32_t*>(reinterpret_cast<const char*>(x.cu_q.data()) + 1);
   }, "cu_seqlens_q: not aligned");
@@ -113,6 +113,7 @@ TEST(VarlenArgs, BadPagedArgumentsNameTheArgument) {
   bad([](RaggedData& x) { x.args.problem.max_pages = 2; }, "max_pages");
   bad([](RaggedData& x) { x.args.problem.num_pages = 0; }, "num_pages");
   bad([](RaggedData& x) { x.args.cu_seqlens_k = x.cu_k.data(); }, "cu_seqlens_k: not used");
+  bad([](RaggedData& x) { x.args.cu_seqlens_q = x.block_table.data(); }, "cu_seqlens_q: not used");
 }
 
 TEST(VarlenArgs, KernelLayoutMustMatchTheArguments) {
