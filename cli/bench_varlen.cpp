@@ -54,8 +54,11 @@ double pairs(const MaskSpec& m, int64_t sq, int64_t sk) {
   return n;
 }
 
-double median_ms(Backend& be, const PreparedLaunch& pl, int warmup, int reps) {
-  std::vector<double> t = be.time({Backend::Launch{pl.kernel.kernel.get(), pl.kernel.geometry, pl.params}}, warmup, reps);
+Backend::Launch launch_of(const PreparedLaunch& pl) {
+  return Backend::Launch{pl.kernel.kernel.get(), pl.kernel.geometry, pl.params};
+}
+
+double median(std::vector<double> t) {
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
 }
@@ -134,11 +137,12 @@ void bench_varlen(Runtime& rt, const VarlenBenchArgs& a) {
           va.cu_seqlens_k = static_cast<const int32_t*>(cu_buf.get());
         }
         const PreparedLaunch vl = rt.prepare_launch(va);
-        const double varlen_ms = median_ms(be, vl, a.warmup, a.reps);
 
         // The same tokens as separate equal-length calls: one dense call per sequence, over the
         // same rows of the packed tensors (the contiguous K/V of the same tokens).
-        double separate_ms = 0, flops = 0;
+        std::vector<PreparedLaunch> keep;  // owns the kernels the launches point to
+        std::vector<Backend::Launch> separate;
+        double flops = 0;
         DeviceBuffer kd = P ? random_buffer(be, dt, static_cast<size_t>(total * krow), 2) : DeviceBuffer();
         DeviceBuffer vd = P ? random_buffer(be, dt, static_cast<size_t>(total * krow), 3) : DeviceBuffer();
         const unsigned char* kbase = static_cast<const unsigned char*>(P ? kd.get() : k.get());
@@ -154,8 +158,19 @@ void bench_varlen(Runtime& rt, const VarlenBenchArgs& a) {
           d.o = {static_cast<unsigned char*>(o.get()) + cu[b] * qrow * eb, s * qrow, qrow, hd};
           d.k = {kbase + cu[b] * krow * eb, s * krow, krow, hd};
           d.v = {vbase + cu[b] * krow * eb, s * krow, krow, hd};
-          separate_ms += median_ms(be, rt.prepare_launch(d), a.warmup, a.reps);
+          keep.push_back(rt.prepare_launch(d));
+          separate.push_back(launch_of(keep.back()));
         }
+        // Alternating single repetitions of both (each the median of its own), so a load change
+        // on a shared machine hits both sides alike.
+        be.time({launch_of(vl)}, a.warmup, 0);
+        be.time(separate, a.warmup, 0);
+        std::vector<double> tv, ts;
+        for (int r = 0; r < a.reps; ++r) {
+          tv.push_back(be.time({launch_of(vl)}, 0, 1).at(0));
+          ts.push_back(be.time(separate, 0, 1).at(0));
+        }
+        const double varlen_ms = median(tv), separate_ms = median(ts);
         const double gflops = flops / (varlen_ms * 1e-3) / 1e9, ratio = separate_ms / varlen_ms;
         if (!a.json) {
           std::printf("%-5s %4d %-10s %-24s %9.3fms %9.3fms %11.1f %6.3f\n", dts.c_str(), hd, ms.c_str(),

@@ -9,7 +9,7 @@
 //
 // Work split: one work item = (batch, query head, block of block_m query rows); the host calls
 // the entry on ranges of items from several threads (runtime/cpu/cpu_backend.h). Item index =
-// (b * heads_q + h) * ceil(seqlen_q / block_m) + m_block; varlen (kVarlen): tile * heads_q + h
+// (b * heads_q + h) * ceil(seqlen_q / block_m) + m_block; varlen (kVarlen): h * tiles + tile
 // over the tile numbers of common/layout_varlen.h (at most one idle tile per sequence). Paged
 // K/V (kPaged) are read row by row through the block table.
 //
@@ -186,8 +186,10 @@ struct PrefillCpu {
     layout::SeqTile st;
     long long h;
     if constexpr (C::kVarlen) {
-      h = it % p.heads_q;
-      if (!L::varlen_tile(p, it / p.heads_q, BM, st)) return;  // idle tile number
+      // Head-major, as the dense order: consecutive items share a head's K/V while it is in cache.
+      const long long tiles = layout::varlen_tiles(p.total_q, p.batch, BM);
+      h = it / tiles;
+      if (!L::varlen_tile(p, it % tiles, BM, st)) return;  // idle tile number
     } else {
       const long long mblocks = (p.seqlen_q + BM - 1) / BM;
       const long long bh = it / mblocks;
