@@ -3,6 +3,7 @@
 #include "api/config_provider.h"
 #include "codegen/kernel_template.h"
 #include "codegen/prefill/arguments.h"
+#include "codegen/prefill/ragged_args.h"
 #include "codegen/registry.h"
 #include "runtime/backend.h"
 #include "attnjit/attnjit.h"
@@ -134,6 +135,7 @@ size_t Runtime::SpecHash::operator()(const ProblemSpec& s) const noexcept {
   mix(static_cast<uint64_t>(s.seqlen_k));
   mix(static_cast<uint64_t>(s.page_size));
   mix(static_cast<uint64_t>(s.even));
+  mix(static_cast<uint64_t>(s.varlen));
   return static_cast<size_t>(h);
 }
 
@@ -220,7 +222,7 @@ PreparedLaunch Runtime::prepare_launch(const PrefillArgs& args) {
 
 void Runtime::prefill(const PrefillArgs& args, void* stream) {
   validate_prefill_args(args, backend_->target().platform);
-  if (args.problem.batch == 0 || args.problem.seqlen_q == 0) return;  // nothing to compute
+  if (prefill_empty(args.problem)) return;  // nothing to compute
   std::unique_lock<std::mutex> lock;
   launch(prepare_launch(prefill_spec(args.problem), LaunchArgs{&args, nullptr}, stream, lock), stream);
 }

@@ -19,6 +19,7 @@
 #include "attnjit/attnjit.h"
 #include "tuner/result_store.h"
 #include "cli/command.h"
+#include "cli/bench_varlen.h"
 #include "runtime/half.h"
 
 namespace attnjit::cli {
@@ -41,6 +42,8 @@ struct BenchArgs {
   bool lse = false;
   bool json = false;
   bool no_disk_cache = false;
+  std::vector<int64_t> varlen_seqlens;                  // --seqlens: one varlen call (cli/bench_varlen.h)
+  int page_size = 0;                                    // with --seqlens: paged K/V
 };
 
 // Hands out one fixed config (the --config option).
@@ -142,6 +145,13 @@ void run_bench(BenchArgs a) {
   if (!a.db.empty())  // tuned configs (exact -> nearest bucket -> same arch -> default)
     rt->set_config_provider(std::make_shared<DbConfigProvider>(a.db, tuner::device_info_for(rt->backend())));
   Backend& be = rt->backend();
+  if (!a.varlen_seqlens.empty()) {
+    VarlenBenchArgs v{a.dtypes, a.masks, a.head_dims, a.varlen_seqlens, a.hidden, a.heads_kv, a.page_size,
+                      a.warmup, a.reps, a.json};
+    bench_varlen(*rt, v);
+    return;
+  }
+  if (a.page_size != 0) throw UsageError("--page-size needs --seqlens");
   const bool cpu = rt->target().platform == Platform::Cpu;
   if (a.total_tokens == 0) a.total_tokens = cpu ? 2048 : 16384;
   if (a.seqlens.empty())
@@ -283,6 +293,11 @@ const RegisterCommand reg("bench", [](CLI::App& app) {
   c->add_option("--mask", a->masks, "comma-separated: none,causal,sw<left>-<right>")->delimiter(',')->capture_default_str();
   c->add_option("--seqlen", a->seqlens, "comma-separated lengths (default 512, 1k, ... up to --total-tokens)")
       ->delimiter(',');
+  c->add_option("--seqlens", a->varlen_seqlens,
+                 "comma-separated lengths of one varlen (packed) batch, e.g. 300,1024,77: times one varlen "
+                 "call against the same tokens as separate calls")
+      ->delimiter(',');
+  c->add_option("--page-size", a->page_size, "with --seqlens: K/V from a paged cache of this page size (1..256)");
   c->add_option("--total-tokens", a->total_tokens, "tokens per call: batch = total / seqlen (default 16384; 2048 on CPU)");
   c->add_option("--hidden", a->hidden, "hidden size: heads = hidden / head dim")->capture_default_str();
   c->add_option("--heads-kv", a->heads_kv, "KV heads (GQA); 0 = as many as query heads")->capture_default_str();

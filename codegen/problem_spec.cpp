@@ -37,6 +37,12 @@ std::string softcap_string(double c) {
   return out;
 }
 
+void validate_page_size(int64_t page_size) {
+  if (page_size != 0 && (!is_pow2(page_size) || page_size > 256))
+    throw SpecError("page_size: must be 0 (contiguous) or a power of two in [1, 256], got " +
+                    std::to_string(page_size));
+}
+
 int64_t length_bucket(int64_t n) {
   int64_t b = 16;
   while (b < n) b <<= 1;
@@ -60,7 +66,8 @@ std::string ProblemSpec::key() const {
   k += "_g" + std::to_string(group);
   k += "_q" + std::to_string(seqlen_q);
   k += "_k" + std::to_string(seqlen_k);
-  if (family == Family::Decode) k += "_p" + std::to_string(page_size);
+  if (family == Family::Decode || page_size != 0) k += "_p" + std::to_string(page_size);
+  if (varlen) k += "_varlen";
   if (even) k += "_even";
   return k;
 }
@@ -79,7 +86,9 @@ void ProblemSpec::validate() const {
     if (!is_pow2(seqlen_q) || seqlen_q < 16)
       throw SpecError("seqlen_q: bucket must be a power of two >= 16, got " +
                       std::to_string(seqlen_q));
-    if (page_size != 0) throw SpecError("page_size: only decode problems have a paged KV cache");
+    validate_page_size(page_size);
+    if (even && (varlen || page_size != 0))
+      throw SpecError("even: not with varlen or paged KV (lengths differ per sequence)");
   } else {
     if (seqlen_q < 1 || seqlen_q > 16)
       throw SpecError("seqlen_q: decode query tokens per sequence must be in 1..16, got " +
@@ -88,13 +97,14 @@ void ProblemSpec::validate() const {
       throw SpecError("page_size: must be 0 (contiguous) or a power of two in 16..256, got " +
                       std::to_string(page_size));
     if (even) throw SpecError("even: only prefill problems have the even-length specialization");
+    if (varlen) throw SpecError("varlen: only prefill problems take packed (varlen) batches");
   }
 }
 
 ProblemSpec ProblemSpec::parse(std::string_view key) {
   auto toks = detail::split(key, '_');
   if (toks.size() < 7)
-    throw SpecError("problem key: expected family_dtype_hdD_mask_gG_qQ_kK[_pP][_even], got '" +
+    throw SpecError("problem key: expected family_dtype_hdD_mask_gG_qQ_kK[_pP][_varlen][_even], got '" +
                     std::string(key) + "'");
   ProblemSpec s;
   s.family = parse_family(toks[0]);
@@ -128,7 +138,7 @@ ProblemSpec ProblemSpec::parse(std::string_view key) {
     ++i;
   }
   if (toks.size() < i + 3)
-    throw SpecError("problem key: expected family_dtype_hdD_mask[_scC]_gG_qQ_kK[_pP][_even], got '" +
+    throw SpecError("problem key: expected family_dtype_hdD_mask[_scC]_gG_qQ_kK[_pP][_varlen][_even], got '" +
                     std::string(key) + "'");
   if (!detail::take_prefixed(toks[i], "g", "group", v, detail::kIntMin, detail::kIntMax))
     throw SpecError("group: expected 'g<G>', got '" + std::string(toks[i]) + "'");
@@ -144,6 +154,17 @@ ProblemSpec ProblemSpec::parse(std::string_view key) {
     if (i >= toks.size() || !detail::take_prefixed(toks[i], "p", "page_size", v, detail::kIntMin, detail::kIntMax))
       throw SpecError("page_size: decode keys end in '_p<P>' (p0 = contiguous)");
     s.page_size = static_cast<int>(v);
+    ++i;
+  } else if (i < toks.size() && toks[i].size() > 1 && toks[i][0] == 'p' && toks[i][1] >= '0' && toks[i][1] <= '9') {
+    // Prefill keys carry _p<P> only for a paged KV cache: p0 has one spelling, the absent field.
+    if (!detail::take_prefixed(toks[i], "p", "page_size", v, 1, 256))
+      throw SpecError("page_size: expected 'p<P>' with P a power of two in [1, 256], got '" +
+                      std::string(toks[i]) + "'");
+    s.page_size = static_cast<int>(v);
+    ++i;
+  }
+  if (i < toks.size() && toks[i] == "varlen") {
+    s.varlen = true;
     ++i;
   }
   if (i < toks.size() && toks[i] == "even") {
@@ -177,7 +198,9 @@ ProblemSpec ProblemSpec::for_shape(Family family, DType dtype, int head_dim, Mas
   s.seqlen_k = length_bucket(seqlen_k);
   if (family == Family::Prefill) {
     s.seqlen_q = length_bucket(seqlen_q);
-    s.even = seqlen_q % kEvenAlignment == 0 && seqlen_k % kEvenAlignment == 0 && seqlen_k > 0;
+    s.page_size = page_size;
+    s.even = seqlen_q % kEvenAlignment == 0 && seqlen_k % kEvenAlignment == 0 && seqlen_k > 0 &&
+             page_size == 0;
   } else {
     s.seqlen_q = seqlen_q;
     s.page_size = page_size;

@@ -1,4 +1,4 @@
-// RunShape's key: b<batch>_hq<heads_q>_hkv<heads_kv>_sq<seqlen_q>_sk<seqlen_k>, the name of a
+// RunShape's key: b<batch>_hq<heads_q>_hkv<heads_kv>_sq<seqlen_q>_sk<seqlen_k>[_tq<total_q>] (varlen), the name of a
 // benchmark or tuning shape (exact sizes, where a ProblemSpec has buckets).
 #include <string>
 
@@ -10,13 +10,13 @@ namespace attnjit {
 std::string RunShape::key() const {
   return "b" + std::to_string(batch) + "_hq" + std::to_string(heads_q) + "_hkv" +
          std::to_string(heads_kv) + "_sq" + std::to_string(seqlen_q) + "_sk" +
-         std::to_string(seqlen_k);
+         std::to_string(seqlen_k) + (total_q != 0 ? "_tq" + std::to_string(total_q) : "");
 }
 
 RunShape RunShape::parse(std::string_view key) {
   const auto toks = detail::split(key, '_');
-  if (toks.size() != 5)
-    throw SpecError("run shape: expected b<N>_hq<N>_hkv<N>_sq<N>_sk<N>, got '" +
+  if (toks.size() != 5 && toks.size() != 6)
+    throw SpecError("run shape: expected b<N>_hq<N>_hkv<N>_sq<N>_sk<N>[_tq<N>], got '" +
                     std::string(key.substr(0, 80)) + "'");
   RunShape s;
   struct Field { const char* prefix; const char* name; int64_t* out; int64_t min; };
@@ -32,6 +32,14 @@ RunShape RunShape::parse(std::string_view key) {
     if (*fields[i].out < fields[i].min)
       throw SpecError(std::string(fields[i].name) + ": must be >= " +
                       std::to_string(fields[i].min) + ", got " + std::to_string(*fields[i].out));
+  }
+  if (toks.size() == 6) {
+    // Varlen: the query rows of all sequences (each at most seqlen_q, the max).
+    if (!detail::take_prefixed(toks[5], "tq", "total_q", s.total_q, 1))
+      throw SpecError("total_q: expected 'tq<N>' (N >= 1) in run shape '" + std::string(key.substr(0, 80)) + "'");
+    if (s.total_q > s.batch * s.seqlen_q)
+      throw SpecError("total_q: " + std::to_string(s.total_q) + " rows exceed batch * seqlen_q = " +
+                      std::to_string(s.batch * s.seqlen_q));
   }
   if (s.heads_q % s.heads_kv != 0)
     throw SpecError("heads_kv: heads_q " + std::to_string(s.heads_q) + " is not a multiple of " +

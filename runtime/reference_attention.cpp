@@ -25,6 +25,8 @@ void reference_attention(const ReferenceProblem& p, const double* q, const doubl
     throw SpecError("reference_attention: inconsistent problem sizes");
   if (!p.seqlens_k.empty() && static_cast<int64_t>(p.seqlens_k.size()) != p.batch)
     throw SpecError("reference_attention: seqlens_k must have one entry per batch");
+  if (!p.seqlens_q.empty() && static_cast<int64_t>(p.seqlens_q.size()) != p.batch)
+    throw SpecError("reference_attention: seqlens_q must have one entry per batch");
   const int64_t D = p.head_dim, G = p.heads_q / p.heads_kv;
   const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(D));
   validate_softcap(p.softcap);
@@ -32,13 +34,15 @@ void reference_attention(const ReferenceProblem& p, const double* q, const doubl
   for (int64_t b = 0; b < p.batch; ++b) {
     const int64_t sk = p.seqlens_k.empty() ? p.seqlen_k : p.seqlens_k[b];
     if (sk > p.seqlen_k) throw SpecError("reference_attention: seqlens_k[b] > seqlen_k");
+    const int64_t sq = p.seqlens_q.empty() ? p.seqlen_q : p.seqlens_q[b];
+    if (sq > p.seqlen_q || sq < 0) throw SpecError("reference_attention: seqlens_q[b] outside 0..seqlen_q");
     for (int64_t h = 0; h < p.heads_q; ++h) {
       const int64_t hk = h / G;
       for (int64_t i = 0; i < p.seqlen_q; ++i) {
         const double* qi = q + ((b * p.seqlen_q + i) * p.heads_q + h) * D;
         double m = -std::numeric_limits<double>::infinity();
         for (int64_t j = 0; j < sk; ++j) {
-          if (!mask_allows(p.mask, i, j, p.seqlen_q, sk)) {
+          if (i >= sq || !mask_allows(p.mask, i, j, sq, sk)) {  // rows past sq: no query
             s[j] = -std::numeric_limits<double>::infinity();
             continue;
           }

@@ -27,6 +27,9 @@ struct ReferenceProblem {
   // Optional ragged KV lengths per batch entry (decode): entry b uses keys [0, seqlens_k[b]) and
   // its queries align to seqlens_k[b]. Empty = every entry has seqlen_k keys.
   std::vector<int64_t> seqlens_k;
+  // Optional ragged query lengths (varlen prefill, dense-padded): entry b has queries
+  // [0, seqlens_q[b]), aligned to its own key count; rows past them get O = 0, LSE = -inf.
+  std::vector<int64_t> seqlens_q;
 };
 
 // o and lse must hold batch*seqlen_q*heads_q*head_dim and batch*heads_q*seqlen_q values;

@@ -29,12 +29,14 @@ std::vector<double> naive_same_precision(DType dt, const ReferenceProblem& p,
     for (int64_t h = 0; h < p.heads_q; ++h) {
       // Ragged (decode) lengths: entry b has its own key count; the layout keeps seqlen_k rows.
       const int64_t sk = p.seqlens_k.empty() ? p.seqlen_k : p.seqlens_k[static_cast<size_t>(b)];
+      // Ragged (varlen) query counts: rows past them are padding (O = 0).
+      const int64_t sq = p.seqlens_q.empty() ? p.seqlen_q : p.seqlens_q[static_cast<size_t>(b)];
       const int64_t hk = h / group;
       for (int64_t i = 0; i < p.seqlen_q; ++i) {
         const double* qi = &q[static_cast<size_t>(((b * p.seqlen_q + i) * p.heads_q + h) * D)];
         float m = -std::numeric_limits<float>::infinity();
         for (int64_t j = 0; j < sk; ++j) {
-          if (!mask_allows(p.mask, i, j, p.seqlen_q, sk)) {
+          if (i >= sq || !mask_allows(p.mask, i, j, sq, sk)) {
             s[j] = -std::numeric_limits<float>::infinity();
             continue;
           }

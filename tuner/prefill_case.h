@@ -1,6 +1,10 @@
 // One prefill problem instance on a backend: inputs drawn once (seeded, rounded to the dtype),
 // `copies` rotated sets of Q/K/V/O/LSE buffers on the device, and launching a compiled
 // candidate on one of them. Every candidate of a tuning run sees the same inputs.
+// Varlen keys: mixed sequence lengths (workload.h: case_seqlens_q / _k), q / o / lse packed as
+// flash-attn's varlen layout, k / v packed by cu_seqlens_k. Paged keys: K/V in pages dealt out in
+// shuffled order through a block table. The host view (q_host, read) stays dense and padded
+// [b, max, h, d] with the reference's ragged lengths, so the correctness gate is unchanged.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +19,9 @@ namespace attnjit::tuner {
 class PrefillCase final : public ProblemCase {
  public:
   // Throws SpecError for a non-prefill spec or a bad shape, BackendError on device failures.
+  // `reduced`: the correctness gate's case (ragged cache lengths for paged keys).
   PrefillCase(Backend& backend, const ProblemSpec& spec, const RunShape& shape, uint64_t seed,
-              int copies);
+              int copies, bool reduced = false);
 
   const ProblemSpec& spec() const override { return spec_; }
   const RunShape& shape() const override { return shape_; }
@@ -36,9 +41,11 @@ class PrefillCase final : public ProblemCase {
   // Reads O (as float) and LSE back from a set.
   void read(int set, std::vector<float>& o, std::vector<float>& lse) const override;
 
-  size_t q_elems() const;
+  size_t q_elems() const;    // dense padded host view
   size_t kv_elems() const;
   size_t lse_elems() const;
+  const std::vector<int64_t>& seqlens_q() const { return seqlens_q_; }
+  const std::vector<int64_t>& seqlens_k() const { return seqlens_k_; }
 
  private:
   struct Set {
@@ -48,8 +55,19 @@ class PrefillCase final : public ProblemCase {
   void poison_outputs(int set) override;
   std::vector<double> widen(const std::vector<float>& x) const { return {x.begin(), x.end()}; }
 
+  bool ragged() const { return spec_.varlen || spec_.page_size != 0; }
+  // Device rows of q / o and of k / v (packed, paged or dense).
+  int64_t dev_q_rows() const;
+  int64_t dev_k_rows() const;
+  void build_ragged(uint64_t seed);
+  std::vector<float> device_kv(const std::vector<float>& dense) const;
+
   ProblemSpec spec_;
   RunShape shape_;
+  std::vector<int64_t> seqlens_q_, seqlens_k_;  // per sequence
+  std::vector<int32_t> cu_q_, cu_k_, used_k_, table_;
+  int64_t pages_per_seq_ = 0, num_pages_ = 0;
+  DeviceBuffer cu_q_buf_, cu_k_buf_, used_k_buf_, table_buf_;
   std::vector<float> q_, k_, v_;   // rounded values
   std::vector<Set> sets_;
   std::vector<PrefillArgs> args_;  // one per set, pointing into its buffers

@@ -47,7 +47,7 @@ std::unique_ptr<ProblemCase> make_problem_case(Backend& backend, const ProblemSp
                                                const RunShape& shape, uint64_t seed, int copies,
                                                bool reduced) {
   if (spec.family != Family::Decode)
-    return std::make_unique<PrefillCase>(backend, spec, shape, seed, copies);
+    return std::make_unique<PrefillCase>(backend, spec, shape, seed, copies, reduced);
   return std::make_unique<DecodeCase>(backend, spec, shape,
                                       reduced ? reduced_seqlens(spec, shape) : std::vector<int64_t>{},
                                       seed, copies, /*keep_host=*/reduced);

@@ -35,6 +35,19 @@ RunShape reduced_shape(const ProblemSpec& spec);
 // Per-sequence KV lengths of the reduced problem: ragged for decode, empty (all seqlen_k) for prefill.
 std::vector<int64_t> reduced_seqlens(const ProblemSpec& spec, const RunShape& shape);
 
+// Varlen prefill (_varlen keys): the tuner's mixed query lengths for `batch` sequences of at most
+// max_len — the first max_len, then max_len/4+1, 3/4, 1 token, max_len/2-1 and an empty one,
+// cycling (tuning_shape / reduced_shape set total_q to their sum; at least 6 sequences).
+std::vector<int64_t> mixed_lengths(int64_t batch, int64_t max_len);
+// Per-sequence query lengths of a prefill case: mixed for varlen keys, else all seqlen_q.
+std::vector<int64_t> case_seqlens_q(const ProblemSpec& spec, const RunShape& shape);
+// Per-sequence KV lengths of a prefill case. Varlen: each sequence's query count plus
+// seqlen_k - seqlen_q (clamped to 0..seqlen_k), so the longest has seqlen_k keys. Paged dense
+// queries: all seqlen_k, or for the gate (`reduced`) ragged — seqlen_k, 2/3 of it, and half the
+// query count (rows with no visible key under a causal mask).
+std::vector<int64_t> case_seqlens_k(const ProblemSpec& spec, const RunShape& shape,
+                                    const std::vector<int64_t>& seqlens_q, bool reduced);
+
 // Query-key pairs a kernel must compute under the mask (what FLOPs are counted over), for one
 // (batch, head): Sq·Sk for none, about half for causal (exact count of visible pairs otherwise).
 double visible_pairs(const ProblemSpec& spec, int64_t seqlen_q, int64_t seqlen_k);

@@ -1,4 +1,5 @@
 #include "codegen/prefill/arguments.h"
+#include "codegen/prefill/ragged_args.h"
 #include "codegen/param_checks.h"
 #include "codegen/kernel_template.h"
 
@@ -65,16 +66,21 @@ void validate_prefill_problem(const PrefillProblem& p) {
   check_int32("seqlen_k", p.seqlen_k);
   if (!std::isfinite(p.scale)) throw SpecError("scale: must be finite, got " + std::to_string(p.scale));
   validate_mask(p.mask);
+  validate_ragged_problem(p);
 }
 
 ProblemSpec prefill_spec(const PrefillProblem& p) {
   validate_prefill_problem(p);
-  if (p.batch < 1 || p.seqlen_q < 1)
+  if (prefill_empty(p))
     throw SpecError("batch/seqlen_q: an empty problem has no kernel (batch " + str(p.batch) +
-                    ", seqlen_q " + str(p.seqlen_q) + ")");
+                    ", seqlen_q " + str(p.seqlen_q) + (p.varlen ? ", total_q " + str(p.total_q) : "") + ")");
   ProblemSpec spec = ProblemSpec::for_shape(Family::Prefill, p.dtype, p.head_dim, p.mask, p.heads_q, p.heads_kv,
-                                p.seqlen_q, p.seqlen_k);
+                                p.seqlen_q, p.seqlen_k, p.page_size);
   spec.softcap = p.softcap;
+  if (p.varlen) {
+    spec.varlen = true;
+    spec.even = false;  // lengths differ per sequence
+  }
   spec.validate();
   return spec;
 }
@@ -86,20 +92,32 @@ RunShape prefill_shape(const PrefillProblem& p) {
   s.heads_kv = p.heads_kv;
   s.seqlen_q = p.seqlen_q;
   s.seqlen_k = p.seqlen_k;
+  s.total_q = p.varlen ? p.total_q : 0;
   return s;
 }
 
 void validate_prefill_args(const PrefillArgs& a, Platform platform) {
   const PrefillProblem& p = a.problem;
   validate_prefill_problem(p);
-  const bool empty = p.batch == 0 || p.seqlen_q == 0;
+  const bool empty = prefill_empty(p);
   // Empty tensors may have null data (as PyTorch's do); K/V are never read when seqlen_k == 0.
   const bool kv_unread = empty || p.seqlen_k == 0;
-  check_tensor("q", a.q, p.batch, p.seqlen_q, p.heads_q, p.head_dim, p.dtype, platform, false, empty);
-  check_tensor("k", a.k, p.batch, p.seqlen_k, p.heads_kv, p.head_dim, p.dtype, platform, false, kv_unread);
-  check_tensor("v", a.v, p.batch, p.seqlen_k, p.heads_kv, p.head_dim, p.dtype, platform, false, kv_unread);
-  check_tensor("o", a.o, p.batch, p.seqlen_q, p.heads_q, p.head_dim, p.dtype, platform, true, empty);
-  if (a.lse.data) {
+  // Varlen q / o are one packed sequence of total_q rows; paged K/V are num_pages pages of
+  // page_size rows; varlen contiguous K/V one packed sequence of total_k rows.
+  const int64_t qb = p.varlen ? 1 : p.batch, qs = p.varlen ? p.total_q : p.seqlen_q;
+  const int64_t kb = p.page_size ? p.num_pages : p.varlen ? 1 : p.batch;
+  const int64_t ks = p.page_size ? p.page_size : p.varlen ? p.total_k : p.seqlen_k;
+  check_tensor("q", a.q, qb, qs, p.heads_q, p.head_dim, p.dtype, platform, false, empty);
+  check_tensor("k", a.k, kb, ks, p.heads_kv, p.head_dim, p.dtype, platform, false, kv_unread);
+  check_tensor("v", a.v, kb, ks, p.heads_kv, p.head_dim, p.dtype, platform, false, kv_unread);
+  check_tensor("o", a.o, qb, qs, p.heads_q, p.head_dim, p.dtype, platform, true, empty);
+  validate_ragged_args(a, platform);
+  if (a.lse.data && p.varlen) {  // [heads_q, total_q]: the batch stride is unused
+    if (a.lse.head_stride < 0) throw SpecError("lse.head_stride: must be >= 0, got " + str(a.lse.head_stride));
+    if (reinterpret_cast<uintptr_t>(a.lse.data) % alignof(float) != 0)
+      throw SpecError("lse.data: not aligned to 4-byte floats");
+    check_no_overlap("lse", {{p.heads_q, a.lse.head_stride, "head_stride"}}, p.total_q);
+  } else if (a.lse.data) {
     if (a.lse.batch_stride < 0) throw SpecError("lse.batch_stride: must be >= 0, got " + str(a.lse.batch_stride));
     if (a.lse.head_stride < 0) throw SpecError("lse.head_stride: must be >= 0, got " + str(a.lse.head_stride));
     if (reinterpret_cast<uintptr_t>(a.lse.data) % alignof(float) != 0)
@@ -140,6 +158,7 @@ PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
   const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(p.head_dim));
   r.scale = static_cast<float>(scale);
   r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
+  fill_ragged_params(a, r);
   return r;
 }
 
@@ -161,7 +180,7 @@ void check_prefill_launch_shape(const ProblemSpec& spec, const RunShape& shape) 
   auto check = [](bool ok, const std::string& msg) {
     if (!ok) throw SpecError(msg);
   };
-  check(shape.batch >= 1 && shape.batch <= 65535,
+  check(shape.batch >= 1 && (shape.batch <= 65535 || spec.varlen),  // varlen: grid z is 1
         "batch: must be in 1..65535 (grid z), got " + std::to_string(shape.batch));
   check(shape.heads_q >= 1 && shape.heads_q <= 65535,
         "heads_q: must be in 1..65535 (grid y), got " + std::to_string(shape.heads_q));
@@ -174,6 +193,21 @@ void check_prefill_launch_shape(const ProblemSpec& spec, const RunShape& shape) 
         "seqlen_q: must be in 1..2^31-1, got " + std::to_string(shape.seqlen_q));
   check(shape.seqlen_k >= 0 && shape.seqlen_k <= INT32_MAX,
         "seqlen_k: must be in 0..2^31-1, got " + std::to_string(shape.seqlen_k));
+}
+
+std::vector<unsigned char> prefill_arguments(const ProblemSpec& spec, const LaunchArgs& args,
+                                             const Target& target) {
+  if (!args.prefill || args.decode)
+    throw SpecError("launch: a prefill template takes prefill arguments");
+  // A kernel compiled for one layout reads another's arguments out of bounds.
+  const PrefillProblem& p = args.prefill->problem;
+  if (p.varlen != spec.varlen)
+    throw SpecError(std::string("varlen: the kernel was built for ") + (spec.varlen ? "varlen" : "dense") +
+                    " batches, the arguments are " + (p.varlen ? "varlen" : "dense"));
+  if (p.page_size != spec.page_size)
+    throw SpecError("page_size: the kernel was built for page size " + std::to_string(spec.page_size) +
+                    ", the arguments have " + std::to_string(p.page_size));
+  return prefill_arguments(args, target);
 }
 
 std::vector<unsigned char> prefill_arguments(const LaunchArgs& args, const Target& target) {

@@ -36,5 +36,8 @@ std::string prefill_mask_policy(const MaskSpec& m);
 // lengths); throws SpecError naming the field.
 void check_prefill_launch_shape(const ProblemSpec& spec, const RunShape& shape);
 std::vector<unsigned char> prefill_arguments(const LaunchArgs& args, const Target& target);
+// The same, after checking that the arguments' layout (varlen, page size) is the spec's.
+std::vector<unsigned char> prefill_arguments(const ProblemSpec& spec, const LaunchArgs& args,
+                                             const Target& target);
 
 }  // namespace attnjit

@@ -133,7 +133,7 @@ class PrefillCpu final : public KernelTemplate {
                        : spec.mask.kind == MaskKind::Causal ? "kMaskCausal"
                                                             : "kMaskWindow";
     // Only what changes the code goes into the text and the entry name, so one object serves
-    // every thread count, GQA group and length bucket (lengths and heads are run-time params;
+    // every thread count, GQA group, page size and length bucket (lengths and heads are run-time params;
     // only "even" is compiled in).
     TileConfig code_cfg = c;
     code_cfg.threads = 0;
@@ -141,6 +141,8 @@ class PrefillCpu final : public KernelTemplate {
     ProblemSpec code_spec = spec;
     code_spec.seqlen_q = code_spec.seqlen_k = 16;
     code_spec.group = 1;
+    // The page size is a run-time param (shift and mask): one object serves every page size.
+    if (code_spec.page_size != 0) code_spec.page_size = 1;
 
     KernelSource s;
     s.platform = Platform::Cpu;
@@ -162,6 +164,8 @@ class PrefillCpu final : public KernelTemplate {
     cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
     cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
     if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
+    cst("bool", "kVarlen", spec.varlen ? "true" : "false");
+    cst("bool", "kPaged", spec.page_size != 0 ? "true" : "false");
     cst("bool", "kEven", spec.even ? "true" : "false");
     s.text += "};\n}  // namespace\n\nextern \"C\" void " + s.entry +
               "(const attnjit::PrefillParams* p, long long item_begin, long long item_end) {\n"
@@ -189,17 +193,18 @@ class PrefillCpu final : public KernelTemplate {
     return s;
   }
 
-  std::vector<unsigned char> build_arguments(const ProblemSpec&, const TileConfig&, const Target& target,
+  std::vector<unsigned char> build_arguments(const ProblemSpec& spec, const TileConfig&, const Target& target,
                                              const LaunchArgs& args, const Workspace&) const override {
-    return prefill_arguments(args, target);
+    return prefill_arguments(spec, args, target);
   }
 
   LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
                           const RunShape& shape) const override {
-    (void)spec;
-    if (shape.batch < 0 || shape.heads_q < 1 || shape.seqlen_q < 0)
-      throw SpecError("shape: batch >= 0, heads_q >= 1 and seqlen_q >= 0 required");
-    const int64_t items = shape.batch * shape.heads_q * ((shape.seqlen_q + c.block_m - 1) / c.block_m);
+    if (shape.batch < 0 || shape.heads_q < 1 || shape.seqlen_q < 0 || shape.total_q < 0)
+      throw SpecError("shape: batch >= 0, heads_q >= 1, seqlen_q >= 0 and total_q >= 0 required");
+    // Varlen: the tile numbers of templates/common/layout_varlen.h, one item per (tile, head).
+    const int64_t items = spec.varlen ? shape.heads_q * (shape.total_q / c.block_m + shape.batch)
+                                      : shape.batch * shape.heads_q * ((shape.seqlen_q + c.block_m - 1) / c.block_m);
     if (items > 0xffffffffLL)
       throw SpecError("shape: " + std::to_string(items) + " work items exceed the 2^32 grid limit");
     LaunchGeometry g;

@@ -2,6 +2,7 @@
 // (templates/prefill/sm80.cuh). The generator only picks compile-time constants; the kernel
 // text is the fixed template, so everything here is legality, geometry and a short prelude.
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -69,7 +70,12 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
          std::to_string(spec.head_dim) + ", " + std::to_string(cfg.block_m) + ", " +
          std::to_string(cfg.block_n) + ", " + std::to_string(cfg.warps) + ", " +
          std::to_string(cfg.stages) + ", " + variant_policy(spec) + ", " +
-         (spec.even ? "true" : "false") + ">";
+         (spec.even ? "true" : "false") +
+         // Dense batches keep the short name (and so their cached kernels and tuned rows).
+         (spec.varlen || spec.page_size != 0
+              ? std::string(", ") + (spec.varlen ? "true" : "false") + ", " + (spec.page_size != 0 ? "true" : "false")
+              : std::string()) +
+         ">";
 }
 
 // sm_90a defaults, measured: exhaustive tuning on an H100 80GB HBM3 (bf16, head dims 64 / 128 /
@@ -249,9 +255,9 @@ class PrefillSm80 final : public KernelTemplate {
     return src;
   }
 
-  std::vector<unsigned char> build_arguments(const ProblemSpec&, const TileConfig&, const Target& target,
+  std::vector<unsigned char> build_arguments(const ProblemSpec& spec, const TileConfig&, const Target& target,
                                              const LaunchArgs& args, const Workspace&) const override {
-    return prefill_arguments(args, target);
+    return prefill_arguments(spec, args, target);
   }
 
   LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& cfg, const Target& target,
@@ -274,6 +280,14 @@ class PrefillSm80 final : public KernelTemplate {
     g.grid[0] = static_cast<unsigned>((shape.seqlen_q + cfg.block_m - 1) / cfg.block_m);
     g.grid[1] = static_cast<unsigned>(shape.heads_q);
     g.grid[2] = static_cast<unsigned>(shape.batch);
+    if (spec.varlen) {
+      // One CTA per tile number of templates/common/layout_varlen.h: at most one idle per sequence.
+      const int64_t tiles = shape.total_q / cfg.block_m + shape.batch;
+      check(shape.total_q >= 1 && tiles <= INT32_MAX,
+            "total_q: must be in 1..2^31-1 with at most 2^31-1 tiles, got " + std::to_string(shape.total_q));
+      g.grid[0] = static_cast<unsigned>(tiles);
+      g.grid[2] = 1;
+    }
     g.block[0] = static_cast<unsigned>(32 * cfg.warps);
     g.dynamic_smem = static_cast<unsigned>(smem_bytes(spec, cfg));
     return g;

@@ -186,6 +186,10 @@ class PrefillSm90 final : public KernelTemplate {
       return "prefill_sm90 implements prefill f16/bf16; got " + spec.key();
     if (target.platform != Platform::Cuda || target.arch != "sm_90a")
       return "prefill_sm90 needs sm_90a (wgmma, TMA, setmaxnreg); got " + target.key();
+    if (spec.varlen || spec.page_size != 0)
+      return std::string(spec.varlen ? "varlen" : "page_size") +
+             ": prefill_sm90 reads dense batches through TMA descriptors of one fixed shape, not packed "
+             "sequences or pages (the sm80 template serves them); got " + spec.key();
     if (!(plain_fields(spec) == spec))
       return "variant: prefill_sm90 implements masks none / causal / sliding window, soft-capping and GQA "
              "on dense tensors only; " + spec.key() + " asks for more (the sm80 template serves it)";

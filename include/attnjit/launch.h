@@ -16,6 +16,7 @@ struct RunShape {
   int64_t heads_kv = 1;
   int64_t seqlen_q = 1;   // prefill: max query length; decode: query tokens per sequence
   int64_t seqlen_k = 1;   // prefill: max key length; decode: max KV length in the batch
+  int64_t total_q = 0;    // varlen prefill: query rows of all sequences; 0 = dense batch (key _tq<N>)
 
   std::string key() const;
   // Parses a key; throws SpecError naming the field.

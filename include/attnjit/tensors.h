@@ -47,13 +47,39 @@ struct PrefillProblem {
   int64_t seqlen_k = 1;
   double scale = 0;       // softmax scale; 0 = 1 / sqrt(head_dim)
   double softcap = 0;     // logit soft-cap c > 0: s -> c * tanh(s / c) on the scaled scores; 0 = off
+
+  // ---- Varlen (packed) batches, as FlashAttention's flash_attn_varlen_func ----
+  // q and o hold the `batch` sequences' rows back to back, [total_q, heads, d] (TensorView
+  // batch_stride unused); sequence b owns rows [cu_seqlens_q[b], cu_seqlens_q[b+1]). seqlen_q /
+  // seqlen_k are then max_seqlen_q / max_seqlen_k (every length is at most that; they pick the
+  // key's buckets), and LSE is [heads_q, total_q] (LseView batch_stride unused). With contiguous
+  // K/V, k and v are packed the same way by cu_seqlens_k. Masks align per sequence.
+  bool varlen = false;
+  int64_t total_q = 0;    // varlen: rows of q / o (== cu_seqlens_q[batch])
+  int64_t total_k = 0;    // varlen, contiguous K/V: rows of k / v (== cu_seqlens_k[batch])
+
+  // ---- Paged KV cache (prefill against a cache: chunked prefill, prefix caching) ----
+  // k and v are pages [num_pages, page_size, heads_kv, d] (TensorView batch_stride = page
+  // stride); sequence b's key n lives in page block_table[b][n / page_size], row n % page_size.
+  // Sequence b has seqused_k[b] keys (<= seqlen_k): its queries are its newest tokens, so query i
+  // of n sits at key position seqused_k[b] - n + i (causal: sees keys <= that).
+  int page_size = 0;      // 0 = contiguous K/V; else a power of two in [1, 256]
+  int64_t num_pages = 0;  // paged: pages in the cache
+  int64_t max_pages = 0;  // paged: block_table columns a sequence may use
 };
 
 struct PrefillArgs {
   PrefillProblem problem;
-  TensorView q, k, v;     // read: q [b, sq, hq, d], k / v [b, sk, hkv, d]
+  TensorView q, k, v;     // read: q [b, sq, hq, d], k / v [b, sk, hkv, d] (varlen / paged: above)
   TensorView o;           // written: [b, sq, hq, d], same dtype
   LseView lse;            // optional output
+  // int32 arrays in the backend's memory. Their values are checked on the CPU backend (on GPUs
+  // they are device memory the host does not read).
+  const int32_t* cu_seqlens_q = nullptr;  // varlen: [batch + 1], 0, non-decreasing, ends at total_q
+  const int32_t* cu_seqlens_k = nullptr;  // varlen with contiguous K/V: [batch + 1], ends at total_k
+  const int32_t* seqused_k = nullptr;     // paged: keys per sequence [batch] (cache_seqlens)
+  const int32_t* block_table = nullptr;   // paged: [batch, max_pages], row b at b * block_table_stride
+  int64_t block_table_stride = 0;
 };
 
 // A few query tokens per sequence against a KV cache that is contiguous or paged, with ragged

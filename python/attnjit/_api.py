@@ -109,9 +109,81 @@ def _call(q: Any, out: Any, return_lse: bool, runtime: Optional[Runtime],
     return (out, lse) if return_lse else out
 
 
+def _softcap(softcap: Optional[float]) -> float:
+    if softcap is None:
+        return 0.0
+    if isinstance(softcap, bool) or not isinstance(softcap, (int, float)):
+        raise TypeError(f"softcap: expected a float, got {type(softcap).__name__}")
+    if not softcap > 0:
+        raise ValueError(f"softcap: must be > 0 (None = off), got {softcap}")
+    return float(softcap)
+
+
+def _int(x: Any, name: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise TypeError(f"{name}: expected an int, got {type(x).__name__}")
+    return x
+
+
+def _call_ragged(q: Any, out: Any, return_lse: bool, runtime: Optional[Runtime], lse_shape: Tuple[int, ...],
+                 op: Callable[[Any], Tuple[Any, Any]], direct: Callable[[Runtime, Any, Any], None]) -> Any:
+    """_call for the varlen / paged entry points (q may be 3-D; lse has its own shape)."""
+    if runtime is None and _is_torch(q):
+        from . import torch as attnjit_torch
+
+        if out is None or attnjit_torch.compiling():
+            o, lse = op(attnjit_torch)
+            if out is not None:
+                out.copy_(o)
+                o = out
+            return (o, lse) if return_lse else o
+    rt = runtime if runtime is not None else runtime_for(q, "q")
+    if out is None:
+        out = _empty(q, _shape(q, "q"), False, "q")
+    lse = _empty(q, lse_shape, True, "q") if return_lse else None
+    direct(rt, out, lse)
+    return (out, lse) if return_lse else out
+
+
+def attention_varlen(q: Any, k: Any, v: Any, cu_seqlens_q: Any, cu_seqlens_k: Any, max_seqlen_q: int,
+                     max_seqlen_k: int, *, causal: bool = False, window: Window = None,
+                     softcap: Optional[float] = None, scale: Optional[float] = None, return_lse: bool = False,
+                     block_table: Any = None, seqused_k: Any = None, out: Any = None,
+                     runtime: Optional[Runtime] = None) -> Any:
+    """Varlen (packed) prefill, FlashAttention's ``flash_attn_varlen_func``: one launch for a
+    batch of sequences of different lengths, no padding computed.
+
+    q: [total_q, heads_q, head_dim], sequence b owning rows ``cu_seqlens_q[b]:cu_seqlens_q[b+1]``
+    (int32 [batch + 1], starting at 0, non-decreasing); k, v: [total_k, heads_kv, head_dim] by
+    ``cu_seqlens_k`` — or, with ``block_table`` (int32 [batch, max_pages]), a paged cache
+    [num_pages, page_size, heads_kv, head_dim] with ``seqused_k`` (int32 [batch]) keys per
+    sequence (then pass ``cu_seqlens_k=None``). ``max_seqlen_q`` / ``max_seqlen_k``: the longest
+    sequences (they pick the kernel's length buckets). Masks align per sequence, bottom-right:
+    query i of a sequence with n queries and L keys sits at key position L - n + i. Returns the
+    output (like q), or ``(out, lse)`` with lse float32 [heads_q, total_q].
+    """
+    left, right = _window(window)
+    sc, cap = _scale(scale), _softcap(softcap)
+    mq, mk = _int(max_seqlen_q, "max_seqlen_q"), _int(max_seqlen_k, "max_seqlen_k")
+    if block_table is None and seqused_k is not None:
+        raise ValueError("seqused_k: only with a block_table (paged K/V)")
+    shape = _shape(q, "q")
+    if len(shape) != 3:
+        raise ValueError(f"q: expected [total_q, heads_q, head_dim], got shape {shape}")
+    return _call_ragged(
+        q, out, return_lse, runtime, (shape[1], shape[0]),
+        lambda t: t.attention_varlen_op(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, mq, mk,
+                                        causal, left, right, sc, cap),
+        lambda rt, o, lse: rt.prefill_varlen_into(
+            q, k, v, o, lse, cu_seqlens_q=cu_seqlens_q, cu_seqlens_k=cu_seqlens_k, cache_seqlens=seqused_k,
+            block_table=block_table, max_seqlen_q=mq, max_seqlen_k=mk, causal=causal, window_left=left,
+            window_right=right, scale=sc, softcap=cap, stream=_stream(q)))
+
+
 def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = None,
               softcap: Optional[float] = None, scale: Optional[float] = None, layout: str = "bshd",
-              return_lse: bool = False, out: Any = None, runtime: Optional[Runtime] = None) -> Any:
+              return_lse: bool = False, out: Any = None, runtime: Optional[Runtime] = None,
+              block_table: Any = None, cache_seqlens: Any = None) -> Any:
     """Prefill (forward) attention, FlashAttention's ``flash_attn_func`` in shape.
 
     q: [batch, seqlen_q, heads_q, head_dim]; k, v: [batch, seqlen_k, heads_kv, head_dim]
@@ -127,7 +199,29 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
     [batch, heads_q, seqlen_q], natural log). ``out=`` writes into a given array instead.
     CUDA work is enqueued on the current torch stream. Raises TypeError / ValueError naming
     the argument for bad input, BackendError when the device or compiler fails.
+
+    Paged KV (chunked prefill, prefix caching; FlashInfer's paged prefill): with ``block_table``
+    (int32 [batch, max_pages]) k and v are caches [num_pages, page_size, heads_kv, head_dim]
+    (page_size a power of two in 1..256) and ``cache_seqlens`` (int32 [batch]) gives each
+    sequence's keys, the new tokens' included: query i of the seqlen_q new tokens sits at key
+    position cache_seqlens[b] - seqlen_q + i. Layout "bshd" only.
     """
+    if block_table is not None or cache_seqlens is not None:
+        if block_table is None or cache_seqlens is None:
+            raise ValueError("block_table / cache_seqlens: a paged cache needs both")
+        if layout != "bshd":
+            raise ValueError(f"layout: paged prefill takes q as bshd, got {layout!r}")
+        left, right = _window(window)
+        sc, cap = _scale(scale), _softcap(softcap)
+        shape = _shape(q, "q")
+        if len(shape) != 4:
+            raise ValueError(f"q: expected [batch, seqlen_q, heads_q, head_dim], got shape {shape}")
+        return _call_ragged(
+            q, out, return_lse, runtime, (shape[0], shape[2], shape[1]),
+            lambda t: t.attention_paged_op(q, k, v, cache_seqlens, block_table, causal, left, right, sc, cap),
+            lambda rt, o, lse: rt.prefill_varlen_into(
+                q, k, v, o, lse, cache_seqlens=cache_seqlens, block_table=block_table, causal=causal,
+                window_left=left, window_right=right, scale=sc, softcap=cap, stream=_stream(q)))
     left, right = _window(window)
     _no_softcap(softcap)
     sc = _scale(scale)

@@ -1,4 +1,5 @@
-"""PyTorch integration: the custom ops ``attnjit::attention`` and ``attnjit::decode``.
+"""PyTorch integration: the custom ops ``attnjit::attention``, ``attnjit::attention_varlen``,
+``attnjit::attention_paged`` and ``attnjit::decode``.
 
 Importing this module registers them (``attnjit.attention`` / ``attnjit.decode`` do so on their
 first torch tensor). Each op takes tensors only and returns ``(out, lse)``; its fake
@@ -48,6 +49,11 @@ def _lse_shape(q: Tensor, layout: str) -> Tuple[int, int, int]:
 _lib = torch.library.Library("attnjit", "DEF")
 _lib.define("attention(Tensor q, Tensor k, Tensor v, bool causal, int? window_left, int? window_right, "
             "float scale, str layout) -> (Tensor, Tensor)")
+_lib.define("attention_varlen(Tensor q, Tensor k, Tensor v, Tensor cu_seqlens_q, Tensor? cu_seqlens_k, "
+            "Tensor? seqused_k, Tensor? block_table, int max_seqlen_q, int max_seqlen_k, bool causal, "
+            "int? window_left, int? window_right, float scale, float softcap) -> (Tensor, Tensor)")
+_lib.define("attention_paged(Tensor q, Tensor k_cache, Tensor v_cache, Tensor cache_seqlens, Tensor block_table, "
+            "bool causal, int? window_left, int? window_right, float scale, float softcap) -> (Tensor, Tensor)")
 _lib.define("decode(Tensor q, Tensor k_cache, Tensor v_cache, Tensor? cache_seqlens, Tensor? block_table, "
             "bool causal, int? window_left, int? window_right, float scale, int? max_seqlen_k) -> (Tensor, Tensor)")
 
@@ -73,7 +79,35 @@ def _decode_impl(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Opt
     return out, lse
 
 
+def _attention_varlen_impl(q: Tensor, k: Tensor, v: Tensor, cu_seqlens_q: Tensor, cu_seqlens_k: Optional[Tensor],
+                           seqused_k: Optional[Tensor], block_table: Optional[Tensor], max_seqlen_q: int,
+                           max_seqlen_k: int, causal: bool, window_left: Optional[int], window_right: Optional[int],
+                           scale: float, softcap: float) -> Tuple[Tensor, Tensor]:
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    lse = torch.empty((q.shape[1], q.shape[0]) if q.dim() == 3 else (0,), dtype=torch.float32, device=q.device)
+    _runtime(q).prefill_varlen_into(_dl(q), _dl(k), _dl(v), _dl(out), _dl(lse), cu_seqlens_q=_dl(cu_seqlens_q),
+                                    cu_seqlens_k=_opt(cu_seqlens_k), cache_seqlens=_opt(seqused_k),
+                                    block_table=_opt(block_table), max_seqlen_q=max_seqlen_q,
+                                    max_seqlen_k=max_seqlen_k, causal=causal, window_left=window_left,
+                                    window_right=window_right, scale=scale, softcap=softcap, stream=_stream(q))
+    return out, lse
+
+
+def _attention_paged_impl(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Tensor, block_table: Tensor,
+                          causal: bool, window_left: Optional[int], window_right: Optional[int], scale: float,
+                          softcap: float) -> Tuple[Tensor, Tensor]:
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    lse = torch.empty(_lse_shape(q, "bshd") if q.dim() == 4 else (0,), dtype=torch.float32, device=q.device)
+    _runtime(q).prefill_varlen_into(_dl(q), _dl(k_cache), _dl(v_cache), _dl(out), _dl(lse),
+                                    cache_seqlens=_dl(cache_seqlens), block_table=_dl(block_table), causal=causal,
+                                    window_left=window_left, window_right=window_right, scale=scale,
+                                    softcap=softcap, stream=_stream(q))
+    return out, lse
+
+
 for _key in ("CPU", "CUDA"):
+    _lib.impl("attention_varlen", _attention_varlen_impl, _key)
+    _lib.impl("attention_paged", _attention_paged_impl, _key)
     _lib.impl("attention", _attention_impl, _key)
     _lib.impl("decode", _decode_impl, _key)
 
@@ -81,6 +115,18 @@ for _key in ("CPU", "CUDA"):
 @torch.library.register_fake("attnjit::attention", lib=_lib)
 def _attention_fake(q, k, v, causal, window_left, window_right, scale, layout):
     return q.new_empty(q.shape), q.new_empty(_lse_shape(q, layout), dtype=torch.float32)
+
+
+@torch.library.register_fake("attnjit::attention_varlen", lib=_lib)
+def _attention_varlen_fake(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, max_seqlen_q, max_seqlen_k,
+                           causal, window_left, window_right, scale, softcap):
+    return q.new_empty(q.shape), q.new_empty((q.shape[1], q.shape[0]), dtype=torch.float32)
+
+
+@torch.library.register_fake("attnjit::attention_paged", lib=_lib)
+def _attention_paged_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, window_left, window_right, scale,
+                          softcap):
+    return q.new_empty(q.shape), q.new_empty(_lse_shape(q, "bshd"), dtype=torch.float32)
 
 
 @torch.library.register_fake("attnjit::decode", lib=_lib)
@@ -91,6 +137,10 @@ def _decode_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, window
 
 attention_op = torch.ops.attnjit.attention.default
 attention_op.__doc__ = """Prefill attention (see attnjit.attention); scale 0 = 1/sqrt(head_dim). Returns (out, lse)."""
+attention_varlen_op = torch.ops.attnjit.attention_varlen.default
+attention_varlen_op.__doc__ = """Varlen prefill (see attnjit.attention_varlen); scale 0 = default, softcap 0 = off. Returns (out, lse [hq, total_q])."""
+attention_paged_op = torch.ops.attnjit.attention_paged.default
+attention_paged_op.__doc__ = """Paged-KV prefill (see attnjit.attention with block_table). Returns (out, lse)."""
 decode_op = torch.ops.attnjit.decode.default
 decode_op.__doc__ = """Decode attention (see attnjit.decode); scale 0 = 1/sqrt(head_dim). Returns (out, lse)."""
 

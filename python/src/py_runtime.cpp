@@ -80,6 +80,7 @@ void bind_runtime(nb::module_& m) {
           "config came from: \"default\", \"db:exact\", ...).");
   bind_prefill(cls);
   bind_decode(cls);
+  bind_prefill_varlen(cls);
 }
 
 }  // namespace attnjit::python

@@ -28,5 +28,6 @@ MaskSpec mask_of(bool causal, std::optional<int64_t> left, std::optional<int64_t
 void bind_runtime(nb::module_& m);
 void bind_prefill(nb::class_<PyRuntime>& cls);
 void bind_decode(nb::class_<PyRuntime>& cls);
+void bind_prefill_varlen(nb::class_<PyRuntime>& cls);
 
 }  // namespace attnjit::python

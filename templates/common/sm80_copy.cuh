@@ -60,6 +60,9 @@ struct TileLoader {
 
   // kCheckRows: rows >= rows_valid are zero-filled (their source pointer is clamped to the
   // tile base, which is always mapped, so no out-of-bounds address is ever formed).
+  // load_rows: the same for rows at arbitrary addresses (paged K/V), row_ptr(r) giving row r's
+  // first element; rows >= rows_valid are addressed as row 0 (a tile is loaded only when
+  // rows_valid >= 1, so no block-table entry past the sequence is ever read).
   template <bool kCheckRows>
   __device__ __forceinline__ void load(unsigned smem, const unsigned short* gmem,
                                        long long row_stride, int rows_valid) const {
@@ -79,6 +82,22 @@ struct TileLoader {
           cp_async_16(smem + smem_base + 16u * (i * kRowStep * kChunks + j * kThreadsPerRow),
                       src + (valid ? j * kThreadsPerRow * 8 : 0), valid);
         }
+      }
+    }
+  }
+
+  template <bool kCheckRows, class RowPtr>
+  __device__ __forceinline__ void load_rows(unsigned smem, RowPtr row_ptr, int rows_valid) const {
+#pragma unroll
+    for (int i = 0; i < kRowIters; ++i) {
+      const int r = row + i * kRowStep;
+      if (kRows % kRowStep == 0 || r < kRows) {
+        const bool valid = !kCheckRows || r < rows_valid;
+        const unsigned short* src = row_ptr(valid ? r : 0) + (valid ? gmem_base : 0);
+#pragma unroll
+        for (int j = 0; j < kChunkIters; ++j)
+          cp_async_16(smem + smem_base + 16u * (i * kRowStep * kChunks + j * kThreadsPerRow),
+                      src + (valid ? j * kThreadsPerRow * 8 : 0), valid);
       }
     }
   }

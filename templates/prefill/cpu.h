@@ -9,7 +9,9 @@
 //
 // Work split: one work item = (batch, query head, block of block_m query rows); the host calls
 // the entry on ranges of items from several threads (runtime/cpu/cpu_backend.h). Item index =
-// (b * heads_q + h) * ceil(seqlen_q / block_m) + m_block.
+// (b * heads_q + h) * ceil(seqlen_q / block_m) + m_block; varlen (kVarlen): h * tiles + tile
+// over the tile numbers of common/layout_varlen.h (at most one idle tile per sequence). Paged
+// K/V (kPaged) are read row by row through the block table.
 //
 // Masks are bottom-right aligned (query i sits at key position i + seqlen_k - seqlen_q); key
 // blocks that are fully masked for the whole query block are skipped, fully visible blocks run
@@ -18,13 +20,14 @@
 // The prelude defines a policy struct with:
 //   kHeadDim, kBlockM, kBlockN, kVec (lanes), kOrder (0: register-blocked micro-kernels,
 //   1: streaming loop nests), kStorage (StorageKind), kMask (MaskType), kWindowLeft,
-//   kWindowRight, kEven (lengths are multiples of the tiles: bounds checks dropped when the
+//   kWindowRight, kVarlen, kPaged, kEven (lengths are multiples of the tiles: bounds checks dropped when the
 //   run-time lengths agree), kAccRegs (vector registers the micro-kernels may use for
 //   accumulators).
 #pragma once
 
 #include "prefill/params.h"
 #include "common/cpu_vec.h"
+#include "common/layout_varlen.h"
 
 namespace attnjit::cpu {
 
@@ -42,6 +45,7 @@ struct PrefillCpu {
   static constexpr int RD = RB > 16 ? 16 : RB;
   static_assert(BN % RJ == 0 && D % RD == 0, "register blocks must divide the tile");
 
+  typedef layout::Layout<C::kVarlen, C::kPaged> L;
   typedef typename Vec<V>::F F;
   typedef typename Vec<V>::I I;
   typedef Storage_<C::kStorage> S;
@@ -151,20 +155,61 @@ struct PrefillCpu {
       for (int d = 0; d < D; ++d) dst[j * D + d] = S::load(src[j * stride + d]);
   }
 
+  // Paged K/V: rows n0.. of the tile's sequence, each through the block table.
+  static void load_paged(Tiles& t, const PrefillParams& p, const layout::SeqTile& st, long long hk,
+                         long long n0, int keys, const float** krow, const float** vrow) {
+    const T* k = (const T*)p.k + hk * p.k_head_stride;
+    const T* v = (const T*)p.v + hk * p.v_head_stride;
+    for (int j = 0; j < BN; ++j) {
+      if (j >= keys) {
+        krow[j] = vrow[j] = t.zero;
+        continue;
+      }
+      const T* kr = k + L::kv_row(p, st, p.k_batch_stride, p.k_row_stride, n0 + j);
+      const T* vr = v + L::kv_row(p, st, p.v_batch_stride, p.v_row_stride, n0 + j);
+      if constexpr (kDirect) {
+        krow[j] = (const float*)kr;
+        vrow[j] = (const float*)vr;
+      } else {
+#pragma clang loop vectorize(enable)
+        for (int d = 0; d < D; ++d) {
+          t.kv[0][j][d] = S::load(kr[d]);
+          t.kv[1][j][d] = S::load(vr[d]);
+        }
+        krow[j] = &t.kv[0][j][0];
+        vrow[j] = &t.kv[1][j][0];
+      }
+    }
+  }
+
   static void item(const PrefillParams& p, long long it, Tiles& t) {
-    const long long sq = p.seqlen_q, sk = p.seqlen_k;
-    const long long mblocks = (sq + BM - 1) / BM;
-    const long long mb = it % mblocks, bh = it / mblocks;
-    const long long h = bh % p.heads_q, b = bh / p.heads_q;
+    layout::SeqTile st;
+    long long h;
+    if constexpr (C::kVarlen) {
+      // Head-major, as the dense order: consecutive items share a head's K/V while it is in cache.
+      const long long tiles = layout::varlen_tiles(p.total_q, p.batch, BM);
+      h = it / tiles;
+      if (!L::varlen_tile(p, it % tiles, BM, st)) return;  // idle tile number
+    } else {
+      const long long mblocks = (p.seqlen_q + BM - 1) / BM;
+      const long long bh = it / mblocks;
+      h = bh % p.heads_q;
+      st = L::dense_tile(p, (int)(bh / p.heads_q), (int)(it % mblocks), BM);
+    }
+    const long long sq = st.len_q, sk = st.len_k;
     const long long hk = h / (p.heads_q / p.heads_kv);
-    const long long m0 = mb * BM;
+    const long long m0 = st.m0;
     const int rows = (int)(sq - m0 < BM ? sq - m0 : BM);
     const long long shift = sk - sq;  // query i sits at key position i + shift
     const bool even = C::kEven && sq % BM == 0 && sk % BN == 0;
 
-    const T* q = (const T*)p.q + b * p.q_batch_stride + h * p.q_head_stride + m0 * p.q_row_stride;
-    const T* k = (const T*)p.k + b * p.k_batch_stride + hk * p.k_head_stride;
-    const T* vv = (const T*)p.v + b * p.v_batch_stride + hk * p.v_head_stride;
+    const T* q = (const T*)p.q + L::q_rows(st, p.q_batch_stride, p.q_row_stride) + h * p.q_head_stride;
+    const T* k = (const T*)p.k + hk * p.k_head_stride;
+    const T* vv = (const T*)p.v + hk * p.v_head_stride;
+    if constexpr (!C::kPaged) {  // contiguous rows from the sequence's key 0
+      k += L::kv_row(p, st, p.k_batch_stride, p.k_row_stride, 0);
+      vv += L::kv_row(p, st, p.v_batch_stride, p.v_row_stride, 0);
+    }
 
     // Q^T, pre-scaled so the scores come out in log2 units; padding rows are zero.
     for (int i = 0; i < BM; ++i)
@@ -191,7 +236,9 @@ struct PrefillCpu {
     const float* vrow[BN];
     for (long long n0 = lo < hi ? lo / BN * BN : hi; n0 < hi; n0 += BN) {
       const int keys = (int)(sk - n0 < BN ? sk - n0 : BN);
-      if constexpr (kDirect) {
+      if constexpr (C::kPaged) {
+        load_paged(t, p, st, hk, n0, keys, krow, vrow);
+      } else if constexpr (kDirect) {
         for (int j = 0; j < BN; ++j) {
           krow[j] = j < keys ? (const float*)(k + (n0 + j) * p.k_row_stride) : t.zero;
           vrow[j] = j < keys ? (const float*)(vv + (n0 + j) * p.v_row_stride) : t.zero;
@@ -252,8 +299,8 @@ struct PrefillCpu {
     }
 
     // Normalise, transpose out, and write the LSE (natural log).
-    T* o = (T*)p.o + b * p.o_batch_stride + h * p.o_head_stride + m0 * p.o_row_stride;
-    float* lse = p.lse ? p.lse + b * p.lse_batch_stride + h * p.lse_head_stride + m0 : 0;
+    T* o = (T*)p.o + L::q_rows(st, p.o_batch_stride, p.o_row_stride) + h * p.o_head_stride;
+    float* lse = p.lse ? p.lse + L::lse_rows(p, st) + h * p.lse_head_stride : 0;
     for (int i = 0; i < rows; ++i) {
       float l = l_run[i / V][i % V], m = m_run[i / V][i % V];
       float inv = l > 0.f ? 1.f / l : 0.f;

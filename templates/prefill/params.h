@@ -26,6 +26,16 @@ struct PrefillParams {
   int seqlen_k;
   float scale;        // softmax scale (usually 1/sqrt(head_dim))
   float scale_log2;   // scale * log2(e): scores go through exp2
+
+  // Varlen and paged KV (templates/common/layout_varlen.h). Null / 0 = dense batches.
+  const int* cu_seqlens_q;  // varlen: [batch + 1] first row of each sequence in q / o / lse
+  const int* cu_seqlens_k;  // varlen, contiguous K/V: [batch + 1] first row in k / v
+  const int* seqused_k;     // paged: keys per sequence [batch]
+  const int* block_table;   // paged: page of key n of sequence b = block_table[b * stride + n / page_size]
+  long long block_table_stride;
+  int page_size;            // 0 = contiguous K/V; k_batch_stride is the page stride when paged
+  int page_shift;           // log2(page_size)
+  int total_q;              // varlen: cu_seqlens_q[batch]
 };
 
 }  // namespace attnjit

@@ -14,7 +14,9 @@
 //
 // Everything the generator chooses is a compile-time constant of PrefillSm80Traits, so a
 // kernel carries no dead branches: the mask policy, the even-length specialization (no bounds
-// checks at all), the tile shape and the pipeline depth.
+// checks at all), the tile shape, the pipeline depth, and the batch layout (kVarlen: packed
+// sequences, one CTA per tile number of common/layout_varlen.h; kPaged: K/V rows through a block
+// table, loaded row by row).
 #pragma once
 
 #include "prefill/params.h"
@@ -23,14 +25,18 @@
 #include "common/sm80_mma.cuh"
 #include "common/sm80_softmax.cuh"
 #include "common/variants.h"
+#include "common/layout_varlen.h"
 
 namespace attnjit {
 
 template <class Element_, int kHeadDim_, int kBlockM_, int kBlockN_, int kWarps_, int kStages_,
-          class Mask_, bool kEven_>
+          class Mask_, bool kEven_, bool kVarlen_ = false, bool kPaged_ = false>
 struct PrefillSm80Traits {
   using Element = Element_;
   using Mask = Mask_;
+  using Layout = layout::Layout<kVarlen_, kPaged_>;
+  static constexpr bool kVarlen = kVarlen_;
+  static constexpr bool kPaged = kPaged_;
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr int kBlockM = kBlockM_;
   static constexpr int kBlockN = kBlockN_;
@@ -87,21 +93,29 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const int g = lane / 4, t = lane % 4;  // C-fragment row group and column pair
 
   // Causal blocks near the bottom see the most keys; launching them first shortens the tail.
+  using L = typename Traits::Layout;
   const int m_block = Mask::kCausal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
-  const int head = blockIdx.y, batch = blockIdx.z;
+  layout::SeqTile tile;
+  if constexpr (Traits::kVarlen) {
+    if (!L::varlen_tile(params, m_block, kBlockM, tile)) return;  // idle tile number: whole CTA
+  } else {
+    tile = L::dense_tile(params, blockIdx.z, m_block, kBlockM);
+  }
+  const int head = blockIdx.y;
   const int head_kv = head / (params.heads_q / params.heads_kv);
-  const int seqlen_q = params.seqlen_q, seqlen_k = params.seqlen_k;
-  const int m0 = m_block * kBlockM;
+  const int seqlen_q = tile.len_q, seqlen_k = tile.len_k;
+  const int m0 = tile.m0;
 
   const unsigned short* const q_ptr = static_cast<const unsigned short*>(params.q) +
-                                      batch * params.q_batch_stride + head * params.q_head_stride +
-                                      m0 * params.q_row_stride;
-  const unsigned short* const k_ptr = static_cast<const unsigned short*>(params.k) +
-                                      batch * params.k_batch_stride +
-                                      head_kv * params.k_head_stride;
-  const unsigned short* const v_ptr = static_cast<const unsigned short*>(params.v) +
-                                      batch * params.v_batch_stride +
-                                      head_kv * params.v_head_stride;
+                                      L::q_rows(tile, params.q_batch_stride, params.q_row_stride) +
+                                      head * params.q_head_stride;
+  // Paged K/V add each row's page per load (kv_rows below); contiguous ones start at key 0.
+  const unsigned short* const k_ptr =
+      static_cast<const unsigned short*>(params.k) + head_kv * params.k_head_stride +
+      (Traits::kPaged ? 0 : L::kv_row(params, tile, params.k_batch_stride, params.k_row_stride, 0));
+  const unsigned short* const v_ptr =
+      static_cast<const unsigned short*>(params.v) + head_kv * params.v_head_stride +
+      (Traits::kPaged ? 0 : L::kv_row(params, tile, params.v_batch_stride, params.v_row_stride, 0));
 
   // Keys visible to the block: the union of its rows' ranges, which for these masks is
   // [lo(first row), hi(last valid row)). Tiles outside it are never loaded.
@@ -125,18 +139,28 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   auto load_k = [&](int it) {  // K tile `it` of this block into its stage; empty past the end
     if (it < n_tiles) {
       const int n0 = (n_block_min + it) * kBlockN;
-      kv_loader.template load<kCheck>(s_k + (it % kStages) * Traits::kTileBytesKV,
-                             k_ptr + n0 * params.k_row_stride, params.k_row_stride,
-                             seqlen_k - n0);
+      if constexpr (Traits::kPaged)
+        kv_loader.template load_rows<kCheck>(s_k + (it % kStages) * Traits::kTileBytesKV, [&](int r) {
+          return k_ptr + L::kv_row(params, tile, params.k_batch_stride, params.k_row_stride, n0 + r);
+        }, seqlen_k - n0);
+      else
+        kv_loader.template load<kCheck>(s_k + (it % kStages) * Traits::kTileBytesKV,
+                               k_ptr + n0 * params.k_row_stride, params.k_row_stride,
+                               seqlen_k - n0);
     }
     sm80::cp_async_commit();
   };
   auto load_v = [&](int it) {
     if (it < n_tiles) {
       const int n0 = (n_block_min + it) * kBlockN;
-      kv_loader.template load<kCheck>(s_v + (it % kStages) * Traits::kTileBytesKV,
-                             v_ptr + n0 * params.v_row_stride, params.v_row_stride,
-                             seqlen_k - n0);
+      if constexpr (Traits::kPaged)
+        kv_loader.template load_rows<kCheck>(s_v + (it % kStages) * Traits::kTileBytesKV, [&](int r) {
+          return v_ptr + L::kv_row(params, tile, params.v_batch_stride, params.v_row_stride, n0 + r);
+        }, seqlen_k - n0);
+      else
+        kv_loader.template load<kCheck>(s_v + (it % kStages) * Traits::kTileBytesKV,
+                               v_ptr + n0 * params.v_row_stride, params.v_row_stride,
+                               seqlen_k - n0);
     }
     sm80::cp_async_commit();
   };
@@ -311,14 +335,13 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     }
   __syncwarp();
   unsigned short* const o_ptr = static_cast<unsigned short*>(params.o) +
-                                batch * params.o_batch_stride + head * params.o_head_stride +
-                                m0 * params.o_row_stride;
+                                L::q_rows(tile, params.o_batch_stride, params.o_row_stride) +
+                                head * params.o_head_stride;
   sm80::store_rows_warp<Traits::kWarpRows, kHeadDim, kCheck>(o_ptr, params.o_row_stride, smem_q,
                                                              warp_row0, seqlen_q - m0, lane);
 
   if (params.lse != nullptr && t == 0) {
-    float* const lse_ptr =
-        params.lse + batch * params.lse_batch_stride + head * params.lse_head_stride + m0;
+    float* const lse_ptr = params.lse + L::lse_rows(params, tile) + head * params.lse_head_stride;
 #pragma unroll
     for (int r = 0; r < 2 * kM; ++r) {
       const int row = warp_row0 + (r / 2) * 16 + (r % 2) * 8 + g;

@@ -59,7 +59,10 @@ std::string entry_name() {
   o << "attnjit::prefill_sm80_kernel<attnjit::PrefillSm80Traits<"
     << (T::Element::kIsBf16 ? "attnjit::sm80::Bf16" : "attnjit::sm80::F16") << ", " << T::kHeadDim
     << ", " << T::kBlockM << ", " << T::kBlockN << ", " << T::kWarps << ", " << T::kStages << ", "
-    << MaskName<typename T::Mask>::get() << ", " << (T::kEven ? "true" : "false") << ">>";
+    << MaskName<typename T::Mask>::get() << ", " << (T::kEven ? "true" : "false");
+  if (T::kVarlen || T::kPaged)  // codegen spells these only for varlen / paged kernels
+    o << ", " << (T::kVarlen ? "true" : "false") << ", " << (T::kPaged ? "true" : "false");
+  o << ">>";
   return o.str();
 }
 
