@@ -50,6 +50,7 @@ PrefillCase::PrefillCase(Backend& backend, const ProblemSpec& spec, const RunSha
     backend.copy_to_device(s.v.get(), vb.data(), vb.size());
     sets_.push_back(std::move(s));
   }
+  variants_ = ScoreVariantData(backend, spec.alibi, spec.sink, shape.batch, shape.heads_q, seed);
   // Dense [batch, seqlen, heads, head_dim] layouts; the softmax scale is the default.
   for (const Set& s : sets_) {
     PrefillArgs a;
@@ -60,6 +61,7 @@ PrefillCase::PrefillCase(Backend& backend, const ProblemSpec& spec, const RunSha
     a.v = TensorView::bshd(s.v.get(), shape.seqlen_k, shape.heads_kv, spec.head_dim);
     a.o = TensorView::bshd(s.o.get(), shape.seqlen_q, shape.heads_q, spec.head_dim);
     a.lse = LseView::dense(static_cast<float*>(s.lse.get()), shape.heads_q, shape.seqlen_q);
+    variants_.attach(a);
     args_.push_back(a);
   }
 }
@@ -94,6 +96,7 @@ ReferenceProblem PrefillCase::reference_problem() const {
   rp.head_dim = spec_.head_dim;
   rp.mask = spec_.mask;
   rp.softcap = spec_.softcap;
+  variants_.attach(rp);
   return rp;
 }
 

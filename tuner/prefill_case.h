@@ -9,6 +9,7 @@
 #include "codegen/kernel_template.h"
 #include "runtime/backend.h"
 #include "tuner/problem_case.h"
+#include "tuner/score_variant_data.h"
 
 namespace attnjit::tuner {
 
@@ -52,6 +53,7 @@ class PrefillCase final : public ProblemCase {
   RunShape shape_;
   std::vector<float> q_, k_, v_;   // rounded values
   std::vector<Set> sets_;
+  ScoreVariantData variants_;      // ALiBi slopes / sinks, shared by every set
   std::vector<PrefillArgs> args_;  // one per set, pointing into its buffers
 };
 

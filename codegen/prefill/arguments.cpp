@@ -1,6 +1,7 @@
 #include "codegen/prefill/arguments.h"
 #include "codegen/param_checks.h"
 #include "codegen/kernel_template.h"
+#include "codegen/score_variant_args.h"
 
 #include <algorithm>
 #include <array>
@@ -75,6 +76,8 @@ ProblemSpec prefill_spec(const PrefillProblem& p) {
   ProblemSpec spec = ProblemSpec::for_shape(Family::Prefill, p.dtype, p.head_dim, p.mask, p.heads_q, p.heads_kv,
                                 p.seqlen_q, p.seqlen_k);
   spec.softcap = p.softcap;
+  spec.alibi = p.alibi;
+  spec.sink = p.sink;
   spec.validate();
   return spec;
 }
@@ -107,6 +110,9 @@ void validate_prefill_args(const PrefillArgs& a, Platform platform) {
     check_no_overlap("lse", {{p.batch, a.lse.batch_stride, "batch_stride"}, {p.heads_q, a.lse.head_stride, "head_stride"}},
                      p.seqlen_q);
   }
+  if (!empty)
+    validate_score_variant_args({p.alibi, p.sink, a.alibi_slopes, a.alibi_batch_stride, a.sinks}, p.batch,
+                                p.heads_q, platform);
 }
 
 PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
@@ -140,6 +146,9 @@ PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
   const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(p.head_dim));
   r.scale = static_cast<float>(scale);
   r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
+  r.alibi_slopes = a.alibi_slopes;
+  r.alibi_batch_stride = a.alibi_batch_stride;
+  r.sinks = a.sinks;
   return r;
 }
 
@@ -176,9 +185,12 @@ void check_prefill_launch_shape(const ProblemSpec& spec, const RunShape& shape) 
         "seqlen_k: must be in 0..2^31-1, got " + std::to_string(shape.seqlen_k));
 }
 
-std::vector<unsigned char> prefill_arguments(const LaunchArgs& args, const Target& target) {
+std::vector<unsigned char> prefill_arguments(const ProblemSpec& spec, const LaunchArgs& args, const Target& target) {
   if (!args.prefill || args.decode)
     throw SpecError("launch: a prefill template takes prefill arguments");
+  if (args.prefill->problem.alibi != spec.alibi || args.prefill->problem.sink != spec.sink)
+    throw SpecError(std::string(args.prefill->problem.alibi != spec.alibi ? "alibi" : "sink") +
+                    ": the arguments' problem and the kernel's spec " + spec.key() + " disagree");
   const PrefillParams p = make_prefill_params(*args.prefill, target.platform);
   const auto* b = reinterpret_cast<const unsigned char*>(&p);
   return {b, b + sizeof p};

@@ -35,6 +35,7 @@ std::string prefill_mask_policy(const MaskSpec& m);
 // The launch-shape checks the CUDA prefill templates share (grid limits, the spec's group, int
 // lengths); throws SpecError naming the field.
 void check_prefill_launch_shape(const ProblemSpec& spec, const RunShape& shape);
-std::vector<unsigned char> prefill_arguments(const LaunchArgs& args, const Target& target);
+// The kernel of `spec` reads the score-variant tensors its flags name: args must agree.
+std::vector<unsigned char> prefill_arguments(const ProblemSpec& spec, const LaunchArgs& args, const Target& target);
 
 }  // namespace attnjit

@@ -162,6 +162,8 @@ class PrefillCpu final : public KernelTemplate {
     cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
     cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
     if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
+    if (spec.alibi) cst("bool", "kAlibi", "true");
+    if (spec.sink) cst("bool", "kSink", "true");
     cst("bool", "kEven", spec.even ? "true" : "false");
     s.text += "};\n}  // namespace\n\nextern \"C\" void " + s.entry +
               "(const attnjit::PrefillParams* p, long long item_begin, long long item_end) {\n"
@@ -189,9 +191,9 @@ class PrefillCpu final : public KernelTemplate {
     return s;
   }
 
-  std::vector<unsigned char> build_arguments(const ProblemSpec&, const TileConfig&, const Target& target,
+  std::vector<unsigned char> build_arguments(const ProblemSpec& spec, const TileConfig&, const Target& target,
                                              const LaunchArgs& args, const Workspace&) const override {
-    return prefill_arguments(args, target);
+    return prefill_arguments(spec, args, target);
   }
 
   LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,

@@ -73,7 +73,7 @@ class PrefillSm90 final : public KernelTemplate {
     return spec.family == Family::Prefill &&
            (spec.dtype == DType::F16 || spec.dtype == DType::BF16) &&
            target.platform == Platform::Cuda && target.arch == "sm_90a" &&
-           one_of(kHeadDims, spec.head_dim);
+           one_of(kHeadDims, spec.head_dim) && !spec.alibi && !spec.sink;  // sm80 serves those
   }
 
   std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
@@ -104,6 +104,9 @@ class PrefillSm90 final : public KernelTemplate {
       return "prefill_sm90 needs sm_90a (wgmma, TMA, setmaxnreg); got " + target.key();
     if (spec.softcap != 0)
       return "softcap: prefill_sm90 has no soft-capping yet (the sm80 template serves it); got " + spec.key();
+    if (spec.alibi || spec.sink)
+      return std::string(spec.alibi ? "alibi" : "sink") +
+             ": prefill_sm90 has no ALiBi or attention sinks yet (the sm80 template serves them); got " + spec.key();
     if (!one_of(kHeadDims, spec.head_dim))
       return "head_dim: " + std::to_string(spec.head_dim) +
              " not supported by prefill_sm90 yet (64, 128); the sm80 template serves it";

@@ -47,6 +47,8 @@ struct PrefillProblem {
   int64_t seqlen_k = 1;
   double scale = 0;       // softmax scale; 0 = 1 / sqrt(head_dim)
   double softcap = 0;     // logit soft-cap c > 0: s -> c * tanh(s / c) on the scaled scores; 0 = off
+  bool alibi = false;     // ALiBi: PrefillArgs::alibi_slopes adds -slope * |i + sk - sq - j| to the scaled scores
+  bool sink = false;      // attention sinks: PrefillArgs::sinks (one logit per query head) joins the denominator
 };
 
 struct PrefillArgs {
@@ -54,6 +56,12 @@ struct PrefillArgs {
   TensorView q, k, v;     // read: q [b, sq, hq, d], k / v [b, sk, hkv, d]
   TensorView o;           // written: [b, sq, hq, d], same dtype
   LseView lse;            // optional output
+  // Score variants, f32 in the backend's memory; set exactly when the problem asks for them.
+  // ALiBi slope of (batch b, query head h): alibi_slopes[b * alibi_batch_stride + h]
+  // (stride 0: one [heads_q] vector for the batch, as flash-attn's (nheads,) slopes).
+  const float* alibi_slopes = nullptr;
+  int64_t alibi_batch_stride = 0;
+  const float* sinks = nullptr;  // [heads_q] sink logits (natural units, like the scaled scores)
 };
 
 // A few query tokens per sequence against a KV cache that is contiguous or paged, with ragged

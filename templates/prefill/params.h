@@ -26,6 +26,11 @@ struct PrefillParams {
   int seqlen_k;
   float scale;        // softmax scale (usually 1/sqrt(head_dim))
   float scale_log2;   // scale * log2(e): scores go through exp2
+
+  // Score variants, read only by kernels compiled with them (null otherwise):
+  const float* alibi_slopes;      // ALiBi slope of (b, h) at [b * alibi_batch_stride + h]
+  long long alibi_batch_stride;   // 0 = one [heads_q] vector for the whole batch
+  const float* sinks;             // attention-sink logit per query head, [heads_q]
 };
 
 }  // namespace attnjit
