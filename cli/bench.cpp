@@ -18,6 +18,7 @@
 #include "runtime/backend.h"
 #include "attnjit/attnjit.h"
 #include "tuner/result_store.h"
+#include "tuner/score_variant_data.h"
 #include "cli/command.h"
 #include "cli/bench_varlen.h"
 #include "runtime/half.h"
@@ -40,6 +41,9 @@ struct BenchArgs {
   std::string config;                                   // force one tile config
   std::string tmpl;                                     // force one template's default config
   bool lse = false;
+  double softcap = 0;   // score variants of every grid point
+  bool alibi = false;   // random slopes (tuner::ScoreVariantData)
+  bool sinks = false;   // random sink logits
   bool json = false;
   bool no_disk_cache = false;
   std::vector<int64_t> varlen_seqlens;                  // --seqlens: one varlen call (cli/bench_varlen.h)
@@ -203,7 +207,8 @@ void run_bench(BenchArgs a) {
           r.dtype = dts;
           r.head_dim = hd;
           const MaskSpec mask = parse_mask(ms);
-          r.mask = mask_name(mask);
+          r.mask = mask_name(mask) + (a.softcap != 0 ? "+sc" : "") + (a.alibi ? "+alibi" : "") +
+                   (a.sinks ? "+sink" : "");
           r.seqlen = s;
           r.batch = a.total_tokens / s;
           r.heads_q = a.hidden / hd;
@@ -211,7 +216,7 @@ void run_bench(BenchArgs a) {
           const DType dt = parse_dtype(dts);
 
           PrefillArgs args;
-          args.problem = {dt, hd, mask, r.batch, r.heads_q, r.heads_kv, s, s, 0.0};
+          args.problem = {dt, hd, mask, r.batch, r.heads_q, r.heads_kv, s, s, 0.0, a.softcap};
           // Every grid point moves total_tokens x hidden elements per tensor: one set of buffers
           // per dtype serves them all (K/V of a GQA problem use a prefix).
           Buffers& bufs = buffers_for(dt);
@@ -225,6 +230,8 @@ void run_bench(BenchArgs a) {
           args.v = TensorView::bshd(v.get(), s, r.heads_kv, hd);
           args.o = TensorView::bshd(o.get(), s, r.heads_q, hd);
           if (a.lse) args.lse = LseView::dense(static_cast<float*>(lse.get()), r.heads_q, s);
+          const tuner::ScoreVariantData variants(be, a.alibi, a.sinks, r.batch, r.heads_q, 4);
+          variants.attach(args);
 
           const PreparedLaunch pl = rt->prepare_launch(args);
           const PreparedKernel& pk = pl.kernel;
@@ -308,6 +315,9 @@ const RegisterCommand reg("bench", [](CLI::App& app) {
   c->add_option("--config", a->config, "force one tile config, e.g. bm128_bn64_w4_s2");
   c->add_option("--template", a->tmpl, "use this template's default configs, e.g. sm90 (sm_90a)");
   c->add_flag("--lse", a->lse, "also write the log-sum-exp");
+  c->add_option("--softcap", a->softcap, "logit soft-cap c > 0 for every problem (0 = off)")->capture_default_str();
+  c->add_flag("--alibi", a->alibi, "ALiBi with random per-head slopes");
+  c->add_flag("--sinks", a->sinks, "attention sinks: a random logit per head");
   c->add_flag("--no-disk-cache", a->no_disk_cache, "compile everything afresh");
   c->add_flag("--json", a->json, "print JSON instead of a table");
   c->callback([a] { run_bench(*a); });

@@ -63,6 +63,8 @@ std::string ProblemSpec::key() const {
       break;
   }
   if (softcap != 0) k += "_sc" + softcap_string(softcap);
+  if (alibi) k += "_alibi";
+  if (sink) k += "_sink";
   k += "_g" + std::to_string(group);
   k += "_q" + std::to_string(seqlen_q);
   k += "_k" + std::to_string(seqlen_k);
@@ -80,6 +82,9 @@ void ProblemSpec::validate() const {
     throw SpecError("group: heads_q / heads_kv must be in 1..128, got " + std::to_string(group));
   validate_mask(mask);
   validate_softcap(softcap);
+  if (family == Family::Decode && (alibi || sink))
+    throw SpecError(std::string(alibi ? "alibi" : "sink") +
+                    ": implemented for prefill problems only (the decode kernels do not take it yet)");
   if (!is_pow2(seqlen_k) || seqlen_k < 16)
     throw SpecError("seqlen_k: bucket must be a power of two >= 16, got " + std::to_string(seqlen_k));
   if (family == Family::Prefill) {
@@ -137,8 +142,20 @@ ProblemSpec ProblemSpec::parse(std::string_view key) {
                       std::string(toks[i]) + "'");
     ++i;
   }
+  // Flags in their fixed order; a misplaced one falls through to the "unexpected field" error.
+  if (i < toks.size() && toks[i] == "alibi") {
+    s.alibi = true;
+    ++i;
+  }
+  if (i < toks.size() && toks[i] == "sink") {
+    s.sink = true;
+    ++i;
+  }
   if (toks.size() < i + 3)
-    throw SpecError("problem key: expected family_dtype_hdD_mask[_scC]_gG_qQ_kK[_pP][_varlen][_even], got '" +
+    throw SpecError("problem key: expected family_dtype_hdD_mask[_scC][_alibi][_sink]_gG_qQ_kK[_pP][_varlen][_even], got '" +
+                    std::string(key) + "'");
+  if (toks[i] == "alibi" || toks[i] == "sink" || toks[i].substr(0, 2) == "sc")
+    throw SpecError(std::string(toks[i]) + ": misplaced or repeated; the order is mask[_scC][_alibi][_sink]_gG, in '" +
                     std::string(key) + "'");
   if (!detail::take_prefixed(toks[i], "g", "group", v, detail::kIntMin, detail::kIntMax))
     throw SpecError("group: expected 'g<G>', got '" + std::string(toks[i]) + "'");

@@ -22,4 +22,14 @@ inline std::string softcap_struct(double c) {
   return "struct Softcap { static constexpr float kValue = " + softcap_literal(c) + "; };\n";
 }
 
+// The sm80 templates' variant policy: the mask policy type wrapped, innermost first, by
+// soft-capping (the prelude's Softcap struct), ALiBi and sinks (templates/common/variants*.h).
+// Without any of them it is the mask type itself, so the kernel (and its PTX) is unchanged.
+inline std::string score_variant_policy(const ProblemSpec& spec, std::string policy) {
+  if (spec.softcap != 0) policy = "attnjit::variants::SoftCapped<" + policy + ", attnjit_gen::Softcap>";
+  if (spec.alibi) policy = "attnjit::variants::WithAlibi<" + policy + ">";
+  if (spec.sink) policy = "attnjit::variants::WithSink<" + policy + ">";
+  return policy;
+}
+
 }  // namespace attnjit

@@ -18,6 +18,11 @@ bool mask_allows(const MaskSpec& mask, int64_t i, int64_t j, int64_t sq, int64_t
   return true;
 }
 
+double alibi_bias(const ReferenceProblem& p, int64_t b, int64_t h, int64_t i, int64_t j, int64_t sq, int64_t sk) {
+  if (p.alibi_slopes.empty()) return 0;
+  return -p.alibi_slopes[static_cast<size_t>(b * p.alibi_batch_stride + h)] * std::abs(double(i + sk - sq - j));
+}
+
 void reference_attention(const ReferenceProblem& p, const double* q, const double* k,
                          const double* v, double* o, double* lse) {
   if (p.batch < 1 || p.heads_q < 1 || p.heads_kv < 1 || p.seqlen_q < 0 || p.seqlen_k < 0 ||
@@ -27,6 +32,11 @@ void reference_attention(const ReferenceProblem& p, const double* q, const doubl
     throw SpecError("reference_attention: seqlens_k must have one entry per batch");
   if (!p.seqlens_q.empty() && static_cast<int64_t>(p.seqlens_q.size()) != p.batch)
     throw SpecError("reference_attention: seqlens_q must have one entry per batch");
+  if (!p.alibi_slopes.empty() &&
+      static_cast<int64_t>(p.alibi_slopes.size()) < (p.alibi_batch_stride ? (p.batch - 1) * p.alibi_batch_stride : 0) + p.heads_q)
+    throw SpecError("reference_attention: alibi_slopes too short for batch_stride and heads_q");
+  if (!p.sinks.empty() && static_cast<int64_t>(p.sinks.size()) != p.heads_q)
+    throw SpecError("reference_attention: sinks must have one entry per query head");
   const int64_t D = p.head_dim, G = p.heads_q / p.heads_kv;
   const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(D));
   validate_softcap(p.softcap);
@@ -52,13 +62,14 @@ void reference_attention(const ReferenceProblem& p, const double* q, const doubl
           s[j] = p.softcap > 0 ? variants::SoftCap<double>::make(p.softcap, 1.0)(
                                      dot * scale, [](double x) { return std::tanh(x); })
                                : dot * scale;
+          s[j] += alibi_bias(p, b, h, i, j, p.seqlen_q, sk);
           m = std::max(m, s[j]);
         }
         double* oi = o + ((b * p.seqlen_q + i) * p.heads_q + h) * D;
         for (int64_t d = 0; d < D; ++d) oi[d] = 0;
         double* lse_i = lse ? lse + (b * p.heads_q + h) * p.seqlen_q + i : nullptr;
         if (m == -std::numeric_limits<double>::infinity()) {  // no visible key
-          if (lse_i) *lse_i = -std::numeric_limits<double>::infinity();
+          if (lse_i) *lse_i = p.sinks.empty() ? -std::numeric_limits<double>::infinity() : p.sinks[h];
           continue;
         }
         double sum = 0;
@@ -69,6 +80,7 @@ void reference_attention(const ReferenceProblem& p, const double* q, const doubl
           const double* vj = v + ((b * p.seqlen_k + j) * p.heads_kv + hk) * D;
           for (int64_t d = 0; d < D; ++d) oi[d] += w * vj[d];
         }
+        if (!p.sinks.empty()) sum += std::exp(p.sinks[h] - m);  // straight from the definition
         for (int64_t d = 0; d < D; ++d) oi[d] /= sum;
         if (lse_i) *lse_i = m + std::log(sum);
       }

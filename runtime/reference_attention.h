@@ -8,7 +8,9 @@
 // sits at position p = i + seqlen_k - seqlen_q. causal: key j visible iff j <= p. Sliding window
 // (left L, right R): visible iff p - L <= j <= p + R.
 // A row with no visible key gets O = 0 and LSE = -inf (log of an empty sum): never NaN.
-// LSE is natural log of sum_j exp(s_j), s_j = scale * q·k_j (soft-capped when softcap > 0).
+// LSE is natural log of sum_j exp(s_j), s_j = scale * q·k_j (soft-capped when softcap > 0), plus
+// the ALiBi bias -slope * |p - j| when slopes are given; a sink logit, when given, joins the sum
+// (exp(sink) + sum_j exp(s_j)) with no value row: an empty row then has O = 0, LSE = sink.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +32,10 @@ struct ReferenceProblem {
   // Optional ragged query lengths (varlen prefill, dense-padded): entry b has queries
   // [0, seqlens_q[b]), aligned to its own key count; rows past them get O = 0, LSE = -inf.
   std::vector<int64_t> seqlens_q;
+  // ALiBi slope of (b, h) at alibi_slopes[b * alibi_batch_stride + h]; empty = off.
+  std::vector<double> alibi_slopes;
+  int64_t alibi_batch_stride = 0;
+  std::vector<double> sinks;  // one logit per query head; empty = off
 };
 
 // o and lse must hold batch*seqlen_q*heads_q*head_dim and batch*heads_q*seqlen_q values;
@@ -40,5 +46,8 @@ void reference_attention(const ReferenceProblem& p, const double* q, const doubl
 // Whether key j is visible from query i under `mask` for lengths (sq, sk) — the one definition
 // of the mask semantics, shared with tests.
 bool mask_allows(const MaskSpec& mask, int64_t i, int64_t j, int64_t sq, int64_t sk);
+
+// The ALiBi bias of query i, key j of (b, h) for lengths (sq, sk): 0 without slopes.
+double alibi_bias(const ReferenceProblem& p, int64_t b, int64_t h, int64_t i, int64_t j, int64_t sq, int64_t sk);
 
 }  // namespace attnjit

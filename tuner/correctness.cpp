@@ -45,6 +45,7 @@ std::vector<double> naive_same_precision(DType dt, const ReferenceProblem& p,
           for (int64_t d = 0; d < D; ++d) dot += static_cast<float>(qi[d]) * static_cast<float>(kj[d]);
           s[j] = dot * scale;
           if (p.softcap > 0) s[j] = float(p.softcap) * std::tanh(s[j] / float(p.softcap));
+          s[j] += static_cast<float>(alibi_bias(p, b, h, i, j, p.seqlen_q, sk));
           m = std::max(m, s[j]);
         }
         double* oi = &o[static_cast<size_t>(((b * p.seqlen_q + i) * p.heads_q + h) * D)];
@@ -59,6 +60,7 @@ std::vector<double> naive_same_precision(DType dt, const ReferenceProblem& p,
           const double* vj = &v[static_cast<size_t>(((b * p.seqlen_k + j) * p.heads_kv + hk) * D)];
           for (int64_t d = 0; d < D; ++d) acc[d] += pr * static_cast<float>(vj[d]);
         }
+        if (!p.sinks.empty()) l += std::exp(static_cast<float>(p.sinks[static_cast<size_t>(h)]) - m);
         for (int64_t d = 0; d < D; ++d) oi[d] = round_to(dt, acc[d] / l);
       }
     }

@@ -91,6 +91,7 @@ PrefillCase::PrefillCase(Backend& backend, const ProblemSpec& spec, const RunSha
   // Dense [batch, seqlen, heads, head_dim] layouts (packed / paged for ragged keys); the
   // softmax scale is the default.
   const int64_t qrow = shape.heads_q * D, krow = shape.heads_kv * D;
+  variants_ = ScoreVariantData(backend, spec.alibi, spec.sink, shape.batch, shape.heads_q, seed);
   for (const Set& s : sets_) {
     PrefillArgs a;
     a.problem = {spec.dtype, spec.head_dim, spec.mask, shape.batch, shape.heads_q, shape.heads_kv,
@@ -125,6 +126,7 @@ PrefillCase::PrefillCase(Backend& backend, const ProblemSpec& spec, const RunSha
       a.block_table = static_cast<const int32_t*>(table_buf_.get());
       a.block_table_stride = pages_per_seq_;
     }
+    variants_.attach(a);
     args_.push_back(a);
   }
 }
@@ -211,6 +213,7 @@ ReferenceProblem PrefillCase::reference_problem() const {
     rp.seqlens_q = seqlens_q_;
     rp.seqlens_k = seqlens_k_;
   }
+  variants_.attach(rp);
   return rp;
 }
 

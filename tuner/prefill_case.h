@@ -13,6 +13,7 @@
 #include "codegen/kernel_template.h"
 #include "runtime/backend.h"
 #include "tuner/problem_case.h"
+#include "tuner/score_variant_data.h"
 
 namespace attnjit::tuner {
 
@@ -70,6 +71,7 @@ class PrefillCase final : public ProblemCase {
   DeviceBuffer cu_q_buf_, cu_k_buf_, used_k_buf_, table_buf_;
   std::vector<float> q_, k_, v_;   // rounded values
   std::vector<Set> sets_;
+  ScoreVariantData variants_;      // ALiBi slopes / sinks, shared by every set
   std::vector<PrefillArgs> args_;  // one per set, pointing into its buffers
 };
 

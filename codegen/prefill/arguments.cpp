@@ -2,6 +2,7 @@
 #include "codegen/prefill/ragged_args.h"
 #include "codegen/param_checks.h"
 #include "codegen/kernel_template.h"
+#include "codegen/score_variant_args.h"
 
 #include <algorithm>
 #include <array>
@@ -81,6 +82,8 @@ ProblemSpec prefill_spec(const PrefillProblem& p) {
     spec.varlen = true;
     spec.even = false;  // lengths differ per sequence
   }
+  spec.alibi = p.alibi;
+  spec.sink = p.sink;
   spec.validate();
   return spec;
 }
@@ -125,6 +128,9 @@ void validate_prefill_args(const PrefillArgs& a, Platform platform) {
     check_no_overlap("lse", {{p.batch, a.lse.batch_stride, "batch_stride"}, {p.heads_q, a.lse.head_stride, "head_stride"}},
                      p.seqlen_q);
   }
+  if (!empty)
+    validate_score_variant_args({p.alibi, p.sink, a.alibi_slopes, a.alibi_batch_stride, a.sinks}, p.batch,
+                                p.heads_q, platform);
 }
 
 PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
@@ -159,6 +165,9 @@ PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
   r.scale = static_cast<float>(scale);
   r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
   fill_ragged_params(a, r);
+  r.alibi_slopes = a.alibi_slopes;
+  r.alibi_batch_stride = a.alibi_batch_stride;
+  r.sinks = a.sinks;
   return r;
 }
 
@@ -207,6 +216,9 @@ std::vector<unsigned char> prefill_arguments(const ProblemSpec& spec, const Laun
   if (p.page_size != spec.page_size)
     throw SpecError("page_size: the kernel was built for page size " + std::to_string(spec.page_size) +
                     ", the arguments have " + std::to_string(p.page_size));
+  if (p.alibi != spec.alibi || p.sink != spec.sink)
+    throw SpecError(std::string(p.alibi != spec.alibi ? "alibi" : "sink") +
+                    ": the arguments' problem and the kernel's spec " + spec.key() + " disagree");
   return prefill_arguments(args, target);
 }
 

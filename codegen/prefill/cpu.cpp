@@ -166,6 +166,8 @@ class PrefillCpu final : public KernelTemplate {
     if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
     cst("bool", "kVarlen", spec.varlen ? "true" : "false");
     cst("bool", "kPaged", spec.page_size != 0 ? "true" : "false");
+    if (spec.alibi) cst("bool", "kAlibi", "true");
+    if (spec.sink) cst("bool", "kSink", "true");
     cst("bool", "kEven", spec.even ? "true" : "false");
     s.text += "};\n}  // namespace\n\nextern \"C\" void " + s.entry +
               "(const attnjit::PrefillParams* p, long long item_begin, long long item_end) {\n"

@@ -57,19 +57,13 @@ int accumulator_regs(const ProblemSpec& spec, const TileConfig& cfg) {
   return m_atoms * (spec.head_dim / 8 + cfg.block_n / 8) * 4;
 }
 
-// With soft-capping the mask is wrapped; without, the type (and so the PTX) is today's.
-std::string variant_policy(const ProblemSpec& spec) {
-  const std::string mask = prefill_mask_policy(spec.mask);
-  if (spec.softcap == 0) return mask;
-  return "attnjit::variants::SoftCapped<" + mask + ", attnjit_gen::Softcap>";
-}
-
 std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
   return std::string("attnjit::PrefillSm80Traits<") +
          (spec.dtype == DType::BF16 ? "attnjit::sm80::Bf16" : "attnjit::sm80::F16") + ", " +
          std::to_string(spec.head_dim) + ", " + std::to_string(cfg.block_m) + ", " +
          std::to_string(cfg.block_n) + ", " + std::to_string(cfg.warps) + ", " +
-         std::to_string(cfg.stages) + ", " + variant_policy(spec) + ", " +
+         std::to_string(cfg.stages) + ", " +
+         score_variant_policy(spec, prefill_mask_policy(spec.mask)) + ", " +
          (spec.even ? "true" : "false") +
          // Dense batches keep the short name (and so their cached kernels and tuned rows).
          (spec.varlen || spec.page_size != 0

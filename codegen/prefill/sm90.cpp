@@ -145,7 +145,7 @@ class PrefillSm90 final : public KernelTemplate {
     return spec.family == Family::Prefill &&
            (spec.dtype == DType::F16 || spec.dtype == DType::BF16) &&
            target.platform == Platform::Cuda && target.arch == "sm_90a" &&
-           one_of(kHeadDims, spec.head_dim);
+           one_of(kHeadDims, spec.head_dim) && !spec.alibi && !spec.sink;  // sm80 serves those
   }
 
   std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {

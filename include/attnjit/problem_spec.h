@@ -6,10 +6,13 @@
 //   prefill_f16_hd64_sw1024-0_g1_q8192_k8192_even      (sliding window left 1024, right 0)
 //   decode_bf16_hd128_none_g8_q1_k32768_p16            (1 query token, paged KV, 16-token pages)
 // Grammar (fields in this fixed order, '_' separated, only [A-Za-z0-9_.-]):
-//   family _ dtype _ hd<D> _ mask [_sc<C>] _ g<G> _ q<Q> _ k<K> [_p<P>] [_varlen] [_even]
+//   family _ dtype _ hd<D> _ mask [_sc<C>] [_alibi] [_sink] _ g<G> _ q<Q> _ k<K> [_p<P>] [_varlen] [_even]
 //   mask := none | causal | sw<left>-<right>
 //   sc<C>: logit soft-capping s -> C*tanh(s/C) on the scaled scores (absent = off); C is written
 //   as the shortest decimal that reads back to the same double (sc50, sc30.5, sc1e-05).
+//   alibi: ALiBi biases from per-head slopes passed at run time (templates/common/variants_alibi.h).
+//   sink: one attention-sink logit per query head joins the softmax denominator
+//   (templates/common/variants_sink.h). Both prefill only for now.
 // Prefill: q and k are length buckets (powers of two >= 16). Decode: q is the exact number of
 // query tokens per sequence (1..16), k the KV-length bucket, p the page size (0 = contiguous).
 // Prefill: _p<P> (P > 0) is a paged KV cache of P-token pages (prefill against a cache: chunked
@@ -48,6 +51,8 @@ struct ProblemSpec {
   bool even = false;        // prefill only: see header comment
   double softcap = 0;       // logit soft-cap C > 0 (Gemma 2: 50, 30); 0 = off
   bool varlen = false;      // prefill only: packed sequences of different lengths (cu_seqlens)
+  bool alibi = false;       // ALiBi: bias -slope_h * |i_aligned - j| on the scaled scores
+  bool sink = false;        // attention sinks: a per-head logit in the softmax denominator
 
   std::string key() const;
   // Parses a key; throws SpecError naming the field and the allowed values.

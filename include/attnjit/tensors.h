@@ -66,6 +66,8 @@ struct PrefillProblem {
   int page_size = 0;      // 0 = contiguous K/V; else a power of two in [1, 256]
   int64_t num_pages = 0;  // paged: pages in the cache
   int64_t max_pages = 0;  // paged: block_table columns a sequence may use
+  bool alibi = false;     // ALiBi: PrefillArgs::alibi_slopes adds -slope * |i + sk - sq - j| to the scaled scores
+  bool sink = false;      // attention sinks: PrefillArgs::sinks (one logit per query head) joins the denominator
 };
 
 struct PrefillArgs {
@@ -80,6 +82,12 @@ struct PrefillArgs {
   const int32_t* seqused_k = nullptr;     // paged: keys per sequence [batch] (cache_seqlens)
   const int32_t* block_table = nullptr;   // paged: [batch, max_pages], row b at b * block_table_stride
   int64_t block_table_stride = 0;
+  // Score variants, f32 in the backend's memory; set exactly when the problem asks for them.
+  // ALiBi slope of (batch b, query head h): alibi_slopes[b * alibi_batch_stride + h]
+  // (stride 0: one [heads_q] vector for the batch, as flash-attn's (nheads,) slopes).
+  const float* alibi_slopes = nullptr;
+  int64_t alibi_batch_stride = 0;
+  const float* sinks = nullptr;  // [heads_q] sink logits (natural units, like the scaled scores)
 };
 
 // A few query tokens per sequence against a KV cache that is contiguous or paged, with ragged

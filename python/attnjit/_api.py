@@ -6,6 +6,7 @@ arrays (numpy, anything with __dlpack__) call the runtime directly with outputs 
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any, Callable, Optional, Sequence, Tuple
 
@@ -36,10 +37,14 @@ def _scale(scale: Optional[float]) -> float:
     return float(scale)
 
 
-def _no_softcap(softcap: Optional[float]) -> None:
-    # The kernels have no logit soft-capping yet; refusing is better than ignoring it.
-    if softcap is not None:
-        raise ValueError("softcap: not supported by attnjit's kernels yet (pass None)")
+def _softcap(softcap: Optional[float]) -> float:
+    if softcap is None:
+        return 0.0  # off
+    if isinstance(softcap, bool) or not isinstance(softcap, (int, float)):
+        raise TypeError(f"softcap: expected a float, got {type(softcap).__name__}")
+    if not (softcap > 0 and math.isfinite(softcap)):
+        raise ValueError(f"softcap: must be a finite number > 0 (or None), got {softcap}")
+    return float(softcap)
 
 
 def _is_torch(x: Any) -> bool:
@@ -109,15 +114,6 @@ def _call(q: Any, out: Any, return_lse: bool, runtime: Optional[Runtime],
     return (out, lse) if return_lse else out
 
 
-def _softcap(softcap: Optional[float]) -> float:
-    if softcap is None:
-        return 0.0
-    if isinstance(softcap, bool) or not isinstance(softcap, (int, float)):
-        raise TypeError(f"softcap: expected a float, got {type(softcap).__name__}")
-    if not softcap > 0:
-        raise ValueError(f"softcap: must be > 0 (None = off), got {softcap}")
-    return float(softcap)
-
 
 def _int(x: Any, name: str) -> int:
     if isinstance(x, bool) or not isinstance(x, int):
@@ -183,7 +179,8 @@ def attention_varlen(q: Any, k: Any, v: Any, cu_seqlens_q: Any, cu_seqlens_k: An
 def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = None,
               softcap: Optional[float] = None, scale: Optional[float] = None, layout: str = "bshd",
               return_lse: bool = False, out: Any = None, runtime: Optional[Runtime] = None,
-              block_table: Any = None, cache_seqlens: Any = None) -> Any:
+              block_table: Any = None, cache_seqlens: Any = None,
+              alibi_slopes: Any = None, sinks: Any = None) -> Any:
     """Prefill (forward) attention, FlashAttention's ``flash_attn_func`` in shape.
 
     q: [batch, seqlen_q, heads_q, head_dim]; k, v: [batch, seqlen_k, heads_kv, head_dim]
@@ -194,6 +191,13 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
     lets a query see the keys from ``left`` before to ``right`` after its position (with
     ``causal=True`` right must be 0). ``scale`` defaults to 1/sqrt(head_dim). Fully masked
     rows give 0, never NaN.
+
+    Score variants: ``softcap=c`` maps the scaled scores s to c * tanh(s / c) (Gemma 2);
+    ``alibi_slopes`` (float32 [heads_q] or [batch, heads_q], flash-attn's convention) adds
+    -slope * |i + seqlen_k - seqlen_q - j| to the score of query i and key j; ``sinks``
+    (float32 [heads_q], gpt-oss) is one logit per head in the softmax denominator:
+    out = sum_j e^(s_j) v_j / (e^sink + sum_j e^(s_j)), and the LSE includes it (a fully
+    masked row gives out 0 and LSE = sink).
 
     Returns the output (like q), or ``(out, lse)`` with ``return_lse=True`` (lse: float32
     [batch, heads_q, seqlen_q], natural log). ``out=`` writes into a given array instead.
@@ -211,6 +215,9 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
             raise ValueError("block_table / cache_seqlens: a paged cache needs both")
         if layout != "bshd":
             raise ValueError(f"layout: paged prefill takes q as bshd, got {layout!r}")
+        if alibi_slopes is not None or sinks is not None:
+            raise ValueError(("alibi_slopes" if alibi_slopes is not None else "sinks") +
+                             ": not available with a paged cache from Python yet")
         left, right = _window(window)
         sc, cap = _scale(scale), _softcap(softcap)
         shape = _shape(q, "q")
@@ -223,16 +230,17 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
                 q, k, v, o, lse, cache_seqlens=cache_seqlens, block_table=block_table, causal=causal,
                 window_left=left, window_right=right, scale=sc, softcap=cap, stream=_stream(q)))
     left, right = _window(window)
-    _no_softcap(softcap)
+    cap = _softcap(softcap)
     sc = _scale(scale)
     if layout not in ("bshd", "bhsd"):
         raise ValueError(f"layout: unknown value {layout!r} (allowed: bshd, bhsd)")
     return _call(
         q, out, return_lse, runtime,
         lambda s: (s[0], s[1], s[2]) if layout == "bhsd" else (s[0], s[2], s[1]),
-        lambda t: t.attention_op(q, k, v, causal, left, right, sc, layout),
+        lambda t: t.attention_op(q, k, v, causal, left, right, sc, layout, cap, alibi_slopes, sinks),
         lambda rt, o, lse: rt.prefill_into(q, k, v, o, lse, causal=causal, window_left=left, window_right=right,
-                                           scale=sc, layout=layout, stream=_stream(q)))
+                                           scale=sc, layout=layout, stream=_stream(q), softcap=cap,
+                                           alibi_slopes=alibi_slopes, sinks=sinks))
 
 
 def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, block_table: Any = None,
@@ -248,20 +256,21 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
     fills the cache). Query token t of a sequence with L keys sits at key position
     L - q_tokens + t (``causal`` / ``window`` as in :func:`attention`). ``max_seqlen_k``: the
     longest sequence (default: read from cache_seqlens on the CPU; the capacity on a GPU, where
-    reading it would synchronize).
+    reading it would synchronize). ``softcap`` as in :func:`attention`.
 
     Returns the output (like q), or ``(out, lse)`` with ``return_lse=True`` (lse float32
     [batch, heads_q, q_tokens]).
     """
     left, right = _window(window)
-    _no_softcap(softcap)
+    cap = _softcap(softcap)
     sc = _scale(scale)
     if max_seqlen_k is not None and (isinstance(max_seqlen_k, bool) or not isinstance(max_seqlen_k, int)):
         raise TypeError(f"max_seqlen_k: expected an int, got {type(max_seqlen_k).__name__}")
     return _call(
         q, out, return_lse, runtime,
         lambda s: (s[0], s[2], s[1]),
-        lambda t: t.decode_op(q, k_cache, v_cache, cache_seqlens, block_table, causal, left, right, sc, max_seqlen_k),
+        lambda t: t.decode_op(q, k_cache, v_cache, cache_seqlens, block_table, causal, left, right, sc, max_seqlen_k,
+                              cap),
         lambda rt, o, lse: rt.decode_into(q, k_cache, v_cache, cache_seqlens, o, lse, block_table=block_table,
                                           causal=causal, window_left=left, window_right=right, scale=sc,
-                                          max_seqlen_k=max_seqlen_k, stream=_stream(q)))
+                                          max_seqlen_k=max_seqlen_k, stream=_stream(q), softcap=cap))

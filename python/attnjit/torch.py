@@ -8,6 +8,7 @@ them without a graph break::
 
     import attnjit.torch
     o, lse = torch.ops.attnjit.attention(q, k, v, True, None, None, 0.0, "bshd")
+    # optional trailing arguments: softcap (0.0 = off), alibi_slopes, sinks (float32 tensors)
 """
 
 from __future__ import annotations
@@ -48,34 +49,38 @@ def _lse_shape(q: Tensor, layout: str) -> Tuple[int, int, int]:
 # (bench/RESULTS.md, "Python overhead"). The ops are forward-only: no autograd kernel.
 _lib = torch.library.Library("attnjit", "DEF")
 _lib.define("attention(Tensor q, Tensor k, Tensor v, bool causal, int? window_left, int? window_right, "
-            "float scale, str layout) -> (Tensor, Tensor)")
+            "float scale, str layout, float softcap=0.0, Tensor? alibi_slopes=None, Tensor? sinks=None) -> (Tensor, Tensor)")
 _lib.define("attention_varlen(Tensor q, Tensor k, Tensor v, Tensor cu_seqlens_q, Tensor? cu_seqlens_k, "
             "Tensor? seqused_k, Tensor? block_table, int max_seqlen_q, int max_seqlen_k, bool causal, "
             "int? window_left, int? window_right, float scale, float softcap) -> (Tensor, Tensor)")
 _lib.define("attention_paged(Tensor q, Tensor k_cache, Tensor v_cache, Tensor cache_seqlens, Tensor block_table, "
             "bool causal, int? window_left, int? window_right, float scale, float softcap) -> (Tensor, Tensor)")
 _lib.define("decode(Tensor q, Tensor k_cache, Tensor v_cache, Tensor? cache_seqlens, Tensor? block_table, "
-            "bool causal, int? window_left, int? window_right, float scale, int? max_seqlen_k) -> (Tensor, Tensor)")
+            "bool causal, int? window_left, int? window_right, float scale, int? max_seqlen_k, float softcap=0.0) "
+            "-> (Tensor, Tensor)")
 
 
 def _attention_impl(q: Tensor, k: Tensor, v: Tensor, causal: bool, window_left: Optional[int],
-                    window_right: Optional[int], scale: float, layout: str) -> Tuple[Tensor, Tensor]:
+                    window_right: Optional[int], scale: float, layout: str, softcap: float = 0.0,
+                    alibi_slopes: Optional[Tensor] = None, sinks: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     lse = torch.empty(_lse_shape(q, layout) if q.dim() == 4 else (0,), dtype=torch.float32, device=q.device)
     _runtime(q).prefill_into(_dl(q), _dl(k), _dl(v), _dl(out), _dl(lse), causal=causal, window_left=window_left,
-                             window_right=window_right, scale=scale, layout=layout, stream=_stream(q))
+                             window_right=window_right, scale=scale, layout=layout, stream=_stream(q), softcap=softcap,
+                             alibi_slopes=_opt(alibi_slopes), sinks=_opt(sinks))
     return out, lse
 
 
 def _decode_impl(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Optional[Tensor],
                  block_table: Optional[Tensor], causal: bool, window_left: Optional[int], window_right: Optional[int],
-                 scale: float, max_seqlen_k: Optional[int]) -> Tuple[Tensor, Tensor]:
+                 scale: float, max_seqlen_k: Optional[int], softcap: float = 0.0) -> Tuple[Tensor, Tensor]:
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     lse = torch.empty((q.shape[0], q.shape[2], q.shape[1]) if q.dim() == 4 else (0,), dtype=torch.float32,
                       device=q.device)
     _runtime(q).decode_into(_dl(q), _dl(k_cache), _dl(v_cache), _opt(cache_seqlens), _dl(out), _dl(lse),
                             block_table=_opt(block_table), causal=causal, window_left=window_left,
-                            window_right=window_right, scale=scale, max_seqlen_k=max_seqlen_k, stream=_stream(q))
+                            window_right=window_right, scale=scale, max_seqlen_k=max_seqlen_k, stream=_stream(q),
+                            softcap=softcap)
     return out, lse
 
 
@@ -113,7 +118,8 @@ for _key in ("CPU", "CUDA"):
 
 
 @torch.library.register_fake("attnjit::attention", lib=_lib)
-def _attention_fake(q, k, v, causal, window_left, window_right, scale, layout):
+def _attention_fake(q, k, v, causal, window_left, window_right, scale, layout, softcap=0.0, alibi_slopes=None,
+                    sinks=None):
     return q.new_empty(q.shape), q.new_empty(_lse_shape(q, layout), dtype=torch.float32)
 
 
@@ -131,7 +137,7 @@ def _attention_paged_fake(q, k_cache, v_cache, cache_seqlens, block_table, causa
 
 @torch.library.register_fake("attnjit::decode", lib=_lib)
 def _decode_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, window_left, window_right, scale,
-                 max_seqlen_k):
+                 max_seqlen_k, softcap=0.0):
     return q.new_empty(q.shape), q.new_empty((q.shape[0], q.shape[2], q.shape[1]), dtype=torch.float32)
 
 

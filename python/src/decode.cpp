@@ -12,7 +12,7 @@ namespace {
 void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle seqlens_obj,
             nb::handle o_obj, nb::handle lse_obj, nb::handle table_obj, bool causal,
             std::optional<int64_t> window_left, std::optional<int64_t> window_right, double scale,
-            std::optional<int64_t> max_seqlen_k, uintptr_t stream) {
+            std::optional<int64_t> max_seqlen_k, uintptr_t stream, double softcap) {
   const bool paged = !table_obj.is_none();
   const char* cache_shape = paged ? "[num_pages, page_size, heads_kv, head_dim] (paged)"
                                   : "[batch, capacity, heads_kv, head_dim]";
@@ -48,6 +48,7 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
   p.heads_kv = HKV;
   p.q_tokens = T;
   p.scale = scale;
+  p.softcap = softcap;
   a.q = view4(q, false);
   a.o = view4(o, false);
   a.k = view4(k, false);
@@ -108,13 +109,14 @@ void bind_decode(nb::class_<PyRuntime>& cls) {
           nb::arg("out").none(), nb::arg("lse").none(), nb::kw_only(), nb::arg("block_table").none() = nb::none(),
           nb::arg("causal") = false, nb::arg("window_left").none() = nb::none(),
           nb::arg("window_right").none() = nb::none(), nb::arg("scale") = 0.0,
-          nb::arg("max_seqlen_k").none() = nb::none(), nb::arg("stream") = 0,
+          nb::arg("max_seqlen_k").none() = nb::none(), nb::arg("stream") = 0, nb::arg("softcap") = 0.0,
           "Decode attention into preallocated outputs (the building block of attnjit.decode).\n\n"
           "q [b, t, hq, d] (t = 1..16 query tokens per sequence); k_cache / v_cache contiguous\n"
           "[b, capacity, hkv, d], or paged [num_pages, page_size, hkv, d] with block_table int32\n"
           "[b, max_pages]; cache_seqlens int32 [b] (None = every sequence is full). out like q;\n"
           "lse float32 [b, hq, t] or None. max_seqlen_k: the longest sequence (default: read from\n"
-          "cache_seqlens on the CPU, the capacity on a GPU, where reading it would synchronize).");
+          "cache_seqlens on the CPU, the capacity on a GPU, where reading it would synchronize).\n"
+          "softcap c > 0: scores s -> c * tanh(s / c) (0 = off).");
 }
 
 }  // namespace attnjit::python

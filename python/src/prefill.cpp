@@ -3,13 +3,15 @@
 #include <nanobind/stl/string.h>
 
 #include "py_runtime.h"
+#include "score_variants.h"
 
 namespace attnjit::python {
 namespace {
 
 void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle o_obj,
              nb::handle lse_obj, bool causal, std::optional<int64_t> window_left,
-             std::optional<int64_t> window_right, double scale, const std::string& layout, uintptr_t stream) {
+             std::optional<int64_t> window_right, double scale, const std::string& layout, uintptr_t stream,
+             double softcap, nb::handle alibi_slopes, nb::handle sinks) {
   if (layout != "bshd" && layout != "bhsd")
     throw nb::value_error(("layout: unknown value '" + layout + "' (allowed: bshd, bhsd)").c_str());
   const bool bhsd = layout == "bhsd";
@@ -47,6 +49,7 @@ void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj,
   a.problem.seqlen_q = SQ;
   a.problem.seqlen_k = SK;
   a.problem.scale = scale;
+  a.problem.softcap = softcap;
   a.q = view4(q, bhsd);
   a.k = view4(k, bhsd);
   a.v = view4(v, bhsd);
@@ -57,6 +60,8 @@ void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj,
     lse = to_arg("lse", lse_obj, true);
     a.lse = lse_view(*lse, q, B, HQ, SQ, "seqlen_q", r.where, {&q, &k, &v, &o});
   }
+  ScoreVariantArgs variants;  // kept alive until the launch
+  score_variant_args(alibi_slopes, sinks, q, B, HQ, r.where, a, variants);
   if (B == 0 || SQ == 0) return;  // nothing to write (the library has no kernel for an empty problem)
   nb::gil_scoped_release unlocked;
   r.rt->prefill(a, reinterpret_cast<void*>(stream));
@@ -68,13 +73,17 @@ void bind_prefill(nb::class_<PyRuntime>& cls) {
   cls.def("prefill_into", &prefill, nb::arg("q").none(), nb::arg("k").none(), nb::arg("v").none(), nb::arg("out").none(), nb::arg("lse").none(),
           nb::kw_only(), nb::arg("causal") = false, nb::arg("window_left").none() = nb::none(),
           nb::arg("window_right").none() = nb::none(), nb::arg("scale") = 0.0, nb::arg("layout") = "bshd",
-          nb::arg("stream") = 0,
+          nb::arg("stream") = 0, nb::arg("softcap") = 0.0, nb::arg("alibi_slopes").none() = nb::none(),
+          nb::arg("sinks").none() = nb::none(),
           "Prefill attention into preallocated outputs (the building block of attnjit.attention).\n\n"
           "q [b, sq, hq, d], k / v [b, sk, hkv, d] (layout \"bshd\"; \"bhsd\" swaps seq and heads),\n"
           "any strides with a contiguous head_dim; out like q; lse float32 [b, hq, sq] or None.\n"
           "Masks are bottom-right aligned: query i sits at key position i + sk - sq. A window\n"
           "(left, right) lets it see keys in [pos - left, pos + right]. scale 0 = 1/sqrt(d).\n"
-          "stream: the CUstream to enqueue on (CUDA; 0 = default stream).");
+          "stream: the CUstream to enqueue on (CUDA; 0 = default stream).\n"
+          "softcap c > 0: scores s -> c * tanh(s / c) (0 = off). alibi_slopes: float32 [hq] or\n"
+          "[b, hq], bias -slope * |i + sk - sq - j| on the scaled scores. sinks: float32 [hq], one\n"
+          "logit per head in the softmax denominator (LSE includes it).");
 }
 
 }  // namespace attnjit::python

@@ -22,12 +22,14 @@
 //   1: streaming loop nests), kStorage (StorageKind), kMask (MaskType), kWindowLeft,
 //   kWindowRight, kVarlen, kPaged, kEven (lengths are multiples of the tiles: bounds checks dropped when the
 //   run-time lengths agree), kAccRegs (vector registers the micro-kernels may use for
-//   accumulators).
+//   accumulators); optionally kSoftcap, kAlibi, kSink (templates/common/variants*.h).
 #pragma once
 
 #include "prefill/params.h"
 #include "common/cpu_vec.h"
 #include "common/layout_varlen.h"
+#include "common/variants_alibi.h"
+#include "common/variants_sink.h"
 
 namespace attnjit::cpu {
 
@@ -147,6 +149,18 @@ struct PrefillCpu {
         *(F*)&t.st[j][v * V] = s;
       }
     }
+  }
+
+  // ALiBi: st[j][i] += -slope * log2(e) * |p_i - (n0 + j)| with p_i = p0 + i (log2 units).
+  static void add_alibi(Tiles& t, const variants::AlibiBias<float>& bias, long long n0, long long p0) {
+    F iota;
+    for (int l = 0; l < V; ++l) iota[l] = (float)l;
+    const float base = (float)(p0 - n0);
+    for (int j = 0; j < BN; ++j)
+      for (int v = 0; v < NV; ++v) {
+        const F d = iota + (base + (float)(v * V - j));
+        *(F*)&t.st[j][v * V] = bias(*(const F*)&t.st[j][v * V], __builtin_elementwise_abs(d));
+      }
   }
 
   static void load_rows(float* dst, const T* src, long long stride) {
@@ -270,6 +284,11 @@ struct PrefillCpu {
             *(F*)&t.st[j][v * V] = cap(*(const F*)&t.st[j][v * V], [](F x) { return vtanh<F, I>(x); });
       }
 
+      if constexpr (variants::has_alibi<C>())
+        add_alibi(t, variants::AlibiBias<float>::make(
+                         variants::alibi_slope(p.alibi_slopes, p.alibi_batch_stride, b, h), 1.4426950408889634f),
+                  n0, m0 + shift);
+
       // Per-element masking only where the block is not fully visible to every row.
       bool partial = !even && n0 + BN > sk;
       if constexpr (C::kMask == kMaskCausal) partial |= n0 + BN - 1 > p_first;
@@ -304,8 +323,13 @@ struct PrefillCpu {
     for (int i = 0; i < rows; ++i) {
       float l = l_run[i / V][i % V], m = m_run[i / V][i % V];
       float inv = l > 0.f ? 1.f / l : 0.f;
+      float row_lse = l > 0.f ? (float)((m + slog2(l)) * 0.6931471805599453) : -__builtin_inff();
+      if constexpr (variants::has_sink<C>())  // the sink joins the row's denominator
+        variants::fold_sink(
+            p.sinks[h], row_lse, inv, [](float x) { return vexp2<F, I>((F)(x * 1.4426950408889634f))[0]; },
+            [](float x) { return (float)(slog2(1.0 + (double)x) * 0.6931471805599453); });
       for (int d = 0; d < D; ++d) o[i * p.o_row_stride + d] = S::store(t.ot[d][i] * inv);
-      if (lse) lse[i] = l > 0.f ? (float)((m + slog2(l)) * 0.6931471805599453) : -__builtin_inff();
+      if (lse) lse[i] = row_lse;
     }
   }
 

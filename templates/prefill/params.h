@@ -36,6 +36,10 @@ struct PrefillParams {
   int page_size;            // 0 = contiguous K/V; k_batch_stride is the page stride when paged
   int page_shift;           // log2(page_size)
   int total_q;              // varlen: cu_seqlens_q[batch]
+  // Score variants, read only by kernels compiled with them (null otherwise):
+  const float* alibi_slopes;      // ALiBi slope of (b, h) at [b * alibi_batch_stride + h]
+  long long alibi_batch_stride;   // 0 = one [heads_q] vector for the whole batch
+  const float* sinks;             // attention-sink logit per query head, [heads_q]
 };
 
 }  // namespace attnjit

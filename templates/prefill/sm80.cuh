@@ -26,6 +26,8 @@
 #include "common/sm80_softmax.cuh"
 #include "common/variants.h"
 #include "common/layout_varlen.h"
+#include "common/variants_alibi.h"
+#include "common/variants_sink.h"
 
 namespace attnjit {
 
@@ -134,6 +136,14 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   for (int r = 0; r < 2 * kM; ++r)
     Mask::key_range(m0 + warp_row0 + (r / 2) * 16 + (r % 2) * 8 + g, seqlen_q, seqlen_k,
                     key_lo[r], key_hi[r]);
+
+  // ALiBi (when the policy has it): this head's bias in raw score units (raw = scaled / scale).
+  const auto alibi = variants::has_alibi<Mask>()
+                         ? variants::AlibiBias<float>::make(variants::alibi_slope(params.alibi_slopes,
+                                                                                  params.alibi_batch_stride,
+                                                                                  batch, head),
+                                                            1.f / params.scale)
+                         : variants::AlibiBias<float>{0.f};
 
   const sm80::TileLoader<kBlockN, kHeadDim, kThreads> kv_loader(tid);
   auto load_k = [&](int it) {  // K tile `it` of this block into its stage; empty past the end
@@ -260,6 +270,11 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
           for (int e = 0; e < 4; ++e) acc_s[mi][j][e] = cap(acc_s[mi][j][e], [](float x) { return tanhf(x); });
     }
 
+    // ALiBi bias on the (capped) raw scores, before the mask; positions are bottom-right aligned.
+    if constexpr (variants::has_alibi<Mask>())
+      variants::alibi_mma_tile(acc_s, alibi, static_cast<long long>(m0 + warp_row0 + g) + seqlen_k - seqlen_q,
+                               n0 + 2 * t);
+
     // Elementwise mask, only on tiles that cut some row's key range (block-uniform test:
     // lo is non-decreasing and hi non-decreasing in the row, so the first row has the
     // smallest hi and the last row the largest lo).
@@ -317,6 +332,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 
   float inv_sum[2 * kM], lse[2 * kM];
   softmax.finalize(params.scale, inv_sum, lse);
+  if constexpr (variants::has_sink<Mask>())  // the sink joins each row's denominator
+    variants::fold_sink_rows(params.sinks[head], lse, inv_sum, [](float x) { return expf(x); },
+                             [](float x) { return log1pf(x); });
 
   // O fragments -> 16-bit -> this warp's rows of the Q tile, then 16-byte coalesced stores.
   const sm80::FragAddr<kChunks> o_frag_addr(0u, warp_row0 + g, 0);

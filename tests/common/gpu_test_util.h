@@ -86,6 +86,9 @@ struct PrefillCase {
   int64_t batch = 1, heads_q = 1, heads_kv = 1, seqlen_q = 1, seqlen_k = 1;
   double scale = 0;
   double softcap = 0;  // logit soft-cap (0 = off)
+  bool alibi = false;            // random ALiBi slopes ([heads_q], or [batch, heads_q] if per_batch)
+  bool alibi_per_batch = false;
+  bool sink = false;             // random attention-sink logits, one per query head
   Layout layout = Layout::BSHD;
   bool with_lse = true;
   uint64_t seed = 1;
@@ -102,6 +105,8 @@ struct PrefillCase {
     p.seqlen_k = seqlen_k;
     p.scale = scale;
     p.softcap = softcap;
+    p.alibi = alibi;
+    p.sink = sink;
     return p;
   }
 
@@ -118,6 +123,8 @@ struct PrefillCase {
       << "_" << layout_name(layout) << (with_lse ? "" : "_nolse");
     if (scale != 0) o << "_scale" << scale;
     if (softcap != 0) o << "_sc" << softcap_string(softcap);
+    if (alibi) o << (alibi_per_batch ? "_alibi-per-batch" : "_alibi");
+    if (sink) o << "_sink";
     return o.str();
   }
 };
@@ -150,6 +157,15 @@ struct PrefillData {
   std::vector<double> q, k, v;  // dense [b, s, h, d], exact dtype values
   std::vector<unsigned char> q_img, k_img, v_img;
   int64_t lse_batch_stride = 0, lse_head_stride = 0, lse_elems = 0;
+  // Score variants (empty = off): slopes of (b, h) at [b * slope_batch_stride + h], sinks [h].
+  std::vector<float> slopes, sinks;
+  int64_t slope_batch_stride = 0;
+  // One row's visibility: false when the mask leaves query i no key (O = 0 exactly).
+  bool row_sees_a_key(int64_t i) const {
+    for (int64_t j = 0; j < c.seqlen_k; ++j)
+      if (mask_allows(c.mask, i, j, c.seqlen_q, c.seqlen_k)) return true;
+    return false;
+  }
 };
 
 inline void store_elem(DType d, std::vector<unsigned char>& img, int64_t i, float v) {
@@ -184,6 +200,18 @@ inline PrefillData make_data(const PrefillCase& c) {
   fill(x.q, x.q_img, x.qs, c.seqlen_q, c.heads_q);
   fill(x.k, x.k_img, x.ks, c.seqlen_k, c.heads_kv);
   fill(x.v, x.v_img, x.ks, c.seqlen_k, c.heads_kv);
+  // Slopes in [1/256, 1/2] (ALiBi's for 8..64 heads), sinks N(0, 2): both move the result far
+  // beyond the tolerance. Drawn after the tensors, so cases without them keep their inputs.
+  if (c.alibi) {
+    std::uniform_real_distribution<float> u(1.f / 256, 0.5f);
+    x.slope_batch_stride = c.alibi_per_batch ? c.heads_q : 0;
+    x.slopes.resize(static_cast<size_t>(c.alibi_per_batch ? c.batch * c.heads_q : c.heads_q));
+    for (float& e : x.slopes) e = u(rng);
+  }
+  if (c.sink) {
+    x.sinks.resize(static_cast<size_t>(c.heads_q));
+    for (float& e : x.sinks) e = 2.f * nd(rng);
+  }
   if (c.with_lse) {
     // Padded layout: one spare row per head and one spare head per batch.
     const int64_t pad = c.layout == Layout::Padded ? 1 : 0;
@@ -213,6 +241,9 @@ inline Outputs reference_outputs(const PrefillData& x) {
   p.mask = c.mask;
   p.scale = c.scale;
   p.softcap = c.softcap;
+  p.alibi_slopes.assign(x.slopes.begin(), x.slopes.end());
+  p.alibi_batch_stride = x.slope_batch_stride;
+  p.sinks.assign(x.sinks.begin(), x.sinks.end());
   Outputs r;
   r.o.assign(static_cast<size_t>(c.batch * c.seqlen_q * c.heads_q * c.head_dim), 0.0);
   r.lse.assign(static_cast<size_t>(c.batch * c.heads_q * c.seqlen_q), 0.0);
@@ -248,11 +279,13 @@ inline Outputs baseline_outputs(const PrefillData& x) {
           for (int64_t e = 0; e < D; ++e) dot += qf[e] * static_cast<float>(x.k[koff + e]);
           s[j] = dot * scale;
           if (c.softcap > 0) s[j] = float(c.softcap) * std::tanh(s[j] / float(c.softcap));
+          if (c.alibi)
+            s[j] -= x.slopes[static_cast<size_t>(b * x.slope_batch_stride + h)] * std::abs(float(i + sk - sq - j));
           m = std::max(m, s[j]);
         }
         const size_t lidx = static_cast<size_t>((b * c.heads_q + h) * sq + i);
         if (m == -std::numeric_limits<float>::infinity()) {
-          r.lse[lidx] = -std::numeric_limits<double>::infinity();
+          r.lse[lidx] = c.sink ? x.sinks[static_cast<size_t>(h)] : -std::numeric_limits<double>::infinity();
           continue;  // O stays 0
         }
         std::fill(acc.begin(), acc.end(), 0.f);
@@ -265,6 +298,7 @@ inline Outputs baseline_outputs(const PrefillData& x) {
           const size_t voff = static_cast<size_t>(((b * sk + j) * c.heads_kv + hk) * D);
           for (int64_t e = 0; e < D; ++e) acc[e] += pr * static_cast<float>(x.v[voff + e]);
         }
+        if (c.sink) l += std::exp(x.sinks[static_cast<size_t>(h)] - m);
         for (int64_t e = 0; e < D; ++e) r.o[qoff + e] = round_to(c.dtype, acc[e] / l);
         r.lse[lidx] = static_cast<double>(m + std::log(l));
       }
@@ -309,7 +343,9 @@ inline CheckReport check_outputs(const PrefillData& x, const Outputs& ref, const
   for (int64_t b = 0; b < c.batch; ++b)
     for (int64_t i = 0; i < sq; ++i)
       for (int64_t h = 0; h < c.heads_q; ++h) {
-        const bool masked = ref.lse[static_cast<size_t>((b * c.heads_q + h) * sq + i)] == -inf;
+        // No visible key: LSE -inf, or the sink's logit with sinks; O exactly 0 either way.
+        const bool masked = ref.lse[static_cast<size_t>((b * c.heads_q + h) * sq + i)] == -inf ||
+                            (c.sink && !x.row_sees_a_key(i));
         if (masked) ++rep.masked_rows;
         for (int64_t e = 0; e < D; ++e) {
           const int64_t at = b * x.os.batch + i * x.os.seq + h * x.os.head + e;
@@ -386,6 +422,13 @@ inline CheckReport check_outputs(const PrefillData& x, const Outputs& ref, const
 
 // ---- Running ---------------------------------------------------------------------------------
 
+// Points a's score-variant tensors at `dev`, a copy of x.slopes followed by x.sinks.
+inline void attach_variants(const PrefillData& x, const float* dev, PrefillArgs& a) {
+  a.alibi_slopes = x.slopes.empty() ? nullptr : dev;
+  a.alibi_batch_stride = x.slope_batch_stride;
+  a.sinks = x.sinks.empty() ? nullptr : dev + x.slopes.size();
+}
+
 // What one run left in the device buffers (padding included), read back to the host.
 struct RunOutput {
   PrefillData x;
@@ -410,6 +453,11 @@ inline RunOutput run_case(Runtime& rt, const PrefillCase& c) {
   // 0xff bytes: NaN in f16, bf16 and f32 — an element the kernel never writes cannot pass.
   be.fill_bytes(o.get(), 0xff, o_bytes);
   if (c.with_lse) be.fill_bytes(lse.get(), 0xff, lse.size());
+  std::vector<float> variant_host(x.slopes);
+  variant_host.insert(variant_host.end(), x.sinks.begin(), x.sinks.end());
+  DeviceBuffer variant_dev(be, variant_host.size() * sizeof(float));
+  if (!variant_host.empty())
+    be.copy_to_device(variant_dev.get(), variant_host.data(), variant_host.size() * sizeof(float));
 
   PrefillArgs a;
   a.problem = c.problem();
@@ -418,6 +466,7 @@ inline RunOutput run_case(Runtime& rt, const PrefillCase& c) {
   a.v = {v.get(), x.ks.batch, x.ks.seq, x.ks.head};
   a.o = {o.get(), x.os.batch, x.os.seq, x.os.head};
   if (c.with_lse) a.lse = {static_cast<float*>(lse.get()), x.lse_batch_stride, x.lse_head_stride};
+  attach_variants(x, static_cast<const float*>(variant_dev.get()), a);
   rt.prefill(a);
   be.synchronize();
 

@@ -45,6 +45,15 @@ struct MaskName<sm80::MaskSlidingWindow<L, R>> {
   }
 };
 
+template <class M>
+struct MaskName<variants::WithAlibi<M>> {
+  static std::string get() { return "attnjit::variants::WithAlibi<" + MaskName<M>::get() + ">"; }
+};
+template <class M>
+struct MaskName<variants::WithSink<M>> {
+  static std::string get() { return "attnjit::variants::WithSink<" + MaskName<M>::get() + ">"; }
+};
+
 template <class M, class Cap>
 struct MaskName<variants::SoftCapped<M, Cap>> {
   static std::string get() {
@@ -143,6 +152,9 @@ inline EmuRun run_prefill(const testing::PrefillCase& c, TileConfig cfg = TileCo
   a.v = {x.v_img.data(), x.ks.batch, x.ks.seq, x.ks.head};
   a.o = {o_img.data(), x.os.batch, x.os.seq, x.os.head};
   if (c.with_lse) a.lse = {lse_img.data(), x.lse_batch_stride, x.lse_head_stride};
+  std::vector<float> variant_host(x.slopes);  // host memory is the emulator's device memory
+  variant_host.insert(variant_host.end(), x.sinks.begin(), x.sinks.end());
+  testing::attach_variants(x, variant_host.data(), a);
   const PrefillParams params = make_prefill_params(a, Platform::Cuda);
 
   emu::LaunchConfig lc;
@@ -154,6 +166,7 @@ inline EmuRun run_prefill(const testing::PrefillCase& c, TileConfig cfg = TileCo
   lc.readable = {{x.q_img.data(), x.q_img.size()},
                  {x.k_img.data(), x.k_img.size()},
                  {x.v_img.data(), x.v_img.size()}};
+  if (!variant_host.empty()) lc.readable.push_back({variant_host.data(), variant_host.size() * sizeof(float)});
   try {
     run.stats = emu::launch(lc, attnjit::smem, [&] { k.body(params); });
   } catch (const emu::EmuError& e) {

@@ -22,8 +22,11 @@ def visible(sq, sk, causal=False, window=None, seqlen=None):
     return m
 
 
-def attention(q, k, v, causal=False, window=None, scale=None, seqlens=None):
-    """O [b, sq, hq, d] and LSE [b, hq, sq] in float64."""
+def attention(q, k, v, causal=False, window=None, scale=None, seqlens=None, softcap=None, alibi_slopes=None,
+              sinks=None):
+    """O [b, sq, hq, d] and LSE [b, hq, sq] in float64. softcap: s -> c tanh(s / c);
+    alibi_slopes [hq] or [b, hq]: bias -slope * |i + sk - sq - j|; sinks [hq]: one extra logit per
+    head in the denominator (a fully masked row then has O = 0, LSE = sink)."""
     q, k, v = (np.asarray(x, dtype=np.float64) for x in (q, k, v))
     b, sq, hq, d = q.shape
     sk, hkv = k.shape[1], k.shape[2]
@@ -35,11 +38,25 @@ def attention(q, k, v, causal=False, window=None, scale=None, seqlens=None):
         mask = visible(sq, sk, causal, window, None if seqlens is None else int(seqlens[bi]))
         for h in range(hq):
             s = scale * q[bi, :, h, :] @ k[bi, :, h // g, :].T
+            if softcap is not None:
+                s = softcap * np.tanh(s / softcap)
+            if alibi_slopes is not None:
+                slope = np.asarray(alibi_slopes, np.float64).reshape(-1, hq)[bi if np.ndim(alibi_slopes) == 2 else 0, h]
+                n = sk if seqlens is None else int(seqlens[bi])
+                s = s - slope * np.abs(np.arange(sq)[:, None] + n - sq - np.arange(sk)[None, :])
             s = np.where(mask, s, -np.inf)
             mx = s.max(axis=1, keepdims=True)
             rows = np.isfinite(mx[:, 0])
             p = np.where(mask, np.exp(s - np.where(np.isfinite(mx), mx, 0.0)), 0.0)
             den = p.sum(axis=1)
+            if sinks is not None:  # straight from the definition: e^(sink - m) joins the sum
+                sink = float(sinks[h])
+                base = np.where(rows, mx[:, 0], sink)
+                den = den + np.exp(sink - base)
+                rows = np.ones(sq, bool)
+                o[bi, :, h, :] = (p @ v[bi, :, h // g, :]) / den[:, None]
+                lse[bi, h, :] = base + np.log(den)
+                continue
             o[bi, rows, h, :] = (p[rows] @ v[bi, :, h // g, :]) / den[rows, None]
             lse[bi, h, rows] = mx[rows, 0] + np.log(den[rows])
     return o, lse

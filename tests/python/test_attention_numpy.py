@@ -120,3 +120,29 @@ def test_explicit_runtime(rng):
     assert rt.backend == "cpu" and "cpu" in repr(rt)
     config, source = rt.plan("prefill_f32_hd32_causal_g1_q16_k16")
     assert source == "default" and config
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(causal=True), dict(window=(8, 0))], ids=["none", "causal", "window"])
+@pytest.mark.parametrize("variant", ["softcap", "alibi", "alibi_per_batch", "sinks", "all"])
+def test_score_variants_against_reference(cpu, rng, kw, variant):
+    # sq > sk: causal / window leave the first rows with no key (O = 0; LSE -inf, or the sink).
+    b, sq, sk, hq, hkv = 2, 40, 24, 4, 2
+    q, k, v = make(rng, b, sq, hq, 32), make(rng, b, sk, hkv, 32), make(rng, b, sk, hkv, 32)
+    extra = {}
+    if variant in ("softcap", "all"):
+        q = q * 4  # scores large enough for the cap to bend
+        extra["softcap"] = 5.0
+    if variant in ("alibi", "all"):
+        extra["alibi_slopes"] = rng.uniform(1 / 256, 0.5, hq).astype(np.float32)
+    if variant == "alibi_per_batch":
+        extra["alibi_slopes"] = rng.uniform(1 / 256, 0.5, (b, hq)).astype(np.float32)
+    if variant in ("sinks", "all"):
+        extra["sinks"] = (2 * rng.standard_normal(hq)).astype(np.float32)
+    o, lse = attnjit.attention(q, k, v, return_lse=True, **kw, **extra)
+    causal, window = expected_mask(kw)
+    want_o, want_lse = ref.attention(q, k, v, causal=causal, window=window, **extra)
+    plain_o, _ = ref.attention(q, k, v, causal=causal, window=window)
+    assert np.abs(want_o - plain_o).max() > 0.05, "the variant must change the result"
+    atol_o, atol_lse = ref.tolerance("f32")
+    ref.assert_close(o, want_o, atol_o, "out")
+    ref.assert_close(lse, want_lse, atol_lse, "lse")

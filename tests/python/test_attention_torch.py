@@ -138,3 +138,35 @@ def test_sdpa_override(torch_cpu):
                                              attn_mask=mask)
     torch.testing.assert_close(fallback, want_fb)
     assert F.scaled_dot_product_attention is not None and at._sdpa_original is None
+
+
+def test_score_variants_through_the_op_and_compile(torch_cpu):
+    # softcap, alibi_slopes and sinks through the registered op (opcheck: schema and fake
+    # implementation) and a torch.compile(fullgraph=True) trace.
+    torch = torch_cpu
+    import attnjit.torch  # noqa: F401  (registers the ops)
+
+    q, k, v = randn(torch, 1, 24, 4, 32) * 4, randn(torch, 1, 16, 2, 32), randn(torch, 1, 16, 2, 32)
+    slopes = torch.tensor([0.5, 0.25, 0.125, 0.0625])
+    sinks = torch.tensor([0.0, 1.0, -1.0, 2.0])
+    o, lse = attnjit.attention(q, k, v, causal=True, softcap=5.0, alibi_slopes=slopes, sinks=sinks, return_lse=True)
+    want_o, want_lse = ref.attention(as64(q), as64(k), as64(v), causal=True, softcap=5.0,
+                                     alibi_slopes=as64(slopes), sinks=as64(sinks))
+    ref.assert_close(as64(o), want_o, 2e-5, "out")
+    ref.assert_close(as64(lse), want_lse, 2e-5, "lse")
+    torch.library.opcheck(torch.ops.attnjit.attention.default,
+                          (q, k, v, True, None, None, 0.0, "bshd", 5.0, slopes, sinks))
+
+    def f(q, k, v):
+        return attnjit.attention(q, k, v, causal=True, softcap=5.0, alibi_slopes=slopes, sinks=sinks)
+
+    torch.testing.assert_close(torch.compile(f, fullgraph=True, backend="eager")(q, k, v), o)
+
+
+def test_decode_softcap(torch_cpu):
+    torch = torch_cpu
+    q, kc = randn(torch, 2, 1, 4, 32) * 4, randn(torch, 2, 40, 2, 32)
+    lens = torch.tensor([40, 17], dtype=torch.int32)
+    o = attnjit.decode(q, kc, kc, lens, softcap=5.0)
+    want = ref.attention(as64(q), as64(kc), as64(kc), seqlens=lens.numpy(), softcap=5.0)[0]
+    ref.assert_close(as64(o), want, 2e-5, "out")

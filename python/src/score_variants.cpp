@@ -1,0 +1,38 @@
+#include "score_variants.h"
+
+#include <string>
+
+namespace attnjit::python {
+
+void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch,
+                        int64_t heads_q, const Placement& where, PrefillArgs& a, ScoreVariantArgs& keep) {
+  if (!slopes_obj.is_none()) {
+    const Arg& s = keep.slopes.emplace(to_arg("alibi_slopes", slopes_obj));
+    expect_dtype(s, nb::dtype<float>(), "float32");
+    if (s.a.ndim() != 1 && s.a.ndim() != 2)
+      throw nb::value_error(("alibi_slopes: expected shape [heads_q] or [batch, heads_q], got " +
+                             std::to_string(s.a.ndim()) + " dimensions").c_str());
+    expect_extent(s, s.a.ndim() - 1, heads_q, "heads_q", q);
+    if (s.a.ndim() == 2) expect_extent(s, 0, batch, "batch", q);
+    expect_device(s, where);
+    expect_unit_last_stride(s);
+    a.problem.alibi = true;
+    a.alibi_slopes = static_cast<const float*>(s.a.data());
+    // A batch of one (or a broadcast batch dimension) shares one vector.
+    a.alibi_batch_stride = s.a.ndim() == 2 && batch > 1 ? s.a.stride(0) : 0;
+    if (s.a.ndim() == 2 && batch > 1 && a.alibi_batch_stride < heads_q)
+      throw nb::value_error("alibi_slopes: rows of [batch, heads_q] must not overlap (stride(0) >= heads_q)");
+  }
+  if (!sinks_obj.is_none()) {
+    const Arg& s = keep.sinks.emplace(to_arg("sinks", sinks_obj));
+    expect_dtype(s, nb::dtype<float>(), "float32");
+    expect_ndim(s, 1, "[heads_q]");
+    expect_extent(s, 0, heads_q, "heads_q", q);
+    expect_device(s, where);
+    expect_unit_last_stride(s);
+    a.problem.sink = true;
+    a.sinks = static_cast<const float*>(s.a.data());
+  }
+}
+
+}  // namespace attnjit::python
