@@ -19,6 +19,7 @@
 #include "attnjit/attnjit.h"
 #include "tuner/result_store.h"
 #include "cli/command.h"
+#include "cli/snippet_args.h"
 #include "runtime/half.h"
 
 namespace attnjit::cli {
@@ -41,6 +42,8 @@ struct BenchArgs {
   bool lse = false;
   bool json = false;
   bool no_disk_cache = false;
+  SnippetFiles snippets;     // --score-mod / --mask-mod (no aux tensors: snippets must not read any)
+  int block_sparse = 0;      // build a block mask at this tile from the mask and mask_mod
 };
 
 // Hands out one fixed config (the --config option).
@@ -202,6 +205,14 @@ void run_bench(BenchArgs a) {
 
           PrefillArgs args;
           args.problem = {dt, hd, mask, r.batch, r.heads_q, r.heads_kv, s, s, 0.0};
+          args.problem.score_mod = a.snippets.score_text;
+          args.problem.mask_mod = a.snippets.mask_text;
+          BlockMask block_mask;
+          if (a.block_sparse > 0) {
+            block_mask = build_block_mask(*rt, args.problem, args.aux, a.block_sparse);
+            args.problem.block_sparse = a.block_sparse;
+            args.block_mask = block_mask.view;
+          }
           // Every grid point moves total_tokens x hidden elements per tensor: one set of buffers
           // per dtype serves them all (K/V of a GQA problem use a prefix).
           Buffers& bufs = buffers_for(dt);
@@ -295,7 +306,12 @@ const RegisterCommand reg("bench", [](CLI::App& app) {
   c->add_flag("--lse", a->lse, "also write the log-sum-exp");
   c->add_flag("--no-disk-cache", a->no_disk_cache, "compile everything afresh");
   c->add_flag("--json", a->json, "print JSON instead of a table");
-  c->callback([a] { run_bench(*a); });
+  add_snippet_options(c, &a->snippets);
+  c->add_option("--block-sparse", a->block_sparse, "block-mask tile (16..128): skip the tiles the mask and mask_mod hide");
+  c->callback([a] {
+    read_snippet_files(a->snippets);
+    run_bench(*a);
+  });
 });
 
 }  // namespace

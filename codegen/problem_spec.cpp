@@ -28,6 +28,20 @@ void validate_softcap(double c) {
     throw SpecError("softcap: must be 0 (off) or a finite number > 0, got " + softcap_string(c));
 }
 
+void validate_snippet_hash(std::string_view field, std::string_view h) {
+  bool ok = h.size() == 16;
+  for (char ch : h) ok = ok && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+  if (!ok)
+    throw SpecError(std::string(field) + ": a snippet hash is 16 lowercase hex digits, got '" +
+                    std::string(h.substr(0, 40)) + "'");
+}
+
+void validate_block_sparse(int t) {
+  if (t != 0 && (!is_pow2(t) || t < 16 || t > 128))
+    throw SpecError("block_sparse: the block-mask tile must be 0 (off) or a power of two in 16..128, got " +
+                    std::to_string(t));
+}
+
 std::string softcap_string(double c) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, c);  // shortest round-trip form
@@ -57,6 +71,9 @@ std::string ProblemSpec::key() const {
       break;
   }
   if (softcap != 0) k += "_sc" + softcap_string(softcap);
+  if (!score_mod.empty()) k += "_sm" + score_mod;
+  if (!mask_mod.empty()) k += "_mm" + mask_mod;
+  if (block_sparse != 0) k += "_bs" + std::to_string(block_sparse);
   k += "_g" + std::to_string(group);
   k += "_q" + std::to_string(seqlen_q);
   k += "_k" + std::to_string(seqlen_k);
@@ -73,6 +90,11 @@ void ProblemSpec::validate() const {
     throw SpecError("group: heads_q / heads_kv must be in 1..128, got " + std::to_string(group));
   validate_mask(mask);
   validate_softcap(softcap);
+  if (!score_mod.empty()) validate_snippet_hash("score_mod", score_mod);
+  if (!mask_mod.empty()) validate_snippet_hash("mask_mod", mask_mod);
+  validate_block_sparse(block_sparse);
+  if (family == Family::Decode && (!score_mod.empty() || !mask_mod.empty() || block_sparse != 0))
+    throw SpecError("score_mod/mask_mod/block_sparse: prefill only (decode has no user variants yet)");
   if (!is_pow2(seqlen_k) || seqlen_k < 16)
     throw SpecError("seqlen_k: bucket must be a power of two >= 16, got " + std::to_string(seqlen_k));
   if (family == Family::Prefill) {
@@ -125,6 +147,23 @@ ProblemSpec ProblemSpec::parse(std::string_view key) {
         s.softcap <= 0 || softcap_string(s.softcap) != c)
       throw SpecError("softcap: expected 'sc<C>' with C > 0 in shortest form (sc50, sc30.5), got '" +
                       std::string(toks[i]) + "'");
+    ++i;
+  }
+  // User variants, in this order: sm<hash>, mm<hash>, bs<tile>.
+  if (i < toks.size() && toks[i].substr(0, 2) == "sm") {
+    validate_snippet_hash("score_mod", toks[i].substr(2));
+    s.score_mod = std::string(toks[i].substr(2));
+    ++i;
+  }
+  if (i < toks.size() && toks[i].substr(0, 2) == "mm") {
+    validate_snippet_hash("mask_mod", toks[i].substr(2));
+    s.mask_mod = std::string(toks[i].substr(2));
+    ++i;
+  }
+  if (i < toks.size() && toks[i].substr(0, 2) == "bs") {
+    if (!detail::take_prefixed(toks[i], "bs", "block_sparse", v, detail::kIntMin, detail::kIntMax))
+      throw SpecError("block_sparse: expected 'bs<tile>', got '" + std::string(toks[i]) + "'");
+    s.block_sparse = static_cast<int>(v);
     ++i;
   }
   if (toks.size() < i + 3)

@@ -155,6 +155,14 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_state ON jobs(state);
 )sql";
 
+// v4: user snippets (codegen/snippet.h), one row per hash of their normalised text.
+constexpr const char* kV4 = R"sql(
+CREATE TABLE snippets (
+  hash TEXT PRIMARY KEY,
+  text TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 // One step per version: kSteps[v] upgrades v -> v + 1. A step is SQL and, when SQL alone cannot
 // express it (a key rewritten by the function that owns the key's grammar), a C++ pass after it.
 // To add v4: write kV4 (and its pass if needed), append it here, bump kVersion, and add a test
@@ -163,7 +171,7 @@ struct Step {
   const char* sql;
   void (*pass)(sqlite::Connection&);  // may be null
 };
-constexpr Step kSteps[] = {{kV1, nullptr}, {kV2, nullptr}, {kV3, nullptr}};
+constexpr Step kSteps[] = {{kV1, nullptr}, {kV2, nullptr}, {kV3, nullptr}, {kV4, nullptr}};
 static_assert(std::size(kSteps) == kVersion);
 
 }  // namespace

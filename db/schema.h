@@ -5,13 +5,14 @@
 //   v2  devices.isa (CPU feature string); results.tolerance and resource usage
 //       (registers, spill_bytes, smem_bytes); index on results(status)
 //   v3  results.status 'pruned' (was compile_error + "pruned..." text), results.iqr_ms; jobs
+//   v4  snippets (hash, text): the user score_mod / mask_mod snippets problem keys name
 #pragma once
 
 #include "db/sqlite_conn.h"
 
 namespace attnjit::schema {
 
-inline constexpr int kVersion = 3;
+inline constexpr int kVersion = 4;
 
 // Reads the version and checks the file is an SQLite database without writing anything.
 // Throws DbError for a non-SQLite / corrupt file, a version newer than kVersion, and an SQLite

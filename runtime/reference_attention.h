@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "codegen/problem_spec.h"
@@ -27,6 +28,12 @@ struct ReferenceProblem {
   // Optional ragged KV lengths per batch entry (decode): entry b uses keys [0, seqlens_k[b]) and
   // its queries align to seqlens_k[b]. Empty = every entry has seqlen_k keys.
   std::vector<int64_t> seqlens_k;
+  // User variants as host callbacks (FlexAttention's signatures, raw indices): score_mod maps
+  // the scaled, soft-capped score; mask_mod is ANDed with `mask`. Callbacks, not snippet text,
+  // keep the oracle free of any compiler: tests pass an independent C++ lambda for the snippet
+  // under test (empty = absent).
+  std::function<double(double score, int64_t b, int64_t h, int64_t q_idx, int64_t kv_idx)> score_mod;
+  std::function<bool(int64_t b, int64_t h, int64_t q_idx, int64_t kv_idx)> mask_mod;
 };
 
 // o and lse must hold batch*seqlen_q*heads_q*head_dim and batch*heads_q*seqlen_q values;

@@ -34,7 +34,7 @@ std::vector<double> naive_same_precision(DType dt, const ReferenceProblem& p,
         const double* qi = &q[static_cast<size_t>(((b * p.seqlen_q + i) * p.heads_q + h) * D)];
         float m = -std::numeric_limits<float>::infinity();
         for (int64_t j = 0; j < sk; ++j) {
-          if (!mask_allows(p.mask, i, j, p.seqlen_q, sk)) {
+          if (!mask_allows(p.mask, i, j, p.seqlen_q, sk) || (p.mask_mod && !p.mask_mod(b, h, i, j))) {
             s[j] = -std::numeric_limits<float>::infinity();
             continue;
           }
@@ -43,6 +43,7 @@ std::vector<double> naive_same_precision(DType dt, const ReferenceProblem& p,
           for (int64_t d = 0; d < D; ++d) dot += static_cast<float>(qi[d]) * static_cast<float>(kj[d]);
           s[j] = dot * scale;
           if (p.softcap > 0) s[j] = float(p.softcap) * std::tanh(s[j] / float(p.softcap));
+          if (p.score_mod) s[j] = static_cast<float>(p.score_mod(s[j], b, h, i, j));
           m = std::max(m, s[j]);
         }
         double* oi = &o[static_cast<size_t>(((b * p.seqlen_q + i) * p.heads_q + h) * D)];

@@ -1,6 +1,8 @@
 #include "codegen/prefill/arguments.h"
 #include "codegen/param_checks.h"
 #include "codegen/kernel_template.h"
+#include "codegen/snippet.h"
+#include "codegen/prefill/user_arguments.h"
 
 #include <algorithm>
 #include <array>
@@ -65,6 +67,7 @@ void validate_prefill_problem(const PrefillProblem& p) {
   check_int32("seqlen_k", p.seqlen_k);
   if (!std::isfinite(p.scale)) throw SpecError("scale: must be finite, got " + std::to_string(p.scale));
   validate_mask(p.mask);
+  validate_block_sparse(p.block_sparse);
 }
 
 ProblemSpec prefill_spec(const PrefillProblem& p) {
@@ -75,6 +78,9 @@ ProblemSpec prefill_spec(const PrefillProblem& p) {
   ProblemSpec spec = ProblemSpec::for_shape(Family::Prefill, p.dtype, p.head_dim, p.mask, p.heads_q, p.heads_kv,
                                 p.seqlen_q, p.seqlen_k);
   spec.softcap = p.softcap;
+  if (!p.score_mod.empty()) spec.score_mod = register_snippet(p.score_mod, "score_mod");
+  if (!p.mask_mod.empty()) spec.mask_mod = register_snippet(p.mask_mod, "mask_mod");
+  spec.block_sparse = p.block_sparse;
   spec.validate();
   return spec;
 }
@@ -140,6 +146,7 @@ PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
   const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(p.head_dim));
   r.scale = static_cast<float>(scale);
   r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
+  fill_user_params(a, platform, r.user);
   return r;
 }
 

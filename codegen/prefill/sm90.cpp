@@ -12,6 +12,7 @@
 #include "codegen/kernel_template.h"
 #include "codegen/prefill/arguments.h"
 #include "codegen/prefill/sm90_tensor_maps.h"
+#include "codegen/user_variant.h"
 
 namespace attnjit {
 namespace {
@@ -104,6 +105,9 @@ class PrefillSm90 final : public KernelTemplate {
       return "prefill_sm90 needs sm_90a (wgmma, TMA, setmaxnreg); got " + target.key();
     if (spec.softcap != 0)
       return "softcap: prefill_sm90 has no soft-capping yet (the sm80 template serves it); got " + spec.key();
+    if (has_user_variants(spec))
+      return "score_mod/mask_mod/block_sparse: prefill_sm90 has no user variants yet (the sm80 template serves them); got " +
+             spec.key();
     if (!one_of(kHeadDims, spec.head_dim))
       return "head_dim: " + std::to_string(spec.head_dim) +
              " not supported by prefill_sm90 yet (64, 128); the sm80 template serves it";

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "attnjit/problem_spec.h"
 #include "attnjit/types.h"
+#include "attnjit/user_mods.h"
 
 namespace attnjit {
 
@@ -47,6 +49,11 @@ struct PrefillProblem {
   int64_t seqlen_k = 1;
   double scale = 0;       // softmax scale; 0 = 1 / sqrt(head_dim)
   double softcap = 0;     // logit soft-cap c > 0: s -> c * tanh(s / c) on the scaled scores; 0 = off
+  // User variants (attnjit/user_mods.h): snippet texts ("" = none) and the block mask's tile
+  // (0 = none; then PrefillArgs::block_mask must be given at that tile).
+  std::string score_mod;
+  std::string mask_mod;
+  int block_sparse = 0;
 };
 
 struct PrefillArgs {
@@ -54,6 +61,8 @@ struct PrefillArgs {
   TensorView q, k, v;     // read: q [b, sq, hq, d], k / v [b, sk, hkv, d]
   TensorView o;           // written: [b, sq, hq, d], same dtype
   LseView lse;            // optional output
+  AuxTensor aux[kMaxAux];   // read by the snippets as aux<T>(i)
+  BlockMaskView block_mask; // with problem.block_sparse
 };
 
 // A few query tokens per sequence against a KV cache that is contiguous or paged, with ragged

@@ -25,6 +25,7 @@
 
 #include "prefill/params.h"
 #include "common/cpu_vec.h"
+#include "common/variants_user.h"
 
 namespace attnjit::cpu {
 
@@ -189,7 +190,11 @@ struct PrefillCpu {
     }
     const float* krow[BN];
     const float* vrow[BN];
-    for (long long n0 = lo < hi ? lo / BN * BN : hi; n0 < hi; n0 += BN) {
+    // The key blocks to visit: [lo, hi) in blocks, or the block mask's lists (variants_user.h).
+    const auto blocks = variants::key_blocks<C, BN>(p.user, b, h, m0, lo < hi ? lo / BN : 0, lo < hi ? (hi + BN - 1) / BN : 0);
+    const auto mods = variants::make_mods<C>(p.user);
+    for (int it = 0; it < blocks.count(); ++it) {
+      const long long n0 = blocks.n0(it);
       const int keys = (int)(sk - n0 < BN ? sk - n0 : BN);
       if constexpr (kDirect) {
         for (int j = 0; j < BN; ++j) {
@@ -223,12 +228,19 @@ struct PrefillCpu {
             *(F*)&t.st[j][v * V] = cap(*(const F*)&t.st[j][v * V], [](F x) { return vtanh<F, I>(x); });
       }
 
+      // A user score_mod, in natural units (the kernel's are log2(e) times those).
+      if constexpr (variants::mods_of<C>::kScoreMod)
+        variants::score_mod_tile(mods, &t.st[0][0], BM, keys, rows, b, h, m0, n0, 1.4426950408889634f);
+
       // Per-element masking only where the block is not fully visible to every row.
-      bool partial = !even && n0 + BN > sk;
+      bool partial = (!even && n0 + BN > sk) || !blocks.user_full(it);
       if constexpr (C::kMask == kMaskCausal) partial |= n0 + BN - 1 > p_first;
       if constexpr (C::kMask == kMaskWindow)
         partial |= n0 < p_last - C::kWindowLeft || n0 + BN - 1 > p_first + C::kWindowRight;
-      if (partial) apply_mask(t, n0, m0, shift, sk);
+      if (partial) {
+        apply_mask(t, n0, m0, shift, sk);
+        if constexpr (variants::mods_of<C>::kMaskMod) variants::mask_mod_tile(mods, &t.st[0][0], BM, keys, rows, b, h, m0, n0);
+      }
 
       // Online softmax, lane-wise. A row that has seen only masked keys keeps m = -inf; it
       // subtracts 0 instead, so exp2(-inf - 0) = 0 and never -inf - (-inf) = NaN.

@@ -22,6 +22,7 @@
 #include "common/sm80_mask.cuh"
 #include "common/sm80_mma.cuh"
 #include "common/sm80_softmax.cuh"
+#include "common/sm80_user.cuh"
 #include "common/variants.h"
 
 namespace attnjit {
@@ -111,7 +112,10 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   Mask::key_range(last_row, seqlen_q, seqlen_k, lo_last, hi_last);
   const int n_block_min = lo_first / kBlockN;
   const int n_block_max = (hi_last + kBlockN - 1) / kBlockN;
-  const int n_tiles = n_block_max > n_block_min ? n_block_max - n_block_min : 0;
+  // ... or the block mask's tiles (variants_user.h).
+  const auto blocks = variants::key_blocks<Mask, kBlockN>(params.user, batch, head, m0, n_block_min, n_block_max);
+  const int n_tiles = blocks.count();
+  const auto mods = variants::make_mods<Mask>(params.user);
 
   // This thread's rows (2 per m-atom) and their visible key ranges, for the elementwise mask.
   const int warp_row0 = warp * Traits::kWarpRows;
@@ -124,7 +128,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const sm80::TileLoader<kBlockN, kHeadDim, kThreads> kv_loader(tid);
   auto load_k = [&](int it) {  // K tile `it` of this block into its stage; empty past the end
     if (it < n_tiles) {
-      const int n0 = (n_block_min + it) * kBlockN;
+      const int n0 = static_cast<int>(blocks.n0(it));
       kv_loader.template load<kCheck>(s_k + (it % kStages) * Traits::kTileBytesKV,
                              k_ptr + n0 * params.k_row_stride, params.k_row_stride,
                              seqlen_k - n0);
@@ -133,7 +137,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   };
   auto load_v = [&](int it) {
     if (it < n_tiles) {
-      const int n0 = (n_block_min + it) * kBlockN;
+      const int n0 = static_cast<int>(blocks.n0(it));
       kv_loader.template load<kCheck>(s_v + (it % kStages) * Traits::kTileBytesKV,
                              v_ptr + n0 * params.v_row_stride, params.v_row_stride,
                              seqlen_k - n0);
@@ -186,7 +190,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 
   for (int it = 0; it < n_tiles; ++it) {
     const int stage = it % kStages;
-    const int n0 = (n_block_min + it) * kBlockN;
+    const int n0 = static_cast<int>(blocks.n0(it));
     const unsigned stage_offset = stage * Traits::kTileBytesKV;
 
     sm80::cp_async_wait<2 * (kStages - 1)>();  // K_it (and everything older) has landed
@@ -236,11 +240,14 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
           for (int e = 0; e < 4; ++e) acc_s[mi][j][e] = cap(acc_s[mi][j][e], [](float x) { return tanhf(x); });
     }
 
+    if constexpr (variants::mods_of<Mask>::kScoreMod)
+      variants::score_mod_fragments(mods, acc_s, batch, head, m0 + warp_row0 + g, n0 + 2 * t, seqlen_q, seqlen_k, params.scale);
+
     // Elementwise mask, only on tiles that cut some row's key range (block-uniform test:
     // lo is non-decreasing and hi non-decreasing in the row, so the first row has the
     // smallest hi and the last row the largest lo).
     if constexpr (Mask::kMasksKeys || kCheck) {
-      const bool full = n0 >= lo_last && n0 + kBlockN <= hi_first;
+      const bool full = n0 >= lo_last && n0 + kBlockN <= hi_first && blocks.user_full(it);
       if (!full) {
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi)
@@ -250,7 +257,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
             for (int e = 0; e < 4; ++e) {
               const int r = 2 * mi + e / 2;
               const int col = n0 + j * 8 + 2 * t + e % 2;
-              if (col < key_lo[r] || col >= key_hi[r]) acc_s[mi][j][e] = sm80::neg_inf();
+              if (col < key_lo[r] || col >= key_hi[r] ||
+                  !variants::mask_mod_at(mods, batch, head, m0 + warp_row0 + 16 * mi + 8 * (e / 2) + g, col, seqlen_q))
+                acc_s[mi][j][e] = sm80::neg_inf();
             }
       }
     }

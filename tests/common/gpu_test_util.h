@@ -40,6 +40,7 @@
 #include "runtime/cuda_driver.h"
 #include "runtime/half.h"
 #include "runtime/reference_attention.h"
+#include "common/user_case.h"
 
 namespace attnjit::testing {
 
@@ -89,6 +90,7 @@ struct PrefillCase {
   Layout layout = Layout::BSHD;
   bool with_lse = true;
   uint64_t seed = 1;
+  UserCase user;       // score_mod / mask_mod / block mask (tests/common/user_case.h)
 
   PrefillProblem problem() const {
     PrefillProblem p;
@@ -102,6 +104,9 @@ struct PrefillCase {
     p.seqlen_k = seqlen_k;
     p.scale = scale;
     p.softcap = softcap;
+    p.score_mod = user.score_mod;
+    p.mask_mod = user.mask_mod;
+    p.block_sparse = user.block_sparse;
     return p;
   }
 
@@ -118,6 +123,7 @@ struct PrefillCase {
       << "_" << layout_name(layout) << (with_lse ? "" : "_nolse");
     if (scale != 0) o << "_scale" << scale;
     if (softcap != 0) o << "_sc" << softcap_string(softcap);
+    if (!user.name.empty()) o << "_" << user.name;
     return o.str();
   }
 };
@@ -213,6 +219,8 @@ inline Outputs reference_outputs(const PrefillData& x) {
   p.mask = c.mask;
   p.scale = c.scale;
   p.softcap = c.softcap;
+  p.score_mod = c.user.score_ref;
+  p.mask_mod = c.user.mask_ref;
   Outputs r;
   r.o.assign(static_cast<size_t>(c.batch * c.seqlen_q * c.heads_q * c.head_dim), 0.0);
   r.lse.assign(static_cast<size_t>(c.batch * c.heads_q * c.seqlen_q), 0.0);
@@ -239,7 +247,7 @@ inline Outputs baseline_outputs(const PrefillData& x) {
         for (int64_t e = 0; e < D; ++e) qf[e] = static_cast<float>(x.q[qoff + e]);
         float m = -std::numeric_limits<float>::infinity();
         for (int64_t j = 0; j < sk; ++j) {
-          if (!mask_allows(c.mask, i, j, sq, sk)) {
+          if (!mask_allows(c.mask, i, j, sq, sk) || (c.user.mask_ref && !c.user.mask_ref(b, h, i, j))) {
             s[j] = -std::numeric_limits<float>::infinity();
             continue;
           }
@@ -248,6 +256,7 @@ inline Outputs baseline_outputs(const PrefillData& x) {
           for (int64_t e = 0; e < D; ++e) dot += qf[e] * static_cast<float>(x.k[koff + e]);
           s[j] = dot * scale;
           if (c.softcap > 0) s[j] = float(c.softcap) * std::tanh(s[j] / float(c.softcap));
+          if (c.user.score_ref) s[j] = static_cast<float>(c.user.score_ref(s[j], b, h, i, j));
           m = std::max(m, s[j]);
         }
         const size_t lidx = static_cast<size_t>((b * c.heads_q + h) * sq + i);
@@ -418,6 +427,17 @@ inline RunOutput run_case(Runtime& rt, const PrefillCase& c) {
   a.v = {v.get(), x.ks.batch, x.ks.seq, x.ks.head};
   a.o = {o.get(), x.os.batch, x.os.seq, x.os.head};
   if (c.with_lse) a.lse = {static_cast<float*>(lse.get()), x.lse_batch_stride, x.lse_head_stride};
+  // User variants: aux tensors in the backend's memory, and the block mask built there.
+  DeviceBuffer aux_i32(be, c.user.aux_i32.size() * 4), aux_f32(be, c.user.aux_f32.size() * 4);
+  if (!c.user.aux_i32.empty()) be.copy_to_device(aux_i32.get(), c.user.aux_i32.data(), aux_i32.size());
+  if (!c.user.aux_f32.empty()) be.copy_to_device(aux_f32.get(), c.user.aux_f32.data(), aux_f32.size());
+  a.aux[0] = {aux_i32.get(), AuxType::I32, static_cast<int64_t>(c.user.aux_i32.size())};
+  a.aux[1] = {aux_f32.get(), AuxType::F32, static_cast<int64_t>(c.user.aux_f32.size())};
+  BlockMask bm;
+  if (c.user.block_sparse > 0) {
+    bm = build_block_mask(rt, a.problem, a.aux, c.user.block_sparse);
+    a.block_mask = bm.view;
+  }
   rt.prefill(a);
   be.synchronize();
 

@@ -52,6 +52,18 @@ struct MaskName<variants::SoftCapped<M, Cap>> {
   }
 };
 
+// User variants: the test defines attnjit_gen::UserMods as codegen would (one per test file).
+template <class M, class Mods, int kTile>
+struct MaskName<variants::WithUserMods<M, Mods, kTile>> {
+  static std::string get() {
+    return "attnjit::variants::WithUserMods<" + MaskName<M>::get() + ", attnjit_gen::UserMods, " +
+           std::to_string(kTile) + ">";
+  }
+};
+
+// Builds a case's block mask in host memory (the CPU backend's builder); null without LLVM.
+BlockMask host_block_mask(const PrefillProblem& p, const AuxTensor (&aux)[kMaxAux], int tile);
+
 // The NVRTC name expression of prefill_sm80_kernel<Traits>, spelled as codegen spells it.
 template <class T>
 std::string entry_name() {
@@ -140,6 +152,15 @@ inline EmuRun run_prefill(const testing::PrefillCase& c, TileConfig cfg = TileCo
   a.v = {x.v_img.data(), x.ks.batch, x.ks.seq, x.ks.head};
   a.o = {o_img.data(), x.os.batch, x.os.seq, x.os.head};
   if (c.with_lse) a.lse = {lse_img.data(), x.lse_batch_stride, x.lse_head_stride};
+  std::vector<int32_t> aux_i32 = c.user.aux_i32;
+  std::vector<float> aux_f32 = c.user.aux_f32;
+  a.aux[0] = {aux_i32.data(), AuxType::I32, static_cast<int64_t>(aux_i32.size())};
+  a.aux[1] = {aux_f32.data(), AuxType::F32, static_cast<int64_t>(aux_f32.size())};
+  BlockMask bm;
+  if (c.user.block_sparse > 0) {
+    bm = host_block_mask(problem, a.aux, c.user.block_sparse);
+    a.block_mask = bm.view;
+  }
   const PrefillParams params = make_prefill_params(a, Platform::Cuda);
 
   emu::LaunchConfig lc;
