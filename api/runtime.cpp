@@ -5,6 +5,7 @@
 #include "codegen/prefill/arguments.h"
 #include "codegen/prefill/ragged_args.h"
 #include "codegen/registry.h"
+#include "codegen/user_variant.h"
 #include "runtime/backend.h"
 #include "attnjit/attnjit.h"
 #include "runtime/cuda_backend.h"
@@ -136,6 +137,9 @@ size_t Runtime::SpecHash::operator()(const ProblemSpec& s) const noexcept {
   mix(static_cast<uint64_t>(s.page_size));
   mix(static_cast<uint64_t>(s.even));
   mix(static_cast<uint64_t>(s.varlen));
+  mix(std::hash<std::string>()(s.score_mod));
+  mix(std::hash<std::string>()(s.mask_mod));
+  mix(static_cast<uint64_t>(s.block_sparse));
   return static_cast<size_t>(h);
 }
 
@@ -170,8 +174,14 @@ std::shared_ptr<const Runtime::Plan> Runtime::plan_for(const ProblemSpec& spec) 
   }
   choice.config.tmpl = std::string(tmpl->short_name());
   KernelSource src = tmpl->render(spec, choice.config, target);
-  auto plan = std::make_shared<const Plan>(
-      Plan{tmpl, choice.config, std::move(choice.source), backend_->get_kernel(src)});
+  std::shared_ptr<const CompiledKernel> kernel;
+  try {
+    kernel = backend_->get_kernel(src);
+  } catch (const BackendError& e) {
+    throw_if_snippet_error(spec, e.what());  // a user snippet that does not compile is bad input
+    throw;
+  }
+  auto plan = std::make_shared<const Plan>(Plan{tmpl, choice.config, std::move(choice.source), std::move(kernel)});
   std::unique_lock lock(mu_);
   if (generation != generation_) return plan;  // provider changed meanwhile: use once, don't keep
   auto [it, inserted] = plans_.try_emplace(spec, plan);

@@ -21,6 +21,7 @@
 #include "tuner/score_variant_data.h"
 #include "cli/command.h"
 #include "cli/bench_varlen.h"
+#include "cli/snippet_args.h"
 #include "runtime/half.h"
 
 namespace attnjit::cli {
@@ -48,6 +49,8 @@ struct BenchArgs {
   bool no_disk_cache = false;
   std::vector<int64_t> varlen_seqlens;                  // --seqlens: one varlen call (cli/bench_varlen.h)
   int page_size = 0;                                    // with --seqlens: paged K/V
+  SnippetFiles snippets;     // --score-mod / --mask-mod (no aux tensors: snippets must not read any)
+  int block_sparse = 0;      // build a block mask at this tile from the mask and mask_mod
 };
 
 // Hands out one fixed config (the --config option).
@@ -217,6 +220,14 @@ void run_bench(BenchArgs a) {
 
           PrefillArgs args;
           args.problem = {dt, hd, mask, r.batch, r.heads_q, r.heads_kv, s, s, 0.0, a.softcap};
+          args.problem.score_mod = a.snippets.score_text;
+          args.problem.mask_mod = a.snippets.mask_text;
+          BlockMask block_mask;
+          if (a.block_sparse > 0) {
+            block_mask = build_block_mask(*rt, args.problem, args.aux, a.block_sparse);
+            args.problem.block_sparse = a.block_sparse;
+            args.block_mask = block_mask.view;
+          }
           // Every grid point moves total_tokens x hidden elements per tensor: one set of buffers
           // per dtype serves them all (K/V of a GQA problem use a prefix).
           Buffers& bufs = buffers_for(dt);
@@ -320,7 +331,12 @@ const RegisterCommand reg("bench", [](CLI::App& app) {
   c->add_flag("--sinks", a->sinks, "attention sinks: a random logit per head");
   c->add_flag("--no-disk-cache", a->no_disk_cache, "compile everything afresh");
   c->add_flag("--json", a->json, "print JSON instead of a table");
-  c->callback([a] { run_bench(*a); });
+  add_snippet_options(c, &a->snippets);
+  c->add_option("--block-sparse", a->block_sparse, "block-mask tile (16..128): skip the tiles the mask and mask_mod hide");
+  c->callback([a] {
+    read_snippet_files(a->snippets);
+    run_bench(*a);
+  });
 });
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/snippet_args.h"
+#include "codegen/user_variant.h"
 #include "codegen/kernel_template.h"
 #include "codegen/registry.h"
 #include "runtime/nvrtc_compiler.h"
@@ -13,10 +15,12 @@ namespace {
 
 struct CompileArgs {
   std::string problem, config, arch = "sm_80", emit = "none", tmpl;
+  SnippetFiles snippets;
 };
 
-void run_compile(const CompileArgs& a) {
-  const ProblemSpec spec = ProblemSpec::parse(a.problem);
+void run_compile(CompileArgs a) {
+  read_snippet_files(a.snippets);
+  const ProblemSpec spec = apply_snippets(ProblemSpec::parse(a.problem), a.snippets);
   const Target target = Target::cuda(a.arch);
   // The template: --template, else the one the config names, else the default for the problem.
   TileConfig named;
@@ -36,7 +40,13 @@ void run_compile(const CompileArgs& a) {
     std::cout << src.text;
     return;
   }
-  NvrtcResult r = Nvrtc::get().compile(src, true, a.emit == "ptx");
+  NvrtcResult r;
+  try {
+    r = Nvrtc::get().compile(src, true, a.emit == "ptx");
+  } catch (const BackendError& e) {
+    throw_if_snippet_error(spec, e.what());  // a snippet's error, mapped to its line: exit 2
+    throw;
+  }
   if (a.emit == "ptx") {
     std::cout << r.ptx;
     return;
@@ -70,6 +80,7 @@ void run_compile(const CompileArgs& a) {
 const RegisterCommand reg("compile", [](CLI::App& app) {
   auto args = std::make_shared<CompileArgs>();
   auto* c = app.add_subcommand("compile", "Render and compile one kernel variant with NVRTC");
+  add_snippet_options(c, &args->snippets);
   c->add_option("--problem", args->problem, "problem key, e.g. prefill_bf16_hd128_causal_g1_q4096_k4096")->required();
   c->add_option("--config", args->config, "tile config key, e.g. bm128_bn64_w4_s2 (default: the template's)");
   c->add_option("--template", args->tmpl, "template short name, e.g. sm80 | sm90 (default: the problem's default)");

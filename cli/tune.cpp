@@ -19,10 +19,13 @@
 
 #include <cmath>
 #include <mutex>
+#include <optional>
 
 #include "codegen/registry.h"
 #include "cli/command.h"
+#include "cli/snippet_args.h"
 #include "cli/tune_progress.h"
+#include "codegen/snippet.h"
 #include "db/database.h"
 #include "tuner/backend_factory.h"
 #include "tuner/campaign.h"
@@ -36,6 +39,7 @@ namespace {
 
 struct TuneArgs {
   std::vector<std::string> presets, problems;
+  SnippetFiles snippets;  // applied to every --problem
   std::string backend = "auto";
   std::string db;
   std::string strategy;  // "" = chosen from the budget (tuner::choose_strategy)
@@ -74,7 +78,7 @@ void check_args(const TuneArgs& a) {
   if (a.threads < 0) throw UsageError("--threads: must be >= 0 (0 = all cores)");
 }
 
-void run_tune(const TuneArgs& a) {
+void run_tune(TuneArgs a) {
   if (a.list) {
     list_presets();
     return;
@@ -85,7 +89,19 @@ void run_tune(const TuneArgs& a) {
     const tuner::Preset& pr = tuner::preset(p);
     problems.insert(problems.end(), pr.problems.begin(), pr.problems.end());
   }
-  for (const std::string& k : a.problems) problems.push_back(ProblemSpec::parse(k));
+  read_snippet_files(a.snippets);
+  for (const std::string& k : a.problems) problems.push_back(apply_snippets(ProblemSpec::parse(k), a.snippets));
+  // A key naming a snippet needs its text: from --score-mod / --mask-mod or the database.
+  std::optional<Database> snippet_db;
+  for (const ProblemSpec& p : problems)
+    for (const std::string* h : {&p.score_mod, &p.mask_mod})
+      if (!h->empty() && !find_snippet(*h)) {
+        if (!snippet_db) snippet_db.emplace(Database::open(a.db.empty() ? default_db() : a.db));
+        if (!snippet_db->get_snippet(*h))
+          throw UsageError("--problem " + p.key() + ": snippet " + *h +
+                           " is neither given (--score-mod / --mask-mod FILE) nor in the database");
+      }
+  snippet_db.reset();
   if (problems.empty()) throw UsageError("tune: give --preset NAME or --problem KEY (see --list-presets)");
   const tuner::Shard shard = tuner::Shard::parse(a.shard);
   problems = tuner::shard_problems(std::move(problems), shard);
@@ -124,6 +140,10 @@ void run_tune(const TuneArgs& a) {
 
   Database db = Database::open(a.db.empty() ? default_db() : a.db);
   tuner::DbResultStore store(db, tuner::device_info_for(*backend));
+  // The snippets the keys name go into the database with their results (exports carry them).
+  for (const ProblemSpec& p : co.problems)
+    for (const std::string* h : {&p.score_mod, &p.mask_mod})
+      if (!h->empty()) db.put_snippet(snippet_text("snippet", *h));
 
   // --json: every event as one line on stdout, flushed at once (a reader follows it live).
   // Otherwise bars / lines on stderr. Events come from one thread at a time, but the sink is
@@ -184,6 +204,7 @@ RegisterCommand reg_tune("tune", [](CLI::App& app) {
   c->add_option("--timeout", a->timeout_s, "Seconds before a silent worker is killed");
   c->add_option("--threads", a->threads, "Compile threads (0 = all cores)");
   c->add_option("--seed", a->seed, "Mixes into the random / halving sample");
+  add_snippet_options(c, &a->snippets);
   c->add_flag("--dry-run", a->dry_run, "Print this shard's problem keys and exit");
   c->add_flag("--list-presets", a->list, "List the presets and exit");
   c->add_flag("--quiet", a->quiet, "No progress output");

@@ -28,6 +28,20 @@ void validate_softcap(double c) {
     throw SpecError("softcap: must be 0 (off) or a finite number > 0, got " + softcap_string(c));
 }
 
+void validate_snippet_hash(std::string_view field, std::string_view h) {
+  bool ok = h.size() == 16;
+  for (char ch : h) ok = ok && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+  if (!ok)
+    throw SpecError(std::string(field) + ": a snippet hash is 16 lowercase hex digits, got '" +
+                    std::string(h.substr(0, 40)) + "'");
+}
+
+void validate_block_sparse(int t) {
+  if (t != 0 && (!is_pow2(t) || t < 16 || t > 128))
+    throw SpecError("block_sparse: the block-mask tile must be 0 (off) or a power of two in 16..128, got " +
+                    std::to_string(t));
+}
+
 std::string softcap_string(double c) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, c);  // shortest round-trip form
@@ -65,6 +79,9 @@ std::string ProblemSpec::key() const {
   if (softcap != 0) k += "_sc" + softcap_string(softcap);
   if (alibi) k += "_alibi";
   if (sink) k += "_sink";
+  if (!score_mod.empty()) k += "_sm" + score_mod;
+  if (!mask_mod.empty()) k += "_mm" + mask_mod;
+  if (block_sparse != 0) k += "_bs" + std::to_string(block_sparse);
   k += "_g" + std::to_string(group);
   k += "_q" + std::to_string(seqlen_q);
   k += "_k" + std::to_string(seqlen_k);
@@ -85,6 +102,11 @@ void ProblemSpec::validate() const {
   if (family == Family::Decode && (alibi || sink))
     throw SpecError(std::string(alibi ? "alibi" : "sink") +
                     ": implemented for prefill problems only (the decode kernels do not take it yet)");
+  if (!score_mod.empty()) validate_snippet_hash("score_mod", score_mod);
+  if (!mask_mod.empty()) validate_snippet_hash("mask_mod", mask_mod);
+  validate_block_sparse(block_sparse);
+  if (family == Family::Decode && (!score_mod.empty() || !mask_mod.empty() || block_sparse != 0))
+    throw SpecError("score_mod/mask_mod/block_sparse: prefill only (decode has no user variants yet)");
   if (!is_pow2(seqlen_k) || seqlen_k < 16)
     throw SpecError("seqlen_k: bucket must be a power of two >= 16, got " + std::to_string(seqlen_k));
   if (family == Family::Prefill) {
@@ -151,11 +173,29 @@ ProblemSpec ProblemSpec::parse(std::string_view key) {
     s.sink = true;
     ++i;
   }
+  // User variants, in this order: sm<hash>, mm<hash>, bs<tile>.
+  if (i < toks.size() && toks[i].substr(0, 2) == "sm") {
+    validate_snippet_hash("score_mod", toks[i].substr(2));
+    s.score_mod = std::string(toks[i].substr(2));
+    ++i;
+  }
+  if (i < toks.size() && toks[i].substr(0, 2) == "mm") {
+    validate_snippet_hash("mask_mod", toks[i].substr(2));
+    s.mask_mod = std::string(toks[i].substr(2));
+    ++i;
+  }
+  if (i < toks.size() && toks[i].substr(0, 2) == "bs") {
+    if (!detail::take_prefixed(toks[i], "bs", "block_sparse", v, detail::kIntMin, detail::kIntMax))
+      throw SpecError("block_sparse: expected 'bs<tile>', got '" + std::string(toks[i]) + "'");
+    s.block_sparse = static_cast<int>(v);
+    ++i;
+  }
   if (toks.size() < i + 3)
-    throw SpecError("problem key: expected family_dtype_hdD_mask[_scC][_alibi][_sink]_gG_qQ_kK[_pP][_varlen][_even], got '" +
+    throw SpecError("problem key: expected family_dtype_hdD_mask[_scC][_alibi][_sink][_smH][_mmH][_bsT]_gG_qQ_kK[_pP][_varlen][_even], got '" +
                     std::string(key) + "'");
-  if (toks[i] == "alibi" || toks[i] == "sink" || toks[i].substr(0, 2) == "sc")
-    throw SpecError(std::string(toks[i]) + ": misplaced or repeated; the order is mask[_scC][_alibi][_sink]_gG, in '" +
+  if (toks[i] == "alibi" || toks[i] == "sink" || toks[i].substr(0, 2) == "sc" || toks[i].substr(0, 2) == "sm" ||
+      toks[i].substr(0, 2) == "mm" || toks[i].substr(0, 2) == "bs")
+    throw SpecError(std::string(toks[i]) + ": misplaced or repeated; the order is mask[_scC][_alibi][_sink][_smH][_mmH][_bsT]_gG, in '" +
                     std::string(key) + "'");
   if (!detail::take_prefixed(toks[i], "g", "group", v, detail::kIntMin, detail::kIntMax))
     throw SpecError("group: expected 'g<G>', got '" + std::string(toks[i]) + "'");

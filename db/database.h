@@ -165,6 +165,12 @@ class Database {
   // ---- JSON Lines (one object per result row, with its device and template) ----
   // Writes every matching result; returns the number of lines.
   int64_t export_jsonl(std::ostream& out, const ResultFilter& f = {}) const;
+
+  // User snippets (db/snippets.cpp): the text of every _sm<hash> / _mm<hash> of a problem key.
+  // put_snippet normalises and stores `text` and returns its hash; get_snippet also puts the
+  // text into the process's snippet store, so codegen can render the problem.
+  std::string put_snippet(std::string_view text);
+  std::optional<std::string> get_snippet(std::string_view hash) const;
   // Reads all lines in ONE transaction: a malformed line throws DbError naming `source` and the
   // line number and nothing is imported. Re-importing a file changes nothing; best entries are
   // re-picked with margin 0 (the faster verified result wins, whichever file it came from).

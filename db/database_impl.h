@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "db/database.h"
 #include "db/lookup_cache.h"
@@ -60,6 +62,10 @@ struct Database::Impl {
   int64_t change_jobs_locked(const std::string& sql, std::string_view op,
                              const std::function<void(sqlite::Cursor&)>& bind);
   ResultPage query_locked(const ResultFilter& f, int64_t after, int limit) const;
+  // db/snippets.cpp: the (hash, text) of each snippet a problem key names (throws DbError for
+  // one missing from the table); storing one checks that `text` hashes to `hash`.
+  std::vector<std::pair<std::string, std::string>> snippets_of_locked(const std::string& problem_key) const;
+  void store_snippet_locked(const std::string& hash, const std::string& text);
   LookupResult lookup_locked(const std::string& fingerprint, const DeviceInfo& device,
                              const ProblemSpec& problem, std::string_view template_hash) const;
   // lookup_locked through the cache. `fingerprint` is "" for a device unknown to the database.

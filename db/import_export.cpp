@@ -39,7 +39,10 @@ int64_t Database::export_jsonl(std::ostream& out, const ResultFilter& f) const {
         if (!found) c.fail("export: template row missing", SQLITE_CORRUPT);
         t = templates.emplace(r.template_hash, *found).first;
       }
-      out << export_line(d->second, t->second, r).dump() << '\n';
+      nlohmann::json line = export_line(d->second, t->second, r);
+      // The snippets the key names travel with it (an importer checks their hashes).
+      for (const auto& [hash, text] : impl_->snippets_of_locked(r.problem)) line["snippets"][hash] = text;
+      out << line.dump() << '\n';
       ++lines;
     }
     if (!out) throw DbError("export: writing the output stream failed after " +
@@ -87,6 +90,19 @@ ImportStats Database::import_jsonl(std::istream& in, std::string_view source) {
       if (r.measured_at_ms <= 0)
         throw SpecError("measured_at_ms: an imported measurement needs its timestamp");
       r.template_name = t.name;
+      // Snippets: each must hash to its key; every one the problem key names must be known.
+      if (auto sn = j.find("snippets"); sn != j.end()) {
+        if (!sn->is_object()) throw SpecError("snippets: expected an object {hash: text}");
+        for (auto it = sn->begin(); it != sn->end(); ++it) {
+          if (!it.value().is_string()) throw SpecError("snippets." + it.key() + ": expected a string");
+          impl_->store_snippet_locked(it.key(), it.value().get<std::string>());
+        }
+      }
+      try {
+        impl_->snippets_of_locked(r.problem);
+      } catch (const DbError& e) {
+        throw SpecError(std::string(e.what()) + " (send its text in the line's \"snippets\")");
+      }
       impl_->upsert_device_locked(d);
       impl_->upsert_template_locked(t);
       // Margin 0 when merging: the faster verified result wins, whichever file held it.

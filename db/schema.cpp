@@ -162,15 +162,23 @@ CREATE INDEX jobs_by_state ON jobs(state);
 constexpr const char* kV4 = "-- config keys: C++ pass";
 void v4_pass(sqlite::Connection& c) { upgrade_config_keys(c); }
 
+// Version 5: user snippets (codegen/snippet.h), one row per hash of their normalised text.
+constexpr const char* kV5 = R"sql(
+CREATE TABLE snippets (
+  hash TEXT PRIMARY KEY,
+  text TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 // One step per version: kSteps[v] upgrades v -> v + 1. A step is SQL and, when SQL alone cannot
 // express it (a key rewritten by the function that owns the key's grammar), a C++ pass after it.
-// To add v4: write kV4 (and its pass if needed), append it here, bump kVersion, and add a test
+// To add v6: write kV6 (and its pass if needed), append it here, bump kVersion, and add a test
 // that migrates a hand-written v3 file.
 struct Step {
   const char* sql;
   void (*pass)(sqlite::Connection&);  // may be null
 };
-constexpr Step kSteps[] = {{kV1, nullptr}, {kV2, nullptr}, {kV3, nullptr}, {kV4, v4_pass}};
+constexpr Step kSteps[] = {{kV1, nullptr}, {kV2, nullptr}, {kV3, nullptr}, {kV4, v4_pass}, {kV5, nullptr}};
 static_assert(std::size(kSteps) == kVersion);
 
 }  // namespace

@@ -6,13 +6,14 @@
 //       (registers, spill_bytes, smem_bytes); index on results(status)
 //   v3  results.status 'pruned' (was compile_error + "pruned..." text), results.iqr_ms; jobs
 //   v4  results.config keys name their template ("bm128_bn64_w4_s2" -> "sm80_bm128_bn64_w4_s2")
+//   v5  snippets (hash, text): the user score_mod / mask_mod snippets problem keys name
 #pragma once
 
 #include "db/sqlite_conn.h"
 
 namespace attnjit::schema {
 
-inline constexpr int kVersion = 4;
+inline constexpr int kVersion = 5;
 
 // Reads the version and checks the file is an SQLite database without writing anything.
 // Throws DbError for a non-SQLite / corrupt file, a version newer than kVersion, and an SQLite

@@ -52,7 +52,8 @@ void reference_attention(const ReferenceProblem& p, const double* q, const doubl
         const double* qi = q + ((b * p.seqlen_q + i) * p.heads_q + h) * D;
         double m = -std::numeric_limits<double>::infinity();
         for (int64_t j = 0; j < sk; ++j) {
-          if (i >= sq || !mask_allows(p.mask, i, j, sq, sk)) {  // rows past sq: no query
+          if (i >= sq || !mask_allows(p.mask, i, j, sq, sk) ||  // rows past sq: no query
+              (p.mask_mod && !p.mask_mod(b, h, i, j))) {
             s[j] = -std::numeric_limits<double>::infinity();
             continue;
           }
@@ -62,7 +63,9 @@ void reference_attention(const ReferenceProblem& p, const double* q, const doubl
           s[j] = p.softcap > 0 ? variants::SoftCap<double>::make(p.softcap, 1.0)(
                                      dot * scale, [](double x) { return std::tanh(x); })
                                : dot * scale;
-          s[j] += alibi_bias(p, b, h, i, j, p.seqlen_q, sk);
+          s[j] += alibi_bias(p, b, h, i, j, sq, sk);
+          if (p.score_mod) s[j] = p.score_mod(s[j], b, h, i, j);
+          if (std::isnan(s[j])) throw SpecError("reference_attention: score_mod returned NaN");
           m = std::max(m, s[j]);
         }
         double* oi = o + ((b * p.seqlen_q + i) * p.heads_q + h) * D;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "codegen/problem_spec.h"
@@ -36,6 +37,12 @@ struct ReferenceProblem {
   std::vector<double> alibi_slopes;
   int64_t alibi_batch_stride = 0;
   std::vector<double> sinks;  // one logit per query head; empty = off
+  // User variants as host callbacks (FlexAttention's signatures, raw indices): score_mod maps
+  // the scaled, soft-capped score; mask_mod is ANDed with `mask`. Callbacks, not snippet text,
+  // keep the oracle free of any compiler: tests pass an independent C++ lambda for the snippet
+  // under test (empty = absent).
+  std::function<double(double score, int64_t b, int64_t h, int64_t q_idx, int64_t kv_idx)> score_mod;
+  std::function<bool(int64_t b, int64_t h, int64_t q_idx, int64_t kv_idx)> mask_mod;
 };
 
 // o and lse must hold batch*seqlen_q*heads_q*head_dim and batch*heads_q*seqlen_q values;

@@ -16,6 +16,7 @@
 #include "service/api_error.h"
 #include "service/base64.h"
 #include "service/query_params.h"
+#include "service/snippet_gate.h"
 #include "service/target_key.h"
 
 namespace attnjit::service {
@@ -314,6 +315,7 @@ ApiResponse Api::kernel(const ApiRequest& req) {
   QueryParams q(req.params, {"problem", "arch", "config", "cubin", "source", "batch", "heads_q",
                              "heads_kv", "seqlen_q", "seqlen_k"});
   ProblemSpec spec = parse_problem("problem", q.required("problem"));
+  require_known_snippets(*db_.reader(), spec, "problem");
   const std::string& arch = q.required("arch");
   check_token_chars("arch", arch);
   Target target = resolve_target(*db_.reader(), "arch", arch);
@@ -514,7 +516,12 @@ ApiResponse Api::tune(const ApiRequest& req) {
   for (size_t i = 0; i < ps.size(); ++i) {
     std::string field = "problems[" + std::to_string(i) + "]";
     if (!ps[i].is_string()) throw invalid_field(field, field + ": expected a problem key string");
-    tr.problems.push_back(parse_problem(field, ps[i].get<std::string>()).key());
+    const ProblemSpec spec = parse_problem(field, ps[i].get<std::string>());
+    // A tuning job's child process has no snippet text to compile (none travels over HTTP).
+    if (!spec.score_mod.empty() || !spec.mask_mod.empty())
+      throw invalid_field(field, field + ": problems with user snippets are tuned in process (attnjit tune "
+                                         "--score-mod/--mask-mod), not by service jobs");
+    tr.problems.push_back(spec.key());
   }
   if (b.contains("budget")) {
     const json& bu = b["budget"];

@@ -36,7 +36,7 @@ std::vector<double> naive_same_precision(DType dt, const ReferenceProblem& p,
         const double* qi = &q[static_cast<size_t>(((b * p.seqlen_q + i) * p.heads_q + h) * D)];
         float m = -std::numeric_limits<float>::infinity();
         for (int64_t j = 0; j < sk; ++j) {
-          if (i >= sq || !mask_allows(p.mask, i, j, sq, sk)) {
+          if (i >= sq || !mask_allows(p.mask, i, j, sq, sk) || (p.mask_mod && !p.mask_mod(b, h, i, j))) {
             s[j] = -std::numeric_limits<float>::infinity();
             continue;
           }
@@ -45,7 +45,8 @@ std::vector<double> naive_same_precision(DType dt, const ReferenceProblem& p,
           for (int64_t d = 0; d < D; ++d) dot += static_cast<float>(qi[d]) * static_cast<float>(kj[d]);
           s[j] = dot * scale;
           if (p.softcap > 0) s[j] = float(p.softcap) * std::tanh(s[j] / float(p.softcap));
-          s[j] += static_cast<float>(alibi_bias(p, b, h, i, j, p.seqlen_q, sk));
+          s[j] += static_cast<float>(alibi_bias(p, b, h, i, j, sq, sk));
+          if (p.score_mod) s[j] = static_cast<float>(p.score_mod(s[j], b, h, i, j));
           m = std::max(m, s[j]);
         }
         double* oi = &o[static_cast<size_t>(((b * p.seqlen_q + i) * p.heads_q + h) * D)];

@@ -3,6 +3,8 @@
 #include "codegen/param_checks.h"
 #include "codegen/kernel_template.h"
 #include "codegen/score_variant_args.h"
+#include "codegen/snippet.h"
+#include "codegen/prefill/user_arguments.h"
 
 #include <algorithm>
 #include <array>
@@ -68,6 +70,7 @@ void validate_prefill_problem(const PrefillProblem& p) {
   if (!std::isfinite(p.scale)) throw SpecError("scale: must be finite, got " + std::to_string(p.scale));
   validate_mask(p.mask);
   validate_ragged_problem(p);
+  validate_block_sparse(p.block_sparse);
 }
 
 ProblemSpec prefill_spec(const PrefillProblem& p) {
@@ -84,6 +87,9 @@ ProblemSpec prefill_spec(const PrefillProblem& p) {
   }
   spec.alibi = p.alibi;
   spec.sink = p.sink;
+  if (!p.score_mod.empty()) spec.score_mod = register_snippet(p.score_mod, "score_mod");
+  if (!p.mask_mod.empty()) spec.mask_mod = register_snippet(p.mask_mod, "mask_mod");
+  spec.block_sparse = p.block_sparse;
   spec.validate();
   return spec;
 }
@@ -168,6 +174,7 @@ PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
   r.alibi_slopes = a.alibi_slopes;
   r.alibi_batch_stride = a.alibi_batch_stride;
   r.sinks = a.sinks;
+  fill_user_params(a, platform, r.user);
   return r;
 }
 

@@ -14,6 +14,7 @@
 #include "codegen/prefill/arguments.h"
 #include "codegen/prefill/sm90_tensor_maps.h"
 #include "codegen/variant.h"
+#include "codegen/user_variant.h"
 
 namespace attnjit {
 namespace {

@@ -10,6 +10,7 @@
 //   attnjit/runtime.h       Runtime: prefill and decode, compiled and cached on first use
 #pragma once
 
+#include "attnjit/block_mask.h"
 #include "attnjit/launch.h"
 #include "attnjit/problem_spec.h"
 #include "attnjit/runtime.h"
@@ -17,3 +18,4 @@
 #include "attnjit/tensors.h"
 #include "attnjit/tile_config.h"
 #include "attnjit/types.h"
+#include "attnjit/user_mods.h"

@@ -6,13 +6,18 @@
 //   prefill_f16_hd64_sw1024-0_g1_q8192_k8192_even      (sliding window left 1024, right 0)
 //   decode_bf16_hd128_none_g8_q1_k32768_p16            (1 query token, paged KV, 16-token pages)
 // Grammar (fields in this fixed order, '_' separated, only [A-Za-z0-9_.-]):
-//   family _ dtype _ hd<D> _ mask [_sc<C>] [_alibi] [_sink] _ g<G> _ q<Q> _ k<K> [_p<P>] [_varlen] [_even]
+//   family _ dtype _ hd<D> _ mask [_sc<C>] [_alibi] [_sink] [_sm<H>] [_mm<H>] [_bs<T>]
+//          _ g<G> _ q<Q> _ k<K> [_p<P>] [_varlen] [_even]
 //   mask := none | causal | sw<left>-<right>
 //   sc<C>: logit soft-capping s -> C*tanh(s/C) on the scaled scores (absent = off); C is written
 //   as the shortest decimal that reads back to the same double (sc50, sc30.5, sc1e-05).
 //   alibi: ALiBi biases from per-head slopes passed at run time (templates/common/variants_alibi.h).
 //   sink: one attention-sink logit per query head joins the softmax denominator
 //   (templates/common/variants_sink.h). Both prefill only for now.
+//   sm<H> / mm<H>: a user score_mod / mask_mod snippet (codegen/snippet.h), H = the first 16 hex
+//   digits of the SHA-256 of its normalised text; the text itself lives in the snippet store /
+//   the database's snippets table, found by H. bs<T>: block-sparse (a block mask at T x T
+//   tiles, T in 16..128, a power of two). Prefill only.
 // Prefill: q and k are length buckets (powers of two >= 16). Decode: q is the exact number of
 // query tokens per sequence (1..16), k the KV-length bucket, p the page size (0 = contiguous).
 // Prefill: _p<P> (P > 0) is a paged KV cache of P-token pages (prefill against a cache: chunked
@@ -53,6 +58,9 @@ struct ProblemSpec {
   bool varlen = false;      // prefill only: packed sequences of different lengths (cu_seqlens)
   bool alibi = false;       // ALiBi: bias -slope_h * |i_aligned - j| on the scaled scores
   bool sink = false;        // attention sinks: a per-head logit in the softmax denominator
+  std::string score_mod;    // hash of a user score_mod snippet ("" = none)
+  std::string mask_mod;     // hash of a user mask_mod snippet ("" = none)
+  int block_sparse = 0;     // block-mask tile size T (0 = no block mask)
 
   std::string key() const;
   // Parses a key; throws SpecError naming the field and the allowed values.
@@ -75,6 +83,11 @@ void validate_mask(const MaskSpec& mask);
 
 // Throws SpecError naming `softcap` unless c is 0 (off) or finite and > 0.
 void validate_softcap(double c);
+
+// Throws SpecError naming `field` unless h is a snippet hash: 16 lowercase hex digits.
+void validate_snippet_hash(std::string_view field, std::string_view h);
+// Throws SpecError naming `block_sparse` unless t is 0 or a power of two in 16..128.
+void validate_block_sparse(int t);
 
 // The shortest decimal that reads back to exactly c ("50", "30.5", "1e-05"): the key's spelling.
 std::string softcap_string(double c);

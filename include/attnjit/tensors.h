@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "attnjit/problem_spec.h"
 #include "attnjit/types.h"
+#include "attnjit/user_mods.h"
 
 namespace attnjit {
 
@@ -68,6 +70,11 @@ struct PrefillProblem {
   int64_t max_pages = 0;  // paged: block_table columns a sequence may use
   bool alibi = false;     // ALiBi: PrefillArgs::alibi_slopes adds -slope * |i + sk - sq - j| to the scaled scores
   bool sink = false;      // attention sinks: PrefillArgs::sinks (one logit per query head) joins the denominator
+  // User variants (attnjit/user_mods.h): snippet texts ("" = none) and the block mask's tile
+  // (0 = none; then PrefillArgs::block_mask must be given at that tile).
+  std::string score_mod;
+  std::string mask_mod;
+  int block_sparse = 0;
 };
 
 struct PrefillArgs {
@@ -88,6 +95,8 @@ struct PrefillArgs {
   const float* alibi_slopes = nullptr;
   int64_t alibi_batch_stride = 0;
   const float* sinks = nullptr;  // [heads_q] sink logits (natural units, like the scaled scores)
+  AuxTensor aux[kMaxAux];   // read by the snippets as aux<T>(i)
+  BlockMaskView block_mask; // with problem.block_sparse
 };
 
 // A few query tokens per sequence against a KV cache that is contiguous or paged, with ragged

@@ -152,6 +152,8 @@ CpuCompileResult compile_cpu_kernel(const KernelSource& src, const CpuCompileReq
   llvm::raw_string_ostream diag_os(diag_text);
   llvm::IntrusiveRefCntPtr<clang::DiagnosticOptions> diag_opts(new clang::DiagnosticOptions);
   diag_opts->ShowColors = false;
+  // Honour #line (as the clang driver does): user snippets are reported at their own lines.
+  diag_opts->ShowPresumedLoc = true;
   // Declared before both diagnostics engines, which only borrow it, so it outlives them.
   auto printer = std::make_unique<clang::TextDiagnosticPrinter>(diag_os, diag_opts.get());
   llvm::IntrusiveRefCntPtr<clang::DiagnosticIDs> ids(new clang::DiagnosticIDs);

@@ -30,6 +30,7 @@
 #include "common/layout_varlen.h"
 #include "common/variants_alibi.h"
 #include "common/variants_sink.h"
+#include "common/variants_user.h"
 
 namespace attnjit::cpu {
 
@@ -248,7 +249,11 @@ struct PrefillCpu {
     }
     const float* krow[BN];
     const float* vrow[BN];
-    for (long long n0 = lo < hi ? lo / BN * BN : hi; n0 < hi; n0 += BN) {
+    // The key blocks to visit: [lo, hi) in blocks, or the block mask's lists (variants_user.h).
+    const auto blocks = variants::key_blocks<C, BN>(p.user, b, h, m0, lo < hi ? lo / BN : 0, lo < hi ? (hi + BN - 1) / BN : 0);
+    const auto mods = variants::make_mods<C>(p.user);
+    for (int it = 0; it < blocks.count(); ++it) {
+      const long long n0 = blocks.n0(it);
       const int keys = (int)(sk - n0 < BN ? sk - n0 : BN);
       if constexpr (C::kPaged) {
         load_paged(t, p, st, hk, n0, keys, krow, vrow);
@@ -288,13 +293,19 @@ struct PrefillCpu {
         add_alibi(t, variants::AlibiBias<float>::make(
                          variants::alibi_slope(p.alibi_slopes, p.alibi_batch_stride, b, h), 1.4426950408889634f),
                   n0, m0 + shift);
+      // A user score_mod, in natural units (the kernel's are log2(e) times those).
+      if constexpr (variants::mods_of<C>::kScoreMod)
+        variants::score_mod_tile(mods, &t.st[0][0], BM, keys, rows, b, h, m0, n0, 1.4426950408889634f);
 
       // Per-element masking only where the block is not fully visible to every row.
-      bool partial = !even && n0 + BN > sk;
+      bool partial = (!even && n0 + BN > sk) || !blocks.user_full(it);
       if constexpr (C::kMask == kMaskCausal) partial |= n0 + BN - 1 > p_first;
       if constexpr (C::kMask == kMaskWindow)
         partial |= n0 < p_last - C::kWindowLeft || n0 + BN - 1 > p_first + C::kWindowRight;
-      if (partial) apply_mask(t, n0, m0, shift, sk);
+      if (partial) {
+        apply_mask(t, n0, m0, shift, sk);
+        if constexpr (variants::mods_of<C>::kMaskMod) variants::mask_mod_tile(mods, &t.st[0][0], BM, keys, rows, b, h, m0, n0);
+      }
 
       // Online softmax, lane-wise. A row that has seen only masked keys keeps m = -inf; it
       // subtracts 0 instead, so exp2(-inf - 0) = 0 and never -inf - (-inf) = NaN.

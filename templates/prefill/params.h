@@ -5,6 +5,37 @@
 
 namespace attnjit {
 
+// User variants (templates/common/variants_user.h): the aux tensors a score_mod / mask_mod
+// snippet may read and the block mask of block-sparse kernels; all zero when unused.
+enum { kMaxAuxTensors = 4 };
+
+struct UserModParams {
+  const void* aux[kMaxAuxTensors];         // read by snippets as aux<T>(i)
+  long long aux_size[kMaxAuxTensors];      // elements
+  // Block mask (FlexAttention's BlockMask) at bs x bs tiles: for query tile m of (batch b, head
+  // h), row r = b * bm_batch_stride + h * bm_head_stride + m; its kv_num_blocks[r] partial key
+  // tiles are kv_indices[r * bm_k_tiles + i] (the per-element mask applies), its
+  // full_kv_num_blocks[r] fully visible ones full_kv_indices[r * bm_k_tiles + i] (no mask).
+  const int* kv_num_blocks;
+  const int* kv_indices;
+  const int* full_kv_num_blocks;
+  const int* full_kv_indices;
+  long long bm_batch_stride, bm_head_stride;  // in query-tile rows; 0 broadcasts
+  int bm_k_tiles;
+  int bm_tile;
+};
+
+// The block-mask builder's parameters (templates/prefill/block_mask.h).
+struct BlockMaskBuildParams {
+  UserModParams user;  // the aux tensors the mask_mod reads
+  int* kv_num_blocks;
+  int* kv_indices;
+  int* full_kv_num_blocks;
+  int* full_kv_indices;
+  long long batch, heads, q_tiles, k_tiles;  // of the mask (batch / heads 1 = broadcast)
+  int tile, seqlen_q, seqlen_k;
+};
+
 struct PrefillParams {
   const void* q;   // [batch, seqlen_q, heads_q, head_dim] (any strides; last dim contiguous)
   const void* k;   // [batch, seqlen_k, heads_kv, head_dim]
@@ -40,6 +71,7 @@ struct PrefillParams {
   const float* alibi_slopes;      // ALiBi slope of (b, h) at [b * alibi_batch_stride + h]
   long long alibi_batch_stride;   // 0 = one [heads_q] vector for the whole batch
   const float* sinks;             // attention-sink logit per query head, [heads_q]
+  UserModParams user; // aux tensors and block mask of user variants (zero when unused)
 };
 
 }  // namespace attnjit

@@ -24,6 +24,7 @@
 #include "common/sm80_mask.cuh"
 #include "common/sm80_mma.cuh"
 #include "common/sm80_softmax.cuh"
+#include "common/sm80_user.cuh"
 #include "common/variants.h"
 #include "common/layout_varlen.h"
 #include "common/variants_alibi.h"
@@ -103,7 +104,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   } else {
     tile = L::dense_tile(params, blockIdx.z, m_block, kBlockM);
   }
-  const int head = blockIdx.y;
+  const int head = blockIdx.y, batch = tile.b;
   const int head_kv = head / (params.heads_q / params.heads_kv);
   const int seqlen_q = tile.len_q, seqlen_k = tile.len_k;
   const int m0 = tile.m0;
@@ -127,7 +128,10 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   Mask::key_range(last_row, seqlen_q, seqlen_k, lo_last, hi_last);
   const int n_block_min = lo_first / kBlockN;
   const int n_block_max = (hi_last + kBlockN - 1) / kBlockN;
-  const int n_tiles = n_block_max > n_block_min ? n_block_max - n_block_min : 0;
+  // ... or the block mask's tiles (variants_user.h).
+  const auto blocks = variants::key_blocks<Mask, kBlockN>(params.user, batch, head, m0, n_block_min, n_block_max);
+  const int n_tiles = blocks.count();
+  const auto mods = variants::make_mods<Mask>(params.user);
 
   // This thread's rows (2 per m-atom) and their visible key ranges, for the elementwise mask.
   const int warp_row0 = warp * Traits::kWarpRows;
@@ -148,7 +152,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const sm80::TileLoader<kBlockN, kHeadDim, kThreads> kv_loader(tid);
   auto load_k = [&](int it) {  // K tile `it` of this block into its stage; empty past the end
     if (it < n_tiles) {
-      const int n0 = (n_block_min + it) * kBlockN;
+      const int n0 = static_cast<int>(blocks.n0(it));
       if constexpr (Traits::kPaged)
         kv_loader.template load_rows<kCheck>(s_k + (it % kStages) * Traits::kTileBytesKV, [&](int r) {
           return k_ptr + L::kv_row(params, tile, params.k_batch_stride, params.k_row_stride, n0 + r);
@@ -162,7 +166,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   };
   auto load_v = [&](int it) {
     if (it < n_tiles) {
-      const int n0 = (n_block_min + it) * kBlockN;
+      const int n0 = static_cast<int>(blocks.n0(it));
       if constexpr (Traits::kPaged)
         kv_loader.template load_rows<kCheck>(s_v + (it % kStages) * Traits::kTileBytesKV, [&](int r) {
           return v_ptr + L::kv_row(params, tile, params.v_batch_stride, params.v_row_stride, n0 + r);
@@ -220,7 +224,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 
   for (int it = 0; it < n_tiles; ++it) {
     const int stage = it % kStages;
-    const int n0 = (n_block_min + it) * kBlockN;
+    const int n0 = static_cast<int>(blocks.n0(it));
     const unsigned stage_offset = stage * Traits::kTileBytesKV;
 
     sm80::cp_async_wait<2 * (kStages - 1)>();  // K_it (and everything older) has landed
@@ -274,12 +278,14 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     if constexpr (variants::has_alibi<Mask>())
       variants::alibi_mma_tile(acc_s, alibi, static_cast<long long>(m0 + warp_row0 + g) + seqlen_k - seqlen_q,
                                n0 + 2 * t);
+    if constexpr (variants::mods_of<Mask>::kScoreMod)
+      variants::score_mod_fragments(mods, acc_s, batch, head, m0 + warp_row0 + g, n0 + 2 * t, seqlen_q, seqlen_k, params.scale);
 
     // Elementwise mask, only on tiles that cut some row's key range (block-uniform test:
     // lo is non-decreasing and hi non-decreasing in the row, so the first row has the
     // smallest hi and the last row the largest lo).
     if constexpr (Mask::kMasksKeys || kCheck) {
-      const bool full = n0 >= lo_last && n0 + kBlockN <= hi_first;
+      const bool full = n0 >= lo_last && n0 + kBlockN <= hi_first && blocks.user_full(it);
       if (!full) {
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi)
@@ -289,7 +295,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
             for (int e = 0; e < 4; ++e) {
               const int r = 2 * mi + e / 2;
               const int col = n0 + j * 8 + 2 * t + e % 2;
-              if (col < key_lo[r] || col >= key_hi[r]) acc_s[mi][j][e] = sm80::neg_inf();
+              if (col < key_lo[r] || col >= key_hi[r] ||
+                  !variants::mask_mod_at(mods, batch, head, m0 + warp_row0 + 16 * mi + 8 * (e / 2) + g, col, seqlen_q))
+                acc_s[mi][j][e] = sm80::neg_inf();
             }
       }
     }

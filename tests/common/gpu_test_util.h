@@ -40,6 +40,7 @@
 #include "runtime/cuda_driver.h"
 #include "runtime/half.h"
 #include "runtime/reference_attention.h"
+#include "common/user_case.h"
 
 namespace attnjit::testing {
 
@@ -92,6 +93,7 @@ struct PrefillCase {
   Layout layout = Layout::BSHD;
   bool with_lse = true;
   uint64_t seed = 1;
+  UserCase user;       // score_mod / mask_mod / block mask (tests/common/user_case.h)
 
   PrefillProblem problem() const {
     PrefillProblem p;
@@ -107,6 +109,9 @@ struct PrefillCase {
     p.softcap = softcap;
     p.alibi = alibi;
     p.sink = sink;
+    p.score_mod = user.score_mod;
+    p.mask_mod = user.mask_mod;
+    p.block_sparse = user.block_sparse;
     return p;
   }
 
@@ -125,6 +130,7 @@ struct PrefillCase {
     if (softcap != 0) o << "_sc" << softcap_string(softcap);
     if (alibi) o << (alibi_per_batch ? "_alibi-per-batch" : "_alibi");
     if (sink) o << "_sink";
+    if (!user.name.empty()) o << "_" << user.name;
     return o.str();
   }
 };
@@ -244,6 +250,8 @@ inline Outputs reference_outputs(const PrefillData& x) {
   p.alibi_slopes.assign(x.slopes.begin(), x.slopes.end());
   p.alibi_batch_stride = x.slope_batch_stride;
   p.sinks.assign(x.sinks.begin(), x.sinks.end());
+  p.score_mod = c.user.score_ref;
+  p.mask_mod = c.user.mask_ref;
   Outputs r;
   r.o.assign(static_cast<size_t>(c.batch * c.seqlen_q * c.heads_q * c.head_dim), 0.0);
   r.lse.assign(static_cast<size_t>(c.batch * c.heads_q * c.seqlen_q), 0.0);
@@ -270,7 +278,7 @@ inline Outputs baseline_outputs(const PrefillData& x) {
         for (int64_t e = 0; e < D; ++e) qf[e] = static_cast<float>(x.q[qoff + e]);
         float m = -std::numeric_limits<float>::infinity();
         for (int64_t j = 0; j < sk; ++j) {
-          if (!mask_allows(c.mask, i, j, sq, sk)) {
+          if (!mask_allows(c.mask, i, j, sq, sk) || (c.user.mask_ref && !c.user.mask_ref(b, h, i, j))) {
             s[j] = -std::numeric_limits<float>::infinity();
             continue;
           }
@@ -281,6 +289,7 @@ inline Outputs baseline_outputs(const PrefillData& x) {
           if (c.softcap > 0) s[j] = float(c.softcap) * std::tanh(s[j] / float(c.softcap));
           if (c.alibi)
             s[j] -= x.slopes[static_cast<size_t>(b * x.slope_batch_stride + h)] * std::abs(float(i + sk - sq - j));
+          if (c.user.score_ref) s[j] = static_cast<float>(c.user.score_ref(s[j], b, h, i, j));
           m = std::max(m, s[j]);
         }
         const size_t lidx = static_cast<size_t>((b * c.heads_q + h) * sq + i);
@@ -467,6 +476,17 @@ inline RunOutput run_case(Runtime& rt, const PrefillCase& c) {
   a.o = {o.get(), x.os.batch, x.os.seq, x.os.head};
   if (c.with_lse) a.lse = {static_cast<float*>(lse.get()), x.lse_batch_stride, x.lse_head_stride};
   attach_variants(x, static_cast<const float*>(variant_dev.get()), a);
+  // User variants: aux tensors in the backend's memory, and the block mask built there.
+  DeviceBuffer aux_i32(be, c.user.aux_i32.size() * 4), aux_f32(be, c.user.aux_f32.size() * 4);
+  if (!c.user.aux_i32.empty()) be.copy_to_device(aux_i32.get(), c.user.aux_i32.data(), aux_i32.size());
+  if (!c.user.aux_f32.empty()) be.copy_to_device(aux_f32.get(), c.user.aux_f32.data(), aux_f32.size());
+  a.aux[0] = {aux_i32.get(), AuxType::I32, static_cast<int64_t>(c.user.aux_i32.size())};
+  a.aux[1] = {aux_f32.get(), AuxType::F32, static_cast<int64_t>(c.user.aux_f32.size())};
+  BlockMask bm;
+  if (c.user.block_sparse > 0) {
+    bm = build_block_mask(rt, a.problem, a.aux, c.user.block_sparse);
+    a.block_mask = bm.view;
+  }
   rt.prefill(a);
   be.synchronize();
 

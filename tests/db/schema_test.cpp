@@ -21,7 +21,7 @@ TEST(Schema, NewFileGetsCurrentVersionInWalMode) {
   }
   EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "4");
   EXPECT_EQ(raw_scalar(path, "PRAGMA journal_mode"), "wal");
-  for (const char* table : {"devices", "templates", "problems", "results", "best", "jobs"})
+  for (const char* table : {"devices", "templates", "problems", "results", "best", "jobs", "snippets"})
     EXPECT_EQ(raw_scalar(path, std::string("SELECT count(*) FROM sqlite_master WHERE name = '") +
                                    table + "'"),
               "1")

@@ -61,6 +61,18 @@ struct MaskName<variants::SoftCapped<M, Cap>> {
   }
 };
 
+// User variants: the test defines attnjit_gen::UserMods as codegen would (one per test file).
+template <class M, class Mods, int kTile>
+struct MaskName<variants::WithUserMods<M, Mods, kTile>> {
+  static std::string get() {
+    return "attnjit::variants::WithUserMods<" + MaskName<M>::get() + ", attnjit_gen::UserMods, " +
+           std::to_string(kTile) + ">";
+  }
+};
+
+// Builds a case's block mask in host memory (the CPU backend's builder); null without LLVM.
+BlockMask host_block_mask(const PrefillProblem& p, const AuxTensor (&aux)[kMaxAux], int tile);
+
 // The NVRTC name expression of prefill_sm80_kernel<Traits>, spelled as codegen spells it.
 template <class T>
 std::string entry_name() {
@@ -155,6 +167,15 @@ inline EmuRun run_prefill(const testing::PrefillCase& c, TileConfig cfg = TileCo
   std::vector<float> variant_host(x.slopes);  // host memory is the emulator's device memory
   variant_host.insert(variant_host.end(), x.sinks.begin(), x.sinks.end());
   testing::attach_variants(x, variant_host.data(), a);
+  std::vector<int32_t> aux_i32 = c.user.aux_i32;
+  std::vector<float> aux_f32 = c.user.aux_f32;
+  a.aux[0] = {aux_i32.data(), AuxType::I32, static_cast<int64_t>(aux_i32.size())};
+  a.aux[1] = {aux_f32.data(), AuxType::F32, static_cast<int64_t>(aux_f32.size())};
+  BlockMask bm;
+  if (c.user.block_sparse > 0) {
+    bm = host_block_mask(problem, a.aux, c.user.block_sparse);
+    a.block_mask = bm.view;
+  }
   const PrefillParams params = make_prefill_params(a, Platform::Cuda);
 
   emu::LaunchConfig lc;

@@ -1,0 +1,108 @@
+// The service and snippets (threat model in codegen/snippet.h): snippet text never comes in
+// over HTTP except in a token-authenticated import; /v1/kernel for a problem whose snippet the
+// database lacks is a 404 naming it; once imported, the kernel is served with the text in it;
+// service tuning jobs refuse snippet problems.
+#include <gtest/gtest.h>
+
+#if defined(ATTNJIT_WITH_SERVICE)
+#include <sstream>
+
+#include "codegen/snippet.h"
+#include "db/db_test_util.h"
+#include "service/api.h"
+#include "service/test_server.h"
+
+namespace attnjit::service {
+namespace {
+
+using nlohmann::json;
+
+class SnippetService : public ::testing::Test {
+ protected:
+  SnippetService() {
+    { Database db = Database::open(dir.file("s.db")); }
+    Api::Options o;
+    o.db_path = dir.file("s.db");
+    o.db_readers = 1;
+    o.auth = TokenAuth(testing::kToken);
+    o.tune_command = [](const TuneRequest&) { return std::vector<std::string>{"/bin/false"}; };
+    o.nvrtc_available = [](std::string* why) {
+      if (why) *why = "not in this test";
+      return false;
+    };
+    api = std::make_unique<Api>(std::move(o));
+  }
+  ApiResponse call(const std::string& method, const std::string& path, ApiRequest req = {}) {
+    req.method = method;
+    const Api::Route* r = api->match(method, path, req.path_params);
+    EXPECT_NE(r, nullptr);
+    return r ? api->call(*r, req) : ApiResponse{};
+  }
+  // An export line for a CPU problem with a mask_mod: its key and the JSONL text.
+  std::string exported(std::string& key, const std::string& snippet) {
+    Database db = Database::open(":memory:");
+    const std::string h = db.put_snippet(snippet);
+    key = "prefill_f32_hd64_none_mm" + h + "_g1_q128_k128";
+    const DeviceInfo dev = attnjit::testing::gpu();
+    db.upsert_device(dev);
+    db.upsert_template({attnjit::testing::kTemplateHash, "prefill_sm80", "prefill", "0.1.0"});
+    db.record_result(attnjit::testing::ok_result(dev, key, "bm128_bn64_w4_s2", 1.0, 1'700'000'000'000));
+    std::ostringstream out;
+    db.export_jsonl(out);
+    return out.str();
+  }
+  testing::TempDir dir;
+  std::unique_ptr<Api> api;
+};
+
+TEST_F(SnippetService, KernelNeedsTheSnippetInTheDatabase) {
+  const std::string snippet = "return (q_idx / 7) == (kv_idx / 7); // service test";
+  std::string key;
+  const std::string body = exported(key, snippet);
+  const std::string cpu = Target::cpu("icelake-client", "+avx2,+avx512f", 512).key();
+  ApiRequest k;
+  k.params = {{"problem", key}, {"arch", cpu}};
+  ApiResponse res = call("GET", "/v1/kernel", k);
+  ASSERT_EQ(res.status, 404) << res.body;  // this process knows the text; the database does not
+  EXPECT_EQ(json::parse(res.body)["error"]["code"], "unknown_snippet");
+  EXPECT_EQ(json::parse(res.body)["error"]["field"], "problem");
+
+  // Without the token the import is refused before its body is looked at.
+  ApiRequest anon;
+  anon.body = body;
+  EXPECT_EQ(call("POST", "/v1/results", anon).status, 401);
+  // A forged text is refused as a whole.
+  json line = json::parse(body.substr(0, body.find('\n')));
+  const std::string h = ProblemSpec::parse(key).mask_mod;
+  line["snippets"][h] = "return true;";
+  ApiRequest forged;
+  forged.authorization = std::string("Bearer ") + testing::kToken;
+  forged.body = line.dump() + "\n";
+  res = call("POST", "/v1/results", forged);
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_NE(res.body.find("hashes to"), std::string::npos) << res.body;
+  EXPECT_EQ(call("GET", "/v1/kernel", k).status, 404);
+
+  ApiRequest imp = forged;
+  imp.body = body;
+  res = call("POST", "/v1/results", imp);
+  ASSERT_EQ(res.status, 200) << res.body;
+  res = call("GET", "/v1/kernel", k);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_NE(json::parse(res.body)["source"].get<std::string>().find("(q_idx / 7) == (kv_idx / 7); // service test"),
+            std::string::npos);
+}
+
+TEST_F(SnippetService, TuningJobsRefuseSnippetProblems) {
+  ApiRequest t;
+  t.authorization = std::string("Bearer ") + testing::kToken;
+  t.body = json{{"problems", {"prefill_f32_hd64_none_mm0123456789abcdef_g1_q128_k128"}}}.dump();
+  t.content_type = "application/json";
+  ApiResponse res = call("POST", "/v1/tune", t);
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_EQ(json::parse(res.body)["error"]["field"], "problems[0]");
+}
+
+}  // namespace
+}  // namespace attnjit::service
+#endif
