@@ -91,18 +91,9 @@ struct PrefillCase {
   uint64_t seed = 1;
 
   PrefillProblem problem() const {
-    PrefillProblem p;
-    p.dtype = dtype;
-    p.head_dim = head_dim;
-    p.mask = mask;
-    p.batch = batch;
-    p.heads_q = heads_q;
-    p.heads_kv = heads_kv;
-    p.seqlen_q = seqlen_q;
-    p.seqlen_k = seqlen_k;
-    p.scale = scale;
-    p.softcap = softcap;
-    return p;
+    return {.dtype = dtype, .head_dim = head_dim, .mask = mask, .batch = batch, .heads_q = heads_q,
+            .heads_kv = heads_kv, .seqlen_q = seqlen_q, .seqlen_k = seqlen_k, .scale = scale,
+            .softcap = softcap};
   }
 
   // The ProblemSpec key plus the exact shape: names the case in failure messages.
@@ -121,6 +112,18 @@ struct PrefillCase {
     return o.str();
   }
 };
+
+// A case from its problem fields, seeded by its shape (every case its own data).
+inline PrefillCase make_case(DType dtype, int hd, MaskSpec mask, int64_t sq, int64_t sk, int64_t b = 1,
+                      int64_t hq = 1, int64_t hkv = 1) {
+  PrefillCase c{.dtype = dtype, .head_dim = hd, .mask = mask, .batch = b, .heads_q = hq,
+                .heads_kv = hkv, .seqlen_q = sq, .seqlen_k = sk};
+  c.seed = static_cast<uint64_t>(hd * 1000003 + sq * 131 + sk);
+  return c;
+}
+
+inline MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
+inline MaskSpec window(int64_t l, int64_t r) { return {MaskKind::SlidingWindow, l, r}; }
 
 // Strides of a [b, s, h, d] tensor in a layout, and the buffer size (elements) they span.
 struct Strides {
