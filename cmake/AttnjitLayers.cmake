@@ -9,9 +9,16 @@
 
 function(attnjit_layer_root folder out)
   set(root ${CMAKE_BINARY_DIR}/layers/${folder})
-  if(NOT IS_SYMLINK ${root}/${folder})
+  set(link ${root}/${folder})
+  set(points_to "")
+  if(IS_SYMLINK ${link})
+    file(READ_SYMLINK ${link} points_to)
+  endif()
+  # (Re)made when missing or pointing elsewhere (a build folder copied from another checkout).
+  if(NOT points_to STREQUAL "${CMAKE_SOURCE_DIR}/${folder}")
+    file(REMOVE ${link})
     file(MAKE_DIRECTORY ${root})
-    file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${folder} ${root}/${folder} SYMBOLIC)
+    file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${folder} ${link} SYMBOLIC)
   endif()
   set(${out} ${root} PARENT_SCOPE)
 endfunction()

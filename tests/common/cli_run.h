@@ -1,6 +1,7 @@
 // Runs the attnjit executable under test with a shell argument string; both output streams
-// are captured together. `timeout` kills a command that hangs (e.g. starts serving instead of
-// refusing its arguments).
+// are captured together, or stdout alone (stderr passing through, for diagnostics) where a test
+// parses it. `timeout` kills a command that hangs (e.g. starts serving instead of refusing its
+// arguments).
 #pragma once
 
 #include <sys/wait.h>
@@ -17,9 +18,9 @@ struct CliResult {
   std::string output;  // stdout and stderr
 };
 
-inline CliResult run_cli(const std::string& args, int timeout_s = 60) {
+inline CliResult run_cli(const std::string& args, int timeout_s = 60, bool with_stderr = true) {
   std::string cmd = "timeout -s KILL " + std::to_string(timeout_s) + " " + std::string(ATTNJIT_CLI_PATH) + " " +
-                    args + " 2>&1";
+                    args + (with_stderr ? " 2>&1" : "");
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) throw std::runtime_error("popen failed");
   std::string out;

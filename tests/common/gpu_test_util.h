@@ -135,6 +135,18 @@ struct PrefillCase {
   }
 };
 
+// A case from its problem fields, seeded by its shape (every case its own data).
+inline PrefillCase make_case(DType dtype, int hd, MaskSpec mask, int64_t sq, int64_t sk, int64_t b = 1,
+                      int64_t hq = 1, int64_t hkv = 1) {
+  PrefillCase c{.dtype = dtype, .head_dim = hd, .mask = mask, .batch = b, .heads_q = hq,
+                .heads_kv = hkv, .seqlen_q = sq, .seqlen_k = sk};
+  c.seed = static_cast<uint64_t>(hd * 1000003 + sq * 131 + sk);
+  return c;
+}
+
+inline MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
+inline MaskSpec window(int64_t l, int64_t r) { return {MaskKind::SlidingWindow, l, r}; }
+
 // Strides of a [b, s, h, d] tensor in a layout, and the buffer size (elements) they span.
 struct Strides {
   int64_t batch, seq, head;

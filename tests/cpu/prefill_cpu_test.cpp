@@ -16,15 +16,8 @@ MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
 MaskSpec window(int64_t l, int64_t r) { return {MaskKind::SlidingWindow, l, r}; }
 
 PrefillCase mk(DType dt, int hd, MaskSpec m, int64_t b, int64_t hq, int64_t hk, int64_t sq, int64_t sk) {
-  PrefillCase c;
-  c.dtype = dt;
-  c.head_dim = hd;
-  c.mask = m;
-  c.batch = b;
-  c.heads_q = hq;
-  c.heads_kv = hk;
-  c.seqlen_q = sq;
-  c.seqlen_k = sk;
+  PrefillCase c{.dtype = dt, .head_dim = hd, .mask = m, .batch = b, .heads_q = hq, .heads_kv = hk,
+                .seqlen_q = sq, .seqlen_k = sk};
   c.seed = uint32_t(hd * 7919 + sq * 31 + sk);
   return c;
 }

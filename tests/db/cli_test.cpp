@@ -8,29 +8,15 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "common/cli_run.h"
 #include "db/database.h"
 #include "db_test_util.h"
 
 namespace attnjit {
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;
-};
-
-// Runs the CLI with stdout captured (stderr passes through for diagnostics).
-CliRun cli(const std::string& args) {
-  std::string cmd = std::string(ATTNJIT_CLI_PATH) + " " + args;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) throw std::runtime_error("popen failed");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+// stdout only: the tests parse it as JSON.
+testing::CliResult cli(const std::string& args) { return testing::run_cli(args, 60, false); }
 
 TEST(DbCli, StatsExportImportBest) {
   testing::ScratchDir dir;
@@ -44,9 +30,9 @@ TEST(DbCli, StatsExportImportBest) {
     db.record_result(testing::ok_result(dev, p, "bm64_bn64_w4_s2", 0.8));
     db.record_result(testing::failed_result(dev, p, "bm128_bn128_w8_s2", ResultStatus::Timeout));
   }
-  CliRun stats = cli("db stats --db " + src);
+  auto stats = cli("db stats --db " + src);
   ASSERT_EQ(stats.code, 0);
-  auto js = nlohmann::json::parse(stats.out);
+  auto js = nlohmann::json::parse(stats.output);
   EXPECT_EQ(js["results"], 3);
   EXPECT_EQ(js["results_by_status"]["timeout"], 1);
   EXPECT_EQ(js["device_list"][0]["fingerprint"], dev.fingerprint());
@@ -54,26 +40,26 @@ TEST(DbCli, StatsExportImportBest) {
   ASSERT_EQ(cli("db export --db " + src + " --out " + file).code, 0);
   const std::string exported = testing::read_bytes(file);
   EXPECT_EQ(std::count(exported.begin(), exported.end(), '\n'), 3);
-  CliRun imp = cli("db import --db " + dst + " " + file + " " + file);
-  ASSERT_EQ(imp.code, 0) << imp.out;
-  auto ji = nlohmann::json::parse(imp.out);
+  auto imp = cli("db import --db " + dst + " " + file + " " + file);
+  ASSERT_EQ(imp.code, 0) << imp.output;
+  auto ji = nlohmann::json::parse(imp.output);
   EXPECT_EQ(ji["imported"][0]["stored"], 3);
   EXPECT_EQ(ji["imported"][1]["stored"], 0);  // the second time changes nothing
 
-  CliRun best = cli("db best --db " + dst + " --problem " + p + " --device " + dev.fingerprint());
+  auto best = cli("db best --db " + dst + " --problem " + p + " --device " + dev.fingerprint());
   ASSERT_EQ(best.code, 0);
-  auto jb = nlohmann::json::parse(best.out);
+  auto jb = nlohmann::json::parse(best.output);
   EXPECT_EQ(jb["reason"], "exact");
-  EXPECT_EQ(jb["entry"]["config"], "bm128_bn64_w4_s2");
-  CliRun near = cli("db best --db " + dst + " --problem prefill_bf16_hd128_causal_g4_q8192_k4096 --device sm_90a");
+  EXPECT_EQ(jb["entry"]["config"], "sm80_bm128_bn64_w4_s2");  // imports name the template (v4)
+  auto near = cli("db best --db " + dst + " --problem prefill_bf16_hd128_causal_g4_q8192_k4096 --device sm_90a");
   ASSERT_EQ(near.code, 0);
-  EXPECT_EQ(nlohmann::json::parse(near.out)["reason"], "same_arch");
-  CliRun all = cli("db best --db " + dst + " --problem " + p);
+  EXPECT_EQ(nlohmann::json::parse(near.output)["reason"], "same_arch");
+  auto all = cli("db best --db " + dst + " --problem " + p);
   ASSERT_EQ(all.code, 0);
-  EXPECT_EQ(nlohmann::json::parse(all.out)["best"].size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(all.output)["best"].size(), 1u);
   // $ATTNJIT_DB is the default database.
-  CliRun env = cli("db stats 2>/dev/null; ATTNJIT_DB=" + dst + " " + ATTNJIT_CLI_PATH + " db stats");
-  EXPECT_EQ(nlohmann::json::parse(env.out.substr(env.out.find('{')))["results"], 3);
+  auto env = cli("db stats 2>/dev/null; ATTNJIT_DB=" + dst + " " + ATTNJIT_CLI_PATH + " db stats");
+  EXPECT_EQ(nlohmann::json::parse(env.output.substr(env.output.find('{')))["results"], 3);
 }
 
 TEST(DbCli, BadArgumentsExitWithTwo) {
@@ -121,9 +107,9 @@ TEST(DbCli, StatsAndExportReadADatabaseInAReadOnlyDirectory) {
   });
   EXPECT_EQ(exported, 0);
 
-  CliRun missing = cli("db stats --db " + dir.file("absent.db") + " 2>&1");
+  auto missing = cli("db stats --db " + dir.file("absent.db") + " 2>&1");
   EXPECT_NE(missing.code, 0);
-  EXPECT_NE(missing.out.find("does not exist"), std::string::npos) << missing.out;
+  EXPECT_NE(missing.output.find("does not exist"), std::string::npos) << missing.output;
   EXPECT_FALSE(std::filesystem::exists(dir.file("absent.db")));
 }
 

@@ -20,7 +20,10 @@
 namespace attnjit::emu_test {
 namespace {
 
+using testing::causal;
+using testing::make_case;
 using testing::PrefillCase;
+using testing::window;
 using sm80::Bf16;
 using sm80::F16;
 using sm80::MaskCausal;
@@ -65,23 +68,7 @@ const PrefillKernels<
     T<F16, 64, 128, 128, 8, 2, Sc<Win40_24, Cap5>, false>>
     kKernels;
 
-PrefillCase make_case(DType dtype, int hd, MaskSpec mask, int64_t sq, int64_t sk, int64_t b = 1,
-                      int64_t hq = 1, int64_t hkv = 1) {
-  PrefillCase c;
-  c.dtype = dtype;
-  c.head_dim = hd;
-  c.mask = mask;
-  c.batch = b;
-  c.heads_q = hq;
-  c.heads_kv = hkv;
-  c.seqlen_q = sq;
-  c.seqlen_k = sk;
-  c.seed = static_cast<uint64_t>(hd * 1000003 + sq * 131 + sk);
-  return c;
-}
 
-MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
-MaskSpec window(int64_t l, int64_t r) { return {MaskKind::SlidingWindow, l, r}; }
 
 void expect_ok(const PrefillCase& c, TileConfig cfg = TileConfig{0},
                emu::Order order = emu::Order::Forward) {

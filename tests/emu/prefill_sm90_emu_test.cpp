@@ -30,7 +30,10 @@ EMU_DEFINE_DYNAMIC_SMEM(attnjit, unsigned char, sm90_smem)
 namespace attnjit {
 namespace {
 
+using testing::causal;
+using testing::make_case;
 using testing::PrefillCase;
+using testing::window;
 static_assert(sizeof(PrefillSm90Params) == sizeof(PrefillSm90HostParams) &&
                   offsetof(PrefillSm90Params, p) == offsetof(PrefillSm90HostParams, p),
               "host and kernel parameter layouts differ");
@@ -108,22 +111,6 @@ void expect_ok(const PrefillCase& c) {
   EXPECT_TRUE(r.report.ok) << c.name() << "\n" << r.report.message;
 }
 
-PrefillCase make_case(DType dtype, int hd, MaskSpec mask, int64_t sq, int64_t sk, int64_t b = 1,
-                      int64_t hq = 1, int64_t hkv = 1) {
-  PrefillCase c;
-  c.dtype = dtype;
-  c.head_dim = hd;
-  c.mask = mask;
-  c.batch = b;
-  c.heads_q = hq;
-  c.heads_kv = hkv;
-  c.seqlen_q = sq;
-  c.seqlen_k = sk;
-  c.seed = static_cast<uint64_t>(hd * 1000003 + sq * 131 + sk);
-  return c;
-}
-MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
-MaskSpec window(int64_t l, int64_t r) { return {MaskKind::SlidingWindow, l, r}; }
 
 TEST(PrefillSm90Emu, Hd64NoMaskUnevenLengths) {
   expect_ok<T<sm90::Bf16, 64, 128, 2, MaskNone>>(make_case(DType::BF16, 64, {}, 200, 130));

@@ -19,18 +19,27 @@ done
 "$prefix/bin/attnjit" --version >/dev/null
 
 # Each header alone, with only the prefix on the include path (the compiler's own paths aside).
-n=0
-for h in "$prefix"/include/attnjit/*.h; do
-  name=attnjit/$(basename "$h")
-  printf '#include <%s>\n' "$name" | "$cxx" -std=c++20 -fsyntax-only -I "$prefix/include" -x c++ - \
-    || { echo "install: $name does not compile alone against the installed headers"; exit 1; }
-  n=$((n + 1))
-done
-echo "install: $n public headers compile alone"
+# In parallel with configuring the consumer below: both only read the prefix.
+check_headers() {
+  local n=0 pids=() names=() h
+  for h in "$prefix"/include/attnjit/*.h; do
+    names+=("attnjit/$(basename "$h")")
+    printf '#include <%s>\n' "${names[-1]}" | "$cxx" -std=c++20 -fsyntax-only -I "$prefix/include" -x c++ - &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { echo "install: ${names[$i]} does not compile alone against the installed headers"; return 1; }
+    n=$((n + 1))
+  done
+  echo "install: $n public headers compile alone"
+}
+check_headers &
+headers_pid=$!
 
 gen=(); [ -n "$generator" ] && gen=(-G "$generator")
 cmake -S "$here/consumer" -B "$tmp/consumer" "${gen[@]}" -DCMAKE_CXX_COMPILER="$cxx" \
       -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >"$tmp/configure.log" \
   || { cat "$tmp/configure.log"; exit 1; }
 cmake --build "$tmp/consumer" >"$tmp/build.log" || { cat "$tmp/build.log"; exit 1; }
+wait "$headers_pid"
 ATTNJIT_CACHE_DIR=$tmp/cache "$tmp/consumer/consumer"

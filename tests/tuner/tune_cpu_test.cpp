@@ -75,25 +75,7 @@ TEST(TuneCpu, PlantedWrongCandidateIsRejectedAndNeverChosen) {
   ASSERT_GE(space.size(), 2u);
   const TileConfig wrong = space[1];
   testing::RestrictedTemplate tmpl(real, space, wrong);
-  Database db = Database::open(":memory:");
-  DbResultStore store(db, device_info_for(be));
-  InProcessExecutor ex(be, tmpl, spec, EvaluatorOptions{}, 2);
-  TuneReport rep = tune_problem(ex, tmpl, be.target(), spec, quick_options(), &store);
-  bool seen = false;
-  for (const CandidateResult& r : rep.results) {
-    if (r.config != wrong) continue;
-    seen = true;
-    EXPECT_EQ(r.status, CandidateStatus::WrongResult);
-    EXPECT_GT(r.max_error, r.tolerance);
-    EXPECT_NE(r.reason.find("reference"), std::string::npos) << r.reason;
-  }
-  EXPECT_TRUE(seen);
-  ASSERT_TRUE(rep.best.has_value());
-  EXPECT_NE(rep.results[*rep.best].config, wrong);
-  // Stored as wrong_result, so a resumed run does not try it again.
-  auto stored = store.existing(spec, tmpl);
-  ASSERT_TRUE(stored.count(wrong.key()));
-  EXPECT_EQ(stored.at(wrong.key()).status, CandidateStatus::WrongResult);
+  testing::expect_planted_wrong_rejected(be, tmpl, spec, wrong, quick_options());
 }
 
 TEST(TuneCpu, HalvingAndRandomBudgetsMeasureASubsetAndStillChooseACorrectConfig) {

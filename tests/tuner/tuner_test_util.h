@@ -1,6 +1,9 @@
 // Helpers for the tuner tests: a wrapper template that narrows the search space (so end-to-end
-// runs take seconds) and can plant one wrong candidate, and a shared CPU backend.
+// runs take seconds) and can plant one wrong candidate, the check that such a candidate is
+// rejected, and a shared CPU backend.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <memory>
@@ -9,7 +12,11 @@
 #include <vector>
 
 #include "codegen/kernel_template.h"
+#include "db/database.h"
 #include "runtime/backend.h"
+#include "tuner/executor.h"
+#include "tuner/result_store.h"
+#include "tuner/tuner.h"
 #ifdef ATTNJIT_WITH_LLVM
 #include "runtime/cpu/cpu_backend.h"
 #endif
@@ -95,6 +102,35 @@ inline std::vector<TileConfig> small_space(const KernelTemplate& tmpl, const Pro
     if (!similar) out.push_back(c);
   }
   return out;
+}
+
+// Tunes `tmpl` (which plants `wrong`) on `be` into an in-memory database and checks the
+// correctness gate: `wrong` fails against the reference, is never chosen, and is stored as
+// wrong_result so a resumed run does not try it again. others_ok: every other candidate passes.
+inline void expect_planted_wrong_rejected(Backend& be, const KernelTemplate& tmpl, const ProblemSpec& spec,
+                                          const TileConfig& wrong, const TuneOptions& options,
+                                          bool others_ok = false) {
+  Database db = Database::open(":memory:");
+  DbResultStore store(db, device_info_for(be));
+  InProcessExecutor ex(be, tmpl, spec, EvaluatorOptions{}, 2);
+  TuneReport rep = tune_problem(ex, tmpl, be.target(), spec, options, &store);
+  bool seen = false;
+  for (const CandidateResult& r : rep.results) {
+    if (r.config != wrong) {
+      if (others_ok) EXPECT_EQ(r.status, CandidateStatus::Ok) << r.key() << ": " << r.reason;
+      continue;
+    }
+    seen = true;
+    EXPECT_EQ(r.status, CandidateStatus::WrongResult);
+    EXPECT_GT(r.max_error, r.tolerance);
+    EXPECT_NE(r.reason.find("reference"), std::string::npos) << r.reason;
+  }
+  EXPECT_TRUE(seen);
+  ASSERT_TRUE(rep.best.has_value());
+  EXPECT_NE(rep.results[*rep.best].config, wrong);
+  auto stored = store.existing(spec, tmpl);
+  ASSERT_TRUE(stored.count(wrong.key()));
+  EXPECT_EQ(stored.at(wrong.key()).status, CandidateStatus::WrongResult);
 }
 
 }  // namespace attnjit::tuner::testing
