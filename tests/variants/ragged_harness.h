@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 #include <random>
 #include <string>
@@ -18,6 +19,12 @@
 namespace attnjit::variants_test {
 
 using testing::CheckReport;
+
+// The CPU kernels' disk cache of this folder's tests, in the build tree (each ctest test is a
+// process of its own; the cache writes atomically, so concurrent tests share it safely).
+inline std::filesystem::path kernel_cache_dir() {
+  return std::filesystem::path(ATTNJIT_BINARY_DIR) / "tests" / "variants-kernel-cache";
+}
 
 struct RaggedCase {
   DType dtype = DType::F32;

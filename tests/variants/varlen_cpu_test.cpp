@@ -17,7 +17,9 @@ MaskSpec window(int64_t l, int64_t r) { return {MaskKind::SlidingWindow, l, r}; 
 Runtime* cpu_runtime() {
   static std::unique_ptr<Runtime> rt = [] {
     try {
-      return Runtime::create(BackendKind::Cpu, {.disk_cache = false});
+      // ctest runs each test in its own process: a disk cache in the build tree compiles each
+      // kernel once per build instead of once per test.
+      return Runtime::create(BackendKind::Cpu, {.disk_cache = true, .cache_dir = kernel_cache_dir()});
     } catch (const BackendError&) {
       return std::unique_ptr<Runtime>();
     }
