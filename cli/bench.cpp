@@ -80,6 +80,8 @@ class TemplateDefault final : public ConfigProvider {
   std::string t_;
 };
 
+}  // namespace
+
 MaskSpec parse_mask(const std::string& s) {
   if (s.rfind("sw", 0) == 0 && s.size() > 2) {
     // sw<left>-<right>, the ProblemSpec key's spelling
@@ -95,6 +97,8 @@ MaskSpec parse_mask(const std::string& s) {
   if (k == MaskKind::SlidingWindow) throw UsageError("mask: give the window as sw<left>-<right>");
   return {k, 0, 0};
 }
+
+namespace {
 
 // (query, key) pairs the mask leaves visible, for one head of one sequence.
 double visible_pairs(const MaskSpec& m, int64_t sq, int64_t sk) {
@@ -128,6 +132,8 @@ struct Row {
 
 // Device buffer filled with N(0,1) values of the dtype (values matter little for timing, but
 // zeros would let the hardware skip work on some paths).
+}  // namespace
+
 DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed) {
   const int eb = dtype_bytes(dt);
   std::vector<unsigned char> host(elems * eb);
@@ -138,6 +144,8 @@ DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed) {
   be.copy_to_device(b.get(), host.data(), host.size());
   return b;
 }
+
+namespace {
 
 void run_bench(BenchArgs a) {
   RuntimeOptions opts;

@@ -10,48 +10,15 @@
 #include "cli/command.h"
 #include "runtime/backend.h"
 #include "runtime/half.h"
+#include "tuner/workload.h"
 
 namespace attnjit::cli {
 namespace {
-
-DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed) {
-  std::vector<unsigned char> host(std::max<size_t>(elems, 1) * dtype_bytes(dt));
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd(0.f, 1.f);
-  for (size_t i = 0; i < elems; ++i) store_from_float(dt, host.data(), static_cast<int64_t>(i), nd(rng));
-  DeviceBuffer b(be, host.size());
-  be.copy_to_device(b.get(), host.data(), host.size());
-  return b;
-}
 
 DeviceBuffer int_buffer(Backend& be, const std::vector<int32_t>& v) {
   DeviceBuffer b(be, std::max<size_t>(v.size(), 1) * sizeof(int32_t));
   be.copy_to_device(b.get(), v.data(), v.size() * sizeof(int32_t));
   return b;
-}
-
-MaskSpec mask_of(const std::string& s) {
-  if (s.rfind("sw", 0) == 0) {
-    const auto dash = s.find('-', 2);
-    if (dash == std::string::npos) throw UsageError("mask: expected sw<left>-<right>, got '" + s + "'");
-    return {MaskKind::SlidingWindow, std::stoll(s.substr(2, dash - 2)), std::stoll(s.substr(dash + 1))};
-  }
-  return {parse_mask_kind(s), 0, 0};
-}
-
-double pairs(const MaskSpec& m, int64_t sq, int64_t sk) {
-  double n = 0;
-  for (int64_t i = 0; i < sq; ++i) {
-    const int64_t p = i + sk - sq;
-    int64_t lo = 0, hi = sk - 1;
-    if (m.kind == MaskKind::Causal) hi = std::min(hi, p);
-    if (m.kind == MaskKind::SlidingWindow) {
-      lo = std::max<int64_t>(lo, p - m.window_left);
-      hi = std::min(hi, p + m.window_right);
-    }
-    if (hi >= lo) n += static_cast<double>(hi - lo + 1);
-  }
-  return n;
 }
 
 Backend::Launch launch_of(const PreparedLaunch& pl) {
@@ -91,7 +58,7 @@ void bench_varlen(Runtime& rt, const VarlenBenchArgs& a) {
     for (int hd : a.head_dims)
       for (const std::string& ms : a.masks) {
         const DType dt = parse_dtype(dts);
-        const MaskSpec mask = mask_of(ms);
+        const MaskSpec mask = parse_mask(ms);
         if (hd < 1 || a.hidden % hd != 0) throw UsageError("--hidden must be a multiple of every head dim");
         const int64_t hq = a.hidden / hd, hkv = a.heads_kv > 0 ? a.heads_kv : hq;
         if (hq % hkv != 0) throw UsageError("--heads-kv must divide the query heads (hidden / head dim)");
@@ -151,7 +118,9 @@ void bench_varlen(Runtime& rt, const VarlenBenchArgs& a) {
         for (int64_t b = 0; b < B; ++b) {
           const int64_t s = a.seqlens[b];
           if (s == 0) continue;
-          flops += 4.0 * hq * hd * pairs(mask, s, s);
+          ProblemSpec counted;
+          counted.mask = mask;
+          flops += 4.0 * hq * hd * tuner::visible_pairs(counted, s, s);
           PrefillArgs d;
           d.problem = {dt, hd, mask, 1, hq, hkv, s, s, 0.0};
           d.q = {static_cast<const unsigned char*>(q.get()) + cu[b] * qrow * eb, s * qrow, qrow, hd};

@@ -9,8 +9,14 @@
 #include <vector>
 
 #include "attnjit/runtime.h"
+#include "runtime/backend.h"
 
 namespace attnjit::cli {
+
+// From cli/bench.cpp: a mask as the key spells it (none, causal, sw<left>-<right>), and a device
+// buffer of N(0,1) values of a dtype.
+MaskSpec parse_mask(const std::string& s);
+DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed);
 
 struct VarlenBenchArgs {
   std::vector<std::string> dtypes, masks;

@@ -61,7 +61,10 @@ void run_compile(CompileArgs a) {
               r.resources.spill_load_bytes);
   std::printf("stack       %d bytes\n", r.resources.stack_frame_bytes);
   std::printf("smem        %d bytes static, %u bytes dynamic (limit %lld)\n", r.resources.smem_static_bytes,
-              tmpl.geometry(spec, cfg, target, RunShape{1, 1, 1, spec.seqlen_q, spec.seqlen_k}).dynamic_smem,
+              // One sequence of the bucket's lengths, with the key's GQA group (and packed rows, varlen).
+              tmpl.geometry(spec, cfg, target,
+                            RunShape{1, spec.group, 1, spec.seqlen_q, spec.seqlen_k, spec.varlen ? spec.seqlen_q : 0})
+                  .dynamic_smem,
               static_cast<long long>(target.smem_per_block));
   std::printf("compile     %.1f ms (cold, this process)\n", r.compile_ms);
   // ptxas's warnings and its coded performance notes ("(C7508) ... setmaxnreg ignored", C75xx

@@ -90,10 +90,11 @@ def _stream(x: Any) -> int:
 
 
 def _call(q: Any, out: Any, return_lse: bool, runtime: Optional[Runtime],
-          lse_shape: Callable[[Tuple[int, ...]], Tuple[int, ...]], op: Callable[[Any], Tuple[Any, Any]], direct: Callable[[Runtime, Any, Any], None]) -> Any:
-    """The one path of both entry points: torch tensors through the registered op (returns fresh
+          lse_shape: Callable[[Tuple[int, ...]], Tuple[int, ...]], op: Callable[[Any], Tuple[Any, Any]],
+          direct: Callable[[Runtime, Any, Any], None], ndim: int = 4) -> Any:
+    """The one path of every entry point: torch tensors through the registered op (returns fresh
     outputs; copied into `out` when given while tracing), everything else straight into the
-    runtime with outputs allocated here."""
+    runtime with outputs allocated here (q has `ndim` dimensions; lse_shape maps q's shape)."""
     if runtime is None and _is_torch(q):
         from . import torch as attnjit_torch
 
@@ -105,8 +106,8 @@ def _call(q: Any, out: Any, return_lse: bool, runtime: Optional[Runtime],
             return (o, lse) if return_lse else o
     rt = runtime if runtime is not None else runtime_for(q, "q")
     shape = _shape(q, "q")
-    if len(shape) != 4:
-        raise ValueError(f"q: expected 4 dimensions, got shape {shape}")
+    if len(shape) != ndim:
+        raise ValueError(f"q: expected {ndim} dimensions, got shape {shape}")
     if out is None:
         out = _empty(q, shape, False, "q")
     lse = _empty(q, lse_shape(shape), True, "q") if return_lse else None
@@ -119,26 +120,6 @@ def _int(x: Any, name: str) -> int:
     if isinstance(x, bool) or not isinstance(x, int):
         raise TypeError(f"{name}: expected an int, got {type(x).__name__}")
     return x
-
-
-def _call_ragged(q: Any, out: Any, return_lse: bool, runtime: Optional[Runtime], lse_shape: Tuple[int, ...],
-                 op: Callable[[Any], Tuple[Any, Any]], direct: Callable[[Runtime, Any, Any], None]) -> Any:
-    """_call for the varlen / paged entry points (q may be 3-D; lse has its own shape)."""
-    if runtime is None and _is_torch(q):
-        from . import torch as attnjit_torch
-
-        if out is None or attnjit_torch.compiling():
-            o, lse = op(attnjit_torch)
-            if out is not None:
-                out.copy_(o)
-                o = out
-            return (o, lse) if return_lse else o
-    rt = runtime if runtime is not None else runtime_for(q, "q")
-    if out is None:
-        out = _empty(q, _shape(q, "q"), False, "q")
-    lse = _empty(q, lse_shape, True, "q") if return_lse else None
-    direct(rt, out, lse)
-    return (out, lse) if return_lse else out
 
 
 def attention_varlen(q: Any, k: Any, v: Any, cu_seqlens_q: Any, cu_seqlens_k: Any, max_seqlen_q: int,
@@ -163,17 +144,14 @@ def attention_varlen(q: Any, k: Any, v: Any, cu_seqlens_q: Any, cu_seqlens_k: An
     mq, mk = _int(max_seqlen_q, "max_seqlen_q"), _int(max_seqlen_k, "max_seqlen_k")
     if block_table is None and seqused_k is not None:
         raise ValueError("seqused_k: only with a block_table (paged K/V)")
-    shape = _shape(q, "q")
-    if len(shape) != 3:
-        raise ValueError(f"q: expected [total_q, heads_q, head_dim], got shape {shape}")
-    return _call_ragged(
-        q, out, return_lse, runtime, (shape[1], shape[0]),
+    return _call(
+        q, out, return_lse, runtime, lambda s: (s[1], s[0]),
         lambda t: t.attention_varlen_op(q, k, v, cu_seqlens_q, cu_seqlens_k, seqused_k, block_table, mq, mk,
                                         causal, left, right, sc, cap),
         lambda rt, o, lse: rt.prefill_varlen_into(
             q, k, v, o, lse, cu_seqlens_q=cu_seqlens_q, cu_seqlens_k=cu_seqlens_k, cache_seqlens=seqused_k,
             block_table=block_table, max_seqlen_q=mq, max_seqlen_k=mk, causal=causal, window_left=left,
-            window_right=right, scale=sc, softcap=cap, stream=_stream(q)))
+            window_right=right, scale=sc, softcap=cap, stream=_stream(q)), ndim=3)
 
 
 def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = None,
@@ -220,11 +198,8 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
                              ": not available with a paged cache from Python yet")
         left, right = _window(window)
         sc, cap = _scale(scale), _softcap(softcap)
-        shape = _shape(q, "q")
-        if len(shape) != 4:
-            raise ValueError(f"q: expected [batch, seqlen_q, heads_q, head_dim], got shape {shape}")
-        return _call_ragged(
-            q, out, return_lse, runtime, (shape[0], shape[2], shape[1]),
+        return _call(
+            q, out, return_lse, runtime, lambda s: (s[0], s[2], s[1]),
             lambda t: t.attention_paged_op(q, k, v, cache_seqlens, block_table, causal, left, right, sc, cap),
             lambda rt, o, lse: rt.prefill_varlen_into(
                 q, k, v, o, lse, cache_seqlens=cache_seqlens, block_table=block_table, causal=causal,

@@ -13,15 +13,20 @@
 namespace attnjit::python {
 namespace {
 
-std::optional<Arg> int_vector(const char* name, nb::handle obj, int64_t extent, const char* what, const Arg& ref,
-                              const Placement& where) {
-  if (obj.is_none()) return std::nullopt;
-  Arg t = to_arg(name, obj);
+// An int32 vector argument (converted once: a DLPack capsule can be consumed only once).
+void check_int_vector(const Arg& t, int64_t extent, const char* what, const Arg& ref, const Placement& where) {
   expect_ndim(t, 1, what);
   expect_device(t, where);
   expect_dtype(t, nb::dtype<int32_t>(), "int32");
   expect_extent(t, 0, extent, what, ref);
   expect_unit_last_stride(t);
+}
+
+std::optional<Arg> int_vector(const char* name, nb::handle obj, int64_t extent, const char* what, const Arg& ref,
+                              const Placement& where) {
+  if (obj.is_none()) return std::nullopt;
+  Arg t = to_arg(name, obj);
+  check_int_vector(t, extent, what, ref, where);
   return t;
 }
 
@@ -68,11 +73,11 @@ void prefill_varlen(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle
   };
   std::optional<Arg> cu_q, cu_k, used, table, lse;
   if (varlen) {
-    const Arg probe = to_arg("cu_seqlens_q", cu_q_obj);
-    if (probe.a.ndim() != 1 || probe.a.shape(0) < 1)
+    cu_q = to_arg("cu_seqlens_q", cu_q_obj);
+    if (cu_q->a.ndim() != 1 || cu_q->a.shape(0) < 1)
       throw nb::value_error("cu_seqlens_q: expected int32 [batch + 1] with batch + 1 >= 1");
-    p.batch = probe.a.shape(0) - 1;
-    cu_q = int_vector("cu_seqlens_q", cu_q_obj, p.batch + 1, "[batch + 1]", probe, r.where);
+    p.batch = cu_q->a.shape(0) - 1;
+    check_int_vector(*cu_q, p.batch + 1, "[batch + 1]", q, r.where);
     if (!max_seqlen_q) throw nb::type_error("max_seqlen_q: required with cu_seqlens_q (an int)");
     p.varlen = true;
     p.total_q = q.a.shape(0);
@@ -135,7 +140,7 @@ void prefill_varlen(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle
       expect_extent(*lse, 1, p.total_q, "total_q", q);
       expect_unit_last_stride(*lse);
       for (const Arg* t : {&q, &k, &v, &o}) expect_disjoint(*lse, *t);
-      a.lse = {static_cast<float*>(lse->a.data()), 0, lse->a.stride(0)};
+      a.lse = {static_cast<float*>(const_cast<void*>(lse->a.data())), 0, static_cast<int64_t>(lse->a.stride(0))};
     } else {
       a.lse = lse_view(*lse, q, p.batch, HQ, p.seqlen_q, "seqlen_q", r.where, {&q, &k, &v, &o});
     }

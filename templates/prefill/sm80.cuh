@@ -150,34 +150,24 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
                          : variants::AlibiBias<float>{0.f};
 
   const sm80::TileLoader<kBlockN, kHeadDim, kThreads> kv_loader(tid);
-  auto load_k = [&](int it) {  // K tile `it` of this block into its stage; empty past the end
+  // K or V tile `it` of this block into its stage; empty past the end. Paged rows are
+  // addressed one by one through the block table.
+  auto load_kv = [&](int it, unsigned s_base, const unsigned short* base, long long batch_stride,
+                     long long row_stride) {
     if (it < n_tiles) {
       const int n0 = static_cast<int>(blocks.n0(it));
+      const unsigned dst = s_base + (it % kStages) * Traits::kTileBytesKV;
       if constexpr (Traits::kPaged)
-        kv_loader.template load_rows<kCheck>(s_k + (it % kStages) * Traits::kTileBytesKV, [&](int r) {
-          return k_ptr + L::kv_row(params, tile, params.k_batch_stride, params.k_row_stride, n0 + r);
+        kv_loader.template load_rows<kCheck>(dst, [&](int r) {
+          return base + L::kv_row(params, tile, batch_stride, row_stride, n0 + r);
         }, seqlen_k - n0);
       else
-        kv_loader.template load<kCheck>(s_k + (it % kStages) * Traits::kTileBytesKV,
-                               k_ptr + n0 * params.k_row_stride, params.k_row_stride,
-                               seqlen_k - n0);
+        kv_loader.template load<kCheck>(dst, base + n0 * row_stride, row_stride, seqlen_k - n0);
     }
     sm80::cp_async_commit();
   };
-  auto load_v = [&](int it) {
-    if (it < n_tiles) {
-      const int n0 = static_cast<int>(blocks.n0(it));
-      if constexpr (Traits::kPaged)
-        kv_loader.template load_rows<kCheck>(s_v + (it % kStages) * Traits::kTileBytesKV, [&](int r) {
-          return v_ptr + L::kv_row(params, tile, params.v_batch_stride, params.v_row_stride, n0 + r);
-        }, seqlen_k - n0);
-      else
-        kv_loader.template load<kCheck>(s_v + (it % kStages) * Traits::kTileBytesKV,
-                               v_ptr + n0 * params.v_row_stride, params.v_row_stride,
-                               seqlen_k - n0);
-    }
-    sm80::cp_async_commit();
-  };
+  auto load_k = [&](int it) { load_kv(it, s_k, k_ptr, params.k_batch_stride, params.k_row_stride); };
+  auto load_v = [&](int it) { load_kv(it, s_v, v_ptr, params.v_batch_stride, params.v_row_stride); };
 
   // Prologue: Q, then K0 V0 K1 ... V_{S-2} K_{S-1}.
   sm80::TileLoader<kBlockM, kHeadDim, kThreads>(tid).template load<kCheck>(

@@ -145,7 +145,8 @@ TEST(ProblemSpec, InvalidKeysNameTheField) {
   expect_error("decode_bf16_hd64_none_g1_q32_k16_p0", "seqlen_q");
   expect_error("decode_bf16_hd64_none_g1_q1_k16_p24", "page_size");
   expect_error("decode_bf16_hd64_none_g1_q1_k16", "page_size");
-  expect_error("prefill_bf16_hd64_none_g1_q16_k16_p16", "unexpected field");
+  expect_error("prefill_bf16_hd64_none_g1_q16_k16_p16_p16", "unexpected field");  // prefill _p: tests/variants
+  expect_error("prefill_bf16_hd64_none_g1_q16_k16_p24", "page_size");
   expect_error("prefill_bf16_hd64", "problem key");
   expect_error("", "problem key");
   // Every allowed value is listed in an unknown-enum error.

@@ -74,3 +74,32 @@ def test_bad_arguments_name_the_argument(cpu, rng):
         attnjit.attention_varlen(q, q, q, good, good, 9, 9.0)
     with pytest.raises(ValueError, match="block_table / cache_seqlens"):
         attnjit.attention(q[None], q[None], q[None], cache_seqlens=np.array([5], np.int32))
+
+
+def test_torch_ops_fake_and_compile(torch_cpu):
+    torch = torch_cpu
+    import attnjit.torch  # noqa: F401  (registers the ops)
+
+    g = torch.Generator().manual_seed(3)
+    lens = [9, 0, 30]
+    cu = torch.tensor(offsets(lens), dtype=torch.int32)
+    q = torch.randn(sum(lens), 4, 32, generator=g)
+    k = torch.randn(sum(lens), 2, 32, generator=g)
+    o, lse = attnjit.attention_varlen(q, k, k, cu, cu, max(lens), max(lens), causal=True, return_lse=True)
+    assert o.shape == q.shape and lse.shape == (4, sum(lens))
+    want, _ = ref.attention(q[None, 9:].double().numpy(), k[None, 9:].double().numpy(), k[None, 9:].double().numpy(),
+                            causal=True)
+    ref.assert_close(o[None, 9:].double().numpy(), want, ref.tolerance("f32")[0], "out")
+    # The fake implementations give the shapes (opcheck runs them against the real ones).
+    torch.library.opcheck(torch.ops.attnjit.attention_varlen.default,
+                          (q, k, k, cu, cu, None, None, max(lens), max(lens), True, None, None, 0.0, 0.0))
+    table = torch.arange(8, dtype=torch.int32).reshape(2, 4)
+    cache = torch.randn(8, 4, 2, 32, generator=g)
+    qd = torch.randn(2, 5, 4, 32, generator=g)
+    used = torch.tensor([16, 7], dtype=torch.int32)
+    torch.library.opcheck(torch.ops.attnjit.attention_paged.default,
+                          (qd, cache, cache, used, table, True, None, None, 0.0, 0.0))
+    compiled = torch.compile(lambda a: attnjit.attention(a, cache, cache, block_table=table, cache_seqlens=used,
+                                                         causal=True), fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(qd), attnjit.attention(qd, cache, cache, block_table=table,
+                                                               cache_seqlens=used, causal=True))

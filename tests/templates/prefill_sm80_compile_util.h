@@ -59,6 +59,7 @@ inline CompileOutcome compile_and_check(const CompileJob& j) {
     shape.heads_q = j.spec.group;
     shape.heads_kv = 1;
     shape.seqlen_q = shape.seqlen_k = 1024;
+    if (j.spec.varlen) shape.total_q = 1024;  // varlen grids count packed rows
     const LaunchGeometry g = t.geometry(j.spec, j.cfg, j.target, shape);
     const int64_t smem = int64_t{g.dynamic_smem} + r.resources.smem_static_bytes;
     if (smem > j.target.smem_per_block)

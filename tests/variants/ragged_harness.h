@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 #include <random>
 #include <string>
@@ -18,6 +19,12 @@
 namespace attnjit::variants_test {
 
 using testing::CheckReport;
+
+// The CPU kernels' disk cache of this folder's tests, in the build tree (each ctest test is a
+// process of its own; the cache writes atomically, so concurrent tests share it safely).
+inline std::filesystem::path kernel_cache_dir() {
+  return std::filesystem::path(ATTNJIT_BINARY_DIR) / "tests" / "variants-kernel-cache";
+}
 
 struct RaggedCase {
   DType dtype = DType::F32;
@@ -47,6 +54,22 @@ struct RaggedCase {
     return n;
   }
 };
+
+inline RaggedCase ragged_case(DType dt, int hd, MaskSpec m, int64_t hq, int64_t hkv, std::vector<int64_t> sq,
+                              std::vector<int64_t> sk, bool varlen = true, int page = 0) {
+  RaggedCase c;
+  c.dtype = dt;
+  c.head_dim = hd;
+  c.mask = m;
+  c.heads_q = hq;
+  c.heads_kv = hkv;
+  c.seqlens_q = std::move(sq);
+  c.seqlens_k = std::move(sk);
+  c.varlen = varlen;
+  c.page_size = page;
+  c.seed = static_cast<uint64_t>(hd * 7 + page * 131 + c.seqlens_q.size());
+  return c;
+}
 
 struct RaggedData {
   RaggedCase c;

@@ -17,7 +17,9 @@ MaskSpec window(int64_t l, int64_t r) { return {MaskKind::SlidingWindow, l, r}; 
 Runtime* cpu_runtime() {
   static std::unique_ptr<Runtime> rt = [] {
     try {
-      return Runtime::create(BackendKind::Cpu, {.disk_cache = false});
+      // ctest runs each test in its own process: a disk cache in the build tree compiles each
+      // kernel once per build instead of once per test.
+      return Runtime::create(BackendKind::Cpu, {.disk_cache = true, .cache_dir = kernel_cache_dir()});
     } catch (const BackendError&) {
       return std::unique_ptr<Runtime>();
     }
@@ -27,18 +29,7 @@ Runtime* cpu_runtime() {
 
 RaggedCase mk(DType dt, int hd, MaskSpec m, int64_t hq, int64_t hkv, std::vector<int64_t> sq,
               std::vector<int64_t> sk, bool varlen = true, int page = 0) {
-  RaggedCase c;
-  c.dtype = dt;
-  c.head_dim = hd;
-  c.mask = m;
-  c.heads_q = hq;
-  c.heads_kv = hkv;
-  c.seqlens_q = std::move(sq);
-  c.seqlens_k = std::move(sk);
-  c.varlen = varlen;
-  c.page_size = page;
-  c.seed = static_cast<uint64_t>(hd * 7 + page * 131 + c.seqlens_q.size());
-  return c;
+  return ragged_case(dt, hd, m, hq, hkv, std::move(sq), std::move(sk), varlen, page);
 }
 
 void run_and_check(Runtime& rt, const RaggedCase& c) {

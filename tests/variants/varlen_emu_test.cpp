@@ -34,18 +34,7 @@ const PrefillKernels<
 
 RaggedCase mk(DType dt, MaskSpec m, int64_t hq, int64_t hkv, std::vector<int64_t> sq, std::vector<int64_t> sk,
               bool varlen, int page) {
-  RaggedCase c;
-  c.dtype = dt;
-  c.head_dim = 64;
-  c.mask = m;
-  c.heads_q = hq;
-  c.heads_kv = hkv;
-  c.seqlens_q = std::move(sq);
-  c.seqlens_k = std::move(sk);
-  c.varlen = varlen;
-  c.page_size = page;
-  c.seed = static_cast<uint64_t>(17 + page + c.seqlens_q.size());
-  return c;
+  return ragged_case(dt, 64, m, hq, hkv, std::move(sq), std::move(sk), varlen, page);
 }
 
 TileConfig small() {

@@ -10,6 +10,7 @@
 #include "tuner/correctness.h"
 #include "tuner/prefill_case.h"
 #include "tuner/workload.h"
+#include "variants/ragged_harness.h"
 
 namespace attnjit::tuner {
 namespace {
@@ -18,7 +19,7 @@ Backend* cpu_backend() {
   static std::unique_ptr<Backend> b = [] {
     try {
       CpuBackendOptions o;
-      o.use_disk_cache = false;
+      o.cache_dir = variants_test::kernel_cache_dir();  // shared by this folder's test processes
       return make_cpu_backend(o);
     } catch (const BackendError&) {
       return std::unique_ptr<Backend>();
