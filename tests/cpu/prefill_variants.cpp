@@ -28,27 +28,10 @@ Runtime& cpu_runtime() {
 
 PrefillCase make_case(DType dtype, int hd, MaskSpec mask, int64_t sq, int64_t sk, int64_t b, int64_t hq,
                       int64_t hkv) {
-  PrefillCase c;
-  c.dtype = dtype;
-  c.head_dim = hd;
-  c.mask = mask;
-  c.batch = b;
-  c.heads_q = hq;
-  c.heads_kv = hkv;
-  c.seqlen_q = sq;
-  c.seqlen_k = sk;
-  c.seed = static_cast<uint64_t>(hd * 7919 + sq * 131 + sk);
-  return c;
+  return PrefillCase::make(dtype, hd, mask, sq, sk, b, hq, hkv);
 }
-PrefillCase alibi(PrefillCase c, bool per_batch = false) {
-  c.alibi = true;
-  c.alibi_per_batch = per_batch;
-  return c;
-}
-PrefillCase sink(PrefillCase c) {
-  c.sink = true;
-  return c;
-}
+PrefillCase alibi(const PrefillCase& c, bool per_batch = false) { return c.with_alibi(per_batch); }
+PrefillCase sink(const PrefillCase& c) { return c.with_sink(); }
 MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
 MaskSpec window(int64_t l, int64_t r) { return {MaskKind::SlidingWindow, l, r}; }
 
