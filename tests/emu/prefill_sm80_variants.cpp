@@ -36,12 +36,6 @@ const PrefillKernels<
     T<Bf16, 64, 128, 128, 8, 2, Sk<Al<MaskNone>>, false>>
     kKernels;
 
-PrefillCase make_case(DType dtype, int hd, MaskSpec mask, int64_t sq, int64_t sk, int64_t b, int64_t hq,
-                      int64_t hkv) {
-  return PrefillCase::make(dtype, hd, mask, sq, sk, b, hq, hkv);
-}
-PrefillCase alibi(const PrefillCase& c, bool per_batch = false) { return c.with_alibi(per_batch); }
-PrefillCase sink(const PrefillCase& c) { return c.with_sink(); }
 MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
 
 void expect_ok(const PrefillCase& c, TileConfig cfg = TileConfig{0}, int64_t min_masked_rows = 0) {
@@ -52,10 +46,10 @@ void expect_ok(const PrefillCase& c, TileConfig cfg = TileConfig{0}, int64_t min
 
 TEST(PrefillSm80EmuVariants, AlibiMatchesReference) {
   // Uneven lengths (both ways), GQA, per-batch slopes, fully masked rows.
-  expect_ok(alibi(make_case(DType::BF16, 64, causal(), 200, 130, 2, 4, 2), true));
-  expect_ok(alibi(make_case(DType::F16, 64, {}, 17, 200, 1, 2, 1)));
-  expect_ok(alibi(make_case(DType::BF16, 64, causal(), 150, 33, 1, 2, 2)), TileConfig{0}, 2 * (150 - 33));
-  PrefillCase capped = alibi(make_case(DType::BF16, 128, causal(), 127, 100, 1, 2, 1));
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 200, 130, 2, 4, 2).with_alibi(true));
+  expect_ok(PrefillCase::make(DType::F16, 64, {}, 17, 200, 1, 2, 1).with_alibi());
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 150, 33, 1, 2, 2).with_alibi(), TileConfig{0}, 2 * (150 - 33));
+  PrefillCase capped = PrefillCase::make(DType::BF16, 128, causal(), 127, 100, 1, 2, 1).with_alibi();
   capped.softcap = 30.5;
   expect_ok(capped);
   TileConfig small;
@@ -64,20 +58,20 @@ TEST(PrefillSm80EmuVariants, AlibiMatchesReference) {
   small.block_n = 32;
   small.warps = 4;
   small.stages = 1;
-  expect_ok(alibi(make_case(DType::F16, 64, causal(), 130, 130, 1, 2, 1)), small);
+  expect_ok(PrefillCase::make(DType::F16, 64, causal(), 130, 130, 1, 2, 1).with_alibi(), small);
 }
 
 TEST(PrefillSm80EmuVariants, SinksMatchReference) {
-  expect_ok(sink(make_case(DType::BF16, 64, causal(), 200, 130, 2, 4, 2)));
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 200, 130, 2, 4, 2).with_sink());
   // Causal, seqlen_q > seqlen_k: the first rows see no key: O = 0 and LSE = the sink.
-  expect_ok(sink(make_case(DType::BF16, 64, causal(), 150, 33, 1, 2, 1)), TileConfig{0}, 2 * (150 - 33));
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 150, 33, 1, 2, 1).with_sink(), TileConfig{0}, 2 * (150 - 33));
   // A window [p - 8, p] with p < 0 for the first 100 rows: they see no key either.
-  expect_ok(sink(make_case(DType::F16, 64, {MaskKind::SlidingWindow, 8, 0}, 140, 40, 1, 2, 2)), TileConfig{0},
+  expect_ok(PrefillCase::make(DType::F16, 64, {MaskKind::SlidingWindow, 8, 0}, 140, 40, 1, 2, 2).with_sink(), TileConfig{0},
             2 * 100);
 }
 
 TEST(PrefillSm80EmuVariants, AlibiWithSinks) {
-  expect_ok(sink(alibi(make_case(DType::BF16, 64, {}, 70, 150, 1, 4, 1))));
+  expect_ok(PrefillCase::make(DType::BF16, 64, {}, 70, 150, 1, 4, 1).with_alibi().with_sink());
 }
 
 }  // namespace
