@@ -3,7 +3,7 @@
 // reference use. A variant answers three questions:
 //   visible(q_pos, k_pos)   the per-element mask (positions are bottom-right aligned: query row i
 //                           sits at key position p = i + seqlen_k - seqlen_q)
-//   key_range(p, sk, lo, hi) the half-open key range a query at position p can see, from which a
+//   key_range(p, sk, lo, hi) the half-open key range (in the kernel's index type: int or 64-bit) a query at position p can see, from which a
 //                           kernel derives the per-tile classification (skip / full / partial)
 //   logits transform        what happens to a visible score before the softmax (identity, or
 //                           soft-capping s -> c * tanh(s / c) on the scaled scores)
@@ -24,8 +24,11 @@
 namespace attnjit {
 namespace variants {
 
-ATTNJIT_HD long long clamp_key(long long x, long long seqlen_k) {
-  return x < 0 ? 0 : (x > seqlen_k ? seqlen_k : x);
+// x clamped to [0, seqlen_k], in the kernel's index type I (int for the sm80 kernels: the
+// clamped value fits, only the position x needs 64 bits).
+template <class I>
+ATTNJIT_HD I clamp_key(long long x, I seqlen_k) {
+  return x < 0 ? 0 : (x > seqlen_k ? seqlen_k : static_cast<I>(x));
 }
 
 // Tile classification: a key tile [n0, n1) against the keys visible to rows [p_first, p_last].
@@ -35,7 +38,8 @@ enum TileKind { kTileSkip = 0, kTileFull = 1, kTilePartial = 2 };
 struct MaskNone {
   enum : bool { kMasksKeys = false, kCausal = false };  // only the seqlen_k bound can cut a tile
   ATTNJIT_HD static bool visible(long long, long long) { return true; }
-  ATTNJIT_HD static void key_range(long long, long long seqlen_k, long long& lo, long long& hi) {
+  template <class I>
+  ATTNJIT_HD static void key_range(long long, I seqlen_k, I& lo, I& hi) {
     lo = 0;
     hi = seqlen_k;
   }
@@ -44,7 +48,8 @@ struct MaskNone {
 struct MaskCausal {
   enum : bool { kMasksKeys = true, kCausal = true };
   ATTNJIT_HD static bool visible(long long p, long long k) { return k <= p; }
-  ATTNJIT_HD static void key_range(long long p, long long seqlen_k, long long& lo, long long& hi) {
+  template <class I>
+  ATTNJIT_HD static void key_range(long long p, I seqlen_k, I& lo, I& hi) {
     lo = 0;
     hi = clamp_key(p + 1, seqlen_k);
   }
@@ -55,7 +60,8 @@ struct MaskSlidingWindow {
   static_assert(kLeft >= 0 && kRight >= 0, "window widths are non-negative");
   enum : bool { kMasksKeys = true, kCausal = false };
   ATTNJIT_HD static bool visible(long long p, long long k) { return k >= p - kLeft && k <= p + kRight; }
-  ATTNJIT_HD static void key_range(long long p, long long seqlen_k, long long& lo, long long& hi) {
+  template <class I>
+  ATTNJIT_HD static void key_range(long long p, I seqlen_k, I& lo, I& hi) {
     lo = clamp_key(p - kLeft, seqlen_k);
     hi = clamp_key(p + kRight + 1, seqlen_k);
   }

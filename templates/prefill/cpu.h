@@ -36,6 +36,21 @@ namespace attnjit::cpu {
 
 enum MaskType { kMaskNone = 0, kMaskCausal = 1, kMaskWindow = 2 };
 
+// The shared mask policy (common/variants.h) of a config's kMask: the one definition of which
+// keys a row sees, from which the key-block range and the per-block classification come.
+template <int kMask, long long kLeft, long long kRight>
+struct MaskPolicyOf {
+  typedef variants::MaskNone T;
+};
+template <long long kLeft, long long kRight>
+struct MaskPolicyOf<kMaskCausal, kLeft, kRight> {
+  typedef variants::MaskCausal T;
+};
+template <long long kLeft, long long kRight>
+struct MaskPolicyOf<kMaskWindow, kLeft, kRight> {
+  typedef variants::MaskSlidingWindow<kLeft, kRight> T;
+};
+
 template <class C>
 struct PrefillCpu {
   static constexpr int D = C::kHeadDim, BM = C::kBlockM, BN = C::kBlockN, V = C::kVec;
@@ -239,14 +254,13 @@ struct PrefillCpu {
       l_run[v] = 0.f;
     }
 
-    // Keys any row of this block can see; blocks outside are skipped.
+    // Keys any row of this block can see (ranges move right with the row); blocks outside are
+    // skipped.
+    typedef typename MaskPolicyOf<C::kMask, C::kWindowLeft, C::kWindowRight>::T Mask;
     const long long p_first = m0 + shift, p_last = m0 + rows - 1 + shift;
-    long long lo = 0, hi = sk;
-    if constexpr (C::kMask == kMaskCausal) hi = p_last + 1 < sk ? p_last + 1 : sk;
-    if constexpr (C::kMask == kMaskWindow) {
-      lo = p_first - C::kWindowLeft > 0 ? p_first - C::kWindowLeft : 0;
-      hi = p_last + C::kWindowRight + 1 < sk ? p_last + C::kWindowRight + 1 : sk;
-    }
+    long long lo, hi, unused;
+    Mask::key_range(p_first, sk, lo, unused);
+    Mask::key_range(p_last, sk, unused, hi);
     const float* krow[BN];
     const float* vrow[BN];
     // The key blocks to visit: [lo, hi) in blocks, or the block mask's lists (variants_user.h).
@@ -298,10 +312,10 @@ struct PrefillCpu {
         variants::score_mod_tile(mods, &t.st[0][0], BM, keys, rows, b, h, m0, n0, 1.4426950408889634f);
 
       // Per-element masking only where the block is not fully visible to every row.
-      bool partial = (!even && n0 + BN > sk) || !blocks.user_full(it);
-      if constexpr (C::kMask == kMaskCausal) partial |= n0 + BN - 1 > p_first;
-      if constexpr (C::kMask == kMaskWindow)
-        partial |= n0 < p_last - C::kWindowLeft || n0 + BN - 1 > p_first + C::kWindowRight;
+      // (Even lengths never cut a block at seqlen_k; the block mask marks its partial blocks.)
+      const bool partial = ((Mask::kMasksKeys || !even) &&
+                            variants::classify_tile<Mask>(p_first, p_last, n0, n0 + BN, sk) != variants::kTileFull) ||
+                           !blocks.user_full(it);
       if (partial) {
         apply_mask(t, n0, m0, shift, sk);
         if constexpr (variants::mods_of<C>::kMaskMod) variants::mask_mod_tile(mods, &t.st[0][0], BM, keys, rows, b, h, m0, n0);

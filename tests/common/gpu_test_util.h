@@ -95,6 +95,33 @@ struct PrefillCase {
   uint64_t seed = 1;
   UserCase user;       // score_mod / mask_mod / block mask (tests/common/user_case.h)
 
+  // A case of these sizes, seeded by them (so different shapes draw different inputs).
+  static PrefillCase make(DType dtype, int head_dim, MaskSpec mask, int64_t seqlen_q, int64_t seqlen_k,
+                          int64_t batch = 1, int64_t heads_q = 1, int64_t heads_kv = 1) {
+    PrefillCase c;
+    c.dtype = dtype;
+    c.head_dim = head_dim;
+    c.mask = mask;
+    c.batch = batch;
+    c.heads_q = heads_q;
+    c.heads_kv = heads_kv;
+    c.seqlen_q = seqlen_q;
+    c.seqlen_k = seqlen_k;
+    c.seed = static_cast<uint64_t>(head_dim * 7919 + seqlen_q * 131 + seqlen_k);
+    return c;
+  }
+  PrefillCase with_alibi(bool per_batch = false) const {
+    PrefillCase c = *this;
+    c.alibi = true;
+    c.alibi_per_batch = per_batch;
+    return c;
+  }
+  PrefillCase with_sink() const {
+    PrefillCase c = *this;
+    c.sink = true;
+    return c;
+  }
+
   PrefillProblem problem() const {
     PrefillProblem p;
     p.dtype = dtype;

@@ -26,29 +26,6 @@ Runtime& cpu_runtime() {
   return *rt;
 }
 
-PrefillCase make_case(DType dtype, int hd, MaskSpec mask, int64_t sq, int64_t sk, int64_t b, int64_t hq,
-                      int64_t hkv) {
-  PrefillCase c;
-  c.dtype = dtype;
-  c.head_dim = hd;
-  c.mask = mask;
-  c.batch = b;
-  c.heads_q = hq;
-  c.heads_kv = hkv;
-  c.seqlen_q = sq;
-  c.seqlen_k = sk;
-  c.seed = static_cast<uint64_t>(hd * 7919 + sq * 131 + sk);
-  return c;
-}
-PrefillCase alibi(PrefillCase c, bool per_batch = false) {
-  c.alibi = true;
-  c.alibi_per_batch = per_batch;
-  return c;
-}
-PrefillCase sink(PrefillCase c) {
-  c.sink = true;
-  return c;
-}
 MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
 MaskSpec window(int64_t l, int64_t r) { return {MaskKind::SlidingWindow, l, r}; }
 
@@ -59,32 +36,32 @@ void expect_ok(const PrefillCase& c, int64_t masked_rows = 0) {
 }
 
 TEST(PrefillCpuVariants, AlibiMatchesReference) {
-  expect_ok(alibi(make_case(DType::F32, 64, {}, 70, 45, 2, 4, 2), true));
-  expect_ok(alibi(make_case(DType::BF16, 64, causal(), 100, 130, 1, 2, 1)));
-  expect_ok(alibi(make_case(DType::F16, 128, window(20, 3), 65, 65, 1, 2, 2)));
-  expect_ok(alibi(make_case(DType::F32, 64, causal(), 127, 33, 1, 2, 1)), 2 * (127 - 33));
-  expect_ok(alibi(make_case(DType::BF16, 64, causal(), 128, 128, 1, 2, 2)));  // even lengths
-  PrefillCase capped = alibi(make_case(DType::F32, 64, causal(), 90, 90, 1, 2, 1));
+  expect_ok(PrefillCase::make(DType::F32, 64, {}, 70, 45, 2, 4, 2).with_alibi(true));
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 100, 130, 1, 2, 1).with_alibi());
+  expect_ok(PrefillCase::make(DType::F16, 128, window(20, 3), 65, 65, 1, 2, 2).with_alibi());
+  expect_ok(PrefillCase::make(DType::F32, 64, causal(), 127, 33, 1, 2, 1).with_alibi(), 2 * (127 - 33));
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 128, 128, 1, 2, 2).with_alibi());  // even lengths
+  PrefillCase capped = PrefillCase::make(DType::F32, 64, causal(), 90, 90, 1, 2, 1).with_alibi();
   capped.softcap = 5;
   capped.scale = 0.5;
   expect_ok(capped);
 }
 
 TEST(PrefillCpuVariants, SinksMatchReference) {
-  expect_ok(sink(make_case(DType::F32, 64, {}, 70, 45, 2, 4, 2)));
-  expect_ok(sink(make_case(DType::BF16, 64, causal(), 100, 130, 1, 2, 1)));
+  expect_ok(PrefillCase::make(DType::F32, 64, {}, 70, 45, 2, 4, 2).with_sink());
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 100, 130, 1, 2, 1).with_sink());
   // Fully masked rows: O = 0 and LSE = the sink (causal with seqlen_q > seqlen_k; a window that
   // ends before the first key).
-  expect_ok(sink(make_case(DType::F32, 64, causal(), 127, 33, 1, 2, 1)), 2 * (127 - 33));
-  expect_ok(sink(make_case(DType::F16, 64, window(8, 0), 140, 40, 1, 2, 2)), 2 * 100);
-  expect_ok(sink(alibi(make_case(DType::F32, 128, {}, 33, 100, 1, 4, 1))));
+  expect_ok(PrefillCase::make(DType::F32, 64, causal(), 127, 33, 1, 2, 1).with_sink(), 2 * (127 - 33));
+  expect_ok(PrefillCase::make(DType::F16, 64, window(8, 0), 140, 40, 1, 2, 2).with_sink(), 2 * 100);
+  expect_ok(PrefillCase::make(DType::F32, 128, {}, 33, 100, 1, 4, 1).with_alibi().with_sink());
 }
 
 // The checks above would pass for a kernel that ignored the variant only if the variant changed
 // nothing: show that ALiBi and sinks each move the reference far beyond the tolerance.
 TEST(PrefillCpuVariants, VariantsChangeTheReference) {
   for (int which = 0; which < 2; ++which) {
-    PrefillCase c = make_case(DType::F32, 64, causal(), 40, 40, 1, 1, 1);
+    PrefillCase c = PrefillCase::make(DType::F32, 64, causal(), 40, 40, 1, 1, 1);
     (which == 0 ? c.alibi : c.sink) = true;
     testing::PrefillData x = testing::make_data(c);
     testing::Outputs with = testing::reference_outputs(x);

@@ -36,31 +36,6 @@ const PrefillKernels<
     T<Bf16, 64, 128, 128, 8, 2, Sk<Al<MaskNone>>, false>>
     kKernels;
 
-PrefillCase make_case(DType dtype, int hd, MaskSpec mask, int64_t sq, int64_t sk, int64_t b, int64_t hq,
-                      int64_t hkv) {
-  PrefillCase c;
-  c.dtype = dtype;
-  c.head_dim = hd;
-  c.mask = mask;
-  c.batch = b;
-  c.heads_q = hq;
-  c.heads_kv = hkv;
-  c.seqlen_q = sq;
-  c.seqlen_k = sk;
-  c.seed = static_cast<uint64_t>(hd * 7919 + sq * 131 + sk);
-  return c;
-}
-
-PrefillCase alibi(PrefillCase c, bool per_batch = false) {
-  c.alibi = true;
-  c.alibi_per_batch = per_batch;
-  return c;
-}
-PrefillCase sink(PrefillCase c) {
-  c.sink = true;
-  return c;
-}
-
 MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
 
 void expect_ok(const PrefillCase& c, TileConfig cfg = TileConfig{0}, int64_t min_masked_rows = 0) {
@@ -71,10 +46,10 @@ void expect_ok(const PrefillCase& c, TileConfig cfg = TileConfig{0}, int64_t min
 
 TEST(PrefillSm80EmuVariants, AlibiMatchesReference) {
   // Uneven lengths (both ways), GQA, per-batch slopes, fully masked rows.
-  expect_ok(alibi(make_case(DType::BF16, 64, causal(), 200, 130, 2, 4, 2), true));
-  expect_ok(alibi(make_case(DType::F16, 64, {}, 17, 200, 1, 2, 1)));
-  expect_ok(alibi(make_case(DType::BF16, 64, causal(), 150, 33, 1, 2, 2)), TileConfig{0}, 2 * (150 - 33));
-  PrefillCase capped = alibi(make_case(DType::BF16, 128, causal(), 127, 100, 1, 2, 1));
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 200, 130, 2, 4, 2).with_alibi(true));
+  expect_ok(PrefillCase::make(DType::F16, 64, {}, 17, 200, 1, 2, 1).with_alibi());
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 150, 33, 1, 2, 2).with_alibi(), TileConfig{0}, 2 * (150 - 33));
+  PrefillCase capped = PrefillCase::make(DType::BF16, 128, causal(), 127, 100, 1, 2, 1).with_alibi();
   capped.softcap = 30.5;
   expect_ok(capped);
   TileConfig small;
@@ -83,20 +58,20 @@ TEST(PrefillSm80EmuVariants, AlibiMatchesReference) {
   small.block_n = 32;
   small.warps = 4;
   small.stages = 1;
-  expect_ok(alibi(make_case(DType::F16, 64, causal(), 130, 130, 1, 2, 1)), small);
+  expect_ok(PrefillCase::make(DType::F16, 64, causal(), 130, 130, 1, 2, 1).with_alibi(), small);
 }
 
 TEST(PrefillSm80EmuVariants, SinksMatchReference) {
-  expect_ok(sink(make_case(DType::BF16, 64, causal(), 200, 130, 2, 4, 2)));
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 200, 130, 2, 4, 2).with_sink());
   // Causal, seqlen_q > seqlen_k: the first rows see no key: O = 0 and LSE = the sink.
-  expect_ok(sink(make_case(DType::BF16, 64, causal(), 150, 33, 1, 2, 1)), TileConfig{0}, 2 * (150 - 33));
+  expect_ok(PrefillCase::make(DType::BF16, 64, causal(), 150, 33, 1, 2, 1).with_sink(), TileConfig{0}, 2 * (150 - 33));
   // A window [p - 8, p] with p < 0 for the first 100 rows: they see no key either.
-  expect_ok(sink(make_case(DType::F16, 64, {MaskKind::SlidingWindow, 8, 0}, 140, 40, 1, 2, 2)), TileConfig{0},
+  expect_ok(PrefillCase::make(DType::F16, 64, {MaskKind::SlidingWindow, 8, 0}, 140, 40, 1, 2, 2).with_sink(), TileConfig{0},
             2 * 100);
 }
 
 TEST(PrefillSm80EmuVariants, AlibiWithSinks) {
-  expect_ok(sink(alibi(make_case(DType::BF16, 64, {}, 70, 150, 1, 4, 1))));
+  expect_ok(PrefillCase::make(DType::BF16, 64, {}, 70, 150, 1, 4, 1).with_alibi().with_sink());
 }
 
 }  // namespace
