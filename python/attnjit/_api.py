@@ -111,7 +111,9 @@ def _call(q: Any, out: Any, return_lse: bool, runtime: Optional[Runtime],
 
 def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = None,
               softcap: Optional[float] = None, scale: Optional[float] = None, layout: str = "bshd",
-              return_lse: bool = False, out: Any = None, runtime: Optional[Runtime] = None) -> Any:
+              return_lse: bool = False, out: Any = None, runtime: Optional[Runtime] = None,
+              score_mod: Optional[str] = None, mask_mod: Optional[str] = None, aux: Sequence[Any] = (),
+              block_mask: Any = None) -> Any:
     """Prefill (forward) attention, FlashAttention's ``flash_attn_func`` in shape.
 
     q: [batch, seqlen_q, heads_q, head_dim]; k, v: [batch, seqlen_k, heads_kv, head_dim]
@@ -127,7 +129,18 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
     [batch, heads_q, seqlen_q], natural log). ``out=`` writes into a given array instead.
     CUDA work is enqueued on the current torch stream. Raises TypeError / ValueError naming
     the argument for bad input, BackendError when the device or compiler fails.
+
+    User variants (FlexAttention's hooks as C++ snippets, compiled into the kernel):
+    ``score_mod`` is the body of ``Score score_mod(Score score, int b, int h, int q_idx, int
+    kv_idx)``, ``mask_mod`` the body of ``bool mask_mod(int b, int h, int q_idx, int kv_idx)``;
+    both may read ``aux<int>(i)`` / ``aux<float>(i)``, the 1-D int32 / float32 arrays of ``aux``
+    (at most 4, on q's device). ``block_mask`` (from :func:`block_mask`) skips hidden tiles.
+    A snippet runs with the caller's rights; one that does not compile raises SpecError quoting
+    the compiler at the snippet's line.
     """
+    user = bool(score_mod or mask_mod or aux or block_mask is not None)
+    if user and runtime is None:
+        runtime = runtime_for(q, "q")  # the registered torch op carries no snippets
     left, right = _window(window)
     _no_softcap(softcap)
     sc = _scale(scale)
@@ -138,7 +151,27 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
         lambda s: (s[0], s[1], s[2]) if layout == "bhsd" else (s[0], s[2], s[1]),
         lambda t: t.attention_op(q, k, v, causal, left, right, sc, layout),
         lambda rt, o, lse: rt.prefill_into(q, k, v, o, lse, causal=causal, window_left=left, window_right=right,
-                                           scale=sc, layout=layout, stream=_stream(q)))
+                                           scale=sc, layout=layout, stream=_stream(q), score_mod=score_mod or "",
+                                           mask_mod=mask_mod or "", aux=list(aux) if aux else None,
+                                           block_mask=block_mask))
+
+
+def block_mask(q: Any, k: Any, *, causal: bool = False, window: Window = None, mask_mod: Optional[str] = None,
+               aux: Sequence[Any] = (), tile: int = 128, layout: str = "bshd", per_batch: bool = False,
+               per_head: bool = False, runtime: Optional[Runtime] = None) -> Any:
+    """FlexAttention's ``create_block_mask`` for :func:`attention` with these q and k: which key
+    tiles (``tile`` x ``tile``, 16..128) each query tile sees fully, partly or not at all under
+    the mask and the ``mask_mod`` snippet, built once by a small kernel on q's backend. Pass the
+    same mask, mask_mod and aux to :func:`attention` with ``block_mask=``."""
+    left, right = _window(window)
+    rt = runtime if runtime is not None else runtime_for(q, "q")
+    qs, ks = _shape(q, "q"), _shape(k, "k")
+    if len(qs) != 4 or len(ks) != 4:
+        raise ValueError("q, k: expected 4 dimensions")
+    s, h = (2, 1) if layout == "bhsd" else (1, 2)
+    return rt.build_block_mask(qs[0], qs[h], qs[s], ks[s], causal=causal, window_left=left, window_right=right,
+                               mask_mod=mask_mod or "", aux=list(aux) if aux else None, tile=tile,
+                               per_batch=per_batch, per_head=per_head)
 
 
 def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, block_table: Any = None,
