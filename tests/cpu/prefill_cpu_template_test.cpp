@@ -87,7 +87,7 @@ TEST(PrefillCpuTemplate, RenderIsATinyPreludeOverTheEmbeddedTemplate) {
   EXPECT_LT(src.text.size(), 2000u);
   std::set<std::string> headers;
   for (const auto& [n, body] : src.headers) { headers.insert(n); EXPECT_FALSE(body.empty()); }
-  EXPECT_EQ(headers, (std::set<std::string>{"prefill/params.h", "common/cpu_vec.h", "common/variants.h", "prefill/cpu.h"}));
+  EXPECT_EQ(headers, (std::set<std::string>{"prefill/params.h", "common/cpu_vec.h", "common/variants.h", "common/variants_user.h", "prefill/cpu.h"}));
   EXPECT_TRUE(std::all_of(src.entry.begin(), src.entry.end(), [](char ch) { return std::isalnum((unsigned char)ch) || ch == '_'; }));
   auto has = [&](const std::string& o) { return std::find(src.options.begin(), src.options.end(), o) != src.options.end(); };
   EXPECT_TRUE(has("-O3"));
