@@ -29,6 +29,19 @@ struct Candidate {
   std::tuple<double, double, int, int, int64_t, std::string, std::string, double, std::string> rank;
 };
 
+// User variants (snippets, block masks) make a different kernel: no fallback across them.
+bool same_user_variants(const std::string& key, const ProblemSpec& p) {
+  const bool plain = key.find("_sm") == std::string::npos && key.find("_mm") == std::string::npos &&
+                     key.find("_bs") == std::string::npos;
+  if (plain) return p.score_mod.empty() && p.mask_mod.empty() && p.block_sparse == 0;
+  try {
+    const ProblemSpec k = ProblemSpec::parse(key);
+    return k.score_mod == p.score_mod && k.mask_mod == p.mask_mod && k.block_sparse == p.block_sparse;
+  } catch (const SpecError&) {
+    return false;
+  }
+}
+
 double log2_gap(int64_t a, int64_t b) {
   return std::fabs(std::log2(static_cast<double>(a)) - std::log2(static_cast<double>(b)));
 }
@@ -53,6 +66,7 @@ std::vector<Candidate> candidates(sqlite::Connection& c, const std::string& wher
   while (q.step()) {
     Candidate cand;
     cand.entry = read_best(q);
+    if (!same_user_variants(cand.entry.problem, p)) continue;
     int64_t sq = q.i64(11), sk = q.i64(12);
     int group = q.i32(13);
     bool even = q.i64(14) != 0;

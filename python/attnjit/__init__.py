@@ -10,13 +10,14 @@ and ``attnjit::decode`` (``torch.compile`` traces them without a graph break).
 """
 
 from ._attnjit import BackendError, DatabaseError, SpecError, version as __version__
-from ._api import attention, attention_varlen, decode
+from ._api import attention, attention_varlen, block_mask, decode
 from ._problem import DecodeProblem, PrefillProblem, problem
 from ._runtime import Runtime, default_runtime
 from ._tune import BestConfig, Candidate, TuneResult, best, tune
 
 __all__ = [
-    "attention", "attention_varlen", "decode", "Runtime", "default_runtime", "tune", "best", "TuneResult", "Candidate",
+    "attention", "attention_varlen", "block_mask", "decode", "Runtime", "default_runtime", "tune", "best", "TuneResult",
+    "Candidate",
     "BestConfig", "PrefillProblem", "DecodeProblem", "problem", "SpecError", "BackendError",
     "DatabaseError", "__version__",
 ]

@@ -158,7 +158,9 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
               softcap: Optional[float] = None, scale: Optional[float] = None, layout: str = "bshd",
               return_lse: bool = False, out: Any = None, runtime: Optional[Runtime] = None,
               block_table: Any = None, cache_seqlens: Any = None,
-              alibi_slopes: Any = None, sinks: Any = None) -> Any:
+              alibi_slopes: Any = None, sinks: Any = None,
+              score_mod: Optional[str] = None, mask_mod: Optional[str] = None, aux: Sequence[Any] = (),
+              block_mask: Any = None) -> Any:
     """Prefill (forward) attention, FlashAttention's ``flash_attn_func`` in shape.
 
     q: [batch, seqlen_q, heads_q, head_dim]; k, v: [batch, seqlen_k, heads_kv, head_dim]
@@ -187,15 +189,24 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
     (page_size a power of two in 1..256) and ``cache_seqlens`` (int32 [batch]) gives each
     sequence's keys, the new tokens' included: query i of the seqlen_q new tokens sits at key
     position cache_seqlens[b] - seqlen_q + i. Layout "bshd" only.
+
+    User variants (FlexAttention's hooks as C++ snippets, compiled into the kernel):
+    ``score_mod`` is the body of ``Score score_mod(Score score, int b, int h, int q_idx, int
+    kv_idx)``, ``mask_mod`` the body of ``bool mask_mod(int b, int h, int q_idx, int kv_idx)``;
+    both may read ``aux<int>(i)`` / ``aux<float>(i)``, the 1-D int32 / float32 arrays of ``aux``
+    (at most 4, on q's device). ``block_mask`` (from :func:`block_mask`) skips hidden tiles.
+    A snippet runs with the caller's rights; one that does not compile raises SpecError quoting
+    the compiler at the snippet's line.
     """
     if block_table is not None or cache_seqlens is not None:
         if block_table is None or cache_seqlens is None:
             raise ValueError("block_table / cache_seqlens: a paged cache needs both")
         if layout != "bshd":
             raise ValueError(f"layout: paged prefill takes q as bshd, got {layout!r}")
-        if alibi_slopes is not None or sinks is not None:
-            raise ValueError(("alibi_slopes" if alibi_slopes is not None else "sinks") +
-                             ": not available with a paged cache from Python yet")
+        for name, val in (("alibi_slopes", alibi_slopes), ("sinks", sinks), ("score_mod", score_mod),
+                          ("mask_mod", mask_mod), ("block_mask", block_mask)):
+            if val is not None:
+                raise ValueError(f"{name}: not available with a paged cache from Python yet")
         left, right = _window(window)
         sc, cap = _scale(scale), _softcap(softcap)
         return _call(
@@ -204,6 +215,9 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
             lambda rt, o, lse: rt.prefill_varlen_into(
                 q, k, v, o, lse, cache_seqlens=cache_seqlens, block_table=block_table, causal=causal,
                 window_left=left, window_right=right, scale=sc, softcap=cap, stream=_stream(q)))
+    user = bool(score_mod or mask_mod or aux or block_mask is not None)
+    if user and runtime is None:
+        runtime = runtime_for(q, "q")  # the registered torch op carries no snippets
     left, right = _window(window)
     cap = _softcap(softcap)
     sc = _scale(scale)
@@ -215,7 +229,27 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, window: Window = 
         lambda t: t.attention_op(q, k, v, causal, left, right, sc, layout, cap, alibi_slopes, sinks),
         lambda rt, o, lse: rt.prefill_into(q, k, v, o, lse, causal=causal, window_left=left, window_right=right,
                                            scale=sc, layout=layout, stream=_stream(q), softcap=cap,
-                                           alibi_slopes=alibi_slopes, sinks=sinks))
+                                           alibi_slopes=alibi_slopes, sinks=sinks, score_mod=score_mod or "",
+                                           mask_mod=mask_mod or "", aux=list(aux) if aux else None,
+                                           block_mask=block_mask))
+
+
+def block_mask(q: Any, k: Any, *, causal: bool = False, window: Window = None, mask_mod: Optional[str] = None,
+               aux: Sequence[Any] = (), tile: int = 128, layout: str = "bshd", per_batch: bool = False,
+               per_head: bool = False, runtime: Optional[Runtime] = None) -> Any:
+    """FlexAttention's ``create_block_mask`` for :func:`attention` with these q and k: which key
+    tiles (``tile`` x ``tile``, 16..128) each query tile sees fully, partly or not at all under
+    the mask and the ``mask_mod`` snippet, built once by a small kernel on q's backend. Pass the
+    same mask, mask_mod and aux to :func:`attention` with ``block_mask=``."""
+    left, right = _window(window)
+    rt = runtime if runtime is not None else runtime_for(q, "q")
+    qs, ks = _shape(q, "q"), _shape(k, "k")
+    if len(qs) != 4 or len(ks) != 4:
+        raise ValueError("q, k: expected 4 dimensions")
+    s, h = (2, 1) if layout == "bhsd" else (1, 2)
+    return rt.build_block_mask(qs[0], qs[h], qs[s], ks[s], causal=causal, window_left=left, window_right=right,
+                               mask_mod=mask_mod or "", aux=list(aux) if aux else None, tile=tile,
+                               per_batch=per_batch, per_head=per_head)
 
 
 def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, block_table: Any = None,

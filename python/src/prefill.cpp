@@ -4,6 +4,7 @@
 
 #include "py_runtime.h"
 #include "score_variants.h"
+#include "user_mods.h"
 
 namespace attnjit::python {
 namespace {
@@ -11,7 +12,8 @@ namespace {
 void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle o_obj,
              nb::handle lse_obj, bool causal, std::optional<int64_t> window_left,
              std::optional<int64_t> window_right, double scale, const std::string& layout, uintptr_t stream,
-             double softcap, nb::handle alibi_slopes, nb::handle sinks) {
+             double softcap, nb::handle alibi_slopes, nb::handle sinks,
+             const std::string& score_mod, const std::string& mask_mod, nb::handle aux, std::optional<PyBlockMask*> block_mask) {
   if (layout != "bshd" && layout != "bhsd")
     throw nb::value_error(("layout: unknown value '" + layout + "' (allowed: bshd, bhsd)").c_str());
   const bool bhsd = layout == "bhsd";
@@ -54,6 +56,15 @@ void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj,
   a.k = view4(k, bhsd);
   a.v = view4(v, bhsd);
   a.o = view4(o, bhsd);
+  // User variants (attnjit/user_mods.h): snippet texts, aux tensors, block mask.
+  a.problem.score_mod = score_mod;
+  a.problem.mask_mod = mask_mod;
+  std::vector<Arg> aux_args;
+  fill_aux(aux, r.where, a.aux, aux_args);
+  if (block_mask && *block_mask) {
+    a.block_mask = (*block_mask)->bm.view;
+    a.problem.block_sparse = a.block_mask.tile;
+  }
 
   std::optional<Arg> lse;  // kept alive until the launch
   if (!lse_obj.is_none()) {
@@ -74,7 +85,8 @@ void bind_prefill(nb::class_<PyRuntime>& cls) {
           nb::kw_only(), nb::arg("causal") = false, nb::arg("window_left").none() = nb::none(),
           nb::arg("window_right").none() = nb::none(), nb::arg("scale") = 0.0, nb::arg("layout") = "bshd",
           nb::arg("stream") = 0, nb::arg("softcap") = 0.0, nb::arg("alibi_slopes").none() = nb::none(),
-          nb::arg("sinks").none() = nb::none(),
+          nb::arg("sinks").none() = nb::none(), nb::arg("score_mod") = "", nb::arg("mask_mod") = "",
+          nb::arg("aux").none() = nb::none(), nb::arg("block_mask").none() = nb::none(),
           "Prefill attention into preallocated outputs (the building block of attnjit.attention).\n\n"
           "q [b, sq, hq, d], k / v [b, sk, hkv, d] (layout \"bshd\"; \"bhsd\" swaps seq and heads),\n"
           "any strides with a contiguous head_dim; out like q; lse float32 [b, hq, sq] or None.\n"

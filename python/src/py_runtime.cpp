@@ -1,4 +1,5 @@
 #include "py_runtime.h"
+#include "user_mods.h"
 
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
@@ -79,6 +80,7 @@ void bind_runtime(nb::module_& m) {
           "Compile (or take from the cache) the kernel for a problem key; returns (config key, where the\n"
           "config came from: \"default\", \"db:exact\", ...).");
   bind_prefill(cls);
+  bind_user_mods(m, cls);
   bind_decode(cls);
   bind_prefill_varlen(cls);
 }

@@ -23,6 +23,9 @@
 #include "codegen/variant.h"
 #include "common/gpu_test_util.h"
 #include "emu/emu_runtime.h"
+#if defined(ATTNJIT_WITH_LLVM)
+#include "runtime/cpu/cpu_backend.h"
+#endif
 // From the shadow folder (tests/emu/emu_shadow.cmake): the real kernel, emulated PTX helpers.
 #include "prefill/sm80.cuh"
 
@@ -70,8 +73,21 @@ struct MaskName<variants::WithUserMods<M, Mods, kTile>> {
   }
 };
 
-// Builds a case's block mask in host memory (the CPU backend's builder); null without LLVM.
-BlockMask host_block_mask(const PrefillProblem& p, const AuxTensor (&aux)[kMaxAux], int tile);
+// Builds a case's block mask in host memory with the CPU backend's builder (BackendError
+// without LLVM).
+inline BlockMask host_block_mask(const PrefillProblem& p, const AuxTensor (&aux)[kMaxAux], int tile) {
+#if defined(ATTNJIT_WITH_LLVM)
+  static std::unique_ptr<Runtime> rt = [] {
+    CpuBackendOptions o;
+    o.use_disk_cache = false;
+    return std::make_unique<Runtime>(make_cpu_backend(o));
+  }();
+  return build_block_mask(*rt, p, aux, tile);
+#else
+  (void)p, (void)aux, (void)tile;
+  throw BackendError("block masks in host memory need the CPU backend (LLVM)");
+#endif
+}
 
 // The NVRTC name expression of prefill_sm80_kernel<Traits>, spelled as codegen spells it.
 template <class T>

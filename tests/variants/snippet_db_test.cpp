@@ -89,5 +89,24 @@ TEST(SnippetDb, ExportCarriesTextsAndImportChecksThem) {
   }
 }
 
+TEST(SnippetDb, LookupsNeverFallBackAcrossUserVariants) {
+  std::string key;
+  Database db = seeded(key);  // a result for prefill_bf16_hd128_causal_mm<h>_bs128_g4_q4096_k4096
+  const DeviceInfo dev = testing::gpu();
+  // Same mask, head dim and dtype at a nearby bucket: without the snippet, or with another one,
+  // the tuned entry is not a candidate; with the same snippet it is.
+  const ProblemSpec plain = ProblemSpec::parse("prefill_bf16_hd128_causal_g4_q2048_k2048");
+  EXPECT_EQ(db.lookup(dev, plain, testing::kTemplateHash).reason, LookupReason::Default);
+  ProblemSpec other = plain;
+  other.mask_mod = snippet_hash("return true;");
+  other.block_sparse = 128;
+  EXPECT_EQ(db.lookup(dev, other, testing::kTemplateHash).reason, LookupReason::Default);
+  ProblemSpec same = ProblemSpec::parse(key);
+  same.seqlen_q = same.seqlen_k = 2048;
+  const LookupResult r = db.lookup(dev, same, testing::kTemplateHash);
+  ASSERT_TRUE(r.entry);
+  EXPECT_EQ(r.entry->problem, key);
+}
+
 }  // namespace
 }  // namespace attnjit

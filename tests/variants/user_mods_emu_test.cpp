@@ -8,9 +8,6 @@
 #include "codegen/snippet.h"
 #include "emu/prefill_emu_harness.h"
 #include "variants/user_cases.h"
-#if defined(ATTNJIT_WITH_LLVM)
-#include "runtime/cpu/cpu_backend.h"
-#endif
 
 namespace attnjit_gen {
 struct UserMods : attnjit::variants::UserModsBase {
@@ -27,20 +24,6 @@ struct UserMods : attnjit::variants::UserModsBase {
 }  // namespace attnjit_gen
 
 namespace attnjit::emu_test {
-
-BlockMask host_block_mask(const PrefillProblem& p, const AuxTensor (&aux)[kMaxAux], int tile) {
-#if defined(ATTNJIT_WITH_LLVM)
-  static std::unique_ptr<Runtime> rt = [] {
-    CpuBackendOptions o;
-    o.use_disk_cache = false;
-    return std::make_unique<Runtime>(make_cpu_backend(o));
-  }();
-  return build_block_mask(*rt, p, aux, tile);
-#else
-  (void)p, (void)aux, (void)tile;
-  throw BackendError("block masks in host memory need the CPU backend (LLVM)");
-#endif
-}
 
 namespace {
 
