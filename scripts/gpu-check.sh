@@ -183,8 +183,9 @@ phase_sm90() {
     # sm90, sm80, torch flash, cuDNN (bench/compare_sm90.py).
     local t grid=(${SM90_GRID:---dtype bf16 --head-dim 64,128,256 --mask none,causal})
     for t in sm80 sm90; do
-      $CLI bench --json --template "$t" "${grid[@]}" ${BENCH_ARGS:-} > "$OUT/bench-$t.json" 2> "$OUT/bench-$t.err" \
-        || { rc=1; tail -5 "$OUT/bench-$t.err"; }
+      # Bounded: an sm90 kernel that never ran on a GPU may hang on a lost mbarrier arrive.
+      timeout "${SM90_BENCH_TIMEOUT:-240}" $CLI bench --json --template "$t" "${grid[@]}" ${BENCH_ARGS:-} \
+        > "$OUT/bench-$t.json" 2> "$OUT/bench-$t.err" || { rc=1; tail -5 "$OUT/bench-$t.err"; }
     done
     python3 bench/compare_sm90.py --sm80-json "$OUT/bench-sm80.json" --sm90-json "$OUT/bench-sm90.json" \
       --json-out "$OUT/sm90-grid.json" > "$OUT/sm90-grid.txt" 2>&1 || rc=1

@@ -35,7 +35,8 @@ using testing::make_case;
 using testing::PrefillCase;
 using testing::window;
 static_assert(sizeof(PrefillSm90Params) == sizeof(PrefillSm90HostParams) &&
-                  offsetof(PrefillSm90Params, p) == offsetof(PrefillSm90HostParams, p),
+                  offsetof(PrefillSm90Params, p) == offsetof(PrefillSm90HostParams, p) &&
+                  offsetof(PrefillSm90Params, sched) == offsetof(PrefillSm90HostParams, sched),
               "host and kernel parameter layouts differ");
 
 template <class E, int D, int BN, int S, class M, int WG = 2, bool PP = true, bool OV = false, bool PS = false>
