@@ -23,7 +23,6 @@ inline PrefillCase mk(DType dt, int hd, MaskSpec m, int64_t b, int64_t hq, int64
   return c;
 }
 
-inline MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
 
 // Document ids: documents of the given lengths, repeated to cover n tokens.
 inline std::vector<int32_t> docs(int64_t n, std::vector<int> lens) {
