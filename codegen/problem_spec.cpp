@@ -37,6 +37,12 @@ std::string softcap_string(double c) {
   return out;
 }
 
+void validate_page_size(int64_t page_size) {
+  if (page_size != 0 && (!is_pow2(page_size) || page_size > 256))
+    throw SpecError("page_size: must be 0 (contiguous) or a power of two in 1..256, got " +
+                    std::to_string(page_size));
+}
+
 int64_t length_bucket(int64_t n) {
   int64_t b = 16;
   while (b < n) b <<= 1;
@@ -61,6 +67,7 @@ std::string ProblemSpec::key() const {
   k += "_q" + std::to_string(seqlen_q);
   k += "_k" + std::to_string(seqlen_k);
   if (family == Family::Decode) k += "_p" + std::to_string(page_size);
+  if (kv_dtype != KvDType::Same) k += "_kv-" + std::string(to_string(kv_dtype));
   if (even) k += "_even";
   return k;
 }
@@ -80,13 +87,14 @@ void ProblemSpec::validate() const {
       throw SpecError("seqlen_q: bucket must be a power of two >= 16, got " +
                       std::to_string(seqlen_q));
     if (page_size != 0) throw SpecError("page_size: only decode problems have a paged KV cache");
+    if (kv_dtype != KvDType::Same)
+      throw SpecError("kv_dtype: an fp8 KV cache (" + std::string(to_string(kv_dtype)) +
+                      ") is supported for decode problems only");
   } else {
     if (seqlen_q < 1 || seqlen_q > 16)
       throw SpecError("seqlen_q: decode query tokens per sequence must be in 1..16, got " +
                       std::to_string(seqlen_q));
-    if (page_size != 0 && (!is_pow2(page_size) || page_size < 16 || page_size > 256))
-      throw SpecError("page_size: must be 0 (contiguous) or a power of two in 16..256, got " +
-                      std::to_string(page_size));
+    validate_page_size(page_size);
     if (even) throw SpecError("even: only prefill problems have the even-length specialization");
   }
 }
@@ -145,6 +153,13 @@ ProblemSpec ProblemSpec::parse(std::string_view key) {
       throw SpecError("page_size: decode keys end in '_p<P>' (p0 = contiguous)");
     s.page_size = static_cast<int>(v);
     ++i;
+    if (i < toks.size() && toks[i].substr(0, 3) == "kv-") {
+      s.kv_dtype = parse_kv_dtype(toks[i].substr(3));
+      if (s.kv_dtype == KvDType::Same)  // one spelling per problem: "same" is the absent field
+        throw SpecError("kv_dtype: write no '_kv-' field for K/V in the query's dtype, got '" +
+                        std::string(toks[i]) + "'");
+      ++i;
+    }
   }
   if (i < toks.size() && toks[i] == "even") {
     s.even = true;

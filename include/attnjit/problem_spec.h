@@ -6,12 +6,14 @@
 //   prefill_f16_hd64_sw1024-0_g1_q8192_k8192_even      (sliding window left 1024, right 0)
 //   decode_bf16_hd128_none_g8_q1_k32768_p16            (1 query token, paged KV, 16-token pages)
 // Grammar (fields in this fixed order, '_' separated, only [A-Za-z0-9_.-]):
-//   family _ dtype _ hd<D> _ mask [_sc<C>] _ g<G> _ q<Q> _ k<K> [_p<P>] [_even]
+//   family _ dtype _ hd<D> _ mask [_sc<C>] _ g<G> _ q<Q> _ k<K> [_p<P>] [_kv-<e4m3|e5m2>] [_even]
 //   mask := none | causal | sw<left>-<right>
 //   sc<C>: logit soft-capping s -> C*tanh(s/C) on the scaled scores (absent = off); C is written
 //   as the shortest decimal that reads back to the same double (sc50, sc30.5, sc1e-05).
 // Prefill: q and k are length buckets (powers of two >= 16). Decode: q is the exact number of
-// query tokens per sequence (1..16), k the KV-length bucket, p the page size (0 = contiguous).
+// query tokens per sequence (1..16), k the KV-length bucket, p the page size (0 = contiguous,
+// else a power of two in 1..256); _kv-e4m3 / _kv-e5m2: an fp8 KV cache (decode only; absent =
+// K and V in the query's dtype).
 // "_even" (prefill only): both real lengths are multiples of 128, the largest tile, so every
 // tile config divides them and the kernel drops all bounds checks.
 #pragma once
@@ -44,6 +46,7 @@ struct ProblemSpec {
   int page_size = 0;        // decode only: tokens per KV page, 0 = contiguous cache
   bool even = false;        // prefill only: see header comment
   double softcap = 0;       // logit soft-cap C > 0 (Gemma 2: 50, 30); 0 = off
+  KvDType kv_dtype = KvDType::Same;  // decode only: fp8 K/V (e4m3, e5m2) dequantised in the kernel
 
   std::string key() const;
   // Parses a key; throws SpecError naming the field and the allowed values.
@@ -69,6 +72,9 @@ void validate_softcap(double c);
 
 // The shortest decimal that reads back to exactly c ("50", "30.5", "1e-05"): the key's spelling.
 std::string softcap_string(double c);
+
+// Throws SpecError naming `page_size` unless it is 0 (contiguous) or a power of two in [1, 256].
+void validate_page_size(int64_t page_size);
 
 // Smallest power of two >= max(n, 16): the tuning key's length bucket.
 int64_t length_bucket(int64_t n);
