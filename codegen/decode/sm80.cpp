@@ -41,8 +41,14 @@ bool mma_head_dim(int d) { return d == 64 || d == 128 || d == 256; }
 // The tensor-core kernel pays off once the scalar kernel would hold 8 rows.
 // An fp8 cache is dequantised by the tensor-core kernel only (into 16-bit tiles for ldmatrix).
 bool fp8(const ProblemSpec& s) { return s.kv_dtype != KvDType::Same; }
+// The kernel choice is decode_gpu_plan's (it depends on the rows and the cache, not the batch).
 bool mma_default(const ProblemSpec& s) {
-  return mma_head_dim(s.head_dim) && (decode_rows(s) >= 8 || fp8(s));
+  DecodeGpuPlanInput in;
+  in.group = s.group;
+  in.q_tokens = s.seqlen_q;
+  in.head_dim = s.head_dim;
+  in.kv_bytes = kv_dtype_bytes(s.dtype, s.kv_dtype);
+  return decode_gpu_plan(in).tensor_cores;
 }
 // Shared memory of the kernel, all dynamic: max(K+V ring, cross-warp merge buffer), then the
 // per-warp max / sum [W][RPC] x 2, the combine weights [RPC][kMaxSplits] and a flag.
