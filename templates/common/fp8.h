@@ -4,13 +4,7 @@
 // Include-free and builtin-only, like variants.h.
 #pragma once
 
-#ifndef ATTNJIT_HD
-#if defined(__CUDACC_RTC__) || defined(__CUDACC__) || defined(__forceinline__)
-#define ATTNJIT_HD __device__ __forceinline__
-#else
-#define ATTNJIT_HD inline
-#endif
-#endif
+#include "common/variants.h"  // ATTNJIT_HD
 
 namespace attnjit {
 namespace fp8 {

@@ -7,7 +7,6 @@
 
 #include <cmath>
 #include <limits>
-#include <memory>
 
 #include "codegen/registry.h"
 #include "common/fp8.h"
@@ -15,7 +14,7 @@
 
 #ifdef ATTNJIT_WITH_LLVM
 #include "decode/decode_harness.h"
-#include "runtime/cpu/cpu_backend.h"
+#include "decode/decode_cpu_backend.h"
 #endif
 
 namespace attnjit::testing {
@@ -92,14 +91,7 @@ TEST(DecodeFp8, GpuTemplateTakesTheTensorCoreKernelOrRefusesClearly) {
 }
 
 #ifdef ATTNJIT_WITH_LLVM
-Backend& cpu() {
-  static std::unique_ptr<Backend> b = [] {
-    CpuBackendOptions o;
-    o.use_disk_cache = false;
-    return make_cpu_backend(o);
-  }();
-  return *b;
-}
+Backend& cpu() { return decode_cpu_backend(); }
 
 TEST(DecodeFp8, CpuEveryQueryDtypeBothKindsBothScaleShapes) {
   // Both kinds under f32 queries; e5m2 under f16 and e4m3 under bf16 (the lane orders of the

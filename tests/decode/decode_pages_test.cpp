@@ -7,22 +7,13 @@
 
 #include <gtest/gtest.h>
 
-#include <memory>
-
 #include "decode/decode_harness.h"
-#include "runtime/cpu/cpu_backend.h"
+#include "decode/decode_cpu_backend.h"
 
 namespace attnjit::testing {
 namespace {
 
-Backend& cpu() {
-  static std::unique_ptr<Backend> b = [] {
-    CpuBackendOptions o;
-    o.use_disk_cache = false;
-    return make_cpu_backend(o);
-  }();
-  return *b;
-}
+Backend& cpu() { return decode_cpu_backend(); }
 
 TEST(DecodeCpuPageSize, EveryPageSizeUpTo64) {
   for (int page : {1, 2, 4, 8, 16, 32, 64}) {
