@@ -1,7 +1,8 @@
 // `attnjit bench-decode`: decode K+V bytes read per second over a grid of batch x KV length x
 // GQA group (query tokens per sequence, head dim, dtype and page size fixed per run). The
 // kernel streams each sequence's K and V once, so bytes = sum over sequences of
-// length * heads_kv * head_dim * 2 (K and V) * dtype bytes — the number to hold against the
+// length * heads_kv * head_dim * 2 (K and V) * K/V element bytes (1 with --kv-dtype e4m3 / e5m2:
+// an fp8 cache moves half the bytes of a bf16 one) — the number to hold against the
 // device's copy bandwidth. Median of timed runs (CUDA events on GPUs, steady clock on CPUs)
 // after a warm-up; each run is one launch including its in-kernel split combine. Goes through
 // the Runtime's config choice (provider -> default) like applications do.
@@ -29,6 +30,7 @@
 #include "codegen/problem_spec.h"
 #include "runtime/backend.h"
 #include "templates/decode/params.h"
+#include "runtime/fp8.h"
 #include "runtime/half.h"
 
 namespace attnjit::cli {
@@ -45,6 +47,7 @@ struct BenchDecodeArgs {
   std::vector<int64_t> groups = {1, 8};
   int64_t q_tokens = 1;
   int page_size = 0;
+  std::string kv_dtype = "same";  // same | e4m3 | e5m2
   double max_gib = 24;            // skip grid points whose K/V cache would exceed this
   int warmup = 5, reps = 30;
   int device = -1;
@@ -60,15 +63,17 @@ struct Row {
   double bw_fraction = 0;  // CPU: gbps / the measured read bandwidth
 };
 
-DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed) {
-  const int eb = dtype_bytes(dt);
+DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed, KvDType kv = KvDType::Same) {
+  const int eb = kv_dtype_bytes(dt, kv);
   std::vector<unsigned char> host(elems * eb);
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> nd(0.f, 1.f);
   // Values matter little for timing; fill a 1 MiB pattern and repeat it (128k-token caches are
   // gigabytes, and drawing each value on the host would dominate the run).
   const size_t pattern = std::min<size_t>(elems, size_t(1) << 19);
-  for (size_t i = 0; i < pattern; ++i) store_from_float(dt, host.data(), int64_t(i), nd(rng));
+  for (size_t i = 0; i < pattern; ++i)
+    if (kv != KvDType::Same) host[i] = fp8_from_float(kv, nd(rng) * 16.f);  // scale 1/16
+    else store_from_float(dt, host.data(), int64_t(i), nd(rng));
   for (size_t off = pattern * eb; off < host.size(); off += pattern * eb)
     std::copy_n(host.begin(), std::min(pattern * eb, host.size() - off), host.begin() + off);
   DeviceBuffer b(be, host.size());
@@ -95,8 +100,13 @@ void check_args(const BenchDecodeArgs& a) {
     if (a.heads_q % g != 0)
       throw UsageError("--gqa: " + std::to_string(g) + " does not divide --heads-q " + std::to_string(a.heads_q));
   if (a.q_tokens < 1 || a.q_tokens > 16) throw UsageError("--q-tokens: must be in [1, 16]");
-  if (a.page_size != 0 && (a.page_size < 16 || a.page_size > 256 || (a.page_size & (a.page_size - 1))))
-    throw UsageError("--page-size: must be 0 or a power of two in [16, 256]");
+  if (a.page_size != 0 && (a.page_size < 1 || a.page_size > 256 || (a.page_size & (a.page_size - 1))))
+    throw UsageError("--page-size: must be 0 or a power of two in [1, 256]");
+  try {
+    parse_kv_dtype(a.kv_dtype);
+  } catch (const SpecError& e) {
+    throw UsageError(std::string("--kv-dtype: ") + e.what());
+  }
   if (!(a.max_gib > 0) || !std::isfinite(a.max_gib)) throw UsageError("--max-gib: must be a positive number");
   if (a.warmup < 0) throw UsageError("--warmup: must be >= 0");
   if (a.reps < 1) throw UsageError("--reps: must be >= 1");
@@ -115,16 +125,23 @@ void run_bench_decode(BenchDecodeArgs a) {
   if (a.kv_lens.empty()) a.kv_lens = cpu ? std::vector<int64_t>{4096, 32768} : std::vector<int64_t>{4096, 32768, 131072};
   if (a.warmup < 0 || a.reps < 1) throw UsageError("--warmup must be >= 0 and --reps >= 1");
   const DType dt = parse_dtype(a.dtype);
-  const int eb = dtype_bytes(dt);
+  const KvDType kvt = parse_kv_dtype(a.kv_dtype);
+  const int eb = dtype_bytes(dt), kvb = kv_dtype_bytes(dt, kvt);
+  const float kv_scale = 1.f / 16.f;  // fp8: one scale per tensor (the codes hold value * 16)
+  DeviceBuffer dscale;
+  if (kvt != KvDType::Same) {
+    dscale = DeviceBuffer(be, 16);
+    be.copy_to_device(dscale.get(), &kv_scale, sizeof kv_scale);
+  }
   if (a.threads < 0 || a.threads > 1024) throw UsageError("--threads: must be in 0..1024 (0 = all hardware threads)");
   const int cpu_threads = a.threads > 0 ? a.threads : std::max(1, rt->target().sm_count);
   ReadBandwidth bw;
   if (cpu) bw = measure_read_bandwidth(cpu_threads);
 
   if (!a.json) {
-    std::printf("attnjit bench-decode on %s (%s, hd %d, %lld query heads, %lld token(s), page %d)\n",
-                be.describe().c_str(), a.dtype.c_str(), a.head_dim, static_cast<long long>(a.heads_q),
-                static_cast<long long>(a.q_tokens), a.page_size);
+    std::printf("attnjit bench-decode on %s (%s, kv %s, hd %d, %lld query heads, %lld token(s), page %d)\n",
+                be.describe().c_str(), a.dtype.c_str(), kvt == KvDType::Same ? a.dtype.c_str() : a.kv_dtype.c_str(),
+                a.head_dim, static_cast<long long>(a.heads_q), static_cast<long long>(a.q_tokens), a.page_size);
     if (cpu)
       std::printf("read bandwidth with %d thread(s): %.1f GB/s (best of 7; median %.1f)\n", cpu_threads, bw.gbps,
                   bw.median);
@@ -142,7 +159,7 @@ void run_bench_decode(BenchDecodeArgs a) {
         if (a.heads_q % g != 0) throw UsageError("--gqa values must divide --heads-q");
         r.heads_kv = a.heads_q / g;
         const int64_t row = r.heads_kv * a.head_dim;  // elements per cache row
-        r.kv_bytes = double(batch) * len * row * 2 * eb;
+        r.kv_bytes = double(batch) * len * row * 2 * kvb;
         if (r.kv_bytes > a.max_gib * double(1 << 30)) {
           r.skipped = "K/V cache exceeds --max-gib";
           rows.push_back(r);
@@ -161,12 +178,14 @@ void run_bench_decode(BenchDecodeArgs a) {
         p.q_tokens = a.q_tokens;
         p.max_seqlen_k = len;
         p.page_size = a.page_size;
+        p.kv_dtype = kvt;
         const int64_t cap_pages = a.page_size ? (len + a.page_size - 1) / a.page_size : 0;
         p.kv_capacity = a.page_size ? cap_pages * a.page_size : len;
         p.num_pages = a.page_size ? batch * cap_pages : 0;
         const size_t kv_elems = size_t(batch * p.kv_capacity * row);
         DeviceBuffer q = random_buffer(be, dt, size_t(batch * a.q_tokens * a.heads_q * a.head_dim), 1);
-        DeviceBuffer k = random_buffer(be, dt, kv_elems, 2), v = random_buffer(be, dt, kv_elems, 3);
+        DeviceBuffer k = random_buffer(be, dt, kv_elems, 2, kvt), v = random_buffer(be, dt, kv_elems, 3, kvt);
+        if (kvt != KvDType::Same) args.k_scale = args.v_scale = static_cast<const float*>(dscale.get());
         DeviceBuffer o(be, size_t(batch * a.q_tokens * a.heads_q * a.head_dim) * eb);
         std::vector<int32_t> lens(static_cast<size_t>(batch), static_cast<int32_t>(len)), table;
         DeviceBuffer dlens(be, lens.size() * 4), dtable;
@@ -249,6 +268,7 @@ void run_bench_decode(BenchDecodeArgs a) {
     j["heads_q"] = a.heads_q;
     j["q_tokens"] = a.q_tokens;
     j["page_size"] = a.page_size;
+    j["kv_dtype"] = std::string(to_string(kvt));
     j["metric"] = "K+V bytes read / median time (GB/s = 1e9 bytes/s)";
     if (cpu) {
       j["threads"] = cpu_threads;
@@ -285,7 +305,10 @@ const RegisterCommand reg("bench-decode", [](CLI::App& app) {
       ->delimiter(',');
   c->add_option("--gqa", a->groups, "comma-separated GQA group sizes")->delimiter(',')->capture_default_str();
   c->add_option("--q-tokens", a->q_tokens, "query tokens per sequence (1..16)")->capture_default_str();
-  c->add_option("--page-size", a->page_size, "0 = contiguous cache, else 16..256")->capture_default_str();
+  c->add_option("--page-size", a->page_size, "0 = contiguous cache, else a power of two in 1..256")
+      ->capture_default_str();
+  c->add_option("--kv-dtype", a->kv_dtype, "K/V storage: same (the query dtype) | e4m3 | e5m2 (fp8, bytes counted as 1)")
+      ->capture_default_str();
   c->add_option("--max-gib", a->max_gib, "skip grid points whose K/V cache exceeds this")->capture_default_str();
   c->add_option("--warmup", a->warmup, "unmeasured runs first")->capture_default_str();
   c->add_option("--reps", a->reps, "measured runs (the median is reported)")->capture_default_str();

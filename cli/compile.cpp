@@ -6,6 +6,7 @@
 #include "cli/command.h"
 #include "cli/snippet_args.h"
 #include "codegen/user_variant.h"
+#include "cli/kv_dtype_option.h"
 #include "codegen/kernel_template.h"
 #include "codegen/registry.h"
 #include "runtime/nvrtc_compiler.h"
@@ -14,13 +15,13 @@ namespace attnjit::cli {
 namespace {
 
 struct CompileArgs {
-  std::string problem, config, arch = "sm_80", emit = "none", tmpl;
+  std::string problem, config, arch = "sm_80", emit = "none", tmpl, kv_dtype;
   SnippetFiles snippets;
 };
 
 void run_compile(CompileArgs a) {
   read_snippet_files(a.snippets);
-  const ProblemSpec spec = apply_snippets(ProblemSpec::parse(a.problem), a.snippets);
+  const ProblemSpec spec = with_kv_dtype(apply_snippets(ProblemSpec::parse(a.problem), a.snippets), a.kv_dtype);
   const Target target = Target::cuda(a.arch);
   // The template: --template, else the one the config names, else the default for the problem.
   TileConfig named;
@@ -88,6 +89,7 @@ const RegisterCommand reg("compile", [](CLI::App& app) {
   c->add_option("--config", args->config, "tile config key, e.g. bm128_bn64_w4_s2 (default: the template's)");
   c->add_option("--template", args->tmpl, "template short name, e.g. sm80 | sm90 (default: the problem's default)");
   c->add_option("--arch", args->arch, "sm_80 | sm_86 | sm_89 | sm_90a")->capture_default_str();
+  c->add_option("--kv-dtype", args->kv_dtype, "decode: K/V storage same | e4m3 | e5m2 (as the key's _kv- field)");
   c->add_option("--emit", args->emit, "what to print besides the report")
       ->check(CLI::IsMember({"none", "source", "ptx"}))
       ->capture_default_str();

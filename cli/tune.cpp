@@ -24,6 +24,7 @@
 #include "codegen/registry.h"
 #include "cli/command.h"
 #include "cli/snippet_args.h"
+#include "cli/kv_dtype_option.h"
 #include "cli/tune_progress.h"
 #include "codegen/snippet.h"
 #include "db/database.h"
@@ -40,6 +41,7 @@ namespace {
 struct TuneArgs {
   std::vector<std::string> presets, problems;
   SnippetFiles snippets;  // applied to every --problem
+  std::string kv_dtype;  // --kv-dtype: applied to every problem
   std::string backend = "auto";
   std::string db;
   std::string strategy;  // "" = chosen from the budget (tuner::choose_strategy)
@@ -103,6 +105,7 @@ void run_tune(TuneArgs a) {
       }
   snippet_db.reset();
   if (problems.empty()) throw UsageError("tune: give --preset NAME or --problem KEY (see --list-presets)");
+  for (ProblemSpec& p : problems) p = with_kv_dtype(p, a.kv_dtype);
   const tuner::Shard shard = tuner::Shard::parse(a.shard);
   problems = tuner::shard_problems(std::move(problems), shard);
 
@@ -191,6 +194,7 @@ RegisterCommand reg_tune("tune", [](CLI::App& app) {
   CLI::App* c = app.add_subcommand("tune", "Autotune problems (a preset or keys) into the tuning database");
   c->add_option("--preset", a->presets, "Problem set: llm-prefill, cpu-prefill, cpu-gqa, llm-decode, cpu-decode, smoke");
   c->add_option("--problem", a->problems, "A problem key, e.g. prefill_bf16_hd128_causal_g1_q4096_k4096_even or decode_bf16_hd128_none_g8_q1_k32768_p16");
+  c->add_option("--kv-dtype", a->kv_dtype, "decode: K/V storage same | e4m3 | e5m2 for every problem");
   c->add_option("--backend", a->backend, "gpu | cpu | auto")->check(CLI::IsMember({"gpu", "cuda", "cpu", "auto"}));
   c->add_option("--db", a->db, "Tuning database file (default $ATTNJIT_DB or attnjit.db)");
   c->add_option("--strategy", a->strategy,

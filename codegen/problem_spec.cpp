@@ -86,6 +86,7 @@ std::string ProblemSpec::key() const {
   k += "_q" + std::to_string(seqlen_q);
   k += "_k" + std::to_string(seqlen_k);
   if (family == Family::Decode || page_size != 0) k += "_p" + std::to_string(page_size);
+  if (kv_dtype != KvDType::Same) k += "_kv-" + std::string(to_string(kv_dtype));
   if (varlen) k += "_varlen";
   if (even) k += "_even";
   return k;
@@ -116,13 +117,14 @@ void ProblemSpec::validate() const {
     validate_page_size(page_size);
     if (even && (varlen || page_size != 0))
       throw SpecError("even: not with varlen or paged KV (lengths differ per sequence)");
+    if (kv_dtype != KvDType::Same)
+      throw SpecError("kv_dtype: an fp8 KV cache (" + std::string(to_string(kv_dtype)) +
+                      ") is supported for decode problems only");
   } else {
     if (seqlen_q < 1 || seqlen_q > 16)
       throw SpecError("seqlen_q: decode query tokens per sequence must be in 1..16, got " +
                       std::to_string(seqlen_q));
-    if (page_size != 0 && (!is_pow2(page_size) || page_size < 16 || page_size > 256))
-      throw SpecError("page_size: must be 0 (contiguous) or a power of two in 16..256, got " +
-                      std::to_string(page_size));
+    validate_page_size(page_size);
     if (even) throw SpecError("even: only prefill problems have the even-length specialization");
     if (varlen) throw SpecError("varlen: only prefill problems take packed (varlen) batches");
   }
@@ -212,6 +214,13 @@ ProblemSpec ProblemSpec::parse(std::string_view key) {
       throw SpecError("page_size: decode keys end in '_p<P>' (p0 = contiguous)");
     s.page_size = static_cast<int>(v);
     ++i;
+    if (i < toks.size() && toks[i].substr(0, 3) == "kv-") {
+      s.kv_dtype = parse_kv_dtype(toks[i].substr(3));
+      if (s.kv_dtype == KvDType::Same)  // one spelling per problem: "same" is the absent field
+        throw SpecError("kv_dtype: write no '_kv-' field for K/V in the query's dtype, got '" +
+                        std::string(toks[i]) + "'");
+      ++i;
+    }
   } else if (i < toks.size() && toks[i].size() > 1 && toks[i][0] == 'p' && toks[i][1] >= '0' && toks[i][1] <= '9') {
     // Prefill keys carry _p<P> only for a paged KV cache: p0 has one spelling, the absent field.
     if (!detail::take_prefixed(toks[i], "p", "page_size", v, 1, 256))

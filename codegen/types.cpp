@@ -73,4 +73,21 @@ Platform parse_platform(std::string_view s) {
 
 int dtype_bytes(DType d) { return d == DType::F32 ? 4 : 2; }
 
+std::string_view to_string(KvDType k) {
+  switch (k) {
+    case KvDType::Same: return "same";
+    case KvDType::E4M3: return "e4m3";
+    case KvDType::E5M2: return "e5m2";
+  }
+  return "?";
+}
+
+KvDType parse_kv_dtype(std::string_view s) {
+  static constexpr std::array<std::pair<std::string_view, KvDType>, 3> t{
+      {{"same", KvDType::Same}, {"e4m3", KvDType::E4M3}, {"e5m2", KvDType::E5M2}}};
+  return parse_enum("kv_dtype", s, t);
+}
+
+int kv_dtype_bytes(DType d, KvDType k) { return k == KvDType::Same ? dtype_bytes(d) : 1; }
+
 }  // namespace attnjit

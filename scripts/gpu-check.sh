@@ -24,6 +24,12 @@ OUT=$(cd "$OUT" && pwd)
 export ATTNJIT_CACHE_DIR=${ATTNJIT_CACHE_DIR:-$OUT/cache}
 phases=("$@")
 ((${#phases[@]})) || phases=(build test bench torch decode)
+known=" build test sweep bench torch decode tune sm90 "
+for p in "${phases[@]}"; do  # every phase checked before any runs: a typo costs no GPU time
+  if [[ $known != *" $p "* ]]; then
+    echo "gpu-check: unknown phase '$p' (build test sweep bench torch decode tune sm90)" >&2; exit 2
+  fi
+done
 
 CLI=$BUILD_DIR/bin/attnjit
 declare -A status=()
@@ -122,8 +128,11 @@ phase_torch() {
 }
 
 phase_decode() {
-  say "decode: attnjit bench-decode beside PyTorch SDPA and the copy ceiling"
-  if python3 bench/compare_torch_decode.py --attnjit "$CLI" --markdown ${DECODE_ARGS:-} \
+  # Issue #19's grid: batch 1/8/64 x GQA 1/4/8 x 4k/32k/128k, contiguous and 16-token pages,
+  # bf16 and fp8 (e4m3) K/V, against the copy ceiling and torch SDPA (flash, cuDNN); a short
+  # table, every number in decode.json. DECODE_ARGS: extra bench/decode_grid.py options.
+  say "decode: the #19 grid (bench/decode_grid.py) beside PyTorch SDPA and the copy ceiling"
+  if python3 bench/decode_grid.py --attnjit "$CLI" --json-out "$OUT/decode.json" ${DECODE_ARGS:-} \
        > "$OUT/decode.md" 2> "$OUT/decode.err"; then
     status[decode]=ok; detail[decode]="$OUT/decode.md"
     cat "$OUT/decode.md"

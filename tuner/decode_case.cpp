@@ -8,6 +8,7 @@
 #include <string>
 
 #include "codegen/decode/plan.h"
+#include "runtime/fp8.h"
 #include "runtime/half.h"
 
 namespace attnjit::tuner {
@@ -28,10 +29,25 @@ std::vector<float> draw(size_t n, DType dt, std::mt19937_64& rng) {
   return x;
 }
 
-std::vector<unsigned char> to_storage(DType dt, const std::vector<float>& x) {
+// fp8 caches: one scale per tensor that maps the drawn values (|x| up to ~5) into the format's
+// range; k_ / v_ then hold code * scale, what the reference and the kernel both see.
+constexpr float kFp8Scale = 1.f / 64.f;
+
+std::vector<unsigned char> to_storage(DType dt, const std::vector<float>& x, KvDType kv = KvDType::Same) {
+  if (kv != KvDType::Same) {
+    std::vector<unsigned char> codes(x.size());
+    for (size_t i = 0; i < x.size(); ++i) codes[i] = fp8_from_float(kv, x[i] / kFp8Scale);
+    return codes;
+  }
   std::vector<unsigned char> bytes(x.size() * static_cast<size_t>(dtype_bytes(dt)));
   for (size_t i = 0; i < x.size(); ++i) store_from_float(dt, bytes.data(), static_cast<int64_t>(i), x[i]);
   return bytes;
+}
+
+// x rounded through the fp8 cache (code * scale); unchanged for K/V in the query's dtype.
+void through_cache(std::vector<float>& x, KvDType kv) {
+  if (kv == KvDType::Same) return;
+  for (float& e : x) e = float(fp8_dequantize(kv, fp8_from_float(kv, e / kFp8Scale), kFp8Scale));
 }
 
 DeviceBuffer upload(Backend& be, const void* src, size_t bytes) {
@@ -64,6 +80,8 @@ DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape
   q_ = draw(q_elems(), spec.dtype, rng);
   k_ = draw(kv_elems, spec.dtype, rng);
   v_ = draw(kv_elems, spec.dtype, rng);
+  through_cache(k_, spec.kv_dtype);
+  through_cache(v_, spec.kv_dtype);
 
   // Device K/V: dense for a contiguous cache; for a paged one, sequence b's page p goes to
   // physical page table[b * pages_per_seq + p], a shuffled permutation.
@@ -84,12 +102,13 @@ DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape
         std::copy_n(k_.begin() + src, row, kp.begin() + dst);
         std::copy_n(v_.begin() + src, row, vp.begin() + dst);
       }
-    kb = to_storage(spec.dtype, kp);
-    vb = to_storage(spec.dtype, vp);
+    kb = to_storage(spec.dtype, kp, spec.kv_dtype);
+    vb = to_storage(spec.dtype, vp, spec.kv_dtype);
   } else {
-    kb = to_storage(spec.dtype, k_);
-    vb = to_storage(spec.dtype, v_);
+    kb = to_storage(spec.dtype, k_, spec.kv_dtype);
+    vb = to_storage(spec.dtype, v_, spec.kv_dtype);
   }
+  const float scales[2] = {kFp8Scale, kFp8Scale};
   const auto qb = to_storage(spec.dtype, q_);
   std::vector<int32_t> lens(seqlens_.begin(), seqlens_.end());
   for (int c = 0; c < copies; ++c) {
@@ -101,6 +120,7 @@ DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape
     s.lse = DeviceBuffer(backend, lse_elems() * sizeof(float));
     s.seqlens = upload(backend, lens.data(), lens.size() * sizeof(int32_t));
     if (!table.empty()) s.table = upload(backend, table.data(), table.size() * sizeof(int32_t));
+    if (spec.kv_dtype != KvDType::Same) s.kv_scales = upload(backend, scales, sizeof scales);
     sets_.push_back(std::move(s));
   }
   const int64_t d = spec.head_dim;
@@ -115,6 +135,12 @@ DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape
     a.problem.q_tokens = shape.seqlen_q;
     a.problem.max_seqlen_k = shape.seqlen_k;
     a.problem.page_size = spec.page_size;
+    a.problem.kv_dtype = spec.kv_dtype;
+    a.problem.softcap = spec.softcap;
+    if (spec.kv_dtype != KvDType::Same) {
+      a.k_scale = static_cast<const float*>(s.kv_scales.get());
+      a.v_scale = a.k_scale + 1;
+    }
     a.q = TensorView::bshd(s.q.get(), shape.seqlen_q, shape.heads_q, d);
     a.o = TensorView::bshd(s.o.get(), shape.seqlen_q, shape.heads_q, d);
     a.lse = LseView::dense(static_cast<float*>(s.lse.get()), shape.heads_q, shape.seqlen_q);
@@ -151,12 +177,13 @@ size_t DecodeCase::lse_elems() const {
 
 size_t DecodeCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
   const size_t es = static_cast<size_t>(dtype_bytes(spec.dtype));
+  const size_t kvs = static_cast<size_t>(kv_dtype_bytes(spec.dtype, spec.kv_dtype));
   const int64_t cap = spec.page_size > 0 ? (s.seqlen_k + spec.page_size - 1) / spec.page_size * spec.page_size
                                          : s.seqlen_k;
   const size_t q = static_cast<size_t>(s.batch * s.seqlen_q * s.heads_q * spec.head_dim);
   const size_t kv = static_cast<size_t>(s.batch * cap * s.heads_kv * spec.head_dim);
   const size_t lse = static_cast<size_t>(s.batch * s.heads_q * s.seqlen_q);
-  return (2 * q + 2 * kv) * es + lse * sizeof(float);
+  return 2 * q * es + 2 * kv * kvs + lse * sizeof(float);
 }
 
 ReferenceProblem DecodeCase::reference_problem() const {

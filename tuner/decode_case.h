@@ -50,7 +50,7 @@ class DecodeCase final : public ProblemCase {
 
  private:
   struct Set {
-    DeviceBuffer q, k, v, o, lse, seqlens, table;
+    DeviceBuffer q, k, v, o, lse, seqlens, table, kv_scales;  // kv_scales: fp8 caches, [K, V]
   };
   // NaN bytes into O and LSE.
   void poison_outputs(int set) override;

@@ -146,7 +146,7 @@ double prefill_flops(const ProblemSpec& spec, const RunShape& s) {
 
 double decode_kv_bytes(const ProblemSpec& spec, const RunShape& s) {
   return 2.0 * static_cast<double>(s.batch) * static_cast<double>(s.heads_kv) *
-         static_cast<double>(s.seqlen_k) * spec.head_dim * dtype_bytes(spec.dtype);
+         static_cast<double>(s.seqlen_k) * spec.head_dim * kv_dtype_bytes(spec.dtype, spec.kv_dtype);
 }
 
 }  // namespace attnjit::tuner

@@ -21,12 +21,11 @@ using detail::str;
 // Pointer, non-negative strides, element alignment; on GPUs every row starts on 16 bytes (the
 // kernel moves 16-byte vectors); outputs must not overlap themselves.
 void check_tensor(const std::string& name, const TensorView& t, Dim d0, Dim d1, Dim d2, int64_t head_dim,
-                  DType dtype, Platform platform, bool output) {
+                  int elem, Platform platform, bool output) {
   if (!t.data) throw SpecError(name + ".data: null pointer");
   const Dim dims[] = {d0, d1, d2};
   for (const Dim& d : dims)
     if (d.stride < 0) throw SpecError(name + "." + d.name + ": must be >= 0, got " + str(d.stride));
-  const int elem = dtype_bytes(dtype);
   const auto addr = reinterpret_cast<uintptr_t>(t.data);
   if (addr % static_cast<uintptr_t>(elem) != 0)
     throw SpecError(name + ".data: not aligned to its " + std::to_string(elem) + "-byte elements");
@@ -42,6 +41,27 @@ void check_tensor(const std::string& name, const TensorView& t, Dim d0, Dim d1, 
 }
 
 bool paged(const DecodeProblem& p) { return p.page_size != 0; }
+
+// fp8 caches take one f32 scale per tensor or per KV head, for K and for V; others take none.
+void check_kv_scales(const DecodeArgs& a, Platform platform) {
+  const DecodeProblem& p = a.problem;
+  const bool fp8 = p.kv_dtype != KvDType::Same;
+  for (auto [name, s] : {std::pair<const char*, const float*>{"k_scale", a.k_scale}, {"v_scale", a.v_scale}}) {
+    if (!fp8) {
+      if (s) throw SpecError(std::string(name) + ": only an fp8 KV cache (kv_dtype e4m3 / e5m2) takes scales");
+      continue;
+    }
+    if (!s) throw SpecError(std::string(name) + ": null pointer (an fp8 KV cache needs its f32 scales)");
+    if (reinterpret_cast<uintptr_t>(s) % alignof(float) != 0)
+      throw SpecError(std::string(name) + ": not aligned to 4-byte floats");
+    if (platform != Platform::Cpu) continue;  // device memory: not read back per call
+    for (int64_t h = 0; h < (a.kv_scale_per_head ? p.heads_kv : 1); ++h)
+      if (!std::isfinite(s[h]))
+        throw SpecError(std::string(name) + "[" + str(h) + "]: must be finite, got " + std::to_string(s[h]));
+  }
+  if (!fp8 && a.kv_scale_per_head)
+    throw SpecError("kv_scale_per_head: only an fp8 KV cache (kv_dtype e4m3 / e5m2) takes scales");
+}
 
 }  // namespace
 
@@ -61,10 +81,8 @@ void validate_decode_problem(const DecodeProblem& p) {
   if (p.kv_capacity < p.max_seqlen_k)
     throw SpecError("max_seqlen_k: " + str(p.max_seqlen_k) + " exceeds the cache's kv_capacity " +
                     str(p.kv_capacity));
+  validate_page_size(p.page_size);
   if (p.page_size != 0) {
-    if (p.page_size < 16 || p.page_size > 256 || (p.page_size & (p.page_size - 1)) != 0)
-      throw SpecError("page_size: must be 0 (contiguous) or a power of two in 16..256, got " +
-                      std::to_string(p.page_size));
     if (p.kv_capacity % p.page_size != 0)
       throw SpecError("kv_capacity: must be a whole number of pages (" + str(p.kv_capacity) + " % " +
                       std::to_string(p.page_size) + " != 0)");
@@ -87,6 +105,7 @@ ProblemSpec decode_spec(const DecodeProblem& p) {
   ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, p.dtype, p.head_dim, p.mask, p.heads_q, p.heads_kv, p.q_tokens,
                                 p.max_seqlen_k, p.page_size);
   spec.softcap = p.softcap;
+  spec.kv_dtype = p.kv_dtype;
   spec.validate();
   return spec;
 }
@@ -107,16 +126,18 @@ void validate_decode_args(const DecodeArgs& a, Platform platform) {
   if (p.batch == 0) return;  // nothing is read or written
   const int64_t d = p.head_dim;
   check_tensor("q", a.q, {p.batch, a.q.batch_stride, "batch_stride"}, {p.q_tokens, a.q.seq_stride, "seq_stride"},
-               {p.heads_q, a.q.head_stride, "head_stride"}, d, p.dtype, platform, false);
+               {p.heads_q, a.q.head_stride, "head_stride"}, d, dtype_bytes(p.dtype), platform, false);
   check_tensor("o", a.o, {p.batch, a.o.batch_stride, "batch_stride"}, {p.q_tokens, a.o.seq_stride, "seq_stride"},
-               {p.heads_q, a.o.head_stride, "head_stride"}, d, p.dtype, platform, true);
+               {p.heads_q, a.o.head_stride, "head_stride"}, d, dtype_bytes(p.dtype), platform, true);
   const int64_t outer = paged(p) ? p.num_pages : p.batch;
   const int64_t rows = paged(p) ? p.page_size : p.kv_capacity;
   // K and V are never read when every sequence is empty (null is then fine, as in PyTorch).
   for (auto [name, t] : {std::pair<const char*, const TensorView*>{"k", &a.k}, {"v", &a.v}})
     if (p.max_seqlen_k > 0 || t->data)
       check_tensor(name, *t, {outer, t->batch_stride, "batch_stride"}, {rows, t->seq_stride, "seq_stride"},
-                   {p.heads_kv, t->head_stride, "head_stride"}, d, p.dtype, platform, false);
+                   {p.heads_kv, t->head_stride, "head_stride"}, d, kv_dtype_bytes(p.dtype, p.kv_dtype), platform,
+                   false);
+  check_kv_scales(a, platform);
   if (a.lse.data) {
     if (a.lse.batch_stride < 0) throw SpecError("lse.batch_stride: must be >= 0, got " + str(a.lse.batch_stride));
     if (a.lse.head_stride < 0) throw SpecError("lse.head_stride: must be >= 0, got " + str(a.lse.head_stride));
@@ -195,6 +216,9 @@ DecodeParams make_decode_params(const DecodeArgs& a, Platform platform) {
   const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(p.head_dim));
   r.scale = static_cast<float>(scale);
   r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
+  r.k_scale = a.k_scale;
+  r.v_scale = a.v_scale;
+  r.kv_scale_stride = a.kv_scale_per_head ? 1 : 0;
   return r;
 }
 

@@ -82,7 +82,7 @@ class DecodeCpuTemplate final : public KernelTemplate {
     std::vector<int> threads = {1};
     if (hw_threads(target) > 1) threads.push_back(hw_threads(target));
     std::vector<int> orders = {0};
-    if (spec.dtype == DType::BF16) orders.push_back(1);
+    if (spec.dtype == DType::BF16 && spec.kv_dtype == KvDType::Same) orders.push_back(1);
     for (int bm = 1; bm <= max_rows(spec); bm *= 2) {
       if (bm * 4 < max_rows(spec)) continue;
       for (int bn : {32, 64, 128})
@@ -104,7 +104,7 @@ class DecodeCpuTemplate final : public KernelTemplate {
     // the host has the instruction.
     int vec = native_vec(target);
     while (spec.head_dim % (2 * vec) != 0) vec /= 2;
-    const int order = spec.dtype == DType::BF16 && has_bf16_dot(target, vec) ? 1 : 0;
+    const int order = spec.dtype == DType::BF16 && spec.kv_dtype == KvDType::Same && has_bf16_dot(target, vec) ? 1 : 0;
     return make(max_rows(spec), 64, vec, hw_threads(target), order);
   }
 
@@ -119,8 +119,9 @@ class DecodeCpuTemplate final : public KernelTemplate {
     if (c.stages != 1) return "stages: must be 1 on the CPU, got " + std::to_string(c.stages);
     if (c.has_hopper_knobs()) return "warpgroups/pingpong/overlap/persistent: not decode_cpu knobs";
     if (c.order != 0 && c.order != 1) return "order: must be 0 (fp32) or 1 (bf16 pairs), got " + std::to_string(c.order);
-    if (c.order == 1 && spec.dtype != DType::BF16)
-      return "order: 1 (bf16 pair dot products) needs bf16 K/V, got " + std::string(to_string(spec.dtype));
+    if (c.order == 1 && (spec.dtype != DType::BF16 || spec.kv_dtype != KvDType::Same))
+      return "order: 1 (bf16 pair dot products) needs bf16 K/V, got " +
+             std::string(spec.kv_dtype != KvDType::Same ? to_string(spec.kv_dtype) : to_string(spec.dtype));
     if (!pow2(c.block_m) || c.block_m > max_rows(spec))
       return "block_m: query rows per item must be a power of two up to " + std::to_string(max_rows(spec)) +
              ", got " + std::to_string(c.block_m);
@@ -181,6 +182,8 @@ class DecodeCpuTemplate final : public KernelTemplate {
     cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
     cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
     if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
+    if (spec.kv_dtype != KvDType::Same)  // fp8 K/V, converted in registers
+      cst("int", "kKvFp8", spec.kv_dtype == KvDType::E4M3 ? "attnjit::fp8::kE4M3" : "attnjit::fp8::kE5M2");
     s.text += "};\n}  // namespace\n\nextern \"C\" void " + s.entry +
               "(const attnjit::DecodeParams* p, long long item_begin, long long item_end) {\n"
               "  attnjit::cpu::DecodeCpu<Config>::run(*p, item_begin, item_end);\n}\n";

@@ -7,11 +7,12 @@
 namespace attnjit {
 namespace {
 
-// CTAs of the decode kernel an SM holds at once with the default configs (registers bound them:
-// ~200 registers x 128 threads), used to size a "wave".
-constexpr int kGpuCtasPerSm = 2;
-// SM count assumed for a target that does not carry one (a key-only Target::cuda()).
-constexpr int kDefaultSmCount = 132;
+// Registers per thread the decode kernels are planned with (ptxas reports 128-200 for the
+// defaults; the larger bound keeps the residency estimate on the safe side).
+constexpr int kGpuRegsPerThread = 192;
+constexpr int kGpuMaxWarpsPerSm = 64;
+constexpr int64_t kDefaultSmemPerSm = 228 * 1024;
+constexpr int kMaxSplitsPerCombine = 128;  // = kDecodeMaxSplits (sm80.cuh kMaxSplits)
 // A CPU split should stream at least this many keys, or the combine costs more than it gains.
 constexpr int64_t kCpuMinKeysPerSplit = 512;
 
@@ -34,6 +35,62 @@ int64_t decode_kv_blocks(const TileConfig& cfg, int64_t max_seqlen_k) {
   return std::max<int64_t>(1, (max_seqlen_k + cfg.block_n - 1) / cfg.block_n);
 }
 
+DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in) {
+  if (in.batch < 1 || in.heads_kv < 1 || in.group < 1 || in.q_tokens < 1 || in.seqlen_k < 0)
+    throw SpecError("shape: batch, heads_kv, group and q_tokens >= 1 and seqlen_k >= 0 required");
+  DecodeGpuPlan p;
+  const int64_t rows = in.group * in.q_tokens;
+  const bool mma_dim = in.head_dim == 64 || in.head_dim == 128 || in.head_dim == 256;
+  // Kernel: tensor cores from 8 rows (8 rows of scalar FMAs and shuffles per key are
+  // instruction-bound), and always for an fp8 cache (it is dequantised for ldmatrix).
+  p.tensor_cores = in.block_m > 0 ? in.block_m == 16 : mma_dim && (rows >= 8 || in.kv_bytes == 1);
+  if (p.tensor_cores) {
+    p.block_m = 16;
+    p.block_n = in.block_n > 0 ? in.block_n : 16;
+    p.warps = in.warps > 0 ? in.warps : (in.head_dim == 256 ? 2 : 4);
+    p.stages = in.stages > 0 ? in.stages : 3;
+  } else {
+    int bm = 1;
+    while (bm < rows && bm < 8) bm *= 2;
+    p.block_m = in.block_m > 0 ? in.block_m : bm;
+    p.warps = in.warps > 0 ? in.warps : 4;
+    p.block_n = in.block_n > 0 ? in.block_n : std::min(64, p.warps * (32 / (in.head_dim / 8)) * 2);
+    p.stages = in.stages > 0 ? in.stages : 4;
+  }
+  // Residency: shared memory (rings, or the merge buffer), warps, registers.
+  const int64_t kvb = in.kv_bytes;
+  const int64_t ring = p.tensor_cores
+                           ? p.warps * (2LL * p.stages * p.block_n * in.head_dim * kvb +
+                                        (kvb == 1 ? 4LL * p.block_n * in.head_dim : 0))
+                           : 2LL * p.stages * p.block_n * in.head_dim * kvb;
+  const int64_t smem = std::max(ring, int64_t(p.warps) * p.block_m * in.head_dim * 4) +
+                       (2LL * p.warps * p.block_m + int64_t(p.block_m) * kDecodeMaxSplits + 1) * 4;
+  const int64_t per_sm = in.smem_per_sm > 0 ? in.smem_per_sm : kDefaultSmemPerSm;
+  const int by_smem = static_cast<int>(std::max<int64_t>(1, per_sm / std::max<int64_t>(1, smem)));
+  const int by_warps = kGpuMaxWarpsPerSm / p.warps;
+  const int by_regs = 65536 / (p.warps * 32 * kGpuRegsPerThread);
+  p.ctas_per_sm = std::max(1, std::min({by_smem, by_warps, by_regs}));
+  // Splits: one per (sequence, KV head, row chunk) once those fill a wave (large batch); else
+  // enough for kDecodeTargetWaves waves, but no split shorter than kDecodeMinKeysPerSplit keys (the
+  // combine would cost more than the parallelism gains) and none without a block per warp.
+  const int64_t units = in.batch * in.heads_kv * ((rows + p.block_m - 1) / p.block_m);
+  const int64_t slots = int64_t(in.sm_count > 0 ? in.sm_count : kDecodeDefaultSmCount) * p.ctas_per_sm;
+  const int64_t keys_per_step = int64_t(p.block_n) * (p.tensor_cores ? p.warps : 1);
+  const int64_t blocks = std::max<int64_t>(1, (in.seqlen_k + keys_per_step - 1) / keys_per_step);
+  const int64_t cap = std::min<int64_t>({kMaxSplitsPerCombine, blocks,
+                                         std::max<int64_t>(1, in.seqlen_k / kDecodeMinKeysPerSplit)});
+  int64_t splits = 1;
+  if (in.splits > 0) {
+    splits = std::min<int64_t>(in.splits, std::min<int64_t>(kMaxSplitsPerCombine, blocks));
+  } else if (units < slots) {  // under one wave: the GPU idles without splits
+    splits = std::clamp<int64_t>((kDecodeTargetWaves * slots + units - 1) / units, 1, cap);
+  }
+  p.splits = static_cast<int>(splits);
+  p.ctas = units * splits;
+  p.waves = double(p.ctas) / double(slots);
+  return p;
+}
+
 int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Target& target,
                       const RunShape& shape) {
   if (shape.batch < 0 || shape.heads_kv < 1 || shape.seqlen_k < 0)
@@ -43,7 +100,6 @@ int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Targ
   const int64_t cap = std::min<int64_t>(blocks, kDecodeMaxSplits);
   if (cfg.splits > 0) return static_cast<int>(std::min<int64_t>(cfg.splits, cap));
 
-  const int64_t units = std::max<int64_t>(1, shape.batch * shape.heads_kv * decode_row_chunks(spec, cfg));
   if (target.platform == Platform::Cpu) {
     // A CPU work item holds a group of KV heads: split the length when groups are too few.
     const int64_t per = decode_cpu_heads_per_item(spec, cfg);
@@ -54,19 +110,22 @@ int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Targ
     const int64_t by_len = std::max<int64_t>(1, shape.seqlen_k / kCpuMinKeysPerSplit);
     return static_cast<int>(std::clamp<int64_t>((threads + items - 1) / items, 1, std::min(cap, by_len)));
   }
-  // GPU: FlashAttention-2's num_splits_heuristic over "slots" of kGpuCtasPerSm CTAs per SM.
-  const int64_t slots = int64_t(target.sm_count > 0 ? target.sm_count : kDefaultSmCount) * kGpuCtasPerSm;
-  if (units * 10 >= slots * 8) return 1;  // already >= 80% of a full wave
-  const int64_t max_splits = std::min<int64_t>(cap, (slots + units - 1) / units * 2);
-  auto efficiency = [&](int64_t s) {
-    const double waves = double(units * s) / double(slots);
-    return waves / std::ceil(waves);
-  };
-  double best = 0;
-  for (int64_t s = 1; s <= max_splits; ++s) best = std::max(best, efficiency(s));
-  for (int64_t s = 1; s <= max_splits; ++s)
-    if (efficiency(s) >= 0.85 * best) return static_cast<int>(s);
-  return 1;
+  // GPU: the plan for this config and run shape (its kernel and CTA shape are the config's).
+  DecodeGpuPlanInput in;
+  in.batch = std::max<int64_t>(1, shape.batch);
+  in.heads_kv = shape.heads_kv;
+  in.group = spec.group;
+  in.q_tokens = spec.seqlen_q;
+  in.seqlen_k = shape.seqlen_k;
+  in.head_dim = spec.head_dim;
+  in.kv_bytes = kv_dtype_bytes(spec.dtype, spec.kv_dtype);
+  in.sm_count = target.sm_count;
+  in.smem_per_sm = target.smem_per_sm;
+  in.block_m = cfg.block_m;
+  in.block_n = cfg.block_n;
+  in.warps = cfg.warps;
+  in.stages = cfg.stages;
+  return static_cast<int>(std::min<int64_t>(decode_gpu_plan(in).splits, cap));
 }
 
 DecodeWorkspace decode_workspace(const ProblemSpec& spec, const TileConfig& cfg,

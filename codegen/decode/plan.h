@@ -25,9 +25,40 @@ int64_t decode_kv_blocks(const TileConfig& cfg, int64_t max_seqlen_k);
 // rows across them, in address order): as many as keep its query and output rows near 64 KiB.
 int64_t decode_cpu_heads_per_item(const ProblemSpec& spec, const TileConfig& cfg);
 
+// The GPU decode plan for one run shape: which kernel, how many warps a CTA has, how many
+// CTAs an SM holds, and how many KV splits — the one decision both default_config (kernel,
+// warps) and the launch (splits) take from. Pure: the inputs are numbers, so it is unit-tested
+// over the serving grid (batch 1..64, group 1..8, 4k..128k, 132 SMs).
+struct DecodeGpuPlanInput {
+  int64_t batch = 1, heads_kv = 1, group = 1, q_tokens = 1;
+  int64_t seqlen_k = 0;   // the longest sequence
+  int head_dim = 128;
+  int kv_bytes = 2;       // bytes per K/V element (1: fp8)
+  int sm_count = 0;       // 0: kDecodeDefaultSmCount
+  int64_t smem_per_sm = 0;     // 0: 228 KiB (sm_90)
+  // Fixed by the caller (the tuner's config) when > 0; else chosen here.
+  int block_m = 0, block_n = 0, warps = 0, stages = 0, splits = 0;
+};
+struct DecodeGpuPlan {
+  bool tensor_cores = false;  // block_m 16: templates/decode/mma_sm80.cuh
+  int block_m = 1, block_n = 16, warps = 4, stages = 4;
+  int ctas_per_sm = 1;        // resident CTAs per SM (shared memory, warps, registers)
+  int splits = 1;
+  int64_t ctas = 0;           // grid size: batch * heads_kv * row_chunks * splits
+  double waves = 0;           // ctas / (sm_count * ctas_per_sm)
+};
+inline constexpr int kDecodeDefaultSmCount = 132;
+// Splits stop at this many keys each (the combine reads every split's fp32 partials: at 256 keys
+// of a 16-row chunk that is <= 1/16 of the bf16 K/V bytes), and at kDecodeMaxSplits.
+inline constexpr int64_t kDecodeMinKeysPerSplit = 256;
+// Waves of CTAs the split count aims for when one split per (sequence, KV head) is less than a
+// wave.
+inline constexpr int kDecodeTargetWaves = 2;
+DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in);
+
 // The number of KV splits a call runs with. cfg.splits > 0 is taken as asked (capped at the KV
-// block count and kDecodeMaxSplits). cfg.splits == 0 applies the rule: GPUs — enough CTAs for
-// about two resident waves over the SMs (FlashAttention-2's wave-efficiency heuristic);
+// block count and kDecodeMaxSplits). cfg.splits == 0 applies the rule: GPUs — decode_gpu_plan's
+// (kDecodeTargetWaves waves of resident CTAs, bounded by kDecodeMinKeysPerSplit);
 // CPUs — enough work items for every worker thread. Never more splits than KV blocks.
 int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Target& target,
                       const RunShape& shape);

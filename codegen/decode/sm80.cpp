@@ -11,6 +11,8 @@
 //   warps    1, 2, 4 or 8;  stages: cp.async ring depth 1..8
 //   splits   0 = decode_num_splits' rule at launch, else a fixed count (capped at the KV blocks)
 //   vec      0 or 8 (16-byte loads; the only width implemented)
+// fp8 KV cache (_kv-e4m3 / _kv-e5m2): the tensor-core kernel only (head dims 64 / 128 / 256),
+// K and V dequantised per block in shared memory (templates/decode/mma_sm80.cuh).
 // Launch: grid = (splits * row_chunks, heads_kv, batch), block = warps * 32,
 // dynamic smem = max(K+V ring, cross-warp merge buffer) + the merge / combine scalars.
 #include <algorithm>
@@ -37,12 +39,25 @@ constexpr int kMmaRows = 16;  // block_m of the tensor-core kernel
 bool is_mma(const TileConfig& c) { return c.block_m == kMmaRows; }
 bool mma_head_dim(int d) { return d == 64 || d == 128 || d == 256; }
 // The tensor-core kernel pays off once the scalar kernel would hold 8 rows.
-bool mma_default(const ProblemSpec& s) { return mma_head_dim(s.head_dim) && decode_rows(s) >= 8; }
+// An fp8 cache is dequantised by the tensor-core kernel only (into 16-bit tiles for ldmatrix).
+bool fp8(const ProblemSpec& s) { return s.kv_dtype != KvDType::Same; }
+// The kernel choice is decode_gpu_plan's (it depends on the rows and the cache, not the batch).
+bool mma_default(const ProblemSpec& s) {
+  DecodeGpuPlanInput in;
+  in.group = s.group;
+  in.q_tokens = s.seqlen_q;
+  in.head_dim = s.head_dim;
+  in.kv_bytes = kv_dtype_bytes(s.dtype, s.kv_dtype);
+  return decode_gpu_plan(in).tensor_cores;
+}
 // Shared memory of the kernel, all dynamic: max(K+V ring, cross-warp merge buffer), then the
 // per-warp max / sum [W][RPC] x 2, the combine weights [RPC][kMaxSplits] and a flag.
 int64_t dynamic_smem(const ProblemSpec& s, const TileConfig& c) {
-  // Tensor-core kernel: one ring per warp.
-  const int64_t ring = 2LL * c.stages * c.block_n * s.head_dim * 2 * (is_mma(c) ? c.warps : 1);
+  // Tensor-core kernel: one ring per warp; with an fp8 cache a ring of 1-byte elements and
+  // the warp's dequantised K and V tiles (16-bit).
+  const int64_t kv_bytes = kv_dtype_bytes(s.dtype, s.kv_dtype);
+  const int64_t deq = fp8(s) ? 2LL * c.block_n * s.head_dim * 2 : 0;
+  const int64_t ring = (2LL * c.stages * c.block_n * s.head_dim * kv_bytes + deq) * (is_mma(c) ? c.warps : 1);
   const int64_t merge = int64_t(c.warps) * c.block_m * s.head_dim * 4;
   const int64_t tail = (2LL * c.warps * c.block_m + int64_t(c.block_m) * kDecodeMaxSplits + 1) * 4;
   return (std::max(ring, merge) + tail + 15) / 16 * 16;
@@ -70,21 +85,22 @@ class DecodeSm80 final : public KernelTemplate {
 
   bool supports(const ProblemSpec& spec, const Target& target) const override {
     return target.platform == Platform::Cuda && target.cc_major >= 8 && spec.family == Family::Decode &&
-           (spec.dtype == DType::F16 || spec.dtype == DType::BF16) && gpu_head_dim(spec.head_dim);
+           (spec.dtype == DType::F16 || spec.dtype == DType::BF16) && gpu_head_dim(spec.head_dim) &&
+           (!fp8(spec) || mma_head_dim(spec.head_dim));
   }
 
   std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
     std::vector<TileConfig> out;
     if (!supports(spec, target)) return out;
     const int rows_max = default_rows(spec);
-    if (decode_rows(spec) >= 4)  // tensor-core kernel
+    if (decode_rows(spec) >= 4 || fp8(spec))  // tensor-core kernel
       for (int w : {2, 4, 8})
         for (int bn : {16, 32, 64})
           for (int st : {2, 3, 4}) {
             TileConfig c = make(kMmaRows, bn, w, st);
             if (!can_implement(spec, c, target)) out.push_back(c);
           }
-    for (int bm = 1; bm <= rows_max; bm *= 2) {
+    for (int bm = 1; bm <= rows_max && !fp8(spec); bm *= 2) {
       if (bm * 4 < rows_max) continue;  // far fewer rows than fit: K/V re-read per chunk
       for (int w : {2, 4, 8})
         for (int per_group : {1, 2, 4})
@@ -127,7 +143,14 @@ class DecodeSm80 final : public KernelTemplate {
       return "head_dim: decode_sm80 supports 32, 64, 128 and 256, got " + std::to_string(spec.head_dim);
     if (spec.mask.window_left > 0x7fffffffLL || spec.mask.window_right > 0x7fffffffLL)
       return "window: widths beyond 2^31 - 1 keys are not supported";
+    if (fp8(spec) && !mma_head_dim(spec.head_dim))
+      return "kv_dtype: an fp8 KV cache (" + std::string(to_string(spec.kv_dtype)) +
+             ") needs head_dim 64, 128 or 256 on GPUs (the tensor-core kernel), got " +
+             std::to_string(spec.head_dim);
     if (is_mma(c)) return can_implement_mma(spec, c, target);
+    if (fp8(spec))
+      return "block_m: an fp8 KV cache (" + std::string(to_string(spec.kv_dtype)) +
+             ") is dequantised by the tensor-core kernel only (block_m 16), got " + std::to_string(c.block_m);
     if (!pow2(c.block_m) || c.block_m > kMaxRowsPerCta)
       return "block_m: query rows per CTA must be 1, 2, 4 or 8 (scalar) or 16 (tensor cores), got " +
              std::to_string(c.block_m);
@@ -176,6 +199,8 @@ class DecodeSm80 final : public KernelTemplate {
     cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
     cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
     if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
+    if (fp8(spec))
+      cst("int", "kKvFp8", spec.kv_dtype == KvDType::E4M3 ? "attnjit::fp8::kE4M3" : "attnjit::fp8::kE5M2");
     s.text += "};\n}  // namespace attnjit_gen\n";
     s.entry = is_mma(c) ? "attnjit::decode::decode_mma_kernel<attnjit_gen::DecodeConfig>"
                         : "attnjit::decode::decode_kernel<attnjit_gen::DecodeConfig>";

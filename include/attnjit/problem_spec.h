@@ -7,7 +7,7 @@
 //   decode_bf16_hd128_none_g8_q1_k32768_p16            (1 query token, paged KV, 16-token pages)
 // Grammar (fields in this fixed order, '_' separated, only [A-Za-z0-9_.-]):
 //   family _ dtype _ hd<D> _ mask [_sc<C>] [_alibi] [_sink] [_sm<H>] [_mm<H>] [_bs<T>]
-//          _ g<G> _ q<Q> _ k<K> [_p<P>] [_varlen] [_even]
+//          _ g<G> _ q<Q> _ k<K> [_p<P>] [_kv-<e4m3|e5m2>] [_varlen] [_even]
 //   mask := none | causal | sw<left>-<right>
 //   sc<C>: logit soft-capping s -> C*tanh(s/C) on the scaled scores (absent = off); C is written
 //   as the shortest decimal that reads back to the same double (sc50, sc30.5, sc1e-05).
@@ -23,6 +23,8 @@
 // Prefill: _p<P> (P > 0) is a paged KV cache of P-token pages (prefill against a cache: chunked
 // prefill, prefix caching), absent when K/V are contiguous; _varlen is a packed batch of sequences
 // of different lengths (q, k: the max_seqlen buckets). Neither combines with _even.
+// Decode: p is a power of two in 1..256 (0 = contiguous); _kv-e4m3 / _kv-e5m2: an fp8 KV cache
+// (decode only; absent = K and V in the query's dtype).
 // "_even" (prefill only): both real lengths are multiples of 128, the largest tile, so every
 // tile config divides them and the kernel drops all bounds checks.
 #pragma once
@@ -61,6 +63,7 @@ struct ProblemSpec {
   std::string score_mod;    // hash of a user score_mod snippet ("" = none)
   std::string mask_mod;     // hash of a user mask_mod snippet ("" = none)
   int block_sparse = 0;     // block-mask tile size T (0 = no block mask)
+  KvDType kv_dtype = KvDType::Same;  // decode only: fp8 K/V (e4m3, e5m2) dequantised in the kernel
 
   std::string key() const;
   // Parses a key; throws SpecError naming the field and the allowed values.

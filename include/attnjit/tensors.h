@@ -125,10 +125,13 @@ struct DecodeProblem {
   // Keys one sequence can hold: contiguous cache — its seq extent; paged — max pages per
   // sequence (block_table columns) * page_size.
   int64_t kv_capacity = 0;
-  int page_size = 0;         // 0 = contiguous; else a power of two in 16..256
+  int page_size = 0;         // 0 = contiguous; else a power of two in 1..256
   int64_t num_pages = 0;     // paged: pages in the cache (block_table entries are < num_pages)
   double scale = 0;          // softmax scale; 0 = 1 / sqrt(head_dim)
   double softcap = 0;        // logit soft-cap c > 0: s -> c * tanh(s / c) on the scaled scores; 0 = off
+  // K/V storage: the query's dtype, or fp8 (e4m3 / e5m2, one byte per element) with the
+  // scales in DecodeArgs, dequantised in the kernel (queries f16 / bf16; f32 on the CPU).
+  KvDType kv_dtype = KvDType::Same;
 };
 
 struct DecodeArgs {
@@ -146,6 +149,11 @@ struct DecodeArgs {
   // row b starts at block_table + b * block_table_stride. Checked on the CPU backend.
   const int32_t* block_table = nullptr;
   int64_t block_table_stride = 0;
+  // fp8 KV cache only: f32 dequantisation scales in the backend's memory, K = code * k_scale
+  // (likewise V); one per tensor ([1]), or one per KV head ([heads_kv]) with kv_scale_per_head.
+  const float* k_scale = nullptr;
+  const float* v_scale = nullptr;
+  bool kv_scale_per_head = false;
 };
 
 }  // namespace attnjit

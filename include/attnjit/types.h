@@ -37,4 +37,13 @@ Platform parse_platform(std::string_view s);
 // Bytes per element in memory.
 int dtype_bytes(DType d);
 
+// Storage of a decode problem's KV cache: the query's dtype (Same), or 8-bit floats (OCP FP8
+// e4m3 "fn": no infinities, S.1111.111 is NaN; e5m2: IEEE-like) with f32 dequantisation scales,
+// converted in the kernel.
+enum class KvDType { Same, E4M3, E5M2 };
+std::string_view to_string(KvDType k);  // "same" | "e4m3" | "e5m2"
+KvDType parse_kv_dtype(std::string_view s);  // throws SpecError("kv_dtype: ...")
+// Bytes per K/V element: the query dtype's, or 1 for fp8.
+int kv_dtype_bytes(DType d, KvDType k);
+
 }  // namespace attnjit

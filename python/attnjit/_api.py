@@ -261,7 +261,7 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
     q: [batch, q_tokens, heads_q, head_dim] (1..16 new tokens per sequence). KV cache:
     contiguous [batch, capacity, heads_kv, head_dim], or paged [num_pages, page_size,
     heads_kv, head_dim] with ``block_table`` int32 [batch, max_pages] (page_size a power of two
-    in 16..256). ``cache_seqlens``: int32 [batch] keys per sequence (None = every sequence
+    in 1..256). ``cache_seqlens``: int32 [batch] keys per sequence (None = every sequence
     fills the cache). Query token t of a sequence with L keys sits at key position
     L - q_tokens + t (``causal`` / ``window`` as in :func:`attention`). ``max_seqlen_k``: the
     longest sequence (default: read from cache_seqlens on the CPU; the capacity on a GPU, where

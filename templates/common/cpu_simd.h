@@ -86,6 +86,39 @@ struct RowPairs<kStoreF16, V> {
   static constexpr int element(int h, int e) { return h * V + e; }
 };
 
+// fp8 K/V rows (e4m3 / e5m2 codes, templates/common/fp8.h), converted in registers into the
+// lane order of the query's RowPairs, so dot products and stored outputs line up: even / odd
+// elements for bf16 queries (kEvenOdd), [0, V) and [V, 2V) for f32 / f16 ones.
+template <int Kind, int V, bool kEvenOdd>
+struct RowPairsFp8 {
+  typedef typename Vec<V>::F F;
+  typedef typename Vec<V>::U U;
+  typedef unsigned char B __attribute__((ext_vector_type(V)));
+  typedef unsigned short H __attribute__((ext_vector_type(V)));
+  // One code per 32-bit lane -> its value: exponent and mantissa bits moved into an fp32's
+  // fields, then the bias difference multiplied back (2^120 for e4m3, 2^112 for e5m2). Exact;
+  // subnormal codes pass through an fp32 subnormal, as in the f16 loader (no DAZ).
+  static F convert(U x) {
+    const U bits = ((x & 0x7fu) << (Kind == 1 ? 20 : 21)) | ((x & 0x80u) << 24);
+    return (F)bits * (Kind == 1 ? 1.329227995784916e36f : 5.192296858534828e33f);
+  }
+  static void load(const unsigned char* p, F& a, F& b) {
+    if constexpr (kEvenOdd) {
+      H h;
+      __builtin_memcpy(&h, p, sizeof(H));
+      const U x = __builtin_convertvector(h, U);
+      a = convert(x & 0xffu);
+      b = convert(x >> 8);
+    } else {
+      B lo, hi;
+      __builtin_memcpy(&lo, p, sizeof(B));
+      __builtin_memcpy(&hi, p + V, sizeof(B));
+      a = convert(__builtin_convertvector(lo, U));
+      b = convert(__builtin_convertvector(hi, U));
+    }
+  }
+};
+
 // acc + sum over the two bf16 halves of each 32-bit lane of a * b, in fp32: vdpbf16ps where the
 // host has it (AVX-512 BF16), else the same products with two FMAs (exact: a product of two
 // bf16 values fits in fp32).

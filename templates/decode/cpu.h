@@ -36,10 +36,12 @@
 //
 // The prelude defines a policy struct with kHeadDim, kGroup, kQTokens, kRowsPerItem, kBlockN,
 // kVec, kHeadsPerItem, kAccRegs (vector registers for accumulators), kOrder (0 fp32, 1 bf16 pairs), kStorage
-// (StorageKind), kPageSize (0 = contiguous), kMask (DecodeMask), kWindowLeft, kWindowRight.
+// (StorageKind), kPageSize (0 = contiguous), kMask (DecodeMask), kWindowLeft, kWindowRight, and
+// optionally kKvFp8 (fp8::Kind: K/V are fp8 codes with DecodeParams::k_scale / v_scale).
 #pragma once
 
 #include "common/cpu_simd.h"
+#include "common/fp8.h"
 #include "common/variants.h"
 #include "decode/params.h"
 
@@ -52,6 +54,15 @@ constexpr int largest_divisor_at_most(int n, int cap) {
     if (n % d == 0) return d;
   return 1;
 }
+
+template <bool B, class X, class Y>
+struct Pick {
+  typedef X type;
+};
+template <class X, class Y>
+struct Pick<false, X, Y> {
+  typedef Y type;
+};
 
 template <class C>
 struct DecodeCpu {
@@ -86,6 +97,12 @@ struct DecodeCpu {
   typedef typename S::T T;
   typedef RowPairs<C::kStorage, V> Pairs;
   typedef RowPairs<kStoreBF16, V> Bf16Pairs;
+  // K/V storage: the query's, or fp8 codes (kKvFp8) converted in registers in the query's lane
+  // order; the K scale multiplies the query, the V scale the output.
+  static constexpr int KV = fp8::kind_of<C>();
+  typedef typename Pick<KV != 0, unsigned char, T>::type TK;
+  typedef typename Pick<KV != 0, RowPairsFp8<KV, V, C::kStorage == kStoreBF16>, Pairs>::type KvPairs;
+  static_assert(!kPairDot || KV == 0, "kOrder 1 (bf16 pairs) needs bf16 K/V, not fp8");
   static constexpr float kNegInf = -__builtin_huge_valf();
 
   struct alignas(64) Work {
@@ -96,13 +113,14 @@ struct DecodeCpu {
     unsigned pp[kPairDot ? HPI : 1][RPI][BN / 2];  // kOrder 1: probabilities of keys 2i, 2i+1 as bf16
     float m[HPI][RPI], l[HPI][RPI], corr[HPI][RPI];
     long long row_lo[RPI], row_hi[RPI];  // visible keys [lo, hi] (the same for every head)
-    const T* kp[BN];  // the block's key and value rows at the item's first head (the first n)
-    const T* vp[BN];
-    const T* kn[BN];  // the next block's rows (the first nn), prefetched while this one runs
-    const T* vn[BN];
+    const TK* kp[BN];  // the block's key and value rows at the item's first head (the first n)
+    const TK* vp[BN];
+    const TK* kn[BN];  // the next block's rows (the first nn), prefetched while this one runs
+    const TK* vn[BN];
     int nn;
     long long ks, vs;  // head strides of kp / vp
-    alignas(64) T zero[D];
+    float vscale[HPI];  // V dequantisation scale per head (1 without an fp8 cache)
+    alignas(64) TK zero[D];
   };
 
   static float hsum(F v) {
@@ -128,21 +146,21 @@ struct DecodeCpu {
 
   static void run(const DecodeParams& p, long long begin, long long end) {
     Work w;
-    for (int i = 0; i < D; ++i) w.zero[i] = S::store(0.f);
+    for (int i = 0; i < D; ++i) w.zero[i] = 0;  // +0 in every storage
     for (long long item = begin; item < end; ++item) process(p, item, w);
   }
 
   // Hardware prefetchers stop at 4 KiB pages and restart slowly, which halves the rate at which a
   // row-by-row walk through K and V gets its data (measured on Zen 3); so every row of the next
   // block is prefetched into L2 while the same row of this block is used.
-  static void prefetch_row(const T* row, long long head_stride, int nh) {
+  static void prefetch_row(const TK* row, long long head_stride, int nh) {
     for (int h = 0; h < nh; ++h)
-      for (int c = 0; c < D * (int)sizeof(T); c += 64) __builtin_prefetch((const char*)(row + h * head_stride) + c, 0, 2);
+      for (int c = 0; c < D * (int)sizeof(TK); c += 64) __builtin_prefetch((const char*)(row + h * head_stride) + c, 0, 2);
   }
 
   // Row j of the block at head h (the zero row past the block's end).
-  static const T* krow(const Work& w, int j, int h, int n) { return j < n ? w.kp[j] + h * w.ks : w.zero; }
-  static const T* vrow(const Work& w, int j, int h, int n) { return j < n ? w.vp[j] + h * w.vs : w.zero; }
+  static const TK* krow(const Work& w, int j, int h, int n) { return j < n ? w.kp[j] + h * w.ks : w.zero; }
+  static const TK* vrow(const Work& w, int j, int h, int n) { return j < n ? w.vp[j] + h * w.vs : w.zero; }
 
   // Q.K^T of the block: s[h][r][j] = q_hr . k_hj (log2 units), for j < n rounded up to QJ.
   // Keys outer, heads inner: the rows are read in address order (whole rows, all heads).
@@ -151,7 +169,7 @@ struct DecodeCpu {
       for (int jk = 0; jk < QJ; ++jk)
         if (j + jk < w.nn) prefetch_row(w.kn[j + jk], w.ks, nh);
       for (int h = 0; h < nh; ++h) {
-        const T* kr[QJ];
+        const TK* kr[QJ];
         for (int jk = 0; jk < QJ; ++jk) kr[jk] = krow(w, j + jk, h, n);
         for (int r0 = 0; r0 < RPI; r0 += QR) {
           F acc[QR * QJ];
@@ -164,7 +182,7 @@ struct DecodeCpu {
                   acc[rr * QJ + jk] = dot_bf16_pairs<V>(acc[rr * QJ + jk], kx, w.qb[h][r0 + rr][sg]);
               } else {
                 F ka, kb;
-                Pairs::load(kr[jk] + sg * SEG, ka, kb);
+                KvPairs::load(kr[jk] + sg * SEG, ka, kb);
                 for (int rr = 0; rr < QR; ++rr) {
                   acc[rr * QJ + jk] += ka * w.q[h][r0 + rr][2 * sg];
                   acc[rr * QJ + jk] += kb * w.q[h][r0 + rr][2 * sg + 1];
@@ -266,9 +284,9 @@ struct DecodeCpu {
               }
             } else {
               for (int j = j0; j < jn; ++j) {
-                const T* vr = w.vp[j] + h * w.vs;
+                const TK* vr = w.vp[j] + h * w.vs;
                 F vv[2 * PS];
-                for (int ps = 0; ps < PS; ++ps) Pairs::load(vr + (s0 + ps) * SEG, vv[2 * ps], vv[2 * ps + 1]);
+                for (int ps = 0; ps < PS; ++ps) KvPairs::load(vr + (s0 + ps) * SEG, vv[2 * ps], vv[2 * ps + 1]);
                 for (int rr = 0; rr < PR; ++rr) {
                   const F pb = w.s[h][r0 + rr][j];
                   for (int x = 0; x < 2 * PS; ++x) a[rr][x] += pb * vv[x];
@@ -290,6 +308,15 @@ struct DecodeCpu {
     const int hg = (int)(rest % groups);
     const long long b = rest / groups;
     const int h0 = hg * HPI, nh = p.heads_kv - h0 < HPI ? p.heads_kv - h0 : HPI;
+    float qscale[HPI];
+    for (int h = 0; h < nh; ++h) {
+      qscale[h] = p.scale_log2;
+      w.vscale[h] = 1.f;
+      if constexpr (KV != 0) {
+        qscale[h] *= p.k_scale[(h0 + h) * p.kv_scale_stride];
+        w.vscale[h] = p.v_scale[(h0 + h) * p.kv_scale_stride];
+      }
+    }
     long long L = p.seqlens_k ? p.seqlens_k[b] : p.seqlen_k;
     L = L < 0 ? 0 : L > p.seqlen_k ? p.seqlen_k : L;  // see DecodeParams::seqlen_k
 
@@ -326,8 +353,8 @@ struct DecodeCpu {
         const T* qp = (const T*)p.q + b * p.q_batch_stride + t * p.q_row_stride + hq * p.q_head_stride;
         for (int sg = 0; sg < NS; ++sg) {
           Pairs::load(qp + sg * SEG, w.q[h][r][2 * sg], w.q[h][r][2 * sg + 1]);
-          w.q[h][r][2 * sg] *= p.scale_log2;
-          w.q[h][r][2 * sg + 1] *= p.scale_log2;
+          w.q[h][r][2 * sg] *= qscale[h];
+          w.q[h][r][2 * sg + 1] *= qscale[h];
           if constexpr (kPairDot) w.qb[h][r][sg] = Bf16Pairs::raw((const unsigned short*)qp + sg * SEG);
         }
       }
@@ -350,7 +377,7 @@ struct DecodeCpu {
     w.ks = p.k_head_stride;
     w.vs = p.v_head_stride;
     // Rows [j0, j0 + count) at the item's first head.
-    auto rows = [&](long long j0, int count, const T** kr, const T** vr) {
+    auto rows = [&](long long j0, int count, const TK** kr, const TK** vr) {
       for (int jj = 0; jj < count; ++jj) {
         const long long j = j0 + jj;
         long long ko, vo;
@@ -362,8 +389,8 @@ struct DecodeCpu {
           ko = b * p.k_batch_stride + j * p.k_row_stride;
           vo = b * p.v_batch_stride + j * p.v_row_stride;
         }
-        kr[jj] = (const T*)p.k + ko + h0 * p.k_head_stride;
-        vr[jj] = (const T*)p.v + vo + h0 * p.v_head_stride;
+        kr[jj] = (const TK*)p.k + ko + h0 * p.k_head_stride;
+        vr[jj] = (const TK*)p.v + vo + h0 * p.v_head_stride;
       }
     };
     auto count = [&](long long j0) { return kv_end - j0 < BN ? (int)(kv_end - j0) : BN; };
@@ -390,7 +417,7 @@ struct DecodeCpu {
     if (p.num_splits == 1) {
       for (int h = 0; h < nh; ++h)
         for (int r = 0; r < RPI && chunk * RPI + r < ROWS; ++r) {
-          const float l = w.l[h][r], inv = l > 0.f ? 1.f / l : 0.f;
+          const float l = w.l[h][r], inv = l > 0.f ? w.vscale[h] / l : 0.f;
           store_row(p, b, h0 + h, chunk * RPI + r, w.acc[h][r], inv,
                     l > 0.f ? (double)w.m[h][r] + slog2((double)l) : -__builtin_huge_val());
         }
@@ -402,7 +429,7 @@ struct DecodeCpu {
       float* po = p.partial_o + (slot(h) * p.num_splits + split) * RPI * D;
       float* pl = p.partial_lse + (slot(h) * p.num_splits + split) * RPI;
       for (int r = 0; r < RPI; ++r) {
-        const float l = w.l[h][r], inv = l > 0.f ? 1.f / l : 0.f;
+        const float l = w.l[h][r], inv = l > 0.f ? w.vscale[h] / l : 0.f;
         for (int v = 0; v < NVD; ++v) store_f(po + r * D + v * V, w.acc[h][r][v] * inv);
         pl[r] = l > 0.f ? (float)((double)w.m[h][r] + slog2((double)l)) : kNegInf;
       }

@@ -25,8 +25,43 @@
 namespace attnjit {
 namespace decode {
 
+// Two fp8 codes of kind K (low byte first) -> the kernel's packed 16-bit pair (low element in
+// the low half), exactly (every e4m3 / e5m2 value is an f16 and a bf16 value). sm_89 and newer
+// convert in hardware (cvt.rn.f16x2.e4m3x2 / .e5m2x2); sm_80 / sm_86 have no fp8 instruction
+// and take fp8::to_float's integer operations.
+template <class T, int K>
+__device__ __forceinline__ unsigned fp8x2_to_elem2(unsigned u) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890 && !defined(ATTNJIT_DECODE_EMULATED_PTX)
+  unsigned h;
+  const unsigned short in = static_cast<unsigned short>(u);
+  if constexpr (K == fp8::kE4M3) asm("cvt.rn.f16x2.e4m3x2 %0, %1;\n" : "=r"(h) : "h"(in));
+  else asm("cvt.rn.f16x2.e5m2x2 %0, %1;\n" : "=r"(h) : "h"(in));
+  if constexpr (!T::kIsBf16) return h;
+  float lo, hi;
+  unpack2<F16>(h, lo, hi);
+  return pack2<T>(lo, hi);
+#else
+  return pack2<T>(fp8::to_float<K>(u & 0xffu), fp8::to_float<K>((u >> 8) & 0xffu));
+#endif
+}
+
+// 16 fp8 codes (a 16-byte chunk of a K/V row) -> 16 elements in two 16-byte chunks.
+template <class T, int K>
+__device__ __forceinline__ void fp8x16_to_elem(const uint4& raw, uint4& lo, uint4& hi) {
+  lo.x = fp8x2_to_elem2<T, K>(raw.x & 0xffffu);
+  lo.y = fp8x2_to_elem2<T, K>(raw.x >> 16);
+  lo.z = fp8x2_to_elem2<T, K>(raw.y & 0xffffu);
+  lo.w = fp8x2_to_elem2<T, K>(raw.y >> 16);
+  hi.x = fp8x2_to_elem2<T, K>(raw.z & 0xffffu);
+  hi.y = fp8x2_to_elem2<T, K>(raw.z >> 16);
+  hi.z = fp8x2_to_elem2<T, K>(raw.w & 0xffffu);
+  hi.w = fp8x2_to_elem2<T, K>(raw.w >> 16);
+}
+
 // Config: as decode_kernel's, with kRowsPerCta == 16 and kBlockN = keys per warp per stage
-// (16, 32 or 64); head dims 64, 128, 256.
+// (16, 32 or 64); head dims 64, 128, 256; optionally kKvFp8 (fp8::Kind): K and V are fp8
+// codes (half the bytes of the ring), dequantised per block into 16-bit tiles, with
+// DecodeParams::k_scale / v_scale applied to the scores and the output.
 template <class C>
 __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const DecodeParams p) {
   using T = typename C::Elem;
@@ -39,21 +74,27 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const Decode
   constexpr int BN = C::kBlockN;
   constexpr int S = C::kStages;
   constexpr int P = C::kPageSize;
-  constexpr int CH = D / 8;   // 16-byte chunks per K/V row
+  constexpr int KV = fp8::kind_of<C>();  // fp8 cache kind (0: K/V in the element type)
+  constexpr int KB = KV ? 1 : 2;          // bytes per K/V element in memory
+  constexpr int CH = D / 8;   // 16-byte chunks per 16-bit K/V row (what ldmatrix reads)
+  constexpr int RCH = D * KB / 16;  // 16-byte chunks per K/V row in memory
   constexpr int NT = BN / 8;  // n8 tiles of S
   constexpr int KT = D / 16;  // k16 steps of Q K^T
   constexpr int DT = D / 8;   // n8 tiles of O
-  constexpr int kLoads = BN * CH / 32;  // 16-byte copies per lane per tensor per block
+  constexpr int kLoads = BN * RCH / 32;  // 16-byte copies per lane per tensor per block
   static_assert(C::kRowsPerCta == RPC, "the tensor-core kernel takes 16 rows per CTA");
   static_assert(CH % 8 == 0, "head dim must be a multiple of 64 (swizzle spans 8 chunks)");
-  static_assert(BN % 16 == 0 && BN <= 64 && kLoads >= 1 && (BN * CH) % 32 == 0, "bad block_n");
+  static_assert(BN % 16 == 0 && BN <= 64 && kLoads >= 1 && (BN * RCH) % 32 == 0, "bad block_n");
   static_assert(S >= 1 && (P == 0 || (P & (P - 1)) == 0), "bad stages / page size");
 
   // Dynamic shared memory (codegen's decode_sm80 dynamic_smem): W private rings
-  // [W][K, V][S][BN][D] (16-bit), reused after the main loop for the merge [W][16][D] fp32,
-  // then s_m, s_l [W][16], s_w [16][kMaxSplits] and s_last — finish_cta's layout.
-  constexpr int kTile = BN * D * 2;
-  constexpr int kWarpRing = 2 * S * kTile;
+  // [W][K, V][S][BN][D] as stored (16-bit, swizzled; fp8: plain rows), with an fp8 cache
+  // followed by the warp's dequantised K and V tiles [2][BN][D] (16-bit, swizzled); reused
+  // after the main loop for the merge [W][16][D] fp32, then s_m, s_l [W][16],
+  // s_w [16][kMaxSplits] and s_last — finish_cta's layout.
+  constexpr int kTile = BN * D * 2;      // a 16-bit tile, as ldmatrix reads it
+  constexpr int kRawTile = BN * D * KB;  // a ring tile, as loaded
+  constexpr int kWarpRing = 2 * S * kRawTile + (KV ? 2 * kTile : 0);
   constexpr int kRing = W * kWarpRing, kMerge = W * RPC * D * 4;
   constexpr int kRegion = kRing > kMerge ? kRing : kMerge;
   extern __shared__ uint4 smem_v4[];
@@ -99,10 +140,14 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const Decode
   const int nsteps = mine > 0 ? (mine + W - 1) / W : 0;
   const int kv_end = range.kv_end;
 
-  const unsigned short* const kg = static_cast<const unsigned short*>(p.k);
-  const unsigned short* const vg = static_cast<const unsigned short*>(p.v);
+  const unsigned char* const kg = static_cast<const unsigned char*>(p.k);
+  const unsigned char* const vg = static_cast<const unsigned char*>(p.v);
   const int* const table = P ? p.block_table + b * p.block_table_stride : nullptr;
   unsigned char* const ring = smem_bytes + warp * kWarpRing;
+  unsigned char* const deq = ring + 2 * S * kRawTile;  // fp8: the dequantised K tile, then V's
+  // Scores in log2 units; an fp8 cache's K scale folds into the score scale (Q K^T is linear in K).
+  float qk_scale = p.scale_log2;
+  if constexpr (KV != 0) qk_scale *= p.k_scale[kvh * p.kv_scale_stride];
   const unsigned ring_u32 = smem_u32(ring);
   auto first_key = [&](int step) { return range.first + (range.blk_begin + warp + step * W) * BN; };
 
@@ -112,18 +157,18 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const Decode
 #pragma unroll
     for (int i = 0; i < kLoads; ++i) {
       const int c = lane + 32 * i;
-      const int key = c / CH, ch = c % CH;
+      const int key = c / RCH, ch = c % RCH;
       const int j = key0 + key;
       const bool ok = j < kv_end;
       long long ko = 0, vo = 0;
       if (ok) {
         kv_row_offsets<C>(p, table, b, kvh, j, ko, vo);
-        ko += ch * 8;
-        vo += ch * 8;
+        ko += ch * (16 / KB);
+        vo += ch * (16 / KB);
       }
-      const int off = key * CH * 16 + ((ch ^ (key & 7)) << 4);
-      cp_async_16(ring + stage * kTile + off, kg + ko, ok);
-      cp_async_16(ring + (S + stage) * kTile + off, vg + vo, ok);
+      const int off = KV ? key * D + ch * 16 : key * CH * 16 + ((ch ^ (key & 7)) << 4);
+      cp_async_16(ring + stage * kRawTile + off, kg + ko * KB, ok);
+      cp_async_16(ring + (S + stage) * kRawTile + off, vg + vo * KB, ok);
     }
     cp_async_commit();
   };
@@ -151,9 +196,31 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const Decode
     cp_async_wait<S - 1>();
     __syncwarp();  // the other lanes' copies of this stage are visible to ldmatrix
     const int stage = step % S;
-    const unsigned sk = ring_u32 + stage * kTile;
-    const unsigned sv = ring_u32 + (S + stage) * kTile;
+    unsigned sk = ring_u32 + stage * kRawTile;
+    unsigned sv = ring_u32 + (S + stage) * kRawTile;
     const int key0 = first_key(step);
+    if constexpr (KV != 0) {
+      // Dequantise: each lane converts the chunks it copied (its own wait_group completed
+      // them) into the swizzled 16-bit tiles; the scales are applied to S and O instead.
+#pragma unroll
+      for (int i = 0; i < kLoads; ++i) {
+        const int c = lane + 32 * i;
+        const int key = c / RCH, ch = c % RCH;
+        const int src = key * D + ch * 16;
+        const int d0 = key * CH * 16 + (((2 * ch) ^ (key & 7)) << 4);
+        const int d1 = key * CH * 16 + (((2 * ch + 1) ^ (key & 7)) << 4);
+        uint4 lo, hi;
+        fp8x16_to_elem<T, KV>(*reinterpret_cast<const uint4*>(ring + stage * kRawTile + src), lo, hi);
+        *reinterpret_cast<uint4*>(deq + d0) = lo;
+        *reinterpret_cast<uint4*>(deq + d1) = hi;
+        fp8x16_to_elem<T, KV>(*reinterpret_cast<const uint4*>(ring + (S + stage) * kRawTile + src), lo, hi);
+        *reinterpret_cast<uint4*>(deq + kTile + d0) = lo;
+        *reinterpret_cast<uint4*>(deq + kTile + d1) = hi;
+      }
+      __syncwarp();  // every lane's tiles are written before ldmatrix reads them
+      sk = smem_u32(deq);
+      sv = smem_u32(deq + kTile);
+    }
 
     // S = Q K^T: matrices (keys +0 / +8) x (chunk +0 / +1) give B fragments of two n8 tiles.
     float sc[NT][4];
@@ -182,7 +249,7 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const Decode
       for (int e = 0; e < 4; ++e) {
         const int h = e >> 1;
         const int j = key0 + nt * 8 + 2 * t4 + (e & 1);
-        float v = score_mod<C>(sc[nt][e] * p.scale_log2);
+        float v = score_mod<C>(sc[nt][e] * qk_scale);
         if (j >= kv_end || j < row_lo[h] || j > row_hi[h]) v = neg_inf();
         sc[nt][e] = v;
         mx[h] = fmaxf(mx[h], v);

@@ -50,6 +50,13 @@ struct DecodeParams {
   int row_chunks;      // ceil(group * q_tokens / rows_per_chunk)
   float scale;         // softmax scale (usually 1/sqrt(head_dim))
   float scale_log2;    // scale * log2(e): scores go through exp2
+
+  // fp8 KV cache only (kernels built for _kv-e4m3 / _kv-e5m2): the f32 dequantisation scales,
+  // K = code * k_scale[kvh * kv_scale_stride] (likewise V); stride 0 = one scale per tensor,
+  // 1 = one per KV head. Unused (null) otherwise.
+  const float* k_scale;
+  const float* v_scale;
+  long long kv_scale_stride;
 };
 
 }  // namespace attnjit

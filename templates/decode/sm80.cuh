@@ -31,6 +31,7 @@
 // `unsigned short` bit patterns converted with inline PTX.
 #pragma once
 
+#include "common/fp8.h"
 #include "common/variants.h"
 #include "decode/params.h"
 
@@ -265,6 +266,9 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, const float* s
     if (p.lse) p.lse[b * p.lse_batch_stride + h * p.lse_head_stride + t] = lse2 * 0.69314718055994531f;
   };
 
+  // An fp8 cache's V scale multiplies O (P V is linear in V); 1 and no instruction otherwise.
+  float v_scale = 1.f;
+  if constexpr (fp8::kind_of<C>() != fp8::kNone) v_scale = p.v_scale[kvh * p.kv_scale_stride];
   for (int idx = threadIdx.x; idx < RPC * (D / 4); idx += W * 32) {
     const int r = idx / (D / 4), d = (idx % (D / 4)) * 4;
     float mx = neg_inf();
@@ -283,7 +287,7 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, const float* s
       o.z += a.z * c;
       o.w += a.w * c;
     }
-    const float inv = lsum > 0.f ? 1.f / lsum : 0.f;
+    const float inv = lsum > 0.f ? v_scale / lsum : 0.f;
     o = make_float4(o.x * inv, o.y * inv, o.z * inv, o.w * inv);
     const float lse2 = lsum > 0.f ? mu + fast_log2(lsum) : neg_inf();
     if (direct) {

@@ -9,164 +9,10 @@
 // template's inline-PTX helpers are replaced by emulated ones (ATTNJIT_DECODE_EMULATED_PTX).
 // Configs are codegen's defaults, so this also checks codegen's mapping from specs to template
 // arguments.
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <functional>
-#include <map>
-#include <regex>
-#include <string>
-
-#include "emu/cuda_shim.h"
-
-// ---- CUDA vector types and helpers the kernel uses (NVRTC has them built in) ----
-struct uint4 {
-  unsigned x, y, z, w;
-};
-struct uint2 {
-  unsigned x, y;
-};
-struct float4 {
-  float x, y, z, w;
-};
-struct float2 {
-  float x, y;
-};
-inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
-inline float2 make_float2(float x, float y) { return {x, y}; }
-inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
-using std::max;
-using std::min;
-
-EMU_DEFINE_DYNAMIC_SMEM(attnjit::decode, uint4, smem_v4)
-
-namespace attnjit::decode {
-
-// The emulated counterparts of the template's inline-PTX helpers (same signatures).
-__device__ __forceinline__ unsigned smem_u32(const void* p) { return emu::cvta_to_shared(p, smem_v4); }
-__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid) {
-  emu::block().cp_async16(smem_u32(smem), gmem, !valid);
-}
-__device__ __forceinline__ void cp_async_commit() { emu::block().cp_async_commit(); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  emu::block().cp_async_wait(N);
-}
-__device__ __forceinline__ uint4 ldg_nc_v4(const void* p) {
-  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) throw emu::EmuError("ld.global.nc.v4: address not 16-byte aligned");
-  uint4 r;
-  std::memcpy(&r, p, 16);
-  return r;
-}
-__device__ __forceinline__ float4 ldcg_v4(const float* p) {
-  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) throw emu::EmuError("ld.global.cg.v4: address not 16-byte aligned");
-  float4 r;
-  std::memcpy(&r, p, 16);
-  return r;
-}
-__device__ __forceinline__ float ldcg_f32(const float* p) { return *p; }
-__device__ __forceinline__ float fast_exp2(float x) { return emu::ex2_approx_ftz(x); }
-__device__ __forceinline__ float fast_log2(float x) { return emu::lg2_approx_ftz(x); }
-template <class T>
-__device__ __forceinline__ void unpack2(unsigned u, float& lo, float& hi) {
-  const emu::Half16 t = T::kIsBf16 ? emu::Half16::BF16 : emu::Half16::F16;
-  lo = emu::half_to_float(t, static_cast<uint16_t>(u & 0xffffu));
-  hi = emu::half_to_float(t, static_cast<uint16_t>(u >> 16));
-}
-template <class T>
-__device__ __forceinline__ void unpack8(const uint4& u, float (&f)[8]) {
-  unpack2<T>(u.x, f[0], f[1]);
-  unpack2<T>(u.y, f[2], f[3]);
-  unpack2<T>(u.z, f[4], f[5]);
-  unpack2<T>(u.w, f[6], f[7]);
-}
-// asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)): a = hi, b = lo.
-template <class T>
-__device__ __forceinline__ unsigned pack2(float lo, float hi) {
-  return emu::cvt_rn_x2(T::kIsBf16 ? emu::Half16::BF16 : emu::Half16::F16, hi, lo);
-}
-
-}  // namespace attnjit::decode
-
-// The tensor-core kernel's helpers from templates/common/sm80_mma.cuh (which it does not include when
-// emulated), with the same signatures.
-namespace attnjit::sm80 {
-__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], unsigned addr) { emu::ldmatrix_x4(r, addr, false); }
-__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], unsigned addr) {
-  emu::ldmatrix_x4(r, addr, true);
-}
-template <class Element>
-__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-  emu::mma_m16n8k16(Element::kIsBf16 ? emu::Half16::BF16 : emu::Half16::F16, c, a, b0, b1);
-}
-}  // namespace attnjit::sm80
-
-#define ATTNJIT_DECODE_EMULATED_PTX 1
-#include "templates/decode/sm80.cuh"
-#include "templates/decode/mma_sm80.cuh"
-
-#include "codegen/variant.h"
-#include "decode/decode_harness.h"
+#include "decode/decode_emu_backend.h"
 
 namespace attnjit::testing {
 namespace {
-
-// A DecodeConfig as codegen's prelude spells it.
-template <class E, int D, int G, int QT, int RPC, int W, int BN, int S, int P, int MASK, long long WL, long long WR>
-struct Cfg {
-  using Elem = E;
-  static constexpr int kHeadDim = D, kGroup = G, kQTokens = QT, kRowsPerCta = RPC, kWarps = W, kBlockN = BN,
-                       kStages = S, kPageSize = P, kMask = MASK;
-  static constexpr long long kWindowLeft = WL, kWindowRight = WR;
-  static std::string key() {
-    return std::string(E::kIsBf16 ? "Bf16" : "F16") + " " + std::to_string(D) + " " + std::to_string(G) + " " +
-           std::to_string(QT) + " " + std::to_string(RPC) + " " + std::to_string(W) + " " + std::to_string(BN) +
-           " " + std::to_string(S) + " " + std::to_string(P) + " " + std::to_string(MASK) + " " +
-           std::to_string(WL) + " " + std::to_string(WR);
-  }
-};
-
-// A config with soft-capping: c = kCapTimes2 / 2 (30.5 is 61), keyed by the prelude's literal.
-template <class Base, int kCapTimes2>
-struct Capped : Base {
-  static constexpr float kSoftcap = kCapTimes2 / 2.f;
-  static std::string key() { return Base::key() + " " + softcap_literal(kSoftcap); }
-};
-
-// The same key from a rendered prelude.
-std::string prelude_key(const std::string& text) {
-  std::map<std::string, std::string> v;
-  static const std::regex const_re(R"(static constexpr [a-z ]+ (k\w+) = ([^;]+);)");
-  for (std::sregex_iterator it(text.begin(), text.end(), const_re), end; it != end; ++it) v[(*it)[1]] = (*it)[2];
-  auto num = [&](const char* k) {
-    std::string s = v.at(k);
-    if (s.size() > 2 && s.substr(s.size() - 2) == "LL") s.resize(s.size() - 2);
-    if (s == "attnjit::decode::kMaskNone") return std::string("0");
-    if (s == "attnjit::decode::kMaskCausal") return std::string("1");
-    if (s == "attnjit::decode::kMaskWindow") return std::string("2");
-    return s;
-  };
-  const bool bf16 = text.find("using Elem = attnjit::decode::Bf16;") != std::string::npos;
-  std::string key = bf16 ? "Bf16" : "F16";
-  for (const char* k : {"kHeadDim", "kGroup", "kQTokens", "kRowsPerCta", "kWarps", "kBlockN", "kStages", "kPageSize",
-                        "kMask", "kWindowLeft", "kWindowRight"})
-    key += " " + num(k);
-  if (v.count("kSoftcap")) key += " " + v["kSoftcap"];
-  return key;
-}
-
-using Body = std::function<void(const DecodeParams&)>;
-
-template <class... Cs>
-std::map<std::string, Body> kernels() {
-  // block_m 16 is the tensor-core kernel (codegen/decode/sm80.cpp).
-  return {{Cs::key(), [](const DecodeParams& p) {
-             if constexpr (Cs::kRowsPerCta == 16) decode::decode_mma_kernel<Cs>(p);
-             else decode::decode_kernel<Cs>(p);
-           }}...};
-}
 
 // Every instantiation the cases below reach: codegen's default configs for their specs, and the
 // configs they force (scalar kernel at 8 rows, other tensor-core tilings).
@@ -195,63 +41,8 @@ const std::map<std::string, Body>& registry() {
   return r;
 }
 
-struct EmuCompiled : CompiledKernel {
-  Body body;
-};
-
-// A Backend over host memory that "compiles" by looking the prelude up in the registry and
-// "launches" on the fiber emulator.
-class EmuBackend final : public Backend {
- public:
-  explicit EmuBackend(emu::Order order) : order_(order) { target_ = Target::cuda("sm_80"); target_.sm_count = 4; }
-  const Target& target() const override { return target_; }
-  std::string describe() const override { return "CPU emulator of sm_80"; }
-  std::string compiler_version() const override { return "emu"; }
-  std::shared_ptr<const CompiledKernel> get_kernel(const KernelSource& src) override {
-    const std::string key = prelude_key(src.text);
-    auto it = registry().find(key);
-    if (it == registry().end())
-      throw BackendError("emulator: no compiled-in instantiation for " + src.name + " (key '" + key + "')");
-    auto k = std::make_shared<EmuCompiled>();
-    k->source = src;
-    k->body = it->second;
-    return k;
-  }
-  void launch(const CompiledKernel& kernel, const LaunchGeometry& g, const void* args, size_t args_size,
-              void*) override {
-    if (args_size != sizeof(DecodeParams)) throw BackendError("emulator: expected DecodeParams");
-    DecodeParams p;
-    std::memcpy(&p, args, sizeof p);
-    emu::LaunchConfig cfg;
-    cfg.grid = {g.grid[0], g.grid[1], g.grid[2]};
-    cfg.block = {g.block[0], g.block[1], g.block[2]};
-    cfg.dynamic_smem = g.dynamic_smem;
-    cfg.order = order_;
-    cfg.stack_bytes = 64 * 1024;
-    const Body& body = static_cast<const EmuCompiled&>(kernel).body;
-    emu::launch(cfg, reinterpret_cast<unsigned char*>(decode::smem_v4), [&] { body(p); });
-  }
-  void synchronize(void*) override {}
-  void* allocate(size_t bytes) override {
-    void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
-    if (!p) throw BackendError("emulator: out of memory");
-    return p;
-  }
-  void release(void* p) noexcept override { std::free(p); }
-  void copy_to_device(void* d, const void* s, size_t n) override { std::memcpy(d, s, n); }
-  void copy_to_host(void* d, const void* s, size_t n) override { std::memcpy(d, s, n); }
-  void fill_bytes(void* d, unsigned char v, size_t n) override { std::memset(d, v, n); }
-  std::vector<double> time(const std::vector<Launch>&, int, int, void*) override {
-    throw BackendError("emulator: no timing");
-  }
-
- private:
-  Target target_;
-  emu::Order order_;
-};
-
 TEST(DecodeEmu, MhaContiguousRaggedWithSplits) {
-  EmuBackend be(emu::Order::Forward);
+  EmuBackend be(emu::Order::Forward, registry());
   DecodeCase c;
   c.dtype = DType::BF16;
   c.head_dim = 128;
@@ -266,7 +57,7 @@ TEST(DecodeEmu, MhaContiguousRaggedWithSplits) {
 }
 
 TEST(DecodeEmu, GqaPagedCausalQueryTokensAndEmptySequence) {
-  EmuBackend be(emu::Order::Shuffle);
+  EmuBackend be(emu::Order::Shuffle, registry());
   DecodeCase c;
   c.dtype = DType::F16;
   c.head_dim = 64;
@@ -288,7 +79,7 @@ TEST(DecodeEmu, GqaPagedCausalQueryTokensAndEmptySequence) {
 // Soft-capping on both decode kernels: Q scaled up (scores to ~+-20) so c = 5 bends most scores;
 // GQA 4 x 4 tokens, paged, causal, an empty sequence and a 1-key one (rows that see nothing).
 TEST(DecodeEmu, SoftcapBothKernels) {
-  EmuBackend be(emu::Order::Shuffle);
+  EmuBackend be(emu::Order::Shuffle, registry());
   DecodeCase c;
   c.dtype = DType::F16;
   c.head_dim = 64;
@@ -311,7 +102,7 @@ TEST(DecodeEmu, SoftcapBothKernels) {
 }
 
 TEST(DecodeEmu, SlidingWindowLeftAndRight) {
-  EmuBackend be(emu::Order::Reverse);
+  EmuBackend be(emu::Order::Reverse, registry());
   DecodeCase c;
   c.dtype = DType::BF16;
   c.head_dim = 32;
@@ -327,7 +118,7 @@ TEST(DecodeEmu, SlidingWindowLeftAndRight) {
 }
 
 TEST(DecodeEmu, HeadDim256PagedAndRowChunks) {
-  EmuBackend be(emu::Order::Forward);
+  EmuBackend be(emu::Order::Forward, registry());
   DecodeCase c;
   c.dtype = DType::BF16;
   c.head_dim = 256;
@@ -359,7 +150,7 @@ TEST(DecodeEmu, HeadDim256PagedAndRowChunks) {
 // 8 warps with uneven shares of a split, sliding windows, ragged and empty sequences, one
 // and several splits.
 TEST(DecodeEmu, TensorCoreKernelTilingsWindowsAndSplits) {
-  EmuBackend be(emu::Order::Shuffle);
+  EmuBackend be(emu::Order::Shuffle, registry());
   DecodeCase c;
   c.dtype = DType::BF16;
   c.head_dim = 128;

@@ -193,5 +193,49 @@ TEST(DecodeGpu, EmptySequencesAndCounterReset) {
   for (size_t h = 0; h < 4; ++h) EXPECT_EQ(r.lse[h], -std::numeric_limits<float>::infinity());
 }
 
+// fp8 KV caches on the device: both kinds, both query dtypes, per-tensor and per-head scales,
+// contiguous and paged (1- and 16-token pages), MHA and GQA 8, ragged and empty sequences, the
+// rule's split count and a fixed one. On sm_89+ this runs the hardware conversion the emulator
+// cannot (it runs the sm_80 integer path).
+TEST(DecodeGpu, Fp8KvCachePagesAndScales) {
+  REQUIRE_GPU();
+  for (KvDType kv : {KvDType::E4M3, KvDType::E5M2})
+    for (DType dt : {DType::BF16, DType::F16})
+      for (int page : {0, 1, 16})
+        for (int group : {1, 8}) {
+          DecodeCase c;
+          c.dtype = dt;
+          c.kv_dtype = kv;
+          c.per_head_scale = page != 0;
+          c.head_dim = 128;
+          c.heads_kv = 2;
+          c.group = group;
+          c.page_size = page;
+          c.seqlens = {1, 300, 4097, 0};
+          for (int splits : {0, 3}) {
+            c.splits = splits;
+            expect_decode_matches(*dev, c);
+          }
+        }
+}
+
+// Every page size 1..256 (shuffled tables, lengths ending mid-page) on both kernels.
+TEST(DecodeGpu, EveryPageSize) {
+  REQUIRE_GPU();
+  for (int page = 1; page <= 256; page *= 2)
+    for (int group : {1, 8}) {
+      DecodeCase c;
+      c.dtype = DType::BF16;
+      c.head_dim = 128;
+      c.heads_kv = 2;
+      c.group = group;
+      c.q_tokens = 2;
+      c.mask.kind = MaskKind::Causal;
+      c.page_size = page;
+      c.seqlens = {page + 1, 0, 3 * page - 1, 1000};
+      expect_decode_matches(*dev, c);
+    }
+}
+
 }  // namespace
 }  // namespace attnjit::testing

@@ -24,6 +24,7 @@
 #include "codegen/kernel_template.h"
 #include "codegen/registry.h"
 #include "runtime/backend.h"
+#include "runtime/fp8.h"
 #include "runtime/half.h"
 #include "runtime/reference_attention.h"
 #include "templates/decode/params.h"
@@ -47,6 +48,8 @@ struct DecodeCase {
   int launches = 1;  // > 1: launch again on the same workspace (counters must have been reset)
   double softcap = 0;   // logit soft-cap (0 = off)
   float q_gain = 1.f;   // Q drawn in [-1, 1] * q_gain: large scores that soft-capping bends
+  KvDType kv_dtype = KvDType::Same;  // fp8: K/V quantised with f32 scales (every 4th value tiny:
+  bool per_head_scale = false;       // subnormal codes), the reference on the dequantised values
 
   std::string describe() const {
     std::string s = std::string(to_string(dtype)) + " hd" + std::to_string(head_dim) + " hkv" +
@@ -59,6 +62,7 @@ struct DecodeCase {
     if (config) s += " cfg " + config->key();
     if (block_m) s += " bm" + std::to_string(block_m);
     if (softcap != 0) s += " sc" + softcap_string(softcap) + " x" + std::to_string(q_gain);
+    if (kv_dtype != KvDType::Same) s += std::string(" kv-") + std::string(to_string(kv_dtype)) + (per_head_scale ? " per-head" : "");
     return s;
   }
 };
@@ -90,6 +94,7 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, c.dtype, c.head_dim, c.mask, Hq, Hkv, QT,
                                             *std::max_element(c.seqlens.begin(), c.seqlens.end()), P);
   spec.softcap = c.softcap;
+  spec.kv_dtype = c.kv_dtype;
   const KernelTemplate& tmpl = select_template(spec, target);
   TileConfig cfg = c.config ? *c.config : tmpl.default_config(spec, target);
   cfg.splits = c.splits;
@@ -111,6 +116,29 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   draw(q, B * QT * Hq * D, c.q_gain);
   draw(k, B * maxL * Hkv * D);
   draw(v, B * maxL * Hkv * D);
+  // fp8: codes of value / scale (the head's scale), the reference on code * scale exactly.
+  const bool fp8 = c.kv_dtype != KvDType::Same;
+  const int kvsz = kv_dtype_bytes(c.dtype, c.kv_dtype);
+  std::vector<float> kscale(Hkv, 1.f), vscale(Hkv, 1.f);
+  std::vector<uint8_t> kcode, vcode;
+  if (fp8) {
+    for (int64_t h = 0; h < Hkv; ++h) {
+      const double base = 1.0 / (0.9 * fp8_max(c.kv_dtype)) * (c.per_head_scale ? 1.0 + 0.25 * h : 1.0);
+      kscale[h] = float(base * 1.5);
+      vscale[h] = float(base * 0.75);
+    }
+    auto quantise = [&](std::vector<double>& x, std::vector<uint8_t>& code, const std::vector<float>& sc) {
+      code.resize(x.size());
+      for (size_t i = 0; i < x.size(); ++i) {
+        const float s = sc[size_t((int64_t(i) / D) % Hkv)];
+        const double val = i % 4 == 3 ? x[i] * 1e-3 : x[i];  // small values: subnormal codes
+        code[i] = fp8_from_float(c.kv_dtype, float(val / s));
+        x[i] = fp8_dequantize(c.kv_dtype, code[i], s);
+      }
+    };
+    quantise(k, kcode, kscale);
+    quantise(v, vcode, vscale);
+  }
 
   auto to_bytes = [&](const std::vector<double>& src, std::vector<unsigned char>& dst) {
     dst.resize(src.size() * esz);
@@ -118,7 +146,14 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   };
   auto poison_elems = [&](std::vector<unsigned char>& dst, int64_t first, int64_t count) {
     for (int64_t i = first; i < first + count; ++i)
-      store_from_float(c.dtype, dst.data(), i, std::numeric_limits<float>::quiet_NaN());
+      if (fp8) dst[size_t(i)] = 0x7f;  // NaN (e4m3, e5m2): the sm_80 path reads 480 / 122880
+      else store_from_float(c.dtype, dst.data(), i, std::numeric_limits<float>::quiet_NaN());
+  };
+  // Element dst of a K/V buffer from dense element src.
+  auto put_kv = [&](std::vector<unsigned char>& dst, int64_t di, const std::vector<double>& x,
+                    const std::vector<uint8_t>& code, int64_t si) {
+    if (fp8) dst[size_t(di)] = code[size_t(si)];
+    else store_from_float(c.dtype, dst.data(), di, float(x[size_t(si)]));
   };
   std::vector<unsigned char> hq, hk, hv;
   to_bytes(q, hq);
@@ -126,8 +161,13 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   int64_t max_pages = 0, num_pages = 0;
   const int64_t row = Hkv * D;  // elements per cache row
   if (P == 0) {
-    to_bytes(k, hk);
-    to_bytes(v, hv);
+    if (fp8) {
+      hk.assign(kcode.begin(), kcode.end());
+      hv.assign(vcode.begin(), vcode.end());
+    } else {
+      to_bytes(k, hk);
+      to_bytes(v, hv);
+    }
     for (int64_t b = 0; b < B; ++b) {  // rows past the length: never read
       poison_elems(hk, (b * maxL + c.seqlens[b]) * row, (maxL - c.seqlens[b]) * row);
       poison_elems(hv, (b * maxL + c.seqlens[b]) * row, (maxL - c.seqlens[b]) * row);
@@ -141,8 +181,8 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
     std::iota(perm.begin(), perm.end(), 0);
     std::shuffle(perm.begin(), perm.end(), rng);
     table.assign(B * max_pages, -1);  // unused entries would fault if read
-    hk.assign(num_pages * P * row * esz, 0);
-    hv.assign(num_pages * P * row * esz, 0);
+    hk.assign(num_pages * P * row * kvsz, 0);
+    hv.assign(num_pages * P * row * kvsz, 0);
     poison_elems(hk, 0, num_pages * P * row);
     poison_elems(hv, 0, num_pages * P * row);
     int64_t next = 0;
@@ -153,8 +193,8 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
         for (int64_t r = 0; r < P && pg * P + r < c.seqlens[b]; ++r)
           for (int64_t e = 0; e < row; ++e) {
             const int64_t src = (b * maxL + pg * P + r) * row + e, dst = (int64_t(page) * P + r) * row + e;
-            store_from_float(c.dtype, hk.data(), dst, float(k[src]));
-            store_from_float(c.dtype, hv.data(), dst, float(v[src]));
+            put_kv(hk, dst, k, kcode, src);
+            put_kv(hv, dst, v, vcode, src);
           }
       }
   }
@@ -168,6 +208,7 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
                dv = upload(hv.data(), hv.size());
   DeviceBuffer dlens = upload(lens.data(), lens.size() * 4);
   DeviceBuffer dtable = upload(table.data(), table.size() * 4);
+  DeviceBuffer dks = upload(kscale.data(), kscale.size() * 4), dvs = upload(vscale.data(), vscale.size() * 4);
   const size_t o_elems = size_t(B * QT * Hq * D), lse_elems = size_t(B * Hq * QT);
   DeviceBuffer dout(backend, o_elems * esz), dlse(backend, lse_elems * 4);
   backend.fill_bytes(dout.get(), 0xff, o_elems * esz);  // NaN in every dtype
@@ -212,6 +253,11 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   p.row_chunks = int(decode_row_chunks(spec, cfg));
   p.scale = float(1.0 / std::sqrt(double(D)));
   p.scale_log2 = float(1.0 / std::sqrt(double(D)) * 1.4426950408889634);
+  if (fp8) {
+    p.k_scale = static_cast<const float*>(dks.get());
+    p.v_scale = static_cast<const float*>(dvs.get());
+    p.kv_scale_stride = c.per_head_scale ? 1 : 0;
+  }
 
   DecodeResult res;
   res.splits = splits;

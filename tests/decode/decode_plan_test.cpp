@@ -44,8 +44,9 @@ TEST(DecodePlan, SplitRuleFillsTheGpuAndNeverExceedsKvBlocks) {
   EXPECT_LE(one, kDecodeMaxSplits);
   // Already a full wave of CTAs: no split.
   EXPECT_EQ(decode_num_splits(s, c, h100(), RunShape{64, 512, 8, 1, 4096}), 1);
-  // A short sequence: at most one split per KV block.
-  EXPECT_EQ(decode_num_splits(s, c, h100(), RunShape{1, 64, 8, 1, 40}), 3);
+  // A short sequence: no split under kDecodeMinKeysPerSplit keys (the combine would dominate).
+  EXPECT_EQ(decode_num_splits(s, c, h100(), RunShape{1, 64, 8, 1, 40}), 1);
+  EXPECT_EQ(decode_num_splits(s, c, h100(), RunShape{1, 64, 8, 1, 3 * kDecodeMinKeysPerSplit}), 3);
   EXPECT_EQ(decode_num_splits(s, c, h100(), RunShape{1, 64, 8, 1, 0}), 1);
   // More KV blocks, more CTAs wanted: the split count never decreases with the length.
   int prev = 1;

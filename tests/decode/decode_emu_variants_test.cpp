@@ -1,0 +1,117 @@
+// The sm_80 decode kernels on the emulator (decode_emu_backend.h) for the cache layouts engines
+// use: fp8 KV caches (e4m3, e5m2; per-tensor and per-head scales; the tensor-core kernel's
+// shared-memory dequantisation, the sm_80 integer conversion) and every page size from 1 to
+// 64 with shuffled block tables and ragged lengths, for the scalar and the tensor-core kernel.
+#include "decode/decode_emu_backend.h"
+
+namespace attnjit::testing {
+namespace {
+
+using decode::Bf16;
+using decode::F16;
+template <int P>
+using ScalarMha = Cfg<Bf16, 64, 1, 1, 1, 4, 32, 4, P, 0, 0, 0>;  // codegen's MHA default, hd 64
+template <int P>
+using MmaGqa = Cfg<F16, 64, 8, 1, 16, 4, 16, 3, P, 1, 0, 0>;     // GQA 8, causal, tensor cores
+
+const std::map<std::string, Body>& registry() {
+  static const auto r = kernels<
+      // fp8: codegen's defaults (tensor cores, also for MHA) and a 64-key tiling
+      Fp8<Cfg<Bf16, 128, 1, 1, 16, 4, 16, 3, 0, 0, 0, 0>, fp8::kE4M3>,   // MHA, contiguous
+      Fp8<Cfg<F16, 64, 4, 2, 16, 4, 16, 3, 16, 1, 0, 0>, fp8::kE5M2>,    // GQA 4 x 2 tokens, paged, causal
+      Fp8<Cfg<Bf16, 256, 8, 1, 16, 2, 16, 3, 8, 0, 0, 0>, fp8::kE4M3>,   // hd 256, paged 8
+      Fp8<Cfg<Bf16, 128, 8, 1, 16, 2, 64, 2, 0, 2, 40, 3>, fp8::kE5M2>,  // window, 64 keys per warp
+      // page sizes 1..64
+      ScalarMha<1>, ScalarMha<2>, ScalarMha<4>, ScalarMha<8>, ScalarMha<16>, ScalarMha<32>, ScalarMha<64>,
+      MmaGqa<1>, MmaGqa<2>, MmaGqa<4>, MmaGqa<8>, MmaGqa<16>, MmaGqa<32>, MmaGqa<64>>();
+  return r;
+}
+
+TEST(DecodeEmuFp8, MhaBothScaleShapesSplitsAndRelaunch) {
+  EmuBackend be(emu::Order::Shuffle, registry());
+  DecodeCase c;
+  c.dtype = DType::BF16;
+  c.kv_dtype = KvDType::E4M3;
+  c.head_dim = 128;
+  c.heads_kv = 2;
+  c.seqlens = {1, 7, 300, 0};
+  for (bool per_head : {false, true})
+    for (int splits : {1, 3}) {
+      c.per_head_scale = per_head;
+      c.splits = splits;
+      c.launches = 2;
+      const DecodeResult r = expect_decode_matches(be, c);
+      for (size_t i = size_t(3 * 2 * 128); i < size_t(4 * 2 * 128); ++i) EXPECT_EQ(r.o[i], 0.f);  // empty
+    }
+}
+
+TEST(DecodeEmuFp8, E5m2GqaPagedCausalQueryTokens) {
+  EmuBackend be(emu::Order::Reverse, registry());
+  DecodeCase c;
+  c.dtype = DType::F16;
+  c.kv_dtype = KvDType::E5M2;
+  c.per_head_scale = true;
+  c.head_dim = 64;
+  c.heads_kv = 2;
+  c.group = 4;
+  c.q_tokens = 2;
+  c.page_size = 16;
+  c.mask.kind = MaskKind::Causal;
+  c.seqlens = {50, 2, 200};
+  for (int splits : {1, 4}) {
+    c.splits = splits;
+    expect_decode_matches(be, c);
+  }
+}
+
+TEST(DecodeEmuFp8, HeadDim256SmallPagesAndWideTiles) {
+  EmuBackend be(emu::Order::Forward, registry());
+  DecodeCase c;
+  c.dtype = DType::BF16;
+  c.kv_dtype = KvDType::E4M3;
+  c.head_dim = 256;
+  c.heads_kv = 1;
+  c.group = 8;
+  c.page_size = 8;
+  c.seqlens = {333};
+  c.splits = 2;
+  expect_decode_matches(be, c);
+
+  DecodeCase w;  // 64 keys per warp (four P V k-steps per block), a window, e5m2
+  w.dtype = DType::BF16;
+  w.kv_dtype = KvDType::E5M2;
+  w.head_dim = 128;
+  w.heads_kv = 1;
+  w.group = 8;
+  w.mask = {MaskKind::SlidingWindow, 40, 3};
+  w.seqlens = {400, 9};
+  w.config = TileConfig::parse("bm16_bn64_w2_s2_v8");
+  for (int splits : {1, 2}) {
+    w.splits = splits;
+    expect_decode_matches(be, w);
+  }
+}
+
+// Every page size 1..64, both kernels, shuffled page order (the harness deals pages out in a
+// random permutation and leaves spare pages poisoned), ragged lengths including page-crossing
+// ends, an empty sequence, one and several splits.
+TEST(DecodeEmuPageSize, EveryPageSizeBothKernels) {
+  EmuBackend be(emu::Order::Shuffle, registry());
+  for (int page : {1, 2, 4, 8, 16, 32, 64})
+    for (bool mma : {false, true}) {
+      DecodeCase c;
+      c.dtype = mma ? DType::F16 : DType::BF16;
+      c.head_dim = 64;
+      c.heads_kv = mma ? 1 : 2;
+      c.group = mma ? 8 : 1;
+      c.mask.kind = mma ? MaskKind::Causal : MaskKind::None;
+      c.page_size = page;
+      c.seqlens = {page + 1, 0, 3 * page - 1, 97};
+      c.splits = page % 2 ? 1 : 3;
+      c.seed = uint64_t(page * 2 + mma);
+      expect_decode_matches(be, c);
+    }
+}
+
+}  // namespace
+}  // namespace attnjit::testing
