@@ -140,6 +140,9 @@ size_t Runtime::SpecHash::operator()(const ProblemSpec& s) const noexcept {
   mix(std::hash<std::string>()(s.score_mod));
   mix(std::hash<std::string>()(s.mask_mod));
   mix(static_cast<uint64_t>(s.block_sparse));
+  mix(std::hash<double>()(s.softcap));
+  mix(static_cast<uint64_t>(s.alibi) | static_cast<uint64_t>(s.sink) << 1);
+  mix(static_cast<uint64_t>(s.kv_dtype));
   return static_cast<size_t>(h);
 }
 
