@@ -53,7 +53,7 @@ std::string softcap_string(double c) {
 
 void validate_page_size(int64_t page_size) {
   if (page_size != 0 && (!is_pow2(page_size) || page_size > 256))
-    throw SpecError("page_size: must be 0 (contiguous) or a power of two in [1, 256], got " +
+    throw SpecError("page_size: must be 0 (contiguous) or a power of two in 1..256, got " +
                     std::to_string(page_size));
 }
 

@@ -188,9 +188,12 @@ class PrefillSm90 final : public KernelTemplate {
     if (target.platform != Platform::Cuda || target.arch != "sm_90a")
       return "prefill_sm90 needs sm_90a (wgmma, TMA, setmaxnreg); got " + target.key();
     if (spec.varlen || spec.page_size != 0)
-      return std::string(spec.varlen ? "varlen" : "page_size") +
+      return std::string("variant: ") + (spec.varlen ? "varlen" : "page_size") +
              ": prefill_sm90 reads dense batches through TMA descriptors of one fixed shape, not packed "
              "sequences or pages (the sm80 template serves them); got " + spec.key();
+    if (has_user_variants(spec))
+      return "variant: score_mod/mask_mod/block_sparse: prefill_sm90 has no user variants yet (the sm80 template "
+             "serves them); got " + spec.key();
     if (!(plain_fields(spec) == spec))
       return "variant: prefill_sm90 implements masks none / causal / sliding window, soft-capping and GQA "
              "on dense tensors only; " + spec.key() + " asks for more (the sm80 template serves it)";

@@ -228,6 +228,7 @@ struct PrefillCpu {
     }
     const long long sq = st.len_q, sk = st.len_k;
     const long long hk = h / (p.heads_q / p.heads_kv);
+    const long long b = st.b;
     const long long m0 = st.m0;
     const int rows = (int)(sq - m0 < BM ? sq - m0 : BM);
     const long long shift = sk - sq;  // query i sits at key position i + shift
