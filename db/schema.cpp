@@ -164,7 +164,7 @@ void v4_pass(sqlite::Connection& c) { upgrade_config_keys(c); }
 
 // Version 5: user snippets (codegen/snippet.h), one row per hash of their normalised text.
 constexpr const char* kV5 = R"sql(
-CREATE TABLE snippets (
+CREATE TABLE IF NOT EXISTS snippets (
   hash TEXT PRIMARY KEY,
   text TEXT NOT NULL
 ) WITHOUT ROWID;

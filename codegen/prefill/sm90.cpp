@@ -196,7 +196,7 @@ class PrefillSm90 final : public KernelTemplate {
              "serves them); got " + spec.key();
     if (!(plain_fields(spec) == spec))
       return "variant: prefill_sm90 implements masks none / causal / sliding window, soft-capping and GQA "
-             "on dense tensors only; " + spec.key() + " asks for more (the sm80 template serves it)";
+             "on dense tensors only; " + spec.key() + " asks for more (the sm80 template serves them)";
     if (!one_of(kHeadDims, spec.head_dim))
       return "head_dim: " + std::to_string(spec.head_dim) +
              " not supported by prefill_sm90 (64, 96, 128, 192, 256); the sm80 template serves it";

@@ -63,8 +63,8 @@ TEST(ConfigKeyUpgrade, MigrationFromV3RewritesStoredKeysAndMergesDuplicates) {
   raw_exec(path, "PRAGMA user_version = 3;");
 
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 4);
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "4");
+  EXPECT_EQ(db.schema_version(), 5);
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "5");
   EXPECT_EQ(raw_scalar(path, "SELECT count(*) FROM results WHERE config LIKE 'bm%'"), "0");
   // The duplicate pair became one row: the newer measurement (0.5 ms), still the best.
   EXPECT_EQ(raw_scalar(path, "SELECT count(*) FROM results"), "4");

@@ -17,9 +17,9 @@ TEST(Schema, NewFileGetsCurrentVersionInWalMode) {
   {
     Database db = Database::open(path);
     EXPECT_EQ(db.schema_version(), Database::current_schema_version());
-    EXPECT_EQ(Database::current_schema_version(), 4);
+    EXPECT_EQ(Database::current_schema_version(), 5);
   }
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "4");
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "5");
   EXPECT_EQ(raw_scalar(path, "PRAGMA journal_mode"), "wal");
   for (const char* table : {"devices", "templates", "problems", "results", "best", "jobs", "snippets"})
     EXPECT_EQ(raw_scalar(path, std::string("SELECT count(*) FROM sqlite_master WHERE name = '") +
@@ -90,8 +90,8 @@ TEST(Schema, MigratesHandWrittenV1FileAndKeepsItsData) {
   ASSERT_EQ(raw_scalar(path, "PRAGMA user_version"), "1");
 
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 4);
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "4");
+  EXPECT_EQ(db.schema_version(), 5);
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "5");
   // The v2 columns exist with their defaults on old rows.
   EXPECT_EQ(raw_scalar(path, "SELECT registers || '/' || spill_bytes || '/' || smem_bytes || '/' "
                              "|| tolerance FROM results WHERE id = 1"),
@@ -157,8 +157,8 @@ TEST(Schema, MigratesHandWrittenV2FileToV3) {
   ASSERT_EQ(raw_scalar(path, "PRAGMA user_version"), "2");
 
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 4);
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "4");
+  EXPECT_EQ(db.schema_version(), 5);
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "5");
   // The pruned candidate has a status of its own; a real compile error stays one.
   EXPECT_EQ(raw_scalar(path, "SELECT status FROM results WHERE id = 8"), "pruned");
   EXPECT_EQ(raw_scalar(path, "SELECT status FROM results WHERE id = 9"), "compile_error");

@@ -1,4 +1,4 @@
-// Snippets in the tuning database (schema v4): the v3 -> v4 migration, put / get, JSONL export
+// Snippets in the tuning database (schema v5): the v4 -> v5 migration, put / get, JSONL export
 // carrying the texts, imports that check each text against its hash and refuse keys whose
 // snippet is unknown.
 #include <gtest/gtest.h>
@@ -29,21 +29,21 @@ Database seeded(std::string& key) {
   return db;
 }
 
-TEST(SnippetDb, MigratesV3AndKeepsTexts) {
+TEST(SnippetDb, MigratesV4AndKeepsTexts) {
   testing::ScratchDir dir;
   const std::string path = dir.file("v3.db");
   {
     Database db = Database::open(path);
-    EXPECT_EQ(db.schema_version(), 4);
+    EXPECT_EQ(db.schema_version(), 5);
   }
-  {  // Back to a v3 file: no snippets table, user_version 3.
+  {  // Back to a v4 file: no snippets table, user_version 4.
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(raw, "DROP TABLE snippets; PRAGMA user_version = 3;", nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "DROP TABLE snippets; PRAGMA user_version = 4;", nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(raw);
   }
   Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 4);
+  EXPECT_EQ(db.schema_version(), 5);
   const std::string h = db.put_snippet(kMask);
   EXPECT_EQ(db.get_snippet(h).value(), kMask);
   EXPECT_FALSE(db.get_snippet("0000000000000000"));
