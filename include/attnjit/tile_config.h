@@ -4,7 +4,7 @@
 // when set:
 //   sm80_bm128_bn64_w4_s2       the sm80 template: block_m 128, block_n 64, 4 warps, 2 stages
 //   sm80_bm64_bn64_w4_s2_sp8    decode: 8 KV splits
-//   cpu_bm32_bn64_w1_s1_t2_v16  CPU: 2 threads, vector width 16
+//   cpu_bm32_bn64_w1_s1_v16_t2  CPU: vector width 16, 2 threads
 // Keys written before configs named their template ("bm128_bn64_w4_s2") still parse, with an
 // empty `tmpl`: the highest-priority template for the problem and target (the registry).
 // Knob meanings per backend:
