@@ -10,17 +10,7 @@
 namespace attnjit::testing {
 
 inline PrefillCase mk(DType dt, int hd, MaskSpec m, int64_t b, int64_t hq, int64_t hk, int64_t sq, int64_t sk) {
-  PrefillCase c;
-  c.dtype = dt;
-  c.head_dim = hd;
-  c.mask = m;
-  c.batch = b;
-  c.heads_q = hq;
-  c.heads_kv = hk;
-  c.seqlen_q = sq;
-  c.seqlen_k = sk;
-  c.seed = static_cast<uint64_t>(hd * 7919 + sq * 31 + sk);
-  return c;
+  return PrefillCase::make(dt, hd, m, sq, sk, b, hq, hk);
 }
 
 
