@@ -10,6 +10,7 @@
 #include "codegen/snippet.h"
 #include "db/db_test_util.h"
 #include "service/api.h"
+#include "service/raw_http.h"
 #include "service/test_server.h"
 
 namespace attnjit::service {
@@ -101,6 +102,69 @@ TEST_F(SnippetService, TuningJobsRefuseSnippetProblems) {
   ApiResponse res = call("POST", "/v1/tune", t);
   EXPECT_EQ(res.status, 400) << res.body;
   EXPECT_EQ(json::parse(res.body)["error"]["field"], "problems[0]");
+}
+
+
+// The same paths over a real socket, as a hostile client would use them: nothing is read or
+// stored before the token, an oversized snippet is a 413, a forged or malformed one a 400
+// naming it, and only a genuine token import makes the kernel servable.
+TEST(SnippetServiceSocket, HostileSnippetRequestsOverARealSocket) {
+  testing::TestServer srv;
+  httplib::Client c = srv.client();
+  const std::string snippet = "return (q_idx / 5) == (kv_idx / 5); // socket test";
+  Database mem = Database::open(":memory:");
+  const std::string h = mem.put_snippet(snippet);
+  const std::string key = "prefill_f32_hd64_none_mm" + h + "_g1_q128_k128";
+  const DeviceInfo dev = attnjit::testing::gpu();
+  mem.upsert_device(dev);
+  mem.upsert_template({attnjit::testing::kTemplateHash, "prefill_sm80", "prefill", "0.1.0"});
+  mem.record_result(attnjit::testing::ok_result(dev, key, "bm128_bn64_w4_s2", 1.0, 1'700'000'000'000));
+  std::ostringstream out;
+  mem.export_jsonl(out);
+  const std::string body = out.str();
+  const std::string kernel = "/v1/kernel?problem=" + key + "&arch=" +
+                             Target::cpu("icelake-client", "+avx2,+avx512f", 512).key();
+  const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + testing::kToken}};
+  auto kernel_status = [&] {
+    auto r = c.Get(kernel);
+    return r ? r->status : -1;
+  };
+
+  ASSERT_EQ(kernel_status(), 404);
+  auto r = c.Post("/v1/results", body, "application/x-ndjson");  // no token
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401) << r->body;
+  EXPECT_EQ(kernel_status(), 404);
+
+  json line = json::parse(body.substr(0, body.find('\n')));
+  {  // a 2 MiB snippet: over the 1 MiB body limit by its declared length, answered unread
+    line["snippets"][h] = std::string(2u << 20, 'x');
+    const std::string huge = line.dump() + "\n";
+    testing::RawConn raw(srv.port);
+    raw.send_all(testing::raw_head("POST", "/v1/results",
+                                   std::string("Authorization: Bearer ") + testing::kToken +
+                                       "\r\nContent-Type: application/x-ndjson\r\nContent-Length: " +
+                                       std::to_string(huge.size()) + "\r\n"));
+    const auto resp = raw.read_response();
+    ASSERT_TRUE(resp);
+    EXPECT_EQ(resp->status, 413);
+  }
+  line["snippets"][h] = "return true;";  // forged: does not hash to the key's name
+  r = c.Post("/v1/results", auth, line.dump() + "\n", "application/x-ndjson");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("hashes to"), std::string::npos) << r->body;
+  EXPECT_EQ(kernel_status(), 404);
+
+  r = c.Get("/v1/kernel?problem=prefill_f32_hd64_none_mmNOTAHASH_g1_q128_k128&arch=sm_80");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("mask_mod"), std::string::npos) << r->body;
+
+  r = c.Post("/v1/results", auth, body, "application/x-ndjson");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(kernel_status(), 200);
 }
 
 }  // namespace
