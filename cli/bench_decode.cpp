@@ -65,19 +65,23 @@ struct Row {
 
 DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed, KvDType kv = KvDType::Same) {
   const int eb = kv_dtype_bytes(dt, kv);
-  std::vector<unsigned char> host(elems * eb);
+  const size_t bytes = elems * eb;
+  if (bytes == 0) return DeviceBuffer(be, 0);
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> nd(0.f, 1.f);
-  // Values matter little for timing; fill a 1 MiB pattern and repeat it (128k-token caches are
-  // gigabytes, and drawing each value on the host would dominate the run).
+  // Values matter little for timing; draw a 1 MiB pattern, repeat it through a host chunk of at
+  // most 64 MiB and copy that chunk over the buffer (128k-token caches are tens of gigabytes:
+  // drawing each value, or a host image of the whole cache, would dominate the run).
   const size_t pattern = std::min<size_t>(elems, size_t(1) << 19);
+  std::vector<unsigned char> host(std::min(bytes, std::max(pattern * eb, size_t(64) << 20) / (pattern * eb) * (pattern * eb)));
   for (size_t i = 0; i < pattern; ++i)
     if (kv != KvDType::Same) host[i] = fp8_from_float(kv, nd(rng) * 16.f);  // scale 1/16
     else store_from_float(dt, host.data(), int64_t(i), nd(rng));
   for (size_t off = pattern * eb; off < host.size(); off += pattern * eb)
     std::copy_n(host.begin(), std::min(pattern * eb, host.size() - off), host.begin() + off);
-  DeviceBuffer b(be, host.size());
-  be.copy_to_device(b.get(), host.data(), host.size());
+  DeviceBuffer b(be, bytes);
+  for (size_t off = 0; off < bytes; off += host.size())
+    be.copy_to_device(static_cast<unsigned char*>(b.get()) + off, host.data(), std::min(host.size(), bytes - off));
   return b;
 }
 

@@ -31,6 +31,34 @@ bool resolve(void* lib, Fn& fn, std::initializer_list<const char*> names, std::s
   return false;
 }
 
+const Loaded& loaded();
+
+// cuTensorMapEncodeTiled answers CUDA_ERROR_INVALID_CONTEXT (201) on a thread with no current
+// context, and attnjit keeps none current between its calls (DeviceContext::Scope restores the
+// caller's): encode inside the context that owns the tensor's memory, then restore.
+int encode_tiled_in_owner_context(void* map, int dtype, uint32_t rank, void* address, const uint64_t* dims,
+                                  const uint64_t* strides, const uint32_t* box, const uint32_t* elem,
+                                  int interleave, int swizzle, int l2, int oob) {
+  const DriverApi& d = loaded().api;
+  auto encode = [&] {
+    return d.cuTensorMapEncodeTiled(map, dtype, rank, address, dims, strides, box, elem, interleave, swizzle,
+                                    l2, oob);
+  };
+  CUcontext current = nullptr;
+  if (d.cuCtxGetCurrent(&current) == CUDA_SUCCESS && current != nullptr) return encode();
+  constexpr int kPointerAttributeContext = 1;  // CU_POINTER_ATTRIBUTE_CONTEXT
+  CUcontext owner = nullptr;
+  if (!d.cuPointerGetAttribute ||
+      d.cuPointerGetAttribute(&owner, kPointerAttributeContext, reinterpret_cast<CUdeviceptr>(address)) !=
+          CUDA_SUCCESS ||
+      owner == nullptr)
+    return encode();  // not device memory of a live context: the driver's own error names it
+  if (d.cuCtxSetCurrent(owner) != CUDA_SUCCESS) return encode();
+  const int rc = encode();
+  d.cuCtxSetCurrent(nullptr);
+  return rc;
+}
+
 Loaded load_driver() {
   Loaded l;
   ::dlerror();
@@ -81,7 +109,9 @@ Loaded load_driver() {
   a.cuFuncGetParamInfo = reinterpret_cast<decltype(a.cuFuncGetParamInfo)>(::dlsym(lib, "cuFuncGetParamInfo"));
   a.cuTensorMapEncodeTiled =
       reinterpret_cast<decltype(a.cuTensorMapEncodeTiled)>(::dlsym(lib, "cuTensorMapEncodeTiled"));
-  if (a.cuTensorMapEncodeTiled) set_tensor_map_encoder(a.cuTensorMapEncodeTiled);
+  a.cuPointerGetAttribute =
+      reinterpret_cast<decltype(a.cuPointerGetAttribute)>(::dlsym(lib, "cuPointerGetAttribute"));
+  if (a.cuTensorMapEncodeTiled) set_tensor_map_encoder(&encode_tiled_in_owner_context);
   CUresult r = a.cuInit(0);
   if (r != CUDA_SUCCESS) {
     const char* name = nullptr;

@@ -103,6 +103,8 @@ struct DriverApi {
   // Installed as codegen's tensor-map encoder (codegen/prefill/sm90_tensor_maps.h) on load.
   CUresult (*cuTensorMapEncodeTiled)(void*, int, uint32_t, void*, const uint64_t*, const uint64_t*,
                                      const uint32_t*, const uint32_t*, int, int, int, int);
+  // Optional: the context that owns a device pointer (the tensor-map encoder makes it current).
+  CUresult (*cuPointerGetAttribute)(void*, int, CUdeviceptr);
 };
 
 // The process-wide table, with cuInit(0) done. Throws BackendError with the reason (no

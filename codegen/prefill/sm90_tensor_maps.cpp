@@ -40,9 +40,11 @@ void encode(unsigned char* map, const char* name, TensorMapEncodeTiledFn enc, in
   const int rc = enc(map, dtype, 4, const_cast<void*>(data), dims, strides, box, elem, 0,
                      kSwizzle128B, kL2Promotion128B, 0);
   if (rc != 0)
-    throw SpecError(std::string(name) + ": cuTensorMapEncodeTiled refused the tensor (error " +
+    throw SpecError(std::string(name) + ": cuTensorMapEncodeTiled refused the tensor (CUDA error " +
                     std::to_string(rc) +
-                    "; TMA needs a 16-byte aligned base and strides that are multiples of 16 bytes)");
+                    (rc == 1 ? ": invalid value; TMA needs a 16-byte aligned base and strides that are multiples of 16 bytes)"
+                     : rc == 201 ? ": invalid context; no CUDA context owns the tensor's memory)"
+                                 : ")"));
   std::memcpy(bytes.data(), map, bytes.size());
   tensor_map_cache().insert(key, bytes);
 }

@@ -15,8 +15,10 @@
 namespace attnjit::tuner {
 namespace {
 
+// Null when the CPU backend is not built (ATTNJIT_WITH_LLVM off, as on the GPU machine).
 Backend* cpu_backend() {
   static std::unique_ptr<Backend> b = [] {
+#if defined(ATTNJIT_WITH_LLVM)
     try {
       CpuBackendOptions o;
       o.cache_dir = variants_test::kernel_cache_dir();  // shared by this folder's test processes
@@ -24,6 +26,9 @@ Backend* cpu_backend() {
     } catch (const BackendError&) {
       return std::unique_ptr<Backend>();
     }
+#else
+    return std::unique_ptr<Backend>();
+#endif
   }();
   return b.get();
 }
