@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# One device call over binaries built on the development machine by scripts/gpu-prebuild.sh
+# (carry build-slim and .carry). Each phase is bounded by a time limit and skipped when the
+# call's DEADLINE (seconds) is near, so the call ends on time and returns what it did; every log
+# and JSON goes to $OUT/logs.tgz, a short table prints last. This is how the H200 run of
+# 2026-12-04 was made (bench/RESULTS.md section 0), in three calls of 101-224 s.
+#
+#   DEADLINE=380 PHASES="probes sm90t vart bench varbench regress decode" bash scripts/gpu-session.sh
+#
+# Phases, in the order they run:
+#   probes    scripts/gpu-probes/run.sh: layout probes vs the emulator's goldens, the FA3-shaped
+#             kernel vs float64, compute-sanitizer
+#   sm90t     the sm90 GPU tests (tests/gpu/prefill_sm90_test.cpp): the smallest first; the rest
+#             (and the sm90 bench) only when it passes
+#   vart      the variants on the GPU (tests/gpu/prefill_variants_test.cpp)
+#   bench     attnjit bench --template sm80 and sm90 on the FlashAttention grid, then
+#             bench/compare_sm90.py with torch flash / cuDNN (SM80_JSON=file reuses an sm80 run)
+#   varbench  ALiBi, sinks, a sliding window and one varlen batch against causal (hd 128, 8k)
+#   regress   the sm80 prefill, decode and backend GPU suites
+#   decode    bench/decode_grid.py, one call per cache variant (bf16, e4m3, paged)
+set -u
+T0=$SECONDS
+R=$PWD
+O=${OUT:-/tmp/out}
+L=/tmp/logs; rm -rf $L; mkdir -p $L "$O"
+DEADLINE=${DEADLINE:-380}
+PHASES=${PHASES:-"probes sm90t vart bench varbench regress decode"}
+# ctest's files name /work/main/build-gpu/...: recreate those paths over this copy of the tree.
+mkdir -p /work; [ -e /work/main ] || ln -s "$R" /work/main
+cd /work/main || exit 1
+if [ -d build-slim ]; then rm -rf build-gpu; mv build-slim build-gpu; fi
+[ -x build-gpu/bin/attnjit ] || { echo "gpu-session: no build-gpu/bin/attnjit: run scripts/gpu-prebuild.sh and carry build-slim"; exit 2; }
+find build-gpu -name '*_tests.cmake' -exec touch {} +
+export ATTNJIT_CACHE_DIR=/tmp/ajcache PYTHONUNBUFFERED=1
+ldconfig -p | grep -q libsqlite3.so.0 || export LD_LIBRARY_PATH=/work/main/.carry/lib/x86_64-linux-gnu
+[ -d .carry/gpu-probes ] && touch .carry/gpu-probes/*  # newer than the sources: run.sh uses them
+left() { echo $(( DEADLINE - (SECONDS - T0) )); }
+declare -A st
+run() {  # run NAME MIN_SECONDS MAX_SECONDS cmd...: skipped when fewer than MIN seconds are left
+  local n=$1 min=$2 max=$3; shift 3
+  local l; l=$(left)
+  if (( l < min )); then st[$n]="skipped (${l}s left)"; echo "=== $n skipped"; return; fi
+  (( max > l - 5 )) && max=$(( l - 5 ))
+  echo "=== $n (limit ${max}s) at $((SECONDS - T0))s"
+  local t=$SECONDS
+  timeout -k 5 $max "$@" > $L/$n.log 2>&1
+  st[$n]="rc=$? $((SECONDS - t))s"
+}
+has() { [[ " $PHASES " == *" $1 "* ]]; }
+passed() { grep -q "100% tests passed" "$L/$1.log" 2>/dev/null; }
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader | tee $L/machine.txt
+python3 -c 'import torch; print("torch", torch.__version__, "cudnn", torch.backends.cudnn.version())' >> $L/machine.txt 2>&1
+CT="ctest --test-dir build-gpu --output-on-failure --timeout 170"
+CLI=build-gpu/bin/attnjit
+
+has probes && run probes 30 120 scripts/gpu-probes/run.sh $L/probes
+if has sm90t; then
+  run sm90first 30 60 $CT --timeout 50 -R 'Sm90Prefill.OneTile'
+  if passed sm90first; then run sm90t 60 200 $CT --timeout 100 -j4 -R 'Sm90Prefill' -E OneTile
+  else NO_SM90=1; fi
+fi
+has vart && run vart 30 120 $CT -j5 -R 'VariantsGpu'
+G="--dtype bf16 --head-dim 64,128,256 --mask none,causal"
+if has bench && [ -z "${NO_SM90:-}" ]; then
+  if [ -n "${SM80_JSON:-}" ]; then cp "$SM80_JSON" $L/bench-sm80.json
+  else run bench80 20 90 bash -c "$CLI bench --json --template sm80 $G > $L/bench-sm80.json"; fi
+  run bench90 20 100 bash -c "$CLI bench --json --template sm90 $G > $L/bench-sm90.json"
+  run cmp90 20 100 python3 bench/compare_sm90.py --sm80-json $L/bench-sm80.json --sm90-json $L/bench-sm90.json \
+    --json-out $L/sm90-grid.json
+fi
+B="$CLI bench --dtype bf16 --head-dim 128 --seqlen 8192"
+has varbench && run varbench 30 90 bash -c "$B --mask causal,sw1024-0; $B --mask causal --alibi; $B --mask causal --sinks;
+  $CLI bench --dtype bf16 --head-dim 128 --mask causal --seqlens 300,1024,77,4096,2000,513"
+has regress && run regress 40 150 $CT -j8 -R 'PrefillTest.*/cuda|PrefillConfigsTest.*/cuda|DecodeGpu\.|DecodeFp8\.Gpu|CudaBackend'
+if has decode; then
+  for v in bf16 e4m3 bf16-p16 e4m3-p16; do  # torch timed once, in the bf16 call
+    run decode-$v 30 70 python3 bench/decode_grid.py --attnjit $CLI --kv-len 32768,131072 --gqa 1,8 --reps 20 \
+      --variants $v --json-out $L/decode-$v.json $([ $v = bf16 ] || echo --no-torch)
+  done
+fi
+tar czf "$O/logs.tgz" -C /tmp logs 2>/dev/null
+
+echo; echo "=== details"
+for n in probes sm90first sm90t vart regress; do
+  [ -f $L/$n.log ] || continue
+  echo "--- $n"; grep -E "tests passed|tests failed|matches|DIFFERS|PASS|FAIL|clean|ERRORS|Failed|Timeout" $L/$n.log |
+    grep -v "^ *[0-9]*/[0-9]* Test.*Passed" | head -25
+done
+[ -f $L/sm90first.log ] && ! passed sm90first && grep -vE "^\[ (RUN|  +OK) |^ *$" $L/sm90first.log | head -60
+[ -f $L/sm90t.log ] && grep -E "Failure|Expected|Which is|served|prepare failed|run failed" $L/sm90t.log | head -30
+for n in bench80 bench90 varbench; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
+[ -f $L/cmp90.log ] && head -50 $L/cmp90.log
+for v in bf16 e4m3 bf16-p16 e4m3-p16; do [ -f $L/decode-$v.log ] && head -20 $L/decode-$v.log; done
+echo; echo "=== summary ($((SECONDS - T0))s)"
+for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16; do
+  [ -n "${st[$n]:-}" ] && printf '%-16s %s\n' $n "${st[$n]}"
+done
+exit 0
