@@ -127,8 +127,12 @@ const KernelTemplate& select_template(const ProblemSpec& spec, const Target& tar
 
 const KernelTemplate& template_for(const ProblemSpec& spec, const Target& target, const TileConfig& cfg) {
   if (cfg.tmpl.empty()) {
+    // A key without a template name (from before names, or typed by hand): the highest-priority
+    // template that can run it, so "bm64_bn128_w4_s1" still means sm80 where sm90 ranks first.
     const auto ts = applicable_templates(spec, target);
     if (ts.empty()) return select_template(spec, target);  // throws, naming what is unsupported
+    for (const KernelTemplate* t : ts)
+      if (!t->can_implement(spec, cfg, target)) return *t;
     return *ts.front();
   }
   std::string known;
@@ -136,8 +140,13 @@ const KernelTemplate& template_for(const ProblemSpec& spec, const Target& target
     if (t->short_name() == cfg.tmpl) return *t;
     known += (known.empty() ? "" : ", ") + std::string(t->short_name());
   }
+  // The named template exists for this arch but refuses the problem: say why.
+  std::string why;
+  for (const KernelTemplate* t : all_templates())
+    if (t->short_name() == cfg.tmpl && t->family() == spec.family && t->archs().contains(target))
+      if (auto r = t->can_implement(spec, cfg, target)) why = ": " + *r;
   throw SpecError("config: template '" + cfg.tmpl + "' does not implement " + spec.key() + " on " +
-                  target.key() + " (templates that do: " + (known.empty() ? "none" : known) + ")");
+                  target.key() + why + " (templates that do: " + (known.empty() ? "none" : known) + ")");
 }
 
 std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) {

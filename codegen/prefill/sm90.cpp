@@ -1,8 +1,8 @@
 // prefill_sm90: the FlashAttention-3 style prefill forward for sm_90a (templates/prefill/sm90.cuh):
 // a TMA producer warpgroup, two or three wgmma consumer warpgroups. Registered for sm_90a
-// only, with a priority below prefill_sm80: the sm80 template stays the default there until
-// `scripts/gpu-check.sh sm90` has passed on a GPU (issue #16's default policy); this one is
-// reached by tuning or by naming it in the config (`--template sm90`, TileConfig::tmpl).
+// only, above prefill_sm80 since `scripts/gpu-check.sh sm90` passed on an H200 (issue #16's
+// default policy; bench/RESULTS.md, 2026-12-04); problems it cannot run (variants, other head
+// dims) it does not claim, so the sm80 template serves them.
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -122,6 +122,29 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
 
 // The persistent grid: one block per SM (132 when the target does not say), never more blocks
 // than tiles.
+// Why this template cannot run a problem whatever the config (nullopt: it can, given a legal
+// config). The variants it lacks are served by the sm80 template.
+std::optional<std::string> problem_refusal(const ProblemSpec& spec, const Target& target) {
+  if (spec.family != Family::Prefill || (spec.dtype != DType::F16 && spec.dtype != DType::BF16))
+    return "prefill_sm90 implements prefill f16/bf16; got " + spec.key();
+  if (target.platform != Platform::Cuda || target.arch != "sm_90a")
+    return "prefill_sm90 needs sm_90a (wgmma, TMA, setmaxnreg); got " + target.key();
+  if (spec.varlen || spec.page_size != 0)
+    return std::string("variant: ") + (spec.varlen ? "varlen" : "page_size") +
+           ": prefill_sm90 reads dense batches through TMA descriptors of one fixed shape, not packed "
+           "sequences or pages (the sm80 template serves them); got " + spec.key();
+  if (has_user_variants(spec))
+    return "variant: score_mod/mask_mod/block_sparse: prefill_sm90 has no user variants yet (the sm80 template "
+           "serves them); got " + spec.key();
+  if (!(plain_fields(spec) == spec))
+    return "variant: prefill_sm90 implements masks none / causal / sliding window, soft-capping and GQA "
+           "on dense tensors only; " + spec.key() + " asks for more (the sm80 template serves them)";
+  if (!one_of(kHeadDims, spec.head_dim))
+    return "head_dim: " + std::to_string(spec.head_dim) +
+           " not supported by prefill_sm90 (64, 96, 128, 192, 256); the sm80 template serves it";
+  return std::nullopt;
+}
+
 unsigned persistent_blocks(const Target& target, int64_t tiles) {
   const int64_t sms = target.sm_count > 0 ? target.sm_count : 132;
   return static_cast<unsigned>(std::max<int64_t>(1, std::min(sms, tiles)));
@@ -135,18 +158,20 @@ class PrefillSm90 final : public KernelTemplate {
   Family family() const override { return Family::Prefill; }
   std::string_view short_name() const override { return "sm90"; }
   ArchRange archs() const override { return {Platform::Cuda, 90, 90}; }
-  int priority() const override { return -1; }  // below prefill_sm80 until a GPU verifies it
+  // Above prefill_sm80: the default on sm_90a for what it implements since scripts/gpu-check's
+  // sm90 checks passed on an H200 (bench/RESULTS.md section 0, 2026-12-04: 1.43-1.59x the sm80
+  // path at head dims 128 and 256 from 2k tokens, every GPU test passing). The sm80 template serves the rest.
+  int priority() const override { return 1; }
 
   std::string version_hash() const override {
     static const std::string hash = templates::version_hash(kGeneratorVersion, kRoot);
     return hash;
   }
 
+  // Only problems this template can run with some config: where it reports it supports a problem,
+  // its default config wins there (priority), so a refusal must come before any config is asked.
   bool supports(const ProblemSpec& spec, const Target& target) const override {
-    return spec.family == Family::Prefill &&
-           (spec.dtype == DType::F16 || spec.dtype == DType::BF16) &&
-           target.platform == Platform::Cuda && target.arch == "sm_90a" &&
-           one_of(kHeadDims, spec.head_dim) && !spec.alibi && !spec.sink;  // sm80 serves those
+    return !problem_refusal(spec, target);
   }
 
   std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
@@ -183,23 +208,7 @@ class PrefillSm90 final : public KernelTemplate {
 
   std::optional<std::string> can_implement(const ProblemSpec& spec, const TileConfig& cfg,
                                            const Target& target) const override {
-    if (spec.family != Family::Prefill || (spec.dtype != DType::F16 && spec.dtype != DType::BF16))
-      return "prefill_sm90 implements prefill f16/bf16; got " + spec.key();
-    if (target.platform != Platform::Cuda || target.arch != "sm_90a")
-      return "prefill_sm90 needs sm_90a (wgmma, TMA, setmaxnreg); got " + target.key();
-    if (spec.varlen || spec.page_size != 0)
-      return std::string("variant: ") + (spec.varlen ? "varlen" : "page_size") +
-             ": prefill_sm90 reads dense batches through TMA descriptors of one fixed shape, not packed "
-             "sequences or pages (the sm80 template serves them); got " + spec.key();
-    if (has_user_variants(spec))
-      return "variant: score_mod/mask_mod/block_sparse: prefill_sm90 has no user variants yet (the sm80 template "
-             "serves them); got " + spec.key();
-    if (!(plain_fields(spec) == spec))
-      return "variant: prefill_sm90 implements masks none / causal / sliding window, soft-capping and GQA "
-             "on dense tensors only; " + spec.key() + " asks for more (the sm80 template serves them)";
-    if (!one_of(kHeadDims, spec.head_dim))
-      return "head_dim: " + std::to_string(spec.head_dim) +
-             " not supported by prefill_sm90 (64, 96, 128, 192, 256); the sm80 template serves it";
+    if (auto why = problem_refusal(spec, target)) return why;
     if (!cfg.tmpl.empty() && cfg.tmpl != "sm90")
       return "template: config " + cfg.key() + " names template '" + cfg.tmpl + "', not sm90";
     try {

@@ -1,4 +1,4 @@
-// prefill_sm90 generator: registration (sm_90a only, below prefill_sm80 until a GPU verifies it),
+// prefill_sm90 generator: registration (sm_90a only, above prefill_sm80 since a GPU verified it),
 // legality with reasons, search space and defaults, rendering, geometry, and build_arguments'
 // tensor maps through the encoder seam (a recording encoder here; the emulator's in tests/emu).
 #include <gtest/gtest.h>
@@ -35,20 +35,37 @@ const KernelTemplate& sm90(const ProblemSpec& s) {
   return template_for(s, Target::cuda("sm_90a"), named);
 }
 
-TEST(PrefillSm90Codegen, RegisteredForSm90aOnlyAndBelowSm80) {
+TEST(PrefillSm90Codegen, RegisteredForSm90aOnlyAndAboveSm80) {
   const ProblemSpec s = spec(DType::BF16, 128);
   EXPECT_EQ(sm90(s).name(), "prefill_sm90");
-  // The default stays sm80 on sm_90a (issue #16's policy until gpu-check sm90 passes).
-  // Tuning and lookups see the union of both (one search space), whose default is sm80's.
+  // The default on sm_90a since the H200 run of 2026-12-04 (bench/RESULTS.md). Tuning and
+  // lookups see the union of both (one search space), whose default is sm90's.
   const Target h = Target::cuda("sm_90a");
-  EXPECT_EQ(applicable_templates(s, h).front()->name(), "prefill_sm80");
-  EXPECT_EQ(select_template(s, h).name(), "prefill_sm80+sm90");
-  EXPECT_EQ(select_template(s, h).default_config(s, h).tmpl, "sm80");
-  EXPECT_EQ(default_config(s, h).tmpl, "sm80");
+  EXPECT_EQ(applicable_templates(s, h).front()->name(), "prefill_sm90");
+  EXPECT_EQ(applicable_templates(s, h).size(), 2u);
+  EXPECT_EQ(select_template(s, h).default_config(s, h).tmpl, "sm90");
+  EXPECT_EQ(default_config(s, h).tmpl, "sm90");
+  // A config key without a template name goes to the template that can run it.
+  EXPECT_EQ(template_for(s, h, TileConfig::parse("bm64_bn128_w4_s1")).name(), "prefill_sm80");
   TileConfig named;
   named.tmpl = "sm90";
   EXPECT_THROW(template_for(s, Target::cuda("sm_80"), named), SpecError);
   EXPECT_THROW(template_for(s, Target::cuda("sm_89"), named), SpecError);
+  // What sm90 cannot run at all it does not claim: sm80 alone serves it (and is its default),
+  // and naming sm90 for it says why.
+  ProblemSpec v = s;
+  v.varlen = true;
+  ASSERT_EQ(applicable_templates(v, h).size(), 1u);
+  EXPECT_EQ(default_config(v, h).tmpl, "sm80");
+  try {
+    template_for(v, h, named);
+    ADD_FAILURE() << "sm90 accepted a varlen problem";
+  } catch (const SpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("variant: varlen"), std::string::npos) << e.what();
+  }
+  ProblemSpec d32 = s;
+  d32.head_dim = 32;
+  EXPECT_EQ(default_config(d32, h).tmpl, "sm80");
 }
 
 TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
@@ -129,7 +146,9 @@ TEST(PrefillSm90Codegen, RefusalsNameTheReason) {
   bad.tmpl = "sm80";
   EXPECT_NE(reason(s, bad, h).find("template"), std::string::npos);
   // The other templates refuse the Hopper knobs.
-  TileConfig sm80 = select_template(s, h).default_config(s, h);
+  TileConfig sm80_name;
+  sm80_name.tmpl = "sm80";
+  TileConfig sm80 = template_for(s, h, sm80_name).default_config(s, h);
   ASSERT_EQ(sm80.tmpl, "sm80");
   sm80.persistent = 1;
   EXPECT_TRUE(template_for(s, h, sm80).can_implement(s, sm80, h).has_value());
