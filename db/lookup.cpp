@@ -29,14 +29,19 @@ struct Candidate {
   std::tuple<double, double, int, int, int64_t, std::string, std::string, double, std::string> rank;
 };
 
-// User variants (snippets, block masks) make a different kernel: no fallback across them.
-bool same_user_variants(const std::string& key, const ProblemSpec& p) {
-  const bool plain = key.find("_sm") == std::string::npos && key.find("_mm") == std::string::npos &&
-                     key.find("_bs") == std::string::npos;
-  if (plain) return p.score_mod.empty() && p.mask_mod.empty() && p.block_sparse == 0;
+// A tuned problem stands in for another only when the two differ in the bucket fields alone
+// (lengths, GQA group, even) or the soft-cap's value: every other field — varlen, paged, ALiBi,
+// sinks, fp8 K/V, snippets, block masks — makes a different kernel whose configs need not carry
+// over (a dense problem's best config says little about a varlen or fp8 one).
+bool same_kernel_variant(const std::string& key, const ProblemSpec& p) {
   try {
-    const ProblemSpec k = ProblemSpec::parse(key);
-    return k.score_mod == p.score_mod && k.mask_mod == p.mask_mod && k.block_sparse == p.block_sparse;
+    ProblemSpec k = ProblemSpec::parse(key);
+    k.seqlen_q = p.seqlen_q;
+    k.seqlen_k = p.seqlen_k;
+    k.group = p.group;
+    k.even = p.even;
+    if ((k.softcap == 0) == (p.softcap == 0)) k.softcap = p.softcap;
+    return k == p;
   } catch (const SpecError&) {
     return false;
   }
@@ -66,7 +71,7 @@ std::vector<Candidate> candidates(sqlite::Connection& c, const std::string& wher
   while (q.step()) {
     Candidate cand;
     cand.entry = read_best(q);
-    if (!same_user_variants(cand.entry.problem, p)) continue;
+    if (!same_kernel_variant(cand.entry.problem, p)) continue;
     int64_t sq = q.i64(11), sk = q.i64(12);
     int group = q.i32(13);
     bool even = q.i64(14) != 0;

@@ -56,6 +56,28 @@ TEST_F(Lookup, NearestBucketOnSameDeviceWithDistanceAndTunedProblem) {
   EXPECT_NE(l.explanation.find("prefill_bf16_hd128_causal_g1_q2048_k4096"), std::string::npos);
 }
 
+// Only the bucket fields (and a soft-cap's value) may differ: a varlen, ALiBi or fp8-K/V
+// problem never borrows a dense one's config, nor the other way round.
+TEST_F(Lookup, NearestBucketStaysWithinOneVariant) {
+  put(h100, "prefill_bf16_hd128_causal_g1_q2048_k2048", "bm64_bn64_w4_s2", 0.5);
+  put(h100, "prefill_bf16_hd128_causal_g1_q16384_k16384_varlen", "bm128_bn64_w4_s2", 0.5);
+  put(h100, "prefill_bf16_hd128_causal_sc30_g1_q2048_k2048", "bm128_bn128_w8_s2", 0.5);
+  put(h100, "decode_bf16_hd128_none_g8_q1_k32768_p0", "bm1_bn16_w4_s4_v8", 0.5);
+  LookupResult v = find(h100, "prefill_bf16_hd128_causal_g1_q4096_k4096_varlen");
+  EXPECT_EQ(v.reason, LookupReason::NearestBucket);
+  EXPECT_EQ(v.entry->problem, "prefill_bf16_hd128_causal_g1_q16384_k16384_varlen");
+  EXPECT_EQ(find(h100, "prefill_bf16_hd128_causal_g1_q4096_k4096").entry->problem,
+            "prefill_bf16_hd128_causal_g1_q2048_k2048");
+  EXPECT_EQ(find(h100, "prefill_bf16_hd128_causal_sc50_g1_q4096_k4096").entry->problem,
+            "prefill_bf16_hd128_causal_sc30_g1_q2048_k2048");
+  // Nothing tuned for these variants here or on any sm_90a device: the template's default.
+  EXPECT_EQ(find(h100, "prefill_bf16_hd128_causal_alibi_g1_q4096_k4096").reason, LookupReason::Default);
+  EXPECT_EQ(find(h100_other_driver, "prefill_bf16_hd128_causal_sink_g1_q2048_k2048").reason,
+            LookupReason::Default);
+  EXPECT_EQ(find(h100, "decode_bf16_hd128_none_g8_q1_k65536_p0_kv-e4m3").reason, LookupReason::Default);
+  EXPECT_EQ(find(h100, "decode_bf16_hd128_none_g8_q1_k65536_p0").reason, LookupReason::NearestBucket);
+}
+
 TEST_F(Lookup, NearestBucketTiesBreakDeterministically) {
   // Both at distance 1; the closer GQA group wins, then the matching "even" flag.
   put(h100, "prefill_bf16_hd128_none_g8_q2048_k2048", "bm64_bn64_w4_s2", 0.5);
