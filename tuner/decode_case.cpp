@@ -187,15 +187,7 @@ size_t DecodeCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
 }
 
 ReferenceProblem DecodeCase::reference_problem() const {
-  ReferenceProblem rp;
-  rp.batch = shape_.batch;
-  rp.heads_q = shape_.heads_q;
-  rp.heads_kv = shape_.heads_kv;
-  rp.seqlen_q = shape_.seqlen_q;
-  rp.seqlen_k = shape_.seqlen_k;
-  rp.head_dim = spec_.head_dim;
-  rp.mask = spec_.mask;
-  rp.softcap = spec_.softcap;
+  ReferenceProblem rp = reference_problem(shape_, spec_.head_dim, spec_.mask, spec_.softcap);
   rp.seqlens_k = seqlens_;
   return rp;
 }

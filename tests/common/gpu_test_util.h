@@ -142,6 +142,8 @@ struct PrefillCase {
     return p;
   }
 
+  RunShape shape() const { return {batch, heads_q, heads_kv, seqlen_q, seqlen_k}; }
+
   // The ProblemSpec key plus the exact shape: names the case in failure messages.
   std::string name() const {
     std::ostringstream o;
@@ -276,16 +278,8 @@ struct Outputs {
 
 inline Outputs reference_outputs(const PrefillData& x) {
   const PrefillCase& c = x.c;
-  ReferenceProblem p;
-  p.batch = c.batch;
-  p.heads_q = c.heads_q;
-  p.heads_kv = c.heads_kv;
-  p.seqlen_q = c.seqlen_q;
-  p.seqlen_k = c.seqlen_k;
-  p.head_dim = c.head_dim;
-  p.mask = c.mask;
+  ReferenceProblem p = reference_problem(c.shape(), c.head_dim, c.mask, c.softcap);
   p.scale = c.scale;
-  p.softcap = c.softcap;
   p.alibi_slopes.assign(x.slopes.begin(), x.slopes.end());
   p.alibi_batch_stride = x.slope_batch_stride;
   p.sinks.assign(x.sinks.begin(), x.sinks.end());

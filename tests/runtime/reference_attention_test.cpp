@@ -171,6 +171,22 @@ TEST(ReferenceAttention, RaggedKvLengthsPerBatch) {
   for (int d = 0; d < 4; ++d) EXPECT_EQ(r.o[4 + d], 0.0);
 }
 
+TEST(ReferenceAttention, ProblemAtRunShapeTakesEverySize) {
+  const RunShape shape{3, 8, 2, 5, 7};
+  const MaskSpec window{MaskKind::SlidingWindow, 4, 1};
+  const ReferenceProblem p = reference_problem(shape, 96, window, 30.5);
+  EXPECT_EQ(p.batch, 3);
+  EXPECT_EQ(p.heads_q, 8);
+  EXPECT_EQ(p.heads_kv, 2);
+  EXPECT_EQ(p.seqlen_q, 5);
+  EXPECT_EQ(p.seqlen_k, 7);
+  EXPECT_EQ(p.head_dim, 96);
+  EXPECT_EQ(p.mask, window);
+  EXPECT_EQ(p.softcap, 30.5);
+  EXPECT_EQ(p.scale, 0.0);  // the caller's: 0 still means 1/sqrt(head_dim)
+  EXPECT_TRUE(p.seqlens_k.empty() && p.seqlens_q.empty() && p.alibi_slopes.empty() && p.sinks.empty());
+}
+
 TEST(ReferenceAttention, RejectsInconsistentSizes) {
   ReferenceProblem p;
   p.heads_q = 3;
