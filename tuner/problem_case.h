@@ -61,6 +61,10 @@ void read_o_and_lse(Backend& backend, DType dtype, const DeviceBuffer& o_buf, si
                     const DeviceBuffer& lse_buf, size_t lse_elems, std::vector<float>& o,
                     std::vector<float>& lse);
 
+// Fills a case's output buffers with 0xFF bytes (NaN in f16, bf16 and f32 alike), so an element
+// the kernel never writes is caught.
+void poison_o_and_lse(Backend& backend, DeviceBuffer& o_buf, DeviceBuffer& lse_buf);
+
 // Bytes one call touches in one buffer set (sizes the input rotation), by family.
 size_t case_bytes_per_set(const ProblemSpec& spec, const RunShape& shape);
 
