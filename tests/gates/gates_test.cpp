@@ -4,15 +4,10 @@
 // HGMMA / UTMALDG) — so a silent gate means something.
 #include "codegen/registry.h"
 #include "gates/gate_jobs.h"
+#include "common/require_nvrtc.h"
 
 namespace attnjit {
 namespace {
-
-#define REQUIRE_NVRTC()                                                                     \
-  do {                                                                                      \
-    std::string why_;                                                                       \
-    if (!Nvrtc::available(&why_)) GTEST_SKIP() << "NVRTC unavailable: " << why_;            \
-  } while (0)
 
 KernelSource tiny(const std::string& text, const std::string& arch, std::vector<std::string> opts = {}) {
   KernelSource s;

@@ -10,15 +10,10 @@
 #include "codegen/snippet.h"
 #include "codegen/user_variant.h"
 #include "runtime/nvrtc_compiler.h"
+#include "common/require_nvrtc.h"
 
 namespace attnjit {
 namespace {
-
-#define REQUIRE_NVRTC()                                                       \
-  do {                                                                        \
-    std::string why;                                                          \
-    if (!Nvrtc::available(&why)) GTEST_SKIP() << "NVRTC unavailable: " << why; \
-  } while (0)
 
 ProblemSpec doc_spec(int block_sparse, std::string mask_mod) {
   PrefillProblem p;
