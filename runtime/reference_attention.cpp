@@ -8,7 +8,7 @@
 
 namespace attnjit {
 
-ReferenceProblem reference_problem(const RunShape& shape, int64_t head_dim, const MaskSpec& mask,
+ReferenceProblem reference_problem_at(const RunShape& shape, int64_t head_dim, const MaskSpec& mask,
                                    double softcap) {
   ReferenceProblem p;
   p.batch = shape.batch;

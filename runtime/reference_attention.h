@@ -48,7 +48,7 @@ struct ReferenceProblem {
 
 // The dense problem at a run shape: its sizes, plus the head dim, mask and soft-cap every caller
 // has; ragged lengths, variants and the scale are the caller's to add.
-ReferenceProblem reference_problem(const RunShape& shape, int64_t head_dim, const MaskSpec& mask,
+ReferenceProblem reference_problem_at(const RunShape& shape, int64_t head_dim, const MaskSpec& mask,
                                    double softcap = 0);
 
 // o and lse must hold batch*seqlen_q*heads_q*head_dim and batch*heads_q*seqlen_q values;

@@ -187,7 +187,7 @@ size_t DecodeCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
 }
 
 ReferenceProblem DecodeCase::reference_problem() const {
-  ReferenceProblem rp = reference_problem(shape_, spec_.head_dim, spec_.mask, spec_.softcap);
+  ReferenceProblem rp = reference_problem_at(shape_, spec_.head_dim, spec_.mask, spec_.softcap);
   rp.seqlens_k = seqlens_;
   return rp;
 }

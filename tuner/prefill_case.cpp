@@ -230,7 +230,7 @@ size_t PrefillCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
 LaunchArgs PrefillCase::args(int set) const { return {&args_.at(static_cast<size_t>(set)), nullptr}; }
 
 ReferenceProblem PrefillCase::reference_problem() const {
-  ReferenceProblem rp = reference_problem(shape_, spec_.head_dim, spec_.mask, spec_.softcap);
+  ReferenceProblem rp = reference_problem_at(shape_, spec_.head_dim, spec_.mask, spec_.softcap);
   if (ragged()) {
     rp.seqlens_q = seqlens_q_;
     rp.seqlens_k = seqlens_k_;

@@ -278,7 +278,7 @@ struct Outputs {
 
 inline Outputs reference_outputs(const PrefillData& x) {
   const PrefillCase& c = x.c;
-  ReferenceProblem p = reference_problem(c.shape(), c.head_dim, c.mask, c.softcap);
+  ReferenceProblem p = reference_problem_at(c.shape(), c.head_dim, c.mask, c.softcap);
   p.scale = c.scale;
   p.alibi_slopes.assign(x.slopes.begin(), x.slopes.end());
   p.alibi_batch_stride = x.slope_batch_stride;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <tuple>
 #include <vector>
 
 namespace attnjit {
@@ -174,13 +175,9 @@ TEST(ReferenceAttention, RaggedKvLengthsPerBatch) {
 TEST(ReferenceAttention, ProblemAtRunShapeTakesEverySize) {
   const RunShape shape{3, 8, 2, 5, 7};
   const MaskSpec window{MaskKind::SlidingWindow, 4, 1};
-  const ReferenceProblem p = reference_problem(shape, 96, window, 30.5);
-  EXPECT_EQ(p.batch, 3);
-  EXPECT_EQ(p.heads_q, 8);
-  EXPECT_EQ(p.heads_kv, 2);
-  EXPECT_EQ(p.seqlen_q, 5);
-  EXPECT_EQ(p.seqlen_k, 7);
-  EXPECT_EQ(p.head_dim, 96);
+  const ReferenceProblem p = reference_problem_at(shape, 96, window, 30.5);
+  EXPECT_EQ(std::make_tuple(p.batch, p.heads_q, p.heads_kv, p.seqlen_q, p.seqlen_k, p.head_dim),
+            std::make_tuple(3, 8, 2, 5, 7, 96));
   EXPECT_EQ(p.mask, window);
   EXPECT_EQ(p.softcap, 30.5);
   EXPECT_EQ(p.scale, 0.0);  // the caller's: 0 still means 1/sqrt(head_dim)
