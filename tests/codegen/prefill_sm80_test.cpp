@@ -8,6 +8,7 @@
 
 #include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
+#include "common/prefill_problem.h"
 
 namespace attnjit {
 
@@ -18,16 +19,7 @@ namespace {
 const KernelTemplate& tmpl() { return prefill_sm80_template(); }
 
 ProblemSpec spec(DType dt, int hd, MaskSpec mask = {}, bool even = false) {
-  ProblemSpec s;
-  s.family = Family::Prefill;
-  s.dtype = dt;
-  s.head_dim = hd;
-  s.mask = mask;
-  s.group = 4;
-  s.seqlen_q = 4096;
-  s.seqlen_k = 4096;
-  s.even = even;
-  return s;
+  return testing::make_prefill_spec(dt, hd, mask, 4, 4096, even);
 }
 
 TileConfig cfg(int bm, int bn, int w, int s) {

@@ -38,6 +38,7 @@
 #include "api/config_provider.h"
 #include "attnjit/attnjit.h"
 #include "runtime/cuda_driver.h"
+#include "common/prefill_problem.h"
 #include "runtime/half.h"
 #include "runtime/reference_attention.h"
 #include "common/user_case.h"
@@ -98,17 +99,9 @@ struct PrefillCase {
   // A case of these sizes, seeded by them (so different shapes draw different inputs).
   static PrefillCase make(DType dtype, int head_dim, MaskSpec mask, int64_t seqlen_q, int64_t seqlen_k,
                           int64_t batch = 1, int64_t heads_q = 1, int64_t heads_kv = 1) {
-    PrefillCase c;
-    c.dtype = dtype;
-    c.head_dim = head_dim;
-    c.mask = mask;
-    c.batch = batch;
-    c.heads_q = heads_q;
-    c.heads_kv = heads_kv;
-    c.seqlen_q = seqlen_q;
-    c.seqlen_k = seqlen_k;
-    c.seed = static_cast<uint64_t>(head_dim * 7919 + seqlen_q * 131 + seqlen_k);
-    return c;
+    return {.dtype = dtype, .head_dim = head_dim, .mask = mask, .batch = batch, .heads_q = heads_q,
+            .heads_kv = heads_kv, .seqlen_q = seqlen_q, .seqlen_k = seqlen_k,
+            .seed = static_cast<uint64_t>(head_dim * 7919 + seqlen_q * 131 + seqlen_k)};
   }
   PrefillCase with_alibi(bool per_batch = false) const {
     PrefillCase c = *this;
@@ -123,15 +116,7 @@ struct PrefillCase {
   }
 
   PrefillProblem problem() const {
-    PrefillProblem p;
-    p.dtype = dtype;
-    p.head_dim = head_dim;
-    p.mask = mask;
-    p.batch = batch;
-    p.heads_q = heads_q;
-    p.heads_kv = heads_kv;
-    p.seqlen_q = seqlen_q;
-    p.seqlen_k = seqlen_k;
+    PrefillProblem p = make_prefill_problem(dtype, head_dim, mask, seqlen_q, seqlen_k, batch, heads_q, heads_kv);
     p.scale = scale;
     p.softcap = softcap;
     p.alibi = alibi;

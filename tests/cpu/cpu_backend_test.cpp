@@ -21,17 +21,7 @@ namespace {
 constexpr const char* kChildEnv = "ATTNJIT_CPU_TEST_CHILD_CACHE";
 
 // The problem every disk-cache test uses (small, so each compile is quick).
-PrefillCase cache_case() {
-  PrefillCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 32;
-  c.mask = {MaskKind::SlidingWindow, 9, 4};
-  c.heads_q = 2;
-  c.heads_kv = 1;
-  c.seqlen_q = 40;
-  c.seqlen_k = 50;
-  return c;
-}
+PrefillCase cache_case() { return make_case(DType::BF16, 32, window(9, 4), 40, 50, 1, 2, 1); }
 
 KernelSource cache_source(const Backend& be) {
   ProblemSpec spec = cache_case().spec();
