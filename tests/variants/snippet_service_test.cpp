@@ -22,22 +22,12 @@ class SnippetService : public ::testing::Test {
  protected:
   SnippetService() {
     { Database db = Database::open(dir.file("s.db")); }
-    Api::Options o;
-    o.db_path = dir.file("s.db");
-    o.db_readers = 1;
-    o.auth = TokenAuth(testing::kToken);
+    Api::Options o = testing::handler_options(dir.file("s.db"), 1);
     o.tune_command = [](const TuneRequest&) { return std::vector<std::string>{"/bin/false"}; };
-    o.nvrtc_available = [](std::string* why) {
-      if (why) *why = "not in this test";
-      return false;
-    };
     api = std::make_unique<Api>(std::move(o));
   }
   ApiResponse call(const std::string& method, const std::string& path, ApiRequest req = {}) {
-    req.method = method;
-    const Api::Route* r = api->match(method, path, req.path_params);
-    EXPECT_NE(r, nullptr);
-    return r ? api->call(*r, req) : ApiResponse{};
+    return testing::call_route(*api, method, path, std::move(req));
   }
   // An export line for a CPU problem with a mask_mod: its key and the JSONL text.
   std::string exported(std::string& key, const std::string& snippet) {
