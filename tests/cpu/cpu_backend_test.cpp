@@ -21,7 +21,10 @@ namespace {
 constexpr const char* kChildEnv = "ATTNJIT_CPU_TEST_CHILD_CACHE";
 
 // The problem every disk-cache test uses (small, so each compile is quick).
-PrefillCase cache_case() { return make_case(DType::BF16, 32, window(9, 4), 40, 50, 1, 2, 1); }
+PrefillCase cache_case() {
+  return {.dtype = DType::BF16, .head_dim = 32, .mask = {MaskKind::SlidingWindow, 9, 4}, .heads_q = 2, .heads_kv = 1,
+          .seqlen_q = 40, .seqlen_k = 50};
+}
 
 KernelSource cache_source(const Backend& be) {
   ProblemSpec spec = cache_case().spec();
