@@ -209,12 +209,7 @@ TEST(PrefillSm80Template, RenderRejectsIllegalConfigs) {
 TEST(PrefillSm80Template, GeometryCoversTheQueryTiles) {
   const Target t = Target::cuda("sm_80");
   const ProblemSpec s = spec(DType::BF16, 128);  // group 4
-  RunShape shape;
-  shape.batch = 3;
-  shape.heads_q = 32;
-  shape.heads_kv = 8;
-  shape.seqlen_q = 1000;
-  shape.seqlen_k = 777;
+  RunShape shape{3, 32, 8, 1000, 777};
   LaunchGeometry g = tmpl().geometry(s, cfg(128, 64, 8, 2), t, shape);
   EXPECT_EQ(g.grid[0], 8u);  // ceil(1000 / 128)
   EXPECT_EQ(g.grid[1], 32u);

@@ -139,12 +139,7 @@ TEST(PrefillSm90Codegen, RenderAndGeometry) {
             "attnjit::sm80::MaskSlidingWindow<256, 0>, 2, true, true, false>>");
   EXPECT_NE(src.text.find("#include \"prefill/sm90.cuh\""), std::string::npos);
   EXPECT_EQ(src.arch, "sm_90a");
-  RunShape shape;
-  shape.batch = 3;
-  shape.heads_q = 8;
-  shape.heads_kv = 4;
-  shape.seqlen_q = 300;
-  shape.seqlen_k = 500;
+  RunShape shape{3, 8, 4, 300, 500};
   const LaunchGeometry g = sm90(s).geometry(s, c, h, shape);
   EXPECT_EQ(g.grid[0], 3u);
   EXPECT_EQ(g.grid[1], 8u);
