@@ -22,14 +22,7 @@ ProblemSpec spec(DType dt, int hd, MaskSpec mask = {}, bool even = false) {
   return testing::make_prefill_spec(dt, hd, mask, 4, 4096, even);
 }
 
-TileConfig cfg(int bm, int bn, int w, int s) {
-  TileConfig c;
-  c.block_m = bm;
-  c.block_n = bn;
-  c.warps = w;
-  c.stages = s;
-  return c;
-}
+TileConfig cfg(int bm, int bn, int w, int s) { return {bm, bn, w, s}; }
 
 const MaskSpec kMasks[] = {{MaskKind::None, 0, 0}, {MaskKind::Causal, 0, 0},
                            {MaskKind::SlidingWindow, 256, 0}, {MaskKind::SlidingWindow, 100, 37}};
