@@ -78,14 +78,7 @@ ProblemSpec prefill_spec(const PrefillProblem& p) {
 }
 
 RunShape prefill_shape(const PrefillProblem& p) {
-  RunShape s;
-  s.batch = p.batch;
-  s.heads_q = p.heads_q;
-  s.heads_kv = p.heads_kv;
-  s.seqlen_q = p.seqlen_q;
-  s.seqlen_k = p.seqlen_k;
-  s.total_q = p.varlen ? p.total_q : 0;
-  return s;
+  return {p.batch, p.heads_q, p.heads_kv, p.seqlen_q, p.seqlen_k, p.varlen ? p.total_q : 0};
 }
 
 void validate_prefill_args(const PrefillArgs& a, Platform platform) {
