@@ -38,7 +38,6 @@
 #include "api/config_provider.h"
 #include "attnjit/attnjit.h"
 #include "runtime/cuda_driver.h"
-#include "common/prefill_problem.h"
 #include "runtime/half.h"
 #include "runtime/reference_attention.h"
 #include "common/user_case.h"
@@ -116,15 +115,10 @@ struct PrefillCase {
   }
 
   PrefillProblem problem() const {
-    PrefillProblem p = make_prefill_problem(dtype, head_dim, mask, seqlen_q, seqlen_k, batch, heads_q, heads_kv);
-    p.scale = scale;
-    p.softcap = softcap;
-    p.alibi = alibi;
-    p.sink = sink;
-    p.score_mod = user.score_mod;
-    p.mask_mod = user.mask_mod;
-    p.block_sparse = user.block_sparse;
-    return p;
+    return {.dtype = dtype, .head_dim = head_dim, .mask = mask, .batch = batch, .heads_q = heads_q,
+            .heads_kv = heads_kv, .seqlen_q = seqlen_q, .seqlen_k = seqlen_k, .scale = scale, .softcap = softcap,
+            .alibi = alibi, .sink = sink, .score_mod = user.score_mod, .mask_mod = user.mask_mod,
+            .block_sparse = user.block_sparse};
   }
 
   RunShape shape() const { return {batch, heads_q, heads_kv, seqlen_q, seqlen_k}; }
