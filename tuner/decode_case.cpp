@@ -168,12 +168,6 @@ int64_t DecodeCase::pages_per_seq() const {
   return spec_.page_size > 0 ? (shape_.seqlen_k + spec_.page_size - 1) / spec_.page_size : 0;
 }
 
-size_t DecodeCase::q_elems() const {
-  return static_cast<size_t>(shape_.batch * shape_.seqlen_q * shape_.heads_q * spec_.head_dim);
-}
-size_t DecodeCase::lse_elems() const {
-  return static_cast<size_t>(shape_.batch * shape_.heads_q * shape_.seqlen_q);
-}
 
 size_t DecodeCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
   const size_t es = static_cast<size_t>(dtype_bytes(spec.dtype));

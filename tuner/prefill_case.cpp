@@ -207,14 +207,8 @@ int64_t PrefillCase::dev_k_rows() const {
   return spec_.varlen ? std::accumulate(seqlens_k_.begin(), seqlens_k_.end(), int64_t{0}) : shape_.batch * shape_.seqlen_k;
 }
 
-size_t PrefillCase::q_elems() const {
-  return static_cast<size_t>(shape_.batch * shape_.seqlen_q * shape_.heads_q * spec_.head_dim);
-}
 size_t PrefillCase::kv_elems() const {
   return static_cast<size_t>(shape_.batch * shape_.seqlen_k * shape_.heads_kv * spec_.head_dim);
-}
-size_t PrefillCase::lse_elems() const {
-  return static_cast<size_t>(shape_.batch * shape_.heads_q * shape_.seqlen_q);
 }
 
 size_t PrefillCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {

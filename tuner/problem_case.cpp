@@ -38,6 +38,14 @@ std::vector<unsigned char> ProblemCase::launch_args(int set, const TileConfig& c
   return tmpl.build_arguments(spec(), cfg, t, args(set), Workspace{ws_zeroed_.get(), ws_scratch_.get()});
 }
 
+size_t ProblemCase::q_elems() const {
+  return static_cast<size_t>(shape().batch * shape().seqlen_q * shape().heads_q * spec().head_dim);
+}
+
+size_t ProblemCase::lse_elems() const {
+  return static_cast<size_t>(shape().batch * shape().heads_q * shape().seqlen_q);
+}
+
 void ProblemCase::poison(int set) {
   poison_outputs(set);
   if (ws_zeroed_.get()) backend_.fill_bytes(ws_zeroed_.get(), 0, ws_zeroed_.size());

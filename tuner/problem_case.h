@@ -47,6 +47,10 @@ class ProblemCase {
     backend.synchronize();
   }
 
+  // Dense element counts at the case's shape: O (like Q) [b, sq, hq, d] and LSE [b, hq, sq].
+  size_t q_elems() const;
+  size_t lse_elems() const;
+
  protected:
   explicit ProblemCase(Backend& backend) : backend_(backend) {}
   virtual void poison_outputs(int set) = 0;
