@@ -20,6 +20,7 @@
 #include "tuner/result_store.h"
 #include "tuner/score_variant_data.h"
 #include "cli/command.h"
+#include "cli/bench_options.h"
 #include "cli/bench_varlen.h"
 #include "cli/snippet_args.h"
 #include "runtime/half.h"
@@ -148,6 +149,7 @@ DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed) {
 namespace {
 
 void run_bench(BenchArgs a) {
+  check_bench_timing(a.warmup, a.reps);
   RuntimeOptions opts;
   opts.device = a.device;
   opts.disk_cache = !a.no_disk_cache;
@@ -156,9 +158,7 @@ void run_bench(BenchArgs a) {
   if (!a.tmpl.empty() && (!a.config.empty() || !a.db.empty()))
     throw UsageError("--template excludes --config and --db (a config names its template)");
   if (!a.tmpl.empty()) opts.config_provider = std::make_shared<TemplateDefault>(a.tmpl);
-  auto rt = Runtime::create(parse_backend_kind(a.backend), opts);
-  if (!a.db.empty())  // tuned configs (exact -> nearest bucket -> same arch -> default)
-    rt->set_config_provider(std::make_shared<DbConfigProvider>(a.db, tuner::device_info_for(rt->backend())));
+  auto rt = bench_runtime(a.backend, opts, a.db);
   Backend& be = rt->backend();
   if (!a.varlen_seqlens.empty()) {
     VarlenBenchArgs v{a.dtypes, a.masks, a.head_dims, a.varlen_seqlens, a.hidden, a.heads_kv, a.page_size,
@@ -171,7 +171,6 @@ void run_bench(BenchArgs a) {
   if (a.total_tokens == 0) a.total_tokens = cpu ? 2048 : 16384;
   if (a.seqlens.empty())
     for (int64_t s = 512; s <= a.total_tokens; s *= 2) a.seqlens.push_back(s);
-  if (a.warmup < 0 || a.reps < 1) throw UsageError("--warmup must be >= 0 and --reps >= 1");
   // Check the whole grid before timing anything.
   for (int64_t s : a.seqlens)
     if (s < 1 || s > a.total_tokens || a.total_tokens % s != 0)
@@ -288,10 +287,7 @@ void run_bench(BenchArgs a) {
           rows.push_back(r);
         }
   if (a.json) {
-    nlohmann::json j;
-    j["device"] = rt->target().device_name;
-    j["target"] = rt->target().key();
-    j["backend"] = be.describe();
+    nlohmann::json j = bench_report_head(*rt);
     j["compiler"] = be.compiler_version();
     j["total_tokens"] = a.total_tokens;
     j["hidden"] = a.hidden;
@@ -327,10 +323,7 @@ const RegisterCommand reg("bench", [](CLI::App& app) {
   c->add_option("--total-tokens", a->total_tokens, "tokens per call: batch = total / seqlen (default 16384; 2048 on CPU)");
   c->add_option("--hidden", a->hidden, "hidden size: heads = hidden / head dim")->capture_default_str();
   c->add_option("--heads-kv", a->heads_kv, "KV heads (GQA); 0 = as many as query heads")->capture_default_str();
-  c->add_option("--warmup", a->warmup, "unmeasured runs first")->capture_default_str();
-  c->add_option("--reps", a->reps, "measured runs (the median is reported)")->capture_default_str();
-  c->add_option("--device", a->device, "CUDA device ordinal (-1 = current / 0)")->capture_default_str();
-  c->add_option("--db", a->db, "tuning database: time the tuned configs (default: built-in defaults)");
+  add_bench_options(*c, a->warmup, a->reps, a->device, a->db);
   c->add_option("--config", a->config, "force one tile config, e.g. bm128_bn64_w4_s2");
   c->add_option("--template", a->tmpl, "use this template's default configs, e.g. sm90 (sm_90a)");
   c->add_flag("--lse", a->lse, "also write the log-sum-exp");

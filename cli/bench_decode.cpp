@@ -25,6 +25,7 @@
 #include "attnjit/attnjit.h"
 #include "tuner/result_store.h"
 #include "cli/command.h"
+#include "cli/bench_options.h"
 #include "cli/cpu_read_bandwidth.h"
 #include "codegen/kernel_template.h"
 #include "codegen/problem_spec.h"
@@ -112,22 +113,18 @@ void check_args(const BenchDecodeArgs& a) {
     throw UsageError(std::string("--kv-dtype: ") + e.what());
   }
   if (!(a.max_gib > 0) || !std::isfinite(a.max_gib)) throw UsageError("--max-gib: must be a positive number");
-  if (a.warmup < 0) throw UsageError("--warmup: must be >= 0");
-  if (a.reps < 1) throw UsageError("--reps: must be >= 1");
+  check_bench_timing(a.warmup, a.reps);
 }
 
 void run_bench_decode(BenchDecodeArgs a) {
   check_args(a);
   RuntimeOptions opts;
   opts.device = a.device;
-  auto rt = Runtime::create(parse_backend_kind(a.backend), opts);
-  if (!a.db.empty())  // tuned configs (exact -> nearest bucket -> same arch -> default)
-    rt->set_config_provider(std::make_shared<DbConfigProvider>(a.db, tuner::device_info_for(rt->backend())));
+  auto rt = bench_runtime(a.backend, opts, a.db);
   Backend& be = rt->backend();
   const bool cpu = rt->target().platform == Platform::Cpu;
   if (a.batches.empty()) a.batches = cpu ? std::vector<int64_t>{1, 8} : std::vector<int64_t>{1, 8, 64};
   if (a.kv_lens.empty()) a.kv_lens = cpu ? std::vector<int64_t>{4096, 32768} : std::vector<int64_t>{4096, 32768, 131072};
-  if (a.warmup < 0 || a.reps < 1) throw UsageError("--warmup must be >= 0 and --reps >= 1");
   const DType dt = parse_dtype(a.dtype);
   const KvDType kvt = parse_kv_dtype(a.kv_dtype);
   const int eb = dtype_bytes(dt), kvb = kv_dtype_bytes(dt, kvt);
@@ -263,10 +260,7 @@ void run_bench_decode(BenchDecodeArgs a) {
         rows.push_back(r);
       }
   if (a.json) {
-    nlohmann::json j;
-    j["device"] = rt->target().device_name;
-    j["target"] = rt->target().key();
-    j["backend"] = be.describe();
+    nlohmann::json j = bench_report_head(*rt);
     j["dtype"] = a.dtype;
     j["head_dim"] = a.head_dim;
     j["heads_q"] = a.heads_q;
@@ -314,10 +308,7 @@ const RegisterCommand reg("bench-decode", [](CLI::App& app) {
   c->add_option("--kv-dtype", a->kv_dtype, "K/V storage: same (the query dtype) | e4m3 | e5m2 (fp8, bytes counted as 1)")
       ->capture_default_str();
   c->add_option("--max-gib", a->max_gib, "skip grid points whose K/V cache exceeds this")->capture_default_str();
-  c->add_option("--warmup", a->warmup, "unmeasured runs first")->capture_default_str();
-  c->add_option("--reps", a->reps, "measured runs (the median is reported)")->capture_default_str();
-  c->add_option("--device", a->device, "CUDA device ordinal (-1 = current / 0)")->capture_default_str();
-  c->add_option("--db", a->db, "tuning database: time the tuned configs (default: built-in defaults)");
+  add_bench_options(*c, a->warmup, a->reps, a->device, a->db);
   c->add_option("--threads", a->threads, "CPU: worker threads (0 = all hardware threads)")->capture_default_str();
   c->add_flag("--json", a->json, "print JSON instead of a table");
   c->callback([a] { run_bench_decode(*a); });

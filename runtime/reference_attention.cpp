@@ -8,6 +8,20 @@
 
 namespace attnjit {
 
+ReferenceProblem reference_problem_at(const RunShape& shape, int64_t head_dim, const MaskSpec& mask,
+                                   double softcap) {
+  ReferenceProblem p;
+  p.batch = shape.batch;
+  p.heads_q = shape.heads_q;
+  p.heads_kv = shape.heads_kv;
+  p.seqlen_q = shape.seqlen_q;
+  p.seqlen_k = shape.seqlen_k;
+  p.head_dim = head_dim;
+  p.mask = mask;
+  p.softcap = softcap;
+  return p;
+}
+
 bool mask_allows(const MaskSpec& mask, int64_t i, int64_t j, int64_t sq, int64_t sk) {
   const int64_t p = i + sk - sq;
   switch (mask.kind) {

@@ -17,6 +17,7 @@
 #include <functional>
 #include <vector>
 
+#include "attnjit/launch.h"
 #include "codegen/problem_spec.h"
 
 namespace attnjit {
@@ -44,6 +45,11 @@ struct ReferenceProblem {
   std::function<double(double score, int64_t b, int64_t h, int64_t q_idx, int64_t kv_idx)> score_mod;
   std::function<bool(int64_t b, int64_t h, int64_t q_idx, int64_t kv_idx)> mask_mod;
 };
+
+// The dense problem at a run shape: its sizes, plus the head dim, mask and soft-cap every caller
+// has; ragged lengths, variants and the scale are the caller's to add.
+ReferenceProblem reference_problem_at(const RunShape& shape, int64_t head_dim, const MaskSpec& mask,
+                                   double softcap = 0);
 
 // o and lse must hold batch*seqlen_q*heads_q*head_dim and batch*heads_q*seqlen_q values;
 // lse may be null. Throws SpecError on inconsistent sizes.

@@ -26,15 +26,8 @@ void reference_attention_varlen(const VarlenReferenceProblem& p, const double* q
     if (sq < 0 || sk < 0) throw SpecError("reference_attention_varlen: negative sequence length");
     if (sq > 0) {
       // One sequence is a batch of one in the dense reference: same rows, same alignment.
-      ReferenceProblem rp;
-      rp.heads_q = p.heads_q;
-      rp.heads_kv = p.heads_kv;
-      rp.seqlen_q = sq;
-      rp.seqlen_k = sk;
-      rp.head_dim = D;
-      rp.mask = p.mask;
+      ReferenceProblem rp = reference_problem_at({1, p.heads_q, p.heads_kv, sq, sk}, D, p.mask, p.softcap);
       rp.scale = p.scale;
-      rp.softcap = p.softcap;
       seq_lse.assign(static_cast<size_t>(p.heads_q * sq), 0.0);
       reference_attention(rp, q + rq * p.heads_q * D, k + rk * p.heads_kv * D, v + rk * p.heads_kv * D,
                           o + rq * p.heads_q * D, seq_lse.data());

@@ -168,12 +168,6 @@ int64_t DecodeCase::pages_per_seq() const {
   return spec_.page_size > 0 ? (shape_.seqlen_k + spec_.page_size - 1) / spec_.page_size : 0;
 }
 
-size_t DecodeCase::q_elems() const {
-  return static_cast<size_t>(shape_.batch * shape_.seqlen_q * shape_.heads_q * spec_.head_dim);
-}
-size_t DecodeCase::lse_elems() const {
-  return static_cast<size_t>(shape_.batch * shape_.heads_q * shape_.seqlen_q);
-}
 
 size_t DecodeCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
   const size_t es = static_cast<size_t>(dtype_bytes(spec.dtype));
@@ -187,15 +181,7 @@ size_t DecodeCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
 }
 
 ReferenceProblem DecodeCase::reference_problem() const {
-  ReferenceProblem rp;
-  rp.batch = shape_.batch;
-  rp.heads_q = shape_.heads_q;
-  rp.heads_kv = shape_.heads_kv;
-  rp.seqlen_q = shape_.seqlen_q;
-  rp.seqlen_k = shape_.seqlen_k;
-  rp.head_dim = spec_.head_dim;
-  rp.mask = spec_.mask;
-  rp.softcap = spec_.softcap;
+  ReferenceProblem rp = reference_problem_at(shape_, spec_.head_dim, spec_.mask, spec_.softcap);
   rp.seqlens_k = seqlens_;
   return rp;
 }
@@ -204,9 +190,7 @@ LaunchArgs DecodeCase::args(int set) const { return {nullptr, &args_.at(static_c
 
 void DecodeCase::poison_outputs(int set) {
   Set& s = sets_.at(static_cast<size_t>(set));
-  // 0xFF bytes are NaN in f16, bf16 and f32 alike.
-  backend_.fill_bytes(s.o.get(), 0xFF, s.o.size());
-  backend_.fill_bytes(s.lse.get(), 0xFF, s.lse.size());
+  poison_o_and_lse(backend_, s.o, s.lse);
 }
 
 void DecodeCase::read(int set, std::vector<float>& o, std::vector<float>& lse) const {

@@ -44,8 +44,6 @@ class DecodeCase final : public ProblemCase {
   LaunchArgs args(int set) const override;
   void read(int set, std::vector<float>& o, std::vector<float>& lse) const override;
 
-  size_t q_elems() const;
-  size_t lse_elems() const;
   int64_t pages_per_seq() const;  // paged: ceil(seqlen_k / page_size)
 
  private:

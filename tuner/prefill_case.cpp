@@ -207,14 +207,8 @@ int64_t PrefillCase::dev_k_rows() const {
   return spec_.varlen ? std::accumulate(seqlens_k_.begin(), seqlens_k_.end(), int64_t{0}) : shape_.batch * shape_.seqlen_k;
 }
 
-size_t PrefillCase::q_elems() const {
-  return static_cast<size_t>(shape_.batch * shape_.seqlen_q * shape_.heads_q * spec_.head_dim);
-}
 size_t PrefillCase::kv_elems() const {
   return static_cast<size_t>(shape_.batch * shape_.seqlen_k * shape_.heads_kv * spec_.head_dim);
-}
-size_t PrefillCase::lse_elems() const {
-  return static_cast<size_t>(shape_.batch * shape_.heads_q * shape_.seqlen_q);
 }
 
 size_t PrefillCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
@@ -230,15 +224,7 @@ size_t PrefillCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
 LaunchArgs PrefillCase::args(int set) const { return {&args_.at(static_cast<size_t>(set)), nullptr}; }
 
 ReferenceProblem PrefillCase::reference_problem() const {
-  ReferenceProblem rp;
-  rp.batch = shape_.batch;
-  rp.heads_q = shape_.heads_q;
-  rp.heads_kv = shape_.heads_kv;
-  rp.seqlen_q = shape_.seqlen_q;
-  rp.seqlen_k = shape_.seqlen_k;
-  rp.head_dim = spec_.head_dim;
-  rp.mask = spec_.mask;
-  rp.softcap = spec_.softcap;
+  ReferenceProblem rp = reference_problem_at(shape_, spec_.head_dim, spec_.mask, spec_.softcap);
   if (ragged()) {
     rp.seqlens_q = seqlens_q_;
     rp.seqlens_k = seqlens_k_;
@@ -252,9 +238,7 @@ ReferenceProblem PrefillCase::reference_problem() const {
 
 void PrefillCase::poison_outputs(int set) {
   Set& s = sets_.at(static_cast<size_t>(set));
-  // 0xFF bytes are NaN in f16, bf16 and f32 alike.
-  backend_.fill_bytes(s.o.get(), 0xFF, s.o.size());
-  backend_.fill_bytes(s.lse.get(), 0xFF, s.lse.size());
+  poison_o_and_lse(backend_, s.o, s.lse);
 }
 
 void PrefillCase::read(int set, std::vector<float>& o, std::vector<float>& lse) const {

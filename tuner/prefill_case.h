@@ -43,9 +43,7 @@ class PrefillCase final : public ProblemCase {
   // Reads O (as float) and LSE back from a set.
   void read(int set, std::vector<float>& o, std::vector<float>& lse) const override;
 
-  size_t q_elems() const;    // dense padded host view
   size_t kv_elems() const;
-  size_t lse_elems() const;
   const std::vector<int64_t>& seqlens_q() const { return seqlens_q_; }
   const std::vector<int64_t>& seqlens_k() const { return seqlens_k_; }
 

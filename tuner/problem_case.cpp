@@ -19,6 +19,11 @@ void read_o_and_lse(Backend& backend, DType dtype, const DeviceBuffer& o_buf, si
   backend.copy_to_host(lse.data(), lse_buf.get(), lse.size() * sizeof(float));
 }
 
+void poison_o_and_lse(Backend& backend, DeviceBuffer& o_buf, DeviceBuffer& lse_buf) {
+  backend.fill_bytes(o_buf.get(), 0xFF, o_buf.size());
+  backend.fill_bytes(lse_buf.get(), 0xFF, lse_buf.size());
+}
+
 std::vector<unsigned char> ProblemCase::launch_args(int set, const TileConfig& cfg) {
   const Target& t = backend_.target();
   const KernelTemplate& tmpl = template_for(spec(), t, cfg);
@@ -31,6 +36,14 @@ std::vector<unsigned char> ProblemCase::launch_args(int set, const TileConfig& c
   grow(ws_zeroed_, need.zeroed, true);
   grow(ws_scratch_, need.scratch, false);
   return tmpl.build_arguments(spec(), cfg, t, args(set), Workspace{ws_zeroed_.get(), ws_scratch_.get()});
+}
+
+size_t ProblemCase::q_elems() const {
+  return static_cast<size_t>(shape().batch * shape().seqlen_q * shape().heads_q * spec().head_dim);
+}
+
+size_t ProblemCase::lse_elems() const {
+  return static_cast<size_t>(shape().batch * shape().heads_q * shape().seqlen_q);
 }
 
 void ProblemCase::poison(int set) {

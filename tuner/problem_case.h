@@ -47,6 +47,10 @@ class ProblemCase {
     backend.synchronize();
   }
 
+  // Dense element counts at the case's shape: O (like Q) [b, sq, hq, d] and LSE [b, hq, sq].
+  size_t q_elems() const;
+  size_t lse_elems() const;
+
  protected:
   explicit ProblemCase(Backend& backend) : backend_(backend) {}
   virtual void poison_outputs(int set) = 0;
@@ -60,6 +64,10 @@ class ProblemCase {
 void read_o_and_lse(Backend& backend, DType dtype, const DeviceBuffer& o_buf, size_t o_elems,
                     const DeviceBuffer& lse_buf, size_t lse_elems, std::vector<float>& o,
                     std::vector<float>& lse);
+
+// Fills a case's output buffers with 0xFF bytes (NaN in f16, bf16 and f32 alike), so an element
+// the kernel never writes is caught.
+void poison_o_and_lse(Backend& backend, DeviceBuffer& o_buf, DeviceBuffer& lse_buf);
 
 // Bytes one call touches in one buffer set (sizes the input rotation), by family.
 size_t case_bytes_per_set(const ProblemSpec& spec, const RunShape& shape);

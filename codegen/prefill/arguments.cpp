@@ -1,6 +1,7 @@
 #include "codegen/prefill/arguments.h"
 #include "codegen/prefill/ragged_args.h"
 #include "codegen/param_checks.h"
+#include "codegen/tensor_args.h"
 #include "codegen/kernel_template.h"
 #include "codegen/score_variant_args.h"
 #include "codegen/snippet.h"
@@ -26,27 +27,9 @@ using detail::str;
 void check_tensor(const std::string& name, const TensorView& t, int64_t batch, int64_t seqlen,
                   int64_t heads, int64_t head_dim, DType dtype, Platform platform, bool output,
                   bool may_be_null) {
-  if (!t.data && !may_be_null) throw SpecError(name + ".data: null pointer");
-  const Dim dims[] = {{batch, t.batch_stride, "batch_stride"},
-                      {seqlen, t.seq_stride, "seq_stride"},
-                      {heads, t.head_stride, "head_stride"}};
-  for (const Dim& d : dims)
-    if (d.stride < 0) throw SpecError(name + "." + d.name + ": must be >= 0, got " + str(d.stride));
-  const int elem = dtype_bytes(dtype);
-  const auto addr = reinterpret_cast<uintptr_t>(t.data);
-  if (addr % static_cast<uintptr_t>(elem) != 0)
-    throw SpecError(name + ".data: not aligned to its " + std::to_string(elem) + "-byte elements");
-  if (platform == Platform::Cuda && t.data) {
-    // The GPU kernels move rows in 16-byte vectors (cp.async, ldmatrix): every row they touch
-    // must start on a 16-byte boundary.
-    const int64_t vec = 16 / elem;
-    if (addr % 16 != 0) throw SpecError(name + ".data: must be 16-byte aligned on GPUs");
-    for (const Dim& d : dims)
-      if (d.extent > 1 && d.stride % vec != 0)
-        throw SpecError(name + "." + d.name + ": must be a multiple of " + str(vec) +
-                        " elements (16 bytes) on GPUs, got " + str(d.stride));
-  }
-  if (output) check_no_overlap(name, {dims[0], dims[1], dims[2]}, head_dim);
+  detail::check_strided_tensor(name, t, {batch, t.batch_stride, "batch_stride"}, {seqlen, t.seq_stride, "seq_stride"},
+                               {heads, t.head_stride, "head_stride"}, head_dim, dtype_bytes(dtype), platform, output,
+                               may_be_null);
 }
 
 }  // namespace
@@ -95,14 +78,7 @@ ProblemSpec prefill_spec(const PrefillProblem& p) {
 }
 
 RunShape prefill_shape(const PrefillProblem& p) {
-  RunShape s;
-  s.batch = p.batch;
-  s.heads_q = p.heads_q;
-  s.heads_kv = p.heads_kv;
-  s.seqlen_q = p.seqlen_q;
-  s.seqlen_k = p.seqlen_k;
-  s.total_q = p.varlen ? p.total_q : 0;
-  return s;
+  return {p.batch, p.heads_q, p.heads_kv, p.seqlen_q, p.seqlen_k, p.varlen ? p.total_q : 0};
 }
 
 void validate_prefill_args(const PrefillArgs& a, Platform platform) {
@@ -143,33 +119,13 @@ PrefillParams make_prefill_params(const PrefillArgs& a, Platform platform) {
   validate_prefill_args(a, platform);
   const PrefillProblem& p = a.problem;
   PrefillParams r{};
-  r.q = a.q.data;
-  r.k = a.k.data;
-  r.v = a.v.data;
-  r.o = const_cast<void*>(a.o.data);
-  r.lse = a.lse.data;
-  r.q_batch_stride = a.q.batch_stride;
-  r.q_row_stride = a.q.seq_stride;
-  r.q_head_stride = a.q.head_stride;
-  r.k_batch_stride = a.k.batch_stride;
-  r.k_row_stride = a.k.seq_stride;
-  r.k_head_stride = a.k.head_stride;
-  r.v_batch_stride = a.v.batch_stride;
-  r.v_row_stride = a.v.seq_stride;
-  r.v_head_stride = a.v.head_stride;
-  r.o_batch_stride = a.o.batch_stride;
-  r.o_row_stride = a.o.seq_stride;
-  r.o_head_stride = a.o.head_stride;
-  r.lse_batch_stride = a.lse.data ? a.lse.batch_stride : 0;
-  r.lse_head_stride = a.lse.data ? a.lse.head_stride : 0;
+  detail::copy_tensor_args(r, a);
   r.batch = static_cast<int>(p.batch);
   r.heads_q = static_cast<int>(p.heads_q);
   r.heads_kv = static_cast<int>(p.heads_kv);
   r.seqlen_q = static_cast<int>(p.seqlen_q);
   r.seqlen_k = static_cast<int>(p.seqlen_k);
-  const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(p.head_dim));
-  r.scale = static_cast<float>(scale);
-  r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
+  detail::set_softmax_scale(r, p.scale, p.head_dim);
   fill_ragged_params(a, r);
   r.alibi_slopes = a.alibi_slopes;
   r.alibi_batch_stride = a.alibi_batch_stride;

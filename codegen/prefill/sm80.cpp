@@ -91,13 +91,7 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
 // budget) fall through to the generic rule.
 std::vector<TileConfig> hopper_defaults(const ProblemSpec& spec) {
   auto c = [](int bm, int bn, int w, int s) {
-    TileConfig t;
-    t.tmpl = "sm80";
-    t.block_m = bm;
-    t.block_n = bn;
-    t.warps = w;
-    t.stages = s;
-    return t;
+    return TileConfig{.block_m = bm, .block_n = bn, .warps = w, .stages = s, .tmpl = "sm80"};
   };
   const bool causal = spec.mask.kind != MaskKind::None;
   const bool short_seq = spec.seqlen_q <= 1024;
@@ -135,12 +129,7 @@ class PrefillSm80 final : public KernelTemplate {
       for (int bn : kBlockNs)
         for (int w : kWarps)
           for (int s : kSearchStages) {
-            TileConfig c;
-            c.tmpl = "sm80";
-            c.block_m = bm;
-            c.block_n = bn;
-            c.warps = w;
-            c.stages = s;
+            const TileConfig c{.block_m = bm, .block_n = bn, .warps = w, .stages = s, .tmpl = "sm80"};
             if (!can_implement(spec, c, target)) out.push_back(c);
           }
     return out;

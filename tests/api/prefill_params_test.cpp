@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include "common/prefill_problem.h"
 
 namespace attnjit {
 namespace {
@@ -13,13 +14,7 @@ const void* addr(uintptr_t a) { return reinterpret_cast<const void*>(a); }
 
 PrefillArgs valid_args() {
   PrefillArgs a;
-  a.problem.dtype = DType::BF16;
-  a.problem.head_dim = 64;
-  a.problem.batch = 2;
-  a.problem.heads_q = 8;
-  a.problem.heads_kv = 2;
-  a.problem.seqlen_q = 100;
-  a.problem.seqlen_k = 300;
+  a.problem = testing::make_prefill_problem(DType::BF16, 64, {}, 100, 300, 2, 8, 2);
   a.q = TensorView::bshd(addr(0x10000), 100, 8, 64);
   a.k = TensorView::bshd(addr(0x20000), 300, 2, 64);
   a.v = TensorView::bhsd(addr(0x30000), 300, 2, 64);

@@ -20,6 +20,7 @@
 #include "runtime/cuda_driver.h"
 #include "runtime/kernel_cache.h"
 #include "templates/prefill/params.h"
+#include "common/prefill_problem.h"
 
 namespace attnjit {
 namespace {
@@ -113,16 +114,7 @@ class RuntimeTest : public ::testing::Test {
   }
 
   static PrefillProblem problem(int64_t sq = 100, int64_t sk = 100) {
-    PrefillProblem p;
-    p.dtype = DType::BF16;
-    p.head_dim = 128;
-    p.mask = {MaskKind::Causal, 0, 0};
-    p.batch = 2;
-    p.heads_q = 8;
-    p.heads_kv = 2;
-    p.seqlen_q = sq;
-    p.seqlen_k = sk;
-    return p;
+    return testing::make_prefill_problem(DType::BF16, 128, {MaskKind::Causal, 0, 0}, sq, sk, 2, 8, 2);
   }
 
   FakeBackend* fake_ = nullptr;

@@ -40,6 +40,13 @@ TEST(CliArgs, BenchDecodeRefusesBadShapes) {
   expect_usage_error("bench-decode --backend cpu --reps 0", "--reps");
 }
 
+TEST(CliArgs, BenchCommandsRefuseBadTiming) {
+  for (const std::string cmd : {"bench", "bench-decode"}) {
+    expect_usage_error(cmd + " --backend cpu --warmup -1", "--warmup");
+    expect_usage_error(cmd + " --backend cpu --reps 0", "--reps");
+  }
+}
+
 TEST(CliArgs, ServeRefusesNonsenseLimitsBeforeListening) {
   expect_usage_error("serve --db :memory: --port 0 --max-body-mb -1", "--max-body-mb");
   expect_usage_error("serve --db :memory: --port 0 --max-body-mb 17592186044416", "--max-body-mb");  // 2^44

@@ -8,6 +8,7 @@
 
 #include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
+#include "common/prefill_problem.h"
 
 namespace attnjit {
 
@@ -18,26 +19,10 @@ namespace {
 const KernelTemplate& tmpl() { return prefill_sm80_template(); }
 
 ProblemSpec spec(DType dt, int hd, MaskSpec mask = {}, bool even = false) {
-  ProblemSpec s;
-  s.family = Family::Prefill;
-  s.dtype = dt;
-  s.head_dim = hd;
-  s.mask = mask;
-  s.group = 4;
-  s.seqlen_q = 4096;
-  s.seqlen_k = 4096;
-  s.even = even;
-  return s;
+  return testing::make_prefill_spec(dt, hd, mask, 4, 4096, even);
 }
 
-TileConfig cfg(int bm, int bn, int w, int s) {
-  TileConfig c;
-  c.block_m = bm;
-  c.block_n = bn;
-  c.warps = w;
-  c.stages = s;
-  return c;
-}
+TileConfig cfg(int bm, int bn, int w, int s) { return {bm, bn, w, s}; }
 
 const MaskSpec kMasks[] = {{MaskKind::None, 0, 0}, {MaskKind::Causal, 0, 0},
                            {MaskKind::SlidingWindow, 256, 0}, {MaskKind::SlidingWindow, 100, 37}};
@@ -217,12 +202,7 @@ TEST(PrefillSm80Template, RenderRejectsIllegalConfigs) {
 TEST(PrefillSm80Template, GeometryCoversTheQueryTiles) {
   const Target t = Target::cuda("sm_80");
   const ProblemSpec s = spec(DType::BF16, 128);  // group 4
-  RunShape shape;
-  shape.batch = 3;
-  shape.heads_q = 32;
-  shape.heads_kv = 8;
-  shape.seqlen_q = 1000;
-  shape.seqlen_k = 777;
+  RunShape shape{3, 32, 8, 1000, 777};
   LaunchGeometry g = tmpl().geometry(s, cfg(128, 64, 8, 2), t, shape);
   EXPECT_EQ(g.grid[0], 8u);  // ceil(1000 / 128)
   EXPECT_EQ(g.grid[1], 32u);

@@ -14,19 +14,13 @@
 #include "codegen/prefill/sm90_tensor_maps.h"
 #include "codegen/registry.h"
 #include "codegen/variant.h"
+#include "common/prefill_problem.h"
 
 namespace attnjit {
 namespace {
 
 ProblemSpec spec(DType dt, int hd, MaskSpec mask = {}) {
-  ProblemSpec s;
-  s.family = Family::Prefill;
-  s.dtype = dt;
-  s.head_dim = hd;
-  s.mask = mask;
-  s.group = 2;
-  s.seqlen_q = s.seqlen_k = 4096;
-  return s;
+  return testing::make_prefill_spec(dt, hd, mask, 2, 4096);
 }
 
 const KernelTemplate& sm90(const ProblemSpec& s) {
@@ -164,12 +158,7 @@ TEST(PrefillSm90Codegen, RenderAndGeometry) {
             "attnjit::sm80::MaskSlidingWindow<256, 0>, 2, true, true, false>>");
   EXPECT_NE(src.text.find("#include \"prefill/sm90.cuh\""), std::string::npos);
   EXPECT_EQ(src.arch, "sm_90a");
-  RunShape shape;
-  shape.batch = 3;
-  shape.heads_q = 8;
-  shape.heads_kv = 4;
-  shape.seqlen_q = 300;
-  shape.seqlen_k = 500;
+  RunShape shape{3, 8, 4, 300, 500};
   const LaunchGeometry g = sm90(s).geometry(s, c, h, shape);
   EXPECT_EQ(g.grid[0], 3u);
   EXPECT_EQ(g.grid[1], 8u);
@@ -232,13 +221,7 @@ TEST(PrefillSm90Codegen, BuildArgumentsEncodesFourMapsOrSaysWhyNot) {
   // batch 2, seqlen_q 100, seqlen_k 300, heads 4 / 2, dense BSHD.
   std::vector<uint16_t> q(2 * 100 * 4 * 128), k(2 * 300 * 2 * 128), v(k.size()), o(q.size());
   PrefillArgs a;
-  a.problem.dtype = DType::F16;
-  a.problem.head_dim = 128;
-  a.problem.batch = 2;
-  a.problem.heads_q = 4;
-  a.problem.heads_kv = 2;
-  a.problem.seqlen_q = 100;
-  a.problem.seqlen_k = 300;
+  a.problem = testing::make_prefill_problem(DType::F16, 128, {}, 100, 300, 2, 4, 2);
   a.q = {q.data(), 100 * 4 * 128, 4 * 128, 128};
   a.k = {k.data(), 300 * 2 * 128, 2 * 128, 128};
   a.v = {v.data(), 300 * 2 * 128, 2 * 128, 128};

@@ -56,13 +56,8 @@ TEST(ProblemSpec, KeyExamplesFromTheDesign) {
   s.mask = {MaskKind::SlidingWindow, 1024, 0};
   s.even = true;
   EXPECT_EQ(s.key(), "prefill_bf16_hd128_sw1024-0_g4_q4096_k4096_even");
-  ProblemSpec d;
-  d.family = Family::Decode;
-  d.head_dim = 128;
-  d.group = 8;
-  d.seqlen_q = 1;
-  d.seqlen_k = 32768;
-  d.page_size = 16;
+  const ProblemSpec d{.family = Family::Decode, .head_dim = 128, .group = 8, .seqlen_q = 1, .seqlen_k = 32768,
+                      .page_size = 16};
   EXPECT_EQ(d.key(), "decode_bf16_hd128_none_g8_q1_k32768_p16");
 }
 

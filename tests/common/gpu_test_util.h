@@ -98,17 +98,9 @@ struct PrefillCase {
   // A case of these sizes, seeded by them (so different shapes draw different inputs).
   static PrefillCase make(DType dtype, int head_dim, MaskSpec mask, int64_t seqlen_q, int64_t seqlen_k,
                           int64_t batch = 1, int64_t heads_q = 1, int64_t heads_kv = 1) {
-    PrefillCase c;
-    c.dtype = dtype;
-    c.head_dim = head_dim;
-    c.mask = mask;
-    c.batch = batch;
-    c.heads_q = heads_q;
-    c.heads_kv = heads_kv;
-    c.seqlen_q = seqlen_q;
-    c.seqlen_k = seqlen_k;
-    c.seed = static_cast<uint64_t>(head_dim * 7919 + seqlen_q * 131 + seqlen_k);
-    return c;
+    return {.dtype = dtype, .head_dim = head_dim, .mask = mask, .batch = batch, .heads_q = heads_q,
+            .heads_kv = heads_kv, .seqlen_q = seqlen_q, .seqlen_k = seqlen_k,
+            .seed = static_cast<uint64_t>(head_dim * 7919 + seqlen_q * 131 + seqlen_k)};
   }
   PrefillCase with_alibi(bool per_batch = false) const {
     PrefillCase c = *this;
@@ -123,24 +115,13 @@ struct PrefillCase {
   }
 
   PrefillProblem problem() const {
-    PrefillProblem p;
-    p.dtype = dtype;
-    p.head_dim = head_dim;
-    p.mask = mask;
-    p.batch = batch;
-    p.heads_q = heads_q;
-    p.heads_kv = heads_kv;
-    p.seqlen_q = seqlen_q;
-    p.seqlen_k = seqlen_k;
-    p.scale = scale;
-    p.softcap = softcap;
-    p.alibi = alibi;
-    p.sink = sink;
-    p.score_mod = user.score_mod;
-    p.mask_mod = user.mask_mod;
-    p.block_sparse = user.block_sparse;
-    return p;
+    return {.dtype = dtype, .head_dim = head_dim, .mask = mask, .batch = batch, .heads_q = heads_q,
+            .heads_kv = heads_kv, .seqlen_q = seqlen_q, .seqlen_k = seqlen_k, .scale = scale, .softcap = softcap,
+            .alibi = alibi, .sink = sink, .score_mod = user.score_mod, .mask_mod = user.mask_mod,
+            .block_sparse = user.block_sparse};
   }
+
+  RunShape shape() const { return {batch, heads_q, heads_kv, seqlen_q, seqlen_k}; }
 
   // The ProblemSpec key plus the exact shape: names the case in failure messages.
   std::string name() const {
@@ -276,16 +257,8 @@ struct Outputs {
 
 inline Outputs reference_outputs(const PrefillData& x) {
   const PrefillCase& c = x.c;
-  ReferenceProblem p;
-  p.batch = c.batch;
-  p.heads_q = c.heads_q;
-  p.heads_kv = c.heads_kv;
-  p.seqlen_q = c.seqlen_q;
-  p.seqlen_k = c.seqlen_k;
-  p.head_dim = c.head_dim;
-  p.mask = c.mask;
+  ReferenceProblem p = reference_problem_at(c.shape(), c.head_dim, c.mask, c.softcap);
   p.scale = c.scale;
-  p.softcap = c.softcap;
   p.alibi_slopes.assign(x.slopes.begin(), x.slopes.end());
   p.alibi_batch_stride = x.slope_batch_stride;
   p.sinks.assign(x.sinks.begin(), x.sinks.end());

@@ -22,15 +22,8 @@ constexpr const char* kChildEnv = "ATTNJIT_CPU_TEST_CHILD_CACHE";
 
 // The problem every disk-cache test uses (small, so each compile is quick).
 PrefillCase cache_case() {
-  PrefillCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 32;
-  c.mask = {MaskKind::SlidingWindow, 9, 4};
-  c.heads_q = 2;
-  c.heads_kv = 1;
-  c.seqlen_q = 40;
-  c.seqlen_k = 50;
-  return c;
+  return {.dtype = DType::BF16, .head_dim = 32, .mask = {MaskKind::SlidingWindow, 9, 4}, .heads_q = 2, .heads_kv = 1,
+          .seqlen_q = 40, .seqlen_k = 50};
 }
 
 KernelSource cache_source(const Backend& be) {

@@ -188,15 +188,7 @@ inline PrefillOutcome run_prefill_case(const PrefillCase& c, const TileConfig* c
   be.copy_to_host(out.data(), dout.get(), out.size());
   be.copy_to_host(lse.data(), dl.get(), lse.size() * sizeof(float));
 
-  ReferenceProblem rp;
-  rp.batch = c.batch;
-  rp.heads_q = c.heads_q;
-  rp.heads_kv = c.heads_kv;
-  rp.seqlen_q = c.seqlen_q;
-  rp.seqlen_k = c.seqlen_k;
-  rp.head_dim = D;
-  rp.mask = c.mask;
-  rp.softcap = c.softcap;
+  ReferenceProblem rp = reference_problem_at(shape, D, c.mask, c.softcap);
   rp.scale = p.scale;  // the kernel's (float) scale
   std::vector<double> ro(nq), rl(nl);
   reference_attention(rp, q.data(), k.data(), v.data(), ro.data(), rl.data());

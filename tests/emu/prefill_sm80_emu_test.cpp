@@ -84,13 +84,7 @@ void expect_ok(const PrefillCase& c, TileConfig cfg = TileConfig{0},
 }
 
 TileConfig config(int bm, int bn, int w, int s) {
-  TileConfig c;
-  c.tmpl = "sm80";
-  c.block_m = bm;
-  c.block_n = bn;
-  c.warps = w;
-  c.stages = s;
-  return c;
+  return {.block_m = bm, .block_n = bn, .warps = w, .stages = s, .tmpl = "sm80"};
 }
 
 // ---- Default configs ----

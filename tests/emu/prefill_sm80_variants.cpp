@@ -52,12 +52,7 @@ TEST(PrefillSm80EmuVariants, AlibiMatchesReference) {
   PrefillCase capped = PrefillCase::make(DType::BF16, 128, causal(), 127, 100, 1, 2, 1).with_alibi();
   capped.softcap = 30.5;
   expect_ok(capped);
-  TileConfig small;
-  small.tmpl = "sm80";
-  small.block_m = 128;
-  small.block_n = 32;
-  small.warps = 4;
-  small.stages = 1;
+  const TileConfig small{.block_m = 128, .block_n = 32, .warps = 4, .stages = 1, .tmpl = "sm80"};
   expect_ok(PrefillCase::make(DType::F16, 64, causal(), 130, 130, 1, 2, 1).with_alibi(), small);
 }
 

@@ -55,16 +55,8 @@ namespace detail {
 template <class Element, int N, int kTransB>
 emu::sm90::WgmmaOp wgmma_op(unsigned long long desc_a, unsigned long long desc_b, bool accumulate,
                             bool a_regs, Loc loc) {
-  emu::sm90::WgmmaOp o;
-  o.n = N;
-  o.bf16 = Element::kIsBf16;
-  o.a_regs = a_regs;
-  o.trans_b = kTransB;
-  o.desc_a = desc_a;
-  o.desc_b = desc_b;
-  o.accumulate = accumulate;
-  o.loc = loc;
-  return o;
+  return {.n = N, .bf16 = Element::kIsBf16, .a_regs = a_regs, .accumulate = accumulate, .trans_b = kTransB,
+          .desc_a = desc_a, .desc_b = desc_b, .loc = loc};
 }
 }  // namespace detail
 

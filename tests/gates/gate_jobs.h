@@ -22,6 +22,7 @@
 #include "gates/gate_checks.h"
 #include "gates/sass_dump.h"
 #include "runtime/nvrtc_compiler.h"
+#include "common/prefill_problem.h"
 
 namespace attnjit::gates {
 
@@ -44,14 +45,7 @@ inline std::vector<ProblemSpec> gate_problems(bool full) {
     for (int hd : kHeadDims) {
       for (const MaskSpec& m : masks)
         for (bool even : {false, true}) {
-          ProblemSpec s;
-          s.family = Family::Prefill;
-          s.dtype = dt;
-          s.head_dim = hd;
-          s.mask = m;
-          s.seqlen_q = s.seqlen_k = 1024;
-          s.even = even;
-          out.push_back(s);
+          out.push_back(testing::make_prefill_spec(dt, hd, m, 1, 1024, even));
         }
       for (int group : {1, 8})
         for (int page : {0, 16})

@@ -4,15 +4,11 @@
 // HGMMA / UTMALDG) — so a silent gate means something.
 #include "codegen/registry.h"
 #include "gates/gate_jobs.h"
+#include "common/require_nvrtc.h"
+#include "common/prefill_problem.h"
 
 namespace attnjit {
 namespace {
-
-#define REQUIRE_NVRTC()                                                                     \
-  do {                                                                                      \
-    std::string why_;                                                                       \
-    if (!Nvrtc::available(&why_)) GTEST_SKIP() << "NVRTC unavailable: " << why_;            \
-  } while (0)
 
 KernelSource tiny(const std::string& text, const std::string& arch, std::vector<std::string> opts = {}) {
   KernelSource s;
@@ -55,13 +51,8 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   const Target target = Target::cuda("sm_90a");
   std::vector<gates::Job> jobs;
   auto add = [&](DType dt, int hd, MaskSpec m, double softcap = 0, const char* cfg = nullptr) {
-    ProblemSpec s;
-    s.family = Family::Prefill;
-    s.dtype = dt;
-    s.head_dim = hd;
-    s.mask = m;
+    ProblemSpec s = testing::make_prefill_spec(dt, hd, m, 1, 1024);
     s.softcap = softcap;
-    s.seqlen_q = s.seqlen_k = 1024;
     const KernelTemplate& t = template_for(s, target, named);
     jobs.push_back({&t, s, cfg ? TileConfig::parse(cfg) : t.default_config(s, target), target});
   };

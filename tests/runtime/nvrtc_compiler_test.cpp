@@ -1,6 +1,7 @@
 #include "runtime/nvrtc_compiler.h"
 
 #include <gtest/gtest.h>
+#include "common/require_nvrtc.h"
 
 namespace attnjit {
 namespace {
@@ -20,12 +21,6 @@ KernelSource tiny_kernel(const std::string& body, const std::string& arch = "sm_
 
 const char* kBody =
     "template <int N> __global__ void twice(float* x) { x[threadIdx.x] = scale<N>(x[threadIdx.x]); }\n";
-
-#define REQUIRE_NVRTC()                                              \
-  do {                                                               \
-    std::string why;                                                 \
-    if (!Nvrtc::available(&why)) GTEST_SKIP() << "NVRTC unavailable: " << why; \
-  } while (0)
 
 TEST(Nvrtc, CompilesTemplateWithInMemoryHeaderToCubinAndPtx) {
   REQUIRE_NVRTC();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <tuple>
 #include <vector>
 
 namespace attnjit {
@@ -34,10 +35,7 @@ Run run(const ReferenceProblem& p, const std::vector<double>& q, const std::vect
 TEST(ReferenceAttention, HandComputedTwoKeys) {
   // One query [1, 0], keys [1, 0] and [0, 1], values [1, 2] and [3, 4], scale 1:
   // scores 1 and 0 → weights e/(e+1), 1/(e+1).
-  ReferenceProblem p;
-  p.seqlen_q = 1;
-  p.seqlen_k = 2;
-  p.head_dim = 2;
+  ReferenceProblem p = reference_problem_at({1, 1, 1, 1, 2}, 2, {});
   p.scale = 1.0;
   auto r = run(p, {1, 0}, {1, 0, 0, 1}, {1, 2, 3, 4});
   const double e = std::exp(1.0), w0 = e / (e + 1), w1 = 1 / (e + 1);
@@ -47,10 +45,7 @@ TEST(ReferenceAttention, HandComputedTwoKeys) {
 }
 
 TEST(ReferenceAttention, CausalRowZeroSeesOnlyKeyZero) {
-  ReferenceProblem p;
-  p.seqlen_q = p.seqlen_k = 5;
-  p.head_dim = 8;
-  p.mask.kind = MaskKind::Causal;
+  const ReferenceProblem p = reference_problem_at({1, 1, 1, 5, 5}, 8, {MaskKind::Causal, 0, 0});
   auto q = randn(5 * 8, 1), k = randn(5 * 8, 2), v = randn(5 * 8, 3);
   auto r = run(p, q, k, v);
   for (int d = 0; d < 8; ++d) EXPECT_NEAR(r.o[d], v[d], 1e-12);  // softmax over one key = 1
@@ -60,12 +55,7 @@ TEST(ReferenceAttention, CausalRowZeroSeesOnlyKeyZero) {
 }
 
 TEST(ReferenceAttention, UnboundedWindowEqualsNoMask) {
-  ReferenceProblem p;
-  p.batch = 2;
-  p.heads_q = p.heads_kv = 2;
-  p.seqlen_q = 7;
-  p.seqlen_k = 11;
-  p.head_dim = 16;
+  ReferenceProblem p = reference_problem_at({2, 2, 2, 7, 11}, 16, {});
   auto q = randn(2 * 7 * 2 * 16, 4), k = randn(2 * 11 * 2 * 16, 5), v = randn(2 * 11 * 2 * 16, 6);
   auto full = run(p, q, k, v);
   p.mask = {MaskKind::SlidingWindow, 1 << 20, 1 << 20};
@@ -77,18 +67,12 @@ TEST(ReferenceAttention, UnboundedWindowEqualsNoMask) {
 TEST(ReferenceAttention, WindowEqualsFullAttentionOnSlicedKeys) {
   // Metamorphic: with sq == sk, query i under window (L, 0) equals unmasked attention over
   // keys [i-L, i].
-  ReferenceProblem p;
-  p.seqlen_q = p.seqlen_k = 9;
-  p.head_dim = 4;
-  p.mask = {MaskKind::SlidingWindow, 3, 0};
+  const ReferenceProblem p = reference_problem_at({1, 1, 1, 9, 9}, 4, {MaskKind::SlidingWindow, 3, 0});
   auto q = randn(9 * 4, 7), k = randn(9 * 4, 8), v = randn(9 * 4, 9);
   auto win = run(p, q, k, v);
   for (int i = 0; i < 9; ++i) {
     const int lo = std::max(0, i - 3), n = i - lo + 1;
-    ReferenceProblem s;
-    s.seqlen_q = 1;
-    s.seqlen_k = n;
-    s.head_dim = 4;
+    const ReferenceProblem s = reference_problem_at({1, 1, 1, 1, n}, 4, {});
     std::vector<double> qi(q.begin() + i * 4, q.begin() + i * 4 + 4);
     std::vector<double> ks(k.begin() + lo * 4, k.begin() + (i + 1) * 4);
     std::vector<double> vs(v.begin() + lo * 4, v.begin() + (i + 1) * 4);
@@ -99,13 +83,7 @@ TEST(ReferenceAttention, WindowEqualsFullAttentionOnSlicedKeys) {
 }
 
 TEST(ReferenceAttention, GqaEqualsRepeatedKvHeads) {
-  ReferenceProblem g;
-  g.heads_q = 8;
-  g.heads_kv = 2;
-  g.seqlen_q = 5;
-  g.seqlen_k = 6;
-  g.head_dim = 4;
-  g.mask.kind = MaskKind::Causal;
+  const ReferenceProblem g = reference_problem_at({1, 8, 2, 5, 6}, 4, {MaskKind::Causal, 0, 0});
   auto q = randn(5 * 8 * 4, 10), k = randn(6 * 2 * 4, 11), v = randn(6 * 2 * 4, 12);
   auto gqa = run(g, q, k, v);
   ReferenceProblem m = g;
@@ -123,10 +101,7 @@ TEST(ReferenceAttention, GqaEqualsRepeatedKvHeads) {
 }
 
 TEST(ReferenceAttention, LseIsLogSumExpOfScaledScores) {
-  ReferenceProblem p;
-  p.seqlen_q = 3;
-  p.seqlen_k = 4;
-  p.head_dim = 8;
+  ReferenceProblem p = reference_problem_at({1, 1, 1, 3, 4}, 8, {});
   p.scale = 0.3;
   auto q = randn(3 * 8, 13), k = randn(4 * 8, 14), v = randn(4 * 8, 15);
   auto r = run(p, q, k, v);
@@ -143,11 +118,7 @@ TEST(ReferenceAttention, LseIsLogSumExpOfScaledScores) {
 
 TEST(ReferenceAttention, FullyMaskedRowsGiveZeroAndMinusInfinity) {
   // seqlen_q > seqlen_k with causal bottom-right alignment: the first sq - sk rows see nothing.
-  ReferenceProblem p;
-  p.seqlen_q = 6;
-  p.seqlen_k = 2;
-  p.head_dim = 4;
-  p.mask.kind = MaskKind::Causal;
+  const ReferenceProblem p = reference_problem_at({1, 1, 1, 6, 2}, 4, {MaskKind::Causal, 0, 0});
   auto r = run(p, randn(6 * 4, 16), randn(2 * 4, 17), randn(2 * 4, 18));
   for (int i = 0; i < 4; ++i) {
     for (int d = 0; d < 4; ++d) EXPECT_EQ(r.o[i * 4 + d], 0.0) << i;
@@ -159,16 +130,24 @@ TEST(ReferenceAttention, FullyMaskedRowsGiveZeroAndMinusInfinity) {
 }
 
 TEST(ReferenceAttention, RaggedKvLengthsPerBatch) {
-  ReferenceProblem p;
-  p.batch = 2;
-  p.seqlen_q = 1;
-  p.seqlen_k = 5;
-  p.head_dim = 4;
+  ReferenceProblem p = reference_problem_at({2, 1, 1, 1, 5}, 4, {});
   p.seqlens_k = {5, 0};
   auto r = run(p, randn(2 * 4, 19), randn(2 * 5 * 4, 20), randn(2 * 5 * 4, 21));
   EXPECT_TRUE(std::isfinite(r.lse[0]));
   EXPECT_EQ(r.lse[1], -std::numeric_limits<double>::infinity());  // empty sequence
   for (int d = 0; d < 4; ++d) EXPECT_EQ(r.o[4 + d], 0.0);
+}
+
+TEST(ReferenceAttention, ProblemAtRunShapeTakesEverySize) {
+  const RunShape shape{3, 8, 2, 5, 7};
+  const MaskSpec window{MaskKind::SlidingWindow, 4, 1};
+  const ReferenceProblem p = reference_problem_at(shape, 96, window, 30.5);
+  EXPECT_EQ(std::make_tuple(p.batch, p.heads_q, p.heads_kv, p.seqlen_q, p.seqlen_k, p.head_dim),
+            std::make_tuple(3, 8, 2, 5, 7, 96));
+  EXPECT_EQ(p.mask, window);
+  EXPECT_EQ(p.softcap, 30.5);
+  EXPECT_EQ(p.scale, 0.0);  // the caller's: 0 still means 1/sqrt(head_dim)
+  EXPECT_TRUE(p.seqlens_k.empty() && p.seqlens_q.empty() && p.alibi_slopes.empty() && p.sinks.empty());
 }
 
 TEST(ReferenceAttention, RejectsInconsistentSizes) {

@@ -18,23 +18,11 @@ class ApiTest : public ::testing::Test {
       Database db = Database::open(dir.file("tune.db"));
       seed.write(db);
     }
-    Api::Options o;
-    o.db_path = dir.file("tune.db");
-    o.db_readers = 2;
-    o.auth = TokenAuth(testing::kToken);
-    o.nvrtc_available = [](std::string* why) {
-      if (why) *why = "not in this test";
-      return false;
-    };
-    api = std::make_unique<Api>(std::move(o));
+    api = std::make_unique<Api>(testing::handler_options(dir.file("tune.db"), 2));
   }
 
   ApiResponse call(const std::string& method, const std::string& path, ApiRequest req = {}) {
-    req.method = method;
-    const Api::Route* r = api->match(method, path, req.path_params);
-    EXPECT_NE(r, nullptr) << method << " " << path;
-    if (!r) return {};
-    return api->call(*r, req);
+    return testing::call_route(*api, method, path, std::move(req));
   }
 
   testing::TempDir dir;

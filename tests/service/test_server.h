@@ -107,6 +107,29 @@ struct Seed {
   }
 };
 
+// Options of an Api whose handlers a test calls directly: the database at `db_path`, the test
+// token, NVRTC reported absent (so nothing tries to compile).
+inline Api::Options handler_options(const std::string& db_path, int db_readers) {
+  Api::Options o;
+  o.db_path = db_path;
+  o.db_readers = db_readers;
+  o.auth = TokenAuth(kToken);
+  o.nvrtc_available = [](std::string* why) {
+    if (why) *why = "not in this test";
+    return false;
+  };
+  return o;
+}
+
+// Routes `method path` as the server does and calls its handler; a path with no route fails
+// the test and answers an empty response.
+inline ApiResponse call_route(Api& api, const std::string& method, const std::string& path, ApiRequest req = {}) {
+  req.method = method;
+  const Api::Route* r = api.match(method, path, req.path_params);
+  EXPECT_NE(r, nullptr) << method << " " << path;
+  return r ? api.call(*r, req) : ApiResponse{};
+}
+
 // Api + HttpServer on 127.0.0.1:<ephemeral>, serving from a thread.
 class TestServer {
  public:

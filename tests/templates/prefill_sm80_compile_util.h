@@ -16,6 +16,7 @@
 
 #include "codegen/kernel_template.h"
 #include "runtime/nvrtc_compiler.h"
+#include "common/prefill_problem.h"
 
 namespace attnjit {
 
@@ -133,15 +134,7 @@ inline const MaskSpec* compile_masks() {
 inline constexpr int kCompileMaskCount = 3;
 
 inline ProblemSpec compile_spec(DType dt, int hd, const MaskSpec& m, bool even) {
-  ProblemSpec s;
-  s.family = Family::Prefill;
-  s.dtype = dt;
-  s.head_dim = hd;
-  s.mask = m;
-  s.group = 1;
-  s.seqlen_q = s.seqlen_k = 1024;
-  s.even = even;
-  return s;
+  return testing::make_prefill_spec(dt, hd, m, 1, 1024, even);
 }
 
 }  // namespace testing

@@ -20,6 +20,15 @@ CampaignEvent ev(EventKind k, int index = 0, const std::string& config = "") {
   return e;
 }
 
+// A candidate event of problem 1 with its phase's progress (done of total).
+CampaignEvent step(EventKind k, const std::string& config, const std::string& phase, int done, int total) {
+  CampaignEvent e = ev(k, 1, config);
+  e.phase = phase;
+  e.done = done;
+  e.total = total;
+  return e;
+}
+
 TEST(CampaignEvent, EveryKindRoundTripsThroughJson) {
   std::vector<CampaignEvent> all;
   CampaignEvent s = ev(EventKind::CampaignStarted);
@@ -33,10 +42,7 @@ TEST(CampaignEvent, EveryKindRoundTripsThroughJson) {
   ps.reused = 2;
   ps.template_name = "prefill_cpu";
   all.push_back(ps);
-  CampaignEvent c = ev(EventKind::CandidateCompiled, 1, "bm64_bn64_w4_s2");
-  c.phase = "compile";
-  c.done = 3;
-  c.total = 10;
+  CampaignEvent c = step(EventKind::CandidateCompiled, "bm64_bn64_w4_s2", "compile", 3, 10);
   c.eta_s = 7.5;
   c.compile_ms = 812;
   all.push_back(c);
@@ -111,29 +117,16 @@ TEST(CampaignProgress, FoldsPerProblemProgressBestSoFarAndErrors) {
   ps.candidates = 3;
   p.apply(ps);
   EXPECT_EQ(p.problems()[0].state, "running");
-  CampaignEvent c = ev(EventKind::CandidateCompiled, 1, "bm64_bn64_w4_s2");
-  c.phase = "compile";
-  c.done = 1;
-  c.total = 3;
+  CampaignEvent c = step(EventKind::CandidateCompiled, "bm64_bn64_w4_s2", "compile", 1, 3);
   c.eta_s = 4;
   c.t_s = 2;
   p.apply(c);
-  CampaignEvent pr = ev(EventKind::CandidatePruned, 1, "bm256_bn64_w8_s2");
-  pr.phase = "compile";
-  pr.done = 2;
-  pr.total = 3;
-  p.apply(pr);
-  CampaignEvent t = ev(EventKind::CandidateTimed, 1, "bm64_bn64_w4_s2");
-  t.phase = "measure";
-  t.done = 1;
-  t.total = 2;
+  p.apply(step(EventKind::CandidatePruned, "bm256_bn64_w8_s2", "compile", 2, 3));
+  CampaignEvent t = step(EventKind::CandidateTimed, "bm64_bn64_w4_s2", "measure", 1, 2);
   t.best_ms = 0.5;
   t.eta_s = 1;
   p.apply(t);
-  CampaignEvent f = ev(EventKind::CandidateFailed, 1, "bm128_bn64_w4_s2");
-  f.phase = "measure";
-  f.done = 2;
-  f.total = 2;
+  CampaignEvent f = step(EventKind::CandidateFailed, "bm128_bn64_w4_s2", "measure", 2, 2);
   f.status = "timeout";
   f.reason = "worker did not answer in time";
   p.apply(f);

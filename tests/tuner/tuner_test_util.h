@@ -104,6 +104,39 @@ inline std::vector<TileConfig> small_space(const KernelTemplate& tmpl, const Pro
   return out;
 }
 
+// A first run's outcome: every candidate verified and was timed, and the choice is the measured
+// best (no correct candidate beats it beyond noise) and the database's best entry.
+inline void expect_measured_best_stored(const TuneReport& rep, Database& db, const DeviceInfo& dev,
+                                        const ProblemSpec& spec, const KernelTemplate& tmpl) {
+  ASSERT_TRUE(rep.best.has_value()) << rep.baseline_note;
+  for (const CandidateResult& r : rep.results) {
+    EXPECT_EQ(r.status, CandidateStatus::Ok) << r.key() << ": " << r.reason;
+    EXPECT_GT(r.time.median_ms, 0);
+    EXPECT_LE(r.max_error, r.tolerance) << r.key();
+  }
+  const CandidateResult& chosen = rep.results[*rep.best];
+  for (const CandidateResult& r : rep.results)
+    EXPECT_FALSE(beats(r.time, chosen.time)) << r.key() << " beats the chosen " << chosen.key();
+  auto best = db.best(dev.fingerprint(), spec.key(), tmpl.version_hash());
+  ASSERT_TRUE(best.has_value());
+  EXPECT_EQ(best->config, chosen.key());
+}
+
+// Tunes again over `store` after `first`: everything is reused, nothing compiled or measured,
+// the same choice.
+inline void expect_second_run_reuses(Backend& be, const KernelTemplate& tmpl, const ProblemSpec& spec,
+                                     const TuneOptions& options, ResultStore& store, const TuneReport& first) {
+  InProcessExecutor ex(be, tmpl, spec, EvaluatorOptions{}, 2);
+  TuneReport second = tune_problem(ex, tmpl, be.target(), spec, options, &store);
+  EXPECT_EQ(second.measured, 0);
+  EXPECT_EQ(second.compiled, 0);
+  EXPECT_EQ(second.reused, static_cast<int>(first.results.size()));
+  ASSERT_TRUE(second.best.has_value());
+  ASSERT_TRUE(first.best.has_value());
+  EXPECT_EQ(second.results[*second.best].key(), first.results[*first.best].key());
+  for (const CandidateResult& r : second.results) EXPECT_TRUE(r.from_db);
+}
+
 // Tunes `tmpl` (which plants `wrong`) on `be` into an in-memory database and checks the
 // correctness gate: `wrong` fails against the reference, is never chosen, and is stored as
 // wrong_result so a resumed run does not try it again. others_ok: every other candidate passes.

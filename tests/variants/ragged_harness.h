@@ -57,16 +57,8 @@ struct RaggedCase {
 
 inline RaggedCase ragged_case(DType dt, int hd, MaskSpec m, int64_t hq, int64_t hkv, std::vector<int64_t> sq,
                               std::vector<int64_t> sk, bool varlen = true, int page = 0) {
-  RaggedCase c;
-  c.dtype = dt;
-  c.head_dim = hd;
-  c.mask = m;
-  c.heads_q = hq;
-  c.heads_kv = hkv;
-  c.seqlens_q = std::move(sq);
-  c.seqlens_k = std::move(sk);
-  c.varlen = varlen;
-  c.page_size = page;
+  RaggedCase c{.dtype = dt, .head_dim = hd, .mask = m, .heads_q = hq, .heads_kv = hkv, .seqlens_q = std::move(sq),
+               .seqlens_k = std::move(sk), .varlen = varlen, .page_size = page};
   c.seed = static_cast<uint64_t>(hd * 7 + page * 131 + c.seqlens_q.size());
   return c;
 }

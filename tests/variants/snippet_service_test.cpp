@@ -18,39 +18,30 @@ namespace {
 
 using nlohmann::json;
 
+// An export line for a CPU problem with a mask_mod: its key and the JSONL text.
+std::string exported(std::string& key, const std::string& snippet) {
+  Database db = Database::open(":memory:");
+  const std::string h = db.put_snippet(snippet);
+  key = "prefill_f32_hd64_none_mm" + h + "_g1_q128_k128";
+  const DeviceInfo dev = attnjit::testing::gpu();
+  db.upsert_device(dev);
+  db.upsert_template({attnjit::testing::kTemplateHash, "prefill_sm80", "prefill", "0.1.0"});
+  db.record_result(attnjit::testing::ok_result(dev, key, "bm128_bn64_w4_s2", 1.0, 1'700'000'000'000));
+  std::ostringstream out;
+  db.export_jsonl(out);
+  return out.str();
+}
+
 class SnippetService : public ::testing::Test {
  protected:
   SnippetService() {
     { Database db = Database::open(dir.file("s.db")); }
-    Api::Options o;
-    o.db_path = dir.file("s.db");
-    o.db_readers = 1;
-    o.auth = TokenAuth(testing::kToken);
+    Api::Options o = testing::handler_options(dir.file("s.db"), 1);
     o.tune_command = [](const TuneRequest&) { return std::vector<std::string>{"/bin/false"}; };
-    o.nvrtc_available = [](std::string* why) {
-      if (why) *why = "not in this test";
-      return false;
-    };
     api = std::make_unique<Api>(std::move(o));
   }
   ApiResponse call(const std::string& method, const std::string& path, ApiRequest req = {}) {
-    req.method = method;
-    const Api::Route* r = api->match(method, path, req.path_params);
-    EXPECT_NE(r, nullptr);
-    return r ? api->call(*r, req) : ApiResponse{};
-  }
-  // An export line for a CPU problem with a mask_mod: its key and the JSONL text.
-  std::string exported(std::string& key, const std::string& snippet) {
-    Database db = Database::open(":memory:");
-    const std::string h = db.put_snippet(snippet);
-    key = "prefill_f32_hd64_none_mm" + h + "_g1_q128_k128";
-    const DeviceInfo dev = attnjit::testing::gpu();
-    db.upsert_device(dev);
-    db.upsert_template({attnjit::testing::kTemplateHash, "prefill_sm80", "prefill", "0.1.0"});
-    db.record_result(attnjit::testing::ok_result(dev, key, "bm128_bn64_w4_s2", 1.0, 1'700'000'000'000));
-    std::ostringstream out;
-    db.export_jsonl(out);
-    return out.str();
+    return testing::call_route(*api, method, path, std::move(req));
   }
   testing::TempDir dir;
   std::unique_ptr<Api> api;
@@ -112,16 +103,8 @@ TEST(SnippetServiceSocket, HostileSnippetRequestsOverARealSocket) {
   testing::TestServer srv;
   httplib::Client c = srv.client();
   const std::string snippet = "return (q_idx / 5) == (kv_idx / 5); // socket test";
-  Database mem = Database::open(":memory:");
-  const std::string h = mem.put_snippet(snippet);
-  const std::string key = "prefill_f32_hd64_none_mm" + h + "_g1_q128_k128";
-  const DeviceInfo dev = attnjit::testing::gpu();
-  mem.upsert_device(dev);
-  mem.upsert_template({attnjit::testing::kTemplateHash, "prefill_sm80", "prefill", "0.1.0"});
-  mem.record_result(attnjit::testing::ok_result(dev, key, "bm128_bn64_w4_s2", 1.0, 1'700'000'000'000));
-  std::ostringstream out;
-  mem.export_jsonl(out);
-  const std::string body = out.str();
+  std::string key;
+  const std::string body = exported(key, snippet);
   const std::string kernel = "/v1/kernel?problem=" + key + "&arch=" +
                              Target::cpu("icelake-client", "+avx2,+avx512f", 512).key();
   const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + testing::kToken}};

@@ -10,24 +10,14 @@
 #include "codegen/snippet.h"
 #include "codegen/user_variant.h"
 #include "runtime/nvrtc_compiler.h"
+#include "common/require_nvrtc.h"
+#include "common/prefill_problem.h"
 
 namespace attnjit {
 namespace {
 
-#define REQUIRE_NVRTC()                                                       \
-  do {                                                                        \
-    std::string why;                                                          \
-    if (!Nvrtc::available(&why)) GTEST_SKIP() << "NVRTC unavailable: " << why; \
-  } while (0)
-
 ProblemSpec doc_spec(int block_sparse, std::string mask_mod) {
-  PrefillProblem p;
-  p.dtype = DType::BF16;
-  p.head_dim = 128;
-  p.mask = {MaskKind::Causal, 0, 0};
-  p.heads_q = 8;
-  p.heads_kv = 2;
-  p.seqlen_q = p.seqlen_k = 4096;
+  PrefillProblem p = testing::make_prefill_problem(DType::BF16, 128, {MaskKind::Causal, 0, 0}, 4096, 4096, 1, 8, 2);
   p.score_mod = "return score + aux<float>(1)[h];";
   p.mask_mod = std::move(mask_mod);
   p.block_sparse = block_sparse;

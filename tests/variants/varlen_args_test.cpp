@@ -187,14 +187,7 @@ TEST(VarlenReference, EqualLengthsEqualTheDenseReference) {
   vp.seqlens_k = c.seqlens_k;
   std::vector<double> o1(x.q.size()), l1(28), o2(x.q.size()), l2(28);
   reference_attention_varlen(vp, x.q.data(), x.k.data(), x.v.data(), o1.data(), l1.data());
-  ReferenceProblem rp;
-  rp.batch = 2;
-  rp.heads_q = 2;
-  rp.heads_kv = 1;
-  rp.seqlen_q = 7;
-  rp.seqlen_k = 11;
-  rp.head_dim = 64;
-  rp.mask = c.mask;
+  const ReferenceProblem rp = reference_problem_at({2, 2, 1, 7, 11}, 64, c.mask);
   reference_attention(rp, x.q.data(), x.k.data(), x.v.data(), o2.data(), l2.data());
   EXPECT_EQ(o1, o2);
   // LSE: varlen [h, total] vs dense [b, h, s].

@@ -37,15 +37,7 @@ RaggedCase mk(DType dt, MaskSpec m, int64_t hq, int64_t hkv, std::vector<int64_t
   return ragged_case(dt, 64, m, hq, hkv, std::move(sq), std::move(sk), varlen, page);
 }
 
-TileConfig small() {
-  TileConfig c;
-  c.tmpl = "sm80";
-  c.block_m = 64;
-  c.block_n = 32;
-  c.warps = 4;
-  c.stages = 2;
-  return c;
-}
+TileConfig small() { return {.block_m = 64, .block_n = 32, .warps = 4, .stages = 2, .tmpl = "sm80"}; }
 
 // Runs the case on the emulator (cfg.block_m == 0: the default config) and checks it.
 void run_emu(const RaggedCase& c, TileConfig cfg = TileConfig{0}, int stages = 0) {
