@@ -3,8 +3,8 @@
 // as prefill: bias -slope_h * |pos - j| on the scaled, soft-capped score; the sink joins the
 // denominator of the finished row).
 //
-// A kernel built with either takes DecodeVariantParams, DecodeParams followed by the variant
-// tensors; kernels without them take DecodeParams alone, so their parameter buffer, their code
+// A kernel built with either takes DecodeVariantParams (decode/params.h), DecodeParams followed by
+// the variant tensors; kernels without them take DecodeParams alone, so their parameter buffer, their code
 // and their PTX stay exactly what they were. Inside a kernel the variant fields are reached by
 // args(p), only on the paths `if constexpr` keeps for such a kernel.
 //
@@ -19,12 +19,6 @@
 #include "decode/params.h"
 
 namespace attnjit {
-
-struct DecodeVariantParams : DecodeParams {
-  const float* alibi_slopes;     // ALiBi slope of (b, h) at [b * alibi_batch_stride + h]
-  long long alibi_batch_stride;  // 0 = one [heads_q] vector for the whole batch
-  const float* sinks;            // attention-sink logit per query head, [heads_q] (natural units)
-};
 
 namespace decode_variants {
 
