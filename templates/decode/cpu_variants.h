@@ -34,13 +34,14 @@ inline void add_alibi_block(const DecodeParams& p, float (&s)[H][R][BN], int nh,
 }
 
 // Folds query head hq's sink into a finished row: lse2 (log2 units, -inf = empty) and inv (what
-// the row's accumulator is multiplied by).
+// the row's accumulator is multiplied by). In double, like the row's LSE: a sink of -inf leaves
+// both bit for bit.
 inline void fold_sink_row(const DecodeParams& p, long long hq, double& lse2, float& inv) {
-  float l = (float)lse2;
+  double f = 1.0;
   decode_variants::fold_sink_log2<true>(
-      p, hq, l, inv, [](float x) { return vexp2<Vec<4>::F, Vec<4>::I>((Vec<4>::F)x)[0]; },
-      [](float x) { return (float)slog2((double)x); });
-  lse2 = l;
+      p, hq, lse2, f, [](double x) { return (double)vexp2<Vec<4>::F, Vec<4>::I>((Vec<4>::F)(float)x)[0]; },
+      [](double x) { return slog2(x); });
+  inv = (float)(inv * f);
 }
 
 }  // namespace attnjit::cpu

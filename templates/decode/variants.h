@@ -57,12 +57,11 @@ struct RowAlibi<true, R> {
 // Folds query head hq's sink into a finished row: lse2 (log2 units, -inf = no visible key)
 // becomes log2(2^lse2 + 2^(sink log2 e)) and factor (what the row's O is multiplied by) shrinks
 // by 2^(old - new). A no-op unless kOn.
-template <bool kOn, class Exp2, class Log2>
-ATTNJIT_HD void fold_sink_log2(const DecodeParams& p, long long hq, float& lse2, float& factor, Exp2 exp2_fn,
-                               Log2 log2_fn) {
+template <bool kOn, class F, class Exp2, class Log2>
+ATTNJIT_HD void fold_sink_log2(const DecodeParams& p, long long hq, F& lse2, F& factor, Exp2 exp2_fn, Log2 log2_fn) {
   if constexpr (kOn)
-    variants::fold_sink(args(p).sinks[hq] * 1.4426950408889634f, lse2, factor, exp2_fn,
-                        [&](float x) { return log2_fn(1.f + x); });
+    variants::fold_sink(static_cast<F>(args(p).sinks[hq]) * static_cast<F>(1.4426950408889634), lse2, factor, exp2_fn,
+                        [&](F x) { return log2_fn(F(1) + x); });
 }
 
 }  // namespace decode_variants
