@@ -100,9 +100,6 @@ void ProblemSpec::validate() const {
     throw SpecError("group: heads_q / heads_kv must be in 1..128, got " + std::to_string(group));
   validate_mask(mask);
   validate_softcap(softcap);
-  if (family == Family::Decode && (alibi || sink))
-    throw SpecError(std::string(alibi ? "alibi" : "sink") +
-                    ": implemented for prefill problems only (the decode kernels do not take it yet)");
   if (!score_mod.empty()) validate_snippet_hash("score_mod", score_mod);
   if (!mask_mod.empty()) validate_snippet_hash("mask_mod", mask_mod);
   validate_block_sparse(block_sparse);

@@ -2,6 +2,7 @@
 #include "codegen/param_checks.h"
 #include "codegen/decode/plan.h"
 #include "codegen/kernel_template.h"
+#include "codegen/score_variant_args.h"
 
 #include <algorithm>
 #include <climits>
@@ -106,6 +107,8 @@ ProblemSpec decode_spec(const DecodeProblem& p) {
                                 p.max_seqlen_k, p.page_size);
   spec.softcap = p.softcap;
   spec.kv_dtype = p.kv_dtype;
+  spec.alibi = p.alibi;
+  spec.sink = p.sink;
   spec.validate();
   return spec;
 }
@@ -138,6 +141,8 @@ void validate_decode_args(const DecodeArgs& a, Platform platform) {
                    {p.heads_kv, t->head_stride, "head_stride"}, d, kv_dtype_bytes(p.dtype, p.kv_dtype), platform,
                    false);
   check_kv_scales(a, platform);
+  validate_score_variant_args({p.alibi, p.sink, a.alibi_slopes, a.alibi_batch_stride, a.sinks}, p.batch, p.heads_q,
+                              platform);
   if (a.lse.data) {
     if (a.lse.batch_stride < 0) throw SpecError("lse.batch_stride: must be >= 0, got " + str(a.lse.batch_stride));
     if (a.lse.head_stride < 0) throw SpecError("lse.head_stride: must be >= 0, got " + str(a.lse.head_stride));
@@ -237,6 +242,11 @@ std::vector<unsigned char> decode_arguments(const ProblemSpec& spec, const TileC
                                             const Workspace& ws) {
   if (!args.decode || args.prefill)
     throw SpecError("launch: a decode template takes decode arguments");
+  // A kernel built with(out) a variant reads a different parameter block.
+  const DecodeProblem& prob = args.decode->problem;
+  if (prob.alibi != spec.alibi || prob.sink != spec.sink)
+    throw SpecError(std::string(prob.alibi != spec.alibi ? "alibi" : "sink") +
+                    ": the arguments' problem and the kernel's spec " + spec.key() + " disagree");
   DecodeParams p = make_decode_params(*args.decode, target.platform);
   const RunShape shape = decode_shape(args.decode->problem);
   const int splits = decode_num_splits(spec, cfg, target, shape);
@@ -253,6 +263,15 @@ std::vector<unsigned char> decode_arguments(const ProblemSpec& spec, const TileC
     p.counters = static_cast<int*>(ws.zeroed);
     p.partial_o = reinterpret_cast<float*>(scratch);
     p.partial_lse = reinterpret_cast<float*>(scratch + align256(w.partial_o_bytes));
+  }
+  if (spec.alibi || spec.sink) {  // the variant kernels' parameter block (templates/decode/variants.h)
+    DecodeVariantParams v{};
+    static_cast<DecodeParams&>(v) = p;
+    v.alibi_slopes = args.decode->alibi_slopes;
+    v.alibi_batch_stride = args.decode->alibi_slopes ? args.decode->alibi_batch_stride : 0;
+    v.sinks = args.decode->sinks;
+    const auto* b = reinterpret_cast<const unsigned char*>(&v);
+    return {b, b + sizeof v};
   }
   const auto* b = reinterpret_cast<const unsigned char*>(&p);
   return {b, b + sizeof p};

@@ -184,6 +184,8 @@ class DecodeCpuTemplate final : public KernelTemplate {
     if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
     if (spec.kv_dtype != KvDType::Same)  // fp8 K/V, converted in registers
       cst("int", "kKvFp8", spec.kv_dtype == KvDType::E4M3 ? "attnjit::fp8::kE4M3" : "attnjit::fp8::kE5M2");
+    if (spec.alibi) cst("bool", "kAlibi", "true");  // the params are then DecodeVariantParams
+    if (spec.sink) cst("bool", "kSink", "true");
     s.text += "};\n}  // namespace\n\nextern \"C\" void " + s.entry +
               "(const attnjit::DecodeParams* p, long long item_begin, long long item_end) {\n"
               "  attnjit::cpu::DecodeCpu<Config>::run(*p, item_begin, item_end);\n}\n";

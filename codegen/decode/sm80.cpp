@@ -11,6 +11,7 @@
 //   warps    1, 2, 4 or 8;  stages: cp.async ring depth 1..8
 //   splits   0 = decode_num_splits' rule at launch, else a fixed count (capped at the KV blocks)
 //   vec      0 or 8 (16-byte loads; the only width implemented)
+// ALiBi / sinks (_alibi, _sink): both kernels, through their variant entries (DecodeVariantParams).
 // fp8 KV cache (_kv-e4m3 / _kv-e5m2): the tensor-core kernel only (head dims 64 / 128 / 256),
 // K and V dequantised per block in shared memory (templates/decode/mma_sm80.cuh).
 // Launch: grid = (splits * row_chunks, heads_kv, batch), block = warps * 32,
@@ -201,9 +202,13 @@ class DecodeSm80 final : public KernelTemplate {
     if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
     if (fp8(spec))
       cst("int", "kKvFp8", spec.kv_dtype == KvDType::E4M3 ? "attnjit::fp8::kE4M3" : "attnjit::fp8::kE5M2");
+    if (spec.alibi) cst("bool", "kAlibi", "true");
+    if (spec.sink) cst("bool", "kSink", "true");
     s.text += "};\n}  // namespace attnjit_gen\n";
-    s.entry = is_mma(c) ? "attnjit::decode::decode_mma_kernel<attnjit_gen::DecodeConfig>"
-                        : "attnjit::decode::decode_kernel<attnjit_gen::DecodeConfig>";
+    // ALiBi / sinks: the entry taking DecodeVariantParams (templates/decode/variants.h).
+    const bool variant = spec.alibi || spec.sink;
+    s.entry = std::string("attnjit::decode::") + (is_mma(c) ? "decode_mma" : "decode") +
+              (variant ? "_variant" : "") + "_kernel<attnjit_gen::DecodeConfig>";
     s.headers = templates::headers(is_mma(c) ? kMmaRoot : kScalarRoot);
     s.options = {"--std=c++17", "--extra-device-vectorization"};
     s.arch = target.arch;

@@ -13,7 +13,8 @@
 //   as the shortest decimal that reads back to the same double (sc50, sc30.5, sc1e-05).
 //   alibi: ALiBi biases from per-head slopes passed at run time (templates/common/variants_alibi.h).
 //   sink: one attention-sink logit per query head joins the softmax denominator
-//   (templates/common/variants_sink.h). Both prefill only for now.
+//   (templates/common/variants_sink.h). Both for prefill and decode
+//   (decode_bf16_hd128_none_alibi_sink_g8_q1_k32768_p16).
 //   sm<H> / mm<H>: a user score_mod / mask_mod snippet (codegen/snippet.h), H = the first 16 hex
 //   digits of the SHA-256 of its normalised text; the text itself lives in the snippet store /
 //   the database's snippets table, found by H. bs<T>: block-sparse (a block mask at T x T

@@ -132,6 +132,11 @@ struct DecodeProblem {
   // K/V storage: the query's dtype, or fp8 (e4m3 / e5m2, one byte per element) with the
   // scales in DecodeArgs, dequantised in the kernel (queries f16 / bf16; f32 on the CPU).
   KvDType kv_dtype = KvDType::Same;
+  // Score variants, as for prefill: ALiBi (DecodeArgs::alibi_slopes adds -slope * |L - q_tokens
+  // + t - j| to the scaled scores of token t) and attention sinks (DecodeArgs::sinks, one logit
+  // per query head, joins the softmax denominator once per row, whatever the KV splits).
+  bool alibi = false;
+  bool sink = false;
 };
 
 struct DecodeArgs {
@@ -154,6 +159,12 @@ struct DecodeArgs {
   const float* k_scale = nullptr;
   const float* v_scale = nullptr;
   bool kv_scale_per_head = false;
+  // Score variants, f32 in the backend's memory; set exactly when the problem asks for them
+  // (PrefillArgs' convention): slope of (b, h) at alibi_slopes[b * alibi_batch_stride + h]
+  // (stride 0: one [heads_q] vector), sinks [heads_q] in natural units.
+  const float* alibi_slopes = nullptr;
+  int64_t alibi_batch_stride = 0;
+  const float* sinks = nullptr;
 };
 
 }  // namespace attnjit

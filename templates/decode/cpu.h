@@ -37,12 +37,14 @@
 // The prelude defines a policy struct with kHeadDim, kGroup, kQTokens, kRowsPerItem, kBlockN,
 // kVec, kHeadsPerItem, kAccRegs (vector registers for accumulators), kOrder (0 fp32, 1 bf16 pairs), kStorage
 // (StorageKind), kPageSize (0 = contiguous), kMask (DecodeMask), kWindowLeft, kWindowRight, and
-// optionally kKvFp8 (fp8::Kind: K/V are fp8 codes with DecodeParams::k_scale / v_scale).
+// optionally kKvFp8 (fp8::Kind: K/V are fp8 codes with DecodeParams::k_scale / v_scale), kAlibi,
+// kSink (decode/cpu_variants.h; the params are then a DecodeVariantParams).
 #pragma once
 
 #include "common/cpu_simd.h"
 #include "common/fp8.h"
 #include "common/variants.h"
+#include "decode/cpu_variants.h"
 #include "decode/params.h"
 
 namespace attnjit::cpu {
@@ -406,6 +408,7 @@ struct DecodeCpu {
       w.nn = j0 + BN < kv_end ? count(j0 + BN) : 0;
       rows(j0 + BN, w.nn, w.kn, w.vn);
       scores(p, w, nh, n);
+      if constexpr (variants::has_alibi<C>()) add_alibi_block<G, QT>(p, w.s, nh, b, h0, chunk, L, j0, n);
       softmax(w, nh, j0, n);
       accumulate(w, nh, n);
       for (int jj = 0; jj < w.nn; ++jj) {
@@ -466,6 +469,7 @@ struct DecodeCpu {
   static void store_row(const DecodeParams& p, long long b, int kvh, int gr, const F* acc, float inv,
                         double lse2) {
     const int t = gr / G, h = kvh * G + gr % G;
+    if constexpr (variants::has_sink<C>()) fold_sink_row(p, h, lse2, inv);  // once, on the final row
     T* op = (T*)p.o + b * p.o_batch_stride + t * p.o_row_stride + h * p.o_head_stride;
     for (int sg = 0; sg < NS; ++sg)
       for (int hh = 0; hh < 2; ++hh) {

@@ -59,4 +59,12 @@ struct DecodeParams {
   long long kv_scale_stride;
 };
 
+// The parameters of kernels built with ALiBi or sinks (templates/decode/variants.h): the same
+// block followed by the variant tensors, so kernels without them keep their parameter block.
+struct DecodeVariantParams : DecodeParams {
+  const float* alibi_slopes;     // ALiBi slope of (b, h) at [b * alibi_batch_stride + h]
+  long long alibi_batch_stride;  // 0 = one [heads_q] vector for the whole batch
+  const float* sinks;            // attention-sink logit per query head, [heads_q] (natural units)
+};
+
 }  // namespace attnjit

@@ -138,6 +138,13 @@ struct Capped : Base {
   static std::string key() { return Base::key() + " " + softcap_literal(kSoftcap); }
 };
 
+// A config with ALiBi and / or sinks (the variant entries, DecodeVariantParams).
+template <class Base, bool kA, bool kS>
+struct Variant : Base {
+  static constexpr bool kAlibi = kA, kSink = kS;
+  static std::string key() { return Base::key() + (kA ? " alibi" : "") + (kS ? " sink" : ""); }
+};
+
 // The same key from a rendered prelude.
 inline std::string prelude_key(const std::string& text) {
   std::map<std::string, std::string> v;
@@ -158,16 +165,23 @@ inline std::string prelude_key(const std::string& text) {
     key += " " + num(k);
   if (v.count("kSoftcap")) key += " " + v["kSoftcap"];
   if (v.count("kKvFp8")) key += v["kKvFp8"] == "attnjit::fp8::kE4M3" ? " e4m3" : " e5m2";
+  if (v.count("kAlibi")) key += " alibi";
+  if (v.count("kSink")) key += " sink";
   return key;
 }
 
-using Body = std::function<void(const DecodeParams&)>;
+// The launch's parameter block (DecodeParams, or DecodeVariantParams for ALiBi / sinks).
+using Body = std::function<void(const DecodeVariantParams&)>;
 
 template <class... Cs>
 std::map<std::string, Body> kernels() {
-  // block_m 16 is the tensor-core kernel (codegen/decode/sm80.cpp).
-  return {{Cs::key(), [](const DecodeParams& p) {
-             if constexpr (Cs::kRowsPerCta == 16) decode::decode_mma_kernel<Cs>(p);
+  // block_m 16 is the tensor-core kernel (codegen/decode/sm80.cpp); ALiBi / sinks take the
+  // variant entries, as codegen names them.
+  return {{Cs::key(), [](const DecodeVariantParams& p) {
+             constexpr bool kVariant = variants::has_alibi<Cs>() || variants::has_sink<Cs>();
+             if constexpr (Cs::kRowsPerCta == 16 && kVariant) decode::decode_mma_variant_kernel<Cs>(p);
+             else if constexpr (Cs::kRowsPerCta == 16) decode::decode_mma_kernel<Cs>(p);
+             else if constexpr (kVariant) decode::decode_variant_kernel<Cs>(p);
              else decode::decode_kernel<Cs>(p);
            }}...};
 }
@@ -199,9 +213,12 @@ class EmuBackend final : public Backend {
   }
   void launch(const CompiledKernel& kernel, const LaunchGeometry& g, const void* args, size_t args_size,
               void*) override {
-    if (args_size != sizeof(DecodeParams)) throw BackendError("emulator: expected DecodeParams");
-    DecodeParams p;
-    std::memcpy(&p, args, sizeof p);
+    const bool variant = kernel.source.text.find("kAlibi") != std::string::npos ||
+                         kernel.source.text.find("kSink") != std::string::npos;
+    if (args_size != (variant ? sizeof(DecodeVariantParams) : sizeof(DecodeParams)))
+      throw BackendError("emulator: expected DecodeParams (DecodeVariantParams with ALiBi / sinks)");
+    DecodeVariantParams p{};
+    std::memcpy(&p, args, args_size);
     emu::LaunchConfig cfg;
     cfg.grid = {g.grid[0], g.grid[1], g.grid[2]};
     cfg.block = {g.block[0], g.block[1], g.block[2]};

@@ -50,6 +50,9 @@ struct DecodeCase {
   float q_gain = 1.f;   // Q drawn in [-1, 1] * q_gain: large scores that soft-capping bends
   KvDType kv_dtype = KvDType::Same;  // fp8: K/V quantised with f32 scales (every 4th value tiny:
   bool per_head_scale = false;       // subnormal codes), the reference on the dequantised values
+  bool alibi = false;                // ALiBi slopes 2^(-8 (h + 1) / heads_q), or per batch entry:
+  bool alibi_per_batch = false;      //   [batch, heads_q] at stride heads_q + 1, scaled per entry
+  bool sink = false;                 // sinks drawn in [-2, 6] (every 4th head: -inf, no sink)
 
   std::string describe() const {
     std::string s = std::string(to_string(dtype)) + " hd" + std::to_string(head_dim) + " hkv" +
@@ -63,6 +66,8 @@ struct DecodeCase {
     if (block_m) s += " bm" + std::to_string(block_m);
     if (softcap != 0) s += " sc" + softcap_string(softcap) + " x" + std::to_string(q_gain);
     if (kv_dtype != KvDType::Same) s += std::string(" kv-") + std::string(to_string(kv_dtype)) + (per_head_scale ? " per-head" : "");
+    if (alibi) s += alibi_per_batch ? " alibi[b,h]" : " alibi";
+    if (sink) s += " sink";
     return s;
   }
 };
@@ -95,6 +100,8 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
                                             *std::max_element(c.seqlens.begin(), c.seqlens.end()), P);
   spec.softcap = c.softcap;
   spec.kv_dtype = c.kv_dtype;
+  spec.alibi = c.alibi;
+  spec.sink = c.sink;
   const KernelTemplate& tmpl = select_template(spec, target);
   TileConfig cfg = c.config ? *c.config : tmpl.default_config(spec, target);
   cfg.splits = c.splits;
@@ -209,6 +216,14 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   DeviceBuffer dlens = upload(lens.data(), lens.size() * 4);
   DeviceBuffer dtable = upload(table.data(), table.size() * 4);
   DeviceBuffer dks = upload(kscale.data(), kscale.size() * 4), dvs = upload(vscale.data(), vscale.size() * 4);
+  // Score variants: slopes [B, Hq] at stride Hq + 1 (or one [Hq] vector), sinks [Hq].
+  const int64_t slope_stride = c.alibi_per_batch ? Hq + 1 : 0;
+  std::vector<float> slopes(size_t(c.alibi_per_batch ? B * slope_stride : Hq), 0.f), sinks(size_t(Hq), 0.f);
+  for (int64_t b = 0; b < (c.alibi_per_batch ? B : 1); ++b)
+    for (int64_t h = 0; h < Hq; ++h) slopes[size_t(b * slope_stride + h)] = float(std::exp2(-8.0 * double(h + 1) / double(Hq)) * (1.0 + 0.5 * double(b)));
+  std::uniform_real_distribution<float> sink_dist(-2.f, 6.f);
+  for (int64_t h = 0; h < Hq; ++h) sinks[size_t(h)] = h % 4 == 3 ? -std::numeric_limits<float>::infinity() : sink_dist(rng);
+  DeviceBuffer dslopes = upload(slopes.data(), slopes.size() * 4), dsinks = upload(sinks.data(), sinks.size() * 4);
   const size_t o_elems = size_t(B * QT * Hq * D), lse_elems = size_t(B * Hq * QT);
   DeviceBuffer dout(backend, o_elems * esz), dlse(backend, lse_elems * 4);
   backend.fill_bytes(dout.get(), 0xff, o_elems * esz);  // NaN in every dtype
@@ -268,7 +283,16 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
       backend.fill_bytes(dout.get(), 0xff, o_elems * esz);
       backend.fill_bytes(dlse.get(), 0xff, lse_elems * 4);
     }
-    backend.launch(*kernel, geo, &p, sizeof p);
+    if (c.alibi || c.sink) {  // the variant kernels' parameter block
+      DecodeVariantParams vp{};
+      static_cast<DecodeParams&>(vp) = p;
+      vp.alibi_slopes = c.alibi ? static_cast<const float*>(dslopes.get()) : nullptr;
+      vp.alibi_batch_stride = slope_stride;
+      vp.sinks = c.sink ? static_cast<const float*>(dsinks.get()) : nullptr;
+      backend.launch(*kernel, geo, &vp, sizeof vp);
+    } else {
+      backend.launch(*kernel, geo, &p, sizeof p);
+    }
     backend.synchronize();
   }
   backend.copy_to_host(out_bytes.data(), dout.get(), out_bytes.size());
@@ -291,6 +315,11 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   rp.mask = c.mask;
   rp.softcap = c.softcap;
   rp.seqlens_k = c.seqlens;
+  if (c.alibi) {
+    rp.alibi_slopes.assign(slopes.begin(), slopes.end());
+    rp.alibi_batch_stride = slope_stride;
+  }
+  if (c.sink) rp.sinks.assign(sinks.begin(), sinks.end());
   res.ref_o.resize(o_elems);
   res.ref_lse.resize(lse_elems);
   reference_attention(rp, q.data(), k.data(), v.data(), res.ref_o.data(), res.ref_lse.data());
