@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <time.h>
 #include <vector>
 
 namespace attnjit::cli {
@@ -32,14 +33,21 @@ std::vector<uint64_t>& buffer(size_t words) {
 
 }  // namespace
 
+double process_cpu_seconds() {
+  timespec t{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) != 0) throw std::runtime_error("clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
 ReadBandwidth measure_read_bandwidth(int threads, size_t bytes, int reps) {
   if (threads < 1) throw std::invalid_argument("measure_read_bandwidth: threads must be >= 1");
   const size_t words = bytes / 8 / (size_t(threads) * 16) * (size_t(threads) * 16);
   std::vector<uint64_t>& b = buffer(words);
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   std::vector<uint64_t> sums(size_t(threads), 0);
   for (int r = 0; r < reps + 1; ++r) {
     const size_t share = words / size_t(threads);
+    const double c0 = process_cpu_seconds();
     auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> pool;
     for (int t = 1; t < threads; ++t)
@@ -47,15 +55,21 @@ ReadBandwidth measure_read_bandwidth(int threads, size_t bytes, int reps) {
     sums[0] = sum_streams(b.data(), share);
     for (auto& th : pool) th.join();
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (r > 0) times.push_back(s);  // the first pass warms the TLB and the threads
+    const double c = (process_cpu_seconds() - c0) / threads;
+    if (r > 0) {  // the first pass warms the TLB and the threads
+      times.push_back(s);
+      cpu_times.push_back(c);
+    }
   }
   uint64_t total = 0;
   for (uint64_t s : sums) total += s;
   if (total != words) throw std::runtime_error("measure_read_bandwidth: read " + std::to_string(total) + " of " +
                                                std::to_string(words) + " words");
   std::sort(times.begin(), times.end());
+  std::sort(cpu_times.begin(), cpu_times.end());
   const double bytes_read = double(words) * 8;
-  return {bytes_read / times.front() / 1e9, bytes_read / times[times.size() / 2] / 1e9};
+  return {bytes_read / times.front() / 1e9, bytes_read / times[times.size() / 2] / 1e9,
+          bytes_read / cpu_times.front() / 1e9};
 }
 
 void evict_caches(size_t bytes) {
