@@ -13,15 +13,28 @@
 namespace attnjit::cli {
 namespace {
 
-// Four streams, 4 independent accumulators each: the loop is load-bound, never add-bound.
+// Two streams (as decode reads K and V), 16-byte loads into 8 independent accumulators, each
+// stream prefetched 8 KiB ahead: on Zen 3 this read 10-30% faster than 4 scalar streams without
+// prefetch, which the decode kernel itself outran (a probe slower than the kernel bounds nothing).
 uint64_t sum_streams(const uint64_t* p, size_t n) {
-  const size_t q = n / 4;
-  uint64_t a[16] = {};
-  for (size_t i = 0; i + 4 <= q; i += 4)
-    for (int s = 0; s < 4; ++s)
-      for (int k = 0; k < 4; ++k) a[s * 4 + k] += p[s * q + i + k];
+  typedef uint64_t V2 __attribute__((vector_size(16)));
+  constexpr int kStreams = 2;
+  constexpr size_t kAhead = 8192 / sizeof(uint64_t);
+  const size_t q = n / kStreams;
+  V2 a[kStreams][4] = {};
+  for (size_t i = 0; i + 8 <= q; i += 8)
+    for (int s = 0; s < kStreams; ++s) {
+      const uint64_t* r = p + s * q + i;
+      __builtin_prefetch(r + kAhead, 0, 2);  // past the buffer's end is harmless: never faults
+      for (int k = 0; k < 4; ++k) {
+        V2 x;
+        std::memcpy(&x, r + 2 * k, sizeof x);
+        a[s][k] += x;
+      }
+    }
   uint64_t t = 0;
-  for (uint64_t x : a) t += x;
+  for (auto& st : a)
+    for (const V2& x : st) t += x[0] + x[1];
   return t;
 }
 

@@ -18,8 +18,8 @@ struct ReadBandwidth {
 double process_cpu_seconds();
 
 // Sums a `bytes` buffer (much larger than the last-level cache) from `threads` threads, each its
-// own contiguous share read as 4 interleaved streams (one stream alone leaves the prefetchers
-// idle part of the time; more than 4 gain nothing on the machines measured).
+// own contiguous share read as 2 interleaved streams with software prefetch (the way the decode
+// kernel reads K and V; see cpu_read_bandwidth.cpp).
 ReadBandwidth measure_read_bandwidth(int threads, size_t bytes = size_t(1) << 30, int reps = 7);
 
 // Touches `bytes` (twice a large L3) so the next timed run reads K and V from memory, as a
