@@ -62,6 +62,9 @@ struct Row {
   int splits = 0;
   double median_ms = 0, min_ms = 0, gbps = 0, kv_bytes = 0;
   double bw_fraction = 0;  // CPU: gbps / the measured read bandwidth
+  // CPU: K+V bytes / (median process CPU time / threads), and its fraction of the bandwidth
+  // measured the same way: both immune to other processes sharing the cores.
+  double cpu_gbps = 0, cpu_fraction = 0;
 };
 
 DeviceBuffer random_buffer(Backend& be, DType dt, size_t elems, uint64_t seed, KvDType kv = KvDType::Same) {
@@ -144,10 +147,10 @@ void run_bench_decode(BenchDecodeArgs a) {
                 be.describe().c_str(), a.dtype.c_str(), kvt == KvDType::Same ? a.dtype.c_str() : a.kv_dtype.c_str(),
                 a.head_dim, static_cast<long long>(a.heads_q), static_cast<long long>(a.q_tokens), a.page_size);
     if (cpu)
-      std::printf("read bandwidth with %d thread(s): %.1f GB/s (best of 7; median %.1f)\n", cpu_threads, bw.gbps,
-                  bw.median);
+      std::printf("read bandwidth with %d thread(s): %.1f GB/s (best of 7; median %.1f); by CPU time %.1f GB/s\n",
+                  cpu_threads, bw.gbps, bw.median, bw.cpu_gbps);
     std::printf("%5s %7s %5s %-22s %6s %10s %10s%s\n", "batch", "kv_len", "gqa", "config", "splits", "median", "GB/s",
-                cpu ? "   of bw" : "");
+                cpu ? "   of bw  cpu GB/s   of bw" : "");
   }
   std::vector<Row> rows;
   for (int64_t g : a.groups)
@@ -234,13 +237,18 @@ void run_bench_decode(BenchDecodeArgs a) {
         r.config = pk.config.key();
         r.config_source = pk.config_source;
         const Backend::Launch l{pk.kernel.get(), pk.geometry, pl.params};
-        std::vector<double> t;
+        std::vector<double> t, tc;
         if (cpu) {  // one launch at a time, each from cold caches
           be.time({l}, a.warmup, 0);
           for (int i = 0; i < a.reps; ++i) {
             evict_caches();
+            const double c0 = process_cpu_seconds();
             t.push_back(be.time({l}, 0, 1).front());
+            tc.push_back((process_cpu_seconds() - c0) / cpu_threads);
           }
+          std::sort(tc.begin(), tc.end());
+          r.cpu_gbps = r.kv_bytes / tc[tc.size() / 2] / 1e9;
+          r.cpu_fraction = r.cpu_gbps / bw.cpu_gbps;
         } else {
           t = be.time({l}, a.warmup, a.reps);
         }
@@ -253,7 +261,7 @@ void run_bench_decode(BenchDecodeArgs a) {
           std::printf("%5lld %7lld %5lld %-22s %6d %8.3fms %10.1f", static_cast<long long>(batch),
                       static_cast<long long>(len), static_cast<long long>(g), r.config.c_str(), r.splits,
                       r.median_ms, r.gbps);
-          if (cpu) std::printf("   %5.2fx", r.bw_fraction);
+          if (cpu) std::printf("   %5.2fx %9.1f   %5.2fx", r.bw_fraction, r.cpu_gbps, r.cpu_fraction);
           std::printf("\n");
           std::fflush(stdout);
         }
@@ -272,6 +280,7 @@ void run_bench_decode(BenchDecodeArgs a) {
       j["threads"] = cpu_threads;
       j["read_bandwidth_gbps"] = bw.gbps;
       j["read_bandwidth_median_gbps"] = bw.median;
+      j["read_bandwidth_cpu_gbps"] = bw.cpu_gbps;
     }
     nlohmann::json arr = nlohmann::json::array();
     for (const Row& r : rows) {
@@ -282,7 +291,8 @@ void run_bench_decode(BenchDecodeArgs a) {
       } else {
         x.update({{"config", r.config}, {"config_source", r.config_source}, {"splits", r.splits},
                   {"median_ms", r.median_ms}, {"min_ms", r.min_ms}, {"gbps", r.gbps}});
-        if (cpu) x["bandwidth_fraction"] = r.bw_fraction;
+        if (cpu)
+          x.update({{"bandwidth_fraction", r.bw_fraction}, {"cpu_gbps", r.cpu_gbps}, {"cpu_bandwidth_fraction", r.cpu_fraction}});
       }
       arr.push_back(x);
     }

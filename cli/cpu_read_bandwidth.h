@@ -9,11 +9,17 @@ namespace attnjit::cli {
 struct ReadBandwidth {
   double gbps = 0;      // best of the repetitions, 1e9 bytes/s
   double median = 0;    // median of the repetitions
+  // Bytes / (process CPU time / threads), best repetition: what the threads read while they ran,
+  // immune to time-slicing on a shared machine (wall time is not).
+  double cpu_gbps = 0;
 };
 
+// CPU time of the whole process (all its threads) in seconds.
+double process_cpu_seconds();
+
 // Sums a `bytes` buffer (much larger than the last-level cache) from `threads` threads, each its
-// own contiguous share read as 4 interleaved streams (one stream alone leaves the prefetchers
-// idle part of the time; more than 4 gain nothing on the machines measured).
+// own contiguous share read as 2 interleaved streams with software prefetch (the way the decode
+// kernel reads K and V; see cpu_read_bandwidth.cpp).
 ReadBandwidth measure_read_bandwidth(int threads, size_t bytes = size_t(1) << 30, int reps = 7);
 
 // Touches `bytes` (twice a large L3) so the next timed run reads K and V from memory, as a

@@ -15,6 +15,10 @@ constexpr int64_t kDefaultSmemPerSm = 228 * 1024;
 constexpr int kMaxSplitsPerCombine = 128;  // = kDecodeMaxSplits (sm80.cuh kMaxSplits)
 // A CPU split should stream at least this many keys, or the combine costs more than it gains.
 constexpr int64_t kCpuMinKeysPerSplit = 512;
+// Work items per thread the CPU rule aims for when sequences x head groups are too few: the pool
+// hands items out dynamically, so a thread slowed by another process (cores shared) takes fewer
+// and the launch does not wait on it; with one item per thread it would.
+constexpr int64_t kCpuItemsPerThread = 4;
 
 }  // namespace
 
@@ -106,9 +110,10 @@ int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Targ
     const int64_t items = std::max<int64_t>(1, shape.batch * ((shape.heads_kv + per - 1) / per) *
                                                    decode_row_chunks(spec, cfg));
     const int64_t threads = cfg.threads > 0 ? cfg.threads : std::max(1, target.sm_count);
-    if (items >= threads) return 1;
+    const int64_t want = kCpuItemsPerThread * threads;
+    if (items >= want) return 1;
     const int64_t by_len = std::max<int64_t>(1, shape.seqlen_k / kCpuMinKeysPerSplit);
-    return static_cast<int>(std::clamp<int64_t>((threads + items - 1) / items, 1, std::min(cap, by_len)));
+    return static_cast<int>(std::clamp<int64_t>((want + items - 1) / items, 1, std::min(cap, by_len)));
   }
   // GPU: the plan for this config and run shape (its kernel and CTA shape are the config's).
   DecodeGpuPlanInput in;

@@ -95,6 +95,7 @@ struct RowPairsFp8 {
   typedef typename Vec<V>::U U;
   typedef unsigned char B __attribute__((ext_vector_type(V)));
   typedef unsigned short H __attribute__((ext_vector_type(V)));
+  typedef unsigned char B2 __attribute__((ext_vector_type(2 * V)));
   // One code per 32-bit lane -> its value: exponent and mantissa bits moved into an fp32's
   // fields, then the bias difference multiplied back (2^120 for e4m3, 2^112 for e5m2). Exact;
   // subnormal codes pass through an fp32 subnormal, as in the f16 loader (no DAZ).
@@ -103,6 +104,10 @@ struct RowPairsFp8 {
     return (F)bits * (Kind == 1 ? 1.329227995784916e36f : 5.192296858534828e33f);
   }
   static void load(const unsigned char* p, F& a, F& b) {
+#if defined(__F16C__)
+    load_f16c(p, a, b);
+    return;
+#endif
     if constexpr (kEvenOdd) {
       H h;
       __builtin_memcpy(&h, p, sizeof(H));
@@ -117,6 +122,42 @@ struct RowPairsFp8 {
       b = convert(__builtin_convertvector(hi, U));
     }
   }
+
+#if defined(__F16C__)
+  // The same values through fp16 and the hardware's fp16 -> fp32 conversion (vcvtph2ps), so
+  // that no fp32 subnormal ever exists: convert() turns every subnormal code into one, and an
+  // fp32 subnormal operand costs Zen 3 a microcode assist (random e4m3 codes ran the whole
+  // decode at half speed). One byte shuffle puts each code in the high byte of a 16-bit lane, in
+  // the order of the query's lanes (a: lanes [0, V), b: [V, 2V)), with a zero low byte: that is
+  // the e5m2 code's fp16; e4m3 moves exponent and mantissa down one bit (an arithmetic shift
+  // keeps the sign; the mask drops its copy and the low byte) and is 2^-8 of its fp16 value.
+  // Exact, like convert(); e5m2 infinities and NaNs stay so.
+  typedef short S __attribute__((ext_vector_type(2 * V)));
+  typedef __fp16 HV __attribute__((ext_vector_type(V)));
+  typedef short SV __attribute__((ext_vector_type(V)));
+  static constexpr int code(int lane) {
+    return kEvenOdd ? 2 * (lane % V) + lane / V : lane;  // the code lane `lane` of a:b holds
+  }
+  template <int... L>
+  static void load_f16c_(const unsigned char* p, F& a, F& b, Ints<L...>) {
+    B2 x, zero = 0;
+    __builtin_memcpy(&x, p, sizeof(B2));
+    S y = (S)__builtin_shufflevector(x, zero, (L % 2 ? code(L / 2) : 2 * V)...);
+    if constexpr (Kind == 1) y = (y >> 1) & (short)0xbf80;
+    SV lo, hi;
+    __builtin_memcpy(&lo, &y, sizeof(SV));
+    __builtin_memcpy(&hi, (const char*)&y + sizeof(SV), sizeof(SV));
+    a = __builtin_convertvector((HV)lo, F);
+    b = __builtin_convertvector((HV)hi, F);
+    if constexpr (Kind == 1) {
+      a *= 256.f;
+      b *= 256.f;
+    }
+  }
+  static void load_f16c(const unsigned char* p, F& a, F& b) {
+    load_f16c_(p, a, b, typename MakeInts<4 * V>::type());
+  }
+#endif
 };
 
 // acc + sum over the two bf16 halves of each 32-bit lane of a * b, in fp32: vdpbf16ps where the

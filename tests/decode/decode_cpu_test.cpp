@@ -92,6 +92,29 @@ TEST(DecodeCpu, LongSequenceManySplits) {
   expect_decode_matches(cpu(), c);
 }
 
+// The rule gives each of 2 threads about 4 items (sequences x head groups x splits), so GQA
+// groups with few sequences split their length: ragged lengths, one and three sequences, f32
+// and bf16; the K/V prefetch distance runs across block and split ends.
+TEST(DecodeCpu, RuleSplitsFewItemsForTwoThreads) {
+  for (DType dt : {DType::F32, DType::BF16})
+    for (int64_t group : {1, 8}) {
+      DecodeCase c;
+      c.dtype = dt;
+      c.head_dim = 128;
+      c.heads_kv = 4;
+      c.group = group;
+      c.seed = uint64_t(group) * 7 + (dt == DType::F32 ? 1 : 2);
+      const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, dt, 128, MaskSpec{}, 4 * group, 4, 1, 8191, 0);
+      TileConfig cfg = select_template(spec, cpu().target()).default_config(spec, cpu().target());
+      cfg.threads = 2;
+      c.config = cfg;
+      c.seqlens = {8191, 1, 3000};  // one item per sequence (4 KV heads fit one): 3 splits each
+      EXPECT_EQ(expect_decode_matches(cpu(), c).splits, 3) << c.describe();
+      c.seqlens = {5000};  // 8 splits of 10 or 9 blocks, the last one short
+      EXPECT_EQ(expect_decode_matches(cpu(), c).splits, 8) << c.describe();
+    }
+}
+
 TEST(DecodeCpu, CombineIsExactToFp32Rounding) {
   DecodeCase c;
   c.dtype = DType::F32;
