@@ -211,3 +211,36 @@ def test_torch_errors(torch_cpu):
         attnjit.decode(q, k, k.to(torch.float8_e5m2), k_scale=1.0, v_scale=1.0)
     with pytest.raises(TypeError, match=r"q: dtype float8_e4m3fn is not supported"):
         attnjit.decode(k.repeat(1, 1, 2, 1)[:, :1], k, k, k_scale=1.0, v_scale=1.0)
+
+
+def test_decode_op_opcheck(torch_cpu, rng):
+    # Schema, fake (meta) implementation and AOT dispatch of attnjit::decode against the real
+    # one: bf16/f32 caches contiguous and paged, float8 with per-head scales, uint8 codes.
+    torch = torch_cpu
+    import attnjit.torch  # noqa: F401  (registers the ops)
+
+    op = torch.ops.attnjit.decode.default
+    q, k8, v8, lens, ks, vs = case(rng, "e4m3", b=2, lens=(96, 30))
+    tq, tl, tks, tvs = (torch.from_numpy(x) for x in (q, lens, ks, vs))
+    tk, tv = (torch.from_numpy(x) for x in (k8, v8))
+    kf = tk.view(torch.float8_e4m3fn).float() * tks[:, None]
+    table = torch.arange(12, dtype=torch.int32).reshape(2, 6)
+    for args in [
+        (tq, kf, kf, tl, None, True, None, None, 0.0, None),
+        (tq, kf.reshape(12, 16, 2, 64), kf.reshape(12, 16, 2, 64), tl, table, False, None, None, 0.0, None),
+        (tq, tk.view(torch.float8_e4m3fn), tv.view(torch.float8_e4m3fn), tl, None, False, None, None, 0.0, None, 0.0,
+         tks, tvs),
+        (tq, tk.reshape(12, 16, 2, 64), tv.reshape(12, 16, 2, 64), tl, table, False, None, None, 0.0, 96, 0.0,
+         tks[:1], tvs[:1], "e4m3"),
+    ]:
+        # The fake implementation for each; the schema (no mutation, no aliasing) on the first:
+        # test_schema compares inputs with arithmetic torch lacks for float8 on the CPU
+        # ("mul_cpu_reduced_float"); the AOT trace (seconds) on the float8 call only.
+        checks = ["test_faketensor"]
+        if args[1].dtype == torch.float32 and args[4] is None:
+            checks.append("test_schema")
+        if args[1].dtype == torch.float8_e4m3fn:
+            checks.append("test_aot_dispatch_dynamic")
+        torch.library.opcheck(op, args, test_utils=tuple(checks))
+    o, lse = op(*args)
+    assert o.dtype == torch.float32 and lse.shape == (2, 8, 1)
