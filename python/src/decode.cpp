@@ -166,6 +166,11 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
     lse = to_arg("lse", lse_obj, true);
     a.lse = lse_view(*lse, q, B, HQ, T, "q_tokens", r.where, {&q, &k, &v, &o});
   }
+  for (const std::optional<Arg>* s : {&k_scale, &v_scale}) {
+    if (!*s) continue;
+    expect_disjoint(o, **s);  // outputs written over a scale would change what later heads read
+    if (lse) expect_disjoint(*lse, **s);
+  }
   nb::gil_scoped_release unlocked;
   r.rt->decode(a, reinterpret_cast<void*>(stream));
 }

@@ -244,3 +244,15 @@ def test_decode_op_opcheck(torch_cpu, rng):
         torch.library.opcheck(op, args, test_utils=tuple(checks))
     o, lse = op(*args)
     assert o.dtype == torch.float32 and lse.shape == (2, 8, 1)
+
+
+def test_output_over_a_scale_is_refused(cpu):
+    q = np.zeros((1, 1, 2, 32), np.float32)
+    c8 = np.zeros((1, 8, 1, 32), np.uint8)
+    out = np.zeros((1, 1, 2, 32), np.float32)
+    runtime = attnjit.default_runtime("cpu")
+    with pytest.raises(ValueError, match=r"out: overlaps the memory of v_scale"):
+        runtime.decode_into(q, c8, c8, None, out, None, kv_dtype="e4m3", k_scale=S1, v_scale=out.reshape(-1)[:1])
+    lse = np.zeros((1, 2, 1), np.float32)
+    with pytest.raises(ValueError, match=r"lse: overlaps the memory of k_scale"):
+        runtime.decode_into(q, c8, c8, None, out, lse, kv_dtype="e4m3", k_scale=lse.reshape(-1)[1:], v_scale=S1)
