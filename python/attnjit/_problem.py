@@ -33,8 +33,24 @@ def _variants_of(d: dict) -> dict:
                 kv_dtype=None if d["kv_dtype"] == "same" else d["kv_dtype"], varlen=d["varlen"])
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Variants:
+    """The key's optional fields, shared by both families (keyword-only, after the positional
+    ones; None / False / 0 = off). ``score_mod`` / ``mask_mod``: the 16-hex-digit hashes of the
+    snippets' texts; ``kv_dtype``: "e4m3" / "e5m2" (an fp8 KV cache, decode only)."""
+
+    softcap: Optional[float] = None
+    alibi: bool = False
+    sink: bool = False
+    score_mod: Optional[str] = None
+    mask_mod: Optional[str] = None
+    block_sparse: int = 0
+    kv_dtype: Optional[str] = None
+    varlen: bool = False
+
+
 @dataclass(frozen=True)
-class PrefillProblem:
+class PrefillProblem(_Variants):
     """A prefill problem as the tuner and database key it: lengths are buckets (powers of two
     >= 16); ``even`` = both real lengths are multiples of 128. ``mask``: none | causal |
     sliding_window (then ``window=(left, right)``). Every optional field of the key (variants,
@@ -49,16 +65,6 @@ class PrefillProblem:
     seqlen_k: int = 16
     even: bool = False
     page_size: int = 0  # paged K/V (tokens per page), 0 = contiguous
-    # Variants (the key's optional fields; None / False / 0 = off). ``score_mod`` / ``mask_mod``:
-    # the 16-hex-digit hashes of the snippets' texts; ``kv_dtype``: "e4m3" / "e5m2" (fp8 decode).
-    softcap: Optional[float] = None
-    alibi: bool = False
-    sink: bool = False
-    score_mod: Optional[str] = None
-    mask_mod: Optional[str] = None
-    block_sparse: int = 0
-    kv_dtype: Optional[str] = None
-    varlen: bool = False
     family: ClassVar[str] = "prefill"
 
     @property
@@ -83,7 +89,7 @@ class PrefillProblem:
 
 
 @dataclass(frozen=True)
-class DecodeProblem:
+class DecodeProblem(_Variants):
     """A decode problem: ``q_tokens`` query tokens per sequence (exact, 1..16), ``seqlen_k`` the
     KV-length bucket, ``page_size`` 0 for a contiguous cache. ``str(p)`` is the canonical key."""
 
@@ -95,16 +101,6 @@ class DecodeProblem:
     q_tokens: int = 1
     seqlen_k: int = 16
     page_size: int = 0
-    # Variants (the key's optional fields; None / False / 0 = off). ``score_mod`` / ``mask_mod``:
-    # the 16-hex-digit hashes of the snippets' texts; ``kv_dtype``: "e4m3" / "e5m2" (fp8 decode).
-    softcap: Optional[float] = None
-    alibi: bool = False
-    sink: bool = False
-    score_mod: Optional[str] = None
-    mask_mod: Optional[str] = None
-    block_sparse: int = 0
-    kv_dtype: Optional[str] = None
-    varlen: bool = False
     family: ClassVar[str] = "decode"
 
     @property
