@@ -15,6 +15,12 @@ from ._problem import DecodeProblem, PrefillProblem, problem
 from ._runtime import Runtime, default_runtime
 from ._tune import BestConfig, Candidate, TuneResult, best, tune
 
+SpecError.__doc__ = ("Bad input the library refuses (a ValueError): the message names the field, e.g. "
+                     "'head_dim: unsupported value 80'; a snippet that does not compile quotes the compiler.")
+BackendError.__doc__ = ("The device, driver or compiler failed (a RuntimeError): no backend of that kind, "
+                        "NVRTC / clang errors, CUDA errors.")
+DatabaseError.__doc__ = "The tuning database could not be opened, read or written (SQLite's message included)."
+
 __all__ = [
     "attention", "attention_varlen", "block_mask", "decode", "Runtime", "default_runtime", "tune", "best", "TuneResult",
     "Candidate",

@@ -116,6 +116,37 @@ def _call(q: Any, out: Any, return_lse: bool, runtime: Optional[Runtime],
 
 
 
+def _kv_scales(q: Any, k_cache: Any, k_scale: Any, v_scale: Any) -> Tuple[Any, Any]:
+    """Python floats as float32 arrays in q's library and device (the library reads scales from
+    the backend's memory); a float next to a per-head array becomes per head too. Arrays pass
+    through: the module checks their dtype, shape and device, naming them."""
+    def size(s: Any) -> int:
+        shape = getattr(s, "shape", None)
+        return int(shape[0]) if shape is not None and len(shape) == 1 else 1
+
+    def as_array(name: str, s: Any, n: int) -> Any:
+        if s is None or not isinstance(s, (int, float)):
+            return s
+        if isinstance(s, bool):
+            raise TypeError(f"{name}: expected a float or a float32 array, got bool")
+        if not math.isfinite(s):
+            raise ValueError(f"{name}: must be finite, got {s}")
+        if _is_torch(q):
+            import torch
+
+            return torch.full((n,), float(s), dtype=torch.float32, device=q.device)
+        device, _ = device_of(q, "q")
+        if device != "cpu":
+            raise TypeError(f"{name}: give a float32 array on {device} for {type(q).__name__} arrays (attnjit "
+                            "allocates only numpy and torch arrays)")
+        import numpy as np
+
+        return np.full((n,), s, dtype=np.float32)
+
+    n = max(size(k_scale), size(v_scale))
+    return as_array("k_scale", k_scale, n), as_array("v_scale", v_scale, n)
+
+
 def _int(x: Any, name: str) -> int:
     if isinstance(x, bool) or not isinstance(x, int):
         raise TypeError(f"{name}: expected an int, got {type(x).__name__}")
@@ -255,7 +286,8 @@ def block_mask(q: Any, k: Any, *, causal: bool = False, window: Window = None, m
 def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, block_table: Any = None,
            causal: bool = False, window: Window = None, softcap: Optional[float] = None,
            scale: Optional[float] = None, return_lse: bool = False, out: Any = None,
-           max_seqlen_k: Optional[int] = None, runtime: Optional[Runtime] = None) -> Any:
+           max_seqlen_k: Optional[int] = None, k_scale: Any = None, v_scale: Any = None,
+           kv_dtype: Optional[str] = None, runtime: Optional[Runtime] = None) -> Any:
     """Decode attention against a KV cache, as ``flash_attn_with_kvcache`` / FlashInfer decode.
 
     q: [batch, q_tokens, heads_q, head_dim] (1..16 new tokens per sequence). KV cache:
@@ -267,19 +299,31 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
     longest sequence (default: read from cache_seqlens on the CPU; the capacity on a GPU, where
     reading it would synchronize). ``softcap`` as in :func:`attention`.
 
+    fp8 KV cache (vLLM's / FlashInfer's ``kv_cache_dtype="fp8"``): k_cache and v_cache in
+    torch.float8_e4m3fn or torch.float8_e5m2, or uint8 arrays of fp8 codes (numpy has no fp8
+    dtype) with ``kv_dtype="e4m3"`` / ``"e5m2"``; ``k_scale`` / ``v_scale`` dequantise them,
+    K = code * k_scale (likewise V): a float, or a float32 array on q's device with one value
+    per tensor (shape () or (1,)) or per KV head ((heads_kv,)). Queries and outputs stay
+    float16 / bfloat16 (float32 on the CPU backend). Both scales are required with fp8 and
+    refused without it.
+
     Returns the output (like q), or ``(out, lse)`` with ``return_lse=True`` (lse float32
     [batch, heads_q, q_tokens]).
     """
     left, right = _window(window)
     cap = _softcap(softcap)
     sc = _scale(scale)
+    if kv_dtype is not None and kv_dtype not in ("e4m3", "e5m2"):
+        raise ValueError(f"kv_dtype: unknown value {kv_dtype!r} (allowed: e4m3, e5m2, or None)")
+    k_scale, v_scale = _kv_scales(q, k_cache, k_scale, v_scale)
     if max_seqlen_k is not None and (isinstance(max_seqlen_k, bool) or not isinstance(max_seqlen_k, int)):
         raise TypeError(f"max_seqlen_k: expected an int, got {type(max_seqlen_k).__name__}")
     return _call(
         q, out, return_lse, runtime,
         lambda s: (s[0], s[2], s[1]),
         lambda t: t.decode_op(q, k_cache, v_cache, cache_seqlens, block_table, causal, left, right, sc, max_seqlen_k,
-                              cap),
+                              cap, k_scale, v_scale, kv_dtype),
         lambda rt, o, lse: rt.decode_into(q, k_cache, v_cache, cache_seqlens, o, lse, block_table=block_table,
                                           causal=causal, window_left=left, window_right=right, scale=sc,
-                                          max_seqlen_k=max_seqlen_k, stream=_stream(q), softcap=cap))
+                                          max_seqlen_k=max_seqlen_k, stream=_stream(q), softcap=cap,
+                                          k_scale=k_scale, v_scale=v_scale, kv_dtype=kv_dtype or ""))

@@ -19,11 +19,42 @@ def _window_of(d: dict) -> Optional[Tuple[int, int]]:
     return (d["window_left"], d["window_right"]) if d["mask"] == "sliding_window" else None
 
 
+def _variant_args(p) -> dict:
+    """The variant fields as the library's keywords (its "off" values for None)."""
+    return dict(softcap=0.0 if p.softcap is None else p.softcap, varlen=p.varlen, alibi=p.alibi, sink=p.sink,
+                score_mod=p.score_mod or "", mask_mod=p.mask_mod or "", block_sparse=p.block_sparse,
+                kv_dtype=p.kv_dtype or "same")
+
+
+def _variants_of(d: dict) -> dict:
+    """The dataclasses' variant fields from the library's parse (None for off)."""
+    return dict(softcap=d["softcap"] or None, alibi=d["alibi"], sink=d["sink"], score_mod=d["score_mod"] or None,
+                mask_mod=d["mask_mod"] or None, block_sparse=d["block_sparse"],
+                kv_dtype=None if d["kv_dtype"] == "same" else d["kv_dtype"], varlen=d["varlen"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Variants:
+    """The key's optional fields, shared by both families (keyword-only, after the positional
+    ones; None / False / 0 = off). ``score_mod`` / ``mask_mod``: the 16-hex-digit hashes of the
+    snippets' texts; ``kv_dtype``: "e4m3" / "e5m2" (an fp8 KV cache, decode only)."""
+
+    softcap: Optional[float] = None
+    alibi: bool = False
+    sink: bool = False
+    score_mod: Optional[str] = None
+    mask_mod: Optional[str] = None
+    block_sparse: int = 0
+    kv_dtype: Optional[str] = None
+    varlen: bool = False
+
+
 @dataclass(frozen=True)
-class PrefillProblem:
+class PrefillProblem(_Variants):
     """A prefill problem as the tuner and database key it: lengths are buckets (powers of two
     >= 16); ``even`` = both real lengths are multiples of 128. ``mask``: none | causal |
-    sliding_window (then ``window=(left, right)``). ``str(p)`` is the canonical key."""
+    sliding_window (then ``window=(left, right)``). Every optional field of the key (variants,
+    pages, varlen) is a field here, so any key round-trips. ``str(p)`` is the canonical key."""
 
     dtype: str = "bf16"
     head_dim: int = 128
@@ -33,6 +64,7 @@ class PrefillProblem:
     seqlen_q: int = 16
     seqlen_k: int = 16
     even: bool = False
+    page_size: int = 0  # paged K/V (tokens per page), 0 = contiguous
     family: ClassVar[str] = "prefill"
 
     @property
@@ -40,7 +72,7 @@ class PrefillProblem:
         """The canonical key (validated by the library: ValueError naming a bad field)."""
         mask, wl, wr = _mask_fields(self.mask, self.window)
         return _attnjit.problem_key(self.family, self.dtype, self.head_dim, mask, wl, wr, self.group, self.seqlen_q,
-                                    self.seqlen_k, 0, self.even)
+                                    self.seqlen_k, self.page_size, self.even, **_variant_args(self))
 
     def __str__(self) -> str:
         return self.key
@@ -57,7 +89,7 @@ class PrefillProblem:
 
 
 @dataclass(frozen=True)
-class DecodeProblem:
+class DecodeProblem(_Variants):
     """A decode problem: ``q_tokens`` query tokens per sequence (exact, 1..16), ``seqlen_k`` the
     KV-length bucket, ``page_size`` 0 for a contiguous cache. ``str(p)`` is the canonical key."""
 
@@ -76,7 +108,7 @@ class DecodeProblem:
         """The canonical key (validated by the library: ValueError naming a bad field)."""
         mask, wl, wr = _mask_fields(self.mask, self.window)
         return _attnjit.problem_key(self.family, self.dtype, self.head_dim, mask, wl, wr, self.group, self.q_tokens,
-                                    self.seqlen_k, self.page_size, False)
+                                    self.seqlen_k, self.page_size, False, **_variant_args(self))
 
     def __str__(self) -> str:
         return self.key
@@ -97,9 +129,9 @@ def problem(key: Union[str, dict, PrefillProblem, DecodeProblem]) -> Problem:
         raise TypeError(f"problem: expected a key string or a problem dataclass, got {type(key).__name__}")
     if d["family"] == "prefill":
         return PrefillProblem(d["dtype"], d["head_dim"], d["mask"], _window_of(d), d["group"], d["seqlen_q"],
-                              d["seqlen_k"], d["even"])
+                              d["seqlen_k"], d["even"], d["page_size"], **_variants_of(d))
     return DecodeProblem(d["dtype"], d["head_dim"], d["mask"], _window_of(d), d["group"], d["seqlen_q"], d["seqlen_k"],
-                         d["page_size"])
+                         d["page_size"], **_variants_of(d))
 
 
 def key_of(p: Union[str, Problem], name: str = "problem") -> str:

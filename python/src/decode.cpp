@@ -9,10 +9,54 @@
 namespace attnjit::python {
 namespace {
 
+constexpr uint8_t kUInt = static_cast<uint8_t>(nb::dlpack::dtype_code::UInt);
+// DLPack 1.1's fp8 codes (kDLFloat8_e4m3fn, kDLFloat8_e5m2), as numbers: older nanobind
+// releases (the GPU machine's carried copy) lack the enum names.
+constexpr uint8_t kE4M3FN = 10, kE5M2 = 12;
+
+// The cache's storage: the query's dtype, or fp8 — torch's float8_e4m3fn / float8_e5m2, or
+// uint8 codes (numpy, vLLM-style byte caches) with `kv_dtype` saying which format they hold.
+KvDType kv_kind(const Arg& k, const std::string& kv_dtype) {
+  const nb::dlpack::dtype d = k.a.dtype();
+  const bool byte = d.bits == 8 && d.lanes == 1;
+  const KvDType tagged = byte && d.code == kE4M3FN ? KvDType::E4M3 : byte && d.code == kE5M2 ? KvDType::E5M2
+                                                                                           : KvDType::Same;
+  if (kv_dtype.empty()) {
+    if (byte && d.code == kUInt)
+      throw nb::type_error((k.name + ": uint8 holds fp8 codes only with kv_dtype='e4m3' or 'e5m2'").c_str());
+    return tagged;
+  }
+  const KvDType want = kv_dtype == "e4m3" ? KvDType::E4M3 : kv_dtype == "e5m2" ? KvDType::E5M2 : KvDType::Same;
+  if (want == KvDType::Same)
+    throw nb::value_error(("kv_dtype: unknown value '" + kv_dtype + "' (allowed: e4m3, e5m2)").c_str());
+  if (byte && d.code == kUInt) return want;
+  if (tagged != want)
+    throw nb::type_error(("kv_dtype: '" + kv_dtype + "' does not match " + k.name + "'s dtype " + dtype_name(d) +
+                          " (give uint8 codes or the matching float8 dtype)").c_str());
+  return want;
+}
+
+// A dequantisation scale: float32, one per tensor (0-d or [1]) or per KV head ([heads_kv]),
+// contiguous, on the runtime's device. Returns whether it is per head.
+bool check_scale(const Arg& s, int64_t heads_kv, const Placement& where) {
+  expect_device(s, where);
+  expect_dtype(s, nb::dtype<float>(), "float32");
+  const bool ok = s.a.ndim() == 0 || (s.a.ndim() == 1 && (s.a.shape(0) == 1 || static_cast<int64_t>(s.a.shape(0)) == heads_kv));
+  if (!ok) {
+    std::string shape = "(";
+    for (size_t i = 0; i < s.a.ndim(); ++i) shape += (i ? ", " : "") + std::to_string(s.a.shape(i));
+    throw nb::value_error((s.name + ": expected shape () or (1,) (per tensor) or (" + std::to_string(heads_kv) +
+                           ",) (per KV head), got " + shape + (s.a.ndim() == 1 ? ",)" : ")")).c_str());
+  }
+  if (s.a.ndim() == 1) expect_unit_last_stride(s);
+  return s.a.ndim() == 1 && static_cast<int64_t>(s.a.shape(0)) == heads_kv && heads_kv > 1;
+}
+
 void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle seqlens_obj,
             nb::handle o_obj, nb::handle lse_obj, nb::handle table_obj, bool causal,
             std::optional<int64_t> window_left, std::optional<int64_t> window_right, double scale,
-            std::optional<int64_t> max_seqlen_k, uintptr_t stream, double softcap) {
+            std::optional<int64_t> max_seqlen_k, uintptr_t stream, double softcap, nb::handle k_scale_obj,
+            nb::handle v_scale_obj, const std::string& kv_dtype) {
   const bool paged = !table_obj.is_none();
   const char* cache_shape = paged ? "[num_pages, page_size, heads_kv, head_dim] (paged)"
                                   : "[batch, capacity, heads_kv, head_dim]";
@@ -27,7 +71,10 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
     expect_unit_last_stride(*t);
   }
   const DType dt = dtype_of(q);
-  for (const Arg* t : {&k, &v, &o}) expect_same_dtype(*t, q);
+  const KvDType kv = kv_kind(k, kv_dtype);
+  expect_same_dtype(o, q);
+  expect_same_dtype(v, kv == KvDType::Same ? q : k);
+  if (kv == KvDType::Same) expect_same_dtype(k, q);
   const int64_t B = q.a.shape(0), T = q.a.shape(1), HQ = q.a.shape(2), D = q.a.shape(3);
   const int64_t HKV = k.a.shape(2);
   for (const Arg* t : {&k, &v}) expect_extent(*t, 3, D, "head_dim", q);
@@ -49,12 +96,33 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
   p.q_tokens = T;
   p.scale = scale;
   p.softcap = softcap;
+  p.kv_dtype = kv;
   a.q = view4(q, false);
   a.o = view4(o, false);
   a.k = view4(k, false);
   a.v = view4(v, false);
 
-  std::optional<Arg> table, seqlens, lse;
+  std::optional<Arg> table, seqlens, lse, k_scale, v_scale;
+  if (kv == KvDType::Same) {
+    for (auto [name, obj] : {std::pair{"k_scale", k_scale_obj}, {"v_scale", v_scale_obj}})
+      if (!obj.is_none())
+        throw nb::value_error((std::string(name) + ": only an fp8 KV cache (float8_e4m3fn / float8_e5m2, or uint8 "
+                               "with kv_dtype) takes a scale; k_cache is " + dtype_name(k.a.dtype())).c_str());
+  } else {
+    for (auto [name, obj] : {std::pair{"k_scale", k_scale_obj}, {"v_scale", v_scale_obj}})
+      if (obj.is_none())
+        throw nb::value_error((std::string(name) + ": required with an fp8 KV cache (k_cache is " +
+                               std::string(to_string(kv)) + "): the float32 dequantisation scale").c_str());
+    k_scale = to_arg("k_scale", k_scale_obj);
+    v_scale = to_arg("v_scale", v_scale_obj);
+    const bool k_heads = check_scale(*k_scale, HKV, r.where), v_heads = check_scale(*v_scale, HKV, r.where);
+    if (k_heads != v_heads)
+      throw nb::value_error(("v_scale: " + std::string(v_heads ? "per KV head" : "per tensor") + " but k_scale is " +
+                             (k_heads ? "per KV head" : "per tensor") + " (give both the same way)").c_str());
+    a.k_scale = static_cast<const float*>(k_scale->a.data());
+    a.v_scale = static_cast<const float*>(v_scale->a.data());
+    a.kv_scale_per_head = k_heads;
+  }
   if (paged) {
     table = to_arg("block_table", table_obj);
     expect_ndim(*table, 2, "[batch, max_pages_per_sequence]");
@@ -98,6 +166,11 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
     lse = to_arg("lse", lse_obj, true);
     a.lse = lse_view(*lse, q, B, HQ, T, "q_tokens", r.where, {&q, &k, &v, &o});
   }
+  for (const std::optional<Arg>* s : {&k_scale, &v_scale}) {
+    if (!*s) continue;
+    expect_disjoint(o, **s);  // outputs written over a scale would change what later heads read
+    if (lse) expect_disjoint(*lse, **s);
+  }
   nb::gil_scoped_release unlocked;
   r.rt->decode(a, reinterpret_cast<void*>(stream));
 }
@@ -110,13 +183,17 @@ void bind_decode(nb::class_<PyRuntime>& cls) {
           nb::arg("causal") = false, nb::arg("window_left").none() = nb::none(),
           nb::arg("window_right").none() = nb::none(), nb::arg("scale") = 0.0,
           nb::arg("max_seqlen_k").none() = nb::none(), nb::arg("stream") = 0, nb::arg("softcap") = 0.0,
+          nb::arg("k_scale").none() = nb::none(), nb::arg("v_scale").none() = nb::none(), nb::arg("kv_dtype") = "",
           "Decode attention into preallocated outputs (the building block of attnjit.decode).\n\n"
           "q [b, t, hq, d] (t = 1..16 query tokens per sequence); k_cache / v_cache contiguous\n"
           "[b, capacity, hkv, d], or paged [num_pages, page_size, hkv, d] with block_table int32\n"
           "[b, max_pages]; cache_seqlens int32 [b] (None = every sequence is full). out like q;\n"
           "lse float32 [b, hq, t] or None. max_seqlen_k: the longest sequence (default: read from\n"
           "cache_seqlens on the CPU, the capacity on a GPU, where reading it would synchronize).\n"
-          "softcap c > 0: scores s -> c * tanh(s / c) (0 = off).");
+          "softcap c > 0: scores s -> c * tanh(s / c) (0 = off).\n"
+          "fp8 KV cache: k_cache / v_cache float8_e4m3fn or float8_e5m2, or uint8 codes with kv_dtype\n"
+          "'e4m3' / 'e5m2'; k_scale / v_scale float32 arrays, one per tensor (() or (1,)) or per KV head\n"
+          "((hkv,)), both the same way, on q's device: K = code * k_scale (likewise V).");
 }
 
 }  // namespace attnjit::python

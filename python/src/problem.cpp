@@ -23,6 +23,14 @@ nb::dict fields_of(const ProblemSpec& s) {
   d["seqlen_k"] = s.seqlen_k;
   d["page_size"] = s.page_size;
   d["even"] = s.even;
+  d["softcap"] = s.softcap;
+  d["varlen"] = s.varlen;
+  d["alibi"] = s.alibi;
+  d["sink"] = s.sink;
+  d["score_mod"] = s.score_mod;
+  d["mask_mod"] = s.mask_mod;
+  d["block_sparse"] = s.block_sparse;
+  d["kv_dtype"] = std::string(to_string(s.kv_dtype));
   return d;
 }
 
@@ -36,7 +44,8 @@ void bind_problem(nb::module_& m) {
       "problem_key",
       [](const std::string& family, const std::string& dtype, int head_dim, const std::string& mask,
          int64_t window_left, int64_t window_right, int group, int64_t seqlen_q, int64_t seqlen_k, int page_size,
-         bool even) {
+         bool even, double softcap, bool varlen, bool alibi, bool sink, const std::string& score_mod,
+         const std::string& mask_mod, int block_sparse, const std::string& kv_dtype) {
         ProblemSpec s;
         s.family = parse_family(family);
         s.dtype = parse_dtype(dtype);
@@ -47,12 +56,25 @@ void bind_problem(nb::module_& m) {
         s.seqlen_k = seqlen_k;
         s.page_size = page_size;
         s.even = even;
+        s.softcap = softcap;
+        s.varlen = varlen;
+        s.alibi = alibi;
+        s.sink = sink;
+        s.score_mod = score_mod;
+        s.mask_mod = mask_mod;
+        s.block_sparse = block_sparse;
+        s.kv_dtype = parse_kv_dtype(kv_dtype);
         s.validate();
         return s.key();
       },
       nb::arg("family"), nb::arg("dtype"), nb::arg("head_dim"), nb::arg("mask"), nb::arg("window_left"),
       nb::arg("window_right"), nb::arg("group"), nb::arg("seqlen_q"), nb::arg("seqlen_k"), nb::arg("page_size"),
-      nb::arg("even"), "The canonical key of a problem given field by field (validated).");
+      nb::arg("even"), nb::kw_only(), nb::arg("softcap") = 0.0, nb::arg("varlen") = false, nb::arg("alibi") = false,
+      nb::arg("sink") = false, nb::arg("score_mod") = "", nb::arg("mask_mod") = "", nb::arg("block_sparse") = 0,
+      nb::arg("kv_dtype") = "same",
+      "The canonical key of a problem given field by field (validated): the variants' fields\n"
+      "(softcap 0 = off, snippet hashes '' = none, block_sparse 0 = none, kv_dtype same | e4m3 | e5m2)\n"
+      "are keywords.");
   m.def(
       "problem_for_shape",
       [](const std::string& family, const std::string& dtype, int head_dim, const std::string& mask,

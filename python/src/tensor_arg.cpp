@@ -41,6 +41,8 @@ std::pair<uintptr_t, uintptr_t> byte_range(const Array& a) {
 }  // namespace
 
 std::string dtype_name(nb::dlpack::dtype d) {
+  if (d.bits == 8 && d.lanes == 1 && (d.code == 10 || d.code == 12))  // DLPack's fp8 codes
+    return d.code == 10 ? "float8_e4m3fn" : "float8_e5m2";
   std::string base = d.code == kInt ? "int" : d.code == kFloat ? "float" : d.code == kBfloat ? "bfloat" : "uint";
   if (d.code > kBfloat) base = "dtype code " + std::to_string(d.code) + " bits ";
   return base + std::to_string(d.bits) + (d.lanes != 1 ? "x" + std::to_string(d.lanes) : "");

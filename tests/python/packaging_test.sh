@@ -22,15 +22,32 @@ if command -v ccache >/dev/null; then
 fi
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 "$work/venv/bin/pip" install --quiet --config-settings=build-dir="$work/build" "$src"
+# `pip wheel .` over the same build folder (incremental): the wheel holds the module, its stubs
+# and py.typed.
+"$work/venv/bin/pip" wheel --quiet --no-deps --wheel-dir "$work/wheels" --config-settings=build-dir="$work/build" "$src"
 cd "$work"   # away from the source tree, so `import attnjit` can only find the installed one
-"$work/venv/bin/python" - "$src/README.md" <<'PY'
-import pathlib, re, sys
+"$work/venv/bin/python" - "$src/README.md" "$work/wheels" <<'PY'
+import pathlib, re, sys, zipfile
 import attnjit
 where = pathlib.Path(attnjit.__file__).parent
-assert (where / "_attnjit.pyi").is_file() and (where / "py.typed").is_file(), "stubs missing from the wheel"
+assert (where / "_attnjit.pyi").is_file() and (where / "py.typed").is_file(), "stubs missing from the install"
+wheels = list(pathlib.Path(sys.argv[2]).glob("attnjit-*.whl"))
+assert len(wheels) == 1, f"pip wheel made {wheels}"
+names = zipfile.ZipFile(wheels[0]).namelist()
+for want in ("attnjit/_attnjit.pyi", "attnjit/py.typed", "attnjit/__init__.py", "attnjit/torch.py"):
+    assert want in names, f"{wheels[0].name}: {want} missing"
+assert any(re.match(r"attnjit/_attnjit\..*\.so$", n) for n in names), f"{wheels[0].name}: no module"
+# The README's Python examples that need no torch (this venv has none), in order, one namespace.
 text = pathlib.Path(sys.argv[1]).read_text()
-blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+blocks = re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
 assert blocks, "README has no python example"
-exec(compile(blocks[0], "README.md", "exec"), {})
-print("packaging: installed", attnjit.__version__, "from", where, "- README example ran")
+ns, ran = {}, 0
+for code in blocks:
+    if re.search(r"\bimport torch\b", code):
+        print("packaging: skipped a README example that needs torch (not installed in this venv)")
+        continue
+    exec(compile(code, "README.md", "exec"), ns)
+    ran += 1
+print("packaging: installed", attnjit.__version__, "from", where, "-", wheels[0].name, "built -", ran,
+      "README example(s) ran")
 PY

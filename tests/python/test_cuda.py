@@ -55,3 +55,25 @@ def test_device_mismatch(cuda):
     x = np.zeros((1, 16, 2, 64), np.float16)
     with pytest.raises(ValueError, match=r"^q: is on cpu but the runtime runs on cuda:0"):
         rt.prefill_into(x, x, x, np.zeros_like(x), None)
+
+
+@pytest.mark.parametrize("fp8", ["float8_e4m3fn", "float8_e5m2"])
+def test_decode_fp8_paged(cuda, fp8):
+    # An fp8 cache (float8 tensors, per-head scales as a CUDA tensor, a float for V) against a
+    # float64 reference over the cache dequantised by torch; outputs poisoned first.
+    torch = cuda
+    b, hq, hkv, d, page, pages = 3, 16, 2, 128, 16, 48
+    lens = torch.tensor([200, 1, 77], dtype=torch.int32, device="cuda")
+    kp, vp = ((torch.randn(pages, page, hkv, d, device="cuda") * 8).to(getattr(torch, fp8)) for _ in range(2))
+    ks = torch.tensor([0.05, 0.2], device="cuda")
+    table = torch.randperm(pages, device="cuda")[: b * 16].reshape(b, 16).to(torch.int32)
+    q = torch.randn(b, 1, hq, d, device="cuda", dtype=torch.bfloat16)
+    out = torch.full_like(q, float("nan"))
+    attnjit.decode(q, kp, vp, lens, block_table=table, k_scale=ks, v_scale=0.1, max_seqlen_k=256, out=out)
+    k = kp[table.long()].reshape(b, 16 * page, hkv, d).double() * ks.double()[:, None]
+    v = vp[table.long()].reshape(b, 16 * page, hkv, d).double() * 0.1
+    for i in range(b):
+        n = int(lens[i])
+        want = ref.attention(q[i:i + 1].double().cpu().numpy(), k[i:i + 1, :n].cpu().numpy(),
+                             v[i:i + 1, :n].cpu().numpy())[0]
+        ref.assert_close(out[i:i + 1].double().cpu().numpy(), want, 2e-2, f"out[{i}]")

@@ -49,3 +49,16 @@ def test_tune_then_cli_and_runtime_read_it(cpu, tmp_path, caplog, capsys):
 def test_best_without_entry_is_default(cpu, tmp_path):
     b = attnjit.best("prefill_f32_hd32_causal_g1_q16_k16", db=str(tmp_path / "empty.db"))
     assert b.source == "default" and b.median_ms is None
+
+
+def test_tune_fp8_decode_dataclass(cpu, tmp_path):
+    # A decode problem over an fp8 cache, given as a dataclass: its key keeps _kv-e4m3 through the
+    # tuner and the database (it used to be dropped, tuning the bf16-cache problem instead).
+    p = attnjit.DecodeProblem(dtype="f32", head_dim=64, group=2, q_tokens=1, seqlen_k=256, kv_dtype="e4m3")
+    assert p.key == "decode_f32_hd64_none_g2_q1_k256_p0_kv-e4m3"
+    db = str(tmp_path / "fp8.db")
+    (r,) = attnjit.tune([p], db=db, strategy="random", budget=2, backend="cpu", measure_seconds=0.05, progress=False)
+    assert r.problem == p.key and not r.error and r.best, r
+    b = attnjit.best(p, db=db, backend="cpu")
+    assert (b.problem, b.config, b.source) == (p.key, r.best, "db:exact")
+    assert attnjit.problem(b.problem) == p
