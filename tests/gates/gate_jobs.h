@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
+#include <map>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -62,6 +64,17 @@ inline std::vector<ProblemSpec> gate_problems(bool full) {
   return few;
 }
 
+// ATTNJIT_GATES_ONLY: an ECMAScript regex a job's name must contain, to run one template's part
+// of the sweep (e.g. "^prefill_sm90/"); unset or empty = every job.
+inline std::vector<Job> only_matching(std::vector<Job> jobs) {
+  const char* only = std::getenv("ATTNJIT_GATES_ONLY");
+  if (!only || !*only) return jobs;
+  const std::regex re(only);
+  jobs.erase(std::remove_if(jobs.begin(), jobs.end(), [&](const Job& j) { return !std::regex_search(j.name(), re); }),
+             jobs.end());
+  return jobs;
+}
+
 inline std::vector<Job> gate_jobs(bool full, size_t sample) {
   std::vector<Job> defaults, rest;
   for (const KernelTemplate* t : all_templates())
@@ -81,7 +94,7 @@ inline std::vector<Job> gate_jobs(bool full, size_t sample) {
     rest.resize(std::min(rest.size(), sample));
   }
   defaults.insert(defaults.end(), rest.begin(), rest.end());
-  return defaults;
+  return only_matching(std::move(defaults));
 }
 
 inline bool is_sm90_template(std::string_view name) { return name.find("sm90") != std::string_view::npos; }
@@ -115,33 +128,63 @@ inline unsigned gate_threads() {
   return 2;
 }
 
+// What NVRTC compiles, without the source's comment lines (its name): equal keys, equal kernels.
+inline std::string compiled_content_key(KernelSource src) {
+  std::string text;
+  for (size_t a = 0; a < src.text.size();) {
+    size_t b = src.text.find('\n', a);
+    b = b == std::string::npos ? src.text.size() : b + 1;
+    if (src.text.compare(a, 2, "//") != 0) text.append(src.text, a, b - a);
+    a = b;
+  }
+  src.text = std::move(text);
+  src.finalize();
+  return src.hash;
+}
+
 // Runs every job on gate_threads() workers; each violation is a test failure naming the job.
-inline void run_gates(const std::vector<Job>& jobs, const char* label) {
+// Jobs that render the same kernel (e.g. problems differing only in a field the template does
+// not read, such as _even for sm90) are compiled once. `progress`: one line per kernel as it finishes (long sweeps).
+inline void run_gates(const std::vector<Job>& jobs, const char* label, bool progress = false) {
   std::string why;
   const std::string cuobjdump = find_cuobjdump(&why);
   if (cuobjdump.empty()) std::printf("[ %-8s ] SASS gates skipped: %s\n", label, why.c_str());
-  std::vector<GateOutcome> outs(jobs.size());
-  std::atomic<size_t> next{0};
+  std::vector<KernelSource> sources;            // one per distinct source
+  std::vector<size_t> source_of(jobs.size());   // job -> index into sources
+  std::vector<bool> sm90;                       // per source: gate it as an sm90 kernel
+  std::map<std::string, size_t> by_hash;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    KernelSource src = jobs[i].tmpl->render(jobs[i].spec, jobs[i].cfg, jobs[i].target);
+    auto [it, fresh] = by_hash.emplace(compiled_content_key(src), sources.size());
+    if (fresh) {
+      sources.push_back(std::move(src));
+      sm90.push_back(is_sm90_template(jobs[i].tmpl->name()));
+    }
+    source_of[i] = it->second;
+  }
+  std::vector<GateOutcome> outs(sources.size());
+  std::atomic<size_t> next{0}, done{0};
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::future<void>> workers;
   for (unsigned w = 0; w < gate_threads(); ++w)
     workers.push_back(std::async(std::launch::async, [&] {
-      for (size_t i; (i = next++) < jobs.size();) {
-        const Job& j = jobs[i];
-        outs[i] = gate_source(j.tmpl->render(j.spec, j.cfg, j.target), is_sm90_template(j.tmpl->name()),
-                              cuobjdump);
+      for (size_t i; (i = next++) < sources.size();) {
+        const KernelSource& src = sources[i];
+        outs[i] = gate_source(src, sm90[i], cuobjdump);
+        if (progress)
+          std::printf("[ %-8s ] %zu/%zu %.0f ms %s: %s\n", label, ++done, sources.size(), outs[i].compile_ms,
+                      src.name.c_str(), outs[i].violations.empty() ? "ok" : outs[i].violations.front().c_str()),
+              std::fflush(stdout);
       }
     }));
   for (auto& f : workers) f.get();
   double sum = 0;
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    sum += outs[i].compile_ms;
-    for (const std::string& v : outs[i].violations) ADD_FAILURE() << jobs[i].name() << ": " << v;
-  }
-  std::printf("[ %-8s ] %zu kernels gated (SASS %s), NVRTC %.1f s total, wall %.1f s on %u threads\n",
-              label, jobs.size(), cuobjdump.empty() ? "skipped" : "checked", sum / 1000,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-              gate_threads());
+  for (const GateOutcome& o : outs) sum += o.compile_ms;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    for (const std::string& v : outs[source_of[i]].violations) ADD_FAILURE() << jobs[i].name() << ": " << v;
+  std::printf("[ %-8s ] %zu kernels gated (%zu distinct sources, SASS %s), NVRTC %.1f s total, wall %.1f s on %u threads\n",
+              label, jobs.size(), sources.size(), cuobjdump.empty() ? "skipped" : "checked", sum / 1000,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), gate_threads());
 }
 
 inline std::string read_source_file(const std::string& rel) {
