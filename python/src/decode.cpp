@@ -30,9 +30,9 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
   }
   const DType dt = dtype_of(q);
   const KvDType kv = kv_dtype_of(k, kv_dtype);
-  expect_same_dtype(o, q);
-  expect_same_dtype(v, kv == KvDType::Same ? q : k);
   if (kv == KvDType::Same) expect_same_dtype(k, q);
+  expect_same_dtype(v, kv == KvDType::Same ? q : k);  // fp8: V in K's format
+  expect_same_dtype(o, q);
   const int64_t B = q.a.shape(0), T = q.a.shape(1), HQ = q.a.shape(2), D = q.a.shape(3);
   const int64_t HKV = k.a.shape(2);
   for (const Arg* t : {&k, &v}) expect_extent(*t, 3, D, "head_dim", q);
