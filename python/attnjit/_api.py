@@ -303,7 +303,8 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
     torch.float8_e4m3fn or torch.float8_e5m2, or uint8 arrays of fp8 codes (numpy has no fp8
     dtype) with ``kv_dtype="e4m3"`` / ``"e5m2"``; ``k_scale`` / ``v_scale`` dequantise them,
     K = code * k_scale (likewise V): a float, or a float32 array on q's device with one value
-    per tensor (shape () or (1,)) or per KV head ((heads_kv,)). Queries and outputs stay
+    per tensor (shape () or (1,)) or per KV head ((heads_kv,)); a float costs a small array
+    per call, so a decode loop should pass arrays it keeps. Queries and outputs stay
     float16 / bfloat16 (float32 on the CPU backend). Both scales are required with fp8 and
     refused without it.
 

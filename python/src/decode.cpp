@@ -4,53 +4,11 @@
 
 #include <algorithm>
 
+#include "kv_fp8.h"
 #include "py_runtime.h"
 
 namespace attnjit::python {
 namespace {
-
-constexpr uint8_t kUInt = static_cast<uint8_t>(nb::dlpack::dtype_code::UInt);
-// DLPack 1.1's fp8 codes (kDLFloat8_e4m3fn, kDLFloat8_e5m2), as numbers: older nanobind
-// releases (the GPU machine's carried copy) lack the enum names.
-constexpr uint8_t kE4M3FN = 10, kE5M2 = 12;
-
-// The cache's storage: the query's dtype, or fp8 — torch's float8_e4m3fn / float8_e5m2, or
-// uint8 codes (numpy, vLLM-style byte caches) with `kv_dtype` saying which format they hold.
-KvDType kv_kind(const Arg& k, const std::string& kv_dtype) {
-  const nb::dlpack::dtype d = k.a.dtype();
-  const bool byte = d.bits == 8 && d.lanes == 1;
-  const KvDType tagged = byte && d.code == kE4M3FN ? KvDType::E4M3 : byte && d.code == kE5M2 ? KvDType::E5M2
-                                                                                           : KvDType::Same;
-  if (kv_dtype.empty()) {
-    if (byte && d.code == kUInt)
-      throw nb::type_error((k.name + ": uint8 holds fp8 codes only with kv_dtype='e4m3' or 'e5m2'").c_str());
-    return tagged;
-  }
-  const KvDType want = kv_dtype == "e4m3" ? KvDType::E4M3 : kv_dtype == "e5m2" ? KvDType::E5M2 : KvDType::Same;
-  if (want == KvDType::Same)
-    throw nb::value_error(("kv_dtype: unknown value '" + kv_dtype + "' (allowed: e4m3, e5m2)").c_str());
-  if (byte && d.code == kUInt) return want;
-  if (tagged != want)
-    throw nb::type_error(("kv_dtype: '" + kv_dtype + "' does not match " + k.name + "'s dtype " + dtype_name(d) +
-                          " (give uint8 codes or the matching float8 dtype)").c_str());
-  return want;
-}
-
-// A dequantisation scale: float32, one per tensor (0-d or [1]) or per KV head ([heads_kv]),
-// contiguous, on the runtime's device. Returns whether it is per head.
-bool check_scale(const Arg& s, int64_t heads_kv, const Placement& where) {
-  expect_device(s, where);
-  expect_dtype(s, nb::dtype<float>(), "float32");
-  const bool ok = s.a.ndim() == 0 || (s.a.ndim() == 1 && (s.a.shape(0) == 1 || static_cast<int64_t>(s.a.shape(0)) == heads_kv));
-  if (!ok) {
-    std::string shape = "(";
-    for (size_t i = 0; i < s.a.ndim(); ++i) shape += (i ? ", " : "") + std::to_string(s.a.shape(i));
-    throw nb::value_error((s.name + ": expected shape () or (1,) (per tensor) or (" + std::to_string(heads_kv) +
-                           ",) (per KV head), got " + shape + (s.a.ndim() == 1 ? ",)" : ")")).c_str());
-  }
-  if (s.a.ndim() == 1) expect_unit_last_stride(s);
-  return s.a.ndim() == 1 && static_cast<int64_t>(s.a.shape(0)) == heads_kv && heads_kv > 1;
-}
 
 void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle seqlens_obj,
             nb::handle o_obj, nb::handle lse_obj, nb::handle table_obj, bool causal,
@@ -71,10 +29,10 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
     expect_unit_last_stride(*t);
   }
   const DType dt = dtype_of(q);
-  const KvDType kv = kv_kind(k, kv_dtype);
-  expect_same_dtype(o, q);
-  expect_same_dtype(v, kv == KvDType::Same ? q : k);
+  const KvDType kv = kv_dtype_of(k, kv_dtype);
   if (kv == KvDType::Same) expect_same_dtype(k, q);
+  expect_same_dtype(v, kv == KvDType::Same ? q : k);  // fp8: V in K's format
+  expect_same_dtype(o, q);
   const int64_t B = q.a.shape(0), T = q.a.shape(1), HQ = q.a.shape(2), D = q.a.shape(3);
   const int64_t HKV = k.a.shape(2);
   for (const Arg* t : {&k, &v}) expect_extent(*t, 3, D, "head_dim", q);
@@ -102,27 +60,8 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
   a.k = view4(k, false);
   a.v = view4(v, false);
 
-  std::optional<Arg> table, seqlens, lse, k_scale, v_scale;
-  if (kv == KvDType::Same) {
-    for (auto [name, obj] : {std::pair{"k_scale", k_scale_obj}, {"v_scale", v_scale_obj}})
-      if (!obj.is_none())
-        throw nb::value_error((std::string(name) + ": only an fp8 KV cache (float8_e4m3fn / float8_e5m2, or uint8 "
-                               "with kv_dtype) takes a scale; k_cache is " + dtype_name(k.a.dtype())).c_str());
-  } else {
-    for (auto [name, obj] : {std::pair{"k_scale", k_scale_obj}, {"v_scale", v_scale_obj}})
-      if (obj.is_none())
-        throw nb::value_error((std::string(name) + ": required with an fp8 KV cache (k_cache is " +
-                               std::string(to_string(kv)) + "): the float32 dequantisation scale").c_str());
-    k_scale = to_arg("k_scale", k_scale_obj);
-    v_scale = to_arg("v_scale", v_scale_obj);
-    const bool k_heads = check_scale(*k_scale, HKV, r.where), v_heads = check_scale(*v_scale, HKV, r.where);
-    if (k_heads != v_heads)
-      throw nb::value_error(("v_scale: " + std::string(v_heads ? "per KV head" : "per tensor") + " but k_scale is " +
-                             (k_heads ? "per KV head" : "per tensor") + " (give both the same way)").c_str());
-    a.k_scale = static_cast<const float*>(k_scale->a.data());
-    a.v_scale = static_cast<const float*>(v_scale->a.data());
-    a.kv_scale_per_head = k_heads;
-  }
+  std::optional<Arg> table, seqlens, lse;
+  const KvScales scales = kv_scales(a, k, k_scale_obj, v_scale_obj, r.where);
   if (paged) {
     table = to_arg("block_table", table_obj);
     expect_ndim(*table, 2, "[batch, max_pages_per_sequence]");
@@ -166,7 +105,7 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
     lse = to_arg("lse", lse_obj, true);
     a.lse = lse_view(*lse, q, B, HQ, T, "q_tokens", r.where, {&q, &k, &v, &o});
   }
-  for (const std::optional<Arg>* s : {&k_scale, &v_scale}) {
+  for (const std::optional<Arg>* s : {&scales.k, &scales.v}) {
     if (!*s) continue;
     expect_disjoint(o, **s);  // outputs written over a scale would change what later heads read
     if (lse) expect_disjoint(*lse, **s);
