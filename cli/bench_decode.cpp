@@ -11,6 +11,8 @@
 // number of threads (cli/cpu_read_bandwidth.h) and prints each point's fraction of it; before
 // every timed launch the caches are evicted, so K and V come from memory as in a real decode
 // step (a 8k-token GQA-8 cache would otherwise sit in L3). --threads sets the worker threads.
+// Both the bandwidth and each point are also given by process CPU time (bytes / (CPU seconds /
+// threads)): on cores shared with other processes, wall time measures the sharing, not the kernel.
 #include <algorithm>
 #include <climits>
 #include <cmath>
