@@ -18,10 +18,11 @@ namespace {
 
 using nlohmann::json;
 
-// An export line for a CPU problem with a mask_mod: its key and the JSONL text.
-std::string exported(std::string& key, const std::string& snippet) {
+// An export line for a CPU problem with a mask_mod: its key, the snippet's hash and the JSONL text.
+std::string exported(std::string& key, const std::string& snippet, std::string* hash = nullptr) {
   Database db = Database::open(":memory:");
   const std::string h = db.put_snippet(snippet);
+  if (hash) *hash = h;
   key = "prefill_f32_hd64_none_mm" + h + "_g1_q128_k128";
   const DeviceInfo dev = attnjit::testing::gpu();
   db.upsert_device(dev);
@@ -103,8 +104,8 @@ TEST(SnippetServiceSocket, HostileSnippetRequestsOverARealSocket) {
   testing::TestServer srv;
   httplib::Client c = srv.client();
   const std::string snippet = "return (q_idx / 5) == (kv_idx / 5); // socket test";
-  std::string key;
-  const std::string body = exported(key, snippet);
+  std::string key, h;
+  const std::string body = exported(key, snippet, &h);
   const std::string kernel = "/v1/kernel?problem=" + key + "&arch=" +
                              Target::cpu("icelake-client", "+avx2,+avx512f", 512).key();
   const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + testing::kToken}};
