@@ -1,43 +1,19 @@
 // ALiBi and sinks in the sm_80 decode kernels on a CUDA device against the float64 reference:
 // the matrix of the emulator suite (decode_emu_alibi_sink_test.cpp) at real sizes — both
-// kernels (scalar and tensor-core) through their variant entries, every split count of a
-// 40-block sequence, GQA 1/4/8, ragged lengths with empty sequences, pages 1/16/256, 4 query
-// tokens causal with per-batch slopes, fp8 caches with sinks. Skips with the reason when no
-// device is usable (this CI machine has none).
+// kernels (scalar and tensor-core) through their variant entries, split counts 1..40, GQA
+// 1/4/8, ragged lengths with empty sequences, pages 1/16/256, 4 query tokens causal with
+// per-batch slopes, fp8 caches with sinks. Skips with the reason when no device is usable (this
+// CI machine has none).
 #include <gtest/gtest.h>
 
-#include <memory>
-
+#include "decode/decode_gpu_backend.h"
 #include "decode/decode_harness.h"
-#include "runtime/cuda_backend.h"
-#include "runtime/cuda_driver.h"
 
 namespace attnjit::testing {
 namespace {
 
-Backend* gpu(std::string* why) {
-  static std::string reason;
-  static std::unique_ptr<Backend> b = []() -> std::unique_ptr<Backend> {
-    if (!cuda::cuda_available(&reason)) return nullptr;
-    try {
-      CudaBackendOptions o;
-      o.disk_cache = false;
-      return make_cuda_backend(o);
-    } catch (const BackendError& e) {
-      reason = e.what();
-      return nullptr;
-    }
-  }();
-  *why = reason;
-  return b.get();
-}
-
-#define REQUIRE_GPU()        \
-  std::string why_;          \
-  Backend* dev = gpu(&why_); \
-  if (!dev) GTEST_SKIP() << "no usable CUDA device: " << why_
-
-// 1000 keys in blocks of 32 (scalar, bn32) / 16 per warp (tensor cores): every count 1..40.
+// 1000 keys: 32 blocks of 32 (scalar, bn32), so splits 1..40 are every count the scalar kernel
+// takes (capped beyond 32); 63 blocks of 16 for the tensor-core kernel.
 TEST(DecodeGpuAlibiSink, EverySplitCountBothKernels) {
   REQUIRE_GPU();
   for (bool mma : {false, true})
