@@ -56,6 +56,7 @@ struct BenchDecodeArgs {
   int device = -1;
   int threads = 0;                // CPU: worker threads (0 = all hardware threads)
   bool json = false;
+  bool alibi = false, sinks = false;  // score variants: ALiBi slopes, attention sinks (per query head)
 };
 
 struct Row {
@@ -139,15 +140,25 @@ void run_bench_decode(BenchDecodeArgs a) {
     dscale = DeviceBuffer(be, 16);
     be.copy_to_device(dscale.get(), &kv_scale, sizeof kv_scale);
   }
+  // --alibi / --sinks: ALiBi's geometric slopes 2^(-8 (h + 1) / heads_q) and sinks of 1 per
+  // query head, then sinks (values change nothing in the timing).
+  DeviceBuffer dvariants;
+  if (a.alibi || a.sinks) {
+    std::vector<float> host(size_t(2 * a.heads_q), 1.f);
+    for (int64_t h = 0; h < a.heads_q; ++h) host[size_t(h)] = float(std::exp2(-8.0 * double(h + 1) / double(a.heads_q)));
+    dvariants = DeviceBuffer(be, host.size() * sizeof(float));
+    be.copy_to_device(dvariants.get(), host.data(), host.size() * sizeof(float));
+  }
   if (a.threads < 0 || a.threads > 1024) throw UsageError("--threads: must be in 0..1024 (0 = all hardware threads)");
   const int cpu_threads = a.threads > 0 ? a.threads : std::max(1, rt->target().sm_count);
   ReadBandwidth bw;
   if (cpu) bw = measure_read_bandwidth(cpu_threads);
 
   if (!a.json) {
-    std::printf("attnjit bench-decode on %s (%s, kv %s, hd %d, %lld query heads, %lld token(s), page %d)\n",
+    std::printf("attnjit bench-decode on %s (%s, kv %s, hd %d, %lld query heads, %lld token(s), page %d%s%s)\n",
                 be.describe().c_str(), a.dtype.c_str(), kvt == KvDType::Same ? a.dtype.c_str() : a.kv_dtype.c_str(),
-                a.head_dim, static_cast<long long>(a.heads_q), static_cast<long long>(a.q_tokens), a.page_size);
+                a.head_dim, static_cast<long long>(a.heads_q), static_cast<long long>(a.q_tokens), a.page_size,
+                a.alibi ? ", alibi" : "", a.sinks ? ", sinks" : "");
     if (cpu)
       std::printf("read bandwidth with %d thread(s): %.1f GB/s (best of 7; median %.1f); by CPU time %.1f GB/s\n",
                   cpu_threads, bw.gbps, bw.median, bw.cpu_gbps);
@@ -185,6 +196,10 @@ void run_bench_decode(BenchDecodeArgs a) {
         p.max_seqlen_k = len;
         p.page_size = a.page_size;
         p.kv_dtype = kvt;
+        p.alibi = a.alibi;
+        p.sink = a.sinks;
+        if (a.alibi) args.alibi_slopes = static_cast<const float*>(dvariants.get());
+        if (a.sinks) args.sinks = static_cast<const float*>(dvariants.get()) + a.heads_q;
         const int64_t cap_pages = a.page_size ? (len + a.page_size - 1) / a.page_size : 0;
         p.kv_capacity = a.page_size ? cap_pages * a.page_size : len;
         p.num_pages = a.page_size ? batch * cap_pages : 0;
@@ -277,6 +292,8 @@ void run_bench_decode(BenchDecodeArgs a) {
     j["q_tokens"] = a.q_tokens;
     j["page_size"] = a.page_size;
     j["kv_dtype"] = std::string(to_string(kvt));
+    j["alibi"] = a.alibi;
+    j["sinks"] = a.sinks;
     j["metric"] = "K+V bytes read / median time (GB/s = 1e9 bytes/s)";
     if (cpu) {
       j["threads"] = cpu_threads;
@@ -322,6 +339,8 @@ const RegisterCommand reg("bench-decode", [](CLI::App& app) {
   c->add_option("--max-gib", a->max_gib, "skip grid points whose K/V cache exceeds this")->capture_default_str();
   add_bench_options(*c, a->warmup, a->reps, a->device, a->db);
   c->add_option("--threads", a->threads, "CPU: worker threads (0 = all hardware threads)")->capture_default_str();
+  c->add_flag("--alibi", a->alibi, "ALiBi: per-head slopes (the key's _alibi)");
+  c->add_flag("--sinks", a->sinks, "attention sinks: one logit per query head (the key's _sink)");
   c->add_flag("--json", a->json, "print JSON instead of a table");
   c->callback([a] { run_bench_decode(*a); });
 });

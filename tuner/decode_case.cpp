@@ -124,6 +124,7 @@ DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape
     sets_.push_back(std::move(s));
   }
   const int64_t d = spec.head_dim;
+  variants_ = ScoreVariantData(backend, spec.alibi, spec.sink, shape.batch, shape.heads_q, seed);
   for (const Set& s : sets_) {
     DecodeArgs a;
     a.problem.dtype = spec.dtype;
@@ -137,6 +138,7 @@ DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape
     a.problem.page_size = spec.page_size;
     a.problem.kv_dtype = spec.kv_dtype;
     a.problem.softcap = spec.softcap;
+    variants_.attach(a);
     if (spec.kv_dtype != KvDType::Same) {
       a.k_scale = static_cast<const float*>(s.kv_scales.get());
       a.v_scale = a.k_scale + 1;
@@ -183,6 +185,7 @@ size_t DecodeCase::bytes_per_set(const ProblemSpec& spec, const RunShape& s) {
 ReferenceProblem DecodeCase::reference_problem() const {
   ReferenceProblem rp = reference_problem_at(shape_, spec_.head_dim, spec_.mask, spec_.softcap);
   rp.seqlens_k = seqlens_;
+  variants_.attach(rp);
   return rp;
 }
 

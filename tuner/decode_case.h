@@ -15,6 +15,7 @@
 #include "codegen/kernel_template.h"
 #include "runtime/backend.h"
 #include "tuner/problem_case.h"
+#include "tuner/score_variant_data.h"
 
 namespace attnjit::tuner {
 
@@ -59,6 +60,7 @@ class DecodeCase final : public ProblemCase {
   std::vector<float> q_, k_, v_;  // rounded values; k_/v_ dense
   std::vector<Set> sets_;
   std::vector<DecodeArgs> args_;  // one per set, pointing into its buffers
+  ScoreVariantData variants_;     // ALiBi slopes / sinks, shared by every set
 };
 
 }  // namespace attnjit::tuner

@@ -25,13 +25,23 @@ ScoreVariantData::ScoreVariantData(Backend& backend, bool alibi, bool sink, int6
   backend.copy_to_device(device_.get(), all.data(), all.size() * sizeof(float));
 }
 
+// PrefillArgs and DecodeArgs spell the variant fields alike.
+template <class Args>
+void attach_variants(Args& a, const void* device, const std::vector<float>& slopes, int64_t slope_batch_stride,
+                     const std::vector<float>& sinks) {
+  const float* base = static_cast<const float*>(device);
+  a.problem.alibi = !slopes.empty();
+  a.problem.sink = !sinks.empty();
+  a.alibi_slopes = slopes.empty() ? nullptr : base;
+  a.alibi_batch_stride = slope_batch_stride;
+  a.sinks = sinks.empty() ? nullptr : base + slopes.size();
+}
+
 void ScoreVariantData::attach(PrefillArgs& a) const {
-  const float* base = static_cast<const float*>(device_.get());
-  a.problem.alibi = !slopes_.empty();
-  a.problem.sink = !sinks_.empty();
-  a.alibi_slopes = slopes_.empty() ? nullptr : base;
-  a.alibi_batch_stride = slope_batch_stride_;
-  a.sinks = sinks_.empty() ? nullptr : base + slopes_.size();
+  attach_variants(a, device_.get(), slopes_, slope_batch_stride_, sinks_);
+}
+void ScoreVariantData::attach(DecodeArgs& a) const {
+  attach_variants(a, device_.get(), slopes_, slope_batch_stride_, sinks_);
 }
 
 void ScoreVariantData::attach(ReferenceProblem& rp) const {

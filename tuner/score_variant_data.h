@@ -20,6 +20,7 @@ class ScoreVariantData {
   ScoreVariantData(Backend& backend, bool alibi, bool sink, int64_t batch, int64_t heads_q, uint64_t seed);
 
   void attach(PrefillArgs& a) const;
+  void attach(DecodeArgs& a) const;
   void attach(ReferenceProblem& rp) const;
 
  private:

@@ -100,14 +100,14 @@ void expect_spec_error(const std::string& key, const std::string& names) {
   }
 }
 
-TEST(PrefillVariantsKey, RejectsMisplacedRepeatedOrDecode) {
+TEST(PrefillVariantsKey, RejectsMisplacedOrRepeated) {
   expect_spec_error("prefill_bf16_hd128_causal_sink_alibi_g4_q4096_k4096", "alibi");
   expect_spec_error("prefill_bf16_hd128_causal_alibi_alibi_g4_q4096_k4096", "alibi");
   expect_spec_error("prefill_bf16_hd128_causal_alibi_sc50_g4_q4096_k4096", "sc50");
   expect_spec_error("prefill_bf16_hd128_alibi_causal_g4_q4096_k4096", "mask");
   expect_spec_error("prefill_bf16_hd128_causal_g4_q4096_k4096_alibi", "alibi");
   expect_spec_error("prefill_bf16_hd128_causal_alibis_g4_q4096_k4096", "alibis");
-  expect_spec_error("decode_bf16_hd128_none_sink_g8_q1_k4096_p0", "sink");
+  expect_spec_error("decode_bf16_hd128_none_sink_alibi_g8_q1_k4096_p0", "alibi");  // decode: the same order
 }
 
 // ---- Arguments ----

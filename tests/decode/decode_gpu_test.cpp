@@ -11,34 +11,11 @@
 #include <vector>
 
 #include "codegen/registry.h"
+#include "decode/decode_gpu_backend.h"
 #include "decode/decode_harness.h"
-#include "runtime/cuda_backend.h"
-#include "runtime/cuda_driver.h"
 
 namespace attnjit::testing {
 namespace {
-
-Backend* gpu(std::string* why) {
-  static std::string reason;
-  static std::unique_ptr<Backend> b = []() -> std::unique_ptr<Backend> {
-    if (!cuda::cuda_available(&reason)) return nullptr;
-    try {
-      CudaBackendOptions o;
-      o.disk_cache = false;
-      return make_cuda_backend(o);
-    } catch (const BackendError& e) {
-      reason = e.what();
-      return nullptr;
-    }
-  }();
-  *why = reason;
-  return b.get();
-}
-
-#define REQUIRE_GPU()                                                  \
-  std::string why_;                                                    \
-  Backend* dev = gpu(&why_);                                           \
-  if (!dev) GTEST_SKIP() << "no usable CUDA device: " << why_
 
 TEST(DecodeGpu, RaggedLengthsPagesGqaTokens) {
   REQUIRE_GPU();
