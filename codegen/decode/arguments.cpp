@@ -1,4 +1,6 @@
 #include "codegen/decode/arguments.h"
+
+#include "codegen/tensor_args.h"
 #include "codegen/param_checks.h"
 #include "codegen/decode/plan.h"
 #include "codegen/kernel_template.h"
@@ -19,26 +21,10 @@ using detail::check_no_overlap;
 using detail::Dim;
 using detail::str;
 
-// Pointer, non-negative strides, element alignment; on GPUs every row starts on 16 bytes (the
-// kernel moves 16-byte vectors); outputs must not overlap themselves.
+// The strided-view checks every family shares (codegen/tensor_args.h).
 void check_tensor(const std::string& name, const TensorView& t, Dim d0, Dim d1, Dim d2, int64_t head_dim,
                   int elem, Platform platform, bool output) {
-  if (!t.data) throw SpecError(name + ".data: null pointer");
-  const Dim dims[] = {d0, d1, d2};
-  for (const Dim& d : dims)
-    if (d.stride < 0) throw SpecError(name + "." + d.name + ": must be >= 0, got " + str(d.stride));
-  const auto addr = reinterpret_cast<uintptr_t>(t.data);
-  if (addr % static_cast<uintptr_t>(elem) != 0)
-    throw SpecError(name + ".data: not aligned to its " + std::to_string(elem) + "-byte elements");
-  if (platform == Platform::Cuda) {
-    const int64_t vec = 16 / elem;
-    if (addr % 16 != 0) throw SpecError(name + ".data: must be 16-byte aligned on GPUs");
-    for (const Dim& d : dims)
-      if (d.extent > 1 && d.stride % vec != 0)
-        throw SpecError(name + "." + d.name + ": must be a multiple of " + str(vec) +
-                        " elements (16 bytes) on GPUs, got " + str(d.stride));
-  }
-  if (output) check_no_overlap(name, {d0, d1, d2}, head_dim);
+  detail::check_strided_tensor(name, t, d0, d1, d2, head_dim, elem, platform, output);
 }
 
 bool paged(const DecodeProblem& p) { return p.page_size != 0; }
@@ -188,27 +174,9 @@ DecodeParams make_decode_params(const DecodeArgs& a, Platform platform) {
   validate_decode_args(a, platform);
   const DecodeProblem& p = a.problem;
   DecodeParams r{};
-  r.q = a.q.data;
-  r.k = a.k.data;
-  r.v = a.v.data;
-  r.o = const_cast<void*>(a.o.data);
-  r.lse = a.lse.data;
+  detail::copy_tensor_args(r, a);
   r.block_table = a.block_table;
   r.seqlens_k = a.seqlens_k;
-  r.q_batch_stride = a.q.batch_stride;
-  r.q_row_stride = a.q.seq_stride;
-  r.q_head_stride = a.q.head_stride;
-  r.k_batch_stride = a.k.batch_stride;
-  r.k_row_stride = a.k.seq_stride;
-  r.k_head_stride = a.k.head_stride;
-  r.v_batch_stride = a.v.batch_stride;
-  r.v_row_stride = a.v.seq_stride;
-  r.v_head_stride = a.v.head_stride;
-  r.o_batch_stride = a.o.batch_stride;
-  r.o_row_stride = a.o.seq_stride;
-  r.o_head_stride = a.o.head_stride;
-  r.lse_batch_stride = a.lse.data ? a.lse.batch_stride : 0;
-  r.lse_head_stride = a.lse.data ? a.lse.head_stride : 0;
   r.block_table_stride = a.block_table ? a.block_table_stride : 0;
   r.batch = static_cast<int>(p.batch);
   r.heads_q = static_cast<int>(p.heads_q);
@@ -218,9 +186,7 @@ DecodeParams make_decode_params(const DecodeArgs& a, Platform platform) {
   r.page_size = p.page_size;
   r.num_splits = 1;
   r.row_chunks = 1;
-  const double scale = p.scale != 0 ? p.scale : 1.0 / std::sqrt(static_cast<double>(p.head_dim));
-  r.scale = static_cast<float>(scale);
-  r.scale_log2 = static_cast<float>(scale * 1.4426950408889634);  // log2(e)
+  detail::set_softmax_scale(r, p.scale, p.head_dim);
   r.k_scale = a.k_scale;
   r.v_scale = a.v_scale;
   r.kv_scale_stride = a.kv_scale_per_head ? 1 : 0;

@@ -5,16 +5,11 @@
 
 #include "codegen/kernel_template.h"
 #include "codegen/registry.h"
+#include "common/require_nvrtc.h"
 #include "runtime/nvrtc_compiler.h"
 
 namespace attnjit {
 namespace {
-
-#define REQUIRE_NVRTC()                                                        \
-  do {                                                                         \
-    std::string why;                                                           \
-    if (!Nvrtc::available(&why)) GTEST_SKIP() << "NVRTC unavailable: " << why; \
-  } while (0)
 
 void expect_compiles_clean(const ProblemSpec& spec, const TileConfig& cfg, const Target& target) {
   const KernelTemplate& t = select_template(spec, target);
