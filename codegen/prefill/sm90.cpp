@@ -81,8 +81,8 @@ int64_t smem_bytes(const ProblemSpec& spec, const TileConfig& cfg) {
 // hd 256 / block_n 80 / overlap compiles clean without a mask and spills with causal. The
 // persistent loop keeps more live across tiles, growing with O (5/16 of the padded head dim,
 // less 20, +4 with the overlap), and three consumer warpgroups pay 4 more: fitted to the gate
-// sweep of 2026-12-04 (bench/RESULTS.md), where 53 persistent or three-warpgroup configs spilled
-// (4-260 bytes) under the rule without these terms. The budget is setmaxnreg's: 240 with two
+// sweep of 2026-12-04 (bench/RESULTS.md), where persistent and three-warpgroup configs spilled
+// (4-260 bytes) under the rule without these terms (every persistent one at head dim 256). The budget is setmaxnreg's: 240 with two
 // consumer warpgroups, 160 with three. A rule to prune by; the gate sweep checks every config.
 int consumer_regs(const ProblemSpec& spec, const TileConfig& cfg) {
   const bool masked = spec.mask.kind != MaskKind::None || spec.softcap != 0;
