@@ -67,7 +67,8 @@ void run_compile(CompileArgs a) {
                             RunShape{1, spec.group, 1, spec.seqlen_q, spec.seqlen_k, spec.varlen ? spec.seqlen_q : 0})
                   .dynamic_smem,
               static_cast<long long>(target.smem_per_block));
-  std::printf("compile     %.1f ms (cold, this process)\n", r.compile_ms);
+  // Wall time depends on the machine's load; the CPU time of the compiling thread does not.
+  std::printf("compile     %.1f ms (cold, this process), %.1f ms CPU\n", r.compile_ms, r.compile_cpu_ms);
   // ptxas's warnings and its coded performance notes ("(C7508) ... setmaxnreg ignored", C75xx
   // wgmma serialisation, printed as info) verbatim, so the compile gates of tests/gates can be
   // checked by hand.

@@ -16,7 +16,10 @@ struct NvrtcResult {
   std::string lowered_name;   // mangled name of KernelSource::entry
   std::string log;            // full program log
   ResourceUsage resources;    // parsed from the log (cubin builds only)
-  double compile_ms = 0;
+  double compile_ms = 0;       // wall time of nvrtcCompileProgram
+  // CPU time of that call: NVRTC (front end, NVVM, ptxas) runs on the calling thread, so this is
+  // what the compile costs on an idle core, whatever the machine's load.
+  double compile_cpu_ms = 0;
 };
 
 class Nvrtc {

@@ -78,13 +78,18 @@ int64_t smem_bytes(const ProblemSpec& spec, const TileConfig& cfg) {
 // P (block_n / 4) during the softmax only with the overlap (P of the previous tile is the
 // operand of the P V GEMM in flight), ~30 for addresses, row statistics and indices (HOPPER.md),
 // and ~24 more for a key mask's bounds or tanh's temporaries (soft-capping). Fitted to ptxas:
-// hd 256 / block_n 80 / overlap compiles clean without a mask and spills with causal. The budget
-// is setmaxnreg's: 240 with two consumer warpgroups, 160 with three. A rule to prune by; the
-// compile gates check the defaults for spills, the tuner drops what spills.
+// hd 256 / block_n 80 / overlap compiles clean without a mask and spills with causal. The
+// persistent loop keeps more live across tiles, growing with O (5/16 of the padded head dim,
+// less 20, +4 with the overlap), and three consumer warpgroups pay 4 more: fitted to the gate
+// sweep of 2026-12-04 (bench/RESULTS.md), where persistent and three-warpgroup configs spilled
+// (4-260 bytes) under the rule without these terms (every persistent one at head dim 256). The budget is setmaxnreg's: 240 with two
+// consumer warpgroups, 160 with three. A rule to prune by; the gate sweep checks every config.
 int consumer_regs(const ProblemSpec& spec, const TileConfig& cfg) {
   const bool masked = spec.mask.kind != MaskKind::None || spec.softcap != 0;
-  return cfg.block_n / 2 + padded_head_dim(spec.head_dim) / 2 + (cfg.overlap ? cfg.block_n / 4 : 0) + 30 +
-         (masked ? 24 : 0);
+  const int d = padded_head_dim(spec.head_dim);
+  const int persistent = cfg.persistent ? 5 * d / 16 - 20 + (cfg.overlap ? 4 : 0) : 0;
+  return cfg.block_n / 2 + d / 2 + (cfg.overlap ? cfg.block_n / 4 : 0) + 30 + (masked ? 24 : 0) + persistent +
+         (cfg.warpgroups == 3 ? 4 : 0);
 }
 int consumer_budget(const TileConfig& cfg) { return cfg.warpgroups == 3 ? 160 : 240; }
 

@@ -86,7 +86,9 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
     }
     EXPECT_EQ(keys.size(), space.size()) << hd;
     EXPECT_TRUE(keys.count(key)) << hd << ": the default is in the space";
-    EXPECT_TRUE(pp_off && ov_off && persistent) << hd;
+    EXPECT_TRUE(pp_off && ov_off) << hd;
+    // The persistent loop's registers (gate sweep): no persistent config fits head dim 256.
+    EXPECT_EQ(persistent, hd <= 192) << hd;
     // Three consumer warpgroups have 160 registers each: only where the tiles are small enough.
     EXPECT_EQ(wg3, hd <= 128) << hd;
   }

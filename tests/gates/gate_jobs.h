@@ -101,7 +101,7 @@ inline bool is_sm90_template(std::string_view name) { return name.find("sm90") !
 
 struct GateOutcome {
   std::vector<std::string> violations;  // or the compile error
-  double compile_ms = 0;
+  double compile_ms = 0, compile_cpu_ms = 0;  // wall, and CPU of the compiling thread
   bool sass_checked = false;
 };
 
@@ -111,6 +111,7 @@ inline GateOutcome gate_source(const KernelSource& src, bool sm90, const std::st
   try {
     const NvrtcResult r = Nvrtc::get().compile(src, /*want_cubin=*/true);
     out.compile_ms = r.compile_ms;
+    out.compile_cpu_ms = r.compile_cpu_ms;
     const std::string sass = cuobjdump.empty() ? "" : sass_of(cuobjdump, r.cubin);
     out.sass_checked = !sass.empty();
     out.violations = all_gates(r, src.arch, sm90, sass);
@@ -172,18 +173,28 @@ inline void run_gates(const std::vector<Job>& jobs, const char* label, bool prog
         const KernelSource& src = sources[i];
         outs[i] = gate_source(src, sm90[i], cuobjdump);
         if (progress)
-          std::printf("[ %-8s ] %zu/%zu %.0f ms %s: %s\n", label, ++done, sources.size(), outs[i].compile_ms,
-                      src.name.c_str(), outs[i].violations.empty() ? "ok" : outs[i].violations.front().c_str()),
+          std::printf("[ %-8s ] %zu/%zu %.0f ms (%.0f ms CPU) %s: %s\n", label, ++done, sources.size(),
+                      outs[i].compile_ms, outs[i].compile_cpu_ms, src.name.c_str(),
+                      outs[i].violations.empty() ? "ok" : outs[i].violations.front().c_str()),
               std::fflush(stdout);
       }
     }));
   for (auto& f : workers) f.get();
-  double sum = 0;
-  for (const GateOutcome& o : outs) sum += o.compile_ms;
+  double sum = 0, cpu_sum = 0, cpu_max = 0;
+  std::vector<double> cpu;
+  for (const GateOutcome& o : outs) {
+    sum += o.compile_ms;
+    cpu_sum += o.compile_cpu_ms;
+    cpu_max = std::max(cpu_max, o.compile_cpu_ms);
+    cpu.push_back(o.compile_cpu_ms);
+  }
+  std::sort(cpu.begin(), cpu.end());
   for (size_t i = 0; i < jobs.size(); ++i)
     for (const std::string& v : outs[source_of[i]].violations) ADD_FAILURE() << jobs[i].name() << ": " << v;
-  std::printf("[ %-8s ] %zu kernels gated (%zu distinct sources, SASS %s), NVRTC %.1f s total, wall %.1f s on %u threads\n",
+  std::printf("[ %-8s ] %zu kernels gated (%zu distinct sources, SASS %s), NVRTC %.1f s total (CPU %.1f s, "
+              "median %.0f ms, max %.0f ms per kernel), wall %.1f s on %u threads\n",
               label, jobs.size(), sources.size(), cuobjdump.empty() ? "skipped" : "checked", sum / 1000,
+              cpu_sum / 1000, cpu.empty() ? 0.0 : cpu[cpu.size() / 2], cpu_max,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), gate_threads());
 }
 

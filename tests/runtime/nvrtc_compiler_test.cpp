@@ -32,6 +32,9 @@ TEST(Nvrtc, CompilesTemplateWithInMemoryHeaderToCubinAndPtx) {
   EXPECT_GT(r.resources.registers, 0);
   EXPECT_EQ(r.resources.spill_store_bytes, 0);
   EXPECT_GT(r.compile_ms, 0);
+  // NVRTC compiles on the calling thread: its CPU time is positive and never above the wall time.
+  EXPECT_GT(r.compile_cpu_ms, 0);
+  EXPECT_LE(r.compile_cpu_ms, r.compile_ms + 1.0);
 }
 
 TEST(Nvrtc, EveryArchCompiles) {
