@@ -1,6 +1,7 @@
 // Tensor maps of the sm90 prefill template: see sm90_tensor_maps.h for the encoder seam.
 #include "codegen/prefill/sm90_tensor_maps.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -23,10 +24,22 @@ void encode(unsigned char* map, const char* name, TensorMapEncodeTiledFn enc, in
   // wants every dimension >= 1.
   const uint64_t dims[4] = {static_cast<uint64_t>(head_dim), static_cast<uint64_t>(rows > 0 ? rows : 1),
                             static_cast<uint64_t>(heads), static_cast<uint64_t>(batch)};
-  // Byte strides of dimensions 1..3 (the driver wants multiples of 16 below 2^40).
-  const uint64_t strides[3] = {static_cast<uint64_t>(row_stride) * 2,
-                               static_cast<uint64_t>(head_stride) * 2,
-                               static_cast<uint64_t>(batch_stride) * 2};
+  // Byte strides of dimensions 1..3 (the driver wants multiples of 16 below 2^40). A dimension
+  // of extent 1 is never stepped (its coordinate stays 0; rows past a one-row tensor are out of
+  // bounds and zero-filled), so the caller may give it any stride — PyTorch does for size-1
+  // dimensions, and the sm80 path accepts it — but TMA would refuse one that is not a multiple of
+  // 16 bytes: such a dimension takes the dense stride (the span of the dimensions below) instead.
+  // Strides TMA takes as they are stay as they are (the maps verified on a GPU are unchanged).
+  long long s[3] = {row_stride, head_stride, batch_stride};
+  const long long extent[3] = {rows, heads, batch};
+  long long span = head_dim;  // elements spanned by the dimensions below
+  for (int i = 0; i < 3; ++i) {
+    const bool describable = s[i] >= 0 && (s[i] * 2) % 16 == 0 && s[i] * 2 < (1ll << 40);
+    if (extent[i] <= 1 && !describable) s[i] = span;
+    span = s[i] * std::max(extent[i], 1ll);
+  }
+  const uint64_t strides[3] = {static_cast<uint64_t>(s[0]) * 2, static_cast<uint64_t>(s[1]) * 2,
+                               static_cast<uint64_t>(s[2]) * 2};
   const uint32_t box[4] = {64, box_rows, 1, 1}, elem[4] = {1, 1, 1, 1};
   // Everything the map depends on (the swizzle, promotion and fill are constants here).
   const TensorMapKey key = {reinterpret_cast<uint64_t>(enc), static_cast<uint64_t>(dtype),

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <cstring>
 
@@ -52,8 +53,10 @@ struct EmuOut {
 };
 
 // `blocks`: the persistent grid (0: one block per SM of a 132-SM part, capped at the tile count).
+// `tweak` edits the arguments before they are checked and encoded (e.g. strides of size-1 dims).
 template <class Traits>
-EmuOut run(const PrefillCase& c, emu::Order order = emu::Order::Forward, unsigned blocks = 0) {
+EmuOut run(const PrefillCase& c, emu::Order order = emu::Order::Forward, unsigned blocks = 0,
+           const std::function<void(PrefillArgs&)>& tweak = {}) {
   EmuOut r;
   testing::PrefillData x = testing::make_data(c);
   r.o_img.assign(static_cast<size_t>(x.os.elems) * dtype_bytes(c.dtype), 0xff);  // NaN poison
@@ -66,6 +69,7 @@ EmuOut run(const PrefillCase& c, emu::Order order = emu::Order::Forward, unsigne
   a.v = {x.v_img.data(), x.ks.batch, x.ks.seq, x.ks.head};
   a.o = {r.o_img.data(), x.os.batch, x.os.seq, x.os.head};
   a.lse = {lse_img.data(), x.lse_batch_stride, x.lse_head_stride};
+  if (tweak) tweak(a);
   set_tensor_map_encoder(&emu::sm90::encode_tiled);
   const PrefillSm90HostParams host =
       make_prefill_sm90_params(make_prefill_params(a, Platform::Cuda), c.dtype, Traits::kHeadDim,
@@ -251,6 +255,21 @@ TEST(PrefillSm90Emu, PersistentWithMoreTilesThanBlocks) {
   // Causal with seqlen_q > seqlen_k: tiles whose rows see no key (no K/V loads at all).
   expect_persistent_same_bits<T<sm90::F16, 64, 128, 2, MaskCausal>, T<sm90::F16, 64, 128, 2, MaskCausal, 2, true, true, true>>(
       make_case(DType::F16, 64, causal(), 400, 100, 1, 2, 1), {3});
+}
+
+// Size-1 dimensions may carry any stride (PyTorch gives them arbitrary ones; the sm80 path's
+// checks accept them): one sequence, one head, one query row, with strides TMA could not
+// describe, still encode and give the reference's answer.
+TEST(PrefillSm90Emu, SizeOneDimensionsTakeAnyStride) {
+  PrefillCase c = make_case(DType::BF16, 64, causal(), 1, 150);  // batch 1, 1 head, 1 query row
+  const EmuOut r = run<T<sm90::Bf16, 64, 64, 2, MaskCausal>>(c, emu::Order::Forward, 0, [](PrefillArgs& a) {
+    a.q.batch_stride = a.o.batch_stride = 3;  // batch 1
+    a.k.batch_stride = a.v.batch_stride = 5;
+    a.q.head_stride = a.o.head_stride = 7;  // one head
+    a.k.head_stride = a.v.head_stride = 9;
+    a.q.seq_stride = a.o.seq_stride = 11;  // one query row
+  });
+  EXPECT_TRUE(r.report.ok) << r.report.message;
 }
 
 TEST(PrefillSm90Emu, WithoutAnEncoderTheMapsAreRefusedWithTheReason) {
