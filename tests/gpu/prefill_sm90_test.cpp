@@ -6,14 +6,12 @@
 // only its own context. Skipped with the reason off sm_90a.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdio>
-#include <deque>
-#include <future>
 #include <optional>
 #include <thread>
 
 #include "common/gpu_test_util.h"
+#include "common/prefill_batch.h"
 
 namespace attnjit {
 namespace {
@@ -64,55 +62,14 @@ class Sm90Prefill : public ::testing::Test {
   // parallel. Fails a case the runtime served with anything but the asked-for sm90 config.
   void run_cases(const std::vector<PrefillCase>& cases, std::optional<TileConfig> cfg = std::nullopt) {
     rt_->set_config_provider(std::make_shared<Sm90Provider>(cfg));
-    std::vector<std::string> errors(cases.size());
-    std::atomic<size_t> next{0};
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads_; ++t)
-      pool.emplace_back([&] {
-        for (size_t i; (i = next++) < cases.size();) {
-          try {
-            const PreparedKernel pk = rt_->prepare_prefill(cases[i].problem());
-            if (pk.config.tmpl != "sm90" || (cfg && !(pk.config == *cfg)))
-              errors[i] = "served by " + pk.config.key() + " (" + pk.config_source + ")";
-          } catch (const std::exception& e) {
-            errors[i] = std::string("prepare failed: ") + e.what();
-          }
-        }
-      });
-    for (auto& t : pool) t.join();
-    run_prepared(cases, errors, cfg ? cfg->key() : "default");
-  }
-
-  void run_prepared(const std::vector<PrefillCase>& cases, const std::vector<std::string>& errors,
-                    const std::string& what) {
-    std::vector<std::future<testing::CheckReport>> checks(cases.size());
-    std::deque<size_t> in_flight;
-    int ran = 0;
-    auto collect = [&](size_t i) {
-      SCOPED_TRACE(cases[i].name() + " config " + what);
-      const testing::CheckReport r = checks[i].get();
-      EXPECT_TRUE(r.ok) << r.message;
-    };
-    for (size_t i = 0; i < cases.size(); ++i) {
-      SCOPED_TRACE(cases[i].name() + " config " + what);
-      if (!errors[i].empty()) {
-        ADD_FAILURE() << errors[i];
-        continue;
-      }
-      try {
-        auto out = std::make_shared<testing::RunOutput>(testing::run_case(*rt_, cases[i]));
-        checks[i] = std::async(std::launch::async, [out] { return testing::check_run(*out); });
-        in_flight.push_back(i);
-        ++ran;
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "run failed: " << e.what();
-      }
-      if (in_flight.size() >= threads_) {
-        collect(in_flight.front());
-        in_flight.pop_front();
-      }
-    }
-    for (size_t i : in_flight) collect(i);
+    const auto errors = testing::prepare_in_parallel(cases.size(), threads_, [&](size_t i) {
+      const PreparedKernel pk = rt_->prepare_prefill(cases[i].problem());
+      if (pk.config.tmpl != "sm90" || (cfg && !(pk.config == *cfg)))
+        return "served by " + pk.config.key() + " (" + pk.config_source + ")";
+      return std::string();
+    });
+    const std::string what = cfg ? cfg->key() : "default";
+    const int ran = testing::run_prepared_cases(*rt_, cases, errors, threads_, " config " + what);
     std::printf("[ cases    ] %d of %zu sm90 cases (config %s) ran on %s\n", ran, cases.size(), what.c_str(),
                 rt_->target().device_name.c_str());
   }
@@ -128,24 +85,12 @@ class Sm90Prefill : public ::testing::Test {
     const KernelTemplate& tmpl = template_for(spec, target, named);
     const std::vector<TileConfig> space = tmpl.search_space(spec, target);
     ASSERT_FALSE(space.empty()) << "empty sm90 search space for " << spec.key();
-    std::vector<std::string> compile_errors(space.size());
-    std::atomic<size_t> next{0};
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads_; ++t)
-      pool.emplace_back([&] {
-        for (size_t i; (i = next++) < space.size();) {
-          try {
-            if (auto why = tmpl.can_implement(spec, space[i], target)) {
-              compile_errors[i] = "search space holds a config can_implement refuses: " + *why;
-              continue;
-            }
-            rt_->backend().get_kernel(tmpl.render(spec, space[i], target));
-          } catch (const std::exception& e) {
-            compile_errors[i] = std::string("compile failed: ") + e.what();
-          }
-        }
-      });
-    for (auto& t : pool) t.join();
+    const auto compile_errors = testing::prepare_in_parallel(space.size(), threads_, [&](size_t i) {
+      if (auto why = tmpl.can_implement(spec, space[i], target))
+        return "search space holds a config can_implement refuses: " + *why;
+      rt_->backend().get_kernel(tmpl.render(spec, space[i], target));
+      return std::string();
+    });
     for (size_t i = 0; i < space.size(); ++i) {
       SCOPED_TRACE(c.name() + " config " + space[i].key());
       if (!compile_errors[i].empty()) {

@@ -2,15 +2,13 @@
 // LLVM backend is built). Skipped with the reason when a backend is unavailable.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdio>
-#include <deque>
-#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "common/gpu_test_util.h"
+#include "common/prefill_batch.h"
 
 namespace attnjit {
 namespace {
@@ -49,51 +47,12 @@ class PrefillTest : public ::testing::TestWithParam<BackendKind> {
     for (const auto& c : all)
       if (testing::backend_supports(*rt_, c)) cases.push_back(c);
     if (cases.empty()) GTEST_SKIP() << "no case is supported on " << rt_->target().key();
-    std::atomic<size_t> next{0};
-    std::vector<std::string> errors(cases.size());
-    std::vector<std::thread> pool;
     const unsigned n = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
-    for (unsigned t = 0; t < n; ++t)
-      pool.emplace_back([&] {
-        for (size_t i; (i = next++) < cases.size();) {
-          try {
-            if (cases[i].batch > 0 && cases[i].seqlen_q > 0) rt_->prepare_prefill(cases[i].problem());
-          } catch (const std::exception& e) {
-            errors[i] = e.what();
-          }
-        }
-      });
-    for (auto& t : pool) t.join();
-    // Device runs one after the other; their host checks (float64 reference) in parallel.
-    int ran = 0;
-    std::vector<std::future<testing::CheckReport>> checks(cases.size());
-    std::vector<std::string> run_errors(cases.size());
-    std::deque<size_t> in_flight;
-    auto collect = [&](size_t i) {
-      SCOPED_TRACE(cases[i].name());
-      testing::CheckReport r = checks[i].get();
-      EXPECT_TRUE(r.ok) << r.message;
-    };
-    for (size_t i = 0; i < cases.size(); ++i) {
-      SCOPED_TRACE(cases[i].name());
-      if (!errors[i].empty()) {
-        ADD_FAILURE() << "prepare failed: " << errors[i];
-        continue;
-      }
-      try {
-        auto out = std::make_shared<testing::RunOutput>(testing::run_case(*rt_, cases[i]));
-        checks[i] = std::async(std::launch::async, [out] { return testing::check_run(*out); });
-        in_flight.push_back(i);
-        ++ran;
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "run failed: " << e.what();
-      }
-      if (in_flight.size() >= n) {
-        collect(in_flight.front());
-        in_flight.pop_front();
-      }
-    }
-    for (size_t i : in_flight) collect(i);
+    const auto errors = testing::prepare_in_parallel(cases.size(), n, [&](size_t i) {
+      if (cases[i].batch > 0 && cases[i].seqlen_q > 0) rt_->prepare_prefill(cases[i].problem());
+      return std::string();
+    });
+    const int ran = testing::run_prepared_cases(*rt_, cases, errors, n);
     std::printf("[ cases    ] %d of %zu cases ran on %s (%zu unsupported)\n", ran, cases.size(),
                 rt_->target().key().c_str(), all.size() - cases.size());
   }
