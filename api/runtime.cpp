@@ -105,6 +105,7 @@ void Runtime::set_config_provider(std::shared_ptr<ConfigProvider> provider) {
   std::unique_lock lock(mu_);
   provider_ = provider ? std::move(provider) : std::make_shared<DefaultConfigProvider>();
   plans_.clear();
+  fallbacks_.clear();
   ++generation_;
 }
 
@@ -116,6 +117,7 @@ std::shared_ptr<ConfigProvider> Runtime::config_provider() const {
 void Runtime::clear_plans() {
   std::unique_lock lock(mu_);
   plans_.clear();
+  fallbacks_.clear();
   ++generation_;
 }
 
@@ -144,6 +146,38 @@ size_t Runtime::SpecHash::operator()(const ProblemSpec& s) const noexcept {
   mix(static_cast<uint64_t>(s.alibi) | static_cast<uint64_t>(s.sink) << 1);
   mix(static_cast<uint64_t>(s.kv_dtype));
   return static_cast<size_t>(h);
+}
+
+std::shared_ptr<const CompiledKernel> Runtime::compile(const KernelTemplate& tmpl, const ProblemSpec& spec,
+                                                      const TileConfig& config) {
+  KernelSource src = tmpl.render(spec, config, backend_->target());
+  try {
+    return backend_->get_kernel(src);
+  } catch (const BackendError& e) {
+    throw_if_snippet_error(spec, e.what());  // a user snippet that does not compile is bad input
+    throw;
+  }
+}
+
+std::shared_ptr<const Runtime::Plan> Runtime::fallback_plan(const ProblemSpec& spec, const Plan& refused,
+                                                            const std::string& why) {
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = fallbacks_.find(spec); it != fallbacks_.end()) return it->second;
+  }
+  const Target& target = backend_->target();
+  for (const KernelTemplate* t : applicable_templates(spec, target)) {
+    if (t == refused.tmpl || t->priority() > refused.tmpl->priority()) continue;
+    TileConfig cfg = t->default_config(spec, target);
+    if (t->can_implement(spec, cfg, target)) continue;
+    cfg.tmpl = std::string(t->short_name());
+    auto plan = std::make_shared<const Plan>(
+        Plan{t, cfg, "fallback (" + std::string(refused.tmpl->short_name()) + " refused the call: " + why + ")",
+             compile(*t, spec, cfg)});
+    std::unique_lock lock(mu_);
+    return fallbacks_.try_emplace(spec, std::move(plan)).first->second;
+  }
+  throw SpecError(why);
 }
 
 std::shared_ptr<const Runtime::Plan> Runtime::plan_for(const ProblemSpec& spec) {
@@ -176,15 +210,8 @@ std::shared_ptr<const Runtime::Plan> Runtime::plan_for(const ProblemSpec& spec) 
     tmpl = &template_for(spec, target, choice.config);  // the member the default names
   }
   choice.config.tmpl = std::string(tmpl->short_name());
-  KernelSource src = tmpl->render(spec, choice.config, target);
-  std::shared_ptr<const CompiledKernel> kernel;
-  try {
-    kernel = backend_->get_kernel(src);
-  } catch (const BackendError& e) {
-    throw_if_snippet_error(spec, e.what());  // a user snippet that does not compile is bad input
-    throw;
-  }
-  auto plan = std::make_shared<const Plan>(Plan{tmpl, choice.config, std::move(choice.source), std::move(kernel)});
+  auto plan = std::make_shared<const Plan>(
+      Plan{tmpl, choice.config, std::move(choice.source), compile(*tmpl, spec, choice.config)});
   std::unique_lock lock(mu_);
   if (generation != generation_) return plan;  // provider changed meanwhile: use once, don't keep
   auto [it, inserted] = plans_.try_emplace(spec, plan);
@@ -213,7 +240,18 @@ PreparedLaunch Runtime::prepare_launch(const ProblemSpec& spec, const LaunchArgs
     lock = std::unique_lock(launch_mu_);
     ws = workspace(stream, need);
   }
-  KernelLaunch kl = plan->tmpl->make_launch(spec, plan->config, t, args, ws);
+  KernelLaunch kl;
+  try {
+    kl = plan->tmpl->make_launch(spec, plan->config, t, args, ws);
+  } catch (const LaunchRefused& e) {
+    // These tensors, not the problem, are what the template cannot take (sm90: a stride TMA
+    // cannot describe): the next template by priority runs this call; later calls try again.
+    plan = fallback_plan(spec, *plan, e.what());
+    const WorkspaceSize fb_need = plan->tmpl->workspace_bytes(spec, plan->config, t, args.shape());
+    if ((fb_need.zeroed > 0 || fb_need.scratch > 0) && !lock.owns_lock()) lock = std::unique_lock(launch_mu_);
+    if (fb_need.zeroed > need.zeroed || fb_need.scratch > need.scratch) ws = workspace(stream, fb_need);
+    kl = plan->tmpl->make_launch(spec, plan->config, t, args, ws);
+  }
   PreparedLaunch l;
   l.kernel = PreparedKernel{spec, plan->tmpl, plan->config, plan->config_source, plan->kernel, kl.geometry};
   l.params = std::move(kl.params);

@@ -59,6 +59,14 @@ struct ArchRange {
   bool contains(const Target& t) const;
 };
 
+// Thrown by build_arguments when a template cannot take this call's tensors although the problem
+// is its own (TMA cannot describe a stride or an alignment; the driver has no tensor-map
+// encoder): a property of the arguments, not of the problem, so the runtime launches the next
+// template by priority that implements the problem instead of failing the call.
+struct LaunchRefused : SpecError {
+  using SpecError::SpecError;
+};
+
 class KernelTemplate {
  public:
   virtual ~KernelTemplate() = default;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "attnjit/types.h"
+#include "codegen/kernel_template.h"
 #include "codegen/prefill/sm90_tensor_map_cache.h"
 
 namespace attnjit {
@@ -53,7 +54,7 @@ void encode(unsigned char* map, const char* name, TensorMapEncodeTiledFn enc, in
   const int rc = enc(map, dtype, 4, const_cast<void*>(data), dims, strides, box, elem, 0,
                      kSwizzle128B, kL2Promotion128B, 0);
   if (rc != 0)
-    throw SpecError(std::string(name) + ": cuTensorMapEncodeTiled refused the tensor (CUDA error " +
+    throw LaunchRefused(std::string(name) + ": cuTensorMapEncodeTiled refused the tensor (CUDA error " +
                     std::to_string(rc) +
                     (rc == 1 ? ": invalid value; TMA needs a 16-byte aligned base and strides that are multiples of 16 bytes)"
                      : rc == 201 ? ": invalid context; no CUDA context owns the tensor's memory)"
@@ -71,7 +72,7 @@ PrefillSm90HostParams make_prefill_sm90_params(const PrefillParams& p, DType dty
                                                int block_m, int block_n) {
   const TensorMapEncodeTiledFn enc = tensor_map_encoder();
   if (enc == nullptr)
-    throw SpecError(
+    throw LaunchRefused(
         "template sm90: cuTensorMapEncodeTiled is unavailable (no CUDA driver with tensor maps loaded)");
   if (dtype != DType::F16 && dtype != DType::BF16) throw SpecError("dtype: sm90 takes f16 or bf16");
   const int dt = dtype == DType::BF16 ? kDtypeBf16 : kDtypeF16;

@@ -131,6 +131,14 @@ class Runtime {
     std::shared_ptr<const CompiledKernel> kernel;
   };
   std::shared_ptr<const Plan> plan_for(const ProblemSpec& spec);
+  // Renders and compiles (once per source, in the backend's cache); a user snippet that does not
+  // compile is a SnippetError.
+  std::shared_ptr<const CompiledKernel> compile(const KernelTemplate& tmpl, const ProblemSpec& spec,
+                                                const TileConfig& config);
+  // For a call whose tensors `refused`'s template cannot take (LaunchRefused): the plan of the
+  // next template by priority that implements `spec`, with its default config; built once per
+  // spec. Rethrows `why` where no other template implements it.
+  std::shared_ptr<const Plan> fallback_plan(const ProblemSpec& spec, const Plan& refused, const std::string& why);
   // The launch contract: geometry, workspace from `stream`'s buffer, parameter buffer.
   // `lock` (on launch_mu_) is taken when the launch needs workspace and must stay held until
   // the launch is enqueued.
@@ -149,6 +157,7 @@ class Runtime {
   mutable std::shared_mutex mu_;
   std::shared_ptr<ConfigProvider> provider_;
   std::unordered_map<ProblemSpec, std::shared_ptr<const Plan>, SpecHash> plans_;
+  std::unordered_map<ProblemSpec, std::shared_ptr<const Plan>, SpecHash> fallbacks_;
   uint64_t generation_ = 0;  // bumped whenever plans_ is cleared
 
   // ---- Launch workspaces (api/workspace.cpp): one buffer per stream, grown on demand ----

@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "api/config_provider.h"
+#include "codegen/prefill/arguments.h"
+#include "codegen/prefill/sm90_tensor_maps.h"
 #include "runtime/cuda_driver.h"
 #include "runtime/kernel_cache.h"
 #include "templates/prefill/params.h"
@@ -335,6 +337,81 @@ TEST(BackendKindNames, RoundTrip) {
   for (BackendKind k : {BackendKind::Auto, BackendKind::Cuda, BackendKind::Cpu})
     EXPECT_EQ(parse_backend_kind(to_string(k)), k);
   EXPECT_THROW(parse_backend_kind("tpu"), SpecError);
+}
+
+// sm_90a: the sm90 template owns causal bf16 hd128, but its launch needs tensor maps. When the
+// tensor-map encoder refuses this call's tensors (or the driver has none), the call runs on the
+// next template by priority (sm80) and says why; when it accepts, sm90 runs.
+class RuntimeFallbackTest : public RuntimeTest {
+ protected:
+  void SetUp() override {
+    saved_ = tensor_map_encoder();
+    auto be = std::make_unique<FakeBackend>(Target::cuda("sm_90a"));
+    fake_ = be.get();
+    rt_ = std::make_unique<Runtime>(std::move(be));
+  }
+  void TearDown() override { set_tensor_map_encoder(saved_); }
+  static int refuse(void*, int, uint32_t, void*, const uint64_t*, const uint64_t*, const uint32_t*,
+                    const uint32_t*, int, int, int, int) {
+    return 1;  // CUDA_ERROR_INVALID_VALUE, as for a stride TMA cannot describe
+  }
+  static int accept(void* map, int, uint32_t, void*, const uint64_t*, const uint64_t*, const uint32_t*,
+                    const uint32_t*, int, int, int, int) {
+    std::memset(map, 0x5a, 128);
+    return 0;
+  }
+  // The template a launched kernel came from, by its source's hash.
+  std::string launched_template(size_t i, const PrefillProblem& p) {
+    const ProblemSpec spec = prefill_spec(p);
+    for (const KernelTemplate* t : applicable_templates(spec, rt_->target()))
+      if (fake_->launches.at(i).kernel->source.hash == t->render(spec, t->default_config(spec, rt_->target()), rt_->target()).hash)
+        return std::string(t->short_name());
+    return "none";
+  }
+  TensorMapEncodeTiledFn saved_ = nullptr;
+};
+
+TEST_F(RuntimeFallbackTest, RefusedTensorsRunOnTheNextTemplateAndSayWhy) {
+  set_tensor_map_encoder(&RuntimeFallbackTest::refuse);
+  const PrefillProblem p = problem(256, 256);
+  ASSERT_EQ(select_template(prefill_spec(p), rt_->target()).default_config(prefill_spec(p), rt_->target()).tmpl, "sm90");
+  PrefillArgs a = args_for(p);
+  const PreparedLaunch l = rt_->prepare_launch(a);
+  EXPECT_EQ(l.kernel.config.tmpl, "sm80");
+  EXPECT_NE(l.kernel.config_source.find("fallback (sm90 refused the call"), std::string::npos) << l.kernel.config_source;
+  EXPECT_NE(l.kernel.config_source.find("cuTensorMapEncodeTiled"), std::string::npos) << l.kernel.config_source;
+  ASSERT_EQ(l.params.size(), sizeof(PrefillParams));  // sm80's parameter buffer, filled
+  PrefillParams pp;
+  std::memcpy(&pp, l.params.data(), sizeof pp);
+  EXPECT_EQ(pp.q, a.q.data);
+  EXPECT_EQ(pp.seqlen_k, 256);
+
+  rt_->prefill(a);
+  rt_->prefill(a);
+  ASSERT_EQ(fake_->launches.size(), 2u);
+  EXPECT_EQ(launched_template(0, p), "sm80");
+  EXPECT_EQ(launched_template(1, p), "sm80");
+  EXPECT_EQ(fake_->compiles.load(), 2);  // sm90's plan and the fallback, each compiled once
+}
+
+TEST_F(RuntimeFallbackTest, NoEncoderMeansTheNextTemplate) {
+  set_tensor_map_encoder(nullptr);
+  const PrefillProblem p = problem(200, 300);
+  rt_->prefill(args_for(p));
+  ASSERT_EQ(fake_->launches.size(), 1u);
+  EXPECT_EQ(launched_template(0, p), "sm80");
+}
+
+TEST_F(RuntimeFallbackTest, AcceptedTensorsRunOnSm90AndTheFallbackIsPerCall) {
+  const PrefillProblem p = problem(256, 256);
+  set_tensor_map_encoder(&RuntimeFallbackTest::refuse);
+  rt_->prefill(args_for(p));
+  set_tensor_map_encoder(&RuntimeFallbackTest::accept);  // e.g. the next call's strides are fine
+  rt_->prefill(args_for(p));
+  ASSERT_EQ(fake_->launches.size(), 2u);
+  EXPECT_EQ(launched_template(0, p), "sm80");
+  EXPECT_EQ(launched_template(1, p), "sm90");
+  EXPECT_GT(fake_->launches[1].args.size(), sizeof(PrefillParams));  // tensor maps + params
 }
 
 }  // namespace

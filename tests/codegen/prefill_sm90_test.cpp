@@ -234,12 +234,12 @@ TEST(PrefillSm90Codegen, BuildArgumentsEncodesFourMapsOrSaysWhyNot) {
   set_tensor_map_encoder(nullptr);
   try {
     sm90(s).build_arguments(s, c, h, la, {});
-    ADD_FAILURE() << "expected SpecError without an encoder";
-  } catch (const SpecError& e) {
+    ADD_FAILURE() << "expected LaunchRefused without an encoder";
+  } catch (const LaunchRefused& e) {  // the runtime then falls back to sm80 (tests/api/runtime_test)
     EXPECT_NE(std::string(e.what()).find("cuTensorMapEncodeTiled is unavailable"), std::string::npos);
   }
   set_tensor_map_encoder(&refuse);
-  EXPECT_THROW(sm90(s).build_arguments(s, c, h, la, {}), SpecError);
+  EXPECT_THROW(sm90(s).build_arguments(s, c, h, la, {}), LaunchRefused);
 
   g_calls.clear();
   tensor_map_cache().reset(1024);  // encode afresh: the cache would answer repeated calls
