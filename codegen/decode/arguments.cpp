@@ -100,13 +100,8 @@ ProblemSpec decode_spec(const DecodeProblem& p) {
 }
 
 RunShape decode_shape(const DecodeProblem& p) {
-  RunShape s;
-  s.batch = p.batch;
-  s.heads_q = p.heads_q;
-  s.heads_kv = p.heads_kv;
-  s.seqlen_q = p.q_tokens;
-  s.seqlen_k = p.max_seqlen_k;
-  return s;
+  return {.batch = p.batch, .heads_q = p.heads_q, .heads_kv = p.heads_kv, .seqlen_q = p.q_tokens,
+          .seqlen_k = p.max_seqlen_k};
 }
 
 void validate_decode_args(const DecodeArgs& a, Platform platform) {

@@ -234,16 +234,8 @@ class DecodeCpuTemplate final : public KernelTemplate {
 
  private:
   static TileConfig make(int bm, int bn, int vec, int threads, int order) {
-    TileConfig c;
-    c.tmpl = "cpu";
-    c.block_m = bm;
-    c.block_n = bn;
-    c.warps = 1;
-    c.stages = 1;
-    c.vec = vec;
-    c.threads = threads;
-    c.order = order;
-    return c;
+    return {.block_m = bm, .block_n = bn, .warps = 1, .stages = 1, .vec = vec, .threads = threads,
+            .order = order, .tmpl = "cpu"};
   }
 };
 

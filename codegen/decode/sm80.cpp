@@ -273,14 +273,7 @@ class DecodeSm80 final : public KernelTemplate {
   }
 
   static TileConfig make(int bm, int bn, int warps, int stages) {
-    TileConfig c;
-    c.tmpl = "sm80";
-    c.block_m = bm;
-    c.block_n = bn;
-    c.warps = warps;
-    c.stages = stages;
-    c.vec = kVec;
-    return c;
+    return {.block_m = bm, .block_n = bn, .warps = warps, .stages = stages, .vec = kVec, .tmpl = "sm80"};
   }
 };
 

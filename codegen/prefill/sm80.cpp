@@ -152,12 +152,8 @@ class PrefillSm80 final : public KernelTemplate {
     const Shape* e = small ? std::end(kSmall) : std::end(kMedium);
     for (const Shape* s = b; s != e; ++s)
       for (int stages : {2, 1}) {
-        TileConfig c;
-        c.tmpl = "sm80";
-        c.block_m = s->bm;
-        c.block_n = s->bn;
-        c.warps = s->w;
-        c.stages = stages;
+        const TileConfig c{.block_m = s->bm, .block_n = s->bn, .warps = s->w, .stages = stages,
+                           .tmpl = "sm80"};
         if (!can_implement(spec, c, target)) return c;
       }
     throw SpecError("prefill_sm80: no legal default config for " + spec.key() + " on " +

@@ -51,17 +51,9 @@ std::string list(const std::vector<int>& v) {
 }
 
 TileConfig make_config(int warpgroups, int block_n, int stages, bool pingpong, bool overlap, bool persistent) {
-  TileConfig c;
-  c.tmpl = "sm90";
-  c.block_m = 64 * warpgroups;
-  c.block_n = block_n;
-  c.warps = 4;
-  c.stages = stages;
-  c.warpgroups = warpgroups;
-  c.pingpong = pingpong ? 1 : 0;
-  c.overlap = overlap ? 1 : 0;
-  c.persistent = persistent ? 1 : 0;
-  return c;
+  return {.block_m = 64 * warpgroups, .block_n = block_n, .warps = 4, .stages = stages,
+          .warpgroups = warpgroups, .pingpong = pingpong ? 1 : 0, .overlap = overlap ? 1 : 0,
+          .persistent = persistent ? 1 : 0, .tmpl = "sm90"};
 }
 
 // Head dims are stored padded to whole 128-byte column blocks (96 -> 128).
@@ -96,17 +88,9 @@ int consumer_budget(const TileConfig& cfg) { return cfg.warpgroups == 3 ? 160 : 
 // A spec with only the fields this template implements copied over: where it differs from the
 // spec, the spec asks for something more (a variant, layout or feature added since) — refused.
 ProblemSpec plain_fields(const ProblemSpec& s) {
-  ProblemSpec p;
-  p.family = s.family;
-  p.dtype = s.dtype;
-  p.head_dim = s.head_dim;
-  p.mask = s.mask;
-  p.group = s.group;
-  p.seqlen_q = s.seqlen_q;
-  p.seqlen_k = s.seqlen_k;
-  p.even = s.even;
-  p.softcap = s.softcap;
-  return p;
+  return {.family = s.family, .dtype = s.dtype, .head_dim = s.head_dim, .mask = s.mask,
+          .group = s.group, .seqlen_q = s.seqlen_q, .seqlen_k = s.seqlen_k, .even = s.even,
+          .softcap = s.softcap};
 }
 
 // The mask policy, wrapped by soft-capping when the spec asks for it (its cap declared in the
