@@ -17,9 +17,9 @@
 #include <string>
 #include <utility>
 
+#include "codegen/cpu_template.h"
 #include "codegen/decode/arguments.h"
 #include "codegen/decode/launch.h"
-#include "codegen/cpu_template.h"
 #include "codegen/decode/plan.h"
 #include "codegen/embedded_templates.h"
 #include "codegen/variant.h"
