@@ -74,7 +74,9 @@ std::vector<std::string> CpuKernelTemplate::compile_options(const Target& t) {
   return options;
 }
 
-LaunchGeometry CpuKernelTemplate::item_geometry(int64_t items, const TileConfig& c, const Target& t) {
+LaunchGeometry CpuKernelTemplate::geometry(const ProblemSpec& spec, const TileConfig& c, const Target& t,
+                                           const RunShape& shape) const {
+  const int64_t items = work_items(spec, c, t, shape);
   if (items > 0xffffffffLL)
     throw SpecError("shape: " + std::to_string(items) + " work items exceed the 2^32 grid limit");
   LaunchGeometry g;

@@ -25,6 +25,9 @@ class CpuKernelTemplate : public KernelTemplate {
   ArchRange archs() const override { return {Platform::Cpu}; }
   std::string version_hash() const override;
   bool supports(const ProblemSpec& spec, const Target& target) const override;
+  // work_items() items (SpecError past the 2^32 grid limit) on the config's threads (0 = all).
+  LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
+                          const RunShape& shape) const final;
 
  protected:
   // A config of the knobs CPU kernels take (warps and stages 1).
@@ -50,8 +53,10 @@ class CpuKernelTemplate : public KernelTemplate {
   static std::optional<std::string> threads_refusal(const TileConfig& c);
   // -O3 with vectorisation at the full vector width, the target CPU and its features.
   static std::vector<std::string> compile_options(const Target& t);
-  // `items` work items (SpecError past the 2^32 grid limit) on the config's threads (0 = all).
-  static LaunchGeometry item_geometry(int64_t items, const TileConfig& c, const Target& t);
+  // The work items of one call of `shape`; SpecError naming the field for a shape the kernel
+  // cannot take.
+  virtual int64_t work_items(const ProblemSpec& spec, const TileConfig& c, const Target& target,
+                             const RunShape& shape) const = 0;
 
  private:
   Family family_;

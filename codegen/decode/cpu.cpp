@@ -171,13 +171,12 @@ class DecodeCpuTemplate final : public DecodeLaunch<CpuKernelTemplate> {
     return s;
   }
 
-  LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
-                          const RunShape& shape) const override {
+  int64_t work_items(const ProblemSpec& spec, const TileConfig& c, const Target& target,
+                     const RunShape& shape) const override {
     if (shape.batch < 1 || shape.heads_kv < 1) throw SpecError("shape: batch and heads_kv must be >= 1");
     const int64_t per = decode_cpu_heads_per_item(spec, c);
-    const int64_t items = shape.batch * ((shape.heads_kv + per - 1) / per) * decode_row_chunks(spec, c) *
-                          decode_num_splits(spec, c, target, shape);
-    return item_geometry(items, c, target);
+    return shape.batch * ((shape.heads_kv + per - 1) / per) * decode_row_chunks(spec, c) *
+           decode_num_splits(spec, c, target, shape);
   }
 };
 

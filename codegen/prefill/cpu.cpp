@@ -168,14 +168,14 @@ class PrefillCpu final : public CpuKernelTemplate {
     return prefill_arguments(spec, args, target);
   }
 
-  LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
-                          const RunShape& shape) const override {
+  // One item per (batch, query head, block of block_m query rows).
+  int64_t work_items(const ProblemSpec& spec, const TileConfig& c, const Target&,
+                     const RunShape& shape) const override {
     if (shape.batch < 0 || shape.heads_q < 1 || shape.seqlen_q < 0 || shape.total_q < 0)
       throw SpecError("shape: batch >= 0, heads_q >= 1, seqlen_q >= 0 and total_q >= 0 required");
     // Varlen: the tile numbers of templates/common/layout_varlen.h, one item per (tile, head).
-    const int64_t items = spec.varlen ? shape.heads_q * (shape.total_q / c.block_m + shape.batch)
-                                      : shape.batch * shape.heads_q * ((shape.seqlen_q + c.block_m - 1) / c.block_m);
-    return item_geometry(items, c, target);
+    return spec.varlen ? shape.heads_q * (shape.total_q / c.block_m + shape.batch)
+                       : shape.batch * shape.heads_q * ((shape.seqlen_q + c.block_m - 1) / c.block_m);
   }
 };
 
