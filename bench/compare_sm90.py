@@ -13,7 +13,6 @@ causal). scripts/gpu-check.sh sm90 runs it on the FlashAttention grid (bf16, hea
 """
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -49,12 +48,7 @@ def main():
             raise SystemExit("PyTorch sees no CUDA device (use --no-torch for our columns only)")
         backends = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
         print(f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, {torch.cuda.get_device_name()}")
-
-    def f(v):
-        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.1f}"
-
-    def ratio(x, y):
-        return "-" if not x or not y else f"{x / y:.2f}"
+    f, ratio = compare_torch.fmt, compare_torch.ratio
 
     print(f"{'dtype':5} {'hd':>4} {'mask':7} {'seqlen':>6} {'sm90':>7} {'sm80':>7} {'flash':>7} {'cudnn':>7} "
           f"{'90/80':>6} {'90/cudnn':>8}  sm90 config   (TFLOP/s)")
@@ -65,21 +59,13 @@ def main():
         out["sm90"] = sm90[key]["tflops"] if key in sm90 else None
         out["sm80"] = sm80[key]["tflops"] if key in sm80 else None
         out["sm90_config"] = sm90[key]["config"] if key in sm90 else None
-        for name, be in backends.items():
-            ms, why = compare_torch.time_torch(r, be, a.torch_warmup, a.torch_reps)
-            out[name] = compare_torch.flops(r) / (ms * 1e-3) / 1e12 if ms else None
-            if why:
-                notes.add(f"{name}: {why}")
+        compare_torch.time_backends(out, r, backends, a.torch_warmup, a.torch_reps, notes)
         rows.append(out)
         print(f"{out['dtype']:5} {out['head_dim']:>4} {out['mask']:7} {out['seqlen']:>6} {f(out['sm90']):>7} "
               f"{f(out['sm80']):>7} {f(out.get('flash')):>7} {f(out.get('cudnn')):>7} "
               f"{ratio(out['sm90'], out['sm80']):>6} {ratio(out['sm90'], out.get('cudnn')):>8}  "
               f"{out['sm90_config'] or '-'}", flush=True)
-    for n in sorted(notes):
-        print("note:", n)
-    if a.json_out:
-        with open(a.json_out, "w") as fo:
-            json.dump({"rows": rows}, fo, indent=2)
+    compare_torch.finish(notes, a.json_out, {"rows": rows})
 
 
 if __name__ == "__main__":

@@ -81,6 +81,34 @@ def time_torch(row, backend, warmup, reps):
     return statistics.median(ms), None
 
 
+def time_backends(out, row, backends, warmup, reps, notes):
+    """TFLOP/s of the row's shape under each SDPA backend into out[name]: None where the backend
+    refuses it, the reason added to notes."""
+    for name, be in backends.items():
+        ms, why = time_torch(row, be, warmup, reps)
+        out[name] = flops(row) / (ms * 1e-3) / 1e12 if ms else None
+        if why:
+            notes.add(f"{name}: {why}")
+
+
+def fmt(v):
+    """A TFLOP/s cell ("-": no number)."""
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.1f}"
+
+
+def ratio(a, b):
+    return "-" if not a or not b else f"{a / b:.2f}"
+
+
+def finish(notes, json_out, doc):
+    """Prints why a backend refused rows, and writes doc as JSON to json_out when given."""
+    for n in sorted(notes):
+        print("note:", n)
+    if json_out:
+        with open(json_out, "w") as fo:
+            json.dump(doc, fo, indent=2)
+
+
 def main():
     args, extra = parse_args()
     if args.attnjit_json:
@@ -108,29 +136,14 @@ def main():
         out = {k: r[k] for k in ("dtype", "head_dim", "mask", "seqlen", "batch", "heads_q", "heads_kv")}
         out["attnjit"] = r["tflops"]
         out["attnjit_config"] = r["config"]
-        for name, be in backends.items():
-            ms, why = time_torch(r, be, args.torch_warmup, args.torch_reps)
-            out[name] = flops(r) / (ms * 1e-3) / 1e12 if ms else None
-            if why:
-                notes.add(f"{name}: {why}")
+        time_backends(out, r, backends, args.torch_warmup, args.torch_reps, notes)
         rows.append(out)
-
-        def f(v):
-            return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.1f}"
-
-        def ratio(a, b):
-            return "-" if not a or not b else f"{a / b:.2f}"
-
         print(f"{r['dtype']:5} {r['head_dim']:>4} {r['mask']:10} {r['seqlen']:>6} {r['batch']:>5} {r['heads_q']:>5} "
-              f"{f(out['attnjit']):>8} {f(out['flash']):>8} {f(out['cudnn']):>8} "
+              f"{fmt(out['attnjit']):>8} {fmt(out['flash']):>8} {fmt(out['cudnn']):>8} "
               f"{ratio(out['attnjit'], out['flash']):>7} {ratio(out['attnjit'], out['cudnn']):>7}", flush=True)
-    for n in sorted(notes):
-        print("note:", n)
-    if args.json_out:
-        with open(args.json_out, "w") as fo:
-            json.dump({"attnjit": ours["backend"], "torch": torch.__version__,
-                       "cudnn": torch.backends.cudnn.version(), "device": torch.cuda.get_device_name(),
-                       "rows": rows}, fo, indent=2)
+    finish(notes, args.json_out, {"attnjit": ours["backend"], "torch": torch.__version__,
+                                  "cudnn": torch.backends.cudnn.version(), "device": torch.cuda.get_device_name(),
+                                  "rows": rows})
 
 
 if __name__ == "__main__":

@@ -22,6 +22,20 @@ import subprocess
 import sys
 
 
+def add_grid_args(ap, attnjit, gqa):
+    """The options every GPU decode benchmark passes on to `attnjit bench-decode`: the executable,
+    the grid (batch x KV length x GQA group), the shape of a point, the memory cap and the timing."""
+    ap.add_argument("--attnjit", default=attnjit, help="the attnjit executable")
+    ap.add_argument("--batch", default="1,8,64")
+    ap.add_argument("--kv-len", default="4096,32768,131072")
+    ap.add_argument("--gqa", default=gqa)
+    ap.add_argument("--heads-q", type=int, default=32)
+    ap.add_argument("--head-dim", type=int, default=128)
+    ap.add_argument("--max-gib", type=float, default=24.0)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=30)
+
+
 def parse_list(s):
     return [int(x) for x in s.split(",") if x]
 
@@ -78,16 +92,8 @@ def torch_decode(torch, backend, batch, kv_len, heads_q, group, head_dim, warmup
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--attnjit", default="build/bin/attnjit", help="the attnjit executable")
-    ap.add_argument("--batch", default="1,8,64")
-    ap.add_argument("--kv-len", default="4096,32768,131072")
-    ap.add_argument("--gqa", default="1,8")
-    ap.add_argument("--heads-q", type=int, default=32)
-    ap.add_argument("--head-dim", type=int, default=128)
+    add_grid_args(ap, attnjit="build/bin/attnjit", gqa="1,8")
     ap.add_argument("--page-size", type=int, default=0, help="attnjit's cache layout (torch is always contiguous)")
-    ap.add_argument("--max-gib", type=float, default=24.0)
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     a = ap.parse_args()
 

@@ -73,26 +73,18 @@ std::vector<ProblemSpec> problem_set(size_t n) {
   return out;
 }
 
+constexpr const char* kTemplateHash = "0123456789abcdef0123456789abcdef";
+
 TuningResult result(const DeviceInfo& d, const ProblemSpec& p, int c, double ms) {
-  TuningResult r;
-  r.device = d.fingerprint();
-  r.problem = p.key();
-  r.template_name = "prefill_sm80";
-  r.template_hash = "0123456789abcdef0123456789abcdef";
   static const char* kConfigs[] = {"bm64_bn64_w4_s2",   "bm64_bn128_w4_s2", "bm128_bn64_w4_s2",
                                    "bm128_bn64_w8_s3",  "bm128_bn128_w8_s2", "bm64_bn32_w4_s1",
                                    "bm128_bn32_w4_s2",  "bm256_bn64_w8_s2"};
-  r.config = kConfigs[c % 8];
-  if (c >= 8) r.config += "_v" + std::to_string(c / 8 * 8);
-  r.median_ms = ms;
-  r.min_ms = ms * 0.99;
-  r.max_ms = ms * 1.02;
-  r.runs = 50;
-  r.tflops = 100.0 / ms;
-  r.max_error = 1e-3;
-  r.tolerance = 4e-3;
-  r.tuner_version = "0.1.0";
-  return r;
+  std::string config = kConfigs[c % 8];
+  if (c >= 8) config += "_v" + std::to_string(c / 8 * 8);
+  return {.device = d.fingerprint(), .problem = p.key(), .template_name = "prefill_sm80",
+          .template_hash = kTemplateHash, .config = config, .median_ms = ms, .min_ms = ms * 0.99,
+          .max_ms = ms * 1.02, .runs = 50, .tflops = 100.0 / ms, .max_error = 1e-3, .tolerance = 4e-3,
+          .tuner_version = "0.1.0"};
 }
 
 }  // namespace
@@ -154,15 +146,20 @@ int main(int argc, char** argv) {
     }
     Span batch_s = since(t0);
 
+    // n lookups of problem(i) on `dev`, timed; `hits` counts the answers of reason `want`.
+    auto lookups = [&](const DeviceInfo& dev, size_t n, auto problem, LookupReason want, size_t& hits) {
+      hits = 0;
+      const auto start = now();
+      for (size_t i = 0; i < n; ++i) hits += db.lookup(dev, problem(i), kTemplateHash).reason == want;
+      return since(start);
+    };
+
     // Exact hits, random problems from the tuned set.
     std::vector<size_t> order(n_lookups);
     for (auto& o : order) o = rng() % problems.size();
+    auto tuned = [&](size_t i) -> const ProblemSpec& { return problems[order[i]]; };
     size_t hits = 0;
-    t0 = now();
-    for (size_t i = 0; i < n_lookups; ++i)
-      hits += db.lookup(h100, problems[order[i]], "0123456789abcdef0123456789abcdef").reason ==
-              LookupReason::Exact;
-    Span exact_s = since(t0);
+    Span exact_s = lookups(h100, n_lookups, tuned, LookupReason::Exact, hits);
 
     // Nearest bucket: lengths that were not tuned (k = 2q is never in the set).
     std::vector<ProblemSpec> near;
@@ -172,19 +169,12 @@ int main(int argc, char** argv) {
       if (q.seqlen_k != p.seqlen_k) near.push_back(q);
     }
     size_t n_near = std::min<size_t>(n_lookups / 10, 50000), near_hits = 0;
-    t0 = now();
-    for (size_t i = 0; i < n_near; ++i)
-      near_hits += db.lookup(h100, near[order[i] % near.size()], "0123456789abcdef0123456789abcdef").reason ==
-                   LookupReason::NearestBucket;
-    Span near_s = since(t0);
+    Span near_s = lookups(h100, n_near, [&](size_t i) -> const ProblemSpec& { return near[order[i] % near.size()]; },
+                          LookupReason::NearestBucket, near_hits);
 
     // Same arch: a device with nothing of its own.
     size_t arch_hits = 0;
-    t0 = now();
-    for (size_t i = 0; i < n_near; ++i)
-      arch_hits += db.lookup(other, problems[order[i]], "0123456789abcdef0123456789abcdef").reason ==
-                   LookupReason::SameArch;
-    Span arch_s = since(t0);
+    Span arch_s = lookups(other, n_near, tuned, LookupReason::SameArch, arch_hits);
 
     DbStats st = db.stats();
     std::printf("database: %s (%lld results, %lld problems, %lld best)\n", file.c_str(),

@@ -22,6 +22,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_torch_decode import add_grid_args, copy_ceiling, torch_decode  # noqa: E402 (stdlib-only at import)
+
 VARIANTS = {  # name -> (page size, kv dtype)
     "bf16": (0, "same"),
     "bf16-p16": (16, "same"),
@@ -45,19 +48,11 @@ def int_list(text, name, lo, hi):
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--attnjit", default="build-gpu/bin/attnjit", help="the attnjit executable")
-    ap.add_argument("--batch", default="1,8,64")
-    ap.add_argument("--gqa", default="1,4,8")
-    ap.add_argument("--kv-len", default="4096,32768,131072")
-    ap.add_argument("--heads-q", type=int, default=32)
-    ap.add_argument("--head-dim", type=int, default=128)
+    add_grid_args(ap, attnjit="build-gpu/bin/attnjit", gqa="1,4,8")
     ap.add_argument("--q-tokens", type=int, default=1)
     ap.add_argument("--variants", default=",".join(VARIANTS), help="subset of " + ", ".join(VARIANTS))
-    ap.add_argument("--max-gib", type=float, default=24.0)
     ap.add_argument("--latency-mib", type=float, default=256.0,
                     help="points with less K+V than this are reported as latency")
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--no-torch", action="store_true", help="skip the SDPA columns")
     ap.add_argument("--json-out", help="also write every number as JSON here")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
@@ -155,9 +150,7 @@ def main(argv=None):
                for v in a.variants}
     ceiling, torch_times, device = 0.0, {}, results[a.variants[0]].get("device", "?")
     if not a.no_torch:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import torch
-        from compare_torch_decode import copy_ceiling, torch_decode
         ceiling = copy_ceiling(torch, a.warmup, a.reps)
         device = torch.cuda.get_device_name()
         for g in a.gqa:

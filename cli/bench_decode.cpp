@@ -185,24 +185,16 @@ void run_bench_decode(BenchDecodeArgs a) {
                         static_cast<long long>(len), static_cast<long long>(g), r.kv_bytes / double(1 << 30));
           continue;
         }
+        const int64_t cap_pages = a.page_size ? (len + a.page_size - 1) / a.page_size : 0;
         DecodeArgs args;
-        DecodeProblem& p = args.problem;
-        p.dtype = dt;
-        p.head_dim = a.head_dim;
-        p.batch = batch;
-        p.heads_q = a.heads_q;
-        p.heads_kv = r.heads_kv;
-        p.q_tokens = a.q_tokens;
-        p.max_seqlen_k = len;
-        p.page_size = a.page_size;
-        p.kv_dtype = kvt;
-        p.alibi = a.alibi;
-        p.sink = a.sinks;
+        args.problem = {.dtype = dt, .head_dim = a.head_dim, .batch = batch, .heads_q = a.heads_q,
+                        .heads_kv = r.heads_kv, .q_tokens = a.q_tokens, .max_seqlen_k = len,
+                        .kv_capacity = a.page_size ? cap_pages * a.page_size : len, .page_size = a.page_size,
+                        .num_pages = a.page_size ? batch * cap_pages : 0, .kv_dtype = kvt, .alibi = a.alibi,
+                        .sink = a.sinks};
+        const DecodeProblem& p = args.problem;
         if (a.alibi) args.alibi_slopes = static_cast<const float*>(dvariants.get());
         if (a.sinks) args.sinks = static_cast<const float*>(dvariants.get()) + a.heads_q;
-        const int64_t cap_pages = a.page_size ? (len + a.page_size - 1) / a.page_size : 0;
-        p.kv_capacity = a.page_size ? cap_pages * a.page_size : len;
-        p.num_pages = a.page_size ? batch * cap_pages : 0;
         const size_t kv_elems = size_t(batch * p.kv_capacity * row);
         DeviceBuffer q = random_buffer(be, dt, size_t(batch * a.q_tokens * a.heads_q * a.head_dim), 1);
         DeviceBuffer k = random_buffer(be, dt, kv_elems, 2, kvt), v = random_buffer(be, dt, kv_elems, 3, kvt);

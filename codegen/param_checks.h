@@ -2,6 +2,7 @@
 // failure is a SpecError naming the field.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstdint>
@@ -14,6 +15,18 @@
 namespace attnjit::detail {
 
 inline std::string str(int64_t v) { return std::to_string(v); }
+
+// The sizes every problem has: a head dim the kernels take, batch >= 0, and query heads a
+// multiple of the KV heads (GQA).
+inline void check_problem_dims(int head_dim, int64_t batch, int64_t heads_q, int64_t heads_kv) {
+  if (std::find(std::begin(kHeadDims), std::end(kHeadDims), head_dim) == std::end(kHeadDims))
+    throw SpecError("head_dim: unsupported value " + std::to_string(head_dim) + " (allowed: 32, 64, 96, 128, 192, 256)");
+  if (batch < 0) throw SpecError("batch: must be >= 0, got " + str(batch));
+  if (heads_q < 1) throw SpecError("heads_q: must be >= 1, got " + str(heads_q));
+  if (heads_kv < 1) throw SpecError("heads_kv: must be >= 1, got " + str(heads_kv));
+  if (heads_q % heads_kv != 0)
+    throw SpecError("heads_q: must be a multiple of heads_kv (" + str(heads_q) + " % " + str(heads_kv) + " != 0)");
+}
 
 inline void check_int32(const char* field, int64_t v) {
   if (v > INT_MAX) throw SpecError(std::string(field) + ": " + str(v) + " exceeds the kernels' 32-bit limit");

@@ -38,14 +38,8 @@ Target Target::cuda(std::string_view arch) {
   if (arch == "sm_90") arch = "sm_90a";
   for (const auto& r : kArchs) {
     if (arch != r.arch) continue;
-    Target t;
-    t.platform = Platform::Cuda;
-    t.arch = r.arch;
-    t.cc_major = r.major;
-    t.cc_minor = r.minor;
-    t.smem_per_block = r.smem_per_block;
-    t.smem_per_sm = r.smem_per_sm;
-    return t;
+    return {.platform = Platform::Cuda, .arch = r.arch, .cc_major = r.major,
+            .cc_minor = r.minor, .smem_per_block = r.smem_per_block, .smem_per_sm = r.smem_per_sm};
   }
   throw SpecError("arch: unknown value '" + std::string(arch) +
                   "' (allowed: sm_80, sm_86, sm_89, sm_90a)");

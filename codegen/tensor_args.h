@@ -46,18 +46,15 @@ void copy_tensor_args(Params& r, const Args& a) {
   r.v = a.v.data;
   r.o = const_cast<void*>(a.o.data);
   r.lse = a.lse.data;
-  r.q_batch_stride = a.q.batch_stride;
-  r.q_row_stride = a.q.seq_stride;
-  r.q_head_stride = a.q.head_stride;
-  r.k_batch_stride = a.k.batch_stride;
-  r.k_row_stride = a.k.seq_stride;
-  r.k_head_stride = a.k.head_stride;
-  r.v_batch_stride = a.v.batch_stride;
-  r.v_row_stride = a.v.seq_stride;
-  r.v_head_stride = a.v.head_stride;
-  r.o_batch_stride = a.o.batch_stride;
-  r.o_row_stride = a.o.seq_stride;
-  r.o_head_stride = a.o.head_stride;
+  const auto strides = [](const TensorView& t, long long& batch, long long& row, long long& head) {
+    batch = t.batch_stride;
+    row = t.seq_stride;
+    head = t.head_stride;
+  };
+  strides(a.q, r.q_batch_stride, r.q_row_stride, r.q_head_stride);
+  strides(a.k, r.k_batch_stride, r.k_row_stride, r.k_head_stride);
+  strides(a.v, r.v_batch_stride, r.v_row_stride, r.v_head_stride);
+  strides(a.o, r.o_batch_stride, r.o_row_stride, r.o_head_stride);
   r.lse_batch_stride = a.lse.data ? a.lse.batch_stride : 0;
   r.lse_head_stride = a.lse.data ? a.lse.head_stride : 0;
 }

@@ -225,17 +225,8 @@ constexpr const char* kDeviceCols =
     " compiler_version, isa";
 
 DeviceInfo read_device(const sqlite::Cursor& q) {
-  DeviceInfo d;
-  d.target = q.text(1);
-  d.name = q.text(2);
-  d.cc_major = q.i32(3);
-  d.cc_minor = q.i32(4);
-  d.sm_count = q.i32(5);
-  d.memory_bytes = q.i64(6);
-  d.driver_version = q.text(7);
-  d.compiler_version = q.text(8);
-  d.isa = q.text(9);
-  return d;
+  return {.target = q.text(1), .name = q.text(2), .cc_major = q.i32(3), .cc_minor = q.i32(4), .sm_count = q.i32(5),
+          .memory_bytes = q.i64(6), .driver_version = q.text(7), .compiler_version = q.text(8), .isa = q.text(9)};
 }
 }  // namespace
 

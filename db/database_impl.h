@@ -83,19 +83,9 @@ inline constexpr const char* kBestSelect =
     " WHERE r.status = 'ok'";
 
 inline BestEntry read_best(const sqlite::Cursor& q) {
-  BestEntry b;
-  b.device = q.text(0);
-  b.target = q.text(1);
-  b.problem = q.text(2);
-  b.template_name = q.text(3);
-  b.template_hash = q.text(4);
-  b.config = q.text(5);
-  b.median_ms = q.f64(6);
-  b.tflops = q.f64(7);
-  b.gbps = q.f64(8);
-  b.result_id = q.i64(9);
-  b.updated_at_ms = q.i64(10);
-  return b;
+  return {.device = q.text(0), .target = q.text(1), .problem = q.text(2), .template_name = q.text(3),
+          .template_hash = q.text(4), .config = q.text(5), .median_ms = q.f64(6), .tflops = q.f64(7),
+          .gbps = q.f64(8), .result_id = q.i64(9), .updated_at_ms = q.i64(10)};
 }
 
 inline int64_t now_ms() {

@@ -51,17 +51,9 @@ std::optional<JobRecord> Database::find_job(std::string_view id) const {
       "find_job");
   q.bind(1, id);
   if (!q.step()) return std::nullopt;
-  JobRecord j;
-  j.id = q.text(0);
-  j.state = q.text(1);
-  j.request_json = q.text(2);
-  j.progress_json = q.text(3);
-  j.error = q.text(4);
-  if (q.i64(6) == 0) j.exit_code = q.i32(5);
-  j.created_at_ms = q.i64(7);
-  j.started_at_ms = q.i64(8);
-  j.finished_at_ms = q.i64(9);
-  return j;
+  return JobRecord{.id = q.text(0), .state = q.text(1), .request_json = q.text(2), .progress_json = q.text(3),
+                   .error = q.text(4), .exit_code = q.i64(6) == 0 ? std::optional<int>(q.i32(5)) : std::nullopt,
+                   .created_at_ms = q.i64(7), .started_at_ms = q.i64(8), .finished_at_ms = q.i64(9)};
 }
 
 // One write statement in its own transaction; returns the rows it changed.

@@ -84,30 +84,13 @@ ResultPage Database::Impl::query_locked(const ResultFilter& f, int64_t after, in
       page.next_cursor = page.rows.back().id;
       break;
     }
-    TuningResult r;
-    r.id = q.i64(0);
-    r.device = q.text(1);
-    r.problem = q.text(2);
-    r.template_name = q.text(3);
-    r.template_hash = q.text(4);
-    r.config = q.text(5);
-    r.status = parse_result_status(q.text(6));
-    r.error = q.text(7);
-    r.median_ms = q.f64(8);
-    r.min_ms = q.f64(9);
-    r.max_ms = q.f64(10);
-    r.runs = q.i32(11);
-    r.tflops = q.f64(12);
-    r.gbps = q.f64(13);
-    r.max_error = q.f64(14);
-    r.tolerance = q.f64(15);
-    r.registers = q.i32(16);
-    r.spill_bytes = q.i32(17);
-    r.smem_bytes = q.i32(18);
-    r.measured_at_ms = q.i64(19);
-    r.tuner_version = q.text(20);
-    r.iqr_ms = q.f64(21);
-    page.rows.push_back(std::move(r));
+    page.rows.push_back({.id = q.i64(0), .device = q.text(1), .problem = q.text(2), .template_name = q.text(3),
+                         .template_hash = q.text(4), .config = q.text(5), .status = parse_result_status(q.text(6)),
+                         .error = q.text(7), .median_ms = q.f64(8), .min_ms = q.f64(9), .max_ms = q.f64(10),
+                         .iqr_ms = q.f64(21), .runs = q.i32(11), .tflops = q.f64(12), .gbps = q.f64(13),
+                         .max_error = q.f64(14), .tolerance = q.f64(15), .registers = q.i32(16),
+                         .spill_bytes = q.i32(17), .smem_bytes = q.i32(18), .measured_at_ms = q.i64(19),
+                         .tuner_version = q.text(20)});
   }
   return page;
 }

@@ -109,16 +109,15 @@ json to_json(const LookupResult& l) {
 }
 
 DeviceInfo device_from_json(const json& j) {
-  DeviceInfo d;
-  d.target = req_str(j, "target");
-  d.name = opt_str(j, "name");
-  d.cc_major = opt_num<int>(j, "cc_major");
-  d.cc_minor = opt_num<int>(j, "cc_minor");
-  d.sm_count = opt_num<int>(j, "sm_count");
-  d.memory_bytes = opt_num<int64_t>(j, "memory_bytes");
-  d.driver_version = opt_str(j, "driver_version");
-  d.compiler_version = opt_str(j, "compiler_version");
-  d.isa = opt_str(j, "isa");
+  const DeviceInfo d{.target = req_str(j, "target"),
+                     .name = opt_str(j, "name"),
+                     .cc_major = opt_num<int>(j, "cc_major"),
+                     .cc_minor = opt_num<int>(j, "cc_minor"),
+                     .sm_count = opt_num<int>(j, "sm_count"),
+                     .memory_bytes = opt_num<int64_t>(j, "memory_bytes"),
+                     .driver_version = opt_str(j, "driver_version"),
+                     .compiler_version = opt_str(j, "compiler_version"),
+                     .isa = opt_str(j, "isa")};
   // A stated fingerprint must be the hash of the stated fields: a hand-edited line must not
   // attach results to a device it does not describe.
   std::string fp = opt_str(j, "fingerprint");
@@ -129,12 +128,8 @@ DeviceInfo device_from_json(const json& j) {
 }
 
 TemplateInfo template_from_json(const json& j) {
-  TemplateInfo t;
-  t.hash = req_str(j, "hash");
-  t.name = req_str(j, "name");
-  t.family = opt_str(j, "family");
-  t.generator_version = opt_str(j, "generator_version");
-  return t;
+  return {.hash = req_str(j, "hash"), .name = req_str(j, "name"), .family = opt_str(j, "family"),
+          .generator_version = opt_str(j, "generator_version")};
 }
 
 TuningResult result_from_json(const json& j) {

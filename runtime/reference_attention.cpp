@@ -10,16 +10,9 @@ namespace attnjit {
 
 ReferenceProblem reference_problem_at(const RunShape& shape, int64_t head_dim, const MaskSpec& mask,
                                    double softcap) {
-  ReferenceProblem p;
-  p.batch = shape.batch;
-  p.heads_q = shape.heads_q;
-  p.heads_kv = shape.heads_kv;
-  p.seqlen_q = shape.seqlen_q;
-  p.seqlen_k = shape.seqlen_k;
-  p.head_dim = head_dim;
-  p.mask = mask;
-  p.softcap = softcap;
-  return p;
+  return {.batch = shape.batch, .heads_q = shape.heads_q, .heads_kv = shape.heads_kv,
+          .seqlen_q = shape.seqlen_q, .seqlen_k = shape.seqlen_k, .head_dim = head_dim,
+          .mask = mask, .softcap = softcap};
 }
 
 bool mask_allows(const MaskSpec& mask, int64_t i, int64_t j, int64_t sq, int64_t sk) {

@@ -35,6 +35,11 @@ CLI=$BUILD_DIR/bin/attnjit
 declare -A status=()
 declare -A detail=()
 say() { printf '\n=== gpu-check: %s ===\n' "$*"; }
+# phase_failed <phase> <log> <lines>: prints the log's last lines and records the phase failed.
+phase_failed() {
+  tail -"$3" "$2" 2>/dev/null
+  status[$1]=FAIL; detail[$1]="see $2"
+}
 
 say "machine"
 {
@@ -109,8 +114,7 @@ for r in d["results"]:
     print(f"{r['dtype']:5} {r['head_dim']:>4} {r['mask']:8} {r['seqlen']:>6} {r['config']:22} {r['median_ms']:>9.3f} {r['tflops']:>8.1f}")
 PY
   else
-    tail -20 "$OUT/bench.err" 2>/dev/null
-    status[bench]=FAIL; detail[bench]="see $OUT/bench.err"
+    phase_failed bench "$OUT/bench.err" 20
   fi
 }
 
@@ -137,8 +141,7 @@ phase_decode() {
     status[decode]=ok; detail[decode]="$OUT/decode.md"
     cat "$OUT/decode.md"
   else
-    tail -20 "$OUT/decode.err"
-    status[decode]=FAIL; detail[decode]="see $OUT/decode.err"
+    phase_failed decode "$OUT/decode.err" 20
   fi
 }
 
@@ -165,8 +168,7 @@ phase_tune() {
     grep '^|' "$OUT/tune.log"   # the tuner's summary: best config, speed-up over the default
     cat "$OUT/compare-tuned.txt"
   else
-    tail -30 "$OUT/tune.log"
-    status[tune]=FAIL; detail[tune]="see $OUT/tune.log"
+    phase_failed tune "$OUT/tune.log" 30
   fi
 }
 

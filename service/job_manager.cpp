@@ -94,28 +94,22 @@ nlohmann::json JobInfo::to_json() const {
 }
 
 JobRecord JobInfo::to_record() const {
-  JobRecord r;
-  r.id = id;
-  r.state = std::string(to_string(state));
-  r.request_json = nlohmann::json{{"problems", request.problems}, {"budget", request.budget}}.dump();
-  nlohmann::json p = {{"done", progress.done},       {"total", progress.total},
-                      {"message", progress.message}, {"campaign", progress.campaign},
-                      {"result", result},            {"output_tail", output_tail}};
-  r.progress_json = p.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  r.error = error;
-  r.exit_code = exit_code;
-  r.created_at_ms = created_unix_ms;
-  r.started_at_ms = started_unix_ms;
-  r.finished_at_ms = finished_unix_ms;
-  return r;
+  const nlohmann::json req = {{"problems", request.problems}, {"budget", request.budget}};
+  const nlohmann::json p = {{"done", progress.done},       {"total", progress.total},
+                            {"message", progress.message}, {"campaign", progress.campaign},
+                            {"result", result},            {"output_tail", output_tail}};
+  return {.id = id, .state = std::string(to_string(state)), .request_json = req.dump(),
+          .progress_json = p.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+          .error = error, .exit_code = exit_code, .created_at_ms = created_unix_ms,
+          .started_at_ms = started_unix_ms, .finished_at_ms = finished_unix_ms};
 }
 
 JobInfo JobInfo::from_record(const JobRecord& r) {
-  JobInfo j;
-  j.id = r.id;
   auto st = parse_job_state(r.state);
   if (!st) throw SpecError("state: unknown job state '" + r.state + "'");
-  j.state = *st;
+  JobInfo j{.id = r.id, .state = *st, .error = r.error, .exit_code = r.exit_code,
+            .created_unix_ms = r.created_at_ms, .started_unix_ms = r.started_at_ms,
+            .finished_unix_ms = r.finished_at_ms};
   const auto req = nlohmann::json::parse(r.request_json, nullptr, false);
   const auto p = nlohmann::json::parse(r.progress_json, nullptr, false);
   if (!req.is_object() || !p.is_object()) throw SpecError("job " + r.id + ": malformed stored JSON");
@@ -131,11 +125,6 @@ JobInfo JobInfo::from_record(const JobRecord& r) {
   } catch (const nlohmann::json::exception& e) {
     throw SpecError("job " + r.id + ": malformed stored JSON: " + e.what());
   }
-  j.error = r.error;
-  j.exit_code = r.exit_code;
-  j.created_unix_ms = r.created_at_ms;
-  j.started_unix_ms = r.started_at_ms;
-  j.finished_unix_ms = r.finished_at_ms;
   return j;
 }
 

@@ -9,28 +9,17 @@ namespace attnjit::tuner {
 namespace {
 
 ProblemSpec prefill(DType dt, int hd, MaskSpec mask, int group, int64_t len) {
-  ProblemSpec s;
-  s.family = Family::Prefill;
-  s.dtype = dt;
-  s.head_dim = hd;
-  s.mask = mask;
-  s.group = group;
-  s.seqlen_q = s.seqlen_k = len;
-  s.even = len % kEvenAlignment == 0;
+  const ProblemSpec s{.family = Family::Prefill, .dtype = dt, .head_dim = hd, .mask = mask,
+                      .group = group, .seqlen_q = len, .seqlen_k = len,
+                      .even = len % kEvenAlignment == 0};
   s.validate();
   return s;
 }
 
 // A decode key: q query tokens, KV bucket k, page size (0 = contiguous).
 ProblemSpec decode(DType dt, int hd, int group, int64_t q, int64_t k, int page) {
-  ProblemSpec s;
-  s.family = Family::Decode;
-  s.dtype = dt;
-  s.head_dim = hd;
-  s.group = group;
-  s.seqlen_q = q;
-  s.seqlen_k = k;
-  s.page_size = page;
+  const ProblemSpec s{.family = Family::Decode, .dtype = dt, .head_dim = hd, .group = group,
+                      .seqlen_q = q, .seqlen_k = k, .page_size = page};
   s.validate();
   return s;
 }

@@ -118,13 +118,12 @@ std::vector<TileConfig> plan_candidates(const std::vector<TileConfig>& space, co
 }
 
 CampaignEvent problem_done_event(const TuneReport& rep, int problem_index, int problem_count) {
-  CampaignEvent e;
-  e.kind = EventKind::ProblemDone;
-  e.problem = rep.spec.key();
-  e.problem_index = problem_index;
-  e.problem_count = problem_count;
-  e.template_name = rep.template_name;
-  e.default_config = rep.default_config.key();
+  CampaignEvent e{.kind = EventKind::ProblemDone, .problem_count = problem_count,
+                  .problem_index = problem_index, .problem = rep.spec.key(),
+                  .template_name = rep.template_name, .reused = rep.reused,
+                  .default_config = rep.default_config.key(), .note = rep.baseline_note,
+                  .speedup = rep.speedup(), .seconds = rep.seconds, .compiled = rep.compiled,
+                  .measured = rep.measured};
   if (rep.best) {
     e.best_config = rep.results[*rep.best].key();
     e.best_median_ms = rep.results[*rep.best].time.median_ms;
@@ -133,13 +132,7 @@ CampaignEvent problem_done_event(const TuneReport& rep, int problem_index, int p
   }
   if (rep.default_index && rep.results[*rep.default_index].status == CandidateStatus::Ok)
     e.default_median_ms = rep.results[*rep.default_index].time.median_ms;
-  e.speedup = rep.speedup();
   for (const CandidateResult& r : rep.results) ++e.counts[std::string(to_string(r.status))];
-  e.reused = rep.reused;
-  e.compiled = rep.compiled;
-  e.measured = rep.measured;
-  e.seconds = rep.seconds;
-  e.note = rep.baseline_note;
   return e;
 }
 

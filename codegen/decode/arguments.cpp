@@ -53,15 +53,7 @@ void check_kv_scales(const DecodeArgs& a, Platform platform) {
 }  // namespace
 
 void validate_decode_problem(const DecodeProblem& p) {
-  if (std::find(std::begin(kHeadDims), std::end(kHeadDims), p.head_dim) == std::end(kHeadDims))
-    throw SpecError("head_dim: unsupported value " + std::to_string(p.head_dim) +
-                    " (allowed: 32, 64, 96, 128, 192, 256)");
-  if (p.batch < 0) throw SpecError("batch: must be >= 0, got " + str(p.batch));
-  if (p.heads_q < 1) throw SpecError("heads_q: must be >= 1, got " + str(p.heads_q));
-  if (p.heads_kv < 1) throw SpecError("heads_kv: must be >= 1, got " + str(p.heads_kv));
-  if (p.heads_q % p.heads_kv != 0)
-    throw SpecError("heads_q: must be a multiple of heads_kv (" + str(p.heads_q) + " % " + str(p.heads_kv) +
-                    " != 0)");
+  detail::check_problem_dims(p.head_dim, p.batch, p.heads_q, p.heads_kv);
   if (p.q_tokens < 1 || p.q_tokens > 16)
     throw SpecError("q_tokens: decode query tokens per sequence must be in 1..16, got " + str(p.q_tokens));
   if (p.max_seqlen_k < 0) throw SpecError("max_seqlen_k: must be >= 0, got " + str(p.max_seqlen_k));
@@ -100,13 +92,8 @@ ProblemSpec decode_spec(const DecodeProblem& p) {
 }
 
 RunShape decode_shape(const DecodeProblem& p) {
-  RunShape s;
-  s.batch = p.batch;
-  s.heads_q = p.heads_q;
-  s.heads_kv = p.heads_kv;
-  s.seqlen_q = p.q_tokens;
-  s.seqlen_k = p.max_seqlen_k;
-  return s;
+  return {.batch = p.batch, .heads_q = p.heads_q, .heads_kv = p.heads_kv, .seqlen_q = p.q_tokens,
+          .seqlen_k = p.max_seqlen_k};
 }
 
 void validate_decode_args(const DecodeArgs& a, Platform platform) {

@@ -15,11 +15,13 @@
 // configs differing only in them share one compiled object.
 #include <algorithm>
 #include <string>
+#include <utility>
 
+#include "codegen/cpu_template.h"
 #include "codegen/decode/arguments.h"
+#include "codegen/decode/launch.h"
 #include "codegen/decode/plan.h"
 #include "codegen/embedded_templates.h"
-#include "codegen/kernel_template.h"
 #include "codegen/variant.h"
 
 namespace attnjit {
@@ -32,8 +34,6 @@ constexpr int kMaxRowsPerItem = 16;
 constexpr int64_t kMaxWorkBytes = 1 << 20;
 
 bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
-int native_vec(const Target& t) { return std::clamp(t.vector_bits / 32, 4, 16); }
-int hw_threads(const Target& t) { return std::max(1, t.sm_count); }
 bool has_feature(const Target& t, std::string_view f) {
   std::string_view s = t.cpu_features;
   while (!s.empty()) {
@@ -47,9 +47,6 @@ bool has_feature(const Target& t, std::string_view f) {
 bool has_bf16_dot(const Target& t, int vec) {
   return has_feature(t, "+avx512bf16") && (vec == 16 || has_feature(t, "+avx512vl"));
 }
-// Vector registers the kernel's accumulators may take: half the register file (16 of 32 with
-// AVX-512, 8 of 16 with AVX), the rest holds the K/V vectors, a query or a probability.
-int acc_regs(const Target& t) { return t.vector_bits >= 512 ? 16 : 8; }
 int max_rows(const ProblemSpec& s) {
   int r = 1;
   while (r < decode_rows(s) && r < kMaxRowsPerItem) r *= 2;
@@ -60,42 +57,27 @@ int64_t work_bytes(const ProblemSpec& s, const TileConfig& c) {
   return 2LL * c.block_m * s.head_dim * 4 + c.block_m * c.block_n * 6LL + c.block_n * 16LL + s.head_dim * 4;
 }
 
-class DecodeCpuTemplate final : public KernelTemplate {
+class DecodeCpuTemplate final : public DecodeLaunch<CpuKernelTemplate> {
  public:
-  Family family() const override { return Family::Decode; }
-  std::string_view short_name() const override { return "cpu"; }
-  ArchRange archs() const override { return {Platform::Cpu}; }
-
-  std::string version_hash() const override {
-    return templates::version_hash(kGenerator, kRoot);
-  }
-
-  bool supports(const ProblemSpec& spec, const Target& target) const override {
-    return target.platform == Platform::Cpu && spec.family == Family::Decode &&
-           std::find(std::begin(kHeadDims), std::end(kHeadDims), spec.head_dim) != std::end(kHeadDims);
-  }
+  DecodeCpuTemplate() : DecodeLaunch(Family::Decode, kGenerator, kRoot) {}
 
   std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
     std::vector<TileConfig> out;
     if (!supports(spec, target)) return out;
     const int nv = native_vec(target);
-    std::vector<int> threads = {1};
-    if (hw_threads(target) > 1) threads.push_back(hw_threads(target));
     std::vector<int> orders = {0};
     if (spec.dtype == DType::BF16 && spec.kv_dtype == KvDType::Same) orders.push_back(1);
     for (int bm = 1; bm <= max_rows(spec); bm *= 2) {
       if (bm * 4 < max_rows(spec)) continue;
       for (int bn : {32, 64, 128})
         for (int vec : {nv, nv / 2})
-          for (int t : threads)
+          for (int t : thread_counts(target))
             for (int order : orders) {
-              TileConfig c = make(bm, bn, vec, t, order);
+              const TileConfig c = config(bm, bn, vec, t, order);
               if (!can_implement(spec, c, target)) out.push_back(c);
             }
     }
-    TileConfig d = default_config(spec, target);
-    if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
-    return out;
+    return with_default(std::move(out), spec, target);
   }
 
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
@@ -105,7 +87,7 @@ class DecodeCpuTemplate final : public KernelTemplate {
     int vec = native_vec(target);
     while (spec.head_dim % (2 * vec) != 0) vec /= 2;
     const int order = spec.dtype == DType::BF16 && spec.kv_dtype == KvDType::Same && has_bf16_dot(target, vec) ? 1 : 0;
-    return make(max_rows(spec), 64, vec, hw_threads(target), order);
+    return config(max_rows(spec), 64, vec, hw_threads(target), order);
   }
 
   std::optional<std::string> can_implement(const ProblemSpec& spec, const TileConfig& c,
@@ -113,10 +95,7 @@ class DecodeCpuTemplate final : public KernelTemplate {
     if (!supports(spec, target))
       return "decode_cpu implements decode problems on CPU targets only (got " + spec.key() + " on " +
              target.key() + ")";
-    if (!c.tmpl.empty() && c.tmpl != "cpu")
-      return "template: config " + c.key() + " names template '" + c.tmpl + "', not cpu";
-    if (c.warps != 1) return "warps: must be 1 on the CPU, got " + std::to_string(c.warps);
-    if (c.stages != 1) return "stages: must be 1 on the CPU, got " + std::to_string(c.stages);
+    if (auto why = knob_refusal(c)) return why;
     if (c.has_hopper_knobs()) return "warpgroups/pingpong/overlap/persistent: not decode_cpu knobs";
     if (c.order != 0 && c.order != 1) return "order: must be 0 (fp32) or 1 (bf16 pairs), got " + std::to_string(c.order);
     if (c.order == 1 && (spec.dtype != DType::BF16 || spec.kv_dtype != KvDType::Same))
@@ -128,18 +107,14 @@ class DecodeCpuTemplate final : public KernelTemplate {
     if (!pow2(c.block_n) || c.block_n < 16 || c.block_n > 128)
       return "block_n: must be a power of two in 16..128, got " + std::to_string(c.block_n);
     const int vec = c.vec ? c.vec : native_vec(target);
-    if (vec != 4 && vec != 8 && vec != 16) return "vec: must be 4, 8 or 16, got " + std::to_string(vec);
-    if (vec * 32 > std::max(128, target.vector_bits))
-      return "vec: " + std::to_string(vec) + " lanes exceed the target's " +
-             std::to_string(target.vector_bits) + "-bit vectors";
+    if (auto why = vec_refusal(vec, target)) return why;
     if (spec.head_dim % (2 * vec) != 0)
       return "vec: head_dim " + std::to_string(spec.head_dim) + " is not a multiple of 2 * " + std::to_string(vec) +
              " (rows are read in pairs of vectors)";
     if (c.splits < 0 || c.splits > kDecodeMaxSplits)
       return "splits: must be 0 (rule) or 1.." + std::to_string(kDecodeMaxSplits) + ", got " +
              std::to_string(c.splits);
-    if (c.threads < 0 || c.threads > 1024)
-      return "threads: must be in 0..1024 (0 = all hardware threads), got " + std::to_string(c.threads);
+    if (auto why = threads_refusal(c)) return why;
     if (work_bytes(spec, c) > kMaxWorkBytes)
       return "working set " + std::to_string(work_bytes(spec, c)) + " bytes exceeds " + std::to_string(kMaxWorkBytes);
     return std::nullopt;
@@ -190,60 +165,18 @@ class DecodeCpuTemplate final : public KernelTemplate {
               "(const attnjit::DecodeParams* p, long long item_begin, long long item_end) {\n"
               "  attnjit::cpu::DecodeCpu<Config>::run(*p, item_begin, item_end);\n}\n";
     s.headers = templates::headers(kRoot);
-    // clang -cc1 flags (the driver's -fno-math-errno is cc1's default).
-    s.options = {"-O3", "-std=c++17", "-ffp-contract=fast", "-vectorize-loops", "-vectorize-slp",
-                 "-mprefer-vector-width=" + std::to_string(std::max(128, target.vector_bits)),
-                 "-target-cpu", target.arch};
-    std::string_view feats = target.cpu_features;
-    while (!feats.empty()) {
-      const size_t comma = feats.find(',');
-      const std::string_view f = feats.substr(0, comma);
-      if (!f.empty()) {
-        s.options.push_back("-target-feature");
-        s.options.emplace_back(f);
-      }
-      feats = comma == std::string_view::npos ? std::string_view() : feats.substr(comma + 1);
-    }
+    s.options = compile_options(target);
     s.arch = target.arch;
     s.finalize();
     return s;
   }
 
-  WorkspaceSize workspace_bytes(const ProblemSpec& spec, const TileConfig& c, const Target& target,
-                                const RunShape& shape) const override {
-    return decode_workspace_bytes(spec, c, target, shape);
-  }
-  std::vector<unsigned char> build_arguments(const ProblemSpec& spec, const TileConfig& c, const Target& target,
-                                             const LaunchArgs& args, const Workspace& ws) const override {
-    return decode_arguments(spec, c, target, args, ws);
-  }
-
-  LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
-                          const RunShape& shape) const override {
+  int64_t work_items(const ProblemSpec& spec, const TileConfig& c, const Target& target,
+                     const RunShape& shape) const override {
     if (shape.batch < 1 || shape.heads_kv < 1) throw SpecError("shape: batch and heads_kv must be >= 1");
     const int64_t per = decode_cpu_heads_per_item(spec, c);
-    const int64_t items = shape.batch * ((shape.heads_kv + per - 1) / per) * decode_row_chunks(spec, c) *
-                          decode_num_splits(spec, c, target, shape);
-    if (items > 0xffffffffLL)
-      throw SpecError("shape: " + std::to_string(items) + " work items exceed the 2^32 grid limit");
-    LaunchGeometry g;
-    g.grid[0] = static_cast<unsigned>(items);
-    g.block[0] = static_cast<unsigned>(c.threads > 0 ? c.threads : hw_threads(target));
-    return g;
-  }
-
- private:
-  static TileConfig make(int bm, int bn, int vec, int threads, int order) {
-    TileConfig c;
-    c.tmpl = "cpu";
-    c.block_m = bm;
-    c.block_n = bn;
-    c.warps = 1;
-    c.stages = 1;
-    c.vec = vec;
-    c.threads = threads;
-    c.order = order;
-    return c;
+    return shape.batch * ((shape.heads_kv + per - 1) / per) * decode_row_chunks(spec, c) *
+           decode_num_splits(spec, c, target, shape);
   }
 };
 

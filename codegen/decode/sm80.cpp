@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "codegen/decode/arguments.h"
+#include "codegen/decode/launch.h"
 #include "codegen/decode/plan.h"
 #include "codegen/embedded_templates.h"
 #include "codegen/kernel_template.h"
@@ -74,7 +75,7 @@ int default_rows(const ProblemSpec& s) {
   return r;
 }
 
-class DecodeSm80 final : public KernelTemplate {
+class DecodeSm80 final : public DecodeLaunch<KernelTemplate> {
  public:
   Family family() const override { return Family::Decode; }
   std::string_view short_name() const override { return "sm80"; }
@@ -216,15 +217,6 @@ class DecodeSm80 final : public KernelTemplate {
     return s;
   }
 
-  WorkspaceSize workspace_bytes(const ProblemSpec& spec, const TileConfig& c, const Target& target,
-                                const RunShape& shape) const override {
-    return decode_workspace_bytes(spec, c, target, shape);
-  }
-  std::vector<unsigned char> build_arguments(const ProblemSpec& spec, const TileConfig& c, const Target& target,
-                                             const LaunchArgs& args, const Workspace& ws) const override {
-    return decode_arguments(spec, c, target, args, ws);
-  }
-
   LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
                           const RunShape& shape) const override {
     if (shape.batch < 1 || shape.heads_kv < 1)
@@ -273,14 +265,7 @@ class DecodeSm80 final : public KernelTemplate {
   }
 
   static TileConfig make(int bm, int bn, int warps, int stages) {
-    TileConfig c;
-    c.tmpl = "sm80";
-    c.block_m = bm;
-    c.block_n = bn;
-    c.warps = warps;
-    c.stages = stages;
-    c.vec = kVec;
-    return c;
+    return {.block_m = bm, .block_n = bn, .warps = warps, .stages = stages, .vec = kVec, .tmpl = "sm80"};
   }
 };
 

@@ -21,7 +21,6 @@ namespace {
 
 using detail::check_int32;
 using detail::check_no_overlap;
-using detail::Dim;
 using detail::str;
 
 void check_tensor(const std::string& name, const TensorView& t, int64_t batch, int64_t seqlen,
@@ -35,15 +34,7 @@ void check_tensor(const std::string& name, const TensorView& t, int64_t batch, i
 }  // namespace
 
 void validate_prefill_problem(const PrefillProblem& p) {
-  if (std::find(std::begin(kHeadDims), std::end(kHeadDims), p.head_dim) == std::end(kHeadDims))
-    throw SpecError("head_dim: unsupported value " + std::to_string(p.head_dim) +
-                    " (allowed: 32, 64, 96, 128, 192, 256)");
-  if (p.batch < 0) throw SpecError("batch: must be >= 0, got " + str(p.batch));
-  if (p.heads_q < 1) throw SpecError("heads_q: must be >= 1, got " + str(p.heads_q));
-  if (p.heads_kv < 1) throw SpecError("heads_kv: must be >= 1, got " + str(p.heads_kv));
-  if (p.heads_q % p.heads_kv != 0)
-    throw SpecError("heads_q: must be a multiple of heads_kv (" + str(p.heads_q) + " % " +
-                    str(p.heads_kv) + " != 0)");
+  detail::check_problem_dims(p.head_dim, p.batch, p.heads_q, p.heads_kv);
   if (p.seqlen_q < 0) throw SpecError("seqlen_q: must be >= 0, got " + str(p.seqlen_q));
   if (p.seqlen_k < 0) throw SpecError("seqlen_k: must be >= 0, got " + str(p.seqlen_k));
   check_int32("batch", p.batch);

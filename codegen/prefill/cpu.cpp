@@ -16,9 +16,10 @@
 // include directory and the clang resource directory.
 #include <algorithm>
 #include <string>
+#include <utility>
 
+#include "codegen/cpu_template.h"
 #include "codegen/embedded_templates.h"
-#include "codegen/kernel_template.h"
 #include "codegen/prefill/arguments.h"
 #include "codegen/user_variant.h"
 #include "codegen/variant.h"
@@ -35,11 +36,6 @@ constexpr int64_t kMaxTileBytes = 2 << 20;
 
 bool pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
 
-int native_vec(const Target& t) { return std::clamp(t.vector_bits / 32, 4, 16); }
-// AVX-512 has 32 vector registers, AVX2 / SSE 16: half of them hold accumulators.
-int acc_regs(const Target& t) { return t.vector_bits >= 512 ? 16 : 8; }
-int hw_threads(const Target& t) { return std::max(1, t.sm_count); }
-
 int64_t tile_bytes(const ProblemSpec& s, const TileConfig& c) {
   int64_t d = s.head_dim;
   int64_t floats = 2 * d * c.block_m + int64_t(c.block_n) * c.block_m + d;
@@ -48,39 +44,24 @@ int64_t tile_bytes(const ProblemSpec& s, const TileConfig& c) {
 }
 
 
-class PrefillCpu final : public KernelTemplate {
+class PrefillCpu final : public CpuKernelTemplate {
  public:
-  Family family() const override { return Family::Prefill; }
-  std::string_view short_name() const override { return "cpu"; }
-  ArchRange archs() const override { return {Platform::Cpu}; }
-
-  std::string version_hash() const override {
-    return templates::version_hash(kGenerator, kRoot);
-  }
-
-  bool supports(const ProblemSpec& spec, const Target& target) const override {
-    return target.platform == Platform::Cpu && spec.family == Family::Prefill &&
-           std::find(std::begin(kHeadDims), std::end(kHeadDims), spec.head_dim) != std::end(kHeadDims);
-  }
+  PrefillCpu() : CpuKernelTemplate(Family::Prefill, kGenerator, kRoot) {}
 
   std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
     std::vector<TileConfig> out;
     const int nv = native_vec(target);
-    std::vector<int> threads = {1};
-    if (hw_threads(target) > 1) threads.push_back(hw_threads(target));
     for (int order : {0, 1})
       for (int vec : {nv, nv / 2}) {
         if (order == 1 && vec != nv) continue;  // the streaming nest gains nothing from narrow vectors
         for (int bm : kTileSizes)
           for (int bn : {32, 64, 128})
-            for (int t : threads) {
-              TileConfig c = base(bm, bn, vec, t, order);
+            for (int t : thread_counts(target)) {
+              const TileConfig c = config(bm, bn, vec, t, order);
               if (!can_implement(spec, c, target)) out.push_back(c);
             }
       }
-    TileConfig d = default_config(spec, target);
-    if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
-    return out;
+    return with_default(std::move(out), spec, target);
   }
 
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
@@ -88,7 +69,7 @@ class PrefillCpu final : public KernelTemplate {
     // times while leaving registers for a 4-key (AVX-512) register block.
     const int nv = native_vec(target);
     int bm = std::clamp(4 * nv, 16, 128);
-    TileConfig c = base(bm, 64, nv, hw_threads(target), 0);
+    TileConfig c = config(bm, 64, nv, hw_threads(target), 0);
     if (spec.block_sparse != 0) {  // blocks must divide the block mask's tile
       c.block_m = std::min(c.block_m, spec.block_sparse);
       c.block_n = std::min(c.block_n, spec.block_sparse);
@@ -102,20 +83,14 @@ class PrefillCpu final : public KernelTemplate {
     if (!supports(spec, target))
       return "prefill_cpu implements prefill problems on CPU targets only (got " + spec.key() +
              " on " + target.key() + ")";
-    if (!c.tmpl.empty() && c.tmpl != "cpu")
-      return "template: config " + c.key() + " names template '" + c.tmpl + "', not cpu";
-    if (c.warps != 1) return "warps: must be 1 on the CPU, got " + std::to_string(c.warps);
-    if (c.stages != 1) return "stages: must be 1 on the CPU, got " + std::to_string(c.stages);
+    if (auto why = knob_refusal(c)) return why;
     if (c.splits != 0) return "splits: not a prefill knob";
     if (c.has_hopper_knobs()) return "warpgroups/pingpong/overlap/persistent: not CPU knobs";
     for (auto [v, field] : {std::pair{c.block_m, "block_m"}, std::pair{c.block_n, "block_n"}})
       if (!pow2(v) || v < 16 || v > 128)
         return std::string(field) + ": must be a power of two in 16..128, got " + std::to_string(v);
     const int vec = c.vec ? c.vec : native_vec(target);
-    if (vec != 4 && vec != 8 && vec != 16) return "vec: must be 4, 8 or 16, got " + std::to_string(vec);
-    if (vec * 32 > std::max(128, target.vector_bits))
-      return "vec: " + std::to_string(vec) + " lanes exceed the target's " +
-             std::to_string(target.vector_bits) + "-bit vectors";
+    if (auto why = vec_refusal(vec, target)) return why;
     if (c.block_m % vec != 0)
       return "block_m: must be a multiple of vec (" + std::to_string(vec) + "), got " + std::to_string(c.block_m);
     if (auto why = block_sparse_refusal(spec, c.block_m, c.block_n)) return *why;
@@ -123,8 +98,7 @@ class PrefillCpu final : public KernelTemplate {
       return "block_m: " + std::to_string(c.block_m / vec) + " query vectors per row exceed the " +
              std::to_string(acc_regs(target)) + " accumulator registers";
     if (c.order != 0 && c.order != 1) return "order: must be 0 or 1, got " + std::to_string(c.order);
-    if (c.threads < 0 || c.threads > 1024)
-      return "threads: must be in 0..1024 (0 = all hardware threads), got " + std::to_string(c.threads);
+    if (auto why = threads_refusal(c)) return why;
     if (tile_bytes(spec, c) > kMaxTileBytes)
       return "tile memory " + std::to_string(tile_bytes(spec, c)) + " bytes exceeds " +
              std::to_string(kMaxTileBytes);
@@ -183,23 +157,7 @@ class PrefillCpu final : public KernelTemplate {
               "(const attnjit::PrefillParams* p, long long item_begin, long long item_end) {\n"
               "  attnjit::cpu::PrefillCpu<Config>::run(*p, item_begin, item_end);\n}\n";
     s.headers = templates::headers(kRoot);
-    // -cc1 does not vectorise loops unless asked (the driver adds these flags at -O2 and up);
-    // preferring the full vector width keeps clang from splitting 512-bit vectors on CPUs whose
-    // tuning prefers 256 bits.
-    s.options = {"-O3", "-std=c++17", "-ffp-contract=fast", "-vectorize-loops", "-vectorize-slp",
-                 "-mprefer-vector-width=" + std::to_string(std::max(128, target.vector_bits)),
-                 "-target-cpu", target.arch};
-    // Features as the host reports them: a CPU name alone can claim ISA a VM has switched off.
-    std::string_view feats = target.cpu_features;
-    while (!feats.empty()) {
-      size_t comma = feats.find(',');
-      std::string_view f = feats.substr(0, comma);
-      if (!f.empty()) {
-        s.options.push_back("-target-feature");
-        s.options.emplace_back(f);
-      }
-      feats = comma == std::string_view::npos ? std::string_view() : feats.substr(comma + 1);
-    }
+    s.options = compile_options(target);
     s.arch = target.arch;
     s.finalize();
     return s;
@@ -210,25 +168,14 @@ class PrefillCpu final : public KernelTemplate {
     return prefill_arguments(spec, args, target);
   }
 
-  LaunchGeometry geometry(const ProblemSpec& spec, const TileConfig& c, const Target& target,
-                          const RunShape& shape) const override {
+  // One item per (batch, query head, block of block_m query rows).
+  int64_t work_items(const ProblemSpec& spec, const TileConfig& c, const Target&,
+                     const RunShape& shape) const override {
     if (shape.batch < 0 || shape.heads_q < 1 || shape.seqlen_q < 0 || shape.total_q < 0)
       throw SpecError("shape: batch >= 0, heads_q >= 1, seqlen_q >= 0 and total_q >= 0 required");
     // Varlen: the tile numbers of templates/common/layout_varlen.h, one item per (tile, head).
-    const int64_t items = spec.varlen ? shape.heads_q * (shape.total_q / c.block_m + shape.batch)
-                                      : shape.batch * shape.heads_q * ((shape.seqlen_q + c.block_m - 1) / c.block_m);
-    if (items > 0xffffffffLL)
-      throw SpecError("shape: " + std::to_string(items) + " work items exceed the 2^32 grid limit");
-    LaunchGeometry g;
-    g.grid[0] = static_cast<unsigned>(items);
-    g.block[0] = static_cast<unsigned>(c.threads > 0 ? c.threads : hw_threads(target));
-    return g;
-  }
-
- private:
-  static TileConfig base(int bm, int bn, int vec, int threads, int order) {
-    return {.block_m = bm, .block_n = bn, .warps = 1, .stages = 1, .vec = vec, .threads = threads, .order = order,
-            .tmpl = "cpu"};
+    return spec.varlen ? shape.heads_q * (shape.total_q / c.block_m + shape.batch)
+                       : shape.batch * shape.heads_q * ((shape.seqlen_q + c.block_m - 1) / c.block_m);
   }
 };
 

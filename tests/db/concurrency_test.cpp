@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "db/database.h"
@@ -113,34 +114,51 @@ TEST(Concurrency, EightProcessesWriteOneFileWithoutLosingRows) {
   }
 }
 
-TEST(Concurrency, WriterKilledMidTransactionLosesOnlyUncommittedWork) {
-  ScratchDir dir;
-  const std::string path = dir.file("crash.db");
+// A writer process: `body(report_fd)` runs in a forked child that reports its progress into a
+// pipe (read end `reports`) and never returns: the test kills it.
+struct Writer {
+  pid_t pid = -1;
+  int reports = -1;
+};
+void start_writer(const std::function<void(int)>& body, Writer& w) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
-  pid_t pid = fork();
+  const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     close(fds[0]);
-    crash_writer(path, fds[1]);
+    body(fds[1]);
+    _exit(9);  // not reached
   }
   close(fds[1]);
+  w = {pid, fds[0]};
+}
+// SIGKILLs the writer and reaps it into `status`.
+void kill_writer(const Writer& w, int& status) {
+  ASSERT_EQ(kill(w.pid, SIGKILL), 0);
+  ASSERT_EQ(waitpid(w.pid, &status, 0), w.pid);
+}
+
+TEST(Concurrency, WriterKilledMidTransactionLosesOnlyUncommittedWork) {
+  ScratchDir dir;
+  const std::string path = dir.file("crash.db");
+  Writer w;
+  ASSERT_NO_FATAL_FAILURE(start_writer([&](int fd) { crash_writer(path, fd); }, w));
   int32_t committed = 0, msg = 0;
   bool in_tx = false;
-  while (read(fds[0], &msg, sizeof msg) == sizeof msg) {
+  while (read(w.reports, &msg, sizeof msg) == sizeof msg) {
     if (msg < 0) {
       in_tx = true;
       break;
     }
     committed = msg;
   }
-  close(fds[0]);
+  close(w.reports);
   ASSERT_TRUE(in_tx) << "the writer did not reach its open transaction";
   // The WAL holds uncommitted frames right now (cache_size 2 forced them out).
   EXPECT_GT(std::filesystem::file_size(path + "-wal"), 64u * 1024);
-  ASSERT_EQ(kill(pid, SIGKILL), 0);
   int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_NO_FATAL_FAILURE(kill_writer(w, status));
   ASSERT_TRUE(WIFSIGNALED(status));
 
   Database db = Database::open(path);
@@ -169,12 +187,8 @@ TEST(Concurrency, WriterKilledAtRandomMomentsKeepsEveryCommit) {
   for (int round = 0; round < 4; ++round) {
     const int64_t before =
         round == 0 ? 0 : Database::open(path, OpenMode::ReadOnly).stats().results;
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(fds[0]);
+    Writer w;
+    ASSERT_NO_FATAL_FAILURE(start_writer([&](int fd) {
       try {
         Database db = Database::open(path);
         DeviceInfo dev = testing::gpu();
@@ -193,27 +207,25 @@ TEST(Concurrency, WriterKilledAtRandomMomentsKeepsEveryCommit) {
           }
           db.record_results(rs);
           int32_t n = (i + 1) * 20;
-          if (write(fds[1], &n, sizeof n) != sizeof n) _exit(3);
+          if (write(fd, &n, sizeof n) != sizeof n) _exit(3);
         }
         while (true) pause();
       } catch (const std::exception& e) {
         std::fprintf(stderr, "writer: %s\n", e.what());
         _exit(2);
       }
-    }
-    close(fds[1]);
+    }, w));
     // Wait for the first commit (a loaded machine can take a while to start the child), then
     // let it run into the middle of later batches.
     int32_t committed = 0, msg = 0;
-    ASSERT_EQ(read(fds[0], &msg, sizeof msg), static_cast<ssize_t>(sizeof msg)) << "writer died early";
+    ASSERT_EQ(read(w.reports, &msg, sizeof msg), static_cast<ssize_t>(sizeof msg)) << "writer died early";
     committed = msg;
     std::this_thread::sleep_for(std::chrono::milliseconds(20 + 37 * round));
-    ASSERT_EQ(kill(pid, SIGKILL), 0);
     int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_NO_FATAL_FAILURE(kill_writer(w, status));
     EXPECT_TRUE(WIFSIGNALED(status)) << "the writer exited on its own: " << status;
-    while (read(fds[0], &msg, sizeof msg) == sizeof msg) committed = msg;
-    close(fds[0]);
+    while (read(w.reports, &msg, sizeof msg) == sizeof msg) committed = msg;
+    close(w.reports);
     ASSERT_GT(committed, 0);
     Database db = Database::open(path);
     int64_t now = db.stats().results;

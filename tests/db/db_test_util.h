@@ -130,25 +130,11 @@ inline constexpr const char* kTemplateHash = "0123456789abcdef0123456789abcdef";
 inline TuningResult ok_result(const DeviceInfo& d, const std::string& problem,
                               const std::string& config, double median_ms,
                               int64_t measured_at_ms = 1'700'000'000'000) {
-  TuningResult r;
-  r.device = d.fingerprint();
-  r.problem = problem;
-  r.template_name = "prefill_sm80";
-  r.template_hash = kTemplateHash;
-  r.config = config;
-  r.status = ResultStatus::Ok;
-  r.median_ms = median_ms;
-  r.min_ms = median_ms * 0.98;
-  r.max_ms = median_ms * 1.05;
-  r.runs = 50;
-  r.tflops = 1.0 / median_ms;
-  r.max_error = 1e-3;
-  r.tolerance = 4e-3;
-  r.registers = 168;
-  r.smem_bytes = 49152;
-  r.measured_at_ms = measured_at_ms;
-  r.tuner_version = "0.1.0";
-  return r;
+  return {.device = d.fingerprint(), .problem = problem, .template_name = "prefill_sm80",
+          .template_hash = kTemplateHash, .config = config, .status = ResultStatus::Ok, .median_ms = median_ms,
+          .min_ms = median_ms * 0.98, .max_ms = median_ms * 1.05, .runs = 50, .tflops = 1.0 / median_ms,
+          .max_error = 1e-3, .tolerance = 4e-3, .registers = 168, .smem_bytes = 49152,
+          .measured_at_ms = measured_at_ms, .tuner_version = "0.1.0"};
 }
 
 inline TuningResult failed_result(const DeviceInfo& d, const std::string& problem,

@@ -68,30 +68,40 @@ CREATE INDEX best_by_problem ON best(problem_id);
 PRAGMA user_version = 1;
 )sql";
 
+// The rows every hand-written file starts from: one device (`with_isa`: v2's extra column), the
+// template and the problem.
+std::string device_template_problem_rows(const DeviceInfo& dev, const std::string& problem, bool with_isa) {
+  return "INSERT INTO devices VALUES (1, '" + dev.fingerprint() + "', 'sm_90a', 'NVIDIA H100 80GB HBM3', 9, 0, 132, " +
+         std::to_string(dev.memory_bytes) + ", '580.65.06', 'nvrtc-13.0', 1" + (with_isa ? ", ''" : "") +
+         ");"
+         "INSERT INTO templates VALUES (1, '" + testing::kTemplateHash + "', 'prefill_sm80', 'prefill', '0.0.9');"
+         "INSERT INTO problems VALUES (1, '" + problem +
+         "', 'prefill', 'bf16', 128, 'causal', 0, 0, 4, 4096, 4096, 0, 0);";
+}
+
+// Opens a hand-written file (its version checked by the caller), which must migrate all the way.
+Database open_migrated(const std::string& path) {
+  Database db = Database::open(path);
+  EXPECT_EQ(db.schema_version(), 5);
+  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "5");
+  return db;
+}
+
 TEST(Schema, MigratesHandWrittenV1FileAndKeepsItsData) {
   ScratchDir dir;
   const std::string path = dir.file("v1.db");
   DeviceInfo dev = testing::gpu();  // no ISA: a v1 device's fingerprint is unchanged by v2
   const std::string problem = "prefill_bf16_hd128_causal_g4_q4096_k4096";
   raw_exec(path, kHandWrittenV1);
-  raw_exec(path,
-           "INSERT INTO devices VALUES (1, '" + dev.fingerprint() +
-               "', 'sm_90a', 'NVIDIA H100 80GB HBM3', 9, 0, 132, " +
-               std::to_string(dev.memory_bytes) + ", '580.65.06', 'nvrtc-13.0', 1);"
-               "INSERT INTO templates VALUES (1, '" + testing::kTemplateHash +
-               "', 'prefill_sm80', 'prefill', '0.0.9');"
-               "INSERT INTO problems VALUES (1, '" + problem +
-               "', 'prefill', 'bf16', 128, 'causal', 0, 0, 4, 4096, 4096, 0, 0);"
-               "INSERT INTO results VALUES (1, 1, 1, 1, 'bm128_bn64_w4_s2', 'ok', '', 0.5, 0.49,"
-               " 0.55, 30, 400.0, 0, 0.001, 1600000000000, '0.0.9');"
-               "INSERT INTO results VALUES (2, 1, 1, 1, 'bm64_bn64_w4_s2', 'timeout', 'slow', 0,"
-               " 0, 0, 0, 0, 0, 0, 1600000000000, '0.0.9');"
-               "INSERT INTO best VALUES (1, 1, 1, 1, 1600000000000);");
+  raw_exec(path, device_template_problem_rows(dev, problem, /*with_isa=*/false) +
+                     "INSERT INTO results VALUES (1, 1, 1, 1, 'bm128_bn64_w4_s2', 'ok', '', 0.5, 0.49,"
+                     " 0.55, 30, 400.0, 0, 0.001, 1600000000000, '0.0.9');"
+                     "INSERT INTO results VALUES (2, 1, 1, 1, 'bm64_bn64_w4_s2', 'timeout', 'slow', 0,"
+                     " 0, 0, 0, 0, 0, 0, 1600000000000, '0.0.9');"
+                     "INSERT INTO best VALUES (1, 1, 1, 1, 1600000000000);");
   ASSERT_EQ(raw_scalar(path, "PRAGMA user_version"), "1");
 
-  Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 5);
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "5");
+  Database db = open_migrated(path);
   // The v2 columns exist with their defaults on old rows.
   EXPECT_EQ(raw_scalar(path, "SELECT registers || '/' || spill_bytes || '/' || smem_bytes || '/' "
                              "|| tolerance FROM results WHERE id = 1"),
@@ -138,15 +148,8 @@ TEST(Schema, MigratesHandWrittenV2FileToV3) {
            "ALTER TABLE results ADD COLUMN smem_bytes INTEGER NOT NULL DEFAULT 0;"
            "CREATE INDEX results_by_status ON results(status);"
            "PRAGMA user_version = 2;");
-  raw_exec(path,
-           "INSERT INTO devices VALUES (1, '" + dev.fingerprint() +
-               "', 'sm_90a', 'NVIDIA H100 80GB HBM3', 9, 0, 132, " +
-               std::to_string(dev.memory_bytes) + ", '580.65.06', 'nvrtc-13.0', 1, '');"
-               "INSERT INTO templates VALUES (1, '" + testing::kTemplateHash +
-               "', 'prefill_sm80', 'prefill', '0.0.9');"
-               "INSERT INTO problems VALUES (1, '" + problem +
-               "', 'prefill', 'bf16', 128, 'causal', 0, 0, 4, 4096, 4096, 0, 0);"
-               // ok: median 0.5, min 0.49, max 0.55 -> legacy IQR min(2 * 0.01, 0.06) = 0.02
+  raw_exec(path, device_template_problem_rows(dev, problem, /*with_isa=*/true) +
+                     // ok: median 0.5, min 0.49, max 0.55 -> legacy IQR min(2 * 0.01, 0.06) = 0.02
                "INSERT INTO results VALUES (7, 1, 1, 1, 'bm128_bn64_w4_s2', 'ok', '', 0.5, 0.49,"
                " 0.55, 30, 400.0, 0, 0.001, 1600000000000, '0.0.9', 0.004, 168, 0, 49152);"
                "INSERT INTO results VALUES (8, 1, 1, 1, 'bm256_bn64_w8_s2', 'compile_error',"
@@ -156,9 +159,7 @@ TEST(Schema, MigratesHandWrittenV2FileToV3) {
                "INSERT INTO best VALUES (1, 1, 1, 7, 1600000000000);");
   ASSERT_EQ(raw_scalar(path, "PRAGMA user_version"), "2");
 
-  Database db = Database::open(path);
-  EXPECT_EQ(db.schema_version(), 5);
-  EXPECT_EQ(raw_scalar(path, "PRAGMA user_version"), "5");
+  Database db = open_migrated(path);
   // The pruned candidate has a status of its own; a real compile error stays one.
   EXPECT_EQ(raw_scalar(path, "SELECT status FROM results WHERE id = 8"), "pruned");
   EXPECT_EQ(raw_scalar(path, "SELECT status FROM results WHERE id = 9"), "compile_error");

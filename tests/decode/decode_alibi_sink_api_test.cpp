@@ -43,16 +43,8 @@ struct Call {
     o.assign(q.size(), std::numeric_limits<float>::quiet_NaN());
     slopes.assign(Hq, 0.25f);
     sinks.assign(Hq, 1.5f);
-    DecodeProblem& p = args.problem;
-    p.dtype = DType::F32;
-    p.head_dim = int(D);
-    p.batch = B;
-    p.heads_q = Hq;
-    p.heads_kv = Hkv;
-    p.max_seqlen_k = L;
-    p.kv_capacity = L;
-    p.alibi = alibi;
-    p.sink = sink;
+    args.problem = {.dtype = DType::F32, .head_dim = int(D), .batch = B, .heads_q = Hq, .heads_kv = Hkv,
+                    .max_seqlen_k = L, .kv_capacity = L, .alibi = alibi, .sink = sink};
     args.q = TensorView::bshd(q.data(), 1, Hq, D);
     args.o = TensorView::bshd(o.data(), 1, Hq, D);
     args.k = TensorView::bshd(k.data(), L, Hkv, D);

@@ -18,17 +18,11 @@ TEST(DecodeGpuAlibiSink, EverySplitCountBothKernels) {
   REQUIRE_GPU();
   for (bool mma : {false, true})
     for (int splits = 1; splits <= 40; ++splits) {
-      DecodeCase c;
-      c.dtype = mma ? DType::BF16 : DType::F16;
-      c.head_dim = 128;
-      c.heads_kv = 2;
-      c.group = mma ? 8 : 4;
-      c.seqlens = {0, 1, 300, 1000};
-      c.alibi = c.sink = true;
-      c.config = TileConfig::parse(mma ? "bm16_bn16_w2_s3_v8" : "bm4_bn32_w4_s3_v8");
-      c.splits = splits;
-      c.launches = splits % 7 == 0 ? 2 : 1;
-      c.seed = uint64_t(splits + 100 * mma);
+      const DecodeCase c{.dtype = mma ? DType::BF16 : DType::F16, .head_dim = 128, .heads_kv = 2,
+                         .group = mma ? 8 : 4, .seqlens = {0, 1, 300, 1000}, .splits = splits,
+                         .config = TileConfig::parse(mma ? "bm16_bn16_w2_s3_v8" : "bm4_bn32_w4_s3_v8"),
+                         .seed = uint64_t(splits + 100 * mma), .launches = splits % 7 == 0 ? 2 : 1,
+                         .alibi = true, .sink = true};
       const DecodeResult r = expect_decode_matches(*dev, c);
       for (size_t i = 0; i < size_t(2 * c.group * 128); ++i) ASSERT_EQ(r.o[i], 0.f) << c.describe();
     }
@@ -40,18 +34,9 @@ TEST(DecodeGpuAlibiSink, DefaultsPagesGqaTokensEach) {
     for (int page : {0, 1, 16, 256})
       for (int group : {1, 4, 8})
         for (int qt : {1, 4}) {
-          DecodeCase c;
-          c.dtype = DType::BF16;
-          c.head_dim = 128;
-          c.heads_kv = 2;
-          c.group = group;
-          c.q_tokens = qt;
-          c.page_size = page;
-          c.mask.kind = qt > 1 ? MaskKind::Causal : MaskKind::None;
-          c.alibi = alibi;
-          c.sink = sink;
-          c.alibi_per_batch = qt > 1;
-          c.seqlens = {1, 0, 4097, 33};
+          DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .mask = {qt > 1 ? MaskKind::Causal : MaskKind::None},
+                       .heads_kv = 2, .group = group, .q_tokens = qt, .seqlens = {1, 0, 4097, 33},
+                       .page_size = page, .alibi = alibi, .alibi_per_batch = qt > 1, .sink = sink};
           for (int splits : {0, 1, 5}) {
             c.splits = splits;
             expect_decode_matches(*dev, c);
@@ -63,19 +48,9 @@ TEST(DecodeGpuAlibiSink, Fp8CacheWithSinks) {
   REQUIRE_GPU();
   for (KvDType kind : {KvDType::E4M3, KvDType::E5M2})
     for (int splits : {1, 3, 9}) {
-      DecodeCase c;
-      c.dtype = DType::BF16;
-      c.kv_dtype = kind;
-      c.per_head_scale = true;
-      c.head_dim = 128;
-      c.heads_kv = 2;
-      c.group = 8;
-      c.page_size = 16;
-      c.seqlens = {2000, 0, 77};
-      c.alibi = kind == KvDType::E5M2;
-      c.sink = true;
-      c.splits = splits;
-      expect_decode_matches(*dev, c);
+      expect_decode_matches(*dev, {.dtype = DType::BF16, .head_dim = 128, .heads_kv = 2, .group = 8,
+                                   .seqlens = {2000, 0, 77}, .page_size = 16, .splits = splits, .kv_dtype = kind,
+                                   .per_head_scale = true, .alibi = kind == KvDType::E5M2, .sink = true});
     }
 }
 

@@ -68,17 +68,9 @@ struct PagedCall {
     }
     o.assign(q.size(), std::numeric_limits<float>::quiet_NaN());
     lse.assign(batch * hq * qt, std::numeric_limits<float>::quiet_NaN());
-    DecodeProblem& p = args.problem;
-    p.dtype = DType::F32;
-    p.head_dim = int(d);
-    p.batch = batch;
-    p.heads_q = hq;
-    p.heads_kv = hkv;
-    p.q_tokens = qt;
-    p.max_seqlen_k = max_len;
-    p.kv_capacity = max_pages * page;
-    p.page_size = page;
-    p.num_pages = num_pages;
+    args.problem = {.dtype = DType::F32, .head_dim = int(d), .batch = batch, .heads_q = hq, .heads_kv = hkv,
+                    .q_tokens = qt, .max_seqlen_k = max_len, .kv_capacity = max_pages * page, .page_size = page,
+                    .num_pages = num_pages};
     args.q = TensorView::bshd(q.data(), qt, hq, d);
     args.o = TensorView::bshd(o.data(), qt, hq, d);
     args.k = {cache_k.data(), page * row, row, d};

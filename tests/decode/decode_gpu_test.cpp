@@ -23,15 +23,8 @@ TEST(DecodeGpu, RaggedLengthsPagesGqaTokens) {
     for (int page : {0, 16, 256})
       for (int group : {1, 4, 8})
         for (int qt : {1, 4}) {
-          DecodeCase c;
-          c.dtype = dt;
-          c.head_dim = 128;
-          c.heads_kv = 2;
-          c.group = group;
-          c.q_tokens = qt;
-          c.page_size = page;
-          c.mask.kind = qt > 1 ? MaskKind::Causal : MaskKind::None;
-          c.seqlens = {1, 7, 4097};
+          DecodeCase c{.dtype = dt, .head_dim = 128, .mask = {qt > 1 ? MaskKind::Causal : MaskKind::None},
+                       .heads_kv = 2, .group = group, .q_tokens = qt, .seqlens = {1, 7, 4097}, .page_size = page};
           for (int splits : {0, 1, 5}) {
             c.splits = splits;
             expect_decode_matches(*dev, c);
@@ -42,32 +35,17 @@ TEST(DecodeGpu, RaggedLengthsPagesGqaTokens) {
 TEST(DecodeGpu, EveryHeadDimAndWindow) {
   REQUIRE_GPU();
   for (int d : {32, 64, 128, 256}) {
-    DecodeCase c;
-    c.dtype = DType::BF16;
-    c.head_dim = d;
-    c.heads_kv = 1;
-    c.group = 4;
-    c.q_tokens = 4;
-    c.page_size = 16;
-    c.seqlens = {1000, 3, 130};
-    c.mask = {MaskKind::SlidingWindow, 100, 2};
-    c.splits = 4;
-    expect_decode_matches(*dev, c);
+    expect_decode_matches(*dev, {.dtype = DType::BF16, .head_dim = d, .mask = {MaskKind::SlidingWindow, 100, 2},
+                                 .heads_kv = 1, .group = 4, .q_tokens = 4, .seqlens = {1000, 3, 130},
+                                 .page_size = 16, .splits = 4});
   }
 }
 
 TEST(DecodeGpu, LongSequenceAndQueryRowChunks) {
   REQUIRE_GPU();
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 128;
-  c.heads_kv = 8;
-  c.group = 8;
-  c.q_tokens = 4;  // 32 rows per KV head: 4 chunks of 8
-  c.mask.kind = MaskKind::Causal;
-  c.seqlens = {100000, 17};
-  c.page_size = 256;
-  expect_decode_matches(*dev, c);
+  // 8 heads x 4 tokens = 32 rows per KV head: 4 chunks of 8
+  expect_decode_matches(*dev, {.dtype = DType::BF16, .head_dim = 128, .mask = {MaskKind::Causal}, .heads_kv = 8,
+                               .group = 8, .q_tokens = 4, .seqlens = {100000, 17}, .page_size = 256});
 }
 
 // The combine is exact to fp32 rounding: on the scalar kernel, whose per-key arithmetic does
@@ -77,14 +55,8 @@ TEST(DecodeGpu, LongSequenceAndQueryRowChunks) {
 // checked against the float64 reference in the other tests.)
 TEST(DecodeGpu, CombineMatchesOneSplit) {
   REQUIRE_GPU();
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 128;
-  c.heads_kv = 2;
-  c.group = 8;
-  c.seqlens = {4097, 33, 20000};
-  c.config = TileConfig::parse("bm8_bn16_w4_s4_v8");
-  c.splits = 1;
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .heads_kv = 2, .group = 8, .seqlens = {4097, 33, 20000},
+               .splits = 1, .config = TileConfig::parse("bm8_bn16_w4_s4_v8")};
   const DecodeResult one = expect_decode_matches(*dev, c);
   for (int splits : {2, 9, 128}) {
     c.splits = splits;
@@ -133,15 +105,8 @@ TEST(DecodeGpu, EveryConfigOfTheSearchSpace) {
   }
   int ran = 0;
   for (const V& v : variants) {
-    DecodeCase c;
-    c.dtype = v.dt;
-    c.head_dim = v.head_dim;
-    c.heads_kv = 2;
-    c.group = v.group;
-    c.q_tokens = v.qt;
-    c.page_size = v.page;
-    c.mask = v.mask;
-    c.seqlens = {3, 1500, 0};
+    DecodeCase c{.dtype = v.dt, .head_dim = v.head_dim, .mask = v.mask, .heads_kv = 2, .group = v.group,
+                 .q_tokens = v.qt, .seqlens = {3, 1500, 0}, .page_size = v.page};
     const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, v.dt, v.head_dim, v.mask, v.group * c.heads_kv,
                                                     c.heads_kv, v.qt, 1500, v.page);
     const KernelTemplate& t = select_template(spec, dev->target());
@@ -157,15 +122,8 @@ TEST(DecodeGpu, EveryConfigOfTheSearchSpace) {
 
 TEST(DecodeGpu, EmptySequencesAndCounterReset) {
   REQUIRE_GPU();
-  DecodeCase c;
-  c.dtype = DType::F16;
-  c.head_dim = 64;
-  c.heads_kv = 2;
-  c.group = 2;
-  c.seqlens = {0, 5000, 0};
-  c.splits = 8;
-  c.launches = 3;
-  const DecodeResult r = expect_decode_matches(*dev, c);
+  const DecodeResult r = expect_decode_matches(*dev, {.dtype = DType::F16, .head_dim = 64, .heads_kv = 2, .group = 2,
+                                                      .seqlens = {0, 5000, 0}, .splits = 8, .launches = 3});
   for (size_t i = 0; i < size_t(4 * 64); ++i) EXPECT_EQ(r.o[i], 0.f);
   for (size_t h = 0; h < 4; ++h) EXPECT_EQ(r.lse[h], -std::numeric_limits<float>::infinity());
 }
@@ -180,15 +138,8 @@ TEST(DecodeGpu, Fp8KvCachePagesAndScales) {
     for (DType dt : {DType::BF16, DType::F16})
       for (int page : {0, 1, 16})
         for (int group : {1, 8}) {
-          DecodeCase c;
-          c.dtype = dt;
-          c.kv_dtype = kv;
-          c.per_head_scale = page != 0;
-          c.head_dim = 128;
-          c.heads_kv = 2;
-          c.group = group;
-          c.page_size = page;
-          c.seqlens = {1, 300, 4097, 0};
+          DecodeCase c{.dtype = dt, .head_dim = 128, .heads_kv = 2, .group = group, .seqlens = {1, 300, 4097, 0},
+                       .page_size = page, .kv_dtype = kv, .per_head_scale = page != 0};
           for (int splits : {0, 3}) {
             c.splits = splits;
             expect_decode_matches(*dev, c);
@@ -201,16 +152,9 @@ TEST(DecodeGpu, EveryPageSize) {
   REQUIRE_GPU();
   for (int page = 1; page <= 256; page *= 2)
     for (int group : {1, 8}) {
-      DecodeCase c;
-      c.dtype = DType::BF16;
-      c.head_dim = 128;
-      c.heads_kv = 2;
-      c.group = group;
-      c.q_tokens = 2;
-      c.mask.kind = MaskKind::Causal;
-      c.page_size = page;
-      c.seqlens = {page + 1, 0, 3 * page - 1, 1000};
-      expect_decode_matches(*dev, c);
+      expect_decode_matches(*dev, {.dtype = DType::BF16, .head_dim = 128, .mask = {MaskKind::Causal}, .heads_kv = 2,
+                                   .group = group, .q_tokens = 2, .seqlens = {page + 1, 0, 3 * page - 1, 1000},
+                                   .page_size = page});
     }
 }
 

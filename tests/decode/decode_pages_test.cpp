@@ -17,16 +17,9 @@ Backend& cpu() { return decode_cpu_backend(); }
 
 TEST(DecodeCpuPageSize, EveryPageSizeUpTo64) {
   for (int page : {1, 2, 4, 8, 16, 32, 64}) {
-    DecodeCase c;
-    c.dtype = DType::BF16;
-    c.head_dim = 64;
-    c.heads_kv = 2;
-    c.group = 4;
-    c.q_tokens = 2;
-    c.mask.kind = MaskKind::Causal;
-    c.page_size = page;
-    c.seqlens = {page + 1, 0, 3 * page - 1, 201};
-    c.seed = uint64_t(page);
+    DecodeCase c{.dtype = DType::BF16, .head_dim = 64, .mask = {MaskKind::Causal}, .heads_kv = 2, .group = 4,
+                 .q_tokens = 2, .seqlens = {page + 1, 0, 3 * page - 1, 201}, .page_size = page,
+                 .seed = uint64_t(page)};
     for (int splits : {1, 3}) {
       c.splits = splits;
       expect_decode_matches(cpu(), c);
@@ -35,17 +28,8 @@ TEST(DecodeCpuPageSize, EveryPageSizeUpTo64) {
 }
 
 TEST(DecodeCpuPageSize, OneTokenPagesWithAnFp8Cache) {
-  DecodeCase c;
-  c.dtype = DType::F32;
-  c.kv_dtype = KvDType::E4M3;
-  c.per_head_scale = true;
-  c.head_dim = 64;
-  c.heads_kv = 2;
-  c.group = 8;
-  c.page_size = 1;
-  c.seqlens = {1, 257, 64};
-  c.splits = 2;
-  expect_decode_matches(cpu(), c);
+  expect_decode_matches(cpu(), {.dtype = DType::F32, .head_dim = 64, .heads_kv = 2, .group = 8, .seqlens = {1, 257, 64},
+                                .page_size = 1, .splits = 2, .kv_dtype = KvDType::E4M3, .per_head_scale = true});
 }
 
 }  // namespace

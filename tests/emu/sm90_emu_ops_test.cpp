@@ -274,14 +274,19 @@ void issue_n8(WgAccum<8>& x, bool accumulate, unsigned b_off = 4096, Loc loc = L
   wgmma_ss<Bf16, 8, 0>(x, make_smem_desc(base(), 1024, 128, Swizzle::None),
                        make_smem_desc(base() + b_off, 1024, 128, Swizzle::None), accumulate, loc);
 }
+// Zeroed tiles, then one fenced and committed wgmma into x, not yet waited for: the state each
+// defect below acts on.
+void zero_and_issue(WgAccum<8>& x, unsigned b_off = 4096, Loc loc = Loc::current()) {
+  zero_tiles();
+  wgmma_fence();
+  issue_n8(x, false, b_off, loc);
+  wgmma_commit();
+}
 
 TEST(Sm90Wgmma, AccumulatorReadBeforeTheWaitNamesTheLine) {
   expect_emu_error(block_of(128), [] {
-    zero_tiles();
     WgAccum<8> x;
-    wgmma_fence();
-    issue_n8(x, false);
-    wgmma_commit();
+    zero_and_issue(x);
     volatile float bad = x[0];  // the defect: no wgmma_wait before the read
     (void)bad;
     wgmma_wait<0>();
@@ -313,11 +318,8 @@ TEST(Sm90Wgmma, MissingFenceAfterAccumulatorAccessIsCaught) {
 
 TEST(Sm90Wgmma, SharedOperandOverwrittenBeforeTheWaitIsCaught) {
   expect_emu_error(block_of(128), [] {
-    zero_tiles();
     WgAccum<8> x;
-    wgmma_fence();
-    issue_n8(x, false);
-    wgmma_commit();
+    zero_and_issue(x);
     if (tid() == 5) put16(4096, bf(3.f));  // the defect: B rewritten while the MMA may read it
     wgmma_wait<0>();
   }, {"shared operand of the wgmma issued at", "changed before the wgmma.wait_group"});
@@ -325,11 +327,8 @@ TEST(Sm90Wgmma, SharedOperandOverwrittenBeforeTheWaitIsCaught) {
 
 TEST(Sm90Wgmma, NonUniformOperandsAndPartialWarpgroupsAreCaught) {
   expect_emu_error(block_of(128), [] {
-    zero_tiles();
     WgAccum<8> x;
-    wgmma_fence();
-    issue_n8(x, false, tid() == 3 ? 4112 : 4096);
-    wgmma_commit();
+    zero_and_issue(x, tid() == 3 ? 4112 : 4096);
     wgmma_wait<0>();
   }, {"operands differ between threads"});
   expect_emu_error(block_of(128), [] {
@@ -340,11 +339,8 @@ TEST(Sm90Wgmma, NonUniformOperandsAndPartialWarpgroupsAreCaught) {
 
 TEST(Sm90Wgmma, NeverWaitedWgmmaIsReportedAtExit) {
   expect_emu_error(block_of(128), [] {
-    zero_tiles();
     WgAccum<8> x;
-    wgmma_fence();
-    issue_n8(x, false);
-    wgmma_commit();
+    zero_and_issue(x);
   }, {"never retired by wgmma.wait_group"});
 }
 

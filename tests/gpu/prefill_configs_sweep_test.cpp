@@ -22,16 +22,8 @@ TEST_P(PrefillConfigsSweepTest, EveryConfigOfEveryProblemIsCorrect) {
       for (MaskSpec m : {MaskSpec{}, MaskSpec{MaskKind::Causal, 0, 0},
                          MaskSpec{MaskKind::SlidingWindow, 128, 0}})
         for (auto [sq, sk] : {std::pair<int64_t, int64_t>{200, 333}, {256, 384}}) {
-          testing::PrefillCase c;
-          c.dtype = dt;
-          c.head_dim = d;
-          c.mask = m;
-          c.heads_q = 2;
-          c.heads_kv = 1;
-          c.seqlen_q = sq;
-          c.seqlen_k = sk;
-          c.seed = seed++;
-          ran += testing::run_every_config(*rt, c);
+          ran += testing::run_every_config(*rt, {.dtype = dt, .head_dim = d, .mask = m, .heads_q = 2, .heads_kv = 1,
+                                                 .seqlen_q = sq, .seqlen_k = sk, .seed = seed++});
         }
   if (ran == 0) GTEST_SKIP() << "no supported dtype on " << rt->target().key();
   std::printf("[ configs  ] %d config runs on %s\n", ran, rt->target().key().c_str());

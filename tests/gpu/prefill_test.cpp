@@ -60,9 +60,9 @@ class PrefillTest : public ::testing::TestWithParam<BackendKind> {
   Runtime* rt_ = nullptr;
 };
 
+using testing::causal;
+using testing::window;
 MaskSpec none() { return {}; }
-MaskSpec causal() { return {MaskKind::Causal, 0, 0}; }
-MaskSpec window(int64_t l, int64_t r) { return {MaskKind::SlidingWindow, l, r}; }
 
 // Every dtype x head dim x mask (sliding windows included) at a shape that cuts tiles in half,
 // with seqlen_q != seqlen_k and GQA.
@@ -72,17 +72,8 @@ TEST_P(PrefillTest, EveryDtypeHeadDimAndMask) {
   for (DType dt : {DType::BF16, DType::F16, DType::F32})
     for (int d : kHeadDims)
       for (MaskSpec m : {none(), causal(), window(64, 0), window(100, 17)}) {
-        PrefillCase c;
-        c.dtype = dt;
-        c.head_dim = d;
-        c.mask = m;
-        c.batch = 2;
-        c.heads_q = 4;
-        c.heads_kv = 2;
-        c.seqlen_q = 127;
-        c.seqlen_k = 200;
-        c.seed = seed++;
-        cases.push_back(c);
+        cases.push_back({.dtype = dt, .head_dim = d, .mask = m, .batch = 2, .heads_q = 4, .heads_kv = 2,
+                         .seqlen_q = 127, .seqlen_k = 200, .seed = seed++});
       }
   run_cases(cases);
 }
@@ -100,16 +91,9 @@ TEST_P(PrefillTest, SequenceLengths) {
         // 4k x 4k: bf16 and f32 only — f16 shares the kernel code path with bf16 and the
         // float64 reference of this size is the slowest check in the suite.
         if (sq == 4097 && sk == 4097 && dt == DType::F16) continue;
-        PrefillCase c;
-        c.dtype = dt;
-        c.head_dim = 128;
-        c.mask = m;
-        c.seqlen_q = sq;
-        c.seqlen_k = sk;
-        // Keep the float64 reference affordable at 4k x 4k.
-        c.heads_q = c.heads_kv = (sq * sk > 1000000) ? 1 : 2;
-        c.seed = seed++;
-        cases.push_back(c);
+        const int64_t heads = (sq * sk > 1000000) ? 1 : 2;  // the float64 reference at 4k x 4k
+        cases.push_back({.dtype = dt, .head_dim = 128, .mask = m, .heads_q = heads, .heads_kv = heads,
+                         .seqlen_q = sq, .seqlen_k = sk, .seed = seed++});
       }
   run_cases(cases);
 }
@@ -122,16 +106,8 @@ TEST_P(PrefillTest, EvenLengths) {
     for (int d : {64, 128, 256})
       for (MaskSpec m : {none(), causal(), window(256, 0)})
         for (auto [sq, sk] : {std::pair<int64_t, int64_t>{256, 256}, {128, 512}, {512, 128}}) {
-          PrefillCase c;
-          c.dtype = dt;
-          c.head_dim = d;
-          c.mask = m;
-          c.heads_q = 2;
-          c.heads_kv = 1;
-          c.seqlen_q = sq;
-          c.seqlen_k = sk;
-          c.seed = seed++;
-          cases.push_back(c);
+          cases.push_back({.dtype = dt, .head_dim = d, .mask = m, .heads_q = 2, .heads_kv = 1,
+                           .seqlen_q = sq, .seqlen_k = sk, .seed = seed++});
         }
   run_cases(cases);
 }
@@ -143,17 +119,8 @@ TEST_P(PrefillTest, GroupedQueryAttention) {
   for (DType dt : {DType::BF16, DType::F32})
     for (int64_t hkv : {8, 2, 1})
       for (MaskSpec m : {none(), causal()}) {
-        PrefillCase c;
-        c.dtype = dt;
-        c.head_dim = 64;
-        c.mask = m;
-        c.batch = 2;
-        c.heads_q = 8;
-        c.heads_kv = hkv;
-        c.seqlen_q = 300;
-        c.seqlen_k = 300;
-        c.seed = seed++;
-        cases.push_back(c);
+        cases.push_back({.dtype = dt, .head_dim = 64, .mask = m, .batch = 2, .heads_q = 8, .heads_kv = hkv,
+                         .seqlen_q = 300, .seqlen_k = 300, .seed = seed++});
       }
   run_cases(cases);
 }
@@ -166,20 +133,9 @@ TEST_P(PrefillTest, LayoutsStridesBatchAndScale) {
   for (DType dt : {DType::F16, DType::BF16, DType::F32})
     for (Layout l : {Layout::BSHD, Layout::BHSD, Layout::Padded})
       for (bool lse : {true, false}) {
-        PrefillCase c;
-        c.dtype = dt;
-        c.head_dim = 96;
-        c.mask = causal();
-        c.batch = 3;
-        c.heads_q = 4;
-        c.heads_kv = 2;
-        c.seqlen_q = 150;
-        c.seqlen_k = 170;
-        c.layout = l;
-        c.with_lse = lse;
-        c.scale = lse ? 0 : 0.3;
-        c.seed = seed++;
-        cases.push_back(c);
+        cases.push_back({.dtype = dt, .head_dim = 96, .mask = causal(), .batch = 3, .heads_q = 4,
+                         .heads_kv = 2, .seqlen_q = 150, .seqlen_k = 170, .scale = lse ? 0 : 0.3,
+                         .layout = l, .with_lse = lse, .seed = seed++});
       }
   run_cases(cases);
 }
@@ -192,44 +148,22 @@ TEST_P(PrefillTest, FullyMaskedRows) {
   uint64_t seed = 600;
   for (DType dt : {DType::BF16, DType::F16, DType::F32}) {
     for (auto [sq, sk] : {std::pair<int64_t, int64_t>{200, 50}, {64, 16}, {300, 1}}) {
-      PrefillCase c;
-      c.dtype = dt;
-      c.head_dim = 64;
-      c.mask = causal();
-      c.heads_q = 2;
-      c.heads_kv = 1;
-      c.seqlen_q = sq;
-      c.seqlen_k = sk;
-      c.seed = seed++;
-      cases.push_back(c);
+      cases.push_back({.dtype = dt, .head_dim = 64, .mask = causal(), .heads_q = 2, .heads_kv = 1,
+                       .seqlen_q = sq, .seqlen_k = sk, .seed = seed++});
     }
-    PrefillCase w;  // window [p - 3, p]: rows aligned before key 0 see nothing
-    w.dtype = dt;
-    w.head_dim = 128;
-    w.mask = window(3, 0);
-    w.seqlen_q = 150;
-    w.seqlen_k = 100;
-    w.seed = seed++;
-    cases.push_back(w);
-    PrefillCase e;  // no keys at all
-    e.dtype = dt;
-    e.head_dim = 64;
-    e.seqlen_q = 33;
-    e.seqlen_k = 0;
-    e.seed = seed++;
-    cases.push_back(e);
+    // window [p - 3, p]: rows aligned before key 0 see nothing
+    cases.push_back({.dtype = dt, .head_dim = 128, .mask = window(3, 0), .seqlen_q = 150, .seqlen_k = 100,
+                     .seed = seed++});
+    // no keys at all
+    cases.push_back({.dtype = dt, .head_dim = 64, .seqlen_q = 33, .seqlen_k = 0, .seed = seed++});
   }
   run_cases(cases);
 }
 
 // Many threads asking for one new problem get the one kernel, compiled once.
 TEST_P(PrefillTest, ConcurrentPrepareSharesOneKernel) {
-  PrefillCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 32;
-  c.mask = window(77, 5);  // a spec no other test uses, so it is a fresh compile
-  c.seqlen_q = 333;
-  c.seqlen_k = 333;
+  // window(77, 5): a spec no other test uses, so it is a fresh compile
+  PrefillCase c{.dtype = DType::BF16, .head_dim = 32, .mask = window(77, 5), .seqlen_q = 333, .seqlen_k = 333};
   if (!testing::backend_supports(*rt_, c)) {
     c.dtype = DType::F32;
     if (!testing::backend_supports(*rt_, c)) GTEST_SKIP() << "no supported dtype";

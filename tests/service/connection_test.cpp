@@ -32,10 +32,7 @@ double health_seconds(int port) {
 // took 23.5 s. Here 4 threads face 100 such clients: health answers at once, and each slow
 // client gets a 408 once the head deadline passes.
 TEST(Connections, SlowHeadersDoNotStarveOthersAndTimeOut) {
-  TestServer::Config cfg;
-  cfg.threads = 4;
-  cfg.header_timeout_s = 2;
-  TestServer srv(cfg);
+  TestServer srv(TestServer::Config{.threads = 4, .header_timeout_s = 2});
   std::vector<std::unique_ptr<RawConn>> slow;
   const std::string head = raw_head("GET", "/v1/health", "X-Pad: 0123456789\r\n");
   for (int i = 0; i < 100; ++i) {
@@ -62,10 +59,7 @@ TEST(Connections, SlowHeadersDoNotStarveOthersAndTimeOut) {
 
 // Idle keep-alive connections cost no thread either, and are closed after the idle timeout.
 TEST(Connections, IdleKeepAliveConnectionsHoldNoThreads) {
-  TestServer::Config cfg;
-  cfg.threads = 2;
-  cfg.keep_alive_timeout_s = 1;
-  TestServer srv(cfg);
+  TestServer srv(TestServer::Config{.threads = 2, .keep_alive_timeout_s = 1});
   std::vector<std::unique_ptr<RawConn>> idle;
   for (int i = 0; i < 200; ++i) {
     idle.push_back(std::make_unique<RawConn>(srv.port));
@@ -95,10 +89,7 @@ TEST(Connections, HugeHeadIs431) {
 // `max_anonymous_compiles` compiles run at once; others get 503 + Retry-After; cache hits and
 // token holders are not limited.
 TEST(Connections, AnonymousCompilesAreCapped) {
-  TestServer::Config cfg;
-  cfg.max_anonymous_compiles = 1;
-  cfg.compile_ms = 1500;
-  TestServer srv(cfg);
+  TestServer srv(TestServer::Config{.max_anonymous_compiles = 1, .compile_ms = 1500});
   const auto& s = srv.seed;
   const std::string base = "/v1/kernel?problem=" + s.problem.key() + "&arch=sm_80&cubin=1&source=0&config=";
   std::thread first([&] {
@@ -136,9 +127,7 @@ TEST(Connections, AnonymousCompilesAreCapped) {
 }
 
 TEST(Connections, CacheOnlyModeForAnonymousCompiles) {
-  TestServer::Config cfg;
-  cfg.max_anonymous_compiles = 0;
-  TestServer srv(cfg);
+  TestServer srv(TestServer::Config{.max_anonymous_compiles = 0});
   RawConn c(srv.port);
   c.send_all(raw_head("GET", "/v1/kernel?problem=" + srv.seed.problem.key() + "&arch=sm_80&cubin=1", ""));
   auto r = c.read_response(10s);

@@ -26,24 +26,17 @@ TuneOptions quick_options() {
 }
 
 TEST(TuneCpu, StoresResultsReusesThemAndPicksTheMeasuredBest) {
-  Backend& be = testing::cpu_backend();
-  const ProblemSpec spec = small_causal();
-  const KernelTemplate& real = select_template(spec, be.target());
-  testing::RestrictedTemplate tmpl(real, testing::small_space(real, spec, be.target(), 4));
-  Database db = Database::open(":memory:");
-  DbResultStore store(db, device_info_for(be));
-
-  InProcessExecutor ex(be, tmpl, spec, EvaluatorOptions{}, 2);
-  TuneReport first = tune_problem(ex, tmpl, be.target(), spec, quick_options(), &store);
+  testing::CpuTuning t(small_causal(), 4);
+  TuneReport first = t.run(quick_options());
   EXPECT_EQ(first.reused, 0);
   EXPECT_EQ(first.measured, static_cast<int>(first.results.size()));
   EXPECT_EQ(first.baseline_note, "");  // the default verified, tuning-shape check active
   for (const CandidateResult& r : first.results) EXPECT_GT(r.tflops, 0) << r.key();
   // The choice is the measured best, and every candidate is in the database.
-  testing::expect_measured_best_stored(first, db, device_info_for(be), spec, tmpl);
-  EXPECT_EQ(store.existing(spec, tmpl).size(), first.results.size());
+  testing::expect_measured_best_stored(first, t.db, device_info_for(t.be), t.spec, t.tmpl);
+  EXPECT_EQ(t.store.existing(t.spec, t.tmpl).size(), first.results.size());
   // Second run: everything is reused, nothing re-measured, same choice.
-  testing::expect_second_run_reuses(be, tmpl, spec, quick_options(), store, first);
+  testing::expect_second_run_reuses(t.be, t.tmpl, t.spec, quick_options(), t.store, first);
 }
 
 TEST(TuneCpu, PlantedWrongCandidateIsRejectedAndNeverChosen) {

@@ -38,24 +38,8 @@ TEST(TuneDecodeAlibiSink, CaseAttachesTheTensorsToLaunchesAndTheReference) {
 }
 
 TEST(TuneDecodeAlibiSink, CpuCandidatesPassTheGate) {
-  Backend& be = testing::cpu_backend();
-  const KernelTemplate& real = select_template(spec(), be.target());
-  testing::RestrictedTemplate tmpl(real, testing::small_space(real, spec(), be.target(), 2));
-  Database db = Database::open(":memory:");
-  DbResultStore store(db, device_info_for(be));
-  TuneOptions o;
-  o.measure.max_seconds = 0.15;
-  o.measure.min_samples = 5;
-  o.strategy = Strategy::Random;
-  o.budget.candidates = 3;
-  InProcessExecutor ex(be, tmpl, spec(), EvaluatorOptions{}, 2);
-  const TuneReport rep = tune_problem(ex, tmpl, be.target(), spec(), o, &store);
-  ASSERT_TRUE(rep.best.has_value()) << rep.baseline_note;
-  EXPECT_EQ(rep.baseline_note, "");
-  for (const CandidateResult& r : rep.results) {
-    EXPECT_EQ(r.status, CandidateStatus::Ok) << r.key() << ": " << r.reason;
-    EXPECT_LE(r.max_error, r.tolerance) << r.key();
-  }
+  testing::CpuTuning t(spec(), 2);
+  testing::expect_every_candidate_passes(t.run(testing::quick_random_options(3)));
 }
 #endif
 

@@ -109,18 +109,9 @@ TEST(TuneDecode, SearchSpaceAddsFixedSplitCountsToDecodeConfigsOnly) {
 }
 
 TEST(TuneDecode, CpuEndToEndStoresReusesAndChoosesACorrectConfig) {
-  Backend& be = testing::cpu_backend();
-  const ProblemSpec spec = small_decode();
-  const KernelTemplate& real = select_template(spec, be.target());
-  testing::RestrictedTemplate tmpl(real, testing::small_space(real, spec, be.target(), 2));
-  Database db = Database::open(":memory:");
-  DbResultStore store(db, device_info_for(be));
-  TuneOptions o = quick_options();
-  o.strategy = Strategy::Random;
-  o.budget.candidates = 4;
-
-  InProcessExecutor ex(be, tmpl, spec, EvaluatorOptions{}, 2);
-  TuneReport first = tune_problem(ex, tmpl, be.target(), spec, o, &store);
+  testing::CpuTuning t(small_decode(), 2);
+  const TuneOptions o = testing::quick_random_options(4);
+  TuneReport first = t.run(o);
   EXPECT_EQ(first.baseline_note, "");  // the default verified on the reduced problem
   EXPECT_EQ(first.results.size(), 4u);
   EXPECT_TRUE(first.default_index.has_value());
@@ -128,11 +119,11 @@ TEST(TuneDecode, CpuEndToEndStoresReusesAndChoosesACorrectConfig) {
     EXPECT_GT(r.gbps, 0) << r.key();
     EXPECT_EQ(r.tflops, 0) << r.key();
   }
-  testing::expect_measured_best_stored(first, db, device_info_for(be), spec, tmpl);
-  auto best = db.best(device_info_for(be).fingerprint(), spec.key(), tmpl.version_hash());
+  testing::expect_measured_best_stored(first, t.db, device_info_for(t.be), t.spec, t.tmpl);
+  auto best = t.db.best(device_info_for(t.be).fingerprint(), t.spec.key(), t.tmpl.version_hash());
   ASSERT_TRUE(best.has_value());
   EXPECT_GT(best->gbps, 0);
-  testing::expect_second_run_reuses(be, tmpl, spec, o, store, first);
+  testing::expect_second_run_reuses(t.be, t.tmpl, t.spec, o, t.store, first);
 }
 
 TEST(TuneDecode, PlantedWrongDecodeCandidateIsRejected) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "codegen/kernel_template.h"
+#include "codegen/registry.h"
 #include "db/database.h"
 #include "runtime/backend.h"
 #include "tuner/executor.h"
@@ -86,6 +87,26 @@ inline Backend& cpu_backend() {
 }
 #endif
 
+// The options of the quick gate checks: short measurements, a random budget of `candidates`.
+inline TuneOptions quick_random_options(int candidates) {
+  TuneOptions o;
+  o.measure.max_seconds = 0.15;
+  o.measure.min_samples = 5;
+  o.strategy = Strategy::Random;
+  o.budget.candidates = candidates;
+  return o;
+}
+
+// Every candidate of a run passed the correctness gate, and one was chosen.
+inline void expect_every_candidate_passes(const TuneReport& rep) {
+  ASSERT_TRUE(rep.best.has_value()) << rep.baseline_note;
+  EXPECT_EQ(rep.baseline_note, "");
+  for (const CandidateResult& r : rep.results) {
+    EXPECT_EQ(r.status, CandidateStatus::Ok) << r.key() << ": " << r.reason;
+    EXPECT_LE(r.max_error, r.tolerance) << r.key();
+  }
+}
+
 // A few legal configs of `tmpl` for (spec, target), the default first: the space of the
 // end-to-end tests. Picks configs that differ in tile shape so their timings differ.
 inline std::vector<TileConfig> small_space(const KernelTemplate& tmpl, const ProblemSpec& spec,
@@ -103,6 +124,25 @@ inline std::vector<TileConfig> small_space(const KernelTemplate& tmpl, const Pro
   }
   return out;
 }
+
+#ifdef ATTNJIT_WITH_LLVM
+// An end-to-end CPU tuning run: the problem's template narrowed to `n` configs (small_space), an
+// in-memory database and its result store.
+struct CpuTuning {
+  CpuTuning(const ProblemSpec& s, size_t n)
+      : spec(s), tmpl(select_template(s, be.target()), small_space(select_template(s, be.target()), s, be.target(), n)) {}
+  TuneReport run(const TuneOptions& options) {
+    InProcessExecutor ex(be, tmpl, spec, EvaluatorOptions{}, 2);
+    return tune_problem(ex, tmpl, be.target(), spec, options, &store);
+  }
+
+  Backend& be = cpu_backend();
+  const ProblemSpec spec;
+  RestrictedTemplate tmpl;
+  Database db = Database::open(":memory:");
+  DbResultStore store{db, device_info_for(be)};
+};
+#endif
 
 // A first run's outcome: every candidate verified and was timed, and the choice is the measured
 // best (no correct candidate beats it beyond noise) and the database's best entry.
