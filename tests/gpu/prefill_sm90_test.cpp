@@ -92,7 +92,7 @@ class Sm90Prefill : public ::testing::Test {
       return std::string();
     });
     for (size_t i = 0; i < space.size(); ++i) {
-      SCOPED_TRACE(c.name() + " config " + space[i].key());
+      SCOPED_TRACE(c.name(space[i]));
       if (!compile_errors[i].empty()) {
         ADD_FAILURE() << compile_errors[i];
         continue;
