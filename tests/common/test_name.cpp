@@ -1,6 +1,9 @@
 #include "common/test_name.h"
 
+#include <algorithm>
 #include <exception>
+#include <iterator>
+#include <utility>
 #include <stdexcept>
 #include <vector>
 
@@ -10,6 +13,28 @@ namespace {
 [[noreturn]] void fail(std::string_view what, std::string_view value, std::string_view why) {
   throw std::invalid_argument(std::string(what) + " '" + std::string(value.substr(0, 200)) + "': " +
                               std::string(why));
+}
+
+// The spellings: a key character GoogleTest refuses, and the capital that writes it in a name.
+constexpr std::pair<char, char> kSpellings[] = {{'-', 'M'}, {'.', 'P'}};
+
+// Rewrites `in` through kSpellings, key to name (`to_name`) or back; [a-z0-9_] stay as they are.
+// A key or part with an empty field would read as a part boundary ("__") or lose a '_'.
+std::string respell(std::string_view in, bool to_name, std::string_view what) {
+  if (in.empty() || in.front() == '_' || in.back() == '_' || in.find("__") != std::string_view::npos)
+    fail(what, in, "is empty or has an empty field ('_' at an end, or \"__\")");
+  std::string out(in);
+  for (char& ch : out) {
+    if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_') continue;
+    const auto* it = std::find_if(std::begin(kSpellings), std::end(kSpellings),
+                                  [&](const auto& sp) { return (to_name ? sp.first : sp.second) == ch; });
+    if (it == std::end(kSpellings))
+      fail(what, in, std::string("character '") + ch +
+                         (to_name ? "' has no test-name spelling (keys use [a-z0-9_.-])"
+                                  : "' is not in a test name (only [a-z0-9_MP])"));
+    ch = to_name ? it->second : it->first;
+  }
+  return out;
 }
 
 // The slots of a name, in their order; a part's slot is the first one (from `from` on) whose
@@ -36,31 +61,9 @@ Slot classify(const std::string& key, int from) {
 
 }  // namespace
 
-std::string key_to_test_name(std::string_view key, std::string_view what) {
-  if (key.empty() || key.front() == '_' || key.back() == '_' || key.find("__") != std::string_view::npos)
-    fail(what, key, "has an empty field ('_' at an end or \"__\"), which would read as a part boundary");
-  std::string out(key);
-  for (char& ch : out) {
-    if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_') continue;
-    if (ch == '-') ch = 'M';
-    else if (ch == '.') ch = 'P';
-    else fail(what, key, std::string("character '") + ch + "' has no test-name spelling (keys use [a-z0-9_.-])");
-  }
-  return out;
-}
+std::string key_to_test_name(std::string_view key, std::string_view what) { return respell(key, true, what); }
 
-std::string test_name_to_key(std::string_view part, std::string_view what) {
-  if (part.empty() || part.front() == '_' || part.back() == '_')
-    fail(what, part, "is empty or starts or ends with '_'");
-  std::string out(part);
-  for (char& ch : out) {
-    if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_') continue;
-    if (ch == 'M') ch = '-';
-    else if (ch == 'P') ch = '.';
-    else fail(what, part, std::string("character '") + ch + "' is not in a test name (only [a-z0-9_MP])");
-  }
-  return out;
-}
+std::string test_name_to_key(std::string_view part, std::string_view what) { return respell(part, false, what); }
 
 std::string test_name(const TestCaseName& n) {
   std::vector<std::string> parts;
