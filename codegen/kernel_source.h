@@ -32,8 +32,9 @@ struct KernelSource {
   void finalize();
 };
 
-// A key as a C identifier / test name (GoogleTest allows only [A-Za-z0-9_]): every other
-// character becomes '_'. The one mapping from keys to such names.
+// A key as a C identifier (CPU kernel entry symbols): every character outside [A-Za-z0-9]
+// becomes '_', which loses '-' and '.'. Test names spell keys reversibly instead
+// (tests/common/test_name.h).
 std::string identifier(std::string_view key);
 
 // XXH3-128 of a byte string as 32 lowercase hex chars.

@@ -27,6 +27,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -40,6 +41,8 @@
 #include "runtime/cuda_driver.h"
 #include "runtime/half.h"
 #include "runtime/reference_attention.h"
+#include "codegen/prefill/arguments.h"
+#include "common/test_name.h"
 #include "common/user_case.h"
 
 namespace attnjit::testing {
@@ -58,9 +61,9 @@ inline std::unique_ptr<Runtime> try_runtime(BackendKind kind, std::string* why) 
   }
 }
 
-// A gtest parameter name for a backend.
+// A gtest parameter name for a backend (tests/common/test_name.h).
 inline std::string backend_param_name(const ::testing::TestParamInfo<BackendKind>& info) {
-  return std::string(to_string(info.param));
+  return test_name({.backend = info.param});
 }
 
 // ---- Cases ---------------------------------------------------------------------------------
@@ -123,23 +126,21 @@ struct PrefillCase {
 
   RunShape shape() const { return {batch, heads_q, heads_kv, seqlen_q, seqlen_k}; }
 
-  // The ProblemSpec key plus the exact shape: names the case in failure messages.
-  std::string name() const {
-    std::ostringstream o;
-    o << to_string(dtype) << "_hd" << head_dim << "_";
-    switch (mask.kind) {
-      case MaskKind::None: o << "none"; break;
-      case MaskKind::Causal: o << "causal"; break;
-      case MaskKind::SlidingWindow: o << "sw" << mask.window_left << "-" << mask.window_right; break;
+  // The case's test name (tests/common/test_name.h): its problem key, run shape, the config if
+  // given, and what the keys lack. A case that is no valid problem is named by the rest.
+  std::string name(const std::optional<TileConfig>& config = {}) const {
+    std::optional<ProblemSpec> spec;
+    try {
+      spec = prefill_spec(problem());
+    } catch (const std::exception&) {
     }
-    o << "_b" << batch << "_h" << heads_q << "-" << heads_kv << "_q" << seqlen_q << "_k" << seqlen_k
-      << "_" << layout_name(layout) << (with_lse ? "" : "_nolse");
-    if (scale != 0) o << "_scale" << scale;
-    if (softcap != 0) o << "_sc" << softcap_string(softcap);
-    if (alibi) o << (alibi_per_batch ? "_alibi-per-batch" : "_alibi");
-    if (sink) o << "_sink";
-    if (!user.name.empty()) o << "_" << user.name;
-    return o.str();
+    std::string detail = layout == Layout::BSHD ? "" : layout_name(layout);
+    auto add = [&](const std::string& word) { detail += (detail.empty() ? "" : "_") + word; };
+    if (!with_lse) add("nolse");
+    if (scale != 0) add("scale" + softcap_string(scale));
+    if (alibi_per_batch) add("alibi_per_batch");
+    if (!user.name.empty()) add(user.name);
+    return test_name({.problem = spec, .shape = shape(), .config = config, .detail = detail});
   }
 };
 
@@ -557,7 +558,7 @@ inline int run_every_config(Runtime& rt, PrefillCase c) {
   int ran = 0;
   for (const TileConfig& cfg : space) {
     rt.set_config_provider(std::make_shared<FixedConfigProvider>(cfg));
-    SCOPED_TRACE(c.name() + " config " + cfg.key());
+    SCOPED_TRACE(c.name(cfg));
     try {
       const PreparedKernel pk = rt.prepare_prefill(p);
       EXPECT_EQ(pk.config, cfg) << "the runtime replaced a legal config: " << pk.config_source;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,20 +41,21 @@ inline std::vector<std::string> prepare_in_parallel(size_t n, unsigned threads,
 }
 
 // Runs every case whose error is empty (a non-empty one fails the case), at most `threads` float64
-// checks in flight. `label` is appended to each case's name in failure traces. Returns how many ran.
+// checks in flight. Failure traces name each case with `config` (the one fixed for every case, if
+// any). Returns how many ran.
 inline int run_prepared_cases(Runtime& rt, const std::vector<PrefillCase>& cases,
                               const std::vector<std::string>& errors, unsigned threads,
-                              const std::string& label = "") {
+                              const std::optional<TileConfig>& config = {}) {
   std::vector<std::future<CheckReport>> checks(cases.size());
   std::deque<size_t> in_flight;
   int ran = 0;
   auto collect = [&](size_t i) {
-    SCOPED_TRACE(cases[i].name() + label);
+    SCOPED_TRACE(cases[i].name(config));
     const CheckReport r = checks[i].get();
     EXPECT_TRUE(r.ok) << r.message;
   };
   for (size_t i = 0; i < cases.size(); ++i) {
-    SCOPED_TRACE(cases[i].name() + label);
+    SCOPED_TRACE(cases[i].name(config));
     if (!errors[i].empty()) {
       ADD_FAILURE() << errors[i];
       continue;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "runtime/half.h"
 #include "runtime/reference_attention.h"
 #include "templates/prefill/params.h"
+#include "common/test_name.h"
 
 namespace attnjit::test {
 
@@ -68,20 +70,15 @@ struct PrefillCase {
   double softcap = 0;   // logit soft-cap (0 = off)
   float q_gain = 1.f;   // Q values in [-2, 2] * q_gain: large scores that soft-capping bends
 
-  std::string name() const {
-    std::string m = mask.kind == MaskKind::None ? "none" : mask.kind == MaskKind::Causal ? "causal"
-                    : "sw" + std::to_string(mask.window_left) + "_" + std::to_string(mask.window_right);
-    return std::string(to_string(dtype)) + "_hd" + std::to_string(head_dim) + "_" + m + "_b" +
-           std::to_string(batch) + "_h" + std::to_string(heads_q) + "_" + std::to_string(heads_kv) +
-           "_q" + std::to_string(seqlen_q) + "_k" + std::to_string(seqlen_k) +
-           sc_name();
-  }
-  // gtest names allow [A-Za-z0-9_]: "30.5" is written "30p5".
-  std::string sc_name() const {
-    if (softcap == 0) return "";
-    std::string v = softcap_string(softcap);
-    for (char& ch : v) ch = ch == '.' ? 'p' : ch == '-' ? 'm' : ch;
-    return "_sc" + v + "_x" + std::to_string(int(q_gain));
+  // The case's test name (tests/common/test_name.h): its problem key, run shape, the config if
+  // given, and what the keys lack.
+  std::string name(const std::optional<TileConfig>& config = {}) const {
+    std::string detail = with_lse ? "" : "nolse";
+    auto add = [&](const std::string& word) { detail += (detail.empty() ? "" : "_") + word; };
+    if (row_pad != 0) add("pad" + std::to_string(row_pad));
+    if (q_gain != 1.f) add("x" + softcap_string(q_gain));
+    return testing::test_name({.problem = spec(), .shape = RunShape{batch, heads_q, heads_kv, seqlen_q, seqlen_k},
+                               .config = config, .detail = detail});
   }
   ProblemSpec spec() const {
     ProblemSpec s = ProblemSpec::for_shape(Family::Prefill, dtype, head_dim, mask, heads_q,
@@ -207,7 +204,7 @@ inline PrefillOutcome run_prefill_case(const PrefillCase& c, const TileConfig* c
           const bool ok = empty ? (std::isinf(got) && got < 0) : std::abs(got - rl[li]) <= tol_l;
           if (!empty && !std::isnan(got)) res.max_err_lse = std::max(res.max_err_lse, std::abs(got - rl[li]));
           if (!ok && reported++ < 5)
-            ADD_FAILURE() << c.name() << " " << config.key() << ": lse[b" << b << ",h" << h << ",i" << i
+            ADD_FAILURE() << c.name(config) << ": lse[b" << b << ",h" << h << ",i" << i
                           << "] = " << got << ", reference " << rl[li];
         }
         for (int64_t d = 0; d < D; ++d) {
@@ -217,7 +214,7 @@ inline PrefillOutcome run_prefill_case(const PrefillCase& c, const TileConfig* c
           const bool ok = empty ? got == 0.0 : err <= tol_o;  // NaN fails both
           if (!empty && !std::isnan(got)) res.max_err_o = std::max(res.max_err_o, err);
           if (!ok && reported++ < 5)
-            ADD_FAILURE() << c.name() << " " << config.key() << ": o[b" << b << ",i" << i << ",h" << h
+            ADD_FAILURE() << c.name(config) << ": o[b" << b << ",i" << i << ",h" << h
                           << ",d" << d << "] = " << got << ", reference " << ro[oi];
         }
       }

@@ -152,7 +152,7 @@ TEST(PrefillCpu, EveryConfigOfTheSearchSpace) {
   ASSERT_GE(space.size(), 8u);
   std::set<std::string> sources;
   for (const TileConfig& cfg : space) {
-    SCOPED_TRACE(cfg.key());
+    SCOPED_TRACE(c.name(cfg));
     sources.insert(t.render(spec, cfg, be.target()).hash);
     run_prefill_case(c, &cfg);
   }

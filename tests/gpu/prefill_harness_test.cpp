@@ -125,8 +125,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(DType::BF16, DType::F16, DType::F32),
                        ::testing::Values(Layout::BSHD, Layout::BHSD, Layout::Padded)),
     [](const auto& info) {
-      return std::string(to_string(std::get<0>(info.param))) + "_" +
-             testing::layout_name(std::get<1>(info.param));
+      return testing::test_name({.detail = std::string(to_string(std::get<0>(info.param))) + "_" +
+                                           testing::layout_name(std::get<1>(info.param))});
     });
 
 // The baseline really is a same-precision implementation: for 16-bit types its error against

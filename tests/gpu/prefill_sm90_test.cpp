@@ -69,7 +69,7 @@ class Sm90Prefill : public ::testing::Test {
       return std::string();
     });
     const std::string what = cfg ? cfg->key() : "default";
-    const int ran = testing::run_prepared_cases(*rt_, cases, errors, threads_, " config " + what);
+    const int ran = testing::run_prepared_cases(*rt_, cases, errors, threads_, cfg);
     std::printf("[ cases    ] %d of %zu sm90 cases (config %s) ran on %s\n", ran, cases.size(), what.c_str(),
                 rt_->target().device_name.c_str());
   }
@@ -92,7 +92,7 @@ class Sm90Prefill : public ::testing::Test {
       return std::string();
     });
     for (size_t i = 0; i < space.size(); ++i) {
-      SCOPED_TRACE(c.name() + " config " + space[i].key());
+      SCOPED_TRACE(c.name(space[i]));
       if (!compile_errors[i].empty()) {
         ADD_FAILURE() << compile_errors[i];
         continue;

@@ -2,6 +2,7 @@
 // all archs x dtypes x head dims x masks x even/uneven lengths. Long (thousands of kernels):
 // labelled "sweep", outside the default run. One test per arch so a run can pick one:
 //   ATTNJIT_COMPILE_THREADS=16 test_templates_sweep --gtest_filter='*sm_90a*'
+#include "common/test_name.h"
 #include "templates/prefill_sm80_compile_util.h"
 
 namespace attnjit {
@@ -31,7 +32,7 @@ TEST_P(PrefillSm80Sweep, EverySearchSpaceConfigCompilesWithoutSpills) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, PrefillSm80Sweep, ::testing::ValuesIn(Target::cuda_archs()),
-                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+                         [](const ::testing::TestParamInfo<std::string>& i) { return testing::test_name({.detail = i.param}); });
 
 }  // namespace
 }  // namespace attnjit

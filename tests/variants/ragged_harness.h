@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -43,16 +44,9 @@ struct RaggedCase {
   int64_t total_q() const { return std::accumulate(seqlens_q.begin(), seqlens_q.end(), int64_t{0}); }
   int64_t total_k() const { return std::accumulate(seqlens_k.begin(), seqlens_k.end(), int64_t{0}); }
 
-  std::string name() const {
-    std::string n = std::string(to_string(dtype)) + "_hd" + std::to_string(head_dim) + "_" +
-                    (mask.kind == MaskKind::None ? "none" : mask.kind == MaskKind::Causal ? "causal" : "sw") +
-                    "_h" + std::to_string(heads_q) + "-" + std::to_string(heads_kv) + (varlen ? "_varlen" : "") +
-                    "_p" + std::to_string(page_size) + "_q";
-    for (int64_t s : seqlens_q) n += std::to_string(s) + ",";
-    n += "_k";
-    for (int64_t s : seqlens_k) n += std::to_string(s) + ",";
-    return n;
-  }
+  // The case's test name (tests/common/test_name.h): the problem key and run shape of the call it
+  // makes, then the per-sequence lengths the keys lack ("q37-90-73_k40-100-80").
+  std::string name() const;
 };
 
 inline RaggedCase ragged_case(DType dt, int hd, MaskSpec m, int64_t hq, int64_t hkv, std::vector<int64_t> sq,
@@ -175,6 +169,24 @@ inline RaggedData make_ragged(const RaggedCase& c) {
   if (c.with_lse)
     a.lse = c.varlen ? LseView{x.lse_img.data(), 0, tq} : LseView::dense(x.lse_img.data(), c.heads_q, c.max_q());
   return x;
+}
+
+inline std::string RaggedCase::name() const {
+  std::optional<ProblemSpec> spec;
+  std::optional<RunShape> shape;
+  try {
+    const PrefillProblem p = make_ragged(*this).args.problem;
+    spec = prefill_spec(p);
+    shape = prefill_shape(p);
+  } catch (const std::exception&) {  // no valid problem: named by its lengths alone
+  }
+  auto list = [](const std::vector<int64_t>& v) {
+    std::string s;
+    for (int64_t n : v) s += (s.empty() ? "" : "-") + std::to_string(n);
+    return s;
+  };
+  return testing::test_name({.problem = spec, .shape = shape,
+                             .detail = "q" + list(seqlens_q) + "_k" + list(seqlens_k) + (with_lse ? "" : "_nolse")});
 }
 
 // Per sequence: the reference (float64 varlen oracle) against the kernel's rows, through the
