@@ -22,15 +22,7 @@ def case(rng, t=1, hkv=HKV, lens=LENS):
 
 
 def variants(rng, which):
-    """The keyword arguments of a variant: slopes in ALiBi's range, sinks around the scores'."""
-    kw = {}
-    if which in ("alibi", "both"):
-        kw["alibi_slopes"] = rng.uniform(1 / 256, 0.5, HQ).astype(np.float32)
-    if which == "alibi_per_batch":
-        kw["alibi_slopes"] = rng.uniform(1 / 256, 0.5, (B, HQ)).astype(np.float32)
-    if which in ("sinks", "both"):
-        kw["sinks"] = (2 * rng.standard_normal(HQ)).astype(np.float32)
-    return kw
+    return ref.score_variants(rng, which, B, HQ)
 
 
 def check(o, lse, q, k, v, lens, causal=False, window=None, **kw):
@@ -39,7 +31,7 @@ def check(o, lse, q, k, v, lens, causal=False, window=None, **kw):
     ref.assert_close(lse, want_lse, 2e-5, "lse")
 
 
-@pytest.mark.parametrize("which", ["alibi", "alibi_per_batch", "sinks", "both"])
+@pytest.mark.parametrize("which", ["alibi", "alibi_per_batch", "sinks", "all"])
 @pytest.mark.parametrize("t,hkv,mask", [(1, 2, {}), (4, 2, dict(causal=True)), (3, 1, dict(window=(16, 0))),
                                         (2, 4, {})], ids=["gqa2-t1", "gqa2-t4-causal", "mqa-t3-sw16", "mha-t2"])
 def test_contiguous(cpu, rng, which, t, hkv, mask):
@@ -47,9 +39,11 @@ def test_contiguous(cpu, rng, which, t, hkv, mask):
     kw = variants(rng, which)
     o, lse = attnjit.decode(q, k, v, lens, return_lse=True, **mask, **kw)
     check(o, lse, q, k, v, lens, **mask, **kw)
+    plain = ref.attention(q, k, v, seqlens=lens, **mask)[0]
+    assert np.abs(o - plain).max() > 0.05, "the variant must change the result"
 
 
-@pytest.mark.parametrize("which", ["alibi_per_batch", "both"])
+@pytest.mark.parametrize("which", ["alibi_per_batch", "all"])
 def test_paged(cpu, rng, which):
     page, max_pages, num_pages = 16, 5, 20
     q = rng.standard_normal((B, 2, HQ, D)).astype(np.float32) * 2
@@ -69,7 +63,7 @@ def test_empty_sequence_gives_the_sink(cpu, rng):
     # A sequence with no keys: every row fully masked, so O = 0 and LSE = the sink (-inf without).
     q, k, v, _ = case(rng)
     lens = np.array([80, 0, 5], np.int32)
-    kw = variants(rng, "both")
+    kw = variants(rng, "all")
     o, lse = attnjit.decode(q, k, v, lens, return_lse=True, **kw)
     check(o, lse, q, k, v, lens, **kw)
     assert (o[1] == 0).all() and np.allclose(lse[1, :, 0], kw["sinks"])
@@ -94,7 +88,7 @@ def test_torch_op_opcheck_and_compile(torch_cpu, rng):
     import attnjit.torch  # noqa: F401  (registers the ops)
 
     q, k, v, lens = (torch.from_numpy(x) for x in case(rng, 2))
-    kw = {name: torch.from_numpy(x) for name, x in variants(rng, "both").items()}
+    kw = {name: torch.from_numpy(x) for name, x in variants(rng, "all").items()}
     o, lse = attnjit.decode(q, k, v, lens, causal=True, return_lse=True, **kw)
     check(o.numpy(), lse.numpy(), q.numpy(), k.numpy(), v.numpy(), lens.numpy(), causal=True,
           **{n: x.numpy() for n, x in kw.items()})
