@@ -4,9 +4,9 @@
 
     PYTHONPATH=build/python python3 bench/python_gpu_e2e.py --attnjit build/bin/attnjit [--json-out F]
 
-C++ figure: `attnjit bench --json` on the grid point (bf16, head dim 128, seqlen 8192, 16384
-tokens so batch 2, hidden 2048 so 16 heads; its median of CUDA-event timings of the prepared
-launch after warm-ups). PyTorch figure, same shapes (BSHD, CUDA tensors), same warm-up and
+C++ figure: `attnjit bench --json --lse` on the grid point (bf16, head dim 128, seqlen 8192,
+16384 tokens so batch 2, hidden 2048 so 16 heads; its median of CUDA-event timings of the
+prepared launch after warm-ups; with the LSE, which the op always writes). PyTorch figure, same shapes (BSHD, CUDA tensors), same warm-up and
 repetitions, CUDA events on the current stream around each whole call, so every host-side cost
 that delays the kernel (Python, dispatch, DLPack, output allocation) is in it:
   attnjit.attention    the public function (through the registered op)
@@ -89,7 +89,7 @@ def main():
     masks = a.masks.split(",")
     cli = subprocess.run([a.attnjit, "bench", "--json", "--backend", a.backend, "--dtype", dtype, "--head-dim", str(d),
                           "--seqlen", str(s), "--total-tokens", str(a.total_tokens), "--hidden", str(a.hidden),
-                          "--mask", ",".join(masks), "--warmup", str(a.warmup), "--reps", str(a.reps)],
+                          "--mask", ",".join(masks), "--warmup", str(a.warmup), "--reps", str(a.reps), "--lse"],
                          capture_output=True, text=True)
     if cli.returncode != 0:
         print(f"python_gpu_e2e: attnjit bench failed ({cli.returncode}):\n{cli.stderr[-2000:]}")

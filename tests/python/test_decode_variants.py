@@ -103,6 +103,11 @@ def test_torch_op_opcheck_and_compile(torch_cpu, rng):
         return attnjit.decode(q, k, v, lens, causal=True, **kw)
 
     torch.testing.assert_close(torch.compile(f, fullgraph=True, backend="eager")(q, k, v, lens), o)
+    # Errors from inside the op keep their type and name the argument.
+    with pytest.raises(TypeError, match=r"^sinks: dtype must be float32, got float64"):
+        attnjit.decode(q, k, v, lens, sinks=kw["sinks"].double())
+    with pytest.raises(ValueError, match=r"^alibi_slopes: batch is 2 but q has 3"):
+        attnjit.decode(q, k, v, lens, alibi_slopes=kw["alibi_slopes"].expand(2, HQ).contiguous())
 
 
 def test_torch_paged_fp8(torch_cpu, rng):
@@ -175,7 +180,7 @@ def test_cuda_paged(cuda, kv):
         o, lse = attnjit.decode(q, kp, vp, lens, block_table=table, causal=True, max_seqlen_k=256,
                                 alibi_slopes=slopes, sinks=sinks, return_lse=True, **fp8)
     s.synchronize()
-    k, v = (x[table.long()].reshape(b, 16 * page, hkv, d).double() for x in (kp, vp))
+    k, v = (x.double()[table.long()].reshape(b, 16 * page, hkv, d) for x in (kp, vp))  # fp8 indexing: not everywhere
     if fp8:
         k, v = k * fp8["k_scale"].double()[:, None], v * fp8["v_scale"].double()[:, None]
     as64 = lambda x: x.double().cpu().numpy()  # noqa: E731
