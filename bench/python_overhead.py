@@ -12,6 +12,9 @@ with LSE), so the kernel's own time is small and equal on both sides:
   torch op            torch.ops.attnjit.attention(...) called directly
   F.sdpa              torch's own SDPA on the same tensors (its dispatch plus a tiny kernel)
   torch.empty x2      the op's two output allocations, part of the op's cost
+  F.sdpa 1x1          SDPA with one query and one key: the closest to its dispatch alone
+  no-op Library op    a torch.library op (same kind of definition as attnjit's) that only
+                      allocates its two outputs: custom-op dispatch plus the allocations
 Per path: batches of 100 calls; median, p10 and min of the per-call means (the machine is
 shared: min is the least disturbed figure). Prints a table or, with --json, one JSON object.
 """
@@ -73,6 +76,14 @@ def main():
         rows["torch.ops.attnjit.attention"] = per_call_ns(lambda: op(tq, tk, tv, False, None, None, 0.0, "bshd"), a.reps)
         rows["torch F.sdpa"] = per_call_ns(lambda: F.scaled_dot_product_attention(tq, tk, tv), a.reps)
         rows["torch.empty x2"] = per_call_ns(lambda: (torch.empty((1, 16, 1, 32)), torch.empty((1, 1, 16))), a.reps)
+        t1 = torch.full((1, 1, 1, 32), 0.5)
+        rows["torch F.sdpa 1x1"] = per_call_ns(lambda: F.scaled_dot_product_attention(t1, t1, t1), a.reps)
+        lib = torch.library.Library("attnjit_bench", "DEF")
+        lib.define("noop(Tensor q, Tensor k, Tensor v, bool causal, int? wl, int? wr, float scale, str layout) "
+                   "-> (Tensor, Tensor)")
+        lib.impl("noop", lambda q, k, v, *_: (torch.empty(q.shape), torch.empty((1, 1, 16))), "CPU")
+        noop = torch.ops.attnjit_bench.noop
+        rows["no-op Library op"] = per_call_ns(lambda: noop(tq, tk, tv, False, None, None, 0.0, "bshd"), a.reps)
         torch_v = torch.__version__
     except ImportError:
         torch_v = None

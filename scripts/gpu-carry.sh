@@ -32,6 +32,9 @@ copy xxhash.h
 lib=/usr/lib/x86_64-linux-gnu
 mkdir -p .carry/lib/x86_64-linux-gnu
 cp "$lib/libsqlite3.a" .carry/lib/x86_64-linux-gnu/
+# ...and the shared one: the Python module (a shared object) cannot take the non-PIC static
+# archive (scripts/gpu-python.sh links this one when the machine has no libsqlite3.so.0).
+cp -L "$lib/libsqlite3.so.0" .carry/lib/x86_64-linux-gnu/
 
 # Python: nanobind (CMake files, headers, sources, robin_map) and pytest, from the set-up venv.
 pyenv=${ATTNJIT_PYENV:-$HOME/.cache/attnjit-pyenv}

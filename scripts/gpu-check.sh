@@ -5,9 +5,10 @@
 #
 #   scripts/gpu-carry.sh            # on the development machine: fills .carry/ (git-ignored)
 #   scripts/gpu-check.sh [phases]   # on the GPU machine; phases run in the order given:
-#                                   # build test sweep bench torch decode tune sm90
-#                                   # (default: build test bench torch decode — sweep and sm90
-#                                   # are opt-in; sm90 needs an H100/H200, see below)
+#                                   # build test sweep bench torch decode tune sm90 python
+#                                   # (default: build test bench torch decode — sweep, sm90 and
+#                                   # python are opt-in; sm90 needs an H100/H200, see below;
+#                                   # python: scripts/gpu-python.sh in $BUILD_DIR-py)
 # Environment: BUILD_DIR (default build-gpu), OUT (where logs and JSON go; default
 # $BUILD_DIR/gpu-check), BENCH_ARGS (extra `attnjit bench` options, e.g. "--head-dim 128"),
 # CTEST_ARGS (extra ctest options), ATTNJIT_CACHE_DIR (kernel cache; default $OUT/cache so a
@@ -24,10 +25,10 @@ OUT=$(cd "$OUT" && pwd)
 export ATTNJIT_CACHE_DIR=${ATTNJIT_CACHE_DIR:-$OUT/cache}
 phases=("$@")
 ((${#phases[@]})) || phases=(build test bench torch decode)
-known=" build test sweep bench torch decode tune sm90 "
+known=" build test sweep bench torch decode tune sm90 python "
 for p in "${phases[@]}"; do  # every phase checked before any runs: a typo costs no GPU time
   if [[ $known != *" $p "* ]]; then
-    echo "gpu-check: unknown phase '$p' (build test sweep bench torch decode tune sm90)" >&2; exit 2
+    echo "gpu-check: unknown phase '$p' (build test sweep bench torch decode tune sm90 python)" >&2; exit 2
   fi
 done
 
@@ -207,9 +208,20 @@ phase_sm90() {
   if ((rc == 0)); then status[sm90]=ok; else status[sm90]=FAIL; fi
 }
 
+phase_python() {
+  # The Python module built on this machine from CMake (its own Python and torch; .carry's
+  # headers and nanobind), the CUDA pytest tests, issue 17's end-to-end goal at hd128 8k.
+  say "python: module build, CUDA pytest tests, end-to-end vs C++ (scripts/gpu-python.sh)"
+  PY_BUILD_DIR="$BUILD_DIR-py" LOG_DIR="$OUT/python" scripts/gpu-python.sh > "$OUT/python.log" 2>&1
+  local rc=$?
+  cat "$OUT/python.log"
+  if ((rc == 0)); then status[python]=ok; else status[python]=FAIL; fi
+  detail[python]="$(grep -E '^gpu-python: (test|bench) ' "$OUT/python.log" | sed 's/^gpu-python: //' | tr '\n' ';')"
+}
+
 for p in "${phases[@]}"; do
   if ! declare -F "phase_$p" >/dev/null; then
-    echo "gpu-check: unknown phase '$p' (build test sweep bench torch decode tune sm90)" >&2; exit 2
+    echo "gpu-check: unknown phase '$p' (build test sweep bench torch decode tune sm90 python)" >&2; exit 2
   fi
   start=$SECONDS
   "phase_$p"

@@ -18,6 +18,10 @@
 #   varbench  ALiBi, sinks, a sliding window and one varlen batch against causal (hd 128, 8k)
 #   regress   the sm80 prefill, decode and backend GPU suites
 #   decode    bench/decode_grid.py, one call per cache variant (bf16, e4m3, paged)
+#   python    opt-in: scripts/gpu-python.sh — builds the Python module there from CMake (the
+#             device's own Python and torch; .carry from scripts/gpu-carry.sh, no build-slim
+#             needed), runs the CUDA pytest tests and times the end-to-end goal
+#             (bench/python_gpu_e2e.py); alone: DEADLINE=420 PHASES=python
 set -u
 T0=$SECONDS
 R=$PWD
@@ -29,7 +33,7 @@ PHASES=${PHASES:-"probes sm90t vart bench varbench regress decode"}
 mkdir -p /work; [ -e /work/main ] || ln -s "$R" /work/main
 cd /work/main || exit 1
 if [ -d build-slim ]; then rm -rf build-gpu; mv build-slim build-gpu; fi
-[ -x build-gpu/bin/attnjit ] || { echo "gpu-session: no build-gpu/bin/attnjit: run scripts/gpu-prebuild.sh and carry build-slim"; exit 2; }
+[ -x build-gpu/bin/attnjit ] || [ "$PHASES" = python ] || { echo "gpu-session: no build-gpu/bin/attnjit: run scripts/gpu-prebuild.sh and carry build-slim"; exit 2; }
 find build-gpu -name '*_tests.cmake' -exec touch {} +
 export ATTNJIT_CACHE_DIR=/tmp/ajcache PYTHONUNBUFFERED=1
 ldconfig -p | grep -q libsqlite3.so.0 || export LD_LIBRARY_PATH=/work/main/.carry/lib/x86_64-linux-gnu
@@ -78,6 +82,7 @@ if has decode; then
       --variants $v --json-out $L/decode-$v.json $([ $v = bf16 ] || echo --no-torch)
   done
 fi
+has python && run python 120 480 env LOG_DIR=$L/python bash scripts/gpu-python.sh
 tar czf "$O/logs.tgz" -C /tmp logs 2>/dev/null
 
 echo; echo "=== details"
@@ -91,8 +96,9 @@ done
 for n in bench80 bench90 varbench; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
 [ -f $L/cmp90.log ] && head -50 $L/cmp90.log
 for v in bf16 e4m3 bf16-p16 e4m3-p16; do [ -f $L/decode-$v.log ] && head -20 $L/decode-$v.log; done
+[ -f $L/python.log ] && { echo "--- python"; grep -E "^(gpu-python|FAILED|ERROR|SKIPPED)|ratio|attnjit\.|torch\.ops|goal" $L/python.log | head -40; }
 echo; echo "=== summary ($((SECONDS - T0))s)"
-for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16; do
+for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 python; do
   [ -n "${st[$n]:-}" ] && printf '%-16s %s\n' $n "${st[$n]}"
 done
 exit 0

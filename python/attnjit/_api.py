@@ -287,7 +287,8 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
            causal: bool = False, window: Window = None, softcap: Optional[float] = None,
            scale: Optional[float] = None, return_lse: bool = False, out: Any = None,
            max_seqlen_k: Optional[int] = None, k_scale: Any = None, v_scale: Any = None,
-           kv_dtype: Optional[str] = None, runtime: Optional[Runtime] = None) -> Any:
+           kv_dtype: Optional[str] = None, alibi_slopes: Any = None, sinks: Any = None,
+           runtime: Optional[Runtime] = None) -> Any:
     """Decode attention against a KV cache, as ``flash_attn_with_kvcache`` / FlashInfer decode.
 
     q: [batch, q_tokens, heads_q, head_dim] (1..16 new tokens per sequence). KV cache:
@@ -298,6 +299,11 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
     L - q_tokens + t (``causal`` / ``window`` as in :func:`attention`). ``max_seqlen_k``: the
     longest sequence (default: read from cache_seqlens on the CPU; the capacity on a GPU, where
     reading it would synchronize). ``softcap`` as in :func:`attention`.
+
+    Score variants as in :func:`attention`: ``alibi_slopes`` (float32 [heads_q] or
+    [batch, heads_q]) adds -slope * |L - q_tokens + t - j| to the score of query token t and
+    key j; ``sinks`` (float32 [heads_q]) is one logit per head in the softmax denominator (the
+    LSE includes it). Both on q's device; contiguous, paged and fp8 caches alike.
 
     fp8 KV cache (vLLM's / FlashInfer's ``kv_cache_dtype="fp8"``): k_cache and v_cache in
     torch.float8_e4m3fn or torch.float8_e5m2, or uint8 arrays of fp8 codes (numpy has no fp8
@@ -323,8 +329,9 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
         q, out, return_lse, runtime,
         lambda s: (s[0], s[2], s[1]),
         lambda t: t.decode_op(q, k_cache, v_cache, cache_seqlens, block_table, causal, left, right, sc, max_seqlen_k,
-                              cap, k_scale, v_scale, kv_dtype),
+                              cap, k_scale, v_scale, kv_dtype, alibi_slopes, sinks),
         lambda rt, o, lse: rt.decode_into(q, k_cache, v_cache, cache_seqlens, o, lse, block_table=block_table,
                                           causal=causal, window_left=left, window_right=right, scale=sc,
                                           max_seqlen_k=max_seqlen_k, stream=_stream(q), softcap=cap,
-                                          k_scale=k_scale, v_scale=v_scale, kv_dtype=kv_dtype or ""))
+                                          k_scale=k_scale, v_scale=v_scale, kv_dtype=kv_dtype or "",
+                                          alibi_slopes=alibi_slopes, sinks=sinks))

@@ -9,6 +9,8 @@ them without a graph break::
     import attnjit.torch
     o, lse = torch.ops.attnjit.attention(q, k, v, True, None, None, 0.0, "bshd")
     # optional trailing arguments: softcap (0.0 = off), alibi_slopes, sinks (float32 tensors)
+    o, lse = torch.ops.attnjit.decode(q, k_cache, v_cache, seqlens, None, False, None, None, 0.0, None,
+                                      alibi_slopes=slopes, sinks=sinks)
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ _lib.define("attention_paged(Tensor q, Tensor k_cache, Tensor v_cache, Tensor ca
             "bool causal, int? window_left, int? window_right, float scale, float softcap) -> (Tensor, Tensor)")
 _lib.define("decode(Tensor q, Tensor k_cache, Tensor v_cache, Tensor? cache_seqlens, Tensor? block_table, "
             "bool causal, int? window_left, int? window_right, float scale, int? max_seqlen_k, float softcap=0.0, "
-            "Tensor? k_scale=None, Tensor? v_scale=None, str? kv_dtype=None) -> (Tensor, Tensor)")
+            "Tensor? k_scale=None, Tensor? v_scale=None, str? kv_dtype=None, Tensor? alibi_slopes=None, "
+            "Tensor? sinks=None) -> (Tensor, Tensor)")
 
 
 def _attention_impl(q: Tensor, k: Tensor, v: Tensor, causal: bool, window_left: Optional[int],
@@ -74,14 +77,16 @@ def _attention_impl(q: Tensor, k: Tensor, v: Tensor, causal: bool, window_left: 
 def _decode_impl(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Optional[Tensor],
                  block_table: Optional[Tensor], causal: bool, window_left: Optional[int], window_right: Optional[int],
                  scale: float, max_seqlen_k: Optional[int], softcap: float = 0.0, k_scale: Optional[Tensor] = None,
-                 v_scale: Optional[Tensor] = None, kv_dtype: Optional[str] = None) -> Tuple[Tensor, Tensor]:
+                 v_scale: Optional[Tensor] = None, kv_dtype: Optional[str] = None,
+                 alibi_slopes: Optional[Tensor] = None, sinks: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     lse = torch.empty((q.shape[0], q.shape[2], q.shape[1]) if q.dim() == 4 else (0,), dtype=torch.float32,
                       device=q.device)
     _runtime(q).decode_into(_dl(q), _dl(k_cache), _dl(v_cache), _opt(cache_seqlens), _dl(out), _dl(lse),
                             block_table=_opt(block_table), causal=causal, window_left=window_left,
                             window_right=window_right, scale=scale, max_seqlen_k=max_seqlen_k, stream=_stream(q),
-                            softcap=softcap, k_scale=_opt(k_scale), v_scale=_opt(v_scale), kv_dtype=kv_dtype or "")
+                            softcap=softcap, k_scale=_opt(k_scale), v_scale=_opt(v_scale), kv_dtype=kv_dtype or "",
+                            alibi_slopes=_opt(alibi_slopes), sinks=_opt(sinks))
     return out, lse
 
 
@@ -138,7 +143,7 @@ def _attention_paged_fake(q, k_cache, v_cache, cache_seqlens, block_table, causa
 
 @torch.library.register_fake("attnjit::decode", lib=_lib)
 def _decode_fake(q, k_cache, v_cache, cache_seqlens, block_table, causal, window_left, window_right, scale,
-                 max_seqlen_k, softcap=0.0, k_scale=None, v_scale=None, kv_dtype=None):
+                 max_seqlen_k, softcap=0.0, k_scale=None, v_scale=None, kv_dtype=None, alibi_slopes=None, sinks=None):
     # Outputs take q's dtype whatever the cache's (fp8 K/V are dequantised in the kernel).
     return q.new_empty(q.shape), q.new_empty((q.shape[0], q.shape[2], q.shape[1]), dtype=torch.float32)
 
@@ -151,7 +156,8 @@ attention_paged_op = torch.ops.attnjit.attention_paged.default
 attention_paged_op.__doc__ = """Paged-KV prefill (see attnjit.attention with block_table). Returns (out, lse)."""
 decode_op = torch.ops.attnjit.decode.default
 decode_op.__doc__ = """Decode attention (see attnjit.decode); scale 0 = 1/sqrt(head_dim); fp8 caches take float32
-k_scale / v_scale tensors (kv_dtype "e4m3" / "e5m2" for uint8 codes). Returns (out, lse)."""
+k_scale / v_scale tensors (kv_dtype "e4m3" / "e5m2" for uint8 codes); alibi_slopes / sinks float32 tensors.
+Returns (out, lse)."""
 
 
 def compiling() -> bool:

@@ -6,6 +6,7 @@
 
 #include "kv_fp8.h"
 #include "py_runtime.h"
+#include "score_variants.h"
 
 namespace attnjit::python {
 namespace {
@@ -14,7 +15,7 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
             nb::handle o_obj, nb::handle lse_obj, nb::handle table_obj, bool causal,
             std::optional<int64_t> window_left, std::optional<int64_t> window_right, double scale,
             std::optional<int64_t> max_seqlen_k, uintptr_t stream, double softcap, nb::handle k_scale_obj,
-            nb::handle v_scale_obj, const std::string& kv_dtype) {
+            nb::handle v_scale_obj, const std::string& kv_dtype, nb::handle alibi_slopes, nb::handle sinks) {
   const bool paged = !table_obj.is_none();
   const char* cache_shape = paged ? "[num_pages, page_size, heads_kv, head_dim] (paged)"
                                   : "[batch, capacity, heads_kv, head_dim]";
@@ -105,9 +106,12 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
     lse = to_arg("lse", lse_obj, true);
     a.lse = lse_view(*lse, q, B, HQ, T, "q_tokens", r.where, {&q, &k, &v, &o});
   }
-  for (const std::optional<Arg>* s : {&scales.k, &scales.v}) {
+  ScoreVariantArgs variants;  // kept alive until the launch
+  score_variant_args(alibi_slopes, sinks, q, B, HQ, r.where, a, variants);
+  for (const std::optional<Arg>* s : std::initializer_list<const std::optional<Arg>*>{
+           &scales.k, &scales.v, &variants.slopes, &variants.sinks}) {
     if (!*s) continue;
-    expect_disjoint(o, **s);  // outputs written over a scale would change what later heads read
+    expect_disjoint(o, **s);  // outputs written over a scale / slope would change what later heads read
     if (lse) expect_disjoint(*lse, **s);
   }
   nb::gil_scoped_release unlocked;
@@ -123,13 +127,16 @@ void bind_decode(nb::class_<PyRuntime>& cls) {
           nb::arg("window_right").none() = nb::none(), nb::arg("scale") = 0.0,
           nb::arg("max_seqlen_k").none() = nb::none(), nb::arg("stream") = 0, nb::arg("softcap") = 0.0,
           nb::arg("k_scale").none() = nb::none(), nb::arg("v_scale").none() = nb::none(), nb::arg("kv_dtype") = "",
+          nb::arg("alibi_slopes").none() = nb::none(), nb::arg("sinks").none() = nb::none(),
           "Decode attention into preallocated outputs (the building block of attnjit.decode).\n\n"
           "q [b, t, hq, d] (t = 1..16 query tokens per sequence); k_cache / v_cache contiguous\n"
           "[b, capacity, hkv, d], or paged [num_pages, page_size, hkv, d] with block_table int32\n"
           "[b, max_pages]; cache_seqlens int32 [b] (None = every sequence is full). out like q;\n"
           "lse float32 [b, hq, t] or None. max_seqlen_k: the longest sequence (default: read from\n"
           "cache_seqlens on the CPU, the capacity on a GPU, where reading it would synchronize).\n"
-          "softcap c > 0: scores s -> c * tanh(s / c) (0 = off).\n"
+          "softcap c > 0: scores s -> c * tanh(s / c) (0 = off). alibi_slopes: float32 [hq] or\n"
+          "[b, hq], bias -slope * |L - t + i - j| on the scaled scores of query token i (L keys);\n"
+          "sinks: float32 [hq], one logit per head in the softmax denominator (LSE includes it).\n"
           "fp8 KV cache: k_cache / v_cache float8_e4m3fn or float8_e5m2, or uint8 codes with kv_dtype\n"
           "'e4m3' / 'e5m2'; k_scale / v_scale float32 arrays, one per tensor (() or (1,)) or per KV head\n"
           "((hkv,)), both the same way, on q's device: K = code * k_scale (likewise V).");

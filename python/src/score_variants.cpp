@@ -3,9 +3,12 @@
 #include <string>
 
 namespace attnjit::python {
+namespace {
 
-void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch,
-                        int64_t heads_q, const Placement& where, PrefillArgs& a, ScoreVariantArgs& keep) {
+// PrefillArgs and DecodeArgs name these fields alike.
+template <class Args>
+void fill(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch, int64_t heads_q,
+          const Placement& where, Args& a, ScoreVariantArgs& keep) {
   if (!slopes_obj.is_none()) {
     const Arg& s = keep.slopes.emplace(to_arg("alibi_slopes", slopes_obj));
     expect_dtype(s, nb::dtype<float>(), "float32");
@@ -33,6 +36,18 @@ void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& 
     a.problem.sink = true;
     a.sinks = static_cast<const float*>(s.a.data());
   }
+}
+
+}  // namespace
+
+void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch,
+                        int64_t heads_q, const Placement& where, PrefillArgs& a, ScoreVariantArgs& keep) {
+  fill(slopes_obj, sinks_obj, q, batch, heads_q, where, a, keep);
+}
+
+void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch,
+                        int64_t heads_q, const Placement& where, DecodeArgs& a, ScoreVariantArgs& keep) {
+  fill(slopes_obj, sinks_obj, q, batch, heads_q, where, a, keep);
 }
 
 }  // namespace attnjit::python

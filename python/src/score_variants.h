@@ -15,8 +15,10 @@ struct ScoreVariantArgs {
 };
 
 // alibi_slopes: float32 [heads_q] or [batch, heads_q]; sinks: float32 [heads_q]; None = off.
-// Sets a.problem.alibi / sink and the pointers.
+// Sets a.problem.alibi / sink and the pointers (same fields for prefill and decode).
 void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch,
                         int64_t heads_q, const Placement& where, PrefillArgs& a, ScoreVariantArgs& keep);
+void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch,
+                        int64_t heads_q, const Placement& where, DecodeArgs& a, ScoreVariantArgs& keep);
 
 }  // namespace attnjit::python

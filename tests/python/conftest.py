@@ -59,6 +59,18 @@ def rng():
     return np.random.default_rng(1234)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cuda: uses a CUDA device (the cuda fixture); `-m cuda` runs these alone")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Every test that takes the cuda fixture carries the marker, so the GPU machine's phase
+    # (scripts/gpu-python.sh) selects exactly them.
+    for item in items:
+        if "cuda" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cuda)
+
+
 def pytest_report_header(config):
     lines = [f"attnjit {attnjit.__version__} from {os.path.dirname(attnjit.__file__)}"]
     for kind in ("cpu", "cuda"):

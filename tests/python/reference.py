@@ -62,6 +62,19 @@ def attention(q, k, v, causal=False, window=None, scale=None, seqlens=None, soft
     return o, lse
 
 
+def score_variants(rng, which, batch, heads_q):
+    """Random keyword arguments of a score variant ("alibi", "alibi_per_batch", "sinks", "all" =
+    alibi and sinks; anything else: none): slopes in ALiBi's range, sinks around the scores'."""
+    kw = {}
+    if which in ("alibi", "all"):
+        kw["alibi_slopes"] = rng.uniform(1 / 256, 0.5, heads_q).astype(np.float32)
+    if which == "alibi_per_batch":
+        kw["alibi_slopes"] = rng.uniform(1 / 256, 0.5, (batch, heads_q)).astype(np.float32)
+    if which in ("sinks", "all"):
+        kw["sinks"] = (2 * rng.standard_normal(heads_q)).astype(np.float32)
+    return kw
+
+
 def tolerance(dtype_name):
     """(atol on O, atol on LSE) for inputs already rounded to the kernel's dtype: fp32
     accumulation leaves ~1e-6 for f32 storage; f16 / bf16 outputs are rounded once more."""

@@ -132,12 +132,7 @@ def test_score_variants_against_reference(cpu, rng, kw, variant):
     if variant in ("softcap", "all"):
         q = q * 4  # scores large enough for the cap to bend
         extra["softcap"] = 5.0
-    if variant in ("alibi", "all"):
-        extra["alibi_slopes"] = rng.uniform(1 / 256, 0.5, hq).astype(np.float32)
-    if variant == "alibi_per_batch":
-        extra["alibi_slopes"] = rng.uniform(1 / 256, 0.5, (b, hq)).astype(np.float32)
-    if variant in ("sinks", "all"):
-        extra["sinks"] = (2 * rng.standard_normal(hq)).astype(np.float32)
+    extra.update(ref.score_variants(rng, variant, b, hq))
     o, lse = attnjit.attention(q, k, v, return_lse=True, **kw, **extra)
     causal, window = expected_mask(kw)
     want_o, want_lse = ref.attention(q, k, v, causal=causal, window=window, **extra)

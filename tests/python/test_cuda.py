@@ -70,8 +70,8 @@ def test_decode_fp8_paged(cuda, fp8):
     q = torch.randn(b, 1, hq, d, device="cuda", dtype=torch.bfloat16)
     out = torch.full_like(q, float("nan"))
     attnjit.decode(q, kp, vp, lens, block_table=table, k_scale=ks, v_scale=0.1, max_seqlen_k=256, out=out)
-    k = kp[table.long()].reshape(b, 16 * page, hkv, d).double() * ks.double()[:, None]
-    v = vp[table.long()].reshape(b, 16 * page, hkv, d).double() * 0.1
+    k = kp.double()[table.long()].reshape(b, 16 * page, hkv, d) * ks.double()[:, None]  # no fp8 indexing
+    v = vp.double()[table.long()].reshape(b, 16 * page, hkv, d) * 0.1
     for i in range(b):
         n = int(lens[i])
         want = ref.attention(q[i:i + 1].double().cpu().numpy(), k[i:i + 1, :n].cpu().numpy(),

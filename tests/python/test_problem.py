@@ -13,6 +13,7 @@ KEYS = [
     # Every optional field of the grammar (variants, pages, fp8 caches, varlen) reads back.
     "decode_bf16_hd128_none_g4_q1_k4096_p16_kv-e4m3",
     "decode_f16_hd64_causal_sc50_g8_q2_k32768_p0_kv-e5m2",
+    "decode_bf16_hd128_none_alibi_sink_g8_q1_k32768_p16_kv-e4m3",
     "prefill_bf16_hd128_causal_sc30_alibi_sink_g4_q4096_k4096_varlen",
     "prefill_f32_hd64_none_sm0123456789abcdef_mm0123456789abcdef_bs64_g1_q128_k128",
     "prefill_bf16_hd128_causal_g4_q4096_k4096_p16_varlen",
@@ -53,6 +54,10 @@ def test_variant_fields():
     assert (p.alibi, p.sink, p.score_mod, p.mask_mod, p.block_sparse, p.page_size, p.varlen) == (
         True, True, "0123456789abcdef", None, 64, 16, True)
     assert attnjit.PrefillProblem().key == "prefill_bf16_hd128_none_g1_q16_k16"  # every variant off by default
+    d = attnjit.problem("decode_f32_hd64_causal_alibi_sink_g4_q4_k4096_p0")
+    assert (d.alibi, d.sink, d.q_tokens) == (True, True, 4)
+    assert attnjit.DecodeProblem("f32", 64, "causal", group=4, q_tokens=4, seqlen_k=4096, alibi=True,
+                                 sink=True).key == d.key
 
 
 @pytest.mark.parametrize("fields,match", [

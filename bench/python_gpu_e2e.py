@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Issue 17's GPU goal: prefill from PyTorch end to end within 3% of the C++ figure at head dim
+128, 8k tokens (a benchmark, never a timed test).
+
+    PYTHONPATH=build/python python3 bench/python_gpu_e2e.py --attnjit build/bin/attnjit [--json-out F]
+
+C++ figure: `attnjit bench --json --lse` on the grid point (bf16, head dim 128, seqlen 8192,
+16384 tokens so batch 2, hidden 2048 so 16 heads; its median of CUDA-event timings of the
+prepared launch after warm-ups; with the LSE, which the op always writes). PyTorch figure, same shapes (BSHD, CUDA tensors), same warm-up and
+repetitions, CUDA events on the current stream around each whole call, so every host-side cost
+that delays the kernel (Python, dispatch, DLPack, output allocation) is in it:
+  attnjit.attention    the public function (through the registered op)
+  torch.ops.attnjit    the op called directly
+  back-to-back         N calls between two events, divided by N (the steady state of a model)
+The config each side ran is printed (Runtime.plan and the CLI's row): a difference voids the
+comparison. Exit status 0 with a figure, 77 with a printed reason when there is no CUDA device
+or torch, 1 on an error. ``--backend cpu`` (f32, small sizes, wall-clock timers) runs the same
+steps on the CPU backend: a check of the script itself on a machine without a GPU.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+SKIP = 77
+
+
+def times_ms(torch, cuda, fn, warmup, reps, batch=1):
+    """Per-call times around `batch` back-to-back calls: CUDA events on the current stream, or
+    the wall clock on the CPU backend (whose calls return when done)."""
+    for _ in range(warmup):
+        fn()
+    if cuda:
+        torch.cuda.synchronize()
+    out = []
+    for _ in range(reps):
+        if not cuda:
+            t0 = time.perf_counter()
+            for _ in range(batch):
+                fn()
+            out.append((time.perf_counter() - t0) * 1e3 / batch)
+            continue
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(batch):
+            fn()
+        end.record()
+        end.synchronize()
+        out.append(start.elapsed_time(end) / batch)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--attnjit", required=True, help="the attnjit CLI (its `bench` gives the C++ figure)")
+    ap.add_argument("--masks", default="none,causal")
+    ap.add_argument("--seqlen", type=int, default=8192)
+    ap.add_argument("--total-tokens", type=int, default=16384, help="the CLI's GPU default (batch = total / seqlen)")
+    ap.add_argument("--hidden", type=int, default=2048, help="heads = hidden / head dim")
+    ap.add_argument("--backend", choices=("cuda", "cpu"), default="cuda")
+    ap.add_argument("--dtype", default=None, help="bf16 (default on CUDA) | f16 | f32 (default on the CPU)")
+    ap.add_argument("--head-dim", type=int, default=128)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--back-to-back", type=int, default=10, help="calls per event pair in the steady-state row")
+    ap.add_argument("--goal", type=float, default=1.03, help="PyTorch / C++ time ratio the goal allows")
+    ap.add_argument("--json-out")
+    a = ap.parse_args()
+
+    try:
+        import torch
+    except ImportError as e:
+        print(f"python_gpu_e2e: skipped: torch is not importable ({e})")
+        return SKIP
+    cuda = a.backend == "cuda"
+    if cuda and not torch.cuda.is_available():
+        print("python_gpu_e2e: skipped: no CUDA device visible to torch")
+        return SKIP
+    dtype = a.dtype or ("bf16" if cuda else "f32")
+    tdtype = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}[dtype]
+    device = "cuda" if cuda else "cpu"
+    import attnjit
+    import attnjit.torch  # noqa: F401  (registers the ops)
+
+    batch, heads, d, s = a.total_tokens // a.seqlen, a.hidden // a.head_dim, a.head_dim, a.seqlen
+    masks = a.masks.split(",")
+    cli = subprocess.run([a.attnjit, "bench", "--json", "--backend", a.backend, "--dtype", dtype, "--head-dim", str(d),
+                          "--seqlen", str(s), "--total-tokens", str(a.total_tokens), "--hidden", str(a.hidden),
+                          "--mask", ",".join(masks), "--warmup", str(a.warmup), "--reps", str(a.reps), "--lse"],
+                         capture_output=True, text=True)
+    if cli.returncode != 0:
+        print(f"python_gpu_e2e: attnjit bench failed ({cli.returncode}):\n{cli.stderr[-2000:]}")
+        return 1
+    cpp = {r["mask"]: r for r in json.loads(cli.stdout)["results"]}
+
+    rt = attnjit.default_runtime("cuda", torch.cuda.current_device()) if cuda else attnjit.default_runtime("cpu")
+    gen = torch.Generator(device=device).manual_seed(0)
+    q, k, v = (torch.randn(batch, s, heads, d, device=device, generator=gen).to(tdtype) for _ in range(3))
+    op = torch.ops.attnjit.attention
+    rows, ok = [], True
+    for m in masks:
+        causal = m == "causal"
+        if m not in ("none", "causal") or m not in cpp:
+            print(f"python_gpu_e2e: mask {m!r}: only none / causal, and the CLI must have a row for it")
+            return 1
+        key = attnjit.PrefillProblem.for_shape(dtype=dtype, head_dim=d, heads_q=heads, heads_kv=heads, seqlen_q=s,
+                                               seqlen_k=s, causal=causal).key
+        config, source = rt.plan(key)
+        paths = {
+            "attnjit.attention": lambda: attnjit.attention(q, k, v, causal=causal),
+            "torch.ops.attnjit": lambda: op(q, k, v, causal, None, None, 0.0, "bshd"),
+        }
+        c = cpp[m]["median_ms"]
+        for name, fn in paths.items():
+            for n in (1, a.back_to_back):
+                t = statistics.median(times_ms(torch, cuda, fn, a.warmup, a.reps, n))
+                label = name if n == 1 else f"{name} x{n} back-to-back"
+                rows.append({"mask": m, "path": label, "ms": t, "cpp_ms": c, "ratio": t / c, "config": config,
+                             "config_source": source, "cpp_config": cpp[m]["config"]})
+                ok &= t / c <= a.goal and config == cpp[m]["config"]
+
+    info = {"device": torch.cuda.get_device_name() if cuda else rt.describe(), "torch": torch.__version__, "python": sys.version.split()[0],
+            "attnjit": attnjit.__version__, "dtype": dtype, "batch": batch, "heads": heads, "head_dim": d, "seqlen": s,
+            "warmup": a.warmup, "reps": a.reps, "goal_ratio": a.goal, "rows": rows}
+    print(f"{info['device']}, torch {info['torch']}, {dtype} hd{d} seqlen {s}, batch {batch} x {heads} heads; "
+          f"median of {a.reps} {'CUDA-event' if cuda else 'wall-clock'} timings after {a.warmup} warm-ups")
+    print(f"{'mask':7} {'path':42} {'ms':>9} {'C++ ms':>9} {'ratio':>7}  config (python / C++)")
+    for r in rows:
+        print(f"{r['mask']:7} {r['path']:42} {r['ms']:9.3f} {r['cpp_ms']:9.3f} {r['ratio']:7.3f}  "
+              f"{r['config']} ({r['config_source']}) / {r['cpp_config']}")
+    print(f"python_gpu_e2e: goal (every ratio <= {a.goal}, same configs): {'met' if ok else 'MISSED'}")
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump(info, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
