@@ -29,6 +29,7 @@
 #include "cli/command.h"
 #include "cli/bench_options.h"
 #include "cli/cpu_read_bandwidth.h"
+#include "cli/snippet_args.h"
 #include "codegen/kernel_template.h"
 #include "codegen/problem_spec.h"
 #include "runtime/backend.h"
@@ -57,6 +58,7 @@ struct BenchDecodeArgs {
   int threads = 0;                // CPU: worker threads (0 = all hardware threads)
   bool json = false;
   bool alibi = false, sinks = false;  // score variants: ALiBi slopes, attention sinks (per query head)
+  SnippetFiles snippets;  // --score-mod / --mask-mod (no aux tensors: snippets must not read any)
 };
 
 struct Row {
@@ -191,7 +193,7 @@ void run_bench_decode(BenchDecodeArgs a) {
                         .heads_kv = r.heads_kv, .q_tokens = a.q_tokens, .max_seqlen_k = len,
                         .kv_capacity = a.page_size ? cap_pages * a.page_size : len, .page_size = a.page_size,
                         .num_pages = a.page_size ? batch * cap_pages : 0, .kv_dtype = kvt, .alibi = a.alibi,
-                        .sink = a.sinks};
+                        .sink = a.sinks, .score_mod = a.snippets.score_text, .mask_mod = a.snippets.mask_text};
         const DecodeProblem& p = args.problem;
         if (a.alibi) args.alibi_slopes = static_cast<const float*>(dvariants.get());
         if (a.sinks) args.sinks = static_cast<const float*>(dvariants.get()) + a.heads_q;
@@ -286,6 +288,8 @@ void run_bench_decode(BenchDecodeArgs a) {
     j["kv_dtype"] = std::string(to_string(kvt));
     j["alibi"] = a.alibi;
     j["sinks"] = a.sinks;
+    j["score_mod"] = a.snippets.score_mod;
+    j["mask_mod"] = a.snippets.mask_mod;
     j["metric"] = "K+V bytes read / median time (GB/s = 1e9 bytes/s)";
     if (cpu) {
       j["threads"] = cpu_threads;
@@ -333,8 +337,12 @@ const RegisterCommand reg("bench-decode", [](CLI::App& app) {
   c->add_option("--threads", a->threads, "CPU: worker threads (0 = all hardware threads)")->capture_default_str();
   c->add_flag("--alibi", a->alibi, "ALiBi: per-head slopes (the key's _alibi)");
   c->add_flag("--sinks", a->sinks, "attention sinks: one logit per query head (the key's _sink)");
+  add_snippet_options(c, &a->snippets);
   c->add_flag("--json", a->json, "print JSON instead of a table");
-  c->callback([a] { run_bench_decode(*a); });
+  c->callback([a] {
+    read_snippet_files(a->snippets);
+    run_bench_decode(*a);
+  });
 });
 
 }  // namespace

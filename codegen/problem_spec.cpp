@@ -103,8 +103,8 @@ void ProblemSpec::validate() const {
   if (!score_mod.empty()) validate_snippet_hash("score_mod", score_mod);
   if (!mask_mod.empty()) validate_snippet_hash("mask_mod", mask_mod);
   validate_block_sparse(block_sparse);
-  if (family == Family::Decode && (!score_mod.empty() || !mask_mod.empty() || block_sparse != 0))
-    throw SpecError("score_mod/mask_mod/block_sparse: prefill only (decode has no user variants yet)");
+  if (family == Family::Decode && block_sparse != 0)
+    throw SpecError("block_sparse: prefill only (decode reads every key of its range once; a mask_mod masks them)");
   if (!is_pow2(seqlen_k) || seqlen_k < 16)
     throw SpecError("seqlen_k: bucket must be a power of two >= 16, got " + std::to_string(seqlen_k));
   if (family == Family::Prefill) {

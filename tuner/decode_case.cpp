@@ -125,6 +125,7 @@ DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape
   }
   const int64_t d = spec.head_dim;
   variants_ = ScoreVariantData(backend, spec.alibi, spec.sink, shape.batch, shape.heads_q, seed);
+  user_ = UserModData(backend, spec, shape);
   for (const Set& s : sets_) {
     DecodeArgs a;
     a.problem.dtype = spec.dtype;
@@ -139,6 +140,7 @@ DecodeCase::DecodeCase(Backend& backend, const ProblemSpec& spec, const RunShape
     a.problem.kv_dtype = spec.kv_dtype;
     a.problem.softcap = spec.softcap;
     variants_.attach(a);
+    user_.attach(a);
     if (spec.kv_dtype != KvDType::Same) {
       a.k_scale = static_cast<const float*>(s.kv_scales.get());
       a.v_scale = a.k_scale + 1;
@@ -186,6 +188,7 @@ ReferenceProblem DecodeCase::reference_problem() const {
   ReferenceProblem rp = reference_problem_at(shape_, spec_.head_dim, spec_.mask, spec_.softcap);
   rp.seqlens_k = seqlens_;
   variants_.attach(rp);
+  user_.attach(rp);
   return rp;
 }
 

@@ -16,6 +16,7 @@
 #include "runtime/backend.h"
 #include "tuner/problem_case.h"
 #include "tuner/score_variant_data.h"
+#include "tuner/user_mod_data.h"
 
 namespace attnjit::tuner {
 
@@ -61,6 +62,7 @@ class DecodeCase final : public ProblemCase {
   std::vector<Set> sets_;
   std::vector<DecodeArgs> args_;  // one per set, pointing into its buffers
   ScoreVariantData variants_;     // ALiBi slopes / sinks, shared by every set
+  UserModData user_;              // the snippets' aux tensors (zeros), shared by every set
 };
 
 }  // namespace attnjit::tuner

@@ -7,12 +7,10 @@
 #include <random>
 #include <string>
 
-#include "codegen/snippet.h"
 #include "codegen/user_variant.h"
 #include "runtime/block_mask_builder.h"
 #include "runtime/half.h"
 #include "tuner/workload.h"
-#include "runtime/snippet_host.h"
 
 namespace attnjit::tuner {
 
@@ -133,23 +131,10 @@ PrefillCase::PrefillCase(Backend& backend, const ProblemSpec& spec, const RunSha
     variants_.attach(a);
     args_.push_back(a);
   }
-  // User variants. The tuner knows nothing of what the snippets' aux tensors mean, so it feeds
-  // each one as zeros, long enough for any per-token, per-head or per-(batch, head) index (a
-  // document mask then sees one document: dense attention's cost, the conservative timing).
+  // User variants: zero aux tensors and the snippet texts (tuner/user_mod_data.h).
   if (has_user_variants(spec)) {
-    const int64_t n = std::max({shape.seqlen_q, shape.seqlen_k, shape.batch * shape.heads_q, int64_t{1}});
-    aux_ = DeviceBuffer(backend, static_cast<size_t>(n) * 4);
-    backend.fill_bytes(aux_.get(), 0, aux_.size());
-    aux_host_.assign(aux_.size(), 0);
-    for (int i = 0; i < kMaxAuxTensors; ++i) {
-      aux_params_.aux[i] = aux_host_.data();
-      aux_params_.aux_size[i] = n;
-    }
-    for (PrefillArgs& a : args_) {
-      if (!spec.score_mod.empty()) a.problem.score_mod = snippet_text("score_mod", spec.score_mod);
-      if (!spec.mask_mod.empty()) a.problem.mask_mod = snippet_text("mask_mod", spec.mask_mod);
-      for (int i = 0; i < kMaxAux; ++i) a.aux[i] = {aux_.get(), AuxType::I32, n};
-    }
+    user_ = UserModData(backend, spec, shape);
+    for (PrefillArgs& a : args_) user_.attach(a);
     if (spec.block_sparse != 0) {
       BuiltBlockMask bm = build_block_mask_on(backend, args_[0].problem, args_[0].aux, spec.block_sparse, false, false);
       block_mask_ = bm.storage;
@@ -230,9 +215,7 @@ ReferenceProblem PrefillCase::reference_problem() const {
     rp.seqlens_k = seqlens_k_;
   }
   variants_.attach(rp);
-  const HostSnippets hs = host_snippets(spec_, &aux_params_);
-  rp.score_mod = hs.score_mod;
-  rp.mask_mod = hs.mask_mod;
+  user_.attach(rp);
   return rp;
 }
 

@@ -15,6 +15,7 @@
 #include "templates/prefill/params.h"
 #include "tuner/problem_case.h"
 #include "tuner/score_variant_data.h"
+#include "tuner/user_mod_data.h"
 
 namespace attnjit::tuner {
 
@@ -72,11 +73,9 @@ class PrefillCase final : public ProblemCase {
   std::vector<Set> sets_;
   ScoreVariantData variants_;      // ALiBi slopes / sinks, shared by every set
   std::vector<PrefillArgs> args_;  // one per set, pointing into its buffers
-  // User variants (tuner/prefill_case.cpp): zero-filled aux tensors, the block mask built from
-  // the mask and mask_mod, and the host copy of the aux tensors the reference's snippets read.
-  DeviceBuffer aux_;
-  std::vector<unsigned char> aux_host_;
-  UserModParams aux_params_{};
+  // User variants: the snippets' aux tensors (device and host) and the block mask built from
+  // the mask and mask_mod.
+  UserModData user_;
   std::shared_ptr<void> block_mask_;
 };
 

@@ -4,13 +4,18 @@
 #include "codegen/param_checks.h"
 #include "codegen/decode/plan.h"
 #include "codegen/kernel_template.h"
+#include "codegen/prefill/user_arguments.h"
 #include "codegen/score_variant_args.h"
+#include "codegen/snippet.h"
+#include "codegen/user_variant.h"
+#include "templates/prefill/params.h"
 
 #include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace attnjit {
@@ -87,6 +92,8 @@ ProblemSpec decode_spec(const DecodeProblem& p) {
   spec.kv_dtype = p.kv_dtype;
   spec.alibi = p.alibi;
   spec.sink = p.sink;
+  if (!p.score_mod.empty()) spec.score_mod = register_snippet(p.score_mod, "score_mod");
+  if (!p.mask_mod.empty()) spec.mask_mod = register_snippet(p.mask_mod, "mask_mod");
   spec.validate();
   return spec;
 }
@@ -116,6 +123,8 @@ void validate_decode_args(const DecodeArgs& a, Platform platform) {
   check_kv_scales(a, platform);
   validate_score_variant_args({p.alibi, p.sink, a.alibi_slopes, a.alibi_batch_stride, a.sinks}, p.batch, p.heads_q,
                               platform);
+  UserModParams aux;  // the aux tensors' checks are prefill's
+  fill_aux_params(a.aux, aux);
   if (a.lse.data) {
     if (a.lse.batch_stride < 0) throw SpecError("lse.batch_stride: must be >= 0, got " + str(a.lse.batch_stride));
     if (a.lse.head_stride < 0) throw SpecError("lse.head_stride: must be >= 0, got " + str(a.lse.head_stride));
@@ -217,17 +226,32 @@ std::vector<unsigned char> decode_arguments(const ProblemSpec& spec, const TileC
     p.partial_o = reinterpret_cast<float*>(scratch);
     p.partial_lse = reinterpret_cast<float*>(scratch + align256(w.partial_o_bytes));
   }
-  if (spec.alibi || spec.sink) {  // the variant kernels' parameter block (templates/decode/variants.h)
-    DecodeVariantParams v{};
-    static_cast<DecodeParams&>(v) = p;
-    v.alibi_slopes = args.decode->alibi_slopes;
-    v.alibi_batch_stride = args.decode->alibi_slopes ? args.decode->alibi_batch_stride : 0;
-    v.sinks = args.decode->sinks;
-    const auto* b = reinterpret_cast<const unsigned char*>(&v);
-    return {b, b + sizeof v};
+  // User mods: the kernel was compiled with the spec's snippets; the problem must name the same.
+  if (has_user_variants(spec) || !prob.score_mod.empty() || !prob.mask_mod.empty())
+    for (auto [field, text, hash] : {std::tuple{"score_mod", &prob.score_mod, &spec.score_mod},
+                                     std::tuple{"mask_mod", &prob.mask_mod, &spec.mask_mod}})
+      if ((text->empty() ? std::string() : snippet_hash(*text)) != *hash)
+        throw SpecError(std::string(field) + ": the arguments' problem and the kernel's spec " + spec.key() +
+                        " disagree");
+  auto bytes = [](const auto& block) {
+    const auto* b = reinterpret_cast<const unsigned char*>(&block);
+    return std::vector<unsigned char>(b, b + sizeof block);
+  };
+  // The variant kernels' parameter blocks (templates/decode/variants.h): ALiBi / sinks, then the
+  // user mods' aux tensors.
+  DecodeVariantParams v{};
+  static_cast<DecodeParams&>(v) = p;
+  v.alibi_slopes = args.decode->alibi_slopes;
+  v.alibi_batch_stride = args.decode->alibi_slopes ? args.decode->alibi_batch_stride : 0;
+  v.sinks = args.decode->sinks;
+  if (has_user_variants(spec)) {
+    DecodeModParamsT<UserModParams> m{};
+    static_cast<DecodeVariantParams&>(m) = v;
+    fill_aux_params(args.decode->aux, m.user);
+    return bytes(m);
   }
-  const auto* b = reinterpret_cast<const unsigned char*>(&p);
-  return {b, b + sizeof p};
+  if (spec.alibi || spec.sink) return bytes(v);
+  return bytes(p);
 }
 
 }  // namespace attnjit

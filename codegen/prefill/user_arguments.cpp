@@ -21,11 +21,10 @@ void check_counts(const char* name, const int32_t* counts, const int32_t* idx, i
 
 }  // namespace
 
-void fill_user_params(const PrefillArgs& a, Platform platform, UserModParams& out) {
-  const PrefillProblem& p = a.problem;
+void fill_aux_params(const AuxTensor (&aux)[kMaxAux], UserModParams& out) {
   out = UserModParams{};
   for (int i = 0; i < kMaxAux; ++i) {
-    const AuxTensor& t = a.aux[i];
+    const AuxTensor& t = aux[i];
     const std::string f = "aux[" + std::to_string(i) + "]";
     if (t.size < 0) throw SpecError(f + ".size: must be >= 0, got " + str(t.size));
     if (t.size > 0 && !t.data) throw SpecError(f + ".data: null pointer for " + str(t.size) + " elements");
@@ -34,6 +33,11 @@ void fill_user_params(const PrefillArgs& a, Platform platform, UserModParams& ou
     out.aux[i] = t.data;
     out.aux_size[i] = t.size;
   }
+}
+
+void fill_user_params(const PrefillArgs& a, Platform platform, UserModParams& out) {
+  const PrefillProblem& p = a.problem;
+  fill_aux_params(a.aux, out);
   const BlockMaskView& m = a.block_mask;
   if (p.block_sparse == 0) {
     if (m.tile != 0)

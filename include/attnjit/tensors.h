@@ -137,6 +137,12 @@ struct DecodeProblem {
   // per query head, joins the softmax denominator once per row, whatever the KV splits).
   bool alibi = false;
   bool sink = false;
+  // User variants (attnjit/user_mods.h), as PrefillProblem's: snippet texts ("" = none), called
+  // with q_idx = the query token (0..q_tokens-1), kv_idx = the logical key index (0..L-1, paged
+  // caches included), b = the sequence, h = the query head: decode of q_tokens queries against L
+  // keys computes what prefill with seqlen_q = q_tokens, seqlen_k = L and the same snippets does.
+  std::string score_mod;
+  std::string mask_mod;
 };
 
 struct DecodeArgs {
@@ -165,6 +171,7 @@ struct DecodeArgs {
   const float* alibi_slopes = nullptr;
   int64_t alibi_batch_stride = 0;
   const float* sinks = nullptr;
+  AuxTensor aux[kMaxAux];  // read by the snippets as aux<T>(i) (PrefillArgs::aux's checks)
 };
 
 }  // namespace attnjit

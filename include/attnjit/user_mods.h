@@ -1,4 +1,5 @@
-// User variants of a prefill call (FlexAttention's score_mod / mask_mod / BlockMask):
+// User variants of a prefill or decode call (FlexAttention's score_mod / mask_mod; BlockMask:
+// prefill only):
 //
 //   a.problem.mask_mod = "return aux<int>(0)[q_idx] == aux<int>(0)[kv_idx];";  // document mask
 //   a.aux[0] = {doc_ids, attnjit::AuxType::I32, seqlen};

@@ -288,7 +288,8 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
            scale: Optional[float] = None, return_lse: bool = False, out: Any = None,
            max_seqlen_k: Optional[int] = None, k_scale: Any = None, v_scale: Any = None,
            kv_dtype: Optional[str] = None, alibi_slopes: Any = None, sinks: Any = None,
-           runtime: Optional[Runtime] = None) -> Any:
+           runtime: Optional[Runtime] = None, score_mod: Optional[str] = None, mask_mod: Optional[str] = None,
+           aux: Sequence[Any] = ()) -> Any:
     """Decode attention against a KV cache, as ``flash_attn_with_kvcache`` / FlashInfer decode.
 
     q: [batch, q_tokens, heads_q, head_dim] (1..16 new tokens per sequence). KV cache:
@@ -314,6 +315,11 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
     float16 / bfloat16 (float32 on the CPU backend). Both scales are required with fp8 and
     refused without it.
 
+    User variants: ``score_mod`` / ``mask_mod`` snippets and ``aux`` arrays as in
+    :func:`attention`, with prefill's indices: q_idx is the query token (0..q_tokens-1), kv_idx
+    the logical key (paged caches included), so decode equals prefill with seqlen_q = q_tokens
+    and seqlen_k = the sequence's length.
+
     Returns the output (like q), or ``(out, lse)`` with ``return_lse=True`` (lse float32
     [batch, heads_q, q_tokens]).
     """
@@ -325,6 +331,12 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
     k_scale, v_scale = _kv_scales(q, k_cache, k_scale, v_scale)
     if max_seqlen_k is not None and (isinstance(max_seqlen_k, bool) or not isinstance(max_seqlen_k, int)):
         raise TypeError(f"max_seqlen_k: expected an int, got {type(max_seqlen_k).__name__}")
+    mods = None
+    if score_mod or mask_mod or aux:  # the registered torch op carries no snippets
+        from ._attnjit import DecodeUserMods
+
+        mods = DecodeUserMods(score_mod or "", mask_mod or "", list(aux) if aux else None)
+        runtime = runtime if runtime is not None else runtime_for(q, "q")
     return _call(
         q, out, return_lse, runtime,
         lambda s: (s[0], s[2], s[1]),
@@ -334,4 +346,4 @@ def decode(q: Any, k_cache: Any, v_cache: Any, cache_seqlens: Any = None, *, blo
                                           causal=causal, window_left=left, window_right=right, scale=sc,
                                           max_seqlen_k=max_seqlen_k, stream=_stream(q), softcap=cap,
                                           k_scale=k_scale, v_scale=v_scale, kv_dtype=kv_dtype or "",
-                                          alibi_slopes=alibi_slopes, sinks=sinks))
+                                          alibi_slopes=alibi_slopes, sinks=sinks, user_mods=mods))

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "decode_user_mods.h"
 #include "kv_fp8.h"
 #include "py_runtime.h"
 #include "score_variants.h"
@@ -15,7 +16,8 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
             nb::handle o_obj, nb::handle lse_obj, nb::handle table_obj, bool causal,
             std::optional<int64_t> window_left, std::optional<int64_t> window_right, double scale,
             std::optional<int64_t> max_seqlen_k, uintptr_t stream, double softcap, nb::handle k_scale_obj,
-            nb::handle v_scale_obj, const std::string& kv_dtype, nb::handle alibi_slopes, nb::handle sinks) {
+            nb::handle v_scale_obj, const std::string& kv_dtype, nb::handle alibi_slopes, nb::handle sinks,
+            nb::handle user_mods) {
   const bool paged = !table_obj.is_none();
   const char* cache_shape = paged ? "[num_pages, page_size, heads_kv, head_dim] (paged)"
                                   : "[batch, capacity, heads_kv, head_dim]";
@@ -114,6 +116,8 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
     expect_disjoint(o, **s);  // outputs written over a scale / slope would change what later heads read
     if (lse) expect_disjoint(*lse, **s);
   }
+  std::vector<Arg> aux;
+  apply_decode_user_mods(user_mods, r.where, a, aux);  // decode_user_mods.h
   nb::gil_scoped_release unlocked;
   r.rt->decode(a, reinterpret_cast<void*>(stream));
 }
@@ -128,6 +132,7 @@ void bind_decode(nb::class_<PyRuntime>& cls) {
           nb::arg("max_seqlen_k").none() = nb::none(), nb::arg("stream") = 0, nb::arg("softcap") = 0.0,
           nb::arg("k_scale").none() = nb::none(), nb::arg("v_scale").none() = nb::none(), nb::arg("kv_dtype") = "",
           nb::arg("alibi_slopes").none() = nb::none(), nb::arg("sinks").none() = nb::none(),
+          nb::arg("user_mods").none() = nb::none(),
           "Decode attention into preallocated outputs (the building block of attnjit.decode).\n\n"
           "q [b, t, hq, d] (t = 1..16 query tokens per sequence); k_cache / v_cache contiguous\n"
           "[b, capacity, hkv, d], or paged [num_pages, page_size, hkv, d] with block_table int32\n"
@@ -139,7 +144,8 @@ void bind_decode(nb::class_<PyRuntime>& cls) {
           "sinks: float32 [hq], one logit per head in the softmax denominator (LSE includes it).\n"
           "fp8 KV cache: k_cache / v_cache float8_e4m3fn or float8_e5m2, or uint8 codes with kv_dtype\n"
           "'e4m3' / 'e5m2'; k_scale / v_scale float32 arrays, one per tensor (() or (1,)) or per KV head\n"
-          "((hkv,)), both the same way, on q's device: K = code * k_scale (likewise V).");
+          "((hkv,)), both the same way, on q's device: K = code * k_scale (likewise V).\n"
+          "user_mods: a DecodeUserMods (score_mod / mask_mod snippets and their aux arrays) or None.");
 }
 
 }  // namespace attnjit::python

@@ -1,4 +1,6 @@
 #include "py_runtime.h"
+
+#include "decode_user_mods.h"
 #include "user_mods.h"
 
 #include <nanobind/stl/optional.h>
@@ -82,6 +84,7 @@ void bind_runtime(nb::module_& m) {
   bind_prefill(cls);
   bind_user_mods(m, cls);
   bind_decode(cls);
+  bind_decode_user_mods(m);
   bind_prefill_varlen(cls);
 }
 

@@ -38,12 +38,14 @@
 // kVec, kHeadsPerItem, kAccRegs (vector registers for accumulators), kOrder (0 fp32, 1 bf16 pairs), kStorage
 // (StorageKind), kPageSize (0 = contiguous), kMask (DecodeMask), kWindowLeft, kWindowRight, and
 // optionally kKvFp8 (fp8::Kind: K/V are fp8 codes with DecodeParams::k_scale / v_scale), kAlibi,
-// kSink (decode/cpu_variants.h; the params are then a DecodeVariantParams).
+// kSink (decode/cpu_variants.h; the params are then a DecodeVariantParams), `using UserMods`
+// (decode/cpu_user_mods.h; the params are then a DecodeModParams).
 #pragma once
 
 #include "common/cpu_simd.h"
 #include "common/fp8.h"
 #include "common/variants.h"
+#include "decode/cpu_user_mods.h"
 #include "decode/cpu_variants.h"
 #include "decode/params.h"
 
@@ -377,16 +379,8 @@ struct DecodeCpu {
       if (gr >= ROWS) {
         w.row_lo[r] = 1;
         w.row_hi[r] = 0;
-      } else if (C::kMask == kDecodeMaskCausal) {
-        w.row_lo[r] = 0;
-        w.row_hi[r] = pos;
-      } else if (C::kMask == kDecodeMaskWindow) {
-        const long long lo = pos - C::kWindowLeft, hi = pos + C::kWindowRight;
-        w.row_lo[r] = lo < 0 ? 0 : lo;
-        w.row_hi[r] = hi > L - 1 ? L - 1 : hi;
       } else {
-        w.row_lo[r] = 0;
-        w.row_hi[r] = L - 1;
+        decode_variants::row_keys<C>(pos, L, w.row_lo[r], w.row_hi[r]);  // the shared mask policy
       }
       for (int h = 0; h < nh; ++h) {
         w.m[h][r] = kNegInf;
@@ -410,11 +404,7 @@ struct DecodeCpu {
     }
 
     // This split's keys: blocks of BN keys in [lo, L) dealt out in equal runs (as on the GPU).
-    long long lo = 0;
-    if (C::kMask == kDecodeMaskWindow) {
-      const long long w0 = L - QT - C::kWindowLeft;
-      lo = w0 > 0 ? w0 : 0;
-    }
+    const long long lo = decode_variants::first_key<C>(L);
     const long long nblocks = L > lo ? (L - lo + BN - 1) / BN : 0;
     const long long per_split = (nblocks + p.num_splits - 1) / p.num_splits;
     const long long blk_begin = split * per_split;
@@ -469,6 +459,8 @@ struct DecodeCpu {
       }
       scores(p, w, nh, n);
       if constexpr (variants::has_alibi<C>()) add_alibi_block<G, QT>(p, w.s, nh, b, h0, chunk, L, j0, n);
+      if constexpr (decode_variants::has_user_mods<C>())
+        user_mods_block<G, QT>(decode_variants::user_mods<C>(p), w.s, w.row_lo, w.row_hi, nh, b, h0, chunk, j0, n);
       softmax(w, nh, j0, n);
       accumulate(w, nh, n);
       for (int jj = 0; jj < w.nn; ++jj) {

@@ -62,7 +62,7 @@ __device__ __forceinline__ void fp8x16_to_elem(const uint4& raw, uint4& lo, uint
 // (16, 32 or 64); head dims 64, 128, 256; optionally kKvFp8 (fp8::Kind): K and V are fp8
 // codes (half the bytes of the ring), dequantised per block into 16-bit tiles, with
 // DecodeParams::k_scale / v_scale applied to the scores and the output; optionally kSoftcap,
-// kAlibi, kSink (decode/variants.h).
+// kAlibi, kSink, `using UserMods` (decode/variants.h).
 template <class C>
 __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const DecodeParams p) {
 #include "decode/mma_sm80_cta.cuh"
@@ -70,6 +70,11 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const Decode
 // Kernels built with ALiBi or sinks take their tensors after DecodeParams (decode/variants.h).
 template <class C>
 __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_variant_kernel(const DecodeVariantParams p) {
+#include "decode/mma_sm80_cta.cuh"
+}
+// Kernels built with a user score_mod / mask_mod (decode/variants.h: DecodeModParams).
+template <class C>
+__global__ void __launch_bounds__(C::kWarps * 32) decode_mma_mods_kernel(const decode_variants::DecodeModParams p) {
 #include "decode/mma_sm80_cta.cuh"
 }
 

@@ -1,6 +1,6 @@
 // The body of the tensor-core decode kernel (decode/mma_sm80.cuh) (no include guard: included as the body of
-// both its entries, the plain kernel taking DecodeParams and the variant kernel taking
-// DecodeVariantParams, so the plain kernel's code and PTX are exactly those of a kernel written
+// its entries, the plain kernel taking DecodeParams and the variant kernels taking
+// DecodeVariantParams / DecodeModParams, so the plain kernel's code and PTX are exactly those of a kernel written
 // inline; a shared __device__ function changes its loop code). `p` and `C` are the entry's.
   using T = typename C::Elem;
   constexpr int D = C::kHeadDim;
@@ -52,7 +52,9 @@
   // ---- Q as A fragments (rows g and g + 8 of this chunk; padding rows are zero and see no key)
   unsigned qa[KT][4];
   int row_lo[2], row_hi[2];
+  int row_tok[2] = {0, 0}, row_head[2] = {0, 0};  // the rows' query token and head (user mods only)
   decode_variants::RowAlibi<variants::has_alibi<C>(), 2> alibi;  // rows g, g + 8; empty without ALiBi
+  const auto mods = decode_variants::user_mods<C>(p);  // NoUserMods (nothing) without snippets
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const int gr = chunk * RPC + g + 8 * h;
@@ -66,7 +68,9 @@
       qa[kt][h + 2] = valid ? *reinterpret_cast<const unsigned*>(qp + kt * 16 + 8) : 0u;
     }
     if (valid) {
-      visible_keys<C>(L - QT + tok, L, row_lo[h], row_hi[h]);  // bottom-right aligned position
+      decode_variants::row_keys<C>(L - QT + tok, L, row_lo[h], row_hi[h]);  // bottom-right aligned position
+      row_tok[h] = tok;
+      row_head[h] = head;
       alibi.set(p, h, b, head, L - QT + tok, 1.4426950408889634f);
     } else {
       row_lo[h] = 1;
@@ -191,6 +195,8 @@
         const int j = key0 + nt * 8 + 2 * t4 + (e & 1);
         float v = alibi(h, score_mod<C>(sc[nt][e] * qk_scale), j);
         if (j >= kv_end || j < row_lo[h] || j > row_hi[h]) v = neg_inf();
+        else if constexpr (decode_variants::has_user_mods<C>())
+          v = decode_variants::user_score(mods, v, b, row_head[h], row_tok[h], j, neg_inf());
         sc[nt][e] = v;
         mx[h] = fmaxf(mx[h], v);
       }

@@ -67,4 +67,13 @@ struct DecodeVariantParams : DecodeParams {
   const float* sinks;            // attention-sink logit per query head, [heads_q] (natural units)
 };
 
+// The parameters of kernels built with a user score_mod / mask_mod (templates/decode/variants.h):
+// DecodeVariantParams followed by the snippets' aux tensors. U is UserModParams
+// (templates/prefill/params.h, the prefill kernels' own block): a parameter, so this header keeps
+// no includes and host and templates spell the layout once, as DecodeModParamsT<UserModParams>.
+template <class U>
+struct DecodeModParamsT : DecodeVariantParams {
+  U user;  // aux tensors only (decode has no block mask)
+};
+
 }  // namespace attnjit

@@ -173,38 +173,17 @@ __device__ __forceinline__ void merge_state(float& m, float& l, float (&acc)[N],
   m = mx;
 }
 
-// Keys [lo, hi] that a query token at (bottom-right aligned) position pos sees among L keys;
-// empty when lo > hi.
-template <class C>
-__device__ __forceinline__ void visible_keys(int pos, int L, int& lo, int& hi) {
-  if constexpr (C::kMask == kMaskCausal) {
-    lo = 0;
-    hi = pos;
-  } else if constexpr (C::kMask == kMaskWindow) {
-    const long long l = static_cast<long long>(pos) - C::kWindowLeft;
-    const long long h = static_cast<long long>(pos) + C::kWindowRight;
-    lo = l < 0 ? 0 : static_cast<int>(l);
-    hi = h > L - 1 ? L - 1 : static_cast<int>(h);
-  } else {
-    lo = 0;
-    hi = L - 1;
-  }
-}
-
 // A split's share of the L keys: the blocks of kBlock keys in [first, L) are dealt out in equal
 // runs, blocks [blk_begin, blk_end) here; keys before the earliest window start are invisible
-// to every row and skipped entirely. kv_end bounds the keys this split may read.
+// to every row (before the mask policy's first key) and skipped entirely. kv_end bounds the keys
+// this split may read.
 struct SplitRange {
   int first, blk_begin, blk_end, kv_end;
 };
 template <class C, int kBlock>
 __device__ __forceinline__ SplitRange split_range(const DecodeParams& p, int L, int split) {
   SplitRange r;
-  r.first = 0;
-  if constexpr (C::kMask == kMaskWindow) {
-    const long long w0 = static_cast<long long>(L) - C::kQTokens - C::kWindowLeft;
-    r.first = w0 > 0 ? static_cast<int>(w0) : 0;
-  }
+  r.first = decode_variants::first_key<C>(L);
   const int nblocks = L > r.first ? (L - r.first + kBlock - 1) / kBlock : 0;
   const int per_split = (nblocks + p.num_splits - 1) / p.num_splits;
   r.blk_begin = split * per_split;
@@ -383,8 +362,10 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, const float* s
 //   kRowsPerCta  query rows (group head x token) per CTA, <= 8 (registers: 16 floats per row)
 //   kWarps, kBlockN (keys per pipeline stage), kStages (stages in the cp.async ring)
 //   kPageSize    0 = contiguous, else the page size (power of two)
-//   kMask        MaskMode; kWindowLeft / kWindowRight for kMaskWindow
+//   kMask        MaskMode; kWindowLeft / kWindowRight for kMaskWindow (common/mask_policy.h maps
+//                them to the shared mask policy)
 //   optionally kSoftcap, kAlibi, kSink (decode/variants.h: the launch passes DecodeVariantParams)
+//   and `using UserMods` (user score_mod / mask_mod: the launch passes DecodeModParams)
 template <class C>
 __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodeParams p) {
 #include "decode/sm80_cta.cuh"
@@ -392,6 +373,12 @@ __global__ void __launch_bounds__(C::kWarps * 32) decode_kernel(const DecodePara
 // Kernels built with ALiBi or sinks take their tensors after DecodeParams (decode/variants.h).
 template <class C>
 __global__ void __launch_bounds__(C::kWarps * 32) decode_variant_kernel(const DecodeVariantParams p) {
+#include "decode/sm80_cta.cuh"
+}
+// Kernels built with a user score_mod / mask_mod take the aux tensors after those (and read
+// ALiBi slopes / sinks from the same block when they have them).
+template <class C>
+__global__ void __launch_bounds__(C::kWarps * 32) decode_mods_kernel(const decode_variants::DecodeModParams p) {
 #include "decode/sm80_cta.cuh"
 }
 

@@ -1,6 +1,6 @@
 // The body of the scalar decode kernel (decode/sm80.cuh) (no include guard: included as the body of
-// both its entries, the plain kernel taking DecodeParams and the variant kernel taking
-// DecodeVariantParams, so the plain kernel's code and PTX are exactly those of a kernel written
+// its entries, the plain kernel taking DecodeParams and the variant kernels taking
+// DecodeVariantParams / DecodeModParams, so the plain kernel's code and PTX are exactly those of a kernel written
 // inline; a shared __device__ function changes its loop code). `p` and `C` are the entry's.
   using T = typename C::Elem;
   constexpr int D = C::kHeadDim;
@@ -49,6 +49,7 @@
   float q[RPC][VEC];
   int row_lo[RPC], row_hi[RPC];  // visible keys [row_lo, row_hi] (empty when lo > hi)
   decode_variants::RowAlibi<variants::has_alibi<C>(), RPC> alibi;  // empty without ALiBi
+  const auto mods = decode_variants::user_mods<C>(p);  // NoUserMods (nothing) without snippets
 #pragma unroll
   for (int r = 0; r < RPC; ++r) {
     const int gr = chunk * RPC + r;
@@ -60,7 +61,7 @@
       unpack8<T>(ldg_nc_v4(qp), f);
 #pragma unroll
       for (int e = 0; e < VEC; ++e) q[r][e] = f[e] * p.scale_log2;
-      visible_keys<C>(L - QT + t, L, row_lo[r], row_hi[r]);  // bottom-right aligned position
+      decode_variants::row_keys<C>(L - QT + t, L, row_lo[r], row_hi[r]);  // bottom-right aligned position
       alibi.set(p, r, b, h, L - QT + t, 1.4426950408889634f);
     } else {
 #pragma unroll
@@ -152,7 +153,10 @@
       for (int i = 0; i < KPG; ++i) {
         const int j = kv_begin + step * BN + i * NG + grp;
         s[r][i] = alibi(r, score_mod<C>(s[r][i]), j);
+        const int gr = chunk * RPC + r;  // query token gr / G of head kvh * G + gr % G
         if (j >= kv_end || j < row_lo[r] || j > row_hi[r]) s[r][i] = neg_inf();
+        else if constexpr (decode_variants::has_user_mods<C>())
+          s[r][i] = decode_variants::user_score(mods, s[r][i], b, kvh * G + gr % G, gr / G, j, neg_inf());
         mx = fmaxf(mx, s[r][i]);
       }
       const float mu = mx == neg_inf() ? 0.f : mx;

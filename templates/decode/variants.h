@@ -1,10 +1,12 @@
-// ALiBi and attention sinks for the decode kernels (sm80 scalar and tensor-core, CPU), on top of
-// the shared policies of templates/common/variants_alibi.h and variants_sink.h (same semantics
-// as prefill: bias -slope_h * |pos - j| on the scaled, soft-capped score; the sink joins the
-// denominator of the finished row).
+// Masks, user score_mod / mask_mod, ALiBi and attention sinks for the decode kernels (sm80 scalar
+// and tensor-core, CPU), on top of the shared policies of templates/common/ (mask_policy.h,
+// variants_user.h, variants_alibi.h, variants_sink.h), with prefill's semantics: bias
+// -slope_h * |pos - j| on the scaled, soft-capped score, then the user score_mod, then the mask
+// (built-in range and mask_mod); the sink joins the denominator of the finished row.
 //
-// A kernel built with either takes DecodeVariantParams (decode/params.h), DecodeParams followed by
-// the variant tensors; kernels without them take DecodeParams alone, so their parameter buffer, their code
+// A kernel built with ALiBi or sinks takes DecodeVariantParams (decode/params.h), DecodeParams
+// followed by the variant tensors; one built with user mods takes DecodeModParams (the same, then
+// the aux tensors); kernels without them take DecodeParams alone, so their parameter buffer, their code
 // and their PTX stay exactly what they were. Inside a kernel the variant fields are reached by
 // args(p), only on the paths `if constexpr` keeps for such a kernel.
 //
@@ -14,13 +16,71 @@
 // the caller's compiler). Builtins only (see common/variants.h).
 #pragma once
 
+#include "common/mask_policy.h"
 #include "common/variants_alibi.h"
 #include "common/variants_sink.h"
+#include "common/variants_user.h"
 #include "decode/params.h"
 
 namespace attnjit {
 
 namespace decode_variants {
+
+// ---- Masks and user mods: the shared policies (common/variants.h, common/variants_user.h).
+// Decode rows are (query token t, query head h) pairs; query token t of a sequence with L keys
+// sits at key position L - q_tokens + t, and a user snippet sees it as q_idx = t, kv_idx = the
+// logical key index j, exactly as prefill with seqlen_q = q_tokens and seqlen_k = L does.
+
+// Keys [lo, hi] (inclusive; empty when lo > hi) that a query at position pos sees among L keys,
+// from the config's mask policy (its key_range, in the kernel's index type I).
+template <class C, class I>
+ATTNJIT_HD void row_keys(long long pos, I L, I& lo, I& hi) {
+  variants::mask_of<C>::key_range(pos, L, lo, hi);
+  hi -= 1;
+}
+
+// The first key any of the config's kQTokens queries sees: keys before it are skipped by every
+// split (a sliding window's start; 0 for the other masks).
+template <class C, class I>
+ATTNJIT_HD I first_key(I L) {
+  I lo, hi;
+  variants::mask_of<C>::key_range(static_cast<long long>(L) - C::kQTokens, L, lo, hi);
+  return lo;
+}
+
+// The parameters of a kernel built with user mods (the launch passed them).
+typedef DecodeModParamsT<UserModParams> DecodeModParams;
+
+// Whether config C has a user score_mod or mask_mod (its kernel takes DecodeModParams).
+template <class C>
+ATTNJIT_HD constexpr bool has_user_mods() {
+  return variants::mods_of<C>::kScoreMod || variants::mods_of<C>::kMaskMod;
+}
+
+// The config's user mods (its `using UserMods`, else variants::NoUserMods, whose hooks compile to
+// nothing), reading the aux tensors of a DecodeModParams launch.
+template <class C>
+ATTNJIT_HD variants::mods_of<C> user_mods(const DecodeParams& p) {
+  variants::mods_of<C> m;
+  m.u_ = 0;
+  if constexpr (has_user_mods<C>()) m.u_ = &static_cast<const DecodeModParams&>(p).user;
+  return m;
+}
+
+// The user score_mod and mask_mod of one visible decode score s (kernel log2 units, after
+// soft-capping and ALiBi, as in prefill): score_mod works in natural units; ninf where the
+// mask_mod drops the key. Kernels call it only for keys the built-in mask's range and the bounds
+// leave visible (so a snippet never sees a key index past the sequence), in the `else` of their
+// own mask test (`else if constexpr (has_user_mods<C>())`, so kernels without user mods compile
+// that test exactly as before).
+template <class Mods, class T>
+ATTNJIT_HD T user_score(const Mods& mods, T s, int b, int h, int t, long long j, T ninf) {
+  if constexpr (Mods::kScoreMod)
+    s = static_cast<T>(mods.score_mod(s * T(0.6931471805599453), b, h, t, static_cast<int>(j)) * T(1.4426950408889634));
+  if constexpr (Mods::kMaskMod)
+    if (!mods.mask_mod(b, h, t, static_cast<int>(j))) return ninf;
+  return s;
+}
 
 // The variant fields of a kernel built with ALiBi or sinks (its launch passed them).
 ATTNJIT_HD const DecodeVariantParams& args(const DecodeParams& p) {

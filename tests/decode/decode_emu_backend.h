@@ -138,6 +138,13 @@ struct Capped : Base {
   static std::string key() { return Base::key() + " " + softcap_literal(kSoftcap); }
 };
 
+// A config with user mods M (the mods entries, DecodeModParams), keyed as prelude_key spells it.
+template <class Base, class M>
+struct User : Base {
+  using UserMods = M;
+  static std::string key() { return Base::key() + " user"; }
+};
+
 // A config with ALiBi and / or sinks (the variant entries, DecodeVariantParams).
 template <class Base, bool kA, bool kS>
 struct Variant : Base {
@@ -167,19 +174,24 @@ inline std::string prelude_key(const std::string& text) {
   if (v.count("kKvFp8")) key += v["kKvFp8"] == "attnjit::fp8::kE4M3" ? " e4m3" : " e5m2";
   if (v.count("kAlibi")) key += " alibi";
   if (v.count("kSink")) key += " sink";
+  if (text.find("using UserMods") != std::string::npos) key += " user";
   return key;
 }
 
-// The launch's parameter block (DecodeParams, or DecodeVariantParams for ALiBi / sinks).
-using Body = std::function<void(const DecodeVariantParams&)>;
+// The launch's parameter block (DecodeParams, DecodeVariantParams for ALiBi / sinks,
+// DecodeModParams for user mods), in the largest of them.
+using Body = std::function<void(const decode_variants::DecodeModParams&)>;
 
 template <class... Cs>
 std::map<std::string, Body> kernels() {
   // block_m 16 is the tensor-core kernel (codegen/decode/sm80.cpp); ALiBi / sinks take the
   // variant entries, as codegen names them.
-  return {{Cs::key(), [](const DecodeVariantParams& p) {
+  return {{Cs::key(), [](const decode_variants::DecodeModParams& p) {
              constexpr bool kVariant = variants::has_alibi<Cs>() || variants::has_sink<Cs>();
-             if constexpr (Cs::kRowsPerCta == 16 && kVariant) decode::decode_mma_variant_kernel<Cs>(p);
+             constexpr bool kMods = decode_variants::has_user_mods<Cs>();
+             if constexpr (Cs::kRowsPerCta == 16 && kMods) decode::decode_mma_mods_kernel<Cs>(p);
+             else if constexpr (kMods) decode::decode_mods_kernel<Cs>(p);
+             else if constexpr (Cs::kRowsPerCta == 16 && kVariant) decode::decode_mma_variant_kernel<Cs>(p);
              else if constexpr (Cs::kRowsPerCta == 16) decode::decode_mma_kernel<Cs>(p);
              else if constexpr (kVariant) decode::decode_variant_kernel<Cs>(p);
              else decode::decode_kernel<Cs>(p);
@@ -215,9 +227,12 @@ class EmuBackend final : public Backend {
               void*) override {
     const bool variant = kernel.source.text.find("kAlibi") != std::string::npos ||
                          kernel.source.text.find("kSink") != std::string::npos;
-    if (args_size != (variant ? sizeof(DecodeVariantParams) : sizeof(DecodeParams)))
-      throw BackendError("emulator: expected DecodeParams (DecodeVariantParams with ALiBi / sinks)");
-    DecodeVariantParams p{};
+    const bool mods = kernel.source.text.find("using UserMods") != std::string::npos;
+    if (args_size != (mods      ? sizeof(decode_variants::DecodeModParams)
+                      : variant ? sizeof(DecodeVariantParams)
+                                : sizeof(DecodeParams)))
+      throw BackendError("emulator: expected DecodeParams (DecodeVariantParams with ALiBi / sinks, DecodeModParams with user mods)");
+    decode_variants::DecodeModParams p{};
     std::memcpy(&p, args, args_size);
     emu::LaunchConfig cfg;
     cfg.grid = {g.grid[0], g.grid[1], g.grid[2]};

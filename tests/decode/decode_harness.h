@@ -23,11 +23,14 @@
 #include "codegen/decode/plan.h"
 #include "codegen/kernel_template.h"
 #include "codegen/registry.h"
+#include "codegen/snippet.h"
+#include "common/user_case.h"
 #include "runtime/backend.h"
 #include "runtime/fp8.h"
 #include "runtime/half.h"
 #include "runtime/reference_attention.h"
 #include "templates/decode/params.h"
+#include "templates/prefill/params.h"
 
 namespace attnjit::testing {
 
@@ -53,6 +56,7 @@ struct DecodeCase {
   bool alibi = false;                // ALiBi slopes 2^(-8 (h + 1) / heads_q), or per batch entry:
   bool alibi_per_batch = false;      //   [batch, heads_q] at stride heads_q + 1, scaled per entry
   bool sink = false;                 // sinks drawn in [-2, 6] (every 4th head: -inf, no sink)
+  UserCase user;                     // score_mod / mask_mod snippets, their aux tensors and reference lambdas
 
   std::string describe() const {
     std::string s = std::string(to_string(dtype)) + " hd" + std::to_string(head_dim) + " hkv" +
@@ -68,6 +72,7 @@ struct DecodeCase {
     if (kv_dtype != KvDType::Same) s += std::string(" kv-") + std::string(to_string(kv_dtype)) + (per_head_scale ? " per-head" : "");
     if (alibi) s += alibi_per_batch ? " alibi[b,h]" : " alibi";
     if (sink) s += " sink";
+    if (!user.name.empty()) s += " user " + user.name;
     return s;
   }
 };
@@ -102,6 +107,9 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   spec.kv_dtype = c.kv_dtype;
   spec.alibi = c.alibi;
   spec.sink = c.sink;
+  if (!c.user.score_mod.empty()) spec.score_mod = register_snippet(c.user.score_mod, "score_mod");
+  if (!c.user.mask_mod.empty()) spec.mask_mod = register_snippet(c.user.mask_mod, "mask_mod");
+  const bool mods = !spec.score_mod.empty() || !spec.mask_mod.empty();
   const KernelTemplate& tmpl = select_template(spec, target);
   TileConfig cfg = c.config ? *c.config : tmpl.default_config(spec, target);
   cfg.splits = c.splits;
@@ -224,6 +232,8 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   std::uniform_real_distribution<float> sink_dist(-2.f, 6.f);
   for (int64_t h = 0; h < Hq; ++h) sinks[size_t(h)] = h % 4 == 3 ? -std::numeric_limits<float>::infinity() : sink_dist(rng);
   DeviceBuffer dslopes = upload(slopes.data(), slopes.size() * 4), dsinks = upload(sinks.data(), sinks.size() * 4);
+  DeviceBuffer daux_i = upload(c.user.aux_i32.data(), c.user.aux_i32.size() * 4),
+               daux_f = upload(c.user.aux_f32.data(), c.user.aux_f32.size() * 4);
   const size_t o_elems = size_t(B * QT * Hq * D), lse_elems = size_t(B * Hq * QT);
   DeviceBuffer dout(backend, o_elems * esz), dlse(backend, lse_elems * 4);
   backend.fill_bytes(dout.get(), 0xff, o_elems * esz);  // NaN in every dtype
@@ -283,7 +293,18 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
       backend.fill_bytes(dout.get(), 0xff, o_elems * esz);
       backend.fill_bytes(dlse.get(), 0xff, lse_elems * 4);
     }
-    if (c.alibi || c.sink) {  // the variant kernels' parameter block
+    if (mods) {  // the user-mods kernels' parameter block: aux<int>(0), aux<float>(1)
+      DecodeModParamsT<UserModParams> mp{};
+      static_cast<DecodeParams&>(mp) = p;
+      mp.alibi_slopes = c.alibi ? static_cast<const float*>(dslopes.get()) : nullptr;
+      mp.alibi_batch_stride = slope_stride;
+      mp.sinks = c.sink ? static_cast<const float*>(dsinks.get()) : nullptr;
+      mp.user.aux[0] = daux_i.get();
+      mp.user.aux_size[0] = int64_t(c.user.aux_i32.size());
+      mp.user.aux[1] = daux_f.get();
+      mp.user.aux_size[1] = int64_t(c.user.aux_f32.size());
+      backend.launch(*kernel, geo, &mp, sizeof mp);
+    } else if (c.alibi || c.sink) {  // the variant kernels' parameter block
       DecodeVariantParams vp{};
       static_cast<DecodeParams&>(vp) = p;
       vp.alibi_slopes = c.alibi ? static_cast<const float*>(dslopes.get()) : nullptr;
@@ -320,6 +341,8 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
     rp.alibi_batch_stride = slope_stride;
   }
   if (c.sink) rp.sinks.assign(sinks.begin(), sinks.end());
+  rp.score_mod = c.user.score_ref;  // independent C++ lambdas (the snippets' meaning)
+  rp.mask_mod = c.user.mask_ref;
   res.ref_o.resize(o_elems);
   res.ref_lse.resize(lse_elems);
   reference_attention(rp, q.data(), k.data(), v.data(), res.ref_o.data(), res.ref_lse.data());

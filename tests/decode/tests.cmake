@@ -1,12 +1,12 @@
 # Decode tests that cover variants (fp8 KV caches, page sizes, ALiBi and sinks: names containing
-# Fp8, PageSize or AlibiSink) carry the label `variants` as well as `decode`. gtest discovery writes the test list
+# Fp8, PageSize, AlibiSink or UserMods) carry the label `variants` as well as `decode`. gtest discovery writes the test list
 # at build time, so the labels are set by an include file ctest reads after that list.
 set(_labels_file ${CMAKE_CURRENT_BINARY_DIR}/decode_variant_labels.cmake)
 file(WRITE ${_labels_file} [=[
 set(_list "${CMAKE_CURRENT_LIST_DIR}/test_decode[1]_tests.cmake")
 if(EXISTS "${_list}")
   file(READ "${_list}" _text)
-  string(REGEX MATCHALL "add_test\\(\\[=\\[[A-Za-z0-9_./]*(Fp8|PageSize|AlibiSink)[A-Za-z0-9_./]*\\]=\\]" _adds "${_text}")
+  string(REGEX MATCHALL "add_test\\(\\[=\\[[A-Za-z0-9_./]*(Fp8|PageSize|AlibiSink|UserMods)[A-Za-z0-9_./]*\\]=\\]" _adds "${_text}")
   foreach(_add ${_adds})
     string(REGEX REPLACE "^add_test\\(\\[=\\[(.*)\\]=\\]$" "\\1" _name "${_add}")
     set_tests_properties(${_name} PROPERTIES LABELS "decode;variants")

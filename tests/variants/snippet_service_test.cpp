@@ -19,11 +19,11 @@ namespace {
 using nlohmann::json;
 
 // An export line for a CPU problem with a mask_mod: its key, the snippet's hash and the JSONL text.
-std::string exported(std::string& key, const std::string& snippet, std::string* hash = nullptr) {
+std::string exported(std::string& key, const std::string& snippet, std::string* hash = nullptr, bool decode = false) {
   Database db = Database::open(":memory:");
   const std::string h = db.put_snippet(snippet);
   if (hash) *hash = h;
-  key = "prefill_f32_hd64_none_mm" + h + "_g1_q128_k128";
+  key = decode ? "decode_f32_hd64_none_mm" + h + "_g4_q2_k128_p16" : "prefill_f32_hd64_none_mm" + h + "_g1_q128_k128";
   const DeviceInfo dev = attnjit::testing::gpu();
   db.upsert_device(dev);
   db.upsert_template({attnjit::testing::kTemplateHash, "prefill_sm80", "prefill", "0.1.0"});
@@ -84,6 +84,27 @@ TEST_F(SnippetService, KernelNeedsTheSnippetInTheDatabase) {
   ASSERT_EQ(res.status, 200) << res.body;
   EXPECT_NE(json::parse(res.body)["source"].get<std::string>().find("(q_idx / 7) == (kv_idx / 7); // service test"),
             std::string::npos);
+}
+
+// Decode keys follow the same rule: 404 until a token import brings the text, then served.
+TEST_F(SnippetService, DecodeKernelNeedsTheSnippetInTheDatabase) {
+  const std::string snippet = "return kv_idx % 4 != 1; // decode service test";
+  std::string key;
+  const std::string body = exported(key, snippet, nullptr, true);
+  ApiRequest k;
+  k.params = {{"problem", key}, {"arch", Target::cpu("icelake-client", "+avx2,+avx512f", 512).key()}};
+  ApiResponse res = call("GET", "/v1/kernel", k);
+  ASSERT_EQ(res.status, 404) << res.body;
+  EXPECT_EQ(json::parse(res.body)["error"]["code"], "unknown_snippet");
+  ApiRequest imp;
+  imp.authorization = std::string("Bearer ") + testing::kToken;
+  imp.body = body;
+  ASSERT_EQ(call("POST", "/v1/results", imp).status, 200);
+  res = call("GET", "/v1/kernel", k);
+  ASSERT_EQ(res.status, 200) << res.body;
+  const std::string src = json::parse(res.body)["source"].get<std::string>();
+  EXPECT_NE(src.find("return kv_idx % 4 != 1; // decode service test"), std::string::npos) << src;
+  EXPECT_NE(src.find("using UserMods"), std::string::npos) << src;
 }
 
 TEST_F(SnippetService, TuningJobsRefuseSnippetProblems) {

@@ -65,7 +65,8 @@ TEST(ProblemKey, UserVariantsReadBackExactly) {
   EXPECT_EQ(ProblemSpec::parse(k), s);
   for (const char* key : {"prefill_f16_hd64_none_mm0123456789abcdef_g2_q64_k64_even",
                           "prefill_f16_hd64_none_sm0123456789abcdef_g1_q64_k64",
-                          "prefill_f32_hd64_sw3-4_bs16_g1_q64_k64"})
+                          "prefill_f32_hd64_sw3-4_bs16_g1_q64_k64",
+                          "decode_f16_hd64_none_mm0123456789abcdef_g1_q1_k64_p0"})  // decode takes snippets
     EXPECT_EQ(ProblemSpec::parse(key).key(), key);
   // Misplaced, malformed or out of range: SpecError naming the field.
   for (const char* bad : {"prefill_f16_hd64_none_mm0123456789abcdef_sm0123456789abcdef_g1_q64_k64",
@@ -74,7 +75,7 @@ TEST(ProblemKey, UserVariantsReadBackExactly) {
                           "prefill_f16_hd64_none_sm0123_g1_q64_k64",
                           "prefill_f16_hd64_none_bs48_g1_q64_k64",
                           "prefill_f16_hd64_none_bs256_g1_q64_k64",
-                          "decode_f16_hd64_none_mm0123456789abcdef_g1_q1_k64_p0"})
+                          "decode_f16_hd64_none_bs64_g1_q1_k64_p0"})  // block masks: prefill only
     EXPECT_THROW(ProblemSpec::parse(bad), SpecError) << bad;
 }
 
