@@ -8,8 +8,9 @@
 
 #include <chrono>
 #include <mutex>
-#include <regex>
+#include <cctype>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 namespace attnjit {
@@ -130,6 +131,33 @@ bool Nvrtc::available(std::string* why) {
 
 std::string Nvrtc::version() const { return std::to_string(major_) + "." + std::to_string(minor_); }
 
+namespace {
+
+// The decimal number that ends right before `suffix` in `line` ("12 bytes smem" -> 12).
+bool number_before(const std::string& line, std::string_view suffix, int& out) {
+  const size_t at = line.find(suffix);
+  if (at == std::string::npos) return false;
+  size_t b = at;
+  while (b > 0 && std::isdigit(static_cast<unsigned char>(line[b - 1]))) --b;
+  if (b == at || at - b > 9) return false;
+  out = std::stoi(line.substr(b, at - b));
+  return true;
+}
+
+// The decimal number between `prefix` and `suffix` ("Used 168 registers" -> 168).
+bool number_after(const std::string& line, std::string_view prefix, std::string_view suffix, int& out) {
+  const size_t p = line.find(prefix);
+  if (p == std::string::npos) return false;
+  const size_t b = p + prefix.size();
+  size_t e = b;
+  while (e < line.size() && std::isdigit(static_cast<unsigned char>(line[e]))) ++e;
+  if (e == b || e - b > 9 || line.compare(e, suffix.size(), suffix) != 0) return false;
+  out = std::stoi(line.substr(b, e - b));
+  return true;
+}
+
+}  // namespace
+
 ResourceUsage Nvrtc::parse_resource_usage(const std::string& log, const std::string& lowered_name) {
   // ptxas prints, per function:
   //   ptxas info    : Compiling entry function '_Z3fooPf' for 'sm_80'
@@ -140,11 +168,9 @@ ResourceUsage Nvrtc::parse_resource_usage(const std::string& log, const std::str
   std::istringstream in(log);
   std::string line;
   bool in_entry = lowered_name.empty();
-  static const std::regex frame_re(R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
-  static const std::regex regs_re(R"(Used (\d+) registers)");
-  static const std::regex smem_re(R"((\d+) bytes smem)");
-  static const std::regex cmem_re(R"((\d+) bytes cmem\[0\])");
-  std::smatch m;
+  // No std::regex: inside a Python process its template code can bind to another library's
+  // copy (PyTorch's), built by another compiler with another layout, and crash (seen on the
+  // H200 in the first GPU run of the Python package).
   while (std::getline(in, line)) {
     if (line.find("Compiling entry function") != std::string::npos ||
         line.find("Function properties for") != std::string::npos) {
@@ -152,14 +178,16 @@ ResourceUsage Nvrtc::parse_resource_usage(const std::string& log, const std::str
       continue;
     }
     if (!in_entry) continue;
-    if (std::regex_search(line, m, frame_re)) {
-      r.stack_frame_bytes = std::stoi(m[1]);
-      r.spill_store_bytes = std::stoi(m[2]);
-      r.spill_load_bytes = std::stoi(m[3]);
+    int frame = 0, stores = 0, loads = 0;
+    if (number_before(line, " bytes stack frame", frame) && number_before(line, " bytes spill stores", stores) &&
+        number_before(line, " bytes spill loads", loads)) {
+      r.stack_frame_bytes = frame;
+      r.spill_store_bytes = stores;
+      r.spill_load_bytes = loads;
     }
-    if (std::regex_search(line, m, regs_re)) r.registers = std::stoi(m[1]);
-    if (std::regex_search(line, m, smem_re)) r.smem_static_bytes = std::stoi(m[1]);
-    if (std::regex_search(line, m, cmem_re)) r.const_bytes = std::stoi(m[1]);
+    if (int v = 0; number_after(line, "Used ", " registers", v)) r.registers = v;
+    if (int v = 0; number_before(line, " bytes smem", v)) r.smem_static_bytes = v;
+    if (int v = 0; number_before(line, " bytes cmem[0]", v)) r.const_bytes = v;
   }
   return r;
 }

@@ -18,6 +18,12 @@
 #   varbench  ALiBi, sinks, a sliding window and one varlen batch against causal (hd 128, 8k)
 #   regress   the sm80 prefill, decode and backend GPU suites
 #   decode    bench/decode_grid.py, one call per cache variant (bf16, e4m3, paged)
+#   tune90    opt-in: attnjit tune, exhaustive over the sm90 and sm80 spaces, at TUNE_KEYS (default: bf16
+#             8k, hd 128 none/causal/sw1024-0, hd 64 and 256 none); events in tune90.jsonl, the
+#             database in tune90.db (bench/tune_table.py makes the RESULTS table)
+#   varbench2 opt-in: issue 18's GPU masks at hd 128, 8k: causal and sw1024-0 on sm90 and sm80, a
+#             document mask (8 x 1024, a mask_mod, block-sparse at tile 128) on sm80 with its causal,
+#             and PyTorch FlexAttention on the same masks (bench/compare_flex.py)
 #   python    opt-in: scripts/gpu-python.sh — builds the Python module there from CMake (the
 #             device's own Python and torch; .carry from scripts/gpu-carry.sh, no build-slim
 #             needed), runs the CUDA pytest tests and times the end-to-end goal
@@ -82,6 +88,20 @@ if has decode; then
       --variants $v --json-out $L/decode-$v.json $([ $v = bf16 ] || echo --no-torch)
   done
 fi
+if has varbench2; then
+  echo 'return q_idx / 1024 == kv_idx / 1024;' > $L/doc1024.mm
+  run varbench2 30 80 bash -c "$B --json --template sm90 --mask causal,sw1024-0 > $L/vb2-sm90.json;
+    $B --json --template sm80 --mask causal,sw1024-0 > $L/vb2-sm80.json;
+    $B --json --mask none --mask-mod $L/doc1024.mm --block-sparse 128 > $L/vb2-doc.json"
+  run flex 30 120 python3 bench/compare_flex.py --json-out $L/flex.json
+fi
+if has tune90; then
+  K="prefill_bf16_hd128_none_g1_q8192_k8192_even prefill_bf16_hd128_causal_g1_q8192_k8192_even
+     prefill_bf16_hd128_sw1024-0_g1_q8192_k8192_even prefill_bf16_hd64_none_g1_q8192_k8192_even
+     prefill_bf16_hd256_none_g1_q8192_k8192_even"
+  run tune90 60 ${TUNE_LIMIT:-240} bash -c "$CLI tune --backend gpu --strategy exhaustive --measure-seconds 0.2 \
+    --db $L/tune90.db --json --problem ${TUNE_KEYS:-$(echo $K)} > $L/tune90.jsonl"
+fi
 has python && run python 120 480 env LOG_DIR=$L/python bash scripts/gpu-python.sh
 tar czf "$O/logs.tgz" -C /tmp logs 2>/dev/null
 
@@ -93,12 +113,16 @@ for n in probes sm90first sm90t vart regress; do
 done
 [ -f $L/sm90first.log ] && ! passed sm90first && grep -vE "^\[ (RUN|  +OK) |^ *$" $L/sm90first.log | head -60
 [ -f $L/sm90t.log ] && grep -E "Failure|Expected|Which is|served|prepare failed|run failed" $L/sm90t.log | head -30
-for n in bench80 bench90 varbench; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
+for f in $L/vb2-*.json; do [ -s "$f" ] && python3 -c 'import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(sys.argv[1].split("/")[-1], r["mask"], r["config"], "%.3f ms" % r["median_ms"], "%.1f TFLOP/s" % r["tflops"])' "$f"; done
+for n in bench80 bench90 varbench varbench2 flex; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
 [ -f $L/cmp90.log ] && head -50 $L/cmp90.log
 for v in bf16 e4m3 bf16-p16 e4m3-p16; do [ -f $L/decode-$v.log ] && head -20 $L/decode-$v.log; done
 [ -f $L/python.log ] && { echo "--- python"; grep -E "^(gpu-python|FAILED|ERROR|SKIPPED)|ratio|attnjit\.|torch\.ops|goal" $L/python.log | head -40; }
 echo; echo "=== summary ($((SECONDS - T0))s)"
-for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 python; do
+[ -f $L/tune90.jsonl ] && { echo "--- tune90"; grep '"problem_done"' $L/tune90.jsonl | head -10; }
+for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 flex tune90 python; do
   [ -n "${st[$n]:-}" ] && printf '%-16s %s\n' $n "${st[$n]}"
 done
 exit 0

@@ -185,19 +185,33 @@ class PrefillSm90 final : public KernelTemplate {
     return out;
   }
 
-  // FlashAttention-3's forward tiles (HOPPER.md) where they fit this template's register rule,
-  // two consumer warpgroups in ping-pong with the intra-warpgroup overlap, non-persistent (its
-  // grid needs the device's SM count); a GPU has not tuned them yet.
+  // Tuned on an H200 (bench/RESULTS.md section 0b: exhaustive over this space at bf16, 8k tokens):
+  // head dim 64 runs fastest with three consumer warpgroups and no ping-pong or overlap (1.34x
+  // the previous FA3-shaped default); 96 and 128 with a third K/V stage (1.13-1.27x: the
+  // refill of a stage then has an iteration of slack); 192 and 256 without the overlap (1.40x
+  // at 256: the overlap's second S tile leaves the softmax too few registers). The first legal
+  // choice wins (masks and soft-capping cost registers); then any legal FA3-shaped tile.
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
-    std::vector<int> prefs;
+    struct Choice {
+      int warpgroups, block_n, stages;
+      bool pingpong, overlap;
+    };
+    std::vector<Choice> choices;
     switch (spec.head_dim) {
-      case 192: prefs = {112, 96, 64}; break;
-      case 256: prefs = {80, 64}; break;
-      default: prefs = {128, 64}; break;
+      case 64: choices = {{3, 128, 2, false, false}, {2, 128, 3, true, true}}; break;
+      case 96:
+      case 128: choices = {{2, 128, 3, true, true}, {2, 128, 2, true, true}}; break;
+      case 192: choices = {{2, 112, 2, true, false}, {2, 96, 2, true, false}}; break;
+      case 256: choices = {{2, 80, 2, true, false}, {2, 64, 2, true, false}}; break;
     }
+    for (const Choice& ch : choices) {
+      const TileConfig c = make_config(ch.warpgroups, ch.block_n, ch.stages, ch.pingpong, ch.overlap, false);
+      if (!can_implement(spec, c, target)) return c;
+    }
+    const std::vector<int> bns = block_ns(spec.head_dim);
     for (bool ov : {true, false})
-      for (int bn : prefs) {
-        const TileConfig c = make_config(2, bn, 2, true, ov, false);
+      for (auto bn = bns.rbegin(); bn != bns.rend(); ++bn) {  // the largest tile that fits
+        const TileConfig c = make_config(2, *bn, 2, true, ov, false);
         if (!can_implement(spec, c, target)) return c;
       }
     throw SpecError("prefill_sm90: no legal default config for " + spec.key() + " on " + target.key());

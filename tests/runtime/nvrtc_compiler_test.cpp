@@ -85,6 +85,19 @@ TEST(Nvrtc, ParsesResourceUsageOfTheNamedEntry) {
   EXPECT_EQ(bar.registers, 32);
   EXPECT_EQ(bar.spill_store_bytes, 0);
   EXPECT_EQ(bar.smem_static_bytes, 0);
+  EXPECT_EQ(bar.const_bytes, 360);
+}
+
+TEST(Nvrtc, ResourceUsageIgnoresLinesWithoutNumbers) {
+  const std::string log =
+      "ptxas info    : Function properties for k\n"
+      "    bytes stack frame, x bytes spill stores, 0 bytes spill loads\n"
+      "ptxas info    : Used registers, 12 bytes smem\n"
+      "ptxas info    : 0 bytes smem\n";
+  auto r = Nvrtc::parse_resource_usage(log, "k");
+  EXPECT_EQ(r.registers, 0);          // "Used registers" has no count
+  EXPECT_EQ(r.stack_frame_bytes, 0);  // an incomplete frame line changes nothing
+  EXPECT_EQ(r.smem_static_bytes, 0);  // the last smem figure wins
 }
 
 }  // namespace
