@@ -17,7 +17,8 @@
 #             bench/compare_sm90.py with torch flash / cuDNN (SM80_JSON=file reuses an sm80 run)
 #   varbench  ALiBi, sinks, a sliding window and one varlen batch against causal (hd 128, 8k)
 #   regress   the sm80 prefill, decode and backend GPU suites
-#   decode    bench/decode_grid.py, one call per cache variant (bf16, e4m3, paged)
+#   decode    bench/decode_grid.py, one call per cache variant (DECODE_VARIANTS, default bf16 e4m3
+#             bf16-p16 e4m3-p16; DECODE_GQA, default 1,8)
 #   tune90    opt-in: attnjit tune, exhaustive over the sm90 and sm80 spaces, at TUNE_KEYS (default: bf16
 #             8k, hd 128 none/causal/sw1024-0, hd 64 and 256 none); events in tune90.jsonl, the
 #             database in tune90.db (bench/tune_table.py makes the RESULTS table)
@@ -83,8 +84,8 @@ has varbench && run varbench 30 90 bash -c "$B --mask causal,sw1024-0; $B --mask
   $CLI bench --dtype bf16 --head-dim 128 --mask causal --seqlens 300,1024,77,4096,2000,513"
 has regress && run regress 40 150 $CT -j8 -R 'PrefillTest.*/cuda|PrefillConfigsTest.*/cuda|DecodeGpu|DecodeFp8\.Gpu|CudaBackend'
 if has decode; then
-  for v in bf16 e4m3 bf16-p16 e4m3-p16; do  # torch timed once, in the bf16 call
-    run decode-$v 30 70 python3 bench/decode_grid.py --attnjit $CLI --kv-len 32768,131072 --gqa 1,8 --reps 20 \
+  for v in ${DECODE_VARIANTS:-bf16 e4m3 bf16-p16 e4m3-p16}; do  # torch timed once, in the bf16 call
+    run decode-$v 30 70 python3 bench/decode_grid.py --attnjit $CLI --kv-len 32768,131072 --gqa ${DECODE_GQA:-1,8} --reps 20 \
       --variants $v --json-out $L/decode-$v.json $([ $v = bf16 ] || echo --no-torch)
   done
 fi
