@@ -7,7 +7,7 @@
 #
 #   DEADLINE=380 PHASES="probes sm90t vart bench varbench regress decode" bash scripts/gpu-session.sh
 #
-# Phases, in the order they run:
+# Phases (run in the order PHASES lists them):
 #   probes    scripts/gpu-probes/run.sh: layout probes vs the emulator's goldens, the FA3-shaped
 #             kernel vs float64, compute-sanitizer
 #   sm90t     the sm90 GPU tests (tests/gpu/prefill_sm90_test.cpp): the smallest first; the rest
@@ -16,7 +16,7 @@
 #   bench     attnjit bench --template sm80 and sm90 on the FlashAttention grid, then
 #             bench/compare_sm90.py with torch flash / cuDNN (SM80_JSON=file reuses an sm80 run)
 #   varbench  ALiBi, sinks, a sliding window and one varlen batch against causal (hd 128, 8k)
-#   regress   the sm80 prefill, decode and backend GPU suites
+#   regress   the sm80 prefill, decode and backend GPU suites (REGRESS_RE overrides the ctest -R)
 #   decode    bench/decode_grid.py, one call per cache variant (DECODE_VARIANTS, default bf16 e4m3
 #             bf16-p16 e4m3-p16; DECODE_GQA, default 1,8)
 #   tune90    opt-in: attnjit tune, exhaustive over the sm90 and sm80 spaces, at TUNE_KEYS (default: bf16
@@ -57,53 +57,60 @@ run() {  # run NAME MIN_SECONDS MAX_SECONDS cmd...: skipped when fewer than MIN 
   timeout -k 5 $max "$@" > $L/$n.log 2>&1
   st[$n]="rc=$? $((SECONDS - t))s"
 }
-has() { [[ " $PHASES " == *" $1 "* ]]; }
 passed() { grep -q "100% tests passed" "$L/$1.log" 2>/dev/null; }
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader | tee $L/machine.txt
 python3 -c 'import torch; print("torch", torch.__version__, "cudnn", torch.backends.cudnn.version())' >> $L/machine.txt 2>&1
 CT="ctest --test-dir build-gpu --output-on-failure --timeout 170"
 CLI=build-gpu/bin/attnjit
 
-has probes && run probes 30 120 scripts/gpu-probes/run.sh $L/probes
-if has sm90t; then
+# One function per phase; they run in the order PHASES lists them (put first what matters most:
+# a phase is skipped when the deadline is near).
+phase_probes() { run probes 30 120 scripts/gpu-probes/run.sh $L/probes; }
+phase_sm90t() {
   run sm90first 30 60 $CT --timeout 50 -R 'Sm90Prefill.OneTile'
   if passed sm90first; then run sm90t 60 200 $CT --timeout 100 -j4 -R 'Sm90Prefill' -E OneTile
   else NO_SM90=1; fi
-fi
-has vart && run vart 30 120 $CT -j5 -R 'VariantsGpu'
+}
+phase_vart() { run vart 30 120 $CT -j5 -R 'VariantsGpu'; }
 G="--dtype bf16 --head-dim 64,128,256 --mask none,causal"
-if has bench && [ -z "${NO_SM90:-}" ]; then
+phase_bench() {
+  [ -n "${NO_SM90:-}" ] && { st[bench90]="skipped (sm90 tests failed)"; return; }
   if [ -n "${SM80_JSON:-}" ]; then cp "$SM80_JSON" $L/bench-sm80.json
   else run bench80 20 90 bash -c "$CLI bench --json --template sm80 $G > $L/bench-sm80.json"; fi
   run bench90 20 100 bash -c "$CLI bench --json --template sm90 $G > $L/bench-sm90.json"
   run cmp90 20 100 python3 bench/compare_sm90.py --sm80-json $L/bench-sm80.json --sm90-json $L/bench-sm90.json \
     --json-out $L/sm90-grid.json
-fi
+}
 B="$CLI bench --dtype bf16 --head-dim 128 --seqlen 8192"
-has varbench && run varbench 30 90 bash -c "$B --mask causal,sw1024-0; $B --mask causal --alibi; $B --mask causal --sinks;
-  $CLI bench --dtype bf16 --head-dim 128 --mask causal --seqlens 300,1024,77,4096,2000,513"
-has regress && run regress 40 150 $CT -j8 -R 'PrefillTest.*/cuda|PrefillConfigsTest.*/cuda|DecodeGpu|DecodeFp8\.Gpu|CudaBackend'
-if has decode; then
+phase_varbench() {
+  run varbench 30 90 bash -c "$B --mask causal,sw1024-0; $B --mask causal --alibi; $B --mask causal --sinks;
+    $CLI bench --dtype bf16 --head-dim 128 --mask causal --seqlens 300,1024,77,4096,2000,513"
+}
+phase_regress() { run regress 40 150 $CT -j8 -R "${REGRESS_RE:-PrefillTest.*/cuda|PrefillConfigsTest.*/cuda|DecodeGpu|DecodeFp8\.Gpu|CudaBackend}"; }
+phase_decode() {
   for v in ${DECODE_VARIANTS:-bf16 e4m3 bf16-p16 e4m3-p16}; do  # torch timed once, in the bf16 call
     run decode-$v 30 70 python3 bench/decode_grid.py --attnjit $CLI --kv-len 32768,131072 --gqa ${DECODE_GQA:-1,8} --reps 20 \
       --variants $v --json-out $L/decode-$v.json $([ $v = bf16 ] || echo --no-torch)
   done
-fi
-if has varbench2; then
+}
+phase_varbench2() {
   echo 'return q_idx / 1024 == kv_idx / 1024;' > $L/doc1024.mm
   run varbench2 30 80 bash -c "$B --json --template sm90 --mask causal,sw1024-0 > $L/vb2-sm90.json;
     $B --json --template sm80 --mask causal,sw1024-0 > $L/vb2-sm80.json;
     $B --json --mask none --mask-mod $L/doc1024.mm --block-sparse 128 > $L/vb2-doc.json"
   run flex 30 120 python3 bench/compare_flex.py --json-out $L/flex.json
-fi
-if has tune90; then
-  K="prefill_bf16_hd128_none_g1_q8192_k8192_even prefill_bf16_hd128_causal_g1_q8192_k8192_even
+}
+phase_tune90() {
+  local K="prefill_bf16_hd128_none_g1_q8192_k8192_even prefill_bf16_hd128_causal_g1_q8192_k8192_even
      prefill_bf16_hd128_sw1024-0_g1_q8192_k8192_even prefill_bf16_hd64_none_g1_q8192_k8192_even
      prefill_bf16_hd256_none_g1_q8192_k8192_even"
   run tune90 60 ${TUNE_LIMIT:-240} bash -c "$CLI tune --backend gpu --strategy exhaustive --measure-seconds 0.2 \
     --db $L/tune90.db --json --problem ${TUNE_KEYS:-$(echo $K)} > $L/tune90.jsonl"
-fi
-has python && run python 120 480 env LOG_DIR=$L/python bash scripts/gpu-python.sh
+}
+phase_python() { run python 120 480 env LOG_DIR=$L/python bash scripts/gpu-python.sh; }
+for ph in $PHASES; do
+  if declare -F "phase_$ph" > /dev/null; then "phase_$ph"; else echo "gpu-session: unknown phase '$ph'"; fi
+done
 tar czf "$O/logs.tgz" -C /tmp logs 2>/dev/null
 
 echo; echo "=== details"
