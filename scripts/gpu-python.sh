@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The Python package on the GPU machine in one step: build the nanobind module from CMake alone,
-# run the CUDA-marked pytest tests, time issue 17's GPU goal (bench/python_gpu_e2e.py).
+# run the CUDA-marked pytest tests, time issue 17's GPU goal (bench/python_gpu_e2e.py) and the
+# host-side call overhead on CUDA tensors (bench/python_overhead.py --device cuda, with the C++
+# baseline bench_prefill_call --backend cuda; JSON in the log dir).
 #
 #   scripts/gpu-python.sh [steps]    # steps: build test bench (default: all three, in order)
 #
@@ -70,8 +72,8 @@ step_build() {
     result build FAIL "configure found no Python module setup (see $LOG/configure.log)"; return
   fi
   # The module and the package's Python files (not the .pyi stubs: nothing here needs them, and
-  # stubgen failing must not cost the tests), and the CLI for the C++ figure.
-  if ! cmake --build "$BUILD" --target _attnjit attnjit-cli -j "$(nproc)" > "$LOG/build.log" 2>&1; then
+  # stubgen failing must not cost the tests), the CLI and bench_prefill_call for the C++ figures.
+  if ! cmake --build "$BUILD" --target _attnjit attnjit-cli bench_prefill_call -j "$(nproc)" > "$LOG/build.log" 2>&1; then
     grep -E "error|Error" "$LOG/build.log" | head -20; tail -15 "$LOG/build.log"
     result build FAIL "build: $LOG/build.log"; return
   fi
@@ -116,6 +118,35 @@ step_bench() {
     77) result bench SKIP "$(grep -E 'skipped' "$LOG/bench.txt" | head -1 | sed 's/^python_gpu_e2e: //')" ;;
     *) result bench FAIL "rc=$rc, $LOG/bench.txt" ;;
   esac
+  overhead
+}
+
+# Part of the bench step: the host's cost per enqueued call on CUDA tensors (issue 17's dispatch
+# goal), C++ baseline included. Its result is appended to the bench step's detail.
+overhead() {
+  local cpp=() json=$LOG/python_overhead_cuda.json
+  [[ -x $BUILD/bin/bench_prefill_call ]] && cpp=(--cpp "$BUILD/bin/bench_prefill_call")
+  PYTHONPATH="$ROOT/$BUILD/python" "$PY" bench/python_overhead.py --device cuda "${cpp[@]}" --reps 20000 --json \
+    > "$json" 2> "$LOG/python_overhead_cuda.err"
+  local rc=$? note
+  cat "$LOG/python_overhead_cuda.err"
+  case $rc in
+    0) note="overhead: $json"
+       PYTHONPATH="$ROOT/$BUILD/python" "$PY" - "$json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(f"python_overhead (cuda, load {d['load']:.1f}; {d['timing']}):")
+for name, r in d["rows"].items():
+    print(f"  {name:38} median {r['median_ns'] / 1e3:8.2f} us  min {r['min_ns'] / 1e3:8.2f} us")
+PYEOF
+       ;;
+    77) note="overhead skipped: $(cat "$json")" ;;
+    *) note="overhead FAIL rc=$rc ($LOG/python_overhead_cuda.err)" ;;
+  esac
+  echo "gpu-python: bench $note"
+  detail[bench]+="; $note"
+  # A failed overhead run fails the step even when the e2e figure was fine.
+  [[ $rc != 0 && $rc != 77 ]] && status[bench]=FAIL
 }
 
 for s in "${steps[@]}"; do "step_$s"; done
