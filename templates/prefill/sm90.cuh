@@ -167,10 +167,6 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       int kv_iter = 0, round = 0;  // K/V tiles loaded so far (the ring position); tiles begun
       for (int i = first_tile; i < tile_count; i += tile_stride, ++round) {
         const Tile tl = tile_at(i);
-        if (round > 0) mbar_wait(q_empty, static_cast<unsigned>(round - 1) & 1u);
-        mbar_arrive_expect_tx(q_full, Traits::kQBytes);
-        for (int cb = 0; cb < kColBlocks; ++cb)
-          tma_load_4d(base + cb * kBlockM * 128u, &params.tq, 64 * cb, tl.m0, tl.head, tl.batch, q_full);
         // K or V of ring position it (key tile n of this tile) into its stage, once the consumers
         // have released that stage's previous K (resp. V); the first round passes at once.
         auto load = [&](bool is_v, int it, int n) {
@@ -182,10 +178,17 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
             tma_load_4d(tile + cb * kBlockN * 128u, is_v ? &params.tv : &params.tk, 64 * cb, row,
                         tl.head / group, tl.batch, full);
         };
+        // K(0) first: it needs only a free K stage, not Q's rows, which the previous tile's O
+        // store may still be reading (persistent).
+        if (tl.n_tiles > 0) load(false, kv_iter, 0);
+        if (round > 0) mbar_wait(q_empty, static_cast<unsigned>(round - 1) & 1u);
+        mbar_arrive_expect_tx(q_full, Traits::kQBytes);
+        for (int cb = 0; cb < kColBlocks; ++cb)
+          tma_load_4d(base + cb * kBlockM * 128u, &params.tq, 64 * cb, tl.m0, tl.head, tl.batch, q_full);
         // K runs one tile ahead of V: K(0), K(1), V(0), K(2), V(1), ..., V(last).
-        for (int n = 0; n < tl.n_tiles; ++n) {
+        for (int n = 1; n < tl.n_tiles; ++n) {
           load(false, kv_iter + n, n);
-          if (n > 0) load(true, kv_iter + n - 1, n - 1);
+          load(true, kv_iter + n - 1, n - 1);
         }
         if (tl.n_tiles > 0) load(true, kv_iter + tl.n_tiles - 1, tl.n_tiles - 1);
         kv_iter += tl.n_tiles;
@@ -344,7 +347,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       for (int n = 1; n < n_tiles; ++n) {
         const int it = kv_iter + n, s = stage_of(it);
         mbar_wait(k_full(s), phase_of(it));
-        mbar_wait(v_full(s_prev), phase_of(it - 1));
+        mbar_wait(v_full(s_prev), phase_of(it - 1));  // (between the two GEMMs ptxas serialises them: C7520)
         my_turn();
         wgmma_fence();
         issue_s(s);
