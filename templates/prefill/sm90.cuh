@@ -5,8 +5,8 @@
 // and stream the K/V tiles the tile's mask can see through a ring of kStages stages (full
 // barriers complete by transaction bytes; empty barriers are released by every consumer). K and
 // V of a stage are released separately (k_empty once S = Q K^T has retired, v_empty once P V has),
-// and the producer loads K(n+1) before V(n): the next K streams in while P V (n) still reads V,
-// as FlashAttention-3's producer does. The
+// and the producer loads K(n+1) before V(n) (and a tile's K(0) before its Q): the next K streams
+// in while P V (n) still reads V, as FlashAttention-3's producer does. The
 // consumers (setmaxnreg up) compute S = Q K^T by wgmma with both operands in shared memory, apply
 // the score variant (soft-capping) and the mask, run the online softmax in registers with exp2,
 // convert P to 16-bit A fragments in registers and accumulate O += P V by wgmma (V an N-major B).
@@ -346,8 +346,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       to_p();
       for (int n = 1; n < n_tiles; ++n) {
         const int it = kv_iter + n, s = stage_of(it);
+        // Both waits before the GEMMs: a wait loop between them makes ptxas serialise them (C7520).
         mbar_wait(k_full(s), phase_of(it));
-        mbar_wait(v_full(s_prev), phase_of(it - 1));  // (between the two GEMMs ptxas serialises them: C7520)
+        mbar_wait(v_full(s_prev), phase_of(it - 1));
         my_turn();
         wgmma_fence();
         issue_s(s);
