@@ -20,7 +20,7 @@
 namespace attnjit {
 namespace {
 
-constexpr const char* kGeneratorVersion = "prefill_sm90/2";
+constexpr const char* kGeneratorVersion = "prefill_sm90/3";
 constexpr const char* kRoot = "prefill/sm90.cuh";
 
 // The knobs: consumer warpgroups (block_m = 64 each), block_n (per head dim: what fits 227 KB of
@@ -64,7 +64,7 @@ int padded_head_dim(int head_dim) { return (head_dim + 63) / 64 * 64; }
 int64_t smem_bytes(const ProblemSpec& spec, const TileConfig& cfg) {
   const int64_t d = padded_head_dim(spec.head_dim);
   const int64_t q = int64_t{cfg.block_m} * d * 2, kv = int64_t{cfg.block_n} * d * 2;
-  return q + 2 * cfg.stages * kv + 8 * (2 + 3 * cfg.stages) + 1024;
+  return q + 2 * cfg.stages * kv + 8 * (2 + 4 * cfg.stages) + 1024;
 }
 
 // Live fp32/packed registers of a consumer thread: S (block_n / 2) and O (d / 2) throughout,

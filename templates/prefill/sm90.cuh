@@ -3,7 +3,10 @@
 // A thread block has one producer warpgroup and kConsumers (2 or 3) consumer warpgroups; a query
 // tile is 64 rows per consumer. The producer (setmaxnreg down) has one thread TMA-load the Q tile
 // and stream the K/V tiles the tile's mask can see through a ring of kStages stages (full
-// barriers complete by transaction bytes; empty barriers are released by every consumer). The
+// barriers complete by transaction bytes; empty barriers are released by every consumer). K and
+// V of a stage are released separately (k_empty once S = Q K^T has retired, v_empty once P V has),
+// and the producer loads K(n+1) before V(n) (and a tile's K(0) before its Q): the next K streams
+// in while P V (n) still reads V, as FlashAttention-3's producer does. The
 // consumers (setmaxnreg up) compute S = Q K^T by wgmma with both operands in shared memory, apply
 // the score variant (soft-capping) and the mask, run the online softmax in registers with exp2,
 // convert P to 16-bit A fragments in registers and accumulate O += P V by wgmma (V an N-major B).
@@ -72,10 +75,10 @@ struct PrefillSm90Traits {
   static constexpr int kColBlocks = kHeadDimPad / 64;  // 128-byte column blocks per row
   static constexpr unsigned kQBytes = kBlockM * kHeadDimPad * 2, kKvBytes = kBlockN * kHeadDimPad * 2;
   // Shared layout from a 1024-aligned base: Q (reused for O) | K stages | V stages | barriers
-  // (q_full, q_empty, then k_full, v_full, kv_empty per stage).
+  // (q_full, q_empty, then k_full, v_full, k_empty, v_empty per stage).
   static constexpr unsigned kOffK = kQBytes, kOffV = kOffK + kStages * kKvBytes;
   static constexpr unsigned kOffBar = kOffV + kStages * kKvBytes;
-  static constexpr unsigned kSmemBytes = kOffBar + 8 * (2 + 3 * kStages) + 1024;  // + align slack
+  static constexpr unsigned kSmemBytes = kOffBar + 8 * (2 + 4 * kStages) + 1024;  // + align slack
 
   static_assert(kHeadDim == 64 || kHeadDim == 96 || kHeadDim == 128 || kHeadDim == 192 || kHeadDim == 256,
                 "head dim 64, 96, 128, 192 or 256");
@@ -104,7 +107,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const unsigned q_full = base + Traits::kOffBar, q_empty = q_full + 8u;
   auto k_full = [&](int s) { return q_full + 16u + 8u * static_cast<unsigned>(s); };
   auto v_full = [&](int s) { return q_full + 16u + 8u * static_cast<unsigned>(kStages + s); };
-  auto kv_empty = [&](int s) { return q_full + 16u + 8u * static_cast<unsigned>(2 * kStages + s); };
+  auto k_empty = [&](int s) { return q_full + 16u + 8u * static_cast<unsigned>(2 * kStages + s); };
+  auto v_empty = [&](int s) { return q_full + 16u + 8u * static_cast<unsigned>(3 * kStages + s); };
   auto k_tile = [&](int s) { return base + Traits::kOffK + static_cast<unsigned>(s) * Traits::kKvBytes; };
   auto v_tile = [&](int s) { return base + Traits::kOffV + static_cast<unsigned>(s) * Traits::kKvBytes; };
 
@@ -149,7 +153,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     for (int s = 0; s < kStages; ++s) {
       mbar_init(k_full(s), 1);
       mbar_init(v_full(s), 1);
-      mbar_init(kv_empty(s), kConsumers);  // one arrive per consumer warpgroup
+      mbar_init(k_empty(s), kConsumers);  // one arrive per consumer warpgroup
+      mbar_init(v_empty(s), kConsumers);
     }
     fence_mbar_init();
   }
@@ -162,22 +167,31 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       int kv_iter = 0, round = 0;  // K/V tiles loaded so far (the ring position); tiles begun
       for (int i = first_tile; i < tile_count; i += tile_stride, ++round) {
         const Tile tl = tile_at(i);
+        // K or V of ring position it (key tile n of this tile) into its stage, once the consumers
+        // have released that stage's previous K (resp. V); the first round passes at once.
+        auto load = [&](bool is_v, int it, int n) {
+          const int s = it % kStages, row = (tl.n_block_min + n) * kBlockN;
+          const unsigned full = is_v ? v_full(s) : k_full(s), tile = is_v ? v_tile(s) : k_tile(s);
+          mbar_wait(is_v ? v_empty(s) : k_empty(s), ((it / kStages) & 1) ^ 1);
+          mbar_arrive_expect_tx(full, Traits::kKvBytes);
+          for (int cb = 0; cb < kColBlocks; ++cb)
+            tma_load_4d(tile + cb * kBlockN * 128u, is_v ? &params.tv : &params.tk, 64 * cb, row,
+                        tl.head / group, tl.batch, full);
+        };
+        // K(0) first: it needs only a free K stage, not Q's rows, which the previous tile's O
+        // store may still be reading (persistent).
+        if (tl.n_tiles > 0) load(false, kv_iter, 0);
         if (round > 0) mbar_wait(q_empty, static_cast<unsigned>(round - 1) & 1u);
         mbar_arrive_expect_tx(q_full, Traits::kQBytes);
         for (int cb = 0; cb < kColBlocks; ++cb)
           tma_load_4d(base + cb * kBlockM * 128u, &params.tq, 64 * cb, tl.m0, tl.head, tl.batch, q_full);
-        for (int n = 0; n < tl.n_tiles; ++n, ++kv_iter) {
-          const int s = kv_iter % kStages, row = (tl.n_block_min + n) * kBlockN;
-          mbar_wait(kv_empty(s), ((kv_iter / kStages) & 1) ^ 1);  // the first round passes at once
-          mbar_arrive_expect_tx(k_full(s), Traits::kKvBytes);
-          for (int cb = 0; cb < kColBlocks; ++cb)
-            tma_load_4d(k_tile(s) + cb * kBlockN * 128u, &params.tk, 64 * cb, row, tl.head / group,
-                        tl.batch, k_full(s));
-          mbar_arrive_expect_tx(v_full(s), Traits::kKvBytes);
-          for (int cb = 0; cb < kColBlocks; ++cb)
-            tma_load_4d(v_tile(s) + cb * kBlockN * 128u, &params.tv, 64 * cb, row, tl.head / group,
-                        tl.batch, v_full(s));
+        // K runs one tile ahead of V: K(0), K(1), V(0), K(2), V(1), ..., V(last).
+        for (int n = 1; n < tl.n_tiles; ++n) {
+          load(false, kv_iter + n, n);
+          load(true, kv_iter + n - 1, n - 1);
         }
+        if (tl.n_tiles > 0) load(true, kv_iter + tl.n_tiles - 1, tl.n_tiles - 1);
+        kv_iter += tl.n_tiles;
       }
     }
     return;
@@ -283,8 +297,12 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     auto rescale_o = [&](const float (&corr)[2]) {
       for (int i = 0; i < WgAccum<kHeadDimPad>::kRegs; ++i) o[i] *= corr[(i >> 1) & 1];
     };
-    auto release = [&](int s) {
-      if (t == 0) mbar_arrive(kv_empty(s));
+    // K of a stage is free once its S GEMM has retired, V once its P V GEMM has.
+    auto release_k = [&](int s) {
+      if (t == 0) mbar_arrive(k_empty(s));
+    };
+    auto release_v = [&](int s) {
+      if (t == 0) mbar_arrive(v_empty(s));
     };
 
     mbar_wait(q_full, static_cast<unsigned>(round) & 1u);
@@ -298,6 +316,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         wgmma_commit();
         pass_turn(n == n_tiles - 1);
         wgmma_wait<0>();
+        release_k(s);
         float corr[2];
         softmax((tl.n_block_min + n) * kBlockN, corr);
         to_p();
@@ -307,7 +326,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         issue_pv(pa, s);
         wgmma_commit();
         wgmma_wait<0>();
-        release(s);
+        release_v(s);
       }
     } else if (n_tiles > 0) {  // (if constexpr: only one main loop is compiled)
       // Intra-warpgroup pipelining (FlashAttention-3): S of tile n and P V of tile n-1 are issued
@@ -322,10 +341,12 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       wgmma_commit();
       pass_turn(n_tiles == 1);
       wgmma_wait<0>();
+      release_k(s_prev);
       softmax(tl.n_block_min * kBlockN, corr);  // O is 0: nothing to rescale
       to_p();
       for (int n = 1; n < n_tiles; ++n) {
         const int it = kv_iter + n, s = stage_of(it);
+        // Both waits before the GEMMs: a wait loop between them makes ptxas serialise them (C7520).
         mbar_wait(k_full(s), phase_of(it));
         mbar_wait(v_full(s_prev), phase_of(it - 1));
         my_turn();
@@ -336,9 +357,10 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         wgmma_commit();
         pass_turn(n == n_tiles - 1);
         wgmma_wait<1>();  // S (n) has retired; P V (n-1) may still run
+        release_k(s);
         softmax((tl.n_block_min + n) * kBlockN, corr);
         wgmma_wait<0>();
-        release(s_prev);
+        release_v(s_prev);
         to_p();
         rescale_o(corr);
         s_prev = s;
@@ -348,7 +370,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       issue_pv(pa, s_prev);
       wgmma_commit();
       wgmma_wait<0>();
-      release(s_prev);
+      release_v(s_prev);
     }
     kv_iter += n_tiles;
 

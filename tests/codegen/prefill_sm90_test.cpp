@@ -169,8 +169,9 @@ TEST(PrefillSm90Codegen, RenderAndGeometry) {
   EXPECT_EQ(g.grid[1], 8u);
   EXPECT_EQ(g.grid[2], 3u);
   EXPECT_EQ(g.block[0], 384u);
-  // Q 128x64 + 2 stages x (K + V) 128x64, 16-bit, + 8 barriers + 1 KB alignment slack.
-  EXPECT_EQ(g.dynamic_smem, 16384u + 4 * 16384u + 64u + 1024u);
+  // Q 128x64 + 2 stages x (K + V) 128x64, 16-bit, + 10 barriers (q_full, q_empty; k_full,
+  // v_full, k_empty, v_empty per stage) + 1 KB alignment slack.
+  EXPECT_EQ(g.dynamic_smem, 16384u + 4 * 16384u + 80u + 1024u);
   // Persistent: one block per SM, never more than the 3 * 8 * 3 tiles; 3 warpgroups: 512 threads.
   TileConfig p = c;
   p.persistent = 1;

@@ -257,6 +257,46 @@ TEST(PrefillSm90Emu, PersistentWithMoreTilesThanBlocks) {
       make_case(DType::F16, 64, causal(), 400, 100, 1, 2, 1), {3});
 }
 
+// K and V rings released separately (k_empty once S has retired, v_empty once P V has) with the
+// producer loading K(n+1) before V(n): 11 key tiles per row block take both rings around 2 and 3
+// stages several times; every main loop (overlap, ping-pong, stages, three consumers, the
+// persistent walk whose ring positions carry across tiles) gives the same bits.
+template <class Traits>
+void expect_same_bits(const PrefillCase& c, const EmuOut& want, unsigned blocks = 0) {
+  const EmuOut r = run<Traits>(c, emu::Order::Forward, blocks);
+  EXPECT_TRUE(r.report.ok) << c.name() << "\n" << r.report.message;
+  EXPECT_EQ(want.o_img, r.o_img) << c.name() << " s" << Traits::kStages << " ov" << Traits::kOverlap << " pp"
+                                 << Traits::kPingPong << " wg" << Traits::kConsumers << " ps" << Traits::kPersistent;
+}
+TEST(PrefillSm90Emu, SeparateKAndVRingsOverManyKeyTiles) {
+  const PrefillCase c = make_case(DType::BF16, 64, {}, 100, 700, 1, 2, 1);
+  const EmuOut base = run<T<sm90::Bf16, 64, 64, 2, MaskNone, 2, true, false>>(c);
+  EXPECT_TRUE(base.report.ok) << base.report.message;
+  expect_same_bits<T<sm90::Bf16, 64, 64, 3, MaskNone, 2, true, false>>(c, base);
+  expect_same_bits<T<sm90::Bf16, 64, 64, 2, MaskNone, 2, true, true>>(c, base);
+  expect_same_bits<T<sm90::Bf16, 64, 64, 3, MaskNone, 2, true, true>>(c, base);
+  expect_same_bits<T<sm90::Bf16, 64, 64, 2, MaskNone, 2, false, true>>(c, base);
+  expect_same_bits<T<sm90::Bf16, 64, 64, 3, MaskNone, 2, false, false>>(c, base);
+  expect_same_bits<T<sm90::Bf16, 64, 64, 2, MaskNone, 3, true, true>>(c, base);
+  // Persistent, 3 stages with the overlap (a config of scripts/sm90-compile-check.sh), causal:
+  // tiles with 1..4 key tiles, so the rings start each tile at a different stage and phase.
+  const PrefillCase d = make_case(DType::F16, 128, causal(), 250, 250, 2, 2, 1);
+  expect_persistent_same_bits<T<sm90::F16, 128, 64, 3, MaskCausal, 2, true, true>,
+                              T<sm90::F16, 128, 64, 3, MaskCausal, 2, true, true, true>>(d, {1, 3});
+  expect_persistent_same_bits<T<sm90::F16, 128, 64, 3, MaskCausal, 2, false, true>,
+                              T<sm90::F16, 128, 64, 3, MaskCausal, 2, false, true, true>>(d, {2});
+}
+
+// FlashAttention-3's non-causal hd 128 tile (block_n 176, 2 stages; 214 KB of shared memory),
+// with a ragged last key tile; causal without the overlap (the register rule's legal one).
+TEST(PrefillSm90Emu, Hd128BlockN176) {
+  const PrefillCase c = make_case(DType::BF16, 128, {}, 130, 400, 1, 2, 1);
+  const EmuOut base = run<T<sm90::Bf16, 128, 176, 2, MaskNone, 2, true, false>>(c);
+  EXPECT_TRUE(base.report.ok) << base.report.message;
+  expect_same_bits<T<sm90::Bf16, 128, 176, 2, MaskNone, 2, true, true>>(c, base);
+  expect_ok<T<sm90::F16, 128, 176, 2, MaskCausal, 2, true, false>>(make_case(DType::F16, 128, causal(), 200, 380));
+}
+
 // Size-1 dimensions may carry any stride (PyTorch gives them arbitrary ones; the sm80 path's
 // checks accept them): one sequence, one head, one query row, with strides TMA could not
 // describe, still encode and give the reference's answer.

@@ -215,6 +215,11 @@ TEST_F(Sm90Prefill, LongCausal) {
 TEST_F(Sm90Prefill, EveryConfigHeadDim64) { run_every_config(make(DType::BF16, 64, causal(), 200, 333, 1, 2, 1)); }
 TEST_F(Sm90Prefill, EveryConfigHeadDim128) { run_every_config(make(DType::BF16, 128, causal(), 200, 333, 1, 2, 1)); }
 TEST_F(Sm90Prefill, EveryConfigHeadDim256) { run_every_config(make(DType::BF16, 256, none(), 200, 333, 1, 2, 1)); }
+// Without a mask at head dim 128 the space also holds FlashAttention-3's block_n 176 with the
+// overlap; 1000 keys (6 to 16 key tiles) take the separate K and V rings around several times.
+TEST_F(Sm90Prefill, EveryConfigHeadDim128NoMaskManyKeyTiles) {
+  run_every_config(make(DType::BF16, 128, none(), 300, 1000, 1, 2, 1));
+}
 
 }  // namespace
 }  // namespace attnjit
