@@ -35,6 +35,7 @@
 #include <memory>
 #include <source_location>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "emu/emu_runtime.h"
@@ -175,6 +176,15 @@ class State {
       throw EmuError(std::string(what) + ": mbarrier " + hex(addr) + " got more than its " +
                      std::to_string(m.count) + " arrivals in phase " + std::to_string(m.phase));
     complete_if_done(addr, m);
+    // A plain arrive (a release) lets the waiters run before the arriving thread goes on, as they
+    // may on hardware: an arrive placed before the wgmma.wait_group that retires the reads it
+    // releases then has the waiter's TMA overwrite those operands first, which the wgmma check
+    // reports.
+    if (tx == 0) {
+      bool resumed = false;
+      blk().block_until([&resumed] { return std::exchange(resumed, true); },
+                        [] { return std::string("(yield after mbarrier.arrive)"); });
+    }
   }
   void mbar_complete_tx(unsigned addr, uint32_t bytes) {
     Mbarrier& m = mbar(addr, "complete_tx");
