@@ -35,6 +35,7 @@
 #include <memory>
 #include <source_location>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "emu/emu_runtime.h"
@@ -168,13 +169,23 @@ class State {
                      " outside [1, 2^20 - 1]");
     mbars_[addr] = Mbarrier{count, static_cast<int>(count), 0, 0};
   }
-  void mbar_arrive(unsigned addr, uint32_t tx, const char* what) {
+  void mbar_arrive(unsigned addr, uint32_t tx, const char* what, bool plain = false) {
     Mbarrier& m = mbar(addr, what);
     m.tx += tx;
     if (--m.pending < 0)
       throw EmuError(std::string(what) + ": mbarrier " + hex(addr) + " got more than its " +
                      std::to_string(m.count) + " arrivals in phase " + std::to_string(m.phase));
     complete_if_done(addr, m);
+    // A plain arrive (a release) yields for the rest of the scheduling round, so a waiter it
+    // woke that comes earlier in the order (the kernels' producer warpgroup 0, in the Forward
+    // order) runs before the arriving thread goes on, as it may on hardware. An arrive placed
+    // before the wgmma.wait_group that retires the reads it releases then has the waiter
+    // overwrite those operands first, which the wgmma check reports.
+    if (plain) {
+      bool resumed = false;
+      blk().block_until([&resumed] { return std::exchange(resumed, true); },
+                        [] { return std::string("(yield after mbarrier.arrive)"); });
+    }
   }
   void mbar_complete_tx(unsigned addr, uint32_t bytes) {
     Mbarrier& m = mbar(addr, "complete_tx");

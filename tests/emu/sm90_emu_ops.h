@@ -84,7 +84,7 @@ inline float exp2_approx(float x) { return emu::ex2_approx_ftz(x); }
 
 inline void mbar_init(unsigned bar, unsigned count) { emu::sm90::State::get().mbar_init(bar, count); }
 inline void fence_mbar_init() {}  // one block at a time: init is visible at once
-inline void mbar_arrive(unsigned bar) { emu::sm90::State::get().mbar_arrive(bar, 0, "mbarrier.arrive"); }
+inline void mbar_arrive(unsigned bar) { emu::sm90::State::get().mbar_arrive(bar, 0, "mbarrier.arrive", true); }
 inline void mbar_arrive_expect_tx(unsigned bar, unsigned bytes) {
   emu::sm90::State::get().mbar_arrive(bar, bytes, "mbarrier.arrive.expect_tx");
 }

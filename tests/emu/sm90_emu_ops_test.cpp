@@ -379,6 +379,42 @@ TEST(Sm90Mbarrier, LostArriveIsADeadlockNamingTheBarrierAndWarps) {
   }, {"deadlock", "mbarrier 0x440 parity 0", "1 of 2 arrivals pending", "warps 2 3"});
 }
 
+// A consumer warpgroup (threads 128..255) releases the B operand of its wgmma on an mbarrier (one
+// arrive by its thread 0) and a producer thread (thread 0, earlier in the order, as in the
+// kernels) waiting on it rewrites that operand, as a TMA refill of a K or V stage would. A plain
+// arrive lets that waiter run before the arriving thread goes on, so a release placed before the
+// wgmma.wait_group that retires the read is caught.
+void release_then_refill(bool release_before_wait) {
+  run(block_of(256), [release_before_wait] {
+    const unsigned empty = base() + 16384;
+    if (tid() == 0) mbar_init(empty, 1);
+    zero_tiles();
+    if (tid() < 128) {
+      if (tid() == 0) {
+        mbar_wait(empty, 0);
+        put16(4096, bf(3.f));  // the refill
+      }
+      return;
+    }
+    WgAccum<8> x;
+    wgmma_fence();
+    issue_n8(x, false);
+    wgmma_commit();
+    if (release_before_wait && tid() == 128) mbar_arrive(empty);  // the defect
+    wgmma_wait<0>();
+    if (!release_before_wait && tid() == 128) mbar_arrive(empty);
+  });
+}
+TEST(Sm90Mbarrier, ReleaseBeforeTheWgmmaRetiresIsCaught) {
+  EXPECT_NO_THROW(release_then_refill(false));
+  try {
+    release_then_refill(true);
+    ADD_FAILURE() << "no EmuError";
+  } catch (const emu::EmuError& e) {
+    EXPECT_NE(std::string(e.what()).find("changed before the wgmma.wait_group"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Sm90Mbarrier, TooManyArrivalsOrBytesAndUninitialisedUseAreCaught) {
   expect_emu_error(block_of(32), [] {
     if (tid() == 0) {
