@@ -288,20 +288,19 @@ __device__ __forceinline__ void combine_splits(const DecodeParams& p, const floa
     const float* const src = all_o + r * D + d;
     const float* const wr = s_w + r * kMaxSplits;
     float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+    // Branch-free (an empty or negligible split's weight is 0: its term is dropped, not
+    // multiplied, so a stale partial never matters), so the unrolled loads can all be in flight.
     auto add = [&](float4 a, float w) {
-      if (w == 0.f) return;  // an empty split (O = 0, LSE = -inf) or a negligible one
-      o.x += a.x * w;
-      o.y += a.y * w;
-      o.z += a.z * w;
-      o.w += a.w * w;
+      const bool on = w != 0.f;
+      o.x += on ? a.x * w : 0.f;
+      o.y += on ? a.y * w : 0.f;
+      o.z += on ? a.z * w : 0.f;
+      o.w += on ? a.w * w : 0.f;
     };
     int s = part;
     for (; s + (kUnroll - 1) * parts < ns; s += kUnroll * parts) {
-      float4 a[kUnroll];
 #pragma unroll
-      for (int k = 0; k < kUnroll; ++k) a[k] = ldcg_v4(src + (s + k * parts) * RPC * D);
-#pragma unroll
-      for (int k = 0; k < kUnroll; ++k) add(a[k], wr[s + k * parts]);
+      for (int k = 0; k < kUnroll; ++k) add(ldcg_v4(src + (s + k * parts) * RPC * D), wr[s + k * parts]);
     }
     for (; s < ns; s += parts) add(ldcg_v4(src + s * RPC * D), wr[s]);
     if (parts == 1) store(r, d, o);
