@@ -233,16 +233,19 @@ __device__ __forceinline__ float fold_sink_combine(const DecodeParams& p, int hq
 // The exact combine of a slot's num_splits partials (normalized O [split][RPC][D] and log2 LSE
 // [split][RPC] in the workspace), run by the slot's last CTA. It is on the critical path of the
 // launch's tail and reads up to kMaxSplits * rows * D * 4 bytes from L2 in one CTA, so it is
-// written for loads in flight, not for instruction count: a row's LSEs are loaded all at once
-// (kMaxSplits / 32 per lane), and each thread's weighted sum over splits issues kUnroll
-// independent 16-byte loads before it uses any; when a chunk's rows x D / 4 outputs are fewer
-// than the CTA's threads (1-8 rows), the splits are dealt to several threads per output and
-// their sums added in shared memory. (The loop it replaces had one dependent L2 round trip per
-// split and output: 256 in a row for GQA 8 at 128 splits, ~40 us on the H200.)
+// written for loads in flight, not for instruction count: a row's LSEs are read from L2 once
+// (staged in s_w), and each thread's weighted sum over splits issues kUnroll independent 16-byte
+// loads before it uses any (branch-free, so they share a basic block; written as loads feeding
+// the sums in order, NVVM keeps the main loop's invariants hoisted — with the loads held in an
+// array first it rematerialised them inside the K/V loop, +140 PTX instructions a step); when a
+// chunk's rows x D / 4 outputs are fewer than the CTA's threads (1-8 rows), the splits are dealt
+// to several threads per output and their sums added in shared memory. (The loop it replaces had
+// one dependent L2 round trip per split and output: 256 in a row for GQA 8 at 128 splits, the
+// ~40 us that batch-1 GQA 8 spent over its K/V time on the H200.)
 //   scratch    W * 32 float4 of shared memory free to reuse (the merge buffer)
 //   s_w        [RPC][kMaxSplits] weights
-//   row_done   (r, mu, sum) -> the factor the row's weights are scaled by (1 / sum, sinks
-//              folded in); called once per real row by lane 0 of a warp, which also stores LSE
+//   row_done   (r, mu, sum, lead) -> the factor the row's weights are scaled by (1 / sum, sinks
+//              folded in); called by every lane of the row's warp, lead (lane 0) stores its LSE
 //   store      (r, d, float4) the row's final outputs d .. d + 3
 template <class C, int RPC, class Store, class RowDone>
 __device__ __forceinline__ void combine_splits(const DecodeParams& p, const float* all_o, const float* all_lse,
@@ -250,34 +253,30 @@ __device__ __forceinline__ void combine_splits(const DecodeParams& p, const floa
                                                RowDone row_done) {
   constexpr int D = C::kHeadDim;
   constexpr int T = C::kWarps * 32;
-  constexpr int kPerLane = kMaxSplits / 32;
   constexpr int kUnroll = 8;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int ns = p.num_splits;
   for (int r = warp; r < rows_here; r += C::kWarps) {
-    float lv[kPerLane];
+    // The LSEs are read from L2 once (staged in s_w), then weighed from shared memory.
     float mx = neg_inf();
-#pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
-      const int s = lane + 32 * i;
-      lv[i] = s < ns ? ldcg_f32(all_lse + s * RPC + r) : neg_inf();
-      mx = fmaxf(mx, lv[i]);
+    for (int s = lane; s < ns; s += 32) {
+      const float v = ldcg_f32(all_lse + s * RPC + r);
+      s_w[r * kMaxSplits + s] = v;
+      mx = fmaxf(mx, v);
     }
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
     const float mu = mx == neg_inf() ? 0.f : mx;
     float sum = 0.f;
-#pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
-      lv[i] = fast_exp2(lv[i] - mu);  // exp2(-inf) = 0: empty and absent splits weigh nothing
-      sum += lv[i];
+    for (int s = lane; s < ns; s += 32) {  // each lane rereads only what it wrote: no barrier
+      const float w = fast_exp2(s_w[r * kMaxSplits + s] - mu);  // exp2(-inf) = 0: empty splits weigh nothing
+      s_w[r * kMaxSplits + s] = w;
+      sum += w;
     }
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
     const float inv = row_done(r, mu, sum, lane == 0);
-#pragma unroll
-    for (int i = 0; i < kPerLane; ++i)
-      if (lane + 32 * i < ns) s_w[r * kMaxSplits + lane + 32 * i] = lv[i] * inv;
+    for (int s = lane; s < ns; s += 32) s_w[r * kMaxSplits + s] *= inv;
   }
   __syncthreads();
   const int items = rows_here * (D / 4);
@@ -332,7 +331,6 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, float* smerge,
   constexpr int G = C::kGroup;
   constexpr int ROWS = G * C::kQTokens;
   constexpr int W = C::kWarps;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
   const int slot = (b * p.heads_kv + kvh) * p.row_chunks + chunk;
   const bool direct = p.num_splits == 1;
