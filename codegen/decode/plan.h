@@ -58,8 +58,9 @@ inline constexpr int64_t kDecodeMinKeysPerSplit = 256;
 // shapes): ceil(units * s / slots) waves of CTAs, each streaming ceil(blocks / s) blocks of keys
 // plus a fixed cost, then the last CTA of each slot reading all s partials. Measured on the H200
 // at f309fac, the old rule (two waves, rounded up) ran batch 8 x 32k GQA 8 in 17 splits = 2.06
-// waves (0.79x the copy ceiling) and batch-1 GQA 8 in 128 splits whose combine took ~40 us
-// (0.60x at 128k).
+// waves (0.79x the copy ceiling) and batch-1 GQA 8 in 128 splits (63 us at 32k where its K/V
+// takes 16 us at the ceiling; 0.60x at 128k) — most of the excess, by reading the code, the
+// combine's 256 dependent L2 round trips per thread (templates/decode/sm80.cuh combine_splits).
 struct DecodeSplitCostInput {
   int64_t units = 1;          // sequences x KV heads x row chunks
   int64_t slots = 1;          // SMs x resident CTAs per SM

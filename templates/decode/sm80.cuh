@@ -240,8 +240,9 @@ __device__ __forceinline__ float fold_sink_combine(const DecodeParams& p, int hq
 // array first it rematerialised them inside the K/V loop, +140 PTX instructions a step); when a
 // chunk's rows x D / 4 outputs are fewer than the CTA's threads (1-8 rows), the splits are dealt
 // to several threads per output and their sums added in shared memory. (The loop it replaces had
-// one dependent L2 round trip per split and output: 256 in a row for GQA 8 at 128 splits, the
-// ~40 us that batch-1 GQA 8 spent over its K/V time on the H200.)
+// one dependent L2 round trip per split and output: 256 in a row for GQA 8 at 128 splits, which
+// by estimate (~150 ns each) is most of the 47 us batch-1 GQA 8 x 32k spent over its K/V time on
+// the H200 at f309fac.)
 //   scratch    W * 32 float4 of shared memory free to reuse (the merge buffer)
 //   s_w        [RPC][kMaxSplits] weights
 //   row_done   (r, mu, sum, lead) -> the factor the row's weights are scaled by (1 / sum, sinks

@@ -84,7 +84,7 @@ TEST(DecodeGpuPlan, SplitsFillOneWaveOnTheServingGrid) {
 
 // The points measured slow on the H200 at f309fac, and what the plan does now.
 TEST(DecodeGpuPlan, MeasuredSlowPointsGetOneFullWave) {
-  // Batch-1 GQA 8 (4 KV heads): 128 splits in two waves with a ~40 us combine before; now 64-66
+  // Batch-1 GQA 8 (4 KV heads): 128 splits in two waves before; now 64-66
   // splits, one wave of the 264 tensor-core slots.
   for (int64_t len : {32768, 131072}) {
     const DecodeGpuPlan p = decode_gpu_plan(shape(1, 8, len));
