@@ -116,6 +116,36 @@ def render_table(rows, variants, ceiling, latency_mib):
     return "\n".join(out)
 
 
+def plan_of(config, splits, batch, heads_kv, group, q_tokens):
+    """What one attnjit point ran: the kernel (tensor cores for block_m 16, else scalar), the CTA
+    shape (rows x warps, keys per stage, stages), the split count and the grid's CTAs, from the
+    config key bench-decode reports (sm80_bm<M>_bn<N>_w<W>_s<S>_...)."""
+    fields = {}
+    for tok in config.split("_"):
+        for name in ("bm", "bn", "w", "s"):
+            if tok.startswith(name) and tok[len(name):].isdigit():
+                fields.setdefault(name, int(tok[len(name):]))
+    bm = fields.get("bm", 1)
+    kernel = "tc" if bm == 16 else "scalar"
+    chunks = -(-group * q_tokens // bm)
+    ctas = splits * chunks * heads_kv * batch
+    return (f"{kernel} bm{bm} bn{fields.get('bn', '?')} w{fields.get('w', '?')} s{fields.get('s', '?')}"
+            f", {splits} split{'s' if splits != 1 else ''}, {ctas} CTAs")
+
+
+def render_plans(rows, variants):
+    """Markdown: which kernel, CTA shape, split count and grid each attnjit point ran."""
+    head = ["batch", "kv len", "GQA"] + variants
+    out = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in rows:
+        if r.get("skipped"):
+            continue
+        cells = [str(r["batch"]), str(r["kv_len"]), str(r["gqa"])]
+        cells += [r[v]["plan"] if v in r else "n/a" for v in variants]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def grid_rows(a, results, torch_times=None):
     """results: variant -> bench-decode JSON; torch_times: (batch, len, gqa) -> {flash, cudnn}."""
     rows = []
@@ -132,7 +162,8 @@ def grid_rows(a, results, torch_times=None):
                         continue
                     x = hit[0]
                     r[v] = {"gbps": x["gbps"], "us": x["median_ms"] * 1e3, "config": x["config"],
-                            "splits": x["splits"]}
+                            "splits": x["splits"],
+                            "plan": plan_of(x["config"], x["splits"], b, heads_kv, g, a.q_tokens)}
                 for be, t in (torch_times or {}).get((b, n, g), {}).items():
                     r[be] = t
                 rows.append(r)
@@ -170,6 +201,8 @@ def main(argv=None):
     print(f"Decode grid on {device}: bf16 queries, head dim {a.head_dim}, {a.heads_q} query heads, "
           f"{a.q_tokens} token(s); copy ceiling {ceiling:.0f} GB/s (read + write)\n")
     print(render_table(rows, a.variants, ceiling, a.latency_mib))
+    print("\nWhat each point ran (kernel, CTA shape, splits, CTAs):\n")
+    print(render_plans(rows, a.variants))
     if a.json_out:
         with open(a.json_out, "w") as f:
             json.dump({"device": device, "copy_ceiling_gbps": ceiling, "rows": rows, "attnjit": results}, f, indent=2)

@@ -7,10 +7,17 @@
 namespace attnjit {
 namespace {
 
-// Registers per thread the decode kernels are planned with (ptxas reports 128-200 for the
-// defaults; the larger bound keeps the residency estimate on the safe side).
-constexpr int kGpuRegsPerThread = 192;
+// Registers per thread of a decode kernel, a little above what NVRTC 13 / ptxas report for
+// sm_90a (`attnjit compile`): scalar 48 / 64 / 122 / 224 at 1 / 2 / 4 / 8 rows (56 at head
+// dim 256, 1 row); tensor cores 96 / 166 / 248 at head dims 64 / 128 / 256 (block_n 16; 172 at
+// 32). A fixed 192 made the scalar kernel's residency 2 CTAs per SM where it is 6 (shared
+// memory), so its split counts filled a third of the GPU's slots.
+int gpu_regs_per_thread(bool tensor_cores, int block_m, int head_dim, int block_n) {
+  const int r = tensor_cores ? head_dim + 40 + block_n : 32 + 24 * block_m;
+  return std::min(255, (r + 7) / 8 * 8);
+}
 constexpr int kGpuMaxWarpsPerSm = 64;
+constexpr int kGpuMaxCtasPerSm = 32;
 constexpr int64_t kDefaultSmemPerSm = 228 * 1024;
 constexpr int kMaxSplitsPerCombine = 128;  // = kDecodeMaxSplits (sm80.cuh kMaxSplits)
 // A CPU split should stream at least this many keys, or the combine costs more than it gains.
@@ -37,6 +44,19 @@ int64_t decode_cpu_heads_per_item(const ProblemSpec& spec, const TileConfig& cfg
 int64_t decode_kv_blocks(const TileConfig& cfg, int64_t max_seqlen_k) {
   if (cfg.block_n < 1) throw SpecError("block_n: must be >= 1, got " + std::to_string(cfg.block_n));
   return std::max<int64_t>(1, (max_seqlen_k + cfg.block_n - 1) / cfg.block_n);
+}
+
+double decode_split_cost(const DecodeSplitCostInput& in, int64_t splits) {
+  const int64_t ctas = in.units * splits;
+  const int64_t waves = (ctas + in.slots - 1) / in.slots;
+  // The busiest slot's CTAs stream their keys one after another; each CTA also pays the
+  // pipeline's fill and, split, the write of its partials.
+  const int64_t keys = (in.blocks + splits - 1) / splits * in.block_n;
+  const double per_cta = double(keys * in.key_bytes) + kDecodeCtaFixedBytes +
+                         (splits > 1 ? double(in.partial_bytes) : 0.0);
+  // The last CTA of a slot reads every split's partials from L2 before the launch ends.
+  const double combine = splits > 1 ? kDecodeCombineCost * double(splits * in.partial_bytes) : 0.0;
+  return double(waves) * per_cta + combine;
 }
 
 DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in) {
@@ -70,24 +90,43 @@ DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in) {
   const int64_t smem = std::max(ring, int64_t(p.warps) * p.block_m * in.head_dim * 4) +
                        (2LL * p.warps * p.block_m + int64_t(p.block_m) * kDecodeMaxSplits + 1) * 4;
   const int64_t per_sm = in.smem_per_sm > 0 ? in.smem_per_sm : kDefaultSmemPerSm;
-  const int by_smem = static_cast<int>(std::max<int64_t>(1, per_sm / std::max<int64_t>(1, smem)));
+  // sm_80 / sm_90 reserve 1 KiB of shared memory per resident CTA.
+  const int by_smem = static_cast<int>(std::max<int64_t>(1, per_sm / (smem + 1024)));
   const int by_warps = kGpuMaxWarpsPerSm / p.warps;
-  const int by_regs = 65536 / (p.warps * 32 * kGpuRegsPerThread);
-  p.ctas_per_sm = std::max(1, std::min({by_smem, by_warps, by_regs}));
-  // Splits: one per (sequence, KV head, row chunk) once those fill a wave (large batch); else
-  // enough for kDecodeTargetWaves waves, but no split shorter than kDecodeMinKeysPerSplit keys (the
-  // combine would cost more than the parallelism gains) and none without a block per warp.
+  const int by_regs = 65536 / (p.warps * 32 * gpu_regs_per_thread(p.tensor_cores, p.block_m, in.head_dim, p.block_n));
+  p.ctas_per_sm = std::max(1, std::min({by_smem, by_warps, by_regs, kGpuMaxCtasPerSm}));
+  // Splits: the count with the least modelled time (decode_split_cost), ties to fewer splits;
+  // never a split shorter than kDecodeMinKeysPerSplit keys, nor more than the combine takes.
   const int64_t units = in.batch * in.heads_kv * ((rows + p.block_m - 1) / p.block_m);
   const int64_t slots = int64_t(in.sm_count > 0 ? in.sm_count : kDecodeDefaultSmCount) * p.ctas_per_sm;
-  const int64_t keys_per_step = int64_t(p.block_n) * (p.tensor_cores ? p.warps : 1);
-  const int64_t blocks = std::max<int64_t>(1, (in.seqlen_k + keys_per_step - 1) / keys_per_step);
+  // The kernels deal a split whole blocks: block_n keys (tensor cores: per warp, dealt to the
+  // warps round-robin, so block_n is also the split granule there).
+  const int64_t blocks = std::max<int64_t>(1, (in.seqlen_k + p.block_n - 1) / p.block_n);
   const int64_t cap = std::min<int64_t>({kMaxSplitsPerCombine, blocks,
                                          std::max<int64_t>(1, in.seqlen_k / kDecodeMinKeysPerSplit)});
+  DecodeSplitCostInput cin;
+  cin.units = units;
+  cin.slots = slots;
+  cin.blocks = blocks;
+  cin.block_n = p.block_n;
+  cin.key_bytes = 2LL * in.head_dim * in.kv_bytes;
+  cin.partial_bytes = std::min<int64_t>(rows, p.block_m) * in.head_dim * 4;
   int64_t splits = 1;
   if (in.splits > 0) {
     splits = std::min<int64_t>(in.splits, std::min<int64_t>(kMaxSplitsPerCombine, blocks));
-  } else if (units < slots) {  // under one wave: the GPU idles without splits
-    splits = std::clamp<int64_t>((kDecodeTargetWaves * slots + units - 1) / units, 1, cap);
+  } else if (units < slots) {  // a wave or more without splits: split nothing, combine nothing
+    // At most one wave: all CTAs start together and stream equal shares, so none waits on a
+    // tail; more waves only add pipeline fills and partials (and a wave's last, partly empty
+    // round: the old two-wave rule ran batch 8 x 32k GQA 8 in 2.06 waves, 0.79x the ceiling).
+    const int64_t most = std::min<int64_t>(cap, std::max<int64_t>(1, slots / units));
+    double best = decode_split_cost(cin, 1);
+    for (int64_t s = 2; s <= most; ++s) {
+      const double c = decode_split_cost(cin, s);
+      if (c < best * (1.0 - 1e-9)) {
+        best = c;
+        splits = s;
+      }
+    }
   }
   p.splits = static_cast<int>(splits);
   p.ctas = units * splits;

@@ -48,17 +48,39 @@ struct DecodeGpuPlan {
   double waves = 0;           // ctas / (sm_count * ctas_per_sm)
 };
 inline constexpr int kDecodeDefaultSmCount = 132;
-// Splits stop at this many keys each (the combine reads every split's fp32 partials: at 256 keys
-// of a 16-row chunk that is <= 1/16 of the bf16 K/V bytes), and at kDecodeMaxSplits.
+// Splits stop at this many keys each, and at kDecodeMaxSplits.
 inline constexpr int64_t kDecodeMinKeysPerSplit = 256;
-// Waves of CTAs the split count aims for when one split per (sequence, KV head) is less than a
-// wave.
-inline constexpr int kDecodeTargetWaves = 2;
+
+// The split count: with fewer (sequence, KV head, row chunk) units than resident CTA slots
+// (SMs x CTAs per SM), the count of least decode_split_cost among those that keep the grid
+// within one wave (units * splits <= slots); else 1. The cost is in units of the bytes one slot
+// streams at its share of the memory bandwidth (the kernels are memory-bound at the default CTA
+// shapes): ceil(units * s / slots) waves of CTAs, each streaming ceil(blocks / s) blocks of keys
+// plus a fixed cost, then the last CTA of each slot reading all s partials. Measured on the H200
+// at f309fac, the old rule (two waves, rounded up) ran batch 8 x 32k GQA 8 in 17 splits = 2.06
+// waves (0.79x the copy ceiling) and batch-1 GQA 8 in 128 splits (63 us at 32k where its K/V
+// takes 16 us at the ceiling; 0.60x at 128k) — most of the excess, by reading the code, the
+// combine's 256 dependent L2 round trips per thread (templates/decode/sm80.cuh combine_splits).
+struct DecodeSplitCostInput {
+  int64_t units = 1;          // sequences x KV heads x row chunks
+  int64_t slots = 1;          // SMs x resident CTAs per SM
+  int64_t blocks = 1;         // KV blocks of block_n keys in the longest sequence
+  int64_t block_n = 16;
+  int64_t key_bytes = 512;    // K + V bytes of one key (2 * head_dim * bytes per element)
+  int64_t partial_bytes = 0;  // fp32 partial O bytes of one CTA (real rows x head_dim x 4)
+};
+// Pipeline fill and epilogue of one CTA, as bytes it could have streamed (~1 us at a slot's share).
+inline constexpr double kDecodeCtaFixedBytes = 16 * 1024;
+// The combine's cost per partial byte, relative to a streamed K/V byte (one CTA reading L2 with
+// 8 loads in flight per thread, about 6x a slot's share of DRAM bandwidth).
+inline constexpr double kDecodeCombineCost = 0.15;
+double decode_split_cost(const DecodeSplitCostInput& in, int64_t splits);
+
 DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in);
 
 // The number of KV splits a call runs with. cfg.splits > 0 is taken as asked (capped at the KV
 // block count and kDecodeMaxSplits). cfg.splits == 0 applies the rule: GPUs — decode_gpu_plan's
-// (kDecodeTargetWaves waves of resident CTAs, bounded by kDecodeMinKeysPerSplit);
+// (the least decode_split_cost, bounded by kDecodeMinKeysPerSplit);
 // CPUs — enough work items for every worker thread. Never more splits than KV blocks.
 int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Target& target,
                       const RunShape& shape);

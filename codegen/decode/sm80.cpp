@@ -14,7 +14,8 @@
 // ALiBi / sinks (_alibi, _sink): both kernels, through their variant entries (DecodeVariantParams);
 // user score_mod / mask_mod (_sm / _mm): both kernels, through their mods entries (DecodeModParams).
 // fp8 KV cache (_kv-e4m3 / _kv-e5m2): the tensor-core kernel only (head dims 64 / 128 / 256),
-// K and V dequantised per block in shared memory (templates/decode/mma_sm80.cuh).
+// K and V dequantised per block in shared memory to f16, the MMAs' type for every query dtype
+// (bf16 Q scaled into f16's range by a power of two; templates/decode/mma_sm80.cuh).
 // Launch: grid = (splits * row_chunks, heads_kv, batch), block = warps * 32,
 // dynamic smem = max(K+V ring, cross-warp merge buffer) + the merge / combine scalars.
 #include <algorithm>

@@ -45,17 +45,78 @@ __device__ __forceinline__ unsigned fp8x2_to_elem2(unsigned u) {
 #endif
 }
 
+// Four fp8 codes (low byte first) -> two packed 16-bit pairs. To f16 on sm_89+: the word's halves
+// go to the two converts as they are (mov.b32 {l, h} is a register split, not an instruction), not
+// through a 16-bit extraction per pair (which NVRTC emitted as a cvt.u16.u32 each: 64 of a bf16 /
+// e4m3 warp step's instructions).
+template <class T, int K>
+__device__ __forceinline__ void fp8x4_to_elem4(unsigned u, unsigned& lo, unsigned& hi) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890 && !defined(ATTNJIT_DECODE_EMULATED_PTX)
+  if constexpr (!T::kIsBf16) {
+    if constexpr (K == fp8::kE4M3)
+      asm("{ .reg .b16 l, h; mov.b32 {l, h}, %2; cvt.rn.f16x2.e4m3x2 %0, l; cvt.rn.f16x2.e4m3x2 %1, h; }\n"
+          : "=r"(lo), "=r"(hi)
+          : "r"(u));
+    else
+      asm("{ .reg .b16 l, h; mov.b32 {l, h}, %2; cvt.rn.f16x2.e5m2x2 %0, l; cvt.rn.f16x2.e5m2x2 %1, h; }\n"
+          : "=r"(lo), "=r"(hi)
+          : "r"(u));
+    return;
+  }
+#endif
+  lo = fp8x2_to_elem2<T, K>(u & 0xffffu);
+  hi = fp8x2_to_elem2<T, K>(u >> 16);
+}
+
 // 16 fp8 codes (a 16-byte chunk of a K/V row) -> 16 elements in two 16-byte chunks.
 template <class T, int K>
 __device__ __forceinline__ void fp8x16_to_elem(const uint4& raw, uint4& lo, uint4& hi) {
-  lo.x = fp8x2_to_elem2<T, K>(raw.x & 0xffffu);
-  lo.y = fp8x2_to_elem2<T, K>(raw.x >> 16);
-  lo.z = fp8x2_to_elem2<T, K>(raw.y & 0xffffu);
-  lo.w = fp8x2_to_elem2<T, K>(raw.y >> 16);
-  hi.x = fp8x2_to_elem2<T, K>(raw.z & 0xffffu);
-  hi.y = fp8x2_to_elem2<T, K>(raw.z >> 16);
-  hi.z = fp8x2_to_elem2<T, K>(raw.w & 0xffffu);
-  hi.w = fp8x2_to_elem2<T, K>(raw.w >> 16);
+  fp8x4_to_elem4<T, K>(raw.x, lo.x, lo.y);
+  fp8x4_to_elem4<T, K>(raw.y, lo.z, lo.w);
+  fp8x4_to_elem4<T, K>(raw.z, hi.x, hi.y);
+  fp8x4_to_elem4<T, K>(raw.w, hi.z, hi.w);
+}
+
+// The MMAs' element type: the kernel's, except with an fp8 cache: f16 there, for every e4m3 /
+// e5m2 code is an f16 (sm_89+: one cvt per pair, where bf16 took that cvt, two f16 -> f32 and one
+// f32 -> bf16x2: 208 of the 759 PTX instructions of a bf16 / e4m3 warp step at head dim 128),
+// and P rounded to f16 is at least as accurate as in bf16 (values in [0, 1]).
+template <class T, bool kFp8>
+struct MmaElem {
+  using type = T;
+};
+template <class T>
+struct MmaElem<T, true> {
+  using type = F16;
+};
+
+// bf16 Q fragments -> f16 for the f16 MMAs of an fp8 cache. Q is scaled by 2^s so that its
+// largest magnitude over the warp (every warp holds the whole chunk) lies in [2^14, 2^15): in
+// f16's range, and exact for every element down to 2^-24 of it (bf16 has 8 significant bits,
+// f16 11). Returns 2^-s, which the caller folds into the score scale (Q K^T is linear in Q).
+template <class T, int KT>
+__device__ __forceinline__ float q_fragments_to_f16(unsigned (&qa)[KT][4]) {
+  float amax = 0.f, lo, hi;
+#pragma unroll
+  for (int kt = 0; kt < KT; ++kt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      unpack2<T>(qa[kt][e], lo, hi);
+      amax = fmaxf(amax, fmaxf(fmaxf(lo, -lo), fmaxf(hi, -hi)));
+    }
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+  const int e = ((__float_as_int(amax) >> 23) & 0xff) - 127;
+  const int s = max(-120, min(120, 14 - e));
+  const float up = __int_as_float((127 + s) << 23);
+#pragma unroll
+  for (int kt = 0; kt < KT; ++kt)
+#pragma unroll
+    for (int e2 = 0; e2 < 4; ++e2) {
+      unpack2<T>(qa[kt][e2], lo, hi);
+      qa[kt][e2] = pack2<F16>(lo * up, hi * up);
+    }
+  return __int_as_float((127 - s) << 23);
 }
 
 // Config: as decode_kernel's, with kRowsPerCta == 16 and kBlockN = keys per warp per stage

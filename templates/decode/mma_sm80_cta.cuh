@@ -14,6 +14,7 @@
   constexpr int P = C::kPageSize;
   constexpr int KV = fp8::kind_of<C>();  // fp8 cache kind (0: K/V in the element type)
   constexpr int KB = KV ? 1 : 2;          // bytes per K/V element in memory
+  using MT = typename MmaElem<T, KV != 0>::type;  // the MMAs' element type (f16 with an fp8 cache)
   constexpr int CH = D / 8;   // 16-byte chunks per 16-bit K/V row (what ldmatrix reads)
   constexpr int RCH = D * KB / 16;  // 16-byte chunks per K/V row in memory
   constexpr int NT = BN / 8;  // n8 tiles of S
@@ -92,6 +93,7 @@
   // Scores in log2 units; an fp8 cache's K scale folds into the score scale (Q K^T is linear in K).
   float qk_scale = p.scale_log2;
   if constexpr (KV != 0) qk_scale *= p.k_scale[kvh * p.kv_scale_stride];
+  if constexpr (KV != 0 && T::kIsBf16) qk_scale *= q_fragments_to_f16<T>(qa);
   const unsigned ring_u32 = smem_u32(ring);
   auto first_key = [&](int step) { return range.first + (range.blk_begin + warp + step * W) * BN; };
 
@@ -154,10 +156,10 @@
         const int d0 = key * CH * 16 + (((2 * ch) ^ (key & 7)) << 4);
         const int d1 = key * CH * 16 + (((2 * ch + 1) ^ (key & 7)) << 4);
         uint4 lo, hi;
-        fp8x16_to_elem<T, KV>(*reinterpret_cast<const uint4*>(ring + stage * kRawTile + src), lo, hi);
+        fp8x16_to_elem<MT, KV>(*reinterpret_cast<const uint4*>(ring + stage * kRawTile + src), lo, hi);
         *reinterpret_cast<uint4*>(deq + d0) = lo;
         *reinterpret_cast<uint4*>(deq + d1) = hi;
-        fp8x16_to_elem<T, KV>(*reinterpret_cast<const uint4*>(ring + (S + stage) * kRawTile + src), lo, hi);
+        fp8x16_to_elem<MT, KV>(*reinterpret_cast<const uint4*>(ring + (S + stage) * kRawTile + src), lo, hi);
         *reinterpret_cast<uint4*>(deq + kTile + d0) = lo;
         *reinterpret_cast<uint4*>(deq + kTile + d1) = hi;
       }
@@ -180,8 +182,8 @@
         const int ch = kt * 2 + (lmat & 1);
         unsigned bk[4];
         sm80::ldmatrix_x4(bk, sk + key * CH * 16 + ((ch ^ (key & 7)) << 4));
-        sm80::mma_16816<T>(sc[2 * n2], qa[kt], bk[0], bk[1]);
-        sm80::mma_16816<T>(sc[2 * n2 + 1], qa[kt], bk[2], bk[3]);
+        sm80::mma_16816<MT>(sc[2 * n2], qa[kt], bk[0], bk[1]);
+        sm80::mma_16816<MT>(sc[2 * n2 + 1], qa[kt], bk[2], bk[3]);
       }
 
     // Online softmax on the fragments: element e of tile nt is row g + 8 * (e / 2), key
@@ -229,17 +231,17 @@
     // ldmatrix.trans of V matrices (keys +0 / +8) x (chunk +0 / +1) gives two d-tiles' B.
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk) {
-      const unsigned pa[4] = {pack2<T>(sc[2 * kk][0], sc[2 * kk][1]), pack2<T>(sc[2 * kk][2], sc[2 * kk][3]),
-                              pack2<T>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
-                              pack2<T>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+      const unsigned pa[4] = {pack2<MT>(sc[2 * kk][0], sc[2 * kk][1]), pack2<MT>(sc[2 * kk][2], sc[2 * kk][3]),
+                              pack2<MT>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
+                              pack2<MT>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
 #pragma unroll
       for (int d2 = 0; d2 < DT / 2; ++d2) {
         const int key = kk * 16 + (lmat & 1) * 8 + lrow;
         const int ch = d2 * 2 + (lmat >> 1);
         unsigned bv[4];
         sm80::ldmatrix_x4_trans(bv, sv + key * CH * 16 + ((ch ^ (key & 7)) << 4));
-        sm80::mma_16816<T>(o[2 * d2], pa, bv[0], bv[1]);
-        sm80::mma_16816<T>(o[2 * d2 + 1], pa, bv[2], bv[3]);
+        sm80::mma_16816<MT>(o[2 * d2], pa, bv[0], bv[1]);
+        sm80::mma_16816<MT>(o[2 * d2 + 1], pa, bv[2], bv[3]);
       }
     }
     __syncwarp();  // every lane's reads of this stage are done before it is refilled

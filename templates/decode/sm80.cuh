@@ -230,13 +230,101 @@ __device__ __forceinline__ float fold_sink_combine(const DecodeParams& p, int hq
   return lse2;
 }
 
+// The exact combine of a slot's num_splits partials (normalized O [split][RPC][D] and log2 LSE
+// [split][RPC] in the workspace), run by the slot's last CTA. It is on the critical path of the
+// launch's tail and reads up to kMaxSplits * rows * D * 4 bytes from L2 in one CTA, so it is
+// written for loads in flight, not for instruction count: a row's LSEs are read from L2 once
+// (staged in s_w), and each thread's weighted sum over splits issues kUnroll independent 16-byte
+// loads before it uses any (branch-free, so they share a basic block; written as loads feeding
+// the sums in order, NVVM keeps the main loop's invariants hoisted — with the loads held in an
+// array first it rematerialised them inside the K/V loop, +140 PTX instructions a step); when a
+// chunk's rows x D / 4 outputs are fewer than the CTA's threads (1-8 rows), the splits are dealt
+// to several threads per output and their sums added in shared memory. (The loop it replaces had
+// one dependent L2 round trip per split and output: 256 in a row for GQA 8 at 128 splits, which
+// by estimate (~150 ns each) is most of the 47 us batch-1 GQA 8 x 32k spent over its K/V time on
+// the H200 at f309fac.)
+//   scratch    W * 32 float4 of shared memory free to reuse (the merge buffer)
+//   s_w        [RPC][kMaxSplits] weights
+//   row_done   (r, mu, sum, lead) -> the factor the row's weights are scaled by (1 / sum, sinks
+//              folded in); called by every lane of the row's warp, lead (lane 0) stores its LSE
+//   store      (r, d, float4) the row's final outputs d .. d + 3
+template <class C, int RPC, class Store, class RowDone>
+__device__ __forceinline__ void combine_splits(const DecodeParams& p, const float* all_o, const float* all_lse,
+                                               float* scratch, float* s_w, int rows_here, Store store,
+                                               RowDone row_done) {
+  constexpr int D = C::kHeadDim;
+  constexpr int T = C::kWarps * 32;
+  constexpr int kUnroll = 8;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int ns = p.num_splits;
+  for (int r = warp; r < rows_here; r += C::kWarps) {
+    // The LSEs are read from L2 once (staged in s_w), then weighed from shared memory.
+    float mx = neg_inf();
+    for (int s = lane; s < ns; s += 32) {
+      const float v = ldcg_f32(all_lse + s * RPC + r);
+      s_w[r * kMaxSplits + s] = v;
+      mx = fmaxf(mx, v);
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    const float mu = mx == neg_inf() ? 0.f : mx;
+    float sum = 0.f;
+    for (int s = lane; s < ns; s += 32) {  // each lane rereads only what it wrote: no barrier
+      const float w = fast_exp2(s_w[r * kMaxSplits + s] - mu);  // exp2(-inf) = 0: empty splits weigh nothing
+      s_w[r * kMaxSplits + s] = w;
+      sum += w;
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    const float inv = row_done(r, mu, sum, lane == 0);
+    for (int s = lane; s < ns; s += 32) s_w[r * kMaxSplits + s] *= inv;
+  }
+  __syncthreads();
+  const int items = rows_here * (D / 4);
+  const int parts = items >= T ? 1 : T / items;  // threads per output
+  for (int u = threadIdx.x; u < parts * items; u += T) {
+    const int item = u % items, part = u / items;
+    const int r = item / (D / 4), d = (item % (D / 4)) * 4;
+    const float* const src = all_o + r * D + d;
+    const float* const wr = s_w + r * kMaxSplits;
+    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+    // Branch-free (an empty or negligible split's weight is 0: its term is dropped, not
+    // multiplied, so a stale partial never matters), so the unrolled loads can all be in flight.
+    auto add = [&](float4 a, float w) {
+      const bool on = w != 0.f;
+      o.x += on ? a.x * w : 0.f;
+      o.y += on ? a.y * w : 0.f;
+      o.z += on ? a.z * w : 0.f;
+      o.w += on ? a.w * w : 0.f;
+    };
+    int s = part;
+    for (; s + (kUnroll - 1) * parts < ns; s += kUnroll * parts) {
+#pragma unroll
+      for (int k = 0; k < kUnroll; ++k) add(ldcg_v4(src + (s + k * parts) * RPC * D), wr[s + k * parts]);
+    }
+    for (; s < ns; s += parts) add(ldcg_v4(src + s * RPC * D), wr[s]);
+    if (parts == 1) store(r, d, o);
+    else reinterpret_cast<float4*>(scratch)[u] = o;
+  }
+  if (parts == 1) return;
+  __syncthreads();
+  for (int item = threadIdx.x; item < items; item += T) {
+    float4 o = reinterpret_cast<const float4*>(scratch)[item];
+    for (int part = 1; part < parts; ++part) {
+      const float4 a = reinterpret_cast<const float4*>(scratch)[part * items + item];
+      o = make_float4(o.x + a.x, o.y + a.y, o.z + a.z, o.w + a.w);
+    }
+    store(item / (D / 4), (item % (D / 4)) * 4, o);
+  }
+}
+
 // The end of every decode CTA, shared by the scalar and the tensor-core kernels. The caller has
 // left each warp's online-softmax state in shared memory — unnormalized O in smerge [W][RPC][D]
 // (fp32), max and sum (log2 units) in s_m / s_l [W][RPC] — followed by __syncthreads(). Merges
 // the warps, then writes O and LSE (one split) or this split's partials and, in the last CTA of
 // the slot to finish ("last block done"), the exact combine of all splits.
 template <class C, int RPC>
-__device__ __forceinline__ void finish_cta(const DecodeParams& p, const float* smerge, const float* s_m,
+__device__ __forceinline__ void finish_cta(const DecodeParams& p, float* smerge, const float* s_m,
                                            const float* s_l, float* s_w, int* s_last, int chunk,
                                            int split, int kvh, int b) {
   using T = typename C::Elem;
@@ -244,10 +332,12 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, const float* s
   constexpr int G = C::kGroup;
   constexpr int ROWS = G * C::kQTokens;
   constexpr int W = C::kWarps;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
   const int slot = (b * p.heads_kv + kvh) * p.row_chunks + chunk;
   const bool direct = p.num_splits == 1;
+  // Rows of this chunk that are real (the tensor-core kernel pads a group of 8 to 16): padding
+  // rows are neither merged, written to the partials nor combined.
+  const int rows_here = min(RPC, ROWS - chunk * RPC);
   float* const part_o = p.partial_o + (static_cast<long long>(slot) * p.num_splits + split) * RPC * D;
   float* const part_lse = p.partial_lse + (static_cast<long long>(slot) * p.num_splits + split) * RPC;
 
@@ -268,7 +358,7 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, const float* s
   // An fp8 cache's V scale multiplies O (P V is linear in V); 1 and no instruction otherwise.
   float v_scale = 1.f;
   if constexpr (fp8::kind_of<C>() != fp8::kNone) v_scale = p.v_scale[kvh * p.kv_scale_stride];
-  for (int idx = threadIdx.x; idx < RPC * (D / 4); idx += W * 32) {
+  for (int idx = threadIdx.x; idx < rows_here * (D / 4); idx += W * 32) {
     const int r = idx / (D / 4), d = (idx % (D / 4)) * 4;
     float mx = neg_inf();
 #pragma unroll
@@ -290,11 +380,9 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, const float* s
     o = make_float4(o.x * inv, o.y * inv, o.z * inv, o.w * inv);
     float lse2 = lsum > 0.f ? mu + fast_log2(lsum) : neg_inf();
     if (direct) {
-      if (chunk * RPC + r < ROWS) {
-        fold_sink<C>(p, kvh * G + (chunk * RPC + r) % G, lse2, o);
-        store_out(r, d, o);
-        if (d == 0) store_lse(r, lse2);
-      }
+      fold_sink<C>(p, kvh * G + (chunk * RPC + r) % G, lse2, o);
+      store_out(r, d, o);
+      if (d == 0) store_lse(r, lse2);
     } else {
       *reinterpret_cast<float4*>(part_o + r * D + d) = o;
       if (d == 0) part_lse[r] = lse2;
@@ -316,43 +404,16 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, const float* s
 
   const float* const all_o = p.partial_o + static_cast<long long>(slot) * p.num_splits * RPC * D;
   const float* const all_lse = p.partial_lse + static_cast<long long>(slot) * p.num_splits * RPC;
-  for (int r = warp; r < RPC; r += W) {
-    float mx = neg_inf();
-    for (int s = lane; s < p.num_splits; s += 32) mx = fmaxf(mx, ldcg_f32(all_lse + s * RPC + r));
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-    const float mu = mx == neg_inf() ? 0.f : mx;
-    float sum = 0.f;
-    for (int s = lane; s < p.num_splits; s += 32) {
-      const float w = fast_exp2(ldcg_f32(all_lse + s * RPC + r) - mu);
-      s_w[r * kMaxSplits + s] = w;
-      sum += w;
-    }
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    float inv = sum > 0.f ? 1.f / sum : 0.f;
-    float lse2 = 0.f;  // sinks: the row's LSE with the sink folded in (inv scaled to match)
-    if constexpr (variants::has_sink<C>()) lse2 = fold_sink_combine<C>(p, kvh * G + (chunk * RPC + r) % G, mu, sum, inv);
-    for (int s = lane; s < p.num_splits; s += 32) s_w[r * kMaxSplits + s] *= inv;
-    if (lane == 0 && chunk * RPC + r < ROWS)
-      store_lse(r, variants::has_sink<C>() ? lse2 : sum > 0.f ? mu + fast_log2(sum) : neg_inf());
-  }
-  __syncthreads();
-  for (int idx = threadIdx.x; idx < RPC * (D / 4); idx += W * 32) {
-    const int r = idx / (D / 4), d = (idx % (D / 4)) * 4;
-    if (chunk * RPC + r >= ROWS) continue;
-    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int s = 0; s < p.num_splits; ++s) {
-      const float w = s_w[r * kMaxSplits + s];
-      if (w == 0.f) continue;  // empty split (or negligible): skip its reads
-      const float4 a = ldcg_v4(all_o + (s * RPC + r) * D + d);
-      o.x += a.x * w;
-      o.y += a.y * w;
-      o.z += a.z * w;
-      o.w += a.w * w;
-    }
-    store_out(r, d, o);
-  }
+  combine_splits<C, RPC>(p, all_o, all_lse, smerge, s_w, rows_here, [&](int r, int d, float4 o) { store_out(r, d, o); },
+                         [&](int r, float mu, float sum, bool lead) {
+                           float inv = sum > 0.f ? 1.f / sum : 0.f;
+                           const float lse2 =
+                               variants::has_sink<C>()
+                                   ? fold_sink_combine<C>(p, kvh * G + (chunk * RPC + r) % G, mu, sum, inv)
+                                   : sum > 0.f ? mu + fast_log2(sum) : neg_inf();
+                           if (lead) store_lse(r, lse2);
+                           return inv;
+                         });
 }
 
 // Config (rendered by codegen/decode/sm80.cpp as a small struct in the prelude):

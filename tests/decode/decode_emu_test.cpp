@@ -32,6 +32,7 @@ const std::map<std::string, Body>& registry() {
       Cfg<Bf16, 128, 8, 1, 16, 2, 64, 2, 0, 2, 40, 3>,     // GQA 8, window 40 / 3, 64 keys per warp
       Cfg<Bf16, 128, 8, 1, 16, 8, 16, 2, 0, 0, 0, 0>,      // GQA 8, 8 warps
       Cfg<Bf16, 128, 8, 1, 16, 4, 32, 2, 0, 0, 0, 0>,      // GQA 8, 32 keys per warp
+      Cfg<Bf16, 128, 8, 1, 16, 4, 16, 3, 0, 0, 0, 0>,      // GQA 8, contiguous: the default
       // soft-capping: tensor-core default and the scalar kernel, c = 50, 30.5, 5
       Capped<Cfg<F16, 64, 4, 4, 16, 4, 16, 3, 16, 1, 0, 0>, 100>,
       Capped<Cfg<F16, 64, 4, 4, 16, 4, 16, 3, 16, 1, 0, 0>, 61>,
@@ -169,6 +170,26 @@ TEST(DecodeEmu, TensorCoreKernelTilingsWindowsAndSplits) {
   for (const char* cfg : {"bm16_bn16_w8_s2_v8", "bm16_bn32_w4_s2_v8"})
     for (int splits : {1, 2}) {
       c.config = TileConfig::parse(cfg);
+      c.splits = splits;
+      expect_decode_matches(be, c);
+    }
+}
+
+// The combine at many splits: MHA (1 row: 32 outputs, so 4 threads per output share the splits)
+// and GQA 8 on tensor cores (8 real rows of 16: the padding rows are neither written nor read),
+// at counts that run the 8-load unrolled loop and its remainder, up to the maximum of 128;
+// ragged and empty sequences leave whole splits empty. Two launches: the counters reset.
+TEST(DecodeEmu, CombineOfManySplits) {
+  EmuBackend be(emu::Order::Shuffle, registry());
+  DecodeCase c;
+  c.dtype = DType::BF16;
+  c.head_dim = 128;
+  c.heads_kv = 1;
+  c.seqlens = {2100, 40, 0};
+  c.launches = 2;
+  for (int group : {1, 8})
+    for (int splits : {37, 128}) {
+      c.group = group;
       c.splits = splits;
       expect_decode_matches(be, c);
     }

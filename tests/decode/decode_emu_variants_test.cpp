@@ -21,6 +21,7 @@ const std::map<std::string, Body>& registry() {
       Fp8<Cfg<F16, 64, 4, 2, 16, 4, 16, 3, 16, 1, 0, 0>, fp8::kE5M2>,    // GQA 4 x 2 tokens, paged, causal
       Fp8<Cfg<Bf16, 256, 8, 1, 16, 2, 16, 3, 8, 0, 0, 0>, fp8::kE4M3>,   // hd 256, paged 8
       Fp8<Cfg<Bf16, 128, 8, 1, 16, 2, 64, 2, 0, 2, 40, 3>, fp8::kE5M2>,  // window, 64 keys per warp
+      Fp8<Capped<Cfg<Bf16, 128, 1, 1, 16, 4, 16, 3, 0, 0, 0, 0>, 10>, fp8::kE4M3>,  // soft-capped at 5
       // page sizes 1..64
       ScalarMha<1>, ScalarMha<2>, ScalarMha<4>, ScalarMha<8>, ScalarMha<16>, ScalarMha<32>, ScalarMha<64>,
       MmaGqa<1>, MmaGqa<2>, MmaGqa<4>, MmaGqa<8>, MmaGqa<16>, MmaGqa<32>, MmaGqa<64>>();
@@ -43,6 +44,26 @@ TEST(DecodeEmuFp8, MhaBothScaleShapesSplitsAndRelaunch) {
       const DecodeResult r = expect_decode_matches(be, c);
       for (size_t i = size_t(3 * 2 * 128); i < size_t(4 * 2 * 128); ++i) EXPECT_EQ(r.o[i], 0.f);  // empty
     }
+}
+
+// bf16 queries beyond f16's range (|q| up to 3e5 > 65504; soft-capping at 5 keeps the scores and
+// LSE comparable) and far below its normal range (1e-6): the f16 MMAs of an fp8 cache see Q
+// scaled by a power of two into [2^14, 2^15), folded back into the score scale.
+TEST(DecodeEmuFp8, Bf16QueriesOutsideF16Range) {
+  EmuBackend be(emu::Order::Shuffle, registry());
+  DecodeCase c;
+  c.dtype = DType::BF16;
+  c.kv_dtype = KvDType::E4M3;
+  c.head_dim = 128;
+  c.heads_kv = 2;
+  c.seqlens = {300, 5};
+  c.splits = 2;
+  c.q_gain = 3e5f;
+  c.softcap = 5.0;
+  expect_decode_matches(be, c);
+  c.q_gain = 1e-6f;
+  c.softcap = 0;
+  expect_decode_matches(be, c);
 }
 
 TEST(DecodeEmuFp8, E5m2GqaPagedCausalQueryTokens) {

@@ -80,6 +80,21 @@ class DecodeGrid(unittest.TestCase):
         small = next(l for l in lines if l.startswith("| 1 | 4096 | 1 |"))
         self.assertRegex(small, r"\d+\.\d us")
 
+    def test_plans_name_kernel_shape_splits_and_ctas(self):
+        # GQA 8 at batch 1: 4 KV heads x 1 chunk of 16 rows x 66 splits
+        self.assertEqual(dg.plan_of("sm80_bm16_bn16_w4_s3_v8", 66, 1, 4, 8, 1),
+                         "tc bm16 bn16 w4 s3, 66 splits, 264 CTAs")
+        # MHA on the scalar kernel: 32 KV heads x 8 sequences, unsplit
+        self.assertEqual(dg.plan_of("sm80_bm1_bn16_w4_s4_v8", 1, 8, 32, 1, 1),
+                         "scalar bm1 bn16 w4 s4, 1 split, 256 CTAs")
+        # 8 heads x 4 tokens = 32 rows in chunks of 8
+        self.assertIn("4 splits, 128 CTAs", dg.plan_of("sm80_bm8_bn32_w4_s4_v8", 4, 1, 8, 8, 4))
+        a = dg.parse_args(["--batch", "1", "--gqa", "8", "--kv-len", "131072"])
+        rows = dg.grid_rows(a, {v: bench_json(a, v, lambda b, n, g: 2000.0) for v in a.variants})
+        plans = dg.render_plans(rows, a.variants).splitlines()
+        self.assertEqual(len(plans), 3)
+        self.assertEqual(plans[2].count("tc bm16 bn16 w4 s3, 3 splits, 12 CTAs"), 4)
+
     def test_dry_run_prints_one_command_per_variant(self):
         out = io.StringIO()
         with redirect_stdout(out):

@@ -38,7 +38,7 @@ TEST(DecodePlan, RowChunksCoverGroupTimesTokens) {
 TEST(DecodePlan, SplitRuleFillsTheGpuAndNeverExceedsKvBlocks) {
   const ProblemSpec s = spec_with(8, 1);
   const TileConfig c = cfg_with(8, 16);
-  // batch 1 x 8 KV heads = 8 CTAs on 132 SMs: split until about two waves are resident.
+  // batch 1 x 8 KV heads = 8 CTAs on 132 SMs: split until one wave of CTAs is resident.
   const int one = decode_num_splits(s, c, h100(), RunShape{1, 64, 8, 1, 131072});
   EXPECT_GE(one * 8, 132) << one;
   EXPECT_LE(one, kDecodeMaxSplits);
