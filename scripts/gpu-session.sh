@@ -107,7 +107,10 @@ phase_tune90() {
   run tune90 60 ${TUNE_LIMIT:-240} bash -c "$CLI tune --backend gpu --strategy exhaustive --measure-seconds 0.2 \
     --db $L/tune90.db --json --problem ${TUNE_KEYS:-$(echo $K)} > $L/tune90.jsonl"
 }
-phase_python() { run python 120 480 env LOG_DIR=$L/python bash scripts/gpu-python.sh; }
+phase_python() {  # the build and the tests, then the benchmarks, each within its own limit
+  run python 60 ${PY_TEST_LIMIT:-360} env LOG_DIR=$L/python bash scripts/gpu-python.sh build test
+  run pybench 30 ${PY_BENCH_LIMIT:-120} env LOG_DIR=$L/python bash scripts/gpu-python.sh bench
+}
 for ph in $PHASES; do
   if declare -F "phase_$ph" > /dev/null; then "phase_$ph"; else echo "gpu-session: unknown phase '$ph'"; fi
 done
@@ -127,10 +130,10 @@ for r in json.load(open(sys.argv[1]))["results"]:
 for n in bench80 bench90 varbench varbench2 flex; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
 [ -f $L/cmp90.log ] && head -50 $L/cmp90.log
 for v in bf16 e4m3 bf16-p16 e4m3-p16; do [ -f $L/decode-$v.log ] && head -20 $L/decode-$v.log; done
-[ -f $L/python.log ] && { echo "--- python"; grep -E "^(gpu-python|FAILED|ERROR|SKIPPED)|ratio|attnjit\.|torch\.ops|goal" $L/python.log | head -40; }
+for n in python pybench; do [ -f $L/$n.log ] && { echo "--- $n"; grep -E "^(gpu-python|FAILED|ERROR|SKIPPED)|ratio|attnjit\.|torch\.ops|goal|overhead|µs|us " $L/$n.log | head -40; }; done
 echo; echo "=== summary ($((SECONDS - T0))s)"
 [ -f $L/tune90.jsonl ] && { echo "--- tune90"; grep '"problem_done"' $L/tune90.jsonl | head -10; }
-for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 flex tune90 python; do
+for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 flex tune90 python pybench; do
   [ -n "${st[$n]:-}" ] && printf '%-16s %s\n' $n "${st[$n]}"
 done
 exit 0
