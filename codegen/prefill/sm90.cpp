@@ -185,27 +185,33 @@ class PrefillSm90 final : public KernelTemplate {
     return out;
   }
 
-  // Tuned on an H200 (bench/RESULTS.md section 0b: exhaustive over this space at bf16, 8k tokens):
+  // Tuned on an H200 (bench/RESULTS.md sections 0b and 0c: exhaustive over this space at bf16):
   // head dim 64 runs fastest with three consumer warpgroups and no ping-pong or overlap (1.34x
-  // the previous FA3-shaped default); 96 and 128 with a third K/V stage (1.13-1.27x: the
-  // refill of a stage then has an iteration of slack); 192 and 256 without the overlap (1.40x
-  // at 256: the overlap's second S tile leaves the softmax too few registers). The first legal
-  // choice wins (masks and soft-capping cost registers); then any legal FA3-shaped tile.
+  // the previous FA3-shaped default at 8k), except causal up to 2k tokens, where the persistent
+  // kernel's longest-first order wins (1.08-1.19x over three warpgroups at 512 and 2k); 96 and
+  // 128 with a third K/V stage (1.13-1.27x: the refill of a stage then has an iteration of
+  // slack); 192 and 256 without the overlap (1.40x at 256: the overlap's second S tile leaves
+  // the softmax too few registers). The first legal choice wins (masks and soft-capping cost
+  // registers); then any legal FA3-shaped tile.
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
     struct Choice {
       int warpgroups, block_n, stages;
-      bool pingpong, overlap;
+      bool pingpong, overlap, persistent;
     };
     std::vector<Choice> choices;
+    const bool short_causal = spec.mask.kind == MaskKind::Causal && spec.seqlen_q <= 2048;
     switch (spec.head_dim) {
-      case 64: choices = {{3, 128, 2, false, false}, {2, 128, 3, true, true}}; break;
+      case 64:
+        choices = short_causal ? std::vector<Choice>{{2, 128, 3, false, false, true}, {3, 128, 2, false, false, false}}
+                               : std::vector<Choice>{{3, 128, 2, false, false, false}, {2, 128, 3, true, true, false}};
+        break;
       case 96:
-      case 128: choices = {{2, 128, 3, true, true}, {2, 128, 2, true, true}}; break;
-      case 192: choices = {{2, 112, 2, true, false}, {2, 96, 2, true, false}}; break;
-      case 256: choices = {{2, 80, 2, true, false}, {2, 64, 2, true, false}}; break;
+      case 128: choices = {{2, 128, 3, true, true, false}, {2, 128, 2, true, true, false}}; break;
+      case 192: choices = {{2, 112, 2, true, false, false}, {2, 96, 2, true, false, false}}; break;
+      case 256: choices = {{2, 80, 2, true, false, false}, {2, 64, 2, true, false, false}}; break;
     }
     for (const Choice& ch : choices) {
-      const TileConfig c = make_config(ch.warpgroups, ch.block_n, ch.stages, ch.pingpong, ch.overlap, false);
+      const TileConfig c = make_config(ch.warpgroups, ch.block_n, ch.stages, ch.pingpong, ch.overlap, ch.persistent);
       if (!can_implement(spec, c, target)) return c;
     }
     const std::vector<int> bns = block_ns(spec.head_dim);

@@ -93,6 +93,14 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
     // Three consumer warpgroups have 160 registers each: only where the tiles are small enough.
     EXPECT_EQ(wg3, hd <= 128) << hd;
   }
+  // Causal at head dim 64 up to 2k tokens: the persistent kernel (tuned at 512 and 2k); beyond,
+  // and without a mask, three consumer warpgroups.
+  for (int64_t len : {512, 1024, 2048, 4096, 16384}) {
+    const ProblemSpec c = testing::make_prefill_spec(DType::BF16, 64, {MaskKind::Causal, 0, 0}, 2, len);
+    const ProblemSpec n = testing::make_prefill_spec(DType::BF16, 64, {}, 2, len);
+    EXPECT_EQ(sm90(c).default_config(c, h).key(), len <= 2048 ? "sm90_bm128_bn128_w4_s3_wg2_ps1" : "sm90_bm192_bn128_w4_s2_wg3") << len;
+    EXPECT_EQ(sm90(n).default_config(n, h).key(), "sm90_bm192_bn128_w4_s2_wg3") << len;
+  }
 }
 
 TEST(PrefillSm90Codegen, RefusalsNameTheReason) {

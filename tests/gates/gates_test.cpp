@@ -58,6 +58,7 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   };
   const MaskSpec none{MaskKind::None, 0, 0}, causal{MaskKind::Causal, 0, 0};
   add(DType::BF16, 64, none);
+  add(DType::BF16, 64, causal);  // 1k tokens: the persistent default
   add(DType::F16, 128, {MaskKind::SlidingWindow, 256, 0});
   add(DType::BF16, 96, causal);
   add(DType::BF16, 192, causal, /*softcap=*/30);
