@@ -4,6 +4,8 @@
 //
 // Launch geometry on the CPU: grid[0] * grid[1] * grid[2] work items, block[0] worker threads
 // (0 = 1). The kernel's entry (CpuEntry) is called with the params pointer and ranges of items.
+// A launch whose work, by the same kernel's previous launch, is under ~20 us runs on the calling
+// thread alone: the pool's wake-up and join would cost more than they save.
 //
 // Caches: in memory by KernelSource::hash (each kernel compiled once per process, concurrent
 // callers wait for one compile); on disk (runtime/disk_cache.h, namespace "cpu-obj") as the
@@ -51,6 +53,7 @@ struct CpuBackendStats {
   uint64_t compiles = 0;         // clang invocations
   uint64_t disk_hits = 0;        // objects linked from the disk cache
   uint64_t disk_rejected = 0;    // cached objects that failed to link (removed, recompiled)
+  uint64_t inline_launches = 0;  // launches of several items run on the caller alone (too small for the pool)
 };
 // Throws BackendError if `b` is not a CPU backend.
 CpuBackendStats cpu_backend_stats(const Backend& b);
