@@ -13,7 +13,7 @@ both sides:
   torch attention     attnjit.attention on CPU torch tensors (through the registered op)
   torch op            torch.ops.attnjit.attention(...) called directly
   F.sdpa              torch's own SDPA on the same tensors (its dispatch plus a tiny kernel)
-  torch.empty x2      the op's two output allocations, part of the op's cost
+  torch.empty x2      the op's two output allocations (as attnjit/torch.py makes them)
   F.sdpa 1x1          SDPA with one query and one key: the closest to its dispatch alone
   no-op Library op    a torch.library op (same kind of definition as attnjit's) that only
                       allocates its two outputs: custom-op dispatch plus the allocations
@@ -124,15 +124,15 @@ def torch_rows(attnjit, torch, device, reps):
     rows["torch.ops.attnjit.attention"] = per_call_ns(lambda: op(tq, tk, tv, False, None, None, 0.0, "bshd"), reps,
                                                       sync=sync)
     rows["torch F.sdpa"] = per_call_ns(lambda: F.scaled_dot_product_attention(tq, tk, tv), reps, sync=sync)
-    rows["torch.empty x2"] = per_call_ns(lambda: (torch.empty((1, 16, 1, d), dtype=dt, device=device),
-                                                  torch.empty((1, 1, 16), device=device)), reps, sync=sync)
+    # The op's own two output allocations (attnjit/torch.py), also in the no-op op below.
+    outputs = (lambda q: (attnjit.torch._out_like(q), attnjit.torch._f32(q, (1, 1, 16))))
+    rows["torch.empty x2"] = per_call_ns(lambda: outputs(tq), reps, sync=sync)
     t1 = torch.full((1, 1, 1, d), 0.5, dtype=dt, device=device)
     rows["torch F.sdpa 1x1"] = per_call_ns(lambda: F.scaled_dot_product_attention(t1, t1, t1), reps, sync=sync)
     lib = torch.library.Library("attnjit_bench", "DEF")
     lib.define("noop(Tensor q, Tensor k, Tensor v, bool causal, int? wl, int? wr, float scale, str layout) "
                "-> (Tensor, Tensor)")
-    lib.impl("noop", lambda q, k, v, *_: (torch.empty(q.shape, dtype=q.dtype, device=q.device),
-                                          torch.empty((1, 1, 16), device=q.device)), "CUDA" if cuda else "CPU")
+    lib.impl("noop", lambda q, k, v, *_: outputs(q), "CUDA" if cuda else "CPU")
     noop = torch.ops.attnjit_bench.noop
     rows["no-op Library op"] = per_call_ns(lambda: noop(tq, tk, tv, False, None, None, 0.0, "bshd"), reps, sync=sync)
     return rows

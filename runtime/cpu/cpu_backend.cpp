@@ -22,9 +22,9 @@ namespace attnjit {
 struct CpuCompiledKernel::Impl {
   std::unique_ptr<CpuJitModule> module;
   // The last launch's time per work item inside the kernel (ns; -1 = never launched): what
-  // decides whether the next launch is worth waking the pool for. A kernel
-  // serves one ProblemSpec, whose lengths are buckets, so the per-item cost of two launches
-  // differs by a small factor; a wrong guess costs one launch, which then corrects it.
+  // decides whether the next launch is worth waking the pool for. A kernel serves one
+  // ProblemSpec, whose lengths are buckets, so the per-item cost of two launches differs by a
+  // small factor; a wrong guess costs one launch, which then corrects it.
   std::atomic<int64_t> ns_per_item{-1};
 };
 
