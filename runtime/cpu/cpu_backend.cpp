@@ -89,7 +89,7 @@ class CpuBackendImpl final : public Backend {
     const CpuEntry fn = k->impl->module->entry();
     const int64_t per_item = k->impl->ns_per_item.load(std::memory_order_relaxed);
     const int threads = static_cast<int>(std::min<int64_t>({std::max(1u, g.block[0]), pool_.workers() + 1, items}));
-    if (threads == 1 || (per_item >= 0 && items * per_item < kInlineNs)) {
+    if (threads == 1 || (per_item >= 0 && items * per_item < opts_.inline_below_ns)) {
       // Too little work to pay for waking workers and waiting for them (a futex call each, and a
       // worker whose core is busy or idle in a VM starts late): run it here, outside the pool, so
       // concurrent small launches do not queue behind each other either.
@@ -143,11 +143,6 @@ class CpuBackendImpl final : public Backend {
   }
 
  private:
-  // Below this much work (ns, by the kernel's last launch) a launch runs on the calling thread.
-  // On the 2-core VM two 10 us items took 24 us through the pool against 20.5 us on the caller
-  // (bench/RESULTS.md, Python section): a worker's wake-up costs about as much as such work.
-  static constexpr int64_t kInlineNs = 20000;
-
   static int64_t since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
   }
