@@ -9,7 +9,11 @@
 //   "with_sync_*" figures include it, i.e. the device's own throughput for back-to-back calls).
 //   The driver is opened at run time as everywhere: without a usable device this prints
 //   {"backend": "cuda", "skipped": "<why>"} and exits 77.
-// Prints JSON: median, p10 and min ns per call over the batches.
+// Prints JSON: median, p10 and min ns per call over the batches, and the same median over the
+// "quiet" batches only: those during which this thread was not preempted (no involuntary context
+// switch, getrusage RUSAGE_THREAD). On a loaded machine one preemption costs a scheduler slice
+// (~4 ms on the 2-core VM) and lands in whichever batch it hits, so longer batches are hit more
+// often; "preempted" counts the batches left out of quiet_median_ns.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +21,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "attnjit/attnjit.h"
 #include "runtime/backend.h"
@@ -33,6 +39,28 @@ Stats stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return {v[v.size() / 2], v[v.size() / 10], v[0]};
 }
+
+// Involuntary context switches of the calling thread so far.
+long preemptions() {
+  rusage ru{};
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) {
+    std::perror("getrusage(RUSAGE_THREAD)");
+    std::exit(1);
+  }
+  return ru.ru_nivcsw;
+}
+
+// Per-call times of the batches plus whether each batch was preempted.
+struct Batches {
+  std::vector<double> per_call, quiet;
+  int preempted = 0;
+  void add(double ns_per_call, bool was_preempted) {
+    per_call.push_back(ns_per_call);
+    if (was_preempted) ++preempted; else quiet.push_back(ns_per_call);
+  }
+  // Median of the quiet batches; -1 when every batch was preempted.
+  double quiet_median() const { return quiet.empty() ? -1 : stats(quiet).median; }
+};
 
 using Clock = std::chrono::steady_clock;
 double ns(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::nano>(b - a).count(); }
@@ -63,16 +91,19 @@ int run_cpu(int reps, int batch) {
   rt->prefill(a);  // compile (or load from the disk cache)
   for (int i = 0; i < 1000; ++i) rt->prefill(a);
   // Per-call times from a steady clock over a batch, without timing the clock itself.
-  std::vector<double> per_call;
+  Batches r;
   for (int b = 0; b < reps / batch; ++b) {
+    const long p0 = preemptions();
     const auto t0 = Clock::now();
     for (int i = 0; i < batch; ++i) rt->prefill(a);
-    per_call.push_back(ns(t0, Clock::now()) / batch);
+    const auto t1 = Clock::now();
+    r.add(ns(t0, t1) / batch, preemptions() != p0);
   }
-  const Stats s = stats(per_call);
+  const Stats s = stats(r.per_call);
   std::printf("{\"backend\": \"cpu\", \"problem\": \"f32 b1 s16 h1 d32 none, lse\", \"reps\": %d, \"batch\": %d, "
-              "\"median_ns\": %.0f, \"p10_ns\": %.0f, \"min_ns\": %.0f}\n",
-              reps, batch, s.median, s.p10, s.min);
+              "\"median_ns\": %.0f, \"p10_ns\": %.0f, \"min_ns\": %.0f, \"quiet_median_ns\": %.0f, "
+              "\"batches\": %zu, \"preempted\": %d}\n",
+              reps, batch, s.median, s.p10, s.min, r.quiet_median(), r.per_call.size(), r.preempted);
   return 0;
 }
 
@@ -103,20 +134,24 @@ int run_cuda(int reps, int batch) {
   be.synchronize();
   for (int i = 0; i < 1000; ++i) rt->prefill(a);
   be.synchronize();
-  std::vector<double> enqueue, with_sync;
+  Batches r;
+  std::vector<double> with_sync;
   for (int b = 0; b < reps / batch; ++b) {
+    const long p0 = preemptions();
     const auto t0 = Clock::now();
     for (int i = 0; i < batch; ++i) rt->prefill(a);
     const auto t1 = Clock::now();
+    r.add(ns(t0, t1) / batch, preemptions() != p0);
     be.synchronize();
-    enqueue.push_back(ns(t0, t1) / batch);
     with_sync.push_back(ns(t0, Clock::now()) / batch);
   }
-  const Stats s = stats(enqueue), w = stats(with_sync);
+  const Stats s = stats(r.per_call), w = stats(with_sync);
   std::printf("{\"backend\": \"cuda\", \"device\": \"%s\", \"problem\": \"bf16 b1 s16 h1 d64 none, lse\", "
               "\"reps\": %d, \"batch\": %d, \"median_ns\": %.0f, \"p10_ns\": %.0f, \"min_ns\": %.0f, "
+              "\"quiet_median_ns\": %.0f, \"batches\": %zu, \"preempted\": %d, "
               "\"with_sync_median_ns\": %.0f, \"with_sync_min_ns\": %.0f}\n",
-              json_escape(be.describe()).c_str(), reps, batch, s.median, s.p10, s.min, w.median, w.min);
+              json_escape(be.describe()).c_str(), reps, batch, s.median, s.p10, s.min, r.quiet_median(),
+              r.per_call.size(), r.preempted, w.median, w.min);
   return 0;
 }
 

@@ -31,6 +31,20 @@ def _opt(t: Optional[Tensor]):
     return None if t is None else _dl(t)
 
 
+# Output allocation on the hot path: torch.empty(q.shape, dtype=q.dtype, device=q.device) reads
+# three attributes and parses three arguments (~2.7 us on the 2-core VM); these take ~1.2 and
+# ~1.6 us. Both give contiguous tensors, as the fake implementations do.
+_CONTIGUOUS = torch.contiguous_format
+
+
+def _out_like(q: Tensor) -> Tensor:
+    return torch.empty_like(q, memory_format=_CONTIGUOUS)
+
+
+def _f32(q: Tensor, shape) -> Tensor:
+    return q.new_empty(shape, dtype=torch.float32)
+
+
 def _runtime(t: Tensor):
     if t.is_cuda:
         return default_runtime("cuda", t.device.index if t.device.index is not None else torch.cuda.current_device())
@@ -66,8 +80,8 @@ _lib.define("decode(Tensor q, Tensor k_cache, Tensor v_cache, Tensor? cache_seql
 def _attention_impl(q: Tensor, k: Tensor, v: Tensor, causal: bool, window_left: Optional[int],
                     window_right: Optional[int], scale: float, layout: str, softcap: float = 0.0,
                     alibi_slopes: Optional[Tensor] = None, sinks: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    lse = torch.empty(_lse_shape(q, layout) if q.dim() == 4 else (0,), dtype=torch.float32, device=q.device)
+    out = _out_like(q)
+    lse = _f32(q, _lse_shape(q, layout) if q.dim() == 4 else (0,))
     _runtime(q).prefill_into(_dl(q), _dl(k), _dl(v), _dl(out), _dl(lse), causal=causal, window_left=window_left,
                              window_right=window_right, scale=scale, layout=layout, stream=_stream(q), softcap=softcap,
                              alibi_slopes=_opt(alibi_slopes), sinks=_opt(sinks))
@@ -79,9 +93,8 @@ def _decode_impl(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Opt
                  scale: float, max_seqlen_k: Optional[int], softcap: float = 0.0, k_scale: Optional[Tensor] = None,
                  v_scale: Optional[Tensor] = None, kv_dtype: Optional[str] = None,
                  alibi_slopes: Optional[Tensor] = None, sinks: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    lse = torch.empty((q.shape[0], q.shape[2], q.shape[1]) if q.dim() == 4 else (0,), dtype=torch.float32,
-                      device=q.device)
+    out = _out_like(q)
+    lse = _f32(q, (q.shape[0], q.shape[2], q.shape[1]) if q.dim() == 4 else (0,))
     _runtime(q).decode_into(_dl(q), _dl(k_cache), _dl(v_cache), _opt(cache_seqlens), _dl(out), _dl(lse),
                             block_table=_opt(block_table), causal=causal, window_left=window_left,
                             window_right=window_right, scale=scale, max_seqlen_k=max_seqlen_k, stream=_stream(q),
@@ -94,8 +107,8 @@ def _attention_varlen_impl(q: Tensor, k: Tensor, v: Tensor, cu_seqlens_q: Tensor
                            seqused_k: Optional[Tensor], block_table: Optional[Tensor], max_seqlen_q: int,
                            max_seqlen_k: int, causal: bool, window_left: Optional[int], window_right: Optional[int],
                            scale: float, softcap: float) -> Tuple[Tensor, Tensor]:
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    lse = torch.empty((q.shape[1], q.shape[0]) if q.dim() == 3 else (0,), dtype=torch.float32, device=q.device)
+    out = _out_like(q)
+    lse = _f32(q, (q.shape[1], q.shape[0]) if q.dim() == 3 else (0,))
     _runtime(q).prefill_varlen_into(_dl(q), _dl(k), _dl(v), _dl(out), _dl(lse), cu_seqlens_q=_dl(cu_seqlens_q),
                                     cu_seqlens_k=_opt(cu_seqlens_k), cache_seqlens=_opt(seqused_k),
                                     block_table=_opt(block_table), max_seqlen_q=max_seqlen_q,
@@ -107,8 +120,8 @@ def _attention_varlen_impl(q: Tensor, k: Tensor, v: Tensor, cu_seqlens_q: Tensor
 def _attention_paged_impl(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seqlens: Tensor, block_table: Tensor,
                           causal: bool, window_left: Optional[int], window_right: Optional[int], scale: float,
                           softcap: float) -> Tuple[Tensor, Tensor]:
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    lse = torch.empty(_lse_shape(q, "bshd") if q.dim() == 4 else (0,), dtype=torch.float32, device=q.device)
+    out = _out_like(q)
+    lse = _f32(q, _lse_shape(q, "bshd") if q.dim() == 4 else (0,))
     _runtime(q).prefill_varlen_into(_dl(q), _dl(k_cache), _dl(v_cache), _dl(out), _dl(lse),
                                     cache_seqlens=_dl(cache_seqlens), block_table=_dl(block_table), causal=causal,
                                     window_left=window_left, window_right=window_right, scale=scale,

@@ -2,6 +2,7 @@
 
 #include "runtime/compile_key.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -20,6 +21,11 @@ namespace attnjit {
 
 struct CpuCompiledKernel::Impl {
   std::unique_ptr<CpuJitModule> module;
+  // The last launch's time per work item inside the kernel (ns; -1 = never launched): what
+  // decides whether the next launch is worth waking the pool for. A kernel serves one
+  // ProblemSpec, whose lengths are buckets, so the per-item cost of two launches differs by a
+  // small factor; a wrong guess costs one launch, which then corrects it.
+  std::atomic<int64_t> ns_per_item{-1};
 };
 
 namespace {
@@ -79,9 +85,29 @@ class CpuBackendImpl final : public Backend {
       throw BackendError("CPU backend: launch of " + kernel.source.name + ": not a kernel of this backend");
     if (!args || args_size == 0) throw BackendError("CPU backend: launch of " + kernel.source.name + ": no params");
     const int64_t items = int64_t(g.grid[0]) * g.grid[1] * g.grid[2];
+    if (items <= 0) return;
     const CpuEntry fn = k->impl->module->entry();
-    pool_.parallel_for(items, std::max(1u, g.block[0]),
-                       [&](int64_t b, int64_t e) { fn(args, b, e); });
+    const int64_t per_item = k->impl->ns_per_item.load(std::memory_order_relaxed);
+    const int threads = static_cast<int>(std::min<int64_t>({std::max(1u, g.block[0]), pool_.workers() + 1, items}));
+    if (threads == 1 || (per_item >= 0 && items * per_item < opts_.inline_below_ns)) {
+      // Too little work to pay for waking workers and waiting for them (a futex call each, and a
+      // worker whose core is busy or idle in a VM starts late): run it here, outside the pool, so
+      // concurrent small launches do not queue behind each other either.
+      if (threads > 1) ++inline_launches_;
+      const auto t0 = std::chrono::steady_clock::now();
+      fn(args, 0, items);
+      k->impl->ns_per_item.store(since(t0) / items, std::memory_order_relaxed);
+      return;
+    }
+    // The estimate sums the time spent inside the kernel's ranges, on whichever thread: the cost
+    // of the work alone, not of the workers' wake-up (which would keep a small kernel pooled).
+    std::atomic<int64_t> busy_ns{0};
+    pool_.parallel_for(items, threads, [&](int64_t b, int64_t e) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fn(args, b, e);
+      busy_ns.fetch_add(since(t0), std::memory_order_relaxed);
+    });
+    k->impl->ns_per_item.store(busy_ns.load() / items, std::memory_order_relaxed);
   }
 
   void synchronize(void*) override {}
@@ -113,10 +139,14 @@ class CpuBackendImpl final : public Backend {
   }
 
   CpuBackendStats stats() const {
-    return {compiles_.load(), disk_hits_.load(), disk_rejected_.load()};
+    return {compiles_.load(), disk_hits_.load(), disk_rejected_.load(), inline_launches_.load()};
   }
 
  private:
+  static int64_t since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  }
+
   // Everything that decides the machine code: a cached object from another LLVM, triple or CPU
   // is never picked up.
   std::string disk_key(const KernelSource& src) const {
@@ -191,7 +221,7 @@ class CpuBackendImpl final : public Backend {
   ThreadPool pool_;
   std::optional<DiskCache> disk_;
   KernelCache cache_;
-  std::atomic<uint64_t> compiles_{0}, disk_hits_{0}, disk_rejected_{0};
+  std::atomic<uint64_t> compiles_{0}, disk_hits_{0}, disk_rejected_{0}, inline_launches_{0};
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 //
 // Launch geometry on the CPU: grid[0] * grid[1] * grid[2] work items, block[0] worker threads
 // (0 = 1). The kernel's entry (CpuEntry) is called with the params pointer and ranges of items.
+// A launch whose work, by the same kernel's previous launch, is under ~20 us runs on the calling
+// thread alone (CpuBackendOptions::inline_below_ns).
 //
 // Caches: in memory by KernelSource::hash (each kernel compiled once per process, concurrent
 // callers wait for one compile); on disk (runtime/disk_cache.h, namespace "cpu-obj") as the
@@ -12,6 +14,7 @@
 // Built only with ATTNJIT_WITH_LLVM.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -32,6 +35,11 @@ struct CpuBackendOptions {
   bool keep_asm = false;
   // Worker threads besides the caller; -1 = hardware threads - 1.
   int workers = -1;
+  // A launch whose work, by the same kernel's previous launch, is below this (ns) runs on the
+  // calling thread: the pool's wake-up and join would cost more than they save. 0 = always pool.
+  // On the 2-core VM two 10 us items took 24 us through the pool against 20.5 us on the caller
+  // (bench/RESULTS.md, Python section).
+  int64_t inline_below_ns = 20000;
 };
 
 Target host_cpu_target();
@@ -51,6 +59,7 @@ struct CpuBackendStats {
   uint64_t compiles = 0;         // clang invocations
   uint64_t disk_hits = 0;        // objects linked from the disk cache
   uint64_t disk_rejected = 0;    // cached objects that failed to link (removed, recompiled)
+  uint64_t inline_launches = 0;  // launches of several items run on the caller alone (too small for the pool)
 };
 // Throws BackendError if `b` is not a CPU backend.
 CpuBackendStats cpu_backend_stats(const Backend& b);

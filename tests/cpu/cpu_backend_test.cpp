@@ -122,6 +122,38 @@ TEST(CpuBackend, TimeReturnsOneSamplePerRep) {
   for (double x : ts) EXPECT_GE(x, 0);
 }
 
+// A launch with several items but little work runs on the calling thread once the kernel's cost
+// is known (its first launch goes through the pool); a large one keeps using the pool. Every
+// launch is checked against the reference, so both paths compute the same thing.
+TEST(CpuBackend, SmallLaunchesRunOnTheCallingThread) {
+  TempDirGuard dir{make_temp_dir("cpu-inline")};
+  CpuBackendOptions o;
+  o.cache_dir = dir.path;
+  o.workers = 1;
+  // A threshold far from both cases' costs, so the test does not depend on this machine's speed.
+  o.inline_below_ns = 1'000'000;
+  auto be = make_cpu_backend(o);
+  if (be->target().sm_count < 2) GTEST_SKIP() << "one hardware thread: every launch runs on the caller";
+  // Two work items (one per head) of 16 x 16 keys: microseconds each.
+  const PrefillCase small{.head_dim = 32, .heads_q = 2, .heads_kv = 2, .seqlen_q = 16, .seqlen_k = 16};
+  run_prefill_case(small, nullptr, be.get());
+  EXPECT_EQ(cpu_backend_stats(*be).inline_launches, 0u) << "the first launch has no cost estimate yet";
+  // A launch preempted mid-item overestimates the cost and stays pooled once; a few more settle it.
+  for (int i = 0; i < 5; ++i) run_prefill_case(small, nullptr, be.get());
+  const uint64_t inlined = cpu_backend_stats(*be).inline_launches;
+  EXPECT_GE(inlined, 1u);
+  // Milliseconds in all (1024 x 1024 keys x head dim 64, two heads: 0.5 GFLOP): always pooled.
+  const PrefillCase large{.head_dim = 64, .heads_q = 2, .heads_kv = 2, .seqlen_q = 1024, .seqlen_k = 1024};
+  for (int i = 0; i < 3; ++i) run_prefill_case(large, nullptr, be.get());
+  EXPECT_EQ(cpu_backend_stats(*be).inline_launches, inlined);
+
+  // inline_below_ns = 0: every launch goes through the pool.
+  o.inline_below_ns = 0;
+  auto pooled = make_cpu_backend(o);
+  for (int i = 0; i < 4; ++i) run_prefill_case(small, nullptr, pooled.get());
+  EXPECT_EQ(cpu_backend_stats(*pooled).inline_launches, 0u);
+}
+
 // A second process finds the object on disk and links it without compiling. The parent
 // compiles into a fresh cache dir, then runs this test binary again with kChildEnv set and a
 // filter selecting the child test below.

@@ -90,6 +90,27 @@ def test_registered_op_and_fake(torch_cpu):
     torch.library.opcheck(torch.ops.attnjit.attention.default, (q, q, q, True, None, None, 0.0, "bshd"))
 
 
+@pytest.mark.parametrize("op", ["attention", "decode"])
+def test_op_outputs_are_contiguous_like_the_fake(torch_cpu, op):
+    # The ops allocate their outputs with empty_like (the cheapest allocation): they must still be
+    # contiguous whatever q's strides, as the fake implementations say (torch.compile plans with them).
+    torch = torch_cpu
+    import attnjit.torch  # noqa: F401
+
+    q = randn(torch, 1, 2, 4, 32).transpose(1, 2)  # bshd [1, 4, 2, 32] over bhsd memory: dense, permuted
+    kv = randn(torch, 1, 8, 2, 32)
+    if op == "attention":
+        args = (q, kv, kv, False, None, None, 0.0, "bshd")
+        want = ref.attention(as64(q), as64(kv), as64(kv))[0]
+    else:
+        args = (q, kv, kv, None, None, False, None, None, 0.0, None)
+        want = ref.attention(as64(q), as64(kv), as64(kv), causal=False)[0]
+    o, lse = getattr(torch.ops.attnjit, op)(*args)
+    assert o.is_contiguous() and lse.is_contiguous()
+    ref.assert_close(as64(o), want, 2e-5, "out")
+    torch.library.opcheck(getattr(torch.ops.attnjit, op).default, args)
+
+
 def test_torch_compile_fullgraph(torch_cpu):
     torch = torch_cpu
 
