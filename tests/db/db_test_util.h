@@ -39,6 +39,13 @@ class ScratchDir {
     std::filesystem::remove_all(path_, ec);
   }
   std::string file(const std::string& name) const { return (path_ / name).string(); }
+  // Writes `text` to the file `name` in this directory; returns its path.
+  std::string write(const std::string& name, const std::string& text) const {
+    const std::string path = file(name);
+    std::ofstream out(path);
+    if (!(out << text) || !(out.flush())) throw std::runtime_error("cannot write " + path);
+    return path;
+  }
 
  private:
   std::filesystem::path path_;

@@ -85,19 +85,13 @@ TEST(DecodeUserModsTools, NvrtcBothKernelsNoSpillsNoStack) {
   }
 }
 
-std::string write(const ScratchDir& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir.file(name);
-  std::ofstream(path) << text;
-  return path;
-}
-
 #if defined(ATTNJIT_WITH_LLVM)
 TEST(DecodeUserModsTools, CliTuneStoresTheSnippetAndBenchDecodeReportsTheLine) {
   ScratchDir dir;
   const std::string mm = "return kv_idx < 8 || (q_idx + kv_idx) % 3 != 0;";
   const std::string db = dir.file("t.db");
   const CliResult r = run_cli("tune --problem decode_f32_hd64_causal_g4_q2_k512_p16 --mask-mod " +
-                                  write(dir, "d.mm", mm) + " --backend cpu --strategy random --budget 2 --quiet --db " + db,
+                                  dir.write("d.mm", mm) + " --backend cpu --strategy random --budget 2 --quiet --db " + db,
                               300);
   ASSERT_EQ(r.code, 0) << r.output;
   const std::string key = "decode_f32_hd64_causal_mm" + snippet_hash(mm) + "_g4_q2_k512_p16";
@@ -117,7 +111,7 @@ TEST(DecodeUserModsTools, CliTuneStoresTheSnippetAndBenchDecodeReportsTheLine) {
 
   const CliResult bad = run_cli("bench-decode --backend cpu --dtype f32 --head-dim 64 --heads-q 4 --gqa 4 --batch 1 "
                                 "--kv-len 64 --reps 1 --warmup 1 --score-mod " +
-                                    write(dir, "bad.sm", "float x = score;\nreturn x +;"),
+                                    dir.write("bad.sm", "float x = score;\nreturn x +;"),
                                 120);
   EXPECT_EQ(bad.code, 2) << bad.output;
   EXPECT_NE(bad.output.find("score_mod line 2"), std::string::npos) << bad.output;

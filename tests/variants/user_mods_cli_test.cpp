@@ -14,12 +14,6 @@
 namespace attnjit::testing {
 namespace {
 
-std::string write(const ScratchDir& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir.file(name);
-  std::ofstream(path) << text;
-  return path;
-}
-
 #if defined(ATTNJIT_WITH_LLVM)
 TEST(UserModsCli, TuneStoresTheSnippetAndPassesTheGate) {
   ScratchDir dir;
@@ -27,7 +21,7 @@ TEST(UserModsCli, TuneStoresTheSnippetAndPassesTheGate) {
   const std::string sm = "return score - 0.1f * (q_idx > kv_idx ? q_idx - kv_idx : kv_idx - q_idx);";
   const std::string db = dir.file("t.db");
   const CliResult r = run_cli("tune --problem prefill_f32_hd64_none_bs32_g1_q64_k64 --mask-mod " +
-                                  write(dir, "l.mm", mm) + " --score-mod " + write(dir, "b.sm", sm) +
+                                  dir.write("l.mm", mm) + " --score-mod " + dir.write("b.sm", sm) +
                                   " --backend cpu --strategy random --budget 2 --quiet --db " + db,
                               300);
   ASSERT_EQ(r.code, 0) << r.output;
@@ -47,7 +41,7 @@ TEST(UserModsCli, TuneStoresTheSnippetAndPassesTheGate) {
 TEST(UserModsCli, CompileErrorNamesTheSnippetLine) {
   ScratchDir dir;
   const CliResult r = run_cli("compile --problem prefill_bf16_hd64_causal_g1_q128_k128 --arch sm_80 --mask-mod " +
-                              write(dir, "bad.mm", "int x = 1;\nreturn x == undefined_name;\n"));
+                              dir.write("bad.mm", "int x = 1;\nreturn x == undefined_name;\n"));
   if (r.output.find("NVRTC") != std::string::npos && r.code != 2) GTEST_SKIP() << r.output;
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("mask_mod line 2"), std::string::npos) << r.output;
@@ -60,7 +54,7 @@ TEST(UserModsCli, BadFilesAndMismatchedKeysAreUsageErrors) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--mask-mod: cannot read"), std::string::npos) << r.output;
   r = run_cli("compile --problem prefill_bf16_hd64_causal_mm0123456789abcdef_g1_q128_k128 --mask-mod " +
-              write(dir, "ok.mm", "return true;"));
+              dir.write("ok.mm", "return true;"));
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("names 0123456789abcdef"), std::string::npos) << r.output;
 }
