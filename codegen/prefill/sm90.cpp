@@ -20,11 +20,12 @@
 namespace attnjit {
 namespace {
 
-constexpr const char* kGeneratorVersion = "prefill_sm90/3";
+constexpr const char* kGeneratorVersion = "prefill_sm90/4";
 constexpr const char* kRoot = "prefill/sm90.cuh";
 
 // The knobs: consumer warpgroups (block_m = 64 each), block_n (per head dim: what fits 227 KB of
-// shared memory with 2 stages), stages, ping-pong, intra-warpgroup overlap, persistent.
+// shared memory with 2 stages), stages, ping-pong, intra-warpgroup overlap, persistent (1; 2: with
+// O staged in a buffer of its own, so the next tile's Q loads during this tile's epilogue).
 constexpr int kWarpgroups[] = {2, 3};
 constexpr int kStages[] = {2, 3};
 constexpr int kHeadDims[] = {64, 96, 128, 192, 256};
@@ -51,10 +52,10 @@ std::string list(const std::vector<int>& v) {
   return s;
 }
 
-TileConfig make_config(int warpgroups, int block_n, int stages, bool pingpong, bool overlap, bool persistent) {
+TileConfig make_config(int warpgroups, int block_n, int stages, bool pingpong, bool overlap, int persistent) {
   return {.block_m = 64 * warpgroups, .block_n = block_n, .warps = 4, .stages = stages,
           .warpgroups = warpgroups, .pingpong = pingpong ? 1 : 0, .overlap = overlap ? 1 : 0,
-          .persistent = persistent ? 1 : 0, .tmpl = "sm90"};
+          .persistent = persistent, .tmpl = "sm90"};
 }
 
 // Head dims are stored padded to whole 128-byte column blocks (96 -> 128).
@@ -64,7 +65,7 @@ int padded_head_dim(int head_dim) { return (head_dim + 63) / 64 * 64; }
 int64_t smem_bytes(const ProblemSpec& spec, const TileConfig& cfg) {
   const int64_t d = padded_head_dim(spec.head_dim);
   const int64_t q = int64_t{cfg.block_m} * d * 2, kv = int64_t{cfg.block_n} * d * 2;
-  return q + 2 * cfg.stages * kv + 8 * (2 + 4 * cfg.stages) + 1024;
+  return q * (cfg.persistent == 2 ? 2 : 1) + 2 * cfg.stages * kv + 8 * (2 + 4 * cfg.stages) + 1024;
 }
 
 // Live fp32/packed registers of a consumer thread: S (block_n / 2) and O (d / 2) throughout,
@@ -107,7 +108,8 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
          (spec.dtype == DType::BF16 ? "attnjit::sm90::Bf16" : "attnjit::sm90::F16") + ", " +
          std::to_string(spec.head_dim) + ", " + std::to_string(cfg.block_n) + ", " +
          std::to_string(cfg.stages) + ", " + variant_policy(spec) + ", " + std::to_string(cfg.warpgroups) +
-         ", " + b(cfg.pingpong) + ", " + b(cfg.overlap) + ", " + b(cfg.persistent) + ">";
+         ", " + b(cfg.pingpong) + ", " + b(cfg.overlap) + ", " + b(cfg.persistent != 0) + ", " +
+         b(cfg.persistent == 2) + ">";
 }
 
 // The persistent grid: one block per SM (132 when the target does not say), never more blocks
@@ -178,7 +180,7 @@ class PrefillSm90 final : public KernelTemplate {
         for (int s : kStages)
           for (bool pp : {true, false})
             for (bool ov : {true, false})
-              for (bool ps : {false, true}) {
+              for (int ps : {0, 1, 2}) {
                 const TileConfig c = make_config(wg, bn, s, pp, ov, ps);
                 if (!can_implement(spec, c, target)) out.push_back(c);
               }
@@ -196,7 +198,8 @@ class PrefillSm90 final : public KernelTemplate {
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
     struct Choice {
       int warpgroups, block_n, stages;
-      bool pingpong, overlap, persistent;
+      bool pingpong, overlap;
+      int persistent;
     };
     std::vector<Choice> choices;
     const bool short_causal = spec.mask.kind == MaskKind::Causal && spec.seqlen_q <= 2048;
@@ -245,9 +248,10 @@ class PrefillSm90 final : public KernelTemplate {
              std::to_string(spec.head_dim) + " (allowed: " + list(bns) + ")";
     if (!one_of(kStages, cfg.stages))
       return "stages: " + std::to_string(cfg.stages) + " not supported (allowed: 2, 3)";
-    for (auto [v, field] : {std::pair{cfg.pingpong, "pingpong"}, std::pair{cfg.overlap, "overlap"},
-                            std::pair{cfg.persistent, "persistent"}})
+    for (auto [v, field] : {std::pair{cfg.pingpong, "pingpong"}, std::pair{cfg.overlap, "overlap"}})
       if (v != 0 && v != 1) return std::string(field) + ": 0 (off) or 1 (on), got " + std::to_string(v);
+    if (cfg.persistent < 0 || cfg.persistent > 2)
+      return "persistent: 0 (off), 1 (on) or 2 (on, O in its own shared buffer), got " + std::to_string(cfg.persistent);
     if (cfg.splits || cfg.vec || cfg.threads || cfg.order)
       return "splits/vec/threads/order: not knobs of prefill_sm90 (must be 0), got " + cfg.key();
     const int64_t smem = smem_bytes(spec, cfg);

@@ -17,7 +17,11 @@
 //                P V GEMM, and the next softmax runs while P V is on the tensor cores;
 //   kPersistent  a grid of about one block per SM walks every tile in the scheduler's order
 //                (prefill/sm90_scheduler.h: L2 sections, longest first for causal); Q's shared
-//                rows are released (q_empty) once O's TMA store has read them.
+//                rows are released (q_empty) once O's TMA store has read them;
+//   kSeparateO   (persistent only) O is staged in a buffer of its own, so Q's rows are released
+//                as soon as the tile's last S GEMM has retired: the next tile's Q loads while this
+//                tile's last P V, its epilogue and its store run (short sequences: few key tiles
+//                per tile leave that latency otherwise exposed). Costs Q's bytes of shared memory.
 //
 // Layout: rows are kHeadDimPad * 2 bytes, head dims padded to a multiple of 64 (96 -> 128: TMA
 // reads zeros past the tensor's 96 columns, so the padding adds nothing to S, gives 0 in O and is
@@ -59,13 +63,14 @@ struct PrefillSm90Params {
 };
 
 template <class Element_, int kHeadDim_, int kBlockN_, int kStages_, class Mask_, int kConsumers_ = 2,
-          bool kPingPong_ = true, bool kOverlap_ = false, bool kPersistent_ = false>
+          bool kPingPong_ = true, bool kOverlap_ = false, bool kPersistent_ = false, bool kSeparateO_ = false>
 struct PrefillSm90Traits {
   using Element = Element_;
   using Mask = Mask_;
   static constexpr int kHeadDim = kHeadDim_, kBlockN = kBlockN_, kStages = kStages_;
   static constexpr int kConsumers = kConsumers_;
   static constexpr bool kPingPong = kPingPong_, kOverlap = kOverlap_, kPersistent = kPersistent_;
+  static constexpr bool kSeparateO = kSeparateO_;
   static constexpr int kHeadDimPad = (kHeadDim + 63) / 64 * 64;
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kThreads = 128 * (1 + kConsumers);
@@ -74,9 +79,11 @@ struct PrefillSm90Traits {
   static constexpr int kConsumerRegs = kConsumers == 2 ? 240 : 160;
   static constexpr int kColBlocks = kHeadDimPad / 64;  // 128-byte column blocks per row
   static constexpr unsigned kQBytes = kBlockM * kHeadDimPad * 2, kKvBytes = kBlockN * kHeadDimPad * 2;
-  // Shared layout from a 1024-aligned base: Q (reused for O) | K stages | V stages | barriers
-  // (q_full, q_empty, then k_full, v_full, k_empty, v_empty per stage).
-  static constexpr unsigned kOffK = kQBytes, kOffV = kOffK + kStages * kKvBytes;
+  // Shared layout from a 1024-aligned base: Q (reused for O unless kSeparateO) | O (kSeparateO)
+  // | K stages | V stages | barriers (q_full, q_empty, then k_full, v_full, k_empty, v_empty per
+  // stage).
+  static constexpr unsigned kOffO = kSeparateO ? kQBytes : 0u;
+  static constexpr unsigned kOffK = kQBytes * (kSeparateO ? 2u : 1u), kOffV = kOffK + kStages * kKvBytes;
   static constexpr unsigned kOffBar = kOffV + kStages * kKvBytes;
   static constexpr unsigned kSmemBytes = kOffBar + 8 * (2 + 4 * kStages) + 1024;  // + align slack
 
@@ -86,6 +93,7 @@ struct PrefillSm90Traits {
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 256, "block_n: 16..256, step 16");
   static_assert(kStages >= 1 && kStages <= 4, "stages: 1..4");
   static_assert(!kOverlap || kStages >= 2, "overlap holds two K/V stages at once");
+  static_assert(!kSeparateO || kPersistent, "a separate O buffer only pays in the persistent loop");
   static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumers <= 65536, "register file");
   static_assert(kSmemBytes <= 227 * 1024, "shared memory beyond sm_90's 227 KB");
 };
@@ -149,7 +157,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 
   if (threadIdx.x == 0) {
     mbar_init(q_full, 1);
-    mbar_init(q_empty, kConsumers);  // one arrive per consumer once O's store has read Q's rows
+    mbar_init(q_empty, kConsumers);  // one arrive per consumer once it no longer reads Q's rows
     for (int s = 0; s < kStages; ++s) {
       mbar_init(k_full(s), 1);
       mbar_init(v_full(s), 1);
@@ -304,6 +312,10 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     auto release_v = [&](int s) {
       if (t == 0) mbar_arrive(v_empty(s));
     };
+    // With a separate O buffer Q's rows are free once the tile's last S GEMM has retired.
+    auto release_q_after = [&](bool last_s) {
+      if (Traits::kSeparateO && last_s && t == 0) mbar_arrive(q_empty);
+    };
 
     mbar_wait(q_full, static_cast<unsigned>(round) & 1u);
     if constexpr (!Traits::kOverlap) {
@@ -317,6 +329,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         pass_turn(n == n_tiles - 1);
         wgmma_wait<0>();
         release_k(s);
+        release_q_after(n == n_tiles - 1);
         float corr[2];
         softmax((tl.n_block_min + n) * kBlockN, corr);
         to_p();
@@ -342,6 +355,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       pass_turn(n_tiles == 1);
       wgmma_wait<0>();
       release_k(s_prev);
+      release_q_after(n_tiles == 1);
       softmax(tl.n_block_min * kBlockN, corr);  // O is 0: nothing to rescale
       to_p();
       for (int n = 1; n < n_tiles; ++n) {
@@ -358,6 +372,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         pass_turn(n == n_tiles - 1);
         wgmma_wait<1>();  // S (n) has retired; P V (n-1) may still run
         release_k(s);
+        release_q_after(n == n_tiles - 1);
         softmax((tl.n_block_min + n) * kBlockN, corr);
         wgmma_wait<0>();
         release_v(s_prev);
@@ -373,9 +388,11 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       release_v(s_prev);
     }
     kv_iter += n_tiles;
+    release_q_after(n_tiles == 0);  // no S GEMM read Q
 
-    // Epilogue: O / l as 16-bit values into this consumer's (now free) Q rows, in the same
-    // swizzled layout, then TMA stores (rows past seqlen_q dropped); LSE by direct stores.
+    // Epilogue: O / l as 16-bit values into this consumer's (now free) Q rows, or its rows of the
+    // separate O buffer, in the same swizzled layout, then TMA stores (rows past seqlen_q
+    // dropped); LSE by direct stores.
     float inv[2];
     for (int r = 0; r < 2; ++r) {
       float l = row_sum[r];
@@ -387,7 +404,12 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         p.lse[tl.batch * p.lse_batch_stride + tl.head * p.lse_head_stride + row] =
             l > 0.f ? row_max[r] * p.scale + logf(l) : neg_inf;
     }
-    unsigned char* const o_ptr = base_ptr + (q_rows - base);
+    const unsigned o_rows = q_rows + Traits::kOffO;
+    unsigned char* const o_ptr = base_ptr + (o_rows - base);
+    if constexpr (Traits::kSeparateO) {  // the previous tile's store must have read these rows
+      if (t == 0) tma_store_wait_read<0>();
+      named_bar_sync(1 + kConsumers + c, 128);
+    }
     for (int i = 0; i < WgAccum<kHeadDimPad>::kRegs; i += 2) {
       const int r = (i >> 1) & 1, row = 16 * warp + g + 8 * r, chunk = i >> 2;  // 16-byte chunk of d
       const unsigned v = pack_half2<Element>(o[i] * inv[r], o[i + 1] * inv[r]);
@@ -401,13 +423,17 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     if (t == 0) {
       for (int cb = 0; cb < kColBlocks; ++cb) {
         if (cb > 0) fence_proxy_async();  // the emulator asks for one per store; free on hardware
-        tma_store_4d(&params.to, q_rows + cb * kBlockM * 128u, 64 * cb, m0 + 64 * c, tl.head, tl.batch);
+        tma_store_4d(&params.to, o_rows + cb * kBlockM * 128u, 64 * cb, m0 + 64 * c, tl.head, tl.batch);
       }
       tma_store_commit();
-      tma_store_wait_read<0>();
-      if (Traits::kPersistent) mbar_arrive(q_empty);  // the producer may load the next Q here
+      if constexpr (!Traits::kSeparateO) {
+        tma_store_wait_read<0>();
+        if (Traits::kPersistent) mbar_arrive(q_empty);  // the producer may load the next Q here
+      }
     }
   }
+  // Shared memory must outlive the reads of the last store (kSeparateO does not wait per tile).
+  if (Traits::kSeparateO && t == 0) tma_store_wait_read<0>();
 }
 
 }  // namespace attnjit

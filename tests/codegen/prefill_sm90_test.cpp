@@ -75,7 +75,7 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
     EXPECT_EQ(sm90(s).default_config(s, h).key(), key);
     const auto space = sm90(s).search_space(s, h);
     std::set<std::string> keys;
-    bool wg3 = false, pp_off = false, ov_off = false, persistent = false;
+    bool wg3 = false, pp_off = false, ov_off = false, persistent = false, separate_o = false;
     for (const TileConfig& c : space) {
       EXPECT_FALSE(sm90(s).can_implement(s, c, h).has_value()) << c.key();
       EXPECT_EQ(TileConfig::parse(c.key()), c) << c.key();
@@ -84,12 +84,15 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
       pp_off |= c.pingpong == 0;
       ov_off |= c.overlap == 0;
       persistent |= c.persistent == 1;
+      separate_o |= c.persistent == 2;
     }
     EXPECT_EQ(keys.size(), space.size()) << hd;
     EXPECT_TRUE(keys.count(key)) << hd << ": the default is in the space";
     EXPECT_TRUE(pp_off && ov_off) << hd;
     // The persistent loop's registers (gate sweep): no persistent config fits head dim 256.
     EXPECT_EQ(persistent, hd <= 192) << hd;
+    // A second Q-sized buffer for O fits beside two K/V stages wherever persistent fits.
+    EXPECT_EQ(separate_o, persistent) << hd;
     // Three consumer warpgroups have 160 registers each: only where the tiles are small enough.
     EXPECT_EQ(wg3, hd <= 128) << hd;
   }
@@ -168,7 +171,7 @@ TEST(PrefillSm90Codegen, RenderAndGeometry) {
   const KernelSource src = sm90(s).render(s, c, h);
   EXPECT_EQ(src.entry,
             "attnjit::prefill_sm90_kernel<attnjit::PrefillSm90Traits<attnjit::sm90::Bf16, 64, 128, 2, "
-            "attnjit::sm80::MaskSlidingWindow<256, 0>, 2, true, true, false>>");
+            "attnjit::sm80::MaskSlidingWindow<256, 0>, 2, true, true, false, false>>");
   EXPECT_NE(src.text.find("#include \"prefill/sm90.cuh\""), std::string::npos);
   EXPECT_EQ(src.arch, "sm_90a");
   RunShape shape{3, 8, 4, 300, 500};
@@ -195,6 +198,17 @@ TEST(PrefillSm90Codegen, RenderAndGeometry) {
   p.block_m = 192;
   p.overlap = 0;
   EXPECT_EQ(sm90(s).geometry(s, p, h100, shape).block[0], 512u);
+  // Persistent with O in its own buffer: Q's bytes twice, the same grid; the kernel's last
+  // template argument says so.
+  TileConfig p2 = c;
+  p2.persistent = 2;
+  EXPECT_EQ(sm90(s).geometry(s, p2, h100, shape).dynamic_smem, 2 * 16384u + 4 * 16384u + 80u + 1024u);
+  EXPECT_EQ(sm90(s).geometry(s, p2, h100, shape).grid[0], 132u);
+  EXPECT_NE(sm90(s).render(s, p2, h).entry.find(", 2, true, true, true, true>>"), std::string::npos);
+  p2.persistent = 3;
+  const auto why = sm90(s).can_implement(s, p2, h);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("persistent"), std::string::npos) << *why;
   // Soft-capping wraps the mask and declares the cap in the prelude.
   ProblemSpec capped = s;
   capped.softcap = 30.5;

@@ -40,8 +40,9 @@ static_assert(sizeof(PrefillSm90Params) == sizeof(PrefillSm90HostParams) &&
                   offsetof(PrefillSm90Params, sched) == offsetof(PrefillSm90HostParams, sched),
               "host and kernel parameter layouts differ");
 
-template <class E, int D, int BN, int S, class M, int WG = 2, bool PP = true, bool OV = false, bool PS = false>
-using T = PrefillSm90Traits<E, D, BN, S, M, WG, PP, OV, PS>;
+template <class E, int D, int BN, int S, class M, int WG = 2, bool PP = true, bool OV = false, bool PS = false,
+          bool SO = false>
+using T = PrefillSm90Traits<E, D, BN, S, M, WG, PP, OV, PS, SO>;
 using sm80::MaskCausal;
 using sm80::MaskNone;
 using Win40_24 = sm80::MaskSlidingWindow<40, 24>;
@@ -254,6 +255,29 @@ TEST(PrefillSm90Emu, PersistentWithMoreTilesThanBlocks) {
       make_case(DType::BF16, 128, {}, 130, 70, 1, 3, 1), {2});
   // Causal with seqlen_q > seqlen_k: tiles whose rows see no key (no K/V loads at all).
   expect_persistent_same_bits<T<sm90::F16, 64, 128, 2, MaskCausal>, T<sm90::F16, 64, 128, 2, MaskCausal, 2, true, true, true>>(
+      make_case(DType::F16, 64, causal(), 400, 100, 1, 2, 1), {3});
+}
+
+// Persistent with O staged in its own buffer: Q's rows are released once a tile's last S GEMM
+// has retired, so the next tile's Q lands while P V, the epilogue and the store still run (the
+// emulator checks that no load overwrites rows a pending GEMM reads and that no store's source
+// is overwritten before its read completes) — the same bits as one block per tile.
+TEST(PrefillSm90Emu, PersistentWithSeparateOBuffer) {
+  // Causal, GQA, uneven: tiles with 0..4 key tiles (rows that see no key included); overlap.
+  expect_persistent_same_bits<T<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, true>,
+                              T<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, true, true, true>>(
+      make_case(DType::BF16, 64, causal(), 260, 150, 2, 4, 2), {1, 3, 5});
+  // hd 128, 2 stages, no overlap, no ping-pong, one key tile per tile: Q turns over fastest.
+  expect_persistent_same_bits<T<sm90::F16, 128, 64, 2, MaskNone, 2, false, false>,
+                              T<sm90::F16, 128, 64, 2, MaskNone, 2, false, false, true, true>>(
+      make_case(DType::F16, 128, {}, 300, 40, 2, 2, 1), {1, 2});
+  // Three consumer warpgroups, sliding window, ragged last tile.
+  expect_persistent_same_bits<T<sm90::F16, 64, 64, 2, Win16_0, 3, false>,
+                              T<sm90::F16, 64, 64, 2, Win16_0, 3, false, false, true, true>>(
+      make_case(DType::F16, 64, window(16, 0), 300, 300, 2, 3, 3), {2});
+  // Causal with seqlen_q > seqlen_k: tiles that load no K/V release Q without an S GEMM.
+  expect_persistent_same_bits<T<sm90::F16, 64, 128, 2, MaskCausal>,
+                              T<sm90::F16, 64, 128, 2, MaskCausal, 2, true, true, true, true>>(
       make_case(DType::F16, 64, causal(), 400, 100, 1, 2, 1), {3});
 }
 

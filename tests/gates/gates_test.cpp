@@ -68,6 +68,9 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   add(DType::BF16, 64, causal, 0, "sm90_bm192_bn128_w4_s2_wg3_pp1");
   add(DType::BF16, 128, none, 0, "sm90_bm128_bn176_w4_s2_wg2");
   add(DType::BF16, 128, causal, 0, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps1");
+  // Persistent with a separate O buffer (the short-sequence candidates).
+  add(DType::BF16, 128, none, 0, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2");
+  add(DType::BF16, 64, causal, 0, "sm90_bm128_bn128_w4_s3_wg2_ps2");
   gates::run_gates(jobs, "gates");
 }
 
