@@ -25,6 +25,9 @@
 #   varbench2 opt-in: issue 18's GPU masks at hd 128, 8k: causal and sw1024-0 on sm90 and sm80, a
 #             document mask (8 x 1024, a mask_mod, block-sparse at tile 128) on sm80 with its causal,
 #             and PyTorch FlexAttention on the same masks (bench/compare_flex.py)
+#   short90   opt-in: sm90 configs at 512 / 1k / 2k tokens (hd 64 and 128, none and causal): the
+#             defaults against the persistent kernel with and without its separate O buffer
+#             (ps1 / ps2), one JSON per config (short90-<hd>-<config>.json)
 #   python    opt-in: scripts/gpu-python.sh — builds the Python module there from CMake (the
 #             device's own Python and torch; .carry from scripts/gpu-carry.sh, no build-slim
 #             needed), runs the CUDA pytest tests and times the end-to-end goal
@@ -99,6 +102,16 @@ phase_varbench2() {
     $B --json --template sm80 --mask causal,sw1024-0 > $L/vb2-sm80.json;
     $B --json --mask none --mask-mod $L/doc1024.mm --block-sparse 128 > $L/vb2-doc.json"
   run flex 30 120 python3 bench/compare_flex.py --json-out $L/flex.json
+}
+phase_short90() {
+  local S="--json --dtype bf16 --seqlen 512,1024,2048 --mask none,causal"
+  run short90 30 ${SHORT_LIMIT:-150} bash -c "
+    for c in sm90_bm128_bn128_w4_s3_wg2_pp1_ov1 sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps1 \
+             sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2 sm90_bm128_bn128_w4_s2_wg2_pp1_ps2; do
+      $CLI bench $S --head-dim 128 --config \$c > $L/short90-128-\$c.json || echo \"failed: 128 \$c\"; done
+    for c in sm90_bm192_bn128_w4_s2_wg3 sm90_bm128_bn128_w4_s3_wg2_ps1 sm90_bm128_bn128_w4_s3_wg2_ps2 \
+             sm90_bm192_bn128_w4_s2_wg3_ps2 sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2; do
+      $CLI bench $S --head-dim 64 --config \$c > $L/short90-64-\$c.json || echo \"failed: 64 \$c\"; done"
 }
 phase_tune90() {
   local K="prefill_bf16_hd128_none_g1_q8192_k8192_even prefill_bf16_hd128_causal_g1_q8192_k8192_even
