@@ -27,7 +27,8 @@
 #             and PyTorch FlexAttention on the same masks (bench/compare_flex.py)
 #   short90   opt-in: sm90 configs at 512 / 1k / 2k tokens (hd 64 and 128, none and causal): the
 #             defaults against the persistent kernel with and without its separate O buffer
-#             (ps1 / ps2), one JSON per config (short90-<hd>-<config>.json)
+#             (ps1 / ps2), one JSON per config (short90-<hd>-<config>.json); hd 128's also on a
+#             sliding window 1024 at 8k (short90-sw-<config>.json: a CTA sees ~9 key tiles there too)
 #   python    opt-in: scripts/gpu-python.sh — builds the Python module there from CMake (the
 #             device's own Python and torch; .carry from scripts/gpu-carry.sh, no build-slim
 #             needed), runs the CUDA pytest tests and times the end-to-end goal
@@ -108,7 +109,9 @@ phase_short90() {
   run short90 30 ${SHORT_LIMIT:-150} bash -c "
     for c in sm90_bm128_bn128_w4_s3_wg2_pp1_ov1 sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps1 \
              sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2 sm90_bm128_bn128_w4_s2_wg2_pp1_ps2; do
-      $CLI bench $S --head-dim 128 --config \$c > $L/short90-128-\$c.json || echo \"failed: 128 \$c\"; done
+      $CLI bench $S --head-dim 128 --config \$c > $L/short90-128-\$c.json || echo \"failed: 128 \$c\"
+      $CLI bench --json --dtype bf16 --seqlen 8192 --mask sw1024-0 --head-dim 128 --config \$c \
+        > $L/short90-sw-\$c.json || echo \"failed: sw \$c\"; done
     for c in sm90_bm192_bn128_w4_s2_wg3 sm90_bm128_bn128_w4_s3_wg2_ps1 sm90_bm128_bn128_w4_s3_wg2_ps2 \
              sm90_bm192_bn128_w4_s2_wg3_ps2 sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2; do
       $CLI bench $S --head-dim 64 --config \$c > $L/short90-64-\$c.json || echo \"failed: 64 \$c\"; done"
