@@ -187,14 +187,17 @@ class PrefillSm90 final : public KernelTemplate {
     return out;
   }
 
-  // Tuned on an H200 (bench/RESULTS.md sections 0b and 0c: exhaustive over this space at bf16):
-  // head dim 64 runs fastest with three consumer warpgroups and no ping-pong or overlap (1.34x
-  // the previous FA3-shaped default at 8k), except causal up to 2k tokens, where the persistent
-  // kernel's longest-first order wins (1.08-1.19x over three warpgroups at 512 and 2k); 96 and
-  // 128 with a third K/V stage (1.13-1.27x: the refill of a stage then has an iteration of
-  // slack); 192 and 256 without the overlap (1.40x at 256: the overlap's second S tile leaves
-  // the softmax too few registers). The first legal choice wins (masks and soft-capping cost
-  // registers); then any legal FA3-shaped tile.
+  // Tuned on an H200 (bench/RESULTS.md sections 0b, 0c and 0d: exhaustive over this space at
+  // bf16, then the persistent kernels at 512-2k tokens): head dim 64 runs fastest with three
+  // consumer warpgroups and no ping-pong or overlap (1.34x the previous FA3-shaped default at
+  // 8k); 96 and 128 with a third K/V stage (1.13-1.27x: the refill of a stage then has an
+  // iteration of slack); 192 with the overlap but no ping-pong (1.07-1.08x at 8k), 256 without
+  // the overlap (1.40x: its second S tile leaves the softmax too few registers). Where a query
+  // tile sees few key tiles — up to 2k tokens (1k for causal at 96/128), or a sliding window of
+  // at most 2k keys at 96/128 — each tile's Q load and epilogue are a large share of its work:
+  // there the persistent kernel with O in its own buffer (ps2) hides them under the previous
+  // tile (1.05-1.28x at 512-1k, 1.03x on a 1024-key window at 8k). The first legal choice wins
+  // (masks and soft-capping cost registers); then any legal FA3-shaped tile.
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
     struct Choice {
       int warpgroups, block_n, stages;
@@ -202,16 +205,30 @@ class PrefillSm90 final : public KernelTemplate {
       int persistent;
     };
     std::vector<Choice> choices;
-    const bool short_causal = spec.mask.kind == MaskKind::Causal && spec.seqlen_q <= 2048;
+    const MaskKind kind = spec.mask.kind;
+    const bool windowed = kind == MaskKind::SlidingWindow;
+    const bool few_keys =
+        windowed ? spec.mask.window_left + spec.mask.window_right < 2048
+                 : spec.seqlen_k <= (kind == MaskKind::Causal && spec.head_dim > 64 ? 1024 : 2048);
     switch (spec.head_dim) {
       case 64:
-        choices = short_causal ? std::vector<Choice>{{2, 128, 3, false, false, true}, {3, 128, 2, false, false, false}}
-                               : std::vector<Choice>{{3, 128, 2, false, false, false}, {2, 128, 3, true, true, false}};
+        if (kind == MaskKind::Causal && few_keys)
+          choices = {{2, 128, 3, false, false, 2}, {2, 128, 3, false, false, 1}, {3, 128, 2, false, false, 0}};
+        else if (kind == MaskKind::None && few_keys)
+          choices = {{3, 128, 2, false, false, 2}, {3, 128, 2, false, false, 0}};
+        else
+          choices = {{3, 128, 2, false, false, 0}, {2, 128, 3, true, true, 0}};
         break;
       case 96:
-      case 128: choices = {{2, 128, 3, true, true, false}, {2, 128, 2, true, true, false}}; break;
-      case 192: choices = {{2, 112, 2, true, false, false}, {2, 96, 2, true, false, false}}; break;
-      case 256: choices = {{2, 80, 2, true, false, false}, {2, 64, 2, true, false, false}}; break;
+      case 128:
+        choices = few_keys ? std::vector<Choice>{{2, 128, 2, true, true, 2}, {2, 128, 3, true, true, 0}}
+                           : std::vector<Choice>{{2, 128, 3, true, true, 0}, {2, 128, 2, true, true, 0}};
+        break;
+      case 192:
+        choices = {{2, 112, 2, false, true, 0}, {2, 112, 2, true, true, 0}, {2, 96, 2, true, true, 0},
+                   {2, 112, 2, true, false, 0}, {2, 96, 2, true, false, 0}};
+        break;
+      case 256: choices = {{2, 80, 2, true, false, 0}, {2, 64, 2, true, false, 0}}; break;
     }
     for (const Choice& ch : choices) {
       const TileConfig c = make_config(ch.warpgroups, ch.block_n, ch.stages, ch.pingpong, ch.overlap, ch.persistent);
@@ -220,7 +237,7 @@ class PrefillSm90 final : public KernelTemplate {
     const std::vector<int> bns = block_ns(spec.head_dim);
     for (bool ov : {true, false})
       for (auto bn = bns.rbegin(); bn != bns.rend(); ++bn) {  // the largest tile that fits
-        const TileConfig c = make_config(2, *bn, 2, true, ov, false);
+        const TileConfig c = make_config(2, *bn, 2, true, ov, 0);
         if (!can_implement(spec, c, target)) return c;
       }
     throw SpecError("prefill_sm90: no legal default config for " + spec.key() + " on " + target.key());

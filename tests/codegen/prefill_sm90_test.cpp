@@ -68,7 +68,7 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
   // stage at 96/128, no overlap at 192/256 (which lets hd 256 keep 80-key tiles under the mask).
   const std::pair<int, const char*> defaults[] = {
       {64, "sm90_bm192_bn128_w4_s2_wg3"},           {96, "sm90_bm128_bn128_w4_s3_wg2_pp1_ov1"},
-      {128, "sm90_bm128_bn128_w4_s3_wg2_pp1_ov1"}, {192, "sm90_bm128_bn112_w4_s2_wg2_pp1"},
+      {128, "sm90_bm128_bn128_w4_s3_wg2_pp1_ov1"}, {192, "sm90_bm128_bn112_w4_s2_wg2_ov1"},
       {256, "sm90_bm128_bn80_w4_s2_wg2_pp1"}};
   for (auto [hd, key] : defaults) {
     const ProblemSpec s = spec(DType::F16, hd, {MaskKind::Causal, 0, 0});
@@ -96,14 +96,23 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
     // Three consumer warpgroups have 160 registers each: only where the tiles are small enough.
     EXPECT_EQ(wg3, hd <= 128) << hd;
   }
-  // Causal at head dim 64 up to 2k tokens: the persistent kernel (tuned at 512 and 2k); beyond,
-  // and without a mask, three consumer warpgroups.
+  // Few key tiles per query tile: the persistent kernel with O in its own buffer (RESULTS 0d).
+  // Head dim 64 up to 2k tokens, causal or not; 128 up to 2k without a mask, 1k causal, and
+  // sliding windows of at most 2k keys; beyond, the 8k-tuned defaults.
+  auto key = [&](int hd, MaskSpec m, int64_t len) {
+    const ProblemSpec p = testing::make_prefill_spec(DType::BF16, hd, m, 2, len);
+    return sm90(p).default_config(p, h).key();
+  };
+  const MaskSpec causal{MaskKind::Causal, 0, 0};
   for (int64_t len : {512, 1024, 2048, 4096, 16384}) {
-    const ProblemSpec c = testing::make_prefill_spec(DType::BF16, 64, {MaskKind::Causal, 0, 0}, 2, len);
-    const ProblemSpec n = testing::make_prefill_spec(DType::BF16, 64, {}, 2, len);
-    EXPECT_EQ(sm90(c).default_config(c, h).key(), len <= 2048 ? "sm90_bm128_bn128_w4_s3_wg2_ps1" : "sm90_bm192_bn128_w4_s2_wg3") << len;
-    EXPECT_EQ(sm90(n).default_config(n, h).key(), "sm90_bm192_bn128_w4_s2_wg3") << len;
+    EXPECT_EQ(key(64, causal, len), len <= 2048 ? "sm90_bm128_bn128_w4_s3_wg2_ps2" : "sm90_bm192_bn128_w4_s2_wg3") << len;
+    EXPECT_EQ(key(64, {}, len), len <= 2048 ? "sm90_bm192_bn128_w4_s2_wg3_ps2" : "sm90_bm192_bn128_w4_s2_wg3") << len;
+    EXPECT_EQ(key(128, {}, len), len <= 2048 ? "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2" : "sm90_bm128_bn128_w4_s3_wg2_pp1_ov1") << len;
+    EXPECT_EQ(key(128, causal, len), len <= 1024 ? "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2" : "sm90_bm128_bn128_w4_s3_wg2_pp1_ov1") << len;
+    EXPECT_EQ(key(256, {}, len), "sm90_bm128_bn80_w4_s2_wg2_pp1") << len;  // no room for a second Q-sized buffer
   }
+  EXPECT_EQ(key(128, {MaskKind::SlidingWindow, 1024, 0}, 8192), "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2");
+  EXPECT_EQ(key(128, {MaskKind::SlidingWindow, 2048, 0}, 8192), "sm90_bm128_bn128_w4_s3_wg2_pp1_ov1");
 }
 
 TEST(PrefillSm90Codegen, RefusalsNameTheReason) {

@@ -57,8 +57,8 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
     jobs.push_back({&t, s, cfg ? TileConfig::parse(cfg) : t.default_config(s, target), target});
   };
   const MaskSpec none{MaskKind::None, 0, 0}, causal{MaskKind::Causal, 0, 0};
-  add(DType::BF16, 64, none);
-  add(DType::BF16, 64, causal);  // 1k tokens: the persistent default
+  add(DType::BF16, 64, none);    // 1k tokens: persistent, O in its own buffer, 3 warpgroups
+  add(DType::BF16, 64, causal);  // 1k tokens: persistent, O in its own buffer
   add(DType::F16, 128, {MaskKind::SlidingWindow, 256, 0});
   add(DType::BF16, 96, causal);
   add(DType::BF16, 192, causal, /*softcap=*/30);
@@ -68,9 +68,10 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   add(DType::BF16, 64, causal, 0, "sm90_bm192_bn128_w4_s2_wg3_pp1");
   add(DType::BF16, 128, none, 0, "sm90_bm128_bn176_w4_s2_wg2");
   add(DType::BF16, 128, causal, 0, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps1");
-  // Persistent with a separate O buffer (the short-sequence candidates).
-  add(DType::BF16, 128, none, 0, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2");
-  add(DType::BF16, 64, causal, 0, "sm90_bm128_bn128_w4_s3_wg2_ps2");
+  // The defaults beyond 2k tokens (the jobs above are at 1k).
+  add(DType::BF16, 128, none, 0, "sm90_bm128_bn128_w4_s3_wg2_pp1_ov1");
+  add(DType::BF16, 64, none, 0, "sm90_bm192_bn128_w4_s2_wg3");
+  add(DType::BF16, 64, causal, 0, "sm90_bm128_bn128_w4_s3_wg2_ps1");
   gates::run_gates(jobs, "gates");
 }
 
