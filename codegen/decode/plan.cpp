@@ -66,7 +66,7 @@ DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in) {
   const int64_t rows = in.group * in.q_tokens;
   const bool mma_dim = in.head_dim == 64 || in.head_dim == 128 || in.head_dim == 256;
   // Kernel: tensor cores from 8 rows (8 rows of scalar FMAs and shuffles per key are
-  // instruction-bound), and always for an fp8 cache (it is dequantised for ldmatrix).
+  // instruction-bound), and always for an fp8 cache (its operands are converted in registers).
   p.tensor_cores = in.block_m > 0 ? in.block_m == 16 : mma_dim && (rows >= 8 || in.kv_bytes == 1);
   if (p.tensor_cores) {
     p.block_m = 16;
@@ -84,8 +84,7 @@ DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in) {
   // Residency: shared memory (rings, or the merge buffer), warps, registers.
   const int64_t kvb = in.kv_bytes;
   const int64_t ring = p.tensor_cores
-                           ? p.warps * (2LL * p.stages * p.block_n * in.head_dim * kvb +
-                                        (kvb == 1 ? 4LL * p.block_n * in.head_dim : 0))
+                           ? p.warps * 2LL * p.stages * p.block_n * in.head_dim * kvb
                            : 2LL * p.stages * p.block_n * in.head_dim * kvb;
   const int64_t smem = std::max(ring, int64_t(p.warps) * p.block_m * in.head_dim * 4) +
                        (2LL * p.warps * p.block_m + int64_t(p.block_m) * kDecodeMaxSplits + 1) * 4;
