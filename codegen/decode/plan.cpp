@@ -29,6 +29,8 @@ constexpr int64_t kCpuItemsPerThread = 4;
 
 }  // namespace
 
+int decode_mma_block_n(int head_dim, int64_t kv_bytes) { return kv_bytes == 1 && head_dim <= 128 ? 32 : 16; }
+
 int64_t decode_rows(const ProblemSpec& spec) { return int64_t(spec.group) * spec.seqlen_q; }
 
 int64_t decode_row_chunks(const ProblemSpec& spec, const TileConfig& cfg) {
@@ -70,7 +72,7 @@ DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in) {
   p.tensor_cores = in.block_m > 0 ? in.block_m == 16 : mma_dim && (rows >= 8 || in.kv_bytes == 1);
   if (p.tensor_cores) {
     p.block_m = 16;
-    p.block_n = in.block_n > 0 ? in.block_n : 16;
+    p.block_n = in.block_n > 0 ? in.block_n : decode_mma_block_n(in.head_dim, in.kv_bytes);
     p.warps = in.warps > 0 ? in.warps : (in.head_dim == 256 ? 2 : 4);
     p.stages = in.stages > 0 ? in.stages : 3;
   } else {

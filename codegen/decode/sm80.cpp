@@ -121,11 +121,13 @@ class DecodeSm80 final : public DecodeLaunch<KernelTemplate> {
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
     // Tensor cores: 4 warps of 16 keys, 3 stages — 64 KB of K+V in flight per CTA at head dim
     // 128, 96 KB of rings (two CTAs per SM on sm_90) — else fewer stages / warps where shared
-    // memory is smaller (sm_86 / sm_89) or rows are longer (head dim 256).
+    // memory is smaller (sm_86 / sm_89) or rows are longer (head dim 256). An fp8 cache takes
+    // blocks of 32 keys (decode_gpu_plan's kFp8BlockN): the same bytes in flight and rings as
+    // 16-bit K/V, half the per-step work per key.
     if (mma_default(spec))
       for (auto [w, st] : {std::pair{4, 3}, {4, 2}, {2, 3}, {2, 2}}) {
         if (spec.head_dim == 256 && w == 4) continue;
-        TileConfig c = make(kMmaRows, 16, w, st);
+        TileConfig c = make(kMmaRows, decode_mma_block_n(spec.head_dim, kv_dtype_bytes(spec.dtype, spec.kv_dtype)), w, st);
         if (!can_implement(spec, c, target)) return c;
       }
     // 4 warps, two keys per lane group and a 4-deep ring: 8 KB of K+V per stage, 24 KB in

@@ -16,12 +16,14 @@ using MmaGqa = Cfg<F16, 64, 8, 1, 16, 4, 16, 3, P, 1, 0, 0>;     // GQA 8, causa
 
 const std::map<std::string, Body>& registry() {
   static const auto r = kernels<
-      // fp8: codegen's defaults (tensor cores, also for MHA) and a 64-key tiling
-      Fp8<Cfg<Bf16, 128, 1, 1, 16, 4, 16, 3, 0, 0, 0, 0>, fp8::kE4M3>,   // MHA, contiguous
-      Fp8<Cfg<F16, 64, 4, 2, 16, 4, 16, 3, 16, 1, 0, 0>, fp8::kE5M2>,    // GQA 4 x 2 tokens, paged, causal
+      // fp8: codegen's defaults (tensor cores, also for MHA; 32 keys per warp up to head dim
+      // 128) and a 64-key tiling
+      Fp8<Cfg<Bf16, 128, 1, 1, 16, 4, 32, 3, 0, 0, 0, 0>, fp8::kE4M3>,   // MHA, contiguous
+      Fp8<Cfg<F16, 64, 4, 2, 16, 4, 32, 3, 16, 1, 0, 0>, fp8::kE5M2>,    // GQA 4 x 2 tokens, paged, causal
       Fp8<Cfg<Bf16, 256, 8, 1, 16, 2, 16, 3, 8, 0, 0, 0>, fp8::kE4M3>,   // hd 256, paged 8
       Fp8<Cfg<Bf16, 128, 8, 1, 16, 2, 64, 2, 0, 2, 40, 3>, fp8::kE5M2>,  // window, 64 keys per warp
-      Fp8<Capped<Cfg<Bf16, 128, 1, 1, 16, 4, 16, 3, 0, 0, 0, 0>, 10>, fp8::kE4M3>,  // soft-capped at 5
+      Fp8<Capped<Cfg<Bf16, 128, 1, 1, 16, 4, 32, 3, 0, 0, 0, 0>, 10>, fp8::kE4M3>,  // soft-capped at 5
+      Fp8<Cfg<F16, 64, 4, 2, 16, 4, 16, 3, 16, 1, 0, 0>, fp8::kE5M2>,    // ... at 16 keys per warp
       Fp8<Cfg<F16, 64, 8, 1, 16, 2, 32, 4, 4, 2, 5, 0>, fp8::kE4M3>,   // hd 64, 32 keys per warp, window, paged 4
       Fp8<Cfg<Bf16, 256, 2, 2, 16, 2, 16, 2, 0, 1, 0, 0>, fp8::kE5M2>,  // hd 256 x 2 query tokens, causal
       // page sizes 1..64
@@ -85,6 +87,8 @@ TEST(DecodeEmuFp8, E5m2GqaPagedCausalQueryTokens) {
     c.splits = splits;
     expect_decode_matches(be, c);
   }
+  c.config = TileConfig::parse("bm16_bn16_w4_s3_v8");  // one n8 pair per block (the default's half)
+  expect_decode_matches(be, c);
 }
 
 TEST(DecodeEmuFp8, HeadDim256SmallPagesAndWideTiles) {
