@@ -97,6 +97,21 @@
   const unsigned ring_u32 = smem_u32(ring);
   auto first_key = [&](int step) { return range.first + (range.blk_begin + warp + step * W) * BN; };
 
+  // Paged: the block-table entries of the lane's keys in the next step to issue, loaded one
+  // issue ahead (a step of compute hides them), so no cp.async waits on a dependent table load;
+  // up to 8 per lane (16 at head dim 256 in 16-bit spill on sm_80: those look pages up in place).
+  constexpr bool kPagesAhead = P > 0 && kLoads <= 8;
+  int pages[kPagesAhead ? kLoads : 1];
+  auto fetch_pages = [&](int step) {
+    if constexpr (kPagesAhead) {
+      const int key0 = first_key(step);
+#pragma unroll
+      for (int i = 0; i < kLoads; ++i) {
+        const int j = key0 + (lane + 32 * i) / RCH;
+        pages[i] = j < kv_end ? table[j / P] : 0;
+      }
+    }
+  };
   auto issue = [&](int step) {
     const int stage = step % S;
     const int key0 = first_key(step);
@@ -108,7 +123,8 @@
       const bool ok = j < kv_end;
       long long ko = 0, vo = 0;
       if (ok) {
-        kv_row_offsets<C>(p, table, b, kvh, j, ko, vo);
+        if constexpr (kPagesAhead) kv_page_row_offsets(p, pages[i], j % P, kvh, ko, vo);
+        else kv_row_offsets<C>(p, table, b, kvh, j, ko, vo);
         ko += ch * (16 / KB);
         vo += ch * (16 / KB);
       }
@@ -117,6 +133,7 @@
       cp_async_16(ring + (S + stage) * kRawTile + off, vg + vo * KB, ok);
     }
     cp_async_commit();
+    fetch_pages(step + 1);
   };
 
   float o[DT][4];
@@ -129,6 +146,7 @@
   // ldmatrix lane addressing: lane i gives row i % 8 of matrix i / 8.
   const int lrow = lane & 7, lmat = lane >> 3;
 
+  fetch_pages(0);
 #pragma unroll
   for (int st = 0; st < S - 1; ++st) {
     if (st < nsteps) issue(st);
