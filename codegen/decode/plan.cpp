@@ -29,6 +29,8 @@ constexpr int64_t kCpuItemsPerThread = 4;
 
 }  // namespace
 
+int decode_mma_block_n(int head_dim, int64_t kv_bytes) { return kv_bytes == 1 && head_dim <= 128 ? 32 : 16; }
+
 int64_t decode_rows(const ProblemSpec& spec) { return int64_t(spec.group) * spec.seqlen_q; }
 
 int64_t decode_row_chunks(const ProblemSpec& spec, const TileConfig& cfg) {
@@ -66,11 +68,11 @@ DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in) {
   const int64_t rows = in.group * in.q_tokens;
   const bool mma_dim = in.head_dim == 64 || in.head_dim == 128 || in.head_dim == 256;
   // Kernel: tensor cores from 8 rows (8 rows of scalar FMAs and shuffles per key are
-  // instruction-bound), and always for an fp8 cache (it is dequantised for ldmatrix).
+  // instruction-bound), and always for an fp8 cache (its operands are converted in registers).
   p.tensor_cores = in.block_m > 0 ? in.block_m == 16 : mma_dim && (rows >= 8 || in.kv_bytes == 1);
   if (p.tensor_cores) {
     p.block_m = 16;
-    p.block_n = in.block_n > 0 ? in.block_n : 16;
+    p.block_n = in.block_n > 0 ? in.block_n : decode_mma_block_n(in.head_dim, in.kv_bytes);
     p.warps = in.warps > 0 ? in.warps : (in.head_dim == 256 ? 2 : 4);
     p.stages = in.stages > 0 ? in.stages : 3;
   } else {
@@ -84,8 +86,7 @@ DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in) {
   // Residency: shared memory (rings, or the merge buffer), warps, registers.
   const int64_t kvb = in.kv_bytes;
   const int64_t ring = p.tensor_cores
-                           ? p.warps * (2LL * p.stages * p.block_n * in.head_dim * kvb +
-                                        (kvb == 1 ? 4LL * p.block_n * in.head_dim : 0))
+                           ? p.warps * 2LL * p.stages * p.block_n * in.head_dim * kvb
                            : 2LL * p.stages * p.block_n * in.head_dim * kvb;
   const int64_t smem = std::max(ring, int64_t(p.warps) * p.block_m * in.head_dim * 4) +
                        (2LL * p.warps * p.block_m + int64_t(p.block_m) * kDecodeMaxSplits + 1) * 4;

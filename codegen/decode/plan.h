@@ -16,6 +16,11 @@ inline constexpr int kDecodeMaxSplits = 128;
 
 // Query rows per (sequence, KV head): group * q_tokens.
 int64_t decode_rows(const ProblemSpec& spec);
+// Keys per warp per stage of the tensor-core kernel by default: 16, or 32 with an fp8 cache
+// (head dim <= 128; 256 has no registers for it), so its half-size K/V rows keep 16-bit K/V's
+// bytes in flight per stage and the per-step work (softmax, addresses) is spread over twice
+// the keys.
+int decode_mma_block_n(int head_dim, int64_t kv_bytes);
 // ceil(rows / block_m).
 int64_t decode_row_chunks(const ProblemSpec& spec, const TileConfig& cfg);
 // KV blocks of block_n keys in the longest sequence (at least 1).

@@ -14,7 +14,7 @@
 // ALiBi / sinks (_alibi, _sink): both kernels, through their variant entries (DecodeVariantParams);
 // user score_mod / mask_mod (_sm / _mm): both kernels, through their mods entries (DecodeModParams).
 // fp8 KV cache (_kv-e4m3 / _kv-e5m2): the tensor-core kernel only (head dims 64 / 128 / 256),
-// K and V dequantised per block in shared memory to f16, the MMAs' type for every query dtype
+// each lane converting its own fp8 operand bytes to f16 in registers, the MMAs' type for every query dtype
 // (bf16 Q scaled into f16's range by a power of two; templates/decode/mma_sm80.cuh).
 // Launch: grid = (splits * row_chunks, heads_kv, batch), block = warps * 32,
 // dynamic smem = max(K+V ring, cross-warp merge buffer) + the merge / combine scalars.
@@ -44,7 +44,7 @@ constexpr int kMmaRows = 16;  // block_m of the tensor-core kernel
 bool is_mma(const TileConfig& c) { return c.block_m == kMmaRows; }
 bool mma_head_dim(int d) { return d == 64 || d == 128 || d == 256; }
 // The tensor-core kernel pays off once the scalar kernel would hold 8 rows.
-// An fp8 cache is dequantised by the tensor-core kernel only (into 16-bit tiles for ldmatrix).
+// An fp8 cache is read by the tensor-core kernel only (its MMA operands are converted in registers).
 bool fp8(const ProblemSpec& s) { return s.kv_dtype != KvDType::Same; }
 // The kernel choice is decode_gpu_plan's (it depends on the rows and the cache, not the batch).
 bool mma_default(const ProblemSpec& s) {
@@ -58,11 +58,10 @@ bool mma_default(const ProblemSpec& s) {
 // Shared memory of the kernel, all dynamic: max(K+V ring, cross-warp merge buffer), then the
 // per-warp max / sum [W][RPC] x 2, the combine weights [RPC][kMaxSplits] and a flag.
 int64_t dynamic_smem(const ProblemSpec& s, const TileConfig& c) {
-  // Tensor-core kernel: one ring per warp; with an fp8 cache a ring of 1-byte elements and
-  // the warp's dequantised K and V tiles (16-bit).
+  // Tensor-core kernel: one ring per warp; with an fp8 cache a ring of 1-byte elements (read
+  // straight into the MMA operands: no 16-bit tile).
   const int64_t kv_bytes = kv_dtype_bytes(s.dtype, s.kv_dtype);
-  const int64_t deq = fp8(s) ? 2LL * c.block_n * s.head_dim * 2 : 0;
-  const int64_t ring = (2LL * c.stages * c.block_n * s.head_dim * kv_bytes + deq) * (is_mma(c) ? c.warps : 1);
+  const int64_t ring = 2LL * c.stages * c.block_n * s.head_dim * kv_bytes * (is_mma(c) ? c.warps : 1);
   const int64_t merge = int64_t(c.warps) * c.block_m * s.head_dim * 4;
   const int64_t tail = (2LL * c.warps * c.block_m + int64_t(c.block_m) * kDecodeMaxSplits + 1) * 4;
   return (std::max(ring, merge) + tail + 15) / 16 * 16;
@@ -122,11 +121,13 @@ class DecodeSm80 final : public DecodeLaunch<KernelTemplate> {
   TileConfig default_config(const ProblemSpec& spec, const Target& target) const override {
     // Tensor cores: 4 warps of 16 keys, 3 stages — 64 KB of K+V in flight per CTA at head dim
     // 128, 96 KB of rings (two CTAs per SM on sm_90) — else fewer stages / warps where shared
-    // memory is smaller (sm_86 / sm_89) or rows are longer (head dim 256).
+    // memory is smaller (sm_86 / sm_89) or rows are longer (head dim 256). An fp8 cache takes
+    // blocks of 32 keys (decode_gpu_plan's kFp8BlockN): the same bytes in flight and rings as
+    // 16-bit K/V, half the per-step work per key.
     if (mma_default(spec))
       for (auto [w, st] : {std::pair{4, 3}, {4, 2}, {2, 3}, {2, 2}}) {
         if (spec.head_dim == 256 && w == 4) continue;
-        TileConfig c = make(kMmaRows, 16, w, st);
+        TileConfig c = make(kMmaRows, decode_mma_block_n(spec.head_dim, kv_dtype_bytes(spec.dtype, spec.kv_dtype)), w, st);
         if (!can_implement(spec, c, target)) return c;
       }
     // 4 warps, two keys per lane group and a 4-deep ring: 8 KB of K+V per stage, 24 KB in

@@ -68,15 +68,6 @@ __device__ __forceinline__ void fp8x4_to_elem4(unsigned u, unsigned& lo, unsigne
   hi = fp8x2_to_elem2<T, K>(u >> 16);
 }
 
-// 16 fp8 codes (a 16-byte chunk of a K/V row) -> 16 elements in two 16-byte chunks.
-template <class T, int K>
-__device__ __forceinline__ void fp8x16_to_elem(const uint4& raw, uint4& lo, uint4& hi) {
-  fp8x4_to_elem4<T, K>(raw.x, lo.x, lo.y);
-  fp8x4_to_elem4<T, K>(raw.y, lo.z, lo.w);
-  fp8x4_to_elem4<T, K>(raw.z, hi.x, hi.y);
-  fp8x4_to_elem4<T, K>(raw.w, hi.z, hi.w);
-}
-
 // The MMAs' element type: the kernel's, except with an fp8 cache: f16 there, for every e4m3 /
 // e5m2 code is an f16 (sm_89+: one cvt per pair, where bf16 took that cvt, two f16 -> f32 and one
 // f32 -> bf16x2: 208 of the 759 PTX instructions of a bf16 / e4m3 warp step at head dim 128),
@@ -119,10 +110,19 @@ __device__ __forceinline__ float q_fragments_to_f16(unsigned (&qa)[KT][4]) {
   return __int_as_float((127 - s) << 23);
 }
 
+}  // namespace decode
+}  // namespace attnjit
+
+#include "decode/mma_fp8_sm80.cuh"  // fp8 K/V straight into the MMA operands
+
+namespace attnjit {
+namespace decode {
+
 // Config: as decode_kernel's, with kRowsPerCta == 16 and kBlockN = keys per warp per stage
 // (16, 32 or 64); head dims 64, 128, 256; optionally kKvFp8 (fp8::Kind): K and V are fp8
-// codes (half the bytes of the ring), dequantised per block into 16-bit tiles, with
-// DecodeParams::k_scale / v_scale applied to the scores and the output; optionally kSoftcap,
+// codes (half the bytes of the ring), converted in registers into the MMA operands
+// (decode/mma_fp8_sm80.cuh), with DecodeParams::k_scale / v_scale applied to the scores and the
+// output; optionally kSoftcap,
 // kAlibi, kSink, `using UserMods` (decode/variants.h).
 template <class C>
 __global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const DecodeParams p) {

@@ -27,13 +27,11 @@
   static_assert(S >= 1 && (P == 0 || (P & (P - 1)) == 0), "bad stages / page size");
 
   // Dynamic shared memory (codegen's decode_sm80 dynamic_smem): W private rings
-  // [W][K, V][S][BN][D] as stored (16-bit, swizzled; fp8: plain rows), with an fp8 cache
-  // followed by the warp's dequantised K and V tiles [2][BN][D] (16-bit, swizzled); reused
+  // [W][K, V][S][BN][D] as stored (16-bit or fp8 rows, 16-byte chunks swizzled); reused
   // after the main loop for the merge [W][16][D] fp32, then s_m, s_l [W][16],
   // s_w [16][kMaxSplits] and s_last — finish_cta's layout.
-  constexpr int kTile = BN * D * 2;      // a 16-bit tile, as ldmatrix reads it
   constexpr int kRawTile = BN * D * KB;  // a ring tile, as loaded
-  constexpr int kWarpRing = 2 * S * kRawTile + (KV ? 2 * kTile : 0);
+  constexpr int kWarpRing = 2 * S * kRawTile;
   constexpr int kRing = W * kWarpRing, kMerge = W * RPC * D * 4;
   constexpr int kRegion = kRing > kMerge ? kRing : kMerge;
   extern __shared__ uint4 smem_v4[];
@@ -62,11 +60,14 @@
     const bool valid = gr < ROWS;
     const int tok = gr / G, head = kvh * G + gr % G;
     const unsigned short* qp = static_cast<const unsigned short*>(p.q) + b * p.q_batch_stride +
-                               tok * p.q_row_stride + head * p.q_head_stride + 2 * t4;
+                               tok * p.q_row_stride + head * p.q_head_stride + (KV ? 0 : 2 * t4);
 #pragma unroll
     for (int kt = 0; kt < KT; ++kt) {
-      qa[kt][h] = valid ? *reinterpret_cast<const unsigned*>(qp + kt * 16) : 0u;
-      qa[kt][h + 2] = valid ? *reinterpret_cast<const unsigned*>(qp + kt * 16 + 8) : 0u;
+      // An fp8 cache's MMAs see the head dims permuted (mma_fp8_sm80.cuh).
+      const int d0 = KV ? fp8_mma::q_dim_offset<D>(t4, kt, 0) : kt * 16;
+      const int d1 = KV ? fp8_mma::q_dim_offset<D>(t4, kt, 1) : kt * 16 + 8;
+      qa[kt][h] = valid ? *reinterpret_cast<const unsigned*>(qp + d0) : 0u;
+      qa[kt][h + 2] = valid ? *reinterpret_cast<const unsigned*>(qp + d1) : 0u;
     }
     if (valid) {
       decode_variants::row_keys<C>(L - QT + tok, L, row_lo[h], row_hi[h]);  // bottom-right aligned position
@@ -89,7 +90,6 @@
   const unsigned char* const vg = static_cast<const unsigned char*>(p.v);
   const int* const table = P ? p.block_table + b * p.block_table_stride : nullptr;
   unsigned char* const ring = smem_bytes + warp * kWarpRing;
-  unsigned char* const deq = ring + 2 * S * kRawTile;  // fp8: the dequantised K tile, then V's
   // Scores in log2 units; an fp8 cache's K scale folds into the score scale (Q K^T is linear in K).
   float qk_scale = p.scale_log2;
   if constexpr (KV != 0) qk_scale *= p.k_scale[kvh * p.kv_scale_stride];
@@ -97,6 +97,21 @@
   const unsigned ring_u32 = smem_u32(ring);
   auto first_key = [&](int step) { return range.first + (range.blk_begin + warp + step * W) * BN; };
 
+  // Paged: the block-table entries of the lane's keys in the next step to issue, loaded one
+  // issue ahead (a step of compute hides them), so no cp.async waits on a dependent table load;
+  // up to 8 per lane (16 at head dim 256 in 16-bit spill on sm_80: those look pages up in place).
+  constexpr bool kPagesAhead = P > 0 && kLoads <= 8;
+  int pages[kPagesAhead ? kLoads : 1];
+  auto fetch_pages = [&](int step) {
+    if constexpr (kPagesAhead) {
+      const int key0 = first_key(step);
+#pragma unroll
+      for (int i = 0; i < kLoads; ++i) {
+        const int j = key0 + (lane + 32 * i) / RCH;
+        pages[i] = j < kv_end ? table[j / P] : 0;
+      }
+    }
+  };
   auto issue = [&](int step) {
     const int stage = step % S;
     const int key0 = first_key(step);
@@ -108,15 +123,17 @@
       const bool ok = j < kv_end;
       long long ko = 0, vo = 0;
       if (ok) {
-        kv_row_offsets<C>(p, table, b, kvh, j, ko, vo);
+        if constexpr (kPagesAhead) kv_page_row_offsets(p, pages[i], j % P, kvh, ko, vo);
+        else kv_row_offsets<C>(p, table, b, kvh, j, ko, vo);
         ko += ch * (16 / KB);
         vo += ch * (16 / KB);
       }
-      const int off = KV ? key * D + ch * 16 : key * CH * 16 + ((ch ^ (key & 7)) << 4);
+      const int off = KV ? key * D + (fp8_mma::swizzle<D>(key, ch) << 4) : key * CH * 16 + ((ch ^ (key & 7)) << 4);
       cp_async_16(ring + stage * kRawTile + off, kg + ko * KB, ok);
       cp_async_16(ring + (S + stage) * kRawTile + off, vg + vo * KB, ok);
     }
     cp_async_commit();
+    fetch_pages(step + 1);
   };
 
   float o[DT][4];
@@ -129,6 +146,7 @@
   // ldmatrix lane addressing: lane i gives row i % 8 of matrix i / 8.
   const int lrow = lane & 7, lmat = lane >> 3;
 
+  fetch_pages(0);
 #pragma unroll
   for (int st = 0; st < S - 1; ++st) {
     if (st < nsteps) issue(st);
@@ -140,51 +158,37 @@
     if (step + S - 1 < nsteps) issue(step + S - 1);
     else cp_async_commit();
     cp_async_wait<S - 1>();
-    __syncwarp();  // the other lanes' copies of this stage are visible to ldmatrix
+    __syncwarp();  // the other lanes' copies of this stage are visible to ldmatrix / the fp8 reads
     const int stage = step % S;
-    unsigned sk = ring_u32 + stage * kRawTile;
-    unsigned sv = ring_u32 + (S + stage) * kRawTile;
+    const unsigned sk = ring_u32 + stage * kRawTile;
+    const unsigned sv = ring_u32 + (S + stage) * kRawTile;
+    const unsigned char* const rk = ring + stage * kRawTile;        // fp8: the raw K rows
+    const unsigned char* const rv = ring + (S + stage) * kRawTile;  // ... and V's
     const int key0 = first_key(step);
-    if constexpr (KV != 0) {
-      // Dequantise: each lane converts the chunks it copied (its own wait_group completed
-      // them) into the swizzled 16-bit tiles; the scales are applied to S and O instead.
-#pragma unroll
-      for (int i = 0; i < kLoads; ++i) {
-        const int c = lane + 32 * i;
-        const int key = c / RCH, ch = c % RCH;
-        const int src = key * D + ch * 16;
-        const int d0 = key * CH * 16 + (((2 * ch) ^ (key & 7)) << 4);
-        const int d1 = key * CH * 16 + (((2 * ch + 1) ^ (key & 7)) << 4);
-        uint4 lo, hi;
-        fp8x16_to_elem<MT, KV>(*reinterpret_cast<const uint4*>(ring + stage * kRawTile + src), lo, hi);
-        *reinterpret_cast<uint4*>(deq + d0) = lo;
-        *reinterpret_cast<uint4*>(deq + d1) = hi;
-        fp8x16_to_elem<MT, KV>(*reinterpret_cast<const uint4*>(ring + (S + stage) * kRawTile + src), lo, hi);
-        *reinterpret_cast<uint4*>(deq + kTile + d0) = lo;
-        *reinterpret_cast<uint4*>(deq + kTile + d1) = hi;
-      }
-      __syncwarp();  // every lane's tiles are written before ldmatrix reads them
-      sk = smem_u32(deq);
-      sv = smem_u32(deq + kTile);
-    }
 
-    // S = Q K^T: matrices (keys +0 / +8) x (chunk +0 / +1) give B fragments of two n8 tiles.
+    // S = Q K^T: matrices (keys +0 / +8) x (chunk +0 / +1) give B fragments of two n8 tiles;
+    // an fp8 cache's fragments come from each lane's own raw bytes (the scales apply to S and O).
     float sc[NT][4];
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) sc[nt][e] = 0.f;
+    if constexpr (KV != 0) {
 #pragma unroll
-    for (int kt = 0; kt < KT; ++kt)
+      for (int nt = 0; nt < NT; ++nt) fp8_mma::qk_tile<MT, KV, D>(sc[nt], qa, rk, nt * 8 + g, t4);
+    } else {
 #pragma unroll
-      for (int n2 = 0; n2 < NT / 2; ++n2) {
-        const int key = n2 * 16 + (lmat >> 1) * 8 + lrow;
-        const int ch = kt * 2 + (lmat & 1);
-        unsigned bk[4];
-        sm80::ldmatrix_x4(bk, sk + key * CH * 16 + ((ch ^ (key & 7)) << 4));
-        sm80::mma_16816<MT>(sc[2 * n2], qa[kt], bk[0], bk[1]);
-        sm80::mma_16816<MT>(sc[2 * n2 + 1], qa[kt], bk[2], bk[3]);
-      }
+      for (int kt = 0; kt < KT; ++kt)
+#pragma unroll
+        for (int n2 = 0; n2 < NT / 2; ++n2) {
+          const int key = n2 * 16 + (lmat >> 1) * 8 + lrow;
+          const int ch = kt * 2 + (lmat & 1);
+          unsigned bk[4];
+          sm80::ldmatrix_x4(bk, sk + key * CH * 16 + ((ch ^ (key & 7)) << 4));
+          sm80::mma_16816<MT>(sc[2 * n2], qa[kt], bk[0], bk[1]);
+          sm80::mma_16816<MT>(sc[2 * n2 + 1], qa[kt], bk[2], bk[3]);
+        }
+    }
 
     // Online softmax on the fragments: element e of tile nt is row g + 8 * (e / 2), key
     // key0 + nt * 8 + 2 * t4 + e % 2; a row's 4 owners are lanes 4g .. 4g + 3.
@@ -228,20 +232,25 @@
     }
 
     // O += P V: the S fragments of tiles 2kk, 2kk + 1 are the A operand of k-step kk;
-    // ldmatrix.trans of V matrices (keys +0 / +8) x (chunk +0 / +1) gives two d-tiles' B.
+    // ldmatrix.trans of V matrices (keys +0 / +8) x (chunk +0 / +1) gives two d-tiles' B (fp8:
+    // each lane's raw bytes, mma_fp8_sm80.cuh).
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk) {
       const unsigned pa[4] = {pack2<MT>(sc[2 * kk][0], sc[2 * kk][1]), pack2<MT>(sc[2 * kk][2], sc[2 * kk][3]),
                               pack2<MT>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
                               pack2<MT>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+      if constexpr (KV != 0) {
+        fp8_mma::pv_step<MT, KV, D>(o, pa, rv, kk, g, t4);
+      } else {
 #pragma unroll
-      for (int d2 = 0; d2 < DT / 2; ++d2) {
-        const int key = kk * 16 + (lmat & 1) * 8 + lrow;
-        const int ch = d2 * 2 + (lmat >> 1);
-        unsigned bv[4];
-        sm80::ldmatrix_x4_trans(bv, sv + key * CH * 16 + ((ch ^ (key & 7)) << 4));
-        sm80::mma_16816<MT>(o[2 * d2], pa, bv[0], bv[1]);
-        sm80::mma_16816<MT>(o[2 * d2 + 1], pa, bv[2], bv[3]);
+        for (int d2 = 0; d2 < DT / 2; ++d2) {
+          const int key = kk * 16 + (lmat & 1) * 8 + lrow;
+          const int ch = d2 * 2 + (lmat >> 1);
+          unsigned bv[4];
+          sm80::ldmatrix_x4_trans(bv, sv + key * CH * 16 + ((ch ^ (key & 7)) << 4));
+          sm80::mma_16816<MT>(o[2 * d2], pa, bv[0], bv[1]);
+          sm80::mma_16816<MT>(o[2 * d2 + 1], pa, bv[2], bv[3]);
+        }
       }
     }
     __syncwarp();  // every lane's reads of this stage are done before it is refilled
@@ -259,9 +268,15 @@
   for (int h = 0; h < 2; ++h) {
     const int r = g + 8 * h;
 #pragma unroll
-    for (int dt = 0; dt < DT; ++dt)
-      *reinterpret_cast<float2*>(smerge + (warp * RPC + r) * D + dt * 8 + 2 * t4) =
-          make_float2(o[dt][2 * h], o[dt][2 * h + 1]);
+    for (int dt = 0; dt < DT; ++dt) {
+      float* const dst = smerge + (warp * RPC + r) * D;
+      if constexpr (KV != 0) {  // O's columns are permuted head dims (mma_fp8_sm80.cuh)
+        dst[fp8_mma::o_dim<D>(2 * t4, dt)] = o[dt][2 * h];
+        dst[fp8_mma::o_dim<D>(2 * t4 + 1, dt)] = o[dt][2 * h + 1];
+      } else {
+        *reinterpret_cast<float2*>(dst + dt * 8 + 2 * t4) = make_float2(o[dt][2 * h], o[dt][2 * h + 1]);
+      }
+    }
     if (t4 == 0) {
       s_m[warp * RPC + r] = m[h];
       s_l[warp * RPC + r] = l[h];

@@ -211,6 +211,14 @@ __device__ __forceinline__ void kv_row_offsets(const DecodeParams& p, const int*
   vo += kvh * p.v_head_stride;
 }
 
+// The same for a paged cache whose physical page (the block-table entry of key j) and row in
+// it (j % page size) the caller already holds.
+__device__ __forceinline__ void kv_page_row_offsets(const DecodeParams& p, long long page, long long row, int kvh,
+                                                    long long& ko, long long& vo) {
+  ko = page * p.k_batch_stride + row * p.k_row_stride + kvh * p.k_head_stride;
+  vo = page * p.v_batch_stride + row * p.v_row_stride + kvh * p.v_head_stride;
+}
+
 // Sinks (decode/variants.h), folded where a row's final LSE is known: the single-split epilogue
 // (O scaled) and the split combine (the weights' normalisation scaled). No-ops without sinks.
 template <class C>

@@ -79,6 +79,14 @@ __device__ __forceinline__ void unpack8(const uint4& u, float (&f)[8]) {
   unpack2<T>(u.z, f[4], f[5]);
   unpack2<T>(u.w, f[6], f[7]);
 }
+// prmt.b32 (default mode): byte i of the result is byte (kSel >> 4i) & 7 of {b:a}.
+template <unsigned kSel>
+__device__ __forceinline__ unsigned byte_perm(unsigned a, unsigned b) {
+  const unsigned long long ab = (static_cast<unsigned long long>(b) << 32) | a;
+  unsigned r = 0;
+  for (int i = 0; i < 4; ++i) r |= static_cast<unsigned>((ab >> (8 * ((kSel >> (4 * i)) & 7u))) & 0xffu) << (8 * i);
+  return r;
+}
 // asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo)): a = hi, b = lo.
 template <class T>
 __device__ __forceinline__ unsigned pack2(float lo, float hi) {

@@ -1,6 +1,6 @@
 // The sm_80 decode kernels on the emulator (decode_emu_backend.h) for the cache layouts engines
 // use: fp8 KV caches (e4m3, e5m2; per-tensor and per-head scales; the tensor-core kernel's
-// shared-memory dequantisation, the sm_80 integer conversion) and every page size from 1 to
+// lanes converting their own operand bytes, the sm_80 integer conversion) and every page size from 1 to
 // 64 with shuffled block tables and ragged lengths, for the scalar and the tensor-core kernel.
 #include "decode/decode_emu_backend.h"
 
@@ -16,12 +16,16 @@ using MmaGqa = Cfg<F16, 64, 8, 1, 16, 4, 16, 3, P, 1, 0, 0>;     // GQA 8, causa
 
 const std::map<std::string, Body>& registry() {
   static const auto r = kernels<
-      // fp8: codegen's defaults (tensor cores, also for MHA) and a 64-key tiling
-      Fp8<Cfg<Bf16, 128, 1, 1, 16, 4, 16, 3, 0, 0, 0, 0>, fp8::kE4M3>,   // MHA, contiguous
-      Fp8<Cfg<F16, 64, 4, 2, 16, 4, 16, 3, 16, 1, 0, 0>, fp8::kE5M2>,    // GQA 4 x 2 tokens, paged, causal
+      // fp8: codegen's defaults (tensor cores, also for MHA; 32 keys per warp up to head dim
+      // 128) and a 64-key tiling
+      Fp8<Cfg<Bf16, 128, 1, 1, 16, 4, 32, 3, 0, 0, 0, 0>, fp8::kE4M3>,   // MHA, contiguous
+      Fp8<Cfg<F16, 64, 4, 2, 16, 4, 32, 3, 16, 1, 0, 0>, fp8::kE5M2>,    // GQA 4 x 2 tokens, paged, causal
       Fp8<Cfg<Bf16, 256, 8, 1, 16, 2, 16, 3, 8, 0, 0, 0>, fp8::kE4M3>,   // hd 256, paged 8
       Fp8<Cfg<Bf16, 128, 8, 1, 16, 2, 64, 2, 0, 2, 40, 3>, fp8::kE5M2>,  // window, 64 keys per warp
-      Fp8<Capped<Cfg<Bf16, 128, 1, 1, 16, 4, 16, 3, 0, 0, 0, 0>, 10>, fp8::kE4M3>,  // soft-capped at 5
+      Fp8<Capped<Cfg<Bf16, 128, 1, 1, 16, 4, 32, 3, 0, 0, 0, 0>, 10>, fp8::kE4M3>,  // soft-capped at 5
+      Fp8<Cfg<F16, 64, 4, 2, 16, 4, 16, 3, 16, 1, 0, 0>, fp8::kE5M2>,    // ... at 16 keys per warp
+      Fp8<Cfg<F16, 64, 8, 1, 16, 2, 32, 4, 4, 2, 5, 0>, fp8::kE4M3>,   // hd 64, 32 keys per warp, window, paged 4
+      Fp8<Cfg<Bf16, 256, 2, 2, 16, 2, 16, 2, 0, 1, 0, 0>, fp8::kE5M2>,  // hd 256 x 2 query tokens, causal
       // page sizes 1..64
       ScalarMha<1>, ScalarMha<2>, ScalarMha<4>, ScalarMha<8>, ScalarMha<16>, ScalarMha<32>, ScalarMha<64>,
       MmaGqa<1>, MmaGqa<2>, MmaGqa<4>, MmaGqa<8>, MmaGqa<16>, MmaGqa<32>, MmaGqa<64>>();
@@ -83,6 +87,8 @@ TEST(DecodeEmuFp8, E5m2GqaPagedCausalQueryTokens) {
     c.splits = splits;
     expect_decode_matches(be, c);
   }
+  c.config = TileConfig::parse("bm16_bn16_w4_s3_v8");  // one n8 pair per block (the default's half)
+  expect_decode_matches(be, c);
 }
 
 TEST(DecodeEmuFp8, HeadDim256SmallPagesAndWideTiles) {
@@ -108,6 +114,45 @@ TEST(DecodeEmuFp8, HeadDim256SmallPagesAndWideTiles) {
   w.seqlens = {400, 9};
   w.config = TileConfig::parse("bm16_bn64_w2_s2_v8");
   for (int splits : {1, 2}) {
+    w.splits = splits;
+    expect_decode_matches(be, w);
+  }
+}
+
+// The lanes' own operand bytes (mma_fp8_sm80.cuh) beyond the 16-key defaults: two P V k-steps
+// per block at head dim 64 (8-byte V reads), head dim 256 (four K and two V chunks per key)
+// with two query tokens, pages smaller than a block, uneven lengths, an empty sequence, a window that leaves
+// most splits without a visible key (their partials are empty), up to 9 splits, bf16 Q.
+TEST(DecodeEmuFp8, WideBlocksEveryHeadDimWindowsAndManySplits) {
+  EmuBackend be(emu::Order::Shuffle, registry());
+  DecodeCase c;
+  c.dtype = DType::F16;
+  c.kv_dtype = KvDType::E4M3;
+  c.head_dim = 64;
+  c.heads_kv = 2;
+  c.group = 8;
+  c.page_size = 4;
+  c.mask = {MaskKind::SlidingWindow, 5, 0};
+  c.seqlens = {0, 1, 77, 300};
+  c.config = TileConfig::parse("bm16_bn32_w2_s4_v8");
+  for (int splits : {1, 9}) {
+    c.splits = splits;
+    c.per_head_scale = splits > 1;
+    const DecodeResult r = expect_decode_matches(be, c);
+    for (size_t i = 0; i < size_t(2 * 8 * 64); ++i) EXPECT_EQ(r.o[i], 0.f);  // the empty sequence
+  }
+
+  DecodeCase w;
+  w.dtype = DType::BF16;
+  w.kv_dtype = KvDType::E5M2;
+  w.head_dim = 256;
+  w.heads_kv = 1;
+  w.group = 2;
+  w.q_tokens = 2;
+  w.mask.kind = MaskKind::Causal;
+  w.seqlens = {2, 129, 31};
+  w.config = TileConfig::parse("bm16_bn16_w2_s2_v8");
+  for (int splits : {1, 3}) {
     w.splits = splits;
     expect_decode_matches(be, w);
   }

@@ -30,7 +30,10 @@ TEST(DecodeGpuPlan, KernelFollowsRowsAndFp8) {
   EXPECT_EQ(decode_gpu_plan(shape(1, 1, 4096)).block_m, 1);
   EXPECT_EQ(decode_gpu_plan(shape(1, 4, 4096)).block_m, 4);
   EXPECT_TRUE(decode_gpu_plan(shape(1, 8, 4096)).tensor_cores);
-  EXPECT_TRUE(decode_gpu_plan(shape(1, 1, 4096, 1)).tensor_cores);  // fp8: dequantised for ldmatrix
+  EXPECT_TRUE(decode_gpu_plan(shape(1, 1, 4096, 1)).tensor_cores);  // fp8: operands converted for the MMAs
+  // fp8 blocks of 32 keys (16-bit K/V's bytes per stage), 16 at head dim 256 (registers).
+  EXPECT_EQ(decode_gpu_plan(shape(1, 8, 4096, 1)).block_n, 32);
+  EXPECT_EQ(decode_gpu_plan(shape(1, 8, 4096, 2)).block_n, 16);
   DecodeGpuPlanInput q = shape(1, 4, 4096);
   q.q_tokens = 2;  // 8 rows
   EXPECT_TRUE(decode_gpu_plan(q).tensor_cores);
@@ -39,6 +42,8 @@ TEST(DecodeGpuPlan, KernelFollowsRowsAndFp8) {
   DecodeGpuPlanInput hd256 = shape(1, 8, 4096);
   hd256.head_dim = 256;
   EXPECT_EQ(decode_gpu_plan(hd256).warps, 2);
+  hd256.kv_bytes = 1;
+  EXPECT_EQ(decode_gpu_plan(hd256).block_n, 16);
 }
 
 // Over the serving grid and both SM counts (H100/H200 132, A100 108): a grid of at most one

@@ -118,10 +118,10 @@ TEST(DecodeTemplates, GpuRenderIsAPreludeOverTheTemplate) {
   EXPECT_NE(a.text.find("kWindowLeft = 1024LL"), std::string::npos);
   EXPECT_NE(a.text.find("using Elem = attnjit::decode::Bf16"), std::string::npos);
   EXPECT_LT(a.text.size(), 1500u);  // a prelude, not a kernel body
-  // mma_sm80 (+ its body _cta), sm80 (+ _cta), params, sm80_mma, fp8, common variants, decode
-  // variants with common mask_policy / variants_alibi / variants_sink / variants_user (+ the
-  // prefill params its aux block comes from)
-  EXPECT_EQ(a.headers.size(), 14u);
+  // mma_sm80 (+ its body _cta, its fp8 operands mma_fp8_sm80), sm80 (+ _cta), params, sm80_mma,
+  // fp8, common variants, decode variants with common mask_policy / variants_alibi /
+  // variants_sink / variants_user (+ the prefill params its aux block comes from)
+  EXPECT_EQ(a.headers.size(), 15u);
   // Fewer rows take the scalar kernel.
   const ProblemSpec g2 = decode_spec(DType::BF16, 128, 2, 1);
   const KernelSource scalar = t.render(g2, t.default_config(g2, sm90), sm90);
