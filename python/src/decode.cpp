@@ -108,8 +108,8 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
     lse = to_arg("lse", lse_obj, true);
     a.lse = lse_view(*lse, q, B, HQ, T, "q_tokens", r.where, {&q, &k, &v, &o});
   }
-  ScoreVariantArgs variants;  // kept alive until the launch
-  score_variant_args(alibi_slopes, sinks, q, B, HQ, r.where, a, variants);
+  const ScoreVariantArgs variants(alibi_slopes, sinks);  // kept alive until the launch
+  score_variant_args(opt(variants.slopes), opt(variants.sinks), q, B, HQ, r.where, a);
   for (const std::optional<Arg>* s : std::initializer_list<const std::optional<Arg>*>{
            &scales.k, &scales.v, &variants.slopes, &variants.sinks}) {
     if (!*s) continue;

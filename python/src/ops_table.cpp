@@ -1,0 +1,93 @@
+// The module's side of ops_abi.h: the function table the torch ops library calls through.
+#include <cstdio>
+
+#include "ops_abi.h"
+#include "prefill_args.h"
+#include "py_runtime.h"
+
+namespace attnjit::python {
+namespace {
+
+int fail(attnjit_ops_error* e, int kind, const char* what) {
+  std::snprintf(e->message, sizeof(e->message), "%s", what);
+  return kind;
+}
+
+// Runs `body`, turning the exceptions the bindings throw into the error kinds Python would see.
+template <class F>
+int guarded(attnjit_ops_error* e, F&& body) {
+  try {
+    body();
+    return ATTNJIT_OPS_OK;
+  } catch (const nb::builtin_exception& x) {
+    const int kind = x.type() == nb::exception_type::type_error    ? ATTNJIT_OPS_TYPE_ERROR
+                     : x.type() == nb::exception_type::value_error ? ATTNJIT_OPS_VALUE_ERROR
+                                                                   : ATTNJIT_OPS_RUNTIME_ERROR;
+    return fail(e, kind, x.what());
+  } catch (const SpecError& x) {  // a ValueError in Python (module.cpp)
+    return fail(e, ATTNJIT_OPS_VALUE_ERROR, x.what());
+  } catch (const std::exception& x) {
+    return fail(e, ATTNJIT_OPS_RUNTIME_ERROR, x.what());
+  } catch (...) {
+    return fail(e, ATTNJIT_OPS_RUNTIME_ERROR, "attnjit: unknown C++ exception");
+  }
+}
+
+Arg arg(const char* name, const attnjit_ops_tensor& t) {
+  Arg r{name, {}, {}};
+  r.a.ptr = t.data;
+  r.a.nd = static_cast<size_t>(t.ndim);
+  r.a.shp = t.shape;
+  r.a.str = t.strides;
+  r.a.dt = {t.dtype_code, t.dtype_bits, 1};
+  r.a.dev_type = t.device_type;
+  r.a.dev_id = t.device_id;
+  return r;
+}
+
+std::optional<Arg> opt_arg(const char* name, const attnjit_ops_tensor* t) {
+  if (!t) return std::nullopt;
+  return arg(name, *t);
+}
+
+int runtime(int32_t device_type, int32_t device_id, void** out, attnjit_ops_error* e) {
+  return guarded(e, [&] {
+    nb::gil_scoped_acquire locked;
+    try {
+      const bool cuda = device_type == nb::device::cuda::value || device_type == nb::device::cuda_managed::value;
+      nb::object rt = nb::module_::import_("attnjit._runtime")
+                          .attr("default_runtime")(cuda ? "cuda" : "cpu", cuda ? device_id : 0);
+      *out = nb::cast<PyRuntime*>(rt);  // the default runtimes live until the interpreter exits
+    } catch (nb::python_error& x) {
+      throw std::runtime_error(x.what());  // its payload must be released while the GIL is held
+    }
+  });
+}
+
+int prefill(void* rt, const attnjit_ops_prefill* c, attnjit_ops_error* e) {
+  return guarded(e, [&] {
+    auto& r = *static_cast<PyRuntime*>(rt);
+    const bool bhsd = parse_layout({c->layout, c->layout_len});
+    const Arg q = arg("q", *c->q), k = arg("k", *c->k), v = arg("v", *c->v), o = arg("out", *c->out);
+    const std::optional<Arg> lse = opt_arg("lse", c->lse), slopes = opt_arg("alibi_slopes", c->alibi_slopes),
+                             sinks = opt_arg("sinks", c->sinks);
+    std::optional<int64_t> left, right;
+    if (c->has_window_left) left = c->window_left;
+    if (c->has_window_right) right = c->window_right;
+    const PrefillArgs a = prefill_args(r.where, {q, k, v, o, opt(lse), opt(slopes), opt(sinks)}, c->causal != 0,
+                                       left, right, c->scale, bhsd, c->softcap);
+    if (!prefill_is_empty(a)) r.rt->prefill(a, c->stream);
+  });
+}
+
+const attnjit_ops_table table = {ATTNJIT_OPS_ABI_VERSION, sizeof(attnjit_ops_table), runtime, prefill};
+
+}  // namespace
+
+void bind_ops_table(nb::module_& m) {
+  m.def("_ops_table", [] { return reinterpret_cast<uintptr_t>(&table); },
+        "Address of the C function table (ops_abi.h) the torch ops library attnjit/_torch_ops.so calls\n"
+        "through (attnjit.torch binds it at import).");
+}
+
+}  // namespace attnjit::python
