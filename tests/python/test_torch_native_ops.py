@@ -1,0 +1,175 @@
+"""The torch ops' C++ kernels (attnjit/_torch_ops.so, python/torch_ops/): registered in place of
+the Python ones when the library is built, the same results and errors as the Python kernels,
+and the Python kernels back (ATTNJIT_TORCH_OPS=0 or no library)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+np = pytest.importorskip("numpy", reason="numpy is not installed (the reference and the CPU tests need it)")
+
+import attnjit
+import reference as ref
+
+LIB = os.path.join(os.path.dirname(attnjit.__file__), "_torch_ops.so")
+
+
+@pytest.fixture
+def native(torch_cpu):
+    """attnjit.torch with its C++ kernels (skips where the library was not built)."""
+    if not os.path.exists(LIB):
+        pytest.skip(f"{LIB} is not built (torch was not importable at build time)")
+    import attnjit.torch as at
+
+    assert at.native_unavailable == "", at.native_unavailable
+    assert "attention" in at.native_ops
+    return torch_cpu
+
+
+def kernel_sources(torch, op):
+    """{dispatch key: where its kernel was registered} from torch's dispatcher."""
+    rows = torch._C._dispatch_dump(f"attnjit::{op}").splitlines()
+    return {r.split(":")[0]: r for r in rows if r.startswith(("CPU:", "CUDA:"))}
+
+
+def randn(torch, *shape, dtype=None):
+    g = torch.Generator().manual_seed(sum(shape) * 7919 + len(shape))
+    return torch.randn(*shape, generator=g, dtype=dtype or torch.float32)
+
+
+def test_cpp_kernels_are_registered(native):
+    torch = native
+    import attnjit.torch as at
+
+    for op in sorted(at.native_ops):
+        src = kernel_sources(torch, op)
+        assert set(src) == {"CPU", "CUDA"}, src
+        for row in src.values():  # a Python kernel would say "registered at .../torch.py"
+            assert "torch_ops/table.cpp" in row and "torch.py" not in row, row
+
+
+@pytest.mark.parametrize("layout", ["bshd", "bhsd"])
+@pytest.mark.parametrize("variant", ["plain", "causal-gqa", "window", "softcap-alibi-sinks"])
+def test_same_results_as_the_python_kernel(native, layout, variant):
+    torch = native
+    import attnjit.torch as at
+
+    hq, hkv = (4, 2) if variant == "causal-gqa" else (2, 2)
+    shape = (lambda s, h: (2, s, h, 32)) if layout == "bshd" else (lambda s, h: (2, h, s, 32))
+    # q non-contiguous: a slice of a wider head dimension.
+    q = randn(torch, *shape(24, hq)[:3], 64)[..., :32]
+    k, v = randn(torch, *shape(40, hkv)), randn(torch, *shape(40, hkv)) * 0.5
+    args = dict(causal=variant == "causal-gqa", window_left=None, window_right=None, scale=0.0, softcap=0.0,
+                alibi_slopes=None, sinks=None)
+    if variant == "window":
+        args.update(window_left=7, window_right=3)
+    if variant == "softcap-alibi-sinks":
+        args.update(softcap=20.0, alibi_slopes=torch.tensor([0.25, 0.0625]), sinks=torch.tensor([0.5, -1.0]))
+    pos = (q, k, v, args["causal"], args["window_left"], args["window_right"], args["scale"], layout,
+           args["softcap"], args["alibi_slopes"], args["sinks"])
+    o, lse = torch.ops.attnjit.attention(*pos)
+    want_o, want_lse = at._attention_impl(*pos)  # the Python kernel, same runtime
+    assert o.shape == want_o.shape and o.stride() == want_o.stride() and lse.shape == want_lse.shape
+    assert torch.equal(o, want_o) and torch.equal(lse, want_lse)
+    if variant in ("plain", "causal-gqa"):
+        t = (lambda x: x.double().numpy()) if layout == "bshd" else (lambda x: x.transpose(1, 2).double().numpy())
+        ref_o, ref_lse = ref.attention(t(q), t(k), t(v), causal=args["causal"])
+        ref.assert_close(t(o), ref_o, 2e-5, "out")
+        ref.assert_close(lse.double().numpy(), ref_lse, 2e-5, "lse")
+
+
+def test_errors_name_the_argument(native):
+    torch = native
+    op = torch.ops.attnjit.attention
+    q = randn(torch, 1, 16, 2, 32)
+    bad = [
+        (TypeError, r"^q: dtype float64 is not supported", (q.double(), q, q)),
+        (TypeError, r"^k: dtype bfloat16 differs from q's float32", (q, q.bfloat16(), q)),
+        (ValueError, r"^v: the last dimension must be contiguous \(stride 1\), got stride 2",
+         (q, q, randn(torch, 1, 16, 2, 64)[..., ::2])),
+        (ValueError, r"^q: expected 4 dimensions", (q[0], q, q)),
+        (ValueError, r"^v: seqlen is 8 but k has 16", (q, q, q[:, :8])),
+    ]
+    for kind, match, (a, b, c) in bad:
+        with pytest.raises(kind, match=match):
+            op(a, b, c, False, None, None, 0.0, "bshd")
+    with pytest.raises(ValueError, match=r"^layout: unknown value 'bsdh'"):
+        op(q, q, q, False, None, None, 0.0, "bsdh")
+    with pytest.raises(ValueError, match=r"^window: with causal=True the right width must be 0"):
+        op(q, q, q, True, 4, 2, 0.0, "bshd")
+    with pytest.raises(TypeError, match=r"^alibi_slopes: dtype must be float32, got float64"):
+        op(q, q, q, False, None, None, 0.0, "bshd", 0.0, torch.zeros(2, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"^sinks: heads_q is 3 but q has 2"):
+        op(q, q, q, False, None, None, 0.0, "bshd", 0.0, None, torch.zeros(3))
+
+
+def test_empty_batch(native):
+    torch = native
+    q = torch.empty(0, 16, 2, 32)
+    o, lse = torch.ops.attnjit.attention(q, q, q, False, None, None, 0.0, "bshd")
+    assert o.shape == q.shape and lse.shape == (0, 2, 16)
+
+
+def test_compile_fullgraph_through_the_cpp_kernel(native):
+    torch = native
+    q = randn(torch, 1, 16, 2, 32)
+    f = torch.compile(lambda a: torch.ops.attnjit.attention(a, a, a, True, None, None, 0.0, "bshd")[0] * 2,
+                      fullgraph=True, backend="eager")
+    torch.testing.assert_close(f(q), torch.ops.attnjit.attention(q, q, q, True, None, None, 0.0, "bshd")[0] * 2)
+
+
+FALLBACK = r"""
+import sys, torch, attnjit.torch as at
+assert at.native_ops == frozenset() and at.native_unavailable == "ATTNJIT_TORCH_OPS=0", (at.native_ops, at.native_unavailable)
+rows = [r for r in torch._C._dispatch_dump("attnjit::attention").splitlines() if r.startswith("CPU:")]
+assert len(rows) == 1 and "table.cpp" not in rows[0], rows
+q = torch.load(sys.argv[1])
+o, lse = torch.ops.attnjit.attention(q, q, q, True, None, None, 0.0, "bshd")
+torch.save((o, lse), sys.argv[2])
+try:
+    torch.ops.attnjit.attention(q.double(), q, q, True, None, None, 0.0, "bshd")
+except TypeError as e:
+    print("TypeError:", e)
+"""
+
+
+def test_python_fallback_with_ATTNJIT_TORCH_OPS_0(torch_cpu, tmp_path):
+    torch = torch_cpu
+    import attnjit.torch  # noqa: F401
+
+    q = randn(torch, 1, 16, 2, 32)
+    torch.save(q, tmp_path / "q.pt")
+    env = dict(os.environ, ATTNJIT_TORCH_OPS="0")
+    r = subprocess.run([sys.executable, "-c", FALLBACK, str(tmp_path / "q.pt"), str(tmp_path / "out.pt")], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "TypeError: q: dtype float64 is not supported" in r.stdout, r.stdout
+    o, lse = torch.load(tmp_path / "out.pt")
+    want_o, want_lse = torch.ops.attnjit.attention(q, q, q, True, None, None, 0.0, "bshd")  # C++ when built
+    assert torch.equal(o, want_o) and torch.equal(lse, want_lse)
+
+
+def test_cuda_cpp_kernel_on_the_current_stream(cuda):
+    torch = cuda
+    import attnjit.torch as at
+
+    if "attention" not in at.native_ops:
+        pytest.skip(f"no C++ kernels: {at.native_unavailable}")
+    assert "torch_ops/table.cpp" in kernel_sources(torch, "attention")["CUDA"]
+    q, k, v = (torch.randn(2, 300, 4, 64, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        torch.cuda._sleep(50_000_000)  # ~25 ms: on another stream the kernel would read k2 unwritten
+        k2 = k * 2
+        o, lse = torch.ops.attnjit.attention(q, k2, v, True, None, None, 0.0, "bshd")
+    s.synchronize()
+    want_o, want_lse = at._attention_impl(q, k * 2, v, True, None, None, 0.0, "bshd")
+    torch.cuda.synchronize()
+    assert torch.equal(o, want_o) and torch.equal(lse, want_lse)
+    with pytest.raises(ValueError, match=r"^k: is on cpu but the runtime runs on cuda:0"):
+        torch.ops.attnjit.attention(q, k.cpu(), v, True, None, None, 0.0, "bshd")
+    with pytest.raises(TypeError, match=r"^v: dtype float16 differs from q's bfloat16"):
+        torch.ops.attnjit.attention(q, k, v.half(), True, None, None, 0.0, "bshd")
