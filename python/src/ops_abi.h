@@ -45,6 +45,18 @@ typedef struct {
   void* stream; /* CUstream (CUDA), NULL on the CPU */
 } attnjit_ops_prefill;
 
+/* One decode call (attnjit::decode); every tensor but q, k_cache, v_cache and out may be NULL. */
+typedef struct {
+  const attnjit_ops_tensor *q, *k_cache, *v_cache, *out, *lse, *cache_seqlens, *block_table, *k_scale, *v_scale,
+      *alibi_slopes, *sinks;
+  const char* kv_dtype; /* "" = from k_cache's dtype */
+  size_t kv_dtype_len;
+  double scale, softcap;
+  int64_t window_left, window_right, max_seqlen_k;
+  uint8_t causal, has_window_left, has_window_right, has_max_seqlen_k;
+  void* stream;
+} attnjit_ops_decode;
+
 typedef struct {
   uint32_t abi_version; /* ATTNJIT_OPS_ABI_VERSION */
   uint32_t size;        /* sizeof(attnjit_ops_table) */
@@ -52,6 +64,8 @@ typedef struct {
   int (*runtime)(int32_t device_type, int32_t device_id, void** runtime, attnjit_ops_error* error);
   /* Checks and enqueues a prefill call on `runtime`; no Python, the GIL need not be held. */
   int (*prefill)(void* runtime, const attnjit_ops_prefill* call, attnjit_ops_error* error);
+  /* Likewise for a decode call. */
+  int (*decode)(void* runtime, const attnjit_ops_decode* call, attnjit_ops_error* error);
 } attnjit_ops_table;
 
 #ifdef __cplusplus

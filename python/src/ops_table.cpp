@@ -1,6 +1,7 @@
 // The module's side of ops_abi.h: the function table the torch ops library calls through.
 #include <cstdio>
 
+#include "decode_args.h"
 #include "ops_abi.h"
 #include "prefill_args.h"
 #include "py_runtime.h"
@@ -64,6 +65,10 @@ int runtime(int32_t device_type, int32_t device_id, void** out, attnjit_ops_erro
   });
 }
 
+std::optional<int64_t> maybe(uint8_t has, int64_t value) {
+  return has ? std::optional<int64_t>(value) : std::nullopt;
+}
+
 int prefill(void* rt, const attnjit_ops_prefill* c, attnjit_ops_error* e) {
   return guarded(e, [&] {
     auto& r = *static_cast<PyRuntime*>(rt);
@@ -71,16 +76,31 @@ int prefill(void* rt, const attnjit_ops_prefill* c, attnjit_ops_error* e) {
     const Arg q = arg("q", *c->q), k = arg("k", *c->k), v = arg("v", *c->v), o = arg("out", *c->out);
     const std::optional<Arg> lse = opt_arg("lse", c->lse), slopes = opt_arg("alibi_slopes", c->alibi_slopes),
                              sinks = opt_arg("sinks", c->sinks);
-    std::optional<int64_t> left, right;
-    if (c->has_window_left) left = c->window_left;
-    if (c->has_window_right) right = c->window_right;
     const PrefillArgs a = prefill_args(r.where, {q, k, v, o, opt(lse), opt(slopes), opt(sinks)}, c->causal != 0,
-                                       left, right, c->scale, bhsd, c->softcap);
+                                       maybe(c->has_window_left, c->window_left),
+                                       maybe(c->has_window_right, c->window_right), c->scale, bhsd, c->softcap);
     if (!prefill_is_empty(a)) r.rt->prefill(a, c->stream);
   });
 }
 
-const attnjit_ops_table table = {ATTNJIT_OPS_ABI_VERSION, sizeof(attnjit_ops_table), runtime, prefill};
+int decode(void* rt, const attnjit_ops_decode* c, attnjit_ops_error* e) {
+  return guarded(e, [&] {
+    auto& r = *static_cast<PyRuntime*>(rt);
+    const Arg q = arg("q", *c->q), k = arg("k_cache", *c->k_cache), v = arg("v_cache", *c->v_cache),
+              o = arg("out", *c->out);
+    const std::optional<Arg> lse = opt_arg("lse", c->lse), seqlens = opt_arg("cache_seqlens", c->cache_seqlens),
+                             table = opt_arg("block_table", c->block_table), k_scale = opt_arg("k_scale", c->k_scale),
+                             v_scale = opt_arg("v_scale", c->v_scale),
+                             slopes = opt_arg("alibi_slopes", c->alibi_slopes), sinks = opt_arg("sinks", c->sinks);
+    const DecodeArgs a = decode_args(
+        r.where, {q, k, v, o, opt(seqlens), opt(table), opt(lse), opt(k_scale), opt(v_scale), opt(slopes), opt(sinks)},
+        c->causal != 0, maybe(c->has_window_left, c->window_left), maybe(c->has_window_right, c->window_right),
+        c->scale, maybe(c->has_max_seqlen_k, c->max_seqlen_k), c->softcap, std::string(c->kv_dtype, c->kv_dtype_len));
+    r.rt->decode(a, c->stream);
+  });
+}
+
+const attnjit_ops_table table = {ATTNJIT_OPS_ABI_VERSION, sizeof(attnjit_ops_table), runtime, prefill, decode};
 
 }  // namespace
 

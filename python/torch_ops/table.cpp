@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstdio>
 
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 
 #include "torch_ops.h"
@@ -70,6 +72,10 @@ void* runtime_for(const at::Tensor& t) {
   return rt;
 }
 
+std::tuple<at::Tensor, at::Tensor> outputs(const at::Tensor& q, at::IntArrayRef lse_shape) {
+  return {at::empty_like(q, {}, at::MemoryFormat::Contiguous), at::empty(lse_shape, q.options().dtype(at::kFloat))};
+}
+
 void* stream_for(const at::Tensor& t) {
   if (!t.is_cuda()) return nullptr;
   // Through c10's device-guard registry (filled by torch's CUDA library): no CUDA headers here.
@@ -95,6 +101,7 @@ extern "C" __attribute__((visibility("default"))) int attnjit_torch_ops_bind(con
       auto* cpu = new torch::Library(torch::Library::IMPL, "attnjit", c10::DispatchKey::CPU, __FILE__, __LINE__);
       auto* cuda = new torch::Library(torch::Library::IMPL, "attnjit", c10::DispatchKey::CUDA, __FILE__, __LINE__);
       register_attention(*cpu, *cuda);
+      register_decode(*cpu, *cuda);
     }
     return 0;
   } catch (const std::exception& e) {
@@ -110,4 +117,4 @@ extern "C" __attribute__((visibility("default"))) const char* attnjit_torch_ops_
 }
 
 // The ops whose kernels attnjit_torch_ops_bind registers, comma-separated.
-extern "C" __attribute__((visibility("default"))) const char* attnjit_torch_ops_names() { return "attention"; }
+extern "C" __attribute__((visibility("default"))) const char* attnjit_torch_ops_names() { return "attention,decode"; }

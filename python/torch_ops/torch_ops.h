@@ -4,6 +4,9 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <tuple>
 #include <torch/library.h>
 
 #include "ops_abi.h"
@@ -15,6 +18,24 @@ const attnjit_ops_table& table();
 
 // DLPack's view of `t`, valid while `t` lives.
 attnjit_ops_tensor view(const at::Tensor& t);
+
+// An optional tensor's view, or null; lives as long as the tensor and this object.
+class OptView {
+ public:
+  explicit OptView(const std::optional<at::Tensor>& t) {
+    if (t) {
+      v_ = view(*t);
+      p_ = &v_;
+    }
+  }
+  OptView(const OptView&) = delete;
+  OptView& operator=(const OptView&) = delete;
+  const attnjit_ops_tensor* get() const { return p_; }
+
+ private:
+  attnjit_ops_tensor v_{};
+  const attnjit_ops_tensor* p_ = nullptr;
+};
 
 // The default runtime of `t`'s device (attnjit.default_runtime), looked up once per device.
 void* runtime_for(const at::Tensor& t);
@@ -31,7 +52,12 @@ inline void check(int rc, const attnjit_ops_error& e) {
   TORCH_CHECK(false, e.message);
 }
 
-// Registers the op kernels on the CPU and CUDA dispatch keys.
+// The ops' outputs as their fake implementations (attnjit/torch.py) give them: `out` like q,
+// contiguous; a float32 `lse` of `lse_shape`.
+std::tuple<at::Tensor, at::Tensor> outputs(const at::Tensor& q, at::IntArrayRef lse_shape);
+
+// Register each op's kernel on the CPU and CUDA dispatch keys (names: attnjit_torch_ops_names).
 void register_attention(torch::Library& cpu, torch::Library& cuda);
+void register_decode(torch::Library& cpu, torch::Library& cuda);
 
 }  // namespace attnjit_torch
