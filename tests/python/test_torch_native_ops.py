@@ -80,6 +80,61 @@ def test_same_results_as_the_python_kernel(native, layout, variant):
         ref.assert_close(lse.double().numpy(), ref_lse, 2e-5, "lse")
 
 
+@pytest.mark.parametrize("variant", ["contiguous", "paged-causal-window", "fp8-e4m3", "uint8-e5m2-alibi-sinks"])
+def test_decode_same_results_as_the_python_kernel(native, variant):
+    torch = native
+    import attnjit.torch as at
+
+    b, t, hq, hkv, d, page = 3, 2, 4, 2, 32, 16
+    q = randn(torch, b, t, hq, d)
+    lens = torch.tensor([40, 7, 64], dtype=torch.int32)
+    kw = dict(block_table=None, causal=False, window_left=None, window_right=None, scale=0.0, max_seqlen_k=None,
+              softcap=0.0, k_scale=None, v_scale=None, kv_dtype=None, alibi_slopes=None, sinks=None)
+    if variant == "paged-causal-window":
+        k, v = randn(torch, 16, page, hkv, d), randn(torch, 16, page, hkv, d)
+        kw.update(block_table=torch.randperm(16, generator=torch.Generator().manual_seed(3))[:12].reshape(b, 4)
+                  .to(torch.int32), causal=True, window_left=9, window_right=0, max_seqlen_k=64)
+    else:
+        k, v = randn(torch, b, 64, hkv, d), randn(torch, b, 64, hkv, d) * 0.5
+    if variant == "fp8-e4m3":
+        k, v = (k * 4).to(torch.float8_e4m3fn), (v * 4).to(torch.float8_e4m3fn)
+        kw.update(k_scale=torch.tensor([0.25, 0.5]), v_scale=torch.tensor([0.125, 0.25]))
+    if variant == "uint8-e5m2-alibi-sinks":
+        k, v = k.to(torch.float8_e5m2).view(torch.uint8), v.to(torch.float8_e5m2).view(torch.uint8)
+        kw.update(k_scale=torch.tensor(0.5), v_scale=torch.tensor(2.0), kv_dtype="e5m2",
+                  alibi_slopes=torch.tensor([0.5, 0.25, 0.125, 0.0625]), sinks=torch.tensor([0.0, 1.0, -1.0, 2.0]),
+                  softcap=15.0)
+    pos = (q, k, v, lens, *kw.values())
+    o, lse = torch.ops.attnjit.decode(*pos)
+    want_o, want_lse = at._decode_impl(*pos)  # the Python kernel, same runtime
+    assert o.shape == want_o.shape and o.dtype == q.dtype and lse.shape == (b, hq, t)
+    assert torch.equal(o, want_o) and torch.equal(lse, want_lse)
+    if variant == "contiguous":  # one sequence against the float64 reference
+        n = int(lens[0])
+        want = ref.attention(q[:1].double().numpy(), k[:1, :n].double().numpy(), v[:1, :n].double().numpy())[0]
+        ref.assert_close(o[:1].double().numpy(), want, 2e-5, "out")
+
+
+def test_decode_errors_name_the_argument(native):
+    torch = native
+    op = torch.ops.attnjit.decode
+    q, k = randn(torch, 2, 1, 4, 32), randn(torch, 2, 64, 2, 32)
+    lens = torch.tensor([3, 64], dtype=torch.int32)
+    tail = (False, None, None, 0.0, None)
+    with pytest.raises(TypeError, match=r"^cache_seqlens: dtype must be int32, got int64"):
+        op(q, k, k, lens.long(), None, *tail)
+    with pytest.raises(ValueError, match=r"^cache_seqlens\[1\]: 65 exceeds the cache's capacity 64"):
+        op(q, k, k, lens + 1, None, *tail)
+    with pytest.raises(ValueError, match=r"^k_scale: only an fp8 KV cache"):
+        op(q, k, k, lens, None, *tail, 0.0, torch.tensor(1.0), torch.tensor(1.0))
+    with pytest.raises(TypeError, match=r"^k_cache: uint8 holds fp8 codes only with kv_dtype"):
+        op(q, k.to(torch.uint8), k.to(torch.uint8), lens, None, *tail)
+    with pytest.raises(ValueError, match=r"^kv_dtype: unknown value 'e4m4'"):
+        op(q, k.to(torch.uint8), k.to(torch.uint8), lens, None, *tail, 0.0, None, None, "e4m4")
+    with pytest.raises(TypeError, match=r"^block_table: dtype must be int32"):
+        op(q, k, k, lens, torch.zeros(2, 4, dtype=torch.int64), *tail)
+
+
 def test_errors_name_the_argument(native):
     torch = native
     op = torch.ops.attnjit.attention
