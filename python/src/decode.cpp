@@ -18,13 +18,10 @@ void decode(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, 
             nb::handle user_mods) {
   const Arg q = to_arg("q", q_obj), k = to_arg("k_cache", k_obj), v = to_arg("v_cache", v_obj);
   const Arg o = to_arg("out", o_obj, true);
-  // Optional arrays, kept alive until the launch.
-  const auto maybe = [](const char* name, nb::handle obj, bool writable = false) {
-    return obj.is_none() ? std::optional<Arg>() : std::optional<Arg>(to_arg(name, obj, writable));
-  };
-  const std::optional<Arg> table = maybe("block_table", table_obj), seqlens = maybe("cache_seqlens", seqlens_obj),
-                           lse = maybe("lse", lse_obj, true), k_scale = maybe("k_scale", k_scale_obj),
-                           v_scale = maybe("v_scale", v_scale_obj);
+  // Optional arrays (None: absent), kept alive until the launch.
+  const std::optional<Arg> table = to_opt_arg("block_table", table_obj),
+                           seqlens = to_opt_arg("cache_seqlens", seqlens_obj), lse = to_opt_arg("lse", lse_obj, true),
+                           k_scale = to_opt_arg("k_scale", k_scale_obj), v_scale = to_opt_arg("v_scale", v_scale_obj);
   const ScoreVariantArgs variants(alibi_slopes, sinks);
   DecodeArgs a = decode_args(r.where, {q, k, v, o, opt(seqlens), opt(table), opt(lse), opt(k_scale), opt(v_scale),
                                        opt(variants.slopes), opt(variants.sinks)},

@@ -45,6 +45,16 @@ typedef struct {
   void* stream; /* CUstream (CUDA), NULL on the CPU */
 } attnjit_ops_prefill;
 
+/* One varlen and / or paged-KV prefill call (attnjit::attention_varlen, attnjit::attention_paged);
+ * q, k, v and out are required, any other tensor may be NULL. */
+typedef struct {
+  const attnjit_ops_tensor *q, *k, *v, *out, *lse, *cu_seqlens_q, *cu_seqlens_k, *cache_seqlens, *block_table;
+  double scale, softcap;
+  int64_t window_left, window_right, max_seqlen_q, max_seqlen_k;
+  uint8_t causal, has_window_left, has_window_right, has_max_seqlen_q, has_max_seqlen_k;
+  void* stream;
+} attnjit_ops_varlen;
+
 /* One decode call (attnjit::decode); every tensor but q, k_cache, v_cache and out may be NULL. */
 typedef struct {
   const attnjit_ops_tensor *q, *k_cache, *v_cache, *out, *lse, *cache_seqlens, *block_table, *k_scale, *v_scale,
@@ -64,7 +74,8 @@ typedef struct {
   int (*runtime)(int32_t device_type, int32_t device_id, void** runtime, attnjit_ops_error* error);
   /* Checks and enqueues a prefill call on `runtime`; no Python, the GIL need not be held. */
   int (*prefill)(void* runtime, const attnjit_ops_prefill* call, attnjit_ops_error* error);
-  /* Likewise for a decode call. */
+  /* Likewise for a varlen / paged prefill call and a decode call. */
+  int (*prefill_varlen)(void* runtime, const attnjit_ops_varlen* call, attnjit_ops_error* error);
   int (*decode)(void* runtime, const attnjit_ops_decode* call, attnjit_ops_error* error);
 } attnjit_ops_table;
 

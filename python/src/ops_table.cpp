@@ -83,6 +83,24 @@ int prefill(void* rt, const attnjit_ops_prefill* c, attnjit_ops_error* e) {
   });
 }
 
+int prefill_varlen(void* rt, const attnjit_ops_varlen* c, attnjit_ops_error* e) {
+  return guarded(e, [&] {
+    auto& r = *static_cast<PyRuntime*>(rt);
+    const bool paged = c->block_table != nullptr;
+    const Arg q = arg("q", *c->q), k = arg(paged ? "k_cache" : "k", *c->k), v = arg(paged ? "v_cache" : "v", *c->v),
+              o = arg("out", *c->out);
+    const std::optional<Arg> lse = opt_arg("lse", c->lse), cu_q = opt_arg("cu_seqlens_q", c->cu_seqlens_q),
+                             cu_k = opt_arg("cu_seqlens_k", c->cu_seqlens_k),
+                             used = opt_arg("cache_seqlens", c->cache_seqlens),
+                             table = opt_arg("block_table", c->block_table);
+    const PrefillArgs a = prefill_varlen_args(
+        r.where, {q, k, v, o, opt(lse), opt(cu_q), opt(cu_k), opt(used), opt(table)},
+        maybe(c->has_max_seqlen_q, c->max_seqlen_q), maybe(c->has_max_seqlen_k, c->max_seqlen_k), c->causal != 0,
+        maybe(c->has_window_left, c->window_left), maybe(c->has_window_right, c->window_right), c->scale, c->softcap);
+    r.rt->prefill(a, c->stream);
+  });
+}
+
 int decode(void* rt, const attnjit_ops_decode* c, attnjit_ops_error* e) {
   return guarded(e, [&] {
     auto& r = *static_cast<PyRuntime*>(rt);
@@ -100,7 +118,7 @@ int decode(void* rt, const attnjit_ops_decode* c, attnjit_ops_error* e) {
   });
 }
 
-const attnjit_ops_table table = {ATTNJIT_OPS_ABI_VERSION, sizeof(attnjit_ops_table), runtime, prefill, decode};
+const attnjit_ops_table table = {ATTNJIT_OPS_ABI_VERSION, sizeof(attnjit_ops_table), runtime, prefill, prefill_varlen, decode};
 
 }  // namespace
 

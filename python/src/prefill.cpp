@@ -18,8 +18,7 @@ void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj,
   const bool bhsd = parse_layout(layout);
   const Arg q = to_arg("q", q_obj), k = to_arg("k", k_obj), v = to_arg("v", v_obj);
   const Arg o = to_arg("out", o_obj, true);
-  std::optional<Arg> lse;  // kept alive until the launch, as the ones below
-  if (!lse_obj.is_none()) lse = to_arg("lse", lse_obj, true);
+  const std::optional<Arg> lse = to_opt_arg("lse", lse_obj, true);  // kept alive until the launch, as below
   const ScoreVariantArgs variants(alibi_slopes, sinks);
   PrefillArgs a = prefill_args(r.where, {q, k, v, o, opt(lse), opt(variants.slopes), opt(variants.sinks)}, causal,
                                window_left, window_right, scale, bhsd, softcap);

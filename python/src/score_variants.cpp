@@ -40,10 +40,8 @@ void fill(const Arg* slopes, const Arg* sinks, const Arg& q, int64_t batch, int6
 
 }  // namespace
 
-ScoreVariantArgs::ScoreVariantArgs(nb::handle slopes_obj, nb::handle sinks_obj) {
-  if (!slopes_obj.is_none()) slopes = to_arg("alibi_slopes", slopes_obj);
-  if (!sinks_obj.is_none()) sinks = to_arg("sinks", sinks_obj);
-}
+ScoreVariantArgs::ScoreVariantArgs(nb::handle slopes_obj, nb::handle sinks_obj)
+    : slopes(to_opt_arg("alibi_slopes", slopes_obj)), sinks(to_opt_arg("sinks", sinks_obj)) {}
 
 void score_variant_args(const Arg* slopes, const Arg* sinks, const Arg& q, int64_t batch, int64_t heads_q,
                         const Placement& where, PrefillArgs& a) {

@@ -69,6 +69,11 @@ Arg to_arg(const char* name, nb::handle obj, bool writable) {
   return r;
 }
 
+std::optional<Arg> to_opt_arg(const char* name, nb::handle obj, bool writable) {
+  if (obj.is_none()) return std::nullopt;
+  return to_arg(name, obj, writable);
+}
+
 DType dtype_of(const Arg& t) {
   const nb::dlpack::dtype d = t.a.dtype();
   if (d.lanes == 1 && d.code == kFloat && d.bits == 32) return DType::F32;

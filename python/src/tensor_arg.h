@@ -58,6 +58,9 @@ inline const Arg* opt(const std::optional<Arg>& a) { return a ? &*a : nullptr; }
 // read-only arrays (outputs).
 Arg to_arg(const char* name, nb::handle obj, bool writable = false);
 
+// to_arg, or nullopt for None.
+std::optional<Arg> to_opt_arg(const char* name, nb::handle obj, bool writable = false);
+
 // The library dtype of an f16 / bf16 / f32 array (TypeError otherwise).
 DType dtype_of(const Arg& t);
 // TypeError unless `t` has exactly this DLPack dtype ("int32", "float32").

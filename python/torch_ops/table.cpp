@@ -102,6 +102,7 @@ extern "C" __attribute__((visibility("default"))) int attnjit_torch_ops_bind(con
       auto* cuda = new torch::Library(torch::Library::IMPL, "attnjit", c10::DispatchKey::CUDA, __FILE__, __LINE__);
       register_attention(*cpu, *cuda);
       register_decode(*cpu, *cuda);
+      register_varlen(*cpu, *cuda);
     }
     return 0;
   } catch (const std::exception& e) {
@@ -117,4 +118,6 @@ extern "C" __attribute__((visibility("default"))) const char* attnjit_torch_ops_
 }
 
 // The ops whose kernels attnjit_torch_ops_bind registers, comma-separated.
-extern "C" __attribute__((visibility("default"))) const char* attnjit_torch_ops_names() { return "attention,decode"; }
+extern "C" __attribute__((visibility("default"))) const char* attnjit_torch_ops_names() {
+  return "attention,attention_varlen,attention_paged,decode";
+}

@@ -19,15 +19,19 @@ const attnjit_ops_table& table();
 // DLPack's view of `t`, valid while `t` lives.
 attnjit_ops_tensor view(const at::Tensor& t);
 
-// An optional tensor's view, or null; lives as long as the tensor and this object.
+// The tensor an optional one holds, or null.
+inline const at::Tensor* ptr(const std::optional<at::Tensor>& t) { return t ? &*t : nullptr; }
+
+// An optional tensor's view, or null; valid while the tensor and this object live.
 class OptView {
  public:
-  explicit OptView(const std::optional<at::Tensor>& t) {
+  explicit OptView(const at::Tensor* t) {
     if (t) {
       v_ = view(*t);
       p_ = &v_;
     }
   }
+  explicit OptView(const std::optional<at::Tensor>& t) : OptView(ptr(t)) {}
   OptView(const OptView&) = delete;
   OptView& operator=(const OptView&) = delete;
   const attnjit_ops_tensor* get() const { return p_; }
@@ -59,5 +63,6 @@ std::tuple<at::Tensor, at::Tensor> outputs(const at::Tensor& q, at::IntArrayRef 
 // Register each op's kernel on the CPU and CUDA dispatch keys (names: attnjit_torch_ops_names).
 void register_attention(torch::Library& cpu, torch::Library& cuda);
 void register_decode(torch::Library& cpu, torch::Library& cuda);
+void register_varlen(torch::Library& cpu, torch::Library& cuda);
 
 }  // namespace attnjit_torch
