@@ -135,6 +135,39 @@ def test_decode_errors_name_the_argument(native):
         op(q, k, k, lens, torch.zeros(2, 4, dtype=torch.int64), *tail)
 
 
+def test_varlen_and_paged_same_results_as_the_python_kernel(native):
+    torch = native
+    import attnjit.torch as at
+
+    lens = [9, 0, 30]
+    cu = torch.tensor([0, 9, 9, 39], dtype=torch.int32)
+    q, k, v = randn(torch, 39, 4, 32), randn(torch, 39, 2, 32), randn(torch, 39, 2, 32) * 0.5
+    pos = (q, k, v, cu, cu, None, None, max(lens), max(lens), True, 5, 0, 0.0, 10.0)
+    o, lse = torch.ops.attnjit.attention_varlen(*pos)
+    want_o, want_lse = at._attention_varlen_impl(*pos)
+    assert lse.shape == (4, 39) and torch.equal(o, want_o) and torch.equal(lse, want_lse)
+    cache = randn(torch, 8, 4, 2, 32)
+    table = torch.tensor([[3, 1, 7, 0], [5, 2, 6, 4]], dtype=torch.int32)
+    used = torch.tensor([16, 7], dtype=torch.int32)
+    for qd, pos in [(randn(torch, 2, 5, 4, 32), None), (randn(torch, 5, 4, 32), "varlen")]:
+        if pos is None:  # attention_paged: q [b, sq, hq, d]
+            pos = (qd, cache, cache, used, table, True, None, None, 0.0, 0.0)
+            o, lse = torch.ops.attnjit.attention_paged(*pos)
+            want_o, want_lse = at._attention_paged_impl(*pos)
+        else:  # attention_varlen over a paged cache: q packed, cu_seqlens_q
+            pos = (qd, cache, cache, torch.tensor([0, 2, 5], dtype=torch.int32), None, used, table, 3, 16, False,
+                   None, None, 0.0, 0.0)
+            o, lse = torch.ops.attnjit.attention_varlen(*pos)
+            want_o, want_lse = at._attention_varlen_impl(*pos)
+        assert torch.equal(o, want_o) and torch.equal(lse, want_lse)
+    with pytest.raises(ValueError, match=r"^cu_seqlens_k: not with a paged cache"):
+        torch.ops.attnjit.attention_varlen(qd, cache, cache, cu[:3], cu[:3], used, table, 3, 16, False, None, None,
+                                           0.0, 0.0)
+    with pytest.raises(TypeError, match=r"^cache_seqlens: dtype must be int32, got int64"):
+        torch.ops.attnjit.attention_paged(randn(torch, 2, 5, 4, 32), cache, cache, used.long(), table, True, None,
+                                          None, 0.0, 0.0)
+
+
 def test_errors_name_the_argument(native):
     torch = native
     op = torch.ops.attnjit.attention
