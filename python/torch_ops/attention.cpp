@@ -18,24 +18,12 @@ std::tuple<at::Tensor, at::Tensor> attention(const at::Tensor& q, const at::Tens
                                  : outputs(q, {0});  // q's shape is refused by the check
   const attnjit_ops_tensor tq = view(q), tk = view(k), tv = view(v), to = view(out), tl = view(lse);
   const OptView ta(alibi_slopes), ts(sinks);
-  attnjit_ops_prefill c;
-  c.q = &tq;
-  c.k = &tk;
-  c.v = &tv;
-  c.out = &to;
-  c.lse = &tl;
-  c.alibi_slopes = ta.get();
-  c.sinks = ts.get();
-  c.layout = layout.data();
-  c.layout_len = layout.size();
-  c.scale = scale;
-  c.softcap = softcap;
-  c.window_left = window_left.value_or(0);
-  c.window_right = window_right.value_or(0);
-  c.causal = causal;
-  c.has_window_left = window_left.has_value();
-  c.has_window_right = window_right.has_value();
-  c.stream = stream_for(q);
+  const attnjit_ops_prefill c{.q = &tq, .k = &tk, .v = &tv, .out = &to, .lse = &tl, .alibi_slopes = ta.get(),
+                              .sinks = ts.get(), .layout = layout.data(), .layout_len = layout.size(), .scale = scale,
+                              .softcap = softcap, .window_left = window_left.value_or(0),
+                              .window_right = window_right.value_or(0), .causal = causal,
+                              .has_window_left = window_left.has_value(), .has_window_right = window_right.has_value(),
+                              .stream = stream_for(q)};
   attnjit_ops_error e;
   check(t.prefill(runtime_for(q), &c, &e), e);
   return {std::move(out), std::move(lse)};

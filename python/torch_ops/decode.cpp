@@ -22,30 +22,14 @@ std::tuple<at::Tensor, at::Tensor> decode(const at::Tensor& q, const at::Tensor&
   const attnjit_ops_tensor tq = view(q), tk = view(k_cache), tv = view(v_cache), to = view(out), tl = view(lse);
   const OptView seqlens(cache_seqlens), table_v(block_table), ks(k_scale), vs(v_scale), slopes(alibi_slopes),
       sk(sinks);
-  attnjit_ops_decode c;
-  c.q = &tq;
-  c.k_cache = &tk;
-  c.v_cache = &tv;
-  c.out = &to;
-  c.lse = &tl;
-  c.cache_seqlens = seqlens.get();
-  c.block_table = table_v.get();
-  c.k_scale = ks.get();
-  c.v_scale = vs.get();
-  c.alibi_slopes = slopes.get();
-  c.sinks = sk.get();
-  c.kv_dtype = kv_dtype ? kv_dtype->data() : "";
-  c.kv_dtype_len = kv_dtype ? kv_dtype->size() : 0;
-  c.scale = scale;
-  c.softcap = softcap;
-  c.window_left = window_left.value_or(0);
-  c.window_right = window_right.value_or(0);
-  c.max_seqlen_k = max_seqlen_k.value_or(0);
-  c.causal = causal;
-  c.has_window_left = window_left.has_value();
-  c.has_window_right = window_right.has_value();
-  c.has_max_seqlen_k = max_seqlen_k.has_value();
-  c.stream = stream_for(q);
+  const attnjit_ops_decode c{
+      .q = &tq, .k_cache = &tk, .v_cache = &tv, .out = &to, .lse = &tl, .cache_seqlens = seqlens.get(),
+      .block_table = table_v.get(), .k_scale = ks.get(), .v_scale = vs.get(), .alibi_slopes = slopes.get(),
+      .sinks = sk.get(), .kv_dtype = kv_dtype ? kv_dtype->data() : "", .kv_dtype_len = kv_dtype ? kv_dtype->size() : 0,
+      .scale = scale, .softcap = softcap, .window_left = window_left.value_or(0),
+      .window_right = window_right.value_or(0), .max_seqlen_k = max_seqlen_k.value_or(0), .causal = causal,
+      .has_window_left = window_left.has_value(), .has_window_right = window_right.has_value(),
+      .has_max_seqlen_k = max_seqlen_k.has_value(), .stream = stream_for(q)};
   attnjit_ops_error e;
   check(t.decode(runtime_for(q), &c, &e), e);
   return {std::move(out), std::move(lse)};

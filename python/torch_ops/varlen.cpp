@@ -20,28 +20,14 @@ std::tuple<at::Tensor, at::Tensor> run(const VarlenCall& a, at::IntArrayRef lse_
   auto [out, lse] = outputs(a.q, lse_shape);
   const attnjit_ops_tensor tq = view(a.q), tk = view(a.k), tv = view(a.v), to = view(out), tl = view(lse);
   const OptView cu_q(a.cu_seqlens_q), cu_k(a.cu_seqlens_k), used(a.cache_seqlens), pages(a.block_table);
-  attnjit_ops_varlen c;
-  c.q = &tq;
-  c.k = &tk;
-  c.v = &tv;
-  c.out = &to;
-  c.lse = &tl;
-  c.cu_seqlens_q = cu_q.get();
-  c.cu_seqlens_k = cu_k.get();
-  c.cache_seqlens = used.get();
-  c.block_table = pages.get();
-  c.scale = a.scale;
-  c.softcap = a.softcap;
-  c.window_left = a.window_left.value_or(0);
-  c.window_right = a.window_right.value_or(0);
-  c.max_seqlen_q = a.max_seqlen_q.value_or(0);
-  c.max_seqlen_k = a.max_seqlen_k.value_or(0);
-  c.causal = a.causal;
-  c.has_window_left = a.window_left.has_value();
-  c.has_window_right = a.window_right.has_value();
-  c.has_max_seqlen_q = a.max_seqlen_q.has_value();
-  c.has_max_seqlen_k = a.max_seqlen_k.has_value();
-  c.stream = stream_for(a.q);
+  const attnjit_ops_varlen c{
+      .q = &tq, .k = &tk, .v = &tv, .out = &to, .lse = &tl, .cu_seqlens_q = cu_q.get(), .cu_seqlens_k = cu_k.get(),
+      .cache_seqlens = used.get(), .block_table = pages.get(), .scale = a.scale, .softcap = a.softcap,
+      .window_left = a.window_left.value_or(0), .window_right = a.window_right.value_or(0),
+      .max_seqlen_q = a.max_seqlen_q.value_or(0), .max_seqlen_k = a.max_seqlen_k.value_or(0), .causal = a.causal,
+      .has_window_left = a.window_left.has_value(), .has_window_right = a.window_right.has_value(),
+      .has_max_seqlen_q = a.max_seqlen_q.has_value(), .has_max_seqlen_k = a.max_seqlen_k.has_value(),
+      .stream = stream_for(a.q)};
   attnjit_ops_error e;
   check(t.prefill_varlen(runtime_for(a.q), &c, &e), e);
   return {std::move(out), std::move(lse)};
