@@ -239,6 +239,38 @@ def test_python_fallback_with_ATTNJIT_TORCH_OPS_0(torch_cpu, tmp_path):
     assert torch.equal(o, want_o) and torch.equal(lse, want_lse)
 
 
+ABSENT = r"""
+import warnings, torch
+if __import__("sys").argv[1] == "other-torch":
+    torch.__version__ = "0.0.1"  # as if torch were upgraded after the build
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    import attnjit.torch as at
+print("native", sorted(at.native_ops), "|", at.native_unavailable, "|", [str(x.message) for x in w])
+q = torch.ones(1, 4, 1, 32)
+print("ok", float(torch.ops.attnjit.attention(q, q, q, False, None, None, 0.0, "bshd")[0].sum()))
+"""
+
+
+@pytest.mark.parametrize("case", ["not-built", "other-torch"])
+def test_python_kernels_without_a_usable_library(native, tmp_path, case):
+    # not-built: the package without _torch_ops.so (a plain `pip install .`); other-torch: the
+    # library refuses a torch other than the one it was built against, with a warning.
+    pkg = os.path.dirname(attnjit.__file__)
+    (tmp_path / "attnjit").mkdir()
+    for name in os.listdir(pkg):
+        if case == "other-torch" or name != "_torch_ops.so":
+            os.symlink(os.path.join(pkg, name), tmp_path / "attnjit" / name)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    r = subprocess.run([sys.executable, "-c", ABSENT, case], env=env, capture_output=True, text=True, timeout=300,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    want = "is not built" if case == "not-built" else "was built for torch"
+    assert "native [] |" in r.stdout and want in r.stdout, r.stdout
+    assert ("use their Python kernels" in r.stdout) == (case == "other-torch"), r.stdout
+    assert "ok 128.0" in r.stdout, r.stdout
+
+
 def test_cuda_cpp_kernel_on_the_current_stream(cuda):
     torch = cuda
     import attnjit.torch as at
