@@ -43,6 +43,7 @@ def test_cpp_kernels_are_registered(native):
     torch = native
     import attnjit.torch as at
 
+    assert at.native_ops == {"attention", "attention_varlen", "attention_paged", "decode"}
     for op in sorted(at.native_ops):
         src = kernel_sources(torch, op)
         assert set(src) == {"CPU", "CUDA"}, src
