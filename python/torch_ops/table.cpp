@@ -6,6 +6,9 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
+#if ATTNJIT_TORCH_STREAM == 2
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 #include "torch_ops.h"
 
@@ -78,9 +81,18 @@ std::tuple<at::Tensor, at::Tensor> outputs(const at::Tensor& q, at::IntArrayRef 
 
 void* stream_for(const at::Tensor& t) {
   if (!t.is_cuda()) return nullptr;
+#if ATTNJIT_TORCH_STREAM == 1
   // Through c10's device-guard registry (filled by torch's CUDA library): no CUDA headers here.
   const c10::impl::DeviceGuardImplInterface* g = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA);
   return g->getStreamNativeHandle(g->getStream(t.device()));
+#elif ATTNJIT_TORCH_STREAM == 2
+  return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();
+#else
+  TORCH_CHECK(false, "attnjit: the torch ops library was built without a way to get torch's CUDA stream (this "
+              "torch has no Stream native handles; build where libc10_cuda and cuda_runtime_api.h are found, or "
+              "run with ATTNJIT_TORCH_OPS=0)");
+  return nullptr;
+#endif
 }
 
 }  // namespace attnjit_torch
