@@ -11,7 +11,10 @@ both sides:
   numpy direct        attnjit.attention(q, k, v, return_lse=True) — allocates out and lse
   numpy out=          Runtime.prefill_into with preallocated outputs
   torch attention     attnjit.attention on CPU torch tensors (through the registered op)
-  torch op            torch.ops.attnjit.attention(...) called directly
+  torch op            torch.ops.attnjit.attention(...) called directly: its C++ kernel
+                      (attnjit/_torch_ops.so) when built, else the Python one
+  same op, Python     the same schema with attnjit/torch.py's Python kernel (the fallback
+  kernel              without that library), side by side with the row above
   F.sdpa              torch's own SDPA on the same tensors (its dispatch plus a tiny kernel)
   torch.empty x2      the op's two output allocations (as attnjit/torch.py makes them)
   F.sdpa 1x1          SDPA with one query and one key: the closest to its dispatch alone
@@ -121,8 +124,18 @@ def torch_rows(attnjit, torch, device, reps):
             lambda: rt.prefill_into(dl(tq), dl(tk), dl(tv), dl(o), dl(lse), stream=stream), reps, sync=sync)
     rows["torch attnjit.attention"] = per_call_ns(lambda: attnjit.attention(tq, tk, tv, return_lse=True), reps,
                                                   sync=sync)
-    rows["torch.ops.attnjit.attention"] = per_call_ns(lambda: op(tq, tk, tv, False, None, None, 0.0, "bshd"), reps,
-                                                      sync=sync)
+    kernel = "C++" if "attention" in attnjit.torch.native_ops else "Python"
+    rows[f"torch.ops.attnjit.attention [{kernel}]"] = per_call_ns(
+        lambda: op(tq, tk, tv, False, None, None, 0.0, "bshd"), reps, sync=sync)
+    # The same op with attnjit/torch.py's Python kernel (what runs without attnjit/_torch_ops.so).
+    fallback = torch.library.Library("attnjit_bench_py", "DEF")
+    fallback.define("attention(Tensor q, Tensor k, Tensor v, bool causal, int? window_left, int? window_right, "
+                    "float scale, str layout, float softcap=0.0, Tensor? alibi_slopes=None, Tensor? sinks=None) "
+                    "-> (Tensor, Tensor)")
+    fallback.impl("attention", attnjit.torch._attention_impl, "CUDA" if cuda else "CPU")
+    py_op = torch.ops.attnjit_bench_py.attention
+    rows["same op, Python kernel [fallback]"] = per_call_ns(
+        lambda: py_op(tq, tk, tv, False, None, None, 0.0, "bshd"), reps, sync=sync)
     rows["torch F.sdpa"] = per_call_ns(lambda: F.scaled_dot_product_attention(tq, tk, tv), reps, sync=sync)
     # The op's own two output allocations (attnjit/torch.py), also in the no-op op below.
     outputs = (lambda q: (attnjit.torch._out_like(q), attnjit.torch._f32(q, (1, 1, 16))))

@@ -16,7 +16,8 @@
 # Environment: PYTHON (default python3: the one that imports torch), PY_BUILD_DIR (default
 # build-py), LOG_DIR (default $PY_BUILD_DIR/gpu-python), PYTEST_ARGS (extra pytest options),
 # E2E_ARGS (extra bench/python_gpu_e2e.py options), PY_WITH_LLVM (default OFF; ON here builds the
-# CPU backend too).
+# CPU backend too). The build step also builds the torch ops' C++ kernels (attnjit/_torch_ops.so,
+# against that Python's torch) and names the ops they serve.
 # Each step prints one line "gpu-python: <step> ok|FAIL|SKIP <detail>" and the summary comes
 # last; exit status 0 when no step failed (a skip, e.g. no CUDA device, is not a failure).
 # shellcheck disable=SC2317  # the steps are called indirectly ("step_$s")
@@ -81,7 +82,19 @@ step_build() {
   if ! v=$(PYTHONPATH="$BUILD/python" "$pyexe" -c 'import attnjit; print(attnjit.__version__)' 2>&1); then
     echo "$v"; result build FAIL "the module does not import"; return
   fi
-  result build ok "attnjit $v for $("$pyexe" -V 2>&1) in $((SECONDS - t)) s ($BUILD/python; sqlite $sqlite)"
+  # The torch ops' C++ kernels (attnjit/_torch_ops.so, python/torch_ops/), built apart: when they
+  # fail, the step fails but the tests and the bench still run, on the ops' Python kernels.
+  local ops
+  if ! grep -q "attnjit: torch ops library for" "$LOG/configure.log"; then
+    grep -E "torch ops" "$LOG/configure.log"; ops="FAIL: configure skipped it (see $LOG/configure.log)"
+  elif ! cmake --build "$BUILD" --target attnjit_torch_ops -j "$(nproc)" > "$LOG/build-torch-ops.log" 2>&1; then
+    grep -E "error" "$LOG/build-torch-ops.log" | head -20; ops="FAIL: $LOG/build-torch-ops.log"
+  elif ! ops=$(PYTHONPATH="$BUILD/python" "$pyexe" -c 'import attnjit.torch as t; print(",".join(sorted(t.native_ops)) or "none: " + t.native_unavailable)' 2>&1); then
+    echo "$ops"; ops="FAIL: attnjit.torch does not import"
+  fi
+  local st=ok
+  [[ $ops == FAIL* || $ops == none* ]] && st=FAIL
+  result build "$st" "attnjit $v for $("$pyexe" -V 2>&1) in $((SECONDS - t)) s ($BUILD/python; sqlite $sqlite; C++ torch ops: $ops)"
 }
 
 step_test() {

@@ -4,7 +4,9 @@
 Importing this module registers them (``attnjit.attention`` / ``attnjit.decode`` do so on their
 first torch tensor). Each op takes tensors only and returns ``(out, lse)``; its fake
 implementation gives the shapes, so ``torch.compile(fullgraph=True)`` traces a model that calls
-them without a graph break::
+them without a graph break. Their CPU / CUDA kernels are C++ (attnjit/_torch_ops.so, built when
+torch is importable at build time; ``native_ops`` names them) or, without that library or with
+``ATTNJIT_TORCH_OPS=0``, the Python functions below::
 
     import attnjit.torch
     o, lse = torch.ops.attnjit.attention(q, k, v, True, None, None, 0.0, "bshd")
@@ -15,10 +17,14 @@ them without a graph break::
 
 from __future__ import annotations
 
+import ctypes
+import os
+import warnings
 from typing import Optional, Tuple
 
 import torch
 
+from . import _attnjit
 from ._runtime import default_runtime
 
 Tensor = torch.Tensor
@@ -129,11 +135,46 @@ def _attention_paged_impl(q: Tensor, k_cache: Tensor, v_cache: Tensor, cache_seq
     return out, lse
 
 
+_NATIVE_LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_torch_ops.so")
+
+
+def _bind_native() -> Tuple[frozenset, str]:
+    """Loads attnjit/_torch_ops.so, the ops' C++ kernels (python/torch_ops/), and hands it the
+    module's function table, which registers them: torch's dispatcher then calls C++ without
+    entering Python (a Python kernel costs ~11 us more per call, bench/RESULTS.md). Returns the
+    ops it registered and, when none, why; those ops then keep the Python kernels above."""
+    if os.environ.get("ATTNJIT_TORCH_OPS", "1") == "0":
+        return frozenset(), "ATTNJIT_TORCH_OPS=0"
+    if not os.path.exists(_NATIVE_LIB):
+        return frozenset(), (f"{_NATIVE_LIB} is not built (it is when torch is importable at build time: "
+                             "pip install --no-build-isolation .)")
+    try:
+        so = ctypes.CDLL(_NATIVE_LIB)
+    except OSError as e:
+        why = f"{_NATIVE_LIB} does not load ({e})"
+        warnings.warn(f"attnjit: {why}; the torch ops use their Python kernels", RuntimeWarning, stacklevel=2)
+        return frozenset(), why
+    so.attnjit_torch_ops_torch_version.restype = ctypes.c_char_p
+    so.attnjit_torch_ops_names.restype = ctypes.c_char_p
+    built_for = so.attnjit_torch_ops_torch_version().decode()
+    if built_for != torch.__version__:  # torch's C++ ABI changes between versions
+        why = f"{_NATIVE_LIB} was built for torch {built_for}, this is torch {torch.__version__}"
+        warnings.warn(f"attnjit: {why}; the torch ops use their Python kernels (rebuild attnjit)", RuntimeWarning,
+                      stacklevel=2)
+        return frozenset(), why
+    err = ctypes.create_string_buffer(1024)
+    if so.attnjit_torch_ops_bind(ctypes.c_void_p(_attnjit._ops_table()), err, ctypes.c_size_t(len(err))) != 0:
+        raise RuntimeError(f"attnjit: binding {_NATIVE_LIB} failed: {err.value.decode()}")
+    return frozenset(so.attnjit_torch_ops_names().decode().split(",")), ""
+
+
+#: The ops whose CPU / CUDA kernels are C++ (attnjit/_torch_ops.so); the others' are Python.
+native_ops, native_unavailable = _bind_native()
 for _key in ("CPU", "CUDA"):
-    _lib.impl("attention_varlen", _attention_varlen_impl, _key)
-    _lib.impl("attention_paged", _attention_paged_impl, _key)
-    _lib.impl("attention", _attention_impl, _key)
-    _lib.impl("decode", _decode_impl, _key)
+    for _name, _impl in (("attention_varlen", _attention_varlen_impl), ("attention_paged", _attention_paged_impl),
+                         ("attention", _attention_impl), ("decode", _decode_impl)):
+        if _name not in native_ops:
+            _lib.impl(_name, _impl, _key)
 
 
 @torch.library.register_fake("attnjit::attention", lib=_lib)

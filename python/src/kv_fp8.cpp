@@ -47,30 +47,28 @@ KvDType kv_dtype_of(const Arg& k, const std::string& kv_dtype) {
   return want;
 }
 
-KvScales kv_scales(DecodeArgs& a, const Arg& k_cache, nb::handle k_scale, nb::handle v_scale, const Placement& where) {
+void kv_scales(DecodeArgs& a, const Arg& k_cache, const Arg* k_scale, const Arg* v_scale, const Placement& where) {
   const KvDType kv = a.problem.kv_dtype;
   if (kv == KvDType::Same) {
-    for (auto [name, obj] : {std::pair{"k_scale", k_scale}, {"v_scale", v_scale}})
-      if (!obj.is_none())
+    for (auto [name, s] : {std::pair{"k_scale", k_scale}, {"v_scale", v_scale}})
+      if (s)
         throw nb::value_error((std::string(name) + ": only an fp8 KV cache (float8_e4m3fn / float8_e5m2, or uint8 "
                                "with kv_dtype) takes a scale; " + k_cache.name + " is " +
                                dtype_name(k_cache.a.dtype())).c_str());
-    return {};
+    return;
   }
-  for (auto [name, obj] : {std::pair{"k_scale", k_scale}, {"v_scale", v_scale}})
-    if (obj.is_none())
+  for (auto [name, s] : {std::pair{"k_scale", k_scale}, {"v_scale", v_scale}})
+    if (!s)
       throw nb::value_error((std::string(name) + ": required with an fp8 KV cache (" + k_cache.name + " is " +
                              std::string(to_string(kv)) + "): the float32 dequantisation scale").c_str());
-  KvScales s{to_arg("k_scale", k_scale), to_arg("v_scale", v_scale)};
   const int64_t heads_kv = a.problem.heads_kv;
-  const bool k_heads = check_scale(*s.k, heads_kv, where), v_heads = check_scale(*s.v, heads_kv, where);
+  const bool k_heads = check_scale(*k_scale, heads_kv, where), v_heads = check_scale(*v_scale, heads_kv, where);
   if (k_heads != v_heads)
     throw nb::value_error(("v_scale: " + std::string(v_heads ? "per KV head" : "per tensor") + " but k_scale is " +
                            (k_heads ? "per KV head" : "per tensor") + " (give both the same way)").c_str());
-  a.k_scale = static_cast<const float*>(s.k->a.data());
-  a.v_scale = static_cast<const float*>(s.v->a.data());
+  a.k_scale = static_cast<const float*>(k_scale->a.data());
+  a.v_scale = static_cast<const float*>(v_scale->a.data());
   a.kv_scale_per_head = k_heads;
-  return s;
 }
 
 }  // namespace attnjit::python

@@ -16,14 +16,9 @@ namespace attnjit::python {
 // ValueError for an unknown kv_dtype.
 KvDType kv_dtype_of(const Arg& k_cache, const std::string& kv_dtype);
 
-// The converted scale arrays (kept alive by the caller until the launch is done).
-struct KvScales {
-  std::optional<Arg> k, v;
-};
-
-// k_scale / v_scale for a.problem.kv_dtype: refused (ValueError) without fp8, required with it;
-// float32, shape () or (1,) per tensor or (heads_kv,) per KV head, both the same way, on the
-// runtime's device. Sets a.k_scale, a.v_scale and a.kv_scale_per_head.
-KvScales kv_scales(DecodeArgs& a, const Arg& k_cache, nb::handle k_scale, nb::handle v_scale, const Placement& where);
+// k_scale / v_scale (null = not given) for a.problem.kv_dtype: refused (ValueError) without fp8,
+// required with it; float32, shape () or (1,) per tensor or (heads_kv,) per KV head, both the
+// same way, on the runtime's device. Sets a.k_scale, a.v_scale and a.kv_scale_per_head.
+void kv_scales(DecodeArgs& a, const Arg& k_cache, const Arg* k_scale, const Arg* v_scale, const Placement& where);
 
 }  // namespace attnjit::python

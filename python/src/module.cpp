@@ -10,6 +10,7 @@ namespace nb = nanobind;
 namespace attnjit::python {
 void bind_problem(nb::module_& m);
 void bind_tune(nb::module_& m);
+void bind_ops_table(nb::module_& m);
 }  // namespace attnjit::python
 
 NB_MODULE(_attnjit, m) {
@@ -25,4 +26,5 @@ NB_MODULE(_attnjit, m) {
   attnjit::python::bind_problem(m);
   attnjit::python::bind_runtime(m);
   attnjit::python::bind_tune(m);
+  attnjit::python::bind_ops_table(m);
 }

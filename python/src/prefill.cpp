@@ -2,6 +2,7 @@
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
+#include "prefill_args.h"
 #include "py_runtime.h"
 #include "score_variants.h"
 #include "user_mods.h"
@@ -14,48 +15,13 @@ void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj,
              std::optional<int64_t> window_right, double scale, const std::string& layout, uintptr_t stream,
              double softcap, nb::handle alibi_slopes, nb::handle sinks,
              const std::string& score_mod, const std::string& mask_mod, nb::handle aux, std::optional<PyBlockMask*> block_mask) {
-  if (layout != "bshd" && layout != "bhsd")
-    throw nb::value_error(("layout: unknown value '" + layout + "' (allowed: bshd, bhsd)").c_str());
-  const bool bhsd = layout == "bhsd";
-  const char* shape4 = bhsd ? "[batch, heads, seqlen, head_dim] (layout bhsd)" : "[batch, seqlen, heads, head_dim] (layout bshd)";
-  const size_t S = bhsd ? 2 : 1, H = bhsd ? 1 : 2;
-
+  const bool bhsd = parse_layout(layout);
   const Arg q = to_arg("q", q_obj), k = to_arg("k", k_obj), v = to_arg("v", v_obj);
   const Arg o = to_arg("out", o_obj, true);
-  for (const Arg* t : {&q, &k, &v, &o}) {
-    expect_ndim(*t, 4, shape4);
-    expect_device(*t, r.where);
-    expect_unit_last_stride(*t);
-  }
-  const DType dt = dtype_of(q);
-  for (const Arg* t : {&k, &v, &o}) expect_same_dtype(*t, q);
-  const int64_t B = q.a.shape(0), SQ = q.a.shape(S), HQ = q.a.shape(H), D = q.a.shape(3);
-  const int64_t SK = k.a.shape(S), HKV = k.a.shape(H);
-  for (const Arg* t : {&k, &v, &o}) {
-    expect_extent(*t, 0, B, "batch", q);
-    expect_extent(*t, 3, D, "head_dim", q);
-  }
-  expect_extent(v, S, SK, "seqlen", k);
-  expect_extent(v, H, HKV, "heads", k);
-  expect_extent(o, S, SQ, "seqlen", q);
-  expect_extent(o, H, HQ, "heads", q);
-  for (const Arg* t : {&q, &k, &v}) expect_disjoint(o, *t);
-
-  PrefillArgs a;
-  a.problem.dtype = dt;
-  a.problem.head_dim = static_cast<int>(D);
-  a.problem.mask = mask_of(causal, window_left, window_right);
-  a.problem.batch = B;
-  a.problem.heads_q = HQ;
-  a.problem.heads_kv = HKV;
-  a.problem.seqlen_q = SQ;
-  a.problem.seqlen_k = SK;
-  a.problem.scale = scale;
-  a.problem.softcap = softcap;
-  a.q = view4(q, bhsd);
-  a.k = view4(k, bhsd);
-  a.v = view4(v, bhsd);
-  a.o = view4(o, bhsd);
+  const std::optional<Arg> lse = to_opt_arg("lse", lse_obj, true);  // kept alive until the launch, as below
+  const ScoreVariantArgs variants(alibi_slopes, sinks);
+  PrefillArgs a = prefill_args(r.where, {q, k, v, o, opt(lse), opt(variants.slopes), opt(variants.sinks)}, causal,
+                               window_left, window_right, scale, bhsd, softcap);
   // User variants (attnjit/user_mods.h): snippet texts, aux tensors, block mask.
   a.problem.score_mod = score_mod;
   a.problem.mask_mod = mask_mod;
@@ -65,15 +31,7 @@ void prefill(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj,
     a.block_mask = (*block_mask)->bm.view;
     a.problem.block_sparse = a.block_mask.tile;
   }
-
-  std::optional<Arg> lse;  // kept alive until the launch
-  if (!lse_obj.is_none()) {
-    lse = to_arg("lse", lse_obj, true);
-    a.lse = lse_view(*lse, q, B, HQ, SQ, "seqlen_q", r.where, {&q, &k, &v, &o});
-  }
-  ScoreVariantArgs variants;  // kept alive until the launch
-  score_variant_args(alibi_slopes, sinks, q, B, HQ, r.where, a, variants);
-  if (B == 0 || SQ == 0) return;  // nothing to write (the library has no kernel for an empty problem)
+  if (prefill_is_empty(a)) return;
   nb::gil_scoped_release unlocked;
   r.rt->prefill(a, reinterpret_cast<void*>(stream));
 }

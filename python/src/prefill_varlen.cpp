@@ -8,12 +8,13 @@
 #include <algorithm>
 #include <optional>
 
+#include "prefill_args.h"
 #include "py_runtime.h"
 
 namespace attnjit::python {
 namespace {
 
-// An int32 vector argument (converted once: a DLPack capsule can be consumed only once).
+// The checks of an int32 vector argument.
 void check_int_vector(const Arg& t, int64_t extent, const char* what, const Arg& ref, const Placement& where) {
   expect_ndim(t, 1, what);
   expect_device(t, where);
@@ -22,41 +23,32 @@ void check_int_vector(const Arg& t, int64_t extent, const char* what, const Arg&
   expect_unit_last_stride(t);
 }
 
-std::optional<Arg> int_vector(const char* name, nb::handle obj, int64_t extent, const char* what, const Arg& ref,
-                              const Placement& where) {
-  if (obj.is_none()) return std::nullopt;
-  Arg t = to_arg(name, obj);
-  check_int_vector(t, extent, what, ref, where);
-  return t;
-}
+}  // namespace
 
-void prefill_varlen(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle o_obj,
-                    nb::handle lse_obj, nb::handle cu_q_obj, nb::handle cu_k_obj, nb::handle used_obj,
-                    nb::handle table_obj, std::optional<int64_t> max_seqlen_q, std::optional<int64_t> max_seqlen_k,
-                    bool causal, std::optional<int64_t> window_left, std::optional<int64_t> window_right,
-                    double scale, double softcap, uintptr_t stream) {
-  const bool varlen = !cu_q_obj.is_none(), paged = !table_obj.is_none();
+PrefillArgs prefill_varlen_args(const Placement& where, const VarlenTensors& t, std::optional<int64_t> max_seqlen_q,
+                                std::optional<int64_t> max_seqlen_k, bool causal, std::optional<int64_t> window_left,
+                                std::optional<int64_t> window_right, double scale, double softcap) {
+  const Arg &q = t.q, &k = t.k, &v = t.v, &o = t.out;
+  const bool varlen = t.cu_seqlens_q != nullptr, paged = t.block_table != nullptr;
   if (!varlen && !paged) throw nb::value_error("cu_seqlens_q / block_table: give at least one (else use prefill_into)");
   const char* q_shape = varlen ? "[total_q, heads_q, head_dim] (varlen)" : "[batch, seqlen_q, heads_q, head_dim]";
   const char* kv_shape = paged ? "[num_pages, page_size, heads_kv, head_dim] (paged)" : "[total_k, heads_kv, head_dim] (varlen)";
-  const Arg q = to_arg("q", q_obj), k = to_arg(paged ? "k_cache" : "k", k_obj), v = to_arg(paged ? "v_cache" : "v", v_obj);
-  const Arg o = to_arg("out", o_obj, true);
   expect_ndim(q, varlen ? 3 : 4, q_shape);
   expect_ndim(o, varlen ? 3 : 4, q_shape);
   expect_ndim(k, paged ? 4 : 3, kv_shape);
   expect_ndim(v, paged ? 4 : 3, kv_shape);
-  for (const Arg* t : {&q, &k, &v, &o}) {
-    expect_device(*t, r.where);
-    expect_unit_last_stride(*t);
+  for (const Arg* x : {&q, &k, &v, &o}) {
+    expect_device(*x, where);
+    expect_unit_last_stride(*x);
   }
   const DType dt = dtype_of(q);
-  for (const Arg* t : {&k, &v, &o}) expect_same_dtype(*t, q);
+  for (const Arg* x : {&k, &v, &o}) expect_same_dtype(*x, q);
   const size_t qh = varlen ? 1 : 2, kh = paged ? 2 : 1;  // the heads dimension
   const int64_t HQ = q.a.shape(qh), D = q.a.shape(qh + 1), HKV = k.a.shape(kh);
   for (size_t i = 0; i < q.a.ndim(); ++i) expect_extent(o, i, q.a.shape(i), "shape", q);
   for (size_t i = 0; i < k.a.ndim(); ++i) expect_extent(v, i, k.a.shape(i), "shape", k);
   expect_extent(k, kh + 1, D, "head_dim", q);
-  for (const Arg* t : {&q, &k, &v}) expect_disjoint(o, *t);
+  for (const Arg* x : {&q, &k, &v}) expect_disjoint(o, *x);
 
   PrefillArgs a;
   PrefillProblem& p = a.problem;
@@ -68,16 +60,15 @@ void prefill_varlen(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle
   p.scale = scale;
   p.softcap = softcap;
   // [rows, heads, d] as a one-batch view; [b, s, h, d] as is.
-  auto view3 = [](const Arg& t) {
-    return TensorView{t.a.data(), 0, t.a.stride(0), t.a.stride(1)};
+  auto view3 = [](const Arg& x) {
+    return TensorView{x.a.data(), 0, x.a.stride(0), x.a.stride(1)};
   };
-  std::optional<Arg> cu_q, cu_k, used, table, lse;
   if (varlen) {
-    cu_q = to_arg("cu_seqlens_q", cu_q_obj);
+    const Arg* cu_q = t.cu_seqlens_q;
     if (cu_q->a.ndim() != 1 || cu_q->a.shape(0) < 1)
       throw nb::value_error("cu_seqlens_q: expected int32 [batch + 1] with batch + 1 >= 1");
     p.batch = cu_q->a.shape(0) - 1;
-    check_int_vector(*cu_q, p.batch + 1, "[batch + 1]", q, r.where);
+    check_int_vector(*cu_q, p.batch + 1, "[batch + 1]", q, where);
     if (!max_seqlen_q) throw nb::type_error("max_seqlen_q: required with cu_seqlens_q (an int)");
     p.varlen = true;
     p.total_q = q.a.shape(0);
@@ -92,15 +83,16 @@ void prefill_varlen(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle
     a.o = view4(o, false);
   }
   if (paged) {
-    if (!cu_k_obj.is_none()) throw nb::value_error("cu_seqlens_k: not with a paged cache (give cache_seqlens)");
-    table = to_arg("block_table", table_obj);
+    if (t.cu_seqlens_k) throw nb::value_error("cu_seqlens_k: not with a paged cache (give cache_seqlens)");
+    const Arg* table = t.block_table;
     expect_ndim(*table, 2, "[batch, max_pages]");
-    expect_device(*table, r.where);
+    expect_device(*table, where);
     expect_dtype(*table, nb::dtype<int32_t>(), "int32");
     expect_extent(*table, 0, p.batch, "batch", q);
     expect_unit_last_stride(*table);
-    used = int_vector("cache_seqlens", used_obj, p.batch, "[batch]", q, r.where);
+    const Arg* used = t.cache_seqlens;
     if (!used) throw nb::value_error("cache_seqlens: required with a block_table (int32 [batch])");
+    check_int_vector(*used, p.batch, "[batch]", q, where);
     p.page_size = static_cast<int>(k.a.shape(1));
     p.num_pages = k.a.shape(0);
     p.max_pages = table->a.shape(1);
@@ -114,15 +106,16 @@ void prefill_varlen(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle
     int64_t mk = p.max_pages * p.page_size;
     if (max_seqlen_k) {
       mk = *max_seqlen_k;
-    } else if (r.where.platform == Platform::Cpu) {
+    } else if (where.platform == Platform::Cpu) {
       mk = 0;
       for (int64_t b = 0; b < p.batch; ++b) mk = std::max<int64_t>(mk, a.seqused_k[b]);
     }
     p.seqlen_k = mk;
   } else {
-    if (!used_obj.is_none()) throw nb::value_error("cache_seqlens: only with a block_table");
-    cu_k = int_vector("cu_seqlens_k", cu_k_obj, p.batch + 1, "[batch + 1]", q, r.where);
+    if (t.cache_seqlens) throw nb::value_error("cache_seqlens: only with a block_table");
+    const Arg* cu_k = t.cu_seqlens_k;
     if (!cu_k) throw nb::value_error("cu_seqlens_k: required for varlen K/V (int32 [batch + 1])");
+    check_int_vector(*cu_k, p.batch + 1, "[batch + 1]", q, where);
     if (!max_seqlen_k) throw nb::type_error("max_seqlen_k: required with cu_seqlens_k (an int)");
     p.total_k = k.a.shape(0);
     p.seqlen_k = *max_seqlen_k;
@@ -130,21 +123,40 @@ void prefill_varlen(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle
     a.v = view3(v);
     a.cu_seqlens_k = static_cast<const int32_t*>(cu_k->a.data());
   }
-  if (!lse_obj.is_none()) {
-    lse = to_arg("lse", lse_obj, true);
+  if (const Arg* lse = t.lse) {
     if (varlen) {  // flash-attn's varlen layout [heads_q, total_q]
       expect_ndim(*lse, 2, "[heads_q, total_q]");
-      expect_device(*lse, r.where);
+      expect_device(*lse, where);
       expect_dtype(*lse, nb::dtype<float>(), "float32");
       expect_extent(*lse, 0, HQ, "heads_q", q);
       expect_extent(*lse, 1, p.total_q, "total_q", q);
       expect_unit_last_stride(*lse);
-      for (const Arg* t : {&q, &k, &v, &o}) expect_disjoint(*lse, *t);
+      for (const Arg* x : {&q, &k, &v, &o}) expect_disjoint(*lse, *x);
       a.lse = {static_cast<float*>(const_cast<void*>(lse->a.data())), 0, static_cast<int64_t>(lse->a.stride(0))};
     } else {
-      a.lse = lse_view(*lse, q, p.batch, HQ, p.seqlen_q, "seqlen_q", r.where, {&q, &k, &v, &o});
+      a.lse = lse_view(*lse, q, p.batch, HQ, p.seqlen_q, "seqlen_q", where, {&q, &k, &v, &o});
     }
   }
+  return a;
+}
+
+namespace {
+
+void prefill_varlen(PyRuntime& r, nb::handle q_obj, nb::handle k_obj, nb::handle v_obj, nb::handle o_obj,
+                    nb::handle lse_obj, nb::handle cu_q_obj, nb::handle cu_k_obj, nb::handle used_obj,
+                    nb::handle table_obj, std::optional<int64_t> max_seqlen_q, std::optional<int64_t> max_seqlen_k,
+                    bool causal, std::optional<int64_t> window_left, std::optional<int64_t> window_right,
+                    double scale, double softcap, uintptr_t stream) {
+  const bool paged = !table_obj.is_none();
+  const Arg q = to_arg("q", q_obj), k = to_arg(paged ? "k_cache" : "k", k_obj), v = to_arg(paged ? "v_cache" : "v", v_obj);
+  const Arg o = to_arg("out", o_obj, true);
+  // Optional arrays (None: absent), kept alive until the launch.
+  const std::optional<Arg> lse = to_opt_arg("lse", lse_obj, true), cu_q = to_opt_arg("cu_seqlens_q", cu_q_obj),
+                           cu_k = to_opt_arg("cu_seqlens_k", cu_k_obj),
+                           used = to_opt_arg("cache_seqlens", used_obj), table = to_opt_arg("block_table", table_obj);
+  const PrefillArgs a =
+      prefill_varlen_args(r.where, {q, k, v, o, opt(lse), opt(cu_q), opt(cu_k), opt(used), opt(table)}, max_seqlen_q,
+                          max_seqlen_k, causal, window_left, window_right, scale, softcap);
   nb::gil_scoped_release unlocked;
   r.rt->prefill(a, reinterpret_cast<void*>(stream));
 }

@@ -7,10 +7,10 @@ namespace {
 
 // PrefillArgs and DecodeArgs name these fields alike.
 template <class Args>
-void fill(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch, int64_t heads_q,
-          const Placement& where, Args& a, ScoreVariantArgs& keep) {
-  if (!slopes_obj.is_none()) {
-    const Arg& s = keep.slopes.emplace(to_arg("alibi_slopes", slopes_obj));
+void fill(const Arg* slopes, const Arg* sinks, const Arg& q, int64_t batch, int64_t heads_q, const Placement& where,
+          Args& a) {
+  if (slopes) {
+    const Arg& s = *slopes;
     expect_dtype(s, nb::dtype<float>(), "float32");
     if (s.a.ndim() != 1 && s.a.ndim() != 2)
       throw nb::value_error(("alibi_slopes: expected shape [heads_q] or [batch, heads_q], got " +
@@ -26,8 +26,8 @@ void fill(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t bat
     if (s.a.ndim() == 2 && batch > 1 && a.alibi_batch_stride < heads_q)
       throw nb::value_error("alibi_slopes: rows of [batch, heads_q] must not overlap (stride(0) >= heads_q)");
   }
-  if (!sinks_obj.is_none()) {
-    const Arg& s = keep.sinks.emplace(to_arg("sinks", sinks_obj));
+  if (sinks) {
+    const Arg& s = *sinks;
     expect_dtype(s, nb::dtype<float>(), "float32");
     expect_ndim(s, 1, "[heads_q]");
     expect_extent(s, 0, heads_q, "heads_q", q);
@@ -40,14 +40,17 @@ void fill(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t bat
 
 }  // namespace
 
-void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch,
-                        int64_t heads_q, const Placement& where, PrefillArgs& a, ScoreVariantArgs& keep) {
-  fill(slopes_obj, sinks_obj, q, batch, heads_q, where, a, keep);
+ScoreVariantArgs::ScoreVariantArgs(nb::handle slopes_obj, nb::handle sinks_obj)
+    : slopes(to_opt_arg("alibi_slopes", slopes_obj)), sinks(to_opt_arg("sinks", sinks_obj)) {}
+
+void score_variant_args(const Arg* slopes, const Arg* sinks, const Arg& q, int64_t batch, int64_t heads_q,
+                        const Placement& where, PrefillArgs& a) {
+  fill(slopes, sinks, q, batch, heads_q, where, a);
 }
 
-void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch,
-                        int64_t heads_q, const Placement& where, DecodeArgs& a, ScoreVariantArgs& keep) {
-  fill(slopes_obj, sinks_obj, q, batch, heads_q, where, a, keep);
+void score_variant_args(const Arg* slopes, const Arg* sinks, const Arg& q, int64_t batch, int64_t heads_q,
+                        const Placement& where, DecodeArgs& a) {
+  fill(slopes, sinks, q, batch, heads_q, where, a);
 }
 
 }  // namespace attnjit::python

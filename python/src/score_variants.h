@@ -9,16 +9,18 @@
 
 namespace attnjit::python {
 
-// Keeps the converted arrays alive until the launch.
+// The converted arrays of a Python call (None = off), kept alive until the launch.
 struct ScoreVariantArgs {
   std::optional<Arg> slopes, sinks;
+  ScoreVariantArgs() = default;
+  ScoreVariantArgs(nb::handle slopes_obj, nb::handle sinks_obj);
 };
 
-// alibi_slopes: float32 [heads_q] or [batch, heads_q]; sinks: float32 [heads_q]; None = off.
+// alibi_slopes: float32 [heads_q] or [batch, heads_q]; sinks: float32 [heads_q]; null = off.
 // Sets a.problem.alibi / sink and the pointers (same fields for prefill and decode).
-void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch,
-                        int64_t heads_q, const Placement& where, PrefillArgs& a, ScoreVariantArgs& keep);
-void score_variant_args(nb::handle slopes_obj, nb::handle sinks_obj, const Arg& q, int64_t batch,
-                        int64_t heads_q, const Placement& where, DecodeArgs& a, ScoreVariantArgs& keep);
+void score_variant_args(const Arg* slopes, const Arg* sinks, const Arg& q, int64_t batch, int64_t heads_q,
+                        const Placement& where, PrefillArgs& a);
+void score_variant_args(const Arg* slopes, const Arg* sinks, const Arg& q, int64_t batch, int64_t heads_q,
+                        const Placement& where, DecodeArgs& a);
 
 }  // namespace attnjit::python

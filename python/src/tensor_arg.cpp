@@ -9,7 +9,7 @@ constexpr uint8_t kInt = static_cast<uint8_t>(nb::dlpack::dtype_code::Int);
 constexpr uint8_t kFloat = static_cast<uint8_t>(nb::dlpack::dtype_code::Float);
 constexpr uint8_t kBfloat = static_cast<uint8_t>(nb::dlpack::dtype_code::Bfloat);
 
-std::string shape_str(const Array& a) {
+std::string shape_str(const ArrayView& a) {
   std::string s = "(";
   for (size_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
   return s + (a.ndim() == 1 ? ",)" : ")");
@@ -26,7 +26,7 @@ std::string device_str(int type, int id) {
 }
 
 // [lowest, highest + 1) byte addresses the array's elements occupy.
-std::pair<uintptr_t, uintptr_t> byte_range(const Array& a) {
+std::pair<uintptr_t, uintptr_t> byte_range(const ArrayView& a) {
   const auto base = reinterpret_cast<uintptr_t>(a.data());
   const int64_t elem = a.itemsize();
   int64_t lo = 0, hi = 0;
@@ -49,23 +49,29 @@ std::string dtype_name(nb::dlpack::dtype d) {
 }
 
 Arg to_arg(const char* name, nb::handle obj, bool writable) {
-  Arg r{name, {}};
+  Arg r{name, {}, {}};
   if (obj.is_none()) throw nb::type_error((std::string(name) + ": expected an array, got None").c_str());
   // One import per argument: a DLPack capsule (what the torch ops pass) can be consumed once.
   bool ok;
   if (writable) {
     nb::ndarray<> w;
     ok = nb::try_cast(obj, w);
-    if (ok) r.a = Array(w);
-    else if (nb::try_cast(obj, r.a)) throw nb::value_error((std::string(name) + ": is read-only").c_str());
+    if (ok) r.keep = Array(w);
+    else if (nb::try_cast(obj, r.keep)) throw nb::value_error((std::string(name) + ": is read-only").c_str());
   } else {
-    ok = nb::try_cast(obj, r.a);
+    ok = nb::try_cast(obj, r.keep);
   }
   if (!ok)
     throw nb::type_error((std::string(name) + ": expected an array (an object with __dlpack__ or the buffer "
                           "protocol: numpy, torch, ...), got " + nb::type_name(obj.type()).c_str())
                              .c_str());
+  r.a = ArrayView::of(r.keep);
   return r;
+}
+
+std::optional<Arg> to_opt_arg(const char* name, nb::handle obj, bool writable) {
+  if (obj.is_none()) return std::nullopt;
+  return to_arg(name, obj, writable);
 }
 
 DType dtype_of(const Arg& t) {

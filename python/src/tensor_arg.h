@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 
 #include "attnjit/attnjit.h"
@@ -19,15 +20,46 @@ namespace attnjit::python {
 namespace nb = nanobind;
 using Array = nb::ndarray<nb::ro>;  // read-only view of any DLPack / buffer-protocol object
 
-// A converted argument plus the name it had in the Python call.
+// What the checks read of an array: a DLPack tensor's fields, the names as nb::ndarray's. Plain
+// data (no Python object), so the torch ops library's tensors (ops_abi.h) take the same checks
+// without the GIL.
+struct ArrayView {
+  const void* ptr = nullptr;
+  size_t nd = 0;
+  const int64_t* shp = nullptr;
+  const int64_t* str = nullptr;
+  nb::dlpack::dtype dt{};
+  int32_t dev_type = nb::device::cpu::value, dev_id = 0;
+
+  static ArrayView of(const Array& a) {
+    return {a.data(), a.ndim(), a.shape_ptr(), a.stride_ptr(), a.dtype(), a.device_type(), a.device_id()};
+  }
+  size_t ndim() const { return nd; }
+  size_t shape(size_t i) const { return static_cast<size_t>(shp[i]); }
+  int64_t stride(size_t i) const { return str[i]; }
+  const void* data() const { return ptr; }
+  nb::dlpack::dtype dtype() const { return dt; }
+  size_t itemsize() const { return (dt.bits * dt.lanes + 7) / 8; }
+  int32_t device_type() const { return dev_type; }
+  int32_t device_id() const { return dev_id; }
+};
+
+// A converted argument plus the name it had in the call.
 struct Arg {
   std::string name;
-  Array a;
+  ArrayView a;
+  Array keep;  // the Python array `a` reads (empty for the torch ops library's tensors)
 };
+
+// The argument an optional one holds, or null.
+inline const Arg* opt(const std::optional<Arg>& a) { return a ? &*a : nullptr; }
 
 // Converts `obj` (TypeError naming `name` when it is not an array); `writable` refuses
 // read-only arrays (outputs).
 Arg to_arg(const char* name, nb::handle obj, bool writable = false);
+
+// to_arg, or nullopt for None.
+std::optional<Arg> to_opt_arg(const char* name, nb::handle obj, bool writable = false);
 
 // The library dtype of an f16 / bf16 / f32 array (TypeError otherwise).
 DType dtype_of(const Arg& t);

@@ -37,6 +37,8 @@ names = zipfile.ZipFile(wheels[0]).namelist()
 for want in ("attnjit/_attnjit.pyi", "attnjit/py.typed", "attnjit/__init__.py", "attnjit/torch.py"):
     assert want in names, f"{wheels[0].name}: {want} missing"
 assert any(re.match(r"attnjit/_attnjit\..*\.so$", n) for n in names), f"{wheels[0].name}: no module"
+# An isolated build has no torch, so no torch ops library: the ops keep their Python kernels.
+assert "attnjit/_torch_ops.so" not in names, f"{wheels[0].name}: a torch ops library from a build without torch"
 # The README's Python examples that need no torch (this venv has none), in order, one namespace.
 text = pathlib.Path(sys.argv[1]).read_text()
 blocks = re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
