@@ -155,12 +155,13 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
                          : variants::AlibiBias<float>{0.f};
 
   const sm80::TileLoader<kBlockN, kHeadDim, kThreads> kv_loader(tid);
-  // K or V tile `it` of this block into its stage; empty past the end. Paged rows are
-  // addressed one by one through the block table.
-  auto load_kv = [&](int it, unsigned s_base, const unsigned short* base, long long batch_stride,
+  // First key of tile `it` (0 past the end: a block mask's list must not be read beyond it).
+  auto n0_of = [&](int it) { return it < n_tiles ? static_cast<int>(blocks.n0(it)) : 0; };
+  // K or V tile `it` (first key n0) of this block into its stage; empty past the end. Paged rows
+  // are addressed one by one through the block table.
+  auto load_kv = [&](int it, int n0, unsigned s_base, const unsigned short* base, long long batch_stride,
                      long long row_stride) {
     if (it < n_tiles) {
-      const int n0 = static_cast<int>(blocks.n0(it));
       const unsigned dst = s_base + (it % kStages) * Traits::kTileBytesKV;
       if constexpr (Traits::kPaged)
         kv_loader.template load_rows<kCheck>(dst, [&](int r) {
@@ -171,18 +172,18 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     }
     sm80::cp_async_commit();
   };
-  auto load_k = [&](int it) { load_kv(it, s_k, k_ptr, params.k_batch_stride, params.k_row_stride); };
-  auto load_v = [&](int it) { load_kv(it, s_v, v_ptr, params.v_batch_stride, params.v_row_stride); };
+  auto load_k = [&](int it, int n0) { load_kv(it, n0, s_k, k_ptr, params.k_batch_stride, params.k_row_stride); };
+  auto load_v = [&](int it, int n0) { load_kv(it, n0, s_v, v_ptr, params.v_batch_stride, params.v_row_stride); };
 
   // Prologue: Q, then K0 V0 K1 ... V_{S-2} K_{S-1}.
   sm80::TileLoader<kBlockM, kHeadDim, kThreads>(tid).template load<kCheck>(
       s_q, q_ptr, params.q_row_stride, seqlen_q - m0);
   sm80::cp_async_commit();
-  load_k(0);
+  load_k(0, n0_of(0));
 #pragma unroll
   for (int s = 1; s < kStages; ++s) {
-    load_v(s - 1);
-    load_k(s);
+    load_v(s - 1, n0_of(s - 1));
+    load_k(s, n0_of(s));
   }
 
   // ldmatrix lane addressing. A operand (Q): lanes 0-15 give rows 0-15 at k-chunk 0, lanes
@@ -217,14 +218,20 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   sm80::OnlineSoftmax<kM> softmax;
   softmax.init();
 
+  // Tile positions are carried from one iteration to the next, so that a block mask's list
+  // (global memory) is read an iteration before its value is needed: V_{it+S-1} is the K tile
+  // issued last, and K_{it+S}'s load is issued at the top and consumed after the softmax.
+  int n0_cur = n0_of(0), n0_last_k = n0_of(kStages - 1);
   for (int it = 0; it < n_tiles; ++it) {
     const int stage = it % kStages;
-    const int n0 = static_cast<int>(blocks.n0(it));
+    const int n0 = n0_cur;
+    const int n0_next_k = n0_of(it + kStages);
+    n0_cur = kStages == 1 ? n0_next_k : n0_of(it + 1);
     const unsigned stage_offset = stage * Traits::kTileBytesKV;
 
     sm80::cp_async_wait<2 * (kStages - 1)>();  // K_it (and everything older) has landed
     __syncthreads();  // ... for all threads; and every warp is done with iteration it-1
-    load_v(it + kStages - 1);  // its buffer held V_{it-1}, consumed last iteration
+    load_v(it + kStages - 1, n0_last_k);  // its buffer held V_{it-1}, consumed last iteration
 
     // The 16-key chunks [c_lo, c_hi) of this tile the warp sees; the others keep S = 0 until
     // the elementwise mask makes them -inf, and skip both MMAs.
@@ -314,7 +321,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 
     sm80::cp_async_wait<2 * (kStages - 1)>();  // V_it has landed
     __syncthreads();  // ... for all threads; and every warp is done reading K_it
-    load_k(it + kStages);
+    load_k(it + kStages, n0_next_k);
+    n0_last_k = n0_next_k;
 
     // O += P V: the S accumulators of n-atoms 2kk, 2kk+1 are exactly the A fragment of k-step
     // kk once packed to 16 bits; k-steps of skipped chunks have P = 0.

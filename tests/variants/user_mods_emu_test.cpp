@@ -48,6 +48,7 @@ template <class E, int BM, int W, class M, bool Even>
 using T128 = PrefillSm80Traits<E, 128, BM, 128, W, 1, M, Even>;
 using Win100 = sm80::MaskSlidingWindow<100, 0>;
 const PrefillKernels<T128<Bf16, 64, 4, U<sm80::MaskNone, 128>, true>, T128<Bf16, 128, 8, U<sm80::MaskNone, 128>, true>,
+                     T128<Bf16, 64, 4, U<sm80::MaskNone, 128>, false>, T128<Bf16, 128, 8, U<sm80::MaskNone, 128>, false>,
                      T128<Bf16, 64, 4, U<Win100, 128>, false>, T128<F16, 128, 8, U<Win100, 0>, false>,
                      T128<Bf16, 64, 4, U<sm80::MaskCausal, 0>, false>>
     kKernels128;
