@@ -29,6 +29,9 @@
 #             defaults against the persistent kernel with and without its separate O buffer
 #             (ps1 / ps2), one JSON per config (short90-<hd>-<config>.json); hd 128's also on a
 #             sliding window 1024 at 8k (short90-sw-<config>.json: a CTA sees ~9 key tiles there too)
+#   masks80   opt-in: issue 18's sm80 goal (masks >= 0.9x the sm80 causal rate per visible pair):
+#             causal, sw1024-0 and the document mask (mask_mod, block-sparse 128) at hd 128, 8k on
+#             each of the masked configs bm64_bn128_w4_s1 (the sm_90a default) and bm128_bn128_w8_s1
 #   python    opt-in: scripts/gpu-python.sh — builds the Python module there from CMake (the
 #             device's own Python and torch; .carry from scripts/gpu-carry.sh, no build-slim
 #             needed), runs the CUDA pytest tests and times the end-to-end goal
@@ -116,6 +119,12 @@ phase_short90() {
              sm90_bm192_bn128_w4_s2_wg3_ps2 sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2; do
       $CLI bench $S --head-dim 64 --config \$c > $L/short90-64-\$c.json || echo \"failed: 64 \$c\"; done"
 }
+phase_masks80() {
+  echo 'return q_idx / 1024 == kv_idx / 1024;' > $L/doc1024.mm
+  run masks80 30 120 bash -c "for c in bm64_bn128_w4_s1 bm128_bn128_w8_s1; do
+    $B --json --config sm80_\$c --mask causal,sw1024-0 > $L/vb2-m80-\$c.json;
+    $B --json --config sm80_\$c --mask none --mask-mod $L/doc1024.mm --block-sparse 128 > $L/vb2-m80doc-\$c.json; done"
+}
 phase_tune90() {
   local K="prefill_bf16_hd128_none_g1_q8192_k8192_even prefill_bf16_hd128_causal_g1_q8192_k8192_even
      prefill_bf16_hd128_sw1024-0_g1_q8192_k8192_even prefill_bf16_hd64_none_g1_q8192_k8192_even
@@ -143,13 +152,13 @@ done
 for f in $L/vb2-*.json; do [ -s "$f" ] && python3 -c 'import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
     print(sys.argv[1].split("/")[-1], r["mask"], r["config"], "%.3f ms" % r["median_ms"], "%.1f TFLOP/s" % r["tflops"])' "$f"; done
-for n in bench80 bench90 varbench varbench2 flex; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
+for n in bench80 bench90 varbench varbench2 masks80 flex; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
 [ -f $L/cmp90.log ] && head -50 $L/cmp90.log
 for v in bf16 e4m3 bf16-p16 e4m3-p16; do [ -f $L/decode-$v.log ] && head -20 $L/decode-$v.log; done
 for n in python pybench; do [ -f $L/$n.log ] && { echo "--- $n"; grep -E "^(gpu-python|FAILED|ERROR|SKIPPED)|ratio|attnjit\.|torch\.ops|goal|overhead|µs|us " $L/$n.log | head -40; }; done
 echo; echo "=== summary ($((SECONDS - T0))s)"
 [ -f $L/tune90.jsonl ] && { echo "--- tune90"; grep '"problem_done"' $L/tune90.jsonl | head -10; }
-for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 flex tune90 python pybench; do
+for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 masks80 flex tune90 python pybench; do
   [ -n "${st[$n]:-}" ] && printf '%-16s %s\n' $n "${st[$n]}"
 done
 exit 0

@@ -94,12 +94,15 @@ std::vector<TileConfig> hopper_defaults(const ProblemSpec& spec) {
   auto c = [](int bm, int bn, int w, int s) {
     return TileConfig{.block_m = bm, .block_n = bn, .warps = w, .stages = s, .tmpl = "sm80"};
   };
-  const bool causal = spec.mask.kind != MaskKind::None;
+  // A mask_mod or a block mask (documents, Longformer) leaves each CTA few key tiles, like a
+  // short sequence: it takes the masked shapes, whose two 4-warp CTAs per SM hide each other's
+  // prologue and epilogue (one 8-warp CTA per SM leaves them exposed).
+  const bool masked = spec.mask.kind != MaskKind::None || !spec.mask_mod.empty() || spec.block_sparse > 0;
   const bool short_seq = spec.seqlen_q <= 1024;
   if (spec.head_dim <= 64)
-    return {causal && short_seq ? c(64, 64, 4, 2) : c(128, 64, 4, 1)};
+    return {masked && short_seq ? c(64, 64, 4, 2) : c(128, 64, 4, 1)};
   if (spec.head_dim <= 128) {
-    if (causal) return {short_seq ? c(64, 64, 4, 3) : c(64, 128, 4, 1)};
+    if (masked) return {short_seq ? c(64, 64, 4, 3) : c(64, 128, 4, 1)};
     return {short_seq ? c(64, 128, 4, 1) : c(128, 128, 8, 1)};
   }
   return {c(64, 64, 4, 1)};

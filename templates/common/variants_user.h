@@ -39,7 +39,8 @@ struct NoUserMods : UserModsBase {
 template <class Mask, class Mods, int kTile>
 struct WithUserMods : Mask {
   using UserMods = Mods;
-  enum : bool { kMasksKeys = Mask::kMasksKeys || Mods::kMaskMod || kTile > 0, kCausal = Mask::kCausal };
+  enum : bool { kMasksKeys = Mask::kMasksKeys || Mods::kMaskMod || kTile > 0, kCausal = Mask::kCausal,
+                kBuiltinMasksKeys = Mask::kMasksKeys };  // the built-in mask alone has a key range
   enum : int { kBlockSparse = kTile };
 };
 

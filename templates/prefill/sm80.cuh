@@ -12,6 +12,9 @@
 // softmax while it lands; it then waits for V_i, starts K_{i+S} and computes P V_i. With S = 1
 // this is FA2's schedule (V loads behind QK^T, the next K behind PV); larger S prefetch further.
 //
+// In a tile that a built-in mask cuts (window edges, the causal diagonal), each warp runs the
+// MMAs and the exp2 of only the 16-key chunks its own rows see (common/sm80_chunks.cuh).
+//
 // Everything the generator chooses is a compile-time constant of PrefillSm80Traits, so a
 // kernel carries no dead branches: the mask policy, the even-length specialization (no bounds
 // checks at all), the tile shape, the pipeline depth, and the batch layout (kVarlen: packed
@@ -20,6 +23,7 @@
 #pragma once
 
 #include "prefill/params.h"
+#include "common/sm80_chunks.cuh"
 #include "common/sm80_copy.cuh"
 #include "common/sm80_mask.cuh"
 #include "common/sm80_mma.cuh"
@@ -63,6 +67,11 @@ struct PrefillSm80Traits {
   static constexpr int kAccRegs = kM * (kD + kN) * 4;
   static constexpr int kQRegs = kM * kKQ * 4;
   static constexpr bool kQInRegs = kAccRegs + kQRegs <= 144;
+  // Per-warp chunk skipping (common/sm80_chunks.cuh) keeps guarded copies of the MMA loops and
+  // the softmax; with more accumulators than this (hd 256, two m16 tiles at hd 96) it pushed
+  // ptxas into spills (hd256 bm64_bn64_w4_s1 window: 8 bytes on sm_90a), so those kernels keep
+  // computing every chunk.
+  static constexpr bool kSkipChunks = kAccRegs <= 128;
 
   static constexpr int kTileBytesQ = kBlockM * kHeadDim * 2;
   static constexpr int kTileBytesKV = kBlockN * kHeadDim * 2;
@@ -141,6 +150,10 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     Mask::key_range(m0 + warp_row0 + (r / 2) * 16 + (r % 2) * 8 + g, seqlen_q, seqlen_k,
                     key_lo[r], key_hi[r]);
 
+  // The keys this warp's valid rows see, for skipping hidden key chunks (common/sm80_chunks.cuh).
+  const auto warp_keys = sm80::WarpKeySpan<kBlockN>::template make<Mask>(m0 + warp_row0, Traits::kWarpRows,
+                                                                       seqlen_q, seqlen_k);
+
   // ALiBi (when the policy has it): this head's bias in raw score units (raw = scaled / scale).
   const auto alibi = variants::has_alibi<Mask>()
                          ? variants::AlibiBias<float>::make(variants::alibi_slope(params.alibi_slopes,
@@ -150,12 +163,13 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
                          : variants::AlibiBias<float>{0.f};
 
   const sm80::TileLoader<kBlockN, kHeadDim, kThreads> kv_loader(tid);
-  // K or V tile `it` of this block into its stage; empty past the end. Paged rows are
-  // addressed one by one through the block table.
-  auto load_kv = [&](int it, unsigned s_base, const unsigned short* base, long long batch_stride,
+  // First key of tile `it` (0 past the end: a block mask's list must not be read beyond it).
+  auto n0_of = [&](int it) { return it < n_tiles ? static_cast<int>(blocks.n0(it)) : 0; };
+  // K or V tile `it` (first key n0) of this block into its stage; empty past the end. Paged rows
+  // are addressed one by one through the block table.
+  auto load_kv = [&](int it, int n0, unsigned s_base, const unsigned short* base, long long batch_stride,
                      long long row_stride) {
     if (it < n_tiles) {
-      const int n0 = static_cast<int>(blocks.n0(it));
       const unsigned dst = s_base + (it % kStages) * Traits::kTileBytesKV;
       if constexpr (Traits::kPaged)
         kv_loader.template load_rows<kCheck>(dst, [&](int r) {
@@ -166,18 +180,18 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     }
     sm80::cp_async_commit();
   };
-  auto load_k = [&](int it) { load_kv(it, s_k, k_ptr, params.k_batch_stride, params.k_row_stride); };
-  auto load_v = [&](int it) { load_kv(it, s_v, v_ptr, params.v_batch_stride, params.v_row_stride); };
+  auto load_k = [&](int it, int n0) { load_kv(it, n0, s_k, k_ptr, params.k_batch_stride, params.k_row_stride); };
+  auto load_v = [&](int it, int n0) { load_kv(it, n0, s_v, v_ptr, params.v_batch_stride, params.v_row_stride); };
 
   // Prologue: Q, then K0 V0 K1 ... V_{S-2} K_{S-1}.
   sm80::TileLoader<kBlockM, kHeadDim, kThreads>(tid).template load<kCheck>(
       s_q, q_ptr, params.q_row_stride, seqlen_q - m0);
   sm80::cp_async_commit();
-  load_k(0);
+  load_k(0, n0_of(0));
 #pragma unroll
   for (int s = 1; s < kStages; ++s) {
-    load_v(s - 1);
-    load_k(s);
+    load_v(s - 1, n0_of(s - 1));
+    load_k(s, n0_of(s));
   }
 
   // ldmatrix lane addressing. A operand (Q): lanes 0-15 give rows 0-15 at k-chunk 0, lanes
@@ -212,14 +226,26 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   sm80::OnlineSoftmax<kM> softmax;
   softmax.init();
 
+  // Tile positions are carried from one iteration to the next, so that a block mask's list
+  // (global memory) is read an iteration before its value is needed: V_{it+S-1} is the K tile
+  // issued last, and K_{it+S}'s load is issued at the top and consumed after the softmax.
+  int n0_cur = n0_of(0), n0_last_k = n0_of(kStages - 1);
   for (int it = 0; it < n_tiles; ++it) {
     const int stage = it % kStages;
-    const int n0 = static_cast<int>(blocks.n0(it));
+    const int n0 = n0_cur;
+    const int n0_next_k = n0_of(it + kStages);
+    n0_cur = kStages == 1 ? n0_next_k : n0_of(it + 1);
     const unsigned stage_offset = stage * Traits::kTileBytesKV;
 
     sm80::cp_async_wait<2 * (kStages - 1)>();  // K_it (and everything older) has landed
     __syncthreads();  // ... for all threads; and every warp is done with iteration it-1
-    load_v(it + kStages - 1);  // its buffer held V_{it-1}, consumed last iteration
+    load_v(it + kStages - 1, n0_last_k);  // its buffer held V_{it-1}, consumed last iteration
+
+    // The 16-key chunks [c_lo, c_hi) of this tile the warp sees; the others keep S = 0 until
+    // the elementwise mask makes them -inf, and skip both MMAs.
+    int c_lo = 0, c_hi = kN / 2;
+    if constexpr ((sm80::builtin_masks_keys<Mask>() || kCheck) && Traits::kSkipChunks) warp_keys.chunks(n0, c_lo, c_hi);
+    const bool all_chunks = c_lo == 0 && c_hi == kN / 2;
 
     // S = Q K^T.
     float acc_s[kM][kN][4];
@@ -229,29 +255,36 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       for (int j = 0; j < kN; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc_s[mi][j][e] = 0.f;
+    auto qk = [&](auto guarded) {
 #pragma unroll
-    for (int kk = 0; kk < Traits::kKQ; ++kk) {
-      unsigned a[kM][4];
-#pragma unroll
-      for (int mi = 0; mi < kM; ++mi) {
-        if constexpr (Traits::kQInRegs) {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) a[mi][e] = q_frag[mi][kk][e];
-        } else {
-          load_q_frag(a[mi], mi, kk);
-        }
-      }
-#pragma unroll
-      for (int p = 0; p < kN / 2; ++p) {
-        unsigned b[4];
-        sm80::ldmatrix_x4(b, k_frag_addr.at(16 * p, 2 * kk) + stage_offset);
+      for (int kk = 0; kk < Traits::kKQ; ++kk) {
+        unsigned a[kM][4];
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi) {
-          sm80::mma_16816<Element>(acc_s[mi][2 * p], a[mi], b[0], b[1]);
-          sm80::mma_16816<Element>(acc_s[mi][2 * p + 1], a[mi], b[2], b[3]);
+          if constexpr (Traits::kQInRegs) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) a[mi][e] = q_frag[mi][kk][e];
+          } else {
+            load_q_frag(a[mi], mi, kk);
+          }
+        }
+#pragma unroll
+        for (int p = 0; p < kN / 2; ++p) {
+          if (decltype(guarded)::value && (p < c_lo || p >= c_hi)) continue;
+          unsigned b[4];
+          sm80::ldmatrix_x4(b, k_frag_addr.at(16 * p, 2 * kk) + stage_offset);
+#pragma unroll
+          for (int mi = 0; mi < kM; ++mi) {
+            sm80::mma_16816<Element>(acc_s[mi][2 * p], a[mi], b[0], b[1]);
+            sm80::mma_16816<Element>(acc_s[mi][2 * p + 1], a[mi], b[2], b[3]);
+          }
         }
       }
-    }
+    };
+    if (all_chunks)
+      qk(sm80::Flag<false>());
+    else
+      qk(sm80::Flag<true>());
 
     // Score modification (soft-capping) on the raw scores, in raw units u = 1/scale.
     if constexpr (variants::softcap_of<Mask>() > 0.f) {
@@ -292,35 +325,46 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       }
     }
 
-    softmax.update(acc_s, acc_o, params.scale_log2);
+    if (all_chunks)
+      softmax.update(acc_s, acc_o, params.scale_log2);
+    else
+      softmax.update_atoms(acc_s, acc_o, params.scale_log2, 2 * c_lo, 2 * c_hi);
 
     sm80::cp_async_wait<2 * (kStages - 1)>();  // V_it has landed
     __syncthreads();  // ... for all threads; and every warp is done reading K_it
-    load_k(it + kStages);
+    load_k(it + kStages, n0_next_k);
+    n0_last_k = n0_next_k;
 
     // O += P V: the S accumulators of n-atoms 2kk, 2kk+1 are exactly the A fragment of k-step
-    // kk once packed to 16 bits.
+    // kk once packed to 16 bits; k-steps of skipped chunks have P = 0.
+    auto pv = [&](auto guarded) {
 #pragma unroll
-    for (int kk = 0; kk < Traits::kKP; ++kk) {
-      unsigned a[kM][4];
-#pragma unroll
-      for (int mi = 0; mi < kM; ++mi) {
-        a[mi][0] = sm80::pack2<Element>(acc_s[mi][2 * kk][0], acc_s[mi][2 * kk][1]);
-        a[mi][1] = sm80::pack2<Element>(acc_s[mi][2 * kk][2], acc_s[mi][2 * kk][3]);
-        a[mi][2] = sm80::pack2<Element>(acc_s[mi][2 * kk + 1][0], acc_s[mi][2 * kk + 1][1]);
-        a[mi][3] = sm80::pack2<Element>(acc_s[mi][2 * kk + 1][2], acc_s[mi][2 * kk + 1][3]);
-      }
-#pragma unroll
-      for (int p = 0; p < kD / 2; ++p) {
-        unsigned b[4];
-        sm80::ldmatrix_x4_trans(b, v_frag_addr.at(16 * kk, 2 * p) + stage_offset);
+      for (int kk = 0; kk < Traits::kKP; ++kk) {
+        if (decltype(guarded)::value && (kk < c_lo || kk >= c_hi)) continue;
+        unsigned a[kM][4];
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi) {
-          sm80::mma_16816<Element>(acc_o[mi][2 * p], a[mi], b[0], b[1]);
-          sm80::mma_16816<Element>(acc_o[mi][2 * p + 1], a[mi], b[2], b[3]);
+          a[mi][0] = sm80::pack2<Element>(acc_s[mi][2 * kk][0], acc_s[mi][2 * kk][1]);
+          a[mi][1] = sm80::pack2<Element>(acc_s[mi][2 * kk][2], acc_s[mi][2 * kk][3]);
+          a[mi][2] = sm80::pack2<Element>(acc_s[mi][2 * kk + 1][0], acc_s[mi][2 * kk + 1][1]);
+          a[mi][3] = sm80::pack2<Element>(acc_s[mi][2 * kk + 1][2], acc_s[mi][2 * kk + 1][3]);
+        }
+#pragma unroll
+        for (int p = 0; p < kD / 2; ++p) {
+          unsigned b[4];
+          sm80::ldmatrix_x4_trans(b, v_frag_addr.at(16 * kk, 2 * p) + stage_offset);
+#pragma unroll
+          for (int mi = 0; mi < kM; ++mi) {
+            sm80::mma_16816<Element>(acc_o[mi][2 * p], a[mi], b[0], b[1]);
+            sm80::mma_16816<Element>(acc_o[mi][2 * p + 1], a[mi], b[2], b[3]);
+          }
         }
       }
-    }
+    };
+    if (all_chunks)
+      pv(sm80::Flag<false>());
+    else
+      pv(sm80::Flag<true>());
   }
 
   // Epilogue. Drain the pipeline (only empty groups remain, or Q's copies when no tile was

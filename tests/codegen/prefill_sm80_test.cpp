@@ -123,6 +123,14 @@ TEST(PrefillSm80Template, DefaultsFollowTheArch) {
   ProblemSpec short_causal = spec(DType::BF16, 128, causal);
   short_causal.seqlen_q = short_causal.seqlen_k = 1024;
   EXPECT_EQ(tmpl().default_config(short_causal, h100).key(), "sm80_bm64_bn64_w4_s3");
+  // A mask_mod (documents) or a block mask alone takes the masked shape.
+  ProblemSpec documents = spec(DType::BF16, 128);
+  documents.mask_mod = "0123456789abcdef";
+  EXPECT_EQ(tmpl().default_config(documents, h100).key(), "sm80_bm64_bn128_w4_s1");
+  documents.block_sparse = 128;
+  EXPECT_EQ(tmpl().default_config(documents, h100).key(), "sm80_bm64_bn128_w4_s1");
+  documents.mask_mod.clear();
+  EXPECT_EQ(tmpl().default_config(documents, h100).key(), "sm80_bm64_bn128_w4_s1");
   // A config the spec cannot take falls through to the generic rule: every default is legal.
   for (int hd : kHeadDims)
     for (MaskSpec m : {MaskSpec{}, causal, MaskSpec{MaskKind::SlidingWindow, 100, 17}}) {

@@ -41,9 +41,21 @@ const PrefillKernels<T<Bf16, U<sm80::MaskNone, 0>, false>, T<Bf16, U<sm80::MaskN
                      T<F16, U<sm80::MaskCausal, 0>, false>, T<Bf16, U<sm80::MaskCausal, 128>, true>>
     kKernels;
 
+// hd 128 on the H200's masked configs (bm64_bn128_w4_s1, bm128_bn128_w8_s1): full block-sparse
+// tiles skip the mask_mod, and under a built-in window or causal mask warps skip the 16-key
+// chunks their rows cannot see (common/sm80_chunks.cuh) while the mask_mod cuts the rest.
+template <class E, int BM, int W, class M, bool Even>
+using T128 = PrefillSm80Traits<E, 128, BM, 128, W, 1, M, Even>;
+using Win100 = sm80::MaskSlidingWindow<100, 0>;
+const PrefillKernels<T128<Bf16, 64, 4, U<sm80::MaskNone, 128>, true>, T128<Bf16, 128, 8, U<sm80::MaskNone, 128>, true>,
+                     T128<Bf16, 64, 4, U<sm80::MaskNone, 128>, false>, T128<Bf16, 128, 8, U<sm80::MaskNone, 128>, false>,
+                     T128<Bf16, 64, 4, U<Win100, 128>, false>, T128<F16, 128, 8, U<Win100, 0>, false>,
+                     T128<Bf16, 64, 4, U<sm80::MaskCausal, 0>, false>>
+    kKernels128;
+
 testing::PrefillCase user_case(DType dt, MaskSpec m, int64_t hq, int64_t hk, int64_t sq, int64_t sk,
-                               std::vector<int> doc_lens, int block_sparse) {
-  testing::PrefillCase c = testing::mk(dt, 64, m, 1, hq, hk, sq, sk);
+                               std::vector<int> doc_lens, int block_sparse, int hd = 64) {
+  testing::PrefillCase c = testing::mk(dt, hd, m, 1, hq, hk, sq, sk);
   testing::UserCase& u = c.user;
   u.score_mod = kScoreMod;
   u.mask_mod = kMaskMod;
@@ -70,6 +82,13 @@ void expect_ok(const testing::PrefillCase& c) {
   EXPECT_NE(src.text.find(user_mods_struct(kScoreMod, kMaskMod)), std::string::npos);
 }
 
+void expect_config(const testing::PrefillCase& c, int bm, int w, int64_t min_masked_rows = 0) {
+  const TileConfig cfg{.block_m = bm, .block_n = 128, .warps = w, .stages = 1, .tmpl = "sm80"};
+  const EmuRun r = run_prefill(c, cfg);
+  EXPECT_TRUE(r.report.ok) << c.name() << " (" << r.entry << ")\n" << r.report.message;
+  EXPECT_GE(r.report.masked_rows, min_masked_rows) << c.name() << " (" << r.entry << ")";
+}
+
 TEST(UserModsEmu, DenseDocumentMaskWithScoreMod) {
   expect_ok(user_case(DType::BF16, {}, 2, 1, 200, 200, {37, 90, 73}, 0));
 }
@@ -85,6 +104,23 @@ TEST(UserModsEmu, CausalGqaFullyMaskedRows) {
 #if defined(ATTNJIT_WITH_LLVM)
 TEST(UserModsEmu, BlockSparseDocumentMask) {
   expect_ok(user_case(DType::BF16, {}, 2, 2, 300, 300, {100, 156, 20}, 128));
+}
+
+TEST(UserModsEmu, BlockSparseDocumentsOnTheBenchConfigs) {
+  // Documents aligned to the 128-key tiles (every visited tile full) and not (partial tiles).
+  for (int bm : {64, 128}) {
+    expect_config(user_case(DType::BF16, {}, 2, 1, 256, 256, {128}, 128, 128), bm, bm / 16);
+    expect_config(user_case(DType::BF16, {}, 1, 1, 300, 300, {100, 200}, 128, 128), bm, bm / 16);
+  }
+}
+
+TEST(UserModsEmu, WindowWithDocumentsSkipsChunksPerWarp) {
+  // Block-sparse and dense, uneven lengths, GQA; seqlen_q > seqlen_k + 100 leaves the first rows
+  // with no key at all.
+  expect_config(user_case(DType::BF16, {MaskKind::SlidingWindow, 100, 0}, 2, 1, 300, 300, {70, 150, 80}, 128, 128), 64, 4);
+  expect_config(user_case(DType::F16, {MaskKind::SlidingWindow, 100, 0}, 4, 2, 333, 200, {64, 33}, 0, 128), 128, 8,
+                4 * (333 - 200));  // rows i < 133 sit at p = i - 133 < 0
+  expect_config(user_case(DType::BF16, {MaskKind::Causal, 0, 0}, 2, 2, 290, 301, {57, 200}, 0, 128), 64, 4);
 }
 
 TEST(UserModsEmu, BlockSparseEvenCausal) {
