@@ -12,9 +12,6 @@
 // softmax while it lands; it then waits for V_i, starts K_{i+S} and computes P V_i. With S = 1
 // this is FA2's schedule (V loads behind QK^T, the next K behind PV); larger S prefetch further.
 //
-// In a tile that a built-in mask cuts (window edges, the causal diagonal), each warp runs the
-// MMAs and the exp2 of only the 16-key chunks its own rows see (common/sm80_chunks.cuh).
-//
 // Everything the generator chooses is a compile-time constant of PrefillSm80Traits, so a
 // kernel carries no dead branches: the mask policy, the even-length specialization (no bounds
 // checks at all), the tile shape, the pipeline depth, and the batch layout (kVarlen: packed
