@@ -64,11 +64,6 @@ struct PrefillSm80Traits {
   static constexpr int kAccRegs = kM * (kD + kN) * 4;
   static constexpr int kQRegs = kM * kKQ * 4;
   static constexpr bool kQInRegs = kAccRegs + kQRegs <= 144;
-  // Per-warp chunk skipping (common/sm80_chunks.cuh) keeps guarded copies of the MMA loops and
-  // the softmax; with more accumulators than this (hd 256, two m16 tiles at hd 96) it pushed
-  // ptxas into spills (hd256 bm64_bn64_w4_s1 window: 8 bytes on sm_90a), so those kernels keep
-  // computing every chunk.
-  static constexpr bool kSkipChunks = kAccRegs <= 128;
 
   static constexpr int kTileBytesQ = kBlockM * kHeadDim * 2;
   static constexpr int kTileBytesKV = kBlockN * kHeadDim * 2;
@@ -241,7 +236,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     // The 16-key chunks [c_lo, c_hi) of this tile the warp sees; the others keep S = 0 until
     // the elementwise mask makes them -inf, and skip both MMAs.
     int c_lo = 0, c_hi = kN / 2;
-    if constexpr ((sm80::builtin_masks_keys<Mask>() || kCheck) && Traits::kSkipChunks) warp_keys.chunks(n0, c_lo, c_hi);
+    if constexpr (sm80::builtin_masks_keys<Mask>() || kCheck) warp_keys.chunks(n0, c_lo, c_hi);
     const bool all_chunks = c_lo == 0 && c_hi == kN / 2;
 
     // S = Q K^T.

@@ -38,11 +38,6 @@ const PrefillKernels<
     T<Bf16, 64, 64, 64, 4, 2, Win5_3, false>>
     kKernels;
 
-// Every kernel above has the register headroom for chunk skipping (Traits::kSkipChunks); hd 256
-// keeps computing every chunk.
-static_assert(T<Bf16, 64, 128, 128, 8, 2, MaskCausal, true>::kSkipChunks && T<Bf16, 128, 64, 128, 4, 1, Win37_0, false>::kSkipChunks &&
-              T<F16, 64, 128, 64, 4, 1, Win37_0, false>::kSkipChunks && !T<Bf16, 256, 64, 64, 4, 1, MaskCausal, false>::kSkipChunks);
-
 TileConfig config(int bm, int bn, int w, int s) {
   return {.block_m = bm, .block_n = bn, .warps = w, .stages = s, .tmpl = "sm80"};
 }
