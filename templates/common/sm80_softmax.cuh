@@ -44,20 +44,6 @@ struct OnlineSoftmax {
   template <int kN, int kD>
   __device__ __forceinline__ void update(float (&s)[kM][kN][4], float (&o)[kM][kD][4],
                                          float scale_log2) {
-    fold<false>(s, o, scale_log2, 0, kN);
-  }
-
-  // The same over n8 atoms [j_lo, j_hi) only: the others are masked for every row (the caller
-  // skips them in P V too), so they cost neither the max nor an exp2 on the SFU.
-  template <int kN, int kD>
-  __device__ __forceinline__ void update_atoms(float (&s)[kM][kN][4], float (&o)[kM][kD][4],
-                                               float scale_log2, int j_lo, int j_hi) {
-    fold<true>(s, o, scale_log2, j_lo, j_hi);
-  }
-
-  template <bool kRange, int kN, int kD>
-  __device__ __forceinline__ void fold(float (&s)[kM][kN][4], float (&o)[kM][kD][4],
-                                       float scale_log2, int j_lo, int j_hi) {
 #pragma unroll
     for (int mi = 0; mi < kM; ++mi) {
 #pragma unroll
@@ -65,8 +51,7 @@ struct OnlineSoftmax {
         const int r = 2 * mi + h;
         float mx = row_max[r];
 #pragma unroll
-        for (int j = 0; j < kN; ++j)
-          if (!kRange || (j >= j_lo && j < j_hi)) mx = fmaxf(mx, fmaxf(s[mi][j][2 * h], s[mi][j][2 * h + 1]));
+        for (int j = 0; j < kN; ++j) mx = fmaxf(mx, fmaxf(s[mi][j][2 * h], s[mi][j][2 * h + 1]));
         mx = quad_max(mx);
         // A row that has seen only masked keys keeps max = -inf. Subtracting it would compute
         // -inf - (-inf) = NaN (flash-attention softmax.h); use 0 instead, so its masked scores
@@ -78,7 +63,6 @@ struct OnlineSoftmax {
         float sum = 0.f;
 #pragma unroll
         for (int j = 0; j < kN; ++j) {
-          if (kRange && (j < j_lo || j >= j_hi)) continue;
 #pragma unroll
           for (int e = 2 * h; e < 2 * h + 2; ++e) {
             s[mi][j][e] = exp2_approx(s[mi][j][e] * scale_log2 - mx_scaled);

@@ -317,10 +317,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       }
     }
 
-    if (all_chunks)
-      softmax.update(acc_s, acc_o, params.scale_log2);
-    else
-      softmax.update_atoms(acc_s, acc_o, params.scale_log2, 2 * c_lo, 2 * c_hi);
+    softmax.update(acc_s, acc_o, params.scale_log2);
 
     sm80::cp_async_wait<2 * (kStages - 1)>();  // V_it has landed
     __syncthreads();  // ... for all threads; and every warp is done reading K_it
