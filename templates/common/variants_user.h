@@ -39,8 +39,7 @@ struct NoUserMods : UserModsBase {
 template <class Mask, class Mods, int kTile>
 struct WithUserMods : Mask {
   using UserMods = Mods;
-  enum : bool { kMasksKeys = Mask::kMasksKeys || Mods::kMaskMod || kTile > 0, kCausal = Mask::kCausal,
-                kBuiltinMasksKeys = Mask::kMasksKeys };  // the built-in mask alone has a key range
+  enum : bool { kMasksKeys = Mask::kMasksKeys || Mods::kMaskMod || kTile > 0, kCausal = Mask::kCausal };
   enum : int { kBlockSparse = kTile };
 };
 

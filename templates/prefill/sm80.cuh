@@ -20,7 +20,6 @@
 #pragma once
 
 #include "prefill/params.h"
-#include "common/sm80_chunks.cuh"
 #include "common/sm80_copy.cuh"
 #include "common/sm80_mask.cuh"
 #include "common/sm80_mma.cuh"
@@ -142,10 +141,6 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     Mask::key_range(m0 + warp_row0 + (r / 2) * 16 + (r % 2) * 8 + g, seqlen_q, seqlen_k,
                     key_lo[r], key_hi[r]);
 
-  // The keys this warp's valid rows see, for skipping hidden key chunks (common/sm80_chunks.cuh).
-  const auto warp_keys = sm80::WarpKeySpan<kBlockN>::template make<Mask>(m0 + warp_row0, Traits::kWarpRows,
-                                                                       seqlen_q, seqlen_k);
-
   // ALiBi (when the policy has it): this head's bias in raw score units (raw = scaled / scale).
   const auto alibi = variants::has_alibi<Mask>()
                          ? variants::AlibiBias<float>::make(variants::alibi_slope(params.alibi_slopes,
@@ -233,12 +228,6 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     __syncthreads();  // ... for all threads; and every warp is done with iteration it-1
     load_v(it + kStages - 1, n0_last_k);  // its buffer held V_{it-1}, consumed last iteration
 
-    // The 16-key chunks [c_lo, c_hi) of this tile the warp sees; the others keep S = 0 until
-    // the elementwise mask makes them -inf, and skip both MMAs.
-    int c_lo = 0, c_hi = kN / 2;
-    if constexpr (sm80::builtin_masks_keys<Mask>() || kCheck) warp_keys.chunks(n0, c_lo, c_hi);
-    const bool all_chunks = c_lo == 0 && c_hi == kN / 2;
-
     // S = Q K^T.
     float acc_s[kM][kN][4];
 #pragma unroll
@@ -247,36 +236,29 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       for (int j = 0; j < kN; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc_s[mi][j][e] = 0.f;
-    auto qk = [&](auto guarded) {
 #pragma unroll
-      for (int kk = 0; kk < Traits::kKQ; ++kk) {
-        unsigned a[kM][4];
+    for (int kk = 0; kk < Traits::kKQ; ++kk) {
+      unsigned a[kM][4];
 #pragma unroll
-        for (int mi = 0; mi < kM; ++mi) {
-          if constexpr (Traits::kQInRegs) {
+      for (int mi = 0; mi < kM; ++mi) {
+        if constexpr (Traits::kQInRegs) {
 #pragma unroll
-            for (int e = 0; e < 4; ++e) a[mi][e] = q_frag[mi][kk][e];
-          } else {
-            load_q_frag(a[mi], mi, kk);
-          }
-        }
-#pragma unroll
-        for (int p = 0; p < kN / 2; ++p) {
-          if (decltype(guarded)::value && (p < c_lo || p >= c_hi)) continue;
-          unsigned b[4];
-          sm80::ldmatrix_x4(b, k_frag_addr.at(16 * p, 2 * kk) + stage_offset);
-#pragma unroll
-          for (int mi = 0; mi < kM; ++mi) {
-            sm80::mma_16816<Element>(acc_s[mi][2 * p], a[mi], b[0], b[1]);
-            sm80::mma_16816<Element>(acc_s[mi][2 * p + 1], a[mi], b[2], b[3]);
-          }
+          for (int e = 0; e < 4; ++e) a[mi][e] = q_frag[mi][kk][e];
+        } else {
+          load_q_frag(a[mi], mi, kk);
         }
       }
-    };
-    if (all_chunks)
-      qk(sm80::Flag<false>());
-    else
-      qk(sm80::Flag<true>());
+#pragma unroll
+      for (int p = 0; p < kN / 2; ++p) {
+        unsigned b[4];
+        sm80::ldmatrix_x4(b, k_frag_addr.at(16 * p, 2 * kk) + stage_offset);
+#pragma unroll
+        for (int mi = 0; mi < kM; ++mi) {
+          sm80::mma_16816<Element>(acc_s[mi][2 * p], a[mi], b[0], b[1]);
+          sm80::mma_16816<Element>(acc_s[mi][2 * p + 1], a[mi], b[2], b[3]);
+        }
+      }
+    }
 
     // Score modification (soft-capping) on the raw scores, in raw units u = 1/scale.
     if constexpr (variants::softcap_of<Mask>() > 0.f) {
@@ -325,35 +307,28 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     n0_last_k = n0_next_k;
 
     // O += P V: the S accumulators of n-atoms 2kk, 2kk+1 are exactly the A fragment of k-step
-    // kk once packed to 16 bits; k-steps of skipped chunks have P = 0.
-    auto pv = [&](auto guarded) {
+    // kk once packed to 16 bits.
 #pragma unroll
-      for (int kk = 0; kk < Traits::kKP; ++kk) {
-        if (decltype(guarded)::value && (kk < c_lo || kk >= c_hi)) continue;
-        unsigned a[kM][4];
+    for (int kk = 0; kk < Traits::kKP; ++kk) {
+      unsigned a[kM][4];
+#pragma unroll
+      for (int mi = 0; mi < kM; ++mi) {
+        a[mi][0] = sm80::pack2<Element>(acc_s[mi][2 * kk][0], acc_s[mi][2 * kk][1]);
+        a[mi][1] = sm80::pack2<Element>(acc_s[mi][2 * kk][2], acc_s[mi][2 * kk][3]);
+        a[mi][2] = sm80::pack2<Element>(acc_s[mi][2 * kk + 1][0], acc_s[mi][2 * kk + 1][1]);
+        a[mi][3] = sm80::pack2<Element>(acc_s[mi][2 * kk + 1][2], acc_s[mi][2 * kk + 1][3]);
+      }
+#pragma unroll
+      for (int p = 0; p < kD / 2; ++p) {
+        unsigned b[4];
+        sm80::ldmatrix_x4_trans(b, v_frag_addr.at(16 * kk, 2 * p) + stage_offset);
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi) {
-          a[mi][0] = sm80::pack2<Element>(acc_s[mi][2 * kk][0], acc_s[mi][2 * kk][1]);
-          a[mi][1] = sm80::pack2<Element>(acc_s[mi][2 * kk][2], acc_s[mi][2 * kk][3]);
-          a[mi][2] = sm80::pack2<Element>(acc_s[mi][2 * kk + 1][0], acc_s[mi][2 * kk + 1][1]);
-          a[mi][3] = sm80::pack2<Element>(acc_s[mi][2 * kk + 1][2], acc_s[mi][2 * kk + 1][3]);
-        }
-#pragma unroll
-        for (int p = 0; p < kD / 2; ++p) {
-          unsigned b[4];
-          sm80::ldmatrix_x4_trans(b, v_frag_addr.at(16 * kk, 2 * p) + stage_offset);
-#pragma unroll
-          for (int mi = 0; mi < kM; ++mi) {
-            sm80::mma_16816<Element>(acc_o[mi][2 * p], a[mi], b[0], b[1]);
-            sm80::mma_16816<Element>(acc_o[mi][2 * p + 1], a[mi], b[2], b[3]);
-          }
+          sm80::mma_16816<Element>(acc_o[mi][2 * p], a[mi], b[0], b[1]);
+          sm80::mma_16816<Element>(acc_o[mi][2 * p + 1], a[mi], b[2], b[3]);
         }
       }
-    };
-    if (all_chunks)
-      pv(sm80::Flag<false>());
-    else
-      pv(sm80::Flag<true>());
+    }
   }
 
   // Epilogue. Drain the pipeline (only empty groups remain, or Q's copies when no tile was

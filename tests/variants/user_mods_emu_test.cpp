@@ -42,8 +42,7 @@ const PrefillKernels<T<Bf16, U<sm80::MaskNone, 0>, false>, T<Bf16, U<sm80::MaskN
     kKernels;
 
 // hd 128 on the H200's masked configs (bm64_bn128_w4_s1, bm128_bn128_w8_s1): full block-sparse
-// tiles skip the mask_mod, and under a built-in window or causal mask warps skip the 16-key
-// chunks their rows cannot see (common/sm80_chunks.cuh) while the mask_mod cuts the rest.
+// tiles skip the mask_mod; under a built-in window or causal mask the mask_mod cuts the rest.
 template <class E, int BM, int W, class M, bool Even>
 using T128 = PrefillSm80Traits<E, 128, BM, 128, W, 1, M, Even>;
 using Win100 = sm80::MaskSlidingWindow<100, 0>;
