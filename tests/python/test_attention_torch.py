@@ -191,3 +191,38 @@ def test_decode_softcap(torch_cpu):
     o = attnjit.decode(q, kc, kc, lens, softcap=5.0)
     want = ref.attention(as64(q), as64(kc), as64(kc), seqlens=lens.numpy(), softcap=5.0)[0]
     ref.assert_close(as64(o), want, 2e-5, "out")
+
+
+def test_plain_call_takes_the_op_directly_with_the_same_results(torch_cpu):
+    # attnjit.attention's shortcut for the plain call (no variants, out=, runtime=): straight to
+    # the registered op. It must give what the general path gives, keep its checks (layout,
+    # causal type) and leave subclasses of Tensor (nn.Parameter, torch.compile's fakes) to it.
+    torch = torch_cpu
+    from attnjit import _api
+
+    q, k, v = randn(torch, 2, 24, 4, 32), randn(torch, 2, 40, 2, 32), randn(torch, 2, 40, 2, 32)
+    attnjit.attention(q, k, v)  # loads attnjit.torch: the shortcut is armed from here on
+    assert _api._plain_op is not None and _api._plain_op[0] is torch.Tensor
+    for causal in (False, True):
+        for layout in ("bshd", "bhsd"):
+            t = (q, k, v) if layout == "bshd" else tuple(x.transpose(1, 2) for x in (q, k, v))
+            o, lse = attnjit.attention(*t, causal=causal, layout=layout, return_lse=True)
+            # scale= given takes the general path: the same kernel, the same bits.
+            o2, lse2 = attnjit.attention(*t, causal=causal, layout=layout, return_lse=True, scale=1.0 / 32 ** 0.5)
+            assert torch.equal(o, o2) and torch.equal(lse, lse2), (causal, layout)
+    want = ref.attention(as64(q), as64(k), as64(v), True)[0]
+    ref.assert_close(as64(attnjit.attention(q, k, v, causal=True)), want, ref.tolerance("f32")[0], "out")
+    with pytest.raises(ValueError, match="layout"):
+        attnjit.attention(q, k, v, layout="sbhd")
+    p = torch.nn.Parameter(q.clone(), requires_grad=False)
+    assert torch.equal(attnjit.attention(p, k, v, causal=True), attnjit.attention(q, k, v, causal=True))
+    # The shortcut is what runs: only the plain call reaches it.
+    real, calls = _api._plain_op, []
+    _api._plain_op = (real[0], lambda *a: calls.append(a) or real[1](*a))
+    try:
+        attnjit.attention(q, k, v, causal=True)
+        attnjit.attention(q, k, v, causal=True, scale=0.2)
+        attnjit.attention(p, k, v)
+    finally:
+        _api._plain_op = real
+    assert len(calls) == 1
