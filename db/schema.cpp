@@ -185,11 +185,20 @@ static_assert(std::size(kSteps) == kVersion);
 
 int inspect(sqlite::Connection& c) {
   int version = 0;
+  int64_t tables = 0;
   try {
-    version = static_cast<int>(c.scalar_int("PRAGMA user_version", "open: read schema version"));
-    // Reads page 1 (the schema table): catches a file whose header is intact but whose first
-    // page is not, before anything could be written to it.
-    c.scalar_int("SELECT count(*) FROM sqlite_master", "open: read schema");
+    // One statement, so one snapshot: a process creating the schema commits its tables and its
+    // user_version together, and two separate reads could see the version before that commit
+    // and the tables after it (a fresh file then looked foreign to the eighth of eight writers).
+    // Reading the schema table also reads page 1: a file whose header is intact but whose first
+    // page is not is caught before anything could be written to it.
+    sqlite::Cursor cur = c.query(
+        "SELECT (SELECT user_version FROM pragma_user_version), "
+        "(SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%')",
+        "open: read schema version");
+    if (!cur.step()) throw DbError("open: read schema version: no row", SQLITE_ERROR);
+    version = cur.i32(0);
+    tables = cur.i64(1);
   } catch (const DbError& e) {
     if (e.code == SQLITE_NOTADB || e.code == SQLITE_CORRUPT)
       throw DbError("open: '" + c.path() +
@@ -205,9 +214,7 @@ int inspect(sqlite::Connection& c) {
   if (version < 0)
     throw DbError("open: '" + c.path() + "' has an invalid schema version " +
                   std::to_string(version));
-  if (version == 0 &&
-      c.scalar_int("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
-                   "open: inspect tables") > 0)
+  if (version == 0 && tables > 0)
     throw DbError("open: '" + c.path() +
                   "' is an SQLite database but not an attnjit tuning database (user_version 0 "
                   "with tables present); it was left untouched");
