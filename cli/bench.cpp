@@ -54,18 +54,6 @@ struct BenchArgs {
   int block_sparse = 0;      // build a block mask at this tile from the mask and mask_mod
 };
 
-// Hands out one fixed config (the --config option).
-class ForcedConfig final : public ConfigProvider {
- public:
-  explicit ForcedConfig(TileConfig c) : c_(c) {}
-  ConfigChoice choose(const KernelTemplate&, const ProblemSpec&, const Target&) override {
-    return {c_, "forced"};
-  }
-
- private:
-  TileConfig c_;
-};
-
 // Hands out the default config of one named template (the --template option), e.g. sm90 on
 // sm_90a where it is not (yet) the default template.
 class TemplateDefault final : public ConfigProvider {
@@ -153,7 +141,7 @@ void run_bench(BenchArgs a) {
   RuntimeOptions opts;
   opts.device = a.device;
   opts.disk_cache = !a.no_disk_cache;
-  if (!a.config.empty()) opts.config_provider = std::make_shared<ForcedConfig>(TileConfig::parse(a.config));
+  if (!a.config.empty()) opts.config_provider = forced_config_provider(TileConfig::parse(a.config));
   if (!a.db.empty() && !a.config.empty()) throw UsageError("--db and --config exclude each other");
   if (!a.tmpl.empty() && (!a.config.empty() || !a.db.empty()))
     throw UsageError("--template excludes --config and --db (a config names its template)");

@@ -42,6 +42,7 @@ namespace {
 
 struct BenchDecodeArgs {
   std::string db;  // tuning database: tuned configs instead of the defaults
+  std::string config;  // force one tile config (e.g. sm80_bm16_bn32_w4_s2_v8)
   std::string backend = "auto";
   std::string dtype = "bf16";
   int head_dim = 128;
@@ -58,13 +59,14 @@ struct BenchDecodeArgs {
   int threads = 0;                // CPU: worker threads (0 = all hardware threads)
   bool json = false;
   bool alibi = false, sinks = false;  // score variants: ALiBi slopes, attention sinks (per query head)
+  bool one_level_combine = false;     // A/B: one-level combine where the rule picks two levels
   SnippetFiles snippets;  // --score-mod / --mask-mod (no aux tensors: snippets must not read any)
 };
 
 struct Row {
   int64_t batch = 0, kv_len = 0, group = 0, heads_kv = 0;
   std::string config, config_source, skipped;
-  int splits = 0;
+  int splits = 0, combine_group = 0;  // combine_group: splits per first-level group (0: one level)
   double median_ms = 0, min_ms = 0, gbps = 0, kv_bytes = 0;
   double bw_fraction = 0;  // CPU: gbps / the measured read bandwidth
   // CPU: K+V bytes / (median process CPU time / threads), and its fraction of the bandwidth
@@ -122,12 +124,19 @@ void check_args(const BenchDecodeArgs& a) {
   }
   if (!(a.max_gib > 0) || !std::isfinite(a.max_gib)) throw UsageError("--max-gib: must be a positive number");
   check_bench_timing(a.warmup, a.reps);
+  if (!a.config.empty() && !a.db.empty()) throw UsageError("--db and --config exclude each other");
+  if (!a.config.empty()) try {
+      TileConfig::parse(a.config);
+    } catch (const SpecError& e) {
+      throw UsageError(std::string("--config: ") + e.what());
+    }
 }
 
 void run_bench_decode(BenchDecodeArgs a) {
   check_args(a);
   RuntimeOptions opts;
   opts.device = a.device;
+  if (!a.config.empty()) opts.config_provider = forced_config_provider(TileConfig::parse(a.config));
   auto rt = bench_runtime(a.backend, opts, a.db);
   Backend& be = rt->backend();
   const bool cpu = rt->target().platform == Platform::Cpu;
@@ -244,7 +253,14 @@ void run_bench_decode(BenchDecodeArgs a) {
         }
         DecodeParams chosen{};
         std::memcpy(&chosen, pl.params.data(), std::min(sizeof chosen, pl.params.size()));
+        if (a.one_level_combine && chosen.combine_group > 0) {
+          // One level reads the splits' partials and the slots' counters only: a prefix of the
+          // two-level workspace's layout (templates/decode/params.h), so the same buffers serve.
+          chosen.combine_group = 0;
+          std::memcpy(pl.params.data(), &chosen, sizeof chosen);  // DecodeParams leads every block
+        }
         r.splits = chosen.num_splits;
+        r.combine_group = chosen.combine_group;
         r.config = pk.config.key();
         r.config_source = pk.config_source;
         const Backend::Launch l{pk.kernel.get(), pk.geometry, pl.params};
@@ -269,8 +285,10 @@ void run_bench_decode(BenchDecodeArgs a) {
         r.gbps = r.kv_bytes / (r.median_ms * 1e-3) / 1e9;
         if (cpu) r.bw_fraction = r.gbps / bw.gbps;
         if (!a.json) {
-          std::printf("%5lld %7lld %5lld %-22s %6d %8.3fms %10.1f", static_cast<long long>(batch),
-                      static_cast<long long>(len), static_cast<long long>(g), r.config.c_str(), r.splits,
+          const std::string sp = std::to_string(r.splits) +
+                                 (r.combine_group > 0 ? "/" + std::to_string(r.combine_group) : std::string());
+          std::printf("%5lld %7lld %5lld %-22s %6s %8.3fms %10.1f", static_cast<long long>(batch),
+                      static_cast<long long>(len), static_cast<long long>(g), r.config.c_str(), sp.c_str(),
                       r.median_ms, r.gbps);
           if (cpu) std::printf("   %5.2fx %9.1f   %5.2fx", r.bw_fraction, r.cpu_gbps, r.cpu_fraction);
           std::printf("\n");
@@ -305,7 +323,7 @@ void run_bench_decode(BenchDecodeArgs a) {
         x["skipped"] = r.skipped;
       } else {
         x.update({{"config", r.config}, {"config_source", r.config_source}, {"splits", r.splits},
-                  {"median_ms", r.median_ms}, {"min_ms", r.min_ms}, {"gbps", r.gbps}});
+                  {"combine_group", r.combine_group}, {"median_ms", r.median_ms}, {"min_ms", r.min_ms}, {"gbps", r.gbps}});
         if (cpu)
           x.update({{"bandwidth_fraction", r.bw_fraction}, {"cpu_gbps", r.cpu_gbps}, {"cpu_bandwidth_fraction", r.cpu_fraction}});
       }
@@ -338,6 +356,12 @@ const RegisterCommand reg("bench-decode", [](CLI::App& app) {
   c->add_flag("--alibi", a->alibi, "ALiBi: per-head slopes (the key's _alibi)");
   c->add_flag("--sinks", a->sinks, "attention sinks: one logit per query head (the key's _sink)");
   add_snippet_options(c, &a->snippets);
+  c->add_option("--config", a->config,
+                 "force one tile config for every point, e.g. sm80_bm16_bn32_w4_s2_v8 (default: the decode "
+                 "module's choice per run shape)");
+  c->add_flag("--one-level-combine", a->one_level_combine,
+              "GPU: combine the KV splits in one level where the rule picks two (an A/B of the "
+              "two-level combine; the splits column shows <splits>/<group> for two levels)");
   c->add_flag("--json", a->json, "print JSON instead of a table");
   c->callback([a] {
     read_snippet_files(a->snippets);

@@ -26,6 +26,21 @@ std::unique_ptr<Runtime> bench_runtime(const std::string& backend, const Runtime
   return rt;
 }
 
+namespace {
+class ForcedConfig final : public ConfigProvider {
+ public:
+  explicit ForcedConfig(TileConfig c) : c_(std::move(c)) {}
+  ConfigChoice choose(const KernelTemplate&, const ProblemSpec&, const Target&) override { return {c_, "forced"}; }
+
+ private:
+  TileConfig c_;
+};
+}  // namespace
+
+std::shared_ptr<ConfigProvider> forced_config_provider(TileConfig config) {
+  return std::make_shared<ForcedConfig>(std::move(config));
+}
+
 nlohmann::json bench_report_head(Runtime& rt) {
   return {{"device", rt.target().device_name}, {"target", rt.target().key()}, {"backend", rt.backend().describe()}};
 }

@@ -20,6 +20,9 @@ void check_bench_timing(int warmup, int reps);
 // (exact -> nearest bucket -> same arch -> default) instead of the defaults.
 std::unique_ptr<Runtime> bench_runtime(const std::string& backend, const RuntimeOptions& opts, const std::string& db);
 
+// Hands out one fixed config (the --config option of bench and bench-decode).
+std::shared_ptr<ConfigProvider> forced_config_provider(TileConfig config);
+
 // The device, its target key and the backend that ran.
 nlohmann::json bench_report_head(Runtime& rt);
 

@@ -52,6 +52,12 @@ void run_compile(CompileArgs a) {
     std::cout << r.ptx;
     return;
   }
+  if (a.emit == "cubin") {  // raw bytes, for `cuobjdump -sass` / `nvdisasm` (not in the toolkit image)
+    std::cout.write(reinterpret_cast<const char*>(r.cubin.data()), static_cast<std::streamsize>(r.cubin.size()));
+    std::cout.flush();
+    if (!std::cout) throw BackendError("--emit cubin: writing " + std::to_string(r.cubin.size()) + " bytes to stdout failed");
+    return;
+  }
   std::printf("kernel      %s\n", src.name.c_str());
   std::printf("template    %s (version %s)\n", std::string(tmpl.name()).c_str(), tmpl.version_hash().c_str());
   std::printf("entry       %s\n", r.lowered_name.c_str());
@@ -92,7 +98,7 @@ const RegisterCommand reg("compile", [](CLI::App& app) {
   c->add_option("--arch", args->arch, "sm_80 | sm_86 | sm_89 | sm_90a")->capture_default_str();
   c->add_option("--kv-dtype", args->kv_dtype, "decode: K/V storage same | e4m3 | e5m2 (as the key's _kv- field)");
   c->add_option("--emit", args->emit, "what to print besides the report")
-      ->check(CLI::IsMember({"none", "source", "ptx"}))
+      ->check(CLI::IsMember({"none", "source", "ptx", "cubin"}))
       ->capture_default_str();
   c->callback([args] { run_compile(*args); });
 });

@@ -32,6 +32,10 @@
 #   masks80   opt-in: issue 18's sm80 goal (masks >= 0.9x the sm80 causal rate per visible pair):
 #             causal, sw1024-0 and the document mask (mask_mod, block-sparse 128) at hd 128, 8k on
 #             each of the masked configs bm64_bn128_w4_s1 (the sm_90a default) and bm128_bn128_w8_s1
+#   decodeab  opt-in: issue 19's batch-1 GQA 8 (hd 128, 32 query heads, 32k and 128k, bf16 and e4m3):
+#             the two-level split combine against one level (bench-decode --one-level-combine), two
+#             alternating rounds in one process each (decodeab.log: splits/group, ms, GB/s); then
+#             e4m3 at 3-4 CTAs per SM (stages 2 / block_n 16) and bf16 at 8 warps or 2 stages
 #   python    opt-in: scripts/gpu-python.sh — builds the Python module there from CMake (the
 #             device's own Python and torch; .carry from scripts/gpu-carry.sh, no build-slim
 #             needed), runs the CUDA pytest tests and times the end-to-end goal
@@ -132,6 +136,14 @@ phase_tune90() {
   run tune90 60 ${TUNE_LIMIT:-240} bash -c "$CLI tune --backend gpu --strategy exhaustive --measure-seconds 0.2 \
     --db $L/tune90.db --json --problem ${TUNE_KEYS:-$(echo $K)} > $L/tune90.jsonl"
 }
+phase_decodeab() {
+  local D="$CLI bench-decode --backend cuda --dtype bf16 --head-dim 128 --heads-q 32 --batch 1 --gqa 8 --kv-len 32768,131072 --reps 30"
+  run decodeab 30 120 bash -c "for round in 1 2; do for kv in same e4m3; do
+      echo \"--- round \$round kv \$kv two levels\"; $D --kv-dtype \$kv | tail -2
+      echo \"--- round \$round kv \$kv one level\"; $D --kv-dtype \$kv --one-level-combine | tail -2; done; done
+    for c in bm16_bn32_w4_s2_v8 bm16_bn16_w4_s3_v8; do echo \"--- kv e4m3 config \$c\"; $D --kv-dtype e4m3 --config sm80_\$c | tail -2; done
+    for c in bm16_bn16_w8_s3_v8 bm16_bn16_w4_s2_v8; do echo \"--- kv same config \$c\"; $D --config sm80_\$c | tail -2; done"
+}
 phase_python() {  # the build and the tests, then the benchmarks, each within its own limit
   run python 60 ${PY_TEST_LIMIT:-360} env LOG_DIR=$L/python bash scripts/gpu-python.sh build test
   run pybench 30 ${PY_BENCH_LIMIT:-120} env LOG_DIR=$L/python bash scripts/gpu-python.sh bench
@@ -155,10 +167,11 @@ for r in json.load(open(sys.argv[1]))["results"]:
 for n in bench80 bench90 varbench varbench2 masks80 flex; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
 [ -f $L/cmp90.log ] && head -50 $L/cmp90.log
 for v in bf16 e4m3 bf16-p16 e4m3-p16; do [ -f $L/decode-$v.log ] && head -20 $L/decode-$v.log; done
+[ -f $L/decodeab.log ] && { echo "--- decodeab"; cat $L/decodeab.log; }
 for n in python pybench; do [ -f $L/$n.log ] && { echo "--- $n"; grep -E "^(gpu-python|FAILED|ERROR|SKIPPED)|ratio|attnjit\.|torch\.ops|goal|overhead|µs|us " $L/$n.log | head -40; }; done
 echo; echo "=== summary ($((SECONDS - T0))s)"
 [ -f $L/tune90.jsonl ] && { echo "--- tune90"; grep '"problem_done"' $L/tune90.jsonl | head -10; }
-for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 masks80 flex tune90 python pybench; do
+for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 masks80 flex tune90 decodeab python pybench; do
   [ -n "${st[$n]:-}" ] && printf '%-16s %s\n' $n "${st[$n]}"
 done
 exit 0

@@ -195,7 +195,9 @@ int64_t align256(int64_t n) { return (n + 255) / 256 * 256; }
 
 WorkspaceSize decode_workspace_bytes(const ProblemSpec& spec, const TileConfig& cfg,
                                      const Target& target, const RunShape& shape) {
-  const DecodeWorkspace w = decode_workspace(spec, cfg, shape, decode_num_splits(spec, cfg, target, shape));
+  const int splits = decode_num_splits(spec, cfg, target, shape);
+  const DecodeWorkspace w =
+      decode_workspace(spec, cfg, shape, splits, decode_combine_group(spec, cfg, target, splits));
   return {w.counter_bytes, align256(w.partial_o_bytes) + w.partial_lse_bytes};
 }
 
@@ -215,7 +217,8 @@ std::vector<unsigned char> decode_arguments(const ProblemSpec& spec, const TileC
   p.num_splits = splits;
   p.row_chunks = static_cast<int>(decode_row_chunks(spec, cfg));
   if (splits > 1) {
-    const DecodeWorkspace w = decode_workspace(spec, cfg, shape, splits);
+    const DecodeWorkspace w =
+        decode_workspace(spec, cfg, shape, splits, decode_combine_group(spec, cfg, target, splits));
     if (!ws.zeroed || !ws.scratch)
       throw SpecError("workspace: " + std::to_string(splits) + " KV splits need " +
                       std::to_string(w.counter_bytes) + " zeroed and " +
@@ -225,6 +228,7 @@ std::vector<unsigned char> decode_arguments(const ProblemSpec& spec, const TileC
     p.counters = static_cast<int*>(ws.zeroed);
     p.partial_o = reinterpret_cast<float*>(scratch);
     p.partial_lse = reinterpret_cast<float*>(scratch + align256(w.partial_o_bytes));
+    p.combine_group = w.combine_group;
   }
   // User mods: the kernel was compiled with the spec's snippets; the problem must name the same.
   if (has_user_variants(spec) || !prob.score_mod.empty() || !prob.mask_mod.empty())

@@ -173,18 +173,39 @@ int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Targ
   return static_cast<int>(std::min<int64_t>(decode_gpu_plan(in).splits, cap));
 }
 
+int decode_combine_group(const ProblemSpec& spec, const TileConfig& cfg, const Target& target, int num_splits) {
+  // The tensor-core kernel only (block_m 16; templates/decode/sm80.cuh finish_cta).
+  if (target.platform == Platform::Cpu || cfg.block_m < 16 || num_splits < kDecodeTreeMinSplits) return 0;
+  // The combine's outputs (real rows x head_dim / 4 float4s) over the CTA's threads.
+  const int64_t rows = std::min<int64_t>(decode_rows(spec), std::max(1, cfg.block_m));
+  const int64_t items = rows * (spec.head_dim / 4);
+  const int64_t threads = int64_t(std::max(1, cfg.warps)) * 32;
+  const int64_t loads = items >= threads ? (items + threads - 1) / threads * num_splits
+                                         : (num_splits + threads / items - 1) / (threads / items);
+  if (loads <= kDecodeFlatCombineMaxLoads) return 0;
+  int group = 1;
+  while (group * group < num_splits) ++group;
+  return group;
+}
+
 DecodeWorkspace decode_workspace(const ProblemSpec& spec, const TileConfig& cfg,
-                                 const RunShape& shape, int num_splits) {
+                                 const RunShape& shape, int num_splits, int combine_group) {
   if (num_splits < 1 || num_splits > kDecodeMaxSplits)
     throw SpecError("num_splits: must be in 1.." + std::to_string(kDecodeMaxSplits) + ", got " +
                     std::to_string(num_splits));
+  if (combine_group < 0) throw SpecError("combine_group: must be >= 0, got " + std::to_string(combine_group));
   DecodeWorkspace w;
   if (num_splits == 1) return w;
+  // The scalar kernel (block_m < 16) combines in one level whatever it is given.
+  const int64_t groups = combine_group > 0 && combine_group < num_splits && cfg.block_m >= 16
+                             ? (num_splits + combine_group - 1) / combine_group
+                             : 0;
+  w.combine_group = groups > 0 ? combine_group : 0;
   const int64_t slots = shape.batch * shape.heads_kv * decode_row_chunks(spec, cfg);
-  const int64_t rows = int64_t(num_splits) * cfg.block_m;
+  const int64_t rows = (num_splits + groups) * cfg.block_m;
   w.partial_o_bytes = slots * rows * spec.head_dim * 4;
   w.partial_lse_bytes = slots * rows * 4;
-  w.counter_bytes = slots * 4;
+  w.counter_bytes = slots * (1 + groups) * 4;
   return w;
 }
 

@@ -77,7 +77,10 @@ struct DecodeSplitCostInput {
 // Pipeline fill and epilogue of one CTA, as bytes it could have streamed (~1 us at a slot's share).
 inline constexpr double kDecodeCtaFixedBytes = 16 * 1024;
 // The combine's cost per partial byte, relative to a streamed K/V byte (one CTA reading L2 with
-// 8 loads in flight per thread, about 6x a slot's share of DRAM bandwidth).
+// 8 loads in flight per thread, about 6x a slot's share of DRAM bandwidth). It prices the
+// one-level combine; where decode_combine_group picks two levels it overestimates the tail, so
+// the rule may stop at fewer splits there than a model of two levels would (batch-1 GQA 8 takes
+// the most one wave allows either way). Not recalibrated: that needs a GPU.
 inline constexpr double kDecodeCombineCost = 0.15;
 double decode_split_cost(const DecodeSplitCostInput& in, int64_t splits);
 
@@ -90,15 +93,30 @@ DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in);
 int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Target& target,
                       const RunShape& shape);
 
-// Split workspace of one call (all zero when splits == 1): partial O and LSE in fp32 and one
-// int counter per (sequence, KV head, row chunk). The counters must be 0 before the first call
-// that uses them; the kernel leaves them at 0.
+// The GPU kernels' two-level combine (templates/decode/sm80.cuh finish_cta): splits per
+// first-level group, or 0 for one level. The combine runs in one CTA at the launch's tail, so
+// its cost is the L2 round trips of its busiest thread; one level costs about num_splits x
+// (outputs per thread) 16-byte loads there, two levels about (group + groups) x that plus one
+// more fence and atomic. Two levels from kDecodeTreeMinSplits splits when one level would issue
+// more than kDecodeFlatCombineMaxLoads loads per thread (batch-1 GQA 8: 66 splits of 8 rows x
+// 128 on 128 threads, 132 loads); then group = ceil(sqrt(num_splits)). The tensor-core kernel
+// (block_m 16) only: the scalar kernel and CPUs always get 0.
+inline constexpr int kDecodeTreeMinSplits = 16;
+inline constexpr int kDecodeFlatCombineMaxLoads = 32;
+int decode_combine_group(const ProblemSpec& spec, const TileConfig& cfg, const Target& target, int num_splits);
+
+// Split workspace of one call (all zero when splits == 1): partial O and LSE in fp32 for every
+// split and, with a two-level combine (combine_group > 0), every group; one int counter per
+// (sequence, KV head, row chunk) and, with two levels, one per group (templates/decode/params.h
+// has the layout). The counters must be 0 before the first call that uses them; the kernel
+// leaves them at 0.
 struct DecodeWorkspace {
   int64_t partial_o_bytes = 0;
   int64_t partial_lse_bytes = 0;
   int64_t counter_bytes = 0;
+  int combine_group = 0;  // what the layout assumes (DecodeParams::combine_group; 0 below block_m 16)
 };
 DecodeWorkspace decode_workspace(const ProblemSpec& spec, const TileConfig& cfg,
-                                 const RunShape& shape, int num_splits);
+                                 const RunShape& shape, int num_splits, int combine_group = 0);
 
 }  // namespace attnjit

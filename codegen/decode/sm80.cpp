@@ -33,7 +33,7 @@
 namespace attnjit {
 namespace {
 
-constexpr const char* kGenerator = "decode_sm80/2";
+constexpr const char* kGenerator = "decode_sm80/3";  // 3: kMinBlocks (the launch bound)
 // The tensor-core kernel includes the scalar one (shared helpers), so its closure covers both.
 constexpr const char* kScalarRoot = "decode/sm80.cuh";
 constexpr const char* kMmaRoot = "decode/mma_sm80.cuh";
@@ -65,6 +65,21 @@ int64_t dynamic_smem(const ProblemSpec& s, const TileConfig& c) {
   const int64_t merge = int64_t(c.warps) * c.block_m * s.head_dim * 4;
   const int64_t tail = (2LL * c.warps * c.block_m + int64_t(c.block_m) * kDecodeMaxSplits + 1) * 4;
   return (std::max(ring, merge) + tail + 15) / 16 * 16;
+}
+// The resident CTAs per SM decode_gpu_plan counts on for this config (shared memory, warps,
+// registers as it estimates them): the tensor-core kernel's launch bound (kMinBlocks).
+int plan_ctas_per_sm(const ProblemSpec& s, const TileConfig& c, const Target& t) {
+  DecodeGpuPlanInput in;
+  in.group = s.group;
+  in.q_tokens = s.seqlen_q;
+  in.head_dim = s.head_dim;
+  in.kv_bytes = kv_dtype_bytes(s.dtype, s.kv_dtype);
+  in.smem_per_sm = t.smem_per_sm;
+  in.block_m = c.block_m;
+  in.block_n = c.block_n;
+  in.warps = c.warps;
+  in.stages = c.stages;
+  return decode_gpu_plan(in).ctas_per_sm;
 }
 bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 bool gpu_head_dim(int d) { return d == 32 || d == 64 || d == 128 || d == 256; }
@@ -205,6 +220,7 @@ class DecodeSm80 final : public DecodeLaunch<KernelTemplate> {
     cst("long long", "kWindowLeft", std::to_string(spec.mask.window_left) + "LL");
     cst("long long", "kWindowRight", std::to_string(spec.mask.window_right) + "LL");
     if (spec.softcap != 0) cst("float", "kSoftcap", softcap_literal(spec.softcap));
+    if (is_mma(c)) cst("int", "kMinBlocks", std::to_string(plan_ctas_per_sm(spec, c, target)));
     if (fp8(spec))
       cst("int", "kKvFp8", spec.kv_dtype == KvDType::E4M3 ? "attnjit::fp8::kE4M3" : "attnjit::fp8::kE5M2");
     if (spec.alibi) cst("bool", "kAlibi", "true");

@@ -124,18 +124,30 @@ namespace decode {
 // (decode/mma_fp8_sm80.cuh), with DecodeParams::k_scale / v_scale applied to the scores and the
 // output; optionally kSoftcap,
 // kAlibi, kSink, `using UserMods` (decode/variants.h).
+// The resident CTAs per SM the launch plan counts on (codegen's kMinBlocks, decode_gpu_plan's
+// ctas_per_sm; 1 where a config does not say): the launch bound tells ptxas that occupancy, so
+// it neither goes past it nor squeezes registers below what it needs to reach a higher one
+// (without it, ptxas 13 took 168 registers and spilled in the K/V loop on sm_80 at 2 warps,
+// where the plan's shared memory allows 3 CTAs anyway).
 template <class C>
-__global__ void __launch_bounds__(C::kWarps * 32) decode_mma_kernel(const DecodeParams p) {
+ATTNJIT_HD constexpr auto min_blocks_(int) -> decltype(static_cast<int>(C::kMinBlocks)) { return C::kMinBlocks; }
+template <class C>
+ATTNJIT_HD constexpr int min_blocks_(long) { return 1; }
+template <class C>
+ATTNJIT_HD constexpr int min_blocks() { return min_blocks_<C>(0); }
+
+template <class C>
+__global__ void __launch_bounds__(C::kWarps * 32, min_blocks<C>()) decode_mma_kernel(const DecodeParams p) {
 #include "decode/mma_sm80_cta.cuh"
 }
 // Kernels built with ALiBi or sinks take their tensors after DecodeParams (decode/variants.h).
 template <class C>
-__global__ void __launch_bounds__(C::kWarps * 32) decode_mma_variant_kernel(const DecodeVariantParams p) {
+__global__ void __launch_bounds__(C::kWarps * 32, min_blocks<C>()) decode_mma_variant_kernel(const DecodeVariantParams p) {
 #include "decode/mma_sm80_cta.cuh"
 }
 // Kernels built with a user score_mod / mask_mod (decode/variants.h: DecodeModParams).
 template <class C>
-__global__ void __launch_bounds__(C::kWarps * 32) decode_mma_mods_kernel(const decode_variants::DecodeModParams p) {
+__global__ void __launch_bounds__(C::kWarps * 32, min_blocks<C>()) decode_mma_mods_kernel(const decode_variants::DecodeModParams p) {
 #include "decode/mma_sm80_cta.cuh"
 }
 

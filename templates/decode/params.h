@@ -20,11 +20,16 @@ struct DecodeParams {
   const int* seqlens_k;    // [batch] KV length per sequence; nullptr = every sequence has seqlen_k
 
   // Split-KV workspace (needed only when num_splits > 1), laid out per
-  // (batch, kv head, row chunk) "slot" = (b * heads_kv + kvh) * row_chunks + chunk:
-  //   partial_o   [slot][num_splits][rows_per_chunk][head_dim]  normalized partial outputs
-  //   partial_lse [slot][num_splits][rows_per_chunk]            their log2 sum-exp (-inf = empty)
-  //   counters    [slot]  splits finished so far; the last one combines and resets it to 0, so
-  //                       the counters are zeroed once when the workspace is allocated, never per call
+  // (batch, kv head, row chunk) "slot" = (b * heads_kv + kvh) * row_chunks + chunk, with
+  // E = num_splits + groups entries per slot (groups = ceil(num_splits / combine_group) for the
+  // GPU's two-level combine, else 0) and S = batch * heads_kv * row_chunks slots:
+  //   partial_o   [slot][E][rows_per_chunk][head_dim]  normalized partial outputs: split i at
+  //               entry i, the combine of group g at entry num_splits + g
+  //   partial_lse [slot][E][rows_per_chunk]            their log2 sum-exp (-inf = empty)
+  //   counters    [S] then [S][groups]: per slot, the splits (one level) or groups finished so
+  //               far, then per group its splits finished; the last arrival combines and resets
+  //               its counter to 0, so the counters are zeroed once when the workspace is
+  //               allocated, never per call
   float* partial_o;
   float* partial_lse;
   int* counters;
@@ -48,6 +53,10 @@ struct DecodeParams {
   int page_size;       // 0 = contiguous
   int num_splits;      // KV splits per sequence (>= 1); grid.x = num_splits * row_chunks
   int row_chunks;      // ceil(group * q_tokens / rows_per_chunk)
+  // The GPU's tensor-core kernel: splits per first-level group of the combine (0 = one level:
+  // the slot's last split combines all of them). The scalar GPU kernel and the CPU template
+  // always combine in one level (0).
+  int combine_group;
   float scale;         // softmax scale (usually 1/sqrt(head_dim))
   float scale_log2;    // scale * log2(e): scores go through exp2
 

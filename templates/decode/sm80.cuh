@@ -238,83 +238,98 @@ __device__ __forceinline__ float fold_sink_combine(const DecodeParams& p, int hq
   return lse2;
 }
 
-// The exact combine of a slot's num_splits partials (normalized O [split][RPC][D] and log2 LSE
-// [split][RPC] in the workspace), run by the slot's last CTA. It is on the critical path of the
-// launch's tail and reads up to kMaxSplits * rows * D * 4 bytes from L2 in one CTA, so it is
-// written for loads in flight, not for instruction count: a row's LSEs are read from L2 once
-// (staged in s_w), and each thread's weighted sum over splits issues kUnroll independent 16-byte
-// loads before it uses any (branch-free, so they share a basic block; written as loads feeding
-// the sums in order, NVVM keeps the main loop's invariants hoisted — with the loads held in an
-// array first it rematerialised them inside the K/V loop, +140 PTX instructions a step); when a
-// chunk's rows x D / 4 outputs are fewer than the CTA's threads (1-8 rows), the splits are dealt
-// to several threads per output and their sums added in shared memory. (The loop it replaces had
-// one dependent L2 round trip per split and output: 256 in a row for GQA 8 at 128 splits, which
-// by estimate (~150 ns each) is most of the 47 us batch-1 GQA 8 x 32k spent over its K/V time on
-// the H200 at f309fac.)
+// The exact combine of n partials (normalized O [i][RPC][D] and log2 LSE [i][RPC], i < n, in the
+// workspace): the final combine of a slot, or of one group of its splits (finish_cta). It runs
+// in one CTA at the launch's tail, reading up to n * rows * D * 4 bytes from L2, so it is written
+// for loads in flight, not for instruction count:
+//   - every LSE a warp's rows need is requested before any is used (one L2 round trip per warp,
+//     not one per 32 splits and row), then the weights are staged in s_w;
+//   - each thread sums up to two outputs at once over the splits, issuing 2 * kUnroll
+//     independent 16-byte loads before it uses any (branch-free: indices are clamped and weights
+//     zeroed instead, so the loads share a basic block; written as loads feeding the sums in
+//     order, NVVM keeps the main loop's invariants hoisted — with the loads held in an array
+//     first it rematerialised them inside the K/V loop, +140 PTX instructions a step);
+//   - when the rows x D / 4 outputs are fewer than the CTA's threads (1-8 rows), the splits are
+//     dealt to several threads per output and their sums added in shared memory.
+// (A loop with one dependent L2 round trip per split and output took most of the 47 us batch-1
+// GQA 8 x 32k spent over its K/V time on the H200 at f309fac.)
 //   scratch    W * 32 float4 of shared memory free to reuse (the merge buffer)
 //   s_w        [RPC][kMaxSplits] weights
 //   row_done   (r, mu, sum, lead) -> the factor the row's weights are scaled by (1 / sum, sinks
 //              folded in); called by every lane of the row's warp, lead (lane 0) stores its LSE
 //   store      (r, d, float4) the row's final outputs d .. d + 3
 template <class C, int RPC, class Store, class RowDone>
-__device__ __forceinline__ void combine_splits(const DecodeParams& p, const float* all_o, const float* all_lse,
-                                               float* scratch, float* s_w, int rows_here, Store store,
-                                               RowDone row_done) {
+__device__ __forceinline__ void combine_splits(const float* all_o, const float* all_lse, int n, float* scratch,
+                                               float* s_w, int rows_here, Store store, RowDone row_done) {
   constexpr int D = C::kHeadDim;
   constexpr int T = C::kWarps * 32;
   constexpr int kUnroll = 8;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int ns = p.num_splits;
   for (int r = warp; r < rows_here; r += C::kWarps) {
     // The LSEs are read from L2 once (staged in s_w), then weighed from shared memory.
     float mx = neg_inf();
-    for (int s = lane; s < ns; s += 32) {
-      const float v = ldcg_f32(all_lse + s * RPC + r);
-      s_w[r * kMaxSplits + s] = v;
+    for (int sp = lane; sp < n; sp += 32) {
+      const float v = ldcg_f32(all_lse + sp * RPC + r);
+      s_w[r * kMaxSplits + sp] = v;
       mx = fmaxf(mx, v);
     }
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
     const float mu = mx == neg_inf() ? 0.f : mx;
     float sum = 0.f;
-    for (int s = lane; s < ns; s += 32) {  // each lane rereads only what it wrote: no barrier
-      const float w = fast_exp2(s_w[r * kMaxSplits + s] - mu);  // exp2(-inf) = 0: empty splits weigh nothing
-      s_w[r * kMaxSplits + s] = w;
+    for (int sp = lane; sp < n; sp += 32) {  // each lane rereads only what it wrote: no barrier
+      const float w = fast_exp2(s_w[r * kMaxSplits + sp] - mu);  // exp2(-inf) = 0: empty splits weigh nothing
+      s_w[r * kMaxSplits + sp] = w;
       sum += w;
     }
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
     const float inv = row_done(r, mu, sum, lane == 0);
-    for (int s = lane; s < ns; s += 32) s_w[r * kMaxSplits + s] *= inv;
+    for (int sp = lane; sp < n; sp += 32) s_w[r * kMaxSplits + sp] *= inv;
   }
   __syncthreads();
+  const long long step = static_cast<long long>(RPC) * D;  // floats between two partials
+  // Branch-free (an empty or negligible split's weight is 0: its term is dropped, not
+  // multiplied, so a stale partial never matters), so the unrolled loads can all be in flight.
+  auto add = [](float4& o, float4 a, float w) {
+    const bool on = w != 0.f;
+    o.x += on ? a.x * w : 0.f;
+    o.y += on ? a.y * w : 0.f;
+    o.z += on ? a.z * w : 0.f;
+    o.w += on ? a.w * w : 0.f;
+  };
   const int items = rows_here * (D / 4);
-  const int parts = items >= T ? 1 : T / items;  // threads per output
+  if (items >= T) {
+    for (int u = threadIdx.x; u < items; u += T) {
+      const int r = u / (D / 4), d = (u % (D / 4)) * 4;
+      const float* const src = all_o + r * D + d;
+      const float* const wr = s_w + r * kMaxSplits;
+      float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+      int sp = 0;
+      for (; sp + kUnroll <= n; sp += kUnroll) {
+#pragma unroll
+        for (int k = 0; k < kUnroll; ++k) add(o, ldcg_v4(src + (sp + k) * step), wr[sp + k]);
+      }
+      for (; sp < n; ++sp) add(o, ldcg_v4(src + sp * step), wr[sp]);
+      store(r, d, o);
+    }
+    return;
+  }
+  const int parts = T / items;  // threads per output
   for (int u = threadIdx.x; u < parts * items; u += T) {
     const int item = u % items, part = u / items;
     const int r = item / (D / 4), d = (item % (D / 4)) * 4;
     const float* const src = all_o + r * D + d;
     const float* const wr = s_w + r * kMaxSplits;
     float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
-    // Branch-free (an empty or negligible split's weight is 0: its term is dropped, not
-    // multiplied, so a stale partial never matters), so the unrolled loads can all be in flight.
-    auto add = [&](float4 a, float w) {
-      const bool on = w != 0.f;
-      o.x += on ? a.x * w : 0.f;
-      o.y += on ? a.y * w : 0.f;
-      o.z += on ? a.z * w : 0.f;
-      o.w += on ? a.w * w : 0.f;
-    };
-    int s = part;
-    for (; s + (kUnroll - 1) * parts < ns; s += kUnroll * parts) {
+    int sp = part;
+    for (; sp + (kUnroll - 1) * parts < n; sp += kUnroll * parts) {
 #pragma unroll
-      for (int k = 0; k < kUnroll; ++k) add(ldcg_v4(src + (s + k * parts) * RPC * D), wr[s + k * parts]);
+      for (int k = 0; k < kUnroll; ++k) add(o, ldcg_v4(src + (sp + k * parts) * step), wr[sp + k * parts]);
     }
-    for (; s < ns; s += parts) add(ldcg_v4(src + s * RPC * D), wr[s]);
-    if (parts == 1) store(r, d, o);
-    else reinterpret_cast<float4*>(scratch)[u] = o;
+    for (; sp < n; sp += parts) add(o, ldcg_v4(src + sp * step), wr[sp]);
+    reinterpret_cast<float4*>(scratch)[u] = o;
   }
-  if (parts == 1) return;
   __syncthreads();
   for (int item = threadIdx.x; item < items; item += T) {
     float4 o = reinterpret_cast<const float4*>(scratch)[item];
@@ -333,9 +348,12 @@ __device__ __forceinline__ void combine_splits(const DecodeParams& p, const floa
 // the slot to finish ("last block done"), the exact combine of all splits.
 template <class C, int RPC>
 __device__ __forceinline__ void finish_cta(const DecodeParams& p, float* smerge, const float* s_m,
-                                           const float* s_l, float* s_w, int* s_last, int chunk,
-                                           int split, int kvh, int b) {
+                                           const float* s_l, float* s_w, int* s_last) {
   using T = typename C::Elem;
+  // The CTA's coordinates, read again here rather than kept from the CTA's start: live across
+  // the K/V loop they cost registers it needs (a spill at 168 registers on sm_80).
+  const int chunk = blockIdx.x % p.row_chunks, split = blockIdx.x / p.row_chunks;
+  const int kvh = blockIdx.y, b = blockIdx.z;
   constexpr int D = C::kHeadDim;
   constexpr int G = C::kGroup;
   constexpr int ROWS = G * C::kQTokens;
@@ -346,8 +364,17 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, float* smerge,
   // Rows of this chunk that are real (the tensor-core kernel pads a group of 8 to 16): padding
   // rows are neither merged, written to the partials nor combined.
   const int rows_here = min(RPC, ROWS - chunk * RPC);
-  float* const part_o = p.partial_o + (static_cast<long long>(slot) * p.num_splits + split) * RPC * D;
-  float* const part_lse = p.partial_lse + (static_cast<long long>(slot) * p.num_splits + split) * RPC;
+  // Two-level combine: splits in groups of p.combine_group (see the end of this function). The
+  // tensor-core kernel only (RPC 16): in the scalar kernel (rows <= 8, 48-56 registers) its code
+  // made ptxas spill, and its combines are small (decode_combine_group gives it 0).
+  constexpr bool kTwoLevels = RPC >= 16;
+  const int group = kTwoLevels ? p.combine_group : 0;
+  const int ngroups = group > 0 && group < p.num_splits ? (p.num_splits + group - 1) / group : 0;
+  const long long entries = p.num_splits + ngroups;  // partials per slot
+  float* const slot_o = p.partial_o + static_cast<long long>(slot) * entries * RPC * D;
+  float* const slot_lse = p.partial_lse + static_cast<long long>(slot) * entries * RPC;
+  float* const part_o = slot_o + static_cast<long long>(split) * RPC * D;
+  float* const part_lse = slot_lse + split * RPC;
 
   // Writes 4 consecutive outputs of CTA row r at head-dim offset d.
   auto store_out = [&](int r, int d, float4 o) {
@@ -398,30 +425,63 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, float* smerge,
   }
   if (direct) return;
 
-  // ---- last block done: the final split to finish merges all partials of this slot.
-  __threadfence();  // this CTA's partials are visible device-wide before the counter moves
+  // ---- last block done. One level: the slot's last split to finish combines all partials.
+  // Two levels (ngroups > 0, many splits of several rows, GPU only): the last split of each
+  // group to finish combines the group's partials into entry num_splits + g while other splits
+  // still stream, and the last group to finish combines the groups. The launch's tail then reads
+  // about group + ngroups partials in one CTA instead of num_splits (66 splits of 8 rows: 17
+  // instead of 66, 68 KiB instead of 270 KiB from L2).
+  const int n_slots = p.batch * p.heads_kv * p.row_chunks;
+  __threadfence();  // this CTA's partials are visible device-wide before a counter moves
   __syncthreads();
-  if (threadIdx.x == 0) {
-    const int done = atomicAdd(p.counters + slot, 1);
-    *s_last = done == p.num_splits - 1;
-  }
+  const int g = ngroups > 0 ? split / group : 0;
+  const int first = g * group, members = ngroups > 0 ? min(group, p.num_splits - first) : p.num_splits;
+  int* const counter = ngroups > 0 ? p.counters + n_slots + static_cast<long long>(slot) * ngroups + g
+                                   : p.counters + slot;
+  if (threadIdx.x == 0) *s_last = atomicAdd(counter, 1) == members - 1;
   __syncthreads();
   if (!*s_last) return;
   __threadfence();  // order the counter observation before reading the other splits' partials
-  if (threadIdx.x == 0) p.counters[slot] = 0;  // every split has counted: reset for the next call
+  if (threadIdx.x == 0) *counter = 0;  // every member has counted: reset for the next call
 
-  const float* const all_o = p.partial_o + static_cast<long long>(slot) * p.num_splits * RPC * D;
-  const float* const all_lse = p.partial_lse + static_cast<long long>(slot) * p.num_splits * RPC;
-  combine_splits<C, RPC>(p, all_o, all_lse, smerge, s_w, rows_here, [&](int r, int d, float4 o) { store_out(r, d, o); },
-                         [&](int r, float mu, float sum, bool lead) {
-                           float inv = sum > 0.f ? 1.f / sum : 0.f;
-                           const float lse2 =
-                               variants::has_sink<C>()
-                                   ? fold_sink_combine<C>(p, kvh * G + (chunk * RPC + r) % G, mu, sum, inv)
-                                   : sum > 0.f ? mu + fast_log2(sum) : neg_inf();
-                           if (lead) store_lse(r, lse2);
-                           return inv;
-                         });
+  // One combine_splits in the code for both levels (two inlined copies raised the register
+  // pressure of the whole kernel: spills at 168 registers on sm_80): a first pass over the
+  // group's splits into its entry, then, in the slot's last group, a final pass over the groups.
+  bool last_level = ngroups == 0;
+  int base = ngroups > 0 ? first : 0, n = members;
+  float* const go = slot_o + static_cast<long long>(p.num_splits + g) * RPC * D;
+  float* const gl = slot_lse + (p.num_splits + g) * RPC;
+#pragma unroll 1
+  for (;;) {
+    combine_splits<C, RPC>(
+        slot_o + static_cast<long long>(base) * RPC * D, slot_lse + base * RPC, n, smerge, s_w, rows_here,
+        [&](int r, int d, float4 o) {
+          if (last_level) store_out(r, d, o);
+          else *reinterpret_cast<float4*>(go + r * D + d) = o;
+        },
+        [&](int r, float mu, float sum, bool lead) {
+          float inv = sum > 0.f ? 1.f / sum : 0.f;
+          float lse2 = sum > 0.f ? mu + fast_log2(sum) : neg_inf();
+          if constexpr (variants::has_sink<C>())  // the sink joins the final combine only
+            if (last_level) lse2 = fold_sink_combine<C>(p, kvh * G + (chunk * RPC + r) % G, mu, sum, inv);
+          if (lead) {
+            if (last_level) store_lse(r, lse2);
+            else gl[r] = lse2;
+          }
+          return inv;
+        });
+    if (last_level) return;
+    __threadfence();  // the group's combine is visible before the slot's counter moves
+    __syncthreads();
+    if (threadIdx.x == 0) *s_last = atomicAdd(p.counters + slot, 1) == ngroups - 1;
+    __syncthreads();
+    if (!*s_last) return;
+    __threadfence();
+    if (threadIdx.x == 0) p.counters[slot] = 0;
+    last_level = true;
+    base = p.num_splits;
+    n = ngroups;
+  }
 }
 
 // Config (rendered by codegen/decode/sm80.cpp as a small struct in the prelude):

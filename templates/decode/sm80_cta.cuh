@@ -213,4 +213,4 @@
     }
   }
   __syncthreads();
-  finish_cta<C, RPC>(p, smerge, s_m, s_l, s_w, s_last, chunk, split, kvh, b);
+  finish_cta<C, RPC>(p, smerge, s_m, s_l, s_w, s_last);

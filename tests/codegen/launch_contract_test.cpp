@@ -74,7 +74,8 @@ TEST(LaunchContract, DecodeDecidesSplitsAndLaysOutItsWorkspace) {
   const int splits = decode_num_splits(spec, cfg, t, shape);
   ASSERT_GT(splits, 1);
   const WorkspaceSize need = tmpl.workspace_bytes(spec, cfg, t, shape);
-  const DecodeWorkspace w = decode_workspace(spec, cfg, shape, splits);
+  const int group = decode_combine_group(spec, cfg, t, splits);
+  const DecodeWorkspace w = decode_workspace(spec, cfg, shape, splits, group);
   EXPECT_EQ(need.zeroed, w.counter_bytes);
   EXPECT_GE(need.scratch, w.partial_o_bytes + w.partial_lse_bytes);
   // Without workspace the call is refused, naming it; with it the params point into it.
@@ -85,6 +86,7 @@ TEST(LaunchContract, DecodeDecidesSplitsAndLaysOutItsWorkspace) {
   ASSERT_EQ(l.params.size(), sizeof p);
   std::memcpy(&p, l.params.data(), sizeof p);
   EXPECT_EQ(p.num_splits, splits);
+  EXPECT_EQ(p.combine_group, w.combine_group);
   EXPECT_EQ(p.counters, ws.zeroed);
   EXPECT_EQ(static_cast<void*>(p.partial_o), ws.scratch);
   EXPECT_GE(reinterpret_cast<char*>(p.partial_lse) - reinterpret_cast<char*>(p.partial_o), w.partial_o_bytes);

@@ -65,6 +65,19 @@ TEST(DecodeEmuAlibiSink, TensorCoreEverySplitCountAndRelaunch) {
     }
 }
 
+// The sink joins only the final combine of a two-level one (tensor cores; groups of 2 and 3
+// over 7 splits).
+TEST(DecodeEmuAlibiSink, TwoLevelCombineFoldsTheSinkOnce) {
+  EmuBackend be(emu::Order::Shuffle, registry());
+  for (int g : {2, 3}) {
+    DecodeCase c = gqa(true, true, true);
+    c.splits = 7;
+    c.combine_group = g;
+    c.seed = uint64_t(40 + g);
+    EXPECT_EQ(expect_decode_matches(be, c).combine_group, g) << c.describe();
+  }
+}
+
 // Four new tokens, causal among them, ALiBi at their own positions; paged; per-batch slopes.
 TEST(DecodeEmuAlibiSink, QueryTokensCausalPagedPerBatchSlopesBothKernels) {
   EmuBackend be(emu::Order::Shuffle, registry());

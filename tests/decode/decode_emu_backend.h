@@ -247,6 +247,8 @@ class EmuBackend final : public Backend {
     cfg.block = {g.block[0], g.block[1], g.block[2]};
     cfg.dynamic_smem = g.dynamic_smem;
     cfg.order = order_;
+    cfg.block_order = order_;  // splits arrive at the combine in other orders too
+    cfg.seed = ++launches_;
     cfg.stack_bytes = 64 * 1024;
     const Body& body = static_cast<const EmuCompiled&>(kernel).body;
     emu::launch(cfg, reinterpret_cast<unsigned char*>(decode::smem_v4), [&] { body(p); });
@@ -268,6 +270,7 @@ class EmuBackend final : public Backend {
  private:
   Target target_;
   emu::Order order_;
+  uint64_t launches_ = 0;  // each launch shuffles differently
   const std::map<std::string, Body>& registry_;
 };
 

@@ -195,5 +195,38 @@ TEST(DecodeEmu, CombineOfManySplits) {
     }
 }
 
+// The two-level combine (finish_cta, DecodeParams::combine_group): the last split of each group
+// combines the group into an extra partial, the last group the groups. GQA 8 on tensor cores at
+// 66 splits takes it by the rule (group 9: 8 groups, the last of 3); forced groups cover an
+// uneven last group (37 in 5s: 8 groups, the last of 2), groups of one split, two groups
+// (36 + 1) and a group as large as the splits (one level); the scalar kernel keeps one level.
+// Blocks run forward, reversed and shuffled, so each group's and the slot's last
+// arrival varies; ragged and empty sequences leave whole splits and groups empty; the relaunch
+// finds every counter reset.
+TEST(DecodeEmu, TwoLevelCombine) {
+  DecodeCase c;
+  c.dtype = DType::BF16;
+  c.head_dim = 128;
+  c.heads_kv = 1;
+  c.group = 8;
+  c.seqlens = {2100, 40, 0};
+  c.launches = 2;
+  for (emu::Order order : {emu::Order::Forward, emu::Order::Reverse, emu::Order::Shuffle}) {
+    EmuBackend be(order, registry());
+    c.splits = 66;
+    c.combine_group = -1;
+    EXPECT_EQ(expect_decode_matches(be, c).combine_group, 9) << c.describe();
+  }
+  EmuBackend be(emu::Order::Shuffle, registry());
+  c.splits = 37;
+  for (int g : {5, 1, 36, 37}) {
+    c.combine_group = g;
+    EXPECT_EQ(expect_decode_matches(be, c).combine_group, g < 37 ? g : 0) << c.describe();
+  }
+  c.group = 1;  // the scalar kernel combines in one level: the rule gives it 0
+  c.combine_group = -1;
+  EXPECT_EQ(expect_decode_matches(be, c).combine_group, 0) << c.describe();
+}
+
 }  // namespace
 }  // namespace attnjit::testing

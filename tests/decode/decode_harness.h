@@ -44,6 +44,7 @@ struct DecodeCase {
   std::vector<int64_t> seqlens = {100};  // one per sequence
   int page_size = 0;
   int splits = 0;                       // 0 = the rule
+  int combine_group = -1;               // -1 = the rule (decode_combine_group), 0 = one level
   std::optional<TileConfig> config;     // nullopt = the template's default
   int block_m = 0;                      // > 0: overrides the config's query rows per CTA / item
   bool with_lse = true;
@@ -61,7 +62,8 @@ struct DecodeCase {
   std::string describe() const {
     std::string s = std::string(to_string(dtype)) + " hd" + std::to_string(head_dim) + " hkv" +
                     std::to_string(heads_kv) + " g" + std::to_string(group) + " qt" + std::to_string(q_tokens) +
-                    " page" + std::to_string(page_size) + " splits" + std::to_string(splits) + " lens";
+                    " page" + std::to_string(page_size) + " splits" + std::to_string(splits) +
+                    (combine_group >= 0 ? " group" + std::to_string(combine_group) : std::string()) + " lens";
     for (auto l : seqlens) s += " " + std::to_string(l);
     if (mask.kind == MaskKind::Causal) s += " causal";
     if (mask.kind == MaskKind::SlidingWindow)
@@ -81,6 +83,7 @@ struct DecodeResult {
   std::vector<float> o, lse;              // kernel outputs (o as float)
   std::vector<double> ref_o, ref_lse;     // reference
   int splits = 0;                         // what ran
+  int combine_group = 0;                  // splits per first-level combine group (0: one level)
   double max_abs_err = 0, max_lse_err = 0;
   int64_t nan_count = 0;
 };
@@ -238,7 +241,8 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   DeviceBuffer dout(backend, o_elems * esz), dlse(backend, lse_elems * 4);
   backend.fill_bytes(dout.get(), 0xff, o_elems * esz);  // NaN in every dtype
   backend.fill_bytes(dlse.get(), 0xff, lse_elems * 4);
-  const DecodeWorkspace ws = decode_workspace(spec, cfg, shape, splits);
+  const int group = c.combine_group >= 0 ? c.combine_group : decode_combine_group(spec, cfg, target, splits);
+  const DecodeWorkspace ws = decode_workspace(spec, cfg, shape, splits, group);
   DeviceBuffer dpo(backend, std::max<int64_t>(ws.partial_o_bytes, 16)),
       dpl(backend, std::max<int64_t>(ws.partial_lse_bytes, 16)), dcnt(backend, std::max<int64_t>(ws.counter_bytes, 16));
   backend.fill_bytes(dpo.get(), 0xff, dpo.size());  // partials are always written before read
@@ -276,6 +280,7 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   p.page_size = P;
   p.num_splits = splits;
   p.row_chunks = int(decode_row_chunks(spec, cfg));
+  p.combine_group = ws.combine_group;
   p.scale = float(1.0 / std::sqrt(double(D)));
   p.scale_log2 = float(1.0 / std::sqrt(double(D)) * 1.4426950408889634);
   if (fp8) {
@@ -286,6 +291,7 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
 
   DecodeResult res;
   res.splits = splits;
+  res.combine_group = ws.combine_group;
   std::vector<unsigned char> out_bytes(o_elems * esz);
   res.lse.assign(lse_elems, 0.f);
   for (int launch = 0; launch < c.launches; ++launch) {

@@ -104,6 +104,46 @@ TEST(DecodePlan, WorkspaceSizes) {
   EXPECT_EQ(w.partial_o_bytes, slots * 5 * 8 * 128 * 4);
   EXPECT_THROW(decode_workspace(s, c, shape, 0), SpecError);
   EXPECT_THROW(decode_workspace(s, c, shape, kDecodeMaxSplits + 1), SpecError);
+  // Two-level combine (tensor cores, 16 rows: 1 chunk): 5 splits in groups of 2 -> 3 group
+  // partials per slot and a counter each.
+  const TileConfig c16 = cfg_with(16, 16);
+  const DecodeWorkspace t = decode_workspace(s, c16, shape, 5, 2);
+  const int64_t slots16 = 3 * 8;
+  EXPECT_EQ(t.combine_group, 2);
+  EXPECT_EQ(t.counter_bytes, slots16 * (1 + 3) * 4);
+  EXPECT_EQ(t.partial_lse_bytes, slots16 * (5 + 3) * 16 * 4);
+  EXPECT_EQ(t.partial_o_bytes, slots16 * (5 + 3) * 16 * 128 * 4);
+  // A group of all splits (or more) is one level; so is any group on the scalar kernel.
+  for (int g : {5, 9, 2}) {
+    const DecodeWorkspace one = decode_workspace(s, g == 2 ? c : c16, shape, 5, g);
+    const DecodeWorkspace& w1 = g == 2 ? w : decode_workspace(s, c16, shape, 5);
+    EXPECT_EQ(one.combine_group, 0);
+    EXPECT_EQ(one.counter_bytes, w1.counter_bytes);
+    EXPECT_EQ(one.partial_o_bytes, w1.partial_o_bytes);
+  }
+  EXPECT_THROW(decode_workspace(s, c, shape, 5, -1), SpecError);
+}
+
+// Two levels where one CTA would issue many loads per thread: many splits of several rows.
+TEST(DecodePlan, CombineGroupRule) {
+  TileConfig mma = cfg_with(16, 16);  // tensor cores, 4 warps = 128 threads
+  mma.warps = 4;
+  const ProblemSpec g8 = spec_with(8, 1);  // 8 rows: 256 outputs, 2 per thread
+  EXPECT_EQ(decode_combine_group(g8, mma, h100(), 66), 9);   // 132 loads a thread -> 8 + 9 partials
+  EXPECT_EQ(decode_combine_group(g8, mma, h100(), 128), 12);
+  EXPECT_EQ(decode_combine_group(g8, mma, h100(), 16), 0);   // 32 loads: one level
+  EXPECT_EQ(decode_combine_group(g8, mma, h100(), 17), 5);   // 34
+  const ProblemSpec g16 = spec_with(16, 1);  // 16 rows: 4 outputs a thread
+  EXPECT_EQ(decode_combine_group(g16, mma, h100(), 15), 0);  // 60 loads, but under kDecodeTreeMinSplits
+  TileConfig scalar = cfg_with(1, 64);
+  scalar.warps = 4;
+  const ProblemSpec mha = spec_with(1, 1);  // 1 row: 32 outputs, 4 threads each
+  EXPECT_EQ(decode_combine_group(mha, scalar, h100(), 24), 0);
+  EXPECT_EQ(decode_combine_group(mha, scalar, h100(), 128), 0);  // 32 loads a thread at the most
+  TileConfig scalar8 = cfg_with(8, 64);  // 8 rows on the scalar kernel: 2 outputs a thread, but
+  scalar8.warps = 4;                     // the scalar kernel combines in one level
+  EXPECT_EQ(decode_combine_group(g8, scalar8, h100(), 66), 0);
+  EXPECT_EQ(decode_combine_group(g8, mma, Target::cpu("znver3"), 66), 0);  // the CPU: one level
 }
 
 }  // namespace

@@ -55,6 +55,9 @@ struct LaunchConfig {
   Dim3 grid, block;
   size_t dynamic_smem = 0;
   Order order = Order::Forward;
+  // Order in which the blocks run (one at a time): Reverse and Shuffle (by seed) let kernels
+  // whose blocks communicate (a split combine's "last block done") see other arrival orders.
+  Order block_order = Order::Forward;
   uint64_t seed = 1;
   // Global ranges cp.async may read from (bytes); empty = unchecked.
   std::vector<std::pair<const void*, size_t>> readable;
@@ -429,7 +432,8 @@ inline Block& block() {
   return *b;
 }
 
-// Runs body() as every thread of every block (blocks in x, y, z order, one at a time).
+// Runs body() as every thread of every block, one block at a time (in x, y, z order, or as
+// cfg.block_order says).
 inline Stats launch(const LaunchConfig& cfg, unsigned char* smem, const std::function<void()>& body) {
   Stats stats;
   Block b(cfg, smem, stats);
@@ -437,10 +441,17 @@ inline Stats launch(const LaunchConfig& cfg, unsigned char* smem, const std::fun
     ~Reset() { current_block() = nullptr; }
   } reset;
   current_block() = &b;
-  uint64_t round = cfg.seed;
+  std::vector<Dim3> blocks;
   for (unsigned z = 0; z < cfg.grid.z; ++z)
     for (unsigned y = 0; y < cfg.grid.y; ++y)
-      for (unsigned x = 0; x < cfg.grid.x; ++x) b.run(Dim3{x, y, z}, body, round++);
+      for (unsigned x = 0; x < cfg.grid.x; ++x) blocks.push_back(Dim3{x, y, z});
+  if (cfg.block_order == Order::Reverse) std::reverse(blocks.begin(), blocks.end());
+  if (cfg.block_order == Order::Shuffle) {
+    std::mt19937_64 rng(cfg.seed ^ 0x9e3779b97f4a7c15ull);
+    std::shuffle(blocks.begin(), blocks.end(), rng);
+  }
+  uint64_t round = cfg.seed;
+  for (const Dim3& idx : blocks) b.run(idx, body, round++);
   return stats;
 }
 

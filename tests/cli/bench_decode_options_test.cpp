@@ -1,0 +1,38 @@
+// `attnjit bench-decode --config` (one forced config for every point) and
+// `--one-level-combine` (the A/B of the GPU's two-level split combine), on the CPU backend:
+// the forced config is the one that ran and is reported as forced; the CPU combines in one level,
+// so the flag changes nothing there and the report says so (combine_group 0); bad values exit 2.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/cli_run.h"
+
+namespace attnjit {
+namespace {
+
+using attnjit::testing::run_cli;
+
+const std::string kPoint =
+    "bench-decode --backend cpu --dtype f32 --head-dim 64 --heads-q 8 --gqa 4 --batch 1 --kv-len 512 "
+    "--warmup 0 --reps 1 --json";
+
+TEST(CliBenchDecodeOptions, ForcedConfigRunsAndIsReported) {
+  const auto r = run_cli(kPoint + " --threads 1 --config cpu_bm4_bn32_w1_s1_v8_t1 --one-level-combine", 120, false);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"config\": \"cpu_bm4_bn32_w1_s1_v8_t1\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"config_source\": \"forced\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"combine_group\": 0"), std::string::npos) << r.output;
+}
+
+TEST(CliBenchDecodeOptions, BadConfigAndConfigWithDbAreUsageErrors) {
+  auto r = run_cli(kPoint + " --config bm0_bn32");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--config"), std::string::npos) << r.output;
+  r = run_cli(kPoint + " --config cpu_bm4_bn32_w1_s1_v8_t1 --db x.db");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--db and --config"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace attnjit
