@@ -156,12 +156,17 @@ int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Targ
     return static_cast<int>(std::clamp<int64_t>((want + items - 1) / items, 1, std::min(cap, by_len)));
   }
   // GPU: the plan for this config and run shape (its kernel and CTA shape are the config's).
-  DecodeGpuPlanInput in;
+  DecodeGpuPlanInput in = decode_gpu_plan_input(spec, cfg, target);
   in.batch = std::max<int64_t>(1, shape.batch);
   in.heads_kv = shape.heads_kv;
+  in.seqlen_k = shape.seqlen_k;
+  return static_cast<int>(std::min<int64_t>(decode_gpu_plan(in).splits, cap));
+}
+
+DecodeGpuPlanInput decode_gpu_plan_input(const ProblemSpec& spec, const TileConfig& cfg, const Target& target) {
+  DecodeGpuPlanInput in;
   in.group = spec.group;
   in.q_tokens = spec.seqlen_q;
-  in.seqlen_k = shape.seqlen_k;
   in.head_dim = spec.head_dim;
   in.kv_bytes = kv_dtype_bytes(spec.dtype, spec.kv_dtype);
   in.sm_count = target.sm_count;
@@ -170,7 +175,7 @@ int decode_num_splits(const ProblemSpec& spec, const TileConfig& cfg, const Targ
   in.block_n = cfg.block_n;
   in.warps = cfg.warps;
   in.stages = cfg.stages;
-  return static_cast<int>(std::min<int64_t>(decode_gpu_plan(in).splits, cap));
+  return in;
 }
 
 int decode_combine_group(const ProblemSpec& spec, const TileConfig& cfg, const Target& target, int num_splits) {

@@ -85,6 +85,8 @@ inline constexpr double kDecodeCombineCost = 0.15;
 double decode_split_cost(const DecodeSplitCostInput& in, int64_t splits);
 
 DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in);
+// The plan's inputs that a problem, a config and a target fix (the run shape's are left at 1 / 0).
+DecodeGpuPlanInput decode_gpu_plan_input(const ProblemSpec& spec, const TileConfig& cfg, const Target& target);
 
 // The number of KV splits a call runs with. cfg.splits > 0 is taken as asked (capped at the KV
 // block count and kDecodeMaxSplits). cfg.splits == 0 applies the rule: GPUs — decode_gpu_plan's

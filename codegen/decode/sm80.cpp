@@ -69,17 +69,7 @@ int64_t dynamic_smem(const ProblemSpec& s, const TileConfig& c) {
 // The resident CTAs per SM decode_gpu_plan counts on for this config (shared memory, warps,
 // registers as it estimates them): the tensor-core kernel's launch bound (kMinBlocks).
 int plan_ctas_per_sm(const ProblemSpec& s, const TileConfig& c, const Target& t) {
-  DecodeGpuPlanInput in;
-  in.group = s.group;
-  in.q_tokens = s.seqlen_q;
-  in.head_dim = s.head_dim;
-  in.kv_bytes = kv_dtype_bytes(s.dtype, s.kv_dtype);
-  in.smem_per_sm = t.smem_per_sm;
-  in.block_m = c.block_m;
-  in.block_n = c.block_n;
-  in.warps = c.warps;
-  in.stages = c.stages;
-  return decode_gpu_plan(in).ctas_per_sm;
+  return decode_gpu_plan(decode_gpu_plan_input(s, c, t)).ctas_per_sm;
 }
 bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 bool gpu_head_dim(int d) { return d == 32 || d == 64 || d == 128 || d == 256; }

@@ -241,18 +241,17 @@ __device__ __forceinline__ float fold_sink_combine(const DecodeParams& p, int hq
 // The exact combine of n partials (normalized O [i][RPC][D] and log2 LSE [i][RPC], i < n, in the
 // workspace): the final combine of a slot, or of one group of its splits (finish_cta). It runs
 // in one CTA at the launch's tail, reading up to n * rows * D * 4 bytes from L2, so it is written
-// for loads in flight, not for instruction count:
-//   - every LSE a warp's rows need is requested before any is used (one L2 round trip per warp,
-//     not one per 32 splits and row), then the weights are staged in s_w;
-//   - each thread sums up to two outputs at once over the splits, issuing 2 * kUnroll
-//     independent 16-byte loads before it uses any (branch-free: indices are clamped and weights
-//     zeroed instead, so the loads share a basic block; written as loads feeding the sums in
-//     order, NVVM keeps the main loop's invariants hoisted — with the loads held in an array
-//     first it rematerialised them inside the K/V loop, +140 PTX instructions a step);
-//   - when the rows x D / 4 outputs are fewer than the CTA's threads (1-8 rows), the splits are
-//     dealt to several threads per output and their sums added in shared memory.
-// (A loop with one dependent L2 round trip per split and output took most of the 47 us batch-1
-// GQA 8 x 32k spent over its K/V time on the H200 at f309fac.)
+// for loads in flight, not for instruction count: a row's LSEs are read from L2 once (staged in
+// s_w), and each thread's weighted sum over the partials issues kUnroll independent 16-byte
+// loads before it uses any (branch-free, so they share a basic block; written as loads feeding
+// the sums in order, NVVM keeps the main loop's invariants hoisted — with the loads held in an
+// array first it rematerialised them inside the K/V loop, +140 PTX instructions a step; tried
+// since: two outputs' loads at once put address arithmetic back into the K/V loop, all of a
+// row's LSEs at once made the scalar kernel spill);
+// when the rows x D / 4 outputs are fewer than the CTA's threads (1-8 rows), the partials are
+// dealt to several threads per output and their sums added in shared memory. (A loop with one
+// dependent L2 round trip per split and output took most of the 47 us batch-1 GQA 8 x 32k spent
+// over its K/V time on the H200 at f309fac.)
 //   scratch    W * 32 float4 of shared memory free to reuse (the merge buffer)
 //   s_w        [RPC][kMaxSplits] weights
 //   row_done   (r, mu, sum, lead) -> the factor the row's weights are scaled by (1 / sum, sinks
