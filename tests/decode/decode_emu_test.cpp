@@ -199,7 +199,8 @@ TEST(DecodeEmu, CombineOfManySplits) {
 // combines the group into an extra partial, the last group the groups. GQA 8 on tensor cores at
 // 66 splits takes it by the rule (group 9: 8 groups, the last of 3); forced groups cover an
 // uneven last group (37 in 5s: 8 groups, the last of 2), groups of one split, two groups
-// (36 + 1) and a group as large as the splits (one level); the scalar kernel keeps one level.
+// (36 + 1) and a group as large as the splits (one level); the scalar kernel keeps one level;
+// one level run in the two-level workspace (bench-decode --one-level-combine) is exact too.
 // Blocks run forward, reversed and shuffled, so each group's and the slot's last
 // arrival varies; ragged and empty sequences leave whole splits and groups empty; the relaunch
 // finds every counter reset.
@@ -218,6 +219,9 @@ TEST(DecodeEmu, TwoLevelCombine) {
     EXPECT_EQ(expect_decode_matches(be, c).combine_group, 9) << c.describe();
   }
   EmuBackend be(emu::Order::Shuffle, registry());
+  c.run_one_level = true;  // bench-decode --one-level-combine: one level in the two-level layout
+  expect_decode_matches(be, c);
+  c.run_one_level = false;
   c.splits = 37;
   for (int g : {5, 1, 36, 37}) {
     c.combine_group = g;

@@ -45,6 +45,8 @@ struct DecodeCase {
   int page_size = 0;
   int splits = 0;                       // 0 = the rule
   int combine_group = -1;               // -1 = the rule (decode_combine_group), 0 = one level
+  bool run_one_level = false;           // the workspace laid out for combine_group, the kernel told
+                                        // 0 (bench-decode --one-level-combine's prefix layout)
   std::optional<TileConfig> config;     // nullopt = the template's default
   int block_m = 0;                      // > 0: overrides the config's query rows per CTA / item
   bool with_lse = true;
@@ -63,7 +65,8 @@ struct DecodeCase {
     std::string s = std::string(to_string(dtype)) + " hd" + std::to_string(head_dim) + " hkv" +
                     std::to_string(heads_kv) + " g" + std::to_string(group) + " qt" + std::to_string(q_tokens) +
                     " page" + std::to_string(page_size) + " splits" + std::to_string(splits) +
-                    (combine_group >= 0 ? " group" + std::to_string(combine_group) : std::string()) + " lens";
+                    (combine_group >= 0 ? " group" + std::to_string(combine_group) : std::string()) +
+                    (run_one_level ? " run-one-level" : "") + " lens";
     for (auto l : seqlens) s += " " + std::to_string(l);
     if (mask.kind == MaskKind::Causal) s += " causal";
     if (mask.kind == MaskKind::SlidingWindow)
@@ -280,7 +283,7 @@ inline DecodeResult run_decode_case(Backend& backend, const DecodeCase& c) {
   p.page_size = P;
   p.num_splits = splits;
   p.row_chunks = int(decode_row_chunks(spec, cfg));
-  p.combine_group = ws.combine_group;
+  p.combine_group = c.run_one_level ? 0 : ws.combine_group;
   p.scale = float(1.0 / std::sqrt(double(D)));
   p.scale_log2 = float(1.0 / std::sqrt(double(D)) * 1.4426950408889634);
   if (fp8) {
