@@ -194,6 +194,12 @@ ExitStatus ChildProcess::kill() {
 }
 
 void LineBuffer::append(const char* data, size_t n) {
+  // Popped lines are dropped here, once they are at least half the buffer: erasing each line
+  // as it is popped moved the rest of the buffer every time (quadratic in the lines per read).
+  if (head_ > 0 && head_ >= buf_.size() / 2) {
+    buf_.erase(0, head_);
+    head_ = 0;
+  }
   for (size_t i = 0; i < n; ++i) {
     const char ch = data[i];
     if (skipping_) {
@@ -213,17 +219,22 @@ void LineBuffer::append(const char* data, size_t n) {
 }
 
 std::optional<std::string> LineBuffer::pop() {
-  const size_t nl = buf_.find('\n');
+  const size_t nl = buf_.find('\n', head_);
   if (nl == std::string::npos) return std::nullopt;
-  std::string line = buf_.substr(0, nl);
-  buf_.erase(0, nl + 1);
+  std::string line = buf_.substr(head_, nl - head_);
+  head_ = nl + 1;
+  if (head_ == buf_.size()) {
+    buf_.clear();
+    head_ = 0;
+  }
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
 }
 
 std::string LineBuffer::rest() {
-  std::string r = std::move(buf_);
+  std::string r = buf_.substr(head_);
   buf_.clear();
+  head_ = 0;
   partial_ = 0;
   return r;
 }
