@@ -200,20 +200,34 @@ void LineBuffer::append(const char* data, size_t n) {
     buf_.erase(0, head_);
     head_ = 0;
   }
-  for (size_t i = 0; i < n; ++i) {
-    const char ch = data[i];
+  // Whole runs are copied (memchr finds the line ends), not one byte at a time.
+  const char* p = data;
+  const char* const end = data + n;
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     if (skipping_) {
       // The cut line already ended at the limit; its rest up to the newline goes.
-      if (ch == '\n') skipping_ = false;
+      if (!nl) return;
+      skipping_ = false;
+      p = nl + 1;
       continue;
     }
-    buf_ += ch;
-    if (ch == '\n') {
-      partial_ = 0;
-    } else if (++partial_ >= max_) {
+    const size_t len = static_cast<size_t>((nl ? nl : end) - p);  // bytes before the newline
+    const size_t room = max_ - partial_;                            // partial_ < max_ always
+    if (len >= room) {
+      buf_.append(p, room);
       buf_ += '\n';
       skipping_ = true;
       partial_ = 0;
+      p += room;
+    } else if (nl) {
+      buf_.append(p, len + 1);
+      partial_ = 0;
+      p = nl + 1;
+    } else {
+      buf_.append(p, len);
+      partial_ += len;
+      p = end;
     }
   }
 }
