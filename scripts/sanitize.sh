@@ -34,8 +34,16 @@ export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 cmake -S . -B "$dir" "${gen[@]}" "${launcher[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g -DNDEBUG" -DATTNJIT_SANITIZE=$flags \
   -DATTNJIT_WITH_PYTHON=OFF >/dev/null
+# Each suite's executables: test_<suite> and companions such as test_cpu_variants (which carry
+# the suite's label too), never the *_sweep ones.
 targets=(attnjit-cli)
-for s in "${suites[@]}"; do targets+=("test_$s"); done
+# (Ninja lists "test_db: phony", Make "... test_db".)
+all_targets=$(cmake --build "$dir" --target help | sed -n 's/^\(\.\.\. \)\{0,1\}\(test_[A-Za-z0-9_]*\).*/\2/p')
+for s in "${suites[@]}"; do
+  found=$(grep -E "^test_${s}(_[a-z]+)?\$" <<<"$all_targets" | grep -v '_sweep$' || true)
+  [ -n "$found" ] || { echo "sanitize.sh: no test executable for suite '$s'" >&2; exit 2; }
+  targets+=($found)
+done
 cmake --build "$dir" -j "${JOBS:-$(nproc)}" --target "${targets[@]}"
 label="^($(IFS='|'; echo "${suites[*]}"))\$"
 ctest --test-dir "$dir" -L "$label" -LE "sweep|packaging" --output-on-failure \
