@@ -134,7 +134,10 @@ std::optional<std::string> DiskCache::load(std::string_view key) const {
   const uint64_t payload_len = get_le(d.data() + 16, 8);
   const uint64_t sum = get_le(d.data() + 24, 8);
   if (version != kFormatVersion || key_len > kMaxKeyLen) return reject();
-  if (d.size() - kHeaderSize != key_len + payload_len) return reject();  // truncated or padded
+  // Truncated or padded. Compared by subtraction: key_len + payload_len can wrap around to the
+  // file's size (a damaged length field) and would then send the views below past the buffer.
+  const size_t body = d.size() - kHeaderSize;
+  if (key_len > body || payload_len != body - key_len) return reject();
   std::string_view stored_key(d.data() + kHeaderSize, key_len);
   std::string_view payload(d.data() + kHeaderSize + key_len, payload_len);
   if (checksum(stored_key, payload) != sum) return reject();

@@ -267,18 +267,20 @@ void ConnectionLoop::on_ready(Conn* c) {
 }
 
 void ConnectionLoop::rearm(Conn* c) {
-  {
-    std::lock_guard<std::mutex> lock(c->mu);
-    c->state = Conn::State::Armed;
-    c->deadline = c->stream.pending() > 0 ? c->head_started + opt_.header_timeout
-                                           : Clock::now() + opt_.idle_timeout;
-  }
+  // Armed in the epoll set while holding c->mu: the worker that gets the next event locks c->mu
+  // before touching the connection, so everything this thread did with it (the re-arm itself
+  // included) happens-before that worker in user space too, not only through the kernel's epoll
+  // (which ThreadSanitizer does not model for EPOLL_CTL_MOD: it reported this thread's
+  // epoll_ctl racing with the next worker's close). The sweeper only try_locks c->mu.
+  std::lock_guard<std::mutex> lock(c->mu);
+  c->state = Conn::State::Armed;
+  c->deadline = c->stream.pending() > 0 ? c->head_started + opt_.header_timeout
+                                         : Clock::now() + opt_.idle_timeout;
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
   ev.data.ptr = c;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
     // Cannot happen for a registered fd; if it does, nothing would ever wake this connection.
-    std::lock_guard<std::mutex> lock(c->mu);
     c->state = Conn::State::Expired;
     ::shutdown(c->fd, SHUT_RDWR);
   }

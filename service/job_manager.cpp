@@ -271,11 +271,19 @@ void JobManager::run_job(const std::string& id) {
   auto on_event_line = [&](const std::string& line) {
     if (line.find_first_not_of(" \t") == std::string::npos) return;
     std::string message;
-    try {
-      const tuner::CampaignEvent e = tuner::event_from_json(nlohmann::json::parse(line));
-      campaign.apply(e);
-      message = describe(e);
-    } catch (const std::exception& e) {
+    // Parsed without exceptions: a child flooding plain text costs no throw per line.
+    const nlohmann::json parsed = nlohmann::json::parse(line, nullptr, false);
+    bool event = !parsed.is_discarded();
+    if (event) {
+      try {
+        const tuner::CampaignEvent e = tuner::event_from_json(parsed);
+        campaign.apply(e);
+        message = describe(e);
+      } catch (const std::exception&) {
+        event = false;
+      }
+    }
+    if (!event) {
       // Not an event: the child is not speaking the protocol. Keep it for diagnosis.
       tail += "[not an event] " + line.substr(0, 500) + "\n";
       trim_tail();

@@ -194,36 +194,61 @@ ExitStatus ChildProcess::kill() {
 }
 
 void LineBuffer::append(const char* data, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const char ch = data[i];
+  // Popped lines are dropped here, once they are at least half the buffer: erasing each line
+  // as it is popped moved the rest of the buffer every time (quadratic in the lines per read).
+  if (head_ > 0 && head_ >= buf_.size() / 2) {
+    buf_.erase(0, head_);
+    head_ = 0;
+  }
+  // Whole runs are copied (memchr finds the line ends), not one byte at a time.
+  const char* p = data;
+  const char* const end = data + n;
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     if (skipping_) {
       // The cut line already ended at the limit; its rest up to the newline goes.
-      if (ch == '\n') skipping_ = false;
+      if (!nl) return;
+      skipping_ = false;
+      p = nl + 1;
       continue;
     }
-    buf_ += ch;
-    if (ch == '\n') {
-      partial_ = 0;
-    } else if (++partial_ >= max_) {
+    const size_t len = static_cast<size_t>((nl ? nl : end) - p);  // bytes before the newline
+    const size_t room = max_ - partial_;                            // partial_ < max_ always
+    if (len >= room) {
+      buf_.append(p, room);
       buf_ += '\n';
       skipping_ = true;
       partial_ = 0;
+      p += room;
+    } else if (nl) {
+      buf_.append(p, len + 1);
+      partial_ = 0;
+      p = nl + 1;
+    } else {
+      buf_.append(p, len);
+      partial_ += len;
+      p = end;
     }
   }
 }
 
 std::optional<std::string> LineBuffer::pop() {
-  const size_t nl = buf_.find('\n');
+  const size_t nl = buf_.find('\n', head_);
   if (nl == std::string::npos) return std::nullopt;
-  std::string line = buf_.substr(0, nl);
-  buf_.erase(0, nl + 1);
+  std::string line = buf_.substr(head_, nl - head_);
+  head_ = nl + 1;
+  if (head_ == buf_.size()) {
+    buf_.clear();
+    head_ = 0;
+  }
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
 }
 
 std::string LineBuffer::rest() {
-  std::string r = std::move(buf_);
+  std::string r = buf_.substr(head_);
   buf_.clear();
+  head_ = 0;
   partial_ = 0;
   return r;
 }

@@ -91,6 +91,7 @@ class LineBuffer {
  private:
   size_t max_;
   std::string buf_;
+  size_t head_ = 0;     // start of the first line not yet popped (popping never moves bytes)
   size_t partial_ = 0;  // bytes of the unfinished last line
   bool skipping_ = false;
 };

@@ -54,8 +54,11 @@ Measurement measure_until_settled(const TimedRunner& run, const MeasureOptions& 
     // Size the next batch to ~1/5 of the remaining budget from the median so far, so the loop
     // re-checks the spread a few times without overshooting the cap by more than one batch.
     double per_run_s = std::max(m.median_ms, 1e-6) / 1e3;
-    int reps = static_cast<int>(left / 5 / per_run_s);
-    reps = std::clamp(reps, 1, opt.max_samples - m.samples);
+    // Capped while still a double: a large budget over a fast kernel (1e9 s / 1 ms) is far
+    // beyond int, and converting such a double (or a NaN) to int is undefined behaviour.
+    const int room = opt.max_samples - m.samples;
+    const double want = left / 5 / per_run_s;
+    const int reps = !(want < room) ? room : std::max(1, static_cast<int>(want));
     std::vector<double> more = run(0, reps);
     if (more.empty()) throw std::runtime_error("measure: the runner returned no timings");
     samples.insert(samples.end(), more.begin(), more.end());

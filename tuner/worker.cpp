@@ -234,7 +234,12 @@ void inject_fault(const std::string& config) {
     if (eq == std::string::npos || item.substr(0, eq) != config) continue;
     const std::string what = item.substr(eq + 1);
     if (what == "abort") std::abort();
-    if (what == "segv") ::raise(SIGSEGV);
+    if (what == "segv") {
+      // Dies the way an unhandled crash does, whatever handler is installed (AddressSanitizer's
+      // turns a SIGSEGV into "exit 1", which is not the fault being planted).
+      ::signal(SIGSEGV, SIG_DFL);
+      ::raise(SIGSEGV);
+    }
     if (what == "exit") std::_Exit(3);
     if (what == "hang")
       while (true) std::this_thread::sleep_for(std::chrono::seconds(1));

@@ -133,6 +133,23 @@ TEST_F(DiskCacheTest, TruncatedFileIsDetectedAtEveryLength) {
   EXPECT_EQ(*c.load("k"), payload);
 }
 
+// Length fields whose sum wraps around 2^64 to the file's real size: the sum matched, and the
+// key / payload views then ran far past the buffer (a crash while reading a damaged cache file).
+TEST_F(DiskCacheTest, LengthFieldsThatWrapToTheFileSizeAreRejected) {
+  DiskCache c(root_, "cubin");
+  c.store("k", "payload");
+  std::string bytes = read_all(c.path_for("k"));
+  const uint64_t body = bytes.size() - 32;  // key + payload bytes actually present
+  const uint32_t key_len = 1000;            // more than the file holds, under the key limit
+  const uint64_t payload_len = body - key_len;  // wraps: key_len + payload_len == body (mod 2^64)
+  for (int i = 0; i < 4; ++i) bytes[12 + i] = static_cast<char>((key_len >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i) bytes[16 + i] = static_cast<char>((payload_len >> (8 * i)) & 0xff);
+  write_all(c.path_for("k"), bytes);
+  EXPECT_FALSE(c.load("k").has_value());
+  EXPECT_FALSE(fs::exists(c.path_for("k"))) << "a damaged entry must be removed";
+  EXPECT_EQ(c.stats().corrupt, 1u);
+}
+
 TEST_F(DiskCacheTest, ForeignFileWithWrongMagicOrVersionIsRejected) {
   DiskCache c(root_, "cubin");
   c.store("k", "payload");

@@ -151,6 +151,10 @@ TEST(Measurement, SampleCapBoundsTheLoop) {
                                               [&] { return d.now; });
   EXPECT_FALSE(m.settled);
   EXPECT_EQ(m.samples, 40);
+  // The batch after the first wants ~2e11 runs: it is capped to the 35 samples left, in one
+  // call. (Converting 2e11 to int was undefined behaviour, found by UBSan; on x86 it gave
+  // INT_MIN, clamped to one run per call.)
+  EXPECT_EQ(d.calls, 2);
 }
 
 TEST(Measurement, RepeatedRunsWithTheSameFakeTimingsGiveTheSameAnswer) {

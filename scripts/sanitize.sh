@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the host code with sanitizers in a build folder of its own and runs test suites there.
+#   scripts/sanitize.sh [address|thread] [suite...]
+# address = AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer (build-asan/),
+# thread  = ThreadSanitizer (build-tsan/). Suites are tests/<folder> names (ctest labels); the
+# default is the host-code suites below. Not part of scripts/test.sh: a sanitized build is a
+# second full build and the tests run several times slower. Emulator and sweep suites are
+# excluded (hours under a sanitizer, and they exercise kernel templates, not host code).
+# Findings fail the test; reviewed false positives and third-party findings are suppressed,
+# each with its reason, in scripts/sanitizers/*.supp.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-address}
+shift || true
+suites=("$@")
+((${#suites[@]})) || suites=(db service runtime api tuner cli codegen)
+supp=$PWD/scripts/sanitizers
+case $mode in
+  address)
+    dir=${BUILD_DIR:-build-asan}; flags=address,undefined
+    export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:print_suppressions=0"
+    export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp" ;;
+  thread)
+    dir=${BUILD_DIR:-build-tsan}; flags=thread
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=4:suppressions=$supp/tsan.supp:print_suppressions=0" ;;
+  *) echo "usage: scripts/sanitize.sh [address|thread] [suite...]" >&2; exit 2 ;;
+esac
+gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
+launcher=(); command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+# -O1: sanitizer reports stay readable and the build stays quick; NDEBUG as in a release build.
+# Python is off: its module would need the sanitizer runtime preloaded into the interpreter.
+cmake -S . -B "$dir" "${gen[@]}" "${launcher[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g -DNDEBUG" -DATTNJIT_SANITIZE=$flags \
+  -DATTNJIT_WITH_PYTHON=OFF >/dev/null
+# Each suite's executables: test_<suite> and companions such as test_cpu_variants (which carry
+# the suite's label too), never the *_sweep ones.
+targets=(attnjit-cli)
+# (Ninja lists "test_db: phony", Make "... test_db".)
+all_targets=$(cmake --build "$dir" --target help | sed -n 's/^\(\.\.\. \)\{0,1\}\(test_[A-Za-z0-9_]*\).*/\2/p')
+for s in "${suites[@]}"; do
+  found=$(grep -E "^test_${s}(_[a-z]+)?\$" <<<"$all_targets" | grep -v '_sweep$' || true)
+  [ -n "$found" ] || { echo "sanitize.sh: no test executable for suite '$s'" >&2; exit 2; }
+  targets+=($found)
+done
+cmake --build "$dir" -j "${JOBS:-$(nproc)}" --target "${targets[@]}"
+label="^($(IFS='|'; echo "${suites[*]}"))\$"
+ctest --test-dir "$dir" -L "$label" -LE "sweep|packaging" --output-on-failure \
+  -j "${JOBS:-$(nproc)}" --timeout 900 ${CTEST_ARGS:-}
