@@ -69,9 +69,9 @@ DecodeGpuPlan decode_gpu_plan(const DecodeGpuPlanInput& in) {
   const bool mma_dim = in.head_dim == 64 || in.head_dim == 128 || in.head_dim == 256;
   // Kernel: tensor cores from 8 rows (8 rows of scalar FMAs and shuffles per key are
   // instruction-bound), and always for an fp8 cache (its operands are converted in registers).
-  p.tensor_cores = in.block_m > 0 ? in.block_m == 16 : mma_dim && (rows >= 8 || in.kv_bytes == 1);
+  p.tensor_cores = in.block_m > 0 ? in.block_m == kDecodeMmaRows : mma_dim && (rows >= 8 || in.kv_bytes == 1);
   if (p.tensor_cores) {
-    p.block_m = 16;
+    p.block_m = kDecodeMmaRows;
     p.block_n = in.block_n > 0 ? in.block_n : decode_mma_block_n(in.head_dim, in.kv_bytes);
     p.warps = in.warps > 0 ? in.warps : (in.head_dim == 256 ? 2 : 4);
     p.stages = in.stages > 0 ? in.stages : 3;
@@ -179,8 +179,8 @@ DecodeGpuPlanInput decode_gpu_plan_input(const ProblemSpec& spec, const TileConf
 }
 
 int decode_combine_group(const ProblemSpec& spec, const TileConfig& cfg, const Target& target, int num_splits) {
-  // The tensor-core kernel only (block_m 16; templates/decode/sm80.cuh finish_cta).
-  if (target.platform == Platform::Cpu || cfg.block_m < 16 || num_splits < kDecodeTreeMinSplits) return 0;
+  // The tensor-core kernel only (templates/decode/sm80.cuh finish_cta).
+  if (target.platform == Platform::Cpu || cfg.block_m != kDecodeMmaRows || num_splits < kDecodeTreeMinSplits) return 0;
   // The combine's outputs (real rows x head_dim / 4 float4s) over the CTA's threads.
   const int64_t rows = std::min<int64_t>(decode_rows(spec), std::max(1, cfg.block_m));
   const int64_t items = rows * (spec.head_dim / 4);
@@ -201,8 +201,8 @@ DecodeWorkspace decode_workspace(const ProblemSpec& spec, const TileConfig& cfg,
   if (combine_group < 0) throw SpecError("combine_group: must be >= 0, got " + std::to_string(combine_group));
   DecodeWorkspace w;
   if (num_splits == 1) return w;
-  // The scalar kernel (block_m < 16) combines in one level whatever it is given.
-  const int64_t groups = combine_group > 0 && combine_group < num_splits && cfg.block_m >= 16
+  // The scalar kernel combines in one level whatever it is given.
+  const int64_t groups = combine_group > 0 && combine_group < num_splits && cfg.block_m == kDecodeMmaRows
                              ? (num_splits + combine_group - 1) / combine_group
                              : 0;
   w.combine_group = groups > 0 ? combine_group : 0;

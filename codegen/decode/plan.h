@@ -53,6 +53,8 @@ struct DecodeGpuPlan {
   double waves = 0;           // ctas / (sm_count * ctas_per_sm)
 };
 inline constexpr int kDecodeDefaultSmCount = 132;
+// block_m of the tensor-core kernel (templates/decode/mma_sm80.cuh); the scalar kernel takes 1-8.
+inline constexpr int kDecodeMmaRows = 16;
 // Splits stop at this many keys each, and at kDecodeMaxSplits.
 inline constexpr int64_t kDecodeMinKeysPerSplit = 256;
 

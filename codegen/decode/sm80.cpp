@@ -40,7 +40,7 @@ constexpr const char* kMmaRoot = "decode/mma_sm80.cuh";
 constexpr int kVec = 8;          // elements per 16-byte load
 constexpr int kMaxRowsPerCta = 8;
 constexpr int kMaxBlockN = 64;
-constexpr int kMmaRows = 16;  // block_m of the tensor-core kernel
+constexpr int kMmaRows = kDecodeMmaRows;  // block_m of the tensor-core kernel
 bool is_mma(const TileConfig& c) { return c.block_m == kMmaRows; }
 bool mma_head_dim(int d) { return d == 64 || d == 128 || d == 256; }
 // The tensor-core kernel pays off once the scalar kernel would hold 8 rows.
