@@ -10,7 +10,8 @@
 // On the CPU (--backend cpu) the run first measures the machine's read bandwidth with the same
 // number of threads (cli/cpu_read_bandwidth.h) and prints each point's fraction of it; before
 // every timed launch the caches are evicted, so K and V come from memory as in a real decode
-// step (a 8k-token GQA-8 cache would otherwise sit in L3). --threads sets the worker threads.
+// step (a 8k-token GQA-8 cache would otherwise sit in L3); --hot skips that, so a cache small
+// enough for L2/L3 measures the kernel's arithmetic alone. --threads sets the worker threads.
 // Both the bandwidth and each point are also given by process CPU time (bytes / (CPU seconds /
 // threads)): on cores shared with other processes, wall time measures the sharing, not the kernel.
 #include <algorithm>
@@ -60,6 +61,7 @@ struct BenchDecodeArgs {
   bool json = false;
   bool alibi = false, sinks = false;  // score variants: ALiBi slopes, attention sinks (per query head)
   bool one_level_combine = false;     // A/B: one-level combine where the rule picks two levels
+  bool hot = false;                   // CPU: K/V left in the caches between launches
   SnippetFiles snippets;  // --score-mod / --mask-mod (no aux tensors: snippets must not read any)
 };
 
@@ -161,6 +163,7 @@ void run_bench_decode(BenchDecodeArgs a) {
     be.copy_to_device(dvariants.get(), host.data(), host.size() * sizeof(float));
   }
   if (a.threads < 0 || a.threads > 1024) throw UsageError("--threads: must be in 0..1024 (0 = all hardware threads)");
+  if (a.hot && !cpu) throw UsageError("--hot: the CPU backend only (GPU timings never evict the caches)");
   const int cpu_threads = a.threads > 0 ? a.threads : std::max(1, rt->target().sm_count);
   ReadBandwidth bw;
   if (cpu) bw = measure_read_bandwidth(cpu_threads);
@@ -268,7 +271,7 @@ void run_bench_decode(BenchDecodeArgs a) {
         if (cpu) {  // one launch at a time, each from cold caches
           be.time({l}, a.warmup, 0);
           for (int i = 0; i < a.reps; ++i) {
-            evict_caches();
+            if (!a.hot) evict_caches();
             const double c0 = process_cpu_seconds();
             t.push_back(be.time({l}, 0, 1).front());
             tc.push_back((process_cpu_seconds() - c0) / cpu_threads);
@@ -306,6 +309,7 @@ void run_bench_decode(BenchDecodeArgs a) {
     j["kv_dtype"] = std::string(to_string(kvt));
     j["alibi"] = a.alibi;
     j["sinks"] = a.sinks;
+    j["hot"] = a.hot;
     j["score_mod"] = a.snippets.score_mod;
     j["mask_mod"] = a.snippets.mask_mod;
     j["metric"] = "K+V bytes read / median time (GB/s = 1e9 bytes/s)";
@@ -359,6 +363,9 @@ const RegisterCommand reg("bench-decode", [](CLI::App& app) {
   c->add_option("--config", a->config,
                  "force one tile config for every point, e.g. sm80_bm16_bn32_w4_s2_v8 (default: the decode "
                  "module's choice per run shape)");
+  c->add_flag("--hot", a->hot,
+              "CPU: do not evict the caches between launches (with a short --kv-len: the kernel's "
+              "arithmetic rate, no memory in the way)");
   c->add_flag("--one-level-combine", a->one_level_combine,
               "GPU: combine the KV splits in one level where the rule picks two (an A/B of the "
               "two-level combine; the splits column shows <splits>/<group> for two levels)");

@@ -1,7 +1,8 @@
 // `attnjit bench-decode --config` (one forced config for every point) and
 // `--one-level-combine` (the A/B of the GPU's two-level split combine), on the CPU backend:
 // the forced config is the one that ran and is reported as forced; the CPU combines in one level,
-// so the flag changes nothing there and the report says so (combine_group 0); bad values exit 2.
+// so the flag changes nothing there and the report says so (combine_group 0); `--hot` (no cache
+// eviction) is reported in the JSON; bad values exit 2.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -23,6 +24,16 @@ TEST(CliBenchDecodeOptions, ForcedConfigRunsAndIsReported) {
   EXPECT_NE(r.output.find("\"config\": \"cpu_bm4_bn32_w1_s1_v8_t1\""), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("\"config_source\": \"forced\""), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("\"combine_group\": 0"), std::string::npos) << r.output;
+}
+
+TEST(CliBenchDecodeOptions, HotKeepsTheCachesAndSaysSo) {
+  auto r = run_cli(kPoint + " --threads 1 --hot", 120, false);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"hot\": true"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"cpu_gbps\""), std::string::npos) << r.output;
+  r = run_cli(kPoint + " --threads 1", 120, false);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"hot\": false"), std::string::npos) << r.output;
 }
 
 TEST(CliBenchDecodeOptions, BadConfigAndConfigWithDbAreUsageErrors) {

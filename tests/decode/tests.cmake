@@ -21,3 +21,14 @@ if(Python3_Interpreter_FOUND)
   add_test(NAME decode_grid_script COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/decode_grid_test.py)
   set_tests_properties(decode_grid_script PROPERTIES LABELS "decode" TIMEOUT 120)
 endif()
+
+# bench/decode_cpu_micro.sh (the CPU decode template timed alone, for A/B of template edits) still
+# builds against the templates and runs: a tiny warm and streaming run of bf16 GQA 4.
+find_program(ATTNJIT_CLANGXX NAMES clang++-14 clang++)
+if(ATTNJIT_CLANGXX)
+  add_test(NAME decode_cpu_micro_script
+           COMMAND bash ${CMAKE_SOURCE_DIR}/bench/decode_cpu_micro.sh ${CMAKE_SOURCE_DIR}/templates bf16 4 16 64)
+  set_tests_properties(decode_cpu_micro_script PROPERTIES LABELS "decode" TIMEOUT 300
+                       ENVIRONMENT "CXX_CLANG=${ATTNJIT_CLANGXX}"
+                       PASS_REGULAR_EXPRESSION "warm gqa 4 kv_len 16: median [0-9.]+ GB/s.*streaming gqa 4 kv_len 64: median [0-9.]+ GB/s")
+endif()

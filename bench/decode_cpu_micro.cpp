@@ -1,0 +1,107 @@
+// The CPU decode template (templates/decode/cpu.h) timed alone, without the runtime: one work item
+// (every KV head of one sequence, no split) on the calling thread, by thread CPU time, either from
+// warm caches (a short cache run 50 times per sample: the arithmetic) or streaming from memory
+// (a long cache, caches evicted before every run). Built by bench/decode_cpu_micro.sh with clang
+// and the same code-generation options as the JIT, so a template edit can be A/B-timed in seconds
+// and with far less noise than `attnjit bench-decode` on a busy machine: it prints the median and
+// the best sample (on shared cores the best is the stable statistic).
+//   decode_cpu_micro KV_LEN SAMPLES
+// The kernel comes from DECODE_MICRO_KERNEL (a source with `extern "C" void entry(...)` over a
+// prelude Config) and the shape from DECODE_MICRO_{GROUP,HEADS_KV,ESIZE,COLD}.
+#include DECODE_MICRO_KERNEL
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace {
+
+double thread_seconds() {
+  timespec t{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0) {
+    std::perror("clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    std::exit(1);
+  }
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// Values in [-1, 1) in the kernel's storage (f32, or bf16 = the top half of an f32).
+void fill(std::vector<unsigned char>& buf, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (size_t i = 0; i + DECODE_MICRO_ESIZE <= buf.size(); i += DECODE_MICRO_ESIZE) {
+    const float x = u(rng);
+    uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    if (DECODE_MICRO_ESIZE == 2) {
+      const uint16_t h = uint16_t(bits >> 16);
+      std::memcpy(&buf[i], &h, 2);
+    } else {
+      std::memcpy(&buf[i], &bits, 4);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s KV_LEN SAMPLES\n", argv[0]);
+    return 2;
+  }
+  const long long len = std::atoll(argv[1]);
+  const int samples = std::atoi(argv[2]);
+  if (len < 1 || samples < 1) {
+    std::fprintf(stderr, "KV_LEN and SAMPLES must be >= 1\n");
+    return 2;
+  }
+  constexpr int D = 128, G = DECODE_MICRO_GROUP, HKV = DECODE_MICRO_HEADS_KV, ES = DECODE_MICRO_ESIZE;
+  const size_t kv = size_t(len) * HKV * D, qn = size_t(G) * HKV * D;
+  std::vector<unsigned char> k(kv * ES), v(kv * ES), q(qn * ES), o(qn * ES);
+  std::mt19937 rng(1);
+  fill(k, rng);
+  fill(v, rng);
+  fill(q, rng);
+  attnjit::DecodeParams p{};
+  p.q = q.data();
+  p.k = k.data();
+  p.v = v.data();
+  p.o = o.data();
+  p.q_head_stride = p.o_head_stride = D;
+  p.q_row_stride = p.q_batch_stride = p.o_row_stride = p.o_batch_stride = G * HKV * D;
+  p.k_head_stride = p.v_head_stride = D;
+  p.k_row_stride = p.v_row_stride = HKV * D;
+  p.k_batch_stride = p.v_batch_stride = len * HKV * D;
+  p.batch = 1;
+  p.heads_q = G * HKV;
+  p.heads_kv = HKV;
+  p.q_tokens = 1;
+  p.seqlen_k = int(len);
+  p.num_splits = 1;
+  p.row_chunks = 1;
+  p.scale = 0.08838834764831845f;
+  p.scale_log2 = p.scale * 1.4426950408889634f;
+
+  std::vector<unsigned char> junk(DECODE_MICRO_COLD ? (64u << 20) : 0);
+  const int inner = DECODE_MICRO_COLD ? 1 : 50;
+  entry(&p, 0, 1);  // page in the cache and the kernel
+  std::vector<double> t;
+  for (int s = 0; s < samples; ++s) {
+    for (size_t i = 0; i < junk.size(); i += 64) junk[i] += 1;
+    const double t0 = thread_seconds();
+    for (int i = 0; i < inner; ++i) entry(&p, 0, 1);
+    t.push_back((thread_seconds() - t0) / inner);
+  }
+  std::sort(t.begin(), t.end());
+  const double bytes = 2.0 * double(kv) * ES;
+  std::printf("%s gqa %d kv_len %lld: median %.2f GB/s, best %.2f GB/s (K+V bytes / thread CPU time)\n",
+              DECODE_MICRO_COLD ? "streaming" : "warm", G, len, bytes / t[t.size() / 2] / 1e9, bytes / t[0] / 1e9);
+  float sink = 0;
+  for (unsigned char c : o) sink += c;
+  return sink < 0 ? 1 : 0;  // keeps the output live
+}
