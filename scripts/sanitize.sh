@@ -10,8 +10,9 @@
 # variants hold the decode, varlen / paged and user-mod emulator tests beside their host code;
 # cpu is the LLVM backend's host code (its JIT-compiled kernels are not instrumented). Under ASan
 # the emulator stands in for compute-sanitizer memcheck: global buffers are exact-size host
-# allocations, shared memory past the launch's dynamic size is poisoned, CUDA vector types keep
-# their alignment (UBSan checks it); races are the emulator's own hazard checks, not ASan's.
+# allocations, shared memory past the launch's dynamic size and under an asynchronous copy in
+# flight is poisoned (tests/emu/emu_runtime.h), CUDA vector types keep their alignment (UBSan
+# checks it); races between threads are the emulator's own hazard checks, not ASan's.
 # All their non-sweep tests run (GPU-only ones skip): about 15 min of the 4 suites with JOBS=2
 # and 30 min with JOBS=1 on 2 cores, the decode emulator's many-split combines (DecodeEmu.
 # CombineOfManySplits, .TwoLevelCombine) 2-4 min each; narrow with CTEST_ARGS="-R Emu".

@@ -48,9 +48,11 @@ namespace emu {
 // Under AddressSanitizer (scripts/sanitize.sh address emu ...) the emulator is the host-side
 // counterpart of compute-sanitizer memcheck for the kernel templates: ASan must be told about
 // every fiber switch (else it unpoisons or checks the wrong stack and reports false positives,
-// e.g. when an EmuError is thrown on a fiber), and the part of the shared buffer beyond the
-// launch's dynamic shared memory is poisoned so that a kernel's plain load or store past its
-// shared-memory layout is reported like one past a global buffer. No-ops in normal builds.
+// e.g. when an EmuError is thrown on a fiber); the part of the shared buffer beyond the launch's
+// dynamic shared memory is poisoned, so a kernel's plain load or store past its shared layout is
+// reported like one past a global buffer, and so is every 16-byte chunk while an asynchronous
+// copy to it is in flight (a plain access before cp.async.wait_group / the TMA's mbarrier, even
+// of a value never used). No-ops in normal builds.
 namespace asan {
 #if defined(ATTNJIT_EMU_ASAN)
 inline void start_switch(void** fake_stack, const void* bottom, size_t size) {
@@ -174,6 +176,7 @@ class Block {
   void run(const Dim3& block_idx, const std::function<void()>& body, uint64_t round_seed) {
     block_idx_ = block_idx;
     body_ = &body;
+    asan::unpoison(smem_, cfg_.dynamic_smem);  // copies an earlier block left in flight
     std::memset(smem_, 0xff, cfg_.dynamic_smem);
     std::fill(chunks_.begin(), chunks_.end(), ChunkMeta{});
     for (WarpState& w : warps_) {
@@ -381,7 +384,9 @@ class Block {
                      std::to_string(off) + " that warp " + std::to_string(m.read_warp) +
                      " (-2: several) read since the last __syncthreads (write-after-read race)");
     m.pending_writer = me.linear;
+    asan::unpoison(smem_ + off, 16);
     std::memset(smem_ + off, 0xff, 16);  // contents are undefined until the copy completes
+    asan::poison(smem_ + off, 16);
     me.open_group.push_back({static_cast<unsigned>(off), src, zero});
     ++stats_.async_copies;
   }
@@ -394,6 +399,7 @@ class Block {
     Thread& me = self();
     while (static_cast<int>(me.committed.size()) > n) {
       for (const AsyncCopy& c : me.committed.front()) {
+        asan::unpoison(smem_ + c.dst, 16);
         if (c.zero)
           std::memset(smem_ + c.dst, 0, 16);
         else
@@ -482,19 +488,18 @@ inline Block& block() {
 
 // Runs body() as every thread of every block, one block at a time (in x, y, z order, or as
 // cfg.block_order says). `smem` holds kMaxDynamicSmem bytes (EMU_DEFINE_DYNAMIC_SMEM); under ASan
-// the bytes past cfg.dynamic_smem are poisoned for the launch.
+// the bytes past cfg.dynamic_smem are poisoned for the launch (and all unpoisoned after it).
 inline Stats launch(const LaunchConfig& cfg, unsigned char* smem, const std::function<void()>& body) {
   Stats stats;
   Block b(cfg, smem, stats);
   struct Reset {
-    unsigned char* tail;
-    size_t tail_bytes;
+    unsigned char* smem;
     ~Reset() {
-      asan::unpoison(tail, tail_bytes);
+      asan::unpoison(smem, kMaxDynamicSmem);  // the tail and copies left in flight
       current_block() = nullptr;
     }
-  } reset{smem + cfg.dynamic_smem, kMaxDynamicSmem - cfg.dynamic_smem};
-  asan::poison(reset.tail, reset.tail_bytes);
+  } reset{smem};
+  asan::poison(smem + cfg.dynamic_smem, kMaxDynamicSmem - cfg.dynamic_smem);
   current_block() = &b;
   std::vector<Dim3> blocks;
   for (unsigned z = 0; z < cfg.grid.z; ++z)
