@@ -13,9 +13,10 @@
 # allocations, shared memory past the launch's dynamic size and under an asynchronous copy in
 # flight is poisoned (tests/emu/emu_runtime.h), CUDA vector types keep their alignment (UBSan
 # checks it); races between threads are the emulator's own hazard checks, not ASan's.
-# All their non-sweep tests run (GPU-only ones skip): about 15 min of the 4 suites with JOBS=2
-# and 30 min with JOBS=1 on 2 cores, the decode emulator's many-split combines (DecodeEmu.
-# CombineOfManySplits, .TwoLevelCombine) 2-4 min each; narrow with CTEST_ARGS="-R Emu".
+# All their non-sweep tests run (GPU-only ones skip): 329 tests of the 4 suites in 18 min with
+# JOBS=2 on a shared 2-core machine, the longest 1.5-2.5 min each (DecodeNvrtc.DefaultConfig...,
+# DecodeEmu.TwoLevelCombine / CombineOfManySplits, PrefillSm90Emu.Persistent*); narrow with
+# e.g. CTEST_ARGS="-R Emu" (the emulator tests only).
 # ThreadSanitizer does not follow the emulator's ucontext fibers: in thread mode the emu suite
 # is refused and the emulator tests of the other suites (names containing Emu) are left out.
 # Findings fail the test; reviewed false positives and third-party findings are suppressed,
