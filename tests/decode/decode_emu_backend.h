@@ -19,16 +19,18 @@
 #include "emu/cuda_shim.h"
 
 // ---- CUDA vector types and helpers the kernel uses (NVRTC has them built in) ----
-struct uint4 {
+// With CUDA's alignment (16 / 8 bytes): a vector access at a misaligned address faults on the
+// GPU, and UBSan's alignment check (scripts/sanitize.sh address decode) reports it here.
+struct alignas(16) uint4 {
   unsigned x, y, z, w;
 };
-struct uint2 {
+struct alignas(8) uint2 {
   unsigned x, y;
 };
-struct float4 {
+struct alignas(16) float4 {
   float x, y, z, w;
 };
-struct float2 {
+struct alignas(8) float2 {
   float x, y;
 };
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
@@ -254,9 +256,11 @@ class EmuBackend final : public Backend {
     emu::launch(cfg, reinterpret_cast<unsigned char*>(decode::smem_v4), [&] { body(p); });
   }
   void synchronize(void*) override {}
+  // Exactly `bytes` (256-byte aligned like cudaMalloc, not rounded up): under ASan a kernel
+  // access past the end of a tensor is reported as it would be by compute-sanitizer.
   void* allocate(size_t bytes) override {
-    void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
-    if (!p) throw BackendError("emulator: out of memory");
+    void* p = nullptr;
+    if (posix_memalign(&p, 256, bytes ? bytes : 1) != 0) throw BackendError("emulator: out of memory");
     return p;
   }
   void release(void* p) noexcept override { std::free(p); }

@@ -31,7 +31,45 @@
 #include <utility>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define ATTNJIT_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ATTNJIT_EMU_ASAN 1
+#endif
+#endif
+#if defined(ATTNJIT_EMU_ASAN)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace emu {
+
+// Under AddressSanitizer (scripts/sanitize.sh address emu ...) the emulator is the host-side
+// counterpart of compute-sanitizer memcheck for the kernel templates: ASan must be told about
+// every fiber switch (else it unpoisons or checks the wrong stack and reports false positives,
+// e.g. when an EmuError is thrown on a fiber); the part of the shared buffer beyond the launch's
+// dynamic shared memory is poisoned, so a kernel's plain load or store past its shared layout is
+// reported like one past a global buffer, and so is every 16-byte chunk while an asynchronous
+// copy to it is in flight (a plain access before cp.async.wait_group / the TMA's mbarrier, even
+// of a value never used). No-ops in normal builds.
+namespace asan {
+#if defined(ATTNJIT_EMU_ASAN)
+inline void start_switch(void** fake_stack, const void* bottom, size_t size) {
+  __sanitizer_start_switch_fiber(fake_stack, bottom, size);
+}
+inline void finish_switch(void* fake_stack, const void** bottom, size_t* size) {
+  __sanitizer_finish_switch_fiber(fake_stack, bottom, size);
+}
+inline void poison(const void* p, size_t n) { ASAN_POISON_MEMORY_REGION(p, n); }
+inline void unpoison(const void* p, size_t n) { ASAN_UNPOISON_MEMORY_REGION(p, n); }
+#else
+inline void start_switch(void**, const void*, size_t) {}
+inline void finish_switch(void*, const void**, size_t*) {}
+inline void poison(const void*, size_t) {}
+inline void unpoison(const void*, size_t) {}
+#endif
+}  // namespace asan
 
 struct EmuError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -87,6 +125,7 @@ struct Thread {
   std::function<std::string()> waiting_for;
   std::vector<AsyncCopy> open_group;                 // issued, not yet committed
   std::deque<std::vector<AsyncCopy>> committed;      // oldest first
+  void* fake_stack = nullptr;                        // ASan's fake stack while switched out
 };
 
 // Deposit / result slots of one warp collective. 64 bytes per lane is enough for mma's
@@ -137,6 +176,7 @@ class Block {
   void run(const Dim3& block_idx, const std::function<void()>& body, uint64_t round_seed) {
     block_idx_ = block_idx;
     body_ = &body;
+    asan::unpoison(smem_, cfg_.dynamic_smem);  // copies an earlier block left in flight
     std::memset(smem_, 0xff, cfg_.dynamic_smem);
     std::fill(chunks_.begin(), chunks_.end(), ChunkMeta{});
     for (WarpState& w : warps_) {
@@ -156,6 +196,8 @@ class Block {
       t.open_group.clear();
       t.committed.clear();
       if (getcontext(&t.ctx) != 0) throw EmuError("getcontext failed");
+      // A fiber abandoned by an earlier error may have left its frames' redzones poisoned.
+      asan::unpoison(stacks_[static_cast<size_t>(t.linear)].get(), cfg_.stack_bytes);
       t.ctx.uc_stack.ss_sp = stacks_[static_cast<size_t>(t.linear)].get();
       t.ctx.uc_stack.ss_size = cfg_.stack_bytes;
       t.ctx.uc_link = &sched_;
@@ -180,7 +222,10 @@ class Block {
         progressed = true;
         cur_ = i;
         ++stats_.switches;
+        void* sched_fake = nullptr;
+        asan::start_switch(&sched_fake, stacks_[static_cast<size_t>(i)].get(), cfg_.stack_bytes);
         if (swapcontext(&sched_, &t.ctx) != 0) throw EmuError("swapcontext failed");
+        asan::finish_switch(sched_fake, nullptr, nullptr);
         cur_ = -1;
         if (error_) std::rethrow_exception(error_);
         if (t.state == Thread::State::Done) ++done;
@@ -339,7 +384,9 @@ class Block {
                      std::to_string(off) + " that warp " + std::to_string(m.read_warp) +
                      " (-2: several) read since the last __syncthreads (write-after-read race)");
     m.pending_writer = me.linear;
+    asan::unpoison(smem_ + off, 16);
     std::memset(smem_ + off, 0xff, 16);  // contents are undefined until the copy completes
+    asan::poison(smem_ + off, 16);
     me.open_group.push_back({static_cast<unsigned>(off), src, zero});
     ++stats_.async_copies;
   }
@@ -352,6 +399,7 @@ class Block {
     Thread& me = self();
     while (static_cast<int>(me.committed.size()) > n) {
       for (const AsyncCopy& c : me.committed.front()) {
+        asan::unpoison(smem_ + c.dst, 16);
         if (c.zero)
           std::memset(smem_ + c.dst, 0, 16);
         else
@@ -368,18 +416,22 @@ class Block {
  private:
   static void entry() {
     Block* b = current_block();
+    asan::finish_switch(nullptr, &b->sched_bottom_, &b->sched_size_);
     try {
       (*b->body_)();
     } catch (...) {
       b->error_ = std::current_exception();
     }
     b->self().state = Thread::State::Done;
-    // uc_link returns to the scheduler.
+    // uc_link returns to the scheduler; this fiber's fake stack (ASan) ends with it.
+    asan::start_switch(nullptr, b->sched_bottom_, b->sched_size_);
   }
 
   void yield() {
     Thread& me = self();
+    asan::start_switch(&me.fake_stack, sched_bottom_, sched_size_);
     if (swapcontext(&me.ctx, &sched_) != 0) throw EmuError("swapcontext failed");
+    asan::finish_switch(me.fake_stack, &sched_bottom_, &sched_size_);
   }
 
   std::string waiting_summary() const {
@@ -411,6 +463,8 @@ class Block {
   std::vector<std::unique_ptr<unsigned char[]>> stacks_;
   std::vector<ChunkMeta> chunks_;
   ucontext_t sched_{};
+  const void* sched_bottom_ = nullptr;  // the scheduler's stack, for ASan's fiber switches
+  size_t sched_size_ = 0;
   Dim3 block_idx_;
   const std::function<void()>* body_ = nullptr;
   int cur_ = -1;
@@ -433,13 +487,19 @@ inline Block& block() {
 }
 
 // Runs body() as every thread of every block, one block at a time (in x, y, z order, or as
-// cfg.block_order says).
+// cfg.block_order says). `smem` holds kMaxDynamicSmem bytes (EMU_DEFINE_DYNAMIC_SMEM); under ASan
+// the bytes past cfg.dynamic_smem are poisoned for the launch (and all unpoisoned after it).
 inline Stats launch(const LaunchConfig& cfg, unsigned char* smem, const std::function<void()>& body) {
   Stats stats;
   Block b(cfg, smem, stats);
   struct Reset {
-    ~Reset() { current_block() = nullptr; }
-  } reset;
+    unsigned char* smem;
+    ~Reset() {
+      asan::unpoison(smem, kMaxDynamicSmem);  // the tail and copies left in flight
+      current_block() = nullptr;
+    }
+  } reset{smem};
+  asan::poison(smem + cfg.dynamic_smem, kMaxDynamicSmem - cfg.dynamic_smem);
   current_block() = &b;
   std::vector<Dim3> blocks;
   for (unsigned z = 0; z < cfg.grid.z; ++z)

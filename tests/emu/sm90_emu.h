@@ -235,7 +235,9 @@ class State {
                     reinterpret_cast<const unsigned char*>(map.addr) + gofs[e], map.elem);
       }
       const size_t off = b.shared_offset(saddr, 16, "cp.async.bulk.tensor load");
+      asan::unpoison(b.smem() + off, 16);
       std::memset(b.smem() + off, 0xff, 16);  // undefined until the load lands
+      asan::poison(b.smem() + off, 16);        // a plain access before the mbarrier wait: ASan
       tma_pending_[off / 16] = 1;
       p.chunks.push_back({off, bytes});
       p.bytes += 16;
@@ -280,7 +282,7 @@ class State {
     while (static_cast<int>(ts.store_groups.size()) > n) {
       for (const StoreGroup& g : ts.store_groups.front())
         for (const auto& [off, bytes] : g.src)
-          if (std::memcmp(b.smem() + off, bytes.data(), 16) != 0)
+          if (tma_pending_[off / 16] || std::memcmp(b.smem() + off, bytes.data(), 16) != 0)
             throw EmuError("shared source of the TMA store at " + where(g.loc) + " (offset " +
                            std::to_string(off) + ") was overwritten before its "
                            "cp.async.bulk.wait_group.read at " + where(loc));
@@ -462,6 +464,7 @@ class State {
       PendingLoad p = std::move(loads_[i]);
       loads_.erase(loads_.begin() + static_cast<long>(i));
       for (const auto& [off, bytes] : p.chunks) {
+        asan::unpoison(b.smem() + off, 16);
         std::memcpy(b.smem() + off, bytes.data(), 16);
         tma_pending_[off / 16] = 0;
       }
