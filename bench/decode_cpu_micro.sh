@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times the CPU decode template alone (bench/decode_cpu_micro.cpp), warm and streaming, for
+# Times the CPU decode template alone (bench/decode_cpu_micro/harness.cpp), warm and streaming, for
 # head dim 128, 32 query heads, one token, the default tiles of the CPU decode config
 # (block_n 64, 8 lanes, 8 accumulator registers, kHeadsPerItem by decode_cpu_heads_per_item's
 # rule), compiled by clang with the JIT's options for this host.
@@ -41,7 +41,7 @@ EOC
 for cold in 0 1; do
   "$cxx" -O3 -std=c++17 -ffp-contract=fast -march=native -I"$tpl" -DDECODE_MICRO_KERNEL="\"$work/kernel.cpp\"" \
     -DDECODE_MICRO_GROUP=$g -DDECODE_MICRO_HEADS_KV=$hkv -DDECODE_MICRO_ESIZE=$es -DDECODE_MICRO_COLD=$cold \
-    "$here/decode_cpu_micro.cpp" -o "$work/micro$cold"
+    "$here/decode_cpu_micro/harness.cpp" -o "$work/micro$cold"
 done
 echo "$dt:"
 "$work/micro0" "$warm" 41

@@ -2,6 +2,7 @@
 // (every KV head of one sequence, no split) on the calling thread, by thread CPU time, either from
 // warm caches (a short cache run 50 times per sample: the arithmetic) or streaming from memory
 // (a long cache, caches evicted before every run). Built by bench/decode_cpu_micro.sh with clang
+// (in a folder of its own because every bench/*.cpp is a CMake target linked to the library)
 // and the same code-generation options as the JIT, so a template edit can be A/B-timed in seconds
 // and with far less noise than `attnjit bench-decode` on a busy machine: it prints the median and
 // the best sample (on shared cores the best is the stable statistic).
