@@ -174,7 +174,7 @@ void run_bench_decode(BenchDecodeArgs a) {
                 a.head_dim, static_cast<long long>(a.heads_q), static_cast<long long>(a.q_tokens), a.page_size,
                 a.alibi ? ", alibi" : "", a.sinks ? ", sinks" : "");
     if (cpu)
-      std::printf("read bandwidth with %d thread(s): %.1f GB/s (best of 7; median %.1f); by CPU time %.1f GB/s\n",
+      std::printf("read bandwidth with %d thread(s): %.1f GB/s (fastest of 3 read patterns, best of 5 passes; median %.1f); by CPU time %.1f GB/s\n",
                   cpu_threads, bw.gbps, bw.median, bw.cpu_gbps);
     std::printf("%5s %7s %5s %-22s %6s %10s %10s%s\n", "batch", "kv_len", "gqa", "config", "splits", "median", "GB/s",
                 cpu ? "   of bw  cpu GB/s   of bw" : "");

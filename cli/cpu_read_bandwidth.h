@@ -18,9 +18,10 @@ struct ReadBandwidth {
 double process_cpu_seconds();
 
 // Sums a `bytes` buffer (much larger than the last-level cache) from `threads` threads, each its
-// own contiguous share read as 2 interleaved streams with software prefetch (the way the decode
-// kernel reads K and V; see cpu_read_bandwidth.cpp).
-ReadBandwidth measure_read_bandwidth(int threads, size_t bytes = size_t(1) << 30, int reps = 7);
+// own contiguous share, in each of a few read patterns (1 or 2 interleaved streams, with and
+// without software prefetch; see cpu_read_bandwidth.cpp), `reps` timed passes per pattern, and
+// reports the fastest pattern: the most the machine reads, not what one access pattern gets.
+ReadBandwidth measure_read_bandwidth(int threads, size_t bytes = size_t(1) << 30, int reps = 5);
 
 // Touches `bytes` (twice a large L3) so the next timed run reads K and V from memory, as a
 // decode step does when the whole model's cache is far larger than the caches.
