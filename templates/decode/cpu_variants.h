@@ -9,12 +9,13 @@
 
 namespace attnjit::cpu {
 
-// s[h][r][jj] (log2 units) += -slope(b, hq) * log2(e) * |pos - (j0 + jj)| for the block's n keys,
+// s(h, r, jj) (log2 units; a float& of the block's scores) += -slope(b, hq) * log2(e) *
+// |pos - (j0 + jj)| for the block's n keys,
 // where item row r is global row chunk * R + r = token * G + head-in-group, hq its query head
 // and pos = L - QT + token its bottom-right aligned position. Padding rows are left alone (the
 // softmax masks them).
-template <int G, int QT, int H, int R, int BN>
-inline void add_alibi_block(const DecodeParams& p, float (&s)[H][R][BN], int nh, long long b, int h0, int chunk,
+template <int G, int QT, int R, class Scores>
+inline void add_alibi_block(const DecodeParams& p, const Scores& s, int nh, long long b, int h0, int chunk,
                             long long L, long long j0, int n) {
   const DecodeVariantParams& a = decode_variants::args(p);
   for (int h = 0; h < nh; ++h)
@@ -28,7 +29,7 @@ inline void add_alibi_block(const DecodeParams& p, float (&s)[H][R][BN], int nh,
       const float d0 = (float)(L - QT + gr / G - j0);  // pos - j0: |d0 - jj| per key
       for (int jj = 0; jj < n; ++jj) {
         const float d = d0 - (float)jj;
-        s[h][r][jj] += neg * (d < 0.f ? -d : d);
+        s(h, r, jj) += neg * (d < 0.f ? -d : d);
       }
     }
 }

@@ -284,6 +284,31 @@ TEST(DecodeCpu, Bf16PairDotProductsMatchTheReference) {
   expect_decode_matches(cpu(), w);
 }
 
+TEST(DecodeCpu, EveryScoreTileShapeInBothOrders) {
+  // The softmax runs on the Q.K^T tiles (QR rows x QJ keys per vector): vec and block_m pick the
+  // shape, from one row x vec keys to vec rows x one key (QJ = 1: bf16 pairs across two tiles;
+  // QJ even: within one tile), with masked and ragged rows (window, 2 query tokens).
+  const int widest = cpu().target().vector_bits >= 512 ? 16 : cpu().target().vector_bits >= 256 ? 8 : 4;
+  for (int vec = widest; vec >= 4; vec /= 2)
+    for (int group : {1, 2, 8, 16})
+      for (int order : {0, 1}) {
+        DecodeCase c;
+        c.dtype = DType::BF16;
+        c.head_dim = 64;
+        c.heads_kv = 2;
+        c.group = group;
+        c.q_tokens = group == 2 ? 2 : 1;
+        if (group == 2) c.mask = {MaskKind::SlidingWindow, 40, 0};
+        c.seqlens = {200, 5, 67};
+        c.config = cpu_config(c, order);
+        c.config->vec = vec;
+        c.splits = group == 8 ? 2 : 1;
+        SCOPED_TRACE("vec " + std::to_string(vec) + " group " + std::to_string(group) + " order " +
+                     std::to_string(order));
+        expect_decode_matches(cpu(), c);
+      }
+}
+
 TEST(DecodeCpu, PairDotOrderNeedsBf16) {
   DecodeCase c;
   c.dtype = DType::F32;
@@ -323,6 +348,7 @@ TEST(DecodeCpu, Avx512Bf16HostGetsPairDotProductsInVdpbf16ps) {
   EXPECT_EQ(cfg.vec, 16);
   const CpuCompileResult r = compile_cpu_kernel(t.render(spec, cfg, host), {false, true});
   EXPECT_NE(r.asm_text.find("vdpbf16ps"), std::string::npos);
+  EXPECT_NE(r.asm_text.find("vcvtneps2bf16"), std::string::npos);  // the probabilities' pairs
   EXPECT_NE(r.asm_text.find("zmm"), std::string::npos);
   // An AVX2 host computes the same products with FMAs.
   const Target avx2 = Target::cpu("znver3", "+avx2,+fma,-avx512bf16,-avx512f", 256);
