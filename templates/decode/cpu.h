@@ -13,8 +13,8 @@
 //     stay in that layout: the softmax runs on the tile vectors for all QR rows at once (a row's
 //     max and sum over its QJ lanes by butterfly shuffles), and on AVX-512 BF16 one
 //     vcvtneps2bf16 packs a tile's probabilities into the bf16 pairs P.V needs. (Scattering the
-//     scores to a row-major block and reducing each row horizontally cost Zen 4 as much as a
-//     third of the Q.K^T time: 20 -> 9 TSC cycles of softmax per key and KV head at bf16 GQA 8.)
+//     scores to a row-major block and reducing each row horizontally made the softmax a fifth
+//     of the kernel's time on Zen 4: 20 -> 9 TSC cycles per key and KV head at bf16 GQA 8.)
 //     P.V runs as register tiles of PR rows x PS row segments, the accumulators loaded and
 //     stored once per key block and the probabilities broadcast.
 //   - kOrder 1 (bf16 only): bf16 pair dot products (vdpbf16ps on AVX-512 BF16 hosts, the same
@@ -523,8 +523,7 @@ struct DecodeCpu {
         w.va[jj] = t < n ? w.vp[t] : u >= 0 ? w.vn[u] : w.nn > 0 ? w.vn[w.nn - 1] : w.vp[n - 1];
       }
       scores(p, w, nh, n);
-      auto at = [&w](int h, int r, int j) -> float& { return score(w, h, r, j); };
-      (void)at;
+      [[maybe_unused]] auto at = [&w](int h, int r, int j) -> float& { return score(w, h, r, j); };  // variants' view
       if constexpr (variants::has_alibi<C>()) add_alibi_block<G, QT, RPI>(p, at, nh, b, h0, chunk, L, j0, n);
       if constexpr (decode_variants::has_user_mods<C>())
         user_mods_block<G, QT, RPI>(decode_variants::user_mods<C>(p), at, w.row_lo, w.row_hi, nh, b, h0, chunk, j0, n);
