@@ -3,7 +3,9 @@
 # head dim 128, 32 query heads, one token, the default tiles of the CPU decode config
 # (block_n 64, kHeadsPerItem by decode_cpu_heads_per_item's rule; 16 lanes and 16 accumulator
 # registers on AVX-512 hosts, else 8 and 8; bf16 pair dot products where the host has AVX-512 BF16),
-# compiled by clang with the JIT's options for this host. VEC, ACC and ORDER override the host's.
+# compiled by clang with the JIT's options for this host. VEC, ACC and ORDER override the host's;
+# SPLITS (default 1) splits the KV length; PHASES=1 also prints each phase's TSC cycles per key
+# and KV head (the template's ATTNJIT_DECODE_CPU_MARK hook), which shows which phase pays for memory.
 #   bench/decode_cpu_micro.sh [TEMPLATES_DIR] [f32|bf16] [GQA] [WARM_LEN] [STREAM_LEN]
 # Defaults: this checkout's templates, f32, 8, 256 keys (L2/L3), 32768 keys. Pass another
 # checkout's templates/ to A/B a template edit. Single-threaded; run it pinned and alone if you
@@ -45,9 +47,9 @@ extern "C" void entry(const attnjit::DecodeParams* p, long long b, long long e) 
 EOC
 for cold in 0 1; do
   "$cxx" -O3 -std=c++17 -ffp-contract=fast -march=native -I"$tpl" -DDECODE_MICRO_KERNEL="\"$work/kernel.cpp\"" \
-    -DDECODE_MICRO_GROUP=$g -DDECODE_MICRO_HEADS_KV=$hkv -DDECODE_MICRO_ESIZE=$es -DDECODE_MICRO_COLD=$cold \
+    -DDECODE_MICRO_PHASES=${PHASES:-0} -DDECODE_MICRO_GROUP=$g -DDECODE_MICRO_HEADS_KV=$hkv -DDECODE_MICRO_ESIZE=$es -DDECODE_MICRO_COLD=$cold \
     "$here/decode_cpu_micro/harness.cpp" -o "$work/micro$cold"
 done
 echo "$dt (vec $vec, $acc accumulators, order $order):"
-"$work/micro0" "$warm" 41
-"$work/micro1" "$stream" 11
+"$work/micro0" "$warm" 41 "${SPLITS:-1}"
+"$work/micro1" "$stream" 11 "${SPLITS:-1}"

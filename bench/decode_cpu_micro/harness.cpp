@@ -6,9 +6,28 @@
 // and the same code-generation options as the JIT, so a template edit can be A/B-timed in seconds
 // and with far less noise than `attnjit bench-decode` on a busy machine: it prints the median and
 // the best sample (on shared cores the best is the stable statistic).
-//   decode_cpu_micro KV_LEN SAMPLES
+//   decode_cpu_micro KV_LEN SAMPLES [SPLITS]
+// SPLITS (default 1) splits the KV length as the runtime's rule does for few heads; the splits run
+// one after another on this thread, the last one combining. Built with DECODE_MICRO_PHASES=1 it
+// also prints the TSC cycles per key and KV head of each phase (Q.K^T, softmax, P.V).
 // The kernel comes from DECODE_MICRO_KERNEL (a source with `extern "C" void entry(...)` over a
 // prelude Config) and the shape from DECODE_MICRO_{GROUP,HEADS_KV,ESIZE,COLD}.
+#if DECODE_MICRO_PHASES
+#if !defined(__x86_64__) && !defined(__i386__)
+#error "PHASES=1 reads the x86 time-stamp counter"
+#endif
+// TSC cycles spent in each phase of the template's block loop, and the key x head rows it did.
+namespace decode_micro {
+inline unsigned long long phase_cycles[3], key_heads, last_mark;
+inline void mark(int m, long long kh) {
+  const unsigned long long t = __builtin_ia32_rdtsc();
+  if (m > 0) phase_cycles[m - 1] += t - last_mark;
+  last_mark = t;
+  key_heads += (unsigned long long)kh;
+}
+}  // namespace decode_micro
+#define ATTNJIT_DECODE_CPU_MARK(m, kh) decode_micro::mark(m, kh)
+#endif
 #include DECODE_MICRO_KERNEL
 
 #include <time.h>
@@ -51,14 +70,15 @@ void fill(std::vector<unsigned char>& buf, std::mt19937& rng) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s KV_LEN SAMPLES\n", argv[0]);
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: %s KV_LEN SAMPLES [SPLITS]\n", argv[0]);
     return 2;
   }
   const long long len = std::atoll(argv[1]);
   const int samples = std::atoi(argv[2]);
-  if (len < 1 || samples < 1) {
-    std::fprintf(stderr, "KV_LEN and SAMPLES must be >= 1\n");
+  const int splits = argc == 4 ? std::atoi(argv[3]) : 1;
+  if (len < 1 || samples < 1 || splits < 1 || splits > len) {
+    std::fprintf(stderr, "KV_LEN and SAMPLES must be >= 1, SPLITS in 1..KV_LEN\n");
     return 2;
   }
   constexpr int D = 128, G = DECODE_MICRO_GROUP, HKV = DECODE_MICRO_HEADS_KV, ES = DECODE_MICRO_ESIZE;
@@ -83,25 +103,40 @@ int main(int argc, char** argv) {
   p.heads_kv = HKV;
   p.q_tokens = 1;
   p.seqlen_k = int(len);
-  p.num_splits = 1;
+  p.num_splits = splits;
+  std::vector<float> partial_o(size_t(splits) * HKV * G * D), partial_lse(size_t(splits) * HKV * G);
+  std::vector<int> counters(HKV, 0);
+  p.partial_o = partial_o.data();
+  p.partial_lse = partial_lse.data();
+  p.counters = counters.data();
   p.row_chunks = 1;
   p.scale = 0.08838834764831845f;
   p.scale_log2 = p.scale * 1.4426950408889634f;
 
   std::vector<unsigned char> junk(DECODE_MICRO_COLD ? (64u << 20) : 0);
   const int inner = DECODE_MICRO_COLD ? 1 : 50;
-  entry(&p, 0, 1);  // page in the cache and the kernel
+  entry(&p, 0, splits);  // page in the cache and the kernel
+#if DECODE_MICRO_PHASES
+  decode_micro::phase_cycles[0] = decode_micro::phase_cycles[1] = decode_micro::phase_cycles[2] = 0;
+  decode_micro::key_heads = 0;
+#endif
   std::vector<double> t;
   for (int s = 0; s < samples; ++s) {
     for (size_t i = 0; i < junk.size(); i += 64) junk[i] += 1;
     const double t0 = thread_seconds();
-    for (int i = 0; i < inner; ++i) entry(&p, 0, 1);
+    for (int i = 0; i < inner; ++i) entry(&p, 0, splits);
     t.push_back((thread_seconds() - t0) / inner);
   }
   std::sort(t.begin(), t.end());
   const double bytes = 2.0 * double(kv) * ES;
   std::printf("%s gqa %d kv_len %lld: median %.2f GB/s, best %.2f GB/s (K+V bytes / thread CPU time)\n",
               DECODE_MICRO_COLD ? "streaming" : "warm", G, len, bytes / t[t.size() / 2] / 1e9, bytes / t[0] / 1e9);
+#if DECODE_MICRO_PHASES
+  const double kh = double(decode_micro::key_heads);
+  std::printf("%s phases (TSC cycles per key and KV head, mean): Q.K^T %.1f softmax %.1f P.V %.1f\n",
+              DECODE_MICRO_COLD ? "streaming" : "warm", decode_micro::phase_cycles[0] / kh,
+              decode_micro::phase_cycles[1] / kh, decode_micro::phase_cycles[2] / kh);
+#endif
   float sink = 0;
   for (unsigned char c : o) sink += c;
   return sink < 0 ? 1 : 0;  // keeps the output live

@@ -54,6 +54,13 @@
 #include "decode/cpu_variants.h"
 #include "decode/params.h"
 
+// Profiling hook: bench/decode_cpu_micro (PHASES=1) defines it to time each block's Q.K^T, softmax
+// and P.V with the TSC; empty in the JIT, so it costs nothing there. Called with marks 0-3 around
+// the three phases, mark 3 with the block's key x head count.
+#ifndef ATTNJIT_DECODE_CPU_MARK
+#define ATTNJIT_DECODE_CPU_MARK(mark, key_heads) ((void)0)
+#endif
+
 namespace attnjit::cpu {
 
 enum DecodeMask { kDecodeMaskNone = 0, kDecodeMaskCausal = 1, kDecodeMaskWindow = 2 };
@@ -522,13 +529,17 @@ struct DecodeCpu {
         w.ka[jj] = t < n ? w.kp[t] : u >= 0 ? w.kn[u] : w.nn > 0 ? w.kn[w.nn - 1] : w.kp[n - 1];
         w.va[jj] = t < n ? w.vp[t] : u >= 0 ? w.vn[u] : w.nn > 0 ? w.vn[w.nn - 1] : w.vp[n - 1];
       }
+      ATTNJIT_DECODE_CPU_MARK(0, 0);
       scores(p, w, nh, n);
+      ATTNJIT_DECODE_CPU_MARK(1, 0);
       [[maybe_unused]] auto at = [&w](int h, int r, int j) -> float& { return score(w, h, r, j); };  // variants' view
       if constexpr (variants::has_alibi<C>()) add_alibi_block<G, QT, RPI>(p, at, nh, b, h0, chunk, L, j0, n);
       if constexpr (decode_variants::has_user_mods<C>())
         user_mods_block<G, QT, RPI>(decode_variants::user_mods<C>(p), at, w.row_lo, w.row_hi, nh, b, h0, chunk, j0, n);
       softmax(w, nh, j0, n);
+      ATTNJIT_DECODE_CPU_MARK(2, 0);
       accumulate(w, nh, n);
+      ATTNJIT_DECODE_CPU_MARK(3, (long long)n * nh);
       for (int jj = 0; jj < w.nn; ++jj) {
         w.kp[jj] = w.kn[jj];
         w.vp[jj] = w.vn[jj];

@@ -31,4 +31,16 @@ if(ATTNJIT_CLANGXX)
   set_tests_properties(decode_cpu_micro_script PROPERTIES LABELS "decode" TIMEOUT 300
                        ENVIRONMENT "CXX_CLANG=${ATTNJIT_CLANGXX}"
                        PASS_REGULAR_EXPRESSION "warm gqa 4 kv_len 16: median [0-9.]+ GB/s.*streaming gqa 4 kv_len 64: median [0-9.]+ GB/s")
+  # Its phase timing (the template's ATTNJIT_DECODE_CPU_MARK hook) and KV splits: two splits of one
+  # block each, both phases' lines printed with numbers.
+  add_test(NAME decode_cpu_micro_phases
+           COMMAND bash ${CMAKE_SOURCE_DIR}/bench/decode_cpu_micro.sh ${CMAKE_SOURCE_DIR}/templates f32 8 128 128)
+  set_tests_properties(decode_cpu_micro_phases PROPERTIES LABELS "decode" TIMEOUT 300
+                       ENVIRONMENT "CXX_CLANG=${ATTNJIT_CLANGXX};PHASES=1;SPLITS=2"
+                       PASS_REGULAR_EXPRESSION "warm phases [^\n]*Q.K\\^T [0-9.]+ softmax [0-9.]+ P.V [0-9.]+.*streaming phases [^\n]*Q.K\\^T [0-9.]+ softmax [0-9.]+ P.V [0-9.]+")
+  # bench/cpu_stream_overlap.sh (stream + arithmetic by row order) builds and prints its four rows.
+  add_test(NAME cpu_stream_overlap_script COMMAND bash ${CMAKE_SOURCE_DIR}/bench/cpu_stream_overlap.sh 16)
+  set_tests_properties(cpu_stream_overlap_script PROPERTIES LABELS "decode" TIMEOUT 300
+                       ENVIRONMENT "CXX_CLANG=${ATTNJIT_CLANGXX}"
+                       PASS_REGULAR_EXPRESSION "\n +0 +[0-9.]+ \\|[^\n]*\n +4 [^\n]*\n +8 [^\n]*\n +16 +[0-9.]+ \\| +[0-9.]+ \\| +[0-9.]+ \\| +[0-9.]+ \\| +[0-9.]+ +[0-9.]+ +[0-9.]+")
 endif()
