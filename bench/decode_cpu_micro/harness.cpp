@@ -42,6 +42,30 @@ inline void mark(int m, long long kh) {
 
 namespace {
 
+// A page-aligned byte buffer, as the runtime's allocations are (CpuBackend::allocate): a
+// std::vector's large blocks start 16 bytes into a page, which splits every 64-byte load across
+// two cache lines and understated the kernel (bf16 MHA warm 26.5 GB/s vs 41 aligned, Zen 4).
+struct Buffer {
+  explicit Buffer(size_t n) : n_(n), p_(static_cast<unsigned char*>(std::aligned_alloc(4096, (n + 4095) / 4096 * 4096))) {
+    if (!p_) {
+      std::fprintf(stderr, "decode_cpu_micro: cannot allocate %zu bytes\n", n);
+      std::exit(1);
+    }
+    std::memset(p_, 0, n);
+  }
+  ~Buffer() { std::free(p_); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  unsigned char* data() const { return p_; }
+  size_t size() const { return n_; }
+  unsigned char* begin() const { return p_; }
+  unsigned char* end() const { return p_ + n_; }
+
+ private:
+  size_t n_;
+  unsigned char* p_;
+};
+
 double thread_seconds() {
   timespec t{};
   if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0) {
@@ -52,7 +76,7 @@ double thread_seconds() {
 }
 
 // Values in [-1, 1) in the kernel's storage (f32, or bf16 = the top half of an f32).
-void fill(std::vector<unsigned char>& buf, std::mt19937& rng) {
+void fill(Buffer& buf, std::mt19937& rng) {
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   for (size_t i = 0; i + DECODE_MICRO_ESIZE <= buf.size(); i += DECODE_MICRO_ESIZE) {
     const float x = u(rng);
@@ -60,9 +84,9 @@ void fill(std::vector<unsigned char>& buf, std::mt19937& rng) {
     std::memcpy(&bits, &x, 4);
     if (DECODE_MICRO_ESIZE == 2) {
       const uint16_t h = uint16_t(bits >> 16);
-      std::memcpy(&buf[i], &h, 2);
+      std::memcpy(buf.data() + i, &h, 2);
     } else {
-      std::memcpy(&buf[i], &bits, 4);
+      std::memcpy(buf.data() + i, &bits, 4);
     }
   }
 }
@@ -83,7 +107,7 @@ int main(int argc, char** argv) {
   }
   constexpr int D = 128, G = DECODE_MICRO_GROUP, HKV = DECODE_MICRO_HEADS_KV, ES = DECODE_MICRO_ESIZE;
   const size_t kv = size_t(len) * HKV * D, qn = size_t(G) * HKV * D;
-  std::vector<unsigned char> k(kv * ES), v(kv * ES), q(qn * ES), o(qn * ES);
+  Buffer k(kv * ES), v(kv * ES), q(qn * ES), o(qn * ES);
   std::mt19937 rng(1);
   fill(k, rng);
   fill(v, rng);

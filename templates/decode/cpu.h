@@ -95,16 +95,19 @@ struct DecodeCpu {
   static_assert(!kPairDot || C::kStorage == kStoreBF16, "kOrder 1 (bf16 pairs) needs bf16 storage");
 
   // Register tiles. Q.K^T: QR rows x QJ keys, QR*QJ <= min(kAccRegs, V) accumulators (TreeSum
-  // folds them into one vector). P.V: PR rows x PS segments = 2*PR*PS <= kAccRegs accumulators,
+  // folds them into one vector; with QR*QJ < V its upper lanes repeat the lower ones). P.V: PR rows x PS segments = 2*PR*PS <= kAccRegs accumulators,
   // over chunks of JC keys (the accumulators go to memory between chunks). A P.V tile walks one
   // 64-byte column of JC consecutive V rows, whose stride (KV heads x head dim x element size) is
   // usually a multiple of 2-4 KiB, so all JC lines fall into one or two L1 sets: JC = 8 keeps them
   // within the 8 ways (JC = 16 evicted them before the next row tile used them: hot-cache
-  // microbenchmark on Zen 3, f32 GQA 4 +24%, GQA 8 +11%, bf16 GQA 4 +7%).
+  // microbenchmark on Zen 3, f32 GQA 4 +24%, GQA 8 +11%, bf16 GQA 4 +7%). A Q.K^T tile reads the
+  // same column of QJ key rows, so QJ is capped at 8 for the same reason: with one query row
+  // (MHA) QJ = 16 put 16 lines in one set (Zen 4, aligned K/V: warm bf16 MHA Q.K^T 17 -> 13-15
+  // TSC cycles per key and head, streaming +8%; f32 +6%; QJ = 4 was no better than 8).
   static constexpr int A = C::kAccRegs;
   static constexpr int NQ = A < V ? A : V;
   static constexpr int QR = RPI < NQ ? RPI : NQ;
-  static constexpr int QJ = NQ / QR;
+  static constexpr int QJ = NQ / QR < 8 ? NQ / QR : 8;
   static constexpr int PR = RPI < A / 2 ? RPI : A / 2;
   static constexpr int PS = largest_divisor_at_most(NS, A / (2 * PR) < 1 ? 1 : A / (2 * PR));
   static constexpr int JC = BN < 8 ? BN : 8;
