@@ -30,7 +30,7 @@ inline void mark(int m, long long kh) {
 #endif
 #include DECODE_MICRO_KERNEL
 
-#include <time.h>
+#include "thread_seconds.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -65,15 +65,6 @@ struct Buffer {
   size_t n_;
   unsigned char* p_;
 };
-
-double thread_seconds() {
-  timespec t{};
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0) {
-    std::perror("clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    std::exit(1);
-  }
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-}
 
 // Values in [-1, 1) in the kernel's storage (f32, or bf16 = the top half of an f32).
 void fill(Buffer& buf, std::mt19937& rng) {

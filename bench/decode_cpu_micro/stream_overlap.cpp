@@ -11,7 +11,7 @@
 //   stream_overlap [MIB]   (default 256)
 // Built and run by bench/cpu_stream_overlap.sh (AVX-512 hosts; 8-lane AVX2 elsewhere).
 #include <immintrin.h>
-#include <time.h>
+#include "thread_seconds.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -19,15 +19,6 @@
 #include <vector>
 
 namespace {
-
-double thread_seconds() {
-  timespec t{};
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0) {
-    std::perror("clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    std::exit(1);
-  }
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-}
 
 #if defined(__AVX512F__)
 typedef __m512 F;
