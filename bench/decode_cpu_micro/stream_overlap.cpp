@@ -11,6 +11,9 @@
 //   stream_overlap [MIB]   (default 256)
 // Built and run by bench/cpu_stream_overlap.sh (AVX-512 hosts; 8-lane AVX2 elsewhere).
 #include <immintrin.h>
+#if !defined(__AVX512F__) && !(defined(__AVX2__) && defined(__FMA__))
+#error "stream_overlap needs AVX-512F or AVX2 with FMA (built with -march=native)"
+#endif
 #include "thread_seconds.h"
 
 #include <algorithm>

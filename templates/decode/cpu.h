@@ -95,8 +95,9 @@ struct DecodeCpu {
   static_assert(!kPairDot || C::kStorage == kStoreBF16, "kOrder 1 (bf16 pairs) needs bf16 storage");
 
   // Register tiles. Q.K^T: QR rows x QJ keys, QR*QJ <= min(kAccRegs, V) accumulators (TreeSum
-  // folds them into one vector; with QR*QJ < V its upper lanes repeat the lower ones). P.V: PR rows x PS segments = 2*PR*PS <= kAccRegs accumulators,
-  // over chunks of JC keys (the accumulators go to memory between chunks). A P.V tile walks one
+  // folds them into one vector; with QR*QJ < V its upper lanes repeat the lower ones). P.V: PR
+  // rows x PS segments = 2*PR*PS <= kAccRegs accumulators, over chunks of JC keys (the
+  // accumulators go to memory between chunks). A P.V tile walks one
   // 64-byte column of JC consecutive V rows, whose stride (KV heads x head dim x element size) is
   // usually a multiple of 2-4 KiB, so all JC lines fall into one or two L1 sets: JC = 8 keeps them
   // within the 8 ways (JC = 16 evicted them before the next row tile used them: hot-cache
