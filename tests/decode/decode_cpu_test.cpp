@@ -286,8 +286,9 @@ TEST(DecodeCpu, Bf16PairDotProductsMatchTheReference) {
 
 TEST(DecodeCpu, EveryScoreTileShapeInBothOrders) {
   // The softmax runs on the Q.K^T tiles (QR rows x QJ keys per vector): vec and block_m pick the
-  // shape, from one row x vec keys to vec rows x one key (QJ = 1: bf16 pairs across two tiles;
-  // QJ even: within one tile), with masked and ragged rows (window, 2 query tokens).
+  // shape, from one row x min(vec, 8) keys (at vec 16 the tile fills half the lanes, the rest
+  // repeat them) to vec rows x one key (QJ = 1: bf16 pairs across two tiles; QJ even: within one
+  // tile), with masked and ragged rows (window, 2 query tokens).
   const int widest = cpu().target().vector_bits >= 512 ? 16 : cpu().target().vector_bits >= 256 ? 8 : 4;
   for (int vec = widest; vec >= 4; vec /= 2)
     for (int group : {1, 2, 8, 16})
