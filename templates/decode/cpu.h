@@ -128,6 +128,23 @@ struct DecodeCpu {
   typedef typename Pick<KV != 0, unsigned char, T>::type TK;
   typedef typename Pick<KV != 0, RowPairsFp8<KV, V, C::kStorage == kStoreBF16>, Pairs>::type KvPairs;
   static_assert(!kPairDot || KV == 0, "kOrder 1 (bf16 pairs) needs bf16 K/V, not fp8");
+  // Broadcast-K Q.K^T (kBcastQk): when one tile holds all the item's rows (QR = RPI >= 8) and
+  // they fill a whole or half vector (QJ = 1 or 2), a key's dot products with every row
+  // accumulate in one RPI-lane vector (lane = row): each step multiplies a query column (one
+  // unit, an f32 element or a bf16 pair, of every row; built per item in w.q / w.qb) by one unit
+  // of the key row broadcast from memory as the instruction's operand. No TreeSum: the tile is
+  // the accumulator (QJ = 1) or two of them interleaved (QJ = 2). Half vectors rather than one
+  // 64-bit broadcast per full vector, because that broadcast costs a shuffle on Zen 4 (1.0
+  // instead of 0.71 TSC cycles per vdpbf16ps) while a 32-bit one is free. Zen 4, 32k,
+  // CLI A/B: 2 query tokens at GQA 8 +12% (bf16) and +24% (f32), 4 tokens +8..11% (bf16 GQA
+  // 4-8), 1 token bf16 GQA 8 +1%; f32 with half vectors ran 10 cycles per key and head slower
+  // warm (its TreeSum is cheap next to 8 multiply-adds per key unit), so f32 needs QJ = 1.
+  // Needs the key's units raw in memory: f32 or bf16 pairs, not fp8 or f16.
+  static constexpr int EPU = kPairDot ? 2 : 1;  // elements per unit
+  static constexpr bool kBcastQk = QR == RPI && RPI >= 8 && QR * QJ == V && (D / EPU) % 32 == 0 &&
+                                   (kPairDot ? QJ <= 2 : QJ == 1 && C::kStorage == kStoreF32 && KV == 0);
+  static constexpr int JT = 8;                  // keys per pass (the L1 set limit above)
+  static_assert(!kBcastQk || (BN % JT == 0 && JT % QJ == 0), "broadcast Q.K^T: key passes must divide the block");
   static constexpr float kNegInf = -__builtin_huge_valf();
   // How far ahead prefetch_span runs, in head rows (keys x KV heads): 128 beat 16-64 on Zen 3
   // at GQA 1-8 (a GQA-8 head row takes ~190 cycles, far longer than a miss; more does not hurt).
@@ -135,6 +152,8 @@ struct DecodeCpu {
   static constexpr int kLongRowBytes = 8192;
 
   struct alignas(64) Work {
+    // With kBcastQk, each head's q (kOrder 0) or qb (kOrder 1) holds its D / EPU query columns
+    // instead (put_query), the same size.
     F q[HPI][RPI][NVD];    // kOrder 0: query rows (RowPairs order), scaled by scale * log2(e)
     U qb[kPairDot ? HPI : 1][RPI][NS];  // kOrder 1: the raw bf16 query rows
     F acc[HPI][RPI][NVD];  // unnormalized output rows (RowPairs order)
@@ -244,6 +263,7 @@ struct DecodeCpu {
   // Q.K^T of the block: s[h][r][j] = q_hr . k_hj (log2 units), for j < n rounded up to QJ.
   // Keys outer, heads inner: the rows are read in address order (whole rows, all heads).
   static void scores(const DecodeParams& p, Work& w, int nh, int n) {
+    if constexpr (kBcastQk) return scores_bcast(p, w, nh, n);
     for (int j = 0; j < n; j += QJ) {
       for (int jk = 0; jk < QJ; ++jk) prime_key(w, j + jk);
       for (int h = 0; h < nh; ++h) {
@@ -268,17 +288,79 @@ struct DecodeCpu {
                 }
               }
             }
-          F sum = TreeSum<V>::template run<QR * QJ>(acc);
-          if constexpr (kPairDot) sum *= p.scale_log2;
-          // Score modification (soft-capping) in log2 units u = log2(e), on the whole tile.
-          if constexpr (variants::softcap_of<C>() > 0.f)
-            sum = variants::SoftCap<float>::make(variants::softcap_of<C>(), 1.4426950408889634f)(
-                sum, [](F x) { return vtanh<F, I>(x); });
-          w.st[h][r0 / QR][j / QJ] = sum;
+          store_tile(p, w, h, r0 / QR, j / QJ, TreeSum<V>::template run<QR * QJ>(acc));
         }
       }
     }
   }
+
+  // A Q.K^T tile's dot products -> st (log2 units).
+  static void store_tile(const DecodeParams& p, Work& w, int h, int rt, int jt, F sum) {
+    if constexpr (kPairDot) sum *= p.scale_log2;
+    // Score modification (soft-capping) in log2 units u = log2(e), on the whole tile.
+    if constexpr (variants::softcap_of<C>() > 0.f)
+      sum = variants::SoftCap<float>::make(variants::softcap_of<C>(), 1.4426950408889634f)(
+          sum, [](F x) { return vtanh<F, I>(x); });
+    w.st[h][rt][jt] = sum;
+  }
+
+  // kBcastQk: query row r's unit u (an element scaled by qscale, or a raw bf16 pair) -> lane r
+  // of head h's column u.
+  static void put_query(Work& w, int h, int r, int u, float x, unsigned pair) {
+    if constexpr (kPairDot) ((unsigned*)&w.qb[h][0][0])[u * RPI + r] = pair;
+    else ((float*)&w.q[h][0][0])[u * RPI + r] = x;
+  }
+
+  // Q.K^T by broadcast key units (kBcastQk): for JT keys at a time, every row's dot product with
+  // each key accumulates in one RPI-lane vector (two, for the even and odd units: 8 chains
+  // waited on the multiply-add's latency, 0.54 instead of 0.42 TSC cycles per ymm vdpbf16ps),
+  // each step a query column times one unit of the key row broadcast from memory (as the last
+  // operand, which LLVM folds into vdpbf16ps / vfmadd; as the first it emitted a separate
+  // vbroadcastss: 41 instead of 35 cycles). Per 64-byte line of the key rows: one prefetch of
+  // the same line pd keys ahead.
+  static void scores_bcast(const DecodeParams& p, Work& w, int nh, int n) {
+    typedef typename Vec<RPI>::F FR;
+    typedef typename Vec<RPI>::U UR;
+    constexpr int NU = D / EPU, CL = 16;  // units per row, units per line
+    static_assert(NU % (2 * CL) == 0, "broadcast Q.K^T: a row must be whole line pairs");
+    for (int j = 0; j < n; j += JT) {
+      for (int jk = 0; jk < JT; ++jk) prime_key(w, j + jk);
+      for (int h = 0; h < nh; ++h) {
+        const unsigned* kr[JT];
+        for (int jk = 0; jk < JT; ++jk) kr[jk] = (const unsigned*)krow(w, j + jk, h, n);
+        const FR* qf = (const FR*)&w.q[h][0][0];
+        const UR* qu = (const UR*)&w.qb[h][0][0];
+        FR a0[JT], a1[JT];
+        for (int i = 0; i < JT; ++i) a0[i] = a1[i] = 0.f;
+        for (int u0 = 0; u0 < NU; u0 += CL) {
+          for (int jk = 0; jk < JT; ++jk)
+            __builtin_prefetch((const char*)(w.ka[j + jk < n ? j + jk : n - 1] + h * w.ks) + u0 * 4, 0, 2);
+#pragma clang loop unroll(full)
+          for (int u = u0; u < u0 + CL; u += 2)
+#pragma clang loop unroll(full)
+            for (int jk = 0; jk < JT; ++jk) {
+              const UR k0 = kr[jk][u], k1 = kr[jk][u + 1];
+              if constexpr (kPairDot) {
+                a0[jk] = dot_bf16_pairs<RPI>(a0[jk], qu[u], k0);
+                a1[jk] = dot_bf16_pairs<RPI>(a1[jk], qu[u + 1], k1);
+              } else {
+                a0[jk] += qf[u] * (FR)k0;
+                a1[jk] += qf[u + 1] * (FR)k1;
+              }
+            }
+        }
+        for (int t = 0; t < JT / QJ; ++t) {
+          F x;
+          if constexpr (QJ == 1) x = a0[t] + a1[t];
+          else x = interleave(a0[2 * t] + a1[2 * t], a0[2 * t + 1] + a1[2 * t + 1], typename MakeInts<V>::type());
+          store_tile(p, w, h, 0, j / QJ + t, x);
+        }
+      }
+    }
+  }
+  // Two RPI-lane vectors (keys 0 and 1 of a tile, lane = row) -> one tile (lane rr * 2 + jk).
+  template <class FR, int... L>
+  static F interleave(FR a, FR b, Ints<L...>) { return __builtin_shufflevector(a, b, ((L % 2) * RPI + L / 2)...); }
 
   // x with each lane replaced by Op over its group of QJ lanes (one row of a score tile): log2(QJ)
   // butterfly steps of lane ^ S.
@@ -461,6 +543,10 @@ struct DecodeCpu {
       for (int h = 0; h < nh; ++h) {
         for (int v = 0; v < NVD; ++v) w.acc[h][r][v] = 0.f;
         if (gr >= ROWS) {
+          if constexpr (kBcastQk) {
+            for (int u = 0; u < D / EPU; ++u) put_query(w, h, r, u, 0.f, 0u);
+            continue;
+          }
           for (int v = 0; v < NVD; ++v) w.q[h][r][v] = 0.f;
           if constexpr (kPairDot)
             for (int sg = 0; sg < NS; ++sg) w.qb[h][r][sg] = 0u;
@@ -468,6 +554,18 @@ struct DecodeCpu {
         }
         const int hq = (h0 + h) * G + gr % G;
         const T* qp = (const T*)p.q + b * p.q_batch_stride + t * p.q_row_stride + hq * p.q_head_stride;
+        if constexpr (kBcastQk) {  // raw units: f32 elements, or bf16 pairs
+          for (int u = 0; u < D / EPU; ++u) {
+            unsigned pair = 0;
+            if constexpr (kPairDot) {
+              __builtin_memcpy(&pair, qp + 2 * u, sizeof(pair));
+              put_query(w, h, r, u, 0.f, pair);
+            } else {
+              put_query(w, h, r, u, (float)qp[u] * qscale[h], 0u);
+            }
+          }
+          continue;
+        }
         for (int sg = 0; sg < NS; ++sg) {
           Pairs::load(qp + sg * SEG, w.q[h][r][2 * sg], w.q[h][r][2 * sg + 1]);
           w.q[h][r][2 * sg] *= qscale[h];

@@ -288,26 +288,48 @@ TEST(DecodeCpu, EveryScoreTileShapeInBothOrders) {
   // The softmax runs on the Q.K^T tiles (QR rows x QJ keys per vector): vec and block_m pick the
   // shape, from one row x min(vec, 8) keys (at vec 16 the tile fills half the lanes, the rest
   // repeat them) to vec rows x one key (QJ = 1: bf16 pairs across two tiles; QJ even: within one
-  // tile), with masked and ragged rows (window, 2 query tokens).
+  // tile), with masked and ragged rows (window, 2 query tokens). Groups 8 and 16 at vec 8 and 16
+  // take the broadcast-key Q.K^T (kBcastQk: bf16 pairs with half or whole vectors of rows, f32
+  // with whole vectors), the rest TreeSum's tiles.
   const int widest = cpu().target().vector_bits >= 512 ? 16 : cpu().target().vector_bits >= 256 ? 8 : 4;
-  for (int vec = widest; vec >= 4; vec /= 2)
-    for (int group : {1, 2, 8, 16})
-      for (int order : {0, 1}) {
-        DecodeCase c;
-        c.dtype = DType::BF16;
-        c.head_dim = 64;
-        c.heads_kv = 2;
-        c.group = group;
-        c.q_tokens = group == 2 ? 2 : 1;
-        if (group == 2) c.mask = {MaskKind::SlidingWindow, 40, 0};
-        c.seqlens = {200, 5, 67};
-        c.config = cpu_config(c, order);
-        c.config->vec = vec;
-        c.splits = group == 8 ? 2 : 1;
-        SCOPED_TRACE("vec " + std::to_string(vec) + " group " + std::to_string(group) + " order " +
-                     std::to_string(order));
-        expect_decode_matches(cpu(), c);
-      }
+  for (DType dtype : {DType::BF16, DType::F32})
+    for (int vec = widest; vec >= 4; vec /= 2)
+      for (int group : {1, 2, 8, 16})
+        for (int order : {0, 1}) {
+          if (dtype == DType::F32 && order == 1) continue;  // bf16 pairs need bf16 storage
+          DecodeCase c;
+          c.dtype = dtype;
+          c.head_dim = 64;
+          c.heads_kv = 2;
+          c.group = group;
+          c.q_tokens = group == 2 ? 2 : 1;
+          if (group == 2) c.mask = {MaskKind::SlidingWindow, 40, 0};
+          c.seqlens = {200, 5, 67};
+          c.config = cpu_config(c, order);
+          c.config->vec = vec;
+          c.splits = group == 8 ? 2 : 1;
+          SCOPED_TRACE(std::string(dtype == DType::F32 ? "f32" : "bf16") + " vec " + std::to_string(vec) + " group " +
+                       std::to_string(group) + " order " + std::to_string(order));
+          expect_decode_matches(cpu(), c);
+        }
+}
+
+TEST(DecodeCpu, EveryHeadDimBroadcastKeys) {
+  // The broadcast-key Q.K^T (kBcastQk: bf16 pairs at group 8, half vectors on AVX-512; f32 at
+  // group 16, whole vectors) where a row is whole pairs of 64-byte lines, TreeSum's tiles
+  // elsewhere (bf16 head dim 32): at every head dim.
+  for (int d : kHeadDims)
+    for (DType dtype : {DType::BF16, DType::F32}) {
+      DecodeCase c;
+      c.dtype = dtype;
+      c.head_dim = d;
+      c.heads_kv = 1;
+      c.group = dtype == DType::BF16 ? 8 : 16;
+      c.seqlens = {77, 130};
+      c.config = cpu_config(c, dtype == DType::BF16 ? 1 : 0);
+      SCOPED_TRACE("head dim " + std::to_string(d) + " group " + std::to_string(c.group));
+      expect_decode_matches(cpu(), c);
+    }
 }
 
 TEST(DecodeCpu, PairDotOrderNeedsBf16) {
