@@ -17,19 +17,23 @@ struct Vec {
 // Storage types of Q/K/V/O (compile-time constant in the prelude).
 enum StorageKind { kStoreF32 = 0, kStoreBF16 = 1, kStoreF16 = 2 };
 
+// max as x86's maxps computes it (b where either is NaN): one instruction. The elementwise
+// builtin's IEEE maxNum added a compare and a blend per call, on the softmax's serial max chain.
 template <class F>
-inline F vmax(F a, F b) { return __builtin_elementwise_max(a, b); }
+inline F vmax(F a, F b) { return a > b ? a : b; }
 
 // 2^x for x <= 127, accurate to ~2 ulp; x <= -127 (including -inf) gives exactly 0.
 // Written out because libm's exp2f neither vectorises nor links into a libm-free JIT module.
 // 2^x = 2^k * 2^f with k = round(x), f in [-0.5, 0.5]; 2^f by its Taylor series in f*ln2 to
-// degree 7 (truncation error < 6e-9 relative).
+// degree 7 (truncation error < 6e-9 relative). k by adding 1.5 * 2^23, whose ulp is 1: the sum
+// is rounded to an integer and its low mantissa bits are k (two adds, where a floor through int
+// conversions took six instructions; needs no -ffast-math reassociation, which the JIT never
+// passes).
 template <class F, class I>
 inline F vexp2(F x) {
   F xc = x < -127.f ? (F)(-127.f) : x;
-  F t = xc + 0.5f;
-  F k = __builtin_convertvector(__builtin_convertvector(t, I), F);  // trunc(t)
-  k += __builtin_convertvector(k > t, F);                           // floor(t): compare gives -1
+  const F y = xc + 12582912.f;  // 1.5 * 2^23 + k
+  const F k = y - 12582912.f;
   F f = xc - k;
   F p = 1.5252733804059840e-5f;            // ln2^7 / 7!
   p = p * f + 1.5403530393381606e-4f;       // ln2^6 / 6!
@@ -39,8 +43,10 @@ inline F vexp2(F x) {
   p = p * f + 2.4022650695910071e-1f;       // ln2^2 / 2!
   p = p * f + 6.9314718055994531e-1f;       // ln2
   p = p * f + 1.0f;
-  I e = (__builtin_convertvector(k, I) + 127) << 23;  // k = -127 -> bits 0 -> 2^k = +0
-  return p * (F)e;                                      // (F)e reinterprets the bits
+  // y's bits are 0x4b400000 + k, whose low 9 bits are 0 before k: shifted by 23 they leave the
+  // exponent field k + 127 (k = -127 -> bits 0 -> 2^k = +0).
+  I e = ((I)y + 127) << 23;
+  return p * (F)e;  // (F)e reinterprets the bits
 }
 
 // tanh(x) = 1 - 2 / (2^(2 x log2 e) + 1), |x| clamped to 9 where tanh is 1 in float; absolute
