@@ -27,8 +27,8 @@ inline F vmax(F a, F b) { return a > b ? a : b; }
 // 2^x = 2^k * 2^f with k = round(x), f in [-0.5, 0.5]; 2^f by its Taylor series in f*ln2 to
 // degree 7 (truncation error < 6e-9 relative). k by adding 1.5 * 2^23, whose ulp is 1: the sum
 // is rounded to an integer and its low mantissa bits are k (two adds, where a floor through int
-// conversions took six instructions; needs no -ffast-math reassociation, which the JIT never
-// passes).
+// conversions took six instructions). Correct only while float adds are not reassociated, i.e.
+// without -ffast-math, which the JIT never passes.
 template <class F, class I>
 inline F vexp2(F x) {
   F xc = x < -127.f ? (F)(-127.f) : x;
