@@ -23,8 +23,9 @@ double process_cpu_seconds();
 // reports the fastest pattern: the most the machine reads, not what one access pattern gets.
 ReadBandwidth measure_read_bandwidth(int threads, size_t bytes = size_t(1) << 30, int reps = 5);
 
-// Touches `bytes` (twice a large L3) so the next timed run reads K and V from memory, as a
-// decode step does when the whole model's cache is far larger than the caches.
+// Reads `bytes` (far more than a large L3) so the next timed run reads K and V from memory, as a
+// decode step does when the whole model's cache is far larger than the caches; the caches are
+// left holding clean lines.
 void evict_caches(size_t bytes = size_t(256) << 20);
 
 }  // namespace attnjit::cli
