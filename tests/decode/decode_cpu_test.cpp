@@ -288,9 +288,10 @@ TEST(DecodeCpu, EveryScoreTileShapeInBothOrders) {
   // The softmax runs on the Q.K^T tiles (QR rows x QJ keys per vector): vec and block_m pick the
   // shape, from one row x min(vec, 8) keys (at vec 16 the tile fills half the lanes, the rest
   // repeat them) to vec rows x one key (QJ = 1: bf16 pairs across two tiles; QJ even: within one
-  // tile), with masked and ragged rows (window, 2 query tokens). Groups 8 and 16 at vec 8 and 16
-  // take the broadcast-key Q.K^T (kBcastQk: bf16 pairs with half or whole vectors of rows, f32
-  // with whole vectors), the rest TreeSum's tiles.
+  // tile), with masked and ragged rows (window, 2 query tokens). The broadcast-key Q.K^T
+  // (kBcastQk) runs where a tile is all the rows and fills a whole vector, or half of one for bf16
+  // pairs: vec 16 with group 16 (both dtypes) or group 8 (bf16), and vec 8 with group 8 (both);
+  // the rest use TreeSum's tiles.
   const int widest = cpu().target().vector_bits >= 512 ? 16 : cpu().target().vector_bits >= 256 ? 8 : 4;
   for (DType dtype : {DType::BF16, DType::F32})
     for (int vec = widest; vec >= 4; vec /= 2)
