@@ -8,11 +8,16 @@ attnjit times each launch from cold caches (it evicts them first); the torch sid
 (reads a 256 MiB buffer before each timed call, leaving clean lines, as attnjit does), runs with torch.set_num_threads(--threads),
 and calls F.scaled_dot_product_attention(q, k, v) on contiguous [b, h, s, d] K/V (torch's
 fastest layout) with each GQA group folded into query rows (faster than its enable_gqa path). Median of --reps calls.
+Both sides put their large buffers on huge pages: attnjit's CPU backend does by default
+(runtime/host_pages.h), and PyTorch's CPU allocator does when C10_THP_MEM_ALLOC_ENABLE=1
+(THP_MEM_ALLOC_ENABLE=1 before PyTorch 2.4), which this script sets before importing torch unless
+the caller set it.
 
 Usage: python3 bench/compare_torch_decode_cpu.py --attnjit build/bin/attnjit --threads 2 [--markdown]
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import time
@@ -38,6 +43,8 @@ def main():
     ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     bw = ours["read_bandwidth_gbps"]
 
+    for var in ("C10_THP_MEM_ALLOC_ENABLE", "THP_MEM_ALLOC_ENABLE"):  # read when libc10 loads
+        os.environ.setdefault(var, "1")
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(a.threads)

@@ -48,7 +48,7 @@ EOC
 for cold in 0 1; do
   "$cxx" -O3 -std=c++17 -ffp-contract=fast -march=native -I"$tpl" -DDECODE_MICRO_KERNEL="\"$work/kernel.cpp\"" \
     -DDECODE_MICRO_PHASES=${PHASES:-0} -DDECODE_MICRO_GROUP=$g -DDECODE_MICRO_HEADS_KV=$hkv -DDECODE_MICRO_ESIZE=$es -DDECODE_MICRO_COLD=$cold \
-    "$here/decode_cpu_micro/harness.cpp" -o "$work/micro$cold"
+    -I"$here/.." "$here/decode_cpu_micro/harness.cpp" "$here/../runtime/host_pages.cpp" -o "$work/micro$cold"
 done
 echo "$dt (vec $vec, $acc accumulators, order $order):"
 "$work/micro0" "$warm" 41 "${SPLITS:-1}"

@@ -30,6 +30,7 @@
 #include "cli/command.h"
 #include "cli/bench_options.h"
 #include "cli/cpu_read_bandwidth.h"
+#include "runtime/host_pages.h"
 #include "cli/snippet_args.h"
 #include "codegen/kernel_template.h"
 #include "codegen/problem_spec.h"
@@ -173,9 +174,11 @@ void run_bench_decode(BenchDecodeArgs a) {
                 be.describe().c_str(), a.dtype.c_str(), kvt == KvDType::Same ? a.dtype.c_str() : a.kv_dtype.c_str(),
                 a.head_dim, static_cast<long long>(a.heads_q), static_cast<long long>(a.q_tokens), a.page_size,
                 a.alibi ? ", alibi" : "", a.sinks ? ", sinks" : "");
-    if (cpu)
+    if (cpu) {
       std::printf("read bandwidth with %d thread(s): %.1f GB/s (fastest of 3 read patterns, best of 5 passes; median %.1f); by CPU time %.1f GB/s\n",
                   cpu_threads, bw.gbps, bw.median, bw.cpu_gbps);
+      std::printf("huge pages for K, V and the probe: %s\n", huge_page_status().c_str());
+    }
     std::printf("%5s %7s %5s %-22s %6s %10s %10s%s\n", "batch", "kv_len", "gqa", "config", "splits", "median", "GB/s",
                 cpu ? "   of bw  cpu GB/s   of bw" : "");
   }
@@ -318,6 +321,7 @@ void run_bench_decode(BenchDecodeArgs a) {
       j["read_bandwidth_gbps"] = bw.gbps;
       j["read_bandwidth_median_gbps"] = bw.median;
       j["read_bandwidth_cpu_gbps"] = bw.cpu_gbps;
+      j["huge_pages"] = huge_page_status();
     }
     nlohmann::json arr = nlohmann::json::array();
     for (const Row& r : rows) {

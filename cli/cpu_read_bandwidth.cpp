@@ -1,5 +1,7 @@
 #include "cli/cpu_read_bandwidth.h"
 
+#include "runtime/host_pages.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -49,9 +51,25 @@ uint64_t sum_streams(const uint64_t* p, size_t n, const Pattern& pat) {
   return t;
 }
 
-std::vector<uint64_t>& buffer(size_t words) {
-  static std::vector<uint64_t> b;
-  if (b.size() < words) b.assign(words, 1);  // written once: every page is backed
+// Allocated as the CPU backend allocates K and V (runtime/host_pages.h: huge pages where the host
+// offers them), so the probe and the kernels it is compared with pay the same for their pages.
+struct Words {
+  uint64_t* p = nullptr;
+  size_t n = 0;
+  ~Words() { release_host(p); }
+  uint64_t* data() const { return p; }
+};
+
+Words& buffer(size_t words) {
+  static Words b;
+  if (b.n < words) {
+    release_host(b.p);
+    b.n = 0;
+    b.p = static_cast<uint64_t*>(allocate_host(words * sizeof(uint64_t), 64));
+    if (!b.p) throw std::runtime_error("measure_read_bandwidth: cannot allocate " + std::to_string(words * 8) + " bytes");
+    std::fill(b.p, b.p + words, uint64_t(1));  // written once: every page is backed
+    b.n = words;
+  }
   return b;
 }
 
@@ -70,7 +88,7 @@ ReadBandwidth measure_read_bandwidth(int threads, size_t bytes, int reps) {
   const size_t unit = size_t(threads) * 64;
   const size_t words = bytes / 8 / unit * unit;
   if (words == 0) throw std::invalid_argument("measure_read_bandwidth: buffer too small");
-  std::vector<uint64_t>& b = buffer(words);
+  Words& b = buffer(words);
   const size_t share = words / size_t(threads);
   ReadBandwidth best;
   for (const Pattern& pat : kPatterns) {

@@ -30,6 +30,7 @@ inline void mark(int m, long long kh) {
 #endif
 #include DECODE_MICRO_KERNEL
 
+#include "runtime/host_pages.h"
 #include "thread_seconds.h"
 
 #include <algorithm>
@@ -42,18 +43,19 @@ inline void mark(int m, long long kh) {
 
 namespace {
 
-// A page-aligned byte buffer, as the runtime's allocations are (CpuBackend::allocate): a
-// std::vector's large blocks start 16 bytes into a page, which splits every 64-byte load across
-// two cache lines and understated the kernel (bf16 MHA warm 26.5 GB/s vs 41 aligned, Zen 4).
+// A buffer allocated as the runtime allocates (CpuBackend::allocate, runtime/host_pages.h): at
+// least 64-byte aligned (a std::vector's large blocks start 16 bytes into a page, which splits
+// every 64-byte load across two cache lines and understated the kernel: bf16 MHA warm 26.5 GB/s
+// vs 41 aligned, Zen 4), and on huge pages where the host offers them (ATTNJIT_HUGE_PAGES=0: not).
 struct Buffer {
-  explicit Buffer(size_t n) : n_(n), p_(static_cast<unsigned char*>(std::aligned_alloc(4096, (n + 4095) / 4096 * 4096))) {
+  explicit Buffer(size_t n) : n_(n), p_(static_cast<unsigned char*>(attnjit::allocate_host(n, 4096))) {
     if (!p_) {
       std::fprintf(stderr, "decode_cpu_micro: cannot allocate %zu bytes\n", n);
       std::exit(1);
     }
     std::memset(p_, 0, n);
   }
-  ~Buffer() { std::free(p_); }
+  ~Buffer() { attnjit::release_host(p_); }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   unsigned char* data() const { return p_; }

@@ -15,6 +15,7 @@
 #include "runtime/cpu/cpu_jit.h"
 #include "runtime/thread_pool.h"
 #include "runtime/disk_cache.h"
+#include "runtime/host_pages.h"
 #include "runtime/kernel_cache.h"
 
 namespace attnjit {
@@ -112,13 +113,13 @@ class CpuBackendImpl final : public Backend {
 
   void synchronize(void*) override {}
 
+  // Large buffers (K/V caches) on huge pages where the host offers them (runtime/host_pages.h).
   void* allocate(size_t bytes) override {
-    size_t n = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-    void* p = std::aligned_alloc(kAlignment, n);
-    if (!p) throw BackendError("CPU backend: aligned_alloc(" + std::to_string(n) + " bytes) failed");
+    void* p = allocate_host(bytes, kAlignment);
+    if (!p) throw BackendError("CPU backend: allocating " + std::to_string(bytes) + " bytes failed");
     return p;
   }
-  void release(void* p) noexcept override { std::free(p); }
+  void release(void* p) noexcept override { release_host(p); }
   void copy_to_device(void* dst, const void* src, size_t n) override { if (n) std::memcpy(dst, src, n); }
   void copy_to_host(void* dst, const void* src, size_t n) override { if (n) std::memcpy(dst, src, n); }
   void fill_bytes(void* dst, unsigned char v, size_t n) override { if (n) std::memset(dst, v, n); }

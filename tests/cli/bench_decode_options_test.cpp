@@ -2,9 +2,11 @@
 // `--one-level-combine` (the A/B of the GPU's two-level split combine), on the CPU backend:
 // the forced config is the one that ran and is reported as forced; the CPU combines in one level,
 // so the flag changes nothing there and the report says so (combine_group 0); `--hot` (no cache
-// eviction) is reported in the JSON; bad values exit 2.
+// eviction) is reported in the JSON, and so is whether K, V and the probe are on huge pages
+// (ATTNJIT_HUGE_PAGES=0 turns them off); bad values exit 2.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "common/cli_run.h"
@@ -34,6 +36,19 @@ TEST(CliBenchDecodeOptions, HotKeepsTheCachesAndSaysSo) {
   r = run_cli(kPoint + " --threads 1", 120, false);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("\"hot\": false"), std::string::npos) << r.output;
+}
+
+TEST(CliBenchDecodeOptions, ReportsWhetherHugePagesAreUsed) {
+  auto r = run_cli(kPoint + " --threads 1", 120, false);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(r.output.find("\"huge_pages\": \"on (") != std::string::npos ||
+              r.output.find("\"huge_pages\": \"off: ") != std::string::npos)
+      << r.output;
+  ASSERT_EQ(setenv("ATTNJIT_HUGE_PAGES", "0", 1), 0);
+  r = run_cli(kPoint + " --threads 1", 120, false);
+  unsetenv("ATTNJIT_HUGE_PAGES");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"huge_pages\": \"off: ATTNJIT_HUGE_PAGES=0\""), std::string::npos) << r.output;
 }
 
 TEST(CliBenchDecodeOptions, BadConfigAndConfigWithDbAreUsageErrors) {
