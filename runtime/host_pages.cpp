@@ -61,11 +61,12 @@ void* allocate_host(size_t bytes, size_t alignment) {
   // page over the partial last one would back up to 2 MiB that nobody asked for.
   const size_t n = (bytes + alignment - 1) / alignment * alignment;
   void* p = std::aligned_alloc(alignment, n);
-  if (p && huge && madvise(p, bytes / kHugePageBytes * kHugePageBytes, MADV_HUGEPAGE) != 0) {
+  const size_t advised = bytes / kHugePageBytes * kHugePageBytes;
+  if (p && huge && madvise(p, advised, MADV_HUGEPAGE) != 0) {
     // Only a hint: the memory is usable either way, so say it once and go on with small pages.
     static std::atomic<bool> said{false};
     if (!said.exchange(true))
-      std::fprintf(stderr, "attnjit: madvise(MADV_HUGEPAGE) on %zu bytes failed: %s; using small pages\n", n,
+      std::fprintf(stderr, "attnjit: madvise(MADV_HUGEPAGE) on %zu bytes failed: %s; using small pages\n", advised,
                    std::strerror(errno));
   }
   return p;

@@ -4,9 +4,9 @@
 //
 // Why: a decode step walks K and V a few rows per 4 KiB page, so with small pages every few keys
 // cost a page-table walk, and a 32k-token cache (64 MiB) is far past what the TLB maps (Zen 4:
-// 3072 entries, 12 MiB). On the Zen 4 VM, bf16 GQA 8 from memory read 15.7 -> 17.2 GB/s and f32
-// GQA 8 18.0 -> 21.0 GB/s on huge pages (decode micro harness, 1 thread, 32k). GPU allocators
-// use large pages for the same reason.
+// 3072 entries, 12 MiB). On the Zen 4 VM, bf16 GQA 8 from memory read 15.2-15.8 -> 16.8-17.2
+// GB/s and f32 GQA 8 18.0-18.2 -> 20.8 GB/s on huge pages (decode micro harness, 1 thread, 32k;
+// bench/RESULTS.md, round 13). GPU allocators use large pages for the same reason.
 //
 // The hint is best effort: where the kernel has no transparent huge pages, or they are off, or
 // ATTNJIT_HUGE_PAGES=0, the memory is ordinary and huge_page_status() says why.

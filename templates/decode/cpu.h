@@ -34,7 +34,7 @@
 // num_splits - 1 merges the partials with weights exp2(lse_i - lse_max), writes O and LSE, and
 // resets the counter to 0. Split boundaries are the GPU's (blocks of kBlockN from the first key
 // any row can see), so both backends compute the same partials for the same config. Partials
-// are kept in the RowPairs lane order (only this template reads them).
+// are kept in the accumulators' lane order (pv_element; only this template reads them).
 //
 // Numerics: fp32, scores scaled by scale * log2(e), exp2; the LSE's log in double. A row with no
 // visible key stores O = 0, LSE = -inf.
