@@ -56,6 +56,9 @@ uint64_t sum_streams(const uint64_t* p, size_t n, const Pattern& pat) {
 struct Words {
   uint64_t* p = nullptr;
   size_t n = 0;
+  Words() = default;
+  Words(const Words&) = delete;  // owns p
+  Words& operator=(const Words&) = delete;
   ~Words() { release_host(p); }
   uint64_t* data() const { return p; }
 };
