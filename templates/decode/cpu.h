@@ -96,8 +96,8 @@ struct DecodeCpu {
 
   // Register tiles. Q.K^T: QR rows x QJ keys, QR*QJ <= min(kAccRegs, V) accumulators (TreeSum
   // folds them into one vector; with QR*QJ < V its upper lanes repeat the lower ones). P.V: PR
-  // rows x PS segments = 2*PR*PS <= kAccRegs accumulators, over chunks of JC keys (the
-  // accumulators go to memory between chunks). A P.V tile walks one
+  // rows x PS segments = 2*PR*PS <= kAccRegs accumulators, over chunks of JC keys or more
+  // (pv_chunk; the accumulators go to memory between chunks). A P.V tile walks one
   // 64-byte column of JC consecutive V rows, whose stride (KV heads x head dim x element size) is
   // usually a multiple of 2-4 KiB, so all JC lines fall into one or two L1 sets: JC = 8 keeps them
   // within the 8 ways (JC = 16 evicted them before the next row tile used them: hot-cache
@@ -107,8 +107,14 @@ struct DecodeCpu {
   // TSC cycles per key and head, streaming +8%; f32 +6%; QJ = 4 was no better than 8).
   static constexpr int A = C::kAccRegs;
   static constexpr int NQ = A < V ? A : V;
-  static constexpr int QR = RPI < NQ ? RPI : NQ;
-  static constexpr int QJ = NQ / QR < 8 ? NQ / QR : 8;
+  // Quad-broadcast Q.K^T (kQuadQk, scores_quad): bf16 pairs on 16-lane vectors for items of 8
+  // rows of one query token (GQA 8), in tiles of 4 rows x 4 keys. Zen 4, bf16 GQA 8 at 32k, 4 KV
+  // heads: Q.K^T 37 -> 32 TSC cycles per key and head streaming (33 -> 29 warm). The other tiles
+  // stay where it was no faster: GQA 4 (4 rows; 2 cycles slower than TreeSum), and 8 rows of
+  // several tokens (CLI, 1 thread, 32k: 2 tokens x GQA 4 and 4 x GQA 2 the same, 8 x MHA -4%).
+  static constexpr bool kQuadQk = C::kOrder == 1 && V == 16 && A >= 16 && RPI == 8 && QT == 1 && D % 32 == 0;
+  static constexpr int QR = kQuadQk ? 4 : RPI < NQ ? RPI : NQ;
+  static constexpr int QJ = kQuadQk ? 4 : NQ / QR < 8 ? NQ / QR : 8;
   static constexpr int PR = RPI < A / 2 ? RPI : A / 2;
   static constexpr int PS = largest_divisor_at_most(NS, A / (2 * PR) < 1 ? 1 : A / (2 * PR));
   static constexpr int JC = BN < 8 ? BN : 8;
@@ -144,7 +150,7 @@ struct DecodeCpu {
   static constexpr bool kBcastQk = QR == RPI && RPI >= 8 && QR * QJ == V && (D / EPU) % 32 == 0 &&
                                    (kPairDot ? QJ <= 2 : QJ == 1 && C::kStorage == kStoreF32 && KV == 0);
   static constexpr int JT = 8;                  // keys per pass (the L1 set limit above)
-  static_assert(!kBcastQk || (BN % JT == 0 && JT % QJ == 0), "broadcast Q.K^T: key passes must divide the block");
+  static_assert(!(kBcastQk || kQuadQk) || (BN % JT == 0 && JT % QJ == 0), "broadcast Q.K^T: key passes must divide the block");
   static constexpr float kNegInf = -__builtin_huge_valf();
   // How far ahead prefetch_span runs, in head rows (keys x KV heads): 128 beat 16-64 on Zen 3
   // at GQA 1-8 (a GQA-8 head row takes ~190 cycles, far longer than a miss; more does not hurt).
@@ -153,7 +159,7 @@ struct DecodeCpu {
 
   struct alignas(64) Work {
     // With kBcastQk, each head's q (kOrder 0) or qb (kOrder 1) holds its D / EPU query columns
-    // instead (put_query), the same size.
+    // instead, and with kQuadQk its qb holds 4-row x 4-pair blocks (put_query), the same size.
     F q[HPI][RPI][NVD];    // kOrder 0: query rows (RowPairs order), scaled by scale * log2(e)
     U qb[kPairDot ? HPI : 1][RPI][NS];  // kOrder 1: the raw bf16 query rows
     F acc[HPI][RPI][NVD];  // unnormalized output rows (RowPairs order)
@@ -172,6 +178,7 @@ struct DecodeCpu {
     const TK* ka[BN];  // the rows pd keys after the block's (the item's last row past its end)
     const TK* va[BN];
     int nn, pd;
+    int jc;  // keys per P.V chunk (pv_chunk)
     bool near_v;  // prefetch V rows pd keys ahead in accumulate (see prime_key)
     int prime_bytes;  // bytes of a row to prime the pages of (0: no priming)
     unsigned long long klast, vlast;  // the pages primed last
@@ -264,6 +271,7 @@ struct DecodeCpu {
   // Keys outer, heads inner: the rows are read in address order (whole rows, all heads).
   static void scores(const DecodeParams& p, Work& w, int nh, int n) {
     if constexpr (kBcastQk) return scores_bcast(p, w, nh, n);
+    if constexpr (kQuadQk) return scores_quad(p, w, nh, n);
     for (int j = 0; j < n; j += QJ) {
       for (int jk = 0; jk < QJ; ++jk) prime_key(w, j + jk);
       for (int h = 0; h < nh; ++h) {
@@ -305,9 +313,10 @@ struct DecodeCpu {
   }
 
   // kBcastQk: query row r's unit u (an element scaled by qscale, or a raw bf16 pair) -> lane r
-  // of head h's column u.
+  // of head h's column u. kQuadQk: pair u -> lane 4 (r % 4) + u % 4 of block (u / 4, r / 4).
   static void put_query(Work& w, int h, int r, int u, float x, unsigned pair) {
-    if constexpr (kPairDot) ((unsigned*)&w.qb[h][0][0])[u * RPI + r] = pair;
+    if constexpr (kQuadQk) ((unsigned*)&w.qb[h][0][0])[((u / 4) * (RPI / 4) + r / 4) * 16 + (r % 4) * 4 + u % 4] = pair;
+    else if constexpr (kPairDot) ((unsigned*)&w.qb[h][0][0])[u * RPI + r] = pair;
     else ((float*)&w.q[h][0][0])[u * RPI + r] = x;
   }
 
@@ -357,6 +366,60 @@ struct DecodeCpu {
         }
       }
     }
+  }
+  // Q.K^T by 16-byte key broadcasts (kQuadQk): a 16-lane vector holds 4 rows x 4 bf16 pairs of
+  // the query (lane 4b + i: row 4g + b, pair 4c + i of column group c; put_query), and one
+  // vdpbf16ps multiplies it by 4 pairs of a key row broadcast to all four 128-bit blocks. So each
+  // lane sums every fourth pair of one row's dot product with that key, and quad_sum folds four
+  // keys' vectors into one 4 x 4 score tile. Per key and head: D / 8 broadcast loads and
+  // RPI * D / 32 zmm vdpbf16ps, where kBcastQk's 32-bit broadcasts load once per half-vector
+  // vdpbf16ps (D / 2 loads per 8 rows), which is about as many loads as Zen 4 issues in the
+  // time of its multiply-adds.
+  static void scores_quad(const DecodeParams& p, Work& w, int nh, int n) {
+    constexpr int RG = RPI / 4, NC = D / 8;  // row groups; column groups of 4 pairs (16 bytes) per row
+    typedef unsigned U4 __attribute__((vector_size(16)));
+    for (int j = 0; j < n; j += JT) {
+      for (int jk = 0; jk < JT; ++jk) prime_key(w, j + jk);
+      for (int h = 0; h < nh; ++h) {
+        const char* kr[JT];
+        for (int jk = 0; jk < JT; ++jk) kr[jk] = (const char*)krow(w, j + jk, h, n);
+        const U* qv = (const U*)&w.qb[h][0][0];
+        F acc[JT][RG];
+        for (int jk = 0; jk < JT; ++jk)
+          for (int g = 0; g < RG; ++g) acc[jk][g] = 0.f;
+#pragma clang loop unroll(full)
+        for (int c = 0; c < NC; ++c) {
+          if (c % 4 == 0)  // one prefetch per 64-byte line of each key row, pd keys ahead
+            for (int jk = 0; jk < JT; ++jk)
+              __builtin_prefetch((const char*)(w.ka[j + jk < n ? j + jk : n - 1] + h * w.ks) + c * 16, 0, 2);
+          U qg[RG];
+          for (int g = 0; g < RG; ++g) qg[g] = qv[c * RG + g];
+#pragma clang loop unroll(full)
+          for (int jk = 0; jk < JT; ++jk) {
+            U4 k4;
+            __builtin_memcpy(&k4, kr[jk] + c * 16, sizeof(k4));
+            const U kb = __builtin_shufflevector(k4, k4, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+            for (int g = 0; g < RG; ++g) acc[jk][g] = dot_bf16_pairs<V>(acc[jk][g], qg[g], kb);
+          }
+        }
+        for (int g = 0; g < RG; ++g)
+          for (int t = 0; t < JT / 4; ++t)
+            store_tile(p, w, h, g, j / 4 + t, quad_sum(acc[4 * t][g], acc[4 * t + 1][g], acc[4 * t + 2][g], acc[4 * t + 3][g]));
+      }
+    }
+  }
+  // Within each 128-bit block: H = 0 interleaves elements 0-1 of a and b (unpcklps), H = 1
+  // elements 2-3 (unpckhps); unpack64 the same with 64-bit halves (unpcklpd / unpckhpd).
+  template <int H, int... L>
+  static F unpack32(F a, F b, Ints<L...>) { return __builtin_shufflevector(a, b, ((L % 4) % 2 * V + (L / 4) * 4 + 2 * H + (L % 4) / 2)...); }
+  template <int H, int... L>
+  static F unpack64(F a, F b, Ints<L...>) { return __builtin_shufflevector(a, b, ((L % 4) / 2 * V + (L / 4) * 4 + 2 * H + (L % 4) % 2)...); }
+  // Four keys' vectors (lane 4b + i: partial sum i of row b) -> one tile (lane 4b + k: key k's
+  // sum for row b): a 4 x 4 transpose-and-add within each 128-bit block.
+  static F quad_sum(F a, F b, F c, F d) {
+    typedef typename MakeInts<V>::type L;
+    const F ab = unpack32<0>(a, b, L()) + unpack32<1>(a, b, L()), cd = unpack32<0>(c, d, L()) + unpack32<1>(c, d, L());
+    return unpack64<0>(ab, cd, L()) + unpack64<1>(ab, cd, L());
   }
   // Two RPI-lane vectors (keys 0 and 1 of a tile, lane = row) -> one tile (lane rr * 2 + jk).
   template <class FR, int... L>
@@ -477,8 +540,24 @@ struct DecodeCpu {
   // so a chunk's value rows are read in address order. The row tiles are the inner loop: they
   // reuse the column of V lines the first one brought into L1.
   static void accumulate(Work& w, int nh, int n) {
-    for (int j0 = 0; j0 < n; j0 += JC) {
-      const int jn = n - j0 < JC ? n : j0 + JC;
+    if constexpr (kQuadQk && BN >= 32)
+      if (w.jc == 32) return accumulate_apart<32>(w, nh, n);
+    if constexpr (kQuadQk && BN >= 16)
+      if (w.jc == 16) return accumulate_apart<16>(w, nh, n);
+    accumulate_<JC>(w, nh, n);
+  }
+  // The longer chunks in functions of their own: with the chunk length read at run time, or with
+  // every instance inlined into process, 32-key chunks ran at the 8-key chunks' speed (P.V 33-34
+  // instead of 29 TSC cycles per key and head, streaming); with the 8-key instance apart too,
+  // bf16 GQA 4 lost 3-5%.
+  template <int CH>
+  __attribute__((noinline)) static void accumulate_apart(Work& w, int nh, int n) {
+    accumulate_<CH>(w, nh, n);
+  }
+  template <int CH>
+  static void accumulate_(Work& w, int nh, int n) {
+    for (int j0 = 0; j0 < n; j0 += CH) {
+      const int jn = n - j0 < CH ? n : j0 + CH;
       for (int h = 0; h < nh; ++h)
         for (int s0 = 0; s0 < NS; s0 += PS)
           for (int r0 = 0; r0 < RPI; r0 += PR) {
@@ -522,6 +601,25 @@ struct DecodeCpu {
     }
   }
 
+  // Keys per P.V chunk for V rows stride_bytes apart: as many as the L1 sets the chunk's lines
+  // fall into allow. Longer chunks load and store the accumulators less often, but a tile reads
+  // the same column of every row of its chunk, and rows 4 KiB apart share a set. So JC (8) rows
+  // when they all do, up to 32 when the stride spreads them over more sets (GQA 8 with 4 KV heads
+  // in bf16: rows 1 KiB apart, four sets per column, 32 keys: P.V 33 -> 29 TSC cycles per key and
+  // head, +11% streaming; with rows 2 KiB apart 32 keys ran 20% slower). With several row tiles
+  // (PR < RPI) the later tiles reuse the first one's lines, and JC keys keep them in L1. Only
+  // with kQuadQk's tiles: with the others (TreeSum, kBcastQk) longer chunks gained nothing, and
+  // 16 keys cost f32 GQA 8 and bf16 GQA 4 4-13%.
+  static int pv_chunk(long long stride_bytes) {
+    constexpr int lines = PS * SEG * (int)sizeof(TK) / 64 < 1 ? 1 : PS * SEG * (int)sizeof(TK) / 64;  // per row per tile
+    if (!kQuadQk || PR < RPI || stride_bytes <= 0) return JC;
+    const long long low = stride_bytes & -stride_bytes;  // 4 KiB / low sets per column
+    const int sets = low >= 4096 ? 1 : (int)(4096 / low);
+    int jc = JC;
+    while (jc < 32 && jc * 2 <= BN && jc * 2 * lines <= 8 * sets) jc *= 2;
+    return jc;
+  }
+
   static void process(const DecodeParams& p, long long item, Work& w) {
     const int groups = (p.heads_kv + HPI - 1) / HPI;
     const int split = (int)(item % p.num_splits);
@@ -562,7 +660,7 @@ struct DecodeCpu {
       for (int h = 0; h < nh; ++h) {
         for (int v = 0; v < NVD; ++v) w.acc[h][r][v] = 0.f;
         if (gr >= ROWS) {
-          if constexpr (kBcastQk) {
+          if constexpr (kBcastQk || kQuadQk) {
             for (int u = 0; u < D / EPU; ++u) put_query(w, h, r, u, 0.f, 0u);
             continue;
           }
@@ -573,7 +671,7 @@ struct DecodeCpu {
         }
         const int hq = (h0 + h) * G + gr % G;
         const T* qp = (const T*)p.q + b * p.q_batch_stride + t * p.q_row_stride + hq * p.q_head_stride;
-        if constexpr (kBcastQk) {  // raw units: f32 elements, or bf16 pairs
+        if constexpr (kBcastQk || kQuadQk) {  // raw units: f32 elements, or bf16 pairs
           for (int u = 0; u < D / EPU; ++u) {
             unsigned pair = 0;
             if constexpr (kPairDot) {
@@ -633,6 +731,7 @@ struct DecodeCpu {
     w.near_v = row_bytes != kPrimeMaxRowBytes;
     w.prime_bytes = row_bytes <= kPrimeMaxRowBytes ? row_bytes : 0;
     w.klast = w.vlast = ~0ull;
+    w.jc = pv_chunk(p.v_row_stride * (long long)sizeof(TK));
     if (kv_begin < kv_end) {
       rows(kv_begin, count(kv_begin), w.kp, w.vp);
       for (int jj = 0; jj < w.pd && jj < count(kv_begin); ++jj) {  // the rows nothing prefetches ahead of
