@@ -112,7 +112,15 @@ struct DecodeCpu {
   // heads: Q.K^T 37 -> 32 TSC cycles per key and head streaming (33 -> 29 warm). The other tiles
   // stay where it was no faster: GQA 4 (4 rows; 2 cycles slower than TreeSum), and 8 rows of
   // several tokens (CLI, 1 thread, 32k: 2 tokens x GQA 4 and 4 x GQA 2 the same, 8 x MHA -4%).
-  static constexpr bool kQuadQk = C::kOrder == 1 && V == 16 && A >= 16 && RPI == 8 && QT == 1 && D % 32 == 0;
+  // Only where vdpbf16ps exists: elsewhere each pair product costs shifts and two FMAs, and the
+  // tiles were not measured there.
+#if defined(__AVX512BF16__)
+  static constexpr bool kHostPairDot = true;
+#else
+  static constexpr bool kHostPairDot = false;
+#endif
+  static constexpr bool kQuadQk =
+      C::kOrder == 1 && kHostPairDot && V == 16 && A >= 16 && RPI == 8 && QT == 1 && D % 32 == 0;
   static constexpr int QR = kQuadQk ? 4 : RPI < NQ ? RPI : NQ;
   static constexpr int QJ = kQuadQk ? 4 : NQ / QR < 8 ? NQ / QR : 8;
   static constexpr int PR = RPI < A / 2 ? RPI : A / 2;
@@ -547,9 +555,9 @@ struct DecodeCpu {
     accumulate_<JC>(w, nh, n);
   }
   // The longer chunks in functions of their own: with the chunk length read at run time, or with
-  // every instance inlined into process, 32-key chunks ran at the 8-key chunks' speed (P.V 33-34
-  // instead of 29 TSC cycles per key and head, streaming); with the 8-key instance apart too,
-  // bf16 GQA 4 lost 3-5%.
+  // every instance inlined into process, 32-key chunks ran at the 8-key chunks' speed (P.V 33-35
+  // instead of 29-31 TSC cycles per key and head, streaming); with the 8-key instance apart too,
+  // bf16 GQA 4 lost 2-6% (CLI, 1 thread).
   template <int CH>
   __attribute__((noinline)) static void accumulate_apart(Work& w, int nh, int n) {
     accumulate_<CH>(w, nh, n);
@@ -604,9 +612,10 @@ struct DecodeCpu {
   // Keys per P.V chunk for V rows stride_bytes apart: as many as the L1 sets the chunk's lines
   // fall into allow. Longer chunks load and store the accumulators less often, but a tile reads
   // the same column of every row of its chunk, and rows 4 KiB apart share a set. So JC (8) rows
-  // when they all do, up to 32 when the stride spreads them over more sets (GQA 8 with 4 KV heads
-  // in bf16: rows 1 KiB apart, four sets per column, 32 keys: P.V 33 -> 29 TSC cycles per key and
-  // head, +11% streaming; with rows 2 KiB apart 32 keys ran 20% slower). With several row tiles
+  // when they all do, up to 32 when the stride spreads them over more sets (bf16 GQA 8, 32k: with
+  // 4 KV heads the rows are 1 KiB apart, four sets per column, and 32 keys took P.V from 36 to
+  // 29-31 TSC cycles per key and head, +9% streaming; with 8 KV heads, 2 KiB apart, 16 keys ran 9%
+  // faster than 8 and 32 keys 12% slower; bench/RESULTS.md, round 14). With several row tiles
   // (PR < RPI) the later tiles reuse the first one's lines, and JC keys keep them in L1. Only
   // with kQuadQk's tiles: with the others (TreeSum, kBcastQk) longer chunks gained nothing, and
   // 16 keys cost f32 GQA 8 and bf16 GQA 4 4-13%.
