@@ -2,7 +2,8 @@
 // lengths, contiguous and paged caches, GQA, masks, several query tokens, split counts from 1 to
 // many, the exactness of the combine, empty sequences and counter reset across launches, both
 // arithmetic orders (fp32; bf16 pair dot products, emulated where the host lacks AVX-512 BF16),
-// KV heads spread over several items, and the AVX-512 BF16 code path compiled for such a host.
+// KV heads spread over several items, P.V chunk lengths by V row stride, and the AVX-512 BF16
+// code path compiled for such a host.
 #ifdef ATTNJIT_WITH_LLVM
 
 #include <gtest/gtest.h>
@@ -347,6 +348,27 @@ TEST(DecodeCpu, PairDotOrderNeedsBf16) {
   EXPECT_NE(why->find("order"), std::string::npos) << *why;
 }
 
+TEST(DecodeCpu, PvChunksFollowTheValueRowStride) {
+  // bf16 GQA 8 at one token (the quad-broadcast Q.K^T where vdpbf16ps exists): P.V takes chunks
+  // of 32, 16 or 8 keys as the V rows lie 1, 2 or 4 KiB apart (4, 8, 16 KV heads of head dim 128;
+  // 16 with head dim 64 is 2 KiB again). Ragged lengths end chunks early; pages keep the stride.
+  for (auto [head_dim, heads_kv] : {std::pair{128, 4}, {128, 8}, {128, 16}, {64, 16}})
+    for (int page : {0, 16}) {
+      DecodeCase c;
+      c.dtype = DType::BF16;
+      c.head_dim = head_dim;
+      c.heads_kv = heads_kv;
+      c.group = 8;
+      c.page_size = page;
+      c.seqlens = {300, 37, 1};
+      c.config = cpu_config(c, 1);
+      for (int splits : {1, 3}) {
+        c.splits = splits;
+        expect_decode_matches(cpu(), c);
+      }
+    }
+}
+
 TEST(DecodeCpu, KvHeadsSpreadOverSeveralItems) {
   // group 8 x head dim 256 -> 4 KV heads per item: 9 heads make items of 4, 4 and 1.
   for (int splits : {1, 2}) {
@@ -374,6 +396,7 @@ TEST(DecodeCpu, Avx512Bf16HostGetsPairDotProductsInVdpbf16ps) {
   EXPECT_NE(r.asm_text.find("vdpbf16ps"), std::string::npos);
   EXPECT_NE(r.asm_text.find("vcvtneps2bf16"), std::string::npos);  // the probabilities' pairs
   EXPECT_NE(r.asm_text.find("zmm"), std::string::npos);
+  EXPECT_NE(r.asm_text.find("vbroadcasti32x4"), std::string::npos);  // GQA 8: the quad-broadcast Q.K^T
   // An AVX2 host computes the same products with FMAs.
   const Target avx2 = Target::cpu("znver3", "+avx2,+fma,-avx512bf16,-avx512f", 256);
   TileConfig c2 = t.default_config(spec, avx2);
@@ -382,6 +405,7 @@ TEST(DecodeCpu, Avx512Bf16HostGetsPairDotProductsInVdpbf16ps) {
   const CpuCompileResult r2 = compile_cpu_kernel(t.render(spec, c2, avx2), {false, true});
   EXPECT_EQ(r2.asm_text.find("vdpbf16ps"), std::string::npos);
   EXPECT_NE(r2.asm_text.find("vfmadd"), std::string::npos);
+  EXPECT_EQ(r2.asm_text.find("vbroadcasti32x4"), std::string::npos);
 }
 
 }  // namespace
