@@ -2,13 +2,14 @@
 // lengths, contiguous and paged caches, GQA, masks, several query tokens, split counts from 1 to
 // many, the exactness of the combine, empty sequences and counter reset across launches, both
 // arithmetic orders (fp32; bf16 pair dot products, emulated where the host lacks AVX-512 BF16),
-// KV heads spread over several items, P.V chunk lengths by V row stride, and the AVX-512 BF16
-// code path compiled for such a host.
+// KV heads spread over several items, P.V chunk lengths by V row stride, one-page rows prefetched
+// in address order, and the AVX-512 BF16 code path compiled for such a host.
 #ifdef ATTNJIT_WITH_LLVM
 
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <tuple>
 
 #include "decode/decode_harness.h"
 #include "runtime/cpu/cpu_backend.h"
@@ -362,6 +363,28 @@ TEST(DecodeCpu, PvChunksFollowTheValueRowStride) {
       c.page_size = page;
       c.seqlens = {300, 37, 1};
       c.config = cpu_config(c, 1);
+      for (int splits : {1, 3}) {
+        c.splits = splits;
+        expect_decode_matches(cpu(), c);
+      }
+    }
+}
+
+TEST(DecodeCpu, OnePageRowsPrefetchInAddressOrder) {
+  // Rows of one 4 KiB page (f32: 8 KV heads x 128; bf16: 16 x 128) prefetch K and V in address
+  // order where a block's rows follow each other: a contiguous cache, and pages of 256 rows (a
+  // block inside one page); shuffled pages of 16 rows fall back to row-by-row prefetches. Ragged
+  // lengths end the walk mid-block, and the last block of each item has no rows ahead.
+  for (auto [dtype, heads_kv, group] : {std::tuple{DType::F32, 8, 4}, {DType::F32, 8, 8}, {DType::BF16, 16, 2}})
+    for (int page : {0, 16, 256}) {
+      DecodeCase c;
+      c.dtype = dtype;
+      c.head_dim = 128;
+      c.heads_kv = heads_kv;
+      c.group = group;
+      c.page_size = page;
+      c.seqlens = {700, 37, 1};
+      c.seed = uint64_t(heads_kv * 1000 + group * 10 + page);
       for (int splits : {1, 3}) {
         c.splits = splits;
         expect_decode_matches(cpu(), c);
