@@ -188,8 +188,7 @@ struct DecodeCpu {
     int nn, pd;
     int jc;  // keys per P.V chunk (pv_chunk)
     bool near_v;  // prefetch V rows pd keys ahead in accumulate (see prime_key)
-    bool linear;  // this block's prefetches walk kl / vl (see linear_rows)
-    const char* kl;  // the next K / V line to prefetch when linear
+    const char* kl;  // the next K / V line to prefetch when the block's rows are linear_rows
     const char* vl;
     int prime_bytes;  // bytes of a row to prime the pages of (0: no priming)
     unsigned long long klast, vlast;  // the pages primed last
@@ -245,14 +244,24 @@ struct DecodeCpu {
   }
   // What a tile about to read elements [e0, e1) of a row prefetches: as many lines as that span
   // has, pd keys ahead -- the same span of `row` (the row pd keys after), or, when the block's
-  // rows are one run of memory (Work::linear), the next lines of that run in address order.
-  static void prefetch_ahead(const char*& next, bool linear, const TK* row, int e0, int e1) {
+  // rows are one run of memory (linear_rows), the next lines of that run in address order
+  // (`next`: Work::kl or vl, in memory, which keeps the prefetches where the tiles issue them; as
+  // a local LLVM moved them, and f32 GQA 4's Q.K^T took 53-58 instead of 50-52 TSC cycles per key
+  // and head). A compile-time choice: chosen per line at run time, it slowed the other rows'
+  // kernels too (the quad-broadcast Q.K^T 29 -> 53 cycles warm with a branch; bf16 GQA 8 -6..-12%
+  // and f32 MHA -2..-12% streaming with a select).
+  template <bool Lin>
+  static void prefetch_ahead(const char*& next, const TK* row, int e0, int e1) {
     constexpr int sz = (int)sizeof(TK);
-    if (linear)
+    if constexpr (Lin)
       for (int c = (e0 * sz + 63) & ~63; c < e1 * sz; c += 64, next += 64) __builtin_prefetch(next, 0, 2);
     else
       prefetch_span(row, e0, e1);
   }
+  // Whether an item's rows can be one page (nh <= HPI heads): the kernels without it are the only
+  // ones instantiated.
+  static constexpr bool kMayLinear =
+      HPI * D * (int)sizeof(TK) >= 4096 && 4096 % (D * (int)sizeof(TK)) == 0;
   // Whether the block's prefetches walk K and V in address order: for rows of one 4 KiB page
   // (kPrimeMaxRowBytes) that follow each other in memory, heads included (a contiguous cache, or
   // pages that happen to follow each other). The row-by-row prefetches touch QJ (or JC) pages at
@@ -306,9 +315,10 @@ struct DecodeCpu {
 
   // Q.K^T of the block: s[h][r][j] = q_hr . k_hj (log2 units), for j < n rounded up to QJ.
   // Keys outer, heads inner: the rows are read in address order (whole rows, all heads).
+  template <bool Lin>
   static void scores(const DecodeParams& p, Work& w, int nh, int n) {
-    if constexpr (kBcastQk) return scores_bcast(p, w, nh, n);
-    if constexpr (kQuadQk) return scores_quad(p, w, nh, n);
+    if constexpr (kBcastQk) return scores_bcast<Lin>(p, w, nh, n);
+    if constexpr (kQuadQk) return scores_quad<Lin>(p, w, nh, n);
     for (int j = 0; j < n; j += QJ) {
       for (int jk = 0; jk < QJ; ++jk) prime_key(w, j + jk);
       for (int h = 0; h < nh; ++h) {
@@ -319,7 +329,7 @@ struct DecodeCpu {
           for (int i = 0; i < QR * QJ; ++i) acc[i] = 0.f;
           for (int sg = 0; sg < NS; ++sg)
             for (int jk = 0; jk < QJ; ++jk) {
-              if (r0 == 0) prefetch_ahead(w.kl, w.linear, w.ka[j + jk < n ? j + jk : n - 1] + h * w.ks, sg * SEG, (sg + 1) * SEG);
+              if (r0 == 0) prefetch_ahead<Lin>(w.kl, w.ka[j + jk < n ? j + jk : n - 1] + h * w.ks, sg * SEG, (sg + 1) * SEG);
               if constexpr (kPairDot) {
                 const U kx = Bf16Pairs::raw((const unsigned short*)kr[jk] + sg * SEG);
                 for (int rr = 0; rr < QR; ++rr)
@@ -364,6 +374,7 @@ struct DecodeCpu {
   // operand, which LLVM folds into vdpbf16ps / vfmadd; as the first it emitted a separate
   // vbroadcastss: 41 instead of 35 cycles). Per 64-byte line of the key rows: one prefetch of
   // the same line pd keys ahead.
+  template <bool Lin>
   static void scores_bcast(const DecodeParams& p, Work& w, int nh, int n) {
     typedef typename Vec<RPI>::F FR;
     typedef typename Vec<RPI>::U UR;
@@ -380,7 +391,7 @@ struct DecodeCpu {
         for (int i = 0; i < JT; ++i) a0[i] = a1[i] = 0.f;
         for (int u0 = 0; u0 < NU; u0 += CL) {
           for (int jk = 0; jk < JT; ++jk)
-            prefetch_ahead(w.kl, w.linear, w.ka[j + jk < n ? j + jk : n - 1] + h * w.ks, u0 * 4 / (int)sizeof(TK), (u0 * 4 + 64) / (int)sizeof(TK));
+            prefetch_ahead<Lin>(w.kl, w.ka[j + jk < n ? j + jk : n - 1] + h * w.ks, u0 * 4 / (int)sizeof(TK), (u0 * 4 + 64) / (int)sizeof(TK));
 #pragma clang loop unroll(full)
           for (int u = u0; u < u0 + CL; u += 2)
 #pragma clang loop unroll(full)
@@ -412,6 +423,7 @@ struct DecodeCpu {
   // RPI * D / 32 zmm vdpbf16ps, where kBcastQk's 32-bit broadcasts load once per half-vector
   // vdpbf16ps (D / 2 loads per 8 rows), which is about as many loads as Zen 4 issues in the
   // time of its multiply-adds.
+  template <bool Lin>
   static void scores_quad(const DecodeParams& p, Work& w, int nh, int n) {
     constexpr int RG = RPI / 4, NC = D / 8;  // row groups; column groups of 4 pairs (16 bytes) per row
     typedef unsigned U4 __attribute__((vector_size(16)));
@@ -428,7 +440,7 @@ struct DecodeCpu {
         for (int c = 0; c < NC; ++c) {
           if (c % 4 == 0)  // one prefetch per 64-byte line of each key row, pd keys ahead
             for (int jk = 0; jk < JT; ++jk)
-              prefetch_ahead(w.kl, w.linear, w.ka[j + jk < n ? j + jk : n - 1] + h * w.ks, c * 16 / (int)sizeof(TK), (c * 16 + 64) / (int)sizeof(TK));
+              prefetch_ahead<Lin>(w.kl, w.ka[j + jk < n ? j + jk : n - 1] + h * w.ks, c * 16 / (int)sizeof(TK), (c * 16 + 64) / (int)sizeof(TK));
           U qg[RG];
           for (int g = 0; g < RG; ++g) qg[g] = qv[c * RG + g];
 #pragma clang loop unroll(full)
@@ -576,23 +588,25 @@ struct DecodeCpu {
   // acc = acc * corr + P.V over the block's n keys, in chunks of JC keys with the heads inside,
   // so a chunk's value rows are read in address order. The row tiles are the inner loop: they
   // reuse the column of V lines the first one brought into L1.
+  template <bool Lin>
   static void accumulate(Work& w, int nh, int n) {
     if constexpr (kQuadQk && BN >= 32)
-      if (w.jc == 32) return accumulate_apart<32>(w, nh, n);
+      if (w.jc == 32) return accumulate_apart<32, Lin>(w, nh, n);
     if constexpr (kQuadQk && BN >= 16)
-      if (w.jc == 16) return accumulate_apart<16>(w, nh, n);
-    accumulate_<JC>(w, nh, n);
+      if (w.jc == 16) return accumulate_apart<16, Lin>(w, nh, n);
+    accumulate_<JC, Lin>(w, nh, n);
   }
   // The longer chunks in functions of their own: with the chunk length read at run time, or with
   // every instance inlined into process, 32-key chunks ran at the 8-key chunks' speed (P.V 33-35
   // instead of 29-31 TSC cycles per key and head, streaming); with the 8-key instance apart too,
   // bf16 GQA 4 lost 2-6% (CLI, 1 thread).
-  template <int CH>
+  template <int CH, bool Lin>
   __attribute__((noinline)) static void accumulate_apart(Work& w, int nh, int n) {
-    accumulate_<CH>(w, nh, n);
+    accumulate_<CH, Lin>(w, nh, n);
   }
-  template <int CH>
+  template <int CH, bool Lin>
   static void accumulate_(Work& w, int nh, int n) {
+    const bool pfv = Lin || w.near_v;
     for (int j0 = 0; j0 < n; j0 += CH) {
       const int jn = n - j0 < CH ? n : j0 + CH;
       for (int h = 0; h < nh; ++h)
@@ -605,9 +619,9 @@ struct DecodeCpu {
             }
             if constexpr (kPairDot) {
               for (int j = j0; j < jn; j += 2) {
-                if (r0 == 0 && (w.near_v || w.linear))
+                if (r0 == 0 && pfv)
                   for (int jj = j; jj < j + 2 && jj < n; ++jj)
-                    prefetch_ahead(w.vl, w.linear, w.va[jj] + h * w.vs, s0 * SEG, (s0 + PS) * SEG);
+                    prefetch_ahead<Lin>(w.vl, w.va[jj] + h * w.vs, s0 * SEG, (s0 + PS) * SEG);
                 const unsigned short* va = (const unsigned short*)vrow(w, j, h, n);
                 const unsigned short* vb = (const unsigned short*)vrow(w, j + 1, h, n);
                 for (int ps = 0; ps < PS; ++ps) {
@@ -622,7 +636,7 @@ struct DecodeCpu {
               }
             } else {
               for (int j = j0; j < jn; ++j) {
-                if (r0 == 0 && (w.near_v || w.linear)) prefetch_ahead(w.vl, w.linear, w.va[j] + h * w.vs, s0 * SEG, (s0 + PS) * SEG);
+                if (r0 == 0 && pfv) prefetch_ahead<Lin>(w.vl, w.va[j] + h * w.vs, s0 * SEG, (s0 + PS) * SEG);
                 const TK* vr = w.vp[j] + h * w.vs;
                 F vv[2 * PS];
                 for (int ps = 0; ps < PS; ++ps) KvPairs::load(vr + (s0 + ps) * SEG, vv[2 * ps], vv[2 * ps + 1]);
@@ -787,11 +801,12 @@ struct DecodeCpu {
         w.ka[jj] = t < n ? w.kp[t] : u >= 0 ? w.kn[u] : w.nn > 0 ? w.kn[w.nn - 1] : w.kp[n - 1];
         w.va[jj] = t < n ? w.vp[t] : u >= 0 ? w.vn[u] : w.nn > 0 ? w.vn[w.nn - 1] : w.vp[n - 1];
       }
-      w.linear = linear_rows(w, nh, n);
+      const bool lin = kMayLinear && linear_rows(w, nh, n);
       w.kl = (const char*)w.ka[0];
       w.vl = (const char*)w.va[0];
       ATTNJIT_DECODE_CPU_MARK(0, 0);
-      scores(p, w, nh, n);
+      if (lin) scores<kMayLinear>(p, w, nh, n);
+      else scores<false>(p, w, nh, n);
       ATTNJIT_DECODE_CPU_MARK(1, 0);
       [[maybe_unused]] auto at = [&w](int h, int r, int j) -> float& { return score(w, h, r, j); };  // variants' view
       if constexpr (variants::has_alibi<C>()) add_alibi_block<G, QT, RPI>(p, at, nh, b, h0, chunk, L, j0, n);
@@ -799,7 +814,8 @@ struct DecodeCpu {
         user_mods_block<G, QT, RPI>(decode_variants::user_mods<C>(p), at, w.row_lo, w.row_hi, nh, b, h0, chunk, j0, n);
       softmax(w, nh, j0, n);
       ATTNJIT_DECODE_CPU_MARK(2, 0);
-      accumulate(w, nh, n);
+      if (lin) accumulate<kMayLinear>(w, nh, n);
+      else accumulate<false>(w, nh, n);
       ATTNJIT_DECODE_CPU_MARK(3, (long long)n * nh);
       for (int jj = 0; jj < w.nn; ++jj) {
         w.kp[jj] = w.kn[jj];
