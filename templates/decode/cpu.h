@@ -267,10 +267,10 @@ struct DecodeCpu {
   // pages that happen to follow each other). The row-by-row prefetches touch QJ (or JC) pages at
   // once, a few lines of each, and V's were off for such rows (see prime_key); the walk makes one
   // stream of each. Zen 4, 32k, micro harness, alternating rounds: f32 GQA 4 with 8 KV heads
-  // 19.8-21.2 -> 23.4-24.0 GB/s, f32 GQA 8 with 8 KV heads 13.1-13.7 -> 14.8-15.3, bf16 GQA 2 with
-  // 16 KV heads 18.1-21.8 -> 22.2-23.0; CLI, f32 GQA 4, 1 thread +12-18%. Other row sizes were
-  // no faster with it (MHA's 8-16 KiB rows -5..+4%, 1-2 KiB rows of GQA 8 -5..-30%), so they keep
-  // the row-by-row prefetches.
+  // 20.6-21.8 -> 23.6-24.3 GB/s, f32 GQA 8 with 8 KV heads 13.1-13.7 -> 14.8-15.3, bf16 GQA 2 with
+  // 16 KV heads 18.1-21.8 -> 22.2-23.0; CLI, f32 GQA 4, +12-14% at 1 thread, +5-8% at 2. Other
+  // row sizes were no faster with it (8-16 KiB rows -5..+4%; 1-2 KiB rows -5..+4%, with or
+  // without page priming), so they keep the row-by-row prefetches (bench/RESULTS.md, round 15).
   static bool linear_rows(const Work& w, int nh, int n) {
     const long long row = (long long)nh * D;
     if (row * (long long)sizeof(TK) != kPrimeMaxRowBytes || w.ks != D || w.vs != D) return false;
