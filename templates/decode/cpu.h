@@ -259,7 +259,9 @@ struct DecodeCpu {
       prefetch_span(row, e0, e1);
   }
   // Whether an item's rows can be one page (nh <= HPI heads): the kernels without it are the only
-  // ones instantiated.
+  // ones instantiated. With codegen's heads-per-item rule (8192 query elements per item) that is
+  // items of at most 8 rows with f32 K/V, 4 with bf16 / f16 and 2 with fp8, so the broadcast
+  // tiles (8 rows and more) never take the walk today.
   static constexpr bool kMayLinear =
       HPI * D * (int)sizeof(TK) >= 4096 && 4096 % (D * (int)sizeof(TK)) == 0;
   // Whether the block's prefetches walk K and V in address order: for rows of one 4 KiB page
