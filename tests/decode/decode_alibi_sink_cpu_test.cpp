@@ -14,15 +14,8 @@ namespace attnjit::testing {
 namespace {
 
 DecodeCase base(DType dt, bool alibi, bool sink) {
-  DecodeCase c;
-  c.dtype = dt;
-  c.head_dim = 64;
-  c.heads_kv = 2;
-  c.group = 4;
-  c.seqlens = {0, 1, 37, 300};
-  c.alibi = alibi;
-  c.sink = sink;
-  c.config = TileConfig::parse("bm4_bn32_w1_s1_t2");
+  DecodeCase c{.dtype = dt, .head_dim = 64, .heads_kv = 2, .group = 4, .seqlens = {0, 1, 37, 300},
+               .config = TileConfig::parse("bm4_bn32_w1_s1_t2"), .alibi = alibi, .sink = sink};
   return c;
 }
 

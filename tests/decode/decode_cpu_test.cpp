@@ -29,12 +29,7 @@ Backend& cpu() {
 
 TEST(DecodeCpu, RaggedLengthsContiguous) {
   for (DType dt : {DType::F32, DType::BF16}) {
-    DecodeCase c;
-    c.dtype = dt;
-    c.head_dim = 64;
-    c.heads_kv = 2;
-    c.group = 4;
-    c.seqlens = {1, 7, 4097};
+    DecodeCase c{.dtype = dt, .head_dim = 64, .heads_kv = 2, .group = 4, .seqlens = {1, 7, 4097}};
     for (int splits : {0, 1, 5}) {
       c.splits = splits;
       expect_decode_matches(cpu(), c);
@@ -46,30 +41,16 @@ TEST(DecodeCpu, PagedCacheGqaAndQueryTokens) {
   for (int page : {16, 256})
     for (int group : {1, 4, 8})
       for (int qt : {1, 4}) {
-        DecodeCase c;
-        c.dtype = DType::BF16;
-        c.head_dim = 128;
-        c.heads_kv = 2;
-        c.group = group;
-        c.q_tokens = qt;
-        c.page_size = page;
-        c.mask.kind = MaskKind::Causal;
-        c.seqlens = {7, 300, 1};
-        c.splits = 3;
-        c.seed = uint64_t(page * 100 + group * 10 + qt);
+        DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .mask = {.kind = MaskKind::Causal}, .heads_kv = 2,
+                     .group = group, .q_tokens = qt, .seqlens = {7, 300, 1}, .page_size = page, .splits = 3,
+                     .seed = uint64_t(page * 100 + group * 10 + qt)};
         expect_decode_matches(cpu(), c);
       }
 }
 
 TEST(DecodeCpu, SlidingWindowSkipsAndMasks) {
-  DecodeCase c;
-  c.dtype = DType::F32;
-  c.head_dim = 64;
-  c.heads_kv = 1;
-  c.group = 4;
-  c.q_tokens = 4;
-  c.page_size = 16;
-  c.seqlens = {1000, 3, 130};
+  DecodeCase c{.dtype = DType::F32, .head_dim = 64, .heads_kv = 1, .group = 4, .q_tokens = 4,
+               .seqlens = {1000, 3, 130}, .page_size = 16};
   for (auto [left, right] : {std::pair{100, 0}, std::pair{0, 0}, std::pair{37, 2}}) {
     c.mask = {MaskKind::SlidingWindow, left, right};
     for (int splits : {1, 4}) {
@@ -80,12 +61,7 @@ TEST(DecodeCpu, SlidingWindowSkipsAndMasks) {
 }
 
 TEST(DecodeCpu, LongSequenceManySplits) {
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 64;
-  c.heads_kv = 1;
-  c.group = 1;
-  c.seqlens = {100000};
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 64, .heads_kv = 1, .group = 1, .seqlens = {100000}};
   c.splits = 0;  // the rule: one work unit, so it splits across the threads
   DecodeResult r = expect_decode_matches(cpu(), c);
   EXPECT_GE(r.splits, 1);
@@ -100,12 +76,8 @@ TEST(DecodeCpu, LongSequenceManySplits) {
 TEST(DecodeCpu, RuleSplitsFewItemsForTwoThreads) {
   for (DType dt : {DType::F32, DType::BF16})
     for (int64_t group : {1, 8}) {
-      DecodeCase c;
-      c.dtype = dt;
-      c.head_dim = 128;
-      c.heads_kv = 4;
-      c.group = group;
-      c.seed = uint64_t(group) * 7 + (dt == DType::F32 ? 1 : 2);
+      DecodeCase c{.dtype = dt, .head_dim = 128, .heads_kv = 4, .group = group,
+                   .seed = uint64_t(group) * 7 + (dt == DType::F32 ? 1 : 2)};
       const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, dt, 128, MaskSpec{}, 4 * group, 4, 1, 8191, 0);
       TileConfig cfg = select_template(spec, cpu().target()).default_config(spec, cpu().target());
       cfg.threads = 2;
@@ -118,15 +90,8 @@ TEST(DecodeCpu, RuleSplitsFewItemsForTwoThreads) {
 }
 
 TEST(DecodeCpu, CombineIsExactToFp32Rounding) {
-  DecodeCase c;
-  c.dtype = DType::F32;
-  c.head_dim = 128;
-  c.heads_kv = 2;
-  c.group = 8;
-  c.q_tokens = 2;
-  c.mask.kind = MaskKind::Causal;
-  c.seqlens = {4097, 33, 2000};
-  c.splits = 1;
+  DecodeCase c{.dtype = DType::F32, .head_dim = 128, .mask = {.kind = MaskKind::Causal}, .heads_kv = 2,
+               .group = 8, .q_tokens = 2, .seqlens = {4097, 33, 2000}, .splits = 1};
   const DecodeResult one = expect_decode_matches(cpu(), c);
   ASSERT_EQ(one.splits, 1);
   double scale = 0;
@@ -150,19 +115,10 @@ TEST(DecodeCpu, CombineIsExactToFp32Rounding) {
 TEST(DecodeCpu, SoftcapMatchesReference) {
   for (double cap : {50.0, 30.5, 5.0})
     for (int page : {0, 16}) {
-      DecodeCase c;
-      c.dtype = page ? DType::BF16 : DType::F32;
-      c.head_dim = 64;
-      c.heads_kv = 2;
-      c.group = 4;
-      c.q_tokens = 4;
-      c.mask.kind = MaskKind::Causal;
-      c.seqlens = {1, 300, 0, 77};
-      c.page_size = page;
-      c.splits = page ? 3 : 1;
-      c.softcap = cap;
-      c.q_gain = 16.f;
-      c.seed = uint64_t(cap * 10 + page);
+      DecodeCase c{.dtype = page ? DType::BF16 : DType::F32, .head_dim = 64,
+                   .mask = {.kind = MaskKind::Causal}, .heads_kv = 2, .group = 4, .q_tokens = 4,
+                   .seqlens = {1, 300, 0, 77}, .page_size = page, .splits = page ? 3 : 1,
+                   .seed = uint64_t(cap * 10 + page), .softcap = cap, .q_gain = 16.f};
       const DecodeResult r = expect_decode_matches(cpu(), c);
       EXPECT_EQ(r.lse[0], -std::numeric_limits<float>::infinity()) << c.describe();
     }
@@ -170,14 +126,8 @@ TEST(DecodeCpu, SoftcapMatchesReference) {
 
 TEST(DecodeCpu, EmptySequencesGiveZeroOutputAndMinusInfLse) {
   for (int splits : {1, 4}) {
-    DecodeCase c;
-    c.dtype = DType::BF16;
-    c.head_dim = 64;
-    c.heads_kv = 2;
-    c.group = 2;
-    c.seqlens = {0, 5, 0};
-    c.page_size = splits == 4 ? 16 : 0;
-    c.splits = splits;
+    DecodeCase c{.dtype = DType::BF16, .head_dim = 64, .heads_kv = 2, .group = 2, .seqlens = {0, 5, 0},
+                 .page_size = splits == 4 ? 16 : 0, .splits = splits};
     const DecodeResult r = expect_decode_matches(cpu(), c);
     const size_t per_seq = size_t(1 * 4 * 64);
     for (size_t i = 0; i < per_seq; ++i) {
@@ -193,40 +143,23 @@ TEST(DecodeCpu, EmptySequencesGiveZeroOutputAndMinusInfLse) {
 }
 
 TEST(DecodeCpu, CountersAreResetSoTheWorkspaceIsReusable) {
-  DecodeCase c;
-  c.dtype = DType::F32;
-  c.head_dim = 64;
-  c.seqlens = {700, 900};
-  c.splits = 6;
+  DecodeCase c{.dtype = DType::F32, .head_dim = 64, .seqlens = {700, 900}, .splits = 6};
   c.launches = 3;  // run_decode_case also asserts every counter is back at 0
   expect_decode_matches(cpu(), c);
 }
 
 TEST(DecodeCpu, EveryHeadDimAndF16) {
   for (int d : kHeadDims) {
-    DecodeCase c;
-    c.dtype = DType::F16;
-    c.head_dim = d;
-    c.heads_kv = 1;
-    c.group = 2;
-    c.seqlens = {77, 129};
-    c.splits = 2;
+    DecodeCase c{.dtype = DType::F16, .head_dim = d, .heads_kv = 1, .group = 2, .seqlens = {77, 129},
+                 .splits = 2};
     expect_decode_matches(cpu(), c);
   }
 }
 
 TEST(DecodeCpu, QueryRowsSplitOverChunks) {
   // group 8 x 4 tokens = 32 rows per KV head in chunks of 4: every chunk has its own counter.
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 64;
-  c.heads_kv = 2;
-  c.group = 8;
-  c.q_tokens = 4;
-  c.mask.kind = MaskKind::Causal;
-  c.seqlens = {300, 2};
-  c.block_m = 4;
-  c.splits = 3;
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 64, .mask = {.kind = MaskKind::Causal}, .heads_kv = 2,
+               .group = 8, .q_tokens = 4, .seqlens = {300, 2}, .splits = 3, .block_m = 4};
   expect_decode_matches(cpu(), c);
 }
 
@@ -243,13 +176,8 @@ TEST(DecodeCpu, EveryGroupSizeDtypeAndSplitCount) {
   // Lengths that cut the 64-key blocks unevenly; every split count up to one split per block.
   for (DType dt : {DType::F32, DType::BF16, DType::F16})
     for (int group : {1, 2, 3, 4, 8}) {
-      DecodeCase c;
-      c.dtype = dt;
-      c.head_dim = 64;
-      c.heads_kv = 3;
-      c.group = group;
-      c.seqlens = {200, 1, 77};
-      c.seed = uint64_t(group * 10 + int(dt));
+      DecodeCase c{.dtype = dt, .head_dim = 64, .heads_kv = 3, .group = group, .seqlens = {200, 1, 77},
+                   .seed = uint64_t(group * 10 + int(dt))};
       for (int splits = 1; splits <= 4; ++splits) {
         c.splits = splits;
         expect_decode_matches(cpu(), c);
@@ -261,27 +189,16 @@ TEST(DecodeCpu, Bf16PairDotProductsMatchTheReference) {
   // kOrder 1: vdpbf16ps on AVX-512 BF16 hosts, its FMA emulation elsewhere; P rounded to bf16.
   for (int group : {1, 4, 8})
     for (int page : {0, 16}) {
-      DecodeCase c;
-      c.dtype = DType::BF16;
-      c.head_dim = 128;
-      c.heads_kv = 2;
-      c.group = group;
-      c.page_size = page;
-      c.seqlens = {1000, 3, 129};
+      DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .heads_kv = 2, .group = group,
+                   .seqlens = {1000, 3, 129}, .page_size = page};
       c.config = cpu_config(c, 1);
       for (int splits : {1, 3}) {
         c.splits = splits;
         expect_decode_matches(cpu(), c);
       }
     }
-  DecodeCase w;
-  w.dtype = DType::BF16;
-  w.head_dim = 64;
-  w.heads_kv = 1;
-  w.group = 4;
-  w.q_tokens = 2;
-  w.mask = {MaskKind::SlidingWindow, 50, 1};
-  w.seqlens = {300, 2};
+  DecodeCase w{.dtype = DType::BF16, .head_dim = 64, .mask = {MaskKind::SlidingWindow, 50, 1}, .heads_kv = 1,
+               .group = 4, .q_tokens = 2, .seqlens = {300, 2}};
   w.config = cpu_config(w, 1);
   expect_decode_matches(cpu(), w);
 }
@@ -300,12 +217,8 @@ TEST(DecodeCpu, EveryScoreTileShapeInBothOrders) {
       for (int group : {1, 2, 8, 16})
         for (int order : {0, 1}) {
           if (dtype == DType::F32 && order == 1) continue;  // bf16 pairs need bf16 storage
-          DecodeCase c;
-          c.dtype = dtype;
-          c.head_dim = 64;
-          c.heads_kv = 2;
-          c.group = group;
-          c.q_tokens = group == 2 ? 2 : 1;
+          DecodeCase c{.dtype = dtype, .head_dim = 64, .heads_kv = 2, .group = group,
+                       .q_tokens = group == 2 ? 2 : 1};
           if (group == 2) c.mask = {MaskKind::SlidingWindow, 40, 0};
           c.seqlens = {200, 5, 67};
           c.config = cpu_config(c, order);
@@ -323,12 +236,8 @@ TEST(DecodeCpu, EveryHeadDimBroadcastKeys) {
   // elsewhere (bf16 head dim 32): at every head dim.
   for (int d : kHeadDims)
     for (DType dtype : {DType::BF16, DType::F32}) {
-      DecodeCase c;
-      c.dtype = dtype;
-      c.head_dim = d;
-      c.heads_kv = 1;
-      c.group = dtype == DType::BF16 ? 8 : 16;
-      c.seqlens = {77, 130};
+      DecodeCase c{.dtype = dtype, .head_dim = d, .heads_kv = 1, .group = dtype == DType::BF16 ? 8 : 16,
+                   .seqlens = {77, 130}};
       c.config = cpu_config(c, dtype == DType::BF16 ? 1 : 0);
       SCOPED_TRACE("head dim " + std::to_string(d) + " group " + std::to_string(c.group));
       expect_decode_matches(cpu(), c);
@@ -336,9 +245,7 @@ TEST(DecodeCpu, EveryHeadDimBroadcastKeys) {
 }
 
 TEST(DecodeCpu, PairDotOrderNeedsBf16) {
-  DecodeCase c;
-  c.dtype = DType::F32;
-  c.head_dim = 64;
+  DecodeCase c{.dtype = DType::F32, .head_dim = 64};
   const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, c.dtype, 64, c.mask, 2, 2, 1, 100, 0);
   const KernelTemplate& t = select_template(spec, cpu().target());
   TileConfig cfg = t.default_config(spec, cpu().target());
@@ -355,13 +262,8 @@ TEST(DecodeCpu, PvChunksFollowTheValueRowStride) {
   // 16 with head dim 64 is 2 KiB again). Ragged lengths end chunks early; pages keep the stride.
   for (auto [head_dim, heads_kv] : {std::pair{128, 4}, {128, 8}, {128, 16}, {64, 16}})
     for (int page : {0, 16}) {
-      DecodeCase c;
-      c.dtype = DType::BF16;
-      c.head_dim = head_dim;
-      c.heads_kv = heads_kv;
-      c.group = 8;
-      c.page_size = page;
-      c.seqlens = {300, 37, 1};
+      DecodeCase c{.dtype = DType::BF16, .head_dim = head_dim, .heads_kv = heads_kv, .group = 8,
+                   .seqlens = {300, 37, 1}, .page_size = page};
       c.config = cpu_config(c, 1);
       for (int splits : {1, 3}) {
         c.splits = splits;
@@ -377,14 +279,9 @@ TEST(DecodeCpu, OnePageRowsPrefetchInAddressOrder) {
   // lengths end the walk mid-block, and the last block of each item has no rows ahead.
   for (auto [dtype, heads_kv, group] : {std::tuple{DType::F32, 8, 4}, {DType::F32, 8, 8}, {DType::BF16, 16, 2}})
     for (int page : {0, 16, 256}) {
-      DecodeCase c;
-      c.dtype = dtype;
-      c.head_dim = 128;
-      c.heads_kv = heads_kv;
-      c.group = group;
-      c.page_size = page;
-      c.seqlens = {700, 37, 1};
-      c.seed = uint64_t(heads_kv * 1000 + group * 10 + page);
+      DecodeCase c{.dtype = dtype, .head_dim = 128, .heads_kv = heads_kv, .group = group,
+                   .seqlens = {700, 37, 1}, .page_size = page,
+                   .seed = uint64_t(heads_kv * 1000 + group * 10 + page)};
       for (int splits : {1, 3}) {
         c.splits = splits;
         expect_decode_matches(cpu(), c);
@@ -395,14 +292,8 @@ TEST(DecodeCpu, OnePageRowsPrefetchInAddressOrder) {
 TEST(DecodeCpu, KvHeadsSpreadOverSeveralItems) {
   // group 8 x head dim 256 -> 4 KV heads per item: 9 heads make items of 4, 4 and 1.
   for (int splits : {1, 2}) {
-    DecodeCase c;
-    c.dtype = DType::BF16;
-    c.head_dim = 256;
-    c.heads_kv = 9;
-    c.group = 8;
-    c.seqlens = {150, 64};
-    c.page_size = splits == 2 ? 32 : 0;
-    c.splits = splits;
+    DecodeCase c{.dtype = DType::BF16, .head_dim = 256, .heads_kv = 9, .group = 8, .seqlens = {150, 64},
+                 .page_size = splits == 2 ? 32 : 0, .splits = splits};
     expect_decode_matches(cpu(), c);
   }
 }

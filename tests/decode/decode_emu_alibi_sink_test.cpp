@@ -27,15 +27,10 @@ const std::map<std::string, Body>& registry() {
 }
 
 DecodeCase gqa(bool mma, bool alibi, bool sink) {
-  DecodeCase c;
-  c.dtype = mma ? DType::F16 : DType::BF16;
-  c.head_dim = 64;
-  c.heads_kv = 2;
-  c.group = mma ? 8 : 4;
-  c.seqlens = {0, 1, 37, 100};
-  c.alibi = alibi;
-  c.sink = sink;
-  c.config = TileConfig::parse(mma ? "bm16_bn16_w2_s2_v8" : "bm4_bn16_w2_s3_v8");
+  DecodeCase c{.dtype = mma ? DType::F16 : DType::BF16, .head_dim = 64, .heads_kv = 2, .group = mma ? 8 : 4,
+               .seqlens = {0, 1, 37, 100},
+               .config = TileConfig::parse(mma ? "bm16_bn16_w2_s2_v8" : "bm4_bn16_w2_s3_v8"), .alibi = alibi,
+               .sink = sink};
   return c;
 }
 
@@ -82,15 +77,9 @@ TEST(DecodeEmuAlibiSink, TwoLevelCombineFoldsTheSinkOnce) {
 TEST(DecodeEmuAlibiSink, QueryTokensCausalPagedPerBatchSlopesBothKernels) {
   EmuBackend be(emu::Order::Shuffle, registry());
   for (bool mma : {false, true}) {
-    DecodeCase c;
-    c.dtype = mma ? DType::BF16 : DType::F16;
-    c.head_dim = mma ? 128 : 64;
-    c.heads_kv = mma ? 1 : 2;
-    c.group = mma ? 4 : 1;
-    c.q_tokens = 4;
-    c.page_size = 16;
-    c.mask.kind = MaskKind::Causal;
-    c.seqlens = {3, 0, 70, 33};
+    DecodeCase c{.dtype = mma ? DType::BF16 : DType::F16, .head_dim = mma ? 128 : 64,
+                 .mask = {.kind = MaskKind::Causal}, .heads_kv = mma ? 1 : 2, .group = mma ? 4 : 1,
+                 .q_tokens = 4, .seqlens = {3, 0, 70, 33}, .page_size = 16};
     c.alibi = c.sink = c.alibi_per_batch = true;
     c.config = TileConfig::parse(mma ? "bm16_bn16_w4_s3_v8" : "bm4_bn32_w4_s2_v8");
     for (int splits : {1, 2, 5}) {
@@ -104,18 +93,9 @@ TEST(DecodeEmuAlibiSink, QueryTokensCausalPagedPerBatchSlopesBothKernels) {
 TEST(DecodeEmuAlibiSink, Fp8CacheWithSinks) {
   EmuBackend be(emu::Order::Forward, registry());
   for (bool alibi : {false, true}) {
-    DecodeCase c;
-    c.dtype = DType::BF16;
-    c.kv_dtype = KvDType::E4M3;
-    c.per_head_scale = true;
-    c.head_dim = 128;
-    c.heads_kv = 1;
-    c.group = 8;
-    c.page_size = 8;
-    c.seqlens = {90, 0, 17};
-    c.alibi = alibi;
-    c.sink = true;
-    c.config = TileConfig::parse("bm16_bn16_w2_s2_v8");
+    DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .heads_kv = 1, .group = 8, .seqlens = {90, 0, 17},
+                 .page_size = 8, .config = TileConfig::parse("bm16_bn16_w2_s2_v8"), .kv_dtype = KvDType::E4M3,
+                 .per_head_scale = true, .alibi = alibi, .sink = true};
     for (int splits : {1, 3}) {
       c.splits = splits;
       expect_decode_matches(be, c);

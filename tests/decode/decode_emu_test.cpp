@@ -44,12 +44,7 @@ const std::map<std::string, Body>& registry() {
 
 TEST(DecodeEmu, MhaContiguousRaggedWithSplits) {
   EmuBackend be(emu::Order::Forward, registry());
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 128;
-  c.heads_kv = 2;
-  c.group = 1;
-  c.seqlens = {1, 7, 300};
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .heads_kv = 2, .group = 1, .seqlens = {1, 7, 300}};
   for (int splits : {1, 3}) {
     c.splits = splits;
     c.launches = 2;  // the second launch needs the counters the first one reset
@@ -59,16 +54,8 @@ TEST(DecodeEmu, MhaContiguousRaggedWithSplits) {
 
 TEST(DecodeEmu, GqaPagedCausalQueryTokensAndEmptySequence) {
   EmuBackend be(emu::Order::Shuffle, registry());
-  DecodeCase c;
-  c.dtype = DType::F16;
-  c.head_dim = 64;
-  c.heads_kv = 1;
-  c.group = 4;
-  c.q_tokens = 4;
-  c.page_size = 16;
-  c.mask.kind = MaskKind::Causal;
-  c.seqlens = {0, 50, 200};
-  c.splits = 4;
+  DecodeCase c{.dtype = DType::F16, .head_dim = 64, .mask = {.kind = MaskKind::Causal}, .heads_kv = 1,
+               .group = 4, .q_tokens = 4, .seqlens = {0, 50, 200}, .page_size = 16, .splits = 4};
   // The default (tensor cores, 16 rows) and the scalar kernel at 8 rows per CTA.
   for (const char* cfg : {"", "bm8_bn32_w4_s4_v8"}) {
     c.config = *cfg ? std::optional<TileConfig>(TileConfig::parse(cfg)) : std::nullopt;
@@ -81,17 +68,9 @@ TEST(DecodeEmu, GqaPagedCausalQueryTokensAndEmptySequence) {
 // GQA 4 x 4 tokens, paged, causal, an empty sequence and a 1-key one (rows that see nothing).
 TEST(DecodeEmu, SoftcapBothKernels) {
   EmuBackend be(emu::Order::Shuffle, registry());
-  DecodeCase c;
-  c.dtype = DType::F16;
-  c.head_dim = 64;
-  c.heads_kv = 1;
-  c.group = 4;
-  c.q_tokens = 4;
-  c.page_size = 16;
-  c.mask.kind = MaskKind::Causal;
-  c.seqlens = {0, 1, 90};
-  c.splits = 2;
-  c.q_gain = 16.f;
+  DecodeCase c{.dtype = DType::F16, .head_dim = 64, .mask = {.kind = MaskKind::Causal}, .heads_kv = 1,
+               .group = 4, .q_tokens = 4, .seqlens = {0, 1, 90}, .page_size = 16, .splits = 2,
+               .q_gain = 16.f};
   for (double cap : {50.0, 30.5, 5.0})
     for (const char* cfg : {"", "bm8_bn32_w4_s4_v8"}) {
       if (*cfg && cap == 50.0) continue;  // the scalar kernel: 30.5 and 5
@@ -104,14 +83,8 @@ TEST(DecodeEmu, SoftcapBothKernels) {
 
 TEST(DecodeEmu, SlidingWindowLeftAndRight) {
   EmuBackend be(emu::Order::Reverse, registry());
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 32;
-  c.heads_kv = 2;
-  c.group = 2;
-  c.q_tokens = 2;
-  c.mask = {MaskKind::SlidingWindow, 20, 1};
-  c.seqlens = {100, 3};
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 32, .mask = {MaskKind::SlidingWindow, 20, 1}, .heads_kv = 2,
+               .group = 2, .q_tokens = 2, .seqlens = {100, 3}};
   for (int splits : {1, 2}) {
     c.splits = splits;
     expect_decode_matches(be, c);
@@ -120,14 +93,8 @@ TEST(DecodeEmu, SlidingWindowLeftAndRight) {
 
 TEST(DecodeEmu, HeadDim256PagedAndRowChunks) {
   EmuBackend be(emu::Order::Forward, registry());
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 256;
-  c.heads_kv = 1;
-  c.group = 8;
-  c.page_size = 256;
-  c.seqlens = {600};
-  c.splits = 3;
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 256, .heads_kv = 1, .group = 8, .seqlens = {600},
+               .page_size = 256, .splits = 3};
   expect_decode_matches(be, c);
   c.config = TileConfig::parse("bm8_bn8_w4_s4_v8");  // the scalar kernel
   expect_decode_matches(be, c);
@@ -152,14 +119,8 @@ TEST(DecodeEmu, HeadDim256PagedAndRowChunks) {
 // and several splits.
 TEST(DecodeEmu, TensorCoreKernelTilingsWindowsAndSplits) {
   EmuBackend be(emu::Order::Shuffle, registry());
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 128;
-  c.heads_kv = 2;
-  c.group = 8;
-  c.seqlens = {1, 7, 300, 0};
-  c.mask = {MaskKind::SlidingWindow, 40, 3};
-  c.config = TileConfig::parse("bm16_bn64_w2_s2_v8");
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .mask = {MaskKind::SlidingWindow, 40, 3}, .heads_kv = 2,
+               .group = 8, .seqlens = {1, 7, 300, 0}, .config = TileConfig::parse("bm16_bn64_w2_s2_v8")};
   for (int splits : {1, 3}) {
     c.splits = splits;
     c.launches = 2;
@@ -181,12 +142,7 @@ TEST(DecodeEmu, TensorCoreKernelTilingsWindowsAndSplits) {
 // ragged and empty sequences leave whole splits empty. Two launches: the counters reset.
 TEST(DecodeEmu, CombineOfManySplits) {
   EmuBackend be(emu::Order::Shuffle, registry());
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 128;
-  c.heads_kv = 1;
-  c.seqlens = {2100, 40, 0};
-  c.launches = 2;
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .heads_kv = 1, .seqlens = {2100, 40, 0}, .launches = 2};
   for (int group : {1, 8})
     for (int splits : {37, 128}) {
       c.group = group;
@@ -205,13 +161,8 @@ TEST(DecodeEmu, CombineOfManySplits) {
 // arrival varies; ragged and empty sequences leave whole splits and groups empty; the relaunch
 // finds every counter reset.
 TEST(DecodeEmu, TwoLevelCombine) {
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.head_dim = 128;
-  c.heads_kv = 1;
-  c.group = 8;
-  c.seqlens = {2100, 40, 0};
-  c.launches = 2;
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .heads_kv = 1, .group = 8, .seqlens = {2100, 40, 0},
+               .launches = 2};
   for (emu::Order order : {emu::Order::Forward, emu::Order::Reverse, emu::Order::Shuffle}) {
     EmuBackend be(order, registry());
     c.splits = 66;

@@ -70,13 +70,9 @@ TEST(DecodeEmuUserMods, BothKernelsGqaEverySplitCount) {
   EmuBackend be(emu::Order::Shuffle, registry(false));
   for (bool mma : {false, true})
     for (int splits = 1; splits <= 7; splits += 2) {
-      DecodeCase c;
-      c.dtype = mma ? DType::F16 : DType::BF16;
-      c.head_dim = 64;
-      c.heads_kv = 2;
-      c.group = mma ? 8 : 4;
-      c.seqlens = {0, 1, 37, 100};
-      c.config = TileConfig::parse(mma ? "bm16_bn16_w2_s2_v8" : "bm4_bn16_w2_s3_v8");
+      DecodeCase c{.dtype = mma ? DType::F16 : DType::BF16, .head_dim = 64, .heads_kv = 2,
+                   .group = mma ? 8 : 4, .seqlens = {0, 1, 37, 100},
+                   .config = TileConfig::parse(mma ? "bm16_bn16_w2_s2_v8" : "bm4_bn16_w2_s3_v8")};
       c.user = doc_bias(c.seqlens, 1, c.heads_kv * c.group);
       c.splits = splits;
       c.seed = uint64_t(splits + 10 * mma);
@@ -88,16 +84,10 @@ TEST(DecodeEmuUserMods, BothKernelsGqaEverySplitCount) {
 TEST(DecodeEmuUserMods, QueryTokensCausalPagedBothKernels) {
   EmuBackend be(emu::Order::Reverse, registry(false));
   for (bool mma : {false, true}) {
-    DecodeCase c;
-    c.dtype = mma ? DType::BF16 : DType::F16;
-    c.head_dim = mma ? 128 : 64;
-    c.heads_kv = mma ? 1 : 2;
-    c.group = mma ? 4 : 1;
-    c.q_tokens = 4;
-    c.page_size = 16;
-    c.mask.kind = MaskKind::Causal;
-    c.seqlens = {3, 0, 70, 33};
-    c.config = TileConfig::parse(mma ? "bm16_bn16_w4_s3_v8" : "bm4_bn32_w4_s2_v8");
+    DecodeCase c{.dtype = mma ? DType::BF16 : DType::F16, .head_dim = mma ? 128 : 64,
+                 .mask = {.kind = MaskKind::Causal}, .heads_kv = mma ? 1 : 2, .group = mma ? 4 : 1,
+                 .q_tokens = 4, .seqlens = {3, 0, 70, 33}, .page_size = 16,
+                 .config = TileConfig::parse(mma ? "bm16_bn16_w4_s3_v8" : "bm4_bn32_w4_s2_v8")};
     c.user = doc_bias(c.seqlens, 4, c.heads_kv * c.group);
     for (int splits : {1, 3}) {
       c.splits = splits;
@@ -110,16 +100,10 @@ TEST(DecodeEmuUserMods, WholeRowsMaskedWithSinksBothKernels) {
   EmuBackend be(emu::Order::Forward, registry(true));
   for (bool mma : {false, true})
     for (int splits : {1, 2}) {
-      DecodeCase c;
-      c.dtype = mma ? DType::F16 : DType::BF16;
-      c.head_dim = 64;
-      c.heads_kv = 2;
-      c.group = mma ? 8 : 4;
-      c.seqlens = {40, 90};
-      c.sink = true;
-      c.config = TileConfig::parse(mma ? "bm16_bn16_w2_s2_v8" : "bm4_bn16_w2_s3_v8");
-      c.user = masked_rows();
-      c.splits = splits;
+      DecodeCase c{.dtype = mma ? DType::F16 : DType::BF16, .head_dim = 64, .heads_kv = 2,
+                   .group = mma ? 8 : 4, .seqlens = {40, 90}, .splits = splits,
+                   .config = TileConfig::parse(mma ? "bm16_bn16_w2_s2_v8" : "bm4_bn16_w2_s3_v8"),
+                   .sink = true, .user = masked_rows()};
       const DecodeResult r = expect_decode_matches(be, c);
       for (int64_t d = 0; d < 64; ++d) ASSERT_EQ(r.o[size_t((1 * c.group * 2 + 1) * 64 + d)], 0.f) << c.describe();
     }

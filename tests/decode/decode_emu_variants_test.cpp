@@ -34,12 +34,8 @@ const std::map<std::string, Body>& registry() {
 
 TEST(DecodeEmuFp8, MhaBothScaleShapesSplitsAndRelaunch) {
   EmuBackend be(emu::Order::Shuffle, registry());
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.kv_dtype = KvDType::E4M3;
-  c.head_dim = 128;
-  c.heads_kv = 2;
-  c.seqlens = {1, 7, 300, 0};
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .heads_kv = 2, .seqlens = {1, 7, 300, 0},
+               .kv_dtype = KvDType::E4M3};
   for (bool per_head : {false, true})
     for (int splits : {1, 3}) {
       c.per_head_scale = per_head;
@@ -55,15 +51,8 @@ TEST(DecodeEmuFp8, MhaBothScaleShapesSplitsAndRelaunch) {
 // scaled by a power of two into [2^14, 2^15), folded back into the score scale.
 TEST(DecodeEmuFp8, Bf16QueriesOutsideF16Range) {
   EmuBackend be(emu::Order::Shuffle, registry());
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.kv_dtype = KvDType::E4M3;
-  c.head_dim = 128;
-  c.heads_kv = 2;
-  c.seqlens = {300, 5};
-  c.splits = 2;
-  c.q_gain = 3e5f;
-  c.softcap = 5.0;
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .heads_kv = 2, .seqlens = {300, 5}, .splits = 2,
+               .softcap = 5.0, .q_gain = 3e5f, .kv_dtype = KvDType::E4M3};
   expect_decode_matches(be, c);
   c.q_gain = 1e-6f;
   c.softcap = 0;
@@ -72,17 +61,9 @@ TEST(DecodeEmuFp8, Bf16QueriesOutsideF16Range) {
 
 TEST(DecodeEmuFp8, E5m2GqaPagedCausalQueryTokens) {
   EmuBackend be(emu::Order::Reverse, registry());
-  DecodeCase c;
-  c.dtype = DType::F16;
-  c.kv_dtype = KvDType::E5M2;
-  c.per_head_scale = true;
-  c.head_dim = 64;
-  c.heads_kv = 2;
-  c.group = 4;
-  c.q_tokens = 2;
-  c.page_size = 16;
-  c.mask.kind = MaskKind::Causal;
-  c.seqlens = {50, 2, 200};
+  DecodeCase c{.dtype = DType::F16, .head_dim = 64, .mask = {.kind = MaskKind::Causal}, .heads_kv = 2,
+               .group = 4, .q_tokens = 2, .seqlens = {50, 2, 200}, .page_size = 16, .kv_dtype = KvDType::E5M2,
+               .per_head_scale = true};
   for (int splits : {1, 4}) {
     c.splits = splits;
     expect_decode_matches(be, c);
@@ -93,15 +74,8 @@ TEST(DecodeEmuFp8, E5m2GqaPagedCausalQueryTokens) {
 
 TEST(DecodeEmuFp8, HeadDim256SmallPagesAndWideTiles) {
   EmuBackend be(emu::Order::Forward, registry());
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.kv_dtype = KvDType::E4M3;
-  c.head_dim = 256;
-  c.heads_kv = 1;
-  c.group = 8;
-  c.page_size = 8;
-  c.seqlens = {333};
-  c.splits = 2;
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 256, .heads_kv = 1, .group = 8, .seqlens = {333},
+               .page_size = 8, .splits = 2, .kv_dtype = KvDType::E4M3};
   expect_decode_matches(be, c);
 
   DecodeCase w;  // 64 keys per warp (four P V k-steps per block), a window, e5m2
@@ -125,16 +99,9 @@ TEST(DecodeEmuFp8, HeadDim256SmallPagesAndWideTiles) {
 // most splits without a visible key (their partials are empty), up to 9 splits, bf16 Q.
 TEST(DecodeEmuFp8, WideBlocksEveryHeadDimWindowsAndManySplits) {
   EmuBackend be(emu::Order::Shuffle, registry());
-  DecodeCase c;
-  c.dtype = DType::F16;
-  c.kv_dtype = KvDType::E4M3;
-  c.head_dim = 64;
-  c.heads_kv = 2;
-  c.group = 8;
-  c.page_size = 4;
-  c.mask = {MaskKind::SlidingWindow, 5, 0};
-  c.seqlens = {0, 1, 77, 300};
-  c.config = TileConfig::parse("bm16_bn32_w2_s4_v8");
+  DecodeCase c{.dtype = DType::F16, .head_dim = 64, .mask = {MaskKind::SlidingWindow, 5, 0}, .heads_kv = 2,
+               .group = 8, .seqlens = {0, 1, 77, 300}, .page_size = 4,
+               .config = TileConfig::parse("bm16_bn32_w2_s4_v8"), .kv_dtype = KvDType::E4M3};
   for (int splits : {1, 9}) {
     c.splits = splits;
     c.per_head_scale = splits > 1;
@@ -142,16 +109,9 @@ TEST(DecodeEmuFp8, WideBlocksEveryHeadDimWindowsAndManySplits) {
     for (size_t i = 0; i < size_t(2 * 8 * 64); ++i) EXPECT_EQ(r.o[i], 0.f);  // the empty sequence
   }
 
-  DecodeCase w;
-  w.dtype = DType::BF16;
-  w.kv_dtype = KvDType::E5M2;
-  w.head_dim = 256;
-  w.heads_kv = 1;
-  w.group = 2;
-  w.q_tokens = 2;
-  w.mask.kind = MaskKind::Causal;
-  w.seqlens = {2, 129, 31};
-  w.config = TileConfig::parse("bm16_bn16_w2_s2_v8");
+  DecodeCase w{.dtype = DType::BF16, .head_dim = 256, .mask = {.kind = MaskKind::Causal}, .heads_kv = 1,
+               .group = 2, .q_tokens = 2, .seqlens = {2, 129, 31},
+               .config = TileConfig::parse("bm16_bn16_w2_s2_v8"), .kv_dtype = KvDType::E5M2};
   for (int splits : {1, 3}) {
     w.splits = splits;
     expect_decode_matches(be, w);
@@ -165,16 +125,10 @@ TEST(DecodeEmuPageSize, EveryPageSizeBothKernels) {
   EmuBackend be(emu::Order::Shuffle, registry());
   for (int page : {1, 2, 4, 8, 16, 32, 64})
     for (bool mma : {false, true}) {
-      DecodeCase c;
-      c.dtype = mma ? DType::F16 : DType::BF16;
-      c.head_dim = 64;
-      c.heads_kv = mma ? 1 : 2;
-      c.group = mma ? 8 : 1;
-      c.mask.kind = mma ? MaskKind::Causal : MaskKind::None;
-      c.page_size = page;
-      c.seqlens = {page + 1, 0, 3 * page - 1, 97};
-      c.splits = page % 2 ? 1 : 3;
-      c.seed = uint64_t(page * 2 + mma);
+      DecodeCase c{.dtype = mma ? DType::F16 : DType::BF16, .head_dim = 64,
+                   .mask = {.kind = mma ? MaskKind::Causal : MaskKind::None}, .heads_kv = mma ? 1 : 2,
+                   .group = mma ? 8 : 1, .seqlens = {page + 1, 0, 3 * page - 1, 97}, .page_size = page,
+                   .splits = page % 2 ? 1 : 3, .seed = uint64_t(page * 2 + mma)};
       expect_decode_matches(be, c);
     }
 }

@@ -98,32 +98,17 @@ TEST(DecodeFp8, CpuEveryQueryDtypeBothKindsBothScaleShapes) {
   for (auto [dt, kv] : {std::pair{DType::F32, KvDType::E4M3}, {DType::F32, KvDType::E5M2},
                         {DType::F16, KvDType::E5M2}, {DType::BF16, KvDType::E4M3}})
       for (bool per_head : {false, true}) {
-        DecodeCase c;
-        c.dtype = dt;
-        c.kv_dtype = kv;
-        c.per_head_scale = per_head;
-        c.head_dim = 64;
-        c.heads_kv = 3;
-        c.group = 2;
-        c.seqlens = {1, 130, 0, 517};
-        c.splits = per_head ? 3 : 1;
-        c.seed = uint64_t(int(dt) * 10 + int(kv) * 2 + per_head);
+        DecodeCase c{.dtype = dt, .head_dim = 64, .heads_kv = 3, .group = 2, .seqlens = {1, 130, 0, 517},
+                     .splits = per_head ? 3 : 1, .seed = uint64_t(int(dt) * 10 + int(kv) * 2 + per_head),
+                     .kv_dtype = kv, .per_head_scale = per_head};
         expect_decode_matches(cpu(), c);
       }
 }
 
 TEST(DecodeFp8, CpuPagedGqaQueryTokensMasksAndVectorWidths) {
-  DecodeCase c;
-  c.dtype = DType::BF16;
-  c.kv_dtype = KvDType::E4M3;
-  c.per_head_scale = true;
-  c.head_dim = 128;
-  c.heads_kv = 2;
-  c.group = 8;
-  c.q_tokens = 2;
-  c.page_size = 16;
-  c.mask.kind = MaskKind::Causal;
-  c.seqlens = {300, 5, 64};
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .mask = {.kind = MaskKind::Causal}, .heads_kv = 2,
+               .group = 8, .q_tokens = 2, .seqlens = {300, 5, 64}, .page_size = 16, .kv_dtype = KvDType::E4M3,
+               .per_head_scale = true};
   for (int splits : {0, 2}) {
     c.splits = splits;
     expect_decode_matches(cpu(), c);

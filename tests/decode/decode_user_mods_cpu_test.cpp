@@ -21,15 +21,9 @@ namespace attnjit::testing {
 namespace {
 
 DecodeCase base(int64_t group, int64_t qt, std::vector<int64_t> lens, int page) {
-  DecodeCase c;
-  c.dtype = DType::F32;
-  c.head_dim = 64;
-  c.heads_kv = 2;
-  c.group = group;
-  c.q_tokens = qt;
-  c.seqlens = std::move(lens);
-  c.page_size = page;
-  c.config = TileConfig::parse("cpu_bm4_bn16_w1_s1_v8");
+  DecodeCase c{.dtype = DType::F32, .head_dim = 64, .heads_kv = 2, .group = group, .q_tokens = qt,
+               .seqlens = std::move(lens), .page_size = page,
+               .config = TileConfig::parse("cpu_bm4_bn16_w1_s1_v8")};
   return c;
 }
 
