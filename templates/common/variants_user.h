@@ -128,13 +128,5 @@ ATTNJIT_HD void score_mod_tile(const Mods& mods, float* s, int ld, int keys, int
       s[j * ld + i] = mods.score_mod(s[j * ld + i] * inv, (int)b, (int)h, (int)(m0 + i), (int)(n0 + j)) * unit;
 }
 
-template <class Mods>
-ATTNJIT_HD void mask_mod_tile(const Mods& mods, float* s, int ld, int keys, int rows, long long b,
-                              long long h, long long m0, long long n0) {
-  for (int j = 0; j < keys; ++j)
-    for (int i = 0; i < rows; ++i)
-      if (!mods.mask_mod((int)b, (int)h, (int)(m0 + i), (int)(n0 + j))) s[j * ld + i] = -__builtin_inff();
-}
-
 }  // namespace variants
 }  // namespace attnjit

@@ -69,6 +69,7 @@ struct PrefillCpu {
   typedef Storage_<C::kStorage> S;
   typedef typename S::T T;
   static constexpr bool kDirect = C::kStorage == kStoreF32;  // K/V rows used in place
+  static constexpr bool kMaskMod = variants::mods_of<C>::kMaskMod;
 
   struct alignas(64) Tiles {
     float qt[D][BM];                    // Q^T, scaled by scale * log2(e)
@@ -76,7 +77,34 @@ struct PrefillCpu {
     float st[BN][BM];                   // S^T, then P^T
     float kv[kDirect ? 1 : 2][kDirect ? 1 : BN][D];  // converted K and V rows (16-bit storage)
     float zero[D];                      // stands in for key rows past seqlen_k
+    unsigned char um[kMaskMod ? BN : 1][BM];  // a partial block's mask_mod (1 = visible)
   };
+
+  // A user mask_mod over a partial block, evaluated before its loads and arithmetic (into um,
+  // applied to the scores by apply_user_mask): whether any row sees any key of it. A block that
+  // no row sees is skipped, as a block mask's empty tiles are: its tile (128 keys in FlexAttention's
+  // default) is the unit the block mask marks partial, and ragged documents leave whole 64 x 64
+  // blocks of such tiles empty (8 documents of 1024 +- 37% tokens in 8k: 0.82-0.84 of the pairs
+  // a 128-tile block mask visits are visible, 0.90-0.91 of those in non-empty 64 x 64 blocks).
+  template <class Mods>
+  static bool eval_mask_mod(const Mods& mods, Tiles& t, int keys, int rows, long long b, long long h, long long m0,
+                            long long n0) {
+    unsigned char any = 0;
+    for (int j = 0; j < keys; ++j)
+      for (int i = 0; i < rows; ++i) {
+        const unsigned char vis = mods.mask_mod((int)b, (int)h, (int)(m0 + i), (int)(n0 + j)) ? 1 : 0;
+        t.um[j][i] = vis;
+        any |= vis;
+      }
+    return any != 0;
+  }
+  // Scores of the keys and rows eval_mask_mod hid -> -inf (rows and keys past the block's ends are
+  // the length mask's).
+  static void apply_user_mask(Tiles& t, int keys, int rows) {
+    for (int j = 0; j < keys; ++j)
+      for (int i = 0; i < rows; ++i)
+        if (!t.um[j][i]) t.st[j][i] = -__builtin_inff();
+  }
 
   // Q.K^T for one key block: st[j][i] = sum_d K[j][d] * qt[d][i].
   static void scores(Tiles& t, const float* const* krow) {
@@ -270,6 +298,13 @@ struct PrefillCpu {
     for (int it = 0; it < blocks.count(); ++it) {
       const long long n0 = blocks.n0(it);
       const int keys = (int)(sk - n0 < BN ? sk - n0 : BN);
+      // Per-element masking only where the block is not fully visible to every row.
+      // (Even lengths never cut a block at seqlen_k; the block mask marks its partial blocks.)
+      const bool partial = ((Mask::kMasksKeys || !even) &&
+                            variants::classify_tile<Mask>(p_first, p_last, n0, n0 + BN, sk) != variants::kTileFull) ||
+                           !blocks.user_full(it);
+      if constexpr (kMaskMod)
+        if (partial && !eval_mask_mod(mods, t, keys, rows, b, h, m0, n0)) continue;  // nothing visible
       if constexpr (C::kPaged) {
         load_paged(t, p, st, hk, n0, keys, krow, vrow);
       } else if constexpr (kDirect) {
@@ -312,14 +347,9 @@ struct PrefillCpu {
       if constexpr (variants::mods_of<C>::kScoreMod)
         variants::score_mod_tile(mods, &t.st[0][0], BM, keys, rows, b, h, m0, n0, 1.4426950408889634f);
 
-      // Per-element masking only where the block is not fully visible to every row.
-      // (Even lengths never cut a block at seqlen_k; the block mask marks its partial blocks.)
-      const bool partial = ((Mask::kMasksKeys || !even) &&
-                            variants::classify_tile<Mask>(p_first, p_last, n0, n0 + BN, sk) != variants::kTileFull) ||
-                           !blocks.user_full(it);
       if (partial) {
         apply_mask(t, n0, m0, shift, sk);
-        if constexpr (variants::mods_of<C>::kMaskMod) variants::mask_mod_tile(mods, &t.st[0][0], BM, keys, rows, b, h, m0, n0);
+        if constexpr (kMaskMod) apply_user_mask(t, keys, rows);
       }
 
       // Online softmax, lane-wise. A row that has seen only masked keys keeps m = -inf; it

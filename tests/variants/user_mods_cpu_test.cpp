@@ -34,6 +34,11 @@ std::vector<PrefillCase> cases() {
       with(mk(F, 64, {}, 2, 4, 1, 200, 200), document(200, {37, 90, 73}, 32)), // block-sparse
       with(mk(F, 64, causal(), 1, 2, 2, 256, 256), document(256, {64}, 64)),   // even, aligned
       with(mk(B, 64, {}, 1, 2, 2, 300, 300), document(300, {100, 50}, 64)),
+      // Tiles of 128 over the kernel's smaller blocks: ragged documents leave whole blocks of a
+      // partial tile empty, which the kernel skips (eval_mask_mod); some rows of a visited block
+      // see nothing in it.
+      with(mk(F, 64, {}, 1, 2, 2, 333, 333), document(333, {45, 170, 118}, 128)),
+      with(mk(B, 128, causal(), 2, 4, 2, 300, 300), document(300, {20, 140, 65, 75}, 128)),
       with(mk(F, 32, {}, 1, 1, 1, 190, 190), longformer(20, 3, 0)),
       with(mk(F, 32, {}, 1, 2, 1, 190, 190), longformer(20, 3, 32)),
       with(mk(F, 64, {}, 2, 2, 2, 77, 61), holes()),                           // fully masked rows
