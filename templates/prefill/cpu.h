@@ -81,22 +81,32 @@ struct PrefillCpu {
   };
 
   // A user mask_mod over a partial block, evaluated before its loads and arithmetic (into um,
-  // applied to the scores by apply_user_mask): whether any row sees any key of it. A block that
-  // no row sees is skipped, as a block mask's empty tiles are: its tile (128 keys in FlexAttention's
-  // default) is the unit the block mask marks partial, and ragged documents leave whole 64 x 64
-  // blocks of such tiles empty (8 documents of 1024 +- 37% tokens in 8k: 0.82-0.84 of the pairs
-  // a 128-tile block mask visits are visible, 0.90-0.91 of those in non-empty 64 x 64 blocks).
+  // applied to the scores by apply_user_mask). Returns the keys [jb, je) some row sees, in whole
+  // register blocks of RJ keys (empty: jb >= je), so the kernel computes only those: a block no
+  // row sees is skipped, as a block mask's empty tiles are, and the keys before and after the
+  // visible ones are not computed. The block mask marks whole tiles (128 keys by FlexAttention's
+  // default) partial; 8 ragged documents (1024 +- 37% tokens) in 8k: 0.82-0.84 of the pairs a
+  // 128-tile block mask visits are visible, 0.90-0.91 of those in non-empty 64 x 64 blocks, and
+  // 0.94-0.95 with the key span of each block (simulated; bench/block_sparse_cpu.cpp --ragged).
   template <class Mods>
-  static bool eval_mask_mod(const Mods& mods, Tiles& t, int keys, int rows, long long b, long long h, long long m0,
-                            long long n0) {
-    unsigned char any = 0;
-    for (int j = 0; j < keys; ++j)
+  static void eval_mask_mod(const Mods& mods, Tiles& t, int keys, int rows, long long b, long long h, long long m0,
+                            long long n0, int& jb, int& je) {
+    int first = BN, last = -1;  // keys <= 0 (a block-sparse tile's block past seqlen_k): none
+    for (int j = 0; j < keys; ++j) {
+      unsigned char any = 0;
       for (int i = 0; i < rows; ++i) {
         const unsigned char vis = mods.mask_mod((int)b, (int)h, (int)(m0 + i), (int)(n0 + j)) ? 1 : 0;
         t.um[j][i] = vis;
         any |= vis;
       }
-    return any != 0;
+      if (any) {
+        first = first < j ? first : j;
+        last = j;
+      }
+    }
+    jb = first / RJ * RJ;
+    je = (last + RJ) / RJ * RJ;  // 0 when no key is visible
+    je = je < BN ? je : BN;
   }
   // Scores of the keys and rows eval_mask_mod hid -> -inf (rows and keys past the block's ends are
   // the length mask's).
@@ -106,10 +116,16 @@ struct PrefillCpu {
         if (!t.um[j][i]) t.st[j][i] = -__builtin_inff();
   }
 
-  // Q.K^T for one key block: st[j][i] = sum_d K[j][d] * qt[d][i].
-  static void scores(Tiles& t, const float* const* krow) {
+  // Q.K^T for keys [jb, je) of one key block: st[j][i] = sum_d K[j][d] * qt[d][i]. kSpan = false:
+  // the whole block, with the bounds constant.
+  template <bool kSpan>
+  static void scores(Tiles& t, const float* const* krow, int jb, int je) {
+    if constexpr (!kSpan) {
+      jb = 0;
+      je = BN;
+    }
     if constexpr (C::kOrder == 0) {
-      for (int j0 = 0; j0 < BN; j0 += RJ) {
+      for (int j0 = jb; j0 < je; j0 += RJ) {
         F acc[RJ][NV];
         for (int r = 0; r < RJ; ++r)
           for (int v = 0; v < NV; ++v) acc[r][v] = 0.f;
@@ -125,24 +141,29 @@ struct PrefillCpu {
           for (int v = 0; v < NV; ++v) *(F*)&t.st[j0 + r][v * V] = acc[r][v];
       }
     } else {
-      for (int j = 0; j < BN; ++j)
+      for (int j = jb; j < je; ++j)
         for (int v = 0; v < NV; ++v) *(F*)&t.st[j][v * V] = 0.f;
       for (int d = 0; d < D; ++d)
-        for (int j = 0; j < BN; ++j) {
+        for (int j = jb; j < je; ++j) {
           F kb = krow[j][d];
           for (int v = 0; v < NV; ++v) *(F*)&t.st[j][v * V] += kb * *(const F*)&t.qt[d][v * V];
         }
     }
   }
 
-  // ot[d][i] = ot[d][i] * alpha[i] + sum_j V[j][d] * st[j][i].
-  static void accumulate(Tiles& t, const float* const* vrow, const F* alpha) {
+  // ot[d][i] = ot[d][i] * alpha[i] + sum_j V[j][d] * st[j][i] over keys [jb, je) (kSpan as in scores).
+  template <bool kSpan>
+  static void accumulate(Tiles& t, const float* const* vrow, const F* alpha, int jb, int je) {
+    if constexpr (!kSpan) {
+      jb = 0;
+      je = BN;
+    }
     if constexpr (C::kOrder == 0) {
       for (int d0 = 0; d0 < D; d0 += RD) {
         F acc[RD][NV];
         for (int r = 0; r < RD; ++r)
           for (int v = 0; v < NV; ++v) acc[r][v] = *(const F*)&t.ot[d0 + r][v * V] * alpha[v];
-        for (int j = 0; j < BN; ++j) {
+        for (int j = jb; j < je; ++j) {
           F pv[NV];
           for (int v = 0; v < NV; ++v) pv[v] = *(const F*)&t.st[j][v * V];
           for (int r = 0; r < RD; ++r) {
@@ -156,7 +177,7 @@ struct PrefillCpu {
     } else {
       for (int d = 0; d < D; ++d)
         for (int v = 0; v < NV; ++v) *(F*)&t.ot[d][v * V] *= alpha[v];
-      for (int j = 0; j < BN; ++j)
+      for (int j = jb; j < je; ++j)
         for (int d = 0; d < D; ++d) {
           F vb = vrow[j][d];
           for (int v = 0; v < NV; ++v) *(F*)&t.ot[d][v * V] += vb * *(const F*)&t.st[j][v * V];
@@ -303,8 +324,12 @@ struct PrefillCpu {
       const bool partial = ((Mask::kMasksKeys || !even) &&
                             variants::classify_tile<Mask>(p_first, p_last, n0, n0 + BN, sk) != variants::kTileFull) ||
                            !blocks.user_full(it);
+      int jb = 0, je = BN;  // the keys computed
       if constexpr (kMaskMod)
-        if (partial && !eval_mask_mod(mods, t, keys, rows, b, h, m0, n0)) continue;  // nothing visible
+        if (partial) {
+          eval_mask_mod(mods, t, keys, rows, b, h, m0, n0, jb, je);
+          if (jb >= je) continue;  // no row sees any key
+        }
       if constexpr (C::kPaged) {
         load_paged(t, p, st, hk, n0, keys, krow, vrow);
       } else if constexpr (kDirect) {
@@ -329,7 +354,7 @@ struct PrefillCpu {
         }
       }
 
-      scores(t, krow);
+      scores<kMaskMod>(t, krow, jb, je);
 
       // Score modification (soft-capping) on the scores in log2 units u = log2(e).
       if constexpr (variants::softcap_of<C>() > 0.f) {
@@ -349,6 +374,8 @@ struct PrefillCpu {
 
       if (partial) {
         apply_mask(t, n0, m0, shift, sk);
+        // Also hides the keys outside [jb, je), which scores did not compute: no row sees them
+        // (or they lie past seqlen_k, for apply_mask).
         if constexpr (kMaskMod) apply_user_mask(t, keys, rows);
       }
 
@@ -370,7 +397,7 @@ struct PrefillCpu {
         m_run[v] = mx;
       }
 
-      accumulate(t, vrow, alpha);
+      accumulate<kMaskMod>(t, vrow, alpha, jb, je);
     }
 
     // Normalise, transpose out, and write the LSE (natural log).

@@ -24,6 +24,13 @@ Runtime& cpu_runtime() {
   return *rt;
 }
 
+// Soft-capping (which maps -inf to -cap, so the keys a block does not compute must be hidden
+// after it) and ALiBi on top of a case's snippets.
+PrefillCase softcapped(PrefillCase c, double cap) {
+  c.softcap = cap;
+  return c.with_alibi();
+}
+
 std::vector<PrefillCase> cases() {
   const DType F = DType::F32, B = DType::BF16;
   return {
@@ -39,6 +46,7 @@ std::vector<PrefillCase> cases() {
       // see nothing in it.
       with(mk(F, 64, {}, 1, 2, 2, 333, 333), document(333, {45, 170, 118}, 128)),
       with(mk(B, 128, causal(), 2, 4, 2, 300, 300), document(300, {20, 140, 65, 75}, 128)),
+      softcapped(with(mk(F, 64, {}, 1, 2, 2, 260, 260), document(260, {30, 150, 80}, 128)), 5.0),  // + ALiBi
       with(mk(F, 32, {}, 1, 1, 1, 190, 190), longformer(20, 3, 0)),
       with(mk(F, 32, {}, 1, 2, 1, 190, 190), longformer(20, 3, 32)),
       with(mk(F, 64, {}, 2, 2, 2, 77, 61), holes()),                           // fully masked rows
