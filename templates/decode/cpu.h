@@ -674,6 +674,26 @@ struct DecodeCpu {
     return jc;
   }
 
+  // With a user mask_mod: whether any of the item's rows sees any key of block [j0, j0 + n) (its
+  // built-in range and the mask_mod, with user_mods_block's indices), stopping at the first that
+  // does. A block nobody sees is skipped before its rows are read: a decode step reads every key
+  // once, so a sparse mask_mod (a document mask over packed sequences, a local window written as
+  // a snippet) saves the reads themselves. A visible block usually costs one call.
+  static bool block_visible(const DecodeParams& p, const Work& w, int nh, long long b, int h0, int chunk,
+                            long long j0, int n) {
+    const auto mods = decode_variants::user_mods<C>(p);
+    for (int r = 0; r < RPI; ++r) {
+      const int gr = chunk * RPI + r;
+      if (gr >= ROWS) break;
+      const long long first = w.row_lo[r] > j0 ? w.row_lo[r] : j0;
+      const long long last = w.row_hi[r] < j0 + n - 1 ? w.row_hi[r] : j0 + n - 1;
+      for (long long j = first; j <= last; ++j)
+        for (int h = 0; h < nh; ++h)
+          if (mods.mask_mod((int)b, (h0 + h) * G + gr % G, gr / G, (int)j)) return true;
+    }
+    return false;
+  }
+
   static void process(const DecodeParams& p, long long item, Work& w) {
     const int groups = (p.heads_kv + HPI - 1) / HPI;
     const int split = (int)(item % p.num_splits);
@@ -803,6 +823,14 @@ struct DecodeCpu {
         w.ka[jj] = t < n ? w.kp[t] : u >= 0 ? w.kn[u] : w.nn > 0 ? w.kn[w.nn - 1] : w.kp[n - 1];
         w.va[jj] = t < n ? w.vp[t] : u >= 0 ? w.vn[u] : w.nn > 0 ? w.vn[w.nn - 1] : w.vp[n - 1];
       }
+      if constexpr (variants::mods_of<C>::kMaskMod)
+        if (!block_visible(p, w, nh, b, h0, chunk, j0, n)) {  // nothing to read
+          for (int jj = 0; jj < w.nn; ++jj) {
+            w.kp[jj] = w.kn[jj];
+            w.vp[jj] = w.vn[jj];
+          }
+          continue;
+        }
       const bool lin = kMayLinear && linear_rows(w, nh, n);
       w.kl = (const char*)w.ka[0];
       w.vl = (const char*)w.va[0];

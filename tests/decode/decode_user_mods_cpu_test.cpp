@@ -1,8 +1,8 @@
 // User score_mod / mask_mod on the CPU decode template (clang JIT) against the float64 reference
 // with independent reference lambdas (decode_user_cases.h), outputs poisoned: every split count,
 // GQA, pages (1 and 16), query tokens 1 and 4 (causal), uneven lengths with an empty sequence, a
-// document mask and a bias table read from aux tensors, whole rows masked (O = 0, LSE = -inf,
-// or the sink). Through the public API: decode equals prefill with seqlen_q = q_tokens and
+// document mask and a bias table read from aux tensors, blocks no row sees (skipped), whole rows
+// masked (O = 0, LSE = -inf, or the sink). Through the public API: decode equals prefill with seqlen_q = q_tokens and
 // seqlen_k = L and the same snippets; DecodeArgs' aux tensors get prefill's checks.
 #ifdef ATTNJIT_WITH_LLVM
 #include <gtest/gtest.h>
@@ -52,6 +52,22 @@ TEST(DecodeUserModsCpu, QueryTokensCausalPagedGqa) {
         expect_decode_matches(decode_cpu_backend(), c);
       }
     }
+}
+
+// Blocks that no row of an item sees are skipped before they are read (decode/cpu.h
+// block_visible): documents of 256 keys, so most blocks are; the 4 query tokens of the second
+// sequence (positions 1279..1282) and of the third (253..256) straddle a document boundary that
+// starts a block, so a block the first token does not see but the others do must still be read;
+// up to 8 splits leave whole splits with nothing visible. bf16 GQA 4 on the default tiles, pages
+// of 16, causal tokens.
+TEST(DecodeUserModsCpu, SkipsBlocksNoRowSees) {
+  DecodeCase c{.dtype = DType::BF16, .head_dim = 128, .mask = {.kind = MaskKind::Causal}, .heads_kv = 2, .group = 4,
+               .q_tokens = 4, .seqlens = {2000, 1283, 257}, .page_size = 16};
+  c.user = decode_documents(c.seqlens, 4, 2000, 256);
+  for (int splits : {1, 3, 8}) {
+    c.splits = splits;
+    expect_decode_matches(decode_cpu_backend(), c);
+  }
 }
 
 TEST(DecodeUserModsCpu, WholeRowsMaskedWithAndWithoutSinks) {
