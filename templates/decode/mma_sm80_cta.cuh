@@ -83,8 +83,12 @@
   // ---- this split's blocks of kBlockN keys, dealt round-robin to the warps
   const SplitRange range = split_range<C, BN>(p, L, split);
   const int mine = range.blk_end - range.blk_begin - warp;
-  const int nsteps = mine > 0 ? (mine + W - 1) / W : 0;
+  int nsteps = mine > 0 ? (mine + W - 1) / W : 0;
   const int kv_end = range.kv_end;
+  if constexpr (variants::mods_of<C>::kMaskMod)  // a split that no row sees reads nothing
+    if (range.blk_end > range.blk_begin &&
+        !cta_sees_keys<C, RPC>(mods, b, kvh, chunk, L, range.first + range.blk_begin * BN, kv_end, s_last))
+      nsteps = 0;
 
   const unsigned char* const kg = static_cast<const unsigned char*>(p.k);
   const unsigned char* const vg = static_cast<const unsigned char*>(p.v);

@@ -192,6 +192,36 @@ __device__ __forceinline__ SplitRange split_range(const DecodeParams& p, int L, 
   return r;
 }
 
+// With a user mask_mod: whether any of the CTA's R query rows (rows chunk * R.. of KV head kvh,
+// each within its built-in key range) sees a key of [kv_begin, kv_end), by a CTA-wide vote
+// through *s_flag (finish_cta's s_last, free until then). A split that no row sees then reads
+// nothing and leaves the empty partial an empty split leaves (O = 0, LSE = -inf): a sparse
+// snippet (a few sink keys and a recent window; documents) skips the reads of the splits it hides.
+// Each thread asks about every blockDim-th key of each row until one is visible. Kernels without
+// a mask_mod never call it (their code is unchanged).
+template <class C, int R, class Mods>
+__device__ __forceinline__ bool cta_sees_keys(const Mods& mods, int b, int kvh, int chunk, int L, int kv_begin,
+                                              int kv_end, int* s_flag) {
+  constexpr int G = C::kGroup, QT = C::kQTokens;
+  bool found = false;
+  for (int r = 0; r < R && !found; ++r) {
+    const int gr = chunk * R + r;
+    if (gr >= G * QT) break;
+    int lo, hi;
+    decode_variants::row_keys<C>(L - QT + gr / G, L, lo, hi);
+    const int first = max(lo, kv_begin), last = min(hi, kv_end - 1);
+    for (int j = first + (int)threadIdx.x; j <= last && !found; j += (int)blockDim.x)
+      found = mods.mask_mod(b, kvh * G + gr % G, gr / G, j);
+  }
+  if (threadIdx.x == 0) *s_flag = 0;
+  __syncthreads();
+  if (found) *s_flag = 1;  // every writer writes 1
+  __syncthreads();
+  const bool any = *s_flag != 0;
+  __syncthreads();  // before finish_cta reuses *s_flag
+  return any;
+}
+
 // Element offsets of key j's row of KV head kvh in the K and V caches of sequence b: contiguous
 // (batch, seq, heads, dim) or paged (physical page from the sequence's block table).
 template <class C>

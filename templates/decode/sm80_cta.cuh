@@ -73,9 +73,11 @@
 
   // ---- this split's keys, in CTA steps of kBlockN
   const SplitRange range = split_range<C, BN>(p, L, split);
-  const int nsteps = range.blk_end > range.blk_begin ? range.blk_end - range.blk_begin : 0;
+  int nsteps = range.blk_end > range.blk_begin ? range.blk_end - range.blk_begin : 0;
   const int kv_begin = range.first + range.blk_begin * BN;
   const int kv_end = range.kv_end;
+  if constexpr (variants::mods_of<C>::kMaskMod)  // a split that no row sees reads nothing
+    if (nsteps > 0 && !cta_sees_keys<C, RPC>(mods, b, kvh, chunk, L, kv_begin, kv_end, s_last)) nsteps = 0;
 
   const unsigned short* const kg = static_cast<const unsigned short*>(p.k);
   const unsigned short* const vg = static_cast<const unsigned short*>(p.v);
