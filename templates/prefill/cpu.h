@@ -370,7 +370,8 @@ struct PrefillCpu {
                   n0, m0 + shift);
       // A user score_mod, in natural units (the kernel's are log2(e) times those).
       if constexpr (variants::mods_of<C>::kScoreMod)
-        variants::score_mod_tile(mods, &t.st[0][0], BM, keys, rows, b, h, m0, n0, 1.4426950408889634f);
+        variants::score_mod_tile(mods, &t.st[jb][0], BM, (keys < je ? keys : je) - jb, rows, b, h, m0, n0 + jb,
+                                 1.4426950408889634f);  // the keys scores computed
 
       if (partial) {
         apply_mask(t, n0, m0, shift, sk);

@@ -31,6 +31,16 @@ PrefillCase softcapped(PrefillCase c, double cap) {
   return c.with_alibi();
 }
 
+// A case's mask_mod with relative_bias()'s score_mod on top (the score_mod runs only on the keys a
+// masked block computes).
+UserCase with_bias(UserCase u) {
+  const UserCase r = relative_bias();
+  u.name += "-relbias";
+  u.score_mod = r.score_mod;
+  u.score_ref = r.score_ref;
+  return u;
+}
+
 std::vector<PrefillCase> cases() {
   const DType F = DType::F32, B = DType::BF16;
   return {
@@ -47,6 +57,7 @@ std::vector<PrefillCase> cases() {
       with(mk(F, 64, {}, 1, 2, 2, 333, 333), document(333, {45, 170, 118}, 128)),
       with(mk(B, 128, causal(), 2, 4, 2, 300, 300), document(300, {20, 140, 65, 75}, 128)),
       softcapped(with(mk(F, 64, {}, 1, 2, 2, 260, 260), document(260, {30, 150, 80}, 128)), 5.0),  // + ALiBi
+      with(mk(F, 64, causal(), 1, 2, 1, 290, 290), with_bias(document(290, {50, 130, 110}, 128))),
       with(mk(F, 32, {}, 1, 1, 1, 190, 190), longformer(20, 3, 0)),
       with(mk(F, 32, {}, 1, 2, 1, 190, 190), longformer(20, 3, 32)),
       with(mk(F, 64, {}, 2, 2, 2, 77, 61), holes()),                           // fully masked rows
