@@ -77,11 +77,12 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
          std::to_string(cfg.stages) + ", " +
          variant_policy(spec) + ", " +
          (spec.even ? "true" : "false") +
-         // Dense batches keep the short name (and so their cached kernels and tuned rows).
-         (spec.varlen || spec.page_size != 0
+         // Dense batches with the aligned tiles keep the short name (and so their cached kernels
+         // and tuned rows).
+         (spec.varlen || spec.page_size != 0 || cfg.order == 1
               ? std::string(", ") + (spec.varlen ? "true" : "false") + ", " + (spec.page_size != 0 ? "true" : "false")
               : std::string()) +
-         ">";
+         (cfg.order == 1 ? ", true" : "") + ">";
 }
 
 // sm_90a defaults, measured: exhaustive tuning on an H100 80GB HBM3 (bf16, head dims 64 / 128 /
@@ -137,10 +138,15 @@ class PrefillSm80 final : public KernelTemplate {
     for (int bm : kBlockMs)
       for (int bn : kBlockNs)
         for (int w : kWarps)
-          for (int s : kSearchStages) {
-            const TileConfig c{.block_m = bm, .block_n = bn, .warps = w, .stages = s, .tmpl = "sm80"};
-            if (!can_implement(spec, c, target)) out.push_back(c);
-          }
+          for (int s : kSearchStages)
+            for (int order : {0, 1}) {
+              // End-aligned tiles differ from aligned ones only where a tile is longer than the
+              // query block (a block's key span is then an odd number of half tiles), and only a
+              // built-in mask's key range gives them a range to align to.
+              if (order == 1 && (bn <= bm || spec.mask.kind == MaskKind::None)) continue;
+              const TileConfig c{.block_m = bm, .block_n = bn, .warps = w, .stages = s, .order = order, .tmpl = "sm80"};
+              if (!can_implement(spec, c, target)) out.push_back(c);
+            }
     return out;
   }
 
@@ -195,9 +201,17 @@ class PrefillSm80 final : public KernelTemplate {
              list(std::begin(kWarps), std::end(kWarps)) + ")";
     if (cfg.stages < 1 || cfg.stages > kMaxStages)
       return "stages: " + std::to_string(cfg.stages) + " not in 1.." + std::to_string(kMaxStages);
-    if (cfg.splits || cfg.vec || cfg.threads || cfg.order || cfg.has_hopper_knobs())
-      return "splits/vec/threads/order/warpgroups/pp/ov/ps: not knobs of prefill_sm80 (must be 0), got " +
-             cfg.key();
+    if (cfg.splits || cfg.vec || cfg.threads || cfg.has_hopper_knobs())
+      return "splits/vec/threads/warpgroups/pp/ov/ps: not knobs of prefill_sm80 (must be 0), got " + cfg.key();
+    if (cfg.order != 0 && cfg.order != 1)
+      return "order: " + std::to_string(cfg.order) + " not supported (0: key tiles on multiples of block_n, 1: " +
+             "end-aligned key tiles)";
+    if (cfg.order == 1 && cfg.block_n % 32 != 0)
+      return "order 1 (end-aligned key tiles): block_n must be a multiple of 32 (half a tile is whole k16 steps), got " +
+             std::to_string(cfg.block_n);
+    if (cfg.order == 1 && spec.block_sparse > 0)
+      return "order 1 (end-aligned key tiles): a block mask names its own tiles (block_sparse " +
+             std::to_string(spec.block_sparse) + ")";
     // Each warp owns whole m16 row tiles of the query block; two at most (registers).
     if (cfg.block_m % (16 * cfg.warps) != 0 || cfg.block_m / (16 * cfg.warps) > 2)
       return "block_m: " + std::to_string(cfg.block_m) + " must be 16 or 32 rows per warp (16 * " +

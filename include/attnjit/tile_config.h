@@ -14,7 +14,10 @@
 //   splits   (_sp)     decode: number of KV splits (0 = chosen by rule from the lengths)
 //   vec      (_v)      vector width in elements (decode loads, CPU SIMD); 0 = template default
 //   threads  (_t)      CPU worker threads; 0 = default (1 for GPU)
-//   order    (_o)      CPU loop order variant; 0 = default
+//   order    (_o)      CPU: loop order variant, 0 = default; sm80 prefill: 1 = key tiles end at a
+//                      query block's last visible key and a half tile starts the range when it
+//                      fits (masks with a key range, block_n > block_m), 0 = tiles on multiples
+//                      of block_n
 //   warpgroups (_wg)   Hopper: consumer warpgroups; 0 = not a Hopper config
 //   pingpong   (_pp)   Hopper: 1 = consumer warpgroups take turns issuing GEMMs; 0 = off
 //   overlap    (_ov)   Hopper: 1 = next S GEMM in flight during the softmax; 0 = off

@@ -33,7 +33,7 @@
 namespace attnjit {
 
 template <class Element_, int kHeadDim_, int kBlockM_, int kBlockN_, int kWarps_, int kStages_,
-          class Mask_, bool kEven_, bool kVarlen_ = false, bool kPaged_ = false>
+          class Mask_, bool kEven_, bool kVarlen_ = false, bool kPaged_ = false, bool kEndAligned_ = false>
 struct PrefillSm80Traits {
   using Element = Element_;
   using Mask = Mask_;
@@ -46,6 +46,10 @@ struct PrefillSm80Traits {
   static constexpr int kWarps = kWarps_;
   static constexpr int kStages = kStages_;
   static constexpr bool kEven = kEven_;
+  // Key tiles end at the block's last visible key (rounded up to half a tile) instead of lying
+  // on multiples of kBlockN, and the lowest tile runs only its upper half when its lower half
+  // lies below every row's first key (config order 1; see the kernel's tile loop).
+  static constexpr bool kEndAligned = kEndAligned_;
 
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kWarpRows = kBlockM / kWarps;  // query rows owned by one warp
@@ -72,7 +76,17 @@ struct PrefillSm80Traits {
   static_assert(kWarpRows % 16 == 0 && kM >= 1, "block_m must be a multiple of 16 * warps");
   static_assert(kBlockN % 16 == 0, "block_n must be a multiple of 16");
   static_assert(kStages >= 1 && kStages <= 4, "stages: 1..4");
+  static_assert(!kEndAligned || kBlockN % 32 == 0, "end-aligned tiles: half a tile must be whole k16 steps");
+  static_assert(!kEndAligned || variants::block_sparse_of<Mask_>() == 0,
+                "end-aligned tiles: a block mask names its own tiles");
 };
+
+namespace sm80 {
+template <bool B>
+struct HalfTile {
+  enum : bool { value = B };  // an enumerator: NVRTC emits a PTX global for a class constant
+};
+}  // namespace sm80
 
 template <class Traits>
 __global__ void __launch_bounds__(Traits::kThreads, 1)
@@ -130,7 +144,22 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const int n_block_max = (hi_last + kBlockN - 1) / kBlockN;
   // ... or the block mask's tiles (variants_user.h).
   const auto blocks = variants::key_blocks<Mask, kBlockN>(params.user, batch, head, m0, n_block_min, n_block_max);
-  const int n_tiles = blocks.count();
+  // End-aligned tiles (kEndAligned): the tiles end at hi_last rounded up to half a tile, and
+  // when [lo, hi) is an odd number of half tiles the lowest tile (it = 0, first key key0 < lo)
+  // loads and computes only its upper half. A 64-row block under a 1024-key window spans 1087
+  // keys: 9 aligned 128-key tiles (1152 keys), 8.5 end-aligned ones (1088); a 128-key window
+  // 2 tiles against 1.5. Causal blocks whose last row ends half a tile short of a multiple of
+  // kBlockN drop the diagonal tile's empty upper half the same way.
+  constexpr int kHalfN = kBlockN / 2;
+  int n_tiles = blocks.count(), key0 = 0;
+  bool half_first = false;
+  if constexpr (Traits::kEndAligned) {
+    const int lo = lo_first / kHalfN * kHalfN, hi = (hi_last + kHalfN - 1) / kHalfN * kHalfN;
+    const int halves = hi > lo ? (hi - lo) / kHalfN : 0;
+    n_tiles = (halves + 1) / 2;
+    half_first = halves % 2 != 0;
+    key0 = hi - n_tiles * kBlockN;  // lo - kHalfN with a half first tile: maybe negative, never read
+  }
   const auto mods = variants::make_mods<Mask>(params.user);
 
   // This thread's rows (2 per m-atom) and their visible key ranges, for the elementwise mask.
@@ -151,19 +180,35 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 
   const sm80::TileLoader<kBlockN, kHeadDim, kThreads> kv_loader(tid);
   // First key of tile `it` (0 past the end: a block mask's list must not be read beyond it).
-  auto n0_of = [&](int it) { return it < n_tiles ? static_cast<int>(blocks.n0(it)) : 0; };
+  auto n0_of = [&](int it) {
+    if constexpr (Traits::kEndAligned) return it < n_tiles ? key0 + it * kBlockN : 0;
+    else return it < n_tiles ? static_cast<int>(blocks.n0(it)) : 0;
+  };
   // K or V tile `it` (first key n0) of this block into its stage; empty past the end. Paged rows
-  // are addressed one by one through the block table.
+  // are addressed one by one through the block table. A half first tile loads its upper half
+  // only (rows kHalfN.. of the stage; the swizzle repeats every 8 rows).
+  auto issue_load = [&](const auto& loader, unsigned dst, int n0, const unsigned short* base,
+                       long long batch_stride, long long row_stride) {
+    if constexpr (Traits::kPaged)
+      loader.template load_rows<kCheck>(dst, [&](int r) {
+        return base + L::kv_row(params, tile, batch_stride, row_stride, n0 + r);
+      }, seqlen_k - n0);
+    else
+      loader.template load<kCheck>(dst, base + n0 * row_stride, row_stride, seqlen_k - n0);
+  };
   auto load_kv = [&](int it, int n0, unsigned s_base, const unsigned short* base, long long batch_stride,
                      long long row_stride) {
     if (it < n_tiles) {
       const unsigned dst = s_base + (it % kStages) * Traits::kTileBytesKV;
-      if constexpr (Traits::kPaged)
-        kv_loader.template load_rows<kCheck>(dst, [&](int r) {
-          return base + L::kv_row(params, tile, batch_stride, row_stride, n0 + r);
-        }, seqlen_k - n0);
-      else
-        kv_loader.template load<kCheck>(dst, base + n0 * row_stride, row_stride, seqlen_k - n0);
+      if constexpr (Traits::kEndAligned) {
+        if (it == 0 && half_first)
+          issue_load(sm80::TileLoader<kHalfN, kHeadDim, kThreads>(tid), dst + Traits::kTileBytesKV / 2,
+                     n0 + kHalfN, base, batch_stride, row_stride);
+        else
+          issue_load(kv_loader, dst, n0, base, batch_stride, row_stride);
+      } else {
+        issue_load(kv_loader, dst, n0, base, batch_stride, row_stride);
+      }
     }
     sm80::cp_async_commit();
   };
@@ -217,9 +262,15 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   // (global memory) is read an iteration before its value is needed: V_{it+S-1} is the K tile
   // issued last, and K_{it+S}'s load is issued at the top and consumed after the softmax.
   int n0_cur = n0_of(0), n0_last_k = n0_of(kStages - 1);
-  for (int it = 0; it < n_tiles; ++it) {
+  // One tile: the whole tile, or (kHalf, the first of end-aligned tiles) its upper half only:
+  // n8 atoms kNLo.. of S and k16 steps kNLo / 2.. of P V, so the skipped half costs nothing.
+  auto step = [&](int it, auto half) {
+    constexpr bool kHalf = decltype(half)::value;
+    constexpr int kNLo = kHalf ? kN / 2 : 0;  // first n8 atom computed
+    constexpr int kNT = kN - kNLo;            // n8 atoms computed
     const int stage = it % kStages;
     const int n0 = n0_cur;
+    const int n0s = n0 + 8 * kNLo;  // first key computed
     const int n0_next_k = n0_of(it + kStages);
     n0_cur = kStages == 1 ? n0_next_k : n0_of(it + 1);
     const unsigned stage_offset = stage * Traits::kTileBytesKV;
@@ -229,11 +280,11 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     load_v(it + kStages - 1, n0_last_k);  // its buffer held V_{it-1}, consumed last iteration
 
     // S = Q K^T.
-    float acc_s[kM][kN][4];
+    float acc_s[kM][kNT][4];
 #pragma unroll
     for (int mi = 0; mi < kM; ++mi)
 #pragma unroll
-      for (int j = 0; j < kN; ++j)
+      for (int j = 0; j < kNT; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc_s[mi][j][e] = 0.f;
 #pragma unroll
@@ -249,9 +300,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         }
       }
 #pragma unroll
-      for (int p = 0; p < kN / 2; ++p) {
+      for (int p = 0; p < kNT / 2; ++p) {
         unsigned b[4];
-        sm80::ldmatrix_x4(b, k_frag_addr.at(16 * p, 2 * kk) + stage_offset);
+        sm80::ldmatrix_x4(b, k_frag_addr.at(16 * p + 8 * kNLo, 2 * kk) + stage_offset);
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi) {
           sm80::mma_16816<Element>(acc_s[mi][2 * p], a[mi], b[0], b[1]);
@@ -266,7 +317,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 #pragma unroll
       for (int mi = 0; mi < kM; ++mi)
 #pragma unroll
-        for (int j = 0; j < kN; ++j)
+        for (int j = 0; j < kNT; ++j)
 #pragma unroll
           for (int e = 0; e < 4; ++e) acc_s[mi][j][e] = cap(acc_s[mi][j][e], [](float x) { return tanhf(x); });
     }
@@ -274,24 +325,24 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     // ALiBi bias on the (capped) raw scores, before the mask; positions are bottom-right aligned.
     if constexpr (variants::has_alibi<Mask>())
       variants::alibi_mma_tile(acc_s, alibi, static_cast<long long>(m0 + warp_row0 + g) + seqlen_k - seqlen_q,
-                               n0 + 2 * t);
+                               n0s + 2 * t);
     if constexpr (variants::mods_of<Mask>::kScoreMod)
-      variants::score_mod_fragments(mods, acc_s, batch, head, m0 + warp_row0 + g, n0 + 2 * t, seqlen_q, seqlen_k, params.scale);
+      variants::score_mod_fragments(mods, acc_s, batch, head, m0 + warp_row0 + g, n0s + 2 * t, seqlen_q, seqlen_k, params.scale);
 
     // Elementwise mask, only on tiles that cut some row's key range (block-uniform test:
     // lo is non-decreasing and hi non-decreasing in the row, so the first row has the
     // smallest hi and the last row the largest lo).
     if constexpr (Mask::kMasksKeys || kCheck) {
-      const bool full = n0 >= lo_last && n0 + kBlockN <= hi_first && blocks.user_full(it);
+      const bool full = n0s >= lo_last && n0 + kBlockN <= hi_first && blocks.user_full(it);
       if (!full) {
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi)
 #pragma unroll
-          for (int j = 0; j < kN; ++j)
+          for (int j = 0; j < kNT; ++j)
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
               const int r = 2 * mi + e / 2;
-              const int col = n0 + j * 8 + 2 * t + e % 2;
+              const int col = n0s + j * 8 + 2 * t + e % 2;
               if (col < key_lo[r] || col >= key_hi[r] ||
                   !variants::mask_mod_at(mods, batch, head, m0 + warp_row0 + 16 * mi + 8 * (e / 2) + g, col, seqlen_q))
                 acc_s[mi][j][e] = sm80::neg_inf();
@@ -309,7 +360,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     // O += P V: the S accumulators of n-atoms 2kk, 2kk+1 are exactly the A fragment of k-step
     // kk once packed to 16 bits.
 #pragma unroll
-    for (int kk = 0; kk < Traits::kKP; ++kk) {
+    for (int kk = 0; kk < kNT / 2; ++kk) {
       unsigned a[kM][4];
 #pragma unroll
       for (int mi = 0; mi < kM; ++mi) {
@@ -321,7 +372,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 #pragma unroll
       for (int p = 0; p < kD / 2; ++p) {
         unsigned b[4];
-        sm80::ldmatrix_x4_trans(b, v_frag_addr.at(16 * kk, 2 * p) + stage_offset);
+        sm80::ldmatrix_x4_trans(b, v_frag_addr.at(16 * kk + 8 * kNLo, 2 * p) + stage_offset);
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi) {
           sm80::mma_16816<Element>(acc_o[mi][2 * p], a[mi], b[0], b[1]);
@@ -329,7 +380,14 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         }
       }
     }
-  }
+  };
+  int it0 = 0;
+  if constexpr (Traits::kEndAligned)
+    if (half_first) {  // n_tiles >= 1 here
+      step(0, sm80::HalfTile<true>());
+      it0 = 1;
+    }
+  for (int it = it0; it < n_tiles; ++it) step(it, sm80::HalfTile<false>());
 
   // Epilogue. Drain the pipeline (only empty groups remain, or Q's copies when no tile was
   // visited) and wait for every thread's, since the warp reuses its Q rows to stage O.

@@ -152,19 +152,51 @@ TEST(TestName, RefusesWhatWouldNotReadBack) {
     EXPECT_THROW(parse_test_name(bad), std::invalid_argument) << bad;
 }
 
-// README.md, "Keys": the example of a key and run shape becoming a test name.
-TEST(TestName, ReadmeExample) {
+std::string readme() {
   std::ifstream in(std::string(ATTNJIT_SOURCE_DIR) + "/README.md");
-  ASSERT_TRUE(in) << "cannot read README.md";
   std::stringstream text;
   text << in.rdbuf();
-  const std::string s = text.str();
+  return text.str();
+}
+
+// README.md, "Keys": the example of a key and run shape becoming a test name.
+TEST(TestName, ReadmeExample) {
+  const std::string s = readme();
+  ASSERT_FALSE(s.empty()) << "cannot read README.md";
   std::smatch m;
   ASSERT_TRUE(std::regex_search(s, m, std::regex(R"(\n(\S+) \+ (\S+) +-> +(\S+)\n)")))
       << "README.md lost its 'key + run shape -> test name' example";
   const TestCaseName n{.problem = ProblemSpec::parse(m[1].str()), .shape = RunShape::parse(m[2].str())};
   EXPECT_EQ(test_name(n), m[3].str());
   EXPECT_EQ(parse_test_name(m[3].str()), n);
+}
+
+// README.md, "Keys": every problem, config and run-shape key of the block parses and reads back.
+TEST(TestName, ReadmeKeysParse) {
+  const std::string s = readme();
+  const size_t at = s.find("\n## Keys\n");
+  ASSERT_NE(at, std::string::npos) << "README.md lost its Keys section";
+  const size_t open = s.find("```\n", at), close = s.find("\n```", open + 4);
+  ASSERT_TRUE(open != std::string::npos && close != std::string::npos) << "README.md's Keys section has no key block";
+  std::istringstream block(s.substr(open + 4, close - open - 4));
+  int problems = 0, configs = 0, shapes = 0;
+  for (std::string line; std::getline(block, line);) {
+    const std::string key = line.substr(0, line.find(' '));
+    SCOPED_TRACE(key);
+    if (key.rfind("prefill_", 0) == 0 || key.rfind("decode_", 0) == 0) {
+      EXPECT_EQ(ProblemSpec::parse(key).key(), key);
+      ++problems;
+    } else if (key.rfind("b", 0) == 0) {
+      EXPECT_EQ(RunShape::parse(key).key(), key);
+      ++shapes;
+    } else {
+      EXPECT_EQ(TileConfig::parse(key).key(), key);
+      ++configs;
+    }
+  }
+  EXPECT_GE(problems, 5);
+  EXPECT_GE(configs, 2);
+  EXPECT_GE(shapes, 2);
 }
 
 }  // namespace

@@ -97,8 +97,10 @@ std::string entry_name() {
     << (T::Element::kIsBf16 ? "attnjit::sm80::Bf16" : "attnjit::sm80::F16") << ", " << T::kHeadDim
     << ", " << T::kBlockM << ", " << T::kBlockN << ", " << T::kWarps << ", " << T::kStages << ", "
     << MaskName<typename T::Mask>::get() << ", " << (T::kEven ? "true" : "false");
-  if (T::kVarlen || T::kPaged)  // codegen spells these only for varlen / paged kernels
+  // codegen spells these only for varlen / paged / end-aligned kernels
+  if (T::kVarlen || T::kPaged || T::kEndAligned)
     o << ", " << (T::kVarlen ? "true" : "false") << ", " << (T::kPaged ? "true" : "false");
+  if (T::kEndAligned) o << ", true";
   o << ">>";
   return o.str();
 }

@@ -75,6 +75,32 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   gates::run_gates(jobs, "gates");
 }
 
+// The sm80 template's end-aligned key tiles (config order 1: a half first tile, a second copy of
+// the tile body) on every arch that takes them, at the shapes the search space offers them:
+// no spill, no stack, within the register file.
+TEST(Gates, PrefillSm80EndAlignedConfigsPassEveryGate) {
+  REQUIRE_NVRTC();
+  std::vector<gates::Job> jobs;
+  auto add = [&](const char* arch, DType dt, int hd, MaskSpec m, const char* cfg, double softcap = 0, bool alibi = false) {
+    const Target target = Target::cuda(arch);
+    ProblemSpec s = testing::make_prefill_spec(dt, hd, m, 1, 8192);
+    s.softcap = softcap;
+    s.alibi = alibi;
+    const TileConfig c = TileConfig::parse(cfg);
+    const KernelTemplate& t = template_for(s, target, c);
+    ASSERT_FALSE(t.can_implement(s, c, target)) << cfg << " " << s.key() << " " << arch;
+    jobs.push_back({&t, s, c, target});
+  };
+  const MaskSpec causal{MaskKind::Causal, 0, 0}, sw1024{MaskKind::SlidingWindow, 1024, 0};
+  add("sm_90a", DType::BF16, 128, sw1024, "sm80_bm64_bn128_w4_s1_o1");
+  add("sm_90a", DType::BF16, 128, causal, "sm80_bm64_bn128_w4_s1_o1", 30);
+  add("sm_80", DType::F16, 128, sw1024, "sm80_bm64_bn128_w4_s1_o1", 0, true);
+  add("sm_86", DType::BF16, 64, {MaskKind::SlidingWindow, 128, 0}, "sm80_bm64_bn128_w4_s2_o1");
+  add("sm_89", DType::BF16, 96, causal, "sm80_bm64_bn128_w4_s1_o1");
+  add("sm_80", DType::BF16, 64, causal, "sm80_bm64_bn128_w4_s3_o1");
+  gates::run_gates(jobs, "gates");
+}
+
 TEST(Gates, Fa3ShapedSm90KernelHasHgmmaUtmaldgAndNoC75Warnings) {
   REQUIRE_NVRTC();
   std::string why;

@@ -51,6 +51,10 @@ const PrefillKernels<T128<Bf16, 64, 4, U<sm80::MaskNone, 128>, true>, T128<Bf16,
                      T128<Bf16, 64, 4, U<Win100, 128>, false>, T128<F16, 128, 8, U<Win100, 0>, false>,
                      T128<Bf16, 64, 4, U<sm80::MaskCausal, 0>, false>>
     kKernels128;
+// The same with end-aligned key tiles (config order 1).
+template <class E, class M>
+using T128e = PrefillSm80Traits<E, 128, 64, 128, 4, 1, M, false, false, false, true>;
+const PrefillKernels<T128e<Bf16, U<Win100, 0>>, T128e<F16, U<sm80::MaskCausal, 0>>> kKernels128e;
 
 testing::PrefillCase user_case(DType dt, MaskSpec m, int64_t hq, int64_t hk, int64_t sq, int64_t sk,
                                std::vector<int> doc_lens, int block_sparse, int hd = 64) {
@@ -81,8 +85,8 @@ void expect_ok(const testing::PrefillCase& c) {
   EXPECT_NE(src.text.find(user_mods_struct(kScoreMod, kMaskMod)), std::string::npos);
 }
 
-void expect_config(const testing::PrefillCase& c, int bm, int w, int64_t min_masked_rows = 0) {
-  const TileConfig cfg{.block_m = bm, .block_n = 128, .warps = w, .stages = 1, .tmpl = "sm80"};
+void expect_config(const testing::PrefillCase& c, int bm, int w, int64_t min_masked_rows = 0, int order = 0) {
+  const TileConfig cfg{.block_m = bm, .block_n = 128, .warps = w, .stages = 1, .order = order, .tmpl = "sm80"};
   const EmuRun r = run_prefill(c, cfg);
   EXPECT_TRUE(r.report.ok) << c.name() << " (" << r.entry << ")\n" << r.report.message;
   EXPECT_GE(r.report.masked_rows, min_masked_rows) << c.name() << " (" << r.entry << ")";
@@ -120,6 +124,13 @@ TEST(UserModsEmu, WindowWithDocumentsSkipsChunksPerWarp) {
   expect_config(user_case(DType::F16, {MaskKind::SlidingWindow, 100, 0}, 4, 2, 333, 200, {64, 33}, 0, 128), 128, 8,
                 4 * (333 - 200));  // rows i < 133 sit at p = i - 133 < 0
   expect_config(user_case(DType::BF16, {MaskKind::Causal, 0, 0}, 2, 2, 290, 301, {57, 200}, 0, 128), 64, 4);
+}
+
+TEST(UserModsEmu, EndAlignedTilesGiveTheSnippetsTheirKeys) {
+  // A half first tile: the score_mod (which reads kv_idx) and the mask_mod see the shifted keys.
+  expect_config(user_case(DType::BF16, {MaskKind::SlidingWindow, 100, 0}, 2, 1, 300, 300, {70, 150, 80}, 0, 128), 64, 4,
+                0, 1);
+  expect_config(user_case(DType::F16, {MaskKind::Causal, 0, 0}, 2, 2, 290, 301, {57, 200}, 0, 128), 64, 4, 0, 1);
 }
 
 TEST(UserModsEmu, BlockSparseEvenCausal) {
