@@ -31,8 +31,9 @@
 #             sliding window 1024 at 8k (short90-sw-<config>.json: a CTA sees ~9 key tiles there too)
 #   masks80   opt-in: issue 18's sm80 goal (masks >= 0.9x the sm80 causal rate per visible pair):
 #             causal, sw1024-0, sw128-0 and the document mask (mask_mod, block-sparse 128) at hd 128,
-#             8k on each of the masked configs bm64_bn128_w4_s1 (the sm_90a default), the same with
-#             end-aligned key tiles (_o1, masks only) and bm128_bn128_w8_s1
+#             8k on each of the masked configs bm64_bn128_w4_s1 (the sm_90a default) and
+#             bm128_bn128_w8_s1, and (masks only) with end-aligned key tiles (_o1) and per-warp key
+#             skipping (_o2)
 #   decodeab  opt-in: issue 19's batch-1 GQA 8 (hd 128, 32 query heads, 32k and 128k, bf16 and e4m3):
 #             the two-level split combine against one level (bench-decode --one-level-combine), two
 #             alternating rounds in one process each (decodeab.log: splits/group, ms, GB/s); then
@@ -126,9 +127,9 @@ phase_short90() {
 }
 phase_masks80() {
   echo 'return q_idx / 1024 == kv_idx / 1024;' > $L/doc1024.mm
-  run masks80 30 150 bash -c "for c in bm64_bn128_w4_s1 bm64_bn128_w4_s1_o1 bm128_bn128_w8_s1; do
+  run masks80 30 200 bash -c "for c in bm64_bn128_w4_s1 bm64_bn128_w4_s1_o1 bm64_bn128_w4_s1_o2 bm128_bn128_w8_s1 bm128_bn128_w8_s1_o2; do
     $B --json --config sm80_\$c --mask causal,sw1024-0,sw128-0 > $L/vb2-m80-\$c.json;
-    case \$c in *_o1) continue;; esac  # end-aligned tiles: not with a block mask
+    case \$c in *_o[12]) continue;; esac  # end-aligned tiles: not with a block mask
     $B --json --config sm80_\$c --mask none --mask-mod $L/doc1024.mm --block-sparse 128 > $L/vb2-m80doc-\$c.json; done"
 }
 phase_tune90() {

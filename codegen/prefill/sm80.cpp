@@ -37,6 +37,7 @@ constexpr int kMaxStages = 4;
 // never take block_n 128; every config above 160 spilled (hd128 bm128 bn64 w4: 4-8 bytes,
 // hd256 bm128 bn64 w4: 2.6 KB).
 constexpr int kMaxAccumulatorRegs = 160;
+constexpr int kMaxOrder2AccumulatorRegs = 128;
 
 template <class T, size_t N>
 bool one_of(const T (&values)[N], T v) {
@@ -79,10 +80,10 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
          (spec.even ? "true" : "false") +
          // Dense batches with the aligned tiles keep the short name (and so their cached kernels
          // and tuned rows).
-         (spec.varlen || spec.page_size != 0 || cfg.order == 1
+         (spec.varlen || spec.page_size != 0 || cfg.order != 0
               ? std::string(", ") + (spec.varlen ? "true" : "false") + ", " + (spec.page_size != 0 ? "true" : "false")
               : std::string()) +
-         (cfg.order == 1 ? ", true" : "") + ">";
+         (cfg.order != 0 ? ", " + std::to_string(cfg.order) : std::string()) + ">";
 }
 
 // sm_90a defaults, measured: exhaustive tuning on an H100 80GB HBM3 (bf16, head dims 64 / 128 /
@@ -139,11 +140,13 @@ class PrefillSm80 final : public KernelTemplate {
       for (int bn : kBlockNs)
         for (int w : kWarps)
           for (int s : kSearchStages)
-            for (int order : {0, 1}) {
-              // End-aligned tiles differ from aligned ones only where a tile is longer than the
-              // query block (a block's key span is then an odd number of half tiles), and only a
-              // built-in mask's key range gives them a range to align to.
-              if (order == 1 && (bn <= bm || spec.mask.kind == MaskKind::None)) continue;
+            for (int order : {0, 1, 2}) {
+              // Only a built-in mask's key range gives the end-aligned tiles (1, 2) a range to align
+              // to and cuts tiles for warps to skip in (2); alone (1) they differ from aligned ones
+              // only where a tile is longer than the query block (a block's key span is then an
+              // odd number of half tiles).
+              if (order != 0 && spec.mask.kind == MaskKind::None) continue;
+              if (order == 1 && bn <= bm) continue;
               const TileConfig c{.block_m = bm, .block_n = bn, .warps = w, .stages = s, .order = order, .tmpl = "sm80"};
               if (!can_implement(spec, c, target)) out.push_back(c);
             }
@@ -203,15 +206,22 @@ class PrefillSm80 final : public KernelTemplate {
       return "stages: " + std::to_string(cfg.stages) + " not in 1.." + std::to_string(kMaxStages);
     if (cfg.splits || cfg.vec || cfg.threads || cfg.has_hopper_knobs())
       return "splits/vec/threads/warpgroups/pp/ov/ps: not knobs of prefill_sm80 (must be 0), got " + cfg.key();
-    if (cfg.order != 0 && cfg.order != 1)
+    if (cfg.order < 0 || cfg.order > 2)
       return "order: " + std::to_string(cfg.order) + " not supported (0: key tiles on multiples of block_n, 1: " +
-             "end-aligned key tiles)";
-    if (cfg.order == 1 && cfg.block_n % 32 != 0)
-      return "order 1 (end-aligned key tiles): block_n must be a multiple of 32 (half a tile is whole k16 steps), got " +
-             std::to_string(cfg.block_n);
-    if (cfg.order == 1 && spec.block_sparse > 0)
-      return "order 1 (end-aligned key tiles): a block mask names its own tiles (block_sparse " +
-             std::to_string(spec.block_sparse) + ")";
+             "end-aligned key tiles, 2: end-aligned with per-warp key skipping in cut tiles)";
+    if (cfg.order != 0 && cfg.block_n % 32 != 0)
+      return "order " + std::to_string(cfg.order) + " (end-aligned key tiles): block_n must be a multiple of 32 " +
+             "(half a tile is whole k16 steps), got " + std::to_string(cfg.block_n);
+    // Order 2's second copy of the tile body (warp-uniform branches around each 16-key step) needs
+    // register headroom: hd 256 bm64_bn64 (160 accumulators) spilled 4 bytes on sm_80, while 128
+    // (hd 128 bm64_bn128) compiled to 242-255 registers without a spill.
+    if (cfg.order == 2 && accumulator_regs(spec, cfg) > kMaxOrder2AccumulatorRegs)
+      return "order 2 (per-warp key skipping): " + std::to_string(accumulator_regs(spec, cfg)) +
+             " fp32 accumulators per thread leave its second tile body no registers (at most " +
+             std::to_string(kMaxOrder2AccumulatorRegs) + ")";
+    if (cfg.order != 0 && spec.block_sparse > 0)
+      return "order " + std::to_string(cfg.order) + " (end-aligned key tiles): a block mask names its own tiles " +
+             "(block_sparse " + std::to_string(spec.block_sparse) + ")";
     // Each warp owns whole m16 row tiles of the query block; two at most (registers).
     if (cfg.block_m % (16 * cfg.warps) != 0 || cfg.block_m / (16 * cfg.warps) > 2)
       return "block_m: " + std::to_string(cfg.block_m) + " must be 16 or 32 rows per warp (16 * " +

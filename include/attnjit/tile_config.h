@@ -16,8 +16,9 @@
 //   threads  (_t)      CPU worker threads; 0 = default (1 for GPU)
 //   order    (_o)      CPU: loop order variant, 0 = default; sm80 prefill: 1 = key tiles end at a
 //                      query block's last visible key and a half tile starts the range when it
-//                      fits (masks with a key range, block_n > block_m), 0 = tiles on multiples
-//                      of block_n
+//                      fits, 2 = the same and, in tiles the mask cuts, each warp skips the
+//                      16-key steps its rows cannot see (masks with a key range), 0 = tiles on
+//                      multiples of block_n
 //   warpgroups (_wg)   Hopper: consumer warpgroups; 0 = not a Hopper config
 //   pingpong   (_pp)   Hopper: 1 = consumer warpgroups take turns issuing GEMMs; 0 = off
 //   overlap    (_ov)   Hopper: 1 = next S GEMM in flight during the softmax; 0 = off

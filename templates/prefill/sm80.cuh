@@ -33,7 +33,7 @@
 namespace attnjit {
 
 template <class Element_, int kHeadDim_, int kBlockM_, int kBlockN_, int kWarps_, int kStages_,
-          class Mask_, bool kEven_, bool kVarlen_ = false, bool kPaged_ = false, bool kEndAligned_ = false>
+          class Mask_, bool kEven_, bool kVarlen_ = false, bool kPaged_ = false, int kKeyTiles_ = 0>
 struct PrefillSm80Traits {
   using Element = Element_;
   using Mask = Mask_;
@@ -46,10 +46,13 @@ struct PrefillSm80Traits {
   static constexpr int kWarps = kWarps_;
   static constexpr int kStages = kStages_;
   static constexpr bool kEven = kEven_;
-  // Key tiles end at the block's last visible key (rounded up to half a tile) instead of lying
-  // on multiples of kBlockN, and the lowest tile runs only its upper half when its lower half
-  // lies below every row's first key (config order 1; see the kernel's tile loop).
-  static constexpr bool kEndAligned = kEndAligned_;
+  // Key tiles (the config's order): 0 on multiples of kBlockN; 1 ending at the block's last
+  // visible key (rounded up to half a tile), the lowest one running only its upper half when its
+  // lower half lies below every row's first key; 2 the same, and in a tile the mask cuts, each
+  // warp skips the 16-key steps none of its rows sees (see the kernel's tile loop).
+  static constexpr int kKeyTiles = kKeyTiles_;
+  static constexpr bool kEndAligned = kKeyTiles_ >= 1;
+  static constexpr bool kWarpSkip = kKeyTiles_ == 2;
 
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kWarpRows = kBlockM / kWarps;  // query rows owned by one warp
@@ -76,15 +79,19 @@ struct PrefillSm80Traits {
   static_assert(kWarpRows % 16 == 0 && kM >= 1, "block_m must be a multiple of 16 * warps");
   static_assert(kBlockN % 16 == 0, "block_n must be a multiple of 16");
   static_assert(kStages >= 1 && kStages <= 4, "stages: 1..4");
+  static_assert(kKeyTiles_ >= 0 && kKeyTiles_ <= 2, "key tiles: order 0, 1 or 2");
   static_assert(!kEndAligned || kBlockN % 32 == 0, "end-aligned tiles: half a tile must be whole k16 steps");
   static_assert(!kEndAligned || variants::block_sparse_of<Mask_>() == 0,
                 "end-aligned tiles: a block mask names its own tiles");
 };
 
 namespace sm80 {
-template <bool B>
-struct HalfTile {
-  enum : bool { value = B };  // an enumerator: NVRTC emits a PTX global for a class constant
+// How the kernel runs one key tile: its upper half only (kHalf), and with each warp skipping the
+// 16-key steps its rows cannot see (kSkip). Enumerators: NVRTC emits a PTX global for a class
+// constant.
+template <bool kHalf_, bool kSkip_>
+struct TileStep {
+  enum : bool { kHalf = kHalf_, kSkip = kSkip_ };
 };
 }  // namespace sm80
 
@@ -169,6 +176,15 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   for (int r = 0; r < 2 * kM; ++r)
     Mask::key_range(m0 + warp_row0 + (r / 2) * 16 + (r % 2) * 8 + g, seqlen_q, seqlen_k,
                     key_lo[r], key_hi[r]);
+  // kWarpSkip: the keys some row of this warp can see, [lo(its first row), hi(its last row)) (a
+  // row past seqlen_q only widens it). In a tile the mask cuts, a 16-key step outside it is
+  // skipped by the whole warp: its scores would all be masked and its probabilities 0.
+  int warp_lo = 0, warp_hi = 0;
+  if constexpr (Traits::kWarpSkip) {
+    int unused;
+    Mask::key_range(m0 + warp_row0, seqlen_q, seqlen_k, warp_lo, unused);
+    Mask::key_range(m0 + warp_row0 + Traits::kWarpRows - 1, seqlen_q, seqlen_k, unused, warp_hi);
+  }
 
   // ALiBi (when the policy has it): this head's bias in raw score units (raw = scaled / scale).
   const auto alibi = variants::has_alibi<Mask>()
@@ -262,10 +278,14 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   // (global memory) is read an iteration before its value is needed: V_{it+S-1} is the K tile
   // issued last, and K_{it+S}'s load is issued at the top and consumed after the softmax.
   int n0_cur = n0_of(0), n0_last_k = n0_of(kStages - 1);
+  // Whether keys [k0, k0 + 16) hold one this warp's rows can see (kWarpSkip).
+  auto warp_sees = [&](int k0) { return k0 + 16 > warp_lo && k0 < warp_hi; };
   // One tile: the whole tile, or (kHalf, the first of end-aligned tiles) its upper half only:
   // n8 atoms kNLo.. of S and k16 steps kNLo / 2.. of P V, so the skipped half costs nothing.
-  auto step = [&](int it, auto half) {
-    constexpr bool kHalf = decltype(half)::value;
+  // With kSkip (a tile the mask cuts, kWarpSkip) a warp also skips each 16-key step outside its
+  // rows' keys, in Q K^T and in P V: warp-uniform branches, only in these tiles.
+  auto step = [&](int it, auto how) {
+    constexpr bool kHalf = decltype(how)::kHalf, kSkip = decltype(how)::kSkip;
     constexpr int kNLo = kHalf ? kN / 2 : 0;  // first n8 atom computed
     constexpr int kNT = kN - kNLo;            // n8 atoms computed
     const int stage = it % kStages;
@@ -301,6 +321,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       }
 #pragma unroll
       for (int p = 0; p < kNT / 2; ++p) {
+        if (kSkip && !warp_sees(n0s + 16 * p)) continue;
         unsigned b[4];
         sm80::ldmatrix_x4(b, k_frag_addr.at(16 * p + 8 * kNLo, 2 * kk) + stage_offset);
 #pragma unroll
@@ -361,6 +382,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     // kk once packed to 16 bits.
 #pragma unroll
     for (int kk = 0; kk < kNT / 2; ++kk) {
+      if (kSkip && !warp_sees(n0s + 16 * kk)) continue;
       unsigned a[kM][4];
 #pragma unroll
       for (int mi = 0; mi < kM; ++mi) {
@@ -384,10 +406,20 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   int it0 = 0;
   if constexpr (Traits::kEndAligned)
     if (half_first) {  // n_tiles >= 1 here
-      step(0, sm80::HalfTile<true>());
+      step(0, sm80::TileStep<true, Traits::kWarpSkip>());
       it0 = 1;
     }
-  for (int it = it0; it < n_tiles; ++it) step(it, sm80::HalfTile<false>());
+  for (int it = it0; it < n_tiles; ++it) {
+    if constexpr (Traits::kWarpSkip) {
+      // Only a tile the built-in mask cuts can hold a step this warp cannot see.
+      const int n0 = n0_of(it);
+      if (!(n0 >= lo_last && n0 + kBlockN <= hi_first)) {
+        step(it, sm80::TileStep<false, true>());
+        continue;
+      }
+    }
+    step(it, sm80::TileStep<false, false>());
+  }
 
   // Epilogue. Drain the pipeline (only empty groups remain, or Q's copies when no tile was
   // visited) and wait for every thread's, since the warp reuses its Q rows to stage O.

@@ -247,6 +247,7 @@ inline void mma_m16n8k16(Half16 type, float (&c)[4], const unsigned (&a)[4], uns
   }
   in.b[0] = b0;
   in.b[1] = b1;
+  ++block().stats().mma_calls;
   const Out o = block().collective<In, Out>(
       type == Half16::BF16 ? op_b : op_h, in, [type](const In* ins, Out* outs, int) {
         double A[16][16], B[16][8], C[16][8];

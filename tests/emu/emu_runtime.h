@@ -104,6 +104,7 @@ struct LaunchConfig {
 
 struct Stats {
   uint64_t blocks = 0, barriers = 0, collectives = 0, switches = 0, async_copies = 0;
+  uint64_t mma_calls = 0;  // mma.sync m16n8k16 calls, one per thread (32 per warp-level MMA)
 };
 
 class Block;

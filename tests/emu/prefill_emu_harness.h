@@ -98,9 +98,9 @@ std::string entry_name() {
     << ", " << T::kBlockM << ", " << T::kBlockN << ", " << T::kWarps << ", " << T::kStages << ", "
     << MaskName<typename T::Mask>::get() << ", " << (T::kEven ? "true" : "false");
   // codegen spells these only for varlen / paged / end-aligned kernels
-  if (T::kVarlen || T::kPaged || T::kEndAligned)
+  if (T::kVarlen || T::kPaged || T::kKeyTiles != 0)
     o << ", " << (T::kVarlen ? "true" : "false") << ", " << (T::kPaged ? "true" : "false");
-  if (T::kEndAligned) o << ", true";
+  if (T::kKeyTiles != 0) o << ", " << T::kKeyTiles;
   o << ">>";
   return o.str();
 }

@@ -76,8 +76,8 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
 }
 
 // The sm80 template's end-aligned key tiles (config order 1: a half first tile, a second copy of
-// the tile body) on every arch that takes them, at the shapes the search space offers them:
-// no spill, no stack, within the register file.
+// the tile body; order 2: a third, with per-warp skipping) on every arch that takes them, at the
+// shapes the search space offers them: no spill, no stack, within the register file.
 TEST(Gates, PrefillSm80EndAlignedConfigsPassEveryGate) {
   REQUIRE_NVRTC();
   std::vector<gates::Job> jobs;
@@ -98,6 +98,11 @@ TEST(Gates, PrefillSm80EndAlignedConfigsPassEveryGate) {
   add("sm_86", DType::BF16, 64, {MaskKind::SlidingWindow, 128, 0}, "sm80_bm64_bn128_w4_s2_o1");
   add("sm_89", DType::BF16, 96, causal, "sm80_bm64_bn128_w4_s1_o1");
   add("sm_80", DType::BF16, 64, causal, "sm80_bm64_bn128_w4_s3_o1");
+  add("sm_90a", DType::BF16, 128, sw1024, "sm80_bm64_bn128_w4_s1_o2");
+  add("sm_90a", DType::BF16, 128, causal, "sm80_bm64_bn128_w4_s1_o2", 30, true);
+  add("sm_80", DType::BF16, 128, sw1024, "sm80_bm128_bn64_w8_s2_o2");
+  add("sm_86", DType::F16, 192, {MaskKind::SlidingWindow, 128, 0}, "sm80_bm64_bn64_w4_s1_o2");
+  add("sm_89", DType::BF16, 64, causal, "sm80_bm128_bn128_w8_s2_o2");
   gates::run_gates(jobs, "gates");
 }
 

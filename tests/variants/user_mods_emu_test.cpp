@@ -51,10 +51,12 @@ const PrefillKernels<T128<Bf16, 64, 4, U<sm80::MaskNone, 128>, true>, T128<Bf16,
                      T128<Bf16, 64, 4, U<Win100, 128>, false>, T128<F16, 128, 8, U<Win100, 0>, false>,
                      T128<Bf16, 64, 4, U<sm80::MaskCausal, 0>, false>>
     kKernels128;
-// The same with end-aligned key tiles (config order 1).
-template <class E, class M>
-using T128e = PrefillSm80Traits<E, 128, 64, 128, 4, 1, M, false, false, false, true>;
-const PrefillKernels<T128e<Bf16, U<Win100, 0>>, T128e<F16, U<sm80::MaskCausal, 0>>> kKernels128e;
+// The same with end-aligned key tiles (config orders 1 and 2).
+template <int O, class E, class M>
+using T128e = PrefillSm80Traits<E, 128, 64, 128, 4, 1, M, false, false, false, O>;
+const PrefillKernels<T128e<1, Bf16, U<Win100, 0>>, T128e<1, F16, U<sm80::MaskCausal, 0>>, T128e<2, Bf16, U<Win100, 0>>,
+                     T128e<2, F16, U<sm80::MaskCausal, 0>>>
+    kKernels128e;
 
 testing::PrefillCase user_case(DType dt, MaskSpec m, int64_t hq, int64_t hk, int64_t sq, int64_t sk,
                                std::vector<int> doc_lens, int block_sparse, int hd = 64) {
@@ -128,9 +130,11 @@ TEST(UserModsEmu, WindowWithDocumentsSkipsChunksPerWarp) {
 
 TEST(UserModsEmu, EndAlignedTilesGiveTheSnippetsTheirKeys) {
   // A half first tile: the score_mod (which reads kv_idx) and the mask_mod see the shifted keys.
-  expect_config(user_case(DType::BF16, {MaskKind::SlidingWindow, 100, 0}, 2, 1, 300, 300, {70, 150, 80}, 0, 128), 64, 4,
-                0, 1);
-  expect_config(user_case(DType::F16, {MaskKind::Causal, 0, 0}, 2, 2, 290, 301, {57, 200}, 0, 128), 64, 4, 0, 1);
+  for (int order : {1, 2}) {
+    expect_config(user_case(DType::BF16, {MaskKind::SlidingWindow, 100, 0}, 2, 1, 300, 300, {70, 150, 80}, 0, 128), 64,
+                  4, 0, order);
+    expect_config(user_case(DType::F16, {MaskKind::Causal, 0, 0}, 2, 2, 290, 301, {57, 200}, 0, 128), 64, 4, 0, order);
+  }
 }
 
 TEST(UserModsEmu, BlockSparseEvenCausal) {

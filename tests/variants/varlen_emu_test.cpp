@@ -20,8 +20,8 @@ using sm80::MaskCausal;
 using sm80::MaskNone;
 using Win24_0 = sm80::MaskSlidingWindow<24, 0>;
 
-template <class E, int D, int BM, int BN, int W, int S, class M, bool Varlen, bool Paged, bool EndAligned = false>
-using T = PrefillSm80Traits<E, D, BM, BN, W, S, M, false, Varlen, Paged, EndAligned>;
+template <class E, int D, int BM, int BN, int W, int S, class M, bool Varlen, bool Paged, int KeyTiles = 0>
+using T = PrefillSm80Traits<E, D, BM, BN, W, S, M, false, Varlen, Paged, KeyTiles>;
 using Win100_0 = sm80::MaskSlidingWindow<100, 0>;
 
 const PrefillKernels<
@@ -31,9 +31,11 @@ const PrefillKernels<
     // A smaller tile: pages of 1..16 tokens cut its 32-key tiles, 64 and 256 hold several.
     T<Bf16, 64, 64, 32, 4, 2, MaskCausal, false, true>, T<F16, 64, 64, 32, 4, 1, Win24_0, true, true>,
     T<Bf16, 64, 64, 32, 4, 2, MaskCausal, true, false>,
-    // End-aligned key tiles (config order 1): the half first tile through varlen rows and pages.
-    T<Bf16, 64, 64, 128, 4, 1, MaskCausal, true, false, true>, T<F16, 64, 64, 128, 4, 2, Win100_0, false, true, true>,
-    T<Bf16, 64, 64, 128, 4, 1, Win100_0, true, true, true>>
+    // End-aligned key tiles (config orders 1 and 2): the half first tile through varlen rows and
+    // pages, and the per-warp skipping.
+    T<Bf16, 64, 64, 128, 4, 1, MaskCausal, true, false, 1>, T<F16, 64, 64, 128, 4, 2, Win100_0, false, true, 1>,
+    T<Bf16, 64, 64, 128, 4, 1, Win100_0, true, true, 1>, T<Bf16, 64, 64, 128, 4, 1, MaskCausal, true, false, 2>,
+    T<F16, 64, 64, 128, 4, 2, Win100_0, false, true, 2>, T<Bf16, 64, 64, 128, 4, 1, Win100_0, true, true, 2>>
     kKernels;
 
 RaggedCase mk(DType dt, MaskSpec m, int64_t hq, int64_t hkv, std::vector<int64_t> sq, std::vector<int64_t> sk,
@@ -42,8 +44,8 @@ RaggedCase mk(DType dt, MaskSpec m, int64_t hq, int64_t hkv, std::vector<int64_t
 }
 
 TileConfig small() { return {.block_m = 64, .block_n = 32, .warps = 4, .stages = 2, .tmpl = "sm80"}; }
-TileConfig end_aligned(int stages) {
-  return {.block_m = 64, .block_n = 128, .warps = 4, .stages = stages, .order = 1, .tmpl = "sm80"};
+TileConfig end_aligned(int stages, int order) {
+  return {.block_m = 64, .block_n = 128, .warps = 4, .stages = stages, .order = order, .tmpl = "sm80"};
 }
 
 // Runs the case on the emulator (cfg.block_m == 0: the default config) and checks it.
@@ -103,13 +105,15 @@ TEST(VarlenEmuSm80, VarlenQueriesAgainstPagedCache) {
 TEST(VarlenEmuSm80, EndAlignedTilesWithVarlenAndPages) {
   // Sequences whose 64-row blocks span an odd number of 64-key halves: the half first tile's
   // rows come from packed sequences, then through block tables with pages of 1..64 keys.
-  run_emu(mk(DType::BF16, {MaskKind::Causal, 0, 0}, 2, 1, {130, 0, 200, 45}, {130, 0, 257, 45}, true, 0),
-          end_aligned(1));
-  for (int page : {1, 16, 64})
-    run_emu(mk(DType::F16, {MaskKind::SlidingWindow, 100, 0}, 2, 2, {150, 150}, {230, 150}, false, page),
-            end_aligned(2));
-  run_emu(mk(DType::BF16, {MaskKind::SlidingWindow, 100, 0}, 2, 1, {33, 0, 170}, {300, 9, 170}, true, 16),
-          end_aligned(1));
+  for (int order : {1, 2}) {
+    run_emu(mk(DType::BF16, {MaskKind::Causal, 0, 0}, 2, 1, {130, 0, 200, 45}, {130, 0, 257, 45}, true, 0),
+            end_aligned(1, order));
+    for (int page : {1, 16, 64})
+      run_emu(mk(DType::F16, {MaskKind::SlidingWindow, 100, 0}, 2, 2, {150, 150}, {230, 150}, false, page),
+              end_aligned(2, order));
+    run_emu(mk(DType::BF16, {MaskKind::SlidingWindow, 100, 0}, 2, 1, {33, 0, 170}, {300, 9, 170}, true, 16),
+            end_aligned(1, order));
+  }
 }
 
 }  // namespace
