@@ -31,6 +31,19 @@
 
 namespace attnjit::emu_test {
 
+// What the sm80 emulator tests name most (`using namespace sm80_vocab;`): the case builders and
+// the element and mask types.
+namespace sm80_vocab {
+using testing::causal;
+using testing::make_case;
+using testing::PrefillCase;
+using testing::window;
+using sm80::Bf16;
+using sm80::F16;
+using sm80::MaskCausal;
+using sm80::MaskNone;
+}  // namespace sm80_vocab
+
 template <class M>
 struct MaskName;
 template <>

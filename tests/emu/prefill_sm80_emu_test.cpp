@@ -20,14 +20,7 @@
 namespace attnjit::emu_test {
 namespace {
 
-using testing::causal;
-using testing::make_case;
-using testing::PrefillCase;
-using testing::window;
-using sm80::Bf16;
-using sm80::F16;
-using sm80::MaskCausal;
-using sm80::MaskNone;
+using namespace sm80_vocab;
 using Win16_0 = sm80::MaskSlidingWindow<16, 0>;
 using Win40_24 = sm80::MaskSlidingWindow<40, 24>;
 

@@ -20,13 +20,7 @@
 namespace attnjit::emu_test {
 namespace {
 
-using testing::causal;
-using testing::make_case;
-using testing::PrefillCase;
-using testing::window;
-using sm80::Bf16;
-using sm80::F16;
-using sm80::MaskCausal;
+using namespace sm80_vocab;
 using Win16_0 = sm80::MaskSlidingWindow<16, 0>;
 using Win64_0 = sm80::MaskSlidingWindow<64, 0>;
 using Win100_17 = sm80::MaskSlidingWindow<100, 17>;
