@@ -2,6 +2,7 @@
 """How much of what the sm80 prefill computes is visible, per key tiling (config order 0, 1, 2).
 
     python3 bench/key_tile_model.py [--seqlen 8192] [--windows causal,1024,128] [--configs 64x128x4,128x64x8]
+    python3 bench/key_tile_model.py --sm90 [--windows causal,1024] [--configs 2x80,3x128]
 
 A model, not a measurement: for each query block of block_m rows, the keys its tiles cover
 (order 0: tiles on multiples of block_n; 1: tiles ending at the block's last visible key, the
@@ -50,12 +51,44 @@ def visible_share(seqlen, block_m, block_n, warps, window, order):
     return visible / computed
 
 
+def sm90_unseen_share(seqlen, consumers, block_n, window):
+    """sm90: the share of (consumer, key tile) pairs in which the consumer's 64 rows see no key,
+    which config order 1 passes through instead of computing."""
+    def keys(i):
+        return (0 if window is None else max(0, i - window)), min(seqlen, i + 1)
+
+    block_m, total, unseen = 64 * consumers, 0, 0
+    for m0 in range(0, seqlen, block_m):
+        lo, hi = keys(m0)[0], keys(min(m0 + block_m, seqlen) - 1)[1]
+        for n in range(lo // block_n, -(-hi // block_n)):
+            for c in range(consumers):
+                c_lo, c_hi = keys(m0 + 64 * c)[0], keys(m0 + 64 * c + 63)[1]
+                total += 1
+                unseen += (n + 1) * block_n <= c_lo or n * block_n >= c_hi
+    return unseen / total
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seqlen", type=int, default=8192)
     ap.add_argument("--windows", default="causal,1024,128", help="'causal' or left window widths")
     ap.add_argument("--configs", default="64x128x4,128x64x8,128x128x8", help="block_m x block_n x warps")
+    ap.add_argument("--sm90", action="store_true",
+                    help="the sm90 template instead: the share of consumer tiles order 1 passes through "
+                         "(--configs as consumers x block_n, e.g. 2x80,3x128)")
     a = ap.parse_args()
+    if a.sm90:
+        configs = a.configs if a.configs != ap.get_default("configs") else "2x80,2x112,3x128,2x128"
+        print("| consumers x block_n | mask | " + " | ".join(f"{s}" for s in (512, 1024, 2048, 4096, 8192)) + " |")
+        print("| --- | --- |" + " --- |" * 5)
+        for cfg in configs.split(","):
+            cons, bn = (int(x) for x in cfg.split("x"))
+            for win in a.windows.split(","):
+                window = None if win == "causal" else int(win)
+                name = "causal" if window is None else f"sw{window}-0"
+                shares = [sm90_unseen_share(s, cons, bn, window) for s in (512, 1024, 2048, 4096, 8192)]
+                print(f"| {cons} x {bn} | {name} | " + " | ".join(f"{x:.3f}" for x in shares) + " |")
+        return
     print("| config | mask | order 0 | order 1 | order 2 |")
     print("| --- | --- | --- | --- | --- |")
     for cfg in a.configs.split(","):

@@ -109,7 +109,7 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
          std::to_string(spec.head_dim) + ", " + std::to_string(cfg.block_n) + ", " +
          std::to_string(cfg.stages) + ", " + variant_policy(spec) + ", " + std::to_string(cfg.warpgroups) +
          ", " + b(cfg.pingpong) + ", " + b(cfg.overlap) + ", " + b(cfg.persistent != 0) + ", " +
-         b(cfg.persistent == 2) + ">";
+         b(cfg.persistent == 2) + (cfg.order == 1 ? ", true" : "") + ">";
 }
 
 // The persistent grid: one block per SM (132 when the target does not say), never more blocks
@@ -180,10 +180,14 @@ class PrefillSm90 final : public KernelTemplate {
         for (int s : kStages)
           for (bool pp : {true, false})
             for (bool ov : {true, false})
-              for (int ps : {0, 1, 2}) {
-                const TileConfig c = make_config(wg, bn, s, pp, ov, ps);
-                if (!can_implement(spec, c, target)) out.push_back(c);
-              }
+              for (int ps : {0, 1, 2})
+                // Order 1 only where a mask's key range can leave a consumer a tile it cannot see.
+                for (int order : {0, 1}) {
+                  if (order == 1 && spec.mask.kind == MaskKind::None) continue;
+                  TileConfig c = make_config(wg, bn, s, pp, ov, ps);
+                  c.order = order;
+                  if (!can_implement(spec, c, target)) out.push_back(c);
+                }
     return out;
   }
 
@@ -269,8 +273,17 @@ class PrefillSm90 final : public KernelTemplate {
       if (v != 0 && v != 1) return std::string(field) + ": 0 (off) or 1 (on), got " + std::to_string(v);
     if (cfg.persistent < 0 || cfg.persistent > 2)
       return "persistent: 0 (off), 1 (on) or 2 (on, O in its own shared buffer), got " + std::to_string(cfg.persistent);
-    if (cfg.splits || cfg.vec || cfg.threads || cfg.order)
-      return "splits/vec/threads/order: not knobs of prefill_sm90 (must be 0), got " + cfg.key();
+    if (cfg.splits || cfg.vec || cfg.threads)
+      return "splits/vec/threads: not knobs of prefill_sm90 (must be 0), got " + cfg.key();
+    if (cfg.order != 0 && cfg.order != 1)
+      return "order: " + std::to_string(cfg.order) + " not supported by prefill_sm90 (0, or 1: a consumer " +
+             "passes through the key tiles its rows cannot see)";
+    // Measured with ptxas over the space (hd 64-256, causal and a 1024-key window): with the
+    // overlap, a window's pass-through loops around the pipelined ones spilled 4-200 bytes (hd 128
+    // pp1_ov1_ps2: 96); causal, with or without soft-capping, never did.
+    if (cfg.order == 1 && cfg.overlap && spec.mask.kind == MaskKind::SlidingWindow)
+      return "order 1 with the overlap under a sliding window: the consumer's pass-through loops around the "
+             "pipelined ones spill (ptxas); use order 0 or overlap 0";
     const int64_t smem = smem_bytes(spec, cfg);
     const int64_t smem_limit = target.smem_per_block > 0 ? target.smem_per_block : 227 * 1024;
     if (smem > smem_limit)

@@ -18,7 +18,8 @@
 //                      query block's last visible key and a half tile starts the range when it
 //                      fits, 2 = the same and, in tiles the mask cuts, each warp skips the
 //                      16-key steps its rows cannot see (masks with a key range), 0 = tiles on
-//                      multiples of block_n
+//                      multiples of block_n; sm90 prefill: 1 = a consumer warpgroup passes
+//                      through the key tiles its 64 rows cannot see
 //   warpgroups (_wg)   Hopper: consumer warpgroups; 0 = not a Hopper config
 //   pingpong   (_pp)   Hopper: 1 = consumer warpgroups take turns issuing GEMMs; 0 = off
 //   overlap    (_ov)   Hopper: 1 = next S GEMM in flight during the softmax; 0 = off

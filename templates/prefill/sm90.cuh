@@ -22,6 +22,12 @@
 //                as soon as the tile's last S GEMM has retired: the next tile's Q loads while this
 //                tile's last P V, its epilogue and its store run (short sequences: few key tiles
 //                per tile leave that latency otherwise exposed). Costs Q's bytes of shared memory.
+//   kPassUnseen  (config order 1) a consumer computes only the key tiles its own 64 rows can see
+//                and passes through the others (waits for them to land, releases them, takes its
+//                ping-pong turn): near the causal diagonal of a 128-row tile with 80- or 112-key
+//                tiles (head dim 256 / 192), or of a 192-row tile (three consumers), and at a
+//                window's edges, a consumer's rows may see none of a tile the block loads, and
+//                its S GEMM, softmax and P V there would add nothing.
 //
 // Layout: rows are kHeadDimPad * 2 bytes, head dims padded to a multiple of 64 (96 -> 128: TMA
 // reads zeros past the tensor's 96 columns, so the padding adds nothing to S, gives 0 in O and is
@@ -63,7 +69,8 @@ struct PrefillSm90Params {
 };
 
 template <class Element_, int kHeadDim_, int kBlockN_, int kStages_, class Mask_, int kConsumers_ = 2,
-          bool kPingPong_ = true, bool kOverlap_ = false, bool kPersistent_ = false, bool kSeparateO_ = false>
+          bool kPingPong_ = true, bool kOverlap_ = false, bool kPersistent_ = false, bool kSeparateO_ = false,
+          bool kPassUnseen_ = false>
 struct PrefillSm90Traits {
   using Element = Element_;
   using Mask = Mask_;
@@ -71,6 +78,7 @@ struct PrefillSm90Traits {
   static constexpr int kConsumers = kConsumers_;
   static constexpr bool kPingPong = kPingPong_, kOverlap = kOverlap_, kPersistent = kPersistent_;
   static constexpr bool kSeparateO = kSeparateO_;
+  static constexpr bool kPassUnseen = kPassUnseen_;
   static constexpr int kHeadDimPad = (kHeadDim + 63) / 64 * 64;
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kThreads = 128 * (1 + kConsumers);
@@ -317,9 +325,49 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       if (Traits::kSeparateO && last_s && t == 0) mbar_arrive(q_empty);
     };
 
+    // The key tiles this consumer computes, [nf, nl]: all of them, or (kPassUnseen) those its rows
+    // can see (contiguous: the rows' ranges move right with the row; a row past seqlen_q only
+    // widens them). It passes through the others in order, so every barrier phase and ping-pong
+    // turn happens as before.
+    constexpr bool kPass = Traits::kPassUnseen && Mask::kMasksKeys;
+    int nf = 0, nl = n_tiles - 1;
+    // [first(), end()): the tiles this consumer computes (literally 0 and n_tiles without kPass,
+    // so those kernels compile as before).
+    auto first = [&] {
+      if constexpr (kPass) return nf;
+      else return 0;
+    };
+    auto end = [&] {
+      if constexpr (kPass) return nl + 1;
+      else return n_tiles;
+    };
+    if constexpr (kPass) {
+      int c_lo, c_hi, unused;
+      Mask::key_range(m0 + 64 * c, seqlen_q, seqlen_k, c_lo, unused);
+      Mask::key_range(m0 + 64 * c + 63, seqlen_q, seqlen_k, unused, c_hi);
+      const int k0 = tl.n_block_min * kBlockN;
+      nf = c_lo > k0 ? (c_lo - k0) / kBlockN : 0;
+      const int end = c_hi > k0 ? (c_hi - k0 + kBlockN - 1) / kBlockN : 0;
+      nl = (end < n_tiles ? end : n_tiles) - 1;
+    }
+    auto pass_through = [&](int n) {
+      const int it = kv_iter + n, s = stage_of(it);
+      mbar_wait(k_full(s), phase_of(it));  // its phase must pass before this consumer's release counts
+      my_turn();
+      pass_turn(n == n_tiles - 1);
+      release_k(s);
+      release_q_after(n == n_tiles - 1);
+      mbar_wait(v_full(s), phase_of(it));
+      release_v(s);
+    };
+
     mbar_wait(q_full, static_cast<unsigned>(round) & 1u);
     if constexpr (!Traits::kOverlap) {
       for (int n = 0; n < n_tiles; ++n) {
+        if (kPass && (n < nf || n > nl)) {
+          pass_through(n);
+          continue;
+        }
         const int it = kv_iter + n, s = stage_of(it);
         mbar_wait(k_full(s), phase_of(it));
         my_turn();
@@ -341,24 +389,27 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         wgmma_wait<0>();
         release_v(s);
       }
-    } else if (n_tiles > 0) {  // (if constexpr: only one main loop is compiled)
+    } else if (first() < end()) {  // (if constexpr: only one main loop is compiled)
       // Intra-warpgroup pipelining (FlashAttention-3): S of tile n and P V of tile n-1 are issued
       // together; the softmax of tile n (in place in sacc) runs while P V (n-1) is on the tensor
-      // cores; P is rewritten and O rescaled only once that GEMM has retired.
+      // cores; P is rewritten and O rescaled only once that GEMM has retired. Over tiles nf..nl;
+      // kPassUnseen passes through the others before and after.
+      if constexpr (kPass)
+        for (int n = 0; n < nf; ++n) pass_through(n);
       float corr[2];
-      int s_prev = stage_of(kv_iter);
-      mbar_wait(k_full(s_prev), phase_of(kv_iter));
+      int s_prev = stage_of(kv_iter + first());
+      mbar_wait(k_full(s_prev), phase_of(kv_iter + first()));
       my_turn();
       wgmma_fence();
       issue_s(s_prev);
       wgmma_commit();
-      pass_turn(n_tiles == 1);
+      pass_turn(first() == n_tiles - 1);
       wgmma_wait<0>();
       release_k(s_prev);
-      release_q_after(n_tiles == 1);
-      softmax(tl.n_block_min * kBlockN, corr);  // O is 0: nothing to rescale
+      release_q_after(first() == n_tiles - 1);
+      softmax((tl.n_block_min + first()) * kBlockN, corr);  // O is 0: nothing to rescale
       to_p();
-      for (int n = 1; n < n_tiles; ++n) {
+      for (int n = first() + 1; n < end(); ++n) {
         const int it = kv_iter + n, s = stage_of(it);
         // Both waits before the GEMMs: a wait loop between them makes ptxas serialise them (C7520).
         mbar_wait(k_full(s), phase_of(it));
@@ -380,12 +431,16 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         rescale_o(corr);
         s_prev = s;
       }
-      mbar_wait(v_full(s_prev), phase_of(kv_iter + n_tiles - 1));
+      mbar_wait(v_full(s_prev), phase_of(kv_iter + end() - 1));
       wgmma_fence();
       issue_pv(pa, s_prev);
       wgmma_commit();
       wgmma_wait<0>();
       release_v(s_prev);
+      if constexpr (kPass)
+        for (int n = nl + 1; n < n_tiles; ++n) pass_through(n);
+    } else if constexpr (kPass) {
+      for (int n = 0; n < n_tiles; ++n) pass_through(n);  // this consumer sees none of them
     }
     kv_iter += n_tiles;
     release_q_after(n_tiles == 0);  // no S GEMM read Q

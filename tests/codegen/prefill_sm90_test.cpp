@@ -172,6 +172,40 @@ TEST(PrefillSm90Codegen, RefusalsNameTheReason) {
   EXPECT_TRUE(template_for(s, h, sm80).can_implement(s, sm80, h).has_value());
 }
 
+// Order 1 (a consumer passes through the key tiles its rows cannot see): in the space of every
+// masked problem and of no unmasked one, spelled as the traits' last argument, refused with the
+// overlap under a sliding window (ptxas spilled there) and for other values.
+TEST(PrefillSm90Codegen, PassUnseenOrder) {
+  const Target h = Target::cuda("sm_90a");
+  const MaskSpec causal{MaskKind::Causal, 0, 0}, window{MaskKind::SlidingWindow, 1024, 0};
+  for (int hd : {64, 128, 256}) {
+    auto count = [&](MaskSpec m) {
+      const ProblemSpec s = spec(DType::BF16, hd, m);
+      int n = 0;
+      for (const TileConfig& c : sm90(s).search_space(s, h)) n += c.order == 1;
+      return n;
+    };
+    EXPECT_EQ(count({}), 0) << hd;
+    EXPECT_GT(count(causal), 0) << hd;
+    EXPECT_GT(count(window), 0) << hd;
+  }
+  const ProblemSpec c256 = spec(DType::BF16, 256, causal);
+  const TileConfig o1 = TileConfig::parse("sm90_bm128_bn80_w4_s2_o1_wg2_pp1");
+  EXPECT_FALSE(sm90(c256).can_implement(c256, o1, h));
+  const KernelSource src = sm90(c256).render(c256, o1, h);
+  EXPECT_NE(src.entry.find("false, false, true>"), std::string::npos) << src.entry;
+  const KernelSource plain = sm90(c256).render(c256, sm90(c256).default_config(c256, h), h);
+  EXPECT_EQ(plain.entry.find("false, false, true>"), std::string::npos) << plain.entry;
+  const ProblemSpec w128 = spec(DType::BF16, 128, window);
+  const auto why = sm90(w128).can_implement(w128, TileConfig::parse("sm90_bm128_bn128_w4_s2_o1_wg2_pp1_ov1_ps2"), h);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("order 1 with the overlap under a sliding window"), std::string::npos) << *why;
+  EXPECT_FALSE(sm90(w128).can_implement(w128, TileConfig::parse("sm90_bm128_bn128_w4_s2_o1_wg2_pp1_ps2"), h));
+  const auto two = sm90(c256).can_implement(c256, TileConfig::parse("sm90_bm128_bn80_w4_s2_o2_wg2_pp1"), h);
+  ASSERT_TRUE(two);
+  EXPECT_NE(two->find("order: 2 not supported by prefill_sm90"), std::string::npos) << *two;
+}
+
 TEST(PrefillSm90Codegen, RenderAndGeometry) {
   const Target h = Target::cuda("sm_90a");
   const ProblemSpec s = spec(DType::BF16, 64, {MaskKind::SlidingWindow, 256, 0});

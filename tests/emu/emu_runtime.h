@@ -104,7 +104,8 @@ struct LaunchConfig {
 
 struct Stats {
   uint64_t blocks = 0, barriers = 0, collectives = 0, switches = 0, async_copies = 0;
-  uint64_t mma_calls = 0;  // mma.sync m16n8k16 calls, one per thread (32 per warp-level MMA)
+  uint64_t mma_calls = 0;    // mma.sync m16n8k16 calls, one per thread (32 per warp-level MMA)
+  uint64_t wgmma_calls = 0;  // wgmma.mma_async calls, one per thread (128 per warpgroup-level wgmma)
 };
 
 class Block;

@@ -13,6 +13,7 @@
 // bits, and a refused map (no encoder) reported with the reason.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <cstdio>
@@ -41,8 +42,8 @@ static_assert(sizeof(PrefillSm90Params) == sizeof(PrefillSm90HostParams) &&
               "host and kernel parameter layouts differ");
 
 template <class E, int D, int BN, int S, class M, int WG = 2, bool PP = true, bool OV = false, bool PS = false,
-          bool SO = false>
-using T = PrefillSm90Traits<E, D, BN, S, M, WG, PP, OV, PS, SO>;
+          bool SO = false, bool PU = false>
+using T = PrefillSm90Traits<E, D, BN, S, M, WG, PP, OV, PS, SO, PU>;
 using sm80::MaskCausal;
 using sm80::MaskNone;
 using Win40_24 = sm80::MaskSlidingWindow<40, 24>;
@@ -51,6 +52,7 @@ using Win16_0 = sm80::MaskSlidingWindow<16, 0>;
 struct EmuOut {
   testing::CheckReport report;
   std::vector<unsigned char> o_img;
+  emu::Stats stats;
 };
 
 // `blocks`: the persistent grid (0: one block per SM of a 132-SM part, capped at the tile count).
@@ -96,7 +98,7 @@ EmuOut run(const PrefillCase& c, emu::Order order = emu::Order::Forward, unsigne
   lc.seed = c.seed;
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    emu::launch(lc, attnjit::sm90_smem, [&] { prefill_sm90_kernel<Traits>(params); });
+    r.stats = emu::launch(lc, attnjit::sm90_smem, [&] { prefill_sm90_kernel<Traits>(params); });
   } catch (const emu::EmuError& e) {
     r.report.fail(std::string("emulator: ") + e.what());
     return r;
@@ -345,6 +347,100 @@ TEST(PrefillSm90Emu, WithoutAnEncoderTheMapsAreRefusedWithTheReason) {
   } catch (const SpecError& e) {
     EXPECT_NE(std::string(e.what()).find("cuTensorMapEncodeTiled"), std::string::npos) << e.what();
   }
+}
+
+// Config order 1 (kPassUnseen): a consumer computes only the key tiles its own 64 rows can see
+// and passes through the rest (waits, releases, ping-pong turns). A tile a consumer cannot see
+// adds exactly nothing to its rows, so the output has the same bits as without it; and the
+// wgmma count falls by the tiles passed through (2 wgmma instructions per k16 step: head_dim / 16
+// for S, block_n / 16 for P V, per consumer and tile).
+template <class Base, int kPassed = -1>
+void expect_pass_unseen(const PrefillCase& c, unsigned blocks = 0) {
+  using Pass = PrefillSm90Traits<typename Base::Element, Base::kHeadDim, Base::kBlockN, Base::kStages,
+                                 typename Base::Mask, Base::kConsumers, Base::kPingPong, Base::kOverlap,
+                                 Base::kPersistent, Base::kSeparateO, true>;
+  const EmuOut base = run<Base>(c, emu::Order::Forward, blocks);
+  const EmuOut pass = run<Pass>(c, emu::Order::Forward, blocks);
+  EXPECT_TRUE(base.report.ok) << c.name() << "\n" << base.report.message;
+  EXPECT_TRUE(pass.report.ok) << c.name() << " (pass unseen)\n" << pass.report.message;
+  EXPECT_EQ(base.o_img, pass.o_img) << c.name();
+  const uint64_t per_tile = 128u * (Base::kHeadDim / 16 + Base::kBlockN / 16);
+  const uint64_t saved = base.stats.wgmma_calls - pass.stats.wgmma_calls;
+  EXPECT_EQ(saved % per_tile, 0u) << c.name();
+  std::printf("[emu sm90] %s: %llu consumer tiles passed through\n", c.name().c_str(),
+              static_cast<unsigned long long>(saved / per_tile));
+  if (kPassed >= 0) EXPECT_EQ(saved / per_tile, static_cast<uint64_t>(kPassed)) << c.name();
+}
+// The consumer tiles a host model of the tiling says nobody computes: for each block of
+// 64 * consumers rows and each block_n tile of its key range, the consumers whose rows' keys
+// [lo(first row), hi(last row)) miss the tile.
+int64_t unseen_tiles(const PrefillCase& c, int consumers, int block_n) {
+  auto range = [&](int64_t i, int64_t& lo, int64_t& hi) {
+    const int64_t p = i + c.seqlen_k - c.seqlen_q;
+    auto clamp = [&](int64_t k) { return std::clamp<int64_t>(k, 0, c.seqlen_k); };
+    lo = c.mask.kind == MaskKind::SlidingWindow ? clamp(p - c.mask.window_left) : 0;
+    hi = c.mask.kind == MaskKind::Causal ? clamp(p + 1) : clamp(p + c.mask.window_right + 1);
+  };
+  const int bm = 64 * consumers;
+  int64_t n = 0, unused;
+  for (int64_t m0 = 0; m0 < c.seqlen_q; m0 += bm) {
+    int64_t lo, hi;
+    range(m0, lo, unused);
+    range(std::min<int64_t>(m0 + bm, c.seqlen_q) - 1, unused, hi);
+    for (int64_t t = lo / block_n; t < (hi + block_n - 1) / block_n; ++t)
+      for (int k = 0; k < consumers; ++k) {
+        int64_t c_lo, c_hi;
+        range(m0 + 64 * k, c_lo, unused);
+        range(m0 + 64 * k + 63, unused, c_hi);
+        if (t * block_n + block_n <= c_lo || t * block_n >= c_hi) ++n;
+      }
+  }
+  return n * c.batch * c.heads_q;
+}
+
+TEST(PrefillSm90Emu, PassUnseenTilesSameBitsFewerGemms) {
+  // Head dim 256's 80-key tiles, causal: near the diagonal consumer 0 sees none of the last tile.
+  const PrefillCase c256 = make_case(DType::BF16, 256, causal(), 300, 300);
+  expect_pass_unseen<T<sm90::Bf16, 256, 80, 2, MaskCausal, 2, true, false>, -1>(c256);
+  EXPECT_GT(unseen_tiles(c256, 2, 80), 0);
+  // Three consumers (192-row tiles), causal, overlap and ping-pong; GQA, uneven, q > k.
+  expect_pass_unseen<T<sm90::F16, 64, 128, 2, MaskCausal, 3, true, true>>(make_case(DType::F16, 64, causal(), 400, 350, 1, 4, 2));
+  // A sliding window's lower edge: consumer 1 sees none of the first tile; overlap without ping-pong.
+  expect_pass_unseen<T<sm90::Bf16, 128, 64, 2, Win16_0, 2, false, true>>(make_case(DType::BF16, 128, window(16, 0), 300, 300));
+  // Left and right window, q < k; no overlap, ping-pong.
+  expect_pass_unseen<T<sm90::F16, 64, 64, 3, Win40_24, 2, true, false>>(make_case(DType::F16, 64, window(40, 24), 150, 290, 2, 2, 1));
+}
+
+TEST(PrefillSm90Emu, PassUnseenTilesMatchTheModel) {
+  const PrefillCase c1 = make_case(DType::BF16, 256, causal(), 300, 300);
+  expect_pass_unseen<T<sm90::Bf16, 256, 80, 2, MaskCausal, 2, true, true>, -1>(c1);
+  const PrefillCase c2 = make_case(DType::F16, 64, causal(), 400, 400, 1, 2, 1);
+  const PrefillCase c3 = make_case(DType::BF16, 128, window(16, 0), 300, 300);
+  const EmuOut b2 = run<T<sm90::F16, 64, 128, 2, MaskCausal, 3, true, true>>(c2);
+  const EmuOut p2 = run<T<sm90::F16, 64, 128, 2, MaskCausal, 3, true, true, false, false, true>>(c2);
+  EXPECT_EQ(b2.stats.wgmma_calls - p2.stats.wgmma_calls,
+            static_cast<uint64_t>(unseen_tiles(c2, 3, 128)) * 128u * (64 / 16 + 128 / 16));
+  const EmuOut b3 = run<T<sm90::Bf16, 128, 64, 2, Win16_0, 2, false, true>>(c3);
+  const EmuOut p3 = run<T<sm90::Bf16, 128, 64, 2, Win16_0, 2, false, true, false, false, true>>(c3);
+  EXPECT_EQ(b3.stats.wgmma_calls - p3.stats.wgmma_calls,
+            static_cast<uint64_t>(unseen_tiles(c3, 2, 64)) * 128u * (128 / 16 + 64 / 16));
+  EXPECT_GT(unseen_tiles(c2, 3, 128), 0);
+  EXPECT_GT(unseen_tiles(c3, 2, 64), 0);
+  const EmuOut b1 = run<T<sm90::Bf16, 256, 80, 2, MaskCausal, 2, true, true>>(c1);
+  const EmuOut p1 = run<T<sm90::Bf16, 256, 80, 2, MaskCausal, 2, true, true, false, false, true>>(c1);
+  EXPECT_EQ(b1.stats.wgmma_calls - p1.stats.wgmma_calls,
+            static_cast<uint64_t>(unseen_tiles(c1, 2, 80)) * 128u * (256 / 16 + 80 / 16));
+}
+
+TEST(PrefillSm90Emu, PassUnseenTilesPersistent) {
+  // The persistent walk (ring positions and Q releases carry across tiles), with and without a
+  // separate O buffer (Q released after the last S GEMM, which a consumer may skip).
+  expect_pass_unseen<T<sm90::Bf16, 256, 80, 2, MaskCausal, 2, true, false, true>>(
+      make_case(DType::BF16, 256, causal(), 300, 300, 1, 2, 1), 2);
+  expect_pass_unseen<T<sm90::F16, 64, 64, 2, MaskCausal, 2, true, true, true, true>>(
+      make_case(DType::F16, 64, causal(), 260, 300, 2, 2, 1), 3);
+  expect_pass_unseen<T<sm90::F16, 64, 64, 2, Win16_0, 3, false, false, true, true>>(
+      make_case(DType::F16, 64, window(16, 0), 300, 300, 1, 3, 3), 2);
 }
 
 }  // namespace

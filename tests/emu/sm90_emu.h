@@ -564,6 +564,7 @@ void State::for_each_box_chunk(const TensorMapFields& map, unsigned saddr0, cons
 inline void State::wgmma_issue(const WgmmaOp& mine, const void* acc, float* d, const unsigned* a) {
   static const char op_ss[] = "wgmma.mma_async (A from shared)", op_rs[] = "wgmma.mma_async (A from registers)";
   Warpgroup& me = wg_of_self();
+  ++blk().stats().wgmma_calls;
   wg_collective(
       mine.a_regs ? op_rs : op_ss,
       [&](int lane) {

@@ -72,6 +72,14 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   add(DType::BF16, 128, none, 0, "sm90_bm128_bn128_w4_s3_wg2_pp1_ov1");
   add(DType::BF16, 64, none, 0, "sm90_bm192_bn128_w4_s2_wg3");
   add(DType::BF16, 64, causal, 0, "sm90_bm128_bn128_w4_s3_wg2_ps1");
+  // Order 1 (a consumer passes through the key tiles its rows cannot see) on the defaults it
+  // targets: hd 256's 80-key and hd 192's 112-key tiles, three consumers, the overlap (causal),
+  // a window with the persistent kernel and soft-capping.
+  add(DType::BF16, 256, causal, 0, "sm90_bm128_bn80_w4_s2_o1_wg2_pp1");
+  add(DType::BF16, 192, causal, 30, "sm90_bm128_bn112_w4_s2_o1_wg2_ov1");
+  add(DType::BF16, 64, causal, 0, "sm90_bm192_bn128_w4_s2_o1_wg3");
+  add(DType::BF16, 128, causal, 0, "sm90_bm128_bn128_w4_s3_o1_wg2_pp1_ov1");
+  add(DType::F16, 128, {MaskKind::SlidingWindow, 1024, 0}, 0, "sm90_bm128_bn128_w4_s2_o1_wg2_pp1_ps2");
   gates::run_gates(jobs, "gates");
 }
 
