@@ -37,7 +37,7 @@ constexpr int kMaxStages = 4;
 // never take block_n 128; every config above 160 spilled (hd128 bm128 bn64 w4: 4-8 bytes,
 // hd256 bm128 bn64 w4: 2.6 KB).
 constexpr int kMaxAccumulatorRegs = 160;
-constexpr int kMaxOrder2AccumulatorRegs = 128;
+constexpr int kMaxKeyTileAccumulatorRegs = 128;  // orders 1 and 2 (see can_implement)
 
 template <class T, size_t N>
 bool one_of(const T (&values)[N], T v) {
@@ -212,13 +212,15 @@ class PrefillSm80 final : public KernelTemplate {
     if (cfg.order != 0 && cfg.block_n % 32 != 0)
       return "order " + std::to_string(cfg.order) + " (end-aligned key tiles): block_n must be a multiple of 32 " +
              "(half a tile is whole k16 steps), got " + std::to_string(cfg.block_n);
-    // Order 2's second copy of the tile body (warp-uniform branches around each 16-key step) needs
-    // register headroom: hd 256 bm64_bn64 (160 accumulators) spilled 4 bytes on sm_80, while 128
-    // (hd 128 bm64_bn128) compiled to 242-255 registers without a spill.
-    if (cfg.order == 2 && accumulator_regs(spec, cfg) > kMaxOrder2AccumulatorRegs)
-      return "order 2 (per-warp key skipping): " + std::to_string(accumulator_regs(spec, cfg)) +
-             " fp32 accumulators per thread leave its second tile body no registers (at most " +
-             std::to_string(kMaxOrder2AccumulatorRegs) + ")";
+    // The extra copies of the tile body (the half tile; order 2's warp-uniform branches around
+    // each 16-key step) need register headroom: at 160 accumulators order 2 spilled 4 bytes (hd
+    // 256 bm64_bn64, sm_80) and so did order 1 (hd 192 bm64_bn128_w4_s2, sm_90a, the gate sweep),
+    // while at 128 (hd 128 bm64_bn128) both compiled without a spill on every arch.
+    if (cfg.order != 0 && accumulator_regs(spec, cfg) > kMaxKeyTileAccumulatorRegs)
+      return "order " + std::to_string(cfg.order) + " (end-aligned key tiles): " +
+             std::to_string(accumulator_regs(spec, cfg)) +
+             " fp32 accumulators per thread leave its extra tile bodies no registers (at most " +
+             std::to_string(kMaxKeyTileAccumulatorRegs) + ")";
     if (cfg.order != 0 && spec.block_sparse > 0)
       return "order " + std::to_string(cfg.order) + " (end-aligned key tiles): a block mask names its own tiles " +
              "(block_sparse " + std::to_string(spec.block_sparse) + ")";

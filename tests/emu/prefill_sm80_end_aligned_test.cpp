@@ -214,10 +214,16 @@ TEST(PrefillSm80EndAligned, SearchSpaceAndRefusals) {
   const auto three = t.can_implement(spec(causal(), 64), config(64, 128, 4, 1, 3), target);
   ASSERT_TRUE(three);
   EXPECT_NE(three->find("order: 3 not supported"), std::string::npos) << *three;
-  const auto roomless = t.can_implement(spec(causal(), 256), config(64, 64, 4, 1, 2), target);
-  ASSERT_TRUE(roomless);  // 160 accumulators: its second tile body spilled
-  EXPECT_NE(roomless->find("order 2 (per-warp key skipping): 160 fp32 accumulators"), std::string::npos) << *roomless;
-  EXPECT_FALSE(t.can_implement(spec(causal(), 256), config(64, 64, 4, 1, 1), target));
+  // 160 accumulators per thread (hd 256 bm64_bn64, hd 192 bm64_bn128): the extra tile bodies spilled.
+  for (const auto& [hd, bn] : {std::pair{256, 64}, std::pair{192, 128}})
+    for (int o : {1, 2}) {
+      const auto roomless = t.can_implement(spec(causal(), hd), config(64, bn, 4, 1, o), target);
+      ASSERT_TRUE(roomless) << hd << " o" << o;
+      EXPECT_NE(roomless->find("160 fp32 accumulators per thread leave its extra tile bodies no registers"),
+                std::string::npos)
+          << *roomless;
+      EXPECT_FALSE(t.can_implement(spec(causal(), hd), config(64, bn, 4, 1, 0), target)) << hd;
+    }
   ProblemSpec sparse = spec(causal(), 64);
   sparse.mask_mod = "0123456789abcdef";
   sparse.block_sparse = 128;
