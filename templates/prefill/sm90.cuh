@@ -347,12 +347,16 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       Mask::key_range(m0 + 64 * c + 63, seqlen_q, seqlen_k, unused, c_hi);
       const int k0 = tl.n_block_min * kBlockN;
       nf = c_lo > k0 ? (c_lo - k0) / kBlockN : 0;
-      const int end = c_hi > k0 ? (c_hi - k0 + kBlockN - 1) / kBlockN : 0;
-      nl = (end < n_tiles ? end : n_tiles) - 1;
+      const int stop = c_hi > k0 ? (c_hi - k0 + kBlockN - 1) / kBlockN : 0;
+      nl = (stop < n_tiles ? stop : n_tiles) - 1;
     }
     auto pass_through = [&](int n) {
       const int it = kv_iter + n, s = stage_of(it);
-      mbar_wait(k_full(s), phase_of(it));  // its phase must pass before this consumer's release counts
+      // K(it) landed, so the producer has passed k_empty's previous phase and this release counts
+      // toward the next. (The wait for V of the tile before already implies it — the producer loads
+      // K(n+1) before V(n) — but not for a tile's first pass-through; kept for all: it costs nothing
+      // the next computed tile would not wait for anyway.)
+      mbar_wait(k_full(s), phase_of(it));
       my_turn();
       pass_turn(n == n_tiles - 1);
       release_k(s);
