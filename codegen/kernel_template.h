@@ -89,6 +89,10 @@ class KernelTemplate {
   // Hash of the template files and generator version: part of every database key.
   virtual std::string version_hash() const = 0;
   virtual bool supports(const ProblemSpec& spec, const Target& target) const = 0;
+  // Whether its default config serves a problem it supports when it has the highest priority. A
+  // template may run a problem (tuning, an explicit choice) before a GPU has verified it there;
+  // until then the next template's default serves it (the Hopper issue's default policy).
+  virtual bool default_for(const ProblemSpec&, const Target&) const { return true; }
   // Every config worth trying, each passing can_implement.
   virtual std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const = 0;
   // The built-in heuristic default (always in the search space).

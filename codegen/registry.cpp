@@ -39,7 +39,10 @@ namespace {
 class UnionTemplate final : public KernelTemplate {
  public:
   explicit UnionTemplate(std::vector<const KernelTemplate*> members) : members_(std::move(members)) {
-    for (const KernelTemplate* m : members_) short_ += (short_.empty() ? "" : "+") + std::string(m->short_name());
+    for (const KernelTemplate* m : members_) {
+      if (!short_.empty()) short_ += '+';
+      short_ += m->short_name();
+    }
     std::string all;
     for (const KernelTemplate* m : members_) all += m->name() + "=" + m->version_hash() + ";";
     hash_ = content_hash(all);
@@ -60,7 +63,15 @@ class UnionTemplate final : public KernelTemplate {
     }
     return out;
   }
+  // The first member (by priority) that supports the problem and takes it by default; the config
+  // names that member, so every later call goes to it.
   TileConfig default_config(const ProblemSpec& s, const Target& t) const override {
+    for (const KernelTemplate* m : members_) {
+      if (!m->supports(s, t) || !m->default_for(s, t)) continue;
+      TileConfig c = m->default_config(s, t);
+      if (c.tmpl.empty()) c.tmpl = std::string(m->short_name());
+      return c;
+    }
     return members_.front()->default_config(s, t);
   }
   std::optional<std::string> can_implement(const ProblemSpec& s, const TileConfig& c,

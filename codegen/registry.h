@@ -17,7 +17,7 @@ std::vector<const KernelTemplate*> all_templates();
 std::vector<const KernelTemplate*> applicable_templates(const ProblemSpec& spec, const Target& target);
 // The template for (spec, target) as tuning, lookups and the service see it: the one applicable
 // template, or — where several apply — their union: its search space is every member's, its
-// default the highest-priority member's, its version hash covers every member, and it hands
+// default the highest-priority member's that takes the problem by default (default_for), its version hash covers every member, and it hands
 // rendering, geometry and arguments to the member a config names. Throws SpecError naming what
 // is unsupported when none applies.
 const KernelTemplate& select_template(const ProblemSpec& spec, const Target& target);
@@ -28,7 +28,7 @@ std::unique_ptr<KernelTemplate> make_union_template(std::vector<const KernelTemp
 const KernelTemplate& template_for(const ProblemSpec& spec, const Target& target, const TileConfig& cfg);
 // The union of the applicable templates' search spaces.
 std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target);
-// The default config: the highest-priority template's.
+// The default config: select_template's (the highest-priority template that takes it by default).
 TileConfig default_config(const ProblemSpec& spec, const Target& target);
 
 }  // namespace attnjit

@@ -34,6 +34,10 @@
 #             8k on each of the masked configs bm64_bn128_w4_s1 (the sm_90a default) and
 #             bm128_bn128_w8_s1, and (masks only) with end-aligned key tiles (_o1) and per-warp key
 #             skipping (_o2)
+#   var90     opt-in: ALiBi, sinks (bf16 hd 64/128/256, 8k, none/causal) and one varlen batch (hd 128,
+#             causal; contiguous and pages of 16) and a document mask (mask_mod, block-sparse 128; hd 128,
+#             8k) on the sm90 template against sm80 (their default until the sm90 GPU tests
+#             Sm90Prefill.AlibiAndSinks, VariantsGpu.VarlenAndPagedOnSm90 and .UserModsAndBlockSparseOnSm90 pass)
 #   pass90    opt-in: sm90 config order 1 (a consumer passes through the key tiles its rows cannot
 #             see) against the same config without it, where the grid is furthest below cuDNN: hd 256
 #             causal 512-2k (80-key tiles), hd 192 causal 512-1k (112), hd 64 causal 4k-8k (three
@@ -103,6 +107,22 @@ B="$CLI bench --dtype bf16 --head-dim 128 --seqlen 8192"
 phase_varbench() {
   run varbench 30 90 bash -c "$B --mask causal,sw1024-0; $B --mask causal --alibi; $B --mask causal --sinks;
     $CLI bench --dtype bf16 --head-dim 128 --mask causal --seqlens 300,1024,77,4096,2000,513"
+}
+# ALiBi, sinks and varlen on sm90 (by --template) and on sm80 (their default until a GPU has
+# checked sm90: Sm90Prefill.AlibiAndSinks in sm90t, VariantsGpu.VarlenAndPagedOnSm90 in vart) in one run.
+phase_var90() {
+  [ -n "${NO_SM90:-}" ] && { st[var90]="skipped (sm90 tests failed)"; return; }
+  echo 'return q_idx / 1024 == kv_idx / 1024;' > $L/doc1024.mm
+  local V="$CLI bench --json --dtype bf16 --head-dim 64,128,256 --seqlen 8192 --mask none,causal"
+  run var90 30 120 bash -c "for t in sm80 sm90; do $V --template \$t --alibi > $L/var90-alibi-\$t.json;
+    $V --template \$t --sinks > $L/var90-sinks-\$t.json;
+    $CLI bench --json --dtype bf16 --head-dim 128 --mask causal --seqlens 300,1024,77,4096,2000,513 --template \$t > $L/var90-varlen-\$t.json;
+    $CLI bench --json --dtype bf16 --head-dim 128 --mask causal --seqlens 300,1024,77,4096,2000,513 --page-size 16 --template \$t > $L/var90-paged-\$t.json;
+    $B --json --mask none --mask-mod $L/doc1024.mm --block-sparse 128 --template \$t > $L/var90-doc-\$t.json; done
+    python3 -c 'import json,sys
+for f in sys.argv[1:]:
+  for r in json.load(open(f))[\"results\"]: print(f.split(\"/\")[-1], r[\"head_dim\"], r[\"mask\"], r[\"config\"],
+    (\"%.1f TFLOP/s\" % r[\"tflops\"]) if \"tflops\" in r else (\"varlen %.3f ms, ratio %.2f\" % (r[\"varlen_ms\"], r[\"ratio\"])))' $L/var90-*.json"
 }
 phase_regress() { run regress 40 150 $CT -j8 -R "${REGRESS_RE:-PrefillTest.*/cuda|PrefillConfigsTest.*/cuda|DecodeGpu|DecodeFp8\.Gpu|CudaBackend}"; }
 phase_decode() {
@@ -181,14 +201,14 @@ done
 for f in $L/vb2-*.json $L/pass90-*.json; do [ -s "$f" ] && python3 -c 'import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
     print(sys.argv[1].split("/")[-1], r["mask"], r["seqlen"], r["config"], "%.3f ms" % r["median_ms"], "%.1f TFLOP/s" % r["tflops"])' "$f"; done
-for n in bench80 bench90 varbench varbench2 masks80 pass90 flex; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
+for n in bench80 bench90 varbench varbench2 masks80 pass90 var90 flex; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
 [ -f $L/cmp90.log ] && head -50 $L/cmp90.log
 for v in bf16 e4m3 bf16-p16 e4m3-p16; do [ -f $L/decode-$v.log ] && head -20 $L/decode-$v.log; done
 [ -f $L/decodeab.log ] && { echo "--- decodeab"; cat $L/decodeab.log; }
 for n in python pybench; do [ -f $L/$n.log ] && { echo "--- $n"; grep -E "^(gpu-python|FAILED|ERROR|SKIPPED)|ratio|attnjit\.|torch\.ops|goal|overhead|µs|us " $L/$n.log | head -40; }; done
 echo; echo "=== summary ($((SECONDS - T0))s)"
 [ -f $L/tune90.jsonl ] && { echo "--- tune90"; grep '"problem_done"' $L/tune90.jsonl | head -10; }
-for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 masks80 pass90 flex tune90 decodeab python pybench; do
+for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 masks80 pass90 var90 flex tune90 decodeab python pybench; do
   [ -n "${st[$n]:-}" ] && printf '%-16s %s\n' $n "${st[$n]}"
 done
 exit 0

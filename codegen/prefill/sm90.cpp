@@ -78,12 +78,32 @@ int64_t smem_bytes(const ProblemSpec& spec, const TileConfig& cfg) {
 // sweep of 2026-12-04 (bench/RESULTS.md), where persistent and three-warpgroup configs spilled
 // (4-260 bytes) under the rule without these terms (every persistent one at head dim 256). The budget is setmaxnreg's: 240 with two
 // consumer warpgroups, 160 with three. A rule to prune by; the gate sweep checks every config.
+// ALiBi keeps its slope and the tile's position base live through the softmax: 8 more, 16 with
+// order 1's pass-through loops around the computed ones (the gate sweep of 2026-12-05: hd 128
+// block_n 176 order 1 persistent spilled 8-112 bytes with ALiBi and sinks at the 8 of order 0).
+constexpr int kAlibiRegs = 8;
+// Varlen and paged tiles keep their sequence's lengths and first rows live across the persistent
+// loop: 8 more there with order 1 (the same sweep: hd 64 three consumers and hd 192 block_n 96,
+// a window, order 1, persistent, spilled 8-16 bytes; without order 1 or persistence none did).
+constexpr int kRaggedRegs = 8;
+// User variants mask like a built-in mask (+24 above) and keep the snippets' temporaries and the
+// block mask's list state: 8 more (a block mask under the overlap with ps2 at hd 128 spilled 100
+// bytes without them), 16 more with the overlap, whose softmax (snippets included) runs beside
+// the next S tile, and 16 more for tiles wider than 128 keys (the gate sweep of 2026-12-05 with a
+// score_mod and a document mask_mod, at +8: the overlap at hd 64 block_n 192, hd 192 block_n 96,
+// hd 256 block_n 64 and three consumers spilled 4-116 bytes, and hd 128 block_n 176 persistent
+// 84-156). A rule for these snippets; a heavier one can still spill, which ptxas reports.
+constexpr int kUserRegs = 8, kUserOverlapRegs = 16, kUserWideRegs = 16;
 int consumer_regs(const ProblemSpec& spec, const TileConfig& cfg) {
-  const bool masked = spec.mask.kind != MaskKind::None || spec.softcap != 0;
+  const bool masked = spec.mask.kind != MaskKind::None || spec.softcap != 0 || has_user_variants(spec);
   const int d = padded_head_dim(spec.head_dim);
   const int persistent = cfg.persistent ? 5 * d / 16 - 20 + (cfg.overlap ? 4 : 0) : 0;
   return cfg.block_n / 2 + d / 2 + (cfg.overlap ? cfg.block_n / 4 : 0) + 30 + (masked ? 24 : 0) + persistent +
-         (cfg.warpgroups == 3 ? 4 : 0);
+         (cfg.warpgroups == 3 ? 4 : 0) + (spec.alibi ? kAlibiRegs * (cfg.order == 1 ? 2 : 1) : 0) +
+         ((spec.varlen || spec.page_size) && cfg.persistent && cfg.order == 1 ? kRaggedRegs : 0) +
+         (has_user_variants(spec)
+              ? kUserRegs + (cfg.overlap ? kUserOverlapRegs : 0) + (cfg.block_n > 128 ? kUserWideRegs : 0)
+              : 0);
 }
 int consumer_budget(const TileConfig& cfg) { return cfg.warpgroups == 3 ? 160 : 240; }
 
@@ -91,15 +111,19 @@ int consumer_budget(const TileConfig& cfg) { return cfg.warpgroups == 3 ? 160 : 
 // spec, the spec asks for something more (a variant, layout or feature added since) — refused.
 ProblemSpec plain_fields(const ProblemSpec& s) {
   return {.family = s.family, .dtype = s.dtype, .head_dim = s.head_dim, .mask = s.mask,
-          .group = s.group, .seqlen_q = s.seqlen_q, .seqlen_k = s.seqlen_k, .even = s.even,
-          .softcap = s.softcap};
+          .group = s.group, .seqlen_q = s.seqlen_q, .seqlen_k = s.seqlen_k, .page_size = s.page_size,
+          .even = s.even, .softcap = s.softcap, .varlen = s.varlen, .alibi = s.alibi, .sink = s.sink,
+          .score_mod = s.score_mod, .mask_mod = s.mask_mod, .block_sparse = s.block_sparse};
 }
 
-// The mask policy, wrapped by soft-capping when the spec asks for it (its cap declared in the
-// prelude as attnjit_gen::Softcap).
+// The mask policy wrapped by the user variants (when any) and the score variants the spec asks for
+// (codegen/variant.h: soft-capping, ALiBi, sinks); without any, the mask type itself, so the kernel
+// (and its PTX) is unchanged.
 std::string variant_policy(const ProblemSpec& spec) {
-  const std::string mask = prefill_mask_policy(spec.mask);
-  return spec.softcap == 0 ? mask : "attnjit::variants::SoftCapped<" + mask + ", attnjit_gen::Softcap>";
+  std::string mask = prefill_mask_policy(spec.mask);
+  if (has_user_variants(spec))
+    mask = "attnjit::variants::WithUserMods<" + mask + ", attnjit_gen::UserMods, " + std::to_string(spec.block_sparse) + ">";
+  return score_variant_policy(spec, mask);
 }
 
 std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
@@ -109,28 +133,32 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
          std::to_string(spec.head_dim) + ", " + std::to_string(cfg.block_n) + ", " +
          std::to_string(cfg.stages) + ", " + variant_policy(spec) + ", " + std::to_string(cfg.warpgroups) +
          ", " + b(cfg.pingpong) + ", " + b(cfg.overlap) + ", " + b(cfg.persistent != 0) + ", " +
-         b(cfg.persistent == 2) + (cfg.order == 1 ? ", true" : "") + ">";
+         b(cfg.persistent == 2) +
+         (cfg.order == 1 || spec.varlen || spec.page_size ? std::string(", ") + b(cfg.order == 1) : "") +
+         (spec.varlen || spec.page_size ? std::string(", ") + b(spec.varlen) : "") + (spec.page_size ? ", true" : "") +
+         ">";
 }
 
 // The persistent grid: one block per SM (132 when the target does not say), never more blocks
 // than tiles.
 // Why this template cannot run a problem whatever the config (nullopt: it can, given a legal
 // config). The variants it lacks are served by the sm80 template.
+// Paged K/V: one TMA box per page a key tile spans, each starting on a 1024-byte swizzle atom
+// (8 rows of 128 bytes).
+constexpr int kMinPage = 8;
+
 std::optional<std::string> problem_refusal(const ProblemSpec& spec, const Target& target) {
   if (spec.family != Family::Prefill || (spec.dtype != DType::F16 && spec.dtype != DType::BF16))
     return "prefill_sm90 implements prefill f16/bf16; got " + spec.key();
   if (target.platform != Platform::Cuda || target.arch != "sm_90a")
     return "prefill_sm90 needs sm_90a (wgmma, TMA, setmaxnreg); got " + target.key();
-  if (spec.varlen || spec.page_size != 0)
-    return std::string("variant: ") + (spec.varlen ? "varlen" : "page_size") +
-           ": prefill_sm90 reads dense batches through TMA descriptors of one fixed shape, not packed "
-           "sequences or pages (the sm80 template serves them); got " + spec.key();
-  if (has_user_variants(spec))
-    return "variant: score_mod/mask_mod/block_sparse: prefill_sm90 has no user variants yet (the sm80 template "
-           "serves them); got " + spec.key();
+  if (spec.page_size != 0 && spec.page_size < kMinPage)
+    return "variant: page_size " + std::to_string(spec.page_size) + ": prefill_sm90 loads pages of at least " +
+           std::to_string(kMinPage) + " rows (one TMA box each, on whole 1024-byte swizzle atoms); the sm80 "
+           "template serves smaller ones; got " + spec.key();
   if (!(plain_fields(spec) == spec))
-    return "variant: prefill_sm90 implements masks none / causal / sliding window, soft-capping and GQA "
-           "on dense tensors only; " + spec.key() + " asks for more (the sm80 template serves them)";
+    return "variant: prefill_sm90 implements masks none / causal / sliding window, soft-capping, ALiBi, "
+           "sinks, user score_mod / mask_mod / block-sparse, GQA, varlen batches and paged K/V only; " + spec.key() + " asks for more (the sm80 template serves them)";
   if (!one_of(kHeadDims, spec.head_dim))
     return "head_dim: " + std::to_string(spec.head_dim) +
            " not supported by prefill_sm90 (64, 96, 128, 192, 256); the sm80 template serves it";
@@ -171,6 +199,12 @@ class PrefillSm90 final : public KernelTemplate {
   // its default config wins there (priority), so a refusal must come before any config is asked.
   bool supports(const ProblemSpec& spec, const Target& target) const override {
     return !problem_refusal(spec, target);
+  }
+  // ALiBi, sinks, varlen batches, paged K/V and user variants run here by tuning or by choice (--template sm90) until scripts/gpu-check.sh
+  // has verified them on a GPU (the emulator and the compile gates have): the sm80 template's
+  // default serves them meanwhile.
+  bool default_for(const ProblemSpec& spec, const Target&) const override {
+    return !spec.alibi && !spec.sink && !spec.varlen && spec.page_size == 0 && !has_user_variants(spec);
   }
 
   std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
@@ -284,6 +318,14 @@ class PrefillSm90 final : public KernelTemplate {
     if (cfg.order == 1 && cfg.overlap && spec.mask.kind == MaskKind::SlidingWindow)
       return "order 1 with the overlap under a sliding window: the consumer's pass-through loops around the "
              "pipelined ones spill (ptxas); use order 0 or overlap 0";
+    if (spec.block_sparse > 0 && (spec.block_sparse % cfg.block_m != 0 || spec.block_sparse % cfg.block_n != 0))
+      return "block_sparse " + std::to_string(spec.block_sparse) + ": block_m " + std::to_string(cfg.block_m) +
+             " and block_n " + std::to_string(cfg.block_n) + " must divide the block mask's tile";
+    if (spec.block_sparse > 0 && cfg.order == 1)
+      return "order 1 with a block mask: the pass-through walks a contiguous tile range, a block mask's tiles are a list";
+    if (spec.page_size != 0 && spec.page_size % cfg.block_n != 0 && cfg.block_n % spec.page_size != 0)
+      return "page_size " + std::to_string(spec.page_size) + " and block_n " + std::to_string(cfg.block_n) +
+             ": a key tile must hold whole pages or lie in one page (one TMA box per page)";
     const int64_t smem = smem_bytes(spec, cfg);
     const int64_t smem_limit = target.smem_per_block > 0 ? target.smem_per_block : 227 * 1024;
     if (smem > smem_limit)
@@ -296,7 +338,7 @@ class PrefillSm90 final : public KernelTemplate {
     return std::nullopt;
   }
 
-  // The prelude has no user mods: problem_refusal refuses them.
+  // The prelude declares the user mods (codegen/user_variant.h), as for sm80.
   KernelSource render(const ProblemSpec& spec, const TileConfig& cfg,
                       const Target& target) const override {
     return render_cuda_prefill(*this, kKernel, spec, cfg, target);
@@ -310,9 +352,12 @@ class PrefillSm90 final : public KernelTemplate {
     if (!args.prefill || args.decode)
       throw SpecError("launch: a prefill template takes prefill arguments");
     const PrefillParams p = make_prefill_params(*args.prefill, target.platform);
-    PrefillSm90HostParams h = make_prefill_sm90_params(p, spec.dtype, spec.head_dim, cfg.block_m, cfg.block_n);
-    const int num_m = (p.seqlen_q + cfg.block_m - 1) / cfg.block_m;
-    h.sched = make_sm90_tile_sched(num_m, p.batch, p.heads_q, p.heads_q / p.heads_kv,
+    PrefillSm90HostParams h = make_prefill_sm90_params(p, spec.dtype, spec.head_dim, cfg.block_m, cfg.block_n,
+                                                       args.prefill->problem.total_k, args.prefill->problem.num_pages);
+    // Varlen: the tile numbers of common/layout_varlen.h, as one batch.
+    const int num_m = spec.varlen ? static_cast<int>(p.total_q / cfg.block_m + p.batch)
+                                  : (p.seqlen_q + cfg.block_m - 1) / cfg.block_m;
+    h.sched = make_sm90_tile_sched(num_m, spec.varlen ? 1 : p.batch, p.heads_q, p.heads_q / p.heads_kv,
                                    2ll * p.seqlen_k * spec.head_dim * 2, kL2SectionBytes);
     const auto* b = reinterpret_cast<const unsigned char*>(&h);
     return {b, b + sizeof h};
@@ -324,13 +369,20 @@ class PrefillSm90 final : public KernelTemplate {
       throw SpecError("prefill_sm90: cannot launch " + cfg.key() + " for " + spec.key() + ": " + *why);
     check_prefill_launch_shape(spec, shape);
     LaunchGeometry g;
-    const int64_t num_m = (shape.seqlen_q + cfg.block_m - 1) / cfg.block_m;
+    int64_t num_m = (shape.seqlen_q + cfg.block_m - 1) / cfg.block_m, batches = shape.batch;
+    if (spec.varlen) {
+      // One tile number per CTA (common/layout_varlen.h): at most one idle per sequence.
+      num_m = shape.total_q / cfg.block_m + shape.batch;
+      batches = 1;
+      if (shape.total_q < 1 || num_m > INT32_MAX)
+        throw SpecError("total_q: must be in 1..2^31-1 with at most 2^31-1 tiles, got " + std::to_string(shape.total_q));
+    }
     if (cfg.persistent) {
-      g.grid[0] = persistent_blocks(target, num_m * shape.heads_q * shape.batch);
+      g.grid[0] = persistent_blocks(target, num_m * shape.heads_q * batches);
     } else {
       g.grid[0] = static_cast<unsigned>(num_m);
       g.grid[1] = static_cast<unsigned>(shape.heads_q);
-      g.grid[2] = static_cast<unsigned>(shape.batch);
+      g.grid[2] = static_cast<unsigned>(batches);
     }
     g.block[0] = static_cast<unsigned>(threads(cfg));
     g.dynamic_smem = static_cast<unsigned>(smem_bytes(spec, cfg));

@@ -69,7 +69,7 @@ void set_tensor_map_encoder(TensorMapEncodeTiledFn fn) { g_encoder.store(fn); }
 TensorMapEncodeTiledFn tensor_map_encoder() { return g_encoder.load(); }
 
 PrefillSm90HostParams make_prefill_sm90_params(const PrefillParams& p, DType dtype, int head_dim,
-                                               int block_m, int block_n) {
+                                               int block_m, int block_n, int64_t total_k, int64_t num_pages) {
   const TensorMapEncodeTiledFn enc = tensor_map_encoder();
   if (enc == nullptr)
     throw LaunchRefused(
@@ -78,13 +78,25 @@ PrefillSm90HostParams make_prefill_sm90_params(const PrefillParams& p, DType dty
   const int dt = dtype == DType::BF16 ? kDtypeBf16 : kDtypeF16;
   PrefillSm90HostParams h;
   std::memset(&h, 0, sizeof h);
-  encode(h.tq, "q", enc, dt, p.q, head_dim, p.seqlen_q, p.heads_q, p.batch, p.q_row_stride,
+  // Varlen: the packed rows as one batch (the kernel adds each sequence's first row; rows past the
+  // last sequence read zeros).
+  const bool varlen = p.cu_seqlens_q != nullptr, paged = p.page_size > 0;
+  if (varlen && !paged && (p.cu_seqlens_k == nullptr || total_k < 0 || total_k > INT32_MAX))
+    throw SpecError("varlen: sm90 takes packed q and packed k / v (cu_seqlens_k, total_k " + std::to_string(total_k) +
+                    ") or paged k / v");
+  if (paged && (num_pages < 1 || num_pages > INT32_MAX))
+    throw SpecError("paged: num_pages must be in 1..2^31-1, got " + std::to_string(num_pages));
+  const int rows_q = varlen ? p.total_q : p.seqlen_q;
+  const int rows_k = paged ? p.page_size : varlen ? static_cast<int>(total_k) : p.seqlen_k;
+  const int batch = varlen ? 1 : p.batch, batch_k = paged ? static_cast<int>(num_pages) : batch;
+  const uint32_t box_k = static_cast<uint32_t>(paged ? std::min(p.page_size, block_n) : block_n);
+  encode(h.tq, "q", enc, dt, p.q, head_dim, rows_q, p.heads_q, batch, p.q_row_stride,
          p.q_head_stride, p.q_batch_stride, static_cast<uint32_t>(block_m));
-  encode(h.tk, "k", enc, dt, p.k, head_dim, p.seqlen_k, p.heads_kv, p.batch, p.k_row_stride,
-         p.k_head_stride, p.k_batch_stride, static_cast<uint32_t>(block_n));
-  encode(h.tv, "v", enc, dt, p.v, head_dim, p.seqlen_k, p.heads_kv, p.batch, p.v_row_stride,
-         p.v_head_stride, p.v_batch_stride, static_cast<uint32_t>(block_n));
-  encode(h.to, "o", enc, dt, p.o, head_dim, p.seqlen_q, p.heads_q, p.batch, p.o_row_stride,
+  encode(h.tk, "k", enc, dt, p.k, head_dim, rows_k, p.heads_kv, batch_k, p.k_row_stride,
+         p.k_head_stride, p.k_batch_stride, box_k);
+  encode(h.tv, "v", enc, dt, p.v, head_dim, rows_k, p.heads_kv, batch_k, p.v_row_stride,
+         p.v_head_stride, p.v_batch_stride, box_k);
+  encode(h.to, "o", enc, dt, p.o, head_dim, rows_q, p.heads_q, batch, p.o_row_stride,
          p.o_head_stride, p.o_batch_stride, 64);
   h.p = p;
   return h;

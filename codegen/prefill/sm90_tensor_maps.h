@@ -37,9 +37,13 @@ struct alignas(64) PrefillSm90HostParams {
 
 // Encodes the four 4-D maps (d, row, head, batch) for `p` with 128-byte swizzled boxes of 64
 // columns: Q boxes of block_m rows, K and V of block_n rows, O of 64 rows (sched is left zero).
+// Varlen (p.cu_seqlens_q set): q / o span p.total_q packed rows and k / v `total_k`, one batch.
+// Paged K/V (p.page_size > 0): k / v are (d, row in page, head, page) over `num_pages` pages, with
+// boxes of min(page_size, block_n) rows.
 // Throws SpecError naming the tensor when there is no encoder or the driver refuses a map
 // (strides not multiples of 16 bytes, unaligned base, ...).
 PrefillSm90HostParams make_prefill_sm90_params(const PrefillParams& p, DType dtype, int head_dim,
-                                               int block_m, int block_n);
+                                               int block_m, int block_n, int64_t total_k = 0,
+                                               int64_t num_pages = 0);
 
 }  // namespace attnjit

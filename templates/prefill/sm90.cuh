@@ -36,14 +36,29 @@
 // swizzle atoms (K-major for Q and K; the same tile read N-major for V). Tensor maps are 4-D
 // (d, row, head, batch), so any strides TMA can describe work, uneven lengths read zeros past the
 // end, and O's TMA store drops the rows past seqlen_q. LSE goes out by direct predicated stores.
+// Varlen (kVarlen; FlashAttention's cu_seqlens): the maps span the packed rows as one batch, a tile
+// number maps to a sequence and its rows as in the sm80 path (common/layout_varlen.h), the loads
+// start at the sequence's first row (rows past its end, the next sequence's, are masked as keys
+// past seqlen_k and never stored as queries), and O goes out by direct 16-byte stores of the rows
+// inside the sequence. Paged K/V (kPaged; FlashInfer's paged prefill): the K/V maps are (d, row in
+// page, head, page), and a key tile is loaded page by page through the block table (pages of 8 or
+// more rows that divide the tile, or tiles that divide the page). User variants as in the sm80
+// path (common/variants_user.h): score_mod after ALiBi, mask_mod with the built-in mask on every
+// tile the block mask (if any) does not call full, and a block mask's tile lists as the key tiles.
 // Masks are the sm80 path's policies (bottom-right aligned); a row that sees no key gets O = 0
-// and LSE = -inf.
+// and LSE = -inf. Score variants as in the sm80 path (common/variants*.h): soft-capping, then
+// ALiBi, on the raw scores before the mask; a sink folded into each row's denominator in the
+// epilogue (an empty row then has LSE = the sink).
 #pragma once
 
 // The primitives first: in the emulator their shadow brings the CUDA shim the mask header needs.
 #include "common/sm90_primitives.cuh"
 #include "common/sm80_mask.cuh"
 #include "common/variants.h"
+#include "common/variants_alibi.h"
+#include "common/variants_sink.h"
+#include "common/layout_varlen.h"
+#include "common/sm80_user.cuh"
 #include "prefill/params.h"
 #include "prefill/sm90_scheduler.h"
 
@@ -70,7 +85,7 @@ struct PrefillSm90Params {
 
 template <class Element_, int kHeadDim_, int kBlockN_, int kStages_, class Mask_, int kConsumers_ = 2,
           bool kPingPong_ = true, bool kOverlap_ = false, bool kPersistent_ = false, bool kSeparateO_ = false,
-          bool kPassUnseen_ = false>
+          bool kPassUnseen_ = false, bool kVarlen_ = false, bool kPaged_ = false>
 struct PrefillSm90Traits {
   using Element = Element_;
   using Mask = Mask_;
@@ -79,6 +94,8 @@ struct PrefillSm90Traits {
   static constexpr bool kPingPong = kPingPong_, kOverlap = kOverlap_, kPersistent = kPersistent_;
   static constexpr bool kSeparateO = kSeparateO_;
   static constexpr bool kPassUnseen = kPassUnseen_;
+  static constexpr bool kVarlen = kVarlen_;
+  static constexpr bool kPaged = kPaged_;
   static constexpr int kHeadDimPad = (kHeadDim + 63) / 64 * 64;
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kThreads = 128 * (1 + kConsumers);
@@ -102,6 +119,8 @@ struct PrefillSm90Traits {
   static_assert(kStages >= 1 && kStages <= 4, "stages: 1..4");
   static_assert(!kOverlap || kStages >= 2, "overlap holds two K/V stages at once");
   static_assert(!kSeparateO || kPersistent, "a separate O buffer only pays in the persistent loop");
+  static_assert(!kPassUnseen || variants::block_sparse_of<Mask>() == 0,
+                "order 1 passes through a contiguous tile range; a block mask's tiles are a list");
   static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumers <= 65536, "register file");
   static_assert(kSmemBytes <= 227 * 1024, "shared memory beyond sm_90's 227 KB");
 };
@@ -128,14 +147,24 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   auto k_tile = [&](int s) { return base + Traits::kOffK + static_cast<unsigned>(s) * Traits::kKvBytes; };
   auto v_tile = [&](int s) { return base + Traits::kOffV + static_cast<unsigned>(s) * Traits::kKvBytes; };
 
-  const int seqlen_q = p.seqlen_q, seqlen_k = p.seqlen_k;
+  const int dense_len_q = p.seqlen_q, dense_len_k = p.seqlen_k;  // the lengths of dense batches
   // The tiles this block computes: its own (blockIdx), or every gridDim.x-th of the scheduler's
   // order. Causal blocks near the bottom see the most keys; running them first shortens the tail.
   const int first_tile = Traits::kPersistent ? static_cast<int>(blockIdx.x) : 0;
   const int tile_count = Traits::kPersistent ? params.sched.total : 1;
   const int tile_stride = Traits::kPersistent ? static_cast<int>(gridDim.x) : 1;
+  // User variants (score_mod / mask_mod snippets, block-sparse): the key tiles a tile visits come
+  // from variants_user.h's KeyBlocks (the block mask's lists, or the built-in range).
+  constexpr bool kUser = variants::mods_of<Mask>::kScoreMod || variants::mods_of<Mask>::kMaskMod ||
+                         variants::block_sparse_of<Mask>() > 0;
+  using Blocks = decltype(variants::key_blocks<Mask, kBlockN>(p.user, 0, 0, 0, 0, 0));
+  // A tile: its rows, head and sequence, the sequence's lengths (the masks align to them) and
+  // first rows in the packed q / o / lse and k / v (varlen; 0 otherwise), and its key tiles.
   struct Tile {
     int m0, head, batch, n_block_min, n_tiles, lo_last, hi_first;
+    int len_q, len_k, row_q, row_k;
+    Blocks blocks;  // user variants only
+    bool idle;  // varlen: a tile number past its sequence (layout_varlen.h), skipped by everyone
   };
   auto tile_at = [&](int i) {
     Tile tl;
@@ -146,11 +175,31 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       tl.batch = bh / p.heads_q;
       tl.head = bh - tl.batch * p.heads_q;
     } else {
-      m_block = Mask::kCausal ? static_cast<int>(gridDim.x - 1 - blockIdx.x) : static_cast<int>(blockIdx.x);
+      // Causal dense batches run their bottom tiles (the most keys) first; varlen numbers mix
+      // sequences, so they run in order.
+      m_block = Mask::kCausal && !Traits::kVarlen ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
+                                                  : static_cast<int>(blockIdx.x);
       tl.head = static_cast<int>(blockIdx.y);
       tl.batch = static_cast<int>(blockIdx.z);
     }
-    tl.m0 = m_block * kBlockM;
+    if constexpr (Traits::kVarlen) {  // m_block is a varlen tile number (one batch of them)
+      layout::SeqTile st;
+      tl.idle = !layout::Layout<true, Traits::kPaged>::varlen_tile(p, m_block, kBlockM, st);
+      tl.batch = st.b;
+      tl.m0 = st.m0;
+      tl.len_q = st.len_q;
+      tl.len_k = st.len_k;
+      tl.row_q = st.row_q;
+      tl.row_k = st.row_k;
+    } else {
+      tl.idle = false;
+      tl.m0 = m_block * kBlockM;
+      tl.len_q = dense_len_q;
+      tl.len_k = Traits::kPaged ? p.seqused_k[tl.batch] : dense_len_k;
+      tl.row_q = tl.row_k = 0;
+    }
+    const int seqlen_q = Traits::kVarlen ? tl.len_q : dense_len_q;
+    const int seqlen_k = Traits::kVarlen || Traits::kPaged ? tl.len_k : dense_len_k;
     // Keys visible to the tile: [lo(first row), hi(last valid row)), as in the sm80 path.
     const int last_row = (tl.m0 + kBlockM < seqlen_q ? tl.m0 + kBlockM : seqlen_q) - 1;
     int lo_first, hi_last;
@@ -159,7 +208,16 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     tl.n_block_min = lo_first / kBlockN;
     const int n_block_max = (hi_last + kBlockN - 1) / kBlockN;
     tl.n_tiles = n_block_max > tl.n_block_min ? n_block_max - tl.n_block_min : 0;
+    if constexpr (kUser) {
+      tl.blocks = variants::key_blocks<Mask, kBlockN>(p.user, tl.batch, tl.head, tl.m0, tl.n_block_min, n_block_max);
+      tl.n_tiles = tl.blocks.count();
+    }
     return tl;
+  };
+  // The first key of the n-th key tile a tile visits.
+  auto key0 = [&](const Tile& tl, int n) {
+    if constexpr (kUser) return static_cast<int>(tl.blocks.n0(n));
+    else return (tl.n_block_min + n) * kBlockN;
   };
   const int group = p.heads_q / p.heads_kv;
 
@@ -181,18 +239,34 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     setmaxnreg_dec<Traits::kProducerRegs>();
     if (threadIdx.x == 0) {
       int kv_iter = 0, round = 0;  // K/V tiles loaded so far (the ring position); tiles begun
-      for (int i = first_tile; i < tile_count; i += tile_stride, ++round) {
+      // round counts the tiles begun (varlen: not the idle ones, which touch no barrier).
+      for (int i = first_tile; i < tile_count; i += tile_stride, round += Traits::kVarlen ? 0 : 1) {
         const Tile tl = tile_at(i);
+        if (Traits::kVarlen && tl.idle) continue;
         // K or V of ring position it (key tile n of this tile) into its stage, once the consumers
         // have released that stage's previous K (resp. V); the first round passes at once.
         auto load = [&](bool is_v, int it, int n) {
-          const int s = it % kStages, row = (tl.n_block_min + n) * kBlockN;
+          const int s = it % kStages, row = tl.row_k + key0(tl, n);
           const unsigned full = is_v ? v_full(s) : k_full(s), tile = is_v ? v_tile(s) : k_tile(s);
           mbar_wait(is_v ? v_empty(s) : k_empty(s), ((it / kStages) & 1) ^ 1);
           mbar_arrive_expect_tx(full, Traits::kKvBytes);
-          for (int cb = 0; cb < kColBlocks; ++cb)
-            tma_load_4d(tile + cb * kBlockN * 128u, is_v ? &params.tv : &params.tk, 64 * cb, row,
-                        tl.head / group, tl.batch, full);
+          if constexpr (Traits::kPaged) {
+            // The maps are (d, row in page, head, page): one box per page the tile spans (pages of
+            // at least 8 rows, so each box starts on a 1024-byte swizzle atom), or the tile's rows
+            // of one page. A page past the sequence's keys is page -1: out of range, zero-filled.
+            const int box = p.page_size < kBlockN ? p.page_size : kBlockN;
+            for (int j = 0; j < kBlockN; j += box) {
+              const int key = row + j;
+              const int page = key < tl.len_k ? p.block_table[tl.batch * p.block_table_stride + (key >> p.page_shift)] : -1;
+              for (int cb = 0; cb < kColBlocks; ++cb)
+                tma_load_4d(tile + cb * kBlockN * 128u + static_cast<unsigned>(j) * 128u, is_v ? &params.tv : &params.tk,
+                            64 * cb, key & (p.page_size - 1), tl.head / group, page, full);
+            }
+          } else {
+            for (int cb = 0; cb < kColBlocks; ++cb)
+              tma_load_4d(tile + cb * kBlockN * 128u, is_v ? &params.tv : &params.tk, 64 * cb, row,
+                          tl.head / group, Traits::kVarlen ? 0 : tl.batch, full);
+          }
         };
         // K(0) first: it needs only a free K stage, not Q's rows, which the previous tile's O
         // store may still be reading (persistent).
@@ -200,7 +274,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         if (round > 0) mbar_wait(q_empty, static_cast<unsigned>(round - 1) & 1u);
         mbar_arrive_expect_tx(q_full, Traits::kQBytes);
         for (int cb = 0; cb < kColBlocks; ++cb)
-          tma_load_4d(base + cb * kBlockM * 128u, &params.tq, 64 * cb, tl.m0, tl.head, tl.batch, q_full);
+          tma_load_4d(base + cb * kBlockM * 128u, &params.tq, 64 * cb, tl.row_q + tl.m0, tl.head,
+                      Traits::kVarlen ? 0 : tl.batch, q_full);
         // K runs one tile ahead of V: K(0), K(1), V(0), K(2), V(1), ..., V(last).
         for (int n = 1; n < tl.n_tiles; ++n) {
           load(false, kv_iter + n, n);
@@ -208,6 +283,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         }
         if (tl.n_tiles > 0) load(true, kv_iter + tl.n_tiles - 1, tl.n_tiles - 1);
         kv_iter += tl.n_tiles;
+        if constexpr (Traits::kVarlen) ++round;
       }
     }
     return;
@@ -228,8 +304,11 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   };
 
   int kv_iter = 0, round = 0;
-  for (int tile_i = first_tile; tile_i < tile_count; tile_i += tile_stride, ++round) {
+  for (int tile_i = first_tile; tile_i < tile_count; tile_i += tile_stride, round += Traits::kVarlen ? 0 : 1) {
     const Tile tl = tile_at(tile_i);
+    if (Traits::kVarlen && tl.idle) continue;
+    const int seqlen_q = Traits::kVarlen ? tl.len_q : dense_len_q;
+    const int seqlen_k = Traits::kVarlen || Traits::kPaged ? tl.len_k : dense_len_k;
     const int m0 = tl.m0, n_tiles = tl.n_tiles;
     // The last consumer lets consumer 0 start the tile's ring.
     if (Traits::kPingPong && c == kConsumers - 1 && n_tiles > 0) named_bar_arrive(1, 256);
@@ -238,6 +317,15 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     int key_lo[2], key_hi[2];
     for (int r = 0; r < 2; ++r)
       Mask::key_range(m0 + 64 * c + 16 * warp + g + 8 * r, seqlen_q, seqlen_k, key_lo[r], key_hi[r]);
+    // ALiBi (when the policy has it): this head's bias in raw score units (raw = scaled / scale),
+    // and the bottom-right aligned position of this thread's first row.
+    const auto alibi = variants::has_alibi<Mask>()
+                           ? variants::AlibiBias<float>::make(
+                                 variants::alibi_slope(p.alibi_slopes, p.alibi_batch_stride, tl.batch, tl.head),
+                                 1.f / p.scale)
+                           : variants::AlibiBias<float>{0.f};
+    const long long alibi_p0 =
+        variants::has_alibi<Mask>() ? static_cast<long long>(m0 + 64 * c + 16 * warp + g) + seqlen_k - seqlen_q : 0;
 
     WgAccum<kHeadDimPad> o;
     for (int i = 0; i < WgAccum<kHeadDimPad>::kRegs; ++i) o[i] = 0.f;
@@ -266,10 +354,13 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         wgmma_rs<Element, kHeadDimPad, 1>(
             o, a[k], make_smem_desc(v_tile(s) + 2048u * k, kBlockN * 128u, 1024, Swizzle::B128), true);
     };
-    // Score variant, mask and online softmax of the S tile at key n0, in place: sacc becomes
-    // exp2 of the scaled scores; corr is the factor O must be scaled by before this tile's P V is
-    // added. Touches only sacc and the row statistics, so it may run while P V is in flight.
-    auto softmax = [&](int n0, float (&corr)[2]) {
+    // Score variants, mask and online softmax of the S tile of key tile n (its first key key0), in
+    // place: sacc becomes exp2 of the scaled scores; corr is the factor O must be scaled by before
+    // this tile's P V is added. Touches only sacc and the row statistics, so it may run while P V
+    // is in flight.
+    const auto mods = variants::make_mods<Mask>(p.user);
+    auto softmax = [&](int n, float (&corr)[2]) {
+      const int n0 = key0(tl, n);
       // Soft-capping on the raw scores (units u = 1/scale), before the mask: a masked score
       // stays -inf whatever the cap.
       if constexpr (variants::softcap_of<Mask>() > 0.f) {
@@ -277,12 +368,31 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         for (int i = 0; i < WgAccum<kBlockN>::kRegs; ++i)
           sacc[i] = cap(sacc[i], [](float x) { return tanhf(x); });
       }
-      // Elementwise mask only on tiles that cut some row's key range (tile-uniform test).
+      // ALiBi on the (capped) raw scores, before the mask: register i is row g + 8 ((i / 2) % 2)
+      // and key n0 + 8 (i / 4) + 2 q4 + i % 2, so |p - j| is |base + a constant|.
+      if constexpr (variants::has_alibi<Mask>()) {
+        const float base = static_cast<float>(alibi_p0 - n0 - 2 * q4);
+        for (int i = 0; i < WgAccum<kBlockN>::kRegs; ++i)
+          sacc[i] = alibi(sacc[i], fabsf(base + static_cast<float>(8 * ((i >> 1) & 1) - 8 * (i >> 2) - (i & 1))));
+      }
+      // score_mod (natural units: raw * scale) on the rows and keys in bounds.
+      const int row0 = m0 + 64 * c + 16 * warp + g;
+      if constexpr (variants::mods_of<Mask>::kScoreMod) {
+        for (int i = 0; i < WgAccum<kBlockN>::kRegs; ++i) {
+          const int row = row0 + 8 * ((i >> 1) & 1), col = n0 + 8 * (i >> 2) + 2 * q4 + (i & 1);
+          if (row < seqlen_q && col < seqlen_k)
+            sacc[i] = mods.score_mod(sacc[i] * p.scale, tl.batch, tl.head, row, col) / p.scale;
+        }
+      }
+      // Elementwise mask only on tiles that cut some row's key range (tile-uniform test), or that
+      // the user variants do not call full (a mask_mod without a block mask: every tile).
       if (Mask::kMasksKeys || n0 + kBlockN > seqlen_k) {
-        if (!(n0 >= tl.lo_last && n0 + kBlockN <= tl.hi_first)) {
+        if (!(n0 >= tl.lo_last && n0 + kBlockN <= tl.hi_first && (!kUser || tl.blocks.user_full(n)))) {
           for (int i = 0; i < WgAccum<kBlockN>::kRegs; ++i) {
             const int r = (i >> 1) & 1, col = n0 + 8 * (i >> 2) + 2 * q4 + (i & 1);
-            if (col < key_lo[r] || col >= key_hi[r]) sacc[i] = neg_inf;
+            if (col < key_lo[r] || col >= key_hi[r] ||
+                !variants::mask_mod_at(mods, tl.batch, tl.head, row0 + 8 * r, col, seqlen_q))
+              sacc[i] = neg_inf;
           }
         }
       }
@@ -383,7 +493,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         release_k(s);
         release_q_after(n == n_tiles - 1);
         float corr[2];
-        softmax((tl.n_block_min + n) * kBlockN, corr);
+        softmax(n, corr);
         to_p();
         rescale_o(corr);
         mbar_wait(v_full(s), phase_of(it));
@@ -411,7 +521,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       wgmma_wait<0>();
       release_k(s_prev);
       release_q_after(first() == n_tiles - 1);
-      softmax((tl.n_block_min + first()) * kBlockN, corr);  // O is 0: nothing to rescale
+      softmax(first(), corr);  // O is 0: nothing to rescale
       to_p();
       for (int n = first() + 1; n < end(); ++n) {
         const int it = kv_iter + n, s = stage_of(it);
@@ -428,7 +538,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         wgmma_wait<1>();  // S (n) has retired; P V (n-1) may still run
         release_k(s);
         release_q_after(n == n_tiles - 1);
-        softmax((tl.n_block_min + n) * kBlockN, corr);
+        softmax(n, corr);
         wgmma_wait<0>();
         release_v(s_prev);
         to_p();
@@ -452,6 +562,10 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     // Epilogue: O / l as 16-bit values into this consumer's (now free) Q rows, or its rows of the
     // separate O buffer, in the same swizzled layout, then TMA stores (rows past seqlen_q
     // dropped); LSE by direct stores.
+    // LSE of row `row` of the tile's sequence: dense [b, h, i]; varlen [h, total_q].
+    auto lse_at = [&](int row) {
+      return (Traits::kVarlen ? tl.row_q : tl.batch * p.lse_batch_stride) + tl.head * p.lse_head_stride + row;
+    };
     float inv[2];
     for (int r = 0; r < 2; ++r) {
       float l = row_sum[r];
@@ -459,9 +573,14 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       l += __shfl_xor_sync(0xffffffffu, l, 2);
       inv[r] = l > 0.f ? 1.f / l : 0.f;
       const int row = m0 + 64 * c + 16 * warp + g + 8 * r;
-      if (p.lse != nullptr && q4 == 0 && row < seqlen_q)
-        p.lse[tl.batch * p.lse_batch_stride + tl.head * p.lse_head_stride + row] =
-            l > 0.f ? row_max[r] * p.scale + logf(l) : neg_inf;
+      if constexpr (variants::has_sink<Mask>()) {  // the sink joins the row's denominator
+        float lse = l > 0.f ? row_max[r] * p.scale + logf(l) : neg_inf;
+        variants::fold_sink(p.sinks[tl.head], lse, inv[r], [](float x) { return expf(x); },
+                            [](float x) { return log1pf(x); });
+        if (p.lse != nullptr && q4 == 0 && row < seqlen_q) p.lse[lse_at(row)] = lse;
+      } else if (p.lse != nullptr && q4 == 0 && row < seqlen_q) {
+        p.lse[lse_at(row)] = l > 0.f ? row_max[r] * p.scale + logf(l) : neg_inf;
+      }
     }
     const unsigned o_rows = q_rows + Traits::kOffO;
     unsigned char* const o_ptr = base_ptr + (o_rows - base);
@@ -479,7 +598,29 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     }
     fence_proxy_async();
     named_bar_sync(1 + kConsumers + c, 128);
-    if (t == 0) {
+    if constexpr (Traits::kVarlen) {
+      // Packed sequences: the rows past this one's end are the next one's, which a TMA store of
+      // the whole 64-row box would overwrite. Every thread copies 16-byte chunks of the staged
+      // rows that lie inside the sequence (head dim 96's padding stays behind).
+      struct alignas(16) Chunk16 {
+        unsigned w[4];
+      };
+      constexpr int kChunks = kHeadDim / 8;
+      for (int e = t; e < 64 * kChunks; e += 128) {
+        const int row = e / kChunks, chunk = e - row * kChunks;
+        if (m0 + 64 * c + row >= seqlen_q) break;  // rows grow with e: the rest are past the end too
+        const unsigned off = static_cast<unsigned>(chunk / 8) * kBlockM * 128u + static_cast<unsigned>(row) * 128u +
+                             16u * static_cast<unsigned>((chunk % 8) ^ (row % 8));
+        const long long dst = (static_cast<long long>(tl.row_q + m0 + 64 * c + row) * p.o_row_stride +
+                               static_cast<long long>(tl.head) * p.o_head_stride) * 2 + 16ll * chunk;
+        *reinterpret_cast<Chunk16*>(static_cast<unsigned char*>(p.o) + dst) =
+            *reinterpret_cast<const Chunk16*>(o_ptr + off);
+      }
+      if constexpr (!Traits::kSeparateO && Traits::kPersistent) {
+        named_bar_sync(1 + kConsumers + c, 128);  // every thread has read the rows the next Q reuses
+        if (t == 0) mbar_arrive(q_empty);
+      }
+    } else if (t == 0) {
       for (int cb = 0; cb < kColBlocks; ++cb) {
         if (cb > 0) fence_proxy_async();  // the emulator asks for one per store; free on hardware
         tma_store_4d(&params.to, o_rows + cb * kBlockM * 128u, 64 * cb, m0 + 64 * c, tl.head, tl.batch);
@@ -490,6 +631,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         if (Traits::kPersistent) mbar_arrive(q_empty);  // the producer may load the next Q here
       }
     }
+    if constexpr (Traits::kVarlen) ++round;
   }
   // Shared memory must outlive the reads of the last store (kSeparateO does not wait per tile).
   if (Traits::kSeparateO && t == 0) tma_store_wait_read<0>();

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <set>
+#include <tuple>
 #include <utility>
 #include <string>
 #include <vector>
@@ -48,14 +49,14 @@ TEST(PrefillSm90Codegen, RegisteredForSm90aOnlyAndAboveSm80) {
   // What sm90 cannot run at all it does not claim: sm80 alone serves it (and is its default),
   // and naming sm90 for it says why.
   ProblemSpec v = s;
-  v.varlen = true;
+  v.page_size = 4;  // pages of 1..4 rows: not whole swizzle atoms
   ASSERT_EQ(applicable_templates(v, h).size(), 1u);
   EXPECT_EQ(default_config(v, h).tmpl, "sm80");
   try {
     template_for(v, h, named);
-    ADD_FAILURE() << "sm90 accepted a varlen problem";
+    ADD_FAILURE() << "sm90 accepted a paged problem";
   } catch (const SpecError& e) {
-    EXPECT_NE(std::string(e.what()).find("variant: varlen"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("variant: page_size"), std::string::npos) << e.what();
   }
   ProblemSpec d32 = s;
   d32.head_dim = 32;
@@ -126,9 +127,9 @@ TEST(PrefillSm90Codegen, RefusalsNameTheReason) {
   };
   EXPECT_NE(reason(spec(DType::BF16, 32), c, h).find("head_dim"), std::string::npos);
   EXPECT_NE(reason(s, c, Target::cuda("sm_80")).find("sm_90a"), std::string::npos);
-  // A spec field beyond the plain ones (here a page size) is refused with the reason.
+  // What it cannot run (here pages of 2 rows) is refused with the reason.
   ProblemSpec paged = s;
-  paged.page_size = 16;
+  paged.page_size = 2;
   EXPECT_NE(reason(paged, c, h).find("variant"), std::string::npos);
   ProblemSpec capped = s;
   capped.softcap = 50;
@@ -175,6 +176,73 @@ TEST(PrefillSm90Codegen, RefusalsNameTheReason) {
 // Order 1 (a consumer passes through the key tiles its rows cannot see): in the space of every
 // masked problem and of no unmasked one, spelled as the traits' last argument, refused with the
 // overlap under a sliding window (ptxas spilled there) and for other values.
+// ALiBi, sinks, varlen batches and paged K/V: sm90 implements them (its search space, its traits),
+// but until a GPU has run them (tests/gpu Sm90Prefill.AlibiAndSinks, VariantsGpu.VarlenAndPagedOnSm90) the
+// sm80 template's default serves them on sm_90a; tuning sees both templates and naming sm90 gets
+// its own default.
+TEST(PrefillSm90Codegen, ScoreVariantsVarlenAndPagesByTuningOrChoice) {
+  const Target h = Target::cuda("sm_90a");
+  for (auto [alibi, sink, varlen, page] :
+       {std::tuple{true, false, false, 0}, {false, true, false, 0}, {true, true, false, 0}, {false, false, true, 0},
+        {true, true, true, 0}, {false, false, false, 16}, {false, false, true, 256}, {true, true, true, 8}}) {
+    ProblemSpec s = spec(DType::BF16, 128, {MaskKind::Causal, 0, 0});
+    s.alibi = alibi;
+    s.sink = sink;
+    s.varlen = varlen;
+    s.page_size = page;
+    SCOPED_TRACE(s.key());
+    ASSERT_EQ(applicable_templates(s, h).size(), 2u);
+    EXPECT_EQ(applicable_templates(s, h).front()->name(), "prefill_sm90");
+    const KernelTemplate& both = select_template(s, h);
+    const TileConfig def = both.default_config(s, h);
+    EXPECT_EQ(def.tmpl, "sm80");
+    EXPECT_EQ(default_config(s, h).tmpl, "sm80");
+    EXPECT_FALSE(both.can_implement(s, def, h));
+    int sm90_configs = 0;
+    for (const TileConfig& c : both.search_space(s, h)) sm90_configs += c.tmpl == "sm90";
+    EXPECT_GT(sm90_configs, 0);
+    const TileConfig own = sm90(s).default_config(s, h);
+    EXPECT_EQ(own.tmpl, "sm90");
+    const KernelSource src = sm90(s).render(s, own, h);
+    std::string policy = "attnjit::sm80::MaskCausal";
+    if (alibi) policy = "attnjit::variants::WithAlibi<" + policy + ">";
+    if (sink) policy = "attnjit::variants::WithSink<" + policy + ">";
+    EXPECT_NE(src.entry.find(", " + policy + ", "), std::string::npos) << src.entry;
+    // Varlen and paged are the traits' last arguments, after order 1's (here false).
+    std::string tail = page ? std::string(", false, ") + (varlen ? "true" : "false") + ", true>>"
+                            : varlen ? ", false, true>>" : ", false>>";
+    EXPECT_NE(src.entry.find(tail), std::string::npos) << src.entry;
+  }
+  // A key tile holds whole pages, or lies in one page.
+  ProblemSpec paged = spec(DType::BF16, 256, {MaskKind::Causal, 0, 0});
+  paged.page_size = 32;
+  const auto why = sm90(paged).can_implement(paged, TileConfig::parse("sm90_bm128_bn80_w4_s2_wg2_pp1"), h);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("whole pages"), std::string::npos) << *why;
+  EXPECT_EQ(sm90(paged).default_config(paged, h).block_n, 64);
+  paged.page_size = 16;
+  EXPECT_EQ(sm90(paged).default_config(paged, h).block_n, 80);
+  // Varlen geometry: one CTA per tile number of common/layout_varlen.h (total_q / block_m + batch)
+  // and no batch dimension; the persistent grid over those numbers times the heads.
+  ProblemSpec v = spec(DType::BF16, 128, {MaskKind::Causal, 0, 0});
+  v.varlen = true;
+  const TileConfig c = TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_pp1");
+  RunShape shape{3, 8, 4, 300, 500, /*total_q=*/700};
+  const LaunchGeometry g = sm90(v).geometry(v, c, h, shape);
+  EXPECT_EQ(g.grid[0], 700u / 128 + 3);
+  EXPECT_EQ(g.grid[1], 8u);
+  EXPECT_EQ(g.grid[2], 1u);
+  TileConfig ps = c;
+  ps.persistent = 1;
+  Target few = h;
+  few.sm_count = 20;
+  EXPECT_EQ(sm90(v).geometry(v, ps, few, shape).grid[0], 20u);
+  shape.total_q = 0;
+  EXPECT_THROW(sm90(v).geometry(v, c, h, shape), SpecError);
+  // Without them sm90's default still serves (the verified problems).
+  EXPECT_EQ(default_config(spec(DType::BF16, 128, {MaskKind::Causal, 0, 0}), h).tmpl, "sm90");
+}
+
 TEST(PrefillSm90Codegen, PassUnseenOrder) {
   const Target h = Target::cuda("sm_90a");
   const MaskSpec causal{MaskKind::Causal, 0, 0}, window{MaskKind::SlidingWindow, 1024, 0};

@@ -23,9 +23,7 @@
 #include "codegen/variant.h"
 #include "common/gpu_test_util.h"
 #include "emu/emu_runtime.h"
-#if defined(ATTNJIT_WITH_LLVM)
-#include "runtime/cpu/cpu_backend.h"
-#endif
+#include "emu/host_block_mask.h"
 // From the shadow folder (tests/emu/emu_shadow.cmake): the real kernel, emulated PTX helpers.
 #include "prefill/sm80.cuh"
 
@@ -85,22 +83,6 @@ struct MaskName<variants::WithUserMods<M, Mods, kTile>> {
            std::to_string(kTile) + ">";
   }
 };
-
-// Builds a case's block mask in host memory with the CPU backend's builder (BackendError
-// without LLVM).
-inline BlockMask host_block_mask(const PrefillProblem& p, const AuxTensor (&aux)[kMaxAux], int tile) {
-#if defined(ATTNJIT_WITH_LLVM)
-  static std::unique_ptr<Runtime> rt = [] {
-    CpuBackendOptions o;
-    o.use_disk_cache = false;
-    return std::make_unique<Runtime>(make_cpu_backend(o));
-  }();
-  return build_block_mask(*rt, p, aux, tile);
-#else
-  (void)p, (void)aux, (void)tile;
-  throw BackendError("block masks in host memory need the CPU backend (LLVM)");
-#endif
-}
 
 // The NVRTC name expression of prefill_sm80_kernel<Traits>, spelled as codegen spells it.
 template <class T>
@@ -195,18 +177,8 @@ inline EmuRun run_prefill(const testing::PrefillCase& c, TileConfig cfg = TileCo
   a.v = {x.v_img.data(), x.ks.batch, x.ks.seq, x.ks.head};
   a.o = {o_img.data(), x.os.batch, x.os.seq, x.os.head};
   if (c.with_lse) a.lse = {lse_img.data(), x.lse_batch_stride, x.lse_head_stride};
-  std::vector<float> variant_host(x.slopes);  // host memory is the emulator's device memory
-  variant_host.insert(variant_host.end(), x.sinks.begin(), x.sinks.end());
-  testing::attach_variants(x, variant_host.data(), a);
-  std::vector<int32_t> aux_i32 = c.user.aux_i32;
-  std::vector<float> aux_f32 = c.user.aux_f32;
-  a.aux[0] = {aux_i32.data(), AuxType::I32, static_cast<int64_t>(aux_i32.size())};
-  a.aux[1] = {aux_f32.data(), AuxType::F32, static_cast<int64_t>(aux_f32.size())};
-  BlockMask bm;
-  if (c.user.block_sparse > 0) {
-    bm = host_block_mask(problem, a.aux, c.user.block_sparse);
-    a.block_mask = bm.view;
-  }
+  HostVariants variants_host;  // host memory is the emulator's device memory
+  variants_host.attach(c, x, a);
   const PrefillParams params = make_prefill_params(a, Platform::Cuda);
 
   emu::LaunchConfig lc;
@@ -218,7 +190,8 @@ inline EmuRun run_prefill(const testing::PrefillCase& c, TileConfig cfg = TileCo
   lc.readable = {{x.q_img.data(), x.q_img.size()},
                  {x.k_img.data(), x.k_img.size()},
                  {x.v_img.data(), x.v_img.size()}};
-  if (!variant_host.empty()) lc.readable.push_back({variant_host.data(), variant_host.size() * sizeof(float)});
+  if (!variants_host.slopes_sinks.empty())
+    lc.readable.push_back({variants_host.slopes_sinks.data(), variants_host.slopes_sinks.size() * sizeof(float)});
   try {
     run.stats = emu::launch(lc, attnjit::smem, [&] { k.body(params); });
   } catch (const emu::EmuError& e) {

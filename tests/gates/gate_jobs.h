@@ -21,6 +21,7 @@
 
 #include "codegen/kernel_template.h"
 #include "codegen/registry.h"
+#include "codegen/snippet.h"
 #include "gates/gate_checks.h"
 #include "gates/sass_dump.h"
 #include "runtime/nvrtc_compiler.h"
@@ -48,6 +49,29 @@ inline std::vector<ProblemSpec> gate_problems(bool full) {
       for (const MaskSpec& m : masks)
         for (bool even : {false, true}) {
           out.push_back(testing::make_prefill_spec(dt, hd, m, 1, 1024, even));
+        }
+      // The score variants that add registers to the hot loop (ALiBi) or the epilogue (sinks),
+      // and varlen batches (per-tile lengths, direct O stores) and paged K/V (a box per page).
+      if (dt == DType::BF16)
+        for (const MaskSpec& m : {masks[1], masks[2]}) {
+          ProblemSpec v = testing::make_prefill_spec(dt, hd, m, 1, 1024);
+          v.alibi = v.sink = true;
+          out.push_back(v);
+          ProblemSpec packed = testing::make_prefill_spec(dt, hd, m, 1, 1024);
+          packed.varlen = true;
+          out.push_back(packed);
+          ProblemSpec paged = testing::make_prefill_spec(dt, hd, m, 1, 1024);
+          paged.page_size = 16;
+          out.push_back(paged);
+          // User variants: a score_mod reading an aux table and a document mask_mod, dense and
+          // block-sparse at 128.
+          for (int bs : {0, 128}) {
+            ProblemSpec user = testing::make_prefill_spec(dt, hd, m, 1, 1024);
+            user.score_mod = register_snippet("return score + aux<float>(1)[h] - 0.0625f * (q_idx - kv_idx);", "score_mod");
+            user.mask_mod = register_snippet("const int* doc = aux<int>(0);\nreturn doc[q_idx] == doc[kv_idx];", "mask_mod");
+            user.block_sparse = bs;
+            out.push_back(user);
+          }
         }
       for (int group : {1, 8})
         for (int page : {0, 16})

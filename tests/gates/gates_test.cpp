@@ -3,6 +3,7 @@
 // its defect (a spill, a stack frame with local memory, ptxas C7508, an sm_90a kernel without
 // HGMMA / UTMALDG) — so a silent gate means something.
 #include "codegen/registry.h"
+#include "codegen/snippet.h"
 #include "gates/gate_jobs.h"
 #include "common/require_nvrtc.h"
 #include "common/prefill_problem.h"
@@ -80,6 +81,76 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   add(DType::BF16, 64, causal, 0, "sm90_bm192_bn128_w4_s2_o1_wg3");
   add(DType::BF16, 128, causal, 0, "sm90_bm128_bn128_w4_s3_o1_wg2_pp1_ov1");
   add(DType::F16, 128, {MaskKind::SlidingWindow, 1024, 0}, 0, "sm90_bm128_bn128_w4_s2_o1_wg2_pp1_ps2");
+  gates::run_gates(jobs, "gates");
+}
+
+// ALiBi, sinks, varlen batches and paged K/V in the sm90 template: its own default config for each head dim
+// (what naming sm90 or tuning reaches), with soft-capping, and the configs that keep the most live
+// across key tiles (the overlap, the persistent kernel with O in its own buffer, order 1, three
+// consumers).
+TEST(Gates, PrefillSm90VariantsVarlenAndPagesPassEveryGate) {
+  REQUIRE_NVRTC();
+  TileConfig named;
+  named.tmpl = "sm90";
+  const Target target = Target::cuda("sm_90a");
+  std::vector<gates::Job> jobs;
+  auto add = [&](DType dt, int hd, MaskSpec m, bool alibi, bool sink, double softcap = 0, const char* cfg = nullptr,
+                 bool varlen = false, int page = 0) {
+    ProblemSpec s = testing::make_prefill_spec(dt, hd, m, 1, 8192);
+    s.varlen = varlen;
+    s.page_size = page;
+    s.alibi = alibi;
+    s.sink = sink;
+    s.softcap = softcap;
+    const KernelTemplate& t = template_for(s, target, named);
+    const TileConfig c = cfg ? TileConfig::parse(cfg) : t.default_config(s, target);
+    ASSERT_FALSE(t.can_implement(s, c, target)) << c.key() << " " << s.key();
+    jobs.push_back({&t, s, c, target});
+  };
+  const MaskSpec none{MaskKind::None, 0, 0}, causal{MaskKind::Causal, 0, 0}, sw{MaskKind::SlidingWindow, 1024, 0};
+  add(DType::BF16, 64, causal, true, true);
+  add(DType::BF16, 96, none, true, false);
+  add(DType::BF16, 128, causal, true, true);
+  add(DType::F16, 128, sw, true, false, 30);
+  add(DType::BF16, 192, causal, false, true, 30);
+  add(DType::BF16, 256, causal, true, true);
+  add(DType::BF16, 256, none, true, false, 50);
+  add(DType::BF16, 128, causal, true, true, 30, "sm90_bm128_bn128_w4_s3_o1_wg2_pp1_ov1");
+  add(DType::BF16, 128, causal, true, true, 0, "sm90_bm128_bn128_w4_s2_o1_wg2_pp1_ps2");
+  add(DType::BF16, 128, none, true, true, 0, "sm90_bm128_bn176_w4_s2_wg2_pp1_ov1");
+  add(DType::BF16, 64, none, true, true, 0, "sm90_bm192_bn128_w4_s2_wg3_ps2");
+  add(DType::BF16, 256, causal, true, true, 0, "sm90_bm128_bn80_w4_s2_o1_wg2_pp1");
+  for (int hd : {64, 96, 128, 192, 256}) add(DType::BF16, hd, causal, false, false, 0, nullptr, /*varlen=*/true);
+  add(DType::F16, 128, sw, true, true, 0, nullptr, true);
+  add(DType::BF16, 128, none, false, false, 0, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2", true);
+  add(DType::BF16, 64, causal, false, false, 0, "sm90_bm192_bn128_w4_s2_wg3_ps2", true);
+  add(DType::BF16, 128, causal, false, false, 0, "sm90_bm128_bn128_w4_s3_o1_wg2_pp1_ov1", true);
+  // Paged K/V: a box per page (8, 16) or the tile's rows of one page (256), dense and varlen queries.
+  for (int page : {8, 16, 256}) {
+    add(DType::BF16, 128, causal, false, false, 0, nullptr, page == 16, page);
+    add(DType::BF16, 256, causal, true, true, 0, nullptr, page != 16, page);
+  }
+  add(DType::BF16, 64, causal, false, false, 0, "sm90_bm192_bn128_w4_s2_wg3_ps2", true, 32);
+  // User variants: a score_mod reading an aux table and a document mask_mod, dense and block-sparse.
+  const std::string score = register_snippet("return score + aux<float>(1)[h] - 0.0625f * (q_idx - kv_idx);", "score_mod");
+  const std::string docs = register_snippet("const int* doc = aux<int>(0);\nreturn doc[q_idx] == doc[kv_idx];", "mask_mod");
+  auto add_user = [&](int hd, MaskSpec m, int block_sparse, const char* cfg = nullptr) {
+    add(DType::BF16, hd, m, false, false, 0, cfg);
+    jobs.back().spec.score_mod = score;
+    jobs.back().spec.mask_mod = docs;
+    jobs.back().spec.block_sparse = block_sparse;
+    const KernelTemplate& t = template_for(jobs.back().spec, target, named);
+    if (!cfg) jobs.back().cfg = t.default_config(jobs.back().spec, target);
+    ASSERT_FALSE(t.can_implement(jobs.back().spec, jobs.back().cfg, target)) << jobs.back().cfg.key();
+    jobs.back().tmpl = &t;
+  };
+  for (int hd : {64, 128, 256}) {
+    add_user(hd, none, 0);
+    add_user(hd, causal, 128);
+  }
+  add_user(128, sw, 0, "sm90_bm128_bn128_w4_s2_o1_wg2_pp1_ps2");
+  add_user(128, causal, 128, "sm90_bm128_bn128_w4_s3_wg2_pp1_ov1");
+  add_user(128, none, 128, "sm90_bm128_bn128_w4_s2_wg2_pp1_ps2");
   gates::run_gates(jobs, "gates");
 }
 

@@ -204,6 +204,25 @@ TEST_F(Sm90Prefill, FullyMaskedRows) {
   run_cases(cases);
 }
 
+// ALiBi (per-batch slopes, GQA, uneven lengths) and sinks (rows with no visible key: O = 0, LSE =
+// the sink) at every head dim and mask, and both under soft-capping. The sm80 template serves
+// them by default on sm_90a until this test has passed on a GPU (PrefillSm90::default_for).
+TEST_F(Sm90Prefill, AlibiAndSinks) {
+  std::vector<PrefillCase> cases;
+  for (int d : {64, 128, 256})
+    for (MaskSpec m : {none(), causal(), window(64, 0)}) {
+      cases.push_back(make(DType::BF16, d, m, 200, 333, 2, 4, 2).with_alibi(true));
+      cases.push_back(make(DType::F16, d, m, 333, 200, 1, 2, 1).with_sink());
+    }
+  PrefillCase all = make(DType::BF16, 128, causal(), 300, 300, 1, 2, 1).with_alibi().with_sink();
+  all.softcap = 30;
+  cases.push_back(all);
+  run_cases(cases);
+  // Order 1 with the persistent kernel and O in its own buffer, which keep the most live across tiles.
+  run_cases({make(DType::BF16, 128, causal(), 1000, 1000, 1, 2, 1).with_alibi().with_sink()},
+            TileConfig::parse("sm90_bm128_bn128_w4_s2_o1_wg2_pp1_ps2"));
+}
+
 // A long causal sequence: many tiles per head, where the persistent scheduler's LPT order and
 // the ping-pong between consumer warpgroups matter.
 TEST_F(Sm90Prefill, LongCausal) {

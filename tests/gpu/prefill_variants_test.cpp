@@ -1,5 +1,5 @@
 // The attention variants (issue #18) on a real GPU through the public Runtime — the sm80
-// template, which serves them on every arch: varlen and paged prefill against the float64
+// template, which serves them on every arch (and the sm90 template's varlen and paged K/V on sm_90a): varlen and paged prefill against the float64
 // varlen reference, ALiBi, sinks, user score_mod / mask_mod snippets and block-sparse masks
 // (the block mask built by the GPU kernel) against the float64 reference. Outputs are poisoned
 // before each run. Skipped with the reason when no CUDA device is present.
@@ -88,6 +88,67 @@ TEST(VariantsGpu, VarlenMixedLengths) {
     run_ragged(*rt, c);
 }
 
+// Hands out one sm90 config (or sm90's default) for every problem: the sm90 template serves varlen
+// and paged K/V by tuning or by choice until this test has passed on an sm_90a GPU
+// (PrefillSm90::default_for).
+class Sm90Only final : public ConfigProvider {
+ public:
+  explicit Sm90Only(std::string cfg) : cfg_(std::move(cfg)) {}
+  ConfigChoice choose(const KernelTemplate&, const ProblemSpec& spec, const Target& target) override {
+    if (!cfg_.empty()) return {TileConfig::parse(cfg_), "fixed sm90"};
+    TileConfig named;
+    named.tmpl = "sm90";
+    return {template_for(spec, target, named).default_config(spec, target), "sm90 default"};
+  }
+
+ private:
+  std::string cfg_;
+};
+
+// Fails a problem the runtime would serve with anything but sm90 (a refused fixed config falls
+// back to the default, sm80, which would pass without testing sm90).
+void expect_sm90_serves(Runtime& rt, const PrefillProblem& p) {
+  const PreparedKernel pk = rt.prepare_prefill(p);
+  EXPECT_EQ(pk.config.tmpl, "sm90") << pk.config.key() << " (" << pk.config_source << ")";
+}
+
+TEST(VariantsGpu, VarlenAndPagedOnSm90) {
+  REQUIRE_CUDA();
+  if (rt->target().arch != "sm_90a") GTEST_SKIP() << "the sm90 template needs sm_90a; this device is " << rt->target().key();
+  const auto before = rt->config_provider();
+  const DType F = DType::F16, B = DType::BF16;
+  // Its default per head dim, then the persistent kernel (idle tile numbers between real ones),
+  // with O in its own buffer and the overlap, and order 1.
+  for (const char* cfg : {"", "sm90_bm128_bn128_w4_s2_wg2_pp1_ps1", "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps2",
+                          "sm90_bm128_bn128_w4_s3_o1_wg2_pp1"}) {
+    rt->set_config_provider(std::make_shared<Sm90Only>(cfg));
+    for (const auto& c : {mk(F, 64, causal(), 2, 2, {300, 1, 0, 77, 128}, {300, 1, 0, 77, 128}),
+                          mk(B, 128, causal(), 4, 2, {33, 0, 150}, {33, 0, 150}),
+                          mk(F, 128, {}, 2, 1, {17, 64, 5}, {40, 3, 100}),
+                          mk(B, 128, window(40, 0), 1, 1, {65, 3, 700}, {65, 80, 700}),
+                          mk(B, 128, causal(), 2, 2, {1000, 513, 2048}, {1000, 513, 2048})}) {
+      if (*cfg == 0 || c.head_dim == 128) {
+        expect_sm90_serves(*rt, variants_test::make_ragged(c).args.problem);
+        run_ragged(*rt, c);
+      }
+    }
+    for (int hd : {64, 96, 192, 256})
+      if (*cfg == 0) {
+        const auto c = mk(B, hd, causal(), 2, 1, {90, 20, 300}, {30, 20, 300});
+        expect_sm90_serves(*rt, variants_test::make_ragged(c).args.problem);
+        run_ragged(*rt, c);
+      }
+    // Paged K/V (pages of 8..256 rows), dense and varlen queries.
+    for (int page : {8, 16, 64, 256})
+      for (const auto& c : {mk(B, 128, causal(), 2, 1, {40, 40, 40}, {300, 40, 97}, false, page),
+                            mk(F, 128, window(24, 0), 2, 2, {33, 0, 170}, {100, 9, 170}, true, page)}) {
+        expect_sm90_serves(*rt, variants_test::make_ragged(c).args.problem);
+        run_ragged(*rt, c);
+      }
+  }
+  rt->set_config_provider(before);
+}
+
 TEST(VariantsGpu, PagedEveryPageSize) {
   REQUIRE_CUDA();
   for (int page : {1, 2, 4, 8, 16, 32, 64, 128, 256})
@@ -130,6 +191,33 @@ TEST(VariantsGpu, UserModsAndBlockSparse) {
            with(testing::mk(B, 64, {}, 2, 2, 2, 77, 61), testing::holes()),
        })
     expect_ok(*rt, c);
+}
+
+// The same kinds of snippets on the sm90 template (block masks at 128: its blocks must divide the
+// tile), at its default and with the persistent kernel, the overlap and order 1.
+TEST(VariantsGpu, UserModsAndBlockSparseOnSm90) {
+  REQUIRE_CUDA();
+  if (rt->target().arch != "sm_90a") GTEST_SKIP() << "the sm90 template needs sm_90a; this device is " << rt->target().key();
+  using testing::with;
+  const auto before = rt->config_provider();
+  const DType F = DType::F16, B = DType::BF16;
+  for (const char* cfg : {"", "sm90_bm128_bn128_w4_s2_wg2_pp1_ps2", "sm90_bm128_bn128_w4_s3_wg2_pp1_ov1",
+                          "sm90_bm128_bn128_w4_s2_o1_wg2_pp1"}) {
+    rt->set_config_provider(std::make_shared<Sm90Only>(cfg));
+    for (const PrefillCase& c : {
+             with(testing::mk(B, 128, {}, 1, 2, 2, 70, 45), testing::relative_bias()),
+             with(testing::mk(B, 128, causal(), 2, 4, 2, 100, 130), testing::head_bias(4)),
+             with(testing::mk(F, 128, {}, 1, 2, 2, 200, 200), testing::document(200, {37, 90, 73}, 0)),
+             with(testing::mk(B, 128, causal(), 1, 2, 2, 256, 256), testing::document(256, {64}, 128)),
+             with(testing::mk(B, 128, {}, 1, 2, 2, 1000, 1000), testing::document(1000, {300, 123}, 128)),
+             with(testing::mk(B, 128, {}, 1, 2, 1, 190, 190), testing::longformer(20, 3, 128)),
+         }) {
+      if (c.user.block_sparse && std::string(cfg).find("_o1") != std::string::npos) continue;  // refused
+      expect_sm90_serves(*rt, c.problem());
+      expect_ok(*rt, c);
+    }
+  }
+  rt->set_config_provider(before);
 }
 
 }  // namespace

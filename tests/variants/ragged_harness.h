@@ -189,8 +189,68 @@ inline std::string RaggedCase::name() const {
                              .detail = "q" + list(seqlens_q) + "_k" + list(seqlens_k) + (with_lse ? "" : "_nolse")});
 }
 
+// Sequence b of x, whose rows start at rq in q / o / lse and rk in k / v, as a one-sequence dense
+// case (the dense checker's input) with the kernel's outputs for it (LSE read from the varlen
+// [hq, total_q] or the dense [b, hq, sq] layout).
+struct SequenceView {
+  testing::PrefillData data;
+  std::vector<unsigned char> o;
+  std::vector<float> lse;
+};
+inline SequenceView sequence_view(const RaggedData& x, int64_t b, int64_t rq, int64_t rk) {
+  const RaggedCase& c = x.c;
+  const int64_t D = c.head_dim, tq = c.total_q(), hq = c.heads_q, sq = c.seqlens_q[b], sk = c.seqlens_k[b];
+  const int eb = dtype_bytes(c.dtype);
+  SequenceView v;
+  testing::PrefillData& s = v.data;
+  s.c.dtype = c.dtype;
+  s.c.head_dim = c.head_dim;
+  s.c.mask = c.mask;
+  s.c.heads_q = hq;
+  s.c.heads_kv = c.heads_kv;
+  s.c.seqlen_q = sq;
+  s.c.seqlen_k = sk;
+  s.c.with_lse = c.with_lse;
+  s.qs = s.os = testing::make_strides(testing::Layout::BSHD, 1, sq, hq, D);
+  s.q.assign(x.q.begin() + rq * hq * D, x.q.begin() + (rq + sq) * hq * D);
+  s.k.assign(x.k.begin() + rk * c.heads_kv * D, x.k.begin() + (rk + sk) * c.heads_kv * D);
+  s.v.assign(x.v.begin() + rk * c.heads_kv * D, x.v.begin() + (rk + sk) * c.heads_kv * D);
+  s.lse_head_stride = sq;
+  s.lse_batch_stride = sq * hq;
+  s.lse_elems = sq * hq;
+  v.o.assign(x.o_img.begin() + rq * hq * D * eb, x.o_img.begin() + (rq + sq) * hq * D * eb);
+  v.lse.resize(static_cast<size_t>(c.with_lse ? hq * sq : 0));
+  if (c.with_lse)
+    for (int64_t h = 0; h < hq; ++h)
+      for (int64_t i = 0; i < sq; ++i)
+        v.lse[size_t(h * sq + i)] = c.varlen ? x.lse_img[size_t(h * tq + rq + i)] : x.lse_img[size_t((b * hq + h) * sq + i)];
+  return v;
+}
+
+// Checks every non-empty sequence with `check(b, view)` and merges the reports.
+template <class Check>
+CheckReport check_sequences(const RaggedData& x, Check check) {
+  const RaggedCase& c = x.c;
+  CheckReport all;
+  int64_t rq = 0, rk = 0;
+  for (int64_t b = 0; b < c.batch(); ++b) {
+    const int64_t sq = c.seqlens_q[b], sk = c.seqlens_k[b];
+    if (sq > 0) {
+      const CheckReport r = check(b, rq, sequence_view(x, b, rq, rk));
+      all.masked_rows += r.masked_rows;
+      all.o_err = std::max(all.o_err, r.o_err);
+      all.lse_err = std::max(all.lse_err, r.lse_err);
+      if (!r.ok) all.fail("sequence " + std::to_string(b) + " (q " + std::to_string(sq) + ", k " +
+                          std::to_string(sk) + "): " + r.message);
+    }
+    rq += sq;
+    rk += sk;
+  }
+  return all;
+}
+
 // Per sequence: the reference (float64 varlen oracle) against the kernel's rows, through the
-// dense checker on a one-sequence view. Then every packed output element must be finite.
+// dense checker on a one-sequence view.
 inline CheckReport check_ragged(const RaggedData& x) {
   const RaggedCase& c = x.c;
   const int64_t D = c.head_dim, tq = c.total_q(), hq = c.heads_q;
@@ -203,51 +263,15 @@ inline CheckReport check_ragged(const RaggedData& x) {
   rp.seqlens_k = c.seqlens_k;
   std::vector<double> ref_o(x.q.size()), ref_lse(static_cast<size_t>(hq * tq));
   reference_attention_varlen(rp, x.q.data(), x.k.data(), x.v.data(), ref_o.data(), ref_lse.data());
-  const int eb = dtype_bytes(c.dtype);
-  CheckReport all;
-  int64_t rq = 0, rk = 0;
-  for (int64_t b = 0; b < c.batch(); ++b) {
-    const int64_t sq = c.seqlens_q[b], sk = c.seqlens_k[b];
-    if (sq > 0) {
-      testing::PrefillData s;
-      s.c.dtype = c.dtype;
-      s.c.head_dim = c.head_dim;
-      s.c.mask = c.mask;
-      s.c.heads_q = hq;
-      s.c.heads_kv = c.heads_kv;
-      s.c.seqlen_q = sq;
-      s.c.seqlen_k = sk;
-      s.c.with_lse = c.with_lse;
-      s.qs = s.os = testing::make_strides(testing::Layout::BSHD, 1, sq, hq, D);
-      s.q.assign(x.q.begin() + rq * hq * D, x.q.begin() + (rq + sq) * hq * D);
-      s.k.assign(x.k.begin() + rk * c.heads_kv * D, x.k.begin() + (rk + sk) * c.heads_kv * D);
-      s.v.assign(x.v.begin() + rk * c.heads_kv * D, x.v.begin() + (rk + sk) * c.heads_kv * D);
-      s.lse_head_stride = sq;
-      s.lse_batch_stride = sq * hq;
-      s.lse_elems = sq * hq;
-      testing::Outputs ref;
-      ref.o.assign(ref_o.begin() + rq * hq * D, ref_o.begin() + (rq + sq) * hq * D);
-      ref.lse.resize(static_cast<size_t>(hq * sq));
-      for (int64_t h = 0; h < hq; ++h)
-        for (int64_t i = 0; i < sq; ++i) ref.lse[size_t(h * sq + i)] = ref_lse[size_t(h * tq + rq + i)];
-      std::vector<unsigned char> o(x.o_img.begin() + rq * hq * D * eb, x.o_img.begin() + (rq + sq) * hq * D * eb);
-      std::vector<float> lse(static_cast<size_t>(c.with_lse ? hq * sq : 0));
-      if (c.with_lse)  // the kernel's layout: varlen [hq, total_q], dense [b, hq, sq]
-        for (int64_t h = 0; h < hq; ++h)
-          for (int64_t i = 0; i < sq; ++i)
-            lse[size_t(h * sq + i)] = c.varlen ? x.lse_img[size_t(h * tq + rq + i)]
-                                               : x.lse_img[size_t((b * hq + h) * sq + i)];
-      CheckReport r = testing::check_outputs(s, ref, testing::baseline_outputs(s), o, lse);
-      all.masked_rows += r.masked_rows;
-      all.o_err = std::max(all.o_err, r.o_err);
-      all.lse_err = std::max(all.lse_err, r.lse_err);
-      if (!r.ok) all.fail("sequence " + std::to_string(b) + " (q " + std::to_string(sq) + ", k " +
-                          std::to_string(sk) + "): " + r.message);
-    }
-    rq += sq;
-    rk += sk;
-  }
-  return all;
+  return check_sequences(x, [&](int64_t b, int64_t rq, const SequenceView& v) {
+    const int64_t sq = c.seqlens_q[b];
+    testing::Outputs ref;
+    ref.o.assign(ref_o.begin() + rq * hq * D, ref_o.begin() + (rq + sq) * hq * D);
+    ref.lse.resize(static_cast<size_t>(hq * sq));
+    for (int64_t h = 0; h < hq; ++h)
+      for (int64_t i = 0; i < sq; ++i) ref.lse[size_t(h * sq + i)] = ref_lse[size_t(h * tq + rq + i)];
+    return testing::check_outputs(v.data, ref, testing::baseline_outputs(v.data), v.o, v.lse);
+  });
 }
 
 }  // namespace attnjit::variants_test

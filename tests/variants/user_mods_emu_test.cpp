@@ -1,5 +1,5 @@
-// templates/prefill/sm80.cuh with user variants on the CPU emulator (tests/emu), against the
-// float64 reference: a score_mod reading an f32 aux table plus a document mask_mod reading
+// templates/prefill/sm80.cuh and sm90.cuh with user variants on the CPU emulator (tests/emu),
+// against the float64 reference: a score_mod reading an f32 aux table plus a document mask_mod reading
 // int32 doc ids, dense and block-sparse, causal, GQA, uneven lengths, fully masked rows, even
 // lengths. The prelude struct below is what codegen/snippet.cpp's user_mods_struct generates
 // for kScoreMod / kMaskMod (the test checks the rendered source carries those bodies).
@@ -7,6 +7,7 @@
 
 #include "codegen/snippet.h"
 #include "emu/prefill_emu_harness.h"
+#include "emu/prefill_sm90_emu_run.h"
 #include "variants/user_cases.h"
 
 namespace attnjit_gen {
@@ -32,6 +33,8 @@ constexpr const char* kMaskMod = "const int* doc = aux<int>(0);\nreturn doc[q_id
 
 using sm80::Bf16;
 using sm80::F16;
+using Bf16s = sm90::Bf16;
+using F16s = sm90::F16;
 template <class M, int kTile>
 using U = variants::WithUserMods<M, attnjit_gen::UserMods, kTile>;
 template <class E, class M, bool Even>
@@ -139,6 +142,57 @@ TEST(UserModsEmu, EndAlignedTilesGiveTheSnippetsTheirKeys) {
 
 TEST(UserModsEmu, BlockSparseEvenCausal) {
   expect_ok(user_case(DType::BF16, {MaskKind::Causal, 0, 0}, 2, 1, 256, 256, {128, 64}, 128));
+}
+#endif
+
+// The same snippets on the sm90 template (emu/prefill_sm90_emu_run.h), in each of its main loops.
+template <class E, int D, int BN, class M, int WG = 2, bool OV = false, bool PS = false, bool SO = false, bool PU = false>
+using T90 = PrefillSm90Traits<E, D, BN, 2, M, WG, true, OV, PS, SO, PU>;
+
+// Also checks that codegen renders sm90 kernels for the case with the snippets' struct and the
+// policy the test instantiates.
+template <class Traits>
+void expect_sm90(const testing::PrefillCase& c, const std::string& policy, int64_t min_masked_rows = 0) {
+  const emu90::EmuOut r = emu90::run<Traits>(c);
+  EXPECT_TRUE(r.report.ok) << c.name() << "\n" << r.report.message;
+  EXPECT_GE(r.report.masked_rows, min_masked_rows) << c.name();
+  const ProblemSpec spec = prefill_spec(c.problem());
+  const Target tg = Target::cuda("sm_90a");
+  TileConfig named;
+  named.tmpl = "sm90";
+  const KernelTemplate& t = template_for(spec, tg, named);
+  const KernelSource src = t.render(spec, t.default_config(spec, tg), tg);
+  EXPECT_NE(src.text.find(user_mods_struct(kScoreMod, kMaskMod)), std::string::npos);
+  EXPECT_NE(src.entry.find(policy), std::string::npos) << src.entry;
+}
+
+TEST(UserModsEmuSm90, DenseDocumentMaskWithScoreMod) {
+  expect_sm90<T90<Bf16s, 64, 128, U<sm80::MaskNone, 0>>>(
+      user_case(DType::BF16, {}, 2, 1, 200, 200, {37, 90, 73}, 0),
+      "attnjit::variants::WithUserMods<attnjit::sm80::MaskNone, attnjit_gen::UserMods, 0>");
+  // Causal, GQA, seqlen_q > seqlen_k (the first 50 rows see no key), the overlapped main loop.
+  expect_sm90<T90<F16s, 64, 64, U<sm80::MaskCausal, 0>, 2, true>>(
+      user_case(DType::F16, {MaskKind::Causal, 0, 0}, 4, 2, 150, 100, {30, 45}, 0),
+      "attnjit::variants::WithUserMods<attnjit::sm80::MaskCausal, attnjit_gen::UserMods, 0>", 4 * 50);
+  // A window with order 1 (consumers pass through the tiles the window hides) and three consumers.
+  expect_sm90<T90<Bf16s, 128, 128, U<Win100, 0>, 3, false, false, false, true>>(
+      user_case(DType::BF16, {MaskKind::SlidingWindow, 100, 0}, 2, 1, 300, 300, {70, 150, 80}, 0, 128),
+      "attnjit::variants::WithUserMods<attnjit::sm80::MaskSlidingWindow<100, 0>, attnjit_gen::UserMods, 0>");
+}
+
+#if defined(ATTNJIT_WITH_LLVM)
+TEST(UserModsEmuSm90, BlockSparseTileLists) {
+  expect_sm90<T90<Bf16s, 64, 128, U<sm80::MaskNone, 128>>>(
+      user_case(DType::BF16, {}, 2, 2, 300, 300, {100, 156, 20}, 128),
+      "attnjit::variants::WithUserMods<attnjit::sm80::MaskNone, attnjit_gen::UserMods, 128>");
+  // Causal, 64-key tiles (two per block-mask tile), the persistent kernel with O's own buffer and
+  // the overlap; then documents aligned to the tiles (every visited tile full).
+  expect_sm90<T90<Bf16s, 128, 64, U<sm80::MaskCausal, 128>, 2, true, true, true>>(
+      user_case(DType::BF16, {MaskKind::Causal, 0, 0}, 2, 1, 256, 300, {128, 64}, 128, 128),
+      "attnjit::variants::WithUserMods<attnjit::sm80::MaskCausal, attnjit_gen::UserMods, 128>");
+  expect_sm90<T90<F16s, 128, 128, U<Win100, 128>, 2, false, true>>(
+      user_case(DType::F16, {MaskKind::SlidingWindow, 100, 0}, 2, 1, 256, 256, {128}, 128, 128),
+      "attnjit::variants::WithUserMods<attnjit::sm80::MaskSlidingWindow<100, 0>, attnjit_gen::UserMods, 128>");
 }
 #endif
 
