@@ -139,14 +139,12 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
          ">";
 }
 
-// The persistent grid: one block per SM (132 when the target does not say), never more blocks
-// than tiles.
-// Why this template cannot run a problem whatever the config (nullopt: it can, given a legal
-// config). The variants it lacks are served by the sm80 template.
 // Paged K/V: one TMA box per page a key tile spans, each starting on a 1024-byte swizzle atom
 // (8 rows of 128 bytes).
 constexpr int kMinPage = 8;
 
+// Why this template cannot run a problem whatever the config (nullopt: it can, given a legal
+// config). What it lacks is served by the sm80 template.
 std::optional<std::string> problem_refusal(const ProblemSpec& spec, const Target& target) {
   if (spec.family != Family::Prefill || (spec.dtype != DType::F16 && spec.dtype != DType::BF16))
     return "prefill_sm90 implements prefill f16/bf16; got " + spec.key();
@@ -158,13 +156,16 @@ std::optional<std::string> problem_refusal(const ProblemSpec& spec, const Target
            "template serves smaller ones; got " + spec.key();
   if (!(plain_fields(spec) == spec))
     return "variant: prefill_sm90 implements masks none / causal / sliding window, soft-capping, ALiBi, "
-           "sinks, user score_mod / mask_mod / block-sparse, GQA, varlen batches and paged K/V only; " + spec.key() + " asks for more (the sm80 template serves them)";
+           "sinks, user score_mod / mask_mod / block-sparse, GQA, varlen batches and paged K/V only; " +
+           spec.key() + " asks for more (the sm80 template serves them)";
   if (!one_of(kHeadDims, spec.head_dim))
     return "head_dim: " + std::to_string(spec.head_dim) +
            " not supported by prefill_sm90 (64, 96, 128, 192, 256); the sm80 template serves it";
   return std::nullopt;
 }
 
+// The persistent grid: one block per SM (132 when the target does not say), never more blocks
+// than tiles.
 unsigned persistent_blocks(const Target& target, int64_t tiles) {
   const int64_t sms = target.sm_count > 0 ? target.sm_count : 132;
   return static_cast<unsigned>(std::max<int64_t>(1, std::min(sms, tiles)));
@@ -200,9 +201,10 @@ class PrefillSm90 final : public KernelTemplate {
   bool supports(const ProblemSpec& spec, const Target& target) const override {
     return !problem_refusal(spec, target);
   }
-  // ALiBi, sinks, varlen batches, paged K/V and user variants run here by tuning or by choice (--template sm90) until scripts/gpu-check.sh
-  // has verified them on a GPU (the emulator and the compile gates have): the sm80 template's
-  // default serves them meanwhile.
+  // ALiBi, sinks, varlen batches, paged K/V and user variants run here by tuning or by choice
+  // (--template sm90) until the GPU tests (tests/gpu Sm90Prefill.AlibiAndSinks,
+  // VariantsGpu.*OnSm90) have verified them on a GPU (the emulator and the compile gates have):
+  // the sm80 template's default serves them meanwhile.
   bool default_for(const ProblemSpec& spec, const Target&) const override {
     return !spec.alibi && !spec.sink && !spec.varlen && spec.page_size == 0 && !has_user_variants(spec);
   }

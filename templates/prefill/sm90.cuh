@@ -257,10 +257,12 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
             const int box = p.page_size < kBlockN ? p.page_size : kBlockN;
             for (int j = 0; j < kBlockN; j += box) {
               const int key = row + j;
-              const int page = key < tl.len_k ? p.block_table[tl.batch * p.block_table_stride + (key >> p.page_shift)] : -1;
+              const int page =
+                  key < tl.len_k ? p.block_table[tl.batch * p.block_table_stride + (key >> p.page_shift)] : -1;
               for (int cb = 0; cb < kColBlocks; ++cb)
-                tma_load_4d(tile + cb * kBlockN * 128u + static_cast<unsigned>(j) * 128u, is_v ? &params.tv : &params.tk,
-                            64 * cb, key & (p.page_size - 1), tl.head / group, page, full);
+                tma_load_4d(tile + cb * kBlockN * 128u + static_cast<unsigned>(j) * 128u,
+                            is_v ? &params.tv : &params.tk, 64 * cb, key & (p.page_size - 1), tl.head / group, page,
+                            full);
             }
           } else {
             for (int cb = 0; cb < kColBlocks; ++cb)

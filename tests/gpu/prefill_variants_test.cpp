@@ -1,8 +1,8 @@
 // The attention variants (issue #18) on a real GPU through the public Runtime — the sm80
-// template, which serves them on every arch (and the sm90 template's varlen and paged K/V on sm_90a): varlen and paged prefill against the float64
-// varlen reference, ALiBi, sinks, user score_mod / mask_mod snippets and block-sparse masks
-// (the block mask built by the GPU kernel) against the float64 reference. Outputs are poisoned
-// before each run. Skipped with the reason when no CUDA device is present.
+// template, which serves them on every arch, and the sm90 template on sm_90a: varlen and paged
+// prefill against the float64 varlen reference, ALiBi, sinks, user score_mod / mask_mod snippets
+// and block-sparse masks (the block mask built by the GPU kernel) against the float64 reference.
+// Outputs are poisoned before each run. Skipped with the reason when no CUDA device is present.
 #include <gtest/gtest.h>
 
 #include "common/gpu_test_util.h"
