@@ -93,7 +93,8 @@ phase_sm90t() {
   if passed sm90first; then run sm90t 60 ${SM90T_LIMIT:-240} $CT --timeout 170 -j4 -R 'Sm90Prefill' -E OneTile
   else NO_SM90=1; fi
 }
-phase_vart() { run vart 30 120 $CT -j5 -R 'VariantsGpu'; }
+# The sm90 variant tests compile ~80 kernels one after the other (VarlenAndPagedOnSm90, UserMods...OnSm90).
+phase_vart() { run vart 30 ${VART_LIMIT:-200} $CT -j5 --timeout 190 -R 'VariantsGpu'; }
 G="--dtype bf16 --head-dim 64,128,256 --mask none,causal"
 phase_bench() {
   [ -n "${NO_SM90:-}" ] && { st[bench90]="skipped (sm90 tests failed)"; return; }
