@@ -84,16 +84,23 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   gates::run_gates(jobs, "gates");
 }
 
-// ALiBi, sinks, varlen batches and paged K/V in the sm90 template: its own default config for each head dim
-// (what naming sm90 or tuning reaches), with soft-capping, and the configs that keep the most live
-// across key tiles (the overlap, the persistent kernel with O in its own buffer, order 1, three
-// consumers).
+// ALiBi, sinks, varlen batches, paged K/V and user variants in the sm90 template: its own default
+// config for each head dim (what naming sm90 or tuning reaches), with soft-capping, and the configs
+// that keep the most live across key tiles (the overlap, the persistent kernel with O in its own
+// buffer, order 1, three consumers).
 TEST(Gates, PrefillSm90VariantsVarlenAndPagesPassEveryGate) {
   REQUIRE_NVRTC();
   TileConfig named;
   named.tmpl = "sm90";
   const Target target = Target::cuda("sm_90a");
   std::vector<gates::Job> jobs;
+  // One job: `cfg`, or sm90's default for the spec.
+  auto add_spec = [&](const ProblemSpec& s, const char* cfg) {
+    const KernelTemplate& t = template_for(s, target, named);
+    const TileConfig c = cfg ? TileConfig::parse(cfg) : t.default_config(s, target);
+    ASSERT_FALSE(t.can_implement(s, c, target)) << c.key() << " " << s.key();
+    jobs.push_back({&t, s, c, target});
+  };
   auto add = [&](DType dt, int hd, MaskSpec m, bool alibi, bool sink, double softcap = 0, const char* cfg = nullptr,
                  bool varlen = false, int page = 0) {
     ProblemSpec s = testing::make_prefill_spec(dt, hd, m, 1, 8192);
@@ -102,10 +109,7 @@ TEST(Gates, PrefillSm90VariantsVarlenAndPagesPassEveryGate) {
     s.alibi = alibi;
     s.sink = sink;
     s.softcap = softcap;
-    const KernelTemplate& t = template_for(s, target, named);
-    const TileConfig c = cfg ? TileConfig::parse(cfg) : t.default_config(s, target);
-    ASSERT_FALSE(t.can_implement(s, c, target)) << c.key() << " " << s.key();
-    jobs.push_back({&t, s, c, target});
+    add_spec(s, cfg);
   };
   const MaskSpec none{MaskKind::None, 0, 0}, causal{MaskKind::Causal, 0, 0}, sw{MaskKind::SlidingWindow, 1024, 0};
   add(DType::BF16, 64, causal, true, true);
@@ -135,14 +139,11 @@ TEST(Gates, PrefillSm90VariantsVarlenAndPagesPassEveryGate) {
   const std::string score = register_snippet("return score + aux<float>(1)[h] - 0.0625f * (q_idx - kv_idx);", "score_mod");
   const std::string docs = register_snippet("const int* doc = aux<int>(0);\nreturn doc[q_idx] == doc[kv_idx];", "mask_mod");
   auto add_user = [&](int hd, MaskSpec m, int block_sparse, const char* cfg = nullptr) {
-    add(DType::BF16, hd, m, false, false, 0, cfg);
-    jobs.back().spec.score_mod = score;
-    jobs.back().spec.mask_mod = docs;
-    jobs.back().spec.block_sparse = block_sparse;
-    const KernelTemplate& t = template_for(jobs.back().spec, target, named);
-    if (!cfg) jobs.back().cfg = t.default_config(jobs.back().spec, target);
-    ASSERT_FALSE(t.can_implement(jobs.back().spec, jobs.back().cfg, target)) << jobs.back().cfg.key();
-    jobs.back().tmpl = &t;
+    ProblemSpec s = testing::make_prefill_spec(DType::BF16, hd, m, 1, 8192);
+    s.score_mod = score;
+    s.mask_mod = docs;
+    s.block_sparse = block_sparse;
+    add_spec(s, cfg);
   };
   for (int hd : {64, 128, 256}) {
     add_user(hd, none, 0);
