@@ -42,6 +42,11 @@
 #             see) against the same config without it, where the grid is furthest below cuDNN: hd 256
 #             causal 512-2k (80-key tiles), hd 192 causal 512-1k (112), hd 64 causal 4k-8k (three
 #             consumers); one JSON per config (pass90-<hd>-<config>.json)
+#   next90    opt-in: sm90 persistent 3 (the next tile's first S GEMM during this tile's epilogue)
+#             against persistent 2, the same config otherwise, where the grid's short points sit
+#             below cuDNN: hd 128 none (ping-pong on) and causal, hd 64 causal 512-2k, a 1024-key
+#             window at 8k (ping-pong off: ps3 refuses it under a mask); two alternating rounds, one JSON per
+#             config and round (next90-<round>-<hd>-<mask>-<config>.json)
 #   decodeab  opt-in: issue 19's batch-1 GQA 8 (hd 128, 32 query heads, 32k and 128k, bf16 and e4m3):
 #             the two-level split combine against one level (bench-decode --one-level-combine), two
 #             alternating rounds in one process each (decodeab.log: splits/group, ms, GB/s); then
@@ -174,6 +179,18 @@ phase_pass90() {
     for c in sm90_bm192_bn128_w4_s2_wg3 sm90_bm192_bn128_w4_s2_o1_wg3; do
       $CLI bench --json --dtype bf16 --head-dim 64 --mask causal --seqlen 4096,8192 --config \$c > $L/pass90-64-\$c.json || echo \"failed: 64 \$c\"; done"
 }
+phase_next90() {
+  run next90 30 ${NEXT90_LIMIT:-180} bash -c "
+    for round in 1 2; do
+      for ps in ps2 ps3; do
+        c=sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_\$ps
+        $CLI bench --json --dtype bf16 --head-dim 128 --mask none --seqlen 512,1024,2048 --config \$c > $L/next90-\$round-128-none-\$c.json || echo \"failed: 128 none \$c\"
+        c=sm90_bm128_bn128_w4_s2_wg2_ov1_\$ps
+        $CLI bench --json --dtype bf16 --head-dim 128 --mask causal --seqlen 512,1024,2048 --config \$c > $L/next90-\$round-128-causal-\$c.json || echo \"failed: 128 causal \$c\"
+        c=sm90_bm128_bn128_w4_s2_wg2_ov1_\$ps
+        $CLI bench --json --dtype bf16 --head-dim 64 --mask causal --seqlen 512,1024,2048 --config \$c > $L/next90-\$round-64-causal-\$c.json || echo \"failed: 64 \$c\"
+        $CLI bench --json --dtype bf16 --head-dim 128 --mask sw1024-0 --seqlen 8192 --config \$c > $L/next90-\$round-128-sw-\$c.json || echo \"failed: sw \$c\"; done; done"
+}
 phase_decodeab() {
   local D="$CLI bench-decode --backend cuda --dtype bf16 --head-dim 128 --heads-q 32 --batch 1 --gqa 8 --kv-len 32768,131072 --reps 30"
   run decodeab 30 120 bash -c "for round in 1 2; do for kv in same e4m3; do
@@ -199,17 +216,17 @@ for n in probes sm90first sm90t vart regress; do
 done
 [ -f $L/sm90first.log ] && ! passed sm90first && grep -vE "^\[ (RUN|  +OK) |^ *$" $L/sm90first.log | head -60
 [ -f $L/sm90t.log ] && grep -E "Failure|Expected|Which is|served|prepare failed|run failed" $L/sm90t.log | head -30
-for f in $L/vb2-*.json $L/pass90-*.json; do [ -s "$f" ] && python3 -c 'import json, sys
+for f in $L/vb2-*.json $L/pass90-*.json $L/next90-*.json; do [ -s "$f" ] && python3 -c 'import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
     print(sys.argv[1].split("/")[-1], r["mask"], r["seqlen"], r["config"], "%.3f ms" % r["median_ms"], "%.1f TFLOP/s" % r["tflops"])' "$f"; done
-for n in bench80 bench90 varbench varbench2 masks80 pass90 var90 flex; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
+for n in bench80 bench90 varbench varbench2 masks80 pass90 next90 var90 flex; do [ -f $L/$n.log ] && { echo "--- $n"; tail -8 $L/$n.log; }; done
 [ -f $L/cmp90.log ] && head -50 $L/cmp90.log
 for v in bf16 e4m3 bf16-p16 e4m3-p16; do [ -f $L/decode-$v.log ] && head -20 $L/decode-$v.log; done
 [ -f $L/decodeab.log ] && { echo "--- decodeab"; cat $L/decodeab.log; }
 for n in python pybench; do [ -f $L/$n.log ] && { echo "--- $n"; grep -E "^(gpu-python|FAILED|ERROR|SKIPPED)|ratio|attnjit\.|torch\.ops|goal|overhead|µs|us " $L/$n.log | head -40; }; done
 echo; echo "=== summary ($((SECONDS - T0))s)"
 [ -f $L/tune90.jsonl ] && { echo "--- tune90"; grep '"problem_done"' $L/tune90.jsonl | head -10; }
-for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 masks80 pass90 var90 flex tune90 decodeab python pybench; do
+for n in probes sm90first sm90t vart bench80 bench90 cmp90 varbench regress decode-bf16 decode-e4m3 decode-bf16-p16 decode-e4m3-p16 varbench2 masks80 pass90 next90 var90 flex tune90 decodeab python pybench; do
   [ -n "${st[$n]:-}" ] && printf '%-16s %s\n' $n "${st[$n]}"
 done
 exit 0

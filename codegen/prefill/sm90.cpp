@@ -5,6 +5,7 @@
 // dims) it does not claim, so the sm80 template serves them.
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,7 +26,8 @@ constexpr const char* kRoot = "prefill/sm90.cuh";
 
 // The knobs: consumer warpgroups (block_m = 64 each), block_n (per head dim: what fits 227 KB of
 // shared memory with 2 stages), stages, ping-pong, intra-warpgroup overlap, persistent (1; 2: with
-// O staged in a buffer of its own, so the next tile's Q loads during this tile's epilogue).
+// O staged in a buffer of its own, so the next tile's Q loads during this tile's epilogue; 3: the
+// same, and the next tile's first S GEMM runs during this tile's epilogue).
 constexpr int kWarpgroups[] = {2, 3};
 constexpr int kStages[] = {2, 3};
 constexpr int kHeadDims[] = {64, 96, 128, 192, 256};
@@ -65,7 +67,7 @@ int padded_head_dim(int head_dim) { return (head_dim + 63) / 64 * 64; }
 int64_t smem_bytes(const ProblemSpec& spec, const TileConfig& cfg) {
   const int64_t d = padded_head_dim(spec.head_dim);
   const int64_t q = int64_t{cfg.block_m} * d * 2, kv = int64_t{cfg.block_n} * d * 2;
-  return q * (cfg.persistent == 2 ? 2 : 1) + 2 * cfg.stages * kv + 8 * (2 + 4 * cfg.stages) + 1024;
+  return q * (cfg.persistent >= 2 ? 2 : 1) + 2 * cfg.stages * kv + 8 * (2 + 4 * cfg.stages) + 1024;
 }
 
 // Live fp32/packed registers of a consumer thread: S (block_n / 2) and O (d / 2) throughout,
@@ -126,6 +128,16 @@ std::string variant_policy(const ProblemSpec& spec) {
   return score_variant_policy(spec, mask);
 }
 
+// The traits' trailing flags (kPassUnseen, kVarlen, kPaged, kNextS) up to the last one set: the
+// defaults are left out, so a kernel that sets none keeps the name (and PTX) it had before them.
+std::string trailing_flags(std::initializer_list<bool> flags) {
+  std::vector<bool> v(flags);
+  while (!v.empty() && !v.back()) v.pop_back();
+  std::string s;
+  for (bool f : v) s += f ? ", true" : ", false";
+  return s;
+}
+
 std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
   auto b = [](int v) { return v ? "true" : "false"; };
   return std::string("attnjit::PrefillSm90Traits<") +
@@ -133,9 +145,7 @@ std::string traits_type(const ProblemSpec& spec, const TileConfig& cfg) {
          std::to_string(spec.head_dim) + ", " + std::to_string(cfg.block_n) + ", " +
          std::to_string(cfg.stages) + ", " + variant_policy(spec) + ", " + std::to_string(cfg.warpgroups) +
          ", " + b(cfg.pingpong) + ", " + b(cfg.overlap) + ", " + b(cfg.persistent != 0) + ", " +
-         b(cfg.persistent == 2) +
-         (cfg.order == 1 || spec.varlen || spec.page_size ? std::string(", ") + b(cfg.order == 1) : "") +
-         (spec.varlen || spec.page_size ? std::string(", ") + b(spec.varlen) : "") + (spec.page_size ? ", true" : "") +
+         b(cfg.persistent >= 2) + trailing_flags({cfg.order == 1, spec.varlen, spec.page_size != 0, cfg.persistent == 3}) +
          ">";
 }
 
@@ -216,7 +226,7 @@ class PrefillSm90 final : public KernelTemplate {
         for (int s : kStages)
           for (bool pp : {true, false})
             for (bool ov : {true, false})
-              for (int ps : {0, 1, 2})
+              for (int ps : {0, 1, 2, 3})
                 // Order 1 only where a mask's key range can leave a consumer a tile it cannot see.
                 for (int order : {0, 1}) {
                   if (order == 1 && spec.mask.kind == MaskKind::None) continue;
@@ -307,8 +317,22 @@ class PrefillSm90 final : public KernelTemplate {
       return "stages: " + std::to_string(cfg.stages) + " not supported (allowed: 2, 3)";
     for (auto [v, field] : {std::pair{cfg.pingpong, "pingpong"}, std::pair{cfg.overlap, "overlap"}})
       if (v != 0 && v != 1) return std::string(field) + ": 0 (off) or 1 (on), got " + std::to_string(v);
-    if (cfg.persistent < 0 || cfg.persistent > 2)
-      return "persistent: 0 (off), 1 (on) or 2 (on, O in its own shared buffer), got " + std::to_string(cfg.persistent);
+    if (cfg.persistent < 0 || cfg.persistent > 3)
+      return "persistent: 0 (off), 1 (on), 2 (on, O in its own shared buffer) or 3 (2, and the next tile's first "
+             "S GEMM during this tile's epilogue), got " + std::to_string(cfg.persistent);
+    if (cfg.persistent == 3 && cfg.overlap != 1)
+      return "persistent 3 issues the next tile's first S GEMM beside this tile's last P V: the overlap loop's "
+             "schedule, so overlap must be 1";
+    // The gate sweep of 2026-12-05 (NVRTC's ptxas over the ps3 configs of the space, hd 64-128):
+    // with ping-pong, a key mask or user variants spilled 4-32 bytes (hd 64 window block_n 192,
+    // hd 64 block mask, hd 96 window, hd 128 causal and window); without ping-pong none did.
+    if (cfg.persistent == 3 && cfg.pingpong &&
+        (spec.mask.kind != MaskKind::None || spec.softcap != 0 || has_user_variants(spec)))
+      return "persistent 3 with ping-pong under a mask, soft-capping or user variants: the consumer spills "
+             "(ptxas); use ping-pong 0 or persistent 2";
+    if (cfg.persistent == 3 && cfg.order == 1)
+      return "persistent 3 with order 1: a consumer that passes through the next tile's first key tile cannot "
+             "start it early; use order 0";
     if (cfg.splits || cfg.vec || cfg.threads)
       return "splits/vec/threads: not knobs of prefill_sm90 (must be 0), got " + cfg.key();
     if (cfg.order != 0 && cfg.order != 1)

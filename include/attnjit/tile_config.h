@@ -24,7 +24,8 @@
 //   pingpong   (_pp)   Hopper: 1 = consumer warpgroups take turns issuing GEMMs; 0 = off
 //   overlap    (_ov)   Hopper: 1 = next S GEMM in flight during the softmax; 0 = off
 //   persistent (_ps)   Hopper: 1 = one block per SM walking the tiles (LPT for causal); 2 = the same
-//                      with O in its own shared buffer (Q freed early); 0 = off
+//                      with O in its own shared buffer (Q freed early); 3 = 2, and the next
+//                      tile's first S GEMM in flight during this tile's epilogue; 0 = off
 #pragma once
 
 #include <string>

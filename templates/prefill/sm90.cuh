@@ -28,6 +28,10 @@
 //                tiles (head dim 256 / 192), or of a 192-row tile (three consumers), and at a
 //                window's edges, a consumer's rows may see none of a tile the block loads, and
 //                its S GEMM, softmax and P V there would add nothing.
+//   kNextS       (config ps3: persistent, separate O, overlap) a consumer issues the next tile's
+//                first S GEMM with this tile's last P V, then runs this tile's epilogue while that
+//                S is on the tensor cores (FlashAttention-3's overlapped epilogue): otherwise each
+//                tile starts with its S GEMM and softmax exposed, a large share of short sequences.
 //
 // Layout: rows are kHeadDimPad * 2 bytes, head dims padded to a multiple of 64 (96 -> 128: TMA
 // reads zeros past the tensor's 96 columns, so the padding adds nothing to S, gives 0 in O and is
@@ -85,7 +89,7 @@ struct PrefillSm90Params {
 
 template <class Element_, int kHeadDim_, int kBlockN_, int kStages_, class Mask_, int kConsumers_ = 2,
           bool kPingPong_ = true, bool kOverlap_ = false, bool kPersistent_ = false, bool kSeparateO_ = false,
-          bool kPassUnseen_ = false, bool kVarlen_ = false, bool kPaged_ = false>
+          bool kPassUnseen_ = false, bool kVarlen_ = false, bool kPaged_ = false, bool kNextS_ = false>
 struct PrefillSm90Traits {
   using Element = Element_;
   using Mask = Mask_;
@@ -96,6 +100,7 @@ struct PrefillSm90Traits {
   static constexpr bool kPassUnseen = kPassUnseen_;
   static constexpr bool kVarlen = kVarlen_;
   static constexpr bool kPaged = kPaged_;
+  static constexpr bool kNextS = kNextS_;
   static constexpr int kHeadDimPad = (kHeadDim + 63) / 64 * 64;
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kThreads = 128 * (1 + kConsumers);
@@ -119,6 +124,9 @@ struct PrefillSm90Traits {
   static_assert(kStages >= 1 && kStages <= 4, "stages: 1..4");
   static_assert(!kOverlap || kStages >= 2, "overlap holds two K/V stages at once");
   static_assert(!kSeparateO || kPersistent, "a separate O buffer only pays in the persistent loop");
+  static_assert(!kNextS || (kSeparateO && kOverlap && !kPassUnseen),
+                "the next tile's S GEMM: persistent with O in its own buffer (Q's rows free), the overlap "
+                "loop, order 0");
   static_assert(!kPassUnseen || variants::block_sparse_of<Mask>() == 0,
                 "order 1 passes through a contiguous tile range; a block mask's tiles are a list");
   static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumers <= 65536, "register file");
@@ -306,14 +314,23 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   };
 
   int kv_iter = 0, round = 0;
+  // S of the current key tile, and P of the previous one as wgmma A fragments. Outside the tile
+  // loop: with kNextS the next tile's first S is in flight in sacc through this tile's epilogue.
+  WgAccum<kBlockN> sacc;
+  unsigned pa[kBlockN / 16][4];
+  // kNextS: this tile's first S GEMM was issued (its ping-pong turn taken, Q and K(0) waited for)
+  // at the end of the previous tile; its softmax has not run.
+  bool s0_issued = false;
   for (int tile_i = first_tile; tile_i < tile_count; tile_i += tile_stride, round += Traits::kVarlen ? 0 : 1) {
     const Tile tl = tile_at(tile_i);
     if (Traits::kVarlen && tl.idle) continue;
+    const bool pre = Traits::kNextS && s0_issued;
+    s0_issued = false;
     const int seqlen_q = Traits::kVarlen ? tl.len_q : dense_len_q;
     const int seqlen_k = Traits::kVarlen || Traits::kPaged ? tl.len_k : dense_len_k;
     const int m0 = tl.m0, n_tiles = tl.n_tiles;
     // The last consumer lets consumer 0 start the tile's ring.
-    if (Traits::kPingPong && c == kConsumers - 1 && n_tiles > 0) named_bar_arrive(1, 256);
+    if (Traits::kPingPong && c == kConsumers - 1 && n_tiles > 0 && !pre) named_bar_arrive(1, 256);
 
     // This thread's two rows (g and g + 8 of its warp's 16) and the keys each may see.
     int key_lo[2], key_hi[2];
@@ -334,8 +351,6 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     // Running maxima of the raw scores and per-thread partial sums of exp2.
     float row_max[2] = {neg_inf, neg_inf};
     float row_sum[2] = {0.f, 0.f};
-    WgAccum<kBlockN> sacc;
-    unsigned pa[kBlockN / 16][4];  // P of the current tile as wgmma A fragments
 
     auto stage_of = [&](int it) { return it % kStages; };
     auto phase_of = [&](int it) { return static_cast<unsigned>(it / kStages) & 1u; };
@@ -477,7 +492,82 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       release_v(s);
     };
 
-    mbar_wait(q_full, static_cast<unsigned>(round) & 1u);
+    // Epilogue: O / l as 16-bit values into this consumer's (now free) Q rows, or its rows of the
+    // separate O buffer, in the same swizzled layout, then TMA stores (rows past seqlen_q
+    // dropped); LSE by direct stores.
+    // LSE of row `row` of the tile's sequence: dense [b, h, i]; varlen [h, total_q].
+    auto epilogue = [&] {
+      auto lse_at = [&](int row) {
+        return (Traits::kVarlen ? tl.row_q : tl.batch * p.lse_batch_stride) + tl.head * p.lse_head_stride + row;
+      };
+      float inv[2];
+      for (int r = 0; r < 2; ++r) {
+        float l = row_sum[r];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        inv[r] = l > 0.f ? 1.f / l : 0.f;
+        const int row = m0 + 64 * c + 16 * warp + g + 8 * r;
+        if constexpr (variants::has_sink<Mask>()) {  // the sink joins the row's denominator
+          float lse = l > 0.f ? row_max[r] * p.scale + logf(l) : neg_inf;
+          variants::fold_sink(p.sinks[tl.head], lse, inv[r], [](float x) { return expf(x); },
+                              [](float x) { return log1pf(x); });
+          if (p.lse != nullptr && q4 == 0 && row < seqlen_q) p.lse[lse_at(row)] = lse;
+        } else if (p.lse != nullptr && q4 == 0 && row < seqlen_q) {
+          p.lse[lse_at(row)] = l > 0.f ? row_max[r] * p.scale + logf(l) : neg_inf;
+        }
+      }
+      const unsigned o_rows = q_rows + Traits::kOffO;
+      unsigned char* const o_ptr = base_ptr + (o_rows - base);
+      if constexpr (Traits::kSeparateO) {  // the previous tile's store must have read these rows
+        if (t == 0) tma_store_wait_read<0>();
+        named_bar_sync(1 + kConsumers + c, 128);
+      }
+      for (int i = 0; i < WgAccum<kHeadDimPad>::kRegs; i += 2) {
+        const int r = (i >> 1) & 1, row = 16 * warp + g + 8 * r, chunk = i >> 2;  // 16-byte chunk of d
+        const unsigned v = pack_half2<Element>(o[i] * inv[r], o[i + 1] * inv[r]);
+        const unsigned off = static_cast<unsigned>(chunk / 8) * kBlockM * 128u +
+                             static_cast<unsigned>(row) * 128u +
+                             16u * static_cast<unsigned>((chunk % 8) ^ (row % 8)) + 4u * static_cast<unsigned>(q4);
+        *reinterpret_cast<unsigned*>(o_ptr + off) = v;
+      }
+      fence_proxy_async();
+      named_bar_sync(1 + kConsumers + c, 128);
+      if constexpr (Traits::kVarlen) {
+        // Packed sequences: the rows past this one's end are the next one's, which a TMA store of
+        // the whole 64-row box would overwrite. Every thread copies 16-byte chunks of the staged
+        // rows that lie inside the sequence (head dim 96's padding stays behind).
+        struct alignas(16) Chunk16 {
+          unsigned w[4];
+        };
+        constexpr int kChunks = kHeadDim / 8;
+        for (int e = t; e < 64 * kChunks; e += 128) {
+          const int row = e / kChunks, chunk = e - row * kChunks;
+          if (m0 + 64 * c + row >= seqlen_q) break;  // rows grow with e: the rest are past the end too
+          const unsigned off = static_cast<unsigned>(chunk / 8) * kBlockM * 128u + static_cast<unsigned>(row) * 128u +
+                               16u * static_cast<unsigned>((chunk % 8) ^ (row % 8));
+          const long long dst = (static_cast<long long>(tl.row_q + m0 + 64 * c + row) * p.o_row_stride +
+                                 static_cast<long long>(tl.head) * p.o_head_stride) * 2 + 16ll * chunk;
+          *reinterpret_cast<Chunk16*>(static_cast<unsigned char*>(p.o) + dst) =
+              *reinterpret_cast<const Chunk16*>(o_ptr + off);
+        }
+        if constexpr (!Traits::kSeparateO && Traits::kPersistent) {
+          named_bar_sync(1 + kConsumers + c, 128);  // every thread has read the rows the next Q reuses
+          if (t == 0) mbar_arrive(q_empty);
+        }
+      } else if (t == 0) {
+        for (int cb = 0; cb < kColBlocks; ++cb) {
+          if (cb > 0) fence_proxy_async();  // the emulator asks for one per store; free on hardware
+          tma_store_4d(&params.to, o_rows + cb * kBlockM * 128u, 64 * cb, m0 + 64 * c, tl.head, tl.batch);
+        }
+        tma_store_commit();
+        if constexpr (!Traits::kSeparateO) {
+          tma_store_wait_read<0>();
+          if (Traits::kPersistent) mbar_arrive(q_empty);  // the producer may load the next Q here
+        }
+      }
+    };
+
+    if (!pre) mbar_wait(q_full, static_cast<unsigned>(round) & 1u);
     if constexpr (!Traits::kOverlap) {
       for (int n = 0; n < n_tiles; ++n) {
         if (kPass && (n < nf || n > nl)) {
@@ -514,13 +604,16 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         for (int n = 0; n < nf; ++n) pass_through(n);
       float corr[2];
       int s_prev = stage_of(kv_iter + first());
-      mbar_wait(k_full(s_prev), phase_of(kv_iter + first()));
-      my_turn();
-      wgmma_fence();
-      issue_s(s_prev);
-      wgmma_commit();
-      pass_turn(first() == n_tiles - 1);
-      wgmma_wait<0>();
+      if (!pre) {
+        mbar_wait(k_full(s_prev), phase_of(kv_iter + first()));
+        my_turn();
+        wgmma_fence();
+        issue_s(s_prev);
+        wgmma_commit();
+        pass_turn(first() == n_tiles - 1);
+        wgmma_wait<0>();  // (kNextS: the previous tile retired this S; a wait here on that path too
+                          // would make ptxas serialise every wgmma, C7515)
+      }
       release_k(s_prev);
       release_q_after(first() == n_tiles - 1);
       softmax(first(), corr);  // O is 0: nothing to rescale
@@ -547,12 +640,46 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         rescale_o(corr);
         s_prev = s;
       }
+      int next_tiles = 0;  // key tiles of the next tile (kNextS)
+      if constexpr (Traits::kNextS) {
+        // The next tile this block computes (varlen: past the idle ones); when it sees keys, its
+        // first S GEMM goes out with this tile's last P V, in the next tile's first ping-pong turn
+        // (the last consumer opens that ring here instead of at the tile's start).
+        int ni = tile_i + tile_stride;
+        Tile nt;
+        for (; ni < tile_count; ni += tile_stride) {
+          nt = tile_at(ni);
+          if (!(Traits::kVarlen && nt.idle)) break;
+        }
+        next_tiles = ni < tile_count ? nt.n_tiles : 0;
+        s0_issued = next_tiles > 0;
+      }
       mbar_wait(v_full(s_prev), phase_of(kv_iter + end() - 1));
-      wgmma_fence();
-      issue_pv(pa, s_prev);
-      wgmma_commit();
-      wgmma_wait<0>();
-      release_v(s_prev);
+      if (s0_issued) {
+        const int it_next = kv_iter + n_tiles, s_next = stage_of(it_next);
+        mbar_wait(q_full, static_cast<unsigned>(round + 1) & 1u);  // the producer loaded it after our last S
+        mbar_wait(k_full(s_next), phase_of(it_next));
+        if (Traits::kPingPong && c == kConsumers - 1) named_bar_arrive(1, 256);
+        my_turn();
+        wgmma_fence();
+        issue_pv(pa, s_prev);
+        wgmma_commit();
+        issue_s(s_next);
+        wgmma_commit();
+        pass_turn(next_tiles == 1);
+        wgmma_wait<1>();  // P V has retired (O is final); the next S may still run
+        release_v(s_prev);
+        epilogue();
+        // Retire the next S here, not across the tile loop's back edge: ptxas serialises every
+        // wgmma (C7515) when a GEMM is in flight where the next tile zeroes O.
+        wgmma_wait<0>();
+      } else {
+        wgmma_fence();
+        issue_pv(pa, s_prev);
+        wgmma_commit();
+        wgmma_wait<0>();
+        release_v(s_prev);
+      }
       if constexpr (kPass)
         for (int n = nl + 1; n < n_tiles; ++n) pass_through(n);
     } else if constexpr (kPass) {
@@ -561,78 +688,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     kv_iter += n_tiles;
     release_q_after(n_tiles == 0);  // no S GEMM read Q
 
-    // Epilogue: O / l as 16-bit values into this consumer's (now free) Q rows, or its rows of the
-    // separate O buffer, in the same swizzled layout, then TMA stores (rows past seqlen_q
-    // dropped); LSE by direct stores.
-    // LSE of row `row` of the tile's sequence: dense [b, h, i]; varlen [h, total_q].
-    auto lse_at = [&](int row) {
-      return (Traits::kVarlen ? tl.row_q : tl.batch * p.lse_batch_stride) + tl.head * p.lse_head_stride + row;
-    };
-    float inv[2];
-    for (int r = 0; r < 2; ++r) {
-      float l = row_sum[r];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
-      inv[r] = l > 0.f ? 1.f / l : 0.f;
-      const int row = m0 + 64 * c + 16 * warp + g + 8 * r;
-      if constexpr (variants::has_sink<Mask>()) {  // the sink joins the row's denominator
-        float lse = l > 0.f ? row_max[r] * p.scale + logf(l) : neg_inf;
-        variants::fold_sink(p.sinks[tl.head], lse, inv[r], [](float x) { return expf(x); },
-                            [](float x) { return log1pf(x); });
-        if (p.lse != nullptr && q4 == 0 && row < seqlen_q) p.lse[lse_at(row)] = lse;
-      } else if (p.lse != nullptr && q4 == 0 && row < seqlen_q) {
-        p.lse[lse_at(row)] = l > 0.f ? row_max[r] * p.scale + logf(l) : neg_inf;
-      }
-    }
-    const unsigned o_rows = q_rows + Traits::kOffO;
-    unsigned char* const o_ptr = base_ptr + (o_rows - base);
-    if constexpr (Traits::kSeparateO) {  // the previous tile's store must have read these rows
-      if (t == 0) tma_store_wait_read<0>();
-      named_bar_sync(1 + kConsumers + c, 128);
-    }
-    for (int i = 0; i < WgAccum<kHeadDimPad>::kRegs; i += 2) {
-      const int r = (i >> 1) & 1, row = 16 * warp + g + 8 * r, chunk = i >> 2;  // 16-byte chunk of d
-      const unsigned v = pack_half2<Element>(o[i] * inv[r], o[i + 1] * inv[r]);
-      const unsigned off = static_cast<unsigned>(chunk / 8) * kBlockM * 128u +
-                           static_cast<unsigned>(row) * 128u +
-                           16u * static_cast<unsigned>((chunk % 8) ^ (row % 8)) + 4u * static_cast<unsigned>(q4);
-      *reinterpret_cast<unsigned*>(o_ptr + off) = v;
-    }
-    fence_proxy_async();
-    named_bar_sync(1 + kConsumers + c, 128);
-    if constexpr (Traits::kVarlen) {
-      // Packed sequences: the rows past this one's end are the next one's, which a TMA store of
-      // the whole 64-row box would overwrite. Every thread copies 16-byte chunks of the staged
-      // rows that lie inside the sequence (head dim 96's padding stays behind).
-      struct alignas(16) Chunk16 {
-        unsigned w[4];
-      };
-      constexpr int kChunks = kHeadDim / 8;
-      for (int e = t; e < 64 * kChunks; e += 128) {
-        const int row = e / kChunks, chunk = e - row * kChunks;
-        if (m0 + 64 * c + row >= seqlen_q) break;  // rows grow with e: the rest are past the end too
-        const unsigned off = static_cast<unsigned>(chunk / 8) * kBlockM * 128u + static_cast<unsigned>(row) * 128u +
-                             16u * static_cast<unsigned>((chunk % 8) ^ (row % 8));
-        const long long dst = (static_cast<long long>(tl.row_q + m0 + 64 * c + row) * p.o_row_stride +
-                               static_cast<long long>(tl.head) * p.o_head_stride) * 2 + 16ll * chunk;
-        *reinterpret_cast<Chunk16*>(static_cast<unsigned char*>(p.o) + dst) =
-            *reinterpret_cast<const Chunk16*>(o_ptr + off);
-      }
-      if constexpr (!Traits::kSeparateO && Traits::kPersistent) {
-        named_bar_sync(1 + kConsumers + c, 128);  // every thread has read the rows the next Q reuses
-        if (t == 0) mbar_arrive(q_empty);
-      }
-    } else if (t == 0) {
-      for (int cb = 0; cb < kColBlocks; ++cb) {
-        if (cb > 0) fence_proxy_async();  // the emulator asks for one per store; free on hardware
-        tma_store_4d(&params.to, o_rows + cb * kBlockM * 128u, 64 * cb, m0 + 64 * c, tl.head, tl.batch);
-      }
-      tma_store_commit();
-      if constexpr (!Traits::kSeparateO) {
-        tma_store_wait_read<0>();
-        if (Traits::kPersistent) mbar_arrive(q_empty);  // the producer may load the next Q here
-      }
-    }
+    if (!s0_issued) epilogue();  // (kNextS ran it while the next tile's first S GEMM was in flight)
     if constexpr (Traits::kVarlen) ++round;
   }
   // Shared memory must outlive the reads of the last store (kSeparateO does not wait per tile).

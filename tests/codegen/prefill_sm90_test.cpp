@@ -76,7 +76,7 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
     EXPECT_EQ(sm90(s).default_config(s, h).key(), key);
     const auto space = sm90(s).search_space(s, h);
     std::set<std::string> keys;
-    bool wg3 = false, pp_off = false, ov_off = false, persistent = false, separate_o = false;
+    bool wg3 = false, pp_off = false, ov_off = false, persistent = false, separate_o = false, next_s = false;
     for (const TileConfig& c : space) {
       EXPECT_FALSE(sm90(s).can_implement(s, c, h).has_value()) << c.key();
       EXPECT_EQ(TileConfig::parse(c.key()), c) << c.key();
@@ -86,6 +86,9 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
       ov_off |= c.overlap == 0;
       persistent |= c.persistent == 1;
       separate_o |= c.persistent == 2;
+      next_s |= c.persistent == 3;
+      // ps3 runs the overlap loop's schedule at order 0 only.
+      if (c.persistent == 3) EXPECT_TRUE(c.overlap == 1 && c.order == 0) << c.key();
     }
     EXPECT_EQ(keys.size(), space.size()) << hd;
     EXPECT_TRUE(keys.count(key)) << hd << ": the default is in the space";
@@ -94,6 +97,8 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
     EXPECT_EQ(persistent, hd <= 192) << hd;
     // A second Q-sized buffer for O fits beside two K/V stages wherever persistent fits.
     EXPECT_EQ(separate_o, persistent) << hd;
+    // ps3 needs the overlap, which the persistent loop leaves no registers for at head dim 192.
+    EXPECT_EQ(next_s, hd <= 128) << hd;
     // Three consumer warpgroups have 160 registers each: only where the tiles are small enough.
     EXPECT_EQ(wg3, hd <= 128) << hd;
   }
@@ -274,6 +279,30 @@ TEST(PrefillSm90Codegen, PassUnseenOrder) {
   EXPECT_NE(two->find("order: 2 not supported by prefill_sm90"), std::string::npos) << *two;
 }
 
+// ps3 (the next tile's first S GEMM during this tile's epilogue): only with the overlap loop and
+// order 0, each refusal naming why; by tuning or by choice, never a default until a GPU times it.
+TEST(PrefillSm90Codegen, NextTileSOnlyWithTheOverlapAtOrderZero) {
+  const Target h = Target::cuda("sm_90a");
+  const ProblemSpec none = spec(DType::BF16, 128, {}), causal = spec(DType::BF16, 128, {MaskKind::Causal, 0, 0});
+  EXPECT_FALSE(sm90(none).can_implement(none, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps3"), h));
+  const auto no_ov = sm90(none).can_implement(none, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_pp1_ps3"), h);
+  ASSERT_TRUE(no_ov);
+  EXPECT_NE(no_ov->find("overlap must be 1"), std::string::npos) << *no_ov;
+  EXPECT_FALSE(sm90(causal).can_implement(causal, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_ov1_ps3"), h));
+  const auto pp = sm90(causal).can_implement(causal, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps3"), h);
+  ASSERT_TRUE(pp);
+  EXPECT_NE(pp->find("ping-pong under a mask"), std::string::npos) << *pp;
+  const auto o1 = sm90(causal).can_implement(causal, TileConfig::parse("sm90_bm128_bn128_w4_s2_o1_wg2_ov1_ps3"), h);
+  ASSERT_TRUE(o1);
+  EXPECT_NE(o1->find("persistent 3 with order 1"), std::string::npos) << *o1;
+  for (const ProblemSpec& s : {none, causal})
+    for (int len : {512, 1024, 8192}) {
+      ProblemSpec l = s;
+      l.seqlen_q = l.seqlen_k = len;
+      EXPECT_NE(sm90(l).default_config(l, h).persistent, 3) << l.key();
+    }
+}
+
 TEST(PrefillSm90Codegen, RenderAndGeometry) {
   const Target h = Target::cuda("sm_90a");
   const ProblemSpec s = spec(DType::BF16, 64, {MaskKind::SlidingWindow, 256, 0});
@@ -316,7 +345,19 @@ TEST(PrefillSm90Codegen, RenderAndGeometry) {
   EXPECT_EQ(sm90(s).geometry(s, p2, h100, shape).dynamic_smem, 2 * 16384u + 4 * 16384u + 80u + 1024u);
   EXPECT_EQ(sm90(s).geometry(s, p2, h100, shape).grid[0], 132u);
   EXPECT_NE(sm90(s).render(s, p2, h).entry.find(", 2, true, true, true, true>>"), std::string::npos);
+  // ps3: the same buffers, and the next tile's first S GEMM during the epilogue (the last flag);
+  // under this window only without ping-pong (with it the consumer spills).
   p2.persistent = 3;
+  const auto pp_why = sm90(s).can_implement(s, p2, h);
+  ASSERT_TRUE(pp_why.has_value());
+  EXPECT_NE(pp_why->find("ping-pong under a mask"), std::string::npos) << *pp_why;
+  p2.pingpong = 0;
+  ASSERT_FALSE(sm90(s).can_implement(s, p2, h).has_value());
+  EXPECT_EQ(sm90(s).geometry(s, p2, h100, shape).dynamic_smem, 2 * 16384u + 4 * 16384u + 80u + 1024u);
+  EXPECT_NE(sm90(s).render(s, p2, h).entry.find(", 2, false, true, true, true, false, false, false, true>>"),
+            std::string::npos)
+      << sm90(s).render(s, p2, h).entry;
+  p2.persistent = 4;
   const auto why = sm90(s).can_implement(s, p2, h);
   ASSERT_TRUE(why.has_value());
   EXPECT_NE(why->find("persistent"), std::string::npos) << *why;

@@ -39,8 +39,8 @@ static_assert(sizeof(PrefillSm90Params) == sizeof(PrefillSm90HostParams) &&
               "host and kernel parameter layouts differ");
 
 template <class E, int D, int BN, int S, class M, int WG = 2, bool PP = true, bool OV = false, bool PS = false,
-          bool SO = false, bool PU = false, bool VL = false, bool PG = false>
-using T = PrefillSm90Traits<E, D, BN, S, M, WG, PP, OV, PS, SO, PU, VL, PG>;
+          bool SO = false, bool PU = false, bool VL = false, bool PG = false, bool NS = false>
+using T = PrefillSm90Traits<E, D, BN, S, M, WG, PP, OV, PS, SO, PU, VL, PG, NS>;
 using sm80::MaskCausal;
 using sm80::MaskNone;
 using Win40_24 = sm80::MaskSlidingWindow<40, 24>;
@@ -106,9 +106,9 @@ EmuOut run(const PrefillCase& c, emu::Order order = emu::Order::Forward, unsigne
                                     r.o_img, lse_img);
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[emu sm90] %-44s wg%d bn%d s%d pp%d ov%d ps%d O err %.2e (tol %.2e) LSE err %.2e %.0f ms\n",
+  std::printf("[emu sm90] %-44s wg%d bn%d s%d pp%d ov%d ps%d%s O err %.2e (tol %.2e) LSE err %.2e %.0f ms\n",
               c.name().c_str(), Traits::kConsumers, Traits::kBlockN, Traits::kStages, Traits::kPingPong,
-              Traits::kOverlap, Traits::kPersistent, r.report.o_err, r.report.o_tol, r.report.lse_err, ms);
+              Traits::kOverlap, Traits::kPersistent, Traits::kNextS ? " next-S" : "", r.report.o_err, r.report.o_tol, r.report.lse_err, ms);
   return r;
 }
 

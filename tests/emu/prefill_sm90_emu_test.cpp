@@ -177,6 +177,38 @@ TEST(PrefillSm90Emu, PersistentWithSeparateOBuffer) {
       make_case(DType::F16, 64, causal(), 400, 100, 1, 2, 1), {3});
 }
 
+// ps3: a consumer issues the next tile's first S GEMM with this tile's last P V (in the next
+// tile's first ping-pong turn) and runs this tile's epilogue while it is in flight. The emulator
+// checks that the epilogue touches no register of the S GEMM in flight and that the next Q has
+// landed before that GEMM reads it — the same bits as one block per tile.
+template <class E, int D, int BN, int S, class M, int WG = 2, bool PP = true>
+using NextS = T<E, D, BN, S, M, WG, PP, true, true, true, false, false, false, true>;
+TEST(PrefillSm90Emu, PersistentWithNextTileSDuringTheEpilogue) {
+  // Causal, GQA, uneven: tiles with 0..5 key tiles (the last consumer's row block sees one key
+  // tile where the next tile starts: ping-pong turns across the tile boundary).
+  expect_persistent_same_bits<T<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, true>, NextS<sm90::Bf16, 64, 64, 2, MaskCausal>>(
+      make_case(DType::BF16, 64, causal(), 260, 150, 2, 4, 2), {1, 3, 5});
+  // One key tile per tile (each tile's only S is the one the previous tile issued), 3 stages.
+  expect_persistent_same_bits<T<sm90::F16, 128, 64, 3, MaskNone, 2, true, true>, NextS<sm90::F16, 128, 64, 3, MaskNone>>(
+      make_case(DType::F16, 128, {}, 300, 40, 2, 2, 1), {1, 2});
+  // Ping-pong off, three consumer warpgroups, a sliding window with a ragged last tile.
+  expect_persistent_same_bits<T<sm90::F16, 64, 64, 2, Win16_0, 3, false, true>,
+                              NextS<sm90::F16, 64, 64, 2, Win16_0, 3, false>>(
+      make_case(DType::F16, 64, window(16, 0), 300, 300, 2, 3, 3), {2});
+  expect_persistent_same_bits<T<sm90::Bf16, 64, 64, 2, Win40_24, 2, false, true>,
+                              NextS<sm90::Bf16, 64, 64, 2, Win40_24, 2, false>>(
+      make_case(DType::BF16, 64, window(40, 24), 200, 260, 1, 2, 1), {1});
+  // Causal with seqlen_q > seqlen_k: tiles that see no key lie between tiles that do, so a
+  // next tile can be one without an S GEMM (nothing issued early) and the one after it is not.
+  expect_persistent_same_bits<T<sm90::F16, 64, 128, 2, MaskCausal, 2, true, true>,
+                              NextS<sm90::F16, 64, 128, 2, MaskCausal>>(make_case(DType::F16, 64, causal(), 400, 100, 1, 2, 1),
+                                                                       {1, 3});
+  // Many key tiles per tile, both rings around 2 stages several times: hd 128 block_n 128.
+  expect_persistent_same_bits<T<sm90::Bf16, 128, 128, 2, MaskNone, 2, true, true>,
+                              NextS<sm90::Bf16, 128, 128, 2, MaskNone>>(
+      make_case(DType::BF16, 128, {}, 256, 600, 1, 3, 1), {1, 2});
+}
+
 // K and V rings released separately (k_empty once S has retired, v_empty once P V has) with the
 // producer loading K(n+1) before V(n): 11 key tiles per row block take both rings around 2 and 3
 // stages several times; every main loop (overlap, ping-pong, stages, three consumers, the

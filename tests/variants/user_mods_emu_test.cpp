@@ -146,14 +146,16 @@ TEST(UserModsEmu, BlockSparseEvenCausal) {
 #endif
 
 // The same snippets on the sm90 template (emu/prefill_sm90_emu_run.h), in each of its main loops.
-template <class E, int D, int BN, class M, int WG = 2, bool OV = false, bool PS = false, bool SO = false, bool PU = false>
-using T90 = PrefillSm90Traits<E, D, BN, 2, M, WG, true, OV, PS, SO, PU>;
+template <class E, int D, int BN, class M, int WG = 2, bool OV = false, bool PS = false, bool SO = false, bool PU = false,
+          bool NS = false>
+using T90 = PrefillSm90Traits<E, D, BN, 2, M, WG, true, OV, PS, SO, PU, false, false, NS>;
 
 // Also checks that codegen renders sm90 kernels for the case with the snippets' struct and the
 // policy the test instantiates.
 template <class Traits>
-void expect_sm90(const testing::PrefillCase& c, const std::string& policy, int64_t min_masked_rows = 0) {
-  const emu90::EmuOut r = emu90::run<Traits>(c);
+void expect_sm90(const testing::PrefillCase& c, const std::string& policy, int64_t min_masked_rows = 0,
+                 unsigned blocks = 0) {  // blocks: the persistent grid (0: one per tile, up to 132)
+  const emu90::EmuOut r = emu90::run<Traits>(c, emu::Order::Forward, blocks);
   EXPECT_TRUE(r.report.ok) << c.name() << "\n" << r.report.message;
   EXPECT_GE(r.report.masked_rows, min_masked_rows) << c.name();
   const ProblemSpec spec = prefill_spec(c.problem());
@@ -174,6 +176,11 @@ TEST(UserModsEmuSm90, DenseDocumentMaskWithScoreMod) {
   expect_sm90<T90<F16s, 64, 64, U<sm80::MaskCausal, 0>, 2, true>>(
       user_case(DType::F16, {MaskKind::Causal, 0, 0}, 4, 2, 150, 100, {30, 45}, 0),
       "attnjit::variants::WithUserMods<attnjit::sm80::MaskCausal, attnjit_gen::UserMods, 0>", 4 * 50);
+  // The same with ps3 on 3 blocks: each walks several tiles and issues the next one's first S
+  // during this one's epilogue.
+  expect_sm90<T90<F16s, 64, 64, U<sm80::MaskCausal, 0>, 2, true, true, true, false, true>>(
+      user_case(DType::F16, {MaskKind::Causal, 0, 0}, 4, 2, 150, 100, {30, 45}, 0),
+      "attnjit::variants::WithUserMods<attnjit::sm80::MaskCausal, attnjit_gen::UserMods, 0>", 4 * 50, 3);
   // A window with order 1 (consumers pass through the tiles the window hides) and three consumers.
   expect_sm90<T90<Bf16s, 128, 128, U<Win100, 0>, 3, false, false, false, true>>(
       user_case(DType::BF16, {MaskKind::SlidingWindow, 100, 0}, 2, 1, 300, 300, {70, 150, 80}, 0, 128),
@@ -190,6 +197,9 @@ TEST(UserModsEmuSm90, BlockSparseTileLists) {
   expect_sm90<T90<Bf16s, 128, 64, U<sm80::MaskCausal, 128>, 2, true, true, true>>(
       user_case(DType::BF16, {MaskKind::Causal, 0, 0}, 2, 1, 256, 300, {128, 64}, 128, 128),
       "attnjit::variants::WithUserMods<attnjit::sm80::MaskCausal, attnjit_gen::UserMods, 128>");
+  expect_sm90<T90<Bf16s, 128, 64, U<sm80::MaskCausal, 128>, 2, true, true, true, false, true>>(
+      user_case(DType::BF16, {MaskKind::Causal, 0, 0}, 2, 1, 256, 300, {128, 64}, 128, 128),
+      "attnjit::variants::WithUserMods<attnjit::sm80::MaskCausal, attnjit_gen::UserMods, 128>", 0, 2);
   expect_sm90<T90<F16s, 128, 128, U<Win100, 128>, 2, false, true>>(
       user_case(DType::F16, {MaskKind::SlidingWindow, 100, 0}, 2, 1, 256, 256, {128}, 128, 128),
       "attnjit::variants::WithUserMods<attnjit::sm80::MaskSlidingWindow<100, 0>, attnjit_gen::UserMods, 128>");

@@ -49,14 +49,18 @@ void run_emu(RaggedCase c, const char* cfg, bool alibi = false, bool sink = fals
   ASSERT_EQ(tmpl.name(), "prefill_sm90");
   ASSERT_FALSE(tmpl.can_implement(spec, config, target));
   const std::string entry = tmpl.render(spec, config, target).entry;
-  const std::string tail = std::string(", ") + (c.varlen ? "true" : "false") + (c.page_size ? ", true>>" : ">>");
-  ASSERT_NE(entry.find(tail), std::string::npos) << "varlen and paged are the traits' last arguments: " << entry;
+  // kVarlen, kPaged and kNextS are the traits' last arguments, up to the last one set.
+  std::string tail = std::string(", ") + (c.varlen ? "true" : "false");
+  if (c.page_size || config.persistent == 3) tail += c.page_size ? ", true" : ", false";
+  if (config.persistent == 3) tail += ", true";
+  ASSERT_EQ(entry.substr(entry.size() - tail.size() - 2), tail + ">>") << entry;
   ASSERT_EQ(Traits::kVarlen, c.varlen);
   ASSERT_EQ(Traits::kPaged, c.page_size != 0);
   ASSERT_EQ(Traits::kBlockN, config.block_n);
   ASSERT_EQ(Traits::kConsumers, config.warpgroups);
   ASSERT_EQ(Traits::kPersistent, config.persistent != 0);
-  ASSERT_EQ(Traits::kSeparateO, config.persistent == 2);
+  ASSERT_EQ(Traits::kSeparateO, config.persistent >= 2);
+  ASSERT_EQ(Traits::kNextS, config.persistent == 3);
   ASSERT_EQ(Traits::kOverlap, config.overlap != 0);
   ASSERT_EQ(Traits::kPassUnseen, config.order == 1);
   Target h100 = target;
@@ -126,6 +130,12 @@ TEST(VarlenEmuSm90, PersistentWithIdleTileNumbers) {
       mk(DType::BF16, 64, kCausal, 2, 1, {128, 3, 0, 300, 64}, {128, 40, 5, 300, 64}), "sm90_bm128_bn128_w4_s2_wg2_pp1_ps1");
   run_emu<T<sm90::F16, 64, 64, 2, MaskNone, 2, true, true, true, true, false, true>>(
       mk(DType::F16, 64, {}, 2, 2, {128, 1, 77, 256}, {60, 200, 77, 256}), "sm90_bm128_bn64_w4_s2_wg2_pp1_ov1_ps2");
+  // ps3: the next tile's first S GEMM issued during this tile's epilogue, past the idle numbers
+  // between them (and not for a next tile whose rows see no key: the empty sequence, causal).
+  run_emu<T<sm90::F16, 64, 64, 2, MaskNone, 2, true, true, true, true, false, true, false, true>>(
+      mk(DType::F16, 64, {}, 2, 2, {128, 1, 77, 256}, {60, 200, 77, 256}), "sm90_bm128_bn64_w4_s2_wg2_pp1_ov1_ps3");
+  run_emu<T<sm90::Bf16, 64, 128, 2, MaskCausal, 2, true, true, true, true, false, true, false, true>>(
+      mk(DType::BF16, 64, kCausal, 2, 1, {128, 3, 0, 300, 64}, {128, 40, 5, 300, 64}), "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps3");
 }
 
 template <class E, int D, int BN, int S, class M, bool Varlen, int WG = 2, bool PS = false, bool SO = false>
@@ -151,6 +161,9 @@ TEST(VarlenEmuSm90, VarlenQueriesAgainstPagedCache) {
   // The persistent kernel with O in its own buffer and three consumers.
   run_emu<Paged<sm90::Bf16, 64, 128, 2, MaskCausal, true, 3, true, true>>(
       mk(DType::BF16, 64, kCausal, 2, 1, {250, 1, 100}, {300, 64, 100}, true, 32), "sm90_bm192_bn128_w4_s2_wg3_pp1_ps2");
+  // ps3 (the overlap loop, the next tile's first S during the epilogue) over pages of 16.
+  run_emu<T<sm90::F16, 64, 64, 2, MaskCausal, 2, true, true, true, true, false, true, true, true>>(
+      mk(DType::F16, 64, kCausal, 2, 2, {150, 7, 130}, {200, 64, 130}, true, 16), "sm90_bm128_bn64_w4_s2_wg2_pp1_ov1_ps3");
 }
 
 TEST(VarlenEmuSm90, AlibiAndSinks) {
