@@ -44,9 +44,10 @@
 #             consumers); one JSON per config (pass90-<hd>-<config>.json)
 #   next90    opt-in: sm90 persistent 3 (the next tile's first S GEMM during this tile's epilogue)
 #             against persistent 2, the same config otherwise, where the grid's short points sit
-#             below cuDNN: hd 128 none (ping-pong on) and causal, hd 64 causal 512-2k, a 1024-key
-#             window at 8k (ping-pong off: ps3 refuses it under a mask); two alternating rounds, one JSON per
-#             config and round (next90-<round>-<hd>-<mask>-<config>.json)
+#             below cuDNN: hd 128 none (ping-pong on) and causal, hd 64 causal 512-2k (with the
+#             overlap, and without it: hd 64's causal default s3_wg2, s3_wg2_pp1 none), a 1024-key
+#             window at 8k (ping-pong off: ps3 refuses it under a mask); two alternating rounds,
+#             one JSON per config and round (next90-<round>-<hd>-<mask>-<config>.json)
 #   decodeab  opt-in: issue 19's batch-1 GQA 8 (hd 128, 32 query heads, 32k and 128k, bf16 and e4m3):
 #             the two-level split combine against one level (bench-decode --one-level-combine), two
 #             alternating rounds in one process each (decodeab.log: splits/group, ms, GB/s); then
@@ -180,7 +181,7 @@ phase_pass90() {
       $CLI bench --json --dtype bf16 --head-dim 64 --mask causal --seqlen 4096,8192 --config \$c > $L/pass90-64-\$c.json || echo \"failed: 64 \$c\"; done"
 }
 phase_next90() {
-  run next90 30 ${NEXT90_LIMIT:-180} bash -c "
+  run next90 30 ${NEXT90_LIMIT:-240} bash -c "
     for round in 1 2; do
       for ps in ps2 ps3; do
         c=sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_\$ps
@@ -189,7 +190,11 @@ phase_next90() {
         $CLI bench --json --dtype bf16 --head-dim 128 --mask causal --seqlen 512,1024,2048 --config \$c > $L/next90-\$round-128-causal-\$c.json || echo \"failed: 128 causal \$c\"
         c=sm90_bm128_bn128_w4_s2_wg2_ov1_\$ps
         $CLI bench --json --dtype bf16 --head-dim 64 --mask causal --seqlen 512,1024,2048 --config \$c > $L/next90-\$round-64-causal-\$c.json || echo \"failed: 64 \$c\"
-        $CLI bench --json --dtype bf16 --head-dim 128 --mask sw1024-0 --seqlen 8192 --config \$c > $L/next90-\$round-128-sw-\$c.json || echo \"failed: sw \$c\"; done; done"
+        $CLI bench --json --dtype bf16 --head-dim 128 --mask sw1024-0 --seqlen 8192 --config \$c > $L/next90-\$round-128-sw-\$c.json || echo \"failed: sw \$c\"
+        c=sm90_bm128_bn128_w4_s3_wg2_\$ps
+        $CLI bench --json --dtype bf16 --head-dim 64 --mask causal --seqlen 512,1024,2048 --config \$c > $L/next90-\$round-64-causal-\$c.json || echo \"failed: 64 \$c\"
+        c=sm90_bm128_bn128_w4_s3_wg2_pp1_\$ps
+        $CLI bench --json --dtype bf16 --head-dim 64 --mask none --seqlen 512,1024,2048 --config \$c > $L/next90-\$round-64-none-\$c.json || echo \"failed: 64 none \$c\"; done; done"
 }
 phase_decodeab() {
   local D="$CLI bench-decode --backend cuda --dtype bf16 --head-dim 128 --heads-q 32 --batch 1 --gqa 8 --kv-len 32768,131072 --reps 30"

@@ -320,16 +320,25 @@ class PrefillSm90 final : public KernelTemplate {
     if (cfg.persistent < 0 || cfg.persistent > 3)
       return "persistent: 0 (off), 1 (on), 2 (on, O in its own shared buffer) or 3 (2, and the next tile's first "
              "S GEMM during this tile's epilogue), got " + std::to_string(cfg.persistent);
-    if (cfg.persistent == 3 && cfg.overlap != 1)
-      return "persistent 3 issues the next tile's first S GEMM beside this tile's last P V: the overlap loop's "
-             "schedule, so overlap must be 1";
-    // The gate sweep of 2026-12-05 (NVRTC's ptxas over the ps3 configs of the space, hd 64-128):
-    // with ping-pong, a key mask or user variants spilled 4-32 bytes (hd 64 window block_n 192,
-    // hd 64 block mask, hd 96 window, hd 128 causal and window); without ping-pong none did.
-    if (cfg.persistent == 3 && cfg.pingpong &&
-        (spec.mask.kind != MaskKind::None || spec.softcap != 0 || has_user_variants(spec)))
-      return "persistent 3 with ping-pong under a mask, soft-capping or user variants: the consumer spills "
-             "(ptxas); use ping-pong 0 or persistent 2";
+    // The gate sweep of 2026-12-05 (NVRTC's ptxas over every ps3 config of the space): with
+    // ping-pong, anything beyond the plain problem spilled 4-40 bytes (a key mask: hd 64 window
+    // block_n 192, hd 96 window, hd 128 causal and window; user variants: hd 64 block mask; hd 192
+    // without a mask; paged K/V at hd 128 without a mask); without ping-pong none did.
+    const bool plain = spec.mask.kind == MaskKind::None && spec.softcap == 0 && !spec.alibi && !spec.sink &&
+                       !spec.varlen && spec.page_size == 0 && !has_user_variants(spec) && spec.head_dim <= 128;
+    if (cfg.persistent == 3 && cfg.pingpong && !plain)
+      return "persistent 3 with ping-pong beyond head dim <= 128 without a mask or variant: the consumer "
+             "spills (ptxas); use ping-pong 0 or persistent 2";
+    // Three consumers have 160 registers each: S in flight beside O during the epilogue spilled
+    // 100-224 bytes at every head dim (the same sweep).
+    if (cfg.persistent == 3 && cfg.warpgroups == 3)
+      return "persistent 3 with three consumer warpgroups: the next S in flight beside O spills in 160 "
+             "registers (ptxas); use two warpgroups or persistent 2";
+    // User variants (score_mod / mask_mod snippets) keep their temporaries beside S in flight:
+    // 4-52 bytes spilled above head dim 64 (hd 96 / 128 / 192, with and without a block mask).
+    if (cfg.persistent == 3 && has_user_variants(spec) && spec.head_dim > 64)
+      return "persistent 3 with user variants above head dim 64: the snippets beside the next S in flight "
+             "spill (ptxas); use persistent 2";
     if (cfg.persistent == 3 && cfg.order == 1)
       return "persistent 3 with order 1: a consumer that passes through the next tile's first key tile cannot "
              "start it early; use order 0";

@@ -28,10 +28,11 @@
 //                tiles (head dim 256 / 192), or of a 192-row tile (three consumers), and at a
 //                window's edges, a consumer's rows may see none of a tile the block loads, and
 //                its S GEMM, softmax and P V there would add nothing.
-//   kNextS       (config ps3: persistent, separate O, overlap) a consumer issues the next tile's
-//                first S GEMM with this tile's last P V, then runs this tile's epilogue while that
-//                S is on the tensor cores (FlashAttention-3's overlapped epilogue): otherwise each
-//                tile starts with its S GEMM and softmax exposed, a large share of short sequences.
+//   kNextS       (config ps3: persistent, separate O, order 0) a consumer issues the next tile's
+//                first S GEMM right after this tile's last P V, then runs this tile's epilogue
+//                while that S is on the tensor cores (FlashAttention-3's overlapped epilogue):
+//                otherwise each tile starts with its S GEMM and softmax exposed, a large share of
+//                short sequences.
 //
 // Layout: rows are kHeadDimPad * 2 bytes, head dims padded to a multiple of 64 (96 -> 128: TMA
 // reads zeros past the tensor's 96 columns, so the padding adds nothing to S, gives 0 in O and is
@@ -124,9 +125,8 @@ struct PrefillSm90Traits {
   static_assert(kStages >= 1 && kStages <= 4, "stages: 1..4");
   static_assert(!kOverlap || kStages >= 2, "overlap holds two K/V stages at once");
   static_assert(!kSeparateO || kPersistent, "a separate O buffer only pays in the persistent loop");
-  static_assert(!kNextS || (kSeparateO && kOverlap && !kPassUnseen),
-                "the next tile's S GEMM: persistent with O in its own buffer (Q's rows free), the overlap "
-                "loop, order 0");
+  static_assert(!kNextS || (kSeparateO && !kPassUnseen),
+                "the next tile's S GEMM: persistent with O in its own buffer (Q's rows free), order 0");
   static_assert(!kPassUnseen || variants::block_sparse_of<Mask>() == 0,
                 "order 1 passes through a contiguous tile range; a block mask's tiles are a list");
   static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumers <= 65536, "register file");
@@ -567,34 +567,95 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       }
     };
 
-    if (!pre) mbar_wait(q_full, static_cast<unsigned>(round) & 1u);
-    if constexpr (!Traits::kOverlap) {
-      for (int n = 0; n < n_tiles; ++n) {
-        if (kPass && (n < nf || n > nl)) {
-          pass_through(n);
-          continue;
+    // The tile's last P V (V of stage s_last, ring position it_last). With kNextS, when the next
+    // tile this block computes sees keys, that tile's first S GEMM follows it (in the next tile's
+    // first ping-pong turn), and this tile's epilogue runs while that S is on the tensor cores;
+    // s0_issued then tells the next tile (and the end of this one) so.
+    auto last_pv = [&](int s_prev, int it_last) {
+      int next_tiles = 0;  // key tiles of the next tile (kNextS)
+      if constexpr (Traits::kNextS) {
+        // The next tile this block computes (varlen: past the idle ones); when it sees keys, its
+        // first S GEMM goes out right after this tile's last P V, in the next tile's first
+        // ping-pong turn (the last consumer opens that ring here instead of at the tile's start).
+        int ni = tile_i + tile_stride;
+        Tile nt;
+        for (; ni < tile_count; ni += tile_stride) {
+          nt = tile_at(ni);
+          if (!(Traits::kVarlen && nt.idle)) break;
         }
-        const int it = kv_iter + n, s = stage_of(it);
-        mbar_wait(k_full(s), phase_of(it));
+        next_tiles = ni < tile_count ? nt.n_tiles : 0;
+        s0_issued = next_tiles > 0;
+      }
+      mbar_wait(v_full(s_prev), phase_of(it_last));
+      if (s0_issued) {
+        const int it_next = kv_iter + n_tiles, s_next = stage_of(it_next);
+        // P V first (outside the ping-pong ring, as without kNextS): a next Q or K(0) still in
+        // flight never delays it.
+        wgmma_fence();
+        issue_pv(pa, s_prev);
+        wgmma_commit();
+        mbar_wait(q_full, static_cast<unsigned>(round + 1) & 1u);  // loaded after every consumer's last S
+        mbar_wait(k_full(s_next), phase_of(it_next));
+        if (Traits::kPingPong && c == kConsumers - 1) named_bar_arrive(1, 256);
         my_turn();
         wgmma_fence();
-        issue_s(s);
+        issue_s(s_next);
         wgmma_commit();
-        pass_turn(n == n_tiles - 1);
+        pass_turn(next_tiles == 1);
+        wgmma_wait<1>();  // P V has retired (O is final); the next S may still run
+        release_v(s_prev);
+        epilogue();
+        // Retire the next S here, not across the tile loop's back edge: ptxas serialises every
+        // wgmma (C7515) when a GEMM is in flight where the next tile zeroes O.
         wgmma_wait<0>();
+      } else {
+        wgmma_fence();
+        issue_pv(pa, s_prev);
+        wgmma_commit();
+        wgmma_wait<0>();
+        release_v(s_prev);
+      }
+    };
+
+    if (!pre) mbar_wait(q_full, static_cast<unsigned>(round) & 1u);
+    if constexpr (!Traits::kOverlap) {
+      // S of key tile n, its softmax and P; returns its stage. (kNextS: the previous tile issued
+      // and retired the first S.)
+      auto s_and_softmax = [&](int n) {
+        const int it = kv_iter + n, s = stage_of(it);
+        if (!(pre && n == 0)) {
+          mbar_wait(k_full(s), phase_of(it));
+          my_turn();
+          wgmma_fence();
+          issue_s(s);
+          wgmma_commit();
+          pass_turn(n == n_tiles - 1);
+          wgmma_wait<0>();
+        }
         release_k(s);
         release_q_after(n == n_tiles - 1);
         float corr[2];
         softmax(n, corr);
         to_p();
         rescale_o(corr);
-        mbar_wait(v_full(s), phase_of(it));
+        return s;
+      };
+      // kNextS peels the last key tile off the loop: its P V goes out through last_pv.
+      for (int n = 0; n < n_tiles - (Traits::kNextS ? 1 : 0); ++n) {
+        if (kPass && (n < nf || n > nl)) {
+          pass_through(n);
+          continue;
+        }
+        const int s = s_and_softmax(n);
+        mbar_wait(v_full(s), phase_of(kv_iter + n));
         wgmma_fence();
         issue_pv(pa, s);
         wgmma_commit();
         wgmma_wait<0>();
         release_v(s);
       }
+      if constexpr (Traits::kNextS)
+        if (n_tiles > 0) last_pv(s_and_softmax(n_tiles - 1), kv_iter + n_tiles - 1);
     } else if (first() < end()) {  // (if constexpr: only one main loop is compiled)
       // Intra-warpgroup pipelining (FlashAttention-3): S of tile n and P V of tile n-1 are issued
       // together; the softmax of tile n (in place in sacc) runs while P V (n-1) is on the tensor
@@ -640,46 +701,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         rescale_o(corr);
         s_prev = s;
       }
-      int next_tiles = 0;  // key tiles of the next tile (kNextS)
-      if constexpr (Traits::kNextS) {
-        // The next tile this block computes (varlen: past the idle ones); when it sees keys, its
-        // first S GEMM goes out with this tile's last P V, in the next tile's first ping-pong turn
-        // (the last consumer opens that ring here instead of at the tile's start).
-        int ni = tile_i + tile_stride;
-        Tile nt;
-        for (; ni < tile_count; ni += tile_stride) {
-          nt = tile_at(ni);
-          if (!(Traits::kVarlen && nt.idle)) break;
-        }
-        next_tiles = ni < tile_count ? nt.n_tiles : 0;
-        s0_issued = next_tiles > 0;
-      }
-      mbar_wait(v_full(s_prev), phase_of(kv_iter + end() - 1));
-      if (s0_issued) {
-        const int it_next = kv_iter + n_tiles, s_next = stage_of(it_next);
-        mbar_wait(q_full, static_cast<unsigned>(round + 1) & 1u);  // the producer loaded it after our last S
-        mbar_wait(k_full(s_next), phase_of(it_next));
-        if (Traits::kPingPong && c == kConsumers - 1) named_bar_arrive(1, 256);
-        my_turn();
-        wgmma_fence();
-        issue_pv(pa, s_prev);
-        wgmma_commit();
-        issue_s(s_next);
-        wgmma_commit();
-        pass_turn(next_tiles == 1);
-        wgmma_wait<1>();  // P V has retired (O is final); the next S may still run
-        release_v(s_prev);
-        epilogue();
-        // Retire the next S here, not across the tile loop's back edge: ptxas serialises every
-        // wgmma (C7515) when a GEMM is in flight where the next tile zeroes O.
-        wgmma_wait<0>();
-      } else {
-        wgmma_fence();
-        issue_pv(pa, s_prev);
-        wgmma_commit();
-        wgmma_wait<0>();
-        release_v(s_prev);
-      }
+      last_pv(s_prev, kv_iter + end() - 1);
       if constexpr (kPass)
         for (int n = nl + 1; n < n_tiles; ++n) pass_through(n);
     } else if constexpr (kPass) {

@@ -87,8 +87,8 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
       persistent |= c.persistent == 1;
       separate_o |= c.persistent == 2;
       next_s |= c.persistent == 3;
-      // ps3 runs the overlap loop's schedule at order 0 only.
-      if (c.persistent == 3) EXPECT_TRUE(c.overlap == 1 && c.order == 0) << c.key();
+      // ps3 runs at order 0 only.
+      if (c.persistent == 3) EXPECT_EQ(c.order, 0) << c.key();
     }
     EXPECT_EQ(keys.size(), space.size()) << hd;
     EXPECT_TRUE(keys.count(key)) << hd << ": the default is in the space";
@@ -97,8 +97,8 @@ TEST(PrefillSm90Codegen, DefaultsAndSearchSpace) {
     EXPECT_EQ(persistent, hd <= 192) << hd;
     // A second Q-sized buffer for O fits beside two K/V stages wherever persistent fits.
     EXPECT_EQ(separate_o, persistent) << hd;
-    // ps3 needs the overlap, which the persistent loop leaves no registers for at head dim 192.
-    EXPECT_EQ(next_s, hd <= 128) << hd;
+    // ps3 wherever ps2 fits (without ping-pong under a mask).
+    EXPECT_EQ(next_s, persistent) << hd;
     // Three consumer warpgroups have 160 registers each: only where the tiles are small enough.
     EXPECT_EQ(wg3, hd <= 128) << hd;
   }
@@ -279,19 +279,24 @@ TEST(PrefillSm90Codegen, PassUnseenOrder) {
   EXPECT_NE(two->find("order: 2 not supported by prefill_sm90"), std::string::npos) << *two;
 }
 
-// ps3 (the next tile's first S GEMM during this tile's epilogue): only with the overlap loop and
-// order 0, each refusal naming why; by tuning or by choice, never a default until a GPU times it.
-TEST(PrefillSm90Codegen, NextTileSOnlyWithTheOverlapAtOrderZero) {
+// ps3 (the next tile's first S GEMM during this tile's epilogue): with either main loop, at order
+// 0, with ping-pong only for the plain problem, each refusal naming why; by tuning or by choice,
+// never a default until a GPU times it.
+TEST(PrefillSm90Codegen, NextTileSAtOrderZero) {
   const Target h = Target::cuda("sm_90a");
   const ProblemSpec none = spec(DType::BF16, 128, {}), causal = spec(DType::BF16, 128, {MaskKind::Causal, 0, 0});
   EXPECT_FALSE(sm90(none).can_implement(none, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps3"), h));
-  const auto no_ov = sm90(none).can_implement(none, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_pp1_ps3"), h);
-  ASSERT_TRUE(no_ov);
-  EXPECT_NE(no_ov->find("overlap must be 1"), std::string::npos) << *no_ov;
+  EXPECT_FALSE(sm90(none).can_implement(none, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_pp1_ps3"), h));
+  const ProblemSpec c64 = spec(DType::BF16, 64, {MaskKind::Causal, 0, 0});
+  EXPECT_FALSE(sm90(c64).can_implement(c64, TileConfig::parse("sm90_bm128_bn128_w4_s3_wg2_ps3"), h));
+  const ProblemSpec n64 = spec(DType::BF16, 64, {});
+  const auto wg3 = sm90(n64).can_implement(n64, TileConfig::parse("sm90_bm192_bn128_w4_s2_wg3_ps3"), h);
+  ASSERT_TRUE(wg3);
+  EXPECT_NE(wg3->find("three consumer warpgroups"), std::string::npos) << *wg3;
   EXPECT_FALSE(sm90(causal).can_implement(causal, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_ov1_ps3"), h));
   const auto pp = sm90(causal).can_implement(causal, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps3"), h);
   ASSERT_TRUE(pp);
-  EXPECT_NE(pp->find("ping-pong under a mask"), std::string::npos) << *pp;
+  EXPECT_NE(pp->find("persistent 3 with ping-pong beyond"), std::string::npos) << *pp;
   const auto o1 = sm90(causal).can_implement(causal, TileConfig::parse("sm90_bm128_bn128_w4_s2_o1_wg2_ov1_ps3"), h);
   ASSERT_TRUE(o1);
   EXPECT_NE(o1->find("persistent 3 with order 1"), std::string::npos) << *o1;
@@ -350,7 +355,7 @@ TEST(PrefillSm90Codegen, RenderAndGeometry) {
   p2.persistent = 3;
   const auto pp_why = sm90(s).can_implement(s, p2, h);
   ASSERT_TRUE(pp_why.has_value());
-  EXPECT_NE(pp_why->find("ping-pong under a mask"), std::string::npos) << *pp_why;
+  EXPECT_NE(pp_why->find("persistent 3 with ping-pong beyond"), std::string::npos) << *pp_why;
   p2.pingpong = 0;
   ASSERT_FALSE(sm90(s).can_implement(s, p2, h).has_value());
   EXPECT_EQ(sm90(s).geometry(s, p2, h100, shape).dynamic_smem, 2 * 16384u + 4 * 16384u + 80u + 1024u);

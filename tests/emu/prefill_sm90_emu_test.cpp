@@ -177,12 +177,12 @@ TEST(PrefillSm90Emu, PersistentWithSeparateOBuffer) {
       make_case(DType::F16, 64, causal(), 400, 100, 1, 2, 1), {3});
 }
 
-// ps3: a consumer issues the next tile's first S GEMM with this tile's last P V (in the next
-// tile's first ping-pong turn) and runs this tile's epilogue while it is in flight. The emulator
+// ps3: a consumer issues the next tile's first S GEMM right after this tile's last P V (in the
+// next tile's first ping-pong turn) and runs this tile's epilogue while it is in flight. The emulator
 // checks that the epilogue touches no register of the S GEMM in flight and that the next Q has
 // landed before that GEMM reads it — the same bits as one block per tile.
-template <class E, int D, int BN, int S, class M, int WG = 2, bool PP = true>
-using NextS = T<E, D, BN, S, M, WG, PP, true, true, true, false, false, false, true>;
+template <class E, int D, int BN, int S, class M, int WG = 2, bool PP = true, bool OV = true>
+using NextS = T<E, D, BN, S, M, WG, PP, OV, true, true, false, false, false, true>;
 TEST(PrefillSm90Emu, PersistentWithNextTileSDuringTheEpilogue) {
   // Causal, GQA, uneven: tiles with 0..5 key tiles (the last consumer's row block sees one key
   // tile where the next tile starts: ping-pong turns across the tile boundary).
@@ -203,6 +203,17 @@ TEST(PrefillSm90Emu, PersistentWithNextTileSDuringTheEpilogue) {
   expect_persistent_same_bits<T<sm90::F16, 64, 128, 2, MaskCausal, 2, true, true>,
                               NextS<sm90::F16, 64, 128, 2, MaskCausal>>(make_case(DType::F16, 64, causal(), 400, 100, 1, 2, 1),
                                                                        {1, 3});
+  // The main loop without the overlap (its last tile's P V then the next tile's first S): causal
+  // GQA uneven; three consumers without a mask (head dim 64's short-sequence tile); 3 stages.
+  expect_persistent_same_bits<T<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, false>,
+                              NextS<sm90::Bf16, 64, 64, 2, MaskCausal, 2, true, false>>(
+      make_case(DType::BF16, 64, causal(), 260, 150, 2, 4, 2), {1, 3, 5});
+  expect_persistent_same_bits<T<sm90::F16, 64, 128, 2, MaskNone, 3, false, false>,
+                              NextS<sm90::F16, 64, 128, 2, MaskNone, 3, false, false>>(
+      make_case(DType::F16, 64, {}, 400, 300, 2, 3, 1), {1, 2});
+  expect_persistent_same_bits<T<sm90::Bf16, 64, 128, 3, MaskCausal, 2, false, false>,
+                              NextS<sm90::Bf16, 64, 128, 3, MaskCausal, 2, false, false>>(
+      make_case(DType::BF16, 64, causal(), 400, 100, 1, 2, 1), {1, 3});
   // Many key tiles per tile, both rings around 2 stages several times: hd 128 block_n 128.
   expect_persistent_same_bits<T<sm90::Bf16, 128, 128, 2, MaskNone, 2, true, true>,
                               NextS<sm90::Bf16, 128, 128, 2, MaskNone>>(
