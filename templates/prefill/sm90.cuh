@@ -495,8 +495,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     // Epilogue: O / l as 16-bit values into this consumer's (now free) Q rows, or its rows of the
     // separate O buffer, in the same swizzled layout, then TMA stores (rows past seqlen_q
     // dropped); LSE by direct stores.
-    // LSE of row `row` of the tile's sequence: dense [b, h, i]; varlen [h, total_q].
     auto epilogue = [&] {
+      // LSE of row `row` of the tile's sequence: dense [b, h, i]; varlen [h, total_q].
       auto lse_at = [&](int row) {
         return (Traits::kVarlen ? tl.row_q : tl.batch * p.lse_batch_stride) + tl.head * p.lse_head_stride + row;
       };
@@ -567,7 +567,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       }
     };
 
-    // The tile's last P V (V of stage s_last, ring position it_last). With kNextS, when the next
+    // The tile's last P V (V of stage s_prev, ring position it_last). With kNextS, when the next
     // tile this block computes sees keys, that tile's first S GEMM follows it (in the next tile's
     // first ping-pong turn), and this tile's epilogue runs while that S is on the tensor cores;
     // s0_issued then tells the next tile (and the end of this one) so.
