@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "codegen/kernel_template.h"
+#include "codegen/snippet.h"
 #include "codegen/prefill/sm90_tensor_map_cache.h"
 #include "codegen/prefill/sm90_tensor_maps.h"
 #include "codegen/registry.h"
@@ -297,6 +298,12 @@ TEST(PrefillSm90Codegen, NextTileSAtOrderZero) {
   const auto pp = sm90(causal).can_implement(causal, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps3"), h);
   ASSERT_TRUE(pp);
   EXPECT_NE(pp->find("persistent 3 with ping-pong beyond"), std::string::npos) << *pp;
+  ProblemSpec user = spec(DType::BF16, 64, {MaskKind::Causal, 0, 0});
+  user.mask_mod = register_snippet("return kv_idx % 3 != 1;", "mask_mod");
+  const auto why_user = sm90(user).can_implement(user, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_ov1_ps3"), h);
+  ASSERT_TRUE(why_user);
+  EXPECT_NE(why_user->find("persistent 3 with user variants"), std::string::npos) << *why_user;
+  EXPECT_FALSE(sm90(user).can_implement(user, TileConfig::parse("sm90_bm128_bn128_w4_s2_wg2_ov1_ps2"), h));
   const auto o1 = sm90(causal).can_implement(causal, TileConfig::parse("sm90_bm128_bn128_w4_s2_o1_wg2_ov1_ps3"), h);
   ASSERT_TRUE(o1);
   EXPECT_NE(o1->find("persistent 3 with order 1"), std::string::npos) << *o1;
