@@ -30,6 +30,18 @@ std::string sass_or_skip(const NvrtcResult& r, std::string* why) {
   return tool.empty() ? "" : gates::sass_of(tool, r.cubin);
 }
 
+// A gate job for the sm90 template on sm_90a: `cfg`, or the template's default for the spec; the
+// template must accept it.
+void add_sm90_job(std::vector<gates::Job>& jobs, const ProblemSpec& s, const char* cfg = nullptr) {
+  TileConfig named;
+  named.tmpl = "sm90";
+  const Target target = Target::cuda("sm_90a");
+  const KernelTemplate& t = template_for(s, target, named);
+  const TileConfig c = cfg ? TileConfig::parse(cfg) : t.default_config(s, target);
+  ASSERT_FALSE(t.can_implement(s, c, target)) << c.key() << " " << s.key();
+  jobs.push_back({&t, s, c, target});
+}
+
 bool mentions(const std::vector<std::string>& v, const std::string& needle) {
   for (const std::string& s : v)
     if (s.find(needle) != std::string::npos) return true;
@@ -47,15 +59,11 @@ TEST(Gates, SampledTemplatesConfigsAndArchsPassEveryGate) {
 // stack, no C75xx.
 TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
   REQUIRE_NVRTC();
-  TileConfig named;
-  named.tmpl = "sm90";
-  const Target target = Target::cuda("sm_90a");
   std::vector<gates::Job> jobs;
   auto add = [&](DType dt, int hd, MaskSpec m, double softcap = 0, const char* cfg = nullptr) {
     ProblemSpec s = testing::make_prefill_spec(dt, hd, m, 1, 1024);
     s.softcap = softcap;
-    const KernelTemplate& t = template_for(s, target, named);
-    jobs.push_back({&t, s, cfg ? TileConfig::parse(cfg) : t.default_config(s, target), target});
+    add_sm90_job(jobs, s, cfg);
   };
   const MaskSpec none{MaskKind::None, 0, 0}, causal{MaskKind::Causal, 0, 0};
   add(DType::BF16, 64, none);    // 1k tokens: persistent, O in its own buffer, 3 warpgroups
@@ -90,17 +98,8 @@ TEST(Gates, PrefillSm90DefaultConfigsPassEveryGate) {
 // buffer, order 1, three consumers).
 TEST(Gates, PrefillSm90VariantsVarlenAndPagesPassEveryGate) {
   REQUIRE_NVRTC();
-  TileConfig named;
-  named.tmpl = "sm90";
-  const Target target = Target::cuda("sm_90a");
   std::vector<gates::Job> jobs;
-  // One job: `cfg`, or sm90's default for the spec.
-  auto add_spec = [&](const ProblemSpec& s, const char* cfg) {
-    const KernelTemplate& t = template_for(s, target, named);
-    const TileConfig c = cfg ? TileConfig::parse(cfg) : t.default_config(s, target);
-    ASSERT_FALSE(t.can_implement(s, c, target)) << c.key() << " " << s.key();
-    jobs.push_back({&t, s, c, target});
-  };
+  auto add_spec = [&](const ProblemSpec& s, const char* cfg) { add_sm90_job(jobs, s, cfg); };
   auto add = [&](DType dt, int hd, MaskSpec m, bool alibi, bool sink, double softcap = 0, const char* cfg = nullptr,
                  bool varlen = false, int page = 0) {
     ProblemSpec s = testing::make_prefill_spec(dt, hd, m, 1, 8192);
@@ -161,9 +160,6 @@ TEST(Gates, PrefillSm90VariantsVarlenAndPagesPassEveryGate) {
 // UTMALDG present. The gate sweep (label sweep) covers every ps3 config of the space.
 TEST(Gates, PrefillSm90NextTileSPassesEveryGate) {
   REQUIRE_NVRTC();
-  TileConfig named;
-  named.tmpl = "sm90";
-  const Target target = Target::cuda("sm_90a");
   std::vector<gates::Job> jobs;
   const MaskSpec none{MaskKind::None, 0, 0}, causal{MaskKind::Causal, 0, 0}, sw{MaskKind::SlidingWindow, 1024, 0};
   auto add = [&](DType dt, int hd, MaskSpec m, const char* cfg, bool varlen = false, int page = 0, bool alibi = false) {
@@ -171,10 +167,7 @@ TEST(Gates, PrefillSm90NextTileSPassesEveryGate) {
     s.varlen = varlen;
     s.page_size = page;
     s.alibi = s.sink = alibi;
-    const KernelTemplate& t = template_for(s, target, named);
-    const TileConfig c = TileConfig::parse(cfg);
-    ASSERT_FALSE(t.can_implement(s, c, target)) << c.key() << " " << s.key();
-    jobs.push_back({&t, s, c, target});
+    add_sm90_job(jobs, s, cfg);
   };
   add(DType::BF16, 128, none, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps3");
   add(DType::F16, 96, none, "sm90_bm128_bn128_w4_s2_wg2_pp1_ov1_ps3");
