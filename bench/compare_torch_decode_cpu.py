@@ -5,7 +5,7 @@ One query token per sequence, head dim 128, 32 query heads, contiguous cache; gr
 length x GQA group. The metric is K+V bytes read per second (GB/s = 1e9 B/s) and its fraction of
 the machine's read bandwidth, which `attnjit bench-decode --backend cpu --json` measures first.
 attnjit times each launch from cold caches (it evicts them first); the torch side does the same
-(reads a 256 MiB buffer before each timed call, leaving clean lines, as attnjit does), runs with torch.set_num_threads(--threads),
+(reads twice the last-level cache, at least 256 MiB, before each timed call, leaving clean lines, as attnjit does), runs with torch.set_num_threads(--threads),
 and calls F.scaled_dot_product_attention(q, k, v) on contiguous [b, h, s, d] K/V (torch's
 fastest layout) with each GQA group folded into query rows (faster than its enable_gqa path). Median of --reps calls.
 Both sides put their large buffers on huge pages: attnjit's CPU backend does by default
@@ -49,7 +49,8 @@ def main():
     import torch.nn.functional as F
     torch.set_num_threads(a.threads)
     dt = {"bf16": torch.bfloat16, "f32": torch.float32}[a.dtype]
-    junk = torch.ones(256 << 20, dtype=torch.uint8)
+    # As many bytes as attnjit's eviction reads (twice the last-level cache, at least 256 MiB).
+    junk = torch.ones(ours.get("eviction_bytes", 256 << 20), dtype=torch.uint8)
     rows = []
     for r in ours["results"]:
         b, n, g = r["batch"], r["kv_len"], r["gqa"]

@@ -2,7 +2,8 @@
 # Times the CPU decode template alone (bench/decode_cpu_micro/harness.cpp), warm and streaming, for
 # head dim 128, 32 query heads, one token, the default tiles of the CPU decode config
 # (block_n 64, kHeadsPerItem by decode_cpu_heads_per_item's rule; 16 lanes and 16 accumulator
-# registers on AVX-512 hosts, else 8 and 8; bf16 pair dot products where the host has AVX-512 BF16),
+# registers on AVX-512 hosts, else 8 and 8; bf16 pair dot products where the host has AVX-512 BF16,
+# AMX tiles (order 2) for 8 rows and more where it has AMX),
 # compiled by clang with the JIT's options for this host. VEC, ACC and ORDER override the host's;
 # SPLITS (default 1) splits the KV length; PHASES=1 also prints each phase's TSC cycles per key
 # and KV head (the template's ATTNJIT_DECODE_CPU_MARK hook), which shows which phase pays for memory.
@@ -28,6 +29,7 @@ cxx=${CXX_CLANG:-$(command -v clang++-14 || command -v clang++ || true)}
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 if [[ " $flags " == *" avx512f "* ]]; then vec=${VEC:-16} acc=${ACC:-16}; else vec=${VEC:-8} acc=${ACC:-8}; fi
 order=0; [[ $dt == bf16 && " $flags " == *" avx512_bf16 "* ]] && order=1
+[[ $dt == bf16 && " $flags " == *" amx_bf16 "* && $g -ge 8 ]] && order=2  # AMX tiles, as codegen's default
 order=${ORDER:-$order}
 hkv=$((32 / g)); hpi=$((8192 / (g * 128))); [ $hpi -ge 1 ] || hpi=1
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT

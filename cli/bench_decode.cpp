@@ -175,7 +175,7 @@ void run_bench_decode(BenchDecodeArgs a) {
                 a.head_dim, static_cast<long long>(a.heads_q), static_cast<long long>(a.q_tokens), a.page_size,
                 a.alibi ? ", alibi" : "", a.sinks ? ", sinks" : "");
     if (cpu) {
-      std::printf("read bandwidth with %d thread(s): %.1f GB/s (fastest of 3 read patterns, best of 5 passes; median %.1f); by CPU time %.1f GB/s\n",
+      std::printf("read bandwidth with %d thread(s): %.1f GB/s (fastest of 6 read patterns, best of 5 passes; median %.1f); by CPU time %.1f GB/s\n",
                   cpu_threads, bw.gbps, bw.median, bw.cpu_gbps);
       std::printf("huge pages for K, V and the probe: %s\n", huge_page_status().c_str());
     }
@@ -321,6 +321,7 @@ void run_bench_decode(BenchDecodeArgs a) {
       j["read_bandwidth_gbps"] = bw.gbps;
       j["read_bandwidth_median_gbps"] = bw.median;
       j["read_bandwidth_cpu_gbps"] = bw.cpu_gbps;
+      j["eviction_bytes"] = eviction_bytes();  // read before each timed run (not with --hot)
       j["huge_pages"] = huge_page_status();
     }
     nlohmann::json arr = nlohmann::json::array();

@@ -23,9 +23,15 @@ double process_cpu_seconds();
 // reports the fastest pattern: the most the machine reads, not what one access pattern gets.
 ReadBandwidth measure_read_bandwidth(int threads, size_t bytes = size_t(1) << 30, int reps = 5);
 
-// Reads `bytes` (far more than a large L3) so the next timed run reads K and V from memory, as a
-// decode step does when the whole model's cache is far larger than the caches; the caches are
-// left holding clean lines.
-void evict_caches(size_t bytes = size_t(256) << 20);
+// Bytes that push K and V out of the caches before a timed run: twice the last-level cache the
+// host reports (sysconf), at least 256 MiB. (A fixed 256 MiB left an 8k-32k point of 64-256 MiB
+// partly in the 300 MiB L3 of an Emerald Rapids VM: bf16 GQA 4 at 8k read "1.2x" the DRAM
+// probe.)
+size_t eviction_bytes();
+
+// Reads `bytes` (far more than the last-level cache) so the next timed run reads K and V from
+// memory, as a decode step does when the whole model's cache is far larger than the caches; the
+// caches are left holding clean lines.
+void evict_caches(size_t bytes = eviction_bytes());
 
 }  // namespace attnjit::cli

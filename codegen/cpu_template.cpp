@@ -18,6 +18,20 @@ int CpuKernelTemplate::native_vec(const Target& t) { return std::clamp(t.vector_
 int CpuKernelTemplate::acc_regs(const Target& t) { return t.vector_bits >= 512 ? 16 : 8; }
 int CpuKernelTemplate::hw_threads(const Target& t) { return std::max(1, t.sm_count); }
 
+bool CpuKernelTemplate::has_feature(const Target& t, std::string_view f) {
+  std::string_view s = t.cpu_features;
+  while (!s.empty()) {
+    const size_t comma = s.find(',');
+    if (s.substr(0, comma) == f) return true;
+    s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+  }
+  return false;
+}
+
+bool CpuKernelTemplate::has_amx(const Target& t) {
+  return has_feature(t, "+amx-tile") && has_feature(t, "+amx-bf16") && has_feature(t, "+avx512bf16");
+}
+
 std::vector<int> CpuKernelTemplate::thread_counts(const Target& t) {
   if (hw_threads(t) > 1) return {1, hw_threads(t)};
   return {1};

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "codegen/kernel_template.h"
@@ -46,6 +47,12 @@ class CpuKernelTemplate : public KernelTemplate {
   // 8 of 16 with AVX), the rest holds K/V vectors, a query or a probability.
   static int acc_regs(const Target& t);
   static int hw_threads(const Target& t);
+  // Whether the target's feature list names `f` ("+avx512bf16").
+  static bool has_feature(const Target& t, std::string_view f);
+  // AMX tiles with bf16 products (Sapphire Rapids and newer): amx-tile, amx-bf16 and avx512bf16.
+  // The runtime names them only once Linux has granted the process the tile state
+  // (runtime/cpu/amx_permission.cpp).
+  static bool has_amx(const Target& t);
   // A config naming another template, or warps / stages other than 1 (GPU knobs).
   static std::optional<std::string> knob_refusal(const TileConfig& c);
   // `vec` lanes other than 4, 8 or 16, or wider than the target's vectors.

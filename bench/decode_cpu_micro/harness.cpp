@@ -40,6 +40,10 @@ inline void mark(int m, long long kh) {
 #include <cstring>
 #include <random>
 #include <vector>
+#include <unistd.h>
+#if defined(__AMXTILE__)
+#include <sys/syscall.h>
+#endif
 
 namespace {
 
@@ -94,6 +98,11 @@ int main(int argc, char** argv) {
   const long long len = std::atoll(argv[1]);
   const int samples = std::atoi(argv[2]);
   const int splits = argc == 4 ? std::atoi(argv[3]) : 1;
+#if defined(__AMXTILE__)
+  // Linux hands out the AMX tile state on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), as
+  // the runtime does before it compiles kernels with tiles (ORDER=2).
+  if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) std::fprintf(stderr, "decode_cpu_micro: no AMX tile permission\n");
+#endif
   if (len < 1 || samples < 1 || splits < 1 || splits > len) {
     std::fprintf(stderr, "KV_LEN and SAMPLES must be >= 1, SPLITS in 1..KV_LEN\n");
     return 2;
@@ -132,7 +141,10 @@ int main(int argc, char** argv) {
 
   // Evicted by reading (as attnjit bench-decode does): a writing pass would leave dirty lines whose
   // write-back the timed run pays for.
-  std::vector<unsigned char> junk(DECODE_MICRO_COLD ? (64u << 20) : 0, 1);
+  // Twice the last-level cache, at least 64 MiB (64 MiB alone left a 32k cache in the 300 MiB L3
+  // of an Emerald Rapids VM).
+  const long llc = std::max(sysconf(_SC_LEVEL3_CACHE_SIZE), sysconf(_SC_LEVEL2_CACHE_SIZE));
+  std::vector<unsigned char> junk(DECODE_MICRO_COLD ? std::max(size_t(64) << 20, llc > 0 ? 2 * size_t(llc) : 0) : 0, 1);
   volatile unsigned long long junk_sum = 0;
   const int inner = DECODE_MICRO_COLD ? 1 : 50;
   entry(&p, 0, splits);  // page in the cache and the kernel

@@ -5,7 +5,9 @@
 // vec = SIMD lanes over the head dim (4, 8 or 16; 2 * vec must divide the head dim),
 // order = arithmetic (0: fp32 multiply-adds; 1, bf16 only: bf16 pair dot products, one
 // vdpbf16ps per 2 * vec multiply-adds on AVX-512 BF16 hosts, emulated with FMAs elsewhere; the
-// default where the host has the instruction), threads = host worker threads (launch only),
+// default where the host has the instruction; 2, bf16 only: Q.K^T and P.V on AMX tiles, one
+// TDPBF16PS per 16 keys x 32 dims or 32 keys x 16 dims, on hosts with AMX, vec 16, head dims and
+// block_n multiples of 32), threads = host worker threads (launch only),
 // splits = 0 (decode_num_splits' rule) or a fixed count (launch only). warps and stages are 1.
 //
 // Launch geometry on the CPU: grid[0] = work items = batch * heads_kv * row_chunks * splits,
@@ -36,30 +38,24 @@ constexpr int kMaxRowsPerItem = 16;
 constexpr int64_t kMaxWorkBytes = 1 << 20;
 
 bool pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
-bool has_feature(const Target& t, std::string_view f) {
-  std::string_view s = t.cpu_features;
-  while (!s.empty()) {
-    const size_t comma = s.find(',');
-    if (s.substr(0, comma) == f) return true;
-    s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
-  }
-  return false;
-}
-// vdpbf16ps at the vector width the kernel runs (the 128/256-bit forms need AVX-512 VL).
-bool has_bf16_dot(const Target& t, int vec) {
-  return has_feature(t, "+avx512bf16") && (vec == 16 || has_feature(t, "+avx512vl"));
-}
 int max_rows(const ProblemSpec& s) {
   int r = 1;
   while (r < decode_rows(s) && r < kMaxRowsPerItem) r *= 2;
   return r;
 }
 int64_t work_bytes(const ProblemSpec& s, const TileConfig& c) {
-  // q and acc rows, the block's scores (+ bf16 pairs), its row pointers, the zero row.
-  return 2LL * c.block_m * s.head_dim * 4 + c.block_m * c.block_n * 6LL + c.block_n * 16LL + s.head_dim * 4;
+  // q and acc rows, the block's scores (+ bf16 pairs), its row pointers, the zero row; with
+  // AMX tiles the gathered key rows, a chunk's probabilities and its V pairs.
+  const int64_t amx = c.order == 2 ? 16LL * s.head_dim * 2 + c.block_m * 64LL + 64LL * s.head_dim : 0;
+  return 2LL * c.block_m * s.head_dim * 4 + c.block_m * c.block_n * 6LL + c.block_n * 16LL + s.head_dim * 4 + amx;
 }
 
 class DecodeCpuTemplate final : public DecodeLaunch<CpuKernelTemplate> {
+  // vdpbf16ps at the vector width the kernel runs (the 128/256-bit forms need AVX-512 VL).
+  static bool has_bf16_dot(const Target& t, int vec) {
+    return has_feature(t, "+avx512bf16") && (vec == 16 || has_feature(t, "+avx512vl"));
+  }
+
  public:
   DecodeCpuTemplate() : DecodeLaunch(Family::Decode, kGenerator, kRoot) {}
 
@@ -69,6 +65,7 @@ class DecodeCpuTemplate final : public DecodeLaunch<CpuKernelTemplate> {
     const int nv = native_vec(target);
     std::vector<int> orders = {0};
     if (spec.dtype == DType::BF16 && spec.kv_dtype == KvDType::Same) orders.push_back(1);
+    if (spec.dtype == DType::BF16 && spec.kv_dtype == KvDType::Same && has_amx(target)) orders.push_back(2);
     for (int bm = 1; bm <= max_rows(spec); bm *= 2) {
       if (bm * 4 < max_rows(spec)) continue;
       for (int bn : {32, 64, 128})
@@ -86,10 +83,18 @@ class DecodeCpuTemplate final : public DecodeLaunch<CpuKernelTemplate> {
     // All rows of a KV head in one item (each K/V row read once for all of them), 64-key
     // blocks, the widest vectors whose pairs tile the head dim, bf16 pair dot products where
     // the host has the instruction.
+    // AMX tiles where an item has 8 rows or more: there the vdpbf16ps arithmetic, which grows
+    // with the rows, is what binds (Emerald Rapids VM, bf16, 32k, 1 thread: GQA 8 12.4 -> 22.9
+    // GB/s, GQA 16 6.2 -> 17.9, 2 tokens x GQA 4 8.7 -> 16.4); with 4 rows they tie, with 1-2
+    // rows the tiles' 16-key column loads lose (MHA 15.7-19.4 -> 14.8-16.8; bench/RESULTS.md).
     int vec = native_vec(target);
     while (spec.head_dim % (2 * vec) != 0) vec /= 2;
-    const int order = spec.dtype == DType::BF16 && spec.kv_dtype == KvDType::Same && has_bf16_dot(target, vec) ? 1 : 0;
-    return config(max_rows(spec), 64, vec, hw_threads(target), order);
+    const bool pairs = spec.dtype == DType::BF16 && spec.kv_dtype == KvDType::Same;
+    const int rows = max_rows(spec);
+    const int order = pairs && has_amx(target) && vec == 16 && rows >= 8 && spec.head_dim % 32 == 0 ? 2
+                      : pairs && has_bf16_dot(target, vec)                                       ? 1
+                                                                                                 : 0;
+    return config(rows, 64, vec, hw_threads(target), order);
   }
 
   std::optional<std::string> can_implement(const ProblemSpec& spec, const TileConfig& c,
@@ -99,10 +104,22 @@ class DecodeCpuTemplate final : public DecodeLaunch<CpuKernelTemplate> {
              target.key() + ")";
     if (auto why = knob_refusal(c)) return why;
     if (c.has_hopper_knobs()) return "warpgroups/pingpong/overlap/persistent: not decode_cpu knobs";
-    if (c.order != 0 && c.order != 1) return "order: must be 0 (fp32) or 1 (bf16 pairs), got " + std::to_string(c.order);
-    if (c.order == 1 && (spec.dtype != DType::BF16 || spec.kv_dtype != KvDType::Same))
-      return "order: 1 (bf16 pair dot products) needs bf16 K/V, got " +
+    if (c.order < 0 || c.order > 2)
+      return "order: must be 0 (fp32), 1 (bf16 pairs) or 2 (AMX tiles), got " + std::to_string(c.order);
+    if (c.order >= 1 && (spec.dtype != DType::BF16 || spec.kv_dtype != KvDType::Same))
+      return std::string(c.order == 1 ? "order: 1 (bf16 pair dot products)" : "order: 2 (AMX tiles)") +
+             " needs bf16 K/V, got " +
              std::string(spec.kv_dtype != KvDType::Same ? to_string(spec.kv_dtype) : to_string(spec.dtype));
+    if (c.order == 2) {
+      if (!has_amx(target))
+        return "order: 2 (AMX tiles) needs a host with amx-tile, amx-bf16 and avx512bf16 whose process Linux "
+               "granted the tile state (" + target.key() + " has not)";
+      if (c.vec != 0 && c.vec != 16) return "order: 2 (AMX tiles) needs vec 16, got " + std::to_string(c.vec);
+      if (spec.head_dim % 32 != 0)
+        return "order: 2 (AMX tiles) needs a head dim that is a multiple of 32, got " + std::to_string(spec.head_dim);
+      if (c.block_n % 32 != 0)
+        return "order: 2 (AMX tiles) needs block_n a multiple of 32, got " + std::to_string(c.block_n);
+    }
     if (!pow2(c.block_m) || c.block_m > max_rows(spec))
       return "block_m: query rows per item must be a power of two up to " + std::to_string(max_rows(spec)) +
              ", got " + std::to_string(c.block_m);

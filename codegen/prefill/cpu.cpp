@@ -1,7 +1,9 @@
 // prefill_cpu: the CPU prefill forward (templates/prefill/cpu.h), JIT-compiled by clang.
 //
 // Knobs (TileConfig): block_m / block_n in 16..128 (powers of two), vec = SIMD lanes (f32),
-// order 0 (register-blocked micro-kernels) or 1 (streaming loop nests), threads = host worker
+// order 0 (register-blocked micro-kernels), 1 (streaming loop nests) or 2 (bf16 only: Q.K^T and
+// P.V on AMX tiles, on hosts with AMX; vec 16, block_m a multiple of 16, block_n of 32, head dim
+// of 32), threads = host worker
 // threads. warps and stages must be 1. Query rows run along the SIMD lanes, so block_m must be
 // a multiple of vec and block_m / vec vectors must fit the accumulator registers.
 //
@@ -40,6 +42,9 @@ int64_t tile_bytes(const ProblemSpec& s, const TileConfig& c) {
   int64_t d = s.head_dim;
   int64_t floats = 2 * d * c.block_m + int64_t(c.block_n) * c.block_m + d;
   if (s.dtype != DType::F32) floats += 2 * int64_t(c.block_n) * d;
+  if (c.order == 2)  // Q^T pairs, O, K rows, V pairs, P in bf16 (the f32 Q^T / O^T / K / V shrink)
+    floats = d * c.block_m / 2 + d * c.block_m + int64_t(c.block_n) * d / 2 + int64_t(c.block_n) * d / 2 +
+             int64_t(c.block_m) * c.block_n / 2 + int64_t(c.block_n) * c.block_m + d;
   return floats * 4;
 }
 
@@ -51,9 +56,9 @@ class PrefillCpu final : public CpuKernelTemplate {
   std::vector<TileConfig> search_space(const ProblemSpec& spec, const Target& target) const override {
     std::vector<TileConfig> out;
     const int nv = native_vec(target);
-    for (int order : {0, 1})
+    for (int order : {0, 1, 2})
       for (int vec : {nv, nv / 2}) {
-        if (order == 1 && vec != nv) continue;  // the streaming nest gains nothing from narrow vectors
+        if (order >= 1 && vec != nv) continue;  // the streaming nest gains nothing from narrow vectors
         for (int bm : kTileSizes)
           for (int bn : {32, 64, 128})
             for (int t : thread_counts(target)) {
@@ -75,6 +80,13 @@ class PrefillCpu final : public CpuKernelTemplate {
       c.block_n = std::min(c.block_n, spec.block_sparse);
     }
     if (can_implement(spec, c, target)) c.block_m = std::max(16, nv);
+    // bf16 on AMX hosts: Q.K^T and P.V on tiles, same tiles (Emerald Rapids VM, hd 128, 2k, 1
+    // thread: 180 -> 538 GFLOP/s causal, 574 not; bench/RESULTS.md).
+    if (spec.dtype == DType::BF16 && has_amx(target)) {
+      TileConfig a = c;
+      a.order = 2;
+      if (!can_implement(spec, a, target)) return a;
+    }
     return c;
   }
 
@@ -97,7 +109,18 @@ class PrefillCpu final : public CpuKernelTemplate {
     if (c.block_m / vec > acc_regs(target))
       return "block_m: " + std::to_string(c.block_m / vec) + " query vectors per row exceed the " +
              std::to_string(acc_regs(target)) + " accumulator registers";
-    if (c.order != 0 && c.order != 1) return "order: must be 0 or 1, got " + std::to_string(c.order);
+    if (c.order < 0 || c.order > 2)
+      return "order: must be 0, 1 or 2 (AMX tiles), got " + std::to_string(c.order);
+    if (c.order == 2) {
+      if (spec.dtype != DType::BF16) return "order: 2 (AMX tiles) needs bf16, got " + std::string(to_string(spec.dtype));
+      if (!has_amx(target))
+        return "order: 2 (AMX tiles) needs a host with amx-tile, amx-bf16 and avx512bf16 whose process Linux "
+               "granted the tile state (" + target.key() + " has not)";
+      if (vec != 16) return "order: 2 (AMX tiles) needs vec 16, got " + std::to_string(vec);
+      if (c.block_m % 16 != 0 || c.block_n % 32 != 0 || spec.head_dim % 32 != 0)
+        return "order: 2 (AMX tiles) needs block_m a multiple of 16, block_n of 32 and head dim of 32, got " +
+               std::to_string(c.block_m) + ", " + std::to_string(c.block_n) + ", " + std::to_string(spec.head_dim);
+    }
     if (auto why = threads_refusal(c)) return why;
     if (tile_bytes(spec, c) > kMaxTileBytes)
       return "tile memory " + std::to_string(tile_bytes(spec, c)) + " bytes exceeds " +

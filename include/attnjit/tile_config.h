@@ -14,7 +14,9 @@
 //   splits   (_sp)     decode: number of KV splits (0 = chosen by rule from the lengths)
 //   vec      (_v)      vector width in elements (decode loads, CPU SIMD); 0 = template default
 //   threads  (_t)      CPU worker threads; 0 = default (1 for GPU)
-//   order    (_o)      CPU: loop order variant, 0 = default; sm80 prefill: 1 = key tiles end at a
+//   order    (_o)      CPU prefill: loop order variant, 0 = default; CPU decode: 0 = fp32
+//                      multiply-adds, 1 = bf16 pair dot products (vdpbf16ps), 2 = AMX tiles;
+//                      sm80 prefill: 1 = key tiles end at a
 //                      query block's last visible key and a half tile starts the range when it
 //                      fits, 2 = the same and, in tiles the mask cuts, each warp skips the
 //                      16-key steps its rows cannot see (masks with a key range), 0 = tiles on

@@ -1,5 +1,7 @@
 #include "runtime/cpu/cpu_compiler.h"
 
+#include "runtime/cpu/amx_permission.h"
+
 #include <clang/Basic/Diagnostic.h>
 #include <clang/Basic/DiagnosticOptions.h>
 #include <clang/CodeGen/CodeGenAction.h>
@@ -113,6 +115,7 @@ Target host_cpu_target() {
   });
   std::string joined;
   for (const auto& f : list) joined += (joined.empty() ? "" : ",") + f;
+  joined = amx_features_granted(joined);  // tiles only where this process may use them
   auto has = [&](const char* f) { auto it = feats.find(f); return it != feats.end() && it->getValue(); };
   int bits = has("avx512f") ? 512 : has("avx") ? 256 : 128;
   Target t = Target::cpu(llvm::sys::getHostCPUName().str(), joined, bits);

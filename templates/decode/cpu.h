@@ -49,6 +49,7 @@
 
 #include "common/cpu_simd.h"
 #include "common/fp8.h"
+#include "common/cpu_amx.h"
 #include "common/variants.h"
 #include "decode/cpu_user_mods.h"
 #include "decode/cpu_variants.h"
@@ -88,7 +89,15 @@ struct DecodeCpu {
   static constexpr int SEG = 2 * V;   // elements per row segment (a RowPairs pair)
   static constexpr int NS = D / SEG;  // segments per head-dim row
   static constexpr int NVD = D / V;   // vectors per head-dim row
-  static constexpr bool kPairDot = C::kOrder == 1;
+  static constexpr bool kPairDot = C::kOrder >= 1;  // bf16 pairs: kOrder 1 (vdpbf16ps) or 2 (AMX)
+  // kOrder 2: Q.K^T and P.V on AMX tiles (amx_scores, amx_accumulate).
+  static constexpr bool kAmx = C::kOrder == 2;
+#if defined(ATTNJIT_CPU_AMX)
+  static_assert(!kAmx || (V == 16 && 16 % RPI == 0 && D % 32 == 0 && BN % 32 == 0),
+                "kOrder 2 (AMX) needs 16 lanes, rows dividing 16, and head dim and block_n multiples of 32");
+#else
+  static_assert(!kAmx, "kOrder 2 (AMX) needs a target with amx-tile, amx-bf16 and avx512bf16");
+#endif
   static_assert(D % SEG == 0, "head dim must be a multiple of twice the vector width");
   static_assert(BN % V == 0, "block_n must be a multiple of the vector width");
   static_assert(P == 0 || (P & (P - 1)) == 0, "page size must be a power of two");
@@ -121,8 +130,10 @@ struct DecodeCpu {
 #endif
   static constexpr bool kQuadQk =
       C::kOrder == 1 && kHostPairDot && V == 16 && A >= 16 && RPI == 8 && QT == 1 && D % 32 == 0;
-  static constexpr int QR = kQuadQk ? 4 : RPI < NQ ? RPI : NQ;
-  static constexpr int QJ = kQuadQk ? 4 : NQ / QR < 8 ? NQ / QR : 8;
+  // AMX tiles store S^T (keys x rows), so kOrder 2's score vectors are key-major: all the rows,
+  // 16 / RPI keys (kLaneKey below).
+  static constexpr int QR = kAmx ? RPI : kQuadQk ? 4 : RPI < NQ ? RPI : NQ;
+  static constexpr int QJ = kAmx ? V / RPI : kQuadQk ? 4 : NQ / QR < 8 ? NQ / QR : 8;
   static constexpr int PR = RPI < A / 2 ? RPI : A / 2;
   static constexpr int PS = largest_divisor_at_most(NS, A / (2 * PR) < 1 ? 1 : A / (2 * PR));
   static constexpr int JC = BN < 8 ? BN : 8;
@@ -155,7 +166,7 @@ struct DecodeCpu {
   // warm (its TreeSum is cheap next to 8 multiply-adds per key unit), so f32 needs QJ = 1.
   // Needs the key's units raw in memory: f32 or bf16 pairs, not fp8 or f16.
   static constexpr int EPU = kPairDot ? 2 : 1;  // elements per unit
-  static constexpr bool kBcastQk = QR == RPI && RPI >= 8 && QR * QJ == V && (D / EPU) % 32 == 0 &&
+  static constexpr bool kBcastQk = !kAmx && QR == RPI && RPI >= 8 && QR * QJ == V && (D / EPU) % 32 == 0 &&
                                    (kPairDot ? QJ <= 2 : QJ == 1 && C::kStorage == kStoreF32 && KV == 0);
   static constexpr int JT = 8;                  // keys per pass (the L1 set limit above)
   static_assert(!(kBcastQk || kQuadQk) || (BN % JT == 0 && JT % QJ == 0), "broadcast Q.K^T: key passes must divide the block");
@@ -174,7 +185,7 @@ struct DecodeCpu {
     // The block's scores, then probabilities, one vector per Q.K^T tile as TreeSum leaves it
     // (lane rr * QJ + jk: row tile-row rr, key jk of the tile; see score()).
     F st[HPI][NRT][NJT];
-    unsigned pp[kPairDot ? HPI : 1][NRT][NJT * V / 2];  // kOrder 1: bf16 probability pairs (pair_index)
+    unsigned pp[kPairDot && !kAmx ? HPI : 1][NRT][NJT * V / 2];  // kOrder 1: bf16 probability pairs (pair_index)
     // Running max, sum and this block's rescale factor per row, in the score tiles' lanes (every
     // lane of a row holds its value; row_value reads one).
     F mv[HPI][NRT], lv[HPI][NRT], cv[HPI][NRT];
@@ -195,6 +206,12 @@ struct DecodeCpu {
     long long ks, vs;  // head strides of kp / vp
     float vscale[HPI];  // V dequantisation scale per head (1 without an fp8 cache)
     alignas(64) TK zero[D];
+    // kOrder 2 (AMX): 16 key rows gathered where they are not one stride apart (amx_scores); a
+    // 32-key chunk's probabilities in bf16, row-major, and its V rows in key pairs
+    // (pv_element's order), the A and B tiles of amx_accumulate.
+    alignas(64) TK kt[kAmx ? 16 : 1][kAmx ? D : 1];
+    alignas(64) unsigned short pa[kAmx ? RPI : 1][32];
+    alignas(64) unsigned vt[kAmx ? NS : 1][2][16][16];
   };
 
   static float exp2s(float x) {
@@ -211,10 +228,16 @@ struct DecodeCpu {
   // Scores stay in the Q.K^T tiles' layout: TreeSum's vector is stored whole (no per-score
   // scatter), and the softmax runs on those vectors for all the tile's rows at once (no
   // horizontal max / sum per row). Lanes >= QR * QJ repeat the first ones.
+  // Lane of row rr, key jk in a score tile: row-major as TreeSum and the broadcast tiles leave
+  // it (rr * QJ + jk), key-major as an AMX tile stores S^T (jk * QR + rr).
+  static constexpr int kLaneKey = kAmx ? QR : 1, kLaneRow = kAmx ? 1 : QJ;
+  static constexpr int lane(int rr, int jk) { return rr * kLaneRow + jk * kLaneKey; }
+  static constexpr int lane_row(int l) { return kAmx ? l % QR : l / QJ; }
+  static constexpr int lane_key(int l) { return kAmx ? l / QR : l % QJ; }
   static float& score(Work& w, int h, int r, int j) {
-    return ((float*)&w.st[h][r / QR][j / QJ])[(r % QR) * QJ + j % QJ];
+    return ((float*)&w.st[h][r / QR][j / QJ])[lane(r % QR, j % QJ)];
   }
-  static float row_value(const F (&v)[HPI][NRT], int h, int r) { return v[h][r / QR][(r % QR) * QJ]; }
+  static float row_value(const F (&v)[HPI][NRT], int h, int r) { return v[h][r / QR][lane(r % QR, 0)]; }
   // kOrder 1: where the bf16 pair (p[r][j], p[r][j + 1]) of an even key j lies in pp[h][r / QR]:
   // with QJ even the two keys are neighbouring lanes of one tile (one conversion in lane order);
   // with QJ = 1 they are one lane of two consecutive tiles (pack_tiles).
@@ -226,7 +249,22 @@ struct DecodeCpu {
   static void run(const DecodeParams& p, long long begin, long long end) {
     Work w;
     for (int i = 0; i < D; ++i) w.zero[i] = 0;  // +0 in every storage
+#if defined(ATTNJIT_CPU_AMX)
+    if constexpr (kAmx) {  // the tile shapes of amx_scores (0-2) and amx_accumulate (3-5)
+      amx::TileConfig tc;
+      tc.set(0, 16, RPI * 4);  // S^T: 16 keys x RPI rows, fp32
+      tc.set(1, 16, 64);       // K: 16 keys x 32 dims
+      tc.set(2, 16, RPI * 4);  // Q^T: 16 dim pairs x RPI rows
+      tc.set(3, RPI, 64);      // O: RPI rows x 16 dims, fp32
+      tc.set(4, RPI, 64);      // P: RPI rows x 32 keys
+      tc.set(5, 16, 64);       // V: 16 key pairs x 16 dims
+      amx::load_config(tc);
+    }
+#endif
     for (long long item = begin; item < end; ++item) process(p, item, w);
+#if defined(ATTNJIT_CPU_AMX)
+    if constexpr (kAmx) amx::release();
+#endif
   }
 
   // Hardware prefetchers stop at 4 KiB pages and restart slowly, which halves the rate at which a
@@ -319,6 +357,7 @@ struct DecodeCpu {
   // Keys outer, heads inner: the rows are read in address order (whole rows, all heads).
   template <bool Lin>
   static void scores(const DecodeParams& p, Work& w, int nh, int n) {
+    if constexpr (kAmx) return amx_scores<Lin>(p, w, nh, n);
     if constexpr (kBcastQk) return scores_bcast<Lin>(p, w, nh, n);
     if constexpr (kQuadQk) return scores_quad<Lin>(p, w, nh, n);
     for (int j = 0; j < n; j += QJ) {
@@ -363,6 +402,7 @@ struct DecodeCpu {
 
   // kBcastQk: query row r's unit u (an element scaled by qscale, or a raw bf16 pair) -> lane r
   // of head h's column u. kQuadQk: pair u -> lane 4 (r % 4) + u % 4 of block (u / 4, r / 4).
+  // kAmx: pair u -> lane r of row u, i.e. Q^T as AMX pair rows (the B tile of amx_scores).
   static void put_query(Work& w, int h, int r, int u, float x, unsigned pair) {
     if constexpr (kQuadQk) ((unsigned*)&w.qb[h][0][0])[((u / 4) * (RPI / 4) + r / 4) * 16 + (r % 4) * 4 + u % 4] = pair;
     else if constexpr (kPairDot) ((unsigned*)&w.qb[h][0][0])[u * RPI + r] = pair;
@@ -482,7 +522,7 @@ struct DecodeCpu {
   static F swap_lanes(F x, Ints<L...>) { return __builtin_shufflevector(x, x, (L ^ S)...); }
   template <int S = 1, class Op>
   static F row_reduce(F x, Op op) {
-    if constexpr (S < QJ) return row_reduce<2 * S>(op(x, swap_lanes<S>(x, typename MakeInts<V>::type())), op);
+    if constexpr (S < QJ) return row_reduce<2 * S>(op(x, swap_lanes<S * kLaneKey>(x, typename MakeInts<V>::type())), op);
     else return x;
   }
 
@@ -496,12 +536,12 @@ struct DecodeCpu {
       I jk, lo, hi;
       bool full = true;
       for (int e = 0; e < V; ++e) {
-        const int L = e % (QR * QJ), r = rt * QR + L / QJ;
+        const int L = e % (QR * QJ), r = rt * QR + lane_row(L);
         long long l = w.row_lo[r] - j0, u = w.row_hi[r] - j0;
         u = u > n - 1 ? n - 1 : u;
         l = l < 0 ? 0 : l;
         full = full && l == 0 && u == BN - 1;
-        jk[e] = L % QJ;
+        jk[e] = lane_key(L);
         lo[e] = l > BN ? BN : (int)l;
         hi[e] = u < -1 ? -1 : (int)u;
       }
@@ -526,7 +566,7 @@ struct DecodeCpu {
           t[v] = vexp2<F, I>(t[v] - mu);
           sum += t[v];
         }
-        if constexpr (kPairDot) pack_tiles(t, w.pp[h][rt]);
+        if constexpr (kPairDot && !kAmx) pack_tiles(t, w.pp[h][rt]);
         w.lv[h][rt] = w.lv[h][rt] * corr + row_reduce(sum, [](F a, F b) { return a + b; });
         w.mv[h][rt] = mn;
         w.cv[h][rt] = corr;
@@ -592,6 +632,7 @@ struct DecodeCpu {
   // reuse the column of V lines the first one brought into L1.
   template <bool Lin>
   static void accumulate(Work& w, int nh, int n) {
+    if constexpr (kAmx) return amx_accumulate<Lin>(w, nh, n);
     if constexpr (kQuadQk && BN >= 32)
       if (w.jc == 32) return accumulate_apart<32, Lin>(w, nh, n);
     if constexpr (kQuadQk && BN >= 16)
@@ -652,6 +693,96 @@ struct DecodeCpu {
               for (int x = 0; x < 2 * PS; ++x) w.acc[h][r0 + rr][2 * s0 + x] = a[rr][x];
           }
     }
+  }
+
+  // kOrder 2, Q.K^T on AMX tiles: S^T = K . Q^T for 16 keys of one head at a time. Tile 1 is 16
+  // key rows x 32 dims loaded straight from the cache at the rows' own stride (rows that are not
+  // one stride apart, or a group that runs past the block's end, are first copied into w.kt,
+  // the zero row past the end); tile 2 the head's query pairs for those dims (put_query's
+  // layout, Q^T in AMX pair rows); tile 0 the 16 keys x RPI rows of scores, stored key-major
+  // into st. One TDPBF16PS per 32 dims whatever RPI, so the arithmetic no longer grows with the
+  // GQA group. Then the scale (and soft-capping) on the block's score vectors.
+  template <bool Lin>
+  static void amx_scores(const DecodeParams& p, Work& w, int nh, int n) {
+#if defined(ATTNJIT_CPU_AMX)
+    constexpr long long sz = (long long)sizeof(TK);
+    for (int j = 0; j < n; j += 16) {
+      for (int jk = 0; jk < 16; ++jk) prime_key(w, j + jk);
+      const long long stride = j + 16 <= n ? (long long)(w.kp[j + 1] - w.kp[j]) : 0;
+      bool strided = stride > 0;
+      for (int jk = 2; jk < 16 && strided; ++jk) strided = w.kp[j + jk] - w.kp[j + jk - 1] == stride;
+      for (int h = 0; h < nh; ++h) {
+        const TK* base = w.kp[j] + h * w.ks;
+        long long bstride = stride * sz;
+        if (!strided) {
+          for (int jk = 0; jk < 16; ++jk) __builtin_memcpy(w.kt[jk], krow(w, j + jk, h, n), D * sz);
+          base = &w.kt[0][0];
+          bstride = D * sz;
+        }
+        amx::zero<0>();
+        for (int c = 0; c < D / 32; ++c) {
+          for (int jk = 0; jk < 16; ++jk)  // one line of each row, pd keys ahead
+            prefetch_ahead<Lin>(w.kl, w.ka[j + jk < n ? j + jk : n - 1] + h * w.ks, c * 32, c * 32 + 32);
+          amx::load<1>(base + c * 32, bstride);
+          amx::load<2>((const unsigned*)&w.qb[h][0][0] + c * 16 * RPI, RPI * 4);
+          amx::dot_bf16<0, 1, 2>();
+        }
+        amx::store<0>(&w.st[h][0][j / QJ], RPI * 4);
+      }
+    }
+    for (int h = 0; h < nh; ++h)
+      for (int v = 0; v < (n + QJ - 1) / QJ; ++v) store_tile(p, w, h, 0, v, w.st[h][0][v]);
+#else
+    (void)p, (void)w, (void)nh, (void)n;
+#endif
+  }
+
+  // kOrder 2, P.V on AMX tiles, per head and 32-key chunk: tile 4 = the chunk's probabilities
+  // (RPI rows x 32 keys, bf16; ProbTranspose from the key-major scores), tile 5 = 16 dims of
+  // the chunk's V rows in key pairs (unpack_pairs, so the dims come in pv_element's order, the
+  // accumulators' lane order), tile 3 = those 16 dims of the RPI accumulator rows, loaded from
+  // and stored back to w.acc (whose rows are D floats apart). The block's rescale runs on
+  // w.acc first, and only where a row's max moved.
+  template <bool Lin>
+  static void amx_accumulate(Work& w, int nh, int n) {
+#if defined(ATTNJIT_CPU_AMX)
+    const bool pfv = Lin || w.near_v;
+    for (int h = 0; h < nh; ++h) {
+      bool moved = false;
+      for (int r = 0; r < RPI; ++r) moved = moved || row_value(w.cv, h, r) != 1.f;
+      if (moved)
+        for (int r = 0; r < RPI; ++r) {
+          const float c = row_value(w.cv, h, r);
+          for (int v = 0; v < NVD; ++v) w.acc[h][r][v] *= c;
+        }
+      for (int j0 = 0; j0 < n; j0 += 32) {
+        amx::ProbTranspose<RPI>::run((const amx::F16x*)&w.st[h][0][j0 / QJ], (amx::U16x*)&w.pa[0][0]);
+        for (int i = 0; i < 16; ++i) {
+          const int j = j0 + 2 * i;
+          const unsigned short* va = (const unsigned short*)vrow(w, j, h, n);
+          const unsigned short* vb = (const unsigned short*)vrow(w, j + 1, h, n);
+          for (int sg = 0; sg < NS; ++sg) {
+            if (pfv)  // one line of each row, pd keys ahead
+              for (int jj = j; jj < j + 2 && jj < n; ++jj) prefetch_ahead<Lin>(w.vl, w.va[jj] + h * w.vs, sg * SEG, (sg + 1) * SEG);
+            const U xa = Bf16Pairs::raw(va + sg * SEG), xb = Bf16Pairs::raw(vb + sg * SEG);
+            const U ev = unpack_pairs<0>(xa, xb), od = unpack_pairs<1>(xa, xb);
+            __builtin_memcpy(&w.vt[sg][0][i][0], &ev, sizeof(U));
+            __builtin_memcpy(&w.vt[sg][1][i][0], &od, sizeof(U));
+          }
+        }
+        amx::load<4>(&w.pa[0][0], 64);
+        for (int sg = 0; sg < NS; ++sg)
+          for (int hh = 0; hh < 2; ++hh) {
+            amx::load<3>(&w.acc[h][0][2 * sg + hh], D * 4);
+            amx::load<5>(&w.vt[sg][hh][0][0], 64);
+            amx::dot_bf16<3, 4, 5>();
+            amx::store<3>(&w.acc[h][0][2 * sg + hh], D * 4);
+          }
+      }
+    }
+#else
+    (void)w, (void)nh, (void)n;
+#endif
   }
 
   // Keys per P.V chunk for V rows stride_bytes apart: as many as the L1 sets the chunk's lines
@@ -734,7 +865,7 @@ struct DecodeCpu {
       for (int h = 0; h < nh; ++h) {
         for (int v = 0; v < NVD; ++v) w.acc[h][r][v] = 0.f;
         if (gr >= ROWS) {
-          if constexpr (kBcastQk || kQuadQk) {
+          if constexpr (kBcastQk || kQuadQk || kAmx) {
             for (int u = 0; u < D / EPU; ++u) put_query(w, h, r, u, 0.f, 0u);
             continue;
           }
@@ -745,7 +876,7 @@ struct DecodeCpu {
         }
         const int hq = (h0 + h) * G + gr % G;
         const T* qp = (const T*)p.q + b * p.q_batch_stride + t * p.q_row_stride + hq * p.q_head_stride;
-        if constexpr (kBcastQk || kQuadQk) {  // raw units: f32 elements, or bf16 pairs
+        if constexpr (kBcastQk || kQuadQk || kAmx) {  // raw units: f32 elements, or bf16 pairs
           for (int u = 0; u < D / EPU; ++u) {
             unsigned pair = 0;
             if constexpr (kPairDot) {

@@ -19,13 +19,15 @@
 //
 // The prelude defines a policy struct with:
 //   kHeadDim, kBlockM, kBlockN, kVec (lanes), kOrder (0: register-blocked micro-kernels,
-//   1: streaming loop nests), kStorage (StorageKind), kMask (MaskType), kWindowLeft,
+//   1: streaming loop nests, 2: bf16 Q.K^T and P.V on AMX tiles, amx_scores / amx_accumulate),
+//   kStorage (StorageKind), kMask (MaskType), kWindowLeft,
 //   kWindowRight, kVarlen, kPaged, kEven (lengths are multiples of the tiles: bounds checks dropped when the
 //   run-time lengths agree), kAccRegs (vector registers the micro-kernels may use for
 //   accumulators); optionally kSoftcap, kAlibi, kSink (templates/common/variants*.h).
 #pragma once
 
 #include "prefill/params.h"
+#include "common/cpu_amx.h"
 #include "common/cpu_vec.h"
 #include "common/layout_varlen.h"
 #include "common/variants_alibi.h"
@@ -70,14 +72,35 @@ struct PrefillCpu {
   typedef typename S::T T;
   static constexpr bool kDirect = C::kStorage == kStoreF32;  // K/V rows used in place
   static constexpr bool kMaskMod = variants::mods_of<C>::kMaskMod;
+  // kOrder 2: bf16 Q.K^T and P.V on AMX tiles, the softmax unchanged between them.
+  static constexpr bool kAmx = C::kOrder == 2;
+#if defined(ATTNJIT_CPU_AMX)
+  static_assert(!kAmx || (C::kStorage == kStoreBF16 && V == 16 && D % 32 == 0 && BM % 16 == 0 && BN % 32 == 0),
+                "kOrder 2 (AMX) needs bf16, 16 lanes, head dim and block_n multiples of 32, block_m of 16");
+#else
+  static_assert(!kAmx, "kOrder 2 (AMX) needs a target with amx-tile, amx-bf16 and avx512bf16");
+#endif
+  static constexpr int AD = kAmx ? D : 1, AM = kAmx ? BM : 1, AN = kAmx ? BN : 1;  // AMX buffers' sizes
+  static constexpr bool kConvert = !kDirect && !kAmx;
+  static constexpr bool kFoldScale = kAmx && variants::softcap_of<C>() == 0.f && !variants::has_alibi<C>() &&
+                                     !variants::mods_of<C>::kScoreMod;
 
   struct alignas(64) Tiles {
-    float qt[D][BM];                    // Q^T, scaled by scale * log2(e)
-    float ot[D][BM];                    // O^T accumulator (unnormalised)
-    float st[BN][BM];                   // S^T, then P^T
-    float kv[kDirect ? 1 : 2][kDirect ? 1 : BN][D];  // converted K and V rows (16-bit storage)
-    float zero[D];                      // stands in for key rows past seqlen_k
+    float qt[kAmx ? 1 : D][kAmx ? 1 : BM];  // Q^T, scaled by scale * log2(e)
+    float ot[kAmx ? 1 : D][kAmx ? 1 : BM];  // O^T accumulator (unnormalised)
+    alignas(64) float st[BN][BM];       // S^T, then P^T (aligned: qt and ot shrink with kOrder 2)
+    alignas(64) float kv[kConvert ? 2 : 1][kConvert ? BN : 1][D];  // converted K and V rows (16-bit storage)
+    alignas(64) float zero[D];          // stands in for key rows past seqlen_k
     unsigned char um[kMaskMod ? BN : 1][BM];  // a partial block's mask_mod (1 = visible)
+    // kOrder 2: Q^T in bf16 pairs (qb[u][i] = elements 2u, 2u + 1 of row i: the B tiles of
+    // Q.K^T), O (rows x head dim, unnormalised: the C tiles of P.V), the block's K rows in bf16
+    // (zero past seqlen_k), its V rows in key pairs (vt[c][g][i][e] = keys 32c + 2i, + 1 at
+    // element 16g + e: the B tiles of P.V) and P in bf16, row-major (the A tiles).
+    alignas(64) unsigned qb[AD / 2 > 0 ? AD / 2 : 1][AM];
+    alignas(64) float o[AM][AD];
+    alignas(64) unsigned short kb[AN][AD];
+    alignas(64) unsigned vt[AN / 32 > 0 ? AN / 32 : 1][AD / 16 > 0 ? AD / 16 : 1][16][16];
+    alignas(64) unsigned short pa[AM / 16 > 0 ? AM / 16 : 1][AN / 32 > 0 ? AN / 32 : 1][16][32];
   };
 
   // A user mask_mod over a partial block, evaluated before its loads and arithmetic (into um,
@@ -183,6 +206,133 @@ struct PrefillCpu {
           for (int v = 0; v < NV; ++v) *(F*)&t.ot[d][v * V] += vb * *(const F*)&t.st[j][v * V];
         }
     }
+  }
+
+  // kOrder 2, Q.K^T: per 16 query rows and 64 keys, S^T = K . Q^T over the head dim in 32-dim
+  // steps: four C tiles (0-3, 16 keys each) share the B tile of Q^T pairs (6, from qb) and take
+  // their K rows (kb: the cache's rows of a whole dense block, else t.kb, k_stride bytes apart)
+  // through two A tiles in turn (4, 5); four independent chains, because
+  // one TDPBF16PS waits for the last on the same C tile (a single chain ran at a third of the
+  // rate). The scores go into st at the rows' columns, then the scale into log2 units (1: the
+  // softmax scales, kFoldScale).
+  static void amx_scores(Tiles& t, const unsigned short* kb, long long k_stride, float scale_log2) {
+#if defined(ATTNJIT_CPU_AMX)
+    constexpr int KG = BN >= 64 ? 4 : BN / 16;  // key groups per pass
+    for (int g = 0; g < BM / 16; ++g)
+      for (int k0 = 0; k0 < BN; k0 += 16 * KG) {
+        amx::zero<0>();
+        amx::zero<1>();
+        if constexpr (KG > 2) {
+          amx::zero<2>();
+          amx::zero<3>();
+        }
+        for (int c = 0; c < D / 32; ++c) {
+          amx::load<6>(&t.qb[c * 16][g * 16], BM * 4);
+          const unsigned short* kc = kb + k0 * (k_stride / 2) + c * 32;
+          amx::load<4>(kc, k_stride);
+          amx::dot_bf16<0, 4, 6>();
+          amx::load<5>(kc + 16 * (k_stride / 2), k_stride);
+          amx::dot_bf16<1, 5, 6>();
+          if constexpr (KG > 2) {
+            amx::load<4>(kc + 32 * (k_stride / 2), k_stride);
+            amx::dot_bf16<2, 4, 6>();
+            amx::load<5>(kc + 48 * (k_stride / 2), k_stride);
+            amx::dot_bf16<3, 5, 6>();
+          }
+        }
+        amx::store<0>(&t.st[k0][g * 16], BM * 4);
+        amx::store<1>(&t.st[k0 + 16][g * 16], BM * 4);
+        if constexpr (KG > 2) {
+          amx::store<2>(&t.st[k0 + 32][g * 16], BM * 4);
+          amx::store<3>(&t.st[k0 + 48][g * 16], BM * 4);
+        }
+      }
+    if (scale_log2 != 1.f)
+      for (int j = 0; j < BN; ++j)
+        for (int v = 0; v < NV; ++v) *(F*)&t.st[j][v * V] *= scale_log2;
+#else
+    (void)t, (void)kb, (void)k_stride, (void)scale_log2;
+#endif
+  }
+
+  // kOrder 2, P.V: o = o * alpha (rows whose max moved) + P . V, per 16 rows and 64 dims over
+  // the block in 32-key steps: four C tiles (0-3, o's 16 x 16 at four dim groups, loaded and
+  // stored back) share the A tile of P (4 or 7 in turn: P in bf16, transposed from st) and take
+  // V pairs from vt through two B tiles in turn (5, 6).
+  static void amx_accumulate(Tiles& t, const F* alpha) {
+#if defined(ATTNJIT_CPU_AMX)
+    for (int i = 0; i < BM; ++i) {
+      const float a = alpha[i / V][i % V];
+      if (a != 1.f)
+        for (int d = 0; d < D; d += V) *(F*)&t.o[i][d] *= a;
+    }
+    for (int g = 0; g < BM / 16; ++g) {
+      for (int kc = 0; kc < BN / 32; ++kc)
+        amx::ProbTranspose<16>::run((const amx::F16x*)&t.st[kc * 32][g * 16], (amx::U16x*)&t.pa[g][kc][0][0], BM / 16);
+      int dg = 0;
+      for (; dg + 4 <= D / 16; dg += 4) {
+        float* o0 = &t.o[g * 16][dg * 16];
+        amx::load<0>(o0, D * 4);
+        amx::load<1>(o0 + 16, D * 4);
+        amx::load<2>(o0 + 32, D * 4);
+        amx::load<3>(o0 + 48, D * 4);
+        for (int kc = 0; kc < BN / 32; ++kc) {
+          const unsigned* vb = &t.vt[kc][dg][0][0];
+          if (kc % 2 == 0) amx::load<4>(&t.pa[g][kc][0][0], 64);
+          else amx::load<7>(&t.pa[g][kc][0][0], 64);
+          amx::load<5>(vb, 64);
+          if (kc % 2 == 0) amx::dot_bf16<0, 4, 5>(); else amx::dot_bf16<0, 7, 5>();
+          amx::load<6>(vb + 256, 64);
+          if (kc % 2 == 0) amx::dot_bf16<1, 4, 6>(); else amx::dot_bf16<1, 7, 6>();
+          amx::load<5>(vb + 512, 64);
+          if (kc % 2 == 0) amx::dot_bf16<2, 4, 5>(); else amx::dot_bf16<2, 7, 5>();
+          amx::load<6>(vb + 768, 64);
+          if (kc % 2 == 0) amx::dot_bf16<3, 4, 6>(); else amx::dot_bf16<3, 7, 6>();
+        }
+        amx::store<0>(o0, D * 4);
+        amx::store<1>(o0 + 16, D * 4);
+        amx::store<2>(o0 + 32, D * 4);
+        amx::store<3>(o0 + 48, D * 4);
+      }
+      for (; dg < D / 16; ++dg) {  // head dims that are not whole 64-dim groups
+        amx::load<0>(&t.o[g * 16][dg * 16], D * 4);
+        for (int kc = 0; kc < BN / 32; ++kc) {
+          amx::load<4>(&t.pa[g][kc][0][0], 64);
+          amx::load<5>(&t.vt[kc][dg][0][0], 64);
+          amx::dot_bf16<0, 4, 5>();
+        }
+        amx::store<0>(&t.o[g * 16][dg * 16], D * 4);
+      }
+    }
+#else
+    (void)t, (void)alpha;
+#endif
+  }
+
+  // kOrder 2: the block's K rows into kb (copy_k: where the tiles cannot read them in place) and
+  // V rows into vt, raw bf16; row(j) gives key j's K and V rows (j < keys), zero rows past them.
+  template <class Row>
+  static void amx_load_block(Tiles& t, int keys, bool copy_k, Row row) {
+#if defined(ATTNJIT_CPU_AMX)
+    const unsigned short* zero = (const unsigned short*)&t.zero[0];  // +0.0 in bf16 too
+    for (int j = 0; j < BN; j += 2) {
+      const unsigned short *k0 = zero, *k1 = zero, *v0 = zero, *v1 = zero;
+      if (j < keys) row(j, k0, v0);
+      if (j + 1 < keys) row(j + 1, k1, v1);
+      if (copy_k) {
+        __builtin_memcpy(&t.kb[j][0], k0, D * 2);
+        __builtin_memcpy(&t.kb[j + 1][0], k1, D * 2);
+      }
+      for (int sg = 0; sg < D / 32; ++sg) {
+        amx::U16x lo, hi;
+        amx::pair_rows(v0 + sg * 32, v1 + sg * 32, lo, hi);
+        __builtin_memcpy(&t.vt[j / 32][2 * sg][(j % 32) / 2][0], &lo, 64);
+        __builtin_memcpy(&t.vt[j / 32][2 * sg + 1][(j % 32) / 2][0], &hi, 64);
+      }
+    }
+#else
+    (void)t, (void)keys, (void)copy_k, (void)row;
+#endif
   }
 
   // Sets masked scores to -inf: key n0+j is visible from query m0+i (position p = m0+i+shift)
@@ -291,18 +441,32 @@ struct PrefillCpu {
       vv += L::kv_row(p, st, p.v_batch_stride, p.v_row_stride, 0);
     }
 
-    // Q^T, pre-scaled so the scores come out in log2 units; padding rows are zero.
-    for (int i = 0; i < BM; ++i)
+    if constexpr (kAmx) {  // Q^T as raw bf16 pairs (amx_scores scales), O = 0; padding rows zero
+      for (int i = 0; i < BM; ++i)
+        for (int u = 0; u < D / 2; ++u) {
+          unsigned pair = 0;
+          if (i < rows) __builtin_memcpy(&pair, q + i * p.q_row_stride + 2 * u, 4);
+          t.qb[u][i] = pair;
+        }
+      for (int i = 0; i < BM; ++i)
+        for (int d = 0; d < D; d += V) *(F*)&t.o[i][d] = 0.f;
+    } else {
+      // Q^T, pre-scaled so the scores come out in log2 units; padding rows are zero.
+      for (int i = 0; i < BM; ++i)
+        for (int d = 0; d < D; ++d)
+          t.qt[d][i] = i < rows ? S::load(q[i * p.q_row_stride + d]) * p.scale_log2 : 0.f;
       for (int d = 0; d < D; ++d)
-        t.qt[d][i] = i < rows ? S::load(q[i * p.q_row_stride + d]) * p.scale_log2 : 0.f;
-    for (int d = 0; d < D; ++d)
-      for (int v = 0; v < NV; ++v) *(F*)&t.ot[d][v * V] = 0.f;
+        for (int v = 0; v < NV; ++v) *(F*)&t.ot[d][v * V] = 0.f;
+    }
     for (int d = 0; d < D; ++d) t.zero[d] = 0.f;
     F m_run[NV], l_run[NV];
     for (int v = 0; v < NV; ++v) {
       m_run[v] = -__builtin_inff();
       l_run[v] = 0.f;
     }
+    // kOrder 2 leaves the scores unscaled where nothing between Q.K^T and the softmax needs log2
+    // units (kFoldScale) and the scale is positive (max commutes with it): the softmax scales.
+    const float fold = kFoldScale && p.scale_log2 > 0.f ? p.scale_log2 : 1.f;
 
     // Keys any row of this block can see (ranges move right with the row); blocks outside are
     // skipped.
@@ -330,7 +494,24 @@ struct PrefillCpu {
           eval_mask_mod(mods, t, keys, rows, b, h, m0, n0, jb, je);
           if (jb >= je) continue;  // no row sees any key
         }
-      if constexpr (C::kPaged) {
+      const unsigned short* amx_k = &t.kb[0][0];  // kOrder 2: K rows for amx_scores
+      long long amx_k_stride = D * 2;
+      if constexpr (kAmx && !C::kPaged)
+        if (keys == BN) {  // a whole dense block: the tiles read the cache's rows in place
+          amx_k = (const unsigned short*)(k + n0 * p.k_row_stride);
+          amx_k_stride = p.k_row_stride * 2;
+        }
+      if constexpr (kAmx) {
+        amx_load_block(t, keys, amx_k == &t.kb[0][0], [&](int j, const unsigned short*& kr, const unsigned short*& vr) {
+          if constexpr (C::kPaged) {
+            kr = (const unsigned short*)(k + L::kv_row(p, st, p.k_batch_stride, p.k_row_stride, n0 + j));
+            vr = (const unsigned short*)(vv + L::kv_row(p, st, p.v_batch_stride, p.v_row_stride, n0 + j));
+          } else {
+            kr = (const unsigned short*)(k + (n0 + j) * p.k_row_stride);
+            vr = (const unsigned short*)(vv + (n0 + j) * p.v_row_stride);
+          }
+        });
+      } else if constexpr (C::kPaged) {
         load_paged(t, p, st, hk, n0, keys, krow, vrow);
       } else if constexpr (kDirect) {
         for (int j = 0; j < BN; ++j) {
@@ -354,7 +535,8 @@ struct PrefillCpu {
         }
       }
 
-      scores<kMaskMod>(t, krow, jb, je);
+      if constexpr (kAmx) amx_scores(t, amx_k, amx_k_stride, fold == 1.f ? p.scale_log2 : 1.f);  // the whole block (keys outside [jb, je) are masked)
+      else scores<kMaskMod>(t, krow, jb, je);
 
       // Score modification (soft-capping) on the scores in log2 units u = log2(e).
       if constexpr (variants::softcap_of<C>() > 0.f) {
@@ -381,16 +563,22 @@ struct PrefillCpu {
       }
 
       // Online softmax, lane-wise. A row that has seen only masked keys keeps m = -inf; it
-      // subtracts 0 instead, so exp2(-inf - 0) = 0 and never -inf - (-inf) = NaN.
+      // subtracts 0 instead, so exp2(-inf - 0) = 0 and never -inf - (-inf) = NaN. With the
+      // scale folded in (kOrder 2), scores and m are in raw units and one multiply-add scales
+      // and subtracts; P is rounded to bf16 there, so a shorter exp2 polynomial serves.
       F alpha[NV];
       for (int v = 0; v < NV; ++v) {
         F mx = m_run[v];
         for (int j = 0; j < BN; ++j) mx = vmax(mx, *(const F*)&t.st[j][v * V]);
         F base = mx == -__builtin_inff() ? (F)0.f : mx;
-        alpha[v] = vexp2<F, I>(m_run[v] - base);
+        alpha[v] = vexp2<F, I>((m_run[v] - base) * fold);
+        const F nb = -base * fold;
         F sum = 0.f;
         for (int j = 0; j < BN; ++j) {
-          F e = vexp2<F, I>(*(const F*)&t.st[j][v * V] - base);
+          const F x = *(const F*)&t.st[j][v * V] * fold + nb;
+          F e;
+          if constexpr (kAmx) e = vexp2_bf16<F, I>(x);
+          else e = vexp2<F, I>(x);
           *(F*)&t.st[j][v * V] = e;
           sum += e;
         }
@@ -398,7 +586,8 @@ struct PrefillCpu {
         m_run[v] = mx;
       }
 
-      accumulate<kMaskMod>(t, vrow, alpha, jb, je);
+      if constexpr (kAmx) amx_accumulate(t, alpha);
+      else accumulate<kMaskMod>(t, vrow, alpha, jb, je);
     }
 
     // Normalise, transpose out, and write the LSE (natural log).
@@ -407,12 +596,15 @@ struct PrefillCpu {
     for (int i = 0; i < rows; ++i) {
       float l = l_run[i / V][i % V], m = m_run[i / V][i % V];
       float inv = l > 0.f ? 1.f / l : 0.f;
-      float row_lse = l > 0.f ? (float)((m + slog2(l)) * 0.6931471805599453) : -__builtin_inff();
+      float row_lse = l > 0.f ? (float)(((double)m * fold + slog2(l)) * 0.6931471805599453) : -__builtin_inff();
       if constexpr (variants::has_sink<C>())  // the sink joins the row's denominator
         variants::fold_sink(
             p.sinks[h], row_lse, inv, [](float x) { return vexp2<F, I>((F)(x * 1.4426950408889634f))[0]; },
             [](float x) { return (float)(slog2(1.0 + (double)x) * 0.6931471805599453); });
-      for (int d = 0; d < D; ++d) o[i * p.o_row_stride + d] = S::store(t.ot[d][i] * inv);
+      if constexpr (kAmx)
+        for (int d = 0; d < D; ++d) o[i * p.o_row_stride + d] = S::store(t.o[i][d] * inv);
+      else
+        for (int d = 0; d < D; ++d) o[i * p.o_row_stride + d] = S::store(t.ot[d][i] * inv);
       if (lse) lse[i] = row_lse;
     }
   }
@@ -420,7 +612,17 @@ struct PrefillCpu {
   static void run(const PrefillParams& p, long long item_begin, long long item_end) {
     if (p.seqlen_q <= 0) return;  // no work items exist
     Tiles t;
+#if defined(ATTNJIT_CPU_AMX)
+    if constexpr (kAmx) {  // every tile 16 rows x 64 bytes (amx_scores, amx_accumulate)
+      amx::TileConfig tc;
+      for (int i = 0; i < 8; ++i) tc.set(i, 16, 64);
+      amx::load_config(tc);
+    }
+#endif
     for (long long it = item_begin; it < item_end; ++it) item(p, it, t);
+#if defined(ATTNJIT_CPU_AMX)
+    if constexpr (kAmx) amx::release();
+#endif
   }
 };
 

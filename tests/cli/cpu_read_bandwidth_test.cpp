@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
+
+#include <unistd.h>
 
 namespace attnjit::cli {
 namespace {
@@ -23,6 +26,15 @@ TEST(CpuReadBandwidth, ReportsTheFastestPatternsBestAndMedian) {
 TEST(CpuReadBandwidth, UnevenBufferSizesAreTrimmedNotOverread) {
   // 1 MiB + 100 bytes over 3 threads: every thread's share is whole steps of every pattern.
   EXPECT_GT(measure_read_bandwidth(3, (size_t(1) << 20) + 100, 1).gbps, 0.0);
+}
+
+TEST(CpuReadBandwidth, EvictionReadsTwiceTheLastLevelCache) {
+  const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  const size_t n = eviction_bytes();
+  EXPECT_GE(n, size_t(256) << 20);
+  if (l3 > 0) EXPECT_GE(n, 2 * size_t(l3)) << "L3 " << l3 << " bytes";
+  if (l2 > 0) EXPECT_GE(n, 2 * size_t(l2)) << "L2 " << l2 << " bytes";
+  EXPECT_LE(n, std::max(size_t(256) << 20, 2 * size_t(std::max(l3, l2))));
 }
 
 TEST(CpuReadBandwidth, RefusesWhatItCannotMeasure) {

@@ -18,7 +18,7 @@ struct VecParams {
   const float* x;
   const float* y;
   float* out;
-  int op;  // 0: vexp2(x), 1: vmax(x, y)
+  int op;  // 0: vexp2(x), 1: vmax(x, y), 2: vexp2_bf16(x)
 };
 
 // The kernels' clang options (protected: only templates render sources).
@@ -46,7 +46,7 @@ class CpuVecKernel {
              "    W::F x, y;\n"
              "    __builtin_memcpy(&x, p.x + i * sizeof(W::F) / 4, sizeof(x));\n"
              "    __builtin_memcpy(&y, p.y + i * sizeof(W::F) / 4, sizeof(y));\n"
-             "    const W::F r = p.op == 0 ? vexp2<W::F, W::I>(x) : vmax(x, y);\n"
+             "    const W::F r = p.op == 0 ? vexp2<W::F, W::I>(x) : p.op == 2 ? vexp2_bf16<W::F, W::I>(x) : vmax(x, y);\n"
              "    __builtin_memcpy(p.out + i * sizeof(W::F) / 4, &r, sizeof(r));\n"
              "  }\n"
              "}\n";
@@ -76,16 +76,15 @@ class CpuVecKernel {
   std::unique_ptr<CpuJitModule> module_;
 };
 
-TEST(CpuVec, Exp2AccurateOverTheSoftmaxRange) {
-  CpuVecKernel k;
+// Worst relative error of op (0 or 2) against exp2 in double over [-126, 127].
+double exp2_worst(CpuVecKernel& k, int op, float& at) {
   // Dense over [-126, 127], plus every integer and half-integer (where k's rounding flips).
   std::vector<float> x;
   for (int i = 0; i <= 253 * 1000; ++i) x.push_back(-126.f + i * 0.001f);
   for (int i = -252; i <= 254; ++i) x.push_back(i * 0.5f);
   for (float v : {-1e-7f, 1e-7f, -0.49999997f, 0.49999997f, 126.99999f}) x.push_back(v);
-  const std::vector<float> y = k.run(0, x);
+  const std::vector<float> y = k.run(op, x);
   double worst = 0;
-  float at = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     if (x[i] < -126.f || x[i] > 127.f) continue;
     const double ref = std::exp2(static_cast<double>(x[i]));
@@ -95,22 +94,41 @@ TEST(CpuVec, Exp2AccurateOverTheSoftmaxRange) {
       at = x[i];
     }
   }
+  return worst;
+}
+
+TEST(CpuVec, Exp2AccurateOverTheSoftmaxRange) {
+  CpuVecKernel k;
+  float at = 0;
+  const double worst = exp2_worst(k, 0, at);
   // Within one float ulp (2^-23 = 1.19e-7 relative; measured 6.5e-8): a scale off by one ulp or a
   // k rounded the wrong way fails.
   EXPECT_LE(worst, 1.19e-7) << "at x = " << at;
+}
+
+TEST(CpuVec, Exp2ForBf16ProbabilitiesIsWellBelowBf16Rounding) {
+  // vexp2_bf16 (degree 5, for P rounded to bf16 by the AMX kernels): measured 2.4e-6, against
+  // bf16's 2^-9 = 2e-3; degree 4 would be 4e-5, a wrong coefficient far more.
+  CpuVecKernel k;
+  float at = 0;
+  const double worst = exp2_worst(k, 2, at);
+  EXPECT_LE(worst, 4e-6) << "at x = " << at;
+  EXPECT_GE(worst, 1e-7) << "no less exact than it says";
 }
 
 TEST(CpuVec, Exp2IsExactlyZeroAtAndBelowMinus127) {
   CpuVecKernel k;
   const float inf = std::numeric_limits<float>::infinity();
   const std::vector<float> x = {-127.f, -127.25f, -128.f, -1000.f, -3.4e38f, -inf};
-  for (float y : k.run(0, x)) {
-    EXPECT_EQ(y, 0.f);
-    EXPECT_FALSE(std::signbit(y));
+  for (int op : {0, 2}) {
+    for (float y : k.run(op, x)) {
+      EXPECT_EQ(y, 0.f);
+      EXPECT_FALSE(std::signbit(y));
+    }
+    // One step above: 2^-126 times the polynomial at 0 (1), a normal float.
+    EXPECT_FLOAT_EQ(k.run(op, {-126.f})[0], std::ldexp(1.f, -126));
+    EXPECT_EQ(k.run(op, {0.f})[0], 1.f);
   }
-  // One step above: 2^-126 times the polynomial at 0 (1), a normal float.
-  EXPECT_FLOAT_EQ(k.run(0, {-126.f})[0], std::ldexp(1.f, -126));
-  EXPECT_EQ(k.run(0, {0.f})[0], 1.f);
 }
 
 TEST(CpuVec, MaxPicksTheLargerLaneAndMinusInfinityLoses) {

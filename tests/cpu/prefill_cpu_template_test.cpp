@@ -71,6 +71,31 @@ TEST(PrefillCpuTemplate, CanImplementNamesTheField) {
   EXPECT_THROW(tmpl().render(spec(), wide, avx2()), SpecError);
 }
 
+TEST(PrefillCpuTemplate, AmxTilesForBf16WhereTheHostHasThem) {
+  Target amx = Target::cpu("sapphirerapids", "+amx-bf16,+amx-tile,+avx2,+avx512bf16,+avx512f", 512);
+  amx.sm_count = 8;
+  const TileConfig d = tmpl().default_config(spec(DType::BF16), amx);
+  EXPECT_EQ(d.order, 2) << d.key();
+  EXPECT_EQ(tmpl().default_config(spec(DType::F32), amx).order, 0);
+  EXPECT_EQ(tmpl().default_config(spec(DType::BF16), avx512()).order, 0);  // no tiles
+  std::set<int> orders;
+  for (const auto& c : tmpl().search_space(spec(DType::BF16), amx)) orders.insert(c.order);
+  EXPECT_EQ(orders, (std::set<int>{0, 1, 2}));
+  orders.clear();
+  for (const auto& c : tmpl().search_space(spec(DType::F16), amx)) orders.insert(c.order);
+  EXPECT_EQ(orders, (std::set<int>{0, 1}));
+  auto why = [&](const ProblemSpec& s, auto edit, const Target& t) {
+    TileConfig c = d;
+    edit(c);
+    return tmpl().can_implement(s, c, t).value_or("");
+  };
+  EXPECT_NE(why(spec(DType::F16), [](TileConfig&) {}, amx).find("bf16"), std::string::npos);
+  EXPECT_NE(why(spec(DType::BF16), [](TileConfig&) {}, avx512()).find("AMX"), std::string::npos);
+  EXPECT_NE(why(spec(DType::BF16), [](TileConfig& c) { c.block_n = 16; }, amx).find("block_n"), std::string::npos);
+  EXPECT_EQ(why(spec(DType::BF16, 96), [](TileConfig&) {}, amx), "");  // 3 x 32 dims: 4 + 2 dim groups in P.V
+  EXPECT_NE(why(spec(DType::BF16), [](TileConfig& c) { c.vec = 8; }, amx).find("vec 16"), std::string::npos);
+}
+
 TEST(PrefillCpuTemplate, RenderIsATinyPreludeOverTheEmbeddedTemplate) {
   const Target t = avx512();
   const ProblemSpec s = spec(DType::BF16, 128, {MaskKind::SlidingWindow, 100, 7});
@@ -87,7 +112,8 @@ TEST(PrefillCpuTemplate, RenderIsATinyPreludeOverTheEmbeddedTemplate) {
   EXPECT_LT(src.text.size(), 2000u);
   std::set<std::string> headers;
   for (const auto& [n, body] : src.headers) { headers.insert(n); EXPECT_FALSE(body.empty()); }
-  EXPECT_EQ(headers, (std::set<std::string>{"prefill/params.h", "common/cpu_vec.h", "common/variants.h", "common/layout_varlen.h",
+  EXPECT_EQ(headers, (std::set<std::string>{"prefill/params.h", "common/cpu_vec.h", "common/cpu_simd.h", "common/cpu_amx.h",
+                                    "common/variants.h", "common/layout_varlen.h",
                                     "common/variants_alibi.h", "common/variants_sink.h", "common/variants_user.h",
                                     "prefill/cpu.h"}));
   EXPECT_TRUE(std::all_of(src.entry.begin(), src.entry.end(), [](char ch) { return std::isalnum((unsigned char)ch) || ch == '_'; }));

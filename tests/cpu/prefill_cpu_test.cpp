@@ -7,6 +7,7 @@
 
 #include "codegen/registry.h"
 #include "prefill_cpu_harness.h"
+#include "runtime/cpu/cpu_compiler.h"
 
 namespace attnjit::test {
 namespace {
@@ -140,6 +141,63 @@ TEST(PrefillCpu, WindowSkippingEveryKeyGivesZeroRows) {
   // rows, which must come out as O = 0 / LSE = -inf.
   PrefillOutcome r = run_prefill_case(mk(DType::F32, 64, window(3, 2), 1, 1, 1, 300, 17));
   EXPECT_GT(r.masked_rows, 250);
+}
+
+// kOrder 2: bf16 Q.K^T and P.V on AMX tiles, where the host has them: every block_m (1-8 row
+// groups of 16) and block_n (1-4 chunks of 32 keys), head dims 64-256 (96 too), every mask, GQA, uneven
+// lengths (blocks cut by seqlen_k: zero K/V rows), rows no key reaches, strided rows and softcap.
+TEST(PrefillCpu, AmxTilesMatchTheReference) {
+  Backend& be = shared_cpu_backend();
+  const std::string& f = be.target().cpu_features;
+  if (f.find("+amx-tile") == std::string::npos || f.find("+amx-bf16") == std::string::npos)
+    GTEST_SKIP() << "this host (" << be.target().key()
+                 << ") has no AMX tiles, or Linux did not grant them to the process";
+  struct Shape {
+    int bm, bn;
+    PrefillCase c;
+  };
+  const DType B = DType::BF16;
+  std::vector<Shape> shapes = {
+      {16, 32, mk(B, 64, causal(), 1, 4, 2, 100, 130)},
+      {32, 64, mk(B, 128, none(), 2, 2, 1, 77, 45)},
+      {64, 64, mk(B, 128, causal(), 1, 2, 2, 300, 300)},
+      {64, 128, mk(B, 256, window(40, 3), 1, 2, 1, 200, 260)},
+      {128, 64, mk(B, 64, causal(), 1, 1, 1, 300, 17)},  // most rows see no key
+      {64, 32, mk(B, 96, none(), 1, 3, 1, 50, 70)},  // 6 dim groups of 16: P.V's 4 and a tail of 2
+  };
+  Shape pad = {64, 64, mk(B, 128, causal(), 2, 4, 2, 70, 90)};
+  pad.c.row_pad = 24;
+  shapes.push_back(pad);
+  Shape cap = {32, 64, mk(B, 128, none(), 1, 2, 2, 130, 130)};
+  cap.c.softcap = 30;
+  cap.c.q_gain = 8.f;
+  shapes.push_back(cap);
+  for (const Shape& sh : shapes) {
+    const ProblemSpec spec = sh.c.spec();
+    const KernelTemplate& t = select_template(spec, be.target());
+    TileConfig cfg = t.default_config(spec, be.target());
+    cfg.order = 2;
+    cfg.block_m = sh.bm;
+    cfg.block_n = sh.bn;
+    cfg.vec = 16;
+    SCOPED_TRACE(sh.c.name(cfg));
+    const auto why = t.can_implement(spec, cfg, be.target());
+    ASSERT_FALSE(why.has_value()) << *why;
+    run_prefill_case(sh.c, &cfg);
+  }
+}
+
+TEST(PrefillCpu, AmxHostGetsTiles) {
+  // Compiled (not run) for a host with AMX, so it is checked on every build machine.
+  const Target amx = Target::cpu(
+      "sapphirerapids", "+amx-bf16,+amx-tile,+avx2,+avx512bf16,+avx512bw,+avx512dq,+avx512f,+avx512vl,+fma", 512);
+  const ProblemSpec spec = mk(DType::BF16, 128, causal(), 1, 2, 2, 1000, 1000).spec();
+  const KernelTemplate& t = select_template(spec, amx);
+  const TileConfig cfg = t.default_config(spec, amx);
+  ASSERT_EQ(cfg.order, 2);
+  const CpuCompileResult r = compile_cpu_kernel(t.render(spec, cfg, amx), {false, true});
+  for (const char* insn : {"ldtilecfg", "tileloadd", "tdpbf16ps", "tilestored", "tilezero", "tilerelease", "vcvtne2ps2bf16"})
+    EXPECT_NE(r.asm_text.find(insn), std::string::npos) << insn;
 }
 
 // Every config in the search space on one small problem (uneven lengths, causal, GQA).

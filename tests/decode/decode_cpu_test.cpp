@@ -289,6 +289,99 @@ TEST(DecodeCpu, OnePageRowsPrefetchInAddressOrder) {
     }
 }
 
+bool host_has_amx(std::string* why) {
+  const std::string& f = cpu().target().cpu_features;
+  if (f.find("+amx-tile") != std::string::npos && f.find("+amx-bf16") != std::string::npos) return true;
+  *why = "this host (" + cpu().target().key() + ") has no AMX tiles, or Linux did not grant them to the process";
+  return false;
+}
+
+TEST(DecodeCpu, AmxTilesMatchTheReference) {
+  // kOrder 2: Q.K^T and P.V on AMX tiles. Every rows-per-item (1..16: the tiles' N and M), head
+  // dims 64-256, block_n 32-128; ragged lengths (16-key groups and 32-key chunks cut short),
+  // contiguous rows (tiles loaded straight from the cache at the row stride) and pages of 1, 16
+  // and 32 rows (rows gathered where 16 keys are not one stride apart), one split and several.
+  std::string why;
+  if (!host_has_amx(&why)) GTEST_SKIP() << why;
+  for (int group : {1, 2, 4, 8, 16})
+    for (auto [head_dim, page] : {std::pair{128, 0}, {128, 1}, {128, 16}, {64, 32}, {256, 0}}) {
+        DecodeCase c{.dtype = DType::BF16, .head_dim = head_dim, .heads_kv = 2, .group = group,
+                     .seqlens = {300, 3, 129, 17}, .page_size = page,
+                     .seed = uint64_t(group * 1000 + head_dim + page)};
+        c.config = cpu_config(c, 2);
+        c.config->block_n = group == 2 ? 32 : group == 8 ? 128 : 64;
+        for (int splits : {1, 3}) {
+          c.splits = splits;
+          SCOPED_TRACE("group " + std::to_string(group) + " head dim " + std::to_string(head_dim) + " page " +
+                       std::to_string(page) + " splits " + std::to_string(splits));
+          expect_decode_matches(cpu(), c);
+        }
+    }
+}
+
+TEST(DecodeCpu, AmxTilesWithMasksTokensAndSoftcap) {
+  // The key-major score tiles through the softmax's masks (window, causal among query tokens,
+  // rows past the problem's), soft-capping, and query rows split over chunks.
+  std::string why;
+  if (!host_has_amx(&why)) GTEST_SKIP() << why;
+  DecodeCase w{.dtype = DType::BF16, .head_dim = 64, .mask = {MaskKind::SlidingWindow, 50, 1}, .heads_kv = 1,
+               .group = 4, .q_tokens = 2, .seqlens = {300, 2}};
+  w.config = cpu_config(w, 2);
+  expect_decode_matches(cpu(), w);
+  DecodeCase k{.dtype = DType::BF16, .head_dim = 128, .mask = {.kind = MaskKind::Causal}, .heads_kv = 2,
+               .group = 3, .q_tokens = 3, .seqlens = {500, 40}, .splits = 2};  // 9 rows in items of 16
+  k.config = cpu_config(k, 2);
+  expect_decode_matches(cpu(), k);
+  DecodeCase r{.dtype = DType::BF16, .head_dim = 64, .mask = {.kind = MaskKind::Causal}, .heads_kv = 2,
+               .group = 8, .q_tokens = 4, .seqlens = {300, 2}, .splits = 3, .block_m = 4};
+  r.config = cpu_config(r, 2);
+  expect_decode_matches(cpu(), r);
+  DecodeCase s{.dtype = DType::BF16, .head_dim = 128, .heads_kv = 2, .group = 8, .seqlens = {333}, .softcap = 30,
+               .q_gain = 8.f};
+  s.config = cpu_config(s, 2);
+  expect_decode_matches(cpu(), s);
+}
+
+TEST(DecodeCpu, AmxOrderIsRefusedWithoutTilesAndOffItsShapes) {
+  const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, DType::BF16, 128, {}, 32, 4, 1, 32768, 0);
+  const Target no_amx = Target::cpu("sapphirerapids", "+avx2,+avx512bf16,+avx512bw,+avx512dq,+avx512f,+avx512vl,+fma", 512);
+  const KernelTemplate& t = select_template(spec, no_amx);
+  TileConfig cfg = t.default_config(spec, no_amx);
+  EXPECT_EQ(cfg.order, 1);
+  cfg.order = 2;
+  auto why = t.can_implement(spec, cfg, no_amx);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("AMX"), std::string::npos) << *why;
+  const Target amx = Target::cpu(
+      "sapphirerapids", "+amx-bf16,+amx-tile,+avx2,+avx512bf16,+avx512bw,+avx512dq,+avx512f,+avx512vl,+fma", 512);
+  cfg.block_n = 16;
+  why = t.can_implement(spec, cfg, amx);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("block_n"), std::string::npos) << *why;
+  const ProblemSpec f32 = ProblemSpec::for_shape(Family::Decode, DType::F32, 128, {}, 32, 4, 1, 32768, 0);
+  TileConfig c32 = t.default_config(f32, amx);
+  c32.order = 2;
+  why = t.can_implement(f32, c32, amx);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("bf16"), std::string::npos) << *why;
+}
+
+TEST(DecodeCpu, AmxHostGetsTiles) {
+  // Compiled (not run) for a host with AMX, so it is checked on every build machine.
+  const Target amx = Target::cpu(
+      "sapphirerapids", "+amx-bf16,+amx-tile,+avx2,+avx512bf16,+avx512bw,+avx512dq,+avx512f,+avx512vl,+fma", 512);
+  for (int group : {1, 4, 8}) {
+    const ProblemSpec spec = ProblemSpec::for_shape(Family::Decode, DType::BF16, 128, {}, 32, 32 / group, 1, 32768, 0);
+    const KernelTemplate& t = select_template(spec, amx);
+    TileConfig cfg = t.default_config(spec, amx);
+    cfg.order = 2;
+    ASSERT_FALSE(t.can_implement(spec, cfg, amx).has_value());
+    const CpuCompileResult r = compile_cpu_kernel(t.render(spec, cfg, amx), {false, true});
+    for (const char* insn : {"ldtilecfg", "tileloadd", "tdpbf16ps", "tilestored", "tilerelease", "vcvtne2ps2bf16"})
+      EXPECT_NE(r.asm_text.find(insn), std::string::npos) << insn << " missing at group " << group;
+  }
+}
+
 TEST(DecodeCpu, KvHeadsSpreadOverSeveralItems) {
   // group 8 x head dim 256 -> 4 KV heads per item: 9 heads make items of 4, 4 and 1.
   for (int splits : {1, 2}) {
