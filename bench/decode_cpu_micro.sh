@@ -32,6 +32,8 @@ order=0; [[ $dt == bf16 && " $flags " == *" avx512_bf16 "* ]] && order=1
 [[ $dt == bf16 && " $flags " == *" amx_bf16 "* && $g -ge 8 ]] && order=2  # AMX tiles, as codegen's default
 order=${ORDER:-$order}
 hkv=$((32 / g)); hpi=$((8192 / (g * 128))); [ $hpi -ge 1 ] || hpi=1
+ahead=""  # codegen's long-row prefetch distance: 64 KiB except on AMD cores (LLVM's znver*)
+grep -qm1 AuthenticAMD /proc/cpuinfo 2>/dev/null || ahead="static constexpr int kLongRowAhead = ${AHEAD:-65536};"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cat > "$work/kernel.cpp" <<EOC
 #include "decode/cpu.h"
@@ -41,6 +43,7 @@ struct Config {
   static constexpr int kAccRegs = $acc, kHeadsPerItem = $hpi, kOrder = $order, kStorage = attnjit::cpu::$storage;
   static constexpr int kPageSize = 0, kMask = attnjit::cpu::kDecodeMaskNone;
   static constexpr long long kWindowLeft = 0, kWindowRight = 0;
+  $ahead
 };
 }  // namespace
 extern "C" void entry(const attnjit::DecodeParams* p, long long b, long long e) {

@@ -72,6 +72,12 @@ constexpr int largest_divisor_at_most(int n, int cap) {
   return 1;
 }
 
+// The prelude's kLongRowAhead (bytes a long row's prefetches run ahead; see process), or 0.
+template <class C>
+constexpr auto long_row_ahead_(int) -> decltype(static_cast<int>(C::kLongRowAhead)) { return C::kLongRowAhead; }
+template <class C>
+constexpr int long_row_ahead_(long) { return 0; }
+
 template <bool B, class X, class Y>
 struct Pick {
   typedef X type;
@@ -930,8 +936,13 @@ struct DecodeCpu {
     const int row_bytes = nh * D * (int)sizeof(TK);  // one key's K (or V) row over the item's heads
     // Prefetch distance: kPrefetchHeadRows head rows of work ahead (in keys, at most a block), 4x
     // that for rows of 8 KiB and more (MHA's many heads per item: little arithmetic per byte, so
-    // the same work ahead is less time ahead; Zen 4, f32 MHA streaming +10%, GQA 4-8 -2..-5%).
-    w.pd = (kPrefetchHeadRows * (row_bytes >= kLongRowBytes ? 4 : 1) + nh - 1) / nh;
+    // the same work ahead is less time ahead; Zen 4, f32 MHA streaming +10%, GQA 4-8 -2..-5%),
+    // or kLongRowAhead bytes there where the prelude sets it (codegen: Intel hosts, 64 KiB; on an
+    // Emerald Rapids VM f32 MHA streamed 14.4-15.1 GB/s 256 KiB ahead, 17.0-17.2 64 KiB ahead,
+    // bf16 MHA 16.1-16.5 at 128 KiB, 16.3-16.6 at 64, 15.4-15.7 at 32).
+    constexpr int kLongAhead = long_row_ahead_<C>(0);
+    w.pd = kLongAhead > 0 && row_bytes >= kLongRowBytes ? (kLongAhead + row_bytes - 1) / row_bytes
+                                                        : (kPrefetchHeadRows * (row_bytes >= kLongRowBytes ? 4 : 1) + nh - 1) / nh;
     w.pd = w.pd > BN ? BN : w.pd;
     w.near_v = row_bytes != kPrimeMaxRowBytes;
     w.prime_bytes = row_bytes <= kPrimeMaxRowBytes ? row_bytes : 0;
