@@ -190,5 +190,18 @@ TEST(DecodeTemplates, CpuRenderAndGeometry) {
   EXPECT_NE(t.can_implement(s, bad, cpu)->find("warps"), std::string::npos);
 }
 
+TEST(DecodeTemplates, CpuLongRowPrefetchDistanceFollowsTheCoreVendor) {
+  // 64 KiB ahead for long rows on Intel cores (measured on Emerald Rapids); the template's 4x
+  // head-row rule on AMD cores (measured on Zen 4), which LLVM names znver*.
+  const ProblemSpec s = decode_spec(DType::F32, 128, 1, 1);
+  for (const char* arch : {"icelake-client", "sapphirerapids", "znver3", "znver4"}) {
+    const Target cpu = Target::cpu(arch, "+avx2,+fma", 256);
+    const KernelTemplate& t = select_template(s, cpu);
+    const std::string text = t.render(s, t.default_config(s, cpu), cpu).text;
+    const bool amd = std::string(arch).rfind("znver", 0) == 0;
+    EXPECT_EQ(text.find("kLongRowAhead = 65536") != std::string::npos, !amd) << arch;
+  }
+}
+
 }  // namespace
 }  // namespace attnjit
