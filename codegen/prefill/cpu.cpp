@@ -80,11 +80,13 @@ class PrefillCpu final : public CpuKernelTemplate {
       c.block_n = std::min(c.block_n, spec.block_sparse);
     }
     if (can_implement(spec, c, target)) c.block_m = std::max(16, nv);
-    // bf16 on AMX hosts: Q.K^T and P.V on tiles, same tiles (Emerald Rapids VM, hd 128, 2k, 1
-    // thread: 180 -> 538 GFLOP/s causal, 574 not; bench/RESULTS.md).
+    // bf16 on AMX hosts: Q.K^T and P.V on tiles (Emerald Rapids VM, hd 128, 2k, 1 thread: 180 ->
+    // 526 GFLOP/s causal, 576 not), 32 x 32 tiles up to head dim 64 (1k-4k, causal and not:
+    // 13-17% over 64 x 64; at hd 128 the two were within that VM's noise; bench/RESULTS.md).
     if (spec.dtype == DType::BF16 && has_amx(target)) {
       TileConfig a = c;
       a.order = 2;
+      if (spec.head_dim <= 64) a.block_m = a.block_n = std::min(a.block_n, 32);
       if (!can_implement(spec, a, target)) return a;
     }
     return c;

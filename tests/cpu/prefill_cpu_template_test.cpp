@@ -76,6 +76,11 @@ TEST(PrefillCpuTemplate, AmxTilesForBf16WhereTheHostHasThem) {
   amx.sm_count = 8;
   const TileConfig d = tmpl().default_config(spec(DType::BF16), amx);
   EXPECT_EQ(d.order, 2) << d.key();
+  EXPECT_EQ(d.block_m, 64);
+  const TileConfig d64 = tmpl().default_config(spec(DType::BF16, 64), amx);  // 32 x 32 up to hd 64
+  EXPECT_EQ(d64.order, 2);
+  EXPECT_EQ(d64.block_m, 32);
+  EXPECT_EQ(d64.block_n, 32);
   EXPECT_EQ(tmpl().default_config(spec(DType::F32), amx).order, 0);
   EXPECT_EQ(tmpl().default_config(spec(DType::BF16), avx512()).order, 0);  // no tiles
   std::set<int> orders;
