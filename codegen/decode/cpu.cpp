@@ -114,7 +114,6 @@ class DecodeCpuTemplate final : public DecodeLaunch<CpuKernelTemplate> {
       if (!has_amx(target))
         return "order: 2 (AMX tiles) needs a host with amx-tile, amx-bf16 and avx512bf16 whose process Linux "
                "granted the tile state (" + target.key() + " has not)";
-      if (c.vec != 0 && c.vec != 16) return "order: 2 (AMX tiles) needs vec 16, got " + std::to_string(c.vec);
       if (spec.head_dim % 32 != 0)
         return "order: 2 (AMX tiles) needs a head dim that is a multiple of 32, got " + std::to_string(spec.head_dim);
       if (c.block_n % 32 != 0)
@@ -127,6 +126,7 @@ class DecodeCpuTemplate final : public DecodeLaunch<CpuKernelTemplate> {
       return "block_n: must be a power of two in 16..128, got " + std::to_string(c.block_n);
     const int vec = c.vec ? c.vec : native_vec(target);
     if (auto why = vec_refusal(vec, target)) return why;
+    if (c.order == 2 && vec != 16) return "order: 2 (AMX tiles) needs vec 16, got " + std::to_string(vec);
     if (spec.head_dim % (2 * vec) != 0)
       return "vec: head_dim " + std::to_string(spec.head_dim) + " is not a multiple of 2 * " + std::to_string(vec) +
              " (rows are read in pairs of vectors)";

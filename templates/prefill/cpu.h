@@ -211,10 +211,11 @@ struct PrefillCpu {
   // kOrder 2, Q.K^T: per 16 query rows and 64 keys, S^T = K . Q^T over the head dim in 32-dim
   // steps: four C tiles (0-3, 16 keys each) share the B tile of Q^T pairs (6, from qb) and take
   // their K rows (kb: the cache's rows of a whole dense block, else t.kb, k_stride bytes apart)
-  // through two A tiles in turn (4, 5); four independent chains, because
-  // one TDPBF16PS waits for the last on the same C tile (a single chain ran at a third of the
-  // rate). The scores go into st at the rows' columns, then the scale into log2 units (1: the
-  // softmax scales, kFoldScale).
+  // through two A tiles in turn (4, 5): four independent chains, as a scratch loop needs to reach
+  // the tiles' rate (one TDPBF16PS waits for the last on the same C tile); in this kernel the
+  // phase took the same time with one chain (7.9k TSC cycles per 128 x 128 block, Emerald
+  // Rapids VM), so something else binds it there. The scores go into st at the rows' columns,
+  // then the scale into log2 units (1: the softmax scales, kFoldScale).
   static void amx_scores(Tiles& t, const unsigned short* kb, long long k_stride, float scale_log2) {
 #if defined(ATTNJIT_CPU_AMX)
     constexpr int KG = BN >= 64 ? 4 : BN / 16;  // key groups per pass

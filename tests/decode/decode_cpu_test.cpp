@@ -358,6 +358,11 @@ TEST(DecodeCpu, AmxOrderIsRefusedWithoutTilesAndOffItsShapes) {
   why = t.can_implement(spec, cfg, amx);
   ASSERT_TRUE(why.has_value());
   EXPECT_NE(why->find("block_n"), std::string::npos) << *why;
+  cfg.block_n = 64;
+  cfg.vec = 8;
+  why = t.can_implement(spec, cfg, amx);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("vec 16"), std::string::npos) << *why;
   const ProblemSpec f32 = ProblemSpec::for_shape(Family::Decode, DType::F32, 128, {}, 32, 4, 1, 32768, 0);
   TileConfig c32 = t.default_config(f32, amx);
   c32.order = 2;
